@@ -1,0 +1,1 @@
+"""Adapters: implementations of the ports (file formats, ONNX Runtime, gRPC, SQL, Ray, video)."""

@@ -1,0 +1,164 @@
+"""saferoad's configuration: one TOML file, validated by pydantic.
+
+Every threshold has a documented default (see docs/config.md, generated from these models by
+``saferoad config docs``). An unknown key or a bad value is a :class:`ConfigError` that names
+the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from saferoad.config.base import Section
+from saferoad.config.cabin import CabinConfig
+from saferoad.config.evaluation import EvaluationConfig
+from saferoad.config.motion import MotionConfig
+from saferoad.config.perception import PerceptionConfig
+from saferoad.config.road_events import RoadEventsConfig
+from saferoad.config.scoring import ScoringConfig
+from saferoad.config.store import StoreConfig
+
+
+class SaferoadConfig(Section):
+    """The whole configuration. Each table of the TOML file is one section."""
+
+    motion: MotionConfig = Field(default_factory=MotionConfig, description=MotionConfig.__doc__)
+    perception: PerceptionConfig = Field(
+        default_factory=PerceptionConfig, description=PerceptionConfig.__doc__
+    )
+    road_events: RoadEventsConfig = Field(
+        default_factory=RoadEventsConfig, description=RoadEventsConfig.__doc__
+    )
+    cabin: CabinConfig = Field(default_factory=CabinConfig, description=CabinConfig.__doc__)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig, description=ScoringConfig.__doc__)
+    store: StoreConfig = Field(default_factory=StoreConfig, description=StoreConfig.__doc__)
+    evaluation: EvaluationConfig = Field(
+        default_factory=EvaluationConfig, description=EvaluationConfig.__doc__
+    )
+
+    def fingerprint(self) -> str:
+        """A stable hash of the effective config (for caches and run records)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+def _format_errors(source: str, err: ValidationError) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(root)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+        else:
+            lines.append(f"  {key}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<config>") -> SaferoadConfig:
+    try:
+        return SaferoadConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(source, err)) from None
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> SaferoadConfig:
+    """Defaults, updated by the TOML file at ``path`` (if any), then by ``overrides``
+    (a nested dict, for ``--set section.key=value`` style options)."""
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    if overrides:
+        data = _deep_merge(data, overrides)
+    return config_from_dict(data, source)
+
+
+def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """Turn ``["motion.braking_g=0.4", ...]`` into a nested dict; values parse as TOML
+    scalars where they can (numbers, booleans, arrays), else stay strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        key, raw = item.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def to_toml(cfg: SaferoadConfig) -> str:
+    """The effective config as TOML (what ``saferoad config show`` prints)."""
+    return _dump_toml(cfg.model_dump(mode="json"))
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def _dump_toml(data: dict[str, Any], prefix: str = "") -> str:
+    scalars = [(k, v) for k, v in data.items() if not isinstance(v, dict) and v is not None]
+    unset = [k for k, v in data.items() if v is None]
+    tables = [(k, v) for k, v in data.items() if isinstance(v, dict)]
+    lines = [f"{k} = {_toml_value(v)}" for k, v in scalars]
+    lines += [f"# {k} = (unset)" for k in unset]
+    out = "\n".join(lines)
+    for k, v in tables:
+        name = f"{prefix}{k}"
+        body = _dump_toml(v, name + ".").strip("\n")
+        out += f"\n\n[{name}]" + (f"\n{body}" if body else "")
+    return out.strip("\n") + "\n"
+
+
+__all__ = [
+    "ConfigError",
+    "SaferoadConfig",
+    "Section",
+    "config_from_dict",
+    "load_config",
+    "parse_assignments",
+    "to_toml",
+]

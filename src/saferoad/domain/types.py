@@ -1,0 +1,311 @@
+"""Core data types shared by every part of saferoad.
+
+Time is always seconds (``float``) from the recording's time zero; lengths are metres,
+speeds metres per second, accelerations m/s², angular rates rad/s, angles degrees unless a
+name says otherwise. Arrays are ``float64`` NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+ImageArray = NDArray[np.uint8]
+
+G = 9.80665
+"""Standard gravity in m/s²."""
+
+
+class EventType(StrEnum):
+    """Every risky-driving event saferoad can report."""
+
+    HARSH_BRAKING = "harsh_braking"
+    HARSH_ACCELERATION = "harsh_acceleration"
+    HARSH_CORNERING = "harsh_cornering"
+    AGGRESSIVE_LANE_CHANGE = "aggressive_lane_change"
+    TAILGATING = "tailgating"
+    FORWARD_COLLISION_WARNING = "forward_collision_warning"
+    ROLLING_STOP = "rolling_stop"
+    STOP_SIGN_VIOLATION = "stop_sign_violation"
+    RED_LIGHT = "red_light"
+    SPEEDING = "speeding"
+    DROWSINESS = "drowsiness"
+    DISTRACTION = "distraction"
+    CAMERA_OBSTRUCTED = "camera_obstructed"
+
+
+DIRECTIONAL_EVENTS = frozenset({EventType.HARSH_CORNERING, EventType.AGGRESSIVE_LANE_CHANGE})
+"""Event types that carry a ``direction``."""
+
+NORMAL_MANOEUVRE = "normal"
+"""Label type of a labelled ordinary manoeuvre that must not be flagged."""
+
+
+class Direction(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+def _json_safe(value: Any) -> Any:
+    """Turn NumPy scalars and non-finite floats into JSON-friendly values."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One detected risky-driving event.
+
+    ``peak`` holds the key figures (for example ``{"accel_mps2": -5.1, "accel_g": -0.52}``);
+    ``evidence`` holds what a reviewer needs (clip window, key frame, lead track id, minimum
+    headway ...). Both must hold JSON-serialisable values only.
+    """
+
+    type: EventType
+    start_s: float
+    end_s: float
+    severity: Severity
+    confidence: float
+    direction: Direction | None = None
+    peak: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)):
+            raise ValueError(f"event {self.type}: start_s and end_s must be finite")
+        if self.end_s < self.start_s:
+            raise ValueError(f"event {self.type}: end_s {self.end_s} < start_s {self.start_s}")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"event {self.type}: confidence {self.confidence} not in [0, 1]")
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``events.jsonl`` representation (see docs/recording-format.md)."""
+        out: dict[str, Any] = {
+            "type": self.type.value,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "direction": self.direction.value if self.direction else None,
+            "severity": self.severity.value,
+            "confidence": round(self.confidence, 3),
+            "peak": _json_safe(self.peak),
+            "evidence": _json_safe(self.evidence),
+        }
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        direction = data.get("direction")
+        return cls(
+            type=EventType(data["type"]),
+            start_s=float(data["start_s"]),
+            end_s=float(data["end_s"]),
+            severity=Severity(data.get("severity", Severity.LOW.value)),
+            confidence=float(data.get("confidence", 1.0)),
+            direction=Direction(direction) if direction else None,
+            peak={str(k): float(v) for k, v in (data.get("peak") or {}).items() if v is not None},
+            evidence=dict(data.get("evidence") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventLabel:
+    """A ground-truth event (or a labelled normal manoeuvre, ``type == "normal"``)."""
+
+    type: str
+    start_s: float
+    end_s: float
+    direction: Direction | None = None
+
+    @property
+    def is_normal(self) -> bool:
+        return self.type == NORMAL_MANOEUVRE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "direction": self.direction.value if self.direction else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImuSeries:
+    """Inertial samples: ``acc`` (N, 3) in m/s² *including* gravity unless
+    ``gravity_removed``; ``gyro`` (N, 3) in rad/s or ``None``.
+
+    ``frame`` names the axes: ``"device"`` (unknown mounting), ``"earth"`` (z up, x/y
+    horizontal but not aligned with the car) or ``"vehicle"`` (x forward, y left, z up).
+    """
+
+    t_s: FloatArray
+    acc: FloatArray
+    gyro: FloatArray | None = None
+    frame: str = "device"
+    gravity_removed: bool = False
+
+    def __post_init__(self) -> None:
+        n = self.t_s.shape[0]
+        if self.acc.shape != (n, 3):
+            raise ValueError(f"acc shape {self.acc.shape} does not match {n} timestamps")
+        if self.gyro is not None and self.gyro.shape != (n, 3):
+            raise ValueError(f"gyro shape {self.gyro.shape} does not match {n} timestamps")
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.t_s[-1] - self.t_s[0]) if len(self) > 1 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GpsSeries:
+    """GNSS fixes. ``speed_mps`` and ``course_deg`` are NaN where the source lacks them."""
+
+    t_s: FloatArray
+    lat: FloatArray
+    lon: FloatArray
+    speed_mps: FloatArray
+    course_deg: FloatArray
+    alt_m: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedSeries:
+    """Ego speed over time, with the name of its source (``gps``, ``can``, ``imu+gps``)."""
+
+    t_s: FloatArray
+    speed_mps: FloatArray
+    source: str
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class CameraIntrinsics:
+    """Pinhole intrinsics in pixels for an image of ``width`` x ``height``."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, hfov_deg: float) -> CameraIntrinsics:
+        f = (width / 2.0) / math.tan(math.radians(hfov_deg) / 2.0)
+        return cls(fx=f, fy=f, cx=width / 2.0, cy=height / 2.0, width=width, height=height)
+
+    def scaled(self, width: int, height: int) -> CameraIntrinsics:
+        """The same camera seen at another resolution."""
+        sx, sy = width / self.width, height / self.height
+        return CameraIntrinsics(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraMount:
+    """Where the road camera sits: height above the road, pitch down (+) and roll, in degrees,
+    and lateral offset from the vehicle's centre line (left +)."""
+
+    height_m: float = 1.3
+    pitch_deg: float = 0.0
+    roll_deg: float = 0.0
+    lateral_offset_m: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded video frame: ``image`` is H x W x 3, BGR, uint8."""
+
+    index: int
+    t_s: float
+    image: ImageArray
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+class RoadClass(StrEnum):
+    """Road-user classes the pipeline reasons about (COCO classes map onto these)."""
+
+    VEHICLE = "vehicle"
+    PERSON = "person"
+    BICYCLE = "bicycle"
+    TRAFFIC_LIGHT = "traffic_light"
+    STOP_SIGN = "stop_sign"
+
+
+@dataclass(frozen=True, slots=True)
+class Detections:
+    """Detections in one frame, in pixels of the source frame.
+
+    ``xyxy`` (N, 4), ``scores`` (N,), ``classes`` (N,) as :class:`RoadClass` values.
+    ``distance_m`` (N,) is filled only by detectors that know it (replay of simulated
+    ground truth); NaN elsewhere.
+    """
+
+    xyxy: FloatArray
+    scores: FloatArray
+    classes: tuple[RoadClass, ...]
+    distance_m: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.xyxy.shape[0]
+        if self.xyxy.shape != (n, 4) or self.scores.shape != (n,) or len(self.classes) != n:
+            raise ValueError("Detections arrays disagree in length")
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4)), np.zeros(0), ())
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedObject:
+    """A tracked road user in one frame."""
+
+    track_id: int
+    cls: RoadClass
+    score: float
+    xyxy: tuple[float, float, float, float]
+    distance_m: float | None = None
+    is_lead: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Per-class extras, for example ``{"lamp": "red"}`` for a traffic light."""

@@ -1,0 +1,1 @@
+"""Entry points: the CLI and the services. Thin: they parse arguments and call the application."""

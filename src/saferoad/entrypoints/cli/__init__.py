@@ -1,0 +1,1 @@
+"""The ``saferoad`` command line."""

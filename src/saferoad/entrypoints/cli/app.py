@@ -1,0 +1,58 @@
+"""The ``saferoad`` command: a Typer app whose commands live one module each under
+``saferoad.entrypoints.cli.commands``. Each module defines ``register(app)``; this file finds
+them, so adding a command never edits this file."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+from saferoad import __version__
+from saferoad.entrypoints.cli import commands
+from saferoad.entrypoints.cli.common import UserError, console_err
+
+app = typer.Typer(
+    name="saferoad",
+    help="AI drive recorder for fleets: analyse drives, find risky driving, score and report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"saferoad {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """saferoad: one core for the vehicle and the cloud."""
+
+
+def _register_all() -> None:
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is None:
+            raise RuntimeError(f"command module {info.name} has no register(app)")
+        register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except UserError as err:
+        console_err.print(f"[bold red]error:[/] {err}")
+        sys.exit(2)

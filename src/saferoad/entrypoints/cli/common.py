@@ -1,0 +1,46 @@
+"""Shared pieces of the CLI: consoles, config options, and turning known errors into
+clear messages (exit status 2) instead of tracebacks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from saferoad.config import ConfigError, SaferoadConfig, load_config, parse_assignments
+
+console = Console()
+console_err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """An error the user can fix (bad input, bad config); printed without a traceback."""
+
+
+ConfigOption = typer.Option(
+    None, "--config", "-c", help="TOML config file (defaults are documented in docs/config.md)."
+)
+SetOption = typer.Option(
+    None, "--set", help="Override one config key, e.g. --set motion.braking_g=0.4 (repeatable)."
+)
+
+
+def load_cli_config(path: Path | None, sets: list[str] | None = None) -> SaferoadConfig:
+    try:
+        return load_config(path, parse_assignments(sets or []))
+    except ConfigError as err:
+        raise UserError(str(err)) from None
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn input errors (``ValueError`` subclasses the readers raise, missing files) into a
+    clean message and exit status 2."""
+    try:
+        yield
+    except (UserError, ConfigError, FileNotFoundError, ValueError) as err:
+        console_err.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(2) from None

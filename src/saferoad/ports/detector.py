@@ -1,0 +1,34 @@
+"""Detector ports.
+
+A :class:`Detector` turns a frame into road-user detections. Model-based detectors split in
+two: the model card's pre- and post-processing (letterbox, decode, NMS) and an
+:class:`InferenceBackend` that runs the tensors — locally with ONNX Runtime or remotely over
+the KServe v2 gRPC protocol. Switching backends is configuration, not code.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from saferoad.domain.types import Detections, Frame
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds road users in a frame."""
+
+    name: str
+
+    def detect(self, frame: Frame) -> Detections: ...
+
+
+@runtime_checkable
+class InferenceBackend(Protocol):
+    """Runs a model on named input tensors and returns named output tensors."""
+
+    def infer(self, inputs: dict[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]: ...
+
+    def close(self) -> None: ...

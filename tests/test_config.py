@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from saferoad.config import ConfigError, load_config, parse_assignments, to_toml
+from saferoad.config.docs import config_markdown
+
+
+def test_defaults_round_trip_through_toml(tmp_path: Path) -> None:
+    cfg = load_config()
+    p = tmp_path / "c.toml"
+    p.write_text(to_toml(cfg))
+    assert load_config(p) == cfg
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text("[motion]\nbraking_gg = 0.4\n")
+    with pytest.raises(ConfigError, match=r"motion\.braking_gg: unknown key"):
+        load_config(p)
+
+
+def test_bad_value_is_named(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text("[motion]\nbraking_g = -1\n")
+    with pytest.raises(ConfigError, match=r"c\.toml.*\n.*motion\.braking_g"):
+        load_config(p)
+
+
+def test_unknown_section_is_named(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text("[motionn]\n")
+    with pytest.raises(ConfigError, match="motionn: unknown key"):
+        load_config(p)
+
+
+def test_broken_toml_names_file(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text("[motion\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(p)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_set_overrides() -> None:
+    cfg = load_config(None, parse_assignments(["motion.braking_g=0.45"]))
+    assert cfg.motion.braking_g == 0.45
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_assignments(["motion.braking_g"])
+
+
+def test_docs_config_md_is_current(repo_root: Path) -> None:
+    """docs/config.md is generated; regenerate with `saferoad config docs -o docs/config.md`."""
+    assert (repo_root / "docs" / "config.md").read_text() == config_markdown()
