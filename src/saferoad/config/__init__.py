@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 from saferoad.config.base import Section
 from saferoad.config.cabin import CabinConfig
 from saferoad.config.evaluation import EvaluationConfig
+from saferoad.config.inference import InferenceConfig
 from saferoad.config.motion import MotionConfig
 from saferoad.config.perception import PerceptionConfig
 from saferoad.config.road_events import RoadEventsConfig
@@ -31,6 +32,9 @@ class SaferoadConfig(Section):
     motion: MotionConfig = Field(default_factory=MotionConfig, description=MotionConfig.__doc__)
     perception: PerceptionConfig = Field(
         default_factory=PerceptionConfig, description=PerceptionConfig.__doc__
+    )
+    inference: InferenceConfig = Field(
+        default_factory=InferenceConfig, description=InferenceConfig.__doc__
     )
     road_events: RoadEventsConfig = Field(
         default_factory=RoadEventsConfig, description=RoadEventsConfig.__doc__
