@@ -14,6 +14,8 @@ trap stop_services EXIT
 
 echo "== ruff"
 $BIN/ruff check src tests benchmarks
+echo "== import-linter (dependencies point inward)"
+$BIN/lint-imports
 echo "== mypy"
 $BIN/mypy src
 echo "== pytest"
