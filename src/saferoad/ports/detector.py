@@ -8,6 +8,7 @@ the KServe v2 gRPC protocol. Switching backends is configuration, not code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -25,10 +26,29 @@ class Detector(Protocol):
     def detect(self, frame: Frame) -> Detections: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """A model input or output as the backend reports it: ``shape`` has ``None`` for a
+    dynamic dimension; ``dtype`` is a NumPy dtype name (``"float32"``)."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+
+
 @runtime_checkable
 class InferenceBackend(Protocol):
-    """Runs a model on named input tensors and returns named output tensors."""
+    """Runs a model on named input tensors and returns named output tensors.
+
+    ``input_specs()``/``output_specs()`` report what the served model really takes and gives
+    (ONNX Runtime session metadata, KServe v2 ModelMetadata), so a model card can be checked
+    against the model instead of trusted.
+    """
 
     def infer(self, inputs: dict[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]: ...
+
+    def input_specs(self) -> tuple[TensorSpec, ...]: ...
+
+    def output_specs(self) -> tuple[TensorSpec, ...]: ...
 
     def close(self) -> None: ...

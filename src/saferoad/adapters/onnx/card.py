@@ -1,0 +1,301 @@
+"""Model cards: the small TOML file that says how to feed a model and read its output.
+
+A card lives in ``saferoad/adapters/onnx/cards/`` (or beside a model) and names the model
+file relative to a models root (``$SAFEROAD_SHARED/models``, by default ``../shared/models``
+beside the repository). Nothing about a model is guessed: :func:`check_card` compares the
+card with what the backend reports and raises :class:`ModelCardError` on any mismatch.
+
+Example (``cards/yolox-nano.toml``)::
+
+    [model]
+    name = "yolox-nano"
+    file = "yolox-nano/yolox_nano.onnx"
+
+    [input]
+    name = "images"
+    shape = [1, 3, 416, 416]
+    layout = "NCHW"
+    colour = "BGR"
+    resize = "letterbox"
+    pad_value = 114
+    align = "top-left"     # where the letterboxed image sits: top-left or centre
+    scale = 1.0            # pixel * scale, then (x - mean) / std per channel
+    mean = [0.0, 0.0, 0.0]
+    std = [1.0, 1.0, 1.0]
+
+    [output]
+    name = "output"
+    shape = [1, 3549, 85]
+    decoder = "yolox"
+    strides = [8, 16, 32]
+
+    [classes]
+    names_file = "coco80.txt"   # or names = ["person", ...]
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from saferoad.ports.detector import InferenceBackend, TensorSpec
+
+CARDS_DIR = Path(__file__).resolve().parent / "cards"
+"""Cards shipped with saferoad (one per supported model)."""
+
+DECODERS = ("yolox", "fastestdet", "ultralytics")
+
+
+class ModelCardError(ValueError):
+    """A card that cannot be read, or that disagrees with its model."""
+
+
+def default_models_root() -> Path:
+    """``$SAFEROAD_SHARED/models``, else ``../shared/models`` beside the repository."""
+    env = os.environ.get("SAFEROAD_SHARED")
+    if env:
+        return Path(env).resolve() / "models"
+    repo = Path(__file__).resolve().parents[4]
+    return (repo.parent / "shared" / "models").resolve()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _ModelTable(_Strict):
+    name: str
+    file: str
+    description: str = ""
+    licence: str = ""
+
+
+class _InputTable(_Strict):
+    name: str
+    shape: tuple[int, int, int, int]
+    layout: Literal["NCHW"] = "NCHW"
+    colour: Literal["BGR", "RGB"]
+    resize: Literal["letterbox", "stretch"] = "letterbox"
+    pad_value: int = Field(114, ge=0, le=255)
+    align: Literal["top-left", "centre"] = "top-left"
+    scale: float = 1.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    dtype: Literal["float32"] = "float32"
+
+
+class _OutputTable(_Strict):
+    name: str
+    shape: tuple[int, ...]
+    """``-1`` marks a dimension the model leaves dynamic."""
+    decoder: Literal["yolox", "fastestdet", "ultralytics"]
+    strides: tuple[int, ...] = ()
+
+
+class _ClassesTable(_Strict):
+    names: tuple[str, ...] | None = None
+    names_file: str | None = None
+
+
+class _Thresholds(_Strict):
+    score: float = Field(0.3, ge=0.0, le=1.0)
+    nms_iou: float = Field(0.45, ge=0.0, le=1.0)
+    max_detections: int = Field(100, ge=1)
+
+
+class _CardFile(_Strict):
+    model: _ModelTable
+    input: _InputTable
+    output: _OutputTable
+    classes: _ClassesTable
+    thresholds: _Thresholds = _Thresholds.model_validate({})
+
+
+class ModelCard(BaseModel):
+    """A validated model card (see the module docstring for the TOML layout)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    name: str
+    model_file: str
+    input_name: str
+    input_shape: tuple[int, int, int, int]
+    layout: str
+    colour: Literal["BGR", "RGB"]
+    resize: Literal["letterbox", "stretch"]
+    pad_value: int
+    align: Literal["top-left", "centre"]
+    scale: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    input_dtype: str
+    output_name: str
+    output_shape: tuple[int, ...]
+    decoder: Literal["yolox", "fastestdet", "ultralytics"]
+    strides: tuple[int, ...]
+    class_names: tuple[str, ...]
+    score_threshold: float
+    nms_iou: float
+    max_detections: int
+
+    @property
+    def input_width(self) -> int:
+        return self.input_shape[3]
+
+    @property
+    def input_height(self) -> int:
+        return self.input_shape[2]
+
+    def model_path(self, models_root: Path | None = None) -> Path:
+        """The model file: absolute as written, else relative to ``models_root``
+        (default :func:`default_models_root`)."""
+        p = Path(self.model_file)
+        if p.is_absolute():
+            return p
+        return (models_root or default_models_root()) / p
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read and validate a card. ``path`` may be a ``.toml`` card, a folder holding
+    ``card.toml``, or the bare name of a shipped card (``"yolox-nano"``)."""
+    p = _resolve_card_path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelCardError(f"{p}: model card not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ModelCardError(f"{p}: not valid TOML: {err}") from None
+    try:
+        card = _CardFile.model_validate(raw)
+    except ValidationError as err:
+        lines = [f"{p}: invalid model card"]
+        for e in err.errors():
+            key = ".".join(str(x) for x in e["loc"]) or "(root)"
+            msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+            lines.append(f"  {key}: {msg}")
+        raise ModelCardError("\n".join(lines)) from None
+    names = _class_names(p, card.classes)
+    if card.output.decoder == "yolox" and not card.output.strides:
+        raise ModelCardError(f"{p}: output.strides: required by the yolox decoder")
+    if any(s == 0 for s in card.input.std):
+        raise ModelCardError(f"{p}: input.std: must not contain 0")
+    return ModelCard(
+        path=p,
+        name=card.model.name,
+        model_file=card.model.file,
+        input_name=card.input.name,
+        input_shape=card.input.shape,
+        layout=card.input.layout,
+        colour=card.input.colour,
+        resize=card.input.resize,
+        pad_value=card.input.pad_value,
+        align=card.input.align,
+        scale=card.input.scale,
+        mean=card.input.mean,
+        std=card.input.std,
+        input_dtype=card.input.dtype,
+        output_name=card.output.name,
+        output_shape=card.output.shape,
+        decoder=card.output.decoder,
+        strides=card.output.strides,
+        class_names=names,
+        score_threshold=card.thresholds.score,
+        nms_iou=card.thresholds.nms_iou,
+        max_detections=card.thresholds.max_detections,
+    )
+
+
+def _resolve_card_path(path: str | Path) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        return p / "card.toml"
+    if p.suffix != ".toml" and not p.exists() and (CARDS_DIR / f"{p.name}.toml").is_file():
+        return CARDS_DIR / f"{p.name}.toml"
+    return p
+
+
+def _class_names(card_path: Path, table: _ClassesTable) -> tuple[str, ...]:
+    if (table.names is None) == (table.names_file is None):
+        raise ModelCardError(f"{card_path}: classes: give exactly one of names, names_file")
+    if table.names is not None:
+        names = table.names
+    else:
+        assert table.names_file is not None
+        f = card_path.parent / table.names_file
+        try:
+            names = tuple(ln.strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip())
+        except FileNotFoundError:
+            raise ModelCardError(f"{card_path}: classes.names_file: {f} not found") from None
+    if not names:
+        raise ModelCardError(f"{card_path}: classes: no class names")
+    return tuple(names)
+
+
+def _shape_ok(card_shape: tuple[int, ...], real: tuple[int | None, ...]) -> bool:
+    if len(card_shape) != len(real):
+        return False
+    return all(c == -1 or r is None or c == r for c, r in zip(card_shape, real, strict=True))
+
+
+def check_card(card: ModelCard, backend: InferenceBackend) -> None:
+    """Raise :class:`ModelCardError` unless the model's real input and output match the card
+    (names, ranks, static dimensions, dtype, and the class count the decoder implies)."""
+    ins = {s.name: s for s in backend.input_specs()}
+    outs = {s.name: s for s in backend.output_specs()}
+    where = f"{card.path} (model {card.name})"
+    if card.input_name not in ins:
+        raise ModelCardError(
+            f"{where}: input.name {card.input_name!r} not among the model's inputs {sorted(ins)}"
+        )
+    if len(ins) != 1:
+        raise ModelCardError(f"{where}: the model takes {len(ins)} inputs; cards describe one")
+    spec_in: TensorSpec = ins[card.input_name]
+    if not _shape_ok(card.input_shape, spec_in.shape):
+        raise ModelCardError(
+            f"{where}: input.shape {list(card.input_shape)} does not match the model's {_fmt(spec_in.shape)}"
+        )
+    if spec_in.dtype != card.input_dtype:
+        raise ModelCardError(f"{where}: input.dtype {card.input_dtype} but the model takes {spec_in.dtype}")
+    if card.output_name not in outs:
+        raise ModelCardError(
+            f"{where}: output.name {card.output_name!r} not among the model's outputs {sorted(outs)}"
+        )
+    spec_out = outs[card.output_name]
+    if not _shape_ok(card.output_shape, spec_out.shape):
+        raise ModelCardError(
+            f"{where}: output.shape {list(card.output_shape)} does not match the model's {_fmt(spec_out.shape)}"
+        )
+    _check_decoder_layout(card, where)
+
+
+def _check_decoder_layout(card: ModelCard, where: str) -> None:
+    nc = len(card.class_names)
+    shape = card.output_shape
+    h, w = card.input_height, card.input_width
+    if card.decoder == "yolox":
+        n_anchors = sum((h // s) * (w // s) for s in card.strides)
+        if len(shape) != 3 or shape[2] not in (-1, 5 + nc) or shape[1] not in (-1, n_anchors):
+            raise ModelCardError(
+                f"{where}: yolox decoder expects output [1, {n_anchors}, {5 + nc}] for {nc} classes "
+                f"and strides {list(card.strides)}, card says {list(shape)}"
+            )
+    elif card.decoder == "ultralytics":
+        if len(shape) != 3 or shape[1] not in (-1, 4 + nc):
+            raise ModelCardError(
+                f"{where}: ultralytics decoder expects output [1, {4 + nc}, N] for {nc} classes, "
+                f"card says {list(shape)}"
+            )
+    elif card.decoder == "fastestdet" and (len(shape) != 4 or shape[1] not in (-1, 5 + nc)):
+        raise ModelCardError(
+            f"{where}: fastestdet decoder expects output [1, {5 + nc}, H, W] for {nc} classes, "
+            f"card says {list(shape)}"
+        )
+
+
+def _fmt(shape: tuple[int | None, ...]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
