@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from saferoad.observability import TraceRecorder, configure_logging, get_logger, recording_trace, span
+from saferoad.observability import (
+    TraceRecorder,
+    configure_logging,
+    get_logger,
+    recording_trace,
+    span,
+)
 
 
 def test_spans_become_chrome_trace_events(tmp_path: Path) -> None:
