@@ -276,18 +276,28 @@ class Detections:
 
     ``xyxy`` (N, 4), ``scores`` (N,), ``classes`` (N,) as :class:`RoadClass` values.
     ``distance_m`` (N,) is filled only by detectors that know it (replay of simulated
-    ground truth); NaN elsewhere.
+    ground truth); NaN elsewhere. ``labels`` (N,) keeps the model's own class name (COCO
+    ``car``/``truck``/``bus`` ... all map to ``vehicle``; distance priors use it);
+    ``attributes`` (N,) per-object extras such as ``{"lamp": "red"}``.
     """
 
     xyxy: FloatArray
     scores: FloatArray
     classes: tuple[RoadClass, ...]
     distance_m: FloatArray | None = None
+    labels: tuple[str, ...] | None = None
+    attributes: tuple[dict[str, Any], ...] | None = None
 
     def __post_init__(self) -> None:
         n = self.xyxy.shape[0]
         if self.xyxy.shape != (n, 4) or self.scores.shape != (n,) or len(self.classes) != n:
             raise ValueError("Detections arrays disagree in length")
+        if self.distance_m is not None and self.distance_m.shape != (n,):
+            raise ValueError("Detections distance_m disagrees in length")
+        if self.labels is not None and len(self.labels) != n:
+            raise ValueError("Detections labels disagree in length")
+        if self.attributes is not None and len(self.attributes) != n:
+            raise ValueError("Detections attributes disagree in length")
 
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
