@@ -1,0 +1,331 @@
+"""saferoad's own recording layout (docs/recording-format.md): reader and writer.
+
+The writer is what the simulator and converters call::
+
+    write_recording(folder, meta, imu, gps, can=None, labels=None)
+
+and the reader turns such a folder back into a :class:`~saferoad.domain.recording.Recording`.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from saferoad.adapters.recording._csv import read_numeric_csv
+from saferoad.adapters.recording.gps import read_gps_file
+from saferoad.adapters.recording.labels import read_labels_jsonl, write_labels_jsonl
+from saferoad.adapters.recording.series import check_imu_units, clean_imu, clean_speed
+from saferoad.domain.recording import Mounting, Recording, RecordingMeta
+from saferoad.domain.types import (
+    CameraIntrinsics,
+    CameraMount,
+    EventLabel,
+    G,
+    GpsSeries,
+    ImuSeries,
+    SpeedSeries,
+)
+
+FORMAT_NAME = "saferoad"
+FORMAT_VERSION = 1
+GPS_FILES = ("gps.csv", "gps.nmea", "gps.gpx")
+
+__all__ = [
+    "FORMAT_NAME",
+    "can_read",
+    "read_can_csv",
+    "read_imu_csv",
+    "read_meta",
+    "read_saferoad",
+    "write_can_csv",
+    "write_gps_csv",
+    "write_imu_csv",
+    "write_labels_jsonl",
+    "write_meta",
+    "write_recording",
+]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def can_read(path: Path) -> bool:
+    return path.is_dir() and (path / "meta.toml").is_file()
+
+
+def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    v = data.get(key, {})
+    if not isinstance(v, dict):
+        raise ValueError(f"{path}: [{key}] must be a table")
+    return v
+
+
+def _camera(tbl: dict[str, Any], path: Path, key: str) -> CameraIntrinsics | None:
+    if not tbl:
+        return None
+    try:
+        w, h = int(tbl["width"]), int(tbl["height"])
+    except KeyError as err:
+        raise ValueError(f"{path}: [{key}] needs width and height (missing {err})") from None
+    if "fx" in tbl:
+        return CameraIntrinsics(
+            float(tbl["fx"]),
+            float(tbl.get("fy", tbl["fx"])),
+            float(tbl.get("cx", w / 2)),
+            float(tbl.get("cy", h / 2)),
+            w,
+            h,
+        )
+    return CameraIntrinsics.from_fov(w, h, float(tbl.get("hfov_deg", 90.0)))
+
+
+def read_meta(path: Path) -> tuple[RecordingMeta, dict[str, Any]]:
+    """Parse ``meta.toml``; returns the meta and the raw TOML (for format-specific keys)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: not valid TOML: {err}") from None
+    rec = _table(data, "recording", path)
+    start = rec.get("start_utc")
+    if start is None:
+        raise ValueError(f"{path}: [recording] start_utc is required")
+    if isinstance(start, date) and not isinstance(start, datetime):
+        start = datetime.combine(start, time(0), UTC)
+    if not isinstance(start, datetime):
+        raise ValueError(f"{path}: [recording] start_utc must be a TOML date-time, got {start!r}")
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    imu = _table(data, "imu", path)
+    try:
+        mounting = Mounting.from_rows(imu.get("mounting"))
+    except ValueError as err:
+        raise ValueError(f"{path}: [imu] mounting: {err}") from None
+    cam = _table(data, "camera", path)
+    mount = CameraMount(
+        height_m=float(cam.get("height_m", 1.3)),
+        pitch_deg=float(cam.get("pitch_deg", 0.0)),
+        roll_deg=float(cam.get("roll_deg", 0.0)),
+        lateral_offset_m=float(cam.get("lateral_offset_m", 0.0)),
+    )
+    meta = RecordingMeta(
+        vehicle_id=str(_table(data, "vehicle", path).get("id", "unknown")),
+        driver_id=str(_table(data, "driver", path).get("id", "unknown")),
+        device_id=str(_table(data, "device", path).get("id", "unknown")),
+        fleet_id=str(_table(data, "fleet", path).get("id", "default")),
+        vehicle_type=str(_table(data, "vehicle", path).get("type", "car")),
+        start_utc=start,
+        timezone=str(rec.get("timezone", "UTC")),
+        mounting=mounting,
+        camera=_camera(cam, path, "camera"),
+        camera_mount=mount,
+        cabin_camera=_camera(_table(data, "cabin_camera", path), path, "cabin_camera"),
+    )
+    return meta, data
+
+
+def read_imu_csv(path: Path, *, units: str = "mps2") -> ImuSeries:
+    """``imu.csv``: ``t_s,ax,ay,az[,gx,gy,gz]`` in m/s² (gravity included) and rad/s."""
+    cols = read_numeric_csv(path, ["t_s", "ax", "ay", "az"], ["gx", "gy", "gz"])
+    acc = np.column_stack([cols["ax"], cols["ay"], cols["az"]])
+    gyro = None
+    if all(k in cols for k in ("gx", "gy", "gz")):
+        gyro = np.column_stack([cols["gx"], cols["gy"], cols["gz"]])
+        gyro = np.nan_to_num(gyro, nan=0.0) if not np.isfinite(gyro).all() else gyro
+    if units == "g":
+        acc = acc * G
+    elif units != "mps2":
+        raise ValueError(f"{path}: units must be 'mps2' or 'g', got {units!r}")
+    imu = ImuSeries(cols["t_s"], acc, gyro, frame="device", gravity_removed=False)
+    check_imu_units(imu, path)
+    return clean_imu(imu, path)
+
+
+def read_can_csv(path: Path) -> SpeedSeries:
+    """``can.csv``: ``t_s,speed_mps``."""
+    cols = read_numeric_csv(path, ["t_s", "speed_mps"])
+    if (cols["speed_mps"] < 0).any():
+        i = int(np.flatnonzero(cols["speed_mps"] < 0)[0])
+        raise ValueError(f"{path}: data row {i + 1}: field 'speed_mps': negative speed")
+    return clean_speed(SpeedSeries(cols["t_s"], cols["speed_mps"], "can"), path)
+
+
+def read_saferoad(path: Path) -> Recording:
+    meta, raw = read_meta(path / "meta.toml")
+    units = str(_table(raw, "imu", path / "meta.toml").get("units", "mps2"))
+    imu = read_imu_csv(path / "imu.csv", units=units) if (path / "imu.csv").exists() else None
+    gps: GpsSeries | None = None
+    for name in GPS_FILES:
+        if (path / name).exists():
+            gps = read_gps_file(path / name, start_utc=meta.start_utc)
+            break
+    can = read_can_csv(path / "can.csv") if (path / "can.csv").exists() else None
+    if imu is None and gps is None:
+        raise ValueError(f"{path}: neither imu.csv nor a GPS file ({', '.join(GPS_FILES)})")
+    labels = (
+        tuple(read_labels_jsonl(path / "labels.jsonl"))
+        if (path / "labels.jsonl").exists()
+        else None
+    )
+
+    def opt(name: str) -> Path | None:
+        return path / name if (path / name).exists() else None
+
+    return Recording(
+        path=path,
+        source_format=FORMAT_NAME,
+        meta=meta,
+        imu=imu,
+        gps=gps,
+        can_speed=can,
+        video=opt("video.mp4"),
+        cabin_video=opt("cabin.mp4"),
+        detections=opt("detections.json"),
+        labels=labels,
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _toml_scalar(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(v, int | float):
+        return repr(float(v)) if isinstance(v, float) else str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_scalar(x) for x in v) + "]"
+    return json.dumps(str(v))
+
+
+def write_meta(path: Path, meta: RecordingMeta, *, camera_time_offset_s: float = 0.0) -> None:
+    """Write ``meta.toml`` for ``meta`` (``start_utc`` defaults to now if unset)."""
+    start = meta.start_utc or datetime.now(UTC).replace(microsecond=0)
+    tables: list[tuple[str, dict[str, Any]]] = [
+        (
+            "recording",
+            {"format_version": FORMAT_VERSION, "start_utc": start, "timezone": meta.timezone},
+        ),
+        ("fleet", {"id": meta.fleet_id}),
+        ("vehicle", {"id": meta.vehicle_id, "type": meta.vehicle_type}),
+        ("driver", {"id": meta.driver_id}),
+        ("device", {"id": meta.device_id}),
+    ]
+    if meta.mounting.rotation is not None:
+        tables.append(("imu", {"mounting": meta.mounting.rotation.tolist()}))
+    if meta.camera is not None:
+        c, m = meta.camera, meta.camera_mount
+        tables.append(
+            (
+                "camera",
+                {
+                    "width": c.width,
+                    "height": c.height,
+                    "fx": c.fx,
+                    "fy": c.fy,
+                    "cx": c.cx,
+                    "cy": c.cy,
+                    "height_m": m.height_m,
+                    "pitch_deg": m.pitch_deg,
+                    "roll_deg": m.roll_deg,
+                    "lateral_offset_m": m.lateral_offset_m,
+                    "time_offset_s": camera_time_offset_s,
+                },
+            )
+        )
+    if meta.cabin_camera is not None:
+        c = meta.cabin_camera
+        tables.append(
+            (
+                "cabin_camera",
+                {"width": c.width, "height": c.height, "fx": c.fx, "fy": c.fy, "cx": c.cx, "cy": c.cy},
+            )
+        )
+    lines: list[str] = []
+    for name, body in tables:
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {_toml_scalar(v)}" for k, v in body.items()]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _write_columns(path: Path, columns: dict[str, Any]) -> None:
+    arrays = {k: pa.array(np.asarray(v, dtype=np.float64), from_pandas=True) for k, v in columns.items()}
+    with path.open("wb") as fh:
+        fh.write((",".join(arrays) + "\n").encode())
+        pacsv.write_csv(
+            pa.table(arrays), fh, pacsv.WriteOptions(include_header=False, quoting_style="none")
+        )
+
+
+def write_imu_csv(path: Path, imu: ImuSeries) -> None:
+    """Write ``imu.csv`` (device axes, m/s² with gravity, rad/s)."""
+    if imu.gravity_removed:
+        raise ValueError("imu.csv holds accelerations with gravity; got a gravity-removed series")
+    cols: dict[str, Any] = {"t_s": imu.t_s, "ax": imu.acc[:, 0], "ay": imu.acc[:, 1], "az": imu.acc[:, 2]}
+    if imu.gyro is not None:
+        cols |= {"gx": imu.gyro[:, 0], "gy": imu.gyro[:, 1], "gz": imu.gyro[:, 2]}
+    _write_columns(path, cols)
+
+
+def write_gps_csv(path: Path, gps: GpsSeries) -> None:
+    """Write ``gps.csv``; NaN speed, course or altitude become empty fields."""
+    _write_columns(
+        path,
+        {
+            "t_s": gps.t_s,
+            "lat": gps.lat,
+            "lon": gps.lon,
+            "speed_mps": gps.speed_mps,
+            "course_deg": gps.course_deg,
+            "alt_m": gps.alt_m,
+        },
+    )
+
+
+def write_can_csv(path: Path, can: SpeedSeries) -> None:
+    _write_columns(path, {"t_s": can.t_s, "speed_mps": can.speed_mps})
+
+
+def write_recording(
+    folder: Path,
+    meta: RecordingMeta,
+    imu: ImuSeries | None,
+    gps: GpsSeries | None,
+    can: SpeedSeries | None = None,
+    labels: Sequence[EventLabel] | None = None,
+    *,
+    camera_time_offset_s: float = 0.0,
+) -> Path:
+    """Write a recording folder in saferoad's format; returns ``folder``.
+
+    Video, cabin video and ``detections.json`` are written by their owners beside these files
+    (``video.mp4``, ``cabin.mp4``, ``detections.json``); the reader picks them up by name.
+    """
+    if imu is None and gps is None:
+        raise ValueError("a recording needs IMU or GPS samples")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_meta(folder / "meta.toml", meta, camera_time_offset_s=camera_time_offset_s)
+    if imu is not None:
+        write_imu_csv(folder / "imu.csv", imu)
+    if gps is not None:
+        write_gps_csv(folder / "gps.csv", gps)
+    if can is not None:
+        write_can_csv(folder / "can.csv", can)
+    if labels is not None:
+        write_labels_jsonl(folder / "labels.jsonl", labels)
+    return folder
+
+

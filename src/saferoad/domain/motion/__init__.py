@@ -1,0 +1,1 @@
+"""The inertial event engine: signal conditioning, vehicle frame, harsh-driving rules."""
