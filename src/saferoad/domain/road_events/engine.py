@@ -1,0 +1,288 @@
+"""The camera + motion rules together, run streaming or batch over the same code.
+
+:class:`RoadEventEngine` owns the lead tracker and the four camera rules and takes one frame
+at a time (``on_frame``). Around it:
+
+* :class:`StreamingRoad` — the vehicle's way: frames and speed samples are pushed as they
+  arrive (in time order each); a frame waits in a short queue until the speed sample after
+  it has come (:class:`~saferoad.domain.timeline.OnlineAligner`), then goes through the
+  engine. Memory: the queue (frames newer than the latest speed sample) and the rules'
+  bounded state.
+* :func:`batch_road` — the cloud's way: speed aligned to every frame time at once
+  (:func:`~saferoad.domain.timeline.align`), then the same engine folded over the frames.
+
+Speeding runs on a regular tick grid of the speed stream (:class:`StreamingSpeeding`,
+:func:`batch_speeding`) with the limit of each tick from a ``limit_at(lat, lon)`` callback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from saferoad.domain.road_events.base import RoadSample, SpeedSample
+from saferoad.domain.road_events.following import ForwardCollisionRule, TailgatingRule
+from saferoad.domain.road_events.lead import LeadTracker
+from saferoad.domain.road_events.signs import RedLightRule, StopSignRule
+from saferoad.domain.road_events.speeding import SpeedingRule
+from saferoad.domain.timeline import OnlineAligner, Stream, align, frame_gaps, tick_at
+from saferoad.domain.types import Event, TrackedObject
+
+
+@dataclass(frozen=True, slots=True)
+class RoadEventParams:
+    """Every threshold of the camera + motion rules (the config maps onto this)."""
+
+    max_gap_s: float = 2.5
+    max_frame_gap_s: float = 1.0
+    tick_hz: float = 10.0
+    corridor_half_width_m: float = 1.8
+    range_rate_window_s: float = 1.0
+    lead_dropout_s: float = 0.5
+    tailgating_headway_s: float = 0.7
+    tailgating_min_duration_s: float = 10.0
+    tailgating_min_speed_mps: float = 15.646
+    fcw_ttc_s: float = 2.0
+    fcw_min_duration_s: float = 0.3
+    fcw_min_speed_mps: float = 11.176
+    fcw_min_closing_mps: float = 1.0
+    stop_speed_mps: float = 2.682
+    stop_window_s: float = 7.0
+    stop_sign_min_frames: int = 3
+    stop_sign_max_distance_m: float = 30.0
+    slow_down_fraction: float = 0.25
+    leave_view_s: float = 0.5
+    red_light_min_speed_mps: float = 2.682
+    red_light_max_distance_m: float = 35.0
+    red_light_min_frames: int = 3
+    speeding_margin_mps: float = 2.682
+    speeding_min_duration_s: float = 60.0
+
+
+class RoadEventEngine:
+    """Lead tracking and the camera rules, one frame at a time."""
+
+    def __init__(self, params: RoadEventParams, *, fx: float | None, cx: float | None) -> None:
+        p = params
+        self.params = p
+        self.lead = LeadTracker(fx, cx, p.corridor_half_width_m, p.range_rate_window_s)
+        self.stop_signs = StopSignRule(
+            p.stop_speed_mps, p.stop_window_s, p.stop_sign_min_frames,
+            p.stop_sign_max_distance_m, p.slow_down_fraction, p.leave_view_s,
+        )
+        self.red_lights = RedLightRule(
+            p.red_light_min_speed_mps, p.red_light_min_frames, p.red_light_max_distance_m,
+            p.leave_view_s,
+        )
+        self.rules = (
+            TailgatingRule(
+                p.tailgating_headway_s, p.tailgating_min_duration_s, p.tailgating_min_speed_mps,
+                p.lead_dropout_s,
+            ),
+            ForwardCollisionRule(
+                p.fcw_ttc_s, p.fcw_min_duration_s, p.fcw_min_speed_mps, p.fcw_min_closing_mps,
+                p.lead_dropout_s,
+            ),
+            self.stop_signs,
+            self.red_lights,
+        )
+        self._last_t = -math.inf
+        self.frames = 0
+        self.frames_with_lead = 0
+
+    def on_frame(
+        self, t_s: float, frame: int, objects: Sequence[TrackedObject], speed_mps: float
+    ) -> list[Event]:
+        gap = self.frames > 0 and t_s - self._last_t > self.params.max_frame_gap_s
+        self._last_t = t_s
+        self.frames += 1
+        objs = tuple(objects)
+        lead = self.lead.update(t_s, objs, speed_mps, gap)
+        if lead is not None:
+            self.frames_with_lead += 1
+        sample = RoadSample(t_s, frame, speed_mps, objs, lead, gap)
+        out: list[Event] = []
+        for rule in self.rules:
+            out.extend(rule.update(sample))
+        return out
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        for rule in self.rules:
+            out.extend(rule.finish())
+        return out
+
+    @property
+    def undecided(self) -> int:
+        return self.stop_signs.undecided + self.red_lights.undecided
+
+
+FrameItem = tuple[float, int, Sequence[TrackedObject]]
+"""A frame on the recording clock: ``(t_s, frame index, tracked objects)``."""
+
+
+class StreamingRoad:
+    """Push frames and speed samples as they come; events come out as soon as decided."""
+
+    def __init__(
+        self, params: RoadEventParams, *, fx: float | None, cx: float | None,
+        speed_offset_s: float = 0.0,
+    ) -> None:
+        self.engine = RoadEventEngine(params, fx=fx, cx=cx)
+        self.speed = OnlineAligner("speed", 1, speed_offset_s, params.max_gap_s)
+        self._pending: deque[FrameItem] = deque()
+        self.max_pending = 0
+
+    def push_speed(self, t_s: float, speed_mps: float) -> list[Event]:
+        self.speed.push(t_s, (speed_mps,))
+        return self._drain()
+
+    def push_frame(self, t_s: float, frame: int, objects: Sequence[TrackedObject]) -> list[Event]:
+        self._pending.append((t_s, frame, objects))
+        self.max_pending = max(self.max_pending, len(self._pending))
+        return self._drain()
+
+    def finish(self) -> list[Event]:
+        self.speed.close()
+        return self._drain() + self.engine.finish()
+
+    def _drain(self) -> list[Event]:
+        out: list[Event] = []
+        while self._pending:
+            t, idx, objs = self._pending[0]
+            got = self.speed.query(t)
+            if got is None:
+                break
+            self._pending.popleft()
+            (v,), _valid = got
+            out += self.engine.on_frame(t, idx, objs, v)
+        return out
+
+
+def batch_road(
+    frames: Sequence[FrameItem], speed: Stream | None, params: RoadEventParams, *,
+    fx: float | None, cx: float | None,
+) -> tuple[list[Event], RoadEventEngine]:
+    """All frames at once: speed aligned to every frame time, then the engine folded."""
+    t = np.array([f[0] for f in frames], dtype=np.float64)
+    if speed is not None:
+        v, _ = align(speed, t)
+        vs = v[:, 0]
+    else:
+        vs = np.full(t.shape[0], np.nan)
+    engine = RoadEventEngine(params, fx=fx, cx=cx)
+    out: list[Event] = []
+    for (ti, idx, objs), vi in zip(frames, vs.tolist(), strict=True):
+        out += engine.on_frame(ti, idx, objs, vi)
+    out += engine.finish()
+    return out, engine
+
+
+def video_gaps(frames: Sequence[FrameItem], max_frame_gap_s: float) -> int:
+    """How many gaps the video has (for the summary)."""
+    return int(np.count_nonzero(frame_gaps(np.array([f[0] for f in frames]), max_frame_gap_s)))
+
+
+# --- speeding on the speed timeline ---------------------------------------------------
+
+LimitFn = Callable[[float, float], tuple[float, str | None]]
+"""``limit_at(lat, lon) -> (limit m/s or NaN, zone name or None)``."""
+
+
+def batch_speeding(
+    speed: Stream, gps: Stream | None, limit_at: LimitFn, params: RoadEventParams
+) -> list[Event]:
+    """Speeding over the whole speed stream: ticks, aligned speed and position, the rule."""
+    ts = speed.clock_t_s
+    if ts.shape[0] == 0:
+        return []
+    n = math.floor((float(ts[-1]) - float(ts[0])) * params.tick_hz) + 2
+    ticks = ts[0] + np.arange(n, dtype=np.float64) / np.float64(params.tick_hz)
+    ticks = ticks[ticks <= ts[-1]]  # the same grid StreamingSpeeding walks (tick_at)
+    v, _ = align(speed, ticks)
+    if gps is not None:
+        ll, _ = align(gps, ticks)
+    else:
+        ll = np.full((ticks.shape[0], 2), np.nan)
+    rule = SpeedingRule(
+        params.speeding_margin_mps, params.speeding_min_duration_s, 1.5 / params.tick_hz
+    )
+    out: list[Event] = []
+    for ti, vi, (lat, lon) in zip(ticks.tolist(), v[:, 0].tolist(), ll.tolist(), strict=True):
+        limit, zone = limit_at(lat, lon)
+        out += rule.update(SpeedSample(ti, vi, limit, zone))
+    return out + rule.finish()
+
+
+class StreamingSpeeding:
+    """Speeding as samples arrive: ticks are released once both streams have passed them."""
+
+    def __init__(
+        self, limit_at: LimitFn, params: RoadEventParams, *, speed_offset_s: float = 0.0,
+        gps_offset_s: float = 0.0, has_gps: bool = True,
+    ) -> None:
+        self.params = params
+        self.limit_at = limit_at
+        self.speed = OnlineAligner("speed", 1, speed_offset_s, params.max_gap_s)
+        self.gps = OnlineAligner("gps", 2, gps_offset_s, params.max_gap_s) if has_gps else None
+        self.rule = SpeedingRule(
+            params.speeding_margin_mps, params.speeding_min_duration_s, 1.5 / params.tick_hz
+        )
+        self._t0: float | None = None
+        self._i = 0
+        self._speed_closed = False
+
+    def push_speed(self, t_s: float, speed_mps: float) -> list[Event]:
+        before = self.speed.latest_t
+        self.speed.push(t_s, (speed_mps,))
+        if self._t0 is None and self.speed.latest_t > before:
+            self._t0 = self.speed.latest_t
+        return self._drain()
+
+    def push_gps(self, t_s: float, lat: float, lon: float) -> list[Event]:
+        if self.gps is not None:
+            self.gps.push(t_s, (lat, lon))
+        return self._drain()
+
+    def finish(self) -> list[Event]:
+        self.speed.close()
+        self._speed_closed = True
+        if self.gps is not None:
+            self.gps.close()
+        return self._drain() + self.rule.finish()
+
+    def _drain(self) -> list[Event]:
+        out: list[Event] = []
+        if self._t0 is None:
+            return out
+        hz = self.params.tick_hz
+        while True:
+            t = tick_at(self._t0, self._i, hz)
+            if self._speed_closed and t > self.speed.latest_t:
+                break  # past the end of the speed stream (as the batch grid ends)
+            if not self.speed.ready(t) or (self.gps is not None and not self.gps.ready(t)):
+                break
+            got = self.speed.query(t)
+            assert got is not None
+            (v,), _ = got
+            lat = lon = float("nan")
+            if self.gps is not None:
+                g = self.gps.query(t)
+                assert g is not None
+                (lat, lon), _ = g
+            limit, zone = self.limit_at(lat, lon)
+            out += self.rule.update(SpeedSample(t, v, limit, zone))
+            self._i += 1
+        return out
+
+
+def fold_frames(engine: RoadEventEngine, frames: Iterable[tuple[FrameItem, float]]) -> list[Event]:
+    """Fold ``((t, index, objects), speed)`` pairs through ``engine`` and finish it."""
+    out: list[Event] = []
+    for (t, idx, objs), v in frames:
+        out += engine.on_frame(t, idx, objs, v)
+    return out + engine.finish()

@@ -1,0 +1,189 @@
+"""Following too close (``tailgating``) and forward-collision risk (``forward_collision_warning``).
+
+Both are *runs*: a condition on the lead vehicle held over consecutive frames.
+
+* ``tailgating``: ego speed >= ``min_speed_mps`` and time headway (distance to the lead /
+  ego speed) < ``headway_s``, held for at least ``min_duration_s``.
+* ``forward_collision_warning``: ego speed >= ``min_speed_mps``, the lead closing faster than
+  ``min_closing_mps`` and time to collision (distance / closing speed) < ``ttc_s``, held for
+  at least ``min_duration_s``.
+
+A run starts at the first frame where the condition holds and ends at the last one. A frame
+where it does not hold, or where no lead is seen, is bridged when the condition holds again
+within ``dropout_s`` (a missed detection does not split an event). A gap in the video or an
+unknown ego speed ends the run at its last frame: the rule decides on what it saw and never
+across what it did not. The event is emitted when the run ends (or at ``finish``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from saferoad.domain.road_events.base import NAN, RoadSample, fmt
+from saferoad.domain.types import Event, EventType, Severity
+
+MAX_IDS = 8
+"""At most this many lead track ids are listed in an event's evidence."""
+
+
+@dataclass
+class _Run:
+    start_t: float = NAN
+    last_t: float = NAN
+    start_frame: int = -1
+    last_frame: int = -1
+    key_value: float = math.inf
+    key_t: float = NAN
+    key_frame: int = -1
+    key_track: int = -1
+    key_distance: float = NAN
+    key_speed: float = NAN
+    speed_min: float = math.inf
+    speed_max: float = -math.inf
+    speed_sum: float = 0.0
+    n: int = 0
+    ids: list[int] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.n > 0
+
+
+@dataclass
+class _RunRule:
+    """A condition held over frames, bridged over short dropouts, closed at gaps."""
+
+    event_type: EventType
+    min_duration_s: float
+    dropout_s: float
+    value_name: str
+    _run: _Run = field(default_factory=_Run)
+
+    def _value(self, s: RoadSample) -> float | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _severity(self, run: _Run) -> Severity:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update(self, s: RoadSample) -> list[Event]:
+        out: list[Event] = []
+        run = self._run
+        if run.active and (s.gap_before or not s.speed_valid):
+            out += self._close()
+            run = self._run
+        value = self._value(s)
+        if value is None:
+            if run.active and s.t_s - run.last_t > self.dropout_s + 1e-9:
+                out += self._close()
+            return out
+        if run.active and s.t_s - run.last_t > self.dropout_s + 1e-9:
+            out += self._close()
+            run = self._run
+        assert s.lead is not None
+        if not run.active:
+            run.start_t, run.start_frame = s.t_s, s.frame
+        run.last_t, run.last_frame = s.t_s, s.frame
+        run.n += 1
+        run.speed_min = min(run.speed_min, s.speed_mps)
+        run.speed_max = max(run.speed_max, s.speed_mps)
+        run.speed_sum += s.speed_mps
+        if s.lead.track_id not in run.ids and len(run.ids) < MAX_IDS:
+            run.ids.append(s.lead.track_id)
+        if value < run.key_value:
+            run.key_value, run.key_t, run.key_frame = value, s.t_s, s.frame
+            run.key_track, run.key_distance, run.key_speed = (
+                s.lead.track_id, s.lead.distance_m, s.speed_mps,
+            )
+        return out
+
+    def finish(self) -> list[Event]:
+        return self._close()
+
+    def _close(self) -> list[Event]:
+        run, self._run = self._run, _Run()
+        if not run.active or run.last_t - run.start_t < self.min_duration_s - 1e-9:
+            return []
+        return [
+            Event(
+                type=self.event_type,
+                start_s=run.start_t,
+                end_s=run.last_t,
+                severity=self._severity(run),
+                confidence=1.0,
+                peak={
+                    f"min_{self.value_name}": fmt(run.key_value),
+                    "distance_m_at_min": fmt(run.key_distance),
+                    "speed_mps_at_min": fmt(run.key_speed),
+                },
+                evidence={
+                    "key_t_s": fmt(run.key_t),
+                    "key_frame": run.key_frame,
+                    "first_frame": run.start_frame,
+                    "last_frame": run.last_frame,
+                    "lead_track_id": run.key_track,
+                    "lead_track_ids": list(run.ids),
+                    f"min_{self.value_name}": fmt(run.key_value),
+                    "speed_mps": {
+                        "min": fmt(run.speed_min),
+                        "max": fmt(run.speed_max),
+                        "mean": fmt(run.speed_sum / run.n),
+                    },
+                },
+            )
+        ]
+
+
+class TailgatingRule(_RunRule):
+    def __init__(
+        self, headway_s: float = 0.7, min_duration_s: float = 10.0,
+        min_speed_mps: float = 15.646, dropout_s: float = 0.5,
+    ) -> None:
+        super().__init__(EventType.TAILGATING, min_duration_s, dropout_s, "headway_s")
+        self.headway_s = headway_s
+        self.min_speed_mps = min_speed_mps
+
+    def _value(self, s: RoadSample) -> float | None:
+        lead = s.lead
+        if lead is None or not s.speed_valid or s.speed_mps < self.min_speed_mps:
+            return None
+        if not math.isfinite(lead.headway_s) or lead.headway_s >= self.headway_s:
+            return None
+        return lead.headway_s
+
+    def _severity(self, run: _Run) -> Severity:
+        h = run.key_value
+        if h < 0.5 * self.headway_s:
+            return Severity.HIGH
+        if h < 0.75 * self.headway_s:
+            return Severity.MEDIUM
+        return Severity.LOW
+
+
+class ForwardCollisionRule(_RunRule):
+    def __init__(
+        self, ttc_s: float = 2.0, min_duration_s: float = 0.3, min_speed_mps: float = 11.176,
+        min_closing_mps: float = 1.0, dropout_s: float = 0.5,
+    ) -> None:
+        super().__init__(EventType.FORWARD_COLLISION_WARNING, min_duration_s, dropout_s, "ttc_s")
+        self.ttc_s = ttc_s
+        self.min_speed_mps = min_speed_mps
+        self.min_closing_mps = min_closing_mps
+
+    def _value(self, s: RoadSample) -> float | None:
+        lead = s.lead
+        if lead is None or not s.speed_valid or s.speed_mps < self.min_speed_mps:
+            return None
+        if not math.isfinite(lead.range_rate_mps) or -lead.range_rate_mps < self.min_closing_mps:
+            return None
+        if not math.isfinite(lead.ttc_s) or lead.ttc_s >= self.ttc_s:
+            return None
+        return lead.ttc_s
+
+    def _severity(self, run: _Run) -> Severity:
+        t = run.key_value
+        if t < 0.5 * self.ttc_s:
+            return Severity.HIGH
+        if t < 0.75 * self.ttc_s:
+            return Severity.MEDIUM
+        return Severity.LOW
