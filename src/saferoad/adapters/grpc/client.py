@@ -1,0 +1,315 @@
+"""A KServe v2 / Open Inference Protocol gRPC client, and the remote inference backend.
+
+``grpc://host:port/model[/version]`` (``grpcs://`` for TLS) names a model on any compatible
+server: saferoad's ``serve-model``, Triton, KServe, MLServer. :class:`KServeClient` keeps one
+channel for its lifetime (HTTP/2 multiplexes every call over it), gives each attempt a
+deadline, and retries transient failures only — ``UNAVAILABLE`` (server restarting, connection
+refused) and ``DEADLINE_EXCEEDED`` (inference is idempotent, so running it twice is harmless)
+— with exponential backoff and jitter. Every other status is raised at once as
+:class:`RemoteInferenceError`, with the server's message.
+
+:class:`RemoteBackend` is an :class:`~saferoad.ports.detector.InferenceBackend`: put it under
+``ModelDetector`` and the card's letterbox, decode and NMS run exactly as with ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+import numpy as np
+
+from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
+from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from saferoad.adapters.grpc.models import Arrays, TensorMeta
+from saferoad.adapters.grpc.tensors import (
+    TensorError,
+    datatype_of,
+    decode_raw,
+    decode_typed,
+    dtype_of,
+    encode_raw,
+)
+from saferoad.observability import get_logger
+from saferoad.ports.detector import TensorSpec
+
+_log = get_logger("grpc.client")
+
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+class RemoteInferenceError(ValueError):
+    """A call the model server refused or that kept failing; ``code`` is the gRPC status."""
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceTarget:
+    host: str
+    port: int
+    model: str
+    version: str = ""
+    tls: bool = False
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        scheme = "grpcs" if self.tls else "grpc"
+        return f"{scheme}://{self.address}/{self.model}" + (f"/{self.version}" if self.version else "")
+
+
+def parse_inference_url(url: str) -> InferenceTarget:
+    """``grpc://host:port/model[/version]`` or ``grpcs://...`` -> :class:`InferenceTarget`."""
+    if not url:
+        raise ValueError(
+            "inference.url is empty: set it to grpc://host:port/model (e.g. "
+            "--set inference.url=grpc://127.0.0.1:8001/yolox-nano)"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("grpc", "grpcs"):
+        raise ValueError(f"inference URL {url!r}: scheme must be grpc:// or grpcs://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"inference URL {url!r}: the port is not a number") from None
+    if not parts.hostname or port is None:
+        raise ValueError(f"inference URL {url!r}: needs host and port, e.g. grpc://127.0.0.1:8001/model")
+    path = [p for p in parts.path.split("/") if p]
+    if not 1 <= len(path) <= 2:
+        raise ValueError(f"inference URL {url!r}: the path must be /model or /model/version")
+    return InferenceTarget(
+        parts.hostname, port, path[0], path[1] if len(path) > 1 else "", parts.scheme == "grpcs"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Deadlines, retries, TLS and auth (defaults and meaning: ``[inference]`` in docs/config.md)."""
+
+    timeout_s: float = 2.0
+    max_attempts: int = 8
+    initial_backoff_s: float = 0.1
+    max_backoff_s: float = 2.0
+    multiplier: float = 2.0
+    root_certs: bytes | None = None
+    server_name: str = ""
+    token: str | None = None
+    max_message_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> ClientOptions:
+        """From an :class:`~saferoad.config.inference.InferenceConfig`."""
+        roots = None
+        if cfg.tls_root_certs:
+            p = Path(cfg.tls_root_certs)
+            try:
+                roots = p.read_bytes()
+            except FileNotFoundError:
+                raise FileNotFoundError(f"{p}: inference.tls_root_certs not found") from None
+        return cls(
+            timeout_s=cfg.timeout_s,
+            max_attempts=cfg.retry_max_attempts,
+            initial_backoff_s=cfg.retry_initial_backoff_s,
+            max_backoff_s=cfg.retry_max_backoff_s,
+            multiplier=cfg.retry_multiplier,
+            root_certs=roots,
+            server_name=cfg.tls_server_name,
+            token=os.environ.get(cfg.token_env) or None if cfg.token_env else None,
+            max_message_bytes=cfg.max_message_mb * 1024 * 1024,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    versions: tuple[str, ...]
+    platform: str
+    inputs: tuple[TensorMeta, ...]
+    outputs: tuple[TensorMeta, ...]
+
+
+class KServeClient:
+    """One channel to one model on a KServe v2 gRPC server (thread-safe)."""
+
+    def __init__(self, url: str | InferenceTarget, options: ClientOptions | None = None) -> None:
+        self.target = url if isinstance(url, InferenceTarget) else parse_inference_url(url)
+        self.options = options or ClientOptions()
+        o = self.options
+        channel_options: list[tuple[str, Any]] = [
+            ("grpc.max_send_message_length", o.max_message_bytes),
+            ("grpc.max_receive_message_length", o.max_message_bytes),
+            # Reconnect soon after a server restart (gRPC's default first backoff is 1 s).
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", int(o.max_backoff_s * 1000)),
+        ]
+        if o.server_name:
+            channel_options.append(("grpc.ssl_target_name_override", o.server_name))
+        if self.target.tls:
+            creds = grpc.ssl_channel_credentials(root_certificates=o.root_certs)
+            self._channel = grpc.secure_channel(self.target.address, creds, options=channel_options)
+        else:
+            if o.token and self.target.host not in ("127.0.0.1", "localhost", "::1"):
+                _log.warning("token_over_plaintext", target=str(self.target))
+            self._channel = grpc.insecure_channel(self.target.address, options=channel_options)
+        self._stub: Any = pb_grpc.GRPCInferenceServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._metadata = (("authorization", f"Bearer {o.token}"),) if o.token else ()
+        self._lock = threading.Lock()
+        self.retries = 0
+        """Attempts that failed transiently and were retried (for tests and logs)."""
+
+    # -- calls -------------------------------------------------------------------------------
+    def _call(self, method: Callable[..., Any], request: Any, what: str) -> Any:
+        o = self.options
+        delay = o.initial_backoff_s
+        for attempt in range(1, o.max_attempts + 1):
+            try:
+                return method(request, timeout=o.timeout_s, metadata=self._metadata)
+            except grpc.RpcError as err:
+                code = err.code() if hasattr(err, "code") else None
+                details = err.details() if hasattr(err, "details") else str(err)
+                if code not in RETRYABLE or attempt == o.max_attempts:
+                    suffix = f" after {attempt} attempts" if attempt > 1 else ""
+                    name = code.name if code is not None else "error"
+                    raise RemoteInferenceError(
+                        f"{self.target} {what}: {name}: {details}{suffix}", code
+                    ) from None
+                with self._lock:
+                    self.retries += 1
+                sleep = min(delay, o.max_backoff_s) * random.uniform(0.8, 1.2)
+                _log.warning(
+                    "grpc_retry", target=str(self.target), call=what, code=code.name if code else None,
+                    attempt=attempt, sleep_s=round(sleep, 3),
+                )
+                time.sleep(sleep)
+                delay *= o.multiplier
+        raise AssertionError("unreachable")
+
+    def server_live(self) -> bool:
+        return bool(self._call(self._stub.ServerLive, pb.ServerLiveRequest(), "ServerLive").live)
+
+    def server_ready(self) -> bool:
+        return bool(self._call(self._stub.ServerReady, pb.ServerReadyRequest(), "ServerReady").ready)
+
+    def model_ready(self) -> bool:
+        req = pb.ModelReadyRequest(name=self.target.model, version=self.target.version)
+        return bool(self._call(self._stub.ModelReady, req, "ModelReady").ready)
+
+    def server_metadata(self) -> dict[str, Any]:
+        r = self._call(self._stub.ServerMetadata, pb.ServerMetadataRequest(), "ServerMetadata")
+        return {"name": r.name, "version": r.version, "extensions": list(r.extensions)}
+
+    def model_metadata(self) -> ModelInfo:
+        req = pb.ModelMetadataRequest(name=self.target.model, version=self.target.version)
+        r = self._call(self._stub.ModelMetadata, req, "ModelMetadata")
+
+        def metas(ts: Any) -> tuple[TensorMeta, ...]:
+            return tuple(TensorMeta(t.name, t.datatype, tuple(t.shape)) for t in ts)
+
+        return ModelInfo(r.name, tuple(r.versions), r.platform, metas(r.inputs), metas(r.outputs))
+
+    def infer(
+        self, inputs: Mapping[str, np.ndarray], outputs: list[str] | None = None, request_id: str = ""
+    ) -> Arrays:
+        """Run the model on ``inputs`` (raw tensor contents) and return its outputs by name."""
+        req = build_request(self.target.model, self.target.version, inputs, outputs, request_id)
+        resp = self._call(self._stub.ModelInfer, req, "ModelInfer")
+        return decode_response(resp)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> KServeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_request(
+    model: str,
+    version: str,
+    inputs: Mapping[str, np.ndarray],
+    outputs: list[str] | None = None,
+    request_id: str = "",
+) -> Any:
+    req = pb.ModelInferRequest(model_name=model, model_version=version, id=request_id)
+    for name, arr in inputs.items():
+        a = np.asarray(arr)
+        req.inputs.add(name=name, datatype=datatype_of(a.dtype), shape=list(a.shape))
+        req.raw_input_contents.append(encode_raw(a))
+    for name in outputs or ():
+        req.outputs.add(name=name)
+    return req
+
+
+def decode_response(resp: Any) -> Arrays:
+    """Output arrays of a ModelInferResponse (raw or typed contents), writable copies."""
+    raw = resp.raw_output_contents
+    if raw and len(raw) != len(resp.outputs):
+        raise RemoteInferenceError(
+            f"server sent {len(raw)} raw_output_contents for {len(resp.outputs)} outputs"
+        )
+    out: Arrays = {}
+    try:
+        for i, t in enumerate(resp.outputs):
+            if raw:
+                arr = decode_raw(t.name, t.datatype, t.shape, raw[i])
+            else:
+                arr = decode_typed(t.name, t.datatype, t.shape, t.contents)
+            out[t.name] = np.array(arr, copy=True)
+    except TensorError as err:
+        raise RemoteInferenceError(f"malformed response from the server: {err}") from None
+    return out
+
+
+class RemoteBackend:
+    """An :class:`~saferoad.ports.detector.InferenceBackend` over :class:`KServeClient`."""
+
+    def __init__(self, client: KServeClient) -> None:
+        self.client = client
+        self._info: ModelInfo | None = None
+
+    @classmethod
+    def from_url(cls, url: str, options: ClientOptions | None = None) -> RemoteBackend:
+        return cls(KServeClient(url, options))
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            self._info = self.client.model_metadata()
+        return self._info
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.client.infer(inputs)
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        return tuple(_spec(m) for m in self.info.inputs)
+
+    def output_specs(self) -> tuple[TensorSpec, ...]:
+        return tuple(_spec(m) for m in self.info.outputs)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteBackend({str(self.client.target)!r})"
+
+
+def _spec(m: TensorMeta) -> TensorSpec:
+    dt = dtype_of(m.datatype)
+    return TensorSpec(m.name, tuple(None if d < 0 else d for d in m.shape), "object" if dt.kind == "O" else dt.name)

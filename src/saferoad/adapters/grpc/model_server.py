@@ -1,0 +1,396 @@
+"""``saferoad serve-model``: a KServe v2 / Open Inference Protocol gRPC server.
+
+Implements every RPC of ``inference.GRPCInferenceService`` in ``protos/grpc_predict_v2.proto``
+(ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata, ModelInfer) for the models
+of :mod:`saferoad.adapters.grpc.models`, plus the standard gRPC health service
+(``grpc.health.v1.Health``) and server reflection, so Triton's ``tritonclient``, KServe clients
+and ``grpcurl`` talk to it unchanged.
+
+Errors are gRPC status codes with a message that says what to fix: an unknown model or
+version is ``NOT_FOUND``; a wrong datatype, shape, input name or byte count is
+``INVALID_ARGUMENT``; a message over the size limit is ``RESOURCE_EXHAUSTED`` (gRPC's own
+check, before any of this code runs); a model that raises is ``INTERNAL``. None of them stops
+the server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from saferoad import __version__
+from saferoad.adapters.grpc.batching import DynamicBatcher
+from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
+from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from saferoad.adapters.grpc.models import Arrays, ServedModel
+from saferoad.adapters.grpc.tensors import (
+    TYPED_FIELD,
+    TensorError,
+    datatype_of,
+    decode_raw,
+    decode_typed,
+    encode_raw,
+    fill_typed,
+)
+from saferoad.observability import get_logger
+
+_log = get_logger("grpc.model_server")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+
+
+class _Abort(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class ServerStats:
+    """Counters (for tests and the load test): requests, batches, rows and errors."""
+
+    requests: int = 0
+    errors: int = 0
+    batches: int = 0
+    batched_requests: int = 0
+    max_batch_requests: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for k, v in counts.items():
+                setattr(self, k, getattr(self, k) + v)
+
+    def batch(self, requests: int, rows: int) -> None:
+        with self._lock:
+            self.batches += 1
+            self.batched_requests += requests
+            self.max_batch_requests = max(self.max_batch_requests, requests)
+
+
+class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
+    """The KServe v2 RPCs over a set of :class:`ServedModel`."""
+
+    def __init__(
+        self, models: Iterable[ServedModel], *, max_batch_size: int = 8, max_batch_delay_s: float = 0.002
+    ) -> None:
+        self.models = {m.name: m for m in models}
+        self.stats = ServerStats()
+        self.ready = True
+        self.batchers: dict[str, DynamicBatcher] = {}
+        for m in self.models.values():
+            limit = min(max_batch_size, m.max_batch_size)
+            if limit > 1:
+                self.batchers[m.name] = DynamicBatcher(m, limit, max_batch_delay_s, self.stats.batch)
+
+    # -- health and metadata ---------------------------------------------------------------
+    def ServerLive(self, request: Any, context: Any) -> Any:
+        return pb.ServerLiveResponse(live=True)
+
+    def ServerReady(self, request: Any, context: Any) -> Any:
+        return pb.ServerReadyResponse(ready=self.ready)
+
+    def ModelReady(self, request: Any, context: Any) -> Any:
+        m = self.models.get(request.name)
+        ok = m is not None and request.version in ("", m.version) and self.ready
+        return pb.ModelReadyResponse(ready=ok)
+
+    def ServerMetadata(self, request: Any, context: Any) -> Any:
+        return pb.ServerMetadataResponse(name="saferoad", version=__version__, extensions=[])
+
+    def ModelMetadata(self, request: Any, context: Any) -> Any:
+        try:
+            m = self._model(request.name, request.version)
+            return pb.ModelMetadataResponse(
+                name=m.name,
+                versions=[m.version],
+                platform=m.platform,
+                inputs=[_tensor_meta(t) for t in m.inputs],
+                outputs=[_tensor_meta(t) for t in m.outputs],
+            )
+        except _Abort as err:
+            context.abort(err.code, err.message)
+
+    # -- inference ---------------------------------------------------------------------------
+    def ModelInfer(self, request: Any, context: Any) -> Any:
+        self.stats.add(requests=1)
+        try:
+            return self._infer(request, context)
+        except _Abort as err:
+            self.stats.add(errors=1)
+            context.abort(err.code, err.message)
+        except TensorError as err:
+            self.stats.add(errors=1)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+
+    def _model(self, name: str, version: str) -> ServedModel:
+        m = self.models.get(name)
+        if m is None:
+            raise _Abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"unknown model {name!r}; this server has: {', '.join(sorted(self.models)) or 'none'}",
+            )
+        if version not in ("", m.version):
+            raise _Abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"model {name!r} has no version {version!r} (versions: {m.version})",
+            )
+        return m
+
+    def _infer(self, request: Any, context: Any) -> Any:
+        m = self._model(request.model_name, request.model_version)
+        inputs, typed = decode_request(request)
+        m.check_inputs(inputs)
+        outputs = self._run(m, inputs, context)
+        wanted = [o.name for o in request.outputs]
+        if wanted:
+            unknown = [w for w in wanted if w not in outputs]
+            if unknown:
+                raise TensorError(
+                    f"model {m.name!r} has no output {unknown[0]!r} (outputs: {', '.join(outputs)})"
+                )
+            outputs = {w: outputs[w] for w in wanted}
+        return encode_response(m, request.id, outputs, typed=typed)
+
+    def _run(self, m: ServedModel, inputs: Arrays, context: Any) -> Arrays:
+        batcher = self.batchers.get(m.name)
+        try:
+            if batcher is None:
+                return m.predict(inputs)
+            fut = batcher.submit(inputs)
+            remaining = context.time_remaining()
+            return fut.result(timeout=remaining)
+        except (TensorError, _Abort):
+            raise
+        except futures.TimeoutError:
+            raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"model {m.name!r}: deadline passed") from None
+        except (ValueError, TypeError, KeyError) as err:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"model {m.name!r} rejected the inputs: {err}") from None
+        except RuntimeError as err:
+            raise _Abort(grpc.StatusCode.UNAVAILABLE, f"model {m.name!r}: {err}") from None
+        except Exception as err:
+            _log.exception("model_failed", model=m.name)
+            raise _Abort(grpc.StatusCode.INTERNAL, f"model {m.name!r} failed: {type(err).__name__}: {err}") from None
+
+    def stopping(self) -> None:
+        """The server is draining: report not ready (calls in flight still finish)."""
+        self.ready = False
+
+    def close(self) -> None:
+        self.ready = False
+        for b in self.batchers.values():
+            b.close()
+        for m in self.models.values():
+            m.close()
+
+
+def decode_request(request: Any) -> tuple[Arrays, bool]:
+    """The input arrays of a ModelInferRequest, and whether they came as typed contents."""
+    raw = request.raw_input_contents
+    if raw and len(raw) != len(request.inputs):
+        raise TensorError(
+            f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs: give one per input, in order"
+        )
+    if not request.inputs:
+        raise TensorError("the request has no inputs")
+    arrays: Arrays = {}
+    for i, t in enumerate(request.inputs):
+        if t.name in arrays:
+            raise TensorError(f"input {t.name!r} appears twice")
+        if raw:
+            if t.HasField("contents"):
+                raise TensorError(
+                    f"input {t.name!r}: contents and raw_input_contents cannot be mixed in one request"
+                )
+            arrays[t.name] = decode_raw(t.name, t.datatype, t.shape, raw[i])
+        else:
+            arrays[t.name] = decode_typed(t.name, t.datatype, t.shape, t.contents)
+    return arrays, not raw
+
+
+def encode_response(m: ServedModel, request_id: str, outputs: Arrays, *, typed: bool = False) -> Any:
+    """A ModelInferResponse: raw contents, or typed ones when the request used typed ones
+    (and every output has a typed field; FP16 forces raw)."""
+    resp = pb.ModelInferResponse(model_name=m.name, model_version=m.version, id=request_id)
+    try:
+        datatypes = {k: datatype_of(v.dtype) for k, v in outputs.items()}
+    except TensorError as err:
+        raise _Abort(grpc.StatusCode.INTERNAL, f"model {m.name!r} output: {err}") from None
+    as_typed = typed and all(d in TYPED_FIELD for d in datatypes.values())
+    for name, arr in outputs.items():
+        out = resp.outputs.add(name=name, datatype=datatypes[name], shape=list(arr.shape))
+        if as_typed:
+            fill_typed(out.contents, arr)
+        else:
+            resp.raw_output_contents.append(encode_raw(arr))
+    return resp
+
+
+def _tensor_meta(t: Any) -> Any:
+    return pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=list(t.shape))
+
+
+class _BearerAuth(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Require ``authorization: Bearer TOKEN`` on the inference RPCs (health and reflection
+    stay open, as load balancers and grpcurl need them)."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}"
+
+        def deny(request: Any, context: Any) -> Any:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
+        method = handler_call_details.method or ""
+        if method.startswith(("/grpc.health.", "/grpc.reflection.")):
+            return continuation(handler_call_details)
+        meta = dict(handler_call_details.invocation_metadata or ())
+        if meta.get("authorization") != self._expected:
+            return self._deny
+        return continuation(handler_call_details)
+
+
+class GrpcServer:
+    """A started gRPC server with health checking and reflection; :meth:`stop` is graceful."""
+
+    def __init__(
+        self,
+        server: grpc.Server,
+        port: int,
+        health_servicer: health.HealthServicer,
+        services: list[str],
+        on_close: Callable[[], None],
+        on_stopping: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._on_stopping = on_stopping
+        self.server = server
+        self.port = port
+        self.health = health_servicer
+        self.services = services
+        self._on_close = on_close
+        self._stopped = threading.Event()
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """Stop accepting calls, let calls in flight finish (up to ``grace_s``), then release
+        the models. Health turns NOT_SERVING first, so load balancers drain the server."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._on_stopping()
+        self.health.enter_graceful_shutdown()
+        started = time.perf_counter()
+        self.server.stop(grace_s).wait()
+        self._on_close()
+        _log.info("server_stopped", port=self.port, drain_s=round(time.perf_counter() - started, 3))
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        return bool(self.server.wait_for_termination(timeout_s))
+
+    def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for s in ["", *self.services]:
+            self.health.set(s, status)
+
+
+def start_server(
+    register: Callable[[grpc.Server], None],
+    services: list[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_workers: int = 16,
+    max_message_bytes: int = 64 * 1024 * 1024,
+    tls_cert: bytes | None = None,
+    tls_key: bytes | None = None,
+    token: str | None = None,
+    on_close: Callable[[], None] = lambda: None,
+    on_stopping: Callable[[], None] = lambda: None,
+) -> GrpcServer:
+    """Start a gRPC server with ``register``'s services, health and reflection on ``host:port``
+    (``port=0``: an ephemeral port, see :attr:`GrpcServer.port`)."""
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),  # a second server on a busy port fails instead of sharing it
+    ]
+    interceptors = [_BearerAuth(token)] if token else []
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        options=options,
+        interceptors=interceptors,
+    )
+    register(server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+    address = f"{host}:{port}"
+    try:
+        if tls_cert is not None and tls_key is not None:
+            creds = grpc.ssl_server_credentials([(tls_key, tls_cert)])
+            bound = server.add_secure_port(address, creds)
+        else:
+            bound = server.add_insecure_port(address)
+    except RuntimeError as err:
+        raise ValueError(f"cannot listen on {address}: {err}") from None
+    if bound == 0:
+        raise ValueError(f"cannot listen on {address} (in use, or not an address of this machine)")
+    server.start()
+    out = GrpcServer(server, bound, health_servicer, services, on_close, on_stopping)
+    out.set_serving(True)
+    return out
+
+
+def serve_models(
+    models: list[ServedModel],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_batch_size: int = 8,
+    max_batch_delay_s: float = 0.002,
+    max_workers: int = 16,
+    max_message_bytes: int = 64 * 1024 * 1024,
+    tls_cert: bytes | None = None,
+    tls_key: bytes | None = None,
+    token: str | None = None,
+) -> tuple[GrpcServer, InferenceServicer]:
+    """Start the KServe v2 model server for ``models``."""
+    servicer = InferenceServicer(models, max_batch_size=max_batch_size, max_batch_delay_s=max_batch_delay_s)
+    try:
+        server = start_server(
+            lambda s: pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, s),  # type: ignore[no-untyped-call]
+            [SERVICE_NAME],
+            host=host,
+            port=port,
+            max_workers=max_workers,
+            max_message_bytes=max_message_bytes,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            token=token,
+            on_close=servicer.close,
+            on_stopping=servicer.stopping,
+        )
+    except BaseException:
+        servicer.close()
+        raise
+    _log.info(
+        "model_server_started",
+        host=host,
+        port=server.port,
+        models=[m.name for m in models],
+        batching={k: b.max_batch_size for k, b in servicer.batchers.items()},
+    )
+    return server, servicer

@@ -1,0 +1,176 @@
+"""Models a :mod:`~saferoad.adapters.grpc.model_server` can serve.
+
+``saferoad serve-model --model SPEC`` takes one of:
+
+- an ONNX file (``path/model.onnx``), run with ONNX Runtime on the CPU;
+- a model card (``yolox-nano``, ``path/card.toml``, or a folder holding ``card.toml``): the
+  card's ONNX model, served under the card's name, so a remote ``ModelDetector`` with the
+  same card does the same pre- and post-processing as a local one;
+- ``module:attr``: any Python object (or a class, instantiated without arguments) with
+  ``predict(inputs: dict[str, numpy.ndarray]) -> dict[str, numpy.ndarray]``. Optional
+  attributes describe it to clients (``ModelMetadata``) and let the server check requests:
+  ``name``, ``version``, ``platform``, ``inputs``/``outputs`` (lists of
+  ``{"name", "datatype", "shape"}``, -1 for a variable dimension), and ``max_batch_size``
+  (> 0 when the first dimension of every input and output is a batch dimension the server
+  may concatenate across concurrent callers).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from saferoad.adapters.grpc.tensors import TensorError, datatype_of, dtype_of
+
+Arrays = dict[str, NDArray[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class TensorMeta:
+    """A model input or output as ModelMetadata reports it (``-1``: variable dimension)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class ServedModel:
+    """One model behind the server: metadata plus a ``predict`` function."""
+
+    name: str
+    predict: Callable[[Arrays], Arrays]
+    inputs: tuple[TensorMeta, ...] = ()
+    outputs: tuple[TensorMeta, ...] = ()
+    version: str = "1"
+    platform: str = "python"
+    max_batch_size: int = 0
+    """> 0: the first dimension is a batch the server may concatenate requests along."""
+    close: Callable[[], None] = field(default=lambda: None)
+
+    def check_inputs(self, arrays: Arrays) -> None:
+        """Raise :class:`TensorError` when ``arrays`` do not fit the declared inputs."""
+        if not self.inputs:
+            return
+        declared = {m.name: m for m in self.inputs}
+        for name, arr in arrays.items():
+            meta = declared.get(name)
+            if meta is None:
+                raise TensorError(
+                    f"model {self.name!r} has no input {name!r} (inputs: {', '.join(declared)})"
+                )
+            got = datatype_of(arr.dtype)
+            if got != meta.datatype:
+                raise TensorError(
+                    f"model {self.name!r} input {name!r}: datatype {got} given, the model takes {meta.datatype}"
+                )
+            if len(arr.shape) != len(meta.shape) or any(
+                d != -1 and d != g for d, g in zip(meta.shape, arr.shape, strict=True)
+            ):
+                raise TensorError(
+                    f"model {self.name!r} input {name!r}: shape {list(arr.shape)} given, "
+                    f"the model takes {list(meta.shape)} (-1: any size)"
+                )
+        missing = [n for n in declared if n not in arrays]
+        if missing:
+            raise TensorError(f"model {self.name!r}: input {missing[0]!r} is missing")
+
+
+def load_model(spec: str, name: str | None = None, *, intra_op_threads: int = 1) -> ServedModel:
+    """A :class:`ServedModel` from ``SPEC`` (see the module docstring)."""
+    path = Path(spec)
+    if path.suffix == ".onnx" or (path.is_file() and path.suffix != ".toml"):
+        return onnx_model(path, name or path.stem, intra_op_threads=intra_op_threads)
+    if ":" in spec and not path.exists():
+        return python_model(spec, name)
+    from saferoad.adapters.onnx.card import load_card
+
+    card = load_card(spec)
+    return onnx_model(card.model_path(), name or card.name, intra_op_threads=intra_op_threads)
+
+
+def onnx_model(path: Path, name: str, *, intra_op_threads: int = 1) -> ServedModel:
+    """Serve an ONNX file with saferoad's ONNX Runtime backend."""
+    from saferoad.adapters.onnx.backend import OnnxBackend
+
+    backend = OnnxBackend(path, intra_op_threads=intra_op_threads, warmup=1)
+
+    def meta(specs: Sequence[Any]) -> tuple[TensorMeta, ...]:
+        return tuple(
+            TensorMeta(s.name, datatype_of(np.dtype(s.dtype)), tuple(-1 if d is None else d for d in s.shape))
+            for s in specs
+        )
+
+    inputs, outputs = meta(backend.input_specs()), meta(backend.output_specs())
+    batchable = all(m.shape and m.shape[0] == -1 for m in inputs + outputs)
+    return ServedModel(
+        name=name,
+        predict=backend.infer,
+        inputs=inputs,
+        outputs=outputs,
+        platform="onnxruntime_onnx",
+        max_batch_size=64 if batchable else 0,
+        close=backend.close,
+    )
+
+
+def python_model(spec: str, name: str | None = None) -> ServedModel:
+    """Serve ``module:attr``: an object (or a no-argument class) with ``predict``."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"--model {spec!r}: expected module:attr, e.g. mypkg.models:Detector")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: modules in the working directory import
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"--model {spec!r}: cannot import {module_name!r}: {err}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(f"--model {spec!r}: {module_name!r} has no attribute {attr!r}") from None
+    if isinstance(obj, type):
+        obj = obj()
+    predict = getattr(obj, "predict", None)
+    if not callable(predict):
+        raise ValueError(f"--model {spec!r}: {type(obj).__name__} has no predict(inputs) method")
+
+    def metas(key: str) -> tuple[TensorMeta, ...]:
+        raw = getattr(obj, key, None) or ()
+        out = []
+        for i, m in enumerate(raw):
+            try:
+                dtype_of(str(m["datatype"]))
+                out.append(TensorMeta(str(m["name"]), str(m["datatype"]), tuple(int(d) for d in m["shape"])))
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(
+                    f"--model {spec!r}: {key}[{i}] must be {{name, datatype, shape}} with a KServe datatype: {err}"
+                ) from None
+        return tuple(out)
+
+    def typed_predict(inputs: Arrays) -> Arrays:
+        result = predict(inputs)
+        if not isinstance(result, dict):
+            raise TypeError(f"{spec}: predict returned {type(result).__name__}, not a dict of arrays")
+        return {str(k): np.asarray(v) for k, v in result.items()}
+
+    close = getattr(obj, "close", None)
+    return ServedModel(
+        name=name or str(getattr(obj, "name", None) or attr.split(".")[-1]),
+        predict=typed_predict,
+        inputs=metas("inputs"),
+        outputs=metas("outputs"),
+        version=str(getattr(obj, "version", "1")),
+        platform=str(getattr(obj, "platform", "python")),
+        max_batch_size=int(getattr(obj, "max_batch_size", 0) or 0),
+        close=close if callable(close) else (lambda: None),
+    )
