@@ -47,6 +47,10 @@ def _signature(inputs: Arrays) -> tuple[Signature, int]:
     return sig, rows.pop()
 
 
+class BatcherClosed(RuntimeError):
+    """The batcher is shutting down and takes no new requests (the server answers UNAVAILABLE)."""
+
+
 class DynamicBatcher:
     """Runs ``model.predict`` on batches gathered from :meth:`submit` callers, in one thread."""
 
@@ -74,7 +78,7 @@ class DynamicBatcher:
     def submit(self, inputs: Arrays) -> Future[Arrays]:
         """Queue one request; the future holds its outputs (or the model's exception)."""
         if self._closed:
-            raise RuntimeError(f"model {self.model.name!r} is shutting down")
+            raise BatcherClosed(f"model {self.model.name!r} is shutting down")
         sig, rows = _signature(inputs)
         item = _Item(inputs, rows, sig)
         self._queue.put(item)

@@ -27,7 +27,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from saferoad import __version__
-from saferoad.adapters.grpc.batching import DynamicBatcher
+from saferoad.adapters.grpc.batching import BatcherClosed, DynamicBatcher
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from saferoad.adapters.grpc.models import Arrays, ServedModel
@@ -177,7 +177,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"model {m.name!r}: deadline passed") from None
         except (ValueError, TypeError, KeyError) as err:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"model {m.name!r} rejected the inputs: {err}") from None
-        except RuntimeError as err:
+        except BatcherClosed as err:
             raise _Abort(grpc.StatusCode.UNAVAILABLE, f"model {m.name!r}: {err}") from None
         except Exception as err:
             _log.exception("model_failed", model=m.name)

@@ -1,0 +1,105 @@
+"""Fixtures for the gRPC tests: real servers on 127.0.0.1 with ephemeral ports."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+def _load_test_models() -> Any:
+    spec = importlib.util.spec_from_file_location("grpc_test_models", HERE / "grpc_test_models.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["grpc_test_models"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def test_models() -> Any:
+    """The module of Python test models (also importable as ``grpc_test_models``)."""
+    return _load_test_models()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Any]]:
+    """Start in-process model servers on 127.0.0.1:0; all stopped at the end of the test."""
+    from saferoad.adapters.grpc.model_server import serve_models
+
+    started: list[Any] = []
+
+    def start(models: list[Any], **kw: Any) -> tuple[Any, Any]:
+        server, servicer = serve_models(models, host="127.0.0.1", **kw)
+        started.append(server)
+        return server, servicer
+
+    yield start
+    for s in started:
+        s.stop(0)
+
+
+class ServerProcess:
+    """A ``saferoad`` server command in a child process; ``port`` read from its stdout."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        full_env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "saferoad"), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=full_env,
+            cwd=HERE,
+        )
+        self.port = self._read_port()
+
+    def _read_port(self) -> int:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"listening on [^\s]+:(\d+)", line)
+            if m:
+                return int(m.group(1))
+        self.proc.kill()
+        _, err = self.proc.communicate(timeout=10)
+        raise RuntimeError(f"server did not start: {err[-2000:]}")
+
+    def stop(self, sig: int = 15, timeout: float = 30) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def server_process() -> Iterator[Callable[..., ServerProcess]]:
+    procs: list[ServerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
+        p = ServerProcess(list(args), env)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        p.stop()
