@@ -1,4 +1,7 @@
-"""Road-camera perception: detector choice, model, tracking and camera geometry."""
+"""Road-camera perception: detector choice, model, tracking and camera geometry.
+
+Defaults and their sources are described in docs/perception.md.
+"""
 
 from __future__ import annotations
 
@@ -14,4 +17,77 @@ class PerceptionConfig(Section):
 
     detector: Literal["onnx", "grpc", "replay"] = Field(
         "onnx", description="Which detector runs: local ONNX Runtime, a KServe v2 gRPC server, or replay of a labels file."
+    )
+    model: str = Field(
+        "yolox-nano",
+        description="Model card: a shipped card name (yolox-nano, fastestdet), a card .toml path, or a folder holding card.toml.",
+    )
+    models_root: str | None = Field(
+        None,
+        description="Folder the card's model file is relative to; unset = $SAFEROAD_SHARED/models (../shared/models).",
+    )
+    replay_path: str | None = Field(
+        None,
+        description="Labels file for the replay detector (detections.json or MOT text); unset = the recording's detections file.",
+    )
+    score_threshold: float | None = Field(
+        None, ge=0, le=1, description="Detection score threshold; unset = the model card's (YOLOX-nano 0.3)."
+    )
+    nms_iou: float | None = Field(
+        None, ge=0, le=1, description="Class-wise NMS IoU; unset = the model card's (0.45, YOLOX demo)."
+    )
+    tiles: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="Extra half-width windows over the top of the frame for small signs and lights (SAHI-style slicing); 0 = off. Costs 1 + tiles inferences a frame.",
+    )
+    intra_op_threads: int = Field(
+        1, ge=0, description="ONNX Runtime threads per session (1 is fastest on 2 cores with frame parallelism; performance-notes.md)."
+    )
+    spinning: bool = Field(
+        False, description="ONNX Runtime thread spinning (off: it steals the core decoding needs; performance-notes.md)."
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Frames inferred in parallel, one 1-thread session each (set to the core count; performance-notes.md).",
+    )
+    stride: int = Field(1, ge=1, description="Detect on every n-th video frame (3 = 10 fps on 30 fps video).")
+    image_fps: float = Field(
+        10.0, gt=0, description="Frame rate assumed for image sequences (t_s = index / image_fps)."
+    )
+    # tracking (ByteTrack, Zhang et al. 2022; reference implementation defaults)
+    track_high_score: float = Field(0.5, ge=0, le=1, description="ByteTrack high-score split (track_thresh 0.5).")
+    track_low_score: float = Field(0.1, ge=0, le=1, description="ByteTrack lowest score kept for the second association (0.1).")
+    track_new_score: float = Field(0.6, ge=0, le=1, description="Score needed to start a track (ByteTrack: track_thresh + 0.1).")
+    track_match_iou: float = Field(0.2, ge=0, le=1, description="Minimum IoU of the first association (ByteTrack match_thresh 0.8 = 1 - IoU).")
+    track_buffer_s: float = Field(1.0, gt=0, description="A lost track is forgotten after this long (ByteTrack: 30 frames at 30 fps).")
+    # camera and geometry
+    camera_height_m: float | None = Field(
+        None, gt=0, description="Lens height above the road (m); unset = the recording's meta.toml [camera] height_m (default 1.3)."
+    )
+    camera_pitch_deg: float | None = Field(
+        None, description="Camera pitch, down positive; unset = the recording's, or estimated from lane lines when auto_pitch."
+    )
+    hfov_deg: float = Field(
+        90.0, gt=10, lt=170, description="Horizontal field of view used when no calibration is known (recording-format.md default)."
+    )
+    auto_pitch: bool = Field(
+        True,
+        description="Estimate pitch from the lane markings' vanishing point when no pitch is configured (Stein et al.).",
+    )
+    corridor_half_width_m: float = Field(
+        1.8, gt=0, description="Ego corridor half width when lane lines are not found (a 3.6 m lane)."
+    )
+    lead_max_distance_m: float = Field(120.0, gt=0, description="Vehicles farther than this are never the lead.")
+    range_rate_window_s: float = Field(
+        1.0, gt=0, description="Window of the least-squares range-rate fit (m/s) behind time-to-collision."
+    )
+    hood_fraction: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="A vehicle box touching the bottom edge and wider than this share of the frame is the ego car's own bonnet and is dropped.",
     )

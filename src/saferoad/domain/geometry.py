@@ -184,16 +184,19 @@ class SizePrior:
     width_m: float | None = None
     height_m: float | None = None
     rel_sigma: float = 0.12
+    length_m: float = 0.0
+    """Length along the road, for vehicles whose side shows (see ``DistanceEstimator.size``)."""
 
 
 DEFAULT_PRIORS: dict[str, SizePrior] = {
-    # Rear widths: EU/US passenger cars 1.7-1.9 m (KITTI "Car" mean 1.63 m incl. small cars),
-    # trucks and buses 2.5-2.55 m (EU max 2.55 m), motorcycles ~0.8 m.
-    "car": SizePrior(width_m=1.75, rel_sigma=0.10),
-    "vehicle": SizePrior(width_m=1.8, rel_sigma=0.15),
-    "truck": SizePrior(width_m=2.45, rel_sigma=0.12),
-    "bus": SizePrior(width_m=2.55, rel_sigma=0.08),
-    "motorcycle": SizePrior(width_m=0.8, rel_sigma=0.25),
+    # Passenger cars: new EU cars average 1.8 m wide and 4.4-4.5 m long (ICCT / T&E 2023
+    # fleet statistics; range 1.6-2.0 m); trucks and buses 2.5-2.55 m (EU maximum 2.55 m);
+    # motorcycles about 0.8 m with rider.
+    "car": SizePrior(width_m=1.8, rel_sigma=0.08, length_m=4.5),
+    "vehicle": SizePrior(width_m=1.8, rel_sigma=0.15, length_m=4.5),
+    "truck": SizePrior(width_m=2.45, rel_sigma=0.12, length_m=8.0),
+    "bus": SizePrior(width_m=2.55, rel_sigma=0.08, length_m=12.0),
+    "motorcycle": SizePrior(width_m=0.8, rel_sigma=0.25, length_m=2.1),
     # Standing adults 1.5-1.9 m (KITTI "Pedestrian" mean 1.76 m); a cyclist's box holds rider
     # and bicycle (KITTI "Cyclist" mean 1.74 m).
     "person": SizePrior(height_m=1.72, rel_sigma=0.12),
@@ -217,12 +220,15 @@ class DistanceEstimator:
     """Monocular distance from a box: ground contact, size prior and their fusion.
 
     ``pixel_sigma``: uncertainty (px) of the box bottom row plus horizon (pitch, bumps);
+    ``height_sigma_m``: uncertainty of the road height under the object relative to the
+    assumed plane (slope, kerbs, body pitch under braking);
     ``border_px``: a box edge this close to the image border counts as cut off.
     """
 
     camera: CameraModel
     priors: dict[str, SizePrior] = field(default_factory=lambda: dict(DEFAULT_PRIORS))
-    pixel_sigma: float = 2.0
+    pixel_sigma: float = 3.0
+    height_sigma_m: float = 0.15
     border_px: float = 2.0
     max_distance_m: float = 200.0
 
@@ -237,36 +243,59 @@ class DistanceEstimator:
         return out
 
     def _ground_sigma(self, xyxy: FloatArray, d: FloatArray) -> FloatArray:
-        # dZ/dv = Z^2 / (f H) for a level camera.
+        # dZ/dv = Z^2 / (f H) for a level camera; dZ/dH = Z / H.
         f = self.camera.intrinsics.fy
         h = max(self.camera.mount.height_m, 1e-3)
-        out: FloatArray = d * d / (f * h) * self.pixel_sigma
+        rel = np.hypot(d * self.pixel_sigma / (f * h), self.height_sigma_m / h)
+        out: FloatArray = d * rel
         return out
 
-    def size(self, xyxy: FloatArray, labels: Sequence[str]) -> tuple[FloatArray, FloatArray]:
-        """Distance from the size prior of each box's label and its sigma (NaN when the
-        label has no prior or the measured side is cut off by the image border)."""
+    def size(
+        self, xyxy: FloatArray, labels: Sequence[str] | None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Distance (to the near face) from the size prior of each box's label, and its
+        sigma; NaN when the label has no prior or the measured side is cut off by the image
+        border.
+
+        Vehicles are taken as boxes of the prior's width W and length L aligned with the
+        road: off to one side, the 2D box spans the near rear corner to the far front corner
+        of the visible side, so with u' = (u − cx)/fx at its two edges the rear face lies at
+        Z = (W + |u'_inner|·L) / (u'_r − u'_l) — without this a car in the next lane looks
+        nearer than it is (its side widens the box). People and riders use their height.
+        """
         b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
         n = len(b)
         d = np.full(n, np.nan)
         s = np.full(n, np.nan)
         i = self.camera.intrinsics
-        w_px = b[:, 2] - b[:, 0]
+        ul = (b[:, 0] - i.cx) / i.fx
+        ur = (b[:, 2] - i.cx) / i.fx
         h_px = b[:, 3] - b[:, 1]
         cut_lr = (b[:, 0] <= self.border_px) | (b[:, 2] >= i.width - self.border_px)
         cut_tb = (b[:, 1] <= self.border_px) | (b[:, 3] >= i.height - self.border_px)
-        for k, lab in enumerate(labels):
+        for k, lab in enumerate(labels or ()):
             prior = self.priors.get(lab)
             if prior is None:
                 continue
-            if prior.width_m is not None and w_px[k] > 1 and not cut_lr[k]:
-                d[k] = i.fx * prior.width_m / w_px[k]
+            span = ur[k] - ul[k]
+            if prior.width_m is not None and span * i.fx > 1 and not cut_lr[k]:
+                w, length = prior.width_m, prior.length_m
+                z = w / span
+                if ul[k] > 0:  # wholly right of the camera: its left side may show
+                    z_side = (w + ul[k] * length) / span
+                    if ur[k] * z_side - w > 0:  # consistent: rear-left corner right of camera
+                        z = z_side
+                elif ur[k] < 0:  # wholly left: its right side may show
+                    z_side = (w - ur[k] * length) / span
+                    if ul[k] * z_side + w < 0:
+                        z = z_side
+                d[k] = z
             elif prior.height_m is not None and h_px[k] > 1 and not cut_tb[k]:
                 d[k] = i.fy * prior.height_m / h_px[k]
             s[k] = d[k] * prior.rel_sigma
         return d, s
 
-    def estimate(self, xyxy: FloatArray, labels: Sequence[str]) -> DistanceEstimate:
+    def estimate(self, xyxy: FloatArray, labels: Sequence[str] | None) -> DistanceEstimate:
         b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
         i = self.camera.intrinsics
         dg = self.ground(b)

@@ -304,7 +304,7 @@ class Detections:
 
     @classmethod
     def empty(cls) -> Detections:
-        return cls(np.zeros((0, 4)), np.zeros(0), ())
+        return cls(np.zeros((0, 4)), np.zeros(0), (), None, (), ())
 
 
 @dataclass(frozen=True, slots=True)
