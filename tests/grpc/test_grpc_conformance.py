@@ -1,0 +1,43 @@
+"""Conformance: the official Triton client (tritonclient[grpc]) against saferoad's server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from saferoad.adapters.grpc.models import load_model
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_tritonclient_metadata_and_infer(serve: Any, tmp_path: Path) -> None:
+    model = load_model("yolox-nano")
+    server, _ = serve([model])
+    x = (np.random.default_rng(7).random((1, 3, 416, 416)) * 255).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    expected = model.predict({"images": x})["output"]
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "triton_conformance_client.py"), str(server.port),
+         str(tmp_path / "x.npy"), str(tmp_path / "out.npz")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["live"] and report["ready"] and report["model_ready"]
+    assert report["unknown_model_ready"] is False
+    assert report["server_name"] == "saferoad"
+    meta = report["metadata"]
+    assert meta["name"] == "yolox-nano" and meta["platform"] == "onnxruntime_onnx"
+    assert meta["inputs"] == [{"name": "images", "datatype": "FP32", "shape": ["1", "3", "416", "416"]}]
+    assert meta["outputs"] == [{"name": "output", "datatype": "FP32", "shape": ["1", "3549", "85"]}]
+    assert report["response_id"] == "r-1" and report["response_model"] == "yolox-nano"
+    got = np.load(tmp_path / "out.npz")["output"]
+    assert got.dtype == np.float32 and np.array_equal(got, expected)
+    assert report["wrong_dtype"]["status"] == "StatusCode.INVALID_ARGUMENT"
+    assert "datatype FP64 given, the model takes FP32" in report["wrong_dtype"]["message"]
+    assert report["unknown_model"]["status"] == "StatusCode.NOT_FOUND"

@@ -1,0 +1,60 @@
+"""Run by test_grpc_conformance.py in its own process (tritonclient's stubs and saferoad's
+both register the protobuf package ``inference``, so they cannot share a process).
+
+Usage: python triton_conformance_client.py PORT INPUT.npy OUTPUT.npz
+Talks to saferoad's model server with the official ``tritonclient.grpc`` client and prints
+one JSON object with what it saw; the output tensor goes to OUTPUT.npz.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
+
+
+def main() -> None:
+    port, in_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{port}")
+    report: dict[str, object] = {
+        "live": client.is_server_live(),
+        "ready": client.is_server_ready(),
+        "model_ready": client.is_model_ready("yolox-nano"),
+        "unknown_model_ready": client.is_model_ready("no-such-model"),
+    }
+    server = client.get_server_metadata(as_json=True)
+    report["server_name"] = server["name"]
+    meta = client.get_model_metadata("yolox-nano", as_json=True)
+    report["metadata"] = meta
+    x = np.load(in_path)
+    inp = grpcclient.InferInput("images", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x)
+    result = client.infer(
+        "yolox-nano", [inp], outputs=[grpcclient.InferRequestedOutput("output")], request_id="r-1"
+    )
+    out = result.as_numpy("output")
+    response = result.get_response(as_json=True)
+    report["response_id"] = response.get("id")
+    report["response_model"] = response.get("model_name")
+    np.savez(out_path, output=out)
+    bad = grpcclient.InferInput("images", list(x.shape), "FP64")
+    bad.set_data_from_numpy(x.astype(np.float64))
+    try:
+        client.infer("yolox-nano", [bad])
+        report["wrong_dtype"] = "accepted"
+    except InferenceServerException as err:
+        report["wrong_dtype"] = {"status": err.status(), "message": err.message()}
+    try:
+        client.get_model_metadata("no-such-model")
+        report["unknown_model"] = "accepted"
+    except InferenceServerException as err:
+        report["unknown_model"] = {"status": err.status(), "message": err.message()}
+    client.close()
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
