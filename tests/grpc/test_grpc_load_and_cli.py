@@ -80,5 +80,5 @@ def test_regenerating_stubs_gives_the_checked_in_files(tmp_path: Path) -> None:
     generated = REPO / "src" / "saferoad" / "adapters" / "grpc" / "generated"
     names = sorted(p.name for p in generated.iterdir() if p.is_file())
     assert sorted(p.name for p in tmp_path.iterdir()) == names
-    match, mismatch, errors = filecmp.cmpfiles(generated, tmp_path, names, shallow=False)
+    _match, mismatch, errors = filecmp.cmpfiles(generated, tmp_path, names, shallow=False)
     assert mismatch == [] and errors == [], f"stale stubs, run scripts/gen-protos.sh: {mismatch}"
