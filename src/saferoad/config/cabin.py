@@ -1,9 +1,155 @@
-"""Driver monitoring from the cabin camera."""
+"""Driver monitoring from the cabin camera.
+
+Defaults follow published practice (``../shared/design/published-practice.md``; docs/cabin.md
+explains each choice).
+"""
 
 from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
 
 from saferoad.config.base import Section
 
 
 class CabinConfig(Section):
     """Driver monitoring from the cabin camera."""
+
+    # -- models -----------------------------------------------------------------------------
+    detector: Literal["blazeface", "ultraface"] = Field(
+        "blazeface",
+        description="Face detector: MediaPipe BlazeFace short range (128x128, 1 ms) or UltraFace RFB-320 (320x240, finds smaller faces).",
+    )
+    landmarks: Literal["facemesh", "pfld68"] = Field(
+        "facemesh",
+        description="Landmark model: MediaPipe FaceMesh (468 points, gives the face score) or PFLD (68 iBUG points).",
+    )
+    detector_score: float = Field(
+        0.5, gt=0, lt=1, description="Minimum face detection score (MediaPipe's default 0.5)."
+    )
+    landmark_score: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="Minimum FaceMesh face-presence score (sigmoid); below it the frame has no face.",
+    )
+    min_face_inside: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Share of the landmarks' box that must lie inside the frame; a face cut by the frame edge is not measured.",
+    )
+    redetect_every: int = Field(
+        10,
+        ge=1,
+        description="Run the detector at least every N frames; in between the face is tracked from the last landmarks (as MediaPipe does).",
+    )
+    hfov_deg: float = Field(
+        60.0,
+        gt=10,
+        lt=170,
+        description="Cabin camera horizontal field of view for head pose when the recording has no [cabin_camera] intrinsics.",
+    )
+    intra_op_threads: int = Field(
+        1,
+        ge=0,
+        description="ONNX Runtime threads per model (1 is best on 2 cores, performance-notes.md).",
+    )
+    # -- camera obstruction -----------------------------------------------------------------
+    dark_level: float = Field(
+        20.0,
+        ge=0,
+        le=255,
+        description="A frame darker than this mean brightness (0-255) counts as obstructed.",
+    )
+    uniform_std: float = Field(
+        6.0,
+        ge=0,
+        description="A frame whose brightness standard deviation is below this counts as obstructed (lens covered).",
+    )
+    obstructed_min_s: float = Field(
+        5.0, gt=0, description="camera_obstructed: obstructed frames for at least this long."
+    )
+    # -- eyes -------------------------------------------------------------------------------
+    ear_prior: float = Field(
+        0.30,
+        gt=0,
+        description="Open-eye EAR assumed until the driver's own baseline exists (typical open EAR 0.3).",
+    )
+    closed_ratio: float = Field(
+        0.80,
+        gt=0,
+        lt=1,
+        description="Eyes closed when the EAR falls below this share of the driver's open-eye EAR (published absolute thresholds 0.18-0.25 against about 0.3 open).",
+    )
+    baseline_window_s: float = Field(
+        60.0,
+        gt=0,
+        description="Window of the driver's baselines (open-eye EAR, straight-ahead yaw and pitch; running median).",
+    )
+    baseline_min_samples: int = Field(
+        10, ge=1, description="Frames with a face needed before the baselines replace the priors."
+    )
+    perclos_window_s: float = Field(
+        60.0,
+        gt=0,
+        description="PERCLOS window: the share of a minute with eyes closed (FHWA/NHTSA P80).",
+    )
+    perclos_min_s: float = Field(
+        20.0,
+        gt=0,
+        description="PERCLOS is reported once this much time with a face is in its window.",
+    )
+    perclos_threshold: float = Field(
+        0.10,
+        gt=0,
+        lt=1,
+        description="Drowsiness when PERCLOS reaches this (about 10% suggested; alert baseline about 6%).",
+    )
+    slow_blink_s: float = Field(
+        0.5,
+        gt=0,
+        description="A closure at least this long is a slow closure (normal blinks last 0.1-0.4 s).",
+    )
+    long_closure_s: float = Field(
+        1.0, gt=0, description="One closure this long is drowsiness on its own (a micro-sleep)."
+    )
+    cluster_gap_s: float = Field(
+        10.0, gt=0, description="Slow closures closer than this belong to one drowsiness episode."
+    )
+    yawn_ratio: float = Field(
+        0.5, gt=0, description="Mouth opening (inner-lip gap / mouth width) of a yawn."
+    )
+    yawn_min_s: float = Field(
+        1.5, gt=0, description="A yawn holds the mouth open at least this long."
+    )
+    # -- head pose --------------------------------------------------------------------------
+    yaw_away_deg: float = Field(
+        30.0,
+        gt=0,
+        description="Head turned sideways more than this from the driver's straight-ahead pose is off the road.",
+    )
+    pitch_down_deg: float = Field(
+        20.0,
+        gt=0,
+        description="Head tilted down more than this from straight-ahead is off the road (phone, lap).",
+    )
+    pitch_up_deg: float = Field(
+        20.0, gt=0, description="Head tilted up more than this is off the road."
+    )
+    distraction_min_s: float = Field(
+        2.0,
+        gt=0,
+        description="distraction: off the road continuously this long (commercial rules: phone handled >= 2 s).",
+    )
+    face_gap_s: float = Field(
+        1.0,
+        ge=0,
+        description="A look away continues through frames without a face for at most this long.",
+    )
+    min_speed_kmh: float = Field(
+        5.0,
+        ge=0,
+        description="Drowsiness and distraction count only at or above this speed (commercial rules: >= 5 km/h).",
+    )

@@ -1,0 +1,158 @@
+"""Driver monitoring use case: cabin video (or a recorded ``cabin.csv`` track) plus ego
+speed in; per-frame signals and ``drowsiness`` / ``distraction`` / ``camera_obstructed``
+events out. Used by ``saferoad cabin`` and by the cabin stage of ``analyze``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from saferoad.adapters.cabin.analyzer import FaceAnalyzer
+from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet
+from saferoad.adapters.video import open_frames
+from saferoad.config.cabin import CabinConfig
+from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
+from saferoad.domain.cabin.signals import CabinSample
+from saferoad.domain.types import CameraIntrinsics, Event, SpeedSeries
+
+
+def thresholds_from_config(cfg: CabinConfig) -> CabinThresholds:
+    return CabinThresholds(
+        ear_prior=cfg.ear_prior,
+        closed_ratio=cfg.closed_ratio,
+        baseline_window_s=cfg.baseline_window_s,
+        baseline_min_samples=cfg.baseline_min_samples,
+        perclos_window_s=cfg.perclos_window_s,
+        perclos_min_s=cfg.perclos_min_s,
+        perclos_threshold=cfg.perclos_threshold,
+        slow_blink_s=cfg.slow_blink_s,
+        long_closure_s=cfg.long_closure_s,
+        cluster_gap_s=cfg.cluster_gap_s,
+        yaw_away_deg=cfg.yaw_away_deg,
+        pitch_down_deg=cfg.pitch_down_deg,
+        pitch_up_deg=cfg.pitch_up_deg,
+        distraction_min_s=cfg.distraction_min_s,
+        face_gap_s=cfg.face_gap_s,
+        min_speed_mps=cfg.min_speed_kmh / 3.6,
+        obstructed_min_s=cfg.obstructed_min_s,
+        yawn_ratio=cfg.yawn_ratio,
+        yawn_min_s=cfg.yawn_min_s,
+    )
+
+
+class _SpeedLookup:
+    """Ego speed at a time: linear interpolation, ``None`` without a speed series, NaN gaps
+    ignored; outside the series the nearest end is used."""
+
+    def __init__(self, speed: SpeedSeries | None) -> None:
+        self.t: np.ndarray[Any, np.dtype[np.float64]] | None = None
+        if speed is not None and len(speed):
+            ok = np.isfinite(speed.t_s) & np.isfinite(speed.speed_mps)
+            if ok.any():
+                self.t = speed.t_s[ok]
+                self.v = speed.speed_mps[ok]
+
+    def __call__(self, t: float) -> float | None:
+        if self.t is None:
+            return None
+        return float(np.interp(t, self.t, self.v))
+
+
+@dataclass
+class CabinResult:
+    samples: list[CabinSample]
+    states: list[CabinState]
+    events: list[Event]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, out_dir: Path) -> Path:
+        path = out_dir / "cabin.parquet"
+        write_cabin_parquet(path, self.samples, self.states)
+        return path
+
+
+def _finish(
+    mon: CabinMonitor,
+    samples: list[CabinSample],
+    states: list[CabinState],
+    events: list[Event],
+    source: str,
+) -> CabinResult:
+    events += mon.finish()
+    events.sort(key=lambda e: (e.start_s, e.type.value))
+    faces = [s for s in samples if s.face]
+    summary: dict[str, Any] = {"source": source, **mon.summary()}
+    perclos = [st.perclos for st in states if math.isfinite(st.perclos)]
+    summary["perclos_max"] = round(max(perclos), 4) if perclos else None
+    summary["face_share"] = round(len(faces) / len(samples), 4) if samples else 0.0
+    duration = samples[-1].t_s - samples[0].t_s if len(samples) > 1 else 0.0
+    summary["blinks_per_min"] = (
+        round(mon.counts["blinks"] / duration * 60.0, 2) if duration > 0 else None
+    )
+    return CabinResult(samples, states, events, summary)
+
+
+def run_cabin_video(
+    source: str | Path,
+    config: CabinConfig | None = None,
+    *,
+    speed: SpeedSeries | None = None,
+    intrinsics: CameraIntrinsics | None = None,
+    time_offset_s: float = 0.0,
+    models_root: Path | None = None,
+    analyzer: FaceAnalyzer | None = None,
+) -> CabinResult:
+    """Run the face pipeline and the monitor over a cabin video (or GIF, image folder)."""
+    cfg = config or CabinConfig()
+    own = analyzer is None
+    ana = analyzer or FaceAnalyzer(cfg, intrinsics, models_root)
+    mon = CabinMonitor(thresholds_from_config(cfg), classify_eyes=True)
+    speed_at = _SpeedLookup(speed)
+    samples: list[CabinSample] = []
+    states: list[CabinState] = []
+    events: list[Event] = []
+    frames = open_frames(source)
+    try:
+        for frame in frames:
+            s = ana.analyze(frame)
+            if time_offset_s:
+                s = replace(s, t_s=s.t_s + time_offset_s)
+            state, evs = mon.update(s, speed_at(s.t_s))
+            samples.append(
+                replace(s, eyes_closed=state.eyes_closed)
+                if s.eyes_closed != state.eyes_closed
+                else s
+            )
+            states.append(state)
+            events += evs
+    finally:
+        frames.close()
+        if own:
+            ana.close()
+    return _finish(mon, samples, states, events, str(source))
+
+
+def run_cabin_track(
+    samples: list[CabinSample] | Path,
+    config: CabinConfig | None = None,
+    *,
+    speed: SpeedSeries | None = None,
+) -> CabinResult:
+    """Run the monitor over a recorded signal track (``cabin.csv`` path or samples); each
+    sample's ``eyes_closed`` is trusted as recorded."""
+    cfg = config or CabinConfig()
+    source = str(samples) if isinstance(samples, Path) else "samples"
+    rows = read_cabin_csv(samples) if isinstance(samples, Path) else samples
+    mon = CabinMonitor(thresholds_from_config(cfg), classify_eyes=False)
+    speed_at = _SpeedLookup(speed)
+    states: list[CabinState] = []
+    events: list[Event] = []
+    for s in rows:
+        state, evs = mon.update(s, speed_at(s.t_s))
+        states.append(state)
+        events += evs
+    return _finish(mon, list(rows), states, events, source)

@@ -1,0 +1,33 @@
+"""Driver monitoring from the cabin camera: per-frame signals and the event rules.
+
+The adapters turn a cabin frame into a :class:`~saferoad.domain.cabin.signals.CabinSample`
+(face found, eye aspect ratios, head pose angles, mouth opening, camera obstruction); the
+:class:`~saferoad.domain.cabin.monitor.CabinMonitor` turns the stream of samples (and the ego
+speed) into ``drowsiness``, ``distraction`` and ``camera_obstructed`` events. The same code
+runs frame by frame on the edge and over a whole recording in batch.
+
+Angle conventions (degrees, head relative to the camera):
+
+* ``yaw_deg`` positive: the driver turns to **their own left** (in a non-mirrored driver-facing
+  camera the face turns towards the image's right);
+* ``pitch_deg`` positive: the head tilts **down** (chin towards the chest);
+* ``roll_deg`` positive: the head tilts towards the driver's **left** shoulder.
+"""
+
+from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
+from saferoad.domain.cabin.signals import (
+    CabinSample,
+    eye_aspect_ratio,
+    frame_obstruction,
+    mouth_open_ratio,
+)
+
+__all__ = [
+    "CabinMonitor",
+    "CabinSample",
+    "CabinState",
+    "CabinThresholds",
+    "eye_aspect_ratio",
+    "frame_obstruction",
+    "mouth_open_ratio",
+]
