@@ -26,16 +26,21 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 STYLES: dict[str, dict[str, float]] = {
-    # mean events per 10 minutes of driving, per type
-    "careful": {"harsh_braking": 0.15, "speeding": 0.05},
-    "average": {"harsh_braking": 0.8, "harsh_cornering": 0.4, "speeding": 0.4, "tailgating": 0.2},
+    # mean events per 10 minutes of city driving, per type
+    "careful": {"harsh_braking": 0.03, "speeding": 0.01},
+    "average": {
+        "harsh_braking": 0.15,
+        "harsh_cornering": 0.08,
+        "speeding": 0.08,
+        "tailgating": 0.04,
+    },
     "aggressive": {
-        "harsh_braking": 2.0,
-        "harsh_acceleration": 1.5,
-        "harsh_cornering": 1.0,
-        "tailgating": 1.2,
-        "speeding": 1.2,
-        "forward_collision_warning": 0.4,
+        "harsh_braking": 0.5,
+        "harsh_acceleration": 0.4,
+        "harsh_cornering": 0.3,
+        "tailgating": 0.3,
+        "speeding": 0.3,
+        "forward_collision_warning": 0.1,
     },
 }
 VIDEO_TYPES = {"tailgating", "forward_collision_warning", "rolling_stop", "red_light"}
@@ -45,7 +50,9 @@ def _pg_server_url() -> str | None:
     url = os.environ.get("SAFEROAD_TEST_PG_URL")
     if not url:
         if os.environ.get("CI") == "true":
-            pytest.fail("SAFEROAD_TEST_PG_URL is not set: CI must run the store tests on PostgreSQL")
+            pytest.fail(
+                "SAFEROAD_TEST_PG_URL is not set: CI must run the store tests on PostgreSQL"
+            )
         return None
     return url
 
@@ -161,7 +168,9 @@ def write_analyze_output(
     out.mkdir(parents=True, exist_ok=True)
     t = np.arange(0.0, duration_s, 0.1)
     # speed: city driving with stops, 0-17 m/s
-    base = 9.0 + 5.0 * np.sin(2 * math.pi * t / 240.0 + rng.uniform(0, 6)) + rng.normal(0, 0.3, t.size)
+    base = (
+        9.0 + 5.0 * np.sin(2 * math.pi * t / 240.0 + rng.uniform(0, 6)) + rng.normal(0, 0.3, t.size)
+    )
     speed = np.clip(base, 0.0, 17.0)
     heading = np.cumsum(rng.normal(0, 0.004, t.size)) + rng.uniform(0, 2 * math.pi)
     dist = np.cumsum(speed * 0.1)
@@ -234,7 +243,11 @@ def write_week(
     seed: int = 1,
 ) -> list[Path]:
     """A week of trips for three drivers of different styles (driver code -> style)."""
-    drivers = drivers or {"D-careful": "careful", "D-average": "average", "D-aggressive": "aggressive"}
+    drivers = drivers or {
+        "D-careful": "careful",
+        "D-average": "average",
+        "D-aggressive": "aggressive",
+    }
     outs = []
     for d_i, (code, style) in enumerate(drivers.items()):
         for k in range(trips_per_driver):
