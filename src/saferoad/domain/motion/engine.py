@@ -1,0 +1,146 @@
+"""The inertial event engine end to end: resample → low-pass → vehicle frame → ego speed →
+harsh-driving rules → a 10 Hz timeline. Pure and vectorised; the motion stage wraps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from saferoad.domain.ego_speed import ego_speed, gps_speed
+from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
+from saferoad.domain.motion.signal import lowpass, resample
+from saferoad.domain.motion.timebase import find_gaps
+from saferoad.domain.motion.vehicle_frame import (
+    VehicleFrame,
+    estimate_frame,
+    frame_from_rotation,
+)
+from saferoad.domain.types import Event, FloatArray, GpsSeries, ImuSeries, SpeedSeries
+
+
+@dataclass(frozen=True, slots=True)
+class EngineParams:
+    harsh: HarshParams = field(default_factory=HarshParams)
+    resample_hz: float = 50.0
+    lowpass_hz: float = 2.0
+    mounting: FloatArray | None = None
+    speed_fusion_tau_s: float = 2.0
+    timeline_hz: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class MotionResult:
+    events: list[Event]
+    speed: SpeedSeries | None
+    frame: VehicleFrame | None
+    mode: str
+    """``signed``, ``heading-free`` or ``no-imu``."""
+    gaps: list[tuple[float, float]]
+    timeline: dict[str, FloatArray]
+    """10 Hz: t_s, lat, lon, speed_mps, long_acc_mps2, lat_acc_mps2, yaw_rate_dps."""
+
+
+def _on_grid(t: FloatArray, src_t: FloatArray, v: FloatArray) -> FloatArray:
+    ok = np.isfinite(v)
+    if ok.sum() < 2:
+        return np.full(t.shape, np.nan)
+    out: FloatArray = np.interp(t, src_t[ok], v[ok], left=np.nan, right=np.nan)
+    return out
+
+
+def _timeline(
+    t0: float,
+    t1: float,
+    hz: float,
+    gps: GpsSeries | None,
+    speed: SpeedSeries | None,
+    grid_t: FloatArray | None,
+    a_long: FloatArray | None,
+    a_lat: FloatArray | None,
+    yaw: FloatArray | None,
+) -> dict[str, FloatArray]:
+    n = max(1, int(np.floor((t1 - t0) * hz)) + 1)
+    t = t0 + np.arange(n, dtype=np.float64) / hz
+    nan = np.full(n, np.nan)
+
+    def on(x: FloatArray | None) -> FloatArray:
+        return nan.copy() if x is None or grid_t is None else _on_grid(t, grid_t, x)
+
+    return {
+        "t_s": t,
+        "lat": _on_grid(t, gps.t_s, gps.lat) if gps is not None and len(gps) > 1 else nan.copy(),
+        "lon": _on_grid(t, gps.t_s, gps.lon) if gps is not None and len(gps) > 1 else nan.copy(),
+        "speed_mps": _on_grid(t, speed.t_s, speed.speed_mps) if speed is not None else nan.copy(),
+        "long_acc_mps2": on(a_long),
+        "lat_acc_mps2": on(a_lat),
+        "yaw_rate_dps": on(None if yaw is None else np.degrees(yaw)),
+    }
+
+
+def run_engine(
+    imu: ImuSeries | None,
+    gps: GpsSeries | None,
+    can: SpeedSeries | None,
+    params: EngineParams,
+) -> MotionResult:
+    if imu is None or len(imu) < 2:
+        speed = ego_speed(can, gps)
+        starts = [s.t_s[0] for s in (gps, can) if s is not None and len(s)]
+        ends = [s.t_s[-1] for s in (gps, can) if s is not None and len(s)]
+        tl = _timeline(min(starts), max(ends), params.timeline_hz, gps, speed, None, None, None, None) if starts else {}
+        return MotionResult([], speed, None, "no-imu", [], tl)
+
+    hz = params.resample_hz
+    gaps = find_gaps(imu.t_s)
+    cols = imu.acc if imu.gyro is None else np.hstack([imu.acc, imu.gyro])
+    u = resample(imu.t_s, cols, hz, gaps)
+    x = lowpass(u.values, params.lowpass_hz, hz, u.valid)
+    acc = x[:, :3]
+    gyro = x[:, 3:6] if imu.gyro is not None else None
+
+    # A reference speed on the grid for the vehicle frame: GPS first (the issue's "forward
+    # axis from GPS speed changes"), else CAN.
+    ref: FloatArray | None = None
+    g_speed = gps_speed(gps) if gps is not None else None
+    if g_speed is not None:
+        ref = _on_grid(u.t_s, g_speed.t_s, g_speed.speed_mps)
+    elif can is not None and len(can) > 1:
+        ref = _on_grid(u.t_s, can.t_s, can.speed_mps)
+    if ref is not None:
+        ref = lowpass(np.nan_to_num(ref, nan=float(np.nanmedian(ref)) if np.isfinite(ref).any() else 0.0), min(params.lowpass_hz, 0.5), hz)
+
+    frame: VehicleFrame | None
+    if params.mounting is not None:
+        frame = frame_from_rotation(params.mounting)
+    elif imu.frame == "vehicle":
+        frame = frame_from_rotation(np.eye(3))
+    elif imu.frame == "earth":
+        frame = None
+    else:
+        if imu.gravity_removed:
+            raise ValueError("a device-frame IMU without gravity cannot be oriented; give a mounting")
+        frame = estimate_frame(acc, gyro, hz, ref)
+        if frame.rotation is None:
+            frame = None
+
+    a_long = a_lat = yaw = None
+    if frame is not None and frame.rotation is not None:
+        av = acc @ frame.rotation.T
+        a_long, a_lat = av[:, 0], av[:, 1]
+        yaw = gyro @ frame.rotation[2] if gyro is not None else None
+        speed = ego_speed(can, gps, u.t_s, a_long, tau_s=params.speed_fusion_tau_s)
+        sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
+        sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat)
+        mode = "signed"
+    else:
+        yaw = gyro[:, 2] if gyro is not None else None
+        speed = ego_speed(can, gps)
+        sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
+        sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, horizontal=acc[:, :2])
+        mode = "heading-free"
+    events = detect_harsh(sig, params.harsh, hz)
+    t0 = float(u.t_s[0])
+    t1 = float(u.t_s[-1])
+    tl = _timeline(t0, t1, params.timeline_hz, gps, speed, u.t_s, a_long, a_lat, yaw)
+    return MotionResult(events, speed, frame, mode, gaps, tl)

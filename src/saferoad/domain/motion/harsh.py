@@ -1,0 +1,256 @@
+"""Harsh-driving rules: harsh braking, harsh acceleration, harsh cornering and aggressive
+lane changes, decided on vehicle-frame signals with thresholds, hysteresis and a minimum
+hold time (see docs/events.md for the definitions and their sources).
+
+Two modes:
+
+* **signed** (the vehicle frame is known: configured mounting, or estimated from gravity,
+  GPS speed and yaw rate): braking is ``-a_long`` above the braking threshold, acceleration
+  ``a_long`` above the acceleration threshold; lateral pulses ``|a_lat|`` are grouped, and a
+  group whose heading changes by ``turn_min_deg`` or more is a turn (harsh cornering when its
+  peak reaches the cornering threshold), a group of opposite lateral pulses with little
+  heading change is a lane change (aggressive when each half reaches the lane-change
+  threshold; direction = the side of the first pulse).
+* **heading-free** (an Earth-frame IMU with no GPS: its horizontal axes are fixed to the
+  ground, so forward turns with the car): pulses of the horizontal acceleration magnitude are
+  grouped; a group with a peak yaw rate of ``turn_rate_dps`` or more is lateral (turn or lane
+  change by heading change as above; direction from the sign of the yaw rate), otherwise
+  longitudinal. Such logs are typically high-passed by the phone's sensor fusion (about 1 s):
+  a sustained push shows as an onset pulse and an opposite release pulse. Braking starts
+  abruptly (the pedal) and fades; acceleration builds up gradually (engine torque) and ends
+  abruptly (lifting off, changing gear). So a longitudinal group whose stronger pulse comes
+  first is a braking, one whose stronger pulse comes last an acceleration; the opposite pulse
+  is part of the same event, never a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from saferoad.domain.motion.signal import BoolArray, hysteresis_regions
+from saferoad.domain.types import Direction, Event, EventType, FloatArray, G, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class HarshParams:
+    braking_g: float = 0.38
+    acceleration_g: float = 0.37
+    cornering_g: float = 0.38
+    lane_change_g: float = 0.3
+    min_duration_s: float = 0.1
+    hysteresis: float = 0.17
+    merge_gap_s: float = 1.5
+    turn_min_deg: float = 30.0
+    turn_rate_dps: float = 8.0
+    severity_medium: float = 1.2
+    severity_high: float = 1.5
+    min_speed_mps: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class MotionSignals:
+    """Uniformly sampled vehicle motion the rules read.
+
+    ``a_long``/``a_lat`` (m/s², forward/left) in signed mode; ``horizontal`` (N, 2) in
+    heading-free mode. ``yaw_rate`` rad/s (left +) or None; ``speed`` m/s or None.
+    """
+
+    t_s: FloatArray
+    valid: BoolArray
+    yaw_rate: FloatArray | None
+    speed: FloatArray | None
+    a_long: FloatArray | None = None
+    a_lat: FloatArray | None = None
+    horizontal: FloatArray | None = None
+
+    @property
+    def heading_free(self) -> bool:
+        return self.a_long is None
+
+
+def _severity(ratio: float, p: HarshParams) -> Severity:
+    if ratio >= p.severity_high:
+        return Severity.HIGH
+    if ratio >= p.severity_medium:
+        return Severity.MEDIUM
+    return Severity.LOW
+
+
+def _confidence(ratio: float, held_s: float, p: HarshParams, base: float) -> float:
+    margin = min(1.0, max(0.0, (ratio - 1.0) / (p.severity_high - 1.0)))
+    hold = min(1.0, held_s / max(4 * p.min_duration_s, 1e-3))
+    return float(np.clip(base * (0.5 + 0.3 * margin + 0.2 * hold), 0.0, 1.0))
+
+
+def _group(regions: list[tuple[int, int]], t: FloatArray, valid: BoolArray, gap_s: float) -> list[list[tuple[int, int]]]:
+    groups: list[list[tuple[int, int]]] = []
+    for a, b in regions:
+        if groups:
+            _, pb = groups[-1][-1]
+            if t[a] - t[pb - 1] <= gap_s and valid[pb:a].all():
+                groups[-1].append((a, b))
+                continue
+        groups.append([(a, b)])
+    return groups
+
+
+def _heading_change_deg(yaw: FloatArray | None, a: int, b: int, hz: float) -> float:
+    if yaw is None:
+        return 0.0
+    return float(np.degrees(yaw[a:b].sum() / hz))
+
+
+def _slow(sig: MotionSignals, a: int, b: int, p: HarshParams) -> bool:
+    if sig.speed is None:
+        return False
+    s = sig.speed[a:b]
+    s = s[np.isfinite(s)]
+    return bool(s.size) and float(s.max()) < p.min_speed_mps
+
+
+def _peak_speed(sig: MotionSignals, i: int) -> dict[str, float]:
+    if sig.speed is None or not np.isfinite(sig.speed[i]):
+        return {}
+    return {"speed_mps": round(float(sig.speed[i]), 2)}
+
+
+def _make(
+    typ: EventType,
+    sig: MotionSignals,
+    a: int,
+    b: int,
+    peak_i: int,
+    peak_value: float,
+    threshold: float,
+    p: HarshParams,
+    hz: float,
+    direction: Direction | None = None,
+    extra: dict[str, float] | None = None,
+    base_conf: float = 1.0,
+) -> Event:
+    ratio = abs(peak_value) / threshold
+    held = (b - a) / hz
+    peak = {
+        "accel_mps2": round(peak_value, 3),
+        "accel_g": round(peak_value / G, 3),
+        "t_s": round(float(sig.t_s[peak_i]), 3),
+        **_peak_speed(sig, peak_i),
+        **(extra or {}),
+    }
+    if sig.yaw_rate is not None:
+        peak["yaw_rate_dps"] = round(float(np.degrees(sig.yaw_rate[a:b]).__abs__().max()), 2)
+    return Event(
+        typ,
+        float(sig.t_s[a]),
+        float(sig.t_s[b - 1]),
+        _severity(ratio, p),
+        _confidence(ratio, held, p, base_conf),
+        direction=direction,
+        peak=peak,
+        evidence={"threshold_g": round(threshold / G, 3), "mode": "heading-free" if sig.heading_free else "signed"},
+    )
+
+
+def _signed(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
+    assert sig.a_long is not None and sig.a_lat is not None
+    t, valid = sig.t_s, sig.valid
+    k = 1.0 - p.hysteresis
+    out: list[Event] = []
+    for typ, x, g in (
+        (EventType.HARSH_BRAKING, -sig.a_long, p.braking_g),
+        (EventType.HARSH_ACCELERATION, sig.a_long, p.acceleration_g),
+    ):
+        on = g * G
+        regs = hysteresis_regions(x, on, k * on, t, p.min_duration_s, valid)
+        for grp in _group(regs, t, valid, p.merge_gap_s):
+            a, b = grp[0][0], grp[-1][1]
+            if _slow(sig, a, b, p):
+                continue
+            i = a + int(np.argmax(x[a:b]))
+            sign = -1.0 if typ == EventType.HARSH_BRAKING else 1.0
+            out.append(_make(typ, sig, a, b, i, sign * float(x[i]), on, p, hz))
+    lat = sig.a_lat
+    on_lc = p.lane_change_g * G
+    regs = hysteresis_regions(np.abs(lat), on_lc, k * on_lc, t, p.min_duration_s, valid)
+    for grp in _group(regs, t, valid, p.merge_gap_s):
+        a, b = grp[0][0], grp[-1][1]
+        if _slow(sig, a, b, p):
+            continue
+        dpsi = _heading_change_deg(sig.yaw_rate, a, b, hz)
+        i = a + int(np.argmax(np.abs(lat[a:b])))
+        peak = float(lat[i])
+        signs = [float(np.sign(lat[ra + int(np.argmax(np.abs(lat[ra:rb])))])) for ra, rb in grp]
+        two_sided = len(set(signs)) > 1
+        extra = {"heading_change_deg": round(dpsi, 1)}
+        if two_sided and abs(dpsi) < p.turn_min_deg:
+            d = Direction.LEFT if signs[0] > 0 else Direction.RIGHT
+            out.append(_make(EventType.AGGRESSIVE_LANE_CHANGE, sig, a, b, i, peak, on_lc, p, hz, d, extra))
+        elif abs(peak) >= p.cornering_g * G:
+            if sig.yaw_rate is not None and abs(dpsi) >= p.turn_min_deg:
+                d = Direction.LEFT if dpsi > 0 else Direction.RIGHT
+            else:
+                d = Direction.LEFT if peak > 0 else Direction.RIGHT
+            out.append(_make(EventType.HARSH_CORNERING, sig, a, b, i, peak, p.cornering_g * G, p, hz, d, extra))
+    return out
+
+
+def _heading_free(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
+    assert sig.horizontal is not None
+    t, valid, h = sig.t_s, sig.valid, sig.horizontal
+    mag = np.hypot(h[:, 0], h[:, 1])
+    k = 1.0 - p.hysteresis
+    on = min(p.braking_g, p.acceleration_g, p.cornering_g, p.lane_change_g) * G
+    regs = hysteresis_regions(mag, on, k * on, t, p.min_duration_s, valid)
+    yaw = sig.yaw_rate
+    out: list[Event] = []
+    pad = round(0.5 * hz)
+    for grp in _group(regs, t, valid, p.merge_gap_s):
+        a, b = grp[0][0], grp[-1][1]
+        if _slow(sig, a, b, p):
+            continue
+        i = a + int(np.argmax(mag[a:b]))
+        peak = float(mag[i])
+        lo, hi = max(0, a - pad), min(len(t), b + pad)
+        w_peak = float(np.degrees(np.abs(yaw[lo:hi]).max())) if yaw is not None else 0.0
+        if yaw is not None and w_peak >= p.turn_rate_dps:
+            dpsi = _heading_change_deg(yaw, lo, hi, hz)
+            extra = {"heading_change_deg": round(dpsi, 1)}
+            if abs(dpsi) >= p.turn_min_deg:
+                if peak >= p.cornering_g * G:
+                    d = Direction.LEFT if dpsi > 0 else Direction.RIGHT
+                    out.append(_make(EventType.HARSH_CORNERING, sig, a, b, i, peak, p.cornering_g * G, p, hz, d, extra, 0.9))
+                continue
+            # A lane change steers one way, then the other: the yaw rate must swing both
+            # ways (each by half the turn rate). A one-sided tail is a turn's release pulse.
+            w = yaw[lo:hi]
+            half = np.radians(p.turn_rate_dps) / 2
+            strong = np.flatnonzero(np.abs(w) >= half)
+            if peak >= p.lane_change_g * G and w.max() >= half and w.min() <= -half:
+                d = Direction.LEFT if float(w[strong[0]]) > 0 else Direction.RIGHT
+                out.append(_make(EventType.AGGRESSIVE_LANE_CHANGE, sig, a, b, i, peak, p.lane_change_g * G, p, hz, d, extra, 0.9))
+            continue
+        # Longitudinal: project on the group's principal horizontal axis, signed so that the
+        # strongest pulse is positive, and compare when the opposite pulse happens.
+        seg = h[lo:hi]
+        _, vecs = np.linalg.eigh(seg.T @ seg)
+        u = vecs[:, -1]
+        proj = seg @ u
+        j = int(np.argmax(np.abs(proj)))
+        proj = proj * np.sign(proj[j])
+        jo = int(np.argmin(proj))
+        braking = jo > j
+        typ = EventType.HARSH_BRAKING if braking else EventType.HARSH_ACCELERATION
+        thr = (p.braking_g if braking else p.acceleration_g) * G
+        if peak < thr:
+            continue
+        extra = {"opposite_pulse_mps2": round(float(-proj[jo]), 3)}
+        out.append(_make(typ, sig, a, b, i, -peak if braking else peak, thr, p, hz, None, extra, 0.8))
+    return out
+
+
+def detect_harsh(sig: MotionSignals, params: HarshParams, hz: float) -> list[Event]:
+    """All harsh-driving events in ``sig`` (sampled at ``hz``), sorted by start."""
+    events = _heading_free(sig, params, hz) if sig.heading_free else _signed(sig, params, hz)
+    return sorted(events, key=lambda e: (e.start_s, e.type.value))

@@ -1,0 +1,111 @@
+"""Finding the vehicle frame (x forward, y left, z up) of an IMU in an unknown mounting.
+
+1. **Up** is the direction of the mean specific force (gravity) over the drive: the device is
+   fixed in the car, and the car's own accelerations average out over a drive (a mean push of
+   0.2 m/s² tilts the estimate by about 1°).
+2. **Yaw rate** is the gyroscope projected on up (positive = turning left).
+3. **Forward** is the horizontal direction ψ that best explains the horizontal acceleration:
+   the longitudinal component should follow dv/dt of a reference speed (GPS) and the lateral
+   component should follow v·ω (centripetal acceleration, positive to the left when turning
+   left). Both are linear in (cos ψ, sin ψ), so the best ψ has a closed form:
+   maximise Σ a_long·dv/dt + Σ a_lat·v·ω  ⇒  ψ = atan2(Σ h₂L − Σ h₁C, Σ h₁L + Σ h₂C)
+   with h₁, h₂ the horizontal components, L = dv/dt and C = v·ω. Without a speed reference
+   the yaw term alone (C = ω, since v > 0) still fixes ψ, given some turns.
+
+A configured mounting rotation skips all of this. An Earth-frame IMU (axes fixed to the
+ground, as the driverBehaviorDataset logs) has no fixed forward axis: it turns with the car,
+and the rules then run *heading-free* (see ``harsh.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from saferoad.domain.types import FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleFrame:
+    """``rotation`` maps device axes to vehicle axes: ``v = R @ d``; ``None`` when the
+    forward axis cannot be fixed (heading-free). ``method`` says how it was found;
+    ``quality`` in [0, 1] how clearly the data decided it."""
+
+    rotation: FloatArray | None
+    up: FloatArray
+    method: str
+    quality: float
+
+    @property
+    def forward_deg_in_device(self) -> float | None:
+        if self.rotation is None:
+            return None
+        f = self.rotation[0]
+        return float(np.degrees(np.arctan2(f[1], f[0])))
+
+
+def estimate_up(acc: FloatArray) -> FloatArray:
+    m = acc.mean(axis=0)
+    n = float(np.linalg.norm(m))
+    if n < 1e-6:
+        raise ValueError("cannot find gravity: mean acceleration is zero")
+    up: FloatArray = m / n
+    return up
+
+
+def horizontal_basis(up: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Two unit vectors e1, e2 with e1 × e2 = up."""
+    ref = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = ref - up * float(ref @ up)
+    e1 = e1 / np.linalg.norm(e1)
+    e2 = np.cross(up, e1)
+    return e1, e2
+
+
+def _rotation(up: FloatArray, e1: FloatArray, e2: FloatArray, psi: float) -> FloatArray:
+    f = np.cos(psi) * e1 + np.sin(psi) * e2
+    left = np.cross(up, f)
+    rot: FloatArray = np.vstack([f, left, up])
+    return rot
+
+
+def estimate_frame(
+    acc: FloatArray,
+    gyro: FloatArray | None,
+    hz: float,
+    speed: FloatArray | None = None,
+) -> VehicleFrame:
+    """Estimate the vehicle frame from uniformly sampled, low-passed ``acc`` (N, 3, with
+    gravity), ``gyro`` (N, 3) and a reference ``speed`` (N,) on the same grid, if any."""
+    up = estimate_up(acc)
+    e1, e2 = horizontal_basis(up)
+    h1, h2 = acc @ e1, acc @ e2
+    h1 = h1 - h1.mean()
+    h2 = h2 - h2.mean()
+    L = np.zeros_like(h1)
+    C = np.zeros_like(h1)
+    parts = []
+    if speed is not None and np.isfinite(speed).sum() > 10:
+        v = np.nan_to_num(speed, nan=0.0)
+        L = np.gradient(v) * hz
+        parts.append("speed")
+    if gyro is not None:
+        w = gyro @ up
+        C = w * (np.nan_to_num(speed, nan=0.0) if speed is not None else 1.0)
+        parts.append("yaw")
+    if not parts:
+        return VehicleFrame(None, up, "gravity-only", 0.0)
+    s_cos = float(h1 @ L + h2 @ C)
+    s_sin = float(h2 @ L - h1 @ C)
+    strength = float(np.hypot(s_cos, s_sin))
+    # How clearly ψ is decided: the best score against the spread of every score (0 when
+    # the horizontal signal explains nothing of the reference).
+    ref_norm = float(np.sqrt((L @ L + C @ C) * (h1 @ h1 + h2 @ h2))) + 1e-12
+    quality = min(1.0, strength / ref_norm)
+    psi = float(np.arctan2(s_sin, s_cos))
+    return VehicleFrame(_rotation(up, e1, e2, psi), up, "+".join(parts), quality)
+
+
+def frame_from_rotation(rotation: FloatArray) -> VehicleFrame:
+    return VehicleFrame(rotation, rotation[2].copy(), "configured", 1.0)
