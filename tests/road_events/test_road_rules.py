@@ -197,14 +197,16 @@ def test_rolling_stop() -> None:
     e = ev[0]
     assert e.evidence["sign_track_id"] == 50
     assert e.peak["min_speed_mps"] == pytest.approx(4.0)
-    # last seen at 5.0 s, 3 m away at about 4.7 m/s: passes ~0.6 s later
-    assert e.start_s == pytest.approx(5.0) and 5.4 < e.end_s < 5.9
+    # the window: from the sign leaving the view (last seen 5.0 s) for 7 s
+    assert (e.start_s, e.end_s) == (5.0, 12.0)
+    # last seen 3 m away at about 4.7 m/s: passes ~0.6 s later
+    assert 5.4 < e.evidence["pass_s"] < 5.9
 
 
 def test_no_attempt_to_stop_is_a_violation() -> None:
     ev, _ = _stop(lambda t: 12.0)
     assert [e.type for e in ev] == [EventType.STOP_SIGN_VIOLATION]
-    assert ev[0].end_s == pytest.approx(5.25)  # 3 m at 12 m/s after the last sighting
+    assert ev[0].evidence["pass_s"] == pytest.approx(5.25)  # 3 m at 12 m/s after last seen
 
 
 def test_stop_speed_boundary_is_exact() -> None:
@@ -260,7 +262,8 @@ def _light_run(lamp: str, speed: Callable[[float], float], until: float = 4.0):
 def test_passing_a_red_light() -> None:
     ev = _light_run("red", lambda t: 10.0)
     assert [e.type for e in ev] == [EventType.RED_LIGHT]
-    assert ev[0].start_s == pytest.approx(4.0) and ev[0].end_s == pytest.approx(4.8)
+    assert ev[0].start_s == ev[0].end_s == pytest.approx(4.0)  # the light leaves the view
+    assert ev[0].evidence["pass_s"] == pytest.approx(4.8)  # 8 m at 10 m/s
     assert ev[0].evidence["light_track_id"] == 70 and ev[0].evidence["lamp"] == "red"
 
 
@@ -282,6 +285,23 @@ def test_stopping_at_a_red_light_is_not_an_event() -> None:
         return 8.0 if t < 4 else (0.0 if t < 10 else 5.0)
 
     ev, _ = run(15.0, v, objs)
+    assert ev == []
+
+
+def test_stopping_at_the_line_after_the_light_left_the_view_is_not_an_event() -> None:
+    # last seen 8 m away at 6 m/s, then brakes at 3 m/s² and stops after 6 m: never passes
+    def v(t: float) -> float:
+        return 6.0 if t <= 4.0 else max(0.0, 6.0 - 3.0 * (t - 4.0))
+
+    assert _light_run("red", v) == []
+
+
+def test_a_stop_with_the_sign_still_in_view_is_a_stop() -> None:
+    # stops at 4 s, 10 m short of the sign (still in view), then rolls past it at 5 m/s
+    def v(t: float) -> float:
+        return 8.0 if t < 3 else (0.0 if t < 4.5 else 5.0)
+
+    ev, _ = run(20.0, v, lambda t: [_sign(8.0)] if t <= 6.0 else [])
     assert ev == []
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from saferoad.config.base import Section
 
 MPH = 0.44704
 """Metres per second in one mile per hour."""
+
+STREAMS = frozenset({"video", "speed", "gps", "radar"})
+"""Streams of the timeline that take a clock offset."""
 
 
 class RoadEventsConfig(Section):
@@ -24,10 +27,20 @@ class RoadEventsConfig(Section):
 
     # --- timeline -----------------------------------------------------------------------
     clock_offsets_s: dict[str, float] = Field(
-        default_factory=lambda: {"video": 0.0, "speed": 0.0, "gps": 0.0, "can": 0.0, "imu": 0.0},
+        default_factory=lambda: {"video": 0.0, "speed": 0.0, "gps": 0.0, "radar": 0.0},
         description="Seconds added to each stream's timestamps to put it on the recording's clock "
-        "(stream names: video, speed, gps, can, imu). Unlisted streams get 0.",
+        "(streams: video — on top of meta.toml's camera.time_offset_s —, speed — the ego "
+        "speed, whatever its source —, gps — positions for speed zones —, radar). Unlisted "
+        "streams get 0.",
     )
+    @field_validator("clock_offsets_s")
+    @classmethod
+    def _known_streams(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - STREAMS)
+        if unknown:
+            raise ValueError(f"unknown stream(s) {unknown}; known: {sorted(STREAMS)}")
+        return v
+
     max_gap_s: float = Field(
         2.5,
         gt=0,
