@@ -1,0 +1,341 @@
+"""``saferoad serve``: the ``saferoad.v1.AnalysisService`` gRPC API.
+
+``protos/saferoad_analysis_v1.proto`` is the contract. A client sends a recording — a path
+the server can read (``AnalyzePath``) or a tar/zip of the folder in chunks
+(``AnalyzeUpload``) — and reads back a stream: ``started``, one ``event`` per risky-driving
+event as soon as a stage finds it (the :class:`~saferoad.ports.events.EventSink` of
+:func:`~saferoad.application.analyze.analyze_recording`), then ``summary``.
+
+Status codes: a missing path is ``NOT_FOUND``; an unreadable recording, a bad archive or a bad
+option is ``INVALID_ARGUMENT`` (the message names the file and field); an upload over
+``inference.max_upload_mb`` or more analyses than ``inference.max_concurrent_analyses`` is
+``RESOURCE_EXHAUSTED``. A client that goes away mid-stream only ends its own call: the
+analysis stops at its next event and temporary files are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import tarfile
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+
+from saferoad import __version__
+from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
+from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
+from saferoad.adapters.grpc.model_server import GrpcServer, start_server
+from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
+from saferoad.domain.recording import Recording
+from saferoad.domain.types import Event
+from saferoad.observability import get_logger
+
+_log = get_logger("grpc.analysis")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name
+
+AnalyzeFn = Callable[..., Any]
+
+
+class _Cancelled(Exception):
+    """The client went away: stop the analysis at its next event."""
+
+
+class _QueueSink:
+    """EventSink that hands events to the streaming handler."""
+
+    def __init__(self, q: queue.Queue[tuple[str, Any]], cancelled: threading.Event) -> None:
+        self._q = q
+        self._cancelled = cancelled
+
+    def emit(self, event: Event) -> None:
+        if self._cancelled.is_set():
+            raise _Cancelled()
+        self._q.put(("event", event))
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class _Fail(Exception):
+    code: grpc.StatusCode
+    message: str
+
+
+def event_message(ev: Event) -> Any:
+    d = ev.to_dict()
+    evidence = struct_pb2.Struct()
+    evidence.update(json.loads(json.dumps(d["evidence"], default=str)))
+    return pb.Event(
+        type=d["type"],
+        start_s=d["start_s"],
+        end_s=d["end_s"],
+        direction=d["direction"] or "",
+        severity=d["severity"],
+        confidence=d["confidence"],
+        peak={k: float(v) for k, v in d["peak"].items() if v is not None},
+        evidence=evidence,
+    )
+
+
+def event_from_message(m: Any) -> Event:
+    """The :class:`Event` a stream message carries (for clients written in Python)."""
+    from google.protobuf.json_format import MessageToDict
+
+    return Event.from_dict(
+        {
+            "type": m.type,
+            "start_s": m.start_s,
+            "end_s": m.end_s,
+            "direction": m.direction or None,
+            "severity": m.severity,
+            "confidence": m.confidence,
+            "peak": dict(m.peak),
+            "evidence": MessageToDict(m.evidence),
+        }
+    )
+
+
+class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
+    def __init__(
+        self,
+        config: SaferoadConfig,
+        *,
+        analyze: AnalyzeFn | None = None,
+        open_recording: Callable[[Path], Recording] | None = None,
+    ) -> None:
+        if analyze is None:
+            from saferoad.application.analyze import analyze_recording
+
+            analyze = analyze_recording
+        if open_recording is None:
+            from saferoad.adapters.recording import open_recording as reader
+
+            open_recording = reader
+        self.config = config
+        self._analyze: AnalyzeFn = analyze
+        self._open: Callable[[Path], Recording] = open_recording
+        inf = config.inference
+        self.max_upload_bytes = inf.max_upload_mb * 1024 * 1024
+        self._slots = threading.BoundedSemaphore(inf.max_concurrent_analyses)
+        self.active = 0
+        self._lock = threading.Lock()
+
+    # -- RPCs -------------------------------------------------------------------------------
+    def GetServerInfo(self, request: Any, context: Any) -> Any:
+        return pb.GetServerInfoResponse(
+            saferoad_version=__version__,
+            detector=self.config.perception.detector,
+            inference_url=self.config.inference.url,
+            max_upload_bytes=self.max_upload_bytes,
+        )
+
+    def AnalyzePath(self, request: Any, context: Any) -> Iterator[Any]:
+        try:
+            if not request.path:
+                raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, "path is empty")
+            path = Path(request.path)
+            if not path.exists():
+                raise _Fail(grpc.StatusCode.NOT_FOUND, f"{path}: no such recording on the server")
+            cfg = self._config_for(request.options)
+            yield from self._run(path, cfg, context, name=str(path))
+        except _Fail as f:
+            context.abort(f.code, f.message)
+
+    def AnalyzeUpload(self, request_iterator: Iterator[Any], context: Any) -> Iterator[Any]:
+        tmp = Path(tempfile.mkdtemp(prefix="saferoad-upload-"))
+        try:
+            first = next(request_iterator, None)
+            if first is None or first.WhichOneof("part") != "header":
+                raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be the header")
+            header = first.header
+            fmt = header.archive_format.lower()
+            if fmt not in ("tar", "zip"):
+                raise _Fail(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"archive_format {header.archive_format!r}: expected 'tar' or 'zip'",
+                )
+            cfg = self._config_for(header.options)
+            archive = tmp / f"upload.{fmt}"
+            size = 0
+            with archive.open("wb") as fh:
+                for msg in request_iterator:
+                    if msg.WhichOneof("part") != "chunk":
+                        raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, "only the first message may be a header")
+                    size += len(msg.chunk)
+                    if size > self.max_upload_bytes:
+                        raise _Fail(
+                            grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"upload larger than {self.max_upload_bytes} bytes (inference.max_upload_mb)",
+                        )
+                    fh.write(msg.chunk)
+            root = _extract(archive, tmp / "x", fmt, 4 * self.max_upload_bytes)
+            archive.unlink()
+            yield from self._run(root, cfg, context, name=header.name or root.name)
+        except _Fail as f:
+            context.abort(f.code, f.message)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- work -------------------------------------------------------------------------------
+    def _config_for(self, options: Any) -> SaferoadConfig:
+        overrides: dict[str, Any] = {}
+        try:
+            if options.set:
+                overrides = parse_assignments(list(options.set))
+            if options.detector:
+                overrides.setdefault("perception", {})["detector"] = options.detector
+            if not overrides:
+                return self.config
+            merged = _merge(self.config.model_dump(mode="json"), overrides)
+            return config_from_dict(merged, "<request options>")
+        except ConfigError as err:
+            raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, str(err)) from None
+
+    def _run(self, path: Path, cfg: SaferoadConfig, context: Any, name: str) -> Iterator[Any]:
+        if not self._slots.acquire(blocking=False):
+            raise _Fail(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"server busy: {cfg.inference.max_concurrent_analyses} analyses running; retry later",
+            )
+        released = False
+        try:
+            try:
+                recording = self._open(path)
+            except FileNotFoundError as err:
+                raise _Fail(grpc.StatusCode.NOT_FOUND, str(err)) from None
+            except ValueError as err:
+                raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, str(err)) from None
+            yield pb.AnalyzeResponse(
+                started=pb.Started(
+                    recording=name, source_format=recording.source_format, duration_s=recording.duration_s
+                )
+            )
+            q: queue.Queue[tuple[str, Any]] = queue.Queue()
+            cancelled = threading.Event()
+            sink = _QueueSink(q, cancelled)
+
+            def work() -> None:
+                with self._lock:
+                    self.active += 1
+                try:
+                    result = self._analyze(recording, cfg, None, sink=sink)
+                    q.put(("done", result))
+                except _Cancelled:
+                    q.put(("cancelled", None))
+                except ValueError as err:
+                    q.put(("invalid", err))
+                except BaseException as err:
+                    _log.exception("analysis_failed", recording=name)
+                    q.put(("error", err))
+                finally:
+                    with self._lock:
+                        self.active -= 1
+                    self._slots.release()
+
+            released = True  # from here the worker thread owns the slot
+            threading.Thread(target=work, name="analysis", daemon=True).start()
+            n = 0
+            while True:
+                try:
+                    kind, item = q.get(timeout=0.25)
+                except queue.Empty:
+                    if not context.is_active():
+                        cancelled.set()
+                        _log.info("client_gone", recording=name, events_sent=n)
+                        return
+                    continue
+                if kind == "event":
+                    n += 1
+                    yield pb.AnalyzeResponse(event=event_message(item))
+                elif kind == "done":
+                    summary = struct_pb2.Struct()
+                    summary.update(json.loads(json.dumps(item.summary, default=str)))
+                    yield pb.AnalyzeResponse(summary=pb.Summary(summary=summary, n_events=len(item.events)))
+                    return
+                elif kind == "invalid":
+                    raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: {item}")
+                elif kind == "error":
+                    raise _Fail(grpc.StatusCode.INTERNAL, f"{name}: analysis failed: {type(item).__name__}: {item}")
+                else:
+                    return
+        finally:
+            if not released:
+                self._slots.release()
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _extract(archive: Path, dest: Path, fmt: str, max_unpacked: int) -> Path:
+    """Unpack safely (no absolute paths, no ``..``, no links, bounded size) and return the
+    recording folder: ``dest`` itself, or its only sub-folder."""
+    dest.mkdir()
+    try:
+        if fmt == "tar":
+            with tarfile.open(archive) as tf:
+                total = sum(m.size for m in tf.getmembers() if m.isfile())
+                if total > max_unpacked:
+                    raise _Fail(grpc.StatusCode.RESOURCE_EXHAUSTED, f"archive unpacks to {total} bytes (limit {max_unpacked})")
+                tf.extractall(dest, filter="data")
+        else:
+            with zipfile.ZipFile(archive) as zf:
+                infos = zf.infolist()
+                total = sum(i.file_size for i in infos)
+                if total > max_unpacked:
+                    raise _Fail(grpc.StatusCode.RESOURCE_EXHAUSTED, f"archive unpacks to {total} bytes (limit {max_unpacked})")
+                for i in infos:
+                    target = (dest / i.filename).resolve()
+                    if not target.is_relative_to(dest.resolve()) or (i.external_attr >> 16) & 0o170000 == 0o120000:
+                        raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, f"archive member {i.filename!r} points outside the recording")
+                zf.extractall(dest)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
+        raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, f"not a readable {fmt} archive: {err}") from None
+    entries = [p for p in dest.iterdir() if p.name not in ("__MACOSX",)]
+    from saferoad.adapters.recording import detect_format
+
+    if detect_format(dest) is None and len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return dest
+
+
+def serve_analysis(
+    config: SaferoadConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls_cert: bytes | None = None,
+    tls_key: bytes | None = None,
+    token: str | None = None,
+    analyze: AnalyzeFn | None = None,
+) -> tuple[GrpcServer, AnalysisServicer]:
+    """Start ``saferoad.v1.AnalysisService`` (+ health, reflection) on ``host:port``."""
+    servicer = AnalysisServicer(config, analyze=analyze)
+    inf = config.inference
+    server = start_server(
+        lambda s: pb_grpc.add_AnalysisServiceServicer_to_server(servicer, s),  # type: ignore[no-untyped-call]
+        [SERVICE_NAME],
+        host=host,
+        port=port,
+        max_workers=inf.server_workers,
+        max_message_bytes=inf.max_message_mb * 1024 * 1024,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        token=token,
+    )
+    _log.info("analysis_server_started", host=host, port=server.port, detector=config.perception.detector)
+    return server, servicer

@@ -1,0 +1,72 @@
+"""``saferoad serve``: the saferoad.v1 analysis service over gRPC."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from saferoad.entrypoints.cli.common import ConfigOption, SetOption, load_cli_config, user_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+        port: int = typer.Option(50051, "--port", "-p", help="Port (0: any free port)."),
+        detector: str | None = typer.Option(
+            None, "--detector", help="onnx, grpc or replay (default: perception.detector)."
+        ),
+        inference_url: str | None = typer.Option(
+            None, "--inference-url", help="grpc://host:port/model for --detector grpc (default: inference.url)."
+        ),
+        tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate chain: serve TLS."),
+        tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key for --tls-cert."),
+        token_env: str | None = typer.Option(
+            None, "--token-env", help="Require `authorization: Bearer $VAR` on analysis calls."
+        ),
+        config: Path | None = ConfigOption,
+        set_: list[str] | None = SetOption,
+    ) -> None:
+        """Serve saferoad.v1.AnalysisService: analyse recordings (a server path or an uploaded
+        tar/zip) and stream events back as they are found.
+
+        Health checking and server reflection are on, so grpcurl can explore it:
+        `grpcurl -plaintext 127.0.0.1:50051 describe saferoad.v1.AnalysisService`.
+        """
+        from saferoad.observability import configure_logging
+
+        configure_logging("INFO")
+        with user_errors():
+            from saferoad.adapters.grpc.analysis_service import serve_analysis
+            from saferoad.adapters.grpc.runner import run_until_signalled
+
+            sets = list(set_ or [])
+            if detector:
+                sets.append(f"perception.detector={detector}")
+            if inference_url:
+                sets.append(f"inference.url={inference_url}")
+            cfg = load_cli_config(config, sets)
+            if cfg.perception.detector == "grpc":
+                from saferoad.adapters.grpc.client import parse_inference_url
+
+                parse_inference_url(cfg.inference.url)  # a bad URL fails now, not per request
+            if (tls_cert is None) != (tls_key is None):
+                raise ValueError("--tls-cert and --tls-key go together")
+            token = None
+            if token_env:
+                token = os.environ.get(token_env)
+                if not token:
+                    raise ValueError(f"--token-env {token_env}: the environment variable is unset or empty")
+            server, _ = serve_analysis(
+                cfg,
+                host=host,
+                port=port,
+                tls_cert=tls_cert.read_bytes() if tls_cert else None,
+                tls_key=tls_key.read_bytes() if tls_key else None,
+                token=token,
+            )
+            typer.echo(f"saferoad.v1.AnalysisService (detector: {cfg.perception.detector})")
+            typer.echo(f"listening on {host}:{server.port}")
+            run_until_signalled(server, cfg.inference.shutdown_grace_s)
