@@ -175,7 +175,12 @@ def test_client_disconnect_mid_upload_leaves_server_healthy(service: Any, trip: 
         yield pb.UploadRequest(chunk=data[10000:])
 
     call = stub.AnalyzeUpload(slow_upload(), timeout=60)
-    consumer = threading.Thread(target=lambda: pytest.raises(grpc.RpcError, list, call))
+
+    def consume() -> None:
+        with pytest.raises(grpc.RpcError):
+            list(call)
+
+    consumer = threading.Thread(target=consume)
     consumer.start()
     assert gate.wait(10)
     time.sleep(0.3)
