@@ -89,5 +89,5 @@ class PerceptionConfig(Section):
         0.6,
         gt=0,
         le=1,
-        description="A vehicle box touching the bottom edge and wider than this share of the frame is the ego car's own bonnet and is dropped.",
+        description="A vehicle box reaching the bottom 5% of the frame and wider than this share of the frame is the ego car's own bonnet and is dropped.",
     )

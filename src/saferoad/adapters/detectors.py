@@ -1,0 +1,85 @@
+"""Build the configured :class:`~saferoad.ports.detector.Detector`.
+
+``cfg.perception.detector`` picks it — configuration, not code:
+
+* ``"onnx"``: :class:`~saferoad.adapters.onnx.detector.ModelDetector` on a local
+  :class:`~saferoad.adapters.onnx.backend.OnnxBackend` (card ``cfg.perception.model``).
+* ``"grpc"``: the same ``ModelDetector`` and card, with the backend swapped for a remote
+  KServe v2 one — registered in :data:`BACKENDS` under ``"grpc"`` by the gRPC adapter
+  (``saferoad.adapters.grpc``), so pre/post-processing stays identical to local runs.
+* ``"replay"``: :class:`~saferoad.adapters.replay.detector.ReplayDetector` on
+  ``cfg.perception.replay_path`` or the recording's ``detections`` file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from saferoad.adapters.onnx.backend import OnnxBackend
+from saferoad.adapters.onnx.card import ModelCard, load_card
+from saferoad.adapters.onnx.detector import ModelDetector
+from saferoad.adapters.replay.detector import ReplayDetector
+from saferoad.config import SaferoadConfig
+from saferoad.domain.recording import Recording
+from saferoad.ports.detector import Detector, InferenceBackend
+
+BackendFactory = Callable[[SaferoadConfig, ModelCard], InferenceBackend]
+
+
+def _onnx_backend(cfg: SaferoadConfig, card: ModelCard) -> InferenceBackend:
+    p = cfg.perception
+    root = Path(p.models_root) if p.models_root else None
+    return OnnxBackend(
+        card.model_path(root), intra_op_threads=p.intra_op_threads, spinning=p.spinning, warmup=1
+    )
+
+
+def _grpc_backend(cfg: SaferoadConfig, card: ModelCard) -> InferenceBackend:
+    # The gRPC adapter owns the client options (TLS, token, retries); import it lazily so
+    # local runs never load grpc.
+    from saferoad.adapters.grpc import client as grpc_client
+
+    factory = getattr(grpc_client, "backend_from_config", None)
+    if factory is None:
+        raise ValueError(
+            'perception.detector = "grpc": saferoad.adapters.grpc.client.backend_from_config '
+            "is not available in this build"
+        )
+    backend: InferenceBackend = factory(cfg)
+    return backend
+
+
+BACKENDS: dict[str, BackendFactory] = {"onnx": _onnx_backend, "grpc": _grpc_backend}
+"""Inference backends by ``perception.detector`` name; a backend only runs tensors."""
+
+
+def build_model_detector(cfg: SaferoadConfig, backend: InferenceBackend | None = None) -> ModelDetector:
+    """``ModelDetector`` for ``cfg.perception.model`` on ``backend`` (default: the one
+    ``cfg.perception.detector`` names)."""
+    p = cfg.perception
+    card = load_card(p.model)
+    if backend is None:
+        kind = p.detector if p.detector in BACKENDS else "onnx"
+        backend = BACKENDS[kind](cfg, card)
+    return ModelDetector(
+        card, backend, score_threshold=p.score_threshold, nms_iou=p.nms_iou, tiles=p.tiles
+    )
+
+
+def build_detector(cfg: SaferoadConfig, recording: Recording | None = None) -> Detector:
+    """The detector ``cfg.perception.detector`` names (see the module docstring)."""
+    kind = cfg.perception.detector
+    if kind == "replay":
+        path = cfg.perception.replay_path or (
+            str(recording.detections) if recording is not None and recording.detections else None
+        )
+        if path is None:
+            raise ValueError(
+                'perception.detector = "replay" needs perception.replay_path or a recording '
+                "with a detections file (detections.json)"
+            )
+        return ReplayDetector(path)
+    if kind in BACKENDS:
+        return build_model_detector(cfg)
+    raise ValueError(f"perception.detector: unknown detector {kind!r}")

@@ -1,0 +1,106 @@
+"""Lane-marking lines and the road's vanishing point, for the camera pitch.
+
+Lane markings are bright, straight, slanted edges in the lower part of the image. We find
+them with Canny + the probabilistic Hough transform (OpenCV), keep segments slanted 12-75°
+whose lower end is left of centre for left-leaning and right of centre for right-leaning
+markings, and intersect them robustly (least squares, then refit on the segments passing
+within a few pixels). The vanishing point's row is the horizon of a flat road, which gives
+the pitch (``saferoad.domain.geometry.pitch_from_horizon``; Stein, Mano & Shashua).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from saferoad.domain.geometry import vanishing_point
+
+
+@dataclass(frozen=True, slots=True)
+class LaneEstimate:
+    vanishing_point: tuple[float, float]
+    n_left: int
+    n_right: int
+    residual_px: float
+
+
+def lane_segments(image: NDArray[np.uint8], top_frac: float = 0.4, bottom_frac: float = 0.9) -> NDArray[np.float64]:
+    """Candidate lane-marking segments (N, 4) as x1, y1, x2, y2 in image pixels."""
+    h, w = image.shape[:2]
+    y0, y1 = int(h * top_frac), int(h * bottom_frac)
+    gray = cv2.cvtColor(image[y0:y1], cv2.COLOR_BGR2GRAY)
+    gray = cv2.GaussianBlur(gray, (5, 5), 0)
+    edges = cv2.Canny(gray, 60, 150)
+    found: Any = cv2.HoughLinesP(
+        edges, 1, np.pi / 180, threshold=30, minLineLength=max(15, w // 50), maxLineGap=max(10, w // 60)
+    )
+    if found is None:
+        return np.zeros((0, 4))
+    seg = found.reshape(-1, 4).astype(np.float64)
+    seg[:, [1, 3]] += y0
+    dx = seg[:, 2] - seg[:, 0]
+    dy = seg[:, 3] - seg[:, 1]
+    ang = np.degrees(np.abs(np.arctan2(dy, dx)))
+    ang = np.where(ang > 90, 180 - ang, ang)
+    keep = (ang >= 12) & (ang <= 75)
+    seg = seg[keep]
+    dx, dy = dx[keep], dy[keep]
+    # lower end of each segment
+    lower_x = np.where(seg[:, 1] > seg[:, 3], seg[:, 0], seg[:, 2])
+    slope_sign = np.sign(dx * dy)  # image coords: left markings rise to the right (< 0)
+    left = (slope_sign < 0) & (lower_x < w * 0.55)
+    right = (slope_sign > 0) & (lower_x > w * 0.45)
+    out: NDArray[np.float64] = np.concatenate([seg[left], seg[right]])
+    return out
+
+
+def estimate_vanishing_point(image: NDArray[np.uint8], inlier_px: float | None = None) -> LaneEstimate | None:
+    """The lane markings' vanishing point, or ``None`` when there are not markings on both
+    sides (at least one left- and one right-leaning segment agreeing within
+    ``inlier_px``, default 1% of the width)."""
+    h, w = image.shape[:2]
+    seg = lane_segments(image)
+    if len(seg) < 2:
+        return None
+    tol = inlier_px if inlier_px is not None else 0.01 * w
+    vp = vanishing_point(seg)
+    for _ in range(3):
+        if vp is None:
+            return None
+        d = _line_distance(seg, vp)
+        inl = seg[d <= max(tol, np.percentile(d, 50))]
+        if len(inl) < 2:
+            return None
+        vp = vanishing_point(inl)
+    if vp is None:
+        return None
+    d = _line_distance(seg, vp)
+    inl = seg[d <= tol]
+    signs = np.sign((inl[:, 2] - inl[:, 0]) * (inl[:, 3] - inl[:, 1]))
+    n_left, n_right = int(np.sum(signs < 0)), int(np.sum(signs > 0))
+    if n_left == 0 or n_right == 0:
+        return None
+    vp = vanishing_point(inl)
+    if vp is None or not (0 <= vp[0] < w and 0 <= vp[1] < h):
+        return None
+    res = float(np.median(_line_distance(inl, vp)))
+    return LaneEstimate(vp, n_left, n_right, res)
+
+
+def _line_distance(seg: NDArray[np.float64], p: tuple[float, float]) -> NDArray[np.float64]:
+    d = seg[:, 2:] - seg[:, :2]
+    n = np.stack([-d[:, 1], d[:, 0]], axis=1)
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
+    out: NDArray[np.float64] = np.abs(np.sum(n * (np.asarray(p) - seg[:, :2]), axis=1))
+    return out
+
+
+def median_horizon(rows: list[float]) -> float | None:
+    """A robust horizon row from several frames' vanishing points."""
+    vals = [r for r in rows if math.isfinite(r)]
+    return float(np.median(vals)) if vals else None

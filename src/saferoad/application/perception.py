@@ -1,0 +1,406 @@
+"""Road-camera perception use case: frames → detections → tracks → metric distance, lead.
+
+The API the road stage of ``analyze`` and ``saferoad detect`` use::
+
+    from saferoad.application.perception import run_perception, TracksWriter
+
+    frames = open_frames("drive.mp4", stride=3)                  # any FrameSource
+    detector = build_detector(cfg, recording)                    # any Detector
+    tracker = ByteTracker(tracker_params(cfg.perception, frames.fps / 3))
+    camera = CameraModel(...) or None                            # None: hfov + config height
+    with TracksWriter(out / "tracks.parquet") as writer:
+        for frame, objects in run_perception(frames, detector, tracker, camera, cfg):
+            writer.write(frame, objects)
+
+``run_perception`` streams: it holds a bounded number of frames in flight (``2 × workers``)
+and per-track distance histories only for live tracks, so memory stays flat on endless
+streams. Each yielded :class:`~saferoad.domain.types.TrackedObject` has ``distance_m``
+(metres to the object's near face, ``None`` where unknown), ``is_lead`` (the nearest
+vehicle in the ego corridor; at most one per frame) and ``attributes``: ``label`` (the
+model's class name), ``lateral_m`` (left +), and for vehicles ``range_rate_mps`` (negative
+= closing) and ``ttc_s`` (time to collision, ``inf`` when not closing) once the track has a
+second of history; traffic lights carry ``lamp``.
+
+Inference of several frames runs in parallel when the detector supports it (a thread pool
+of ``cfg.perception.workers``; ONNX Runtime releases the GIL), decoding runs in the frame
+source's own thread, and tracking and geometry run in order in the caller's thread.
+
+Pitch: when neither the configuration nor the camera states a pitch and
+``cfg.perception.auto_pitch`` is on, the horizon is re-estimated from the lane markings'
+vanishing point every ``PITCH_EVERY`` frames (median of the last ``PITCH_WINDOW``
+estimates); until the first estimate, the camera's own pitch (default 0) is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from saferoad.config import SaferoadConfig
+from saferoad.config.perception import PerceptionConfig
+from saferoad.domain.geometry import (
+    CameraModel,
+    Corridor,
+    DistanceEstimator,
+    pitch_from_horizon,
+    range_rate,
+    select_lead,
+    time_to_collision,
+)
+from saferoad.domain.tracking import ByteTracker, TrackerParams
+from saferoad.domain.types import (
+    CameraIntrinsics,
+    CameraMount,
+    Detections,
+    Frame,
+    ImageArray,
+    RoadClass,
+    TrackedObject,
+)
+from saferoad.ports.detector import Detector
+
+PITCH_EVERY = 15
+PITCH_WINDOW = 25
+HISTORY_LEN = 64
+
+HorizonEstimator = Callable[[ImageArray], float | None]
+"""Image → horizon row in pixels (or ``None`` when it cannot tell)."""
+
+
+class _Tracker(Protocol):
+    def update(self, detections: Detections) -> list[TrackedObject]: ...
+
+    @property
+    def active_ids(self) -> frozenset[int]: ...
+
+
+def perception_config(cfg: SaferoadConfig | PerceptionConfig) -> PerceptionConfig:
+    return cfg.perception if isinstance(cfg, SaferoadConfig) else cfg
+
+
+def tracker_params(cfg: SaferoadConfig | PerceptionConfig, fps: float) -> TrackerParams:
+    """ByteTrack parameters from the config; the lost-track buffer in frames follows the
+    rate at which frames reach the tracker (after the stride)."""
+    p = perception_config(cfg)
+    rate = fps if fps and fps > 0 else 10.0
+    return TrackerParams(
+        high_score=p.track_high_score,
+        low_score=p.track_low_score,
+        new_track_score=p.track_new_score,
+        match_iou=p.track_match_iou,
+        max_lost_frames=max(1, math.ceil(p.track_buffer_s * rate)),
+    )
+
+
+def lane_horizon(image: ImageArray) -> float | None:
+    """Horizon row from the lane markings' vanishing point (OpenCV; see adapters/video/lanes)."""
+    from saferoad.adapters.video.lanes import estimate_vanishing_point
+
+    est = estimate_vanishing_point(image)
+    return est.vanishing_point[1] if est is not None else None
+
+
+@dataclass
+class PerceptionStats:
+    """What a run saw (filled while :func:`run_perception` streams)."""
+
+    frames: int = 0
+    detections: int = 0
+    track_ids: set[int] = field(default_factory=set)
+    lead_frames: int = 0
+    pitch_deg: float | None = None
+    pitch_source: str = "camera"
+    dropped_hood: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "frames": self.frames,
+            "detections": self.detections,
+            "tracks": len(self.track_ids),
+            "lead_frames": self.lead_frames,
+            "pitch_deg": None if self.pitch_deg is None else round(self.pitch_deg, 3),
+            "pitch_source": self.pitch_source,
+            "dropped_hood": self.dropped_hood,
+        }
+
+
+def _detect_stream(
+    frames: Iterable[Frame], detector: Detector, workers: int
+) -> Iterator[tuple[Frame, Detections]]:
+    """Detections in frame order, ``workers`` frames in flight at once."""
+    if workers <= 1:
+        for f in frames:
+            yield f, detector.detect(f)
+        return
+    pending: deque[tuple[Frame, Future[Detections]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="saferoad-infer") as pool:
+        try:
+            for f in frames:
+                pending.append((f, pool.submit(detector.detect, f)))
+                if len(pending) >= 2 * workers:
+                    pf, fut = pending.popleft()
+                    yield pf, fut.result()
+            while pending:
+                pf, fut = pending.popleft()
+                yield pf, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+
+
+def drop_hood(det: Detections, width: int, height: int, fraction: float) -> tuple[Detections, int]:
+    """Remove vehicle boxes that are the ego car's own bonnet: reaching the bottom 5% of
+    the frame and wider than ``fraction`` of it."""
+    if len(det) == 0:
+        return det, 0
+    b = det.xyxy
+    hood = (
+        (b[:, 3] >= 0.95 * height)
+        & ((b[:, 2] - b[:, 0]) >= fraction * width)
+        & np.array([c is RoadClass.VEHICLE for c in det.classes])
+    )
+    if not hood.any():
+        return det, 0
+    keep = np.flatnonzero(~hood)
+    return (
+        Detections(
+            det.xyxy[keep],
+            det.scores[keep],
+            tuple(det.classes[i] for i in keep),
+            det.distance_m[keep] if det.distance_m is not None else None,
+            tuple(det.labels[i] for i in keep) if det.labels is not None else None,
+            tuple(det.attributes[i] for i in keep) if det.attributes is not None else None,
+        ),
+        int(hood.sum()),
+    )
+
+
+class _Geometry:
+    """Per-stream geometry state: the camera (scaled to the frames), pitch estimates and
+    distance histories of live tracks."""
+
+    def __init__(
+        self,
+        camera: CameraModel | None,
+        p: PerceptionConfig,
+        horizon: HorizonEstimator | None,
+        pitch_known: bool,
+        stats: PerceptionStats,
+    ) -> None:
+        self.base = camera
+        self.p = p
+        self.camera: CameraModel | None = None
+        self.estimator: DistanceEstimator | None = None
+        self.horizon = horizon if (p.auto_pitch and not pitch_known and p.camera_pitch_deg is None) else None
+        self.rows: deque[float] = deque(maxlen=PITCH_WINDOW)
+        self.history: dict[int, deque[tuple[float, float]]] = {}
+        self.corridor = Corridor(half_width_m=p.corridor_half_width_m)
+        self.stats = stats
+
+    def _setup(self, frame: Frame) -> None:
+        p = self.p
+        if self.base is None:
+            intr = CameraIntrinsics.from_fov(frame.width, frame.height, p.hfov_deg)
+            cam = CameraModel(intr, CameraMount())
+        else:
+            cam = self.base.scaled(frame.width, frame.height)
+        mount = cam.mount
+        if p.camera_height_m is not None:
+            mount = replace(mount, height_m=p.camera_height_m)
+        if p.camera_pitch_deg is not None:
+            mount = replace(mount, pitch_deg=p.camera_pitch_deg)
+            self.stats.pitch_source = "config"
+        self._set_camera(cam.with_mount(mount))
+
+    def _set_camera(self, cam: CameraModel) -> None:
+        self.camera = cam
+        self.estimator = DistanceEstimator(cam)
+        self.stats.pitch_deg = cam.mount.pitch_deg
+
+    def _maybe_pitch(self, frame: Frame, n: int) -> None:
+        if self.horizon is None or self.camera is None or n % PITCH_EVERY:
+            return
+        row = self.horizon(frame.image)
+        if row is None:
+            return
+        self.rows.append(row)
+        pitch = pitch_from_horizon(float(np.median(self.rows)), self.camera.intrinsics)
+        self._set_camera(self.camera.with_mount(replace(self.camera.mount, pitch_deg=pitch)))
+        self.stats.pitch_source = "lanes"
+
+    def apply(self, frame: Frame, objs: list[TrackedObject], n: int, active: frozenset[int]) -> list[TrackedObject]:
+        if self.camera is None:
+            self._setup(frame)
+        self._maybe_pitch(frame, n)
+        assert self.estimator is not None
+        for tid in [t for t in self.history if t not in active]:
+            del self.history[tid]
+        if not objs:
+            return objs
+        boxes = np.array([o.xyxy for o in objs], dtype=np.float64)
+        labels = [str(o.attributes.get("label", o.cls.value)) for o in objs]
+        est = self.estimator.estimate(boxes, labels)
+        dist = np.array(
+            [o.distance_m if o.distance_m is not None else est.fused[i] for i, o in enumerate(objs)],
+            dtype=np.float64,
+        )
+        lateral = est.lateral_m
+        is_vehicle = [o.cls is RoadClass.VEHICLE for o in objs]
+        near = np.where(dist <= self.p.lead_max_distance_m, dist, np.nan)
+        lead = select_lead(near, lateral, is_vehicle, self.corridor)
+        out = []
+        for i, o in enumerate(objs):
+            d = float(dist[i])
+            attrs = dict(o.attributes)
+            if math.isfinite(float(lateral[i])):
+                attrs["lateral_m"] = round(float(lateral[i]), 3)
+            if is_vehicle[i] and math.isfinite(d):
+                h = self.history.setdefault(o.track_id, deque(maxlen=HISTORY_LEN))
+                h.append((frame.t_s, d))
+                t = np.array([x[0] for x in h])
+                dd = np.array([x[1] for x in h])
+                rr = range_rate(t, dd, self.p.range_rate_window_s)
+                if math.isfinite(rr):
+                    attrs["range_rate_mps"] = round(rr, 3)
+                    attrs["ttc_s"] = time_to_collision(d, rr)
+            out.append(
+                replace(
+                    o,
+                    distance_m=d if math.isfinite(d) else None,
+                    is_lead=(lead == i),
+                    attributes=attrs,
+                )
+            )
+        if lead is not None:
+            self.stats.lead_frames += 1
+        return out
+
+
+def run_perception(
+    frames: Iterable[Frame],
+    detector: Detector,
+    tracker: _Tracker | None,
+    camera: CameraModel | None,
+    cfg: SaferoadConfig | PerceptionConfig,
+    *,
+    pitch_known: bool = False,
+    horizon: HorizonEstimator | None = lane_horizon,
+    stats: PerceptionStats | None = None,
+    workers: int | None = None,
+) -> Iterator[tuple[Frame, list[TrackedObject]]]:
+    """Stream ``(frame, tracked objects)`` for every frame of ``frames`` (see the module
+    docstring for the fields). ``tracker`` None: a :class:`ByteTracker` from the config at
+    the source's frame rate. ``camera`` None: ``hfov_deg`` and the configured height.
+    ``pitch_known``: the camera's pitch is measured (no lane-based estimate).
+    ``workers``: frames inferred in parallel (default ``cfg.perception.workers``)."""
+    p = perception_config(cfg)
+    st = stats if stats is not None else PerceptionStats()
+    if tracker is None:
+        fps = float(getattr(frames, "fps", 0.0) or 0.0)
+        stride = int(getattr(frames, "stride", 1) or 1)
+        tracker = ByteTracker(tracker_params(p, fps / stride if fps else 0.0))
+    geo = _Geometry(camera, p, horizon, pitch_known, st)
+    n_workers = p.workers if workers is None else workers
+    if not hasattr(detector, "backend"):
+        n_workers = 1  # replay and other cheap detectors: no thread pool
+    for n, (frame, det) in enumerate(_detect_stream(frames, detector, n_workers)):
+        det, hood = drop_hood(det, frame.width, frame.height, p.hood_fraction)
+        st.dropped_hood += hood
+        st.frames += 1
+        st.detections += len(det)
+        objs = tracker.update(det)
+        objs = geo.apply(frame, objs, n, tracker.active_ids)
+        st.track_ids.update(o.track_id for o in objs)
+        yield frame, objs
+
+
+TRACKS_SCHEMA = pa.schema(
+    [
+        ("frame", pa.int64()),
+        ("t_s", pa.float64()),
+        ("track_id", pa.int64()),
+        ("cls", pa.string()),
+        ("score", pa.float64()),
+        ("x1", pa.float64()),
+        ("y1", pa.float64()),
+        ("x2", pa.float64()),
+        ("y2", pa.float64()),
+        ("distance_m", pa.float64()),
+        ("is_lead", pa.bool_()),
+        ("label", pa.string()),
+        ("lateral_m", pa.float64()),
+        ("range_rate_mps", pa.float64()),
+        ("ttc_s", pa.float64()),
+        ("lamp", pa.string()),
+    ]
+)
+"""``tracks.parquet``: the columns of docs/recording-format.md, then extras (nullable)."""
+
+
+class TracksWriter:
+    """Streams rows into ``tracks.parquet`` (a row group every ``flush_rows`` rows), so a
+    run that stops part-way still leaves every frame processed so far on disk."""
+
+    def __init__(self, path: Path, flush_rows: int = 4096) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(str(path), TRACKS_SCHEMA)
+        self._rows: dict[str, list[Any]] = {n: [] for n in TRACKS_SCHEMA.names}
+        self.flush_rows = flush_rows
+        self.rows_written = 0
+
+    def write(self, frame: Frame, objects: Iterable[TrackedObject]) -> None:
+        r = self._rows
+        for o in objects:
+            a = o.attributes
+            r["frame"].append(frame.index)
+            r["t_s"].append(round(frame.t_s, 6))
+            r["track_id"].append(o.track_id)
+            r["cls"].append(o.cls.value)
+            r["score"].append(round(o.score, 4))
+            for k, v in zip(("x1", "y1", "x2", "y2"), o.xyxy, strict=True):
+                r[k].append(round(v, 2))
+            r["distance_m"].append(None if o.distance_m is None else round(o.distance_m, 3))
+            r["is_lead"].append(o.is_lead)
+            r["label"].append(a.get("label"))
+            r["lateral_m"].append(_num_or_none(a.get("lateral_m")))
+            r["range_rate_mps"].append(_num_or_none(a.get("range_rate_mps")))
+            r["ttc_s"].append(_num_or_none(a.get("ttc_s")))
+            lamp = a.get("lamp")
+            r["lamp"].append(str(lamp) if lamp is not None else None)
+        if len(r["frame"]) >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._rows["frame"]:
+            return
+        table = pa.table(self._rows, schema=TRACKS_SCHEMA)
+        self._writer.write_table(table)
+        self.rows_written += table.num_rows
+        self._rows = {n: [] for n in TRACKS_SCHEMA.names}
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+    def __enter__(self) -> TracksWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _num_or_none(v: Any) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
