@@ -45,6 +45,12 @@ class CabinConfig(Section):
         ge=1,
         description="Run the detector at least every N frames; in between the face is tracked from the last landmarks (as MediaPipe does).",
     )
+    refine_passes: int = Field(
+        1,
+        ge=0,
+        le=1,
+        description="Run the landmark model again on the crop its own landmarks give (a better-centred face; eye closure reads more reliably at low resolution).",
+    )
     hfov_deg: float = Field(
         60.0,
         gt=10,
@@ -113,10 +119,17 @@ class CabinConfig(Section):
         description="A closure at least this long is a slow closure (normal blinks last 0.1-0.4 s).",
     )
     long_closure_s: float = Field(
-        1.0, gt=0, description="One closure this long is drowsiness on its own (a micro-sleep)."
+        1.5,
+        gt=0,
+        description="One closure this long is drowsiness on its own (a micro-sleep; well above the 0.1-0.4 s of a blink; the simulator's drowsy_closure_s reads this).",
     )
     cluster_gap_s: float = Field(
-        10.0, gt=0, description="Slow closures closer than this belong to one drowsiness episode."
+        5.0, gt=0, description="Slow closures closer than this belong to one drowsiness episode."
+    )
+    perclos_min_closures: int = Field(
+        2,
+        ge=1,
+        description="PERCLOS alone raises drowsiness only in an episode of at least this many slow closures (a pattern, not one long blink).",
     )
     yawn_ratio: float = Field(
         0.5, gt=0, description="Mouth opening (inner-lip gap / mouth width) of a yawn."
@@ -125,17 +138,17 @@ class CabinConfig(Section):
         1.5, gt=0, description="A yawn holds the mouth open at least this long."
     )
     # -- head pose --------------------------------------------------------------------------
-    yaw_away_deg: float = Field(
+    distraction_yaw_deg: float = Field(
         30.0,
         gt=0,
         description="Head turned sideways more than this from the driver's straight-ahead pose is off the road.",
     )
-    pitch_down_deg: float = Field(
+    distraction_pitch_deg: float = Field(
         20.0,
         gt=0,
         description="Head tilted down more than this from straight-ahead is off the road (phone, lap).",
     )
-    pitch_up_deg: float = Field(
+    distraction_pitch_up_deg: float = Field(
         20.0, gt=0, description="Head tilted up more than this is off the road."
     )
     distraction_min_s: float = Field(
@@ -148,8 +161,13 @@ class CabinConfig(Section):
         ge=0,
         description="A look away continues through frames without a face for at most this long.",
     )
-    min_speed_kmh: float = Field(
-        5.0,
+    distraction_min_speed_mps: float = Field(
+        5.0 / 3.6,
         ge=0,
-        description="Drowsiness and distraction count only at or above this speed (commercial rules: >= 5 km/h).",
+        description="Distraction counts only at or above this speed (commercial rules: >= 5 km/h).",
+    )
+    drowsiness_min_speed_mps: float = Field(
+        5.0 / 3.6,
+        ge=0,
+        description="Drowsiness counts only at or above this speed (a driver dozing while parked is not driving).",
     )

@@ -184,6 +184,8 @@ class FaceAnalyzer:
             self._since_detect += 1
             lm = self.landmarker.run(image, self._roi)
             if lm.score >= self.cfg.landmark_score:
+                if self.cfg.refine_passes:
+                    lm = self.landmarker.run(image, self._roi_from_landmarks(lm.points))
                 return lm, math.nan
         boxes = [b for b in self.detector.detect(image) if b.score >= self.cfg.detector_score]
         self._since_detect = 0

@@ -167,7 +167,8 @@ def _normalise(card: FaceCard, image: ImageArray) -> F32:
     """``image`` already at the input size (H x W x 3 BGR) -> 1 x 3 x H x W float32."""
     img = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if card.input.colour == "RGB" else image
     x: F32 = np.asarray(img, np.float32) * np.float32(card.input.scale)
-    x = (x - np.asarray(card.input.mean, np.float32)) / np.asarray(card.input.std, np.float32)
+    x = np.subtract(x, np.asarray(card.input.mean, np.float32), dtype=np.float32)
+    x = np.divide(x, np.asarray(card.input.std, np.float32), dtype=np.float32)
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
 
 

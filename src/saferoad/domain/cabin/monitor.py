@@ -17,11 +17,12 @@ Rules (defaults in :class:`CabinThresholds`, sources in ``docs/cabin.md``):
 * **drowsiness**: a run of slow closures (each at least ``slow_blink_s`` long, consecutive ones
   at most ``cluster_gap_s`` apart) in which PERCLOS reached ``perclos_threshold`` or one closure
   lasted ``long_closure_s``. The event spans the first slow closure's start to the last one's
-  end. Only while moving (see below).
+  end; PERCLOS counts only in an episode of at least ``perclos_min_closures`` slow closures.
+  Only while moving at ``drowsiness_min_speed_mps`` or more.
 * **distraction**: the head turned away from the driver's own straight-ahead pose (running
-  median of yaw and pitch) by more than ``yaw_away_deg`` sideways, ``pitch_down_deg`` down or
-  ``pitch_up_deg`` up, continuously for at least ``distraction_min_s`` while moving at
-  ``min_speed_mps`` or more. Frames without a face inside such a run (a head turned so far the
+  median of yaw and pitch) by more than ``distraction_yaw_deg`` sideways, ``distraction_pitch_deg`` down or
+  ``distraction_pitch_up_deg`` up, continuously for at least ``distraction_min_s`` while moving at
+  ``distraction_min_speed_mps`` or more. Frames without a face inside such a run (a head turned so far the
   detector loses it) continue it for at most ``face_gap_s``.
 * **camera_obstructed**: dark or uniform frames for at least ``obstructed_min_s``.
 
@@ -54,14 +55,16 @@ class CabinThresholds:
     perclos_min_s: float = 20.0
     perclos_threshold: float = 0.10
     slow_blink_s: float = 0.5
-    long_closure_s: float = 1.0
-    cluster_gap_s: float = 10.0
-    yaw_away_deg: float = 30.0
-    pitch_down_deg: float = 20.0
-    pitch_up_deg: float = 20.0
+    long_closure_s: float = 1.5
+    cluster_gap_s: float = 5.0
+    perclos_min_closures: int = 2
+    distraction_yaw_deg: float = 30.0
+    distraction_pitch_deg: float = 20.0
+    distraction_pitch_up_deg: float = 20.0
     distraction_min_s: float = 2.0
     face_gap_s: float = 1.0
-    min_speed_mps: float = 5.0 / 3.6
+    distraction_min_speed_mps: float = 5.0 / 3.6
+    drowsiness_min_speed_mps: float = 5.0 / 3.6
     obstructed_min_s: float = 5.0
     yawn_ratio: float = 0.5
     yawn_min_s: float = 1.5
@@ -179,8 +182,10 @@ class CabinMonitor:
         self._prev_t = t
         self._last_t = t
         self.counts["frames"] += 1
-        moving = speed_mps is None or not math.isfinite(speed_mps) or speed_mps >= th.min_speed_mps
-        self._moving = moving
+        known = speed_mps is not None and math.isfinite(speed_mps)
+        moving = not known or speed_mps >= th.distraction_min_speed_mps  # type: ignore[operator]
+        awake_needed = not known or speed_mps >= th.drowsiness_min_speed_mps  # type: ignore[operator]
+        self._moving = awake_needed
         events: list[Event] = []
 
         yaw0 = self._yaw.median(0.0) if len(self._yaw) >= th.baseline_min_samples else 0.0
@@ -214,7 +219,7 @@ class CabinMonitor:
             med.trim(t)
 
         perclos = self._update_perclos(t, face, closed)
-        events += self._update_closure(t, face, closed, perclos, moving)
+        events += self._update_closure(t, face, closed, perclos, awake_needed)
         off_road = self._off_road(sample, yaw0, pitch0)
         events += self._update_away(sample, off_road, moving, yaw0, pitch0)
         events += self._update_obstructed(t, sample.obstructed)
@@ -290,7 +295,12 @@ class CabinMonitor:
         if self._cluster is not None:
             if math.isfinite(perclos):
                 self._cluster.peak_perclos = max(self._cluster.peak_perclos, perclos)
-                if moving and perclos >= th.perclos_threshold and not self._cluster.qualified:
+                if (
+                    moving
+                    and perclos >= th.perclos_threshold
+                    and self._cluster.closures >= th.perclos_min_closures
+                    and not self._cluster.qualified
+                ):
                     self._cluster.qualified = True
                     self._cluster.reason = "perclos"
             if self._closure is None and t - self._cluster.end > th.cluster_gap_s:
@@ -324,7 +334,11 @@ class CabinMonitor:
         if moving and not cl.qualified:
             if duration >= th.long_closure_s:
                 cl.qualified, cl.reason = True, "long_closure"
-            elif math.isfinite(perclos) and perclos >= th.perclos_threshold:
+            elif (
+                math.isfinite(perclos)
+                and perclos >= th.perclos_threshold
+                and cl.closures >= th.perclos_min_closures
+            ):
                 cl.qualified, cl.reason = True, "perclos"
         return events
 
@@ -363,11 +377,11 @@ class CabinMonitor:
             return None
         dy = s.yaw_deg - yaw0
         dp = s.pitch_deg - pitch0
-        if abs(dy) > th.yaw_away_deg:
+        if abs(dy) > th.distraction_yaw_deg:
             return "left" if dy > 0 else "right"
-        if dp > th.pitch_down_deg:
+        if dp > th.distraction_pitch_deg:
             return "down"
-        if -dp > th.pitch_up_deg:
+        if -dp > th.distraction_pitch_up_deg:
             return "up"
         return None
 
