@@ -10,17 +10,19 @@ integration of the ego speed) reaches the last distance. Without a known distanc
 is the last sighting.
 
 **Stop signs** (Motive's definition). A stop-sign track seen in at least ``min_frames``
-frames and within ``max_distance_m`` (where distance is known) is decided ``window_s`` after
-it leaves the view:
+frames and within ``max_distance_m`` (where distance is known) is decided
+``window_s`` after it leaves the view:
 
-* the ego speed went below ``stop_speed_mps`` within ``window_s`` after the sign left the
-  view — or already while the sign was in view within ``max_distance_m`` (a stop short of
-  the line, with the sign still in sight, is a stop too): a full stop, no event;
-* else, if the lowest speed in the window is at least ``slow_down_fraction`` below the
-  approach speed (the ego speed when the sign first came within ``max_distance_m``, or was
-  first seen where its distance is unknown): ``rolling_stop``, from the sign leaving the
-  view to the end of the window;
-* else (no attempt to slow down): ``stop_sign_violation``, the same window.
+* the ego speed went below ``stop_speed_mps`` at some time from the first sighting to the
+  end of the window: a full stop, no event;
+* else, if the lowest speed is at least ``slow_down_fraction`` below the approach speed (the
+  highest speed before that lowest point): ``rolling_stop``;
+* else (no attempt to slow down): ``stop_sign_violation``.
+
+The event runs from the sign's last sighting to the estimated pass (or the other way round
+when the pass is estimated before it). A stop while the sign is still in view counts: the
+window starts at the first sighting, so a driver who stops short of the line and then
+rolls past it has stopped.
 
 Several sign tracks passed within ``dedupe_s`` of one another (both sides of a road, a
 track split in two) are one intersection: the first decision stands.
@@ -28,10 +30,9 @@ track split in two) are one intersection: the first decision stands.
 **Red lights.** A traffic-light track seen in at least ``min_frames`` frames, whose lamp
 read ``red`` at its last sighting (the ``lamp`` attribute: from the detector, or from the
 lamp-colour classifier on the box's pixels), last seen within ``max_distance_m``, is
-``red_light`` when it leaves the view while the ego moves at ``min_speed_mps`` or more *and*
-the ego then really passes it (a car that still stops at the line after the light left
-its view has not run it). The event is the moment the light left the view; the estimated
-pass is in the evidence.
+``red_light`` when the ego passes it at ``min_speed_mps`` or more (the speed at the
+estimated pass): from the last sighting to the pass. A car that still stops at the line
+after the light left its view has not passed it: no event.
 
 **Gaps.** A gap in the video or an unknown ego speed while a decision is open makes that
 decision impossible: the track is dropped undecided (counted in ``undecided``), never
@@ -65,35 +66,27 @@ class _Fixed:
     last_xyxy: tuple[float, float, float, float] = (NAN, NAN, NAN, NAN)
     lamps: list[str] = field(default_factory=list)
     # ego speed since the first sighting
+    speed_min: float = math.inf
+    speed_min_t: float = NAN
+    speed_max_so_far: float = -math.inf
     approach: float = NAN
-    seen_min_speed: float = math.inf
-    """Lowest ego speed while the sign was in view (and near, where distance is known)."""
-    win_min: float = math.inf
-    win_min_t: float = NAN
-    """Lowest ego speed after the track left the view (the decision window)."""
     speed_at_last: float = NAN
     # passing
     travelled: float = 0.0
     pass_t: float = NAN
     undecidable: bool = False
 
-    def see(self, s: RoadSample, obj: TrackedObject, max_distance_m: float) -> None:
+    def see(self, s: RoadSample, obj: TrackedObject) -> None:
         self.last_t, self.last_frame = s.t_s, s.frame
         self.n += 1
         d = obj.distance_m
         self.last_distance = float(d) if d is not None and math.isfinite(d) else NAN
-        near = not math.isfinite(self.last_distance) or self.last_distance <= max_distance_m
         if math.isfinite(self.last_distance):
             self.min_distance = min(self.min_distance, self.last_distance)
-        if near and s.speed_valid:
-            if math.isnan(self.approach):
-                self.approach = s.speed_mps
-            self.seen_min_speed = min(self.seen_min_speed, s.speed_mps)
         self.last_xyxy = obj.xyxy
         self.speed_at_last = s.speed_mps
         self.travelled = 0.0
         self.pass_t = NAN
-        self.win_min, self.win_min_t = math.inf, NAN
         lamp = obj.attributes.get("lamp")
         if lamp is not None:
             self.lamps.append(str(lamp))
@@ -105,7 +98,6 @@ class _FixedObjectRule:
     cls: RoadClass
     min_frames: int
     leave_view_s: float
-    max_distance_m: float
     _open: dict[int, _Fixed] = field(default_factory=dict)
     _prev_t: float = NAN
     _prev_v: float = NAN
@@ -129,7 +121,7 @@ class _FixedObjectRule:
                 found = _Fixed(obj.track_id, s.t_s, s.frame)
                 self._open[obj.track_id] = found
                 self._advance(found, s)
-            found.see(s, obj, self.max_distance_m)
+            found.see(s, obj)
         self._prev_t, self._prev_v = s.t_s, s.speed_mps
         for tid in [t for t, r in self._open.items() if self._due(r, s.t_s)]:
             out += self._decide(self._open.pop(tid))
@@ -147,9 +139,11 @@ class _FixedObjectRule:
         if not s.speed_valid:
             return
         v = s.speed_mps
+        if v < rec.speed_min:
+            rec.speed_min, rec.speed_min_t = v, s.t_s
+            rec.approach = max(rec.speed_max_so_far, v)
+        rec.speed_max_so_far = max(rec.speed_max_so_far, v)
         left = rec.n > 0 and s.t_s > rec.last_t
-        if left and v < rec.win_min:
-            rec.win_min, rec.win_min_t = v, s.t_s
         if left and math.isnan(rec.pass_t):
             if not math.isfinite(rec.last_distance):
                 rec.pass_t = rec.last_t
@@ -196,9 +190,10 @@ class StopSignRule(_FixedObjectRule):
         max_distance_m: float = 30.0, slow_down_fraction: float = 0.25,
         leave_view_s: float = 0.5, dedupe_s: float = 3.0,
     ) -> None:
-        super().__init__(RoadClass.STOP_SIGN, min_frames, leave_view_s, max_distance_m)
+        super().__init__(RoadClass.STOP_SIGN, min_frames, leave_view_s)
         self.stop_speed_mps = stop_speed_mps
         self.window_s = window_s
+        self.max_distance_m = max_distance_m
         self.slow_down_fraction = slow_down_fraction
         self.dedupe_s = dedupe_s
         self._last_pass = -math.inf
@@ -206,17 +201,14 @@ class StopSignRule(_FixedObjectRule):
     def _due(self, rec: _Fixed, t: float) -> bool:
         if t - rec.last_t <= self.leave_view_s + 1e-9:
             return False  # still in view
-        if rec.undecidable or self._stopped(rec):
+        if rec.undecidable or rec.speed_min < self.stop_speed_mps:
             return True  # nothing left to wait for
         return t >= rec.last_t + self.window_s - 1e-9
 
     def _decide_at_end(self, rec: _Fixed) -> list[Event]:
-        if self._stopped(rec):
-            return []  # the outcome could not change any more
+        if rec.speed_min < self.stop_speed_mps:
+            return []  # a full stop: the outcome could not change any more
         return super()._decide_at_end(rec)
-
-    def _stopped(self, rec: _Fixed) -> bool:
-        return min(rec.seen_min_speed, rec.win_min) < self.stop_speed_mps
 
     def _decide(self, rec: _Fixed) -> list[Event]:
         if rec.n < self.min_frames:
@@ -230,21 +222,18 @@ class StopSignRule(_FixedObjectRule):
             self.undecided += 1
             return []
         self._last_pass = pass_t
-        if self._stopped(rec):
+        if rec.speed_min < self.stop_speed_mps:
             return []
-        if not math.isfinite(rec.win_min):
-            self.undecided += 1  # no speed at all after the sign left the view
-            return []
-        attempt = rec.win_min <= (1.0 - self.slow_down_fraction) * rec.approach
+        attempt = rec.speed_min <= (1.0 - self.slow_down_fraction) * rec.approach
         etype = EventType.ROLLING_STOP if attempt else EventType.STOP_SIGN_VIOLATION
-        v = rec.win_min
+        v = rec.speed_min
         sev = Severity.LOW if v < 2 * self.stop_speed_mps else (
             Severity.MEDIUM if v < 4 * self.stop_speed_mps else Severity.HIGH
         )
         ev = self._evidence(rec, "sign_track_id")
         ev.update(
-            min_speed_mps=fmt(rec.win_min),
-            min_speed_s=fmt(rec.win_min_t),
+            min_speed_mps=fmt(rec.speed_min),
+            min_speed_s=fmt(rec.speed_min_t),
             approach_speed_mps=fmt(rec.approach),
             speed_at_last_seen_mps=fmt(rec.speed_at_last),
             stop_speed_mps=fmt(self.stop_speed_mps),
@@ -253,11 +242,11 @@ class StopSignRule(_FixedObjectRule):
         return [
             Event(
                 type=etype,
-                start_s=rec.last_t,
-                end_s=rec.last_t + self.window_s,
+                start_s=min(rec.last_t, pass_t),
+                end_s=max(rec.last_t, pass_t),
                 severity=sev,
                 confidence=1.0,
-                peak={"min_speed_mps": fmt(rec.win_min), "approach_speed_mps": fmt(rec.approach)},
+                peak={"min_speed_mps": fmt(rec.speed_min), "approach_speed_mps": fmt(rec.approach)},
                 evidence=ev,
             )
         ]
@@ -268,8 +257,9 @@ class RedLightRule(_FixedObjectRule):
         self, min_speed_mps: float = 2.682, min_frames: int = 3, max_distance_m: float = 35.0,
         leave_view_s: float = 0.5, max_pass_wait_s: float = 5.0,
     ) -> None:
-        super().__init__(RoadClass.TRAFFIC_LIGHT, min_frames, leave_view_s, max_distance_m)
+        super().__init__(RoadClass.TRAFFIC_LIGHT, min_frames, leave_view_s)
         self.min_speed_mps = min_speed_mps
+        self.max_distance_m = max_distance_m
         self.max_pass_wait_s = max_pass_wait_s
 
     def _due(self, rec: _Fixed, t: float) -> bool:
@@ -287,13 +277,15 @@ class RedLightRule(_FixedObjectRule):
             return []
         if not math.isfinite(rec.pass_t):
             return []  # never reached the light (stopped before it)
-        v = rec.speed_at_last
+        # the ego speed at the pass: the last sample folded before the pass was found
+        v = self._prev_v
         if not (math.isfinite(v) and v >= self.min_speed_mps):
             return []
         ev = self._evidence(rec, "light_track_id")
         ev.update(
             lamp=rec.lamps[-1],
             lamps_last=list(rec.lamps),
+            speed_at_pass_mps=fmt(v),
             speed_at_last_seen_mps=fmt(rec.speed_at_last),
             last_distance_m=fmt(rec.last_distance),
         )
@@ -301,8 +293,8 @@ class RedLightRule(_FixedObjectRule):
         return [
             Event(
                 type=EventType.RED_LIGHT,
-                start_s=rec.last_t,
-                end_s=rec.last_t,
+                start_s=min(rec.last_t, rec.pass_t),
+                end_s=max(rec.last_t, rec.pass_t),
                 severity=sev,
                 confidence=1.0,
                 peak={"speed_mps": fmt(v)},
