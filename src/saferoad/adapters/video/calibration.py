@@ -80,6 +80,14 @@ def camera_from_table(
 
 def load_camera(path: str | Path, width: int | None = None, height: int | None = None) -> CameraModel:
     """Read a calibration file (see the module docstring)."""
+    return load_camera_setup(path, width, height)[0]
+
+
+def load_camera_setup(
+    path: str | Path, width: int | None = None, height: int | None = None
+) -> tuple[CameraModel, bool]:
+    """The camera and whether the file states its pitch (camera.toml with ``pitch_deg``;
+    KITTI, whose rig is level); where it does not, perception may estimate it."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -95,7 +103,7 @@ def load_camera(path: str | Path, width: int | None = None, height: int | None =
         table = data.get("camera", data)
         if not isinstance(table, dict):
             raise ValueError(f"{p}: [camera] must be a table")
-        return camera_from_table(table, p, width, height)
+        return camera_from_table(table, p, width, height), "pitch_deg" in table
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.startswith("P2:"):
             vals = [float(x) for x in _NUM.findall(line[3:])]
@@ -104,7 +112,7 @@ def load_camera(path: str | Path, width: int | None = None, height: int | None =
             if width is None or height is None:
                 raise ValueError(f"{p}: KITTI calibration has no image size; pass width/height")
             intr = CameraIntrinsics(vals[0], vals[5], vals[2], vals[6], width, height)
-            return CameraModel(intr, CameraMount(height_m=KITTI_HEIGHT_M))
+            return CameraModel(intr, CameraMount(height_m=KITTI_HEIGHT_M)), True
     vals = [float(x) for x in _NUM.findall(text)]
     if len(vals) == 9 and vals[1] == 0 and vals[3] == 0 and vals[8] == 1:
         if width is None or height is None:
@@ -112,7 +120,7 @@ def load_camera(path: str | Path, width: int | None = None, height: int | None =
         intr = CameraIntrinsics(vals[0], vals[4], vals[2], vals[5], width, height)
         if intr.fx <= 0 or intr.fy <= 0:
             raise ValueError(f"{p}: fx/fy must be > 0")
-        return CameraModel(intr)
+        return CameraModel(intr), False
     raise ValueError(
         f"{p}: not a camera file saferoad reads (camera.toml, KITTI calib with P2, 3x3 matrix)"
     )

@@ -1,0 +1,59 @@
+"""``saferoad detect SOURCE... -o OUT``: road users, tracks and distances from video or images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from saferoad.entrypoints.cli.common import (
+    ConfigOption,
+    SetOption,
+    UserError,
+    console,
+    load_cli_config,
+    user_errors,
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("detect")
+    def detect_cmd(
+        sources: list[str] = typer.Argument(..., help="A video file or URL, an image folder, or one or more images."),
+        output: Path = typer.Option(..., "-o", "--output", help="Output folder (tracks.parquet, detect.json, annotated.mp4)."),
+        model: str | None = typer.Option(None, "--model", help="Model card: yolox-nano, fastestdet, a card .toml or a folder with card.toml."),
+        camera: Path | None = typer.Option(None, "--camera", help="Camera file: camera.toml, KITTI calib, or a 3x3 intrinsic matrix."),
+        render: bool = typer.Option(False, "--render", help="Also write OUT/annotated.mp4."),
+        stride: int | None = typer.Option(None, "--stride", min=1, help="Detect on every n-th frame."),
+        detector: str | None = typer.Option(None, "--detector", help="onnx, grpc or replay."),
+        replay: Path | None = typer.Option(None, "--replay", help="Labels file for --detector replay (detections.json or MOT text)."),
+        tiles: int | None = typer.Option(None, "--tiles", min=0, help="Small-object windows (see docs/perception.md)."),
+        config: Path | None = ConfigOption,
+        set_: list[str] | None = SetOption,
+    ) -> None:
+        """Detect and track road users; write OUT/tracks.parquet (frame, t_s, track_id, cls,
+        score, x1..y2, distance_m, is_lead)."""
+        with user_errors():
+            from saferoad.application.detect import detect_sources
+            from saferoad.observability import configure_logging
+
+            configure_logging("WARNING")
+
+            sets = list(set_ or [])
+            for key, val in (
+                ("model", model), ("stride", stride), ("detector", detector),
+                ("replay_path", str(replay) if replay else None), ("tiles", tiles),
+            ):
+                if val is not None:
+                    sets.append(f"perception.{key}={val!s}" if not isinstance(val, str) else f'perception.{key}="{val}"')
+            cfg = load_cli_config(config, sets)
+            result = detect_sources(sources, output, cfg, camera_file=camera, render=render)
+            s = result.summary
+            console.print(
+                f"{s['frames']} frame(s), {s['tracks']} track(s), lead in {s['lead_frames']} frame(s), "
+                f"{s['fps']} fps -> {output}"
+            )
+            if result.error:
+                raise UserError(
+                    f"{result.error} — the {s['frames']} frame(s) before it are in {output}"
+                )
