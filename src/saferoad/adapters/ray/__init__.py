@@ -1,0 +1,1 @@
+"""Ray: the distributed executor of ``saferoad evaluate``."""

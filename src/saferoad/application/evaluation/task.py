@@ -1,0 +1,108 @@
+"""The unit of work of an evaluation: analyze one recording, return its outputs.
+
+The same function runs in the local process pool and in Ray tasks. It returns the output
+files as bytes rather than writing them to the cache itself, so Ray workers on other machines
+need no shared cache folder: the driver stores what comes back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from saferoad.config import SaferoadConfig
+
+KEPT_OUTPUTS = ("events.jsonl", "summary.json", "tracks.parquet", "cabin.parquet")
+"""analyze outputs an evaluation keeps (clips and snapshots are left out: they are large and
+metrics do not read them)."""
+READER_LABELS = "reader_labels.jsonl"
+"""The labels the recording's reader found, stored with the result (labels ``auto``)."""
+
+_logging_ready = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    key: str
+    recording_id: str
+    path: str
+    config: SaferoadConfig
+    code_version: str
+    check_version: bool = False
+    """Refuse to run when the worker's code differs from the driver's (set for clusters, whose
+    workers run an image; local workers run the driver's own files)."""
+
+
+@dataclass(slots=True)
+class TaskOutput:
+    key: str
+    recording_id: str
+    ok: bool
+    error: str | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _quiet_logging() -> None:
+    global _logging_ready
+    if not _logging_ready:
+        from saferoad.observability import configure_logging
+
+        configure_logging(os.environ.get("SAFEROAD_EVAL_LOG_LEVEL", "WARNING"))
+        _logging_ready = True
+
+
+def run_task(spec: TaskSpec) -> TaskOutput:
+    """Open and analyze ``spec.path``. Never raises for a bad recording: the error comes back
+    in the output so that one failing recording does not stop a run."""
+    from saferoad.adapters.recording import open_recording
+    from saferoad.application.analyze import analyze_recording
+    from saferoad.application.evaluation.cache import code_version
+
+    _quiet_logging()
+    started = time.perf_counter()
+    mine = code_version()
+    base_meta: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "code_version": mine}
+    if spec.check_version and mine != spec.code_version:
+        return TaskOutput(
+            spec.key,
+            spec.recording_id,
+            ok=False,
+            error=f"worker runs code {mine}, the driver {spec.code_version}: use the same image",
+            meta=base_meta,
+        )
+    try:
+        recording = open_recording(Path(spec.path))
+        with tempfile.TemporaryDirectory(prefix="saferoad-eval-") as tmp:
+            out = Path(tmp)
+            analyze_recording(recording, spec.config, out)
+            files = {n: (out / n).read_bytes() for n in KEPT_OUTPUTS if (out / n).is_file()}
+        if recording.labels is not None:
+            files[READER_LABELS] = "".join(
+                json.dumps(lab.to_dict()) + "\n" for lab in recording.labels
+            ).encode()
+        meta = {
+            **base_meta,
+            "source_format": recording.source_format,
+            "duration_s": round(recording.duration_s, 3),
+            "reader_labels": recording.labels is not None,
+            "detections": str(recording.detections) if recording.detections else None,
+            "compute_s": round(time.perf_counter() - started, 6),
+        }
+        return TaskOutput(spec.key, spec.recording_id, ok=True, files=files, meta=meta)
+    except Exception as err:  # one bad recording must not stop the run
+        tb = traceback.format_exc(limit=6)
+        return TaskOutput(
+            spec.key,
+            spec.recording_id,
+            ok=False,
+            error=f"{type(err).__name__}: {err}",
+            meta={**base_meta, "traceback": tb, "compute_s": round(time.perf_counter() - started, 6)},
+        )
