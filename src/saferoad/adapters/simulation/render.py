@@ -1,0 +1,389 @@
+"""Render the road camera's video of a scenario: the 3D scene projected through the camera
+(:mod:`saferoad.domain.simulation.camera`) and drawn with OpenCV polygons, encoded with
+PyAV (H.264, ``ultrafast``).
+
+Drawn: sky and verge, the road with its edge lines and dashed lane lines, vehicles as shaded
+boxes (rear window, tail lamps, plate), stop signs (red octagon on a pole), traffic lights
+(housing with the lit lamp), pedestrians; at night a dark scene lit by the ego's headlights,
+lit tail lamps and glowing signal lamps. Everything geometric is computed for all frames at
+once with NumPy; the per-frame loop only draws.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from saferoad.domain.simulation.camera import (
+    NEAR_M,
+    EgoPoses,
+    ObjectView,
+    ego_poses,
+    horizon_row,
+    project,
+    to_camera,
+)
+from saferoad.domain.simulation.model import Scenario
+from saferoad.domain.types import FloatArray
+
+_SHIFT = 4
+_SCALE = 1 << _SHIFT
+"""Sub-pixel precision of cv2 polygon drawing (4 fractional bits)."""
+
+DASH_M, GAP_M = 3.0, 9.0
+"""Dashed lane line pattern (metres), repeated along the road."""
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    sky_top: tuple[int, int, int]
+    sky_bottom: tuple[int, int, int]
+    verge: tuple[int, int, int]
+    verge_far: tuple[int, int, int]
+    road: tuple[int, int, int]
+    road_lit: tuple[int, int, int]
+    line: tuple[int, int, int]
+    shade: float
+
+
+DAY = Palette((200, 160, 110), (235, 215, 190), (70, 120, 80), (120, 150, 125), (95, 95, 95), (95, 95, 95), (235, 235, 235), 1.0)
+NIGHT = Palette((25, 10, 5), (45, 25, 20), (15, 22, 15), (25, 30, 25), (22, 22, 22), (70, 70, 70), (150, 150, 150), 0.35)
+
+
+def _background(w: int, h: int, horizon: float, pal: Palette) -> np.ndarray:
+    img = np.empty((h, w, 3), np.uint8)
+    rows = np.arange(h, dtype=np.float64)[:, None]
+    hz = min(max(horizon, 0.0), float(h))
+    a = np.clip(rows / max(hz, 1.0), 0, 1)
+    sky = (1 - a) * np.array(pal.sky_top) + a * np.array(pal.sky_bottom)
+    b = np.clip((rows - hz) / max(h - hz, 1.0), 0, 1) ** 0.5
+    ground = (1 - b) * np.array(pal.verge_far) + b * np.array(pal.verge)
+    col = np.where(rows < hz, sky, ground)
+    img[:] = col[:, None, :].astype(np.uint8)
+    return img
+
+
+def _pts(u: FloatArray, v: FloatArray) -> np.ndarray:
+    """Pixel coordinates as cv2 fixed-point int32 points (clipped to a sane range)."""
+    p = np.stack([np.clip(u, -8000, 8000), np.clip(v, -8000, 8000)], axis=-1) * _SCALE
+    return np.round(p).astype(np.int32)
+
+
+def _clip_near(xc: FloatArray, yc: FloatArray, zc: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Sutherland-Hodgman clip of one polygon against the near plane ``z = NEAR_M``."""
+    ox: list[float] = []
+    oy: list[float] = []
+    oz: list[float] = []
+    n = xc.shape[0]
+    for i in range(n):
+        j = (i + 1) % n
+        a_in, b_in = zc[i] > NEAR_M, zc[j] > NEAR_M
+        if a_in:
+            ox.append(float(xc[i]))
+            oy.append(float(yc[i]))
+            oz.append(float(zc[i]))
+        if a_in != b_in:
+            r = (NEAR_M - zc[i]) / (zc[j] - zc[i])
+            ox.append(float(xc[i] + r * (xc[j] - xc[i])))
+            oy.append(float(yc[i] + r * (yc[j] - yc[i])))
+            oz.append(NEAR_M)
+    return np.array(ox), np.array(oy), np.array(oz)
+
+
+class SceneRenderer:
+    """Draws the frames of one scenario at times ``t`` (seconds)."""
+
+    def __init__(self, sc: Scenario, t: FloatArray, views: list[ObjectView]) -> None:
+        self.sc = sc
+        self.cam = sc.camera
+        self.t = t
+        self.views = views
+        self.pal = NIGHT if self.cam.night else DAY
+        self.poses: EgoPoses = ego_poses(sc, t)
+        self.bg = _background(self.cam.width, self.cam.height, horizon_row(self.cam), self.pal)
+        self._road_geometry()
+        self._object_geometry()
+
+    # -- road --------------------------------------------------------------------------
+
+    def _road_points(self, d: float, ahead: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Camera coordinates (F, K) of the road line at lateral offset ``d``, ``ahead``
+        metres beyond each frame's ego position."""
+        s = self.poses.s[:, None] + ahead[None, :]
+        wx, wy = self.sc.road.world(s.ravel(), np.full(s.size, d))
+        wx = wx.reshape(s.shape)
+        wy = wy.reshape(s.shape)
+        xc, yc, zc, _ = to_camera(self.cam, self.poses, wx, wy, np.zeros_like(wx))
+        return xc, yc, zc
+
+    def _road_geometry(self) -> None:
+        rng = self.cam.max_range_m
+        ahead = np.concatenate([np.geomspace(1.0, rng, 48)])
+        road = self.sc.road
+        w = road.lane_width_m
+        self.left_edge = (road.lanes_left + 0.5) * w
+        self.right_edge = -(road.lanes_right + 0.5) * w
+        shoulder = 0.8
+        self.ahead = ahead
+        self.road_l = self._road_points(self.left_edge + shoulder, ahead)
+        self.road_r = self._road_points(self.right_edge - shoulder, ahead)
+        self.edges = [self._road_points(d, ahead) for d in (self.left_edge, self.right_edge)]
+        self.dash_d = [(k + 0.5) * w for k in range(-road.lanes_right, road.lanes_left)]
+
+    def _strip(self, img: np.ndarray, f: int, left: tuple[FloatArray, FloatArray, FloatArray],
+               right: tuple[FloatArray, FloatArray, FloatArray], color: tuple[int, int, int]) -> None:
+        ok = (left[2][f] > NEAR_M) & (right[2][f] > NEAR_M)
+        if ok.sum() < 2:
+            return
+        ul, vl = project(self.cam, left[0][f][ok], left[1][f][ok], left[2][f][ok])
+        ur, vr = project(self.cam, right[0][f][ok], right[1][f][ok], right[2][f][ok])
+        poly = _pts(np.concatenate([ul, ur[::-1]]), np.concatenate([vl, vr[::-1]]))
+        cv2.fillPoly(img, [poly], color, lineType=cv2.LINE_8, shift=_SHIFT)
+
+    def _lines(self, img: np.ndarray, f: int) -> None:
+        cam = self.cam
+        for xc, yc, zc in self.edges:
+            ok = zc[f] > NEAR_M
+            u, v = project(cam, xc[f][ok], yc[f][ok], zc[f][ok])
+            # a solid line of 0.15 m width: thickness from the nearest visible distance
+            cv2.polylines(img, [_pts(u, v)], False, self.pal.line, 2, cv2.LINE_AA, _SHIFT)
+        s0 = self.poses.s[f]
+        period = DASH_M + GAP_M
+        starts = np.arange(math.floor(s0 / period) * period, s0 + min(cam.max_range_m, 90.0), period)
+        starts = starts[starts + DASH_M > s0 + 1.0]
+        if starts.size == 0:
+            return
+        half = 0.075
+        polys = []
+        pose = EgoPoses(self.poses.t[f : f + 1], self.poses.x[f : f + 1], self.poses.y[f : f + 1],
+                        self.poses.heading[f : f + 1], self.poses.s[f : f + 1], self.poses.v[f : f + 1])  # fmt: skip
+        for d in self.dash_d:
+            a = np.maximum(starts, s0 + 1.0)
+            b = starts + DASH_M
+            ss = np.stack([a, b, b, a], axis=1).ravel()
+            dd = np.tile([d - half, d - half, d + half, d + half], a.size)
+            wx, wy = self.sc.road.world(ss, dd)
+            xc, yc, zc, _ = to_camera(cam, pose, wx[None, :], wy[None, :], np.zeros((1, wx.size)))
+            u, v = project(cam, xc[0], yc[0], zc[0])
+            pts = _pts(u, v).reshape(-1, 4, 2)
+            good = (zc[0].reshape(-1, 4) > NEAR_M).all(axis=1)
+            polys.extend(list(pts[good]))
+        if polys:
+            cv2.fillPoly(img, polys, self.pal.line, cv2.LINE_AA, _SHIFT)
+
+    # -- objects -----------------------------------------------------------------------
+
+    def _object_geometry(self) -> None:
+        self.obj_cam: dict[int, tuple[FloatArray, FloatArray, FloatArray]] = {}
+        for view in self.views:
+            assert view.corners is not None
+            xc, yc, zc, _ = to_camera(self.cam, self.poses, *view.corners)
+            self.obj_cam[view.track_id] = (xc, yc, zc)
+        self.vehicle_color = {v.track_id: v.color_bgr for v in self.sc.vehicles}
+        self.light_phase = {lt.track_id: lt for lt in self.sc.lights}
+
+    def _face(self, img: np.ndarray, xc: FloatArray, yc: FloatArray, zc: FloatArray,
+              color: tuple[int, int, int]) -> np.ndarray | None:
+        if (zc <= NEAR_M).any():
+            xc, yc, zc = _clip_near(xc, yc, zc)
+            if xc.shape[0] < 3:
+                return None
+        u, v = project(self.cam, xc, yc, zc)
+        pts = _pts(u, v)
+        cv2.fillConvexPoly(img, pts, color, cv2.LINE_AA, _SHIFT)
+        return np.stack([u, v], axis=1)
+
+    def _shade(self, color: tuple[int, int, int], k: float) -> tuple[int, int, int]:
+        k *= self.pal.shade
+        return (int(min(255, color[0] * k)), int(min(255, color[1] * k)), int(min(255, color[2] * k)))
+
+    def _box(self, img: np.ndarray, f: int, tid: int, color: tuple[int, int, int],
+             shades: dict[str, float]) -> np.ndarray | None:
+        """Draw a box's faces far to near; returns the rear face's pixel corners."""
+        xc, yc, zc = (a[f] for a in self.obj_cam[tid])
+        faces = {"rear": (0, 1, 2, 3), "right": (0, 4, 7, 3), "left": (1, 5, 6, 2), "top": (3, 2, 6, 7), "front": (4, 5, 6, 7)}
+        order = sorted(faces, key=lambda k: -float(np.mean(zc[list(faces[k])])))
+        rear = None
+        for name in order:
+            idx = list(faces[name])
+            if name == "front" or (zc[idx] <= NEAR_M).all():
+                continue
+            out = self._face(img, xc[idx], yc[idx], zc[idx], self._shade(color, shades.get(name, 0.8)))
+            if name == "rear":
+                rear = out if (zc[idx] > NEAR_M).all() else None
+        return rear
+
+    @staticmethod
+    def _lerp(q: np.ndarray, a: float, b: float) -> tuple[float, float]:
+        """Point at fractions (a across, b up) of a quad ``q`` = corners (bl, br, tr, tl)
+        in the order of the rear face (right-bottom, left-bottom, left-top, right-top)."""
+        bottom = q[0] + (q[1] - q[0]) * a
+        top = q[3] + (q[2] - q[3]) * a
+        p = bottom + (top - bottom) * b
+        return float(p[0]), float(p[1])
+
+    def _quad(self, img: np.ndarray, q: np.ndarray, a0: float, a1: float, b0: float, b1: float,
+              color: tuple[int, int, int]) -> None:
+        pts = [self._lerp(q, a0, b0), self._lerp(q, a1, b0), self._lerp(q, a1, b1), self._lerp(q, a0, b1)]
+        cv2.fillConvexPoly(img, _pts(np.array([p[0] for p in pts]), np.array([p[1] for p in pts])), color, cv2.LINE_AA, _SHIFT)
+
+    def _vehicle(self, img: np.ndarray, f: int, tid: int) -> None:
+        color = self.vehicle_color.get(tid, (120, 120, 120))
+        rear = self._box(img, f, tid, color, {"rear": 0.85, "left": 0.65, "right": 0.65, "top": 1.1})
+        if rear is None:
+            return
+        night = self.cam.night
+        self._quad(img, rear, 0.12, 0.88, 0.62, 0.92, self._shade((40, 35, 30), 1.0 / self.pal.shade * (0.6 if night else 1.0)))
+        lamp = (40, 40, 255) if night else (30, 30, 200)
+        self._quad(img, rear, 0.03, 0.2, 0.4, 0.55, lamp)
+        self._quad(img, rear, 0.8, 0.97, 0.4, 0.55, lamp)
+        self._quad(img, rear, 0.38, 0.62, 0.2, 0.32, (200, 200, 200) if not night else (90, 90, 90))
+        if night:
+            for a in (0.11, 0.89):
+                x, y = self._lerp(rear, a, 0.47)
+                r = max(2, int(abs(rear[1][0] - rear[0][0]) * 0.08))
+                cv2.circle(img, (int(x), int(y)), r, (80, 80, 255), -1, cv2.LINE_AA)
+
+    def _pole(self, img: np.ndarray, f: int, tid: int, top_uv: tuple[float, float]) -> None:
+        xc, yc, zc = (a[f] for a in self.obj_cam[tid])
+        # the ground below the face: same camera-frame x and z as the face's bottom centre, y on the road
+        zb = float(np.mean(zc[[0, 1]]))
+        if zb <= NEAR_M:
+            return
+        xb = float(np.mean(xc[[0, 1]]))
+        p = math.radians(self.cam.pitch_deg)
+        # the road point straight below: move along the "up" direction in camera frame
+        ybot = float(np.mean(yc[[0, 1]]))
+        # height of the face bottom above the road along the vertical (camera frame) axis
+        up = np.array([0.0, -math.cos(p), -math.sin(p)])
+        h = self._height_above_road(xb, ybot, zb)
+        g = np.array([xb, ybot, zb]) - up * h
+        if g[2] <= NEAR_M:
+            return
+        u, v = project(self.cam, np.array([g[0]]), np.array([g[1]]), np.array([g[2]]))
+        width = max(1, round(self.cam.fx * 0.08 / zb))
+        cv2.line(img, (int(top_uv[0]), int(top_uv[1])), (int(u[0]), int(v[0])), self._shade((90, 90, 90), 1.0), width, cv2.LINE_AA)
+
+    def _height_above_road(self, x: float, y: float, z: float) -> float:
+        p = math.radians(self.cam.pitch_deg)
+        # camera frame to vehicle frame height: up = -(y cos p + z sin p) + H
+        return self.cam.height_m - (y * math.cos(p) + z * math.sin(p))
+
+    def _stop_sign(self, img: np.ndarray, f: int, tid: int) -> None:
+        xc, yc, zc = (a[f] for a in self.obj_cam[tid])
+        idx = [0, 1, 2, 3]
+        if (zc[idx] <= NEAR_M).any():
+            return
+        u, v = project(self.cam, xc[idx], yc[idx], zc[idx])
+        cx, cy = float(u.mean()), float(v.mean())
+        rx, ry = (u.max() - u.min()) / 2, (v.max() - v.min()) / 2
+        self._pole(img, f, tid, (cx, float(v.max())))
+        ang = np.radians(22.5 + 45.0 * np.arange(8))
+        oct_u, oct_v = cx + rx * np.cos(ang), cy + ry * np.sin(ang)
+        cv2.fillConvexPoly(img, _pts(oct_u, oct_v), (235, 235, 235) if not self.cam.night else (120, 120, 120), cv2.LINE_AA, _SHIFT)
+        cv2.fillConvexPoly(img, _pts(cx + 0.88 * rx * np.cos(ang), cy + 0.88 * ry * np.sin(ang)),
+                           self._shade((30, 20, 210), 1.0 / self.pal.shade * (0.7 if self.cam.night else 1.0)), cv2.LINE_AA, _SHIFT)  # fmt: skip
+        if rx > 12:
+            scale = rx / 40.0
+            (tw, th), _ = cv2.getTextSize("STOP", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            cv2.putText(img, "STOP", (int(cx - tw / 2), int(cy + th / 2)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        (235, 235, 235), max(1, int(scale * 2)), cv2.LINE_AA)  # fmt: skip
+
+    def _light(self, img: np.ndarray, f: int, tid: int) -> None:
+        xc, yc, zc = (a[f] for a in self.obj_cam[tid])
+        idx = [0, 1, 2, 3]
+        if (zc[idx] <= NEAR_M).any():
+            return
+        u, v = project(self.cam, xc[idx], yc[idx], zc[idx])
+        x1, x2, y1, y2 = float(u.min()), float(u.max()), float(v.min()), float(v.max())
+        self._pole(img, f, tid, ((x1 + x2) / 2, y2))
+        cv2.rectangle(img, (int(x1), int(y1)), (math.ceil(x2), math.ceil(y2)), (25, 25, 25), -1)
+        lamp = self.light_phase[tid].lamp_at(self.t[f : f + 1])[0]
+        colors = {"red": (40, 40, 255), "yellow": (40, 200, 255), "green": (120, 230, 60)}
+        w = x2 - x1
+        r = max(1.0, w * 0.36)
+        for k, name in enumerate(("red", "yellow", "green")):
+            cy = y1 + (y2 - y1) * (k + 0.5) / 3.0
+            c = colors[name] if name == lamp else (55, 55, 55)
+            if name == lamp and self.cam.night:
+                cv2.circle(img, (int((x1 + x2) / 2), int(cy)), int(r * 2.2), tuple(int(x * 0.45) for x in c), -1, cv2.LINE_AA)
+            cv2.circle(img, (round((x1 + x2) / 2), round(cy)), max(1, round(r)), c, -1, cv2.LINE_AA)
+
+    def _person(self, img: np.ndarray, f: int, tid: int) -> None:
+        xc, yc, zc = (a[f] for a in self.obj_cam[tid])
+        if (zc <= NEAR_M).any():
+            return
+        u, v = project(self.cam, xc, yc, zc)
+        x1, x2, y1, y2 = float(u.min()), float(u.max()), float(v.min()), float(v.max())
+        h = y2 - y1
+        cx = (x1 + x2) / 2
+        body = self._shade((120, 60, 40), 1.0)
+        legs = self._shade((50, 40, 40), 1.0)
+        cv2.rectangle(img, (int(cx - (x2 - x1) * 0.3), int(y1 + 0.5 * h)), (int(cx + (x2 - x1) * 0.3), int(y2)), legs, -1)
+        cv2.rectangle(img, (int(x1), int(y1 + 0.17 * h)), (math.ceil(x2), int(y1 + 0.55 * h)), body, -1)
+        cv2.circle(img, (int(cx), int(y1 + 0.085 * h)), max(1, int(0.085 * h)), self._shade((140, 170, 210), 1.0), -1, cv2.LINE_AA)
+
+    # -- frames ------------------------------------------------------------------------
+
+    def frame(self, f: int) -> np.ndarray:
+        img = self.bg.copy()
+        self._strip(img, f, self.road_l, self.road_r, self.pal.road)
+        if self.cam.night:
+            near = self.ahead <= 45.0
+            left, right = ((x[:, near], y[:, near], z[:, near]) for x, y, z in self.edges)
+            self._strip(img, f, left, right, self.pal.road_lit)
+        self._lines(img, f)
+        order = sorted(
+            (v for v in self.views if v.visible[f] or self._near_visible(v, f)),
+            key=lambda v: -float(v.distance_m[f]),
+        )
+        for view in order:
+            if view.cls == "vehicle":
+                self._vehicle(img, f, view.track_id)
+            elif view.cls == "stop_sign":
+                self._stop_sign(img, f, view.track_id)
+            elif view.cls == "traffic_light":
+                self._light(img, f, view.track_id)
+            elif view.cls == "person":
+                self._person(img, f, view.track_id)
+        return img
+
+    def _near_visible(self, view: ObjectView, f: int) -> bool:
+        """Also draw objects that are partly in view but below the listing size."""
+        zc = self.obj_cam[view.track_id][2][f]
+        return bool((zc > NEAR_M).any()) and float(view.distance_m[f]) <= self.cam.max_range_m
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for f in range(self.t.shape[0]):
+            yield self.frame(f)
+
+
+def encode_video(path: Path, frames: Iterator[np.ndarray], fps: float, width: int, height: int,
+                 *, crf: int = 23, preset: str = "ultrafast") -> int:
+    """Encode BGR frames to H.264 (yuv420p) with PyAV; returns the number of frames."""
+    rate = Fraction(fps).limit_denominator(1001)
+    n = 0
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width = width
+        stream.height = height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": preset, "crf": str(crf)}
+        stream.codec_context.time_base = 1 / rate
+        for img in frames:
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            frame.pts = n
+            frame.time_base = 1 / rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            n += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    return n

@@ -1,0 +1,140 @@
+"""Write a simulated scenario as a recording in saferoad's format (docs/recording-format.md):
+``meta.toml``, ``imu.csv``, ``gps.csv`` (and ``can.csv``) through the format's own writer,
+plus ``detections.json`` (exact per-frame boxes for the replay detector), ``labels.jsonl``
+(ground truth), ``cabin.csv`` (cabin signal track) and ``video.mp4`` (rendered road camera).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from saferoad.adapters.recording.saferoad_format import write_recording
+from saferoad.adapters.simulation.render import SceneRenderer, encode_video
+from saferoad.domain.recording import Mounting, RecordingMeta
+from saferoad.domain.simulation.camera import ObjectView, frame_times, object_views
+from saferoad.domain.simulation.model import Scenario
+from saferoad.domain.simulation.sensors import (
+    CABIN_COLUMNS,
+    simulate_cabin,
+    simulate_can,
+    simulate_gps,
+    simulate_imu,
+)
+from saferoad.domain.types import CameraIntrinsics, CameraMount, EventLabel
+from saferoad.observability import span
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenRecording:
+    path: Path
+    labels: list[EventLabel]
+    n_frames: int
+    files: list[str]
+
+
+def recording_meta(sc: Scenario, base: RecordingMeta) -> RecordingMeta:
+    """``base`` (who, when) completed with the scenario's camera and mounting."""
+    cam = sc.camera
+    mounting = Mounting(sc.imu.rotation()) if sc.imu.write_mounting else Mounting(None)
+    return RecordingMeta(
+        vehicle_id=base.vehicle_id,
+        driver_id=base.driver_id,
+        device_id=base.device_id,
+        fleet_id=base.fleet_id,
+        vehicle_type=base.vehicle_type,
+        start_utc=base.start_utc,
+        timezone=base.timezone,
+        mounting=mounting,
+        camera=CameraIntrinsics.from_fov(cam.width, cam.height, cam.hfov_deg),
+        camera_mount=CameraMount(height_m=cam.height_m, pitch_deg=cam.pitch_deg),
+        cabin_camera=base.cabin_camera,
+    )
+
+
+def detections_document(sc: Scenario, t: np.ndarray, views: Sequence[ObjectView]) -> dict[str, Any]:
+    """The ``detections.json`` document: every listed object of every frame."""
+    frames: list[dict[str, Any]] = []
+    listed = [(v, np.flatnonzero(v.visible)) for v in views]
+    per_frame: list[list[dict[str, Any]]] = [[] for _ in range(t.shape[0])]
+    for view, idx in listed:
+        for fi in idx:
+            f = int(fi)
+            box = view.xyxy[f]
+            obj: dict[str, Any] = {
+                "track_id": view.track_id,
+                "cls": view.cls,
+                "score": 1.0,
+                "xyxy": [round(float(x), 2) for x in box],
+                "distance_m": round(float(view.distance_m[f]), 3),
+            }
+            if view.attributes:
+                obj["attributes"] = view.attributes[f]
+            per_frame[f].append(obj)
+    for f in range(t.shape[0]):
+        objs = sorted(per_frame[f], key=lambda o: o["track_id"])
+        frames.append({"frame": f, "t_s": round(float(t[f]), 4), "objects": objs})
+    cam = sc.camera
+    return {"width": cam.width, "height": cam.height, "fps": cam.fps, "frames": frames}
+
+
+def write_cabin_csv(path: Path, cols: dict[str, np.ndarray]) -> None:
+    """``cabin.csv`` in the column order of docs/recording-format.md; ``frame``, ``face``
+    and ``eyes_closed`` as integers (1 = true)."""
+    arrays = {}
+    for name in CABIN_COLUMNS:
+        v = cols[name]
+        if name in ("frame", "face", "eyes_closed"):
+            arrays[name] = pa.array(np.asarray(v).astype(np.int64))
+        else:
+            arrays[name] = pa.array(np.round(np.asarray(v, dtype=np.float64), 4))
+    pacsv.write_csv(pa.table(arrays), path)
+
+
+def write_simulation(
+    sc: Scenario,
+    folder: Path,
+    labels: Sequence[EventLabel],
+    base_meta: RecordingMeta,
+    *,
+    video: bool = True,
+) -> WrittenRecording:
+    """Write ``sc`` to ``folder``; the sensor noise comes from ``np.random.default_rng(sc.seed)``
+    in a fixed order (IMU, GPS, CAN, cabin), so a seed fixes every byte but the video's."""
+    rng = np.random.default_rng(sc.seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = ["meta.toml", "labels.jsonl"]
+    with span("simulate.sensors", scenario=sc.name) as res:
+        imu = simulate_imu(sc, sc.imu, rng)
+        gps = simulate_gps(sc, sc.gps, rng)
+        can = simulate_can(sc, 50.0, rng) if sc.params.get("can.enabled") else None
+        cabin = simulate_cabin(sc, sc.cabin, rng)[0] if sc.cabin is not None else None
+        res["imu_samples"] = len(imu)
+        res["gps_fixes"] = len(gps)
+    with span("simulate.write_sensors", scenario=sc.name):
+        meta = recording_meta(sc, base_meta)
+        write_recording(folder, meta, imu, gps, can=can, labels=list(labels))
+        files += ["imu.csv", "gps.csv"] + (["can.csv"] if can is not None else [])
+        if cabin is not None:
+            write_cabin_csv(folder / "cabin.csv", cabin)
+            files.append("cabin.csv")
+    t = frame_times(sc.duration_s, sc.camera.fps)
+    with span("simulate.camera_truth", scenario=sc.name, frames=int(t.shape[0])):
+        views = object_views(sc, t)
+        doc = detections_document(sc, t, views)
+        (folder / "detections.json").write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+        files.append("detections.json")
+    n = 0
+    if video:
+        with span("simulate.render", scenario=sc.name, frames=int(t.shape[0])):
+            renderer = SceneRenderer(sc, t, views)
+            n = encode_video(folder / "video.mp4", renderer.frames(), sc.camera.fps, sc.camera.width, sc.camera.height)
+            files.append("video.mp4")
+    return WrittenRecording(folder, list(labels), n, files)

@@ -1,0 +1,256 @@
+"""Use cases of the simulator: one scenario to a recording, and a fleet of mixed trips.
+
+Ground truth follows the *configured* definitions: the thresholds come from the same config
+sections the rules read (``motion``, ``road_events``, ``cabin``), so a recording simulated
+with ``--config`` or ``--set`` overrides is labelled by the definitions it will be analysed
+with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from saferoad.adapters.simulation.writer import WrittenRecording, write_simulation
+from saferoad.config import SaferoadConfig
+from saferoad.domain.recording import RecordingMeta
+from saferoad.domain.simulation import SCENARIOS, get_scenario, ground_truth
+from saferoad.domain.simulation.params import split_assignment
+from saferoad.domain.simulation.truth import (
+    CabinDefinitions,
+    Definitions,
+    MotionDefinitions,
+    RoadDefinitions,
+)
+from saferoad.observability import get_logger, span
+
+META_KEYS = ("fleet_id", "vehicle_id", "vehicle_type", "driver_id", "device_id", "timezone", "start_utc")
+"""``--set meta.KEY=VALUE`` keys: who and when, written to meta.toml."""
+
+DEFAULT_START = datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
+"""Time zero of a simulated drive unless ``meta.start_utc`` is set (fixed, so a seed fixes
+every byte)."""
+
+# Road and cabin definitions by the config field that holds each threshold.
+_CABIN_FIELDS = {
+    "drowsy_closure_s": "long_closure_s",
+    "distraction_yaw_deg": "distraction_yaw_deg",
+    "distraction_pitch_deg": "distraction_pitch_deg",
+    "distraction_min_s": "distraction_min_s",
+    "distraction_min_speed_mps": "distraction_min_speed_mps",
+}
+
+
+def definitions_from_config(cfg: SaferoadConfig) -> Definitions:
+    """The event definitions the rules use, with the thresholds of ``cfg``.
+
+    Road thresholds are read from ``road_events`` by their field names. A cabin threshold the
+    cabin section does not (yet) define keeps the simulator's documented default."""
+    m = cfg.motion
+    motion = MotionDefinitions(
+        braking_g=m.braking_g,
+        acceleration_g=m.acceleration_g,
+        cornering_g=m.cornering_g,
+        lane_change_g=m.lane_change_g,
+        min_duration_s=m.min_duration_s,
+        hysteresis=m.hysteresis,
+        merge_gap_s=m.merge_gap_s,
+    )
+    road_kw = {f.name: getattr(cfg.road_events, f.name) for f in fields(RoadDefinitions) if hasattr(cfg.road_events, f.name)}
+    cabin_kw = {k: getattr(cfg.cabin, v) for k, v in _CABIN_FIELDS.items() if hasattr(cfg.cabin, v)}
+    return Definitions(motion, replace(RoadDefinitions(), **road_kw), replace(CabinDefinitions(), **cabin_kw))
+
+
+def split_meta(assignments: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Separate ``meta.*`` assignments (who/when) from scenario parameters."""
+    rest: list[str] = []
+    meta: dict[str, str] = {}
+    for item in assignments:
+        key, raw = split_assignment(item)
+        if key.startswith("meta."):
+            name = key.split(".", 1)[1]
+            if name not in META_KEYS:
+                raise ValueError(f"--set {key}: unknown meta key (known: {', '.join(META_KEYS)})")
+            meta[name] = raw
+        else:
+            rest.append(item)
+    return rest, meta
+
+
+def base_meta(values: dict[str, str]) -> RecordingMeta:
+    start = DEFAULT_START
+    if "start_utc" in values:
+        try:
+            start = datetime.fromisoformat(values["start_utc"].replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"--set meta.start_utc={values['start_utc']!r}: not an ISO 8601 time") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+    return RecordingMeta(
+        fleet_id=values.get("fleet_id", "sim-fleet"),
+        vehicle_id=values.get("vehicle_id", "SIM-001"),
+        vehicle_type=values.get("vehicle_type", "car"),
+        driver_id=values.get("driver_id", "SIM-DRIVER"),
+        device_id=values.get("device_id", "SIM-DEVICE"),
+        timezone=values.get("timezone", "Asia/Tokyo"),
+        start_utc=start,
+    )
+
+
+@dataclass
+class SimulationResult:
+    scenario: str
+    seed: int
+    written: WrittenRecording
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def simulate(
+    name: str,
+    out: Path,
+    *,
+    assignments: Sequence[str] = (),
+    seed: int = 0,
+    video: bool = True,
+    config: SaferoadConfig | None = None,
+) -> SimulationResult:
+    """Build scenario ``name`` with ``assignments`` (``key=value``; ``meta.*`` for who and
+    when), derive its ground truth by ``config``'s definitions, and write the recording."""
+    cfg = config or SaferoadConfig()
+    spec = get_scenario(name)
+    params, meta = split_meta(assignments)
+    with span("simulate.build", scenario=name, seed=seed):
+        sc = spec.make(params, seed=seed)
+        labels = ground_truth(sc, definitions_from_config(cfg))
+    written = write_simulation(sc, out, labels, base_meta(meta), video=video)
+    get_logger("simulate").info("simulated", scenario=name, seed=seed, out=str(out), labels=len(labels))
+    return SimulationResult(name, seed, written, dict(sc.params))
+
+
+# ------------------------------------------------------------------------------ fleet
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStyle:
+    """How a driver's style shifts scenario parameters: harsher ``g``, shorter headways,
+    quicker lane changes, rolling stops; and how often they do each risky thing."""
+
+    name: str
+    g_scale: float
+    headway_s: float
+    lane_change_s: float
+    stop_min_kmh: float
+    risky_share: float
+
+
+STYLES = {
+    "careful": DriverStyle("careful", 0.6, 2.0, 6.0, 0.0, 0.1),
+    "normal": DriverStyle("normal", 1.0, 1.2, 4.0, 0.0, 0.35),
+    "aggressive": DriverStyle("aggressive", 1.4, 0.5, 2.4, 15.0, 0.7),
+}
+
+_RISKY = ("harsh_braking", "harsh_acceleration", "cornering", "aggressive_lane_change", "tailgating",
+          "lead_braking", "stop_sign", "red_light", "speeding", "drowsy", "distracted")  # fmt: skip
+_CALM = ("normal", "lane_change", "pedestrian_crossing", "stop_sign")
+
+
+def _fleet_params(scenario: str, style: DriverStyle, rng: np.random.Generator) -> list[str]:
+    """Scenario parameters for one trip of a driver of ``style`` (jittered per trip)."""
+    j = float(rng.uniform(0.9, 1.1))
+    g = style.g_scale * j
+    out: list[str] = []
+    if scenario == "harsh_braking":
+        out.append(f"decel_g={0.35 * g:.3f}")
+    elif scenario == "harsh_acceleration":
+        out.append(f"accel_g={0.3 * g:.3f}")
+    elif scenario == "cornering":
+        out += [f"lat_g={0.32 * g:.3f}", f"direction={rng.choice(['left', 'right'])}"]
+    elif scenario in ("aggressive_lane_change", "lane_change"):
+        out += [f"manoeuvre_s={style.lane_change_s * j:.2f}", f"direction={rng.choice(['left', 'right'])}"]
+    elif scenario == "tailgating":
+        out.append(f"headway_s={style.headway_s * j:.2f}")
+    elif scenario == "stop_sign":
+        out.append(f"min_speed_kmh={style.stop_min_kmh * j:.1f}")
+    elif scenario == "red_light":
+        out.append(f"stops={'false' if style.name == 'aggressive' else 'true'}")
+    elif scenario == "speeding":
+        out.append(f"speed_kmh={60 + 25 * style.g_scale * j:.1f}")
+    elif scenario == "drowsy":
+        out.append(f"closure_s={2.5 if style.name != 'careful' else 0.8:.1f}")
+    elif scenario == "distracted":
+        out.append(f"look_s={4.0 * style.g_scale * j:.1f}")
+    return out
+
+
+def simulate_fleet(
+    out: Path,
+    trips: int,
+    *,
+    seed: int = 0,
+    video: bool = False,
+    config: SaferoadConfig | None = None,
+    drivers: int = 3,
+    vehicles: int = 3,
+    weeks: int = 4,
+    fleet_id: str = "sim-fleet",
+) -> Path:
+    """Write ``trips`` mixed trips under ``out`` (one folder each) and ``out/manifest.yaml``
+    (``recordings: [{path, labels, tags}]``, paths relative to ``out``). Drivers cycle
+    through the styles careful, normal, aggressive; dates spread over ``weeks`` weeks."""
+    if trips < 1:
+        raise ValueError("--trips must be at least 1")
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    style_names = list(STYLES)
+    roster = [(f"D-{i + 1:03d}", STYLES[style_names[i % len(style_names)]]) for i in range(max(drivers, 1))]
+    start0 = DEFAULT_START - timedelta(weeks=weeks)
+    entries: list[dict[str, Any]] = []
+    width = max(3, int(math.log10(trips)) + 1)
+    with span("simulate.fleet", trips=trips):
+        for k in range(trips):
+            driver, style = roster[k % len(roster)]
+            vehicle = f"V-{(k % max(vehicles, 1)) + 1:03d}"
+            risky = rng.random() < style.risky_share
+            scenario = str(rng.choice(_RISKY if risky else _CALM))
+            params = _fleet_params(scenario, style, rng)
+            day = float(rng.uniform(0, weeks * 7))
+            start = start0 + timedelta(days=math.floor(day), hours=float(rng.uniform(7, 19)))
+            start = start.replace(microsecond=0)
+            meta = [
+                f"meta.fleet_id={fleet_id}", f"meta.driver_id={driver}", f"meta.vehicle_id={vehicle}",
+                f"meta.device_id=SR-{vehicle}", f"meta.start_utc={start.isoformat()}",
+            ]  # fmt: skip
+            name = f"trip-{k:0{width}d}-{scenario}"
+            trip_seed = int(rng.integers(0, 2**31 - 1))
+            res = simulate(scenario, out / name, assignments=meta + params, seed=trip_seed, video=video, config=config)
+            entries.append(
+                {
+                    "path": name,
+                    "labels": f"{name}/labels.jsonl",
+                    "tags": {
+                        "scenario": scenario,
+                        "driver": driver,
+                        "style": style.name,
+                        "vehicle": vehicle,
+                        "start_utc": start.isoformat().replace("+00:00", "Z"),
+                        "seed": trip_seed,
+                        "params": params,
+                        "events": sorted({lb.type for lb in res.written.labels if lb.type != "normal"}),
+                    },
+                }
+            )
+    manifest = out / "manifest.yaml"
+    doc = {"fleet": fleet_id, "seed": seed, "trips": trips, "recordings": entries}
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return manifest
+
+
+def scenario_names() -> list[str]:
+    return list(SCENARIOS)

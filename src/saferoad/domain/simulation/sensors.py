@@ -1,0 +1,167 @@
+"""Sensor models: what an IMU, a GNSS receiver and a cabin camera report for a scenario.
+
+All randomness comes from the ``numpy.random.Generator`` passed in, so a seed fixes every
+sample. The noise-free truth stays in the :class:`~saferoad.domain.simulation.model.Scenario`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.signal import lfilter
+
+from saferoad.domain.simulation.model import CabinScript, GpsModel, ImuModel, Scenario
+from saferoad.domain.types import FloatArray, G, GpsSeries, ImuSeries, SpeedSeries
+
+EARTH_RADIUS_M = 6_378_137.0
+
+
+def _sample_times(duration_s: float, rate_hz: float) -> FloatArray:
+    if rate_hz <= 0:
+        raise ValueError(f"sensor rate must be positive, got {rate_hz}")
+    n = math.floor(duration_s * rate_hz + 1e-9) + 1
+    out: FloatArray = np.arange(n, dtype=np.float64) / rate_hz
+    return out
+
+
+def simulate_imu(sc: Scenario, model: ImuModel, rng: np.random.Generator) -> ImuSeries:
+    """Specific force (gravity included, z up at rest) and angular rate in device axes:
+    ``d = Rᵀ v`` for the mounting ``R`` plus a constant bias and white noise per axis."""
+    t = _sample_times(sc.duration_s, model.rate_hz)
+    e = sc.ego
+    acc_v = np.column_stack(
+        [np.interp(t, e.t, e.a_long), np.interp(t, e.t, e.a_lat), np.full_like(t, G)]
+    )
+    gyro_v = np.column_stack([np.zeros_like(t), np.zeros_like(t), np.interp(t, e.t, e.yaw_rate)])
+    r = model.rotation()
+    acc_bias = rng.normal(0.0, model.acc_bias_mps2, 3)
+    gyro_bias = rng.normal(0.0, model.gyro_bias_rps, 3)
+    acc = acc_v @ r + acc_bias + rng.normal(0.0, model.acc_noise_mps2, (t.shape[0], 3))
+    gyro = gyro_v @ r + gyro_bias + rng.normal(0.0, model.gyro_noise_rps, (t.shape[0], 3))
+    return ImuSeries(t, acc, gyro, frame="device")
+
+
+def local_to_latlon(
+    x: FloatArray, y: FloatArray, lat0: float, lon0: float
+) -> tuple[FloatArray, FloatArray]:
+    """Equirectangular local tangent plane (x east, y north, metres) to WGS-84 degrees;
+    exact to centimetres over a few kilometres."""
+    lat = lat0 + np.degrees(y / EARTH_RADIUS_M)
+    lon = lon0 + np.degrees(x / (EARTH_RADIUS_M * math.cos(math.radians(lat0))))
+    return lat, lon
+
+
+def _gauss_markov(n: int, sigma: float, dt: float, tau: float, rng: np.random.Generator) -> FloatArray:
+    """First-order Gauss-Markov noise: stationary std ``sigma``, correlation time ``tau``."""
+    if n == 0:
+        return np.zeros(0)
+    if sigma <= 0:
+        return np.zeros(n)
+    phi = math.exp(-dt / tau) if tau > 0 else 0.0
+    w = rng.normal(0.0, sigma * math.sqrt(1.0 - phi * phi), n)
+    w[0] = rng.normal(0.0, sigma)
+    out: FloatArray = lfilter([1.0], [1.0, -phi], w)
+    return out
+
+
+def simulate_gps(sc: Scenario, model: GpsModel, rng: np.random.Generator) -> GpsSeries:
+    """Fixes at ``rate_hz`` with correlated position noise, speed and course noise; no
+    fixes inside dropouts; course is NaN below 0.5 m/s (a receiver cannot tell)."""
+    t = _sample_times(sc.duration_s, model.rate_hz)
+    e = sc.ego
+    dt = 1.0 / model.rate_hz
+    x = np.interp(t, e.t, e.x) + _gauss_markov(t.shape[0], model.pos_noise_m, dt, model.pos_corr_s, rng)
+    y = np.interp(t, e.t, e.y) + _gauss_markov(t.shape[0], model.pos_noise_m, dt, model.pos_corr_s, rng)
+    lat, lon = local_to_latlon(x, y, model.lat0, model.lon0)
+    v = np.interp(t, e.t, e.v)
+    speed = np.maximum(v + rng.normal(0.0, model.speed_noise_mps, t.shape[0]), 0.0)
+    heading = np.interp(t, e.t, e.heading)
+    course = (90.0 - np.degrees(heading) + rng.normal(0.0, model.course_noise_deg, t.shape[0])) % 360.0
+    course = np.where(v < 0.5, np.nan, course)
+    alt = model.alt_m + _gauss_markov(t.shape[0], 2.0 * model.pos_noise_m, dt, model.pos_corr_s, rng)
+    keep = np.ones(t.shape[0], dtype=bool)
+    for start, duration in model.dropouts:
+        keep &= ~((t >= start) & (t < start + duration))
+    return GpsSeries(t[keep], lat[keep], lon[keep], speed[keep], course[keep], alt[keep])
+
+
+def simulate_can(sc: Scenario, rate_hz: float, rng: np.random.Generator) -> SpeedSeries:
+    """Wheel speed from the CAN bus: quantised to 0.01 km/h, small noise."""
+    t = _sample_times(sc.duration_s, rate_hz)
+    v = np.interp(t, sc.ego.t, sc.ego.v) + rng.normal(0.0, 0.02, t.shape[0])
+    v = np.maximum(np.round(v * 3.6, 2) / 3.6, 0.0)
+    return SpeedSeries(t, v, "can")
+
+
+CABIN_COLUMNS = (
+    "frame", "t_s", "face", "ear_left", "ear_right", "eyes_closed",
+    "yaw_deg", "pitch_deg", "roll_deg", "mouth_open",
+)  # fmt: skip
+"""Columns of ``cabin.csv`` (docs/recording-format.md)."""
+
+
+def _smooth_box(t: FloatArray, start: float, end: float, ramp: float) -> FloatArray:
+    """1 inside ``[start, end]``, 0 outside, linear ramps of ``ramp`` seconds outside."""
+    up = np.clip((t - (start - ramp)) / ramp, 0.0, 1.0)
+    down = np.clip(((end + ramp) - t) / ramp, 0.0, 1.0)
+    out: FloatArray = np.minimum(up, down)
+    return out
+
+
+def eyes_closed_truth(script: CabinScript, t: FloatArray, blink_starts: FloatArray) -> FloatArray:
+    """1.0 where the eyes are closed (scripted closures and blinks), else 0.0."""
+    closed = np.zeros_like(t)
+    for c in script.closures:
+        closed[(t >= c.start_s) & (t < c.start_s + c.duration_s)] = 1.0
+    for b in blink_starts:
+        closed[(t >= b) & (t < b + script.model.blink_s)] = 1.0
+    return closed
+
+
+def blink_times(script: CabinScript, duration_s: float, rng: np.random.Generator) -> FloatArray:
+    """Ordinary blinks: intervals drawn around ``blink_interval_s`` (±40%)."""
+    m = script.model
+    if m.blink_interval_s <= 0:
+        return np.zeros(0)
+    n = int(duration_s / m.blink_interval_s) + 2
+    gaps = m.blink_interval_s * rng.uniform(0.6, 1.4, n)
+    out: FloatArray = np.cumsum(gaps)
+    return out[out < duration_s]
+
+
+def simulate_cabin(
+    sc: Scenario, script: CabinScript, rng: np.random.Generator
+) -> tuple[dict[str, FloatArray], FloatArray]:
+    """Per-cabin-frame signals (columns :data:`CABIN_COLUMNS`) and the true eye-closed
+    state on the same frames. Head yaw is left positive, pitch down positive."""
+    m = script.model
+    t = _sample_times(sc.duration_s, m.fps)
+    n = t.shape[0]
+    blinks = blink_times(script, sc.duration_s, rng)
+    closed = eyes_closed_truth(script, t, blinks)
+    ear_base = m.ear_open + (m.ear_closed - m.ear_open) * closed
+    ear_l = ear_base + rng.normal(0.0, m.ear_noise, n)
+    ear_r = ear_base + rng.normal(0.0, m.ear_noise, n)
+    yaw = np.zeros(n)
+    pitch = np.zeros(n)
+    for h in script.head_turns:
+        w = _smooth_box(t, h.start_s, h.start_s + h.duration_s, 0.3)
+        yaw += h.yaw_deg * w
+        pitch += h.pitch_deg * w
+    yaw += rng.normal(0.0, m.head_noise_deg, n)
+    pitch += rng.normal(0.0, m.head_noise_deg, n)
+    roll = np.asarray(rng.normal(0.0, m.head_noise_deg, n), dtype=np.float64)
+    cols: dict[str, FloatArray] = {
+        "frame": np.arange(n, dtype=np.float64),
+        "t_s": t,
+        "face": np.ones(n),
+        "ear_left": np.clip(ear_l, 0.0, 1.0),
+        "ear_right": np.clip(ear_r, 0.0, 1.0),
+        "eyes_closed": closed,
+        "yaw_deg": yaw,
+        "pitch_deg": pitch,
+        "roll_deg": roll,
+        "mouth_open": np.clip(rng.normal(0.05, 0.01, n), 0.0, 1.0).astype(np.float64),
+    }
+    return cols, closed

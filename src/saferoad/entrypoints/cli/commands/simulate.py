@@ -1,0 +1,95 @@
+"""``saferoad simulate`` and ``saferoad simulate-fleet``: synthetic recordings with exact
+ground truth (docs/simulator.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from saferoad.entrypoints.cli.common import ConfigOption, console, load_cli_config, user_errors
+
+
+def _list_scenarios(verbose: bool) -> None:
+    from saferoad.domain.simulation import SCENARIOS
+    from saferoad.domain.simulation.scenarios import SENSOR_PARAMS
+
+    for spec in SCENARIOS.values():
+        table = Table(title=f"[bold]{spec.name}[/] — {spec.summary}", title_justify="left", show_edge=False)
+        table.add_column("parameter")
+        table.add_column("default", justify="right")
+        table.add_column("unit")
+        table.add_column("meaning")
+        for p in spec.params:
+            extra = f" (one of {', '.join(p.choices)})" if p.choices else ""
+            table.add_row(p.name, str(p.default), p.unit, p.description + extra)
+        console.print(table)
+        console.print(f"  expected events: {spec.expected}\n")
+    table = Table(title="[bold]every scenario[/] — sensors and road", title_justify="left", show_edge=False)
+    for col in ("parameter", "default", "unit", "meaning"):
+        table.add_column(col)
+    for p in SENSOR_PARAMS:
+        table.add_row(p.name, str(p.default), p.unit, p.description)
+    for key in ("fleet_id", "vehicle_id", "vehicle_type", "driver_id", "device_id", "timezone", "start_utc"):
+        table.add_row(f"meta.{key}", "", "", "Written to meta.toml.")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("simulate")
+    def simulate_cmd(
+        scenario: str | None = typer.Argument(None, help="Scenario name (see --list)."),
+        output: Path | None = typer.Option(None, "-o", "--output", help="Recording folder to write."),
+        set_: list[str] | None = typer.Option(
+            None, "--set", help="Scenario, sensor or meta parameter, e.g. --set headway_s=0.5 (repeatable)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Random seed (sensor noise, blinks)."),
+        video: bool = typer.Option(True, "--video/--no-video", help="Render the road-camera video."),
+        list_: bool = typer.Option(False, "--list", help="List scenarios, their parameters and expected events."),
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Simulate a drive with exact ground truth, written in saferoad's recording format."""
+        with user_errors():
+            if list_:
+                _list_scenarios(True)
+                return
+            if scenario is None or output is None:
+                raise ValueError("give a SCENARIO and -o REC (or --list)")
+            from saferoad.application.simulate import simulate
+
+            cfg = load_cli_config(config)
+            res = simulate(scenario, output, assignments=set_ or [], seed=seed, video=video, config=cfg)
+            events = [lb for lb in res.written.labels if lb.type != "normal"]
+            console.print(
+                f"wrote [bold]{output}[/] ({', '.join(res.written.files)}): "
+                f"{len(events)} ground-truth event(s)"
+                + (f", {res.written.n_frames} video frames" if res.written.n_frames else "")
+            )
+            for lb in events:
+                d = f" {lb.direction.value}" if lb.direction else ""
+                console.print(f"  {lb.type}{d}: {lb.start_s:.2f}–{lb.end_s:.2f} s")
+
+    @app.command("simulate-fleet")
+    def simulate_fleet_cmd(
+        trips: int = typer.Option(..., "--trips", help="Number of trips."),
+        output: Path = typer.Option(..., "-o", "--output", help="Folder for the trips and manifest.yaml."),
+        seed: int = typer.Option(0, "--seed", help="Random seed (scenario mix, parameters, noise)."),
+        video: bool = typer.Option(False, "--video/--no-video", help="Render road-camera videos (slower)."),
+        drivers: int = typer.Option(3, "--drivers", help="Drivers; styles cycle careful, normal, aggressive."),
+        vehicles: int = typer.Option(3, "--vehicles", help="Vehicles."),
+        weeks: int = typer.Option(4, "--weeks", help="Trips spread over this many weeks before 2026-11-20."),
+        fleet: str = typer.Option("sim-fleet", "--fleet", help="Fleet id in meta.toml."),
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Simulate many mixed trips (drivers of different styles, vehicles, dates) and write
+        OUT/manifest.yaml listing each recording with its labels and tags."""
+        with user_errors():
+            from saferoad.application.simulate import simulate_fleet
+
+            cfg = load_cli_config(config)
+            manifest = simulate_fleet(
+                output, trips, seed=seed, video=video, config=cfg, drivers=drivers,
+                vehicles=vehicles, weeks=weeks, fleet_id=fleet,
+            )  # fmt: skip
+            console.print(f"wrote {trips} trips under [bold]{output}[/]; manifest: {manifest}")
