@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from saferoad.domain.types import FloatArray
@@ -64,6 +65,25 @@ def _locate_bad_value(
     return f"{path}: could not parse as CSV"
 
 
+def _float_view(arr: pa.Array) -> FloatArray:
+    """A float64 Arrow array without nulls as a NumPy view (Array.to_numpy imports pandas,
+    seconds on a cold start)."""
+    buf = arr.buffers()[1]
+    return np.frombuffer(buf, dtype=np.float64, count=len(arr), offset=arr.offset * 8)
+
+
+def float_column(values: object, *, nan_as_null: bool = True) -> pa.Array:
+    """A NumPy float array as an Arrow float64 array, NaN as null (pa.array would import
+    pandas, seconds on a cold start)."""
+    x = np.ascontiguousarray(np.asarray(values, dtype=np.float64))
+    if not nan_as_null:
+        return pa.Array.from_buffers(pa.float64(), x.size, [None, pa.py_buffer(x)])
+    valid = ~np.isnan(x)
+    n_null = int(x.size - np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if n_null else None
+    return pa.Array.from_buffers(pa.float64(), x.size, [bitmap, pa.py_buffer(x)], null_count=n_null)
+
+
 def read_header(path: Path) -> list[str]:
     _check_exists(path)
     with path.open(encoding="utf-8", newline="") as fh:
@@ -104,7 +124,9 @@ def read_numeric_csv(
     out: dict[str, FloatArray] = {}
     for c in wanted:
         col = table.column(c)
-        arr = col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        # Per chunk: ChunkedArray.to_numpy would import pandas (seconds on a cold start).
+        chunks = [_float_view(pc.fill_null(ch, np.nan) if ch.null_count else ch) for ch in col.chunks]
+        arr = (np.concatenate(chunks) if chunks else np.empty(0)).astype(np.float64, copy=False)
         if c in required and (col.null_count or not np.isfinite(arr).all()):
             msg = _locate_bad_value(path, wanted, optional, header)
             if msg.endswith("could not parse as CSV"):

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from saferoad.adapters.recording._csv import read_numeric_csv
+from saferoad.adapters.recording._csv import float_column, read_numeric_csv
 from saferoad.adapters.recording.gps import read_gps_file
 from saferoad.adapters.recording.labels import read_labels_jsonl, write_labels_jsonl
 from saferoad.adapters.recording.series import check_imu_units, clean_imu, clean_speed
@@ -262,11 +262,11 @@ def write_meta(path: Path, meta: RecordingMeta, *, camera_time_offset_s: float =
 
 
 def _write_columns(path: Path, columns: dict[str, Any]) -> None:
-    arrays = {k: pa.array(np.asarray(v, dtype=np.float64), from_pandas=True) for k, v in columns.items()}
+    arrays = {k: float_column(v) for k, v in columns.items()}
     with path.open("wb") as fh:
         fh.write((",".join(arrays) + "\n").encode())
         pacsv.write_csv(
-            pa.table(arrays), fh, pacsv.WriteOptions(include_header=False, quoting_style="none")
+            pa.Table.from_arrays(list(arrays.values()), names=list(arrays)), fh, pacsv.WriteOptions(include_header=False, quoting_style="none")
         )
 
 

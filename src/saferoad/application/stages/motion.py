@@ -1,10 +1,123 @@
-"""The motion stage of analyze (see the package docstring for the stage contract)."""
+"""The motion stage of analyze: harsh driving from the IMU and GPS, and the ego speed.
+
+Runs the domain's inertial engine (``saferoad.domain.motion.engine``) on the recording's
+IMU, GPS and CAN speed, adds its events, sets ``ctx.speed`` for the stages after it, puts
+summary fields (distance, speed statistics, gaps, the vehicle frame found, time zero) in the
+summary and, with an output folder, writes ``timeline.parquet`` (10 Hz ego motion).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from saferoad.adapters.recording._csv import float_column
 from saferoad.application.context import AnalysisContext
+from saferoad.config.motion import MotionConfig
+from saferoad.domain.ego_speed import distance_km
+from saferoad.domain.motion.engine import EngineParams, MotionResult, run_engine
+from saferoad.domain.motion.harsh import HarshParams
+from saferoad.domain.recording import Recording
+from saferoad.observability import get_logger, span
+
+log = get_logger("motion")
+
+
+def params_from_config(cfg: MotionConfig, recording: Recording | None = None) -> EngineParams:
+    mounting = None
+    if cfg.mounting is not None:
+        mounting = np.asarray(cfg.mounting, dtype=np.float64)
+        if mounting.shape != (3, 3) or not np.allclose(mounting @ mounting.T, np.eye(3), atol=1e-3):
+            raise ValueError("motion.mounting: must be an orthonormal 3x3 rotation")
+    elif recording is not None and recording.meta.mounting.rotation is not None:
+        mounting = recording.meta.mounting.rotation
+    harsh = HarshParams(
+        braking_g=cfg.braking_g,
+        acceleration_g=cfg.acceleration_g,
+        cornering_g=cfg.cornering_g,
+        lane_change_g=cfg.lane_change_g,
+        min_duration_s=cfg.min_duration_s,
+        hysteresis=cfg.hysteresis,
+        merge_gap_s=cfg.merge_gap_s,
+        turn_min_deg=cfg.turn_min_deg,
+        turn_rate_dps=cfg.turn_rate_dps,
+        severity_medium=cfg.severity_medium,
+        severity_high=cfg.severity_high,
+        min_speed_mps=cfg.min_speed_mps,
+    )
+    return EngineParams(
+        harsh=harsh,
+        resample_hz=cfg.resample_hz,
+        lowpass_hz=cfg.lowpass_hz,
+        mounting=mounting,
+        speed_fusion_tau_s=cfg.speed_fusion_tau_s,
+        timeline_hz=cfg.timeline_hz,
+    )
+
+
+def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
+    rec = ctx.recording
+    out: dict[str, object] = {
+        "time_zero_utc": rec.meta.start_utc.isoformat() if rec.meta.start_utc else None,
+        "motion_mode": res.mode,
+        "imu_samples": len(rec.imu) if rec.imu is not None else 0,
+        "gps_fixes": len(rec.gps) if rec.gps is not None else 0,
+        "gaps": [{"from_s": round(a, 3), "to_s": round(b, 3)} for a, b in res.gaps],
+    }
+    if res.frame is not None:
+        out["mounting"] = {
+            "method": res.frame.method,
+            "quality": round(res.frame.quality, 3),
+            "rotation": None
+            if res.frame.rotation is None
+            else np.round(res.frame.rotation, 4).tolist(),
+        }
+    else:
+        out["mounting"] = {"method": res.mode, "rotation": None}
+    if res.speed is not None and len(res.speed):
+        v = res.speed.speed_mps
+        out["speed_source"] = res.speed.source
+        out["distance_km"] = round(distance_km(res.speed), 3)
+        out["speed_mps"] = {
+            "mean": round(float(np.nanmean(v)), 3),
+            "max": round(float(np.nanmax(v)), 3),
+            "p95": round(float(np.nanpercentile(v, 95)), 3),
+        }
+    else:
+        out["speed_source"] = None
+        out["distance_km"] = None
+    return out
+
+
+def write_timeline(path: Path, timeline: dict[str, np.ndarray]) -> None:
+    table = pa.Table.from_arrays(
+        [float_column(v) for v in timeline.values()], names=list(timeline)
+    )
+    pq.write_table(table, str(path))
 
 
 def run(ctx: AnalysisContext) -> None:
-    """Not wired yet: recordings are analysed without this stage."""
-    return None
+    rec = ctx.recording
+    if rec.imu is None and rec.gps is None and rec.can_speed is None:
+        return
+    params = params_from_config(ctx.config.motion, rec)
+    with span(
+        "motion.engine",
+        imu_samples=len(rec.imu) if rec.imu is not None else 0,
+        gps_fixes=len(rec.gps) if rec.gps is not None else 0,
+    ) as s:
+        res = run_engine(rec.imu, rec.gps, rec.can_speed, params)
+        s.update(events=len(res.events), mode=res.mode)
+    ctx.add_events(res.events)
+    ctx.speed = res.speed
+    ctx.artefacts["motion"] = res
+    ctx.artefacts["timeline"] = res.timeline
+    ctx.summary.update(_summary(ctx, res))
+    if res.gaps:
+        log.warning("sensor_gaps", count=len(res.gaps), longest_s=max(b - a for a, b in res.gaps))
+    if ctx.out_dir is not None and res.timeline:
+        with span("motion.timeline", rows=len(res.timeline["t_s"])):
+            write_timeline(ctx.out_dir / "timeline.parquet", res.timeline)

@@ -1,0 +1,38 @@
+"""``score-events``: detected events against ground-truth labels (precision, recall, F1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from saferoad.adapters.recording.labels import read_labels
+from saferoad.application.analyze import read_events
+from saferoad.domain.matching import DEFAULT_TOLERANCE_S, MatchResult, match_events
+from saferoad.domain.types import Event
+
+
+def read_predictions(path: Path) -> list[Event]:
+    """``events.jsonl``, or an ``analyze`` output folder holding one."""
+    if path.is_dir():
+        path = path / "events.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found (expected events.jsonl or an analyze OUT folder)")
+    return read_events(path)
+
+
+def score_events(
+    pred: Path,
+    labels: Path,
+    *,
+    tolerance_s: float = DEFAULT_TOLERANCE_S,
+    min_overlap_s: float = 0.0,
+    types: list[str] | None = None,
+) -> MatchResult:
+    """Match ``pred`` (events.jsonl or analyze OUT) to ``labels`` (groundTruth.csv,
+    labels.jsonl or a recording folder)."""
+    return match_events(
+        read_predictions(pred),
+        read_labels(labels),
+        tolerance_s=tolerance_s,
+        min_overlap_s=min_overlap_s,
+        types=types,
+    )

@@ -1,0 +1,72 @@
+"""``saferoad analyze PATH -o OUT``: events, summary, timeline, log and trace of one drive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from saferoad.entrypoints.cli.common import (
+    ConfigOption,
+    SetOption,
+    console,
+    load_cli_config,
+    user_errors,
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("analyze")
+    def analyze_cmd(
+        path: Path = typer.Argument(..., help="Recording folder (saferoad, driverBehaviorDataset trip, comma2k19 segment)."),
+        output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
+        config: Path | None = ConfigOption,
+        set_: list[str] | None = SetOption,
+        trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome trace-event file (open in Perfetto)."),
+        detector: str | None = typer.Option(None, "--detector", help="Road detector: onnx, grpc or replay (= --set perception.detector=...)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the events table."),
+    ) -> None:
+        """Analyse one recording: write OUT/events.jsonl, summary.json, timeline.parquet, log.jsonl."""
+        with user_errors():
+            from saferoad.adapters.recording import open_recording
+            from saferoad.application.analyze import analyze_recording
+            from saferoad.observability import TraceRecorder, configure_logging, get_logger
+
+            sets = list(set_ or [])
+            if detector is not None:
+                sets.append(f"perception.detector={detector}")
+            cfg = load_cli_config(config, sets)
+            output.mkdir(parents=True, exist_ok=True)
+            log_file = output / "log.jsonl"
+            log_file.unlink(missing_ok=True)
+            import io
+
+            configure_logging("INFO", stream=io.StringIO(), json_file=log_file)
+            rec_trace = TraceRecorder()
+            from saferoad.observability import recording_trace, span
+
+            with recording_trace(rec_trace):
+                with span("read", path=str(path)):
+                    recording = open_recording(path)
+                result = analyze_recording(recording, cfg, output, trace=rec_trace)
+            if trace is not None:
+                rec_trace.write(trace)
+            get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
+        if not quiet:
+            table = Table(title=f"{len(result.events)} event(s) in {path}", title_justify="left")
+            for col in ("type", "direction", "start_s", "end_s", "severity", "confidence", "peak"):
+                table.add_column(col)
+            for ev in result.events:
+                pk = ev.peak.get("accel_g")
+                table.add_row(
+                    ev.type.value,
+                    ev.direction.value if ev.direction else "",
+                    f"{ev.start_s:.2f}",
+                    f"{ev.end_s:.2f}",
+                    ev.severity.value,
+                    f"{ev.confidence:.2f}",
+                    f"{pk:+.2f} g" if pk is not None else "",
+                )
+            console.print(table)
+            console.print(f"outputs in {output}")

@@ -1,0 +1,46 @@
+"""``saferoad score-events PRED LABELS``: precision, recall and F1 per event type."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from saferoad.domain.matching import DEFAULT_TOLERANCE_S
+from saferoad.entrypoints.cli.common import console, user_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("score-events")
+    def score_events_cmd(
+        pred: Path = typer.Argument(..., help="events.jsonl or an analyze OUT folder."),
+        labels: Path = typer.Argument(..., help="groundTruth.csv, labels.jsonl or a recording folder."),
+        tolerance_s: float = typer.Option(DEFAULT_TOLERANCE_S, "--tolerance", help="Slack (s) added to both sides of each label."),
+        min_overlap_s: float = typer.Option(0.0, "--min-overlap", help="Minimum overlap (s) for a match."),
+        types: list[str] | None = typer.Option(None, "--type", help="Score only this event type (repeatable)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
+    ) -> None:
+        """Match detected events to labels by type, direction and time overlap."""
+        with user_errors():
+            from saferoad.application.score_events import score_events
+
+            res = score_events(
+                pred, labels, tolerance_s=tolerance_s, min_overlap_s=min_overlap_s, types=types
+            )
+        if as_json:
+            typer.echo(json.dumps(res.to_dict(), indent=2))
+            return
+        table = Table(title=f"{pred} vs {labels}", title_justify="left")
+        for col in ("type", "TP", "FP", "FN", "precision", "recall", "F1"):
+            table.add_column(col, justify="right" if col != "type" else "left")
+        rows = [*res.per_type().items(), ("overall", res.overall)]
+        for name, prf in rows:
+            style = "bold" if name == "overall" else None
+            table.add_row(
+                name, str(prf.tp), str(prf.fp), str(prf.fn),
+                f"{prf.precision:.3f}", f"{prf.recall:.3f}", f"{prf.f1:.3f}", style=style,
+            )
+        console.print(table)
+        console.print(f"labelled normal manoeuvres flagged: {res.n_normal_flagged}")
