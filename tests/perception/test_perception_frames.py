@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import socket
 import threading
@@ -56,7 +57,7 @@ def test_gif_frames(shared_dir: Path) -> None:
     frames = list(src)
     assert len(frames) == 23
     assert frames[0].image.shape[:2] == (270, 480)
-    assert all(b.t_s > a.t_s for a, b in zip(frames, frames[1:], strict=False))
+    assert all(b.t_s > a.t_s for a, b in itertools.pairwise(frames))
 
 
 def test_image_folder_single_image_and_list(shared_dir: Path) -> None:
@@ -80,16 +81,16 @@ def test_unreadable_image_is_a_clear_error(tmp_path: Path, shared_dir: Path) -> 
     src = ImageSequenceSource([good, bad], errors="report")
     frames = list(src)
     assert len(frames) == 1 and src.error is not None and "broken.png" in str(src.error)
-    with pytest.raises(VideoDecodeError, match="broken.png"):
+    with pytest.raises(VideoDecodeError, match=r"broken.png"):
         list(ImageSequenceSource([good, bad]))
 
 
 def test_missing_and_non_video_files(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.mp4"):
+    with pytest.raises(FileNotFoundError, match=r"nope.mp4"):
         open_frames(tmp_path / "nope.mp4")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video" * 100)
-    with pytest.raises(VideoDecodeError, match="junk.mp4: cannot open video"):
+    with pytest.raises(VideoDecodeError, match=r"junk.mp4: cannot open video"):
         open_frames(junk)
 
 
@@ -99,7 +100,7 @@ def test_truncated_video_keeps_frames_and_reports(tmp_path: Path, highway_clip: 
     cut.write_bytes(data[: len(data) * 6 // 10])
     src = open_frames(cut)
     got = []
-    with pytest.raises(VideoDecodeError, match="cut.mp4") as info:
+    with pytest.raises(VideoDecodeError, match=r"cut.mp4") as info:
         for f in src:
             got.append(f)
     assert 5 < len(got) < 38
@@ -168,7 +169,7 @@ def test_live_stream_over_loopback(tmp_path: Path, highway_clip: Path) -> None:
     thread.join(timeout=5)
     assert 30 <= len(frames) <= 38  # the stream may lose its first frames before a keyframe
     t = [f.t_s for f in frames]
-    assert t[0] == 0.0 and all(b > a for a, b in zip(t, t[1:], strict=False))
+    assert t[0] == 0.0 and all(b > a for a, b in itertools.pairwise(t))
     assert frames[0].image.shape == (720, 1280, 3)
 
 
