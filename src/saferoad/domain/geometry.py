@@ -219,7 +219,8 @@ class DistanceEstimate:
 class DistanceEstimator:
     """Monocular distance from a box: ground contact, size prior and their fusion.
 
-    ``pixel_sigma``: uncertainty (px) of the box bottom row plus horizon (pitch, bumps);
+    ``pixel_sigma``: uncertainty (px) of the box's bottom row;
+    ``pitch_sigma_deg``: uncertainty of the horizon — camera pitch and road grade changes;
     ``height_sigma_m``: uncertainty of the road height under the object relative to the
     assumed plane (slope, kerbs, body pitch under braking);
     ``border_px``: a box edge this close to the image border counts as cut off.
@@ -227,7 +228,8 @@ class DistanceEstimator:
 
     camera: CameraModel
     priors: dict[str, SizePrior] = field(default_factory=lambda: dict(DEFAULT_PRIORS))
-    pixel_sigma: float = 3.0
+    pixel_sigma: float = 2.0
+    pitch_sigma_deg: float = 1.0
     height_sigma_m: float = 0.15
     border_px: float = 2.0
     max_distance_m: float = 200.0
@@ -243,10 +245,13 @@ class DistanceEstimator:
         return out
 
     def _ground_sigma(self, xyxy: FloatArray, d: FloatArray) -> FloatArray:
-        # dZ/dv = Z^2 / (f H) for a level camera; dZ/dH = Z / H.
+        # dZ/dv = Z^2 / (f H) for a level camera; dZ/dH = Z / H. The row error is the box
+        # edge's own plus the horizon's: pitch and road-slope changes of about a degree
+        # (suspension, grade changes) move the horizon by f·tan(1°) ≈ 12 px at f = 700.
         f = self.camera.intrinsics.fy
         h = max(self.camera.mount.height_m, 1e-3)
-        rel = np.hypot(d * self.pixel_sigma / (f * h), self.height_sigma_m / h)
+        sigma_v = np.hypot(self.pixel_sigma, f * math.tan(math.radians(self.pitch_sigma_deg)))
+        rel = np.hypot(d * sigma_v / (f * h), self.height_sigma_m / h)
         out: FloatArray = d * rel
         return out
 
