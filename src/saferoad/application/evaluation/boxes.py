@@ -97,6 +97,23 @@ MOT_STATS = ("mot.gt", "mot.fp", "mot.fn", "mot.idsw", "mot.idtp", "mot.idfp", "
 DIST_STATS = ("dist.n", "dist.abs_sum", "dist.rel_sum")
 
 
+def iou_distance(a: np.ndarray, b: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """``1 - IoU`` between xyxy boxes, NaN where IoU is below the threshold: the distance
+    matrix motmetrics expects (its own ``iou_matrix`` calls ``np.asfarray``, gone in NumPy 2)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.full((len(a), len(b)), np.nan)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return np.where(iou >= iou_threshold, 1.0 - iou, np.nan)
+
+
 def mot_stats(gt: pd.DataFrame, pred: pd.DataFrame, iou_threshold: float) -> dict[str, float]:
     """CLEAR-MOT and identity counts of one recording (additive across recordings), and the
     distance errors of the pairs motmetrics matched where both sides have a distance."""
@@ -114,9 +131,7 @@ def mot_stats(gt: pd.DataFrame, pred: pd.DataFrame, iou_threshold: float) -> dic
         p = p_by.get(f, empty)
         gb = g[["x1", "y1", "x2", "y2"]].to_numpy(float)
         pb = p[["x1", "y1", "x2", "y2"]].to_numpy(float)
-        gb[:, 2:] -= gb[:, :2]
-        pb[:, 2:] -= pb[:, :2]
-        dist = mm.distances.iou_matrix(gb, pb, max_iou=1.0 - iou_threshold)
+        dist = iou_distance(gb, pb, iou_threshold)
         if len(g) and len(p):
             same = g["cls"].to_numpy()[:, None] == p["cls"].to_numpy()[None, :]
             dist = np.where(same, dist, np.nan)
