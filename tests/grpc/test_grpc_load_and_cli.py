@@ -52,6 +52,7 @@ def test_serve_model_process_module_attr_and_sigterm(server_process: Any) -> Non
         time.sleep(0.3)
         proc.proc.send_signal(signal.SIGTERM)  # graceful: the call in flight still finishes
         t.join(15)
+    proc.proc.wait(30)  # exits by itself after draining
     code, err = proc.stop()
     assert out["y"].tolist() == [42.0]
     assert code == 0, err[-2000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -190,3 +191,60 @@ def test_url_roundtrip(host: str, port: int, model: str, tls: bool) -> None:
     url = f"{'grpcs' if tls else 'grpc'}://{host}:{port}/{model}"
     t = parse_inference_url(url)
     assert str(t) == url and t.port == port and t.model == model
+
+
+# -- wire.py: pre-serialized raw contents are byte-identical to protobuf's ------------------
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8), arrays(), max_size=4), st.text(max_size=5),
+       st.lists(st.text(min_size=1, max_size=4), max_size=2))
+def test_serialized_request_matches_protobuf(inputs: dict[str, np.ndarray], rid: str, outs: list[str]) -> None:
+    from saferoad.adapters.grpc.client import serialize_request
+
+    blob = serialize_request("m", "2", inputs, outs, rid)
+    assert blob == build_request("m", "2", inputs, outs, rid).SerializeToString()
+    if inputs:
+        got, _ = decode_request(pb.ModelInferRequest.FromString(blob))
+        for k in inputs:
+            assert _same(got[k], inputs[k])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8), arrays(), min_size=1, max_size=4))
+def test_response_bytes_parse_both_ways(outputs: dict[str, np.ndarray]) -> None:
+    from saferoad.adapters.grpc.client import parse_response
+    from saferoad.adapters.grpc.model_server import encode_response
+    from saferoad.adapters.grpc.models import ServedModel
+
+    blob = encode_response(ServedModel("m", lambda x: x), "id", outputs)
+    msg = pb.ModelInferResponse.FromString(blob)  # what tritonclient or any peer sees
+    assert [o.name for o in msg.outputs] == list(outputs) and len(msg.raw_output_contents) == len(outputs)
+    for via in (parse_response(blob), decode_response(msg)):
+        for k in outputs:
+            assert _same(via[k], outputs[k]) and via[k].flags.writeable
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64))
+def test_split_raw_on_garbage_raises_valueerror_or_splits(data: bytes) -> None:
+    from saferoad.adapters.grpc.wire import split_raw
+
+    try:
+        head, raws = split_raw(data, 7)
+    except ValueError:
+        return
+    assert len(head) + sum(r.nbytes for r in raws) <= len(data)
+
+
+def test_server_rejects_a_malformed_message(serve: Any, test_models: Any) -> None:
+    import grpc
+
+    from saferoad.adapters.grpc.client import INFER_METHOD
+    from saferoad.adapters.grpc.models import python_model
+
+    server, _ = serve([python_model("grpc_test_models:Echo")])
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        call = ch.unary_unary(INFER_METHOD)
+        with pytest.raises(grpc.RpcError) as info:
+            call(b"\x3a\xff\xff\x03ab", timeout=5)  # a raw field longer than the message
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "not a valid ModelInferRequest: truncated" in info.value.details()

@@ -18,7 +18,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import grpc
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
@@ -37,11 +38,20 @@ from saferoad.adapters.grpc.tensors import (
     decode_typed,
     dtype_of,
     encode_raw,
+    raw_view,
+)
+from saferoad.adapters.grpc.wire import (
+    REQUEST_RAW_FIELD,
+    RESPONSE_RAW_FIELD,
+    join_with_raw,
+    split_raw,
 )
 from saferoad.observability import get_logger
 from saferoad.ports.detector import TensorSpec
 
 _log = get_logger("grpc.client")
+
+INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
@@ -167,6 +177,8 @@ class KServeClient:
                 _log.warning("token_over_plaintext", target=str(self.target))
             self._channel = grpc.insecure_channel(self.target.address, options=channel_options)
         self._stub: Any = pb_grpc.GRPCInferenceServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        # ModelInfer with pre-serialized bytes both ways (see wire.py: one copy per tensor)
+        self._infer_bytes = self._channel.unary_unary(INFER_METHOD)
         self._metadata = (("authorization", f"Bearer {o.token}"),) if o.token else ()
         self._lock = threading.Lock()
         self.retries = 0
@@ -226,9 +238,9 @@ class KServeClient:
         self, inputs: Mapping[str, np.ndarray], outputs: list[str] | None = None, request_id: str = ""
     ) -> Arrays:
         """Run the model on ``inputs`` (raw tensor contents) and return its outputs by name."""
-        req = build_request(self.target.model, self.target.version, inputs, outputs, request_id)
-        resp = self._call(self._stub.ModelInfer, req, "ModelInfer")
-        return decode_response(resp)
+        blob = serialize_request(self.target.model, self.target.version, inputs, outputs, request_id)
+        data = self._call(self._infer_bytes, blob, "ModelInfer")
+        return parse_response(data)
 
     def close(self) -> None:
         self._channel.close()
@@ -257,9 +269,40 @@ def build_request(
     return req
 
 
-def decode_response(resp: Any) -> Arrays:
-    """Output arrays of a ModelInferResponse (raw or typed contents), writable copies."""
-    raw = resp.raw_output_contents
+def serialize_request(
+    model: str,
+    version: str,
+    inputs: Mapping[str, np.ndarray],
+    outputs: list[str] | None = None,
+    request_id: str = "",
+) -> bytes:
+    """The serialized ModelInferRequest of :func:`build_request`, built with one copy of
+    each tensor (wire.py)."""
+    req = pb.ModelInferRequest(model_name=model, model_version=version, id=request_id)
+    blobs = []
+    for name, arr in inputs.items():
+        a = np.asarray(arr)
+        req.inputs.add(name=name, datatype=datatype_of(a.dtype), shape=list(a.shape))
+        blobs.append(raw_view(a))
+    for name in outputs or ():
+        req.outputs.add(name=name)
+    return join_with_raw(req.SerializeToString(), REQUEST_RAW_FIELD, blobs)
+
+
+def parse_response(data: bytes) -> Arrays:
+    """Output arrays of a serialized ModelInferResponse."""
+    try:
+        head, raws = split_raw(data, RESPONSE_RAW_FIELD)
+        resp = pb.ModelInferResponse.FromString(head)
+    except (ValueError, DecodeError) as err:
+        raise RemoteInferenceError(f"malformed response from the server: {err}") from None
+    return decode_response(resp, raws)
+
+
+def decode_response(resp: Any, raws: Sequence[bytes | memoryview] | None = None) -> Arrays:
+    """Output arrays of a ModelInferResponse (raw or typed contents), writable copies.
+    ``raws``: the raw contents when they were split off the message (wire.py)."""
+    raw = resp.raw_output_contents if raws is None else raws
     if raw and len(raw) != len(resp.outputs):
         raise RemoteInferenceError(
             f"server sent {len(raw)} raw_output_contents for {len(resp.outputs)} outputs"

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -37,8 +38,14 @@ from saferoad.adapters.grpc.tensors import (
     datatype_of,
     decode_raw,
     decode_typed,
-    encode_raw,
     fill_typed,
+    raw_view,
+)
+from saferoad.adapters.grpc.wire import (
+    REQUEST_RAW_FIELD,
+    RESPONSE_RAW_FIELD,
+    join_with_raw,
+    split_raw,
 )
 from saferoad.observability import get_logger
 
@@ -124,15 +131,27 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     # -- inference ---------------------------------------------------------------------------
     def ModelInfer(self, request: Any, context: Any) -> Any:
+        """ModelInfer on a parsed message (the generated servicer interface)."""
+        return pb.ModelInferResponse.FromString(self.ModelInferBytes(request.SerializeToString(), context))
+
+    def ModelInferBytes(self, data: bytes, context: Any) -> bytes:
+        """ModelInfer on the serialized request, answering the serialized response: the
+        tensors are read and written in place (wire.py). This is what the server runs."""
         self.stats.add(requests=1)
         try:
-            return self._infer(request, context)
+            try:
+                head, raws = split_raw(data, REQUEST_RAW_FIELD)
+                request = pb.ModelInferRequest.FromString(head)
+            except (ValueError, DecodeError) as err:
+                raise TensorError(f"not a valid ModelInferRequest: {err}") from None
+            return self._infer(request, raws, context)
         except _Abort as err:
             self.stats.add(errors=1)
             context.abort(err.code, err.message)
         except TensorError as err:
             self.stats.add(errors=1)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        raise AssertionError("unreachable: context.abort raises")
 
     def _model(self, name: str, version: str) -> ServedModel:
         m = self.models.get(name)
@@ -148,9 +167,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             )
         return m
 
-    def _infer(self, request: Any, context: Any) -> Any:
+    def _infer(self, request: Any, raws: Sequence[bytes | memoryview], context: Any) -> bytes:
         m = self._model(request.model_name, request.model_version)
-        inputs, typed = decode_request(request)
+        inputs, typed = decode_request(request, raws)
         m.check_inputs(inputs)
         outputs = self._run(m, inputs, context)
         wanted = [o.name for o in request.outputs]
@@ -195,9 +214,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             m.close()
 
 
-def decode_request(request: Any) -> tuple[Arrays, bool]:
-    """The input arrays of a ModelInferRequest, and whether they came as typed contents."""
-    raw = request.raw_input_contents
+def decode_request(
+    request: Any, raws: Sequence[bytes | memoryview] | None = None
+) -> tuple[Arrays, bool]:
+    """The input arrays of a ModelInferRequest, and whether they came as typed contents.
+    ``raws``: the raw contents when they were split off the message (wire.py)."""
+    raw = raws or request.raw_input_contents
     if raw and len(raw) != len(request.inputs):
         raise TensorError(
             f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs: give one per input, in order"
@@ -219,22 +241,23 @@ def decode_request(request: Any) -> tuple[Arrays, bool]:
     return arrays, not raw
 
 
-def encode_response(m: ServedModel, request_id: str, outputs: Arrays, *, typed: bool = False) -> Any:
-    """A ModelInferResponse: raw contents, or typed ones when the request used typed ones
-    (and every output has a typed field; FP16 forces raw)."""
+def encode_response(m: ServedModel, request_id: str, outputs: Arrays, *, typed: bool = False) -> bytes:
+    """A serialized ModelInferResponse: raw contents, or typed ones when the request used
+    typed ones (and every output has a typed field; FP16 forces raw)."""
     resp = pb.ModelInferResponse(model_name=m.name, model_version=m.version, id=request_id)
     try:
         datatypes = {k: datatype_of(v.dtype) for k, v in outputs.items()}
     except TensorError as err:
         raise _Abort(grpc.StatusCode.INTERNAL, f"model {m.name!r} output: {err}") from None
     as_typed = typed and all(d in TYPED_FIELD for d in datatypes.values())
+    blobs = []
     for name, arr in outputs.items():
         out = resp.outputs.add(name=name, datatype=datatypes[name], shape=list(arr.shape))
         if as_typed:
             fill_typed(out.contents, arr)
         else:
-            resp.raw_output_contents.append(encode_raw(arr))
-    return resp
+            blobs.append(raw_view(arr))
+    return join_with_raw(resp.SerializeToString(), RESPONSE_RAW_FIELD, blobs)
 
 
 def _tensor_meta(t: Any) -> Any:
@@ -354,6 +377,25 @@ def start_server(
     return out
 
 
+def register_inference_service(servicer: InferenceServicer, server: grpc.Server) -> None:
+    """Register the KServe v2 RPCs (as the generated ``add_..._to_server`` would), with
+    ModelInfer taking and returning serialized bytes (``ModelInferBytes``)."""
+    service = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
+    handlers = {}
+    for method in service.methods:
+        if method.name == "ModelInfer":
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(servicer.ModelInferBytes)
+            continue
+        req_cls = getattr(pb, method.input_type.name)
+        resp_cls = getattr(pb, method.output_type.name)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=req_cls.FromString,
+            response_serializer=resp_cls.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+
+
 def serve_models(
     models: list[ServedModel],
     *,
@@ -371,7 +413,7 @@ def serve_models(
     servicer = InferenceServicer(models, max_batch_size=max_batch_size, max_batch_delay_s=max_batch_delay_s)
     try:
         server = start_server(
-            lambda s: pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, s),  # type: ignore[no-untyped-call]
+            lambda s: register_inference_service(servicer, s),
             [SERVICE_NAME],
             host=host,
             port=port,

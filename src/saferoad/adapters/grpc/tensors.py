@@ -14,6 +14,7 @@ server answers with ``INVALID_ARGUMENT`` and the message.
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,7 +85,9 @@ def _element_count(name: str, shape: Sequence[int]) -> int:
     return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
 
 
-def decode_raw(name: str, datatype: str, shape: Sequence[int], raw: bytes) -> NDArray[Any]:
+def decode_raw(
+    name: str, datatype: str, shape: Sequence[int], raw: bytes | memoryview
+) -> NDArray[Any]:
     """A tensor from raw bytes; the byte count must match the shape exactly."""
     dtype = dtype_of(datatype)
     n = _element_count(name, shape)
@@ -141,6 +144,17 @@ def encode_raw(arr: NDArray[Any]) -> bytes:
     return a.tobytes()
 
 
+def raw_view(arr: NDArray[Any]) -> memoryview | bytes:
+    """The raw wire bytes of ``arr`` without copying where possible (a view of a
+    contiguous little-endian array; BYTES and big-endian arrays are converted)."""
+    if datatype_of(arr.dtype) == "BYTES":
+        return _pack_bytes(arr)
+    a = np.ascontiguousarray(arr)
+    if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and sys.byteorder == "big"):
+        a = a.astype(a.dtype.newbyteorder("<"))
+    return memoryview(a.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+
+
 def fill_typed(contents: Any, arr: NDArray[Any]) -> None:
     """Write ``arr`` into an ``InferTensorContents`` message."""
     datatype = datatype_of(arr.dtype)
@@ -171,7 +185,7 @@ def _pack_bytes(arr: NDArray[Any]) -> bytes:
     return b"".join(parts)
 
 
-def _unpack_bytes(name: str, raw: bytes) -> list[bytes]:
+def _unpack_bytes(name: str, raw: bytes | memoryview) -> list[bytes]:
     items, pos = [], 0
     while pos < len(raw):
         if pos + 4 > len(raw):
@@ -180,6 +194,6 @@ def _unpack_bytes(name: str, raw: bytes) -> list[bytes]:
         pos += 4
         if pos + length > len(raw):
             raise TensorError(f"tensor {name!r}: BYTES element of {length} bytes runs past the end")
-        items.append(raw[pos : pos + length])
+        items.append(bytes(raw[pos : pos + length]))
         pos += length
     return items
