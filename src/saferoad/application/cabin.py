@@ -22,7 +22,6 @@ from saferoad.domain.types import CameraIntrinsics, Event, SpeedSeries
 
 def thresholds_from_config(cfg: CabinConfig) -> CabinThresholds:
     return CabinThresholds(
-        ear_prior=cfg.ear_prior,
         closed_ratio=cfg.closed_ratio,
         baseline_window_s=cfg.baseline_window_s,
         baseline_min_samples=cfg.baseline_min_samples,

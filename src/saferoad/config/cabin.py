@@ -78,11 +78,6 @@ class CabinConfig(Section):
         5.0, gt=0, description="camera_obstructed: obstructed frames for at least this long."
     )
     # -- eyes -------------------------------------------------------------------------------
-    ear_prior: float = Field(
-        0.30,
-        gt=0,
-        description="Open-eye EAR assumed until the driver's own baseline exists (typical open EAR 0.3).",
-    )
     closed_ratio: float = Field(
         0.80,
         gt=0,

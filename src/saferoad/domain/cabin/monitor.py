@@ -31,12 +31,11 @@ With ``speed_mps=None`` the vehicle is taken to be moving (cabin video on its ow
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import numpy as np
 
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.types import Event, EventType, Severity
@@ -46,7 +45,6 @@ from saferoad.domain.types import Event, EventType, Severity
 class CabinThresholds:
     """Parameters of the rules (the application fills them from ``config.cabin``)."""
 
-    ear_prior: float = 0.30
     closed_ratio: float = 0.80
     baseline_window_s: float = 60.0
     baseline_min_samples: int = 10
@@ -92,27 +90,33 @@ class CabinState:
 
 
 class _WindowMedian:
-    """Median of the values of the last ``window_s`` seconds (bounded by time)."""
+    """Median of the values of the last ``window_s`` seconds (bounded by time): a time-ordered
+    queue plus a sorted list, so adding, expiring and reading the median stay cheap."""
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self._items: deque[tuple[float, float]] = deque()
+        self._sorted: list[float] = []
 
     def add(self, t: float, value: float) -> None:
         self._items.append((t, value))
+        bisect.insort(self._sorted, value)
         self.trim(t)
 
     def trim(self, t: float) -> None:
         while self._items and self._items[0][0] < t - self.window_s:
-            self._items.popleft()
+            _, old = self._items.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
 
     def __len__(self) -> int:
         return len(self._items)
 
     def median(self, default: float) -> float:
-        if not self._items:
+        n = len(self._sorted)
+        if n == 0:
             return default
-        return float(np.median(np.fromiter((v for _, v in self._items), dtype=np.float64)))
+        mid = n // 2
+        return self._sorted[mid] if n % 2 else 0.5 * (self._sorted[mid - 1] + self._sorted[mid])
 
 
 @dataclass
@@ -188,18 +192,17 @@ class CabinMonitor:
         self._moving = awake_needed
         events: list[Event] = []
 
-        yaw0 = self._yaw.median(0.0) if len(self._yaw) >= th.baseline_min_samples else 0.0
-        pitch0 = self._pitch.median(0.0) if len(self._pitch) >= th.baseline_min_samples else 0.0
-        ear0 = (
-            self._ear.median(th.ear_prior)
-            if len(self._ear) >= th.baseline_min_samples
-            else th.ear_prior
-        )
+        # the driver's own baselines; until they exist (the first baseline_min_samples
+        # frames with a face) no eye or head decision is made
+        n_min = th.baseline_min_samples
+        yaw0 = self._yaw.median(math.nan) if len(self._yaw) >= n_min else math.nan
+        pitch0 = self._pitch.median(math.nan) if len(self._pitch) >= n_min else math.nan
+        ear0 = self._ear.median(math.nan) if len(self._ear) >= n_min else math.nan
 
         face = sample.face
         ear = sample.ear
         if face and self.classify_eyes:
-            closed = math.isfinite(ear) and ear < th.closed_ratio * ear0
+            closed = math.isfinite(ear) and math.isfinite(ear0) and ear < th.closed_ratio * ear0
         else:
             closed = face and sample.eyes_closed
 
@@ -211,6 +214,7 @@ class CabinMonitor:
                 self._pitch.add(t, sample.pitch_deg)
             frontal = (
                 not math.isfinite(sample.yaw_deg)
+                or not math.isfinite(yaw0)
                 or abs(sample.yaw_deg - yaw0) <= th.baseline_max_yaw_deg
             )
             if math.isfinite(ear) and frontal:
@@ -374,6 +378,8 @@ class CabinMonitor:
         ``up``), or ``None`` when on the road or unknown."""
         th = self.th
         if not s.face or not (math.isfinite(s.yaw_deg) and math.isfinite(s.pitch_deg)):
+            return None
+        if not (math.isfinite(yaw0) and math.isfinite(pitch0)):
             return None
         dy = s.yaw_deg - yaw0
         dp = s.pitch_deg - pitch0
