@@ -258,6 +258,12 @@ class DistanceEstimator:
     def size(
         self, xyxy: FloatArray, labels: Sequence[str] | None
     ) -> tuple[FloatArray, FloatArray]:
+        d, s, _ = self._size(xyxy, labels)
+        return d, s
+
+    def _size(
+        self, xyxy: FloatArray, labels: Sequence[str] | None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Distance (to the near face) from the size prior of each box's label, and its
         sigma; NaN when the label has no prior or the measured side is cut off by the image
         border.
@@ -272,6 +278,7 @@ class DistanceEstimator:
         n = len(b)
         d = np.full(n, np.nan)
         s = np.full(n, np.nan)
+        side = np.zeros(n)  # +W: left side of a car right of us shows, -W: mirror, 0: none
         i = self.camera.intrinsics
         ul = (b[:, 0] - i.cx) / i.fx
         ur = (b[:, 2] - i.cx) / i.fx
@@ -289,16 +296,16 @@ class DistanceEstimator:
                 if ul[k] > 0:  # wholly right of the camera: its left side may show
                     z_side = (w + ul[k] * length) / span
                     if ur[k] * z_side - w > 0:  # consistent: rear-left corner right of camera
-                        z = z_side
+                        z, side[k] = z_side, w
                 elif ur[k] < 0:  # wholly left: its right side may show
                     z_side = (w - ur[k] * length) / span
                     if ul[k] * z_side + w < 0:
-                        z = z_side
+                        z, side[k] = z_side, -w
                 d[k] = z
             elif prior.height_m is not None and h_px[k] > 1 and not cut_tb[k]:
                 d[k] = i.fy * prior.height_m / h_px[k]
             s[k] = d[k] * prior.rel_sigma
-        return d, s
+        return d, s, side
 
     def estimate(self, xyxy: FloatArray, labels: Sequence[str] | None) -> DistanceEstimate:
         b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
@@ -306,9 +313,19 @@ class DistanceEstimator:
         dg = self.ground(b)
         dg = np.where(b[:, 3] >= i.height - self.border_px, np.nan, dg)
         sg = self._ground_sigma(b, dg)
-        ds, ss = self.size(b, labels)
+        ds, ss, side = self._size(b, labels)
         fused = fuse_estimates(dg, sg, ds, ss)
-        uv = np.stack([(b[:, 0] + b[:, 2]) / 2.0, b[:, 3]], axis=1)
+        # lateral position of the rear face's centre: where a car's side shows, the box
+        # centre is not the car's centre; the rear face is the outer W of the box
+        u = (b[:, 0] + b[:, 2]) / 2.0
+        zs = np.where(np.isfinite(fused) & (fused > 0), fused, np.nan)
+        u_rear = np.where(
+            side > 0,
+            b[:, 2] - i.fx * side / (2 * zs),
+            np.where(side < 0, b[:, 0] - i.fx * side / (2 * zs), u),
+        )
+        u = np.where(np.isfinite(u_rear), u_rear, u)
+        uv = np.stack([u, b[:, 3]], axis=1)
         lat = lateral_at_distance(self.camera, uv, fused)
         return DistanceEstimate(fused=fused, ground=dg, size=ds, lateral_m=lat)
 
