@@ -41,7 +41,7 @@ class RoadEventParams:
     max_frame_gap_s: float = 1.0
     tick_hz: float = 10.0
     corridor_half_width_m: float = 1.8
-    range_rate_window_s: float = 1.0
+    range_rate_window_s: float = 0.5
     lead_dropout_s: float = 0.5
     tailgating_headway_s: float = 0.7
     tailgating_min_duration_s: float = 10.0

@@ -53,7 +53,7 @@ class LeadTracker:
     fx: float | None
     cx: float | None
     corridor_half_width_m: float = 1.8
-    window_s: float = 1.0
+    window_s: float = 0.5
     min_history: int = 3
     _track_id: int | None = None
     _hist: deque[tuple[float, float]] = field(default_factory=deque)
