@@ -87,7 +87,8 @@ def read_nmea(path: Path, start_utc: datetime | None = None) -> GpsSeries:
         try:
             msg = pynmea2.parse(line, check=True)
         except pynmea2.ParseError as err:
-            raise ValueError(f"{path}:{lineno}: bad NMEA sentence: {err.args[0]}") from None
+            detail = err.args[0][0] if err.args and isinstance(err.args[0], tuple) else err
+            raise ValueError(f"{path}:{lineno}: bad NMEA sentence: {detail}") from None
         except (ValueError, AttributeError) as err:
             raise ValueError(f"{path}:{lineno}: bad NMEA sentence: {err}") from None
         try:
