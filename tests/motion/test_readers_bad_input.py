@@ -243,7 +243,7 @@ def test_open_recording_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a recording folder"):
         open_recording(tmp_path)
     (tmp_path / "meta.toml").write_text("[recording]\nstart_utc = 2026-01-01T00:00:00Z\n")
-    with pytest.raises(ValueError, match="neither imu.csv nor a GPS file"):
+    with pytest.raises(ValueError, match=r"neither imu\.csv nor a GPS file"):
         open_recording(tmp_path)
 
 
