@@ -1,0 +1,98 @@
+"""One hour of 200 Hz 6-axis IMU plus 10 Hz GPS (CSV, saferoad's format) through ``analyze``.
+
+Prints the wall time of reading + analysing, the share spent parsing (from the trace), and
+baselines measured in the same run on the same files: pandas.read_csv (C engine) of imu.csv,
+and numpy.loadtxt of it. Target: analyze under 2 s on a 2-core machine.
+
+    .venv/bin/python benchmarks/bench_analyze_imu.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from saferoad.adapters.recording import open_recording, write_recording
+from saferoad.application.analyze import analyze_recording
+from saferoad.config import load_config
+from saferoad.domain.recording import RecordingMeta
+from saferoad.domain.types import G, GpsSeries, ImuSeries
+from saferoad.observability import TraceRecorder, configure_logging, recording_trace, span
+
+HOURS = 1.0
+IMU_HZ = 200.0
+GPS_HZ = 10.0
+
+
+def make_drive(folder: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = int(HOURS * 3600 * IMU_HZ)
+    t = np.arange(n) / IMU_HZ
+    # a speed profile with stops, pushes and brakes; turns every few minutes
+    a = 0.8 * np.sin(2 * np.pi * t / 97.0) + 0.5 * np.sin(2 * np.pi * t / 31.0)
+    w = 0.15 * np.sin(2 * np.pi * t / 180.0) ** 9
+    v = np.clip(12 + np.cumsum(a) / IMU_HZ * 0.3, 0, 30)
+    acc = np.column_stack([a, v * w, np.full(n, G)]) + rng.normal(0, 0.2, (n, 3))
+    gyro = np.column_stack([np.zeros(n), np.zeros(n), w]) + rng.normal(0, 0.01, (n, 3))
+    step = int(IMU_HZ / GPS_HZ)
+    tg = t[::step]
+    heading = np.cumsum(w)[::step] / IMU_HZ
+    x = np.cumsum(v[::step] * np.cos(heading)) / GPS_HZ
+    y = np.cumsum(v[::step] * np.sin(heading)) / GPS_HZ
+    gps = GpsSeries(
+        tg, 35.0 + y / 111_000, 139.0 + x / 91_000, v[::step], np.full(tg.size, np.nan), np.full(tg.size, 30.0)
+    )
+    meta = RecordingMeta(start_utc=datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    write_recording(folder, meta, ImuSeries(t, acc, gyro), gps)
+
+
+def main() -> None:
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory(prefix="saferoad-bench-") as tmp:
+        rec_dir = Path(tmp) / "drive"
+        t0 = time.perf_counter()
+        make_drive(rec_dir)
+        size_mb = (rec_dir / "imu.csv").stat().st_size / 1e6
+        print(f"generated {HOURS:g} h: imu.csv {size_mb:.0f} MB in {time.perf_counter() - t0:.1f} s")
+        cfg = load_config()
+
+        # warm-up (imports, first-call costs), then the measured runs
+        def run() -> tuple[float, float]:
+            rec_trace = TraceRecorder()
+            start = time.perf_counter()
+            with recording_trace(rec_trace):
+                with span("read"):
+                    recording = open_recording(rec_dir)
+                analyze_recording(recording, cfg, Path(tmp) / "out", trace=rec_trace)
+            wall = time.perf_counter() - start
+            return wall, rec_trace.stage_seconds()["read"]
+
+        run()
+        results = [run() for _ in range(3)]
+        wall, read_s = min(results)
+        print(f"saferoad analyze (read + analyze + write outputs): {wall:.3f} s  (best of 3)")
+        print(f"  parsing share: {read_s:.3f} s = {100 * read_s / wall:.0f}% of the wall time")
+        print(f"  target < 2 s: {'met' if wall < 2.0 else 'NOT met'}")
+
+        import pandas as pd
+
+        best = min(
+            _timed(lambda: pd.read_csv(rec_dir / "imu.csv", engine="c")) for _ in range(3)
+        )
+        print(f"baseline pandas.read_csv(imu.csv, engine='c'): {best:.3f} s (parse only)")
+        best_np = _timed(lambda: np.loadtxt(rec_dir / "imu.csv", delimiter=",", skiprows=1))
+        print(f"baseline numpy.loadtxt(imu.csv): {best_np:.3f} s (parse only)")
+
+
+def _timed(fn: object) -> float:
+    start = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()
