@@ -157,8 +157,11 @@ class ScoreRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    trips: TripRepository
-    scores: ScoreRepository
+    @property
+    def trips(self) -> TripRepository: ...
+
+    @property
+    def scores(self) -> ScoreRepository: ...
 
     def __enter__(self) -> Self: ...
 

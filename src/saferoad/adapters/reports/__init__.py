@@ -1,0 +1,1 @@
+"""Reports: Jinja2 templates, matplotlib figures, PDF through headless Chromium."""
