@@ -50,6 +50,12 @@ def start_server(*models: str) -> tuple[subprocess.Popen[str], int]:
     raise RuntimeError("serve-model did not start")
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs) * 1e3, q))
 
@@ -61,6 +67,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=50, help="requests per client in the load test")
     args = ap.parse_args()
 
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     card = load_card("yolox-nano")
     rng = np.random.default_rng(0)
     frames = [(rng.random((1, 3, 416, 416)) * 255).astype(np.float32) for _ in range(8)]
@@ -94,6 +101,14 @@ def main() -> None:
         print(f"remote overhead p50(remote) - p50(local): {overhead:6.2f} ms   (target <= 3 ms)")
         print(f"protocol alone (no-op model, same tensor sizes) round trip p50 {pct(t_noop, 50):6.2f} ms  "
               f"p99 {pct(t_noop, 99):6.2f} ms   (target <= 3 ms)")
+        # CPU cost of the protocol alone (less sensitive to other load than wall time)
+        n_cpu = max(50, args.frames // 2)
+        c0, s0 = time.process_time(), process_cpu_s(proc.pid)
+        for i in range(n_cpu):
+            noop.infer({"images": frames[i % len(frames)]})
+        c_ms = (time.process_time() - c0) / n_cpu * 1e3
+        s_ms = (process_cpu_s(proc.pid) - s0) / n_cpu * 1e3
+        print(f"protocol CPU per frame (no-op model): client {c_ms:.2f} ms + server {s_ms:.2f} ms")
         local.close()
         remote.close()
         noop.close()
