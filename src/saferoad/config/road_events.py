@@ -60,6 +60,13 @@ class RoadEventsConfig(Section):
         description="Rate of the speed timeline the camera-free rule (speeding) runs on.",
     )
 
+    replay_identities: bool = Field(
+        True,
+        description="With the replay detector, keep the track ids the labels file carries "
+        "(ground-truth identities) instead of re-tracking the boxes; the tracker is tested "
+        "on its own.",
+    )
+
     # --- lead vehicle --------------------------------------------------------------------
     corridor_half_width_m: float = Field(
         1.8,

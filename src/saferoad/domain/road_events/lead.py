@@ -1,8 +1,11 @@
 """The lead vehicle: which track it is, its range rate, headway and time to collision.
 
-The tracker may mark the lead (``TrackedObject.is_lead``); otherwise the lead is the nearest
-vehicle with a known distance whose box centre lies inside the ego corridor (a lateral offset
-of at most ``corridor_half_width_m``, from the pinhole model: ``x = (u - cx) Z / fx``).
+Perception marks the lead (``TrackedObject.is_lead``); when it marks none but gave each
+vehicle its lateral offset (``attributes["lateral_m"]``), there is no vehicle in its
+corridor and so no lead. Only objects without either (a bare tracker) are judged here: the
+nearest vehicle with a known distance whose box centre lies inside the ego corridor (a
+lateral offset of at most ``corridor_half_width_m``, from the pinhole model:
+``x = (u - cx) Z / fx``); without a camera model such objects are never the lead.
 
 The range rate is the least-squares slope of the lead's distance over the last
 ``window_s`` seconds of the *same* track (a new lead starts a new history), so a car cutting in
@@ -34,13 +37,14 @@ def select_lead(
     best: TrackedObject | None = None
     for o in vehicles:
         z = o.distance_m
-        if z is None or not math.isfinite(z) or z <= 0:
+        if z is None or not math.isfinite(z) or z <= 0 or "lateral_m" in o.attributes:
             continue
-        if fx is not None and cx is not None and fx > 0:
-            u = 0.5 * (o.xyxy[0] + o.xyxy[2])
-            lateral = (u - cx) * z / fx
-            if abs(lateral) > corridor_half_width_m:
-                continue
+        if fx is None or cx is None or fx <= 0:
+            continue
+        u = 0.5 * (o.xyxy[0] + o.xyxy[2])
+        lateral = (u - cx) * z / fx
+        if abs(lateral) > corridor_half_width_m:
+            continue
         if best is None or z < (best.distance_m or math.inf):
             best = o
     return best

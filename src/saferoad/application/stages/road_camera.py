@@ -1,0 +1,199 @@
+"""The road stage's eyes: frames → perception → frames on the common timeline.
+
+:class:`CameraFeed` iterates ``(t_s, frame index, tracked objects)`` in time order, the
+input of the camera rules, while it
+
+* decodes the recording's video (or, for a recording simulated without video, walks the
+  frames its ``detections.json`` lists, with an empty image of the right size),
+* runs perception (the detector ``ctx.detector``, else the configured one; a recording
+  without video always replays its detections file),
+* reads the lamp colour of traffic lights from their pixels where the detector gave none,
+* writes ``tracks.parquet`` and keeps the tracks for the clips.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from saferoad.application.context import AnalysisContext
+from saferoad.application.perception import PerceptionStats, TracksWriter, run_perception
+from saferoad.domain.geometry import CameraModel
+from saferoad.domain.road_events.engine import FrameItem
+from saferoad.domain.types import CameraIntrinsics, Detections, Frame, TrackedObject
+from saferoad.observability import get_logger
+
+log = get_logger("road.camera")
+
+
+def raw_camera_table(ctx: AnalysisContext) -> dict[str, Any]:
+    """The ``[camera]`` table of a saferoad recording's meta.toml (empty otherwise)."""
+    meta = ctx.recording.path / "meta.toml"
+    if ctx.recording.source_format != "saferoad" or not meta.is_file():
+        return {}
+    from saferoad.adapters.recording.saferoad_format import read_meta
+
+    _, raw = read_meta(meta)
+    cam = raw.get("camera") or {}
+    return cam if isinstance(cam, dict) else {}
+
+
+class _DetectionFrames:
+    """Frames listed by a ``detections.json`` (index and time), images left blank: the
+    replay detector needs only the index, perception only the size."""
+
+    stride = 1
+
+    def __init__(self, path: Path) -> None:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: line {err.lineno}: not valid JSON: {err.msg}") from None
+        self.width = int(doc.get("width") or 0)
+        self.height = int(doc.get("height") or 0)
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"{path}: fields 'width' and 'height' are needed without a video")
+        self.fps = float(doc.get("fps") or 0.0)
+        frames = doc.get("frames")
+        if not isinstance(frames, list):
+            raise ValueError(f"{path}: field 'frames': expected a list")
+        self._items: list[tuple[int, float]] = []
+        for i, fr in enumerate(frames):
+            try:
+                self._items.append((int(fr["frame"]), float(fr["t_s"])))
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"{path}: frames[{i}]: fields 'frame' and 't_s' are needed") from None
+        self._items.sort(key=lambda x: x[1])
+        self._blank = np.broadcast_to(np.zeros((1, 1, 3), dtype=np.uint8), (self.height, self.width, 3))
+
+    def __iter__(self) -> Iterator[Frame]:
+        for idx, t in self._items:
+            yield Frame(idx, t, self._blank)
+
+    def close(self) -> None:
+        return None
+
+
+class SourceIdTracker:
+    """Keeps the track ids a replayed labels file carries (``attributes["source_track_id"]``,
+    ground-truth identities) instead of re-associating boxes: the rules are then judged on
+    what the labels say, and the tracker is judged on its own (perception's tests).
+    Detections without an id get ids of their own (one per detection)."""
+
+    def __init__(self) -> None:
+        self._active: frozenset[int] = frozenset()
+        self._next = 10_000_000
+
+    @property
+    def active_ids(self) -> frozenset[int]:
+        return self._active
+
+    def update(self, detections: Detections) -> list[TrackedObject]:
+        out = []
+        for i in range(len(detections)):
+            attrs = dict(detections.attributes[i]) if detections.attributes is not None else {}
+            if detections.labels is not None:
+                attrs.setdefault("label", detections.labels[i])
+            tid = attrs.get("source_track_id")
+            if tid is None:
+                tid, self._next = self._next, self._next + 1
+            d = float(detections.distance_m[i]) if detections.distance_m is not None else math.nan
+            x1, y1, x2, y2 = (float(v) for v in detections.xyxy[i])
+            out.append(TrackedObject(
+                int(tid), detections.classes[i], float(detections.scores[i]), (x1, y1, x2, y2),
+                d if math.isfinite(d) else None, False, attrs,
+            ))
+        self._active = frozenset(o.track_id for o in out)
+        return out
+
+
+class CameraFeed:
+    """Iterate the camera rules' input; ``close()`` finishes ``tracks.parquet``."""
+
+    def __init__(self, ctx: AnalysisContext, tracks: dict[float, list[TrackedObject]]) -> None:
+        from saferoad.application.stages.road import video_time_offset, with_lamp_colours
+
+        self.ctx = ctx
+        self.tracks = tracks
+        self._lamps = with_lamp_colours
+        cfg = ctx.config
+        rec = ctx.recording
+        self.offset = video_time_offset(ctx)
+        self.stats = PerceptionStats()
+        if rec.video is not None:
+            from saferoad.adapters.video.frames import open_frames
+
+            self.frames: Any = open_frames(rec.video, stride=cfg.perception.stride)
+            self.source = "video"
+        else:
+            assert rec.detections is not None
+            self.frames = _DetectionFrames(rec.detections)
+            self.source = "detections"
+        from saferoad.adapters.replay.detector import ReplayDetector
+
+        self.detector: Any
+        if ctx.detector is not None:
+            self.detector = ctx.detector
+        elif rec.video is None or cfg.perception.detector == "replay":
+            path = cfg.perception.replay_path or str(rec.detections)
+            self.detector = ReplayDetector(path)
+        else:
+            from saferoad.adapters.detectors import build_detector
+
+            self.detector = build_detector(cfg, rec)
+        cam_table = raw_camera_table(ctx)
+        intr = rec.meta.camera
+        self.camera: CameraModel | None = None
+        if intr is not None:
+            self.camera = CameraModel(intr, rec.meta.camera_mount).scaled(
+                self.frames.width, self.frames.height
+            )
+        self.pitch_known = "pitch_deg" in cam_table
+        intr_used = (
+            self.camera.intrinsics if self.camera is not None
+            else CameraIntrinsics.from_fov(
+                self.frames.width, self.frames.height, cfg.perception.hfov_deg
+            )
+        )
+        self.fx: float | None = intr_used.fx
+        self.cx: float | None = intr_used.cx
+        self.tracker: SourceIdTracker | None = None
+        if isinstance(self.detector, ReplayDetector) and cfg.road_events.replay_identities:
+            self.tracker = SourceIdTracker()
+        self.writer = TracksWriter(ctx.out_dir / "tracks.parquet") if ctx.out_dir else None
+        self._closed = False
+
+    def __iter__(self) -> Iterator[FrameItem]:
+        lamp_fraction = self.ctx.config.road_events.lamp_min_fraction
+        for frame, objs in run_perception(
+            self.frames, self.detector, self.tracker, self.camera, self.ctx.config,
+            pitch_known=self.pitch_known, stats=self.stats,
+        ):
+            objs = self._lamps(frame, objs, lamp_fraction)
+            if self.writer is not None:
+                self.writer.write(frame, objs)
+            t = frame.t_s + self.offset
+            if self.source == "video":
+                self.tracks[round(t, 6)] = objs
+            yield (t, frame.index, tuple(objs))
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "camera_source": self.source,
+            "detector": getattr(self.detector, "name", type(self.detector).__name__),
+            "perception": self.stats.as_dict(),
+            "tracks_rows": self.writer.rows_written if self.writer else 0,
+        }
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.writer is not None:
+            self.writer.close()
+        self.frames.close()
