@@ -98,9 +98,9 @@ def test_gps_csv_round_trip(n: int, lat0: float, lon0: float, speeds: list[float
 @SETTINGS
 @given(st.lists(st.floats(0, 80), min_size=2, max_size=30))
 def test_can_csv_round_trip(speeds: list[float]) -> None:
-    t = np.arange(len(speeds)) * 0.01
+    t = np.arange(len(speeds), dtype=np.float64) * 0.01
     p = _tmp() / "can.csv"
-    write_can_csv(p, SpeedSeries(t, np.array(speeds), "can"))
+    write_can_csv(p, SpeedSeries(t, np.array(speeds, dtype=np.float64), "can"))
     back = read_can_csv(p)
     assert np.array_equal(back.speed_mps, np.array(speeds))
 
