@@ -24,7 +24,7 @@ def thresholds_from_config(cfg: CabinConfig) -> CabinThresholds:
     return CabinThresholds(
         closed_ratio=cfg.closed_ratio,
         baseline_window_s=cfg.baseline_window_s,
-        baseline_min_samples=cfg.baseline_min_samples,
+        baseline_min_s=cfg.baseline_min_s,
         perclos_window_s=cfg.perclos_window_s,
         perclos_min_s=cfg.perclos_min_s,
         perclos_threshold=cfg.perclos_threshold,

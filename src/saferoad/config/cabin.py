@@ -89,8 +89,10 @@ class CabinConfig(Section):
         gt=0,
         description="Window of the driver's baselines (open-eye EAR, straight-ahead yaw and pitch; running median).",
     )
-    baseline_min_samples: int = Field(
-        10, ge=1, description="Frames with a face needed before the baselines replace the priors."
+    baseline_min_s: float = Field(
+        3.0,
+        gt=0,
+        description="Seconds of frames with a face needed before the baselines exist; no eye or head decision is made before (a calibration period).",
     )
     perclos_window_s: float = Field(
         60.0,

@@ -35,6 +35,7 @@ from saferoad.domain.cabin.signals import (
     eye_aspect_ratio,
     frame_obstruction,
     mouth_open_ratio,
+    upper_lid_aperture,
 )
 from saferoad.domain.types import CameraIntrinsics, FloatArray, Frame, ImageArray
 
@@ -218,9 +219,13 @@ class FaceAnalyzer:
             return CabinSample.no_face(frame.index, frame.t_s)
         self._roi = self._roi_from_landmarks(pts)
         lay = self.layout
-        ear_l = eye_aspect_ratio(pts[list(lay.left_eye)])
-        ear_r = eye_aspect_ratio(pts[list(lay.right_eye)])
+        left, right = pts[list(lay.left_eye)], pts[list(lay.right_eye)]
+        ear_l = eye_aspect_ratio(left)
+        ear_r = eye_aspect_ratio(right)
         m = lay.mouth
+        up = (left.mean(0) + right.mean(0)) / 2 - (pts[m[2]] + pts[m[3]]) / 2
+        lid_l = upper_lid_aperture(left, up)
+        lid_r = upper_lid_aperture(right, up)
         mouth = mouth_open_ratio(pts[m[0]], pts[m[1]], pts[m[2]], pts[m[3]])
         pose = head_pose(pts[list(lay.pose)], self._intr(w, h))
         yaw, pitch, roll = pose if pose is not None else (math.nan, math.nan, math.nan)
@@ -234,4 +239,6 @@ class FaceAnalyzer:
             pitch_deg=pitch,
             roll_deg=roll,
             mouth_open=mouth,
+            lid_left=lid_l,
+            lid_right=lid_r,
         )

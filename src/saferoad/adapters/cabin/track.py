@@ -190,7 +190,8 @@ def write_cabin_csv(path: Path, samples: Sequence[CabinSample], obstructed: bool
 def cabin_table(
     samples: Sequence[CabinSample], states: Sequence[CabinState] | None = None
 ) -> pa.Table:
-    """Per-frame table: the ``cabin.csv`` columns, ``obstructed``, and (with states) the
+    """Per-frame table: the ``cabin.csv`` columns, ``obstructed``, the upper-lid apertures
+    ``lid_left``/``lid_right`` (NaN from a signal track), and (with states) the
     monitor's ``perclos`` and ``off_road``."""
     data: dict[str, pa.Array] = {
         "frame": pa.array([s.frame for s in samples], pa.int64()),
@@ -204,6 +205,8 @@ def cabin_table(
         "roll_deg": pa.array([s.roll_deg for s in samples], pa.float64()),
         "mouth_open": pa.array([s.mouth_open for s in samples], pa.float64()),
         "obstructed": pa.array([s.obstructed for s in samples], pa.bool_()),
+        "lid_left": pa.array([s.lid_left for s in samples], pa.float64()),
+        "lid_right": pa.array([s.lid_right for s in samples], pa.float64()),
     }
     if states is not None:
         data["perclos"] = pa.array([st.perclos for st in states], pa.float64())

@@ -47,7 +47,7 @@ class CabinThresholds:
 
     closed_ratio: float = 0.80
     baseline_window_s: float = 60.0
-    baseline_min_samples: int = 10
+    baseline_min_s: float = 3.0
     baseline_max_yaw_deg: float = 20.0
     perclos_window_s: float = 60.0
     perclos_min_s: float = 20.0
@@ -110,6 +110,13 @@ class _WindowMedian:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def span_s(self) -> float:
+        return self._items[-1][0] - self._items[0][0] if self._items else 0.0
+
+    def ready(self, min_s: float) -> bool:
+        """Enough history for a baseline: samples covering at least ``min_s`` seconds."""
+        return len(self._items) >= 5 and self.span_s() >= min_s
 
     def median(self, default: float) -> float:
         n = len(self._sorted)
@@ -192,15 +199,15 @@ class CabinMonitor:
         self._moving = awake_needed
         events: list[Event] = []
 
-        # the driver's own baselines; until they exist (the first baseline_min_samples
-        # frames with a face) no eye or head decision is made
-        n_min = th.baseline_min_samples
-        yaw0 = self._yaw.median(math.nan) if len(self._yaw) >= n_min else math.nan
-        pitch0 = self._pitch.median(math.nan) if len(self._pitch) >= n_min else math.nan
-        ear0 = self._ear.median(math.nan) if len(self._ear) >= n_min else math.nan
+        # the driver's own baselines; until they exist (baseline_min_s of frames with a
+        # face) no eye or head decision is made
+        need = th.baseline_min_s
+        yaw0 = self._yaw.median(math.nan) if self._yaw.ready(need) else math.nan
+        pitch0 = self._pitch.median(math.nan) if self._pitch.ready(need) else math.nan
+        ear0 = self._ear.median(math.nan) if self._ear.ready(need) else math.nan
 
         face = sample.face
-        ear = sample.ear
+        ear = sample.openness
         if face and self.classify_eyes:
             closed = math.isfinite(ear) and math.isfinite(ear0) and ear < th.closed_ratio * ear0
         else:

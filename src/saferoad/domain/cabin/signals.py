@@ -34,12 +34,23 @@ class CabinSample:
     roll_deg: float = NAN
     mouth_open: float = NAN
     obstructed: bool = False
+    lid_left: float = NAN
+    lid_right: float = NAN
+    """Upper-lid aperture of each eye (see :func:`upper_lid_aperture`), where the source
+    measures it (the face pipeline; not part of ``cabin.csv``)."""
 
     @property
     def ear(self) -> float:
         """Mean eye aspect ratio of the two eyes (NaN without a face)."""
         vals = [v for v in (self.ear_left, self.ear_right) if math.isfinite(v)]
         return sum(vals) / len(vals) if vals else NAN
+
+    @property
+    def openness(self) -> float:
+        """The eye-openness measure the closure rule compares with the driver's baseline: the
+        mean upper-lid aperture where measured, else the mean eye aspect ratio."""
+        lids = [v for v in (self.lid_left, self.lid_right) if math.isfinite(v)]
+        return sum(lids) / len(lids) if lids else self.ear
 
     @classmethod
     def no_face(cls, frame: int, t_s: float, obstructed: bool = False) -> CabinSample:
@@ -61,6 +72,26 @@ def eye_aspect_ratio(points: FloatArray) -> float:
         return NAN
     height = float(np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4]))
     return height / (2.0 * width)
+
+
+def upper_lid_aperture(points: FloatArray, up: FloatArray) -> float:
+    """Height of the upper lid (mean of p2, p3 of the six EAR points) above the line through
+    the eye corners (p1, p4), over the eye width; ``up`` points to the top of the face.
+
+    A closure brings the upper lid down to the corner line (about 0), while a smile's squint
+    raises the *lower* lid and barely moves the upper one, so this separates the two better
+    than the eye aspect ratio, which both shrink."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.shape != (6, 2):
+        raise ValueError(f"upper_lid_aperture needs 6 points (6, 2), got {p.shape}")
+    d = p[3] - p[0]
+    width = float(np.linalg.norm(d))
+    if not width > 0.0:
+        return NAN
+    n = np.array([d[1], -d[0]]) / width
+    if float(np.dot(n, np.asarray(up, np.float64))) < 0:
+        n = -n
+    return float((np.dot(p[1] - p[0], n) + np.dot(p[2] - p[0], n)) / 2.0) / width
 
 
 def mouth_open_ratio(
