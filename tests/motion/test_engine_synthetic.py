@@ -84,3 +84,16 @@ def test_speed_sources(drive: Drive) -> None:
     assert np.abs(fused.speed.speed_mps - truth).max() < 1.0
     none = run_engine(drive.imu, None, None, EngineParams())
     assert none.speed is None
+
+
+def test_device_frame_without_gyro_or_gps_runs_heading_free(drive: Drive) -> None:
+    """No gyroscope and no speed: the forward axis cannot be fixed. The horizontal plane
+    still comes from gravity, so the harsh pulses are found (their type is a guess: see
+    docs/events.md, heading-free mode)."""
+    imu = ImuSeries(drive.imu.t_s, drive.imu.acc, None, frame="device")
+    res = run_engine(imu, None, None, EngineParams())
+    assert res.mode == "heading-free"
+    for t0, t1 in ((20.0, 21.5), (30.0, 32.0)):
+        assert any(e.start_s < t1 and e.end_s > t0 for e in res.events), (t0, t1)
+    quiet = [e for e in res.events if e.start_s > 70]
+    assert quiet == []

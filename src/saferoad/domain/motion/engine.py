@@ -14,7 +14,9 @@ from saferoad.domain.motion.timebase import find_gaps
 from saferoad.domain.motion.vehicle_frame import (
     VehicleFrame,
     estimate_frame,
+    estimate_up,
     frame_from_rotation,
+    horizontal_basis,
 )
 from saferoad.domain.types import Event, FloatArray, GpsSeries, ImuSeries, SpeedSeries
 
@@ -134,10 +136,20 @@ def run_engine(
         sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat)
         mode = "signed"
     else:
-        yaw = gyro[:, 2] if gyro is not None else None
+        if imu.frame == "earth":
+            up = np.array([0.0, 0.0, 1.0])
+            horizontal = acc[:, :2]
+        else:
+            # A device frame whose forward axis could not be fixed (no gyroscope, no speed):
+            # the horizontal plane is still known from gravity.
+            up = estimate_up(acc)
+            e1, e2 = horizontal_basis(up)
+            horizontal = np.column_stack([acc @ e1, acc @ e2])
+            horizontal = horizontal - horizontal.mean(axis=0)
+        yaw = gyro @ up if gyro is not None else None
         speed = ego_speed(can, gps)
         sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
-        sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, horizontal=acc[:, :2])
+        sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, horizontal=horizontal)
         mode = "heading-free"
     events = detect_harsh(sig, params.harsh, hz)
     t0 = float(u.t_s[0])
