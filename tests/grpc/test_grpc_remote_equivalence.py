@@ -1,51 +1,75 @@
-"""A local ONNX run and a run through ``saferoad serve-model`` give the same tracks."""
+"""A local ONNX run and a run through ``saferoad serve-model`` give the same tracks and
+events: ``analyze`` on a recording made of the highway clip, switched by configuration only
+(``perception.detector`` + ``inference.url``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
-from saferoad.adapters.grpc.detector import remote_detector
-from saferoad.adapters.onnx.backend import OnnxBackend
-from saferoad.adapters.onnx.card import load_card
-from saferoad.adapters.onnx.detector import ModelDetector
-from saferoad.adapters.video.frames import open_frames
-from saferoad.application.perception import run_perception
+from saferoad.adapters.recording import open_recording
+from saferoad.application.analyze import analyze_recording
 from saferoad.config import load_config
 
+# A wide corridor and a long headway threshold so the near cars of this 1.5 s clip make a
+# lead vehicle and a tailgating event: the comparison then covers events, not only tracks.
+TUNING = {
+    "perception": {"corridor_half_width_m": 15.0},
+    "road_events": {
+        "corridor_half_width_m": 15.0,
+        "tailgating_headway_s": 5.0,
+        "tailgating_min_duration_s": 0.5,
+        "clips": False,
+    },
+}
 
-def _tracks(clip: Path, detector: Any, cfg: Any) -> list[tuple[Any, ...]]:
-    rows = []
-    frames = open_frames(clip)
-    try:
-        for frame, objs in run_perception(frames, detector, None, None, cfg):
-            for o in objs:
-                rows.append((frame.index, round(frame.t_s, 6), o.track_id, o.cls.value, o.score,
-                             o.xyxy, o.distance_m, o.is_lead))
-    finally:
-        frames.close()
-    return rows
+
+def _recording(shared_dir: Path, folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "video.mp4").symlink_to(shared_dir / "data" / "video" / "highway_vehicles_720p.mp4")
+    (folder / "meta.toml").write_text("[recording]\nformat_version = 1\nstart_utc = 2026-11-20T08:15:00Z\n")
+    rows = ["t_s,lat,lon,speed_mps,course_deg,alt_m"]
+    for i in range(21):  # 2 s at 10 Hz, 25 m/s due north
+        t = i * 0.1
+        rows.append(f"{t:.1f},{35.0 + 25.0 * t / 111_000:.7f},139.0,25.0,0.0,10.0")
+    (folder / "gps.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 @pytest.mark.slow
-def test_same_tracks_local_and_through_serve_model(shared_dir: Path, server_process: Any) -> None:
-    clip = shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"
-    card = load_card("yolox-nano")
+def test_same_tracks_and_events_local_and_through_serve_model(
+    shared_dir: Path, server_process: Any, tmp_path: Path
+) -> None:
+    rec = open_recording(_recording(shared_dir, tmp_path / "drive"))
     proc = server_process("serve-model", "--model", "yolox-nano", "--port", "0")
     url = f"grpc://127.0.0.1:{proc.port}/yolox-nano"
-    cfg = load_config(None, {"perception": {"detector": "grpc"}, "inference": {"url": url}})
 
-    local_det = ModelDetector(card, OnnxBackend(card.model_path()))
-    local = _tracks(clip, local_det, cfg)
-    remote_det = remote_detector(cfg, card)
-    try:
-        remote = _tracks(clip, remote_det, cfg)
-        retries = remote_det.backend.client.retries
-    finally:
-        remote_det.close()
-    assert len({r[0] for r in local}) == 38  # every frame of the clip has tracked objects
-    assert len({r[2] for r in local}) >= 2
-    assert remote == local  # bit-exact: the same tensors, the same post-processing
-    assert retries == 0
+    local_cfg = load_config(None, _merge(TUNING, {"perception": {"detector": "onnx"}}))
+    remote_cfg = load_config(
+        None, _merge(TUNING, {"perception": {"detector": "grpc"}, "inference": {"url": url}})
+    )
+    local = analyze_recording(rec, local_cfg, tmp_path / "local")
+    remote = analyze_recording(rec, remote_cfg, tmp_path / "remote")
+
+    assert local.summary["road"]["detector"].startswith("onnx:")
+    assert local.summary["road"]["perception"]["frames"] == 38
+    local_tracks = pq.read_table(tmp_path / "local" / "tracks.parquet")
+    remote_tracks = pq.read_table(tmp_path / "remote" / "tracks.parquet")
+    assert local_tracks.num_rows > 38 and len(set(local_tracks.column("frame").to_pylist())) == 38
+    assert remote_tracks.equals(local_tracks)  # bit-exact: the same tensors, the same post-processing
+    assert [e.type.value for e in local.events] == ["tailgating"]
+    assert [e.to_dict() for e in remote.events] == [e.to_dict() for e in local.events]
+    assert (tmp_path / "remote" / "events.jsonl").read_text() == (tmp_path / "local" / "events.jsonl").read_text()
+    code, log = proc.stop()
+    assert code == 0
+    assert '"requests": 38, "errors": 0' in log  # every frame really went through serve-model

@@ -356,3 +356,10 @@ class RemoteBackend:
 def _spec(m: TensorMeta) -> TensorSpec:
     dt = dtype_of(m.datatype)
     return TensorSpec(m.name, tuple(None if d < 0 else d for d in m.shape), "object" if dt.kind == "O" else dt.name)
+
+
+def backend_from_config(cfg: Any) -> RemoteBackend:
+    """The remote backend ``perception.detector = "grpc"`` uses (``saferoad.adapters.detectors``
+    builds the ``ModelDetector`` around it): ``cfg.inference.url`` with the deadlines,
+    retries, TLS and token of ``cfg.inference``."""
+    return RemoteBackend(KServeClient(cfg.inference.url, ClientOptions.from_config(cfg.inference)))

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from saferoad.adapters.grpc.client import ClientOptions, KServeClient, RemoteBackend
+from saferoad.adapters.grpc.client import RemoteBackend, backend_from_config
 from saferoad.config import SaferoadConfig
 
 
 def remote_backend(cfg: SaferoadConfig) -> RemoteBackend:
     """A :class:`RemoteBackend` for ``cfg.inference`` (URL, deadlines, retries, TLS, token)."""
-    return RemoteBackend(KServeClient(cfg.inference.url, ClientOptions.from_config(cfg.inference)))
+    return backend_from_config(cfg)
 
 
 def remote_detector(cfg: SaferoadConfig, card: Any = None, **detector_kwargs: Any) -> Any:
-    """A ``ModelDetector`` for ``card`` (default: ``perception.model``) on the model server."""
+    """A ``ModelDetector`` for ``card`` (default: ``perception.model``) on the model server.
+    (``saferoad.adapters.detectors.build_detector`` does the same from the config alone.)"""
     from saferoad.adapters.onnx.card import load_card
     from saferoad.adapters.onnx.detector import ModelDetector
 

@@ -212,6 +212,11 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             b.close()
         for m in self.models.values():
             m.close()
+        st = self.stats
+        _log.info(
+            "model_server_closed", requests=st.requests, errors=st.errors, batches=st.batches,
+            batched_requests=st.batched_requests,
+        )
 
 
 def decode_request(
