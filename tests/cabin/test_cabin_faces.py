@@ -219,3 +219,58 @@ def test_other_models_find_the_same_face(shared_dir: Path, models_root: Path) ->
     )
     s = pfld.analyze(Frame(0, 0.0, img))
     assert s.face and abs(s.yaw_deg) < 25 and 0.15 < s.ear < 0.6
+
+
+def test_analyze_stage_on_a_cabin_video(tmp_path: Path, shared_dir: Path) -> None:
+    """A recording folder with only meta.toml and cabin.mp4 (the male clip re-encoded): the
+    cabin stage runs the face pipeline and writes cabin.parquet."""
+    import av
+    import pyarrow.parquet as pq
+
+    from saferoad.adapters.recording import open_recording
+    from saferoad.application.context import AnalysisContext
+    from saferoad.application.stages import cabin as cabin_stage
+    from saferoad.application.stages import motion as motion_stage
+    from saferoad.config import SaferoadConfig
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "meta.toml").write_text(
+        "[recording]\nstart_utc = 2026-11-20T08:15:00Z\n\n[cabin_camera]\nwidth = 480\nheight = 270\nhfov_deg = 60.0\n"
+    )
+    gps = "t_s,lat,lon,speed_mps,course_deg,alt_m\n" + "".join(
+        f"{t:.1f},35.0,{139.0 + t * 1.5e-4:.6f},15.0,90.0,10.0\n" for t in np.arange(0.0, 10.0, 0.5)
+    )
+    (rec / "gps.csv").write_text(gps)
+    src = open_frames_list(shared_dir / "data/cabin/head-pose-face-detection-male.gif")
+    with av.open(str(rec / "cabin.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 480, 270, "yuv420p"
+        stream.options = {"crf": "12"}
+        for img in src:
+            for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(pkt)
+        for pkt in stream.encode():
+            out.mux(pkt)
+    recording = open_recording(rec)
+    assert recording.cabin_video is not None
+    ctx = AnalysisContext(recording, SaferoadConfig(), tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    motion_stage.run(ctx)
+    assert ctx.speed is not None
+    cabin_stage.run(ctx)
+    table = pq.read_table(tmp_path / "out" / "cabin.parquet").to_pydict()
+    assert len(table["frame"]) == 62
+    assert all(table["face"])
+    assert ctx.summary["cabin"]["face_share"] == 1.0
+    assert ctx.events == []
+
+
+def open_frames_list(path: Path) -> list[np.ndarray]:
+    from saferoad.adapters.video import open_frames
+
+    src = open_frames(path)
+    try:
+        return [f.image for f in src]
+    finally:
+        src.close()
