@@ -16,11 +16,12 @@ from typing import Any
 
 from saferoad.adapters.detectors import build_detector
 from saferoad.adapters.video.calibration import load_camera_setup
-from saferoad.adapters.video.frames import open_frames
+from saferoad.adapters.video.frames import ImageSequenceSource, open_frames
 from saferoad.adapters.video.render import AnnotatedVideoWriter
 from saferoad.application.analyze import write_json_atomic
 from saferoad.application.perception import PerceptionStats, TracksWriter, run_perception
 from saferoad.config import SaferoadConfig
+from saferoad.domain.tracking import PerFrameIds
 from saferoad.observability import get_logger, span
 from saferoad.ports.detector import Detector
 
@@ -55,8 +56,10 @@ def detect_sources(
     video = AnnotatedVideoWriter(out_dir / "annotated.mp4", fps) if render else None
     try:
         with span("perception.detect", sources=len(sources), detector=det.name) as res:
+            still = isinstance(frames, ImageSequenceSource) and not p.track_images
             for frame, objs in run_perception(
-                frames, det, None, camera, cfg, pitch_known=pitch_known, stats=stats
+                frames, det, PerFrameIds() if still else None, camera, cfg,
+                pitch_known=pitch_known, stats=stats,
             ):
                 writer.write(frame, objs)
                 if video is not None:

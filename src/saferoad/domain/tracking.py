@@ -128,8 +128,9 @@ class _Track:
 
 @dataclass(frozen=True, slots=True)
 class TrackerParams:
-    """ByteTrack's thresholds; defaults are the paper's / reference implementation's
-    (track_thresh 0.5, match_thresh 0.8, new track 0.6, buffer 30 frames at 30 fps)."""
+    """ByteTrack's thresholds; defaults are the reference implementation's (track_thresh
+    0.5, match_thresh 0.8, new track 0.6, buffer 30 frames at 30 fps); saferoad's config
+    lowers the score splits for YOLOX-nano (docs/perception.md)."""
 
     high_score: float = 0.5
     low_score: float = 0.1
@@ -259,4 +260,40 @@ class ByteTracker:
                     )
                 )
         out.sort(key=lambda o: o.track_id)
+        return out
+
+
+class PerFrameIds:
+    """No tracking: every detection of every frame gets a new id (still images that are
+    separate scenes). Same interface as :class:`ByteTracker`."""
+
+    def __init__(self) -> None:
+        self._next_id = 1
+
+    def __len__(self) -> int:
+        return 0
+
+    @property
+    def active_ids(self) -> frozenset[int]:
+        return frozenset()
+
+    def update(self, detections: Detections) -> list[TrackedObject]:
+        out = []
+        for j in range(len(detections)):
+            attrs = dict(detections.attributes[j]) if detections.attributes is not None else {}
+            if detections.labels is not None:
+                attrs.setdefault("label", detections.labels[j])
+            d = float(detections.distance_m[j]) if detections.distance_m is not None else math.nan
+            b = detections.xyxy[j]
+            out.append(
+                TrackedObject(
+                    track_id=self._next_id,
+                    cls=detections.classes[j],
+                    score=float(detections.scores[j]),
+                    xyxy=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+                    distance_m=d if math.isfinite(d) else None,
+                    attributes=attrs,
+                )
+            )
+            self._next_id += 1
         return out
