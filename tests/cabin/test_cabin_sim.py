@@ -116,6 +116,10 @@ def test_cli_on_signal_track(tmp_path: Path) -> None:
     events = [json.loads(x) for x in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
     assert [e["type"] for e in events] == ["distraction"]
     assert (tmp_path / "out" / "cabin.parquet").is_file()
+    # a recording folder: its cabin.csv (no cabin.mp4 there)
+    res = CliRunner().invoke(app, ["cabin", str(rec), "-o", str(tmp_path / "out2")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out2" / "events.jsonl").read_text() == (tmp_path / "out" / "events.jsonl").read_text()
 
 
 def test_cli_bad_track_is_a_clear_error(tmp_path: Path) -> None:

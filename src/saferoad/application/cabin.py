@@ -18,6 +18,7 @@ from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.types import CameraIntrinsics, Event, SpeedSeries
+from saferoad.observability import get_logger
 
 
 def thresholds_from_config(cfg: CabinConfig) -> CabinThresholds:
@@ -117,8 +118,14 @@ def run_cabin_video(
     states: list[CabinState] = []
     events: list[Event] = []
     frames = open_frames(source)
+    log = get_logger("cabin")
+    last_t = -math.inf
     try:
         for frame in frames:
+            if frame.t_s <= last_t:
+                log.warning("cabin_frame_time_not_increasing", frame=frame.index, t_s=frame.t_s)
+                continue
+            last_t = frame.t_s
             s = ana.analyze(frame)
             if time_offset_s:
                 s = replace(s, t_s=s.t_s + time_offset_s)

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
     @app.command("cabin")
     def cabin(
         source: str = typer.Argument(
-            ..., help="Cabin video, GIF, image folder or a cabin.csv signal track."
+            ...,
+            help="Cabin video, GIF, image folder, a cabin.csv signal track, or a recording folder (its cabin.mp4, else cabin.csv).",
         ),
         output: Path = typer.Option(
             ..., "-o", "--output", help="Output folder (cabin.parquet, events.jsonl)."
@@ -35,6 +36,11 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             cfg = load_cli_config(config, set_)
             src = Path(source)
+            if src.is_dir() and (src / "cabin.mp4").is_file():  # a recording folder
+                src = src / "cabin.mp4"
+                source = str(src)
+            elif src.is_dir() and (src / "cabin.csv").is_file():
+                src = src / "cabin.csv"
             if src.suffix.lower() == ".csv":
                 result = run_cabin_track(src, cfg.cabin)
             else:
