@@ -28,6 +28,7 @@ from saferoad.domain.simulation.truth import (
     Definitions,
     MotionDefinitions,
     RoadDefinitions,
+    camera_views,
 )
 from saferoad.observability import get_logger, span
 
@@ -128,8 +129,9 @@ def simulate(
     params, meta = split_meta(assignments)
     with span("simulate.build", scenario=name, seed=seed):
         sc = spec.make(params, seed=seed)
-        labels = ground_truth(sc, definitions_from_config(cfg))
-    written = write_simulation(sc, out, labels, base_meta(meta), video=video)
+        camera = camera_views(sc)
+        labels = ground_truth(sc, definitions_from_config(cfg), camera)
+    written = write_simulation(sc, out, labels, base_meta(meta), video=video, camera=camera)
     get_logger("simulate").info("simulated", scenario=name, seed=seed, out=str(out), labels=len(labels))
     return SimulationResult(name, seed, written, dict(sc.params))
 

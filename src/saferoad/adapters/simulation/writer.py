@@ -105,6 +105,7 @@ def write_simulation(
     base_meta: RecordingMeta,
     *,
     video: bool = True,
+    camera: tuple[np.ndarray, list[ObjectView]] | None = None,
 ) -> WrittenRecording:
     """Write ``sc`` to ``folder``; the sensor noise comes from ``np.random.default_rng(sc.seed)``
     in a fixed order (IMU, GPS, CAN, cabin), so a seed fixes every byte but the video's."""
@@ -125,9 +126,11 @@ def write_simulation(
         if cabin is not None:
             write_cabin_csv(folder / "cabin.csv", cabin)
             files.append("cabin.csv")
-    t = frame_times(sc.duration_s, sc.camera.fps)
-    with span("simulate.camera_truth", scenario=sc.name, frames=int(t.shape[0])):
+    t, views = camera if camera is not None else (None, None)
+    if t is None or views is None:
+        t = frame_times(sc.duration_s, sc.camera.fps)
         views = object_views(sc, t)
+    with span("simulate.camera_truth", scenario=sc.name, frames=int(t.shape[0])):
         doc = detections_document(sc, t, views)
         (folder / "detections.json").write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
         files.append("detections.json")

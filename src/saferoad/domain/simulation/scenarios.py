@@ -277,6 +277,8 @@ def _normal(p: Params) -> Scenario:
     t_up = cruise / acc
     dur = p.f("duration_s")
     brake_t = cruise / acc
+    if dur < 2.0 + t_up + brake_t + 3.0 + 30.0:
+        raise ValueError(f"normal: duration_s must be at least {2.0 + t_up + brake_t + 33.0:.0f} s at these speeds")
     kf = [(0.0, 0.0), (2.0, 0.0), (2.0 + t_up, cruise), (dur - brake_t - 3.0, cruise), (dur - 3.0, 0.0)]
     v = speed_profile(t, kf, 1.0)
     s = integrate(t, v)

@@ -43,7 +43,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from saferoad.domain.simulation.camera import frame_times, last_visible_time, object_views
+from saferoad.domain.simulation.camera import (
+    ObjectView,
+    frame_times,
+    last_visible_time,
+    object_views,
+)
 from saferoad.domain.simulation.model import Scenario
 from saferoad.domain.types import Direction, EventLabel, FloatArray, G
 
@@ -166,10 +171,11 @@ def motion_labels(sc: Scenario, m: MotionDefinitions) -> list[EventLabel]:
     return out
 
 
-def _lead_gap(sc: Scenario, t: FloatArray, r: RoadDefinitions) -> tuple[FloatArray, FloatArray]:
+def _lead_gap(
+    sc: Scenario, t: FloatArray, r: RoadDefinitions, views: dict[int, ObjectView]
+) -> tuple[FloatArray, FloatArray]:
     """Gap to the nearest visible vehicle ahead in the ego's corridor, and its speed
     (NaN where there is none), at times ``t``."""
-    views = {v.track_id: v for v in object_views(sc, t)}
     ego_d = np.interp(t, sc.t, sc.ego.d)
     gap = np.full(t.shape[0], np.inf)
     lead_v = np.full(t.shape[0], np.nan)
@@ -197,12 +203,21 @@ def _pass_time(sc: Scenario, s_obj: float) -> float:
     return float(sc.t[i - 1] + (s_obj - s0) / max(s1 - s0, 1e-12) * (sc.t[i] - sc.t[i - 1]))
 
 
-def road_labels(sc: Scenario, r: RoadDefinitions) -> list[EventLabel]:
-    out: list[EventLabel] = []
+def camera_views(sc: Scenario) -> tuple[FloatArray, list[ObjectView]]:
+    """Frame times and every object's view: what the labels and detections.json share."""
     t_f = frame_times(sc.duration_s, sc.camera.fps)
+    return t_f, object_views(sc, t_f)
+
+
+def road_labels(
+    sc: Scenario, r: RoadDefinitions, camera: tuple[FloatArray, list[ObjectView]] | None = None
+) -> list[EventLabel]:
+    out: list[EventLabel] = []
+    t_f, view_list = camera if camera is not None else camera_views(sc)
+    views = {vw.track_id: vw for vw in view_list}
     v = np.interp(t_f, sc.t, sc.ego.v)
     if sc.vehicles:
-        gap, lead_v = _lead_gap(sc, t_f, r)
+        gap, lead_v = _lead_gap(sc, t_f, r, views)
         with np.errstate(invalid="ignore", divide="ignore"):
             headway = gap / np.maximum(v, 1e-6)
             closing = v - lead_v
@@ -216,7 +231,6 @@ def road_labels(sc: Scenario, r: RoadDefinitions) -> list[EventLabel]:
             if t_f[b - 1] - t_f[a] >= r.fcw_min_duration_s:
                 out.append(EventLabel("forward_collision_warning", float(t_f[a]), float(t_f[b - 1])))
     if sc.stop_signs or sc.lights:
-        views = {vw.track_id: vw for vw in object_views(sc, t_f)}
         for sign in sc.stop_signs:
             view = views[sign.track_id]
             t_leave = last_visible_time(view, t_f)
@@ -276,10 +290,15 @@ def cabin_labels(sc: Scenario, c: CabinDefinitions) -> list[EventLabel]:
     return out
 
 
-def ground_truth(sc: Scenario, defs: Definitions) -> list[EventLabel]:
+def ground_truth(
+    sc: Scenario, defs: Definitions, camera: tuple[FloatArray, list[ObjectView]] | None = None
+) -> list[EventLabel]:
     """Every ground-truth event of ``sc``, plus a ``normal`` label for each deliberate
-    manoeuvre (a curve, a lane change, a stop) that is not an event, sorted by start."""
-    events = motion_labels(sc, defs.motion) + road_labels(sc, defs.road) + cabin_labels(sc, defs.cabin)
+    manoeuvre (a curve, a lane change, a stop) that is not an event, sorted by start.
+    ``camera``: the :func:`camera_views` of ``sc`` when the caller has them already."""
+    events = (
+        motion_labels(sc, defs.motion) + road_labels(sc, defs.road, camera) + cabin_labels(sc, defs.cabin)
+    )
     normals: list[EventLabel] = []
     for note in sc.manoeuvres:
         overlaps = any(ev.start_s <= note.end_s and ev.end_s >= note.start_s for ev in events)
