@@ -60,16 +60,18 @@ def test_serve_model_process_module_attr_and_sigterm(server_process: Any) -> Non
 
 
 def test_serve_model_bad_model_is_a_clear_error() -> None:
-    import sys
+    from typer.testing import CliRunner
 
-    exe = str(Path(sys.executable).parent / "saferoad")
-    p = subprocess.run([exe, "serve-model", "--model", "nosuchpkg.mod:Model", "--port", "0"],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 2
-    assert "cannot import 'nosuchpkg.mod'" in p.stderr
-    p = subprocess.run([exe, "serve-model", "--model", "/nonexistent/model.onnx", "--port", "0"],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 2 and "ONNX model not found" in p.stderr
+    from saferoad.entrypoints.cli.app import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["serve-model", "--model", "nosuchpkg.mod:Model", "--port", "0"])
+    assert r.exit_code == 2
+    assert "cannot import 'nosuchpkg.mod'" in r.output
+    r = runner.invoke(app, ["serve-model", "--model", "/nonexistent/model.onnx", "--port", "0"])
+    assert r.exit_code == 2 and "ONNX model not found" in r.output
+    r = runner.invoke(app, ["serve", "--detector", "grpc", "--inference-url", "http://x", "--port", "0"])
+    assert r.exit_code == 2 and "scheme must be grpc:// or grpcs://" in r.output
 
 
 def test_regenerating_stubs_gives_the_checked_in_files(tmp_path: Path) -> None:

@@ -38,14 +38,14 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(arrays())
 def test_raw_roundtrip(a: np.ndarray) -> None:
     dt = datatype_of(a.dtype)
     assert _same(decode_raw("t", dt, a.shape, encode_raw(a)), a)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(arrays())
 def test_typed_roundtrip(a: np.ndarray) -> None:
     dt = datatype_of(a.dtype)
@@ -58,7 +58,7 @@ def test_typed_roundtrip(a: np.ndarray) -> None:
     assert _same(decode_typed("t", dt, a.shape, c), a)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=8), arrays(), min_size=1, max_size=4))
 def test_request_and_response_roundtrip(inputs: dict[str, np.ndarray]) -> None:
     req = pb.ModelInferRequest.FromString(build_request("m", "", inputs).SerializeToString())
@@ -75,7 +75,7 @@ def test_request_and_response_roundtrip(inputs: dict[str, np.ndarray]) -> None:
         assert _same(back[k], inputs[k]) and back[k].flags.writeable
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=33, deadline=None)
 @given(st.lists(st.binary(max_size=20), max_size=6))
 def test_bytes_roundtrip(items: list[bytes]) -> None:
     a = np.empty(len(items), dtype=object)
@@ -83,7 +83,7 @@ def test_bytes_roundtrip(items: list[bytes]) -> None:
     assert decode_raw("s", "BYTES", [len(items)], encode_raw(a)).tolist() == items
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=66, deadline=None)
 @given(st.binary(max_size=64), st.sampled_from(["FP32", "INT64", "UINT8", "BYTES", "FP16"]),
        st.lists(st.integers(0, 6), max_size=3))
 def test_raw_decode_never_returns_a_wrong_size(raw: bytes, dt: str, shape: list[int]) -> None:
@@ -182,7 +182,7 @@ def test_bad_urls(url: str, msg: str) -> None:
         parse_inference_url(url)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=33, deadline=None)
 @given(st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True), st.integers(1, 65535),
        st.from_regex(r"[A-Za-z0-9_.-]{1,12}", fullmatch=True), st.booleans())
 def test_url_roundtrip(host: str, port: int, model: str, tls: bool) -> None:
@@ -194,7 +194,7 @@ def test_url_roundtrip(host: str, port: int, model: str, tls: bool) -> None:
 
 
 # -- wire.py: pre-serialized raw contents are byte-identical to protobuf's ------------------
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=8), arrays(), max_size=4), st.text(max_size=5),
        st.lists(st.text(min_size=1, max_size=4), max_size=2))
 def test_serialized_request_matches_protobuf(inputs: dict[str, np.ndarray], rid: str, outs: list[str]) -> None:
@@ -208,7 +208,7 @@ def test_serialized_request_matches_protobuf(inputs: dict[str, np.ndarray], rid:
             assert _same(got[k], inputs[k])
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=8), arrays(), min_size=1, max_size=4))
 def test_response_bytes_parse_both_ways(outputs: dict[str, np.ndarray]) -> None:
     from saferoad.adapters.grpc.client import parse_response
@@ -223,7 +223,7 @@ def test_response_bytes_parse_both_ways(outputs: dict[str, np.ndarray]) -> None:
             assert _same(via[k], outputs[k]) and via[k].flags.writeable
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=66, deadline=None)
 @given(st.binary(max_size=64))
 def test_split_raw_on_garbage_raises_valueerror_or_splits(data: bytes) -> None:
     from saferoad.adapters.grpc.wire import split_raw
