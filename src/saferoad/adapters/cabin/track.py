@@ -192,7 +192,7 @@ def cabin_table(
 ) -> pa.Table:
     """Per-frame table: the ``cabin.csv`` columns, ``obstructed``, the upper-lid apertures
     ``lid_left``/``lid_right`` (NaN from a signal track), and (with states) the
-    monitor's ``perclos`` and ``off_road``."""
+    monitor's ``perclos``, ``blink_rate_per_min`` and ``off_road``."""
     data: dict[str, pa.Array] = {
         "frame": pa.array([s.frame for s in samples], pa.int64()),
         "t_s": pa.array([s.t_s for s in samples], pa.float64()),
@@ -210,6 +210,9 @@ def cabin_table(
     }
     if states is not None:
         data["perclos"] = pa.array([st.perclos for st in states], pa.float64())
+        data["blink_rate_per_min"] = pa.array(
+            [st.blink_rate_per_min for st in states], pa.float64()
+        )
         data["off_road"] = pa.array([st.off_road for st in states], pa.bool_())
     return pa.table(data)
 
