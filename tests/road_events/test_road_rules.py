@@ -44,7 +44,7 @@ def run(
 ):
     eng = RoadEventEngine(params, fx=640.0, cx=640.0)
     out = []
-    n = int(round(duration * FPS)) + 1
+    n = round(duration * FPS) + 1
     for i in range(n):
         t = round(i / FPS, 6)
         if skip(t):
@@ -102,7 +102,7 @@ def test_tailgating_bridges_a_short_dropout_but_not_a_long_one() -> None:
 
 
 def test_tailgating_is_not_decided_across_a_video_gap() -> None:
-    ev, eng = run(
+    ev, _ = run(
         20.0, lambda t: 20.0, lambda t: [_veh(12.0)] if t <= 14.0 else [_veh(30.0, 2)],
         skip=lambda t: 6.0 < t < 7.5,
     )
@@ -312,7 +312,7 @@ def test_creeping_past_a_red_light_below_the_speed_is_not_an_event() -> None:
 def _speeding(over_s: float, v_over: float = 17.0, limit: float = 50 / 3.6, gap_at=None):
     rule = SpeedingRule(P.speeding_margin_mps, P.speeding_min_duration_s, 0.15)
     out = []
-    for i in range(int(200 * 10) + 1):
+    for i in range(200 * 10 + 1):
         t = round(i / 10, 6)
         if gap_at is not None and gap_at < t < gap_at + 1:
             continue

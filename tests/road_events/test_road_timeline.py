@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saferoad.domain.timeline import OnlineAligner, Stream, align, frame_gaps, regular_ticks, tick_at
+from saferoad.domain.timeline import (
+    OnlineAligner,
+    Stream,
+    align,
+    frame_gaps,
+    regular_ticks,
+    tick_at,
+)
 
 
 def _online(stream_t, stream_v, queries, offset=0.0, max_gap=2.5):
