@@ -70,6 +70,25 @@ def test_same_tracks_and_events_local_and_through_serve_model(
     assert [e.type.value for e in local.events] == ["tailgating"]
     assert [e.to_dict() for e in remote.events] == [e.to_dict() for e in local.events]
     assert (tmp_path / "remote" / "events.jsonl").read_text() == (tmp_path / "local" / "events.jsonl").read_text()
+
+    # the analysis service, configured for the remote detector, streams the same events
+    import grpc
+
+    from saferoad.adapters.grpc.analysis_service import event_from_message, serve_analysis
+    from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
+    from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
+
+    service, _ = serve_analysis(remote_cfg, host="127.0.0.1", port=0)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as ch:
+            stub = pb_grpc.AnalysisServiceStub(ch)
+            assert stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=10).detector == "grpc"
+            msgs = list(stub.AnalyzePath(pb.AnalyzePathRequest(path=str(rec.path)), timeout=300))
+    finally:
+        service.stop(0)
+    streamed = [event_from_message(m.event).to_dict() for m in msgs if m.WhichOneof("kind") == "event"]
+    assert streamed == [e.to_dict() for e in local.events]
+
     code, log = proc.stop()
     assert code == 0
-    assert '"requests": 38, "errors": 0' in log  # every frame really went through serve-model
+    assert '"requests": 76, "errors": 0' in log  # both remote runs' frames went through serve-model
