@@ -267,3 +267,16 @@ def test_write_read_round_trip(tmp_path: Path) -> None:
     assert rec.can_speed is not None and np.allclose(rec.can_speed.speed_mps, tg * 2)
     assert rec.labels == tuple(labels)
     assert read_labels(folder) == labels
+
+
+def test_gyro_partly_missing_names_line(tmp_path: Path) -> None:
+    r = rows()
+    r[5] = "0.050,0.1,-0.05,9.81,,0,0\n"
+    with pytest.raises(ValueError, match=r"imu\.csv:7: field 'gx'"):
+        read_imu_csv(write(tmp_path / "imu.csv", HEADER + "".join(r)))
+
+
+def test_gyro_columns_empty_means_no_gyro(tmp_path: Path) -> None:
+    body = "".join(f"{i * 0.01:.3f},0.1,-0.05,9.81,,,\n" for i in range(10))
+    imu = read_imu_csv(write(tmp_path / "imu.csv", HEADER + body))
+    assert imu.gyro is None

@@ -39,7 +39,7 @@ def _check_exists(path: Path) -> None:
         raise ValueError(f"{path}: empty file (expected a header line and data rows)")
 
 
-def _locate_bad_value(
+def locate_bad_value(
     path: Path, columns: Sequence[str], optional: Sequence[str], header: list[str]
 ) -> str:
     """Find the first line whose value in ``columns`` does not parse as a finite number."""
@@ -118,7 +118,7 @@ def read_numeric_csv(
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        raise ValueError(_locate_bad_value(path, wanted, optional, header)) from None
+        raise ValueError(locate_bad_value(path, wanted, optional, header)) from None
     if table.num_rows == 0:
         raise ValueError(f"{path}: no data rows after the header")
     out: dict[str, FloatArray] = {}
@@ -128,7 +128,7 @@ def read_numeric_csv(
         chunks = [_float_view(pc.fill_null(ch, np.nan) if ch.null_count else ch) for ch in col.chunks]
         arr = (np.concatenate(chunks) if chunks else np.empty(0)).astype(np.float64, copy=False)
         if c in required and (col.null_count or not np.isfinite(arr).all()):
-            msg = _locate_bad_value(path, wanted, optional, header)
+            msg = locate_bad_value(path, wanted, optional, header)
             if msg.endswith("could not parse as CSV"):
                 bad = int(np.flatnonzero(~np.isfinite(arr))[0])
                 msg = f"{path}: data row {bad + 1}: field {c!r}: missing or not a finite number"

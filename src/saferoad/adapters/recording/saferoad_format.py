@@ -20,7 +20,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from saferoad.adapters.recording._csv import float_column, read_numeric_csv
+from saferoad.adapters.recording._csv import (
+    float_column,
+    locate_bad_value,
+    read_header,
+    read_numeric_csv,
+)
 from saferoad.adapters.recording.gps import read_gps_file
 from saferoad.adapters.recording.labels import read_labels_jsonl, write_labels_jsonl
 from saferoad.adapters.recording.series import check_imu_units, clean_imu, clean_speed
@@ -141,7 +146,10 @@ def read_imu_csv(path: Path, *, units: str = "mps2") -> ImuSeries:
     gyro = None
     if all(k in cols for k in ("gx", "gy", "gz")):
         gyro = np.column_stack([cols["gx"], cols["gy"], cols["gz"]])
-        gyro = np.nan_to_num(gyro, nan=0.0) if not np.isfinite(gyro).all() else gyro
+        if np.isnan(gyro).all():
+            gyro = None  # columns present but empty: no gyroscope
+        elif not np.isfinite(gyro).all():
+            raise ValueError(locate_bad_value(path, ["gx", "gy", "gz"], (), read_header(path)))
     if units == "g":
         acc = acc * G
     elif units != "mps2":
