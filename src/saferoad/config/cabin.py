@@ -51,6 +51,11 @@ class CabinConfig(Section):
         le=1,
         description="Run the landmark model again on the crop its own landmarks give (a better-centred face; eye closure reads more reliably at low resolution).",
     )
+    refine_tolerance: float = Field(
+        0.0,
+        ge=0,
+        description="Skip the second landmark pass when its crop would differ from the tracked one by less than this share of the crop (centre, size; radians for the angle). 0: always refine (on small faces even a 2% shift changes which frames read closed).",
+    )
     hfov_deg: float = Field(
         60.0,
         gt=10,

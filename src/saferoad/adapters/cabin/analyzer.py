@@ -114,6 +114,17 @@ def head_pose(points: FloatArray, intr: CameraIntrinsics) -> tuple[float, float,
     return yaw, pitch, roll
 
 
+def _roi_moved(a: Roi, b: Roi, tol: float) -> bool:
+    """Whether crop ``b`` differs from ``a`` by more than ``tol`` (share of the crop size for
+    the centre and the size, radians for the angle): otherwise the model would see nearly the
+    same crop again."""
+    return (
+        math.hypot(a.cx - b.cx, a.cy - b.cy) > tol * a.size
+        or abs(a.size - b.size) > tol * a.size
+        or abs(a.angle - b.angle) > tol
+    )
+
+
 class FaceAnalyzer:
     """Frame -> :class:`~saferoad.domain.cabin.signals.CabinSample` (``eyes_closed`` is left
     to the monitor, which compares the EAR with the driver's baseline)."""
@@ -186,7 +197,9 @@ class FaceAnalyzer:
             lm = self.landmarker.run(image, self._roi)
             if lm.score >= self.cfg.landmark_score:
                 if self.cfg.refine_passes:
-                    lm = self.landmarker.run(image, self._roi_from_landmarks(lm.points))
+                    roi = self._roi_from_landmarks(lm.points)
+                    if _roi_moved(self._roi, roi, self.cfg.refine_tolerance):
+                        lm = self.landmarker.run(image, roi)
                 return lm, math.nan
         boxes = [b for b in self.detector.detect(image) if b.score >= self.cfg.detector_score]
         self._since_detect = 0
