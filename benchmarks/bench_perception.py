@@ -1,0 +1,302 @@
+"""Perception benchmark: whole pipeline vs model-only, measured in one run.
+
+    .venv/bin/python benchmarks/bench_perception.py [--frames 300] [--skip-ultralytics]
+
+On a 1280x720 H.264 clip (the shared ``highway_vehicles_720p.mp4`` looped to ``--frames``)
+with YOLOX-nano at 416x416 it prints, all measured now on this machine:
+
+* **model-only** frames a second on the same frames (already decoded and letterboxed),
+  for every session setting of ``../shared/design/performance-notes.md`` — one session with
+  1 or 2 intra-op threads, 2 threads with spinning, two 1-thread sessions on alternate
+  frames — and the best of them, the figure the pipeline is compared with;
+* the **whole pipeline** (``run_perception``: decode in its thread, letterbox, infer on a
+  pool of 1-thread sessions, decode boxes + NMS, ByteTrack, geometry, lead, TTC) and its
+  ratio to the best model-only figure (target >= 0.85);
+* a **plain cv2 + onnxruntime loop** (cv2.VideoCapture, letterbox, one default session,
+  decode + cv2 NMS, no tracking or geometry);
+* peak RSS of each part (each part runs in its own process);
+* with ``.venv-bench`` (``bash benchmarks/setup_bench_perception.sh``): **Ultralytics'
+  own ``track``** (ByteTrack) on a YOLOv8n built from its yaml and exported to ONNX at 416
+  (random weights: timing only), and saferoad's pipeline fed the same ONNX file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SAFEROAD_SHARED", REPO.parent / "shared")).resolve()
+CLIP = SHARED / "data" / "video" / "highway_vehicles_720p.mp4"
+YOLOX = SHARED / "models" / "yolox-nano" / "yolox_nano.onnx"
+BENCH_VENV = REPO / ".venv-bench" / "bin" / "python"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def make_clip(out: Path, frames: int) -> Path:
+    """Loop the shared clip to ``frames`` frames (H.264, 25 fps) — real decoding work."""
+    import av
+
+    src = [f.to_ndarray(format="bgr24") for f in av.open(str(CLIP)).decode(video=0)]
+    with av.open(str(out), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 1280, 720, "yuv420p"
+        s.options = {"preset": "veryfast", "crf": "23"}
+        for i in range(frames):
+            # ping-pong through the clip so motion stays continuous for the tracker
+            k = i % (2 * len(src) - 2)
+            img = src[k if k < len(src) else 2 * len(src) - 2 - k]
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return out
+
+
+# --- parts (each runs in its own process) ------------------------------------------------
+
+
+def part_model(video: Path, model: Path, card_name: str) -> dict[str, Any]:
+    from saferoad.adapters.onnx.backend import OnnxBackend
+    from saferoad.adapters.onnx.card import load_card
+    from saferoad.adapters.onnx.detector import preprocess_image
+    from saferoad.adapters.video.frames import open_frames
+
+    card = load_card(card_name)
+    blobs = [preprocess_image(f.image, card)[0] for f in open_frames(video)]
+    name = card.input_name
+    results: dict[str, float] = {}
+
+    def run_one(threads: int, spinning: bool) -> float:
+        b = OnnxBackend(model, intra_op_threads=threads, spinning=spinning, warmup=3)
+        t = time.perf_counter()
+        for x in blobs:
+            b.infer({name: x})
+        return len(blobs) / (time.perf_counter() - t)
+
+    results["1 session, 1 thread"] = run_one(1, False)
+    results["1 session, 2 threads"] = run_one(2, False)
+    results["1 session, 2 threads, spinning"] = run_one(2, True)
+    sessions = [OnnxBackend(model, intra_op_threads=1, warmup=3) for _ in range(2)]
+
+    def worker(k: int) -> None:
+        for x in blobs[k::2]:
+            sessions[k].infer({name: x})
+
+    t = time.perf_counter()
+    ths = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    results["2 sessions x 1 thread, alternate frames"] = len(blobs) / (time.perf_counter() - t)
+    best = max(results, key=lambda k: results[k])
+    return {"settings": results, "best": best, "fps": results[best], "frames": len(blobs), "rss_mb": peak_rss_mb()}
+
+
+def part_pipeline(video: Path, model: Path, card_name: str, workers: int) -> dict[str, Any]:
+    from saferoad.adapters.onnx.backend import OnnxBackend
+    from saferoad.adapters.onnx.card import load_card
+    from saferoad.adapters.onnx.detector import ModelDetector
+    from saferoad.adapters.video.frames import open_frames
+    from saferoad.application.perception import PerceptionStats, run_perception
+    from saferoad.config import load_config
+
+    cfg = load_config(overrides={"perception": {"workers": workers}})
+    card = load_card(card_name)
+    det = ModelDetector(card, OnnxBackend(model, intra_op_threads=1, spinning=False, warmup=3))
+    stats = PerceptionStats()
+    t = time.perf_counter()
+    n = 0
+    for _f, _objs in run_perception(open_frames(video), det, None, None, cfg, stats=stats):
+        n += 1
+    wall = time.perf_counter() - t
+    return {"fps": n / wall, "frames": n, "rss_mb": peak_rss_mb(), "stats": stats.as_dict()}
+
+
+def part_plain(video: Path, model: Path) -> dict[str, Any]:
+    """The loop most people write first: OpenCV decode, letterbox, one default session."""
+    import cv2
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    iname = sess.get_inputs()[0].name
+    strides = [8, 16, 32]
+    grids = np.concatenate(
+        [np.stack(np.meshgrid(np.arange(416 // s), np.arange(416 // s)), -1).reshape(-1, 2) for s in strides]
+    ).astype(np.float32)
+    svec = np.concatenate([np.full((416 // s) ** 2, s) for s in strides]).astype(np.float32)[:, None]
+    cap = cv2.VideoCapture(str(video))
+    n = 0
+    t = time.perf_counter()
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        r = min(416 / img.shape[1], 416 / img.shape[0])
+        pad = np.full((416, 416, 3), 114, np.uint8)
+        rs = cv2.resize(img, (int(img.shape[1] * r), int(img.shape[0] * r)))
+        pad[: rs.shape[0], : rs.shape[1]] = rs
+        out = sess.run(None, {iname: pad.transpose(2, 0, 1)[None].astype(np.float32)})[0][0]
+        xy = (out[:, :2] + grids) * svec
+        wh = np.exp(out[:, 2:4]) * svec
+        scores = out[:, 4:5] * out[:, 5:]
+        cls = scores.argmax(1)
+        conf = scores[np.arange(len(cls)), cls]
+        keep = conf > 0.3
+        boxes = np.concatenate([xy - wh / 2, wh], 1)[keep] / r
+        cv2.dnn.NMSBoxes(boxes.tolist(), conf[keep].tolist(), 0.3, 0.45)
+        n += 1
+    return {"fps": n / (time.perf_counter() - t), "frames": n, "rss_mb": peak_rss_mb()}
+
+
+ULTRA_CARD = """
+[model]
+name = "yolov8n-random"
+file = "{file}"
+[input]
+name = "images"
+shape = [1, 3, 416, 416]
+colour = "RGB"
+resize = "letterbox"
+align = "centre"
+pad_value = 114
+scale = 0.00392156862745098
+[output]
+name = "output0"
+shape = [1, 84, 3549]
+decoder = "ultralytics"
+[classes]
+names_file = "{names}"
+[thresholds]
+score = 0.25
+nms_iou = 0.7
+max_detections = 300
+"""
+
+ULTRA_SCRIPT = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from ultralytics import YOLO
+video, onnx = sys.argv[1], sys.argv[2]
+model = YOLO(onnx, task="detect")
+n, first = 0, None
+for r in model.track(source=video, stream=True, imgsz=416, tracker="bytetrack.yaml",
+                     verbose=False, device="cpu", persist=True):
+    n += 1
+    if first is None:
+        first = time.perf_counter()
+end = time.perf_counter()
+print(json.dumps({"fps": n / (end - t0), "fps_after_start": (n - 1) / (end - first),
+                  "frames": n, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+EXPORT_SCRIPT = r"""
+import sys
+from ultralytics import YOLO
+m = YOLO("yolov8n.yaml")  # random weights: timing only
+print(m.export(format="onnx", imgsz=416, dynamic=False, simplify=False, opset=17))
+"""
+
+
+def run_part(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"part {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip-ultralytics", action="store_true")
+    ap.add_argument("--part", help=argparse.SUPPRESS)
+    ap.add_argument("--video", help=argparse.SUPPRESS)
+    ap.add_argument("--model", help=argparse.SUPPRESS)
+    ap.add_argument("--card", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.part:
+        video, model = Path(a.video), Path(a.model)
+        if a.part == "model":
+            res = part_model(video, model, a.card)
+        elif a.part == "pipeline":
+            res = part_pipeline(video, model, a.card, a.workers)
+        else:
+            res = part_plain(video, model)
+        print(json.dumps(res))
+        return
+
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f} (other work skews figures)")
+    with tempfile.TemporaryDirectory(prefix="bench-perception-") as tmp:
+        td = Path(tmp)
+        video = make_clip(td / "clip720p.mp4", a.frames)
+        common = ["--video", str(video), "--model", str(YOLOX), "--card", "yolox-nano"]
+        model = run_part(["--part", "model", *common])
+        pipe = run_part(["--part", "pipeline", "--workers", str(a.workers), *common])
+        plain = run_part(["--part", "plain", *common])
+        print(f"\n== YOLOX-nano 416, {model['frames']} frames of 1280x720 H.264 ==")
+        for k, v in model["settings"].items():
+            print(f"model only   {k:<42} {v:7.1f} fps")
+        print(f"model only   best ({model['best']})".ljust(55) + f" {model['fps']:7.1f} fps   peak RSS {model['rss_mb']:.0f} MB")
+        print(f"pipeline     saferoad run_perception, {a.workers} workers".ljust(55)
+              + f" {pipe['fps']:7.1f} fps   peak RSS {pipe['rss_mb']:.0f} MB")
+        print("baseline     plain cv2 + onnxruntime loop (no tracking)".ljust(55)
+              + f" {plain['fps']:7.1f} fps   peak RSS {plain['rss_mb']:.0f} MB")
+        print(f"ratio        pipeline / best model-only = {pipe['fps'] / model['fps']:.3f} (target >= 0.85)")
+        print(f"             pipeline / plain loop      = {pipe['fps'] / plain['fps']:.2f}x")
+        if a.skip_ultralytics:
+            return
+        if not BENCH_VENV.exists():
+            print("\nUltralytics comparison skipped: run `bash benchmarks/setup_bench_perception.sh` first")
+            return
+        exp = subprocess.run(
+            [str(BENCH_VENV), "-c", EXPORT_SCRIPT], cwd=td, capture_output=True, text=True, check=False
+        )
+        onnx_path = td / "yolov8n.onnx"
+        if exp.returncode != 0 or not onnx_path.exists():
+            print(f"\nUltralytics export failed:\n{exp.stderr[-2000:]}")
+            return
+        from saferoad.adapters.onnx.card import CARDS_DIR
+
+        card = td / "yolov8n.toml"
+        card.write_text(ULTRA_CARD.format(file=onnx_path, names=CARDS_DIR / "coco80.txt"))
+        v8 = ["--video", str(video), "--model", str(onnx_path), "--card", str(card)]
+        v8_model = run_part(["--part", "model", *v8])
+        v8_pipe = run_part(["--part", "pipeline", "--workers", str(a.workers), *v8])
+        ut = subprocess.run(
+            [str(BENCH_VENV), "-c", ULTRA_SCRIPT, str(video), str(onnx_path)],
+            cwd=td, capture_output=True, text=True, check=False,
+        )
+        print("\n== YOLOv8n 416 (built from yolov8n.yaml, random weights, exported ONNX), same frames ==")
+        print(f"model only   best ({v8_model['best']})".ljust(55) + f" {v8_model['fps']:7.1f} fps")
+        print(f"pipeline     saferoad run_perception, {a.workers} workers".ljust(55)
+              + f" {v8_pipe['fps']:7.1f} fps   peak RSS {v8_pipe['rss_mb']:.0f} MB")
+        if ut.returncode != 0:
+            print(f"Ultralytics track failed:\n{ut.stderr[-2000:]}")
+            return
+        u = json.loads(ut.stdout.strip().splitlines()[-1])
+        print("Ultralytics  YOLO(onnx).track(tracker=bytetrack.yaml)".ljust(55)
+              + f" {u['fps']:7.1f} fps   peak RSS {u['rss_mb']:.0f} MB   ({u['fps_after_start']:.1f} fps after start-up)")
+        print(f"ratio        saferoad pipeline / Ultralytics track = {v8_pipe['fps'] / u['fps']:.2f}x")
+        print("note: random weights give many low-confidence boxes; both pipelines get the same ones")
+
+
+if __name__ == "__main__":
+    main()
