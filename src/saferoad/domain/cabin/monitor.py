@@ -82,9 +82,11 @@ class CabinState:
 
     eyes_closed: bool
     perclos: float
+    """Share of the PERCLOS window with eyes closed; NaN until ``perclos_min_s`` of face time."""
     blink_rate_per_min: float
     off_road: bool
     ear_baseline: float
+    """The driver's open-eye level of :attr:`CabinSample.openness` (NaN while calibrating)."""
     yaw_baseline_deg: float
     pitch_baseline_deg: float
 
@@ -193,9 +195,9 @@ class CabinMonitor:
         self._prev_t = t
         self._last_t = t
         self.counts["frames"] += 1
-        known = speed_mps is not None and math.isfinite(speed_mps)
-        moving = not known or speed_mps >= th.distraction_min_speed_mps  # type: ignore[operator]
-        awake_needed = not known or speed_mps >= th.drowsiness_min_speed_mps  # type: ignore[operator]
+        v = speed_mps if speed_mps is not None and math.isfinite(speed_mps) else math.inf
+        moving = v >= th.distraction_min_speed_mps  # unknown speed: taken as moving
+        awake_needed = v >= th.drowsiness_min_speed_mps
         self._moving = awake_needed
         events: list[Event] = []
 
@@ -289,6 +291,8 @@ class CabinMonitor:
             _, dt, c = self._perclos.popleft()
             self._perclos_total -= dt
             self._perclos_closed -= dt if c else 0.0
+        if not self._perclos:  # no rounding residue from hours of running sums
+            self._perclos_total = self._perclos_closed = 0.0
         return self._current_perclos()
 
     def _update_closure(
