@@ -77,3 +77,17 @@ def test_user_errors_are_clean(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no such recording" in " ".join(res.output.split())
     res = runner.invoke(app, ["score-events", str(tmp_path), str(tmp_path)])
     assert res.exit_code == 2 and "events.jsonl" in " ".join(res.output.split())
+
+
+def test_detector_option_is_a_config_override(rec_dir: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["analyze", str(rec_dir), "-o", str(tmp_path / "a"), "-q", "--detector", "bogus"])
+    assert res.exit_code == 2 and "perception.detector" in res.output
+    res = runner.invoke(app, ["analyze", str(rec_dir), "-o", str(tmp_path / "b"), "-q", "--detector", "replay"])
+    assert res.exit_code == 0, res.output
+
+
+def test_reader_port() -> None:
+    from saferoad.adapters.recording import SaferoadFolderReader
+    from saferoad.ports.sensors import RecordingReader
+
+    assert isinstance(SaferoadFolderReader(), RecordingReader)
