@@ -60,6 +60,9 @@ def test_remote_backend_reports_specs(serve: Any, yolox: Any) -> None:
     server, _ = serve([yolox])
     backend = RemoteBackend.from_url(f"grpc://127.0.0.1:{server.port}/yolox-nano")
     try:
+        from saferoad.ports.detector import InferenceBackend
+
+        assert isinstance(backend, InferenceBackend)
         (spec,) = backend.input_specs()
         assert (spec.name, spec.shape, spec.dtype) == ("images", (1, 3, 416, 416), "float32")
         assert backend.output_specs()[0].name == "output"

@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
             from saferoad.adapters.grpc.models import load_model
             from saferoad.adapters.grpc.runner import run_until_signalled
 
-            cfg = load_cli_config(config, set_).inference
+            full = load_cli_config(config, set_)
+            cfg = full.inference
             names = list(name or [])
             if names and len(names) != len(model):
                 raise ValueError(f"give one --name per --model ({len(model)} models, {len(names)} names)")
@@ -58,7 +59,11 @@ def register(app: typer.Typer) -> None:
                 token = os.environ.get(token_env)
                 if not token:
                     raise ValueError(f"--token-env {token_env}: the environment variable is unset or empty")
-            models = [load_model(spec, names[i] if names else None) for i, spec in enumerate(model)]
+            threads = full.perception.intra_op_threads  # the same session options as a local run
+            models = [
+                load_model(spec, names[i] if names else None, intra_op_threads=threads)
+                for i, spec in enumerate(model)
+            ]
             server, _ = serve_models(
                 models,
                 host=host,
