@@ -40,7 +40,7 @@ def bgr_to_hsv(image: ImageArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h = np.where(rmax, ((g - b) / safe) % 6.0, h)
     h = np.where(gmax, (b - r) / safe + 2.0, h)
     h = np.where(bmax, (r - g) / safe + 4.0, h)
-    h = h * 30.0  # 60 degrees per sector, halved to OpenCV's 0-179 scale
+    h = np.mod(h * 30.0, 180.0)  # 60 degrees per sector, halved to OpenCV's 0-179 scale
     return h, s, v
 
 

@@ -28,7 +28,8 @@ Several sign tracks passed within ``dedupe_s`` of one another (both sides of a r
 track split in two) are one intersection: the first decision stands.
 
 **Red lights.** A traffic-light track seen in at least ``min_frames`` frames, whose lamp
-read ``red`` at its last sighting (the ``lamp`` attribute: from the detector, or from the
+read ``red`` at its last readable sighting (a box cut by the image border or a light seen
+edge-on reads ``unknown`` and is skipped) (the ``lamp`` attribute: from the detector, or from the
 lamp-colour classifier on the box's pixels), last seen within ``max_distance_m``, is
 ``red_light`` when the ego passes it at ``min_speed_mps`` or more (the speed at the
 estimated pass): from the last sighting to the pass. A car that still stops at the line
@@ -88,7 +89,7 @@ class _Fixed:
         self.travelled = 0.0
         self.pass_t = NAN
         lamp = obj.attributes.get("lamp")
-        if lamp is not None:
+        if lamp is not None and str(lamp) != "unknown":  # unreadable: keep the last reading
             self.lamps.append(str(lamp))
             del self.lamps[:-3]
 
