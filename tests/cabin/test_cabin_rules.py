@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinThresholds, monitor_samples
 from saferoad.domain.cabin.signals import (
@@ -244,3 +246,55 @@ def test_time_must_increase() -> None:
     mon.update(CabinSample.no_face(0, 1.0))
     with pytest.raises(ValueError, match="does not increase"):
         mon.update(CabinSample.no_face(1, 1.0))
+
+
+@st.composite
+def random_streams(draw: st.DrawFn) -> tuple[list[CabinSample], list[float | None]]:
+    n = draw(st.integers(1, 250))
+    out: list[CabinSample] = []
+    speeds: list[float | None] = []
+    t = 0.0
+    for i in range(n):
+        t += draw(st.sampled_from([0.033, 0.1, 0.1, 0.1, 0.4, 1.5]))
+        kind = draw(st.sampled_from(["face", "face", "face", "none", "dark"]))
+        if kind == "face":
+            ear = draw(st.floats(0.0, 0.5))
+            out.append(
+                CabinSample(
+                    frame=i,
+                    t_s=t,
+                    face=True,
+                    ear_left=ear,
+                    ear_right=ear,
+                    eyes_closed=draw(st.booleans()),
+                    yaw_deg=draw(st.floats(-90, 90)),
+                    pitch_deg=draw(st.floats(-60, 60)),
+                    roll_deg=0.0,
+                    mouth_open=draw(st.floats(0, 1)),
+                )
+            )
+        else:
+            out.append(CabinSample.no_face(i, t, obstructed=kind == "dark"))
+        speeds.append(draw(st.one_of(st.none(), st.floats(0, 40))))
+    return out, speeds
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=random_streams(), classify=st.booleans())
+def test_random_streams_keep_the_invariants(
+    data: tuple[list[CabinSample], list[float | None]], classify: bool
+) -> None:
+    samples, speeds = data
+    out, states, events, summary = monitor_samples(samples, speeds, None, classify)
+    assert len(states) == len(samples) == summary["frames"]
+    assert all(e.start_s <= e.end_s for e in events)
+    assert events == sorted(events, key=lambda e: (e.start_s, e.type.value))
+    for s, st_ in zip(out, states, strict=True):
+        if not s.face:
+            assert not st_.eyes_closed and not st_.off_road  # an absent face is never evidence
+        assert math.isnan(st_.perclos) or 0.0 <= st_.perclos <= 1.0 + 1e-9
+    faceless = [s for s in samples if not s.face]
+    if len(faceless) == len(samples):
+        assert all(e.type == EventType.CAMERA_OBSTRUCTED for e in events)
+    if all(v is not None and v < 1.0 for v in speeds):
+        assert all(e.type == EventType.CAMERA_OBSTRUCTED for e in events)

@@ -119,7 +119,9 @@ def test_cli_on_signal_track(tmp_path: Path) -> None:
     # a recording folder: its cabin.csv (no cabin.mp4 there)
     res = CliRunner().invoke(app, ["cabin", str(rec), "-o", str(tmp_path / "out2")])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "out2" / "events.jsonl").read_text() == (tmp_path / "out" / "events.jsonl").read_text()
+    assert (tmp_path / "out2" / "events.jsonl").read_text() == (
+        tmp_path / "out" / "events.jsonl"
+    ).read_text()
 
 
 def test_cli_bad_track_is_a_clear_error(tmp_path: Path) -> None:
