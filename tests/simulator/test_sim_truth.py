@@ -14,12 +14,18 @@ from saferoad.application.simulate import definitions_from_config, simulate
 from saferoad.config import load_config
 from saferoad.domain.geometry import CameraModel
 from saferoad.domain.simulation import SCENARIOS, Definitions, ground_truth
-from saferoad.domain.simulation.camera import frame_times, object_views, project, to_camera, ego_poses
+from saferoad.domain.simulation.camera import (
+    ego_poses,
+    frame_times,
+    object_views,
+    project,
+    to_camera,
+)
 from saferoad.domain.simulation.kinematics import LaneChange, lane_offset, speed_profile, time_grid
 from saferoad.domain.simulation.model import rotation_from_euler
 from saferoad.domain.simulation.sensors import simulate_imu
 from saferoad.domain.simulation.truth import threshold_intervals
-from saferoad.domain.types import G, CameraIntrinsics, CameraMount
+from saferoad.domain.types import CameraIntrinsics, CameraMount, G
 
 
 def _types(labels: list) -> list[tuple[str, str | None]]:

@@ -42,6 +42,7 @@ every byte)."""
 # Road and cabin definitions by the config field that holds each threshold.
 _CABIN_FIELDS = {
     "drowsy_closure_s": "long_closure_s",
+    "drowsiness_min_speed_mps": "drowsiness_min_speed_mps",
     "distraction_yaw_deg": "distraction_yaw_deg",
     "distraction_pitch_deg": "distraction_pitch_deg",
     "distraction_min_s": "distraction_min_s",
@@ -52,8 +53,8 @@ _CABIN_FIELDS = {
 def definitions_from_config(cfg: SaferoadConfig) -> Definitions:
     """The event definitions the rules use, with the thresholds of ``cfg``.
 
-    Road thresholds are read from ``road_events`` by their field names. A cabin threshold the
-    cabin section does not (yet) define keeps the simulator's documented default."""
+    Road and cabin thresholds are read from ``road_events`` and ``cabin`` by their field
+    names (``drowsy_closure_s`` is ``cabin.long_closure_s``)."""
     m = cfg.motion
     motion = MotionDefinitions(
         braking_g=m.braking_g,
@@ -63,9 +64,10 @@ def definitions_from_config(cfg: SaferoadConfig) -> Definitions:
         min_duration_s=m.min_duration_s,
         hysteresis=m.hysteresis,
         merge_gap_s=m.merge_gap_s,
+        min_speed_mps=m.min_speed_mps,
     )
-    road_kw = {f.name: getattr(cfg.road_events, f.name) for f in fields(RoadDefinitions) if hasattr(cfg.road_events, f.name)}
-    cabin_kw = {k: getattr(cfg.cabin, v) for k, v in _CABIN_FIELDS.items() if hasattr(cfg.cabin, v)}
+    road_kw = {f.name: getattr(cfg.road_events, f.name) for f in fields(RoadDefinitions)}
+    cabin_kw = {k: getattr(cfg.cabin, v) for k, v in _CABIN_FIELDS.items()}
     return Definitions(motion, replace(RoadDefinitions(), **road_kw), replace(CabinDefinitions(), **cabin_kw))
 
 

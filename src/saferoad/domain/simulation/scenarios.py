@@ -663,11 +663,12 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ),
         ScenarioSpec(
             "aggressive_lane_change",
-            "A quick lane change: peak lateral acceleration 2πW/T² (0.33 g for 2.6 s, 3.5 m).",
+            "A quick lane change: peak lateral acceleration 2πW/T² (0.36 g for 2.5 s and 3.5 m: "
+            "above motion.lane_change_g, below motion.cornering_g).",
             "aggressive_lane_change with its direction",
             (
                 *_common(30.0, 60.0),
-                Param("manoeuvre_s", 2.6, "s", "Lane change duration."),
+                Param("manoeuvre_s", 2.5, "s", "Lane change duration."),
                 Param("direction", "left", "", "Direction.", _DIR),
                 Param("at_s", 12.0, "s", "When the lane change starts."),
             ),

@@ -110,7 +110,11 @@ CABIN_COLUMNS = (
 """Columns of ``cabin.csv`` (docs/recording-format.md)."""
 
 
-def _smooth_box(t: FloatArray, start: float, end: float, ramp: float) -> FloatArray:
+HEAD_TURN_RAMP_S = 0.3
+"""A head turn reaches its angle in this long (before its start) and returns as long after."""
+
+
+def head_turn_weight(t: FloatArray, start: float, end: float, ramp: float = HEAD_TURN_RAMP_S) -> FloatArray:
     """1 inside ``[start, end]``, 0 outside, linear ramps of ``ramp`` seconds outside."""
     up = np.clip((t - (start - ramp)) / ramp, 0.0, 1.0)
     down = np.clip(((end + ramp) - t) / ramp, 0.0, 1.0)
@@ -155,7 +159,7 @@ def simulate_cabin(
     yaw = np.zeros(n)
     pitch = np.zeros(n)
     for h in script.head_turns:
-        w = _smooth_box(t, h.start_s, h.start_s + h.duration_s, 0.3)
+        w = head_turn_weight(t, h.start_s, h.start_s + h.duration_s)
         yaw += h.yaw_deg * w
         pitch += h.pitch_deg * w
     yaw += rng.normal(0.0, m.head_noise_deg, n)

@@ -5,9 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from saferoad.entrypoints.cli.common import ConfigOption, console, load_cli_config, user_errors
+
+
+def key_figure(peak: dict[str, float]) -> str:
+    """The one figure a reader wants first, with its unit."""
+    formats = (
+        ("accel_g", "{:+.2f} g", 1.0),
+        ("min_headway_s", "headway {:.2f} s", 1.0),
+        ("min_ttc_s", "TTC {:.1f} s", 1.0),
+        ("min_speed_mps", "min {:.0f} km/h", 3.6),
+        ("speed_mps", "{:.0f} km/h", 3.6),
+    )
+    for key, fmt, scale in formats:
+        value = peak.get(key)
+        if isinstance(value, float):
+            return fmt.format(value * scale)
+    first = next(((k, v) for k, v in peak.items() if isinstance(v, float)), None)
+    return f"{first[0]} {first[1]:.2f}" if first else ""
 
 
 def register(app: typer.Typer) -> None:
@@ -27,19 +45,17 @@ def register(app: typer.Typer) -> None:
             console.print(f"simulating the demo drive into [bold]{output / 'recording'}[/] ...")
             res = run_demo(output, seed=seed, video=video, config=cfg)
             matched = {id(m.pred) for m in res.match.matches}
-            table = Table(title="Events found", title_justify="left")
-            for col in ("type", "direction", "start s", "end s", "severity", "key figure", "ground truth"):
-                table.add_column(col, justify="right" if col.endswith(" s") else "left")
+            table = Table(title="Events found", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+            for col in ("type", "dir", "time s", "severity", "key figure", "labelled"):
+                table.add_column(col, no_wrap=True)
             for ev in res.analysis.events:
-                key = ", ".join(f"{k} {v:.2f}" for k, v in list(ev.peak.items())[:2] if isinstance(v, float))
                 table.add_row(
                     ev.type.value,
                     ev.direction.value if ev.direction else "",
-                    f"{ev.start_s:.1f}",
-                    f"{ev.end_s:.1f}",
+                    f"{ev.start_s:.1f}-{ev.end_s:.1f}",
                     ev.severity.value,
-                    key,
-                    "[green]labelled[/]" if id(ev) in matched else "[red]not labelled[/]",
+                    key_figure(ev.peak),
+                    "[green]yes[/]" if id(ev) in matched else "[red]no[/]",
                 )
             console.print(table)
             labelled = [lb for lb in res.labels if lb.type != "normal"]
