@@ -12,5 +12,8 @@ fi
 "$VENV/bin/pip" install -q --upgrade pip
 # torch 2.13.0 resolves to the local CPU wheel on this machine
 "$VENV/bin/pip" install -q "torch==2.13.0"
-"$VENV/bin/pip" install -q ultralytics onnx onnxslim onnxruntime lap
+# torchvision 0.28 is the release built for torch 2.13; pinning it keeps pip from pulling a
+# newer (CUDA) torch in its place
+"$VENV/bin/pip" install -q "torchvision==0.28.0"
+"$VENV/bin/pip" install -q ultralytics onnx onnxslim onnxruntime lap "torch==2.13.0" "torchvision==0.28.0"
 "$VENV/bin/python" -c "import torch, ultralytics; print('torch', torch.__version__, 'ultralytics', ultralytics.__version__)"
