@@ -19,6 +19,7 @@ from typing import Any
 import shapely
 from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
+from shapely.validation import explain_validity
 
 MPH_KMH = 1.609344
 _MAXSPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph)?\s*$", re.IGNORECASE)
@@ -111,7 +112,7 @@ def load_speed_zones(path: Path, global_kmh: float | None = None) -> SpeedLimits
                              f"got {geom.geom_type}")
         if not geom.is_valid:
             raise ValueError(f"{where}: field 'geometry': invalid polygon "
-                             f"({shapely.validation.explain_validity(geom)})")
+                             f"({explain_validity(geom)})")
         name = str(props.get("name", props.get("id", f"zone-{i}")))
         zones.append(Zone(name, _limit(props, where), geom))
     return SpeedLimits(global_kmh, tuple(zones))
