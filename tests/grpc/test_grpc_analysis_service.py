@@ -250,3 +250,39 @@ def test_reflection_describes_the_service(service: Any) -> None:
         assert methods["AnalyzeUpload"].client_streaming and methods["AnalyzeUpload"].server_streaming
         assert "google/protobuf/struct.proto" in fd.dependency
         assert db.FindFileByName("google/protobuf/struct.proto").package == "google.protobuf"
+
+
+def test_upload_folder_removed_after_a_client_leaves_mid_analysis(trip: Path) -> None:
+    import tempfile
+
+    release = threading.Event()
+    seen: list[Path] = []
+
+    def gated_analyze(recording: Any, *args: Any, **kw: Any) -> Any:
+        seen.append(recording.path)
+        release.wait(30)  # the client leaves while this analysis is running
+        return analyze_recording(recording, *args, **kw)
+
+    before = set(Path(tempfile.gettempdir()).glob("saferoad-upload-*"))
+    server, servicer = serve_analysis(load_config(), host="127.0.0.1", port=0, analyze=gated_analyze)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+            call = pb_grpc.AnalysisServiceStub(ch).AnalyzeUpload(_upload("tar", _tar_bytes(trip)), timeout=60)
+            assert next(call).WhichOneof("kind") == "started"
+            deadline = time.monotonic() + 10
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+            call.cancel()
+            time.sleep(0.6)  # the handler notices the cancel; the worker still reads the files
+            assert seen and seen[0].exists()
+            release.set()
+            deadline = time.monotonic() + 30
+            while servicer.active and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert servicer.active == 0
+        assert not seen[0].exists()
+        assert not set(Path(tempfile.gettempdir()).glob("saferoad-upload-*")) - before
+        assert _healthy(server.port)
+    finally:
+        release.set()
+        server.stop(0)

@@ -154,6 +154,7 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
 
     def AnalyzeUpload(self, request_iterator: Iterator[Any], context: Any) -> Iterator[Any]:
         tmp = Path(tempfile.mkdtemp(prefix="saferoad-upload-"))
+        owned = [tmp]  # emptied when the analysis thread takes the folder over
         try:
             first = next(request_iterator, None)
             if first is None or first.WhichOneof("part") != "header":
@@ -181,11 +182,12 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
                     fh.write(msg.chunk)
             root = _extract(archive, tmp / "x", fmt, 4 * self.max_upload_bytes)
             archive.unlink()
-            yield from self._run(root, cfg, context, name=header.name or root.name)
+            yield from self._run(root, cfg, context, name=header.name or root.name, owned=owned)
         except _Fail as f:
             context.abort(f.code, f.message)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            for folder in owned:
+                shutil.rmtree(folder, ignore_errors=True)
 
     # -- work -------------------------------------------------------------------------------
     def _config_for(self, options: Any) -> SaferoadConfig:
@@ -202,7 +204,11 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         except ConfigError as err:
             raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, str(err)) from None
 
-    def _run(self, path: Path, cfg: SaferoadConfig, context: Any, name: str) -> Iterator[Any]:
+    def _run(
+        self, path: Path, cfg: SaferoadConfig, context: Any, name: str, owned: list[Path] | None = None
+    ) -> Iterator[Any]:
+        """Analyse in a worker thread and stream its events. ``owned``: temporary folders the
+        worker removes when it ends (the call may end first, when the client goes away)."""
         if not self._slots.acquire(blocking=False):
             raise _Fail(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -216,11 +222,6 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
                 raise _Fail(grpc.StatusCode.NOT_FOUND, str(err)) from None
             except ValueError as err:
                 raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, str(err)) from None
-            yield pb.AnalyzeResponse(
-                started=pb.Started(
-                    recording=name, source_format=recording.source_format, duration_s=recording.duration_s
-                )
-            )
             q: queue.Queue[tuple[str, Any]] = queue.Queue()
             cancelled = threading.Event()
             sink = _QueueSink(q, cancelled)
@@ -239,12 +240,22 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
                     _log.exception("analysis_failed", recording=name)
                     q.put(("error", err))
                 finally:
+                    for folder in to_remove:
+                        shutil.rmtree(folder, ignore_errors=True)
                     with self._lock:
                         self.active -= 1
                     self._slots.release()
 
-            released = True  # from here the worker thread owns the slot
+            to_remove = list(owned or [])
+            if owned:
+                owned.clear()
+            released = True  # from here the worker thread owns the slot and the folders
             threading.Thread(target=work, name="analysis", daemon=True).start()
+            yield pb.AnalyzeResponse(
+                started=pb.Started(
+                    recording=name, source_format=recording.source_format, duration_s=recording.duration_s
+                )
+            )
             n = 0
             while True:
                 try:
