@@ -274,3 +274,18 @@ def open_frames_list(path: Path) -> list[np.ndarray]:
         return [f.image for f in src]
     finally:
         src.close()
+
+
+def test_two_people_the_nearest_face_is_followed(shared_dir: Path, analyzer: FaceAnalyzer) -> None:
+    """The clip with two people tilting their heads: the larger (nearer) face is followed
+    throughout, without jumping to the other person when the detector runs again."""
+    analyzer.reset()
+    res = run_cabin_video(
+        shared_dir / "data/cabin/head-pose-face-detection-female-and-male.gif", analyzer=analyzer
+    )
+    assert all(s.face for s in res.samples)
+    yaw = np.array([s.yaw_deg for s in res.samples])
+    roll = np.array([s.roll_deg for s in res.samples])
+    assert np.abs(np.diff(yaw)).max() < 10
+    # both tilt their heads towards their right shoulder (the image's left): roll negative
+    assert roll[0] > -20 and roll[-10:].max() < -30

@@ -150,10 +150,13 @@ class FaceAnalyzer:
         self.layout = FACEMESH if self.cfg.landmarks == "facemesh" else IBUG68
         self.intrinsics = intrinsics
         self._roi: Roi | None = None
+        self._tracked: Roi | None = None
         self._since_detect = 0
 
     def reset(self) -> None:
+        """Forget the tracked face (the next frame runs the detector)."""
         self._roi = None
+        self._tracked = None
         self._since_detect = 0
 
     def close(self) -> None:
@@ -184,6 +187,24 @@ class FaceAnalyzer:
         c = (lo + hi) / 2
         return Roi(float(c[0]), float(c[1]), size, angle)
 
+    def _pick(self, boxes: list[FaceBox]) -> FaceBox:
+        """The driver's face among the detections: the one that continues the tracked face
+        (its centre inside the tracked crop), else the largest (the face nearest the camera;
+        passengers sit farther away)."""
+        roi = self._tracked
+        if roi is not None:
+            near = [
+                b
+                for b in boxes
+                if math.hypot(
+                    (b.xyxy[0] + b.xyxy[2]) / 2 - roi.cx, (b.xyxy[1] + b.xyxy[3]) / 2 - roi.cy
+                )
+                < roi.size / 3
+            ]
+            if near:
+                return max(near, key=lambda b: b.score)
+        return max(boxes, key=lambda b: float((b.xyxy[2] - b.xyxy[0]) * (b.xyxy[3] - b.xyxy[1])))
+
     def _landmarks(self, image: ImageArray) -> tuple[FaceLandmarks | None, float]:
         """Landmarks of the tracked or newly detected face, with the detection score (NaN when
         tracked)."""
@@ -205,7 +226,7 @@ class FaceAnalyzer:
         self._since_detect = 0
         if not boxes:
             return None, math.nan
-        best = max(boxes, key=lambda b: b.score)
+        best = self._pick(boxes)
         lm = self.landmarker.run(image, self._roi_from_box(best))
         lm = self.landmarker.run(image, self._roi_from_landmarks(lm.points))
         return lm, best.score
@@ -230,7 +251,7 @@ class FaceAnalyzer:
         if inside < cfg.min_face_inside:
             self.reset()
             return CabinSample.no_face(frame.index, frame.t_s)
-        self._roi = self._roi_from_landmarks(pts)
+        self._roi = self._tracked = self._roi_from_landmarks(pts)
         lay = self.layout
         left, right = pts[list(lay.left_eye)], pts[list(lay.right_eye)]
         ear_l = eye_aspect_ratio(left)
