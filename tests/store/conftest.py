@@ -27,13 +27,8 @@ from sqlalchemy.engine import make_url
 
 STYLES: dict[str, dict[str, float]] = {
     # mean events per 10 minutes of city driving, per type
-    "careful": {"harsh_braking": 0.03, "speeding": 0.01},
-    "average": {
-        "harsh_braking": 0.15,
-        "harsh_cornering": 0.08,
-        "speeding": 0.08,
-        "tailgating": 0.04,
-    },
+    "careful": {"harsh_braking": 0.1},
+    "average": {"harsh_braking": 0.2, "harsh_cornering": 0.1, "tailgating": 0.1},
     "aggressive": {
         "harsh_braking": 0.5,
         "harsh_acceleration": 0.4,
@@ -114,11 +109,16 @@ def _clip(path: Path, seed: int) -> None:
     writer.release()
 
 
-def style_events(style: str, rng: np.random.Generator, duration_s: float) -> list[dict[str, Any]]:
-    """Events a driver of ``style`` has in ``duration_s`` (Poisson counts, spread in time)."""
+def style_events(
+    style: str, rng: np.random.Generator, duration_s: float, trip_index: int = 0
+) -> list[dict[str, Any]]:
+    """Events a driver of ``style`` has in ``duration_s``: the style's mean count, spread evenly
+    over the driver's successive trips (``trip_index``) so a week holds what the style says;
+    random times, figures and severities."""
     events: list[dict[str, Any]] = []
     for etype, per10 in STYLES[style].items():
-        n = int(rng.poisson(per10 * duration_s / 600.0))
+        lam = per10 * duration_s / 600.0
+        n = math.floor((trip_index + 1) * lam + 0.5) - math.floor(trip_index * lam + 0.5)
         for _ in range(n):
             start = float(rng.uniform(30.0, duration_s - 30.0))
             length = 30.0 if etype in ("tailgating", "speeding") else 2.0
@@ -160,6 +160,7 @@ def write_analyze_output(
     events: list[dict[str, Any]] | None = None,
     style: str = "average",
     seed: int = 0,
+    trip_index: int = 0,
     media: bool = True,
     timezone: str = "Asia/Tokyo",
 ) -> Path:
@@ -182,7 +183,7 @@ def write_analyze_output(
     long_acc = np.gradient(speed, 0.1)
     yaw = np.gradient(heading, 0.1)
     if events is None:
-        events = style_events(style, rng, duration_s)
+        events = style_events(style, rng, duration_s, trip_index)
     for i, ev in enumerate(events):
         if media and ev["type"] in VIDEO_TYPES:
             clip, snap = f"clips/event_{i:03d}.mp4", f"snapshots/event_{i:03d}.jpg"
@@ -264,6 +265,7 @@ def write_week(
                     duration_s=duration_s,
                     style=style,
                     seed=seed * 1000 + d_i * 100 + k,
+                    trip_index=k,
                 )
             )
     return outs
@@ -283,8 +285,8 @@ def make_week() -> Callable[..., list[Path]]:
 def week_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two weeks (W46 and W47 of 2026) of three drivers, written once per session."""
     root = tmp_path_factory.mktemp("fleet")
-    write_week(root, dt.date(2026, 11, 9), seed=46)
-    write_week(root, dt.date(2026, 11, 16), seed=47)
+    write_week(root, dt.date(2026, 11, 9), seed=46, duration_s=1200.0)
+    write_week(root, dt.date(2026, 11, 16), seed=47, duration_s=1200.0)
     return root
 
 

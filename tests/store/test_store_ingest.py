@@ -190,7 +190,18 @@ def test_failure_half_way_leaves_store_as_it_was(
 def test_killed_ingest_leaves_no_partial_trip(db_url: str, week_outputs: Path) -> None:
     """SIGKILL an ingest in the middle of its transaction: nothing of it is stored."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [SAFEROAD, "ingest", str(week_outputs), "--db", db_url, "--log-level", "INFO"]
+    # the use case the CLI runs, without the CLI's start-up (every command's imports)
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from saferoad.observability import configure_logging\n"
+        "from saferoad.adapters.sql import open_store\n"
+        "from saferoad.application.ingest import find_outputs, ingest_outputs\n"
+        "from saferoad.config import load_config\n"
+        "configure_logging('INFO')\n"
+        "store = open_store(sys.argv[2])\n"
+        "ingest_outputs(store.unit_of_work, find_outputs(Path(sys.argv[1])), load_config())\n"
+    )
+    cmd = [sys.executable, "-c", script, str(week_outputs), db_url]
     proc = subprocess.Popen(
         cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=REPO, text=True
     )

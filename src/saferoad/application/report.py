@@ -41,6 +41,10 @@ MAX_TRIP_SECTIONS = 12
 """A driver-week report draws map, speed and timeline for at most this many trips (those with
 the most events first); the others are listed in the trips table."""
 
+MAX_EVENT_PLOTS = 24
+"""Events without a snapshot get a small speed/g picture, at most this many per report (the
+rest keep their figures in text): a week of a reckless driver should not take minutes."""
+
 FIGURE_LABELS: dict[str, tuple[str, str, float]] = {
     # peak / evidence key: label, unit, scale
     "accel_g": ("peak", "g", 1.0),
@@ -177,7 +181,10 @@ def _trip_view(
 ) -> dict[str, Any]:
     start_local = _local(trip.start_utc, trip.timezone)
     end_local = _local(trip.end_utc, trip.timezone)
-    events = [_event_view(e, first_n + i, trip, figures) for i, e in enumerate(trip.events)]
+    events = [
+        _event_view(e, first_n + i, trip, figures and first_n + i <= MAX_EVENT_PLOTS)
+        for i, e in enumerate(trip.events)
+    ]
     sc = trip_score(trip.exposure(), rules)
     view: dict[str, Any] = {
         "id": trip.id,

@@ -1,0 +1,223 @@
+"""Reports: rendered in headless Chromium and checked for their parts; PDFs as page images."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from saferoad.adapters.sql import open_store
+from saferoad.adapters.sql.store import SqlStore
+from saferoad.application import report as rep
+from saferoad.application.ingest import find_outputs, ingest_outputs
+from saferoad.config import load_config
+from saferoad.domain.scoring import safety_score
+
+CFG = load_config(overrides={"scoring": {"min_distance_km": 50.0}})
+
+
+@pytest.fixture(scope="module")
+def chromium_bin() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing: scripts/system-deps.sh installs it")
+        pytest.skip("chromium not installed (scripts/system-deps.sh)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def fleet_store(week_outputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
+    db = tmp_path_factory.mktemp("reports") / "fleet.db"
+    store = open_store(f"sqlite:///{db}")
+    ingest_outputs(store.unit_of_work, find_outputs(week_outputs), CFG)
+    yield store
+    store.close()
+
+
+def _open(chromium: str, html: Path) -> Any:
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(
+        executable_path=chromium,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    page.goto(html.resolve().as_uri())
+    page.wait_for_load_state("load")
+    return pw, browser, page
+
+
+def _all_images_decoded(page: Any) -> None:
+    sizes = page.evaluate(
+        "Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
+    )
+    assert sizes, "no images"
+    broken = [alt for alt, complete, width in sizes if not complete or width == 0]
+    assert not broken, f"images that did not decode: {broken}"
+
+
+def _week_events(week_outputs: Path, driver: str, day_tag: str) -> list[dict[str, Any]]:
+    events = []
+    for o in find_outputs(week_outputs):
+        summary = json.loads((o / "summary.json").read_text())
+        if summary["meta"]["driver_id"] == driver and day_tag in o.name:
+            events += [json.loads(x) for x in (o / "events.jsonl").read_text().splitlines() if x]
+    return events
+
+
+@pytest.mark.browser
+def test_driver_week_report_in_chromium(
+    fleet_store: SqlStore, chromium_bin: str, week_outputs: Path, tmp_path: Path
+) -> None:
+    ctx = rep.driver_week_context(fleet_store, CFG, "D-average", "2026-W47")
+    html = rep.write(ctx, tmp_path / "driver.html")
+    expected = _week_events(week_outputs, "D-average", "2026-11-16")
+    with fleet_store.unit_of_work() as uow:
+        exp = uow.trips.exposures("tokyo-taxi", "2026-W47")["D-average"]
+    score = safety_score(exp, CFG.scoring.rules())
+    pw, browser, page = _open(chromium_bin, html)
+    try:
+        for part in (
+            "summary",
+            "score",
+            "trend",
+            "habits",
+            "trend-chart",
+            "events-vs-fleet",
+            "week",
+            "trips",
+            "trip",
+            "route-map",
+            "speed-profile",
+            "timeline",
+        ):
+            assert page.locator(f"[data-part='{part}']").count() >= 1, part
+        shown = page.locator("[data-part='score'] .v").inner_text()
+        assert shown == f"{score.value:.0f}"
+        cards = page.locator("[data-part='event']")
+        n_detailed = sum(t["n_events"] for t in ctx["detailed_trips"])
+        assert cards.count() == n_detailed == len(expected)
+        with_video = [e for e in expected if e["evidence"].get("snapshot")]
+        assert page.locator("[data-part='snapshot']").count() == len(with_video) > 0
+        views = [e for t in ctx["detailed_trips"] for e in t["events"]]
+        plotted = [e for e in views if not e["snapshot"] and e["n"] <= rep.MAX_EVENT_PLOTS]
+        assert page.locator("[data-part='event-plot']").count() == len(plotted) > 0
+        hrefs = page.eval_on_selector_all("[data-part='clip']", "els => els.map(e => e.href)")
+        assert len(hrefs) == len(with_video)
+        assert all(h.startswith("file://") and Path(h[7:]).is_file() for h in hrefs)
+        times = page.locator("[data-part='event-time']").all_inner_texts()
+        assert all("JST" in t for t in times)  # local time of Asia/Tokyo
+        habits = page.locator("[data-part='habits'] li").all_inner_texts()
+        assert habits == [h["sentence"] for h in ctx["habits"]]
+        _all_images_decoded(page)
+        page.screenshot(path=str(tmp_path / "driver.png"), full_page=True)
+    finally:
+        browser.close()
+        pw.stop()
+    img = np.asarray(Image.open(tmp_path / "driver.png").convert("L"))
+    assert img.shape[0] > 2000 and img.std() > 20
+
+
+@pytest.mark.browser
+def test_trip_and_fleet_reports_in_chromium(
+    fleet_store: SqlStore, chromium_bin: str, tmp_path: Path
+) -> None:
+    with fleet_store.unit_of_work() as uow:
+        briefs = uow.trips.briefs("tokyo-taxi", "2026-W47", "D-aggressive")
+    trip = max(briefs, key=lambda b: b.n_events)
+    html = rep.write(rep.trip_context(fleet_store, CFG, str(trip.id)), tmp_path / "trip.html")
+    fleet_html = rep.write(rep.fleet_context(fleet_store, CFG, "tokyo-taxi"), tmp_path / "f.html")
+    pw, browser, page = _open(chromium_bin, html)
+    try:
+        for part in ("route-map", "speed-profile", "timeline", "events-vs-fleet", "habits"):
+            assert page.locator(f"[data-part='{part}']").count() == 1, part
+        assert page.locator("[data-part='event']").count() == trip.n_events
+        _all_images_decoded(page)
+        page.goto(fleet_html.resolve().as_uri())
+        rows = page.locator("[data-part='drivers'] tr").all_inner_texts()[1:]
+        assert [r.split()[1] for r in rows] == ["D-careful", "D-average", "D-aggressive"]
+        for part in ("ranking", "heatmap", "trend-chart", "types"):
+            assert page.locator(f"[data-part='{part}']").count() == 1, part
+        _all_images_decoded(page)
+    finally:
+        browser.close()
+        pw.stop()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_pdf_pages_are_not_blank(fleet_store: SqlStore, chromium_bin: str, tmp_path: Path) -> None:
+    ctx = rep.driver_week_context(fleet_store, CFG, "D-average", "2026-W47")
+    pdf = rep.write(ctx, tmp_path / "report.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    # a summary page, the week and trips, then one page per trip with events
+    assert len(pages) == 2 + len(ctx["detailed_trips"])
+    for p in pages:
+        g = np.asarray(Image.open(p).convert("L"), dtype=float)
+        inked = float((g < 200).mean())
+        assert inked > 0.01, f"{p.name} is blank ({inked:.4f} of pixels inked)"
+
+
+def test_trip_report_from_output(make_output: Any, tmp_path: Path) -> None:
+    out = make_output(tmp_path / "trip", style="aggressive", seed=11)
+    html = rep.trip_report_from_output(out, tmp_path / "report" / "trip.html")
+    text = html.read_text()
+    for part in ("route-map", "speed-profile", "timeline", "habits"):
+        assert f'data-part="{part}"' in text
+    n = len((out / "events.jsonl").read_text().splitlines())
+    assert text.count('data-part="event"') == n
+
+
+def test_report_errors_are_plain(fleet_store: SqlStore, tmp_path: Path) -> None:
+    with pytest.raises(rep.ReportError, match="no trips in the store"):
+        rep.driver_week_context(fleet_store, CFG, "D-nobody", "2026-W47")
+    with pytest.raises(
+        rep.ReportError, match=r"no trips in 2026-W30 \(weeks with trips: 2026-W46, 2026-W47\)"
+    ):
+        rep.driver_week_context(fleet_store, CFG, "D-careful", "2026-W30")
+    with pytest.raises(ValueError, match="expected an ISO week"):
+        rep.driver_week_context(fleet_store, CFG, "D-careful", "47")
+    with pytest.raises(ValueError, match=r"must end in \.html or \.pdf"):
+        rep.write(rep.fleet_context(fleet_store, CFG, "tokyo-taxi"), tmp_path / "r.docx")
+
+
+def test_report_cli(fleet_store: SqlStore, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from saferoad.entrypoints.cli.app import app
+
+    db = str(fleet_store.engine.url)
+    ok = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--fleet",
+            "tokyo-taxi",
+            "--week",
+            "2026-W47",
+            "-o",
+            str(tmp_path / "f.html"),
+            "--db",
+            db,
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "f.html").stat().st_size > 10_000
+    bad = CliRunner().invoke(
+        app, ["report", "--driver", "D-careful", "-o", str(tmp_path / "x.html"), "--db", db]
+    )
+    assert bad.exit_code == 2 and "--week" in bad.output
+    listing = CliRunner().invoke(app, ["trips", "--driver", "D-careful", "--db", db])
+    assert listing.exit_code == 0 and listing.output.count("D-careful") == 12
