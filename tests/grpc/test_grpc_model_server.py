@@ -356,3 +356,53 @@ def test_tls(serve: Any, test_models: Any, tmp_path: Any) -> None:
     with KServeClient(f"grpc://127.0.0.1:{server.port}/echo", ClientOptions(max_attempts=1, timeout_s=2)) as c:
         with pytest.raises(RemoteInferenceError):  # plaintext to a TLS port fails
             c.infer({"x": np.ones(3, np.float32)})
+
+
+def test_python_model_runs_one_request_at_a_time_unless_thread_safe(serve: Any, test_models: Any) -> None:
+    class Counting:
+        """Not thread-safe: records how many predict calls ever overlapped."""
+
+        name = "counting"
+        now = peak = 0
+        lock = threading.Lock()
+
+        def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            with Counting.lock:
+                Counting.now += 1
+                Counting.peak = max(Counting.peak, Counting.now)
+            time.sleep(0.05)
+            with Counting.lock:
+                Counting.now -= 1
+            return {"y": inputs["x"]}
+
+    class Meeting:
+        """Thread-safe: two calls must be inside predict at the same time to pass the barrier."""
+
+        name = "meeting"
+        thread_safe = True
+        barrier = threading.Barrier(2, timeout=20)
+
+        def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            Meeting.barrier.wait()
+            return {"y": inputs["x"]}
+
+    test_models.Counting, test_models.Meeting = Counting, Meeting
+    server, _ = serve([python_model("grpc_test_models:Counting"), python_model("grpc_test_models:Meeting")])
+    for name in ("counting", "meeting"):
+        client = KServeClient(f"grpc://127.0.0.1:{server.port}/{name}", ClientOptions(timeout_s=30, max_attempts=1))
+        errors: list[BaseException] = []
+
+        def call(c: KServeClient = client, errs: list[BaseException] = errors) -> None:
+            try:
+                c.infer({"x": np.ones(1, np.float32)})
+            except BaseException as err:
+                errs.append(err)
+
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        client.close()
+        assert errors == []
+    assert Counting.peak == 1

@@ -12,13 +12,16 @@
   ``name``, ``version``, ``platform``, ``inputs``/``outputs`` (lists of
   ``{"name", "datatype", "shape"}``, -1 for a variable dimension), and ``max_batch_size``
   (> 0 when the first dimension of every input and output is a batch dimension the server
-  may concatenate across concurrent callers).
+  may concatenate across concurrent callers), and ``thread_safe`` (default False: the server
+  calls ``predict`` for one request at a time; True lets concurrent requests call it at once,
+  as ONNX Runtime sessions allow).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +57,18 @@ class ServedModel:
     max_batch_size: int = 0
     """> 0: the first dimension is a batch the server may concatenate requests along."""
     close: Callable[[], None] = field(default=lambda: None)
+    thread_safe: bool = True
+    """False: the server runs ``predict`` for one request at a time (a lock)."""
+
+    def __post_init__(self) -> None:
+        if not self.thread_safe:
+            inner, lock = self.predict, threading.Lock()
+
+            def locked(inputs: Arrays) -> Arrays:
+                with lock:
+                    return inner(inputs)
+
+            self.predict = locked
 
     def check_inputs(self, arrays: Arrays) -> None:
         """Raise :class:`TensorError` when ``arrays`` do not fit the declared inputs."""
@@ -173,4 +188,5 @@ def python_model(spec: str, name: str | None = None) -> ServedModel:
         platform=str(getattr(obj, "platform", "python")),
         max_batch_size=int(getattr(obj, "max_batch_size", 0) or 0),
         close=close if callable(close) else (lambda: None),
+        thread_safe=bool(getattr(obj, "thread_safe", False)),
     )
