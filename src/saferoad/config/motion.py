@@ -57,6 +57,11 @@ class MotionConfig(Section):
         ge=0,
         description="Pulses closer than this form one manoeuvre (a braking's opposite pulse, the two halves of a lane change).",
     )
+    rebound_s: float = Field(
+        4.0,
+        ge=0,
+        description="Heading-free mode: a longitudinal pulse opposite to the previous event's within this time is that event's release pulse, not a second event (high-passed logs, ~1 s).",
+    )
     turn_min_deg: float = Field(
         30.0,
         gt=0,

@@ -42,6 +42,7 @@ def params_from_config(cfg: MotionConfig, recording: Recording | None = None) ->
         min_duration_s=cfg.min_duration_s,
         hysteresis=cfg.hysteresis,
         merge_gap_s=cfg.merge_gap_s,
+        rebound_s=cfg.rebound_s,
         turn_min_deg=cfg.turn_min_deg,
         turn_rate_dps=cfg.turn_rate_dps,
         severity_medium=cfg.severity_medium,

@@ -42,6 +42,7 @@ class HarshParams:
     min_duration_s: float = 0.1
     hysteresis: float = 0.17
     merge_gap_s: float = 1.5
+    rebound_s: float = 4.0
     turn_min_deg: float = 30.0
     turn_rate_dps: float = 8.0
     severity_medium: float = 1.2
@@ -196,6 +197,78 @@ def _signed(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Pulse:
+    """A longitudinal group in heading-free mode."""
+
+    a: int
+    b: int
+    i: int
+    peak: float
+    direction: FloatArray
+    strong_first: bool
+    """Does the strongest pulse come before the strongest opposite one near it?"""
+    opposite: float
+    opposite_i: int
+
+
+def _long_pulse(
+    h: FloatArray, mag: FloatArray, a: int, b: int, i: int, lo: int, hi: int, reach: int
+) -> _Pulse:
+    """The group's axis is its principal horizontal direction; the opposite pulse is the
+    strongest opposite projection within ``reach`` samples of the peak."""
+    seg = h[lo:hi]
+    _, vecs = np.linalg.eigh(seg.T @ seg)
+    u = vecs[:, -1] * np.sign(float(h[i] @ vecs[:, -1]) or 1.0)
+    w0, w1 = max(0, i - reach), min(h.shape[0], i + reach + 1)
+    proj = h[w0:w1] @ u
+    jo = w0 + int(np.argmin(proj))
+    direction = h[i] / max(float(mag[i]), 1e-9)
+    return _Pulse(a, b, i, float(mag[i]), direction, jo > i, float(-proj[jo - w0]), jo)
+
+
+def _longitudinal_events(
+    sig: MotionSignals, pulses: list[_Pulse], p: HarshParams, hz: float
+) -> list[Event]:
+    """Pair each pulse with an opposite one that follows within ``rebound_s`` (onset and
+    release of one push); the stronger of the two is the abrupt end of the push: first for
+    a braking, last for an acceleration. An unpaired pulse is judged within its group."""
+    t = sig.t_s
+    out: list[Event] = []
+    k = 0
+    while k < len(pulses):
+        first = pulses[k]
+        second = pulses[k + 1] if k + 1 < len(pulses) else None
+        paired = (
+            second is not None
+            and t[second.a] - t[first.b - 1] <= p.rebound_s
+            and float(first.direction @ second.direction) < -0.7
+            and sig.valid[first.b : second.a].all()
+        )
+        if paired and second is not None:
+            strong, weak = (first, second) if first.peak >= second.peak else (second, first)
+            braking = strong is first
+            a, b = first.a, second.b
+            k += 2
+        else:
+            strong, weak = first, None
+            braking = first.strong_first
+            a, b = first.a, first.b
+            if first.opposite >= 0.3 * first.peak:
+                # The opposite pulse was below the detection threshold: still the same push.
+                a, b = min(a, first.opposite_i), max(b, first.opposite_i + 1)
+            k += 1
+        typ = EventType.HARSH_BRAKING if braking else EventType.HARSH_ACCELERATION
+        thr = (p.braking_g if braking else p.acceleration_g) * G
+        if strong.peak < thr or _slow(sig, a, b, p):
+            continue
+        opposite = weak.peak if weak is not None else strong.opposite
+        extra = {"opposite_pulse_mps2": round(opposite, 3)}
+        peak = -strong.peak if braking else strong.peak
+        out.append(_make(typ, sig, a, b, strong.i, peak, thr, p, hz, None, extra, 0.8))
+    return out
+
+
 def _heading_free(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
     assert sig.horizontal is not None
     t, valid, h = sig.t_s, sig.valid, sig.horizontal
@@ -206,6 +279,7 @@ def _heading_free(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
     yaw = sig.yaw_rate
     out: list[Event] = []
     pad = round(0.5 * hz)
+    longs: list[_Pulse] = []
     for grp in _group(regs, t, valid, p.merge_gap_s):
         a, b = grp[0][0], grp[-1][1]
         if _slow(sig, a, b, p):
@@ -231,22 +305,8 @@ def _heading_free(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
                 d = Direction.LEFT if float(w[strong[0]]) > 0 else Direction.RIGHT
                 out.append(_make(EventType.AGGRESSIVE_LANE_CHANGE, sig, a, b, i, peak, p.lane_change_g * G, p, hz, d, extra, 0.9))
             continue
-        # Longitudinal: project on the group's principal horizontal axis, signed so that the
-        # strongest pulse is positive, and compare when the opposite pulse happens.
-        seg = h[lo:hi]
-        _, vecs = np.linalg.eigh(seg.T @ seg)
-        u = vecs[:, -1]
-        proj = seg @ u
-        j = int(np.argmax(np.abs(proj)))
-        proj = proj * np.sign(proj[j])
-        jo = int(np.argmin(proj))
-        braking = jo > j
-        typ = EventType.HARSH_BRAKING if braking else EventType.HARSH_ACCELERATION
-        thr = (p.braking_g if braking else p.acceleration_g) * G
-        if peak < thr:
-            continue
-        extra = {"opposite_pulse_mps2": round(float(-proj[jo]), 3)}
-        out.append(_make(typ, sig, a, b, i, -peak if braking else peak, thr, p, hz, None, extra, 0.8))
+        longs.append(_long_pulse(h, mag, a, b, i, lo, hi, round(p.rebound_s * hz)))
+    out.extend(_longitudinal_events(sig, longs, p, hz))
     return out
 
 
