@@ -16,7 +16,8 @@ HZ = 50.0
 
 def _highpass(x: np.ndarray, tau: float = 1.0) -> np.ndarray:
     alpha = tau / (tau + 1 / HZ)
-    return lfilter([alpha, -alpha], [1, -alpha], x, axis=0)
+    out: np.ndarray = lfilter([alpha, -alpha], [1, -alpha], x, axis=0)
+    return out
 
 
 def _earth_log(push: np.ndarray, heading_deg: float, seed: int = 0) -> ImuSeries:
