@@ -366,7 +366,11 @@ class CabinMonitor:
         strong = (
             cl.longest_s >= 2.0 * th.long_closure_s or cl.peak_perclos >= 2.0 * th.perclos_threshold
         )
-        both = cl.longest_s >= th.long_closure_s and cl.peak_perclos >= th.perclos_threshold
+        both = (
+            cl.longest_s >= th.long_closure_s
+            and cl.peak_perclos >= th.perclos_threshold
+            and cl.closures >= th.perclos_min_closures
+        )
         peak: dict[str, float] = {"longest_closure_s": round(cl.longest_s, 3)}
         if cl.peak_perclos > 0:
             peak["perclos"] = round(cl.peak_perclos, 4)
