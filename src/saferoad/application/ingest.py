@@ -222,7 +222,7 @@ def read_events(path: Path, out_dir: Path, duration_s: float) -> list[RawEvent]:
             if not isinstance(data, dict):
                 raise _bad(where, f"expected a JSON object, got {type(data).__name__}")
             etype = data.get("type")
-            if etype not in types:
+            if not isinstance(etype, str) or etype not in types:
                 raise _bad(where, f"field 'type' is not an event type: {etype!r}")
             start = _number(where, data, "start_s", minimum=0)
             end = _number(where, data, "end_s", minimum=0)
@@ -233,13 +233,15 @@ def read_events(path: Path, out_dir: Path, duration_s: float) -> list[RawEvent]:
                     where, f"field 'start_s' {start} is after the end of the drive ({duration_s} s)"
                 )
             sev = data.get("severity", Severity.LOW.value)
-            if sev not in {s.value for s in Severity}:
+            if not isinstance(sev, str) or sev not in {s.value for s in Severity}:
                 raise _bad(where, f"field 'severity' must be low, medium or high, got {sev!r}")
             conf = data.get("confidence", 1.0)
             if isinstance(conf, bool) or not isinstance(conf, int | float) or not 0 <= conf <= 1:
                 raise _bad(where, f"field 'confidence' must be within 0-1, got {conf!r}")
             direction = data.get("direction")
-            if direction is not None and direction not in {d.value for d in Direction}:
+            if direction is not None and (
+                not isinstance(direction, str) or direction not in {d.value for d in Direction}
+            ):
                 raise _bad(
                     where, f"field 'direction' must be left, right or null, got {direction!r}"
                 )
