@@ -202,3 +202,51 @@ def test_ground_truth_csv_maps_types(labels: list[EventLabel]) -> None:
     body = "".join(f"{_DBD[(lab.type, lab.direction)]},{lab.start_s},{lab.end_s}\n" for lab in labels)
     p.write_text("evento, inicio, fim\n" + body)
     assert read_ground_truth_csv(p) == labels
+
+
+_ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20)
+
+
+@SETTINGS
+@given(
+    _ids,
+    _ids,
+    _ids,
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    st.booleans(),
+    st.integers(0, 2**31),
+    st.one_of(st.none(), st.tuples(st.integers(16, 4096), st.integers(16, 4096), st.floats(30, 150))),
+)
+def test_meta_round_trip(
+    vehicle: str, driver: str, fleet: str, start: datetime, with_mount: bool, seed: int, cam: tuple[int, int, float] | None
+) -> None:
+    from scipy.spatial.transform import Rotation
+
+    from saferoad.adapters.recording.saferoad_format import read_meta, write_meta
+    from saferoad.domain.recording import Mounting, RecordingMeta
+    from saferoad.domain.types import CameraIntrinsics
+
+    start = start.replace(microsecond=(start.microsecond // 1000) * 1000)
+    rot = Rotation.random(random_state=seed).as_matrix() if with_mount else None
+    meta = RecordingMeta(
+        vehicle_id=vehicle,
+        driver_id=driver,
+        fleet_id=fleet,
+        start_utc=start,
+        timezone="Europe/Paris",
+        mounting=Mounting(rot),
+        camera=CameraIntrinsics.from_fov(cam[0], cam[1], cam[2]) if cam else None,
+    )
+    p = _tmp() / "meta.toml"
+    write_meta(p, meta)
+    back, _ = read_meta(p)
+    assert (back.vehicle_id, back.driver_id, back.fleet_id, back.timezone) == (vehicle, driver, fleet, "Europe/Paris")
+    assert back.start_utc == start
+    if rot is None:
+        assert back.mounting.rotation is None
+    else:
+        assert back.mounting.rotation is not None and np.allclose(back.mounting.rotation, rot)
+    if cam is None:
+        assert back.camera is None
+    else:
+        assert back.camera is not None and back.camera.width == cam[0] and np.isclose(back.camera.fx, meta.camera.fx)  # type: ignore[union-attr]

@@ -215,7 +215,9 @@ def _toml_scalar(v: Any) -> str:
         return repr(float(v)) if isinstance(v, float) else str(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_scalar(x) for x in v) + "]"
-    return json.dumps(str(v))
+    # A TOML basic string: JSON's escapes are valid TOML for the BMP; keep other characters
+    # literal (JSON would write surrogate pairs, which TOML rejects) and escape DEL.
+    return json.dumps(str(v), ensure_ascii=False).replace("\x7f", "\\u007F")
 
 
 def write_meta(path: Path, meta: RecordingMeta, *, camera_time_offset_s: float = 0.0) -> None:
