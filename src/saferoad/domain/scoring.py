@@ -88,9 +88,13 @@ def total(exposures: Iterable[Exposure]) -> Exposure:
     return out
 
 
+MIN_RATE_DISTANCE_KM = 1e-3
+"""Below a metre driven there are no rates (they would be huge or infinite)."""
+
+
 def rates(exposure: Exposure, rate_per_km: float = 1000.0) -> dict[str, float]:
     """Events per ``rate_per_km`` of each type counted; empty when nothing was driven."""
-    if exposure.distance_km <= 0:
+    if exposure.distance_km < MIN_RATE_DISTANCE_KM:
         return {}
     return {k: n * rate_per_km / exposure.distance_km for k, n in sorted(exposure.counts.items())}
 
@@ -130,7 +134,7 @@ def safety_score(
     raw = 100.0 - sum(impacts.values())
     value: float | None = max(rules.floor, raw)
     reason = None
-    if exposure.distance_km <= 0 or exposure.distance_km < need:
+    if exposure.distance_km < MIN_RATE_DISTANCE_KM or exposure.distance_km < need:
         value = None
         reason = f"{exposure.distance_km:.1f} km driven, {need:g} km needed for a score"
     return Score(value, raw, exposure.distance_km, exposure.n_events, r, impacts, reason)
