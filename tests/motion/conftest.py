@@ -20,6 +20,9 @@ class Drive:
     rotation: np.ndarray  # device -> vehicle
     expected: list[tuple[str, str | None, float, float]]  # type, direction, start, end
     a_long: np.ndarray
+    a_lat: np.ndarray
+    heading: np.ndarray  # radians, counter-clockwise from east
+    yaw_rate: np.ndarray
 
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
@@ -91,7 +94,7 @@ def make_drive(seed: int = 0, rotation: np.ndarray | None = None, noise: float =
         np.full(tg.size, 40.0),
     )
     can = SpeedSeries(tg, v[::step], "can")
-    return Drive(imu, gps, can, rotation, expected, a)
+    return Drive(imu, gps, can, rotation, expected, a, a_lat, heading, w)
 
 
 @pytest.fixture(scope="module")

@@ -97,3 +97,24 @@ def test_device_frame_without_gyro_or_gps_runs_heading_free(drive: Drive) -> Non
         assert any(e.start_s < t1 and e.end_s > t0 for e in res.events), (t0, t1)
     quiet = [e for e in res.events if e.start_s > 70]
     assert quiet == []
+
+
+@pytest.mark.parametrize("offset_deg", [0.0, 37.0, -120.0])
+def test_earth_frame_with_gps_course_is_signed(drive: Drive, offset_deg: float) -> None:
+    """An Earth-frame log (axes fixed to the ground, at an unknown fixed angle to east/north)
+    with GPS: the course turns the axes with the car and the offset is fitted."""
+    th = drive.heading + np.radians(offset_deg)
+    c, s = np.cos(th), np.sin(th)
+    ex = c * drive.a_long - s * drive.a_lat
+    ey = s * drive.a_long + c * drive.a_lat
+    rng = np.random.default_rng(0)
+    n = drive.imu.t_s.size
+    acc = np.column_stack([ex, ey, np.full(n, 9.80665)]) + rng.normal(0, 0.15, (n, 3))
+    gyro = np.column_stack([np.zeros(n), np.zeros(n), drive.yaw_rate]) + rng.normal(0, 0.01, (n, 3))
+    imu = ImuSeries(drive.imu.t_s, acc, gyro, frame="earth")
+    res = run_engine(imu, drive.gps, None, EngineParams())
+    assert res.mode == "signed" and res.frame is not None and res.frame.method == "gps-course"
+    m = match_events(res.events, labels_of(drive))
+    assert m.overall.fp == 0 and m.overall.fn == 0, [e.to_dict() for e in res.events]
+    without_gps = run_engine(imu, None, None, EngineParams())
+    assert without_gps.mode == "heading-free"

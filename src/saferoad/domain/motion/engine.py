@@ -13,6 +13,7 @@ from saferoad.domain.motion.signal import lowpass, resample
 from saferoad.domain.motion.timebase import find_gaps
 from saferoad.domain.motion.vehicle_frame import (
     VehicleFrame,
+    earth_to_heading,
     estimate_frame,
     estimate_up,
     frame_from_rotation,
@@ -127,7 +128,25 @@ def run_engine(
             frame = None
 
     a_long = a_lat = yaw = None
-    if frame is not None and frame.rotation is not None:
+    course_ok = (
+        gps is not None
+        and ref is not None
+        and imu.frame == "earth"
+        and params.mounting is None
+        and np.isfinite(gps.course_deg).sum() >= max(10, len(gps) // 2)
+    )
+    if course_ok and gps is not None and ref is not None:
+        ok = np.isfinite(gps.course_deg)
+        unwrapped = np.degrees(np.unwrap(np.radians(gps.course_deg[ok])))
+        course = np.interp(u.t_s, gps.t_s[ok], unwrapped)
+        yaw = gyro[:, 2] if gyro is not None else None
+        a_long, a_lat, _, quality = earth_to_heading(acc[:, :2], course, ref, yaw, hz)
+        frame = VehicleFrame(None, np.array([0.0, 0.0, 1.0]), "gps-course", quality)
+        speed = ego_speed(can, gps, u.t_s, a_long, tau_s=params.speed_fusion_tau_s)
+        sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
+        sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat)
+        mode = "signed"
+    elif frame is not None and frame.rotation is not None:
         av = acc @ frame.rotation.T
         a_long, a_lat = av[:, 0], av[:, 1]
         yaw = gyro @ frame.rotation[2] if gyro is not None else None

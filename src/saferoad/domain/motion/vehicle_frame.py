@@ -96,15 +96,42 @@ def estimate_frame(
         parts.append("yaw")
     if not parts:
         return VehicleFrame(None, up, "gravity-only", 0.0)
+    psi, quality = fit_heading_offset(h1, h2, L, C)
+    return VehicleFrame(_rotation(up, e1, e2, psi), up, "+".join(parts), quality)
+
+
+def fit_heading_offset(
+    h1: FloatArray, h2: FloatArray, L: FloatArray, C: FloatArray
+) -> tuple[float, float]:
+    """The angle ψ (from axis 1 towards axis 2) of the forward direction that maximises
+    Σ a_long·L + Σ a_lat·C, and how clearly the data decide it (0..1)."""
     s_cos = float(h1 @ L + h2 @ C)
     s_sin = float(h2 @ L - h1 @ C)
     strength = float(np.hypot(s_cos, s_sin))
-    # How clearly ψ is decided: the best score against the spread of every score (0 when
-    # the horizontal signal explains nothing of the reference).
+    # The best score against the largest any unit direction could reach.
     ref_norm = float(np.sqrt((L @ L + C @ C) * (h1 @ h1 + h2 @ h2))) + 1e-12
-    quality = min(1.0, strength / ref_norm)
-    psi = float(np.arctan2(s_sin, s_cos))
-    return VehicleFrame(_rotation(up, e1, e2, psi), up, "+".join(parts), quality)
+    return float(np.arctan2(s_sin, s_cos)), min(1.0, strength / ref_norm)
+
+
+def earth_to_heading(
+    horizontal: FloatArray, course_deg: FloatArray, speed: FloatArray, yaw: FloatArray | None, hz: float
+) -> tuple[FloatArray, FloatArray, float, float]:
+    """Longitudinal and lateral acceleration from an Earth-frame horizontal acceleration and
+    the GPS course (degrees clockwise from north): the axes are first turned with the course
+    (as if x were east and y north), then a constant offset ψ is fitted as above, so any fixed
+    orientation of the Earth frame's horizontal axes is absorbed. Returns
+    ``(a_long, a_lat, psi, quality)``."""
+    th = np.radians(90.0 - course_deg)  # heading from the x axis, counter-clockwise
+    c, s = np.cos(th), np.sin(th)
+    h1 = c * horizontal[:, 0] + s * horizontal[:, 1]
+    h2 = -s * horizontal[:, 0] + c * horizontal[:, 1]
+    moving = speed > 3.0  # the course is noise when (nearly) standing still
+    L = np.where(moving, np.gradient(speed) * hz, 0.0)
+    C = np.where(moving, speed * (yaw if yaw is not None else 0.0), 0.0)
+    psi, quality = fit_heading_offset(h1 - h1.mean(), h2 - h2.mean(), L, C)
+    a_long = np.cos(psi) * h1 + np.sin(psi) * h2
+    a_lat = -np.sin(psi) * h1 + np.cos(psi) * h2
+    return a_long, a_lat, psi, quality
 
 
 def frame_from_rotation(rotation: FloatArray) -> VehicleFrame:
