@@ -99,6 +99,8 @@ def main() -> None:
         print(f"remote yolox-nano via serve-model    p50 {pct(t_remote, 50):7.2f} ms  p99 {pct(t_remote, 99):7.2f} ms")
         overhead = pct(t_remote, 50) - pct(t_local, 50)
         print(f"remote overhead p50(remote) - p50(local): {overhead:6.2f} ms   (target <= 3 ms)")
+        paired = float(np.median((np.asarray(t_remote) - np.asarray(t_local)) * 1e3))
+        print(f"remote overhead, median of per-frame differences: {paired:6.2f} ms")
         print(f"protocol alone (no-op model, same tensor sizes) round trip p50 {pct(t_noop, 50):6.2f} ms  "
               f"p99 {pct(t_noop, 99):6.2f} ms   (target <= 3 ms)")
         # CPU cost of the protocol alone (less sensitive to other load than wall time)
