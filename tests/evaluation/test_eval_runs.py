@@ -75,7 +75,7 @@ def test_ray_executor_gives_identical_results(
 ) -> None:
     from saferoad.adapters.ray.executor import RayExecutor
 
-    out_local, local = local_run
+    out_local, _ = local_run
     with RayExecutor(workers=2) as ex:
         assert ex.startup_s is not None
         ray_res = evaluate_dataset(resolve_manifest(mixed_manifest), load_config(), tmp_path, ex)

@@ -28,7 +28,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -62,7 +62,10 @@ class ManifestEntry(_Model):
         None, description="Unique id (single recordings only); default: the path relative to the manifest."
     )
     split: str | None = Field(None, description="Split; default from `defaults.split`.")
-    tags: list[str] = Field(default_factory=list, description="Tags, added to `defaults.tags`.")
+    tags: list[str] | dict[str, Any] = Field(
+        default_factory=list,
+        description="Tags, added to `defaults.tags`: a list of strings, or a mapping whose scalar values become `key=value` tags (a list value gives one tag per element), as simulate-fleet writes.",
+    )
     labels: str = Field(
         "auto",
         description="Event labels: `auto` (what the reader finds), `none`, or a labels file (labels.jsonl or groundTruth.csv); `{name}` is the recording folder's name.",
@@ -71,6 +74,24 @@ class ManifestEntry(_Model):
         "auto",
         description="Box labels: `auto` (the recording's detections.json), `none`, or a path (detections.json or MOT gt.txt); `{name}` as for labels.",
     )
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_ok(cls, v: list[str] | dict[str, Any]) -> list[str] | dict[str, Any]:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                items = x if isinstance(x, list) else [x]
+                if not all(isinstance(i, str | int | float | bool) for i in items):
+                    raise ValueError(f"tag {k!r}: values must be scalars or lists of scalars")
+        return v
+
+    def tag_list(self) -> list[str]:
+        if isinstance(self.tags, list):
+            return list(self.tags)
+        out: list[str] = []
+        for k, x in self.tags.items():
+            out += [f"{k}={i}" for i in (x if isinstance(x, list) else [x])]
+        return out
 
     @field_validator("split")
     @classmethod
@@ -88,6 +109,10 @@ class Manifest(_Model):
     description: str = Field("", description="Free text.")
     defaults: EntryDefaults = Field(default_factory=EntryDefaults)
     recordings: list[ManifestEntry] = Field(min_length=1)
+    # Provenance written by `saferoad simulate-fleet`.
+    fleet: str | None = Field(None, description="Fleet id of simulated trips (simulate-fleet).")
+    seed: int | None = Field(None, description="Seed the trips were simulated with (simulate-fleet).")
+    trips: int | None = Field(None, description="Number of simulated trips (simulate-fleet).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +248,7 @@ def resolve_manifest(path: Path) -> Dataset:
                     id=rid,
                     path=rec_path.resolve(),
                     split=entry.split or manifest.defaults.split,
-                    tags=tuple(dict.fromkeys([*manifest.defaults.tags, *entry.tags])),
+                    tags=tuple(dict.fromkeys([*manifest.defaults.tags, *entry.tag_list()])),
                     entry=i,
                     labels=_resolve_spec(entry.labels, name, base, path, f"{where}.labels"),
                     boxes=_resolve_spec(entry.boxes, name, base, path, f"{where}.boxes"),

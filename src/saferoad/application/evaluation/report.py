@@ -57,14 +57,16 @@ def plot_pr_bars(metrics: pd.DataFrame, types: list[str], other: pd.DataFrame | 
 
 def plot_confusion(conf: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * conf.shape[1] + 3), max(3, 0.5 * conf.shape[0] + 2)))
-    ax.imshow(conf.to_numpy(), cmap="Blues")
+    vals = conf.to_numpy()
+    ax.imshow(vals, cmap="Blues")
     ax.set_xticks(range(conf.shape[1]), conf.columns, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(conf.shape[0]), conf.index, fontsize=8)
     for i in range(conf.shape[0]):
         for j in range(conf.shape[1]):
-            v = int(conf.to_numpy()[i, j])
+            v = int(vals[i, j])
             if v:
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+                dark = v > 0.6 * vals.max()
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xlabel("predicted type")
     ax.set_ylabel("labelled type")
     ax.set_title("Confusion by type (time overlap)")

@@ -101,6 +101,7 @@ def run_dataset(
         executor_startup_s=getattr(executor, "startup_s", None),
     )
     remote = bool(getattr(executor, "address", None))
+    config_data = config.model_dump(mode="json")
     cache.clean_partial()
     outcomes: dict[int, ItemOutcome] = {}
     todo: list[tuple[int, TaskSpec]] = []
@@ -114,7 +115,7 @@ def run_dataset(
             if cache.has(key):
                 outcomes[i] = ItemOutcome(item, key, "cached")
             else:
-                spec = TaskSpec(key, item.id, str(item.path), config, version, remote)
+                spec = TaskSpec(key, item.id, str(item.path), config_data, version, remote)
                 todo.append((i, spec))
     hooks.start(len(dataset), len(dataset) - len(todo))
     for o in outcomes.values():
@@ -130,7 +131,7 @@ def run_dataset(
                 out = ItemOutcome(item, spec.key, "computed", compute_s=res.meta.get("compute_s"))
             else:
                 msg = res.error if isinstance(res, TaskOutput) else f"{type(res).__name__}: {res}"
-                log.warning("recording_failed", recording=item.id, error=msg)
+                log.info("recording_failed", recording=item.id, error=msg)
                 out = ItemOutcome(item, spec.key, "failed", msg)
             outcomes[i] = out
             hooks.advance(out)

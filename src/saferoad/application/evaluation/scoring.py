@@ -147,7 +147,10 @@ def score_recording(
             + [_event_rows(rid, split, "fp", p, None) for p in res.false_positives]
             + [_event_rows(rid, split, "fn", None, lab) for lab in res.false_negatives]
         )
-    gt = _boxes_for(item, meta)
+    # Box metrics need labelled boxes and a perception run to score: a recording without video
+    # (sensor-only) is not scored on boxes even when its folder holds detections.json.
+    has_tracks = (d / "tracks.parquet").is_file()
+    gt = _boxes_for(item, meta) if has_tracks or meta.get("video") else None
     if gt is not None:
         rs.gt_boxes = gt
         tp = d / "tracks.parquet"

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from saferoad.config import SaferoadConfig
-
 KEPT_OUTPUTS = ("events.jsonl", "summary.json", "tracks.parquet", "cabin.parquet")
 """analyze outputs an evaluation keeps (clips and snapshots are left out: they are large and
 metrics do not read them)."""
@@ -33,7 +31,9 @@ class TaskSpec:
     key: str
     recording_id: str
     path: str
-    config: SaferoadConfig
+    config: dict[str, Any]
+    """The effective config as JSON data (``model_dump(mode="json")``), validated again in
+    the worker: plain data travels to any worker, pickled pydantic classes do not."""
     code_version: str
     check_version: bool = False
     """Refuse to run when the worker's code differs from the driver's (set for clusters, whose
@@ -55,7 +55,7 @@ def _quiet_logging() -> None:
     if not _logging_ready:
         from saferoad.observability import configure_logging
 
-        configure_logging(os.environ.get("SAFEROAD_EVAL_LOG_LEVEL", "WARNING"))
+        configure_logging(os.environ.get("SAFEROAD_EVAL_LOG_LEVEL", "ERROR"))
         _logging_ready = True
 
 
@@ -65,6 +65,7 @@ def run_task(spec: TaskSpec) -> TaskOutput:
     from saferoad.adapters.recording import open_recording
     from saferoad.application.analyze import analyze_recording
     from saferoad.application.evaluation.cache import code_version
+    from saferoad.config import config_from_dict
 
     _quiet_logging()
     started = time.perf_counter()
@@ -82,7 +83,7 @@ def run_task(spec: TaskSpec) -> TaskOutput:
         recording = open_recording(Path(spec.path))
         with tempfile.TemporaryDirectory(prefix="saferoad-eval-") as tmp:
             out = Path(tmp)
-            analyze_recording(recording, spec.config, out)
+            analyze_recording(recording, config_from_dict(spec.config, "<evaluation task>"), out)
             files = {n: (out / n).read_bytes() for n in KEPT_OUTPUTS if (out / n).is_file()}
         if recording.labels is not None:
             files[READER_LABELS] = "".join(
@@ -94,6 +95,7 @@ def run_task(spec: TaskSpec) -> TaskOutput:
             "duration_s": round(recording.duration_s, 3),
             "reader_labels": recording.labels is not None,
             "detections": str(recording.detections) if recording.detections else None,
+            "video": recording.video is not None,
             "compute_s": round(time.perf_counter() - started, 6),
         }
         return TaskOutput(spec.key, spec.recording_id, ok=True, files=files, meta=meta)
