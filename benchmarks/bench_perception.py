@@ -16,8 +16,11 @@ with YOLOX-nano at 416x416 it prints, all measured now on this machine:
   decode + cv2 NMS, no tracking or geometry);
 * peak RSS of each part (each part runs in its own process);
 * with ``.venv-bench`` (``bash benchmarks/setup_bench_perception.sh``): **Ultralytics'
-  own ``track``** (ByteTrack) on a YOLOv8n built from its yaml and exported to ONNX at 416
+  own ``track``** (ByteTrack, its documented ``model.track(frame, persist=True)`` loop over
+  OpenCV-decoded frames) on a YOLOv8n built from its yaml and exported to ONNX at 416
   (random weights: timing only), and saferoad's pipeline fed the same ONNX file.
+  torchvision's PyPI wheel is CUDA-linked and does not load beside the local CPU torch, so
+  Ultralytics' own pure-torch NMS stands in for ``torchvision.ops.nms``.
 """
 
 from __future__ import annotations
@@ -189,14 +192,27 @@ max_detections = 300
 """
 
 ULTRA_SCRIPT = r"""
-import json, resource, sys, time
+import json, resource, sys, time, types
 t0 = time.perf_counter()
+# torchvision's PyPI wheel is built against CUDA torch (its _C.so needs libc10_cuda.so) and
+# cannot load beside the local CPU torch. Ultralytics only needs torchvision.ops.nms from it
+# and ships a pure-torch NMS of its own (used when torchvision is absent): route to that.
+from ultralytics.utils.nms import TorchNMS
+shim = types.ModuleType("torchvision")
+shim.ops = types.SimpleNamespace(nms=TorchNMS.nms)
+sys.modules["torchvision"] = shim
+import cv2
 from ultralytics import YOLO
 video, onnx = sys.argv[1], sys.argv[2]
 model = YOLO(onnx, task="detect")
+cap = cv2.VideoCapture(video)
 n, first = 0, None
-for r in model.track(source=video, stream=True, imgsz=416, tracker="bytetrack.yaml",
-                     verbose=False, device="cpu", persist=True):
+while True:
+    ok, frame = cap.read()
+    if not ok:
+        break
+    # Ultralytics' documented tracking loop: ByteTrack, tracks persisted across calls
+    model.track(frame, persist=True, imgsz=416, tracker="bytetrack.yaml", verbose=False, device="cpu")
     n += 1
     if first is None:
         first = time.perf_counter()
