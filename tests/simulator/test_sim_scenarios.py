@@ -29,6 +29,9 @@ MOTION_CASES = [
     ("aggressive_lane_change", ("direction=right",)),
     ("lane_change", ("direction=right",)),
     ("normal", ()),
+    # a mounting the engine is not told: it must find the vehicle frame itself
+    ("harsh_braking", ("imu.yaw_deg=30", "imu.pitch_deg=10", "imu.roll_deg=-5", "imu.write_mounting=false")),
+    ("cornering", ("direction=right", "imu.yaw_deg=-90", "imu.write_mounting=false")),
 ]
 ROAD_CASES = [
     ("tailgating", ()),
@@ -98,6 +101,7 @@ def test_road_scenario_yields_its_ground_truth(name: str, sets: tuple[str, ...],
     _run(name, sets, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "sets"), CABIN_CASES, ids=lambda v: v if isinstance(v, str) else "-".join(v))
 def test_cabin_scenario_yields_its_ground_truth(name: str, sets: tuple[str, ...], tmp_path: Path) -> None:
     _run(name, sets, tmp_path)

@@ -519,7 +519,7 @@ def _speeding(p: Params) -> Scenario:
     ramp = abs(fast - limit) / 1.0
     kf = [(0.0, limit * 0.9), (at, limit * 0.9), (at + ramp, fast), (at + ramp + over, fast), (at + 2 * ramp + over, limit * 0.9)]
     v = speed_profile(t, kf, 1.0)
-    return _assemble("speeding", p, t, v, speed_limit_kmh=p.f("limit_kmh"), vehicles=lambda sc: [_traffic(sc, 3.0)])
+    return _assemble("speeding", p, t, v, speed_limit_kmh=p.f("limit_kmh"))
 
 
 def _drowsy(p: Params) -> Scenario:
@@ -529,7 +529,7 @@ def _drowsy(p: Params) -> Scenario:
     if p.f("second_closure_s") > 0:
         closures.append(EyeClosure(p.f("at_s") + 15.0, p.f("second_closure_s")))
     script = CabinScript(CabinModel(), tuple(closures), ())
-    return _assemble("drowsy", p, t, v, cabin=script, vehicles=lambda sc: [_traffic(sc)])
+    return _assemble("drowsy", p, t, v, cabin=script)
 
 
 def _distracted(p: Params) -> Scenario:
@@ -540,7 +540,7 @@ def _distracted(p: Params) -> Scenario:
         HeadTurn(at, p.f("look_s"), p.f("yaw_deg"), p.f("pitch_deg")),
         HeadTurn(at + 15.0, 1.0, 40.0, 0.0),  # a glance at a mirror: not an event
     )
-    return _assemble("distracted", p, t, v, cabin=CabinScript(CabinModel(), (), turns), vehicles=lambda sc: [_traffic(sc)])
+    return _assemble("distracted", p, t, v, cabin=CabinScript(CabinModel(), (), turns))
 
 
 def _demo(p: Params) -> Scenario:
@@ -757,11 +757,11 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "Drive `speed_kmh` under a `limit_kmh` limit for `over_s` (analyse with road_events.speed_limit_kmh = limit_kmh).",
             "speeding (when speed_kmh > limit + road_events.speeding_margin_mps for ≥ road_events.speeding_min_duration_s)",
             (
-                Param("duration_s", 110.0, "s", "Length of the drive."),
+                Param("duration_s", 95.0, "s", "Length of the drive."),
                 Param("limit_kmh", 60.0, "km/h", "Posted limit."),
                 Param("speed_kmh", 85.0, "km/h", "Speed while speeding."),
-                Param("at_s", 10.0, "s", "When speeding up starts."),
-                Param("over_s", 70.0, "s", "Time at `speed_kmh`."),
+                Param("at_s", 8.0, "s", "When speeding up starts."),
+                Param("over_s", 65.0, "s", "Time at `speed_kmh`."),
             ),
             _speeding,
         ),
@@ -770,7 +770,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "Cruise with ordinary blinks and a long eye closure (micro-sleep) of `closure_s`.",
             "drowsiness (closure_s ≥ the drowsiness closure threshold)",
             (
-                *_common(45.0, 60.0),
+                *_common(40.0, 60.0),
                 Param("closure_s", 2.5, "s", "Length of the eye closure."),
                 Param("second_closure_s", 0.0, "s", "A second closure 15 s later (0: none)."),
                 Param("at_s", 15.0, "s", "When the eyes close."),
@@ -782,7 +782,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "Cruise; the driver looks away (head yaw `yaw_deg`) for `look_s`, later glances at a mirror for 1 s.",
             "distraction (look_s ≥ the distraction duration threshold); the mirror glance is none",
             (
-                *_common(45.0, 60.0),
+                *_common(35.0, 60.0),
                 Param("yaw_deg", 45.0, "°", "Head yaw while looking away (left positive)."),
                 Param("pitch_deg", 0.0, "°", "Head pitch while looking away (down positive)."),
                 Param("look_s", 4.0, "s", "How long the driver looks away."),
