@@ -353,6 +353,35 @@ def _hash_file(h: Any, path: Path) -> None:
             h.update(chunk)
 
 
+def identify(
+    out_dir: Path, *, driver: str | None = None, vehicle: str | None = None
+) -> tuple[str, str, SummaryInfo, TripIds]:
+    """``(trip_key, content_hash, summary, ids)`` of an output, from its summary and the bytes
+    of its files, without parsing events or timeline (what re-ingesting needs to see that
+    nothing changed)."""
+    out_dir = out_dir.resolve()
+    info = read_summary(out_dir / "summary.json")
+    ids = info.ids
+    if driver or vehicle:
+        ids = TripIds(
+            ids.fleet, vehicle or ids.vehicle, driver or ids.driver, ids.device, ids.vehicle_type
+        )
+    summary = {k: v for k, v in info.data.items() if k not in VOLATILE_SUMMARY_KEYS}
+    key_src = "\0".join(
+        [ids.fleet, ids.vehicle, ids.device, info.start_utc.isoformat(), f"{info.duration_s:.1f}"]
+    )
+    h = hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode())
+    events = out_dir / "events.jsonl"
+    if not events.is_file():
+        raise MalformedOutput(f"{events}: missing (not an analyze output?)")
+    _hash_file(h, events)
+    tl_path = out_dir / "timeline.parquet"
+    if tl_path.exists():
+        _hash_file(h, tl_path)
+    h.update(f"\0{ids.driver}\0{ids.vehicle}".encode())
+    return hashlib.sha256(key_src.encode()).hexdigest(), h.hexdigest(), info, ids
+
+
 def load_output(
     out_dir: Path,
     config: SaferoadConfig,
@@ -362,7 +391,7 @@ def load_output(
 ) -> TripRecord:
     """Read and check one analyze output folder; the trip it describes, ready to store."""
     out_dir = out_dir.resolve()
-    info = read_summary(out_dir / "summary.json")
+    trip_key, content_hash, info, ids = identify(out_dir, driver=driver, vehicle=vehicle)
     tl_path = out_dir / "timeline.parquet"
     tl = read_timeline(tl_path) if tl_path.exists() or info.distance_km is None else None
     raw_events = read_events(out_dir / "events.jsonl", out_dir, info.duration_s)
@@ -378,11 +407,6 @@ def load_output(
     if distance_km is None:
         assert tl is not None
         distance_km = haversine_km(tl.lat, tl.lon)
-    ids = info.ids
-    if driver or vehicle:
-        ids = TripIds(
-            ids.fleet, vehicle or ids.vehicle, driver or ids.driver, ids.device, ids.vehicle_type
-        )
     start = info.start_utc
     tz = ZoneInfo(info.timezone)
     events: list[EventRecord] = []
@@ -413,18 +437,10 @@ def load_output(
             )
         )
     summary = {k: v for k, v in info.data.items() if k not in VOLATILE_SUMMARY_KEYS}
-    key_src = "\0".join(
-        [ids.fleet, ids.vehicle, ids.device, start.isoformat(), f"{info.duration_s:.1f}"]
-    )
-    h = hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode())
-    _hash_file(h, out_dir / "events.jsonl")
-    if tl_path.exists():
-        _hash_file(h, tl_path)
-    h.update(f"\0{ids.driver}\0{ids.vehicle}".encode())
     store = config.store
     return TripRecord(
-        trip_key=hashlib.sha256(key_src.encode()).hexdigest(),
-        content_hash=h.hexdigest(),
+        trip_key=trip_key,
+        content_hash=content_hash,
         ids=ids,
         start_utc=start,
         end_utc=start + dt.timedelta(seconds=info.duration_s),
@@ -504,7 +520,7 @@ def _score_trip(
     uow: UnitOfWork, rules: ScoringRules, fp: str, trip: TripRecord, trip_id: int
 ) -> None:
     exp = Exposure(trip.distance_km, trip.counts, trip.duration_s, 1)
-    uow.scores.put(
+    uow.scores.add(
         _score_record(
             "trip",
             trip.ids.fleet,
@@ -540,12 +556,13 @@ def ingest_outputs(
     drivers: set[tuple[str, str, str]] = set()
     with span("store.ingest", outputs=len(outputs)) as info, uow_factory() as uow:
         for i, out_dir in enumerate(outputs):
-            trip = load_output(out_dir, config, driver=driver, vehicle=vehicle)
-            found = uow.trips.find(trip.trip_key)
-            if found is not None and found[1] == trip.content_hash:
+            key, content_hash, _, _ = identify(out_dir, driver=driver, vehicle=vehicle)
+            found = uow.trips.find(key)
+            if found is not None and found[1] == content_hash:
                 result.unchanged.append(str(out_dir))
                 result.trip_ids[str(out_dir)] = found[0]
                 continue
+            trip = load_output(out_dir, config, driver=driver, vehicle=vehicle)
             if found is not None:
                 old = uow.trips.get(found[0])
                 assert old is not None

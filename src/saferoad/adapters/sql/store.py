@@ -455,6 +455,29 @@ class SqlScoreRepository:
         row.computed_at = _utcnow()
         self.s.flush()
 
+    def add(self, score: ScoreRecord) -> None:
+        self.s.execute(
+            insert(ScoreRow),
+            [
+                {
+                    "scope": score.scope,
+                    "fleet_id": self.codes.fleet(score.fleet),
+                    "subject": score.subject,
+                    "week": score.week,
+                    "trip_id": score.trip_id,
+                    "value": score.value,
+                    "raw": score.raw,
+                    "distance_km": score.distance_km,
+                    "n_events": score.n_events,
+                    "rates": score.rates,
+                    "impacts": score.impacts,
+                    "reason": score.reason,
+                    "config_fingerprint": score.config_fingerprint,
+                    "computed_at": _utcnow(),
+                }
+            ],
+        )
+
     def get(self, scope: str, fleet: str, subject: str, week: str) -> ScoreRecord | None:
         row = self.s.scalar(
             select(ScoreRow)
