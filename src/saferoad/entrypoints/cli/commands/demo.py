@@ -39,8 +39,12 @@ def register(app: typer.Typer) -> None:
         """Simulate a 75-second drive (with video), analyse it end to end and print the events
         next to the simulator's ground truth. Needs no data and no arguments."""
         with user_errors():
-            from saferoad.application.demo import run_demo
+            import io
 
+            from saferoad.application.demo import run_demo
+            from saferoad.observability import configure_logging
+
+            configure_logging("INFO", stream=io.StringIO(), json_file=output / "log.jsonl")
             cfg = load_cli_config(config)
             console.print(f"simulating the demo drive into [bold]{output / 'recording'}[/] ...")
             res = run_demo(output, seed=seed, video=video, config=cfg)
@@ -64,5 +68,8 @@ def register(app: typer.Typer) -> None:
                 f"ground truth: {len(labelled)} event(s); found {len(res.match.matches)}"
                 + (f"; not found: {', '.join(lb.type for lb in missed)}" if missed else "")
             )
-            console.print(f"outputs: {res.analysis_dir} (events.jsonl, summary.json), recording: {res.recording_dir}")
+            console.print(
+                f"outputs: {res.analysis_dir} (events.jsonl, summary.json), recording: {res.recording_dir}, "
+                f"log: {output / 'log.jsonl'}"
+            )
             # Trip report (issue 8): the store helper adds ingest + report of res.analysis_dir here.

@@ -48,9 +48,13 @@ def register(app: typer.Typer) -> None:
         video: bool = typer.Option(True, "--video/--no-video", help="Render the road-camera video."),
         list_: bool = typer.Option(False, "--list", help="List scenarios, their parameters and expected events."),
         config: Path | None = ConfigOption,
+        log_level: str = typer.Option("WARNING", "--log-level", help="Log level of the JSON log on stderr."),
     ) -> None:
         """Simulate a drive with exact ground truth, written in saferoad's recording format."""
         with user_errors():
+            from saferoad.observability import configure_logging
+
+            configure_logging(log_level)
             if list_:
                 _list_scenarios(True)
                 return
@@ -81,10 +85,14 @@ def register(app: typer.Typer) -> None:
         weeks: int = typer.Option(4, "--weeks", help="Trips spread over this many weeks before 2026-11-20."),
         fleet: str = typer.Option("sim-fleet", "--fleet", help="Fleet id in meta.toml."),
         config: Path | None = ConfigOption,
+        log_level: str = typer.Option("WARNING", "--log-level", help="Log level of the JSON log on stderr."),
     ) -> None:
         """Simulate many mixed trips (drivers of different styles, vehicles, dates) and write
         OUT/manifest.yaml listing each recording with its labels and tags."""
         with user_errors():
+            from saferoad.observability import configure_logging
+
+            configure_logging(log_level)
             from saferoad.application.simulate import simulate_fleet
 
             cfg = load_cli_config(config)
