@@ -164,3 +164,12 @@ def test_cache_keys_and_atomic_store(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bad result file name"):
         cache.put("abcdef", {"../x": b""}, {})
     assert cache.has("abcdef")
+
+
+def test_gate_metric_names_are_checked() -> None:
+    from saferoad.config import ConfigError
+
+    ok = load_config(overrides={"evaluation": {"gate_metrics": ["events.harsh_braking.f1", "tracking.mota"]}})
+    assert ok.evaluation.gate_metrics == ["events.harsh_braking.f1", "tracking.mota"]
+    with pytest.raises(ConfigError, match=r"evaluation\.gate_metrics: .*events\.F1"):
+        load_config(overrides={"evaluation": {"gate_metrics": ["events.F1"]}})

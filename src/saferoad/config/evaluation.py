@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from saferoad.config.base import Section
 from saferoad.domain.matching import DEFAULT_TOLERANCE_S
+from saferoad.domain.types import EventType
+
+_TYPES = "|".join(t.value for t in EventType)
+GATEABLE = re.compile(
+    rf"^(events(\.({_TYPES}))?\.(precision|recall|f1)"
+    r"|events\.(start_error_mae_s|end_error_mae_s|normals_flagged_rate)"
+    r"|detection\.map50|tracking\.(mota|idf1)|distance\.(mae_m|mean_rel_error))$"
+)
+"""Metric names the release gate can check (a typo must not silently gate nothing)."""
 
 
 class EvaluationConfig(Section):
@@ -63,6 +73,14 @@ class EvaluationConfig(Section):
         ge=0,
         description="The gate fails when a gated metric of the candidate is below the baseline's by more than this (absolute, metrics in [0, 1]).",
     )
+    @field_validator("gate_metrics")
+    @classmethod
+    def _gateable(cls, v: list[str]) -> list[str]:
+        bad = [m for m in v if not GATEABLE.match(m)]
+        if bad:
+            raise ValueError(f"not metrics the gate can check: {', '.join(bad)}")
+        return v
+
     worst_recordings: int = Field(
         10, ge=0, description="How many worst recordings the report and the console list."
     )
