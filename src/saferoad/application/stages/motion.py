@@ -97,7 +97,7 @@ def write_timeline(path: Path, timeline: dict[str, np.ndarray]) -> None:
     table = pa.Table.from_arrays(
         [float_column(v) for v in timeline.values()], names=list(timeline)
     )
-    pq.write_table(table, str(path))
+    pq.write_table(table, str(path), use_dictionary=False)  # floats: dictionaries only cost time
 
 
 def run(ctx: AnalysisContext) -> None:

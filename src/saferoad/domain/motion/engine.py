@@ -18,6 +18,7 @@ from saferoad.domain.motion.vehicle_frame import (
     estimate_up,
     frame_from_rotation,
     horizontal_basis,
+    project,
 )
 from saferoad.domain.types import Event, FloatArray, GpsSeries, ImuSeries, SpeedSeries
 
@@ -96,11 +97,11 @@ def run_engine(
 
     hz = params.resample_hz
     gaps = find_gaps(imu.t_s)
-    cols = imu.acc if imu.gyro is None else np.hstack([imu.acc, imu.gyro])
-    u = resample(imu.t_s, cols, hz, gaps)
-    x = lowpass(u.values, params.lowpass_hz, hz, u.valid)
-    acc = x[:, :3]
-    gyro = x[:, 3:6] if imu.gyro is not None else None
+    u = resample(imu.t_s, imu.acc, hz, gaps)
+    acc = lowpass(u.values, params.lowpass_hz, hz, u.valid)
+    gyro = None
+    if imu.gyro is not None:
+        gyro = lowpass(resample(imu.t_s, imu.gyro, hz, gaps).values, params.lowpass_hz, hz, u.valid)
 
     # A reference speed on the grid for the vehicle frame: GPS first (the issue's "forward
     # axis from GPS speed changes"), else CAN.
@@ -147,9 +148,9 @@ def run_engine(
         sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat)
         mode = "signed"
     elif frame is not None and frame.rotation is not None:
-        av = acc @ frame.rotation.T
-        a_long, a_lat = av[:, 0], av[:, 1]
-        yaw = gyro @ frame.rotation[2] if gyro is not None else None
+        rot = frame.rotation
+        a_long, a_lat = project(acc, rot[0]), project(acc, rot[1])
+        yaw = project(gyro, rot[2]) if gyro is not None else None
         speed = ego_speed(can, gps, u.t_s, a_long, tau_s=params.speed_fusion_tau_s)
         sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
         sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat)
@@ -163,9 +164,9 @@ def run_engine(
             # the horizontal plane is still known from gravity.
             up = estimate_up(acc)
             e1, e2 = horizontal_basis(up)
-            horizontal = np.column_stack([acc @ e1, acc @ e2])
+            horizontal = np.column_stack([project(acc, e1), project(acc, e2)])
             horizontal = horizontal - horizontal.mean(axis=0)
-        yaw = gyro @ up if gyro is not None else None
+        yaw = project(gyro, up) if gyro is not None else None
         speed = ego_speed(can, gps)
         sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
         sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, horizontal=horizontal)

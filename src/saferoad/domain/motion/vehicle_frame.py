@@ -45,6 +45,17 @@ class VehicleFrame:
         return float(np.degrees(np.arctan2(f[1], f[0])))
 
 
+def project(x: FloatArray, v: FloatArray) -> FloatArray:
+    """``x @ v`` for (N, 3) x without BLAS: multi-threaded BLAS on tall, thin arrays costs
+    more in thread start-up than it saves, and stalls when the cores are busy."""
+    out: FloatArray = x[:, 0] * v[0] + x[:, 1] * v[1] + x[:, 2] * v[2]
+    return out
+
+
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    return float(np.sum(a * b))
+
+
 def estimate_up(acc: FloatArray) -> FloatArray:
     m = acc.mean(axis=0)
     n = float(np.linalg.norm(m))
@@ -80,7 +91,7 @@ def estimate_frame(
     gravity), ``gyro`` (N, 3) and a reference ``speed`` (N,) on the same grid, if any."""
     up = estimate_up(acc)
     e1, e2 = horizontal_basis(up)
-    h1, h2 = acc @ e1, acc @ e2
+    h1, h2 = project(acc, e1), project(acc, e2)
     h1 = h1 - h1.mean()
     h2 = h2 - h2.mean()
     L = np.zeros_like(h1)
@@ -91,7 +102,7 @@ def estimate_frame(
         L = np.gradient(v) * hz
         parts.append("speed")
     if gyro is not None:
-        w = gyro @ up
+        w = project(gyro, up)
         C = w * (np.nan_to_num(speed, nan=0.0) if speed is not None else 1.0)
         parts.append("yaw")
     if not parts:
@@ -105,11 +116,11 @@ def fit_heading_offset(
 ) -> tuple[float, float]:
     """The angle ψ (from axis 1 towards axis 2) of the forward direction that maximises
     Σ a_long·L + Σ a_lat·C, and how clearly the data decide it (0..1)."""
-    s_cos = float(h1 @ L + h2 @ C)
-    s_sin = float(h2 @ L - h1 @ C)
+    s_cos = _dot(h1, L) + _dot(h2, C)
+    s_sin = _dot(h2, L) - _dot(h1, C)
     strength = float(np.hypot(s_cos, s_sin))
     # The best score against the largest any unit direction could reach.
-    ref_norm = float(np.sqrt((L @ L + C @ C) * (h1 @ h1 + h2 @ h2))) + 1e-12
+    ref_norm = float(np.sqrt((_dot(L, L) + _dot(C, C)) * (_dot(h1, h1) + _dot(h2, h2)))) + 1e-12
     return float(np.arctan2(s_sin, s_cos)), min(1.0, strength / ref_norm)
 
 
