@@ -29,6 +29,9 @@ from .conftest import N_SYNTH, pinned_env, trip_brakes
 
 TIMING = ("wall_s",)
 
+# Every test here analyses real recordings in worker processes: slow on 2 busy cores.
+pytestmark = pytest.mark.slow
+
 
 def _stable(df: pd.DataFrame) -> pd.DataFrame:
     """Drop what measures time, not results."""
@@ -69,7 +72,6 @@ def test_local_run_scores_every_recording(local_run: tuple[Path, EvaluationOutco
 
 
 @pytest.mark.ray
-@pytest.mark.slow
 def test_ray_executor_gives_identical_results(
     mixed_manifest: Path, local_run: tuple[Path, EvaluationOutcome], tmp_path: Path
 ) -> None:
@@ -146,7 +148,6 @@ def test_baseline_against_itself_passes_with_zero_differences(
     assert (runs["computed"] == 0).all() and (runs["cached"] == N_SYNTH + 3).all()
 
 
-@pytest.mark.slow
 def test_killed_run_resumes_and_computes_only_the_missing(
     synth_trips: Path, local_run: tuple[Path, EvaluationOutcome], tmp_path: Path
 ) -> None:
