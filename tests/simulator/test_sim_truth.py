@@ -174,3 +174,14 @@ def test_detections_file_lists_lamp_colour_and_distance(tmp_path: Path) -> None:
         x1, y1, x2, y2 = o["xyxy"]
         assert 0 <= x1 < x2 <= doc["width"] and 0 <= y1 < y2 <= doc["height"]
         assert o["distance_m"] > 0
+
+
+def test_ground_truth_of_the_library_does_not_silently_change(snapshot) -> None:  # type: ignore[no-untyped-def]
+    """The labels of every scenario with its defaults and the default config (a change to
+    the kinematics, the camera or a definition shows up here; accept a deliberate one with
+    ``pytest --snapshot-update``)."""
+    table = {
+        name: [lb.to_dict() for lb in ground_truth(spec.make([]), Definitions())]
+        for name, spec in sorted(SCENARIOS.items())
+    }
+    assert table == snapshot

@@ -8,7 +8,7 @@ detection should. The definitions (docs/events.md, docs/simulator.md):
 * harsh braking / acceleration: longitudinal acceleration beyond ``braking_g`` /
   ``acceleration_g`` held ≥ ``min_duration_s``; the event runs from the threshold crossing
   until the signal falls below ``(1 − hysteresis) ×`` threshold; events closer than
-  ``merge_gap_s`` merge; nothing counts below ``min_speed_mps``.
+  ``merge_gap_s`` merge; an event whose speed never reaches ``min_speed_mps`` is dropped.
 * harsh cornering: the same on the curvature part of lateral acceleration (``v² κ``),
   direction from its sign (left positive).
 * aggressive lane change: a lane change whose lateral acceleration passes ``lane_change_g``
@@ -150,16 +150,20 @@ def threshold_intervals(
 def motion_labels(sc: Scenario, m: MotionDefinitions) -> list[EventLabel]:
     e = sc.ego
     out: list[EventLabel] = []
-    moving = e.v >= m.min_speed_mps  # no event is decided below the motion rules' minimum speed
-    a_long = np.where(moving, e.a_long, 0.0)
-    a_path = np.where(moving, e.a_lat_path, 0.0)
+    a_long, a_path = e.a_long, e.a_lat_path
+
+    def fast(interval: tuple[float, float]) -> bool:
+        """An event whose speed stays below ``min_speed_mps`` throughout is not decided."""
+        inside = (e.t >= interval[0]) & (e.t <= interval[1])
+        return bool(inside.any()) and float(e.v[inside].max()) >= m.min_speed_mps
+
     kw = {"hysteresis": m.hysteresis, "min_duration_s": m.min_duration_s, "merge_gap_s": m.merge_gap_s}
-    for a, b in threshold_intervals(e.t, -a_long / G, m.braking_g, **kw):
+    for a, b in filter(fast, threshold_intervals(e.t, -a_long / G, m.braking_g, **kw)):
         out.append(EventLabel("harsh_braking", a, b))
-    for a, b in threshold_intervals(e.t, a_long / G, m.acceleration_g, **kw):
+    for a, b in filter(fast, threshold_intervals(e.t, a_long / G, m.acceleration_g, **kw)):
         out.append(EventLabel("harsh_acceleration", a, b))
     for sign, direction in ((1.0, Direction.LEFT), (-1.0, Direction.RIGHT)):
-        for a, b in threshold_intervals(e.t, sign * a_path / G, m.cornering_g, **kw):
+        for a, b in filter(fast, threshold_intervals(e.t, sign * a_path / G, m.cornering_g, **kw)):
             out.append(EventLabel("harsh_cornering", a, b, direction))
     thr = m.lane_change_g * G
     for note in sc.manoeuvres:
