@@ -234,3 +234,20 @@ def test_ultralytics_layout_decoder(tmp_path: Path) -> None:
         ("person", "person"): [180.0, 60.0, 220.0, 180.0],
         ("stop_sign", "stop sign"): [970.0, 90.0, 1030.0, 150.0],
     }
+
+
+def test_lamp_colour_from_the_box() -> None:
+    from saferoad.adapters.onnx.lamp import lamp_colour
+
+    img = np.zeros((100, 60, 3), np.uint8)
+    img[:] = (40, 40, 40)  # dark housing
+    box = np.array([10.0, 10.0, 50.0, 90.0])
+    red, green, amber = img.copy(), img.copy(), img.copy()
+    cv2.circle(red, (30, 25), 8, (30, 30, 240), -1)
+    cv2.circle(green, (30, 75), 8, (150, 230, 40), -1)
+    cv2.circle(amber, (30, 50), 8, (0, 190, 255), -1)
+    assert lamp_colour(red, box) == "red"
+    assert lamp_colour(green, box) == "green"
+    assert lamp_colour(amber, box) == "yellow"
+    assert lamp_colour(img, box) == "unknown"
+    assert lamp_colour(img, np.array([0.0, 0.0, 1.0, 1.0])) == "unknown"

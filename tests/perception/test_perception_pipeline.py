@@ -140,3 +140,19 @@ def test_run_perception_is_a_lazy_stream(yolox: ModelDetector, highway_clip: Pat
     f, _ = next(it)
     assert f.index == 0
     it.close()  # stopping early tears the pipeline down
+
+
+def test_camera_for_recording(tmp_path: Path) -> None:
+    from saferoad.application.perception import camera_for_recording
+    from saferoad.domain.recording import Recording, RecordingMeta
+    from saferoad.domain.types import CameraIntrinsics, CameraMount
+
+    bare = Recording(tmp_path, "saferoad", RecordingMeta())
+    assert camera_for_recording(bare, 1280, 720) == (None, False)
+    meta = RecordingMeta(
+        camera=CameraIntrinsics(1000.0, 1000.0, 640.0, 360.0, 1280, 720),
+        camera_mount=CameraMount(height_m=1.4, pitch_deg=1.5),
+    )
+    cam, known = camera_for_recording(Recording(tmp_path, "saferoad", meta), 640, 360)
+    assert known and cam is not None
+    assert cam.intrinsics.fx == 500.0 and cam.mount.pitch_deg == 1.5

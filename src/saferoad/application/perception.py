@@ -56,6 +56,7 @@ from saferoad.domain.geometry import (
     select_lead,
     time_to_collision,
 )
+from saferoad.domain.recording import Recording
 from saferoad.domain.tracking import ByteTracker, TrackerParams
 from saferoad.domain.types import (
     CameraIntrinsics,
@@ -107,6 +108,17 @@ def lane_horizon(image: ImageArray) -> float | None:
 
     est = estimate_vanishing_point(image)
     return est.vanishing_point[1] if est is not None else None
+
+
+def camera_for_recording(recording: Recording, width: int, height: int) -> tuple[CameraModel | None, bool]:
+    """The road camera a recording's ``meta.toml`` describes, scaled to the video's frames,
+    and whether its pitch counts as measured (a recording with a ``[camera]`` table states
+    its mounting; without one, ``None`` lets :func:`run_perception` fall back to
+    ``perception.hfov_deg`` and estimate the pitch from the lane markings)."""
+    intr = recording.meta.camera
+    if intr is None:
+        return None, False
+    return CameraModel(intr, recording.meta.camera_mount).scaled(width, height), True
 
 
 @dataclass
