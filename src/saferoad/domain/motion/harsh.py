@@ -25,7 +25,7 @@ Two modes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -280,6 +280,7 @@ def _heading_free(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
     out: list[Event] = []
     pad = round(0.5 * hz)
     longs: list[_Pulse] = []
+    last_turn: tuple[int, float, Direction] | None = None
     for grp in _group(regs, t, valid, p.merge_gap_s):
         a, b = grp[0][0], grp[-1][1]
         if _slow(sig, a, b, p):
@@ -289,12 +290,21 @@ def _heading_free(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
         lo, hi = max(0, a - pad), min(len(t), b + pad)
         w_peak = float(np.degrees(np.abs(yaw[lo:hi]).max())) if yaw is not None else 0.0
         if yaw is not None and w_peak >= p.turn_rate_dps:
-            dpsi = _heading_change_deg(yaw, lo, hi, hz)
+            # The whole manoeuvre's heading change: a turn keeps turning beyond its strongest
+            # pulses, a lane change comes back to its heading.
+            wide = round(1.5 * hz)
+            dpsi = _heading_change_deg(yaw, max(0, a - wide), min(len(t), b + wide), hz)
             extra = {"heading_change_deg": round(dpsi, 1)}
             if abs(dpsi) >= p.turn_min_deg:
-                if peak >= p.cornering_g * G:
-                    d = Direction.LEFT if dpsi > 0 else Direction.RIGHT
+                d = Direction.LEFT if dpsi > 0 else Direction.RIGHT
+                if last_turn is not None and last_turn[2] == d and t[a] - last_turn[1] <= p.rebound_s:
+                    # The same turn's later (release) pulse: extend that event.
+                    prev = out[last_turn[0]]
+                    out[last_turn[0]] = replace(prev, end_s=float(t[b - 1]))
+                    last_turn = (last_turn[0], float(t[b - 1]), d)
+                elif peak >= p.cornering_g * G:
                     out.append(_make(EventType.HARSH_CORNERING, sig, a, b, i, peak, p.cornering_g * G, p, hz, d, extra, 0.9))
+                    last_turn = (len(out) - 1, float(t[b - 1]), d)
                 continue
             # A lane change steers one way, then the other: the yaw rate must swing both
             # ways (each by half the turn rate). A one-sided tail is a turn's release pulse.

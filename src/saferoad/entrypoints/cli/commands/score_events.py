@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(res.to_dict(), indent=2))
             return
-        table = Table(title=f"{pred} vs {labels}", title_justify="left")
+        table = Table(title=f"{pred.name} vs {labels.name}", title_justify="left")
         for col in ("type", "TP", "FP", "FN", "precision", "recall", "F1"):
             table.add_column(col, justify="right" if col != "type" else "left")
         rows = [*res.per_type().items(), ("overall", res.overall)]
