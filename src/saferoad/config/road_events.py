@@ -158,6 +158,12 @@ class RoadEventsConfig(Section):
         description="The sign must have been seen within this distance (m) where its distance "
         "is known, i.e. the ego really came up to it (not a sign far down a side road).",
     )
+    stop_sign_size_m: float = Field(
+        0.75,
+        gt=0,
+        description="Size of a stop sign (m) for its distance from its box where the detector "
+        "gives none: Z = fx * size / box side. The US MUTCD R1-1 octagon is 30 in (0.76 m).",
+    )
     slow_down_fraction: float = Field(
         0.25,
         gt=0,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from saferoad.domain.road_events.lead import LeadTracker
 from saferoad.domain.road_events.signs import RedLightRule, StopSignRule
 from saferoad.domain.road_events.speeding import SpeedingRule
 from saferoad.domain.timeline import OnlineAligner, Stream, align, frame_gaps, tick_at
-from saferoad.domain.types import Event, TrackedObject
+from saferoad.domain.types import Event, RoadClass, TrackedObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,16 @@ class RoadEventParams:
     red_light_min_frames: int = 3
     speeding_margin_mps: float = 2.682
     speeding_min_duration_s: float = 60.0
+    stop_sign_size_m: float = 0.75
+
+
+def sign_distance(obj: TrackedObject, fx: float, size_m: float) -> float:
+    """Distance to a stop sign from its size: ``fx * size / extent`` with the box's larger
+    side (an octagon is as tall as wide, and a box cut by the image border keeps its other
+    side)."""
+    x1, y1, x2, y2 = obj.xyxy
+    extent = max(x2 - x1, y2 - y1)
+    return fx * size_m / extent if extent > 0 else math.nan
 
 
 class RoadEventEngine:
@@ -69,6 +79,7 @@ class RoadEventEngine:
     def __init__(self, params: RoadEventParams, *, fx: float | None, cx: float | None) -> None:
         p = params
         self.params = p
+        self.fx = fx
         self.lead = LeadTracker(fx, cx, p.corridor_half_width_m, p.range_rate_window_s)
         self.stop_signs = StopSignRule(
             p.stop_speed_mps, p.stop_window_s, p.stop_sign_min_frames,
@@ -100,7 +111,7 @@ class RoadEventEngine:
         gap = self.frames > 0 and t_s - self._last_t > self.params.max_frame_gap_s
         self._last_t = t_s
         self.frames += 1
-        objs = tuple(objects)
+        objs = tuple(self._with_sign_distance(o) for o in objects)
         lead = self.lead.update(t_s, objs, speed_mps, gap)
         if lead is not None:
             self.frames_with_lead += 1
@@ -109,6 +120,15 @@ class RoadEventEngine:
         for rule in self.rules:
             out.extend(rule.update(sample))
         return out
+
+    def _with_sign_distance(self, o: TrackedObject) -> TrackedObject:
+        """A stop sign without a distance gets one from its size (where the camera is known)."""
+        if o.cls != RoadClass.STOP_SIGN or o.distance_m is not None or self.fx is None:
+            return o
+        d = sign_distance(o, self.fx, self.params.stop_sign_size_m)
+        if not math.isfinite(d):
+            return o
+        return replace(o, distance_m=d, attributes={**o.attributes, "distance_source": "size"})
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
