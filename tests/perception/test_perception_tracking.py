@@ -71,15 +71,17 @@ def test_classes_never_mix() -> None:
 
 @pytest.mark.slow
 def test_memory_stays_flat_on_a_long_stream() -> None:
-    """3 000 frames of objects appearing, moving and leaving (about 600 tracks): held
-    tracks and Python memory stay bounded (no removed-track list growing forever)."""
+    """2 000 frames of objects appearing, moving and leaving (about 400 tracks): held
+    tracks stay bounded, and once warm the tracker retains no new memory (tracemalloc over
+    the last 1 200 frames) — no removed-track list growing forever."""
     rng = np.random.default_rng(3)
     tr = ByteTracker(TrackerParams(max_lost_frames=30))
     objects: list[list[float]] = []
     held = []
-    tracemalloc.start()
     mem = []
-    for f in range(3_000):
+    for f in range(2_000):
+        if f == 800:
+            tracemalloc.start()
         if rng.random() < 0.2:
             x, y = rng.uniform(0, 1200), rng.uniform(0, 600)
             objects.append([x, y, x + 60, y + 40, rng.uniform(-5, 5)])
@@ -87,12 +89,13 @@ def test_memory_stays_flat_on_a_long_stream() -> None:
         boxes = [o[:4] for o in objects]
         tr.update(_det(boxes, [0.9] * len(boxes)))
         held.append(len(tr))
-        if f % 300 == 299:
+        if f >= 800 and f % 200 == 199:
             mem.append(tracemalloc.get_traced_memory()[0])
     tracemalloc.stop()
-    assert tr._next_id > 400  # many tracks came and went
-    assert max(held[1500:]) <= max(held[:1500]) + 10
-    assert mem[-1] < mem[1] * 1.5 + 200_000
+    assert tr._next_id > 250  # many tracks came and went
+    assert max(held[1000:]) <= max(held[:1000]) + 10
+    # retained memory after warm-up: a few live tracks' worth, not growing with time
+    assert mem[-1] - mem[0] < 100_000, mem
 
 
 @settings(max_examples=30, deadline=None)

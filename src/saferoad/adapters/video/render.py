@@ -68,7 +68,8 @@ class AnnotatedVideoWriter:
             self._stream.width = w + (w % 2)
             self._stream.height = h + (h % 2)
             self._stream.pix_fmt = "yuv420p"
-            self._stream.options = {"preset": "veryfast", "crf": "23"}
+            # two encoder threads: rendering must not starve decoding and inference
+            self._stream.options = {"preset": "veryfast", "crf": "23", "threads": "2"}
         sw, sh = self._stream.width, self._stream.height
         if (w, h) != (sw, sh):
             canvas = np.zeros((sh, sw, 3), dtype=np.uint8)
