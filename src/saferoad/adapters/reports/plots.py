@@ -518,7 +518,7 @@ def event_window(
     spd = np.array([np.nan if v is None else v * 3.6 for v in profile.get("speed_mps", [])])[sel]
     c = type_colour(event["type"])
     ax.axvspan(0, max(event["end_s"] - event["start_s"], 1.0), color=c, alpha=0.2, lw=0)
-    ax.plot(rel, spd, color=ACCENT, lw=1.4)
+    ax.plot(rel, spd, color=INK, lw=1.4)
     ax.set_ylabel("km/h", fontsize=7)
     ax.tick_params(labelsize=7)
     key = (
