@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -167,6 +168,8 @@ class RoadRun:
     frames_with_lead: int = 0
     undecided: int = 0
     max_pending: int = 0
+    rules_s: float = 0.0
+    """Seconds spent in the timeline and the rules (perception excluded)."""
 
 
 def run_rules(
@@ -181,19 +184,30 @@ def run_rules(
     """The camera rules over ``frames`` (time order), streaming or batch."""
     if mode == "batch":
         items = list(frames)
+        t0 = time.perf_counter()
         events, engine = batch_road(items, speed, params, fx=fx, cx=cx)
-        return RoadRun(events, engine.frames, engine.frames_with_lead, engine.undecided, len(items))
+        return RoadRun(
+            events, engine.frames, engine.frames_with_lead, engine.undecided, len(items),
+            time.perf_counter() - t0,
+        )
     stream = StreamingRoad(params, fx=fx, cx=cx, speed_offset_s=speed.offset_s if speed else 0.0)
     out: list[Event] = []
+    busy = 0.0
     for kind, t, payload in _merge(frames, speed):
+        t0 = time.perf_counter()
         if kind == 0:
             out += stream.push_speed(t, payload)
         else:
             ti, idx, objs = payload
             out += stream.push_frame(ti, idx, objs)
+        busy += time.perf_counter() - t0
+    t0 = time.perf_counter()
     out += stream.finish()
+    busy += time.perf_counter() - t0
     eng: RoadEventEngine = stream.engine
-    return RoadRun(out, eng.frames, eng.frames_with_lead, eng.undecided, stream.max_pending)
+    return RoadRun(
+        out, eng.frames, eng.frames_with_lead, eng.undecided, stream.max_pending, busy
+    )
 
 
 def _merge(frames: Iterable[FrameItem], speed: Stream | None) -> Iterator[tuple[int, float, Any]]:
@@ -295,6 +309,7 @@ def run(ctx: AnalysisContext) -> None:
             frames_with_lead=result.frames_with_lead,
             undecided=result.undecided,
             max_pending_frames=result.max_pending,
+            rules_s=round(result.rules_s, 4),
         )
     events.sort(key=lambda e: (e.start_s, e.type.value))
     for ev in events:
