@@ -118,3 +118,14 @@ def test_earth_frame_with_gps_course_is_signed(drive: Drive, offset_deg: float) 
     assert m.overall.fp == 0 and m.overall.fn == 0, [e.to_dict() for e in res.events]
     without_gps = run_engine(imu, None, None, EngineParams())
     assert without_gps.mode == "heading-free"
+
+
+def test_gps_only_finds_longitudinal_and_turns(drive: Drive) -> None:
+    res = run_engine(None, drive.gps, None, EngineParams())
+    assert res.mode == "gps-only" and res.speed is not None
+    m = match_events(res.events, labels_of(drive))
+    found = {(x.label.type, x.label.direction) for x in m.matches}
+    assert ("harsh_braking", None) in found and ("harsh_acceleration", None) in found
+    assert ("harsh_cornering", Direction.LEFT) in found
+    assert m.overall.fp == 0, [e.to_dict() for e in m.false_positives]
+    assert set(res.timeline) >= {"t_s", "speed_mps", "long_acc_mps2"}

@@ -39,7 +39,7 @@ class MotionResult:
     speed: SpeedSeries | None
     frame: VehicleFrame | None
     mode: str
-    """``signed``, ``heading-free`` or ``no-imu``."""
+    """``signed``, ``heading-free``, ``gps-only`` or ``no-imu``."""
     gaps: list[tuple[float, float]]
     timeline: dict[str, FloatArray]
     """10 Hz: t_s, lat, lon, speed_mps, long_acc_mps2, lat_acc_mps2, yaw_rate_dps."""
@@ -82,6 +82,33 @@ def _timeline(
     }
 
 
+def _gps_only(gps: GpsSeries, speed: SpeedSeries | None, params: EngineParams) -> MotionResult:
+    """No IMU: longitudinal acceleration from d(speed)/dt, yaw rate from the course, lateral
+    acceleration v·ω (the "±0.3 g from GPS speed" of telematics without an accelerometer).
+    Low-passed at 0.5 Hz: GPS speed is noisy sample to sample."""
+    hz = params.timeline_hz
+    gaps = find_gaps(gps.t_s, min_gap_s=2.5)
+    g_speed = gps_speed(gps)
+    if g_speed is None:
+        return MotionResult([], speed, None, "gps-only", gaps, {})
+    u = resample(g_speed.t_s, g_speed.speed_mps, hz, gaps)
+    v = lowpass(u.values, 0.5, hz, u.valid)
+    a_long = np.gradient(v) * hz
+    yaw: FloatArray | None = None
+    a_lat = np.zeros_like(v)
+    ok = np.isfinite(gps.course_deg)
+    if ok.sum() >= 10:
+        course = np.degrees(np.unwrap(np.radians(gps.course_deg[ok])))
+        c = lowpass(np.interp(u.t_s, gps.t_s[ok], course), 0.5, hz, u.valid)
+        yaw = -np.radians(np.gradient(c) * hz)  # course is clockwise; yaw rate is left +
+        yaw = np.where(v > 3.0, yaw, 0.0)  # the course is noise when nearly standing still
+        a_lat = v * yaw
+    sig = MotionSignals(u.t_s, u.valid, yaw, v, a_long=a_long, a_lat=a_lat)
+    events = detect_harsh(sig, params.harsh, hz)
+    tl = _timeline(float(u.t_s[0]), float(u.t_s[-1]), hz, gps, speed, u.t_s, a_long, a_lat, yaw)
+    return MotionResult(events, speed, None, "gps-only", gaps, tl)
+
+
 def run_engine(
     imu: ImuSeries | None,
     gps: GpsSeries | None,
@@ -90,6 +117,8 @@ def run_engine(
 ) -> MotionResult:
     if imu is None or len(imu) < 2:
         speed = ego_speed(can, gps)
+        if gps is not None and len(gps) >= 10:
+            return _gps_only(gps, speed, params)
         starts = [s.t_s[0] for s in (gps, can) if s is not None and len(s)]
         ends = [s.t_s[-1] for s in (gps, can) if s is not None and len(s)]
         tl = _timeline(min(starts), max(ends), params.timeline_hz, gps, speed, None, None, None, None) if starts else {}
