@@ -221,3 +221,20 @@ def test_report_cli(fleet_store: SqlStore, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--week" in bad.output
     listing = CliRunner().invoke(app, ["trips", "--driver", "D-careful", "--db", db])
     assert listing.exit_code == 0 and listing.output.count("D-careful") == 12
+
+
+def test_fleet_week_snapshot(fleet_store: SqlStore, snapshot: Any) -> None:
+    """Scores, ranks and habits of the synthetic week must not change silently."""
+    ctx = rep.fleet_context(fleet_store, CFG, "tokyo-taxi", "2026-W47")
+    rows = [
+        {
+            "driver": d["driver"],
+            "rank": d["rank"],
+            "score": None if d["score"]["value"] is None else round(d["score"]["value"], 2),
+            "km": round(d["distance_km"], 2),
+            "events": d["n_events"],
+            "habit": d["habit"],
+        }
+        for d in ctx["drivers"]
+    ]
+    assert rows == snapshot
