@@ -233,3 +233,24 @@ def test_lead_selection_corridor_and_ttc() -> None:
     assert time_to_collision(float(dist[-1]), rate) == pytest.approx(dist[-1] / 5.0)
     assert time_to_collision(20.0, 1.0) == math.inf
     assert math.isnan(range_rate(t[:2], dist[:2]))
+
+
+def test_corridor_from_lane_markings() -> None:
+    from saferoad.domain.geometry import corridor_from_markings
+
+    cam = CameraModel(CameraIntrinsics.from_fov(1280, 720, 90.0), CameraMount(1.3, 2.0))
+
+    def seg(y: float, x0: float, x1: float) -> list[float]:
+        uv = cam.project(np.array([[x0, y, 0.0], [x1, y, 0.0]]))
+        return [*uv[0], *uv[1]]
+
+    # ego lane markings at +1.7 / -1.9 m, the next lane's at +5.3 m
+    segs = np.array([seg(1.7, 6, 14), seg(1.7, 20, 30), seg(-1.9, 8, 16), seg(5.3, 7, 15)])
+    c = corridor_from_markings(cam, segs)
+    assert c is not None and c.left_m is not None and c.right_m is not None
+    assert c.left_m[0] == pytest.approx(1.7, abs=1e-6) and c.right_m[0] == pytest.approx(-1.9, abs=1e-6)
+    assert c.contains(np.array([25.0]), np.array([1.5]))[0]
+    assert not c.contains(np.array([25.0]), np.array([2.5]))[0]
+    # one side only, or an implausible width: no lane corridor
+    assert corridor_from_markings(cam, segs[:2]) is None
+    assert corridor_from_markings(cam, np.array([seg(0.6, 6, 14), seg(-0.6, 6, 14)])) is None

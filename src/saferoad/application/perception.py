@@ -25,10 +25,13 @@ Inference of several frames runs in parallel when the detector supports it (a th
 of ``cfg.perception.workers``; ONNX Runtime releases the GIL), decoding runs in the frame
 source's own thread, and tracking and geometry run in order in the caller's thread.
 
-Pitch: when neither the configuration nor the camera states a pitch and
-``cfg.perception.auto_pitch`` is on, the horizon is re-estimated from the lane markings'
-vanishing point every ``PITCH_EVERY`` frames (median of the last ``PITCH_WINDOW``
-estimates); until the first estimate, the camera's own pitch (default 0) is used.
+Pitch and lanes: every ``PITCH_EVERY`` frames the lane markings are found (OpenCV). When
+neither the configuration nor the camera states a pitch and ``cfg.perception.auto_pitch``
+is on, their vanishing point re-estimates the horizon (median of the last
+``PITCH_WINDOW`` estimates, applied when it moves by more than ``PITCH_DEADBAND``, which
+restarts range-rate histories; until the first, the camera's own pitch, default 0). With
+``cfg.perception.lane_corridor`` the nearest marking on each side bounds the ego corridor
+for the lead vehicle (kept for three estimates, then back to ``±corridor_half_width_m``).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from saferoad.domain.geometry import (
     CameraModel,
     Corridor,
     DistanceEstimator,
+    corridor_from_markings,
     pitch_from_horizon,
     range_rate,
     select_lead,
@@ -62,6 +66,7 @@ from saferoad.domain.types import (
     CameraIntrinsics,
     CameraMount,
     Detections,
+    FloatArray,
     Frame,
     ImageArray,
     RoadClass,
@@ -71,10 +76,13 @@ from saferoad.ports.detector import Detector
 
 PITCH_EVERY = 15
 PITCH_WINDOW = 25
+PITCH_DEADBAND = 0.3
+"""Degrees: smaller changes of the lane-based pitch estimate are not applied."""
 HISTORY_LEN = 64
 
-HorizonEstimator = Callable[[ImageArray], float | None]
-"""Image → horizon row in pixels (or ``None`` when it cannot tell)."""
+HorizonEstimator = Callable[[ImageArray], "tuple[float, FloatArray] | None"]
+"""Image → (horizon row in pixels, lane-marking segments (N, 4) in pixels), or ``None``
+when the image shows no usable markings."""
 
 
 class _Tracker(Protocol):
@@ -102,12 +110,13 @@ def tracker_params(cfg: SaferoadConfig | PerceptionConfig, fps: float) -> Tracke
     )
 
 
-def lane_horizon(image: ImageArray) -> float | None:
-    """Horizon row from the lane markings' vanishing point (OpenCV; see adapters/video/lanes)."""
+def lane_horizon(image: ImageArray) -> tuple[float, FloatArray] | None:
+    """Horizon row from the lane markings' vanishing point, and the marking segments
+    (OpenCV; see adapters/video/lanes)."""
     from saferoad.adapters.video.lanes import estimate_vanishing_point
 
     est = estimate_vanishing_point(image)
-    return est.vanishing_point[1] if est is not None else None
+    return (est.vanishing_point[1], est.segments) if est is not None else None
 
 
 def camera_for_recording(recording: Recording, width: int, height: int) -> tuple[CameraModel | None, bool]:
@@ -132,6 +141,7 @@ class PerceptionStats:
     pitch_deg: float | None = None
     pitch_source: str = "camera"
     dropped_hood: int = 0
+    lane_corridor_updates: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +152,7 @@ class PerceptionStats:
             "pitch_deg": None if self.pitch_deg is None else round(self.pitch_deg, 3),
             "pitch_source": self.pitch_source,
             "dropped_hood": self.dropped_hood,
+            "lane_corridor_updates": self.lane_corridor_updates,
         }
 
 
@@ -212,10 +223,13 @@ class _Geometry:
         self.p = p
         self.camera: CameraModel | None = None
         self.estimator: DistanceEstimator | None = None
-        self.horizon = horizon if (p.auto_pitch and not pitch_known and p.camera_pitch_deg is None) else None
+        self.estimate_pitch = p.auto_pitch and not pitch_known and p.camera_pitch_deg is None
+        self.horizon = horizon if (self.estimate_pitch or p.lane_corridor) else None
         self.rows: deque[float] = deque(maxlen=PITCH_WINDOW)
+        self.corridor_age = 0
         self.history: dict[int, deque[tuple[float, float]]] = {}
-        self.corridor = Corridor(half_width_m=p.corridor_half_width_m)
+        self.default_corridor = Corridor(half_width_m=p.corridor_half_width_m)
+        self.corridor = self.default_corridor
         self.stats = stats
 
     def _setup(self, frame: Frame) -> None:
@@ -241,13 +255,28 @@ class _Geometry:
     def _maybe_pitch(self, frame: Frame, n: int) -> None:
         if self.horizon is None or self.camera is None or n % PITCH_EVERY:
             return
-        row = self.horizon(frame.image)
-        if row is None:
+        found = self.horizon(frame.image)
+        self.corridor_age += 1
+        if self.corridor_age > 3:  # lane corridor older than 3 estimates: back to the band
+            self.corridor = self.default_corridor
+        if found is None:
             return
-        self.rows.append(row)
-        pitch = pitch_from_horizon(float(np.median(self.rows)), self.camera.intrinsics)
-        self._set_camera(self.camera.with_mount(replace(self.camera.mount, pitch_deg=pitch)))
-        self.stats.pitch_source = "lanes"
+        row, segments = found
+        if self.estimate_pitch:
+            self.rows.append(row)
+            pitch = pitch_from_horizon(float(np.median(self.rows)), self.camera.intrinsics)
+            if self.stats.pitch_source != "lanes" or abs(pitch - self.camera.mount.pitch_deg) > PITCH_DEADBAND:
+                self._set_camera(self.camera.with_mount(replace(self.camera.mount, pitch_deg=pitch)))
+                self.stats.pitch_source = "lanes"
+                # distances before and after a pitch change are not comparable: no range
+                # rate across it
+                self.history.clear()
+        if self.p.lane_corridor:
+            lanes = corridor_from_markings(self.camera, segments)
+            if lanes is not None:
+                self.corridor = lanes
+                self.corridor_age = 0
+                self.stats.lane_corridor_updates += 1
 
     def apply(self, frame: Frame, objs: list[TrackedObject], n: int, active: frozenset[int]) -> list[TrackedObject]:
         if self.camera is None:

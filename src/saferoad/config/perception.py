@@ -87,6 +87,10 @@ class PerceptionConfig(Section):
         True,
         description="Estimate pitch from the lane markings' vanishing point when no pitch is configured (Stein et al.).",
     )
+    lane_corridor: bool = Field(
+        True,
+        description="Bound the ego corridor by the nearest lane marking on each side where both are found (else the straight band below).",
+    )
     corridor_half_width_m: float = Field(
         1.8, gt=0, description="Ego corridor half width when lane lines are not found (a 3.6 m lane)."
     )

@@ -385,6 +385,48 @@ class Corridor:
         return out
 
 
+def corridor_from_markings(
+    camera: CameraModel,
+    segments: FloatArray,
+    *,
+    min_width_m: float = 2.4,
+    max_width_m: float = 5.0,
+    max_slope: float = 0.15,
+    x_ref_m: float = 10.0,
+) -> Corridor | None:
+    """The ego lane from lane-marking segments (N, 4, image pixels): each segment is
+    back-projected onto the road and extended as y = a + b·x; the nearest marking on each
+    side of the camera (at ``x_ref_m``) bounds the corridor. ``None`` unless both sides are
+    found, nearly parallel to the car (|b| <= ``max_slope``) and a lane's width apart."""
+    seg = np.asarray(segments, dtype=np.float64).reshape(-1, 4)
+    if len(seg) == 0:
+        return None
+    p1 = camera.pixel_to_ground(seg[:, :2])
+    p2 = camera.pixel_to_ground(seg[:, 2:])
+    ok = np.isfinite(p1).all(axis=1) & np.isfinite(p2).all(axis=1) & (np.abs(p2[:, 0] - p1[:, 0]) > 0.5)
+    if not ok.any():
+        return None
+    p1, p2 = p1[ok], p2[ok]
+    b = (p2[:, 1] - p1[:, 1]) / (p2[:, 0] - p1[:, 0])
+    a = p1[:, 1] - b * p1[:, 0]
+    y_ref = a + b * x_ref_m
+    flat = np.abs(b) <= max_slope
+    left = flat & (y_ref > 0.3)
+    right = flat & (y_ref < -0.3)
+    if not left.any() or not right.any():
+        return None
+    li = np.flatnonzero(left)[np.argmin(y_ref[left])]
+    ri = np.flatnonzero(right)[np.argmax(y_ref[right])]
+    width = y_ref[li] - y_ref[ri]
+    if not min_width_m <= width <= max_width_m:
+        return None
+    return Corridor(
+        half_width_m=float(width / 2),
+        left_m=(float(a[li]), float(b[li])),
+        right_m=(float(a[ri]), float(b[ri])),
+    )
+
+
 def select_lead(
     distance_m: FloatArray,
     lateral_m: FloatArray,

@@ -11,7 +11,7 @@ the pitch (``saferoad.domain.geometry.pitch_from_horizon``; Stein, Mano & Shashu
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -27,6 +27,8 @@ class LaneEstimate:
     n_left: int
     n_right: int
     residual_px: float
+    segments: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
+    """The inlier marking segments (x1, y1, x2, y2) in image pixels."""
 
 
 def lane_segments(image: NDArray[np.uint8], top_frac: float = 0.4, bottom_frac: float = 0.9) -> NDArray[np.float64]:
@@ -97,7 +99,7 @@ def estimate_vanishing_point(image: NDArray[np.uint8], inlier_px: float | None =
     if vp is None or not (0 <= vp[0] < w and 0 <= vp[1] < h):
         return None
     res = float(np.median(_line_distance(inl, vp)))
-    return LaneEstimate(vp, n_left, n_right, res)
+    return LaneEstimate(vp, n_left, n_right, res, inl)
 
 
 def _line_distance(seg: NDArray[np.float64], p: tuple[float, float]) -> NDArray[np.float64]:
