@@ -163,3 +163,30 @@ def test_radar_lead_and_range_rate_on_comma2k19(shared_dir: Path) -> None:
     assert len(est_a) > 500
     assert np.corrcoef(est_a, ref_a)[0, 1] > 0.8
     assert np.median(np.abs(est_a - ref_a)) < 0.5
+
+
+def test_clip_cutter_rejects_a_file_that_is_not_a_video(tmp_path: Path) -> None:
+    from saferoad.adapters.video.clips import ClipRequest, cut_clips
+
+    bad = tmp_path / "video.mp4"
+    bad.write_bytes(b"not a video at all")
+    with pytest.raises(ValueError, match=r"video\.mp4: cannot open video for clips"):
+        cut_clips(bad, [ClipRequest("x", 0.0, 1.0, 0.5, "x")], {}, tmp_path / "out")
+
+
+def test_unknown_clock_stream_is_a_config_error() -> None:
+    from saferoad.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"road_events.clock_offsets_s.*unknown stream"):
+        load_config(None, {"road_events": {"clock_offsets_s": {"lidar": 0.1}}})
+
+
+def test_video_clock_offset_shifts_camera_events(tmp_path: Path) -> None:
+    """A camera whose clock runs 1.5 s behind: with the offset configured, the red light
+    lands where the labels (on the recording clock) put it shifted by the same 1.5 s."""
+    rec = tmp_path / "red"
+    simulate("red_light", rec, assignments=["at_s=8", "duration_s=14"], seed=2, video=False)
+    base = _road(_analyze(rec, None).events)
+    shifted = _road(_analyze(rec, None, clock_offsets_s={"video": 1.5}).events)
+    assert [e.type.value for e in base] == [e.type.value for e in shifted] == ["red_light"]
+    assert shifted[0].start_s == pytest.approx(base[0].start_s + 1.5)

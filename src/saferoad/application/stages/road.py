@@ -319,22 +319,26 @@ def run(ctx: AnalysisContext) -> None:
         ev.evidence["clip_window_s"] = [
             round(key - cfg.clip_before_s, 3), round(key + cfg.clip_after_s, 3)
         ]
-    ctx.add_events(events)
     if has_camera and rec.video is not None and cfg.clips and ctx.out_dir is not None:
-        with span("road.clips", events=len(ctx.events)) as sp:
-            sp["clips"] = cut_event_clips(ctx, tracks)
+        # clips first, so the sink receives this stage's events with their clip paths
+        with span("road.clips", events=len(ctx.events) + len(events)) as sp:
+            sp["clips"] = cut_event_clips(ctx, ctx.events + events, tracks)
+    ctx.add_events(events)
     ctx.summary["road"] = summary
     ctx.artefacts["road_tracks"] = tracks
 
 
-def cut_event_clips(ctx: AnalysisContext, tracks: dict[float, list[TrackedObject]]) -> int:
-    """A clip and a snapshot for every event of the recording (motion events too)."""
+def cut_event_clips(
+    ctx: AnalysisContext, events: list[Event], tracks: dict[float, list[TrackedObject]]
+) -> int:
+    """A clip and a snapshot for each of ``events`` (every event of the recording: the motion
+    stage's too); their paths go into the events' evidence."""
     from saferoad.adapters.video.clips import ClipRequest, cut_clips
 
     cfg = ctx.config.road_events
     assert ctx.out_dir is not None and ctx.recording.video is not None
     requests = []
-    for i, ev in enumerate(ctx.events):
+    for i, ev in enumerate(events):
         key = float(ev.evidence.get("key_t_s", ev.start_s))
         if not math.isfinite(key):
             key = ev.start_s
@@ -354,7 +358,7 @@ def cut_event_clips(ctx: AnalysisContext, tracks: dict[float, list[TrackedObject
         time_offset_s=video_time_offset(ctx), max_width=cfg.clip_max_width,
     )
     n = 0
-    for ev, res in zip(ctx.events, results, strict=True):
+    for ev, res in zip(events, results, strict=True):
         if res.clip is not None:
             ev.evidence["clip"] = str(res.clip.relative_to(ctx.out_dir))
             n += 1
