@@ -251,3 +251,13 @@ def test_lamp_colour_from_the_box() -> None:
     assert lamp_colour(amber, box) == "yellow"
     assert lamp_colour(img, box) == "unknown"
     assert lamp_colour(img, np.array([0.0, 0.0, 1.0, 1.0])) == "unknown"
+
+
+def test_a_bare_onnx_file_is_refused_without_its_card(models_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelCardError, match="a model needs its card"):
+        load_card(models_root / "fastestdet" / "FastestDet.onnx")
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"x")
+    (tmp_path / "coco80.txt").write_text((CARDS_DIR / "coco80.txt").read_text())
+    (tmp_path / "m.toml").write_text(YOLOX_CARD)
+    assert load_card(model).name == "yolox-nano"  # the card beside the model

@@ -164,10 +164,21 @@ def load_card(path: str | Path) -> ModelCard:
     """Read and validate a card. ``path`` may be a ``.toml`` card, a folder holding
     ``card.toml``, or the bare name of a shipped card (``"yolox-nano"``)."""
     p = _resolve_card_path(path)
+    if p.suffix.lower() == ".onnx":
+        beside = [p.with_suffix(".toml"), p.parent / "card.toml"]
+        found = next((b for b in beside if b.is_file()), None)
+        if found is None:
+            raise ModelCardError(
+                f"{p}: a model needs its card (model card TOML: {beside[0].name} or card.toml "
+                "beside it, or a shipped card name); saferoad does not guess a model's layout"
+            )
+        p = found
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelCardError(f"{p}: model card not found") from None
+    except UnicodeDecodeError:
+        raise ModelCardError(f"{p}: not a text (TOML) model card") from None
     except tomllib.TOMLDecodeError as err:
         raise ModelCardError(f"{p}: not valid TOML: {err}") from None
     try:
