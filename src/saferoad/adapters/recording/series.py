@@ -38,7 +38,8 @@ def check_imu_units(imu: ImuSeries, path: Path) -> None:
     """Reject accelerations whose resting magnitude says g rather than m/s²."""
     if imu.gravity_removed or len(imu) == 0:
         return
-    norm = float(np.median(np.linalg.norm(imu.acc, axis=1)))
+    sample = imu.acc[:: max(1, len(imu) // 20_000)]  # a median needs no more
+    norm = float(np.median(np.sqrt(np.einsum("ij,ij->i", sample, sample))))
     if 0.5 <= norm <= 2.0:
         raise ValueError(
             f"{path}: fields 'ax','ay','az': median acceleration magnitude is {norm:.3f}, "
