@@ -126,3 +126,15 @@ def test_demo_runs_end_to_end_and_finds_the_ground_truth(tmp_path: Path) -> None
         assert etype in text
     assert "ground truth: 5 event(s); found 5" in text
     assert "not found" not in text
+
+
+def test_labels_follow_the_config_file(tmp_path: Path) -> None:
+    """The same scenario is labelled by the thresholds of the config it will be analysed with."""
+    cfg = tmp_path / "strict.toml"
+    cfg.write_text("[motion]\nbraking_g = 0.55\n", encoding="utf-8")
+    out = tmp_path / "rec"
+    res = runner.invoke(app, ["simulate", "harsh_braking", "-o", str(out), "--no-video", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert _labels(out) == []
+    found = analyze_recording(open_recording(out), load_config(cfg), None).events
+    assert found == []
