@@ -48,6 +48,9 @@ class ClipRequest:
     key_s: float
     caption: str
     highlight: frozenset[int] = frozenset()
+    snapshot_s: float | None = None
+    """Time of the snapshot (default: the key moment); a sign's or light's last sighting
+    shows it, its pass does not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +84,10 @@ def draw_tracks(
         cv2.putText(out, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
                     thick, cv2.LINE_AA)
     if caption:
-        cv2.putText(out, caption, (10, int(28 * scale / 0.8)), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale * 1.2, (255, 255, 255), thick + 1, cv2.LINE_AA)
-        cv2.putText(out, caption, (10, int(28 * scale / 0.8)), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale * 1.2, (0, 0, 0), thick, cv2.LINE_AA)
+        (tw, th), base = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, scale * 1.2, thick)
+        cv2.rectangle(out, (0, 0), (tw + 20, th + base + 16), (0, 0, 0), -1)
+        cv2.putText(out, caption, (10, th + 8), cv2.FONT_HERSHEY_SIMPLEX, scale * 1.2,
+                    (255, 255, 255), thick, cv2.LINE_AA)
     return out
 
 
@@ -181,7 +184,7 @@ def cut_clips(
                 for packet in out_s.encode(vf):
                     out_c.mux(packet)
                 counts[i] += 1
-                dt = abs(t - req.key_s)
+                dt = abs(t - (req.key_s if req.snapshot_s is None else req.snapshot_s))
                 if dt < best_snap[i][0]:
                     best_snap[i] = (dt, drawn)
     finally:

@@ -347,9 +347,11 @@ def cut_event_clips(
             if isinstance(ev.evidence.get(k), int)
         }
         name = f"{i:03d}_{ev.type.value}_{_slug(f'{ev.start_s:.1f}')}s"
+        snap = ev.evidence.get("last_seen_s", key)  # a sign or light: while still in view
         requests.append(ClipRequest(
             name, key - cfg.clip_before_s, key + cfg.clip_after_s, key,
             f"{ev.type.value}  t={key:.1f}s", frozenset(ids),
+            float(snap) if isinstance(snap, int | float) and math.isfinite(snap) else key,
         ))
         ev.evidence.setdefault("clip_window_s", [round(key - cfg.clip_before_s, 3),
                                                  round(key + cfg.clip_after_s, 3)])
