@@ -336,7 +336,11 @@ def _profile(tl: Timeline, hz: float) -> dict[str, list[float | None]]:
     out: dict[str, list[float | None]] = {}
     for k, v in cols.items():
         digits = 6 if k in ("lat", "lon") else 3
-        out[k] = [round(float(x), digits) if math.isfinite(x) else None for x in v[::step]]
+        arr = np.round(v[::step], digits)
+        values: list[float | None] = arr.tolist()
+        if not np.isfinite(arr).all():
+            values = [x if x is not None and math.isfinite(x) else None for x in values]
+        out[k] = values
     return out
 
 
