@@ -1,6 +1,6 @@
 """Perception benchmark: whole pipeline vs model-only, measured in one run.
 
-    .venv/bin/python benchmarks/bench_perception.py [--frames 300] [--skip-ultralytics]
+    .venv/bin/python benchmarks/bench_perception.py [--frames 200] [--rounds 3] [--skip-ultralytics]
 
 On a 1280x720 H.264 clip (the shared ``highway_vehicles_720p.mp4`` looped to ``--frames``)
 with YOLOX-nano at 416x416 it prints, all measured now on this machine:
@@ -240,8 +240,9 @@ def run_part(args: list[str]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating model/pipeline rounds")
     ap.add_argument("--skip-ultralytics", action="store_true")
     ap.add_argument("--part", help=argparse.SUPPRESS)
     ap.add_argument("--video", help=argparse.SUPPRESS)
@@ -264,10 +265,24 @@ def main() -> None:
         td = Path(tmp)
         video = make_clip(td / "clip720p.mp4", a.frames)
         common = ["--video", str(video), "--model", str(YOLOX), "--card", "yolox-nano"]
-        model = run_part(["--part", "model", *common])
-        pipe = run_part(["--part", "pipeline", "--workers", str(a.workers), *common])
+        # rounds alternate the parts so that load from other processes hits them alike;
+        # each figure is the best of its rounds, each ratio is taken within one round
+        rounds = []
+        for _ in range(a.rounds):
+            rounds.append((
+                run_part(["--part", "model", *common]),
+                run_part(["--part", "pipeline", "--workers", str(a.workers), *common]),
+            ))
+        model = max((r[0] for r in rounds), key=lambda m: m["fps"])
+        model["settings"] = {
+            k: max(r[0]["settings"][k] for r in rounds) for k in rounds[0][0]["settings"]
+        }
+        model["best"] = max(model["settings"], key=lambda k: model["settings"][k])
+        model["fps"] = model["settings"][model["best"]]
+        pipe = max((r[1] for r in rounds), key=lambda m: m["fps"])
+        round_ratios = [r[1]["fps"] / r[0]["fps"] for r in rounds]
         plain = run_part(["--part", "plain", *common])
-        print(f"\n== YOLOX-nano 416, {model['frames']} frames of 1280x720 H.264 ==")
+        print(f"\n== YOLOX-nano 416, {model['frames']} frames of 1280x720 H.264, best of {a.rounds} rounds ==")
         for k, v in model["settings"].items():
             print(f"model only   {k:<42} {v:7.1f} fps")
         print(f"model only   best ({model['best']})".ljust(55) + f" {model['fps']:7.1f} fps   peak RSS {model['rss_mb']:.0f} MB")
@@ -276,6 +291,8 @@ def main() -> None:
         print("baseline     plain cv2 + onnxruntime loop (no tracking)".ljust(55)
               + f" {plain['fps']:7.1f} fps   peak RSS {plain['rss_mb']:.0f} MB")
         print(f"ratio        pipeline / best model-only = {pipe['fps'] / model['fps']:.3f} (target >= 0.85)")
+        print("             per round (same-round best model-only): "
+              + ", ".join(f"{x:.3f}" for x in round_ratios))
         print(f"             pipeline / plain loop      = {pipe['fps'] / plain['fps']:.2f}x")
         if a.skip_ultralytics:
             return
