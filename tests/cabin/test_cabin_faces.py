@@ -290,3 +290,18 @@ def test_two_people_the_nearest_face_is_followed(shared_dir: Path, analyzer: Fac
     assert np.abs(np.diff(yaw)).max() < 10
     # both tilt their heads towards their right shoulder (the image's left): roll negative
     assert roll[0] > -20 and roll[-10:].max() < -30
+
+
+def test_mirrored_camera_setting(shared_dir: Path, models_root: Path) -> None:
+    img = cv2.imread(str(shared_dir / "data/cabin/frames/female_frame00.png"))
+    plain = FaceAnalyzer(CabinConfig(), models_root=models_root).analyze(Frame(0, 0.0, img))
+    mirrored_img = np.ascontiguousarray(img[:, ::-1])
+    wrong = FaceAnalyzer(CabinConfig(), models_root=models_root).analyze(
+        Frame(0, 0.0, mirrored_img)
+    )
+    fixed = FaceAnalyzer(CabinConfig(mirrored=True), models_root=models_root).analyze(
+        Frame(0, 0.0, mirrored_img)
+    )
+    assert plain.yaw_deg < -25 and wrong.yaw_deg > 25  # a mirror flips the sign
+    assert fixed.yaw_deg == pytest.approx(plain.yaw_deg, abs=1.0)
+    assert fixed.ear_left == pytest.approx(plain.ear_left, abs=0.01)

@@ -56,6 +56,10 @@ class CabinConfig(Section):
         ge=0,
         description="Skip the second landmark pass when its crop would differ from the tracked one by less than this share of the crop (centre, size; radians for the angle). 0: always refine (on small faces even a 2% shift changes which frames read closed).",
     )
+    mirrored: bool = Field(
+        False,
+        description="The cabin camera delivers a mirrored image (some do, like a selfie view): flip it back so the driver's left and right, yaw and roll keep their signs.",
+    )
     hfov_deg: float = Field(
         60.0,
         gt=10,

@@ -233,6 +233,8 @@ class FaceAnalyzer:
 
     def analyze(self, frame: Frame) -> CabinSample:
         image = frame.image
+        if self.cfg.mirrored:  # undo the camera's mirror so left, right, yaw and roll are true
+            image = np.ascontiguousarray(cv2.flip(image, 1))
         cfg = self.cfg
         obstructed, _, _ = frame_obstruction(image, cfg.dark_level, cfg.uniform_std)
         if obstructed:
