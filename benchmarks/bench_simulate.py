@@ -12,7 +12,6 @@ cv2.VideoWriter (mp4v).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ from saferoad.application.simulate import base_meta, simulate
 from saferoad.domain.simulation import SCENARIOS
 from saferoad.domain.simulation.camera import frame_times, object_views
 from saferoad.domain.simulation.sensors import simulate_gps, simulate_imu
+from saferoad.observability import configure_logging
 
 
 def _best(fn, repeat: int = 3) -> float:
@@ -44,9 +44,10 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="length of the sensor-only trip")
     ap.add_argument("--video-s", type=float, default=60.0, help="length of the video trip")
     args = ap.parse_args()
-    logging.getLogger("saferoad").setLevel(logging.WARNING)
+    configure_logging("WARNING")
     tmp = Path(tempfile.mkdtemp(prefix="bench-sim-"))
-    print(f"cores: {os.cpu_count()}; sched affinity: {len(os.sched_getaffinity(0))}")
+    load = os.getloadavg()
+    print(f"cores: {os.cpu_count()}; load average {load[0]:.1f} (other jobs share the cores: compare within a run)")
     try:
         # one-time start-up cost (first float->text cast in pyarrow), measured and excluded
         t0 = time.perf_counter()
@@ -55,11 +56,11 @@ def main() -> None:
 
         dur = args.minutes * 60.0
         sets = [f"duration_s={dur}"]
-        wall = _best(lambda: simulate("normal", tmp / "sensor", assignments=sets, seed=1, video=False))
+        wall = _best(lambda: simulate("normal", tmp / "sensor", assignments=sets, seed=1, video=False), repeat=5)
         sc = SCENARIOS["normal"].make(sets, seed=1)
         rng = np.random.default_rng(1)
         imu, gps = simulate_imu(sc, sc.imu, rng), simulate_gps(sc, sc.gps, rng)
-        floor = _best(lambda: write_recording(tmp / "floor", base_meta({}), imu, gps))
+        floor = _best(lambda: write_recording(tmp / "floor", base_meta({}), imu, gps), repeat=5)
         print(f"\nsensor-only trip, {args.minutes:g} min (100 Hz IMU, 10 Hz GPS, detections.json, labels):")
         print(f"  simulate --no-video : {wall:.3f} s  = {dur / wall:,.0f}x real time (target >= 1,000x)")
         print(f"  baseline, writer only (same IMU+GPS): {floor:.3f} s = {dur / floor:,.0f}x real time")

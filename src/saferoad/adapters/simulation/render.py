@@ -367,7 +367,10 @@ class SceneRenderer:
 
 def encode_video(path: Path, frames: Iterator[np.ndarray], fps: float, width: int, height: int,
                  *, crf: int = 23, preset: str = "ultrafast") -> int:
-    """Encode BGR frames to H.264 (yuv420p) with PyAV; returns the number of frames."""
+    """Encode BGR frames (even width and height) to H.264 (yuv420p) with PyAV; returns the
+    number of frames."""
+    if width % 2 or height % 2:
+        raise ValueError(f"video size {width}x{height}: H.264 4:2:0 needs even width and height")
     rate = Fraction(fps).limit_denominator(1001)
     n = 0
     with av.open(str(path), mode="w") as container:
@@ -378,7 +381,10 @@ def encode_video(path: Path, frames: Iterator[np.ndarray], fps: float, width: in
         stream.options = {"preset": preset, "crf": str(crf)}
         stream.codec_context.time_base = 1 / rate
         for img in frames:
-            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            # BGR -> I420 with OpenCV (BT.601 limited range, what decoders assume) is about
+            # 1.5x faster than letting PyAV's swscale convert bgr24
+            i420 = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
             frame.pts = n
             frame.time_base = 1 / rate
             for packet in stream.encode(frame):

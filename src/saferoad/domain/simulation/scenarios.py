@@ -172,8 +172,8 @@ def _sensors(p: Params) -> tuple[ImuModel, GpsModel, CameraSim, CabinModel]:
         gps = replace(gps, dropouts=((p.f("gps.dropout_start_s"), p.f("gps.dropout_s")),))
     if imu.rate_hz <= 0 or gps.rate_hz <= 0 or cam.fps <= 0 or cab.fps <= 0:
         raise ValueError("sensor rates (imu.rate_hz, gps.rate_hz, camera.fps, cabin.fps) must be positive")
-    if cam.width < 16 or cam.height < 16 or not 10 <= cam.hfov_deg < 170:
-        raise ValueError("camera: width and height must be ≥ 16 px and hfov_deg in [10, 170)")
+    if cam.width < 16 or cam.height < 16 or cam.width % 2 or cam.height % 2 or not 10 <= cam.hfov_deg < 170:
+        raise ValueError("camera: width and height must be even and ≥ 16 px, hfov_deg in [10, 170)")
     return imu, gps, cam, cab
 
 
