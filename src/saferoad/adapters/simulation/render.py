@@ -206,19 +206,41 @@ class SceneRenderer:
 
     def _box(self, img: np.ndarray, f: int, tid: int, color: tuple[int, int, int],
              shades: dict[str, float]) -> np.ndarray | None:
-        """Draw a box's faces far to near; returns the rear face's pixel corners."""
+        """Draw an object's box faces far to near; returns the rear face's pixel corners."""
         xc, yc, zc = (a[f] for a in self.obj_cam[tid])
+        return self._box_faces(img, xc, yc, zc, color, shades)
+
+    def _box_faces(self, img: np.ndarray, xc: FloatArray, yc: FloatArray, zc: FloatArray,
+                   color: tuple[int, int, int], shades: dict[str, float]) -> np.ndarray | None:
         faces = {"rear": (0, 1, 2, 3), "right": (0, 4, 7, 3), "left": (1, 5, 6, 2), "top": (3, 2, 6, 7), "front": (4, 5, 6, 7)}
         order = sorted(faces, key=lambda k: -float(np.mean(zc[list(faces[k])])))
         rear = None
         for name in order:
             idx = list(faces[name])
-            if name == "front" or (zc[idx] <= NEAR_M).all():
+            if (zc[idx] <= NEAR_M).all():
                 continue
             out = self._face(img, xc[idx], yc[idx], zc[idx], self._shade(color, shades.get(name, 0.8)))
             if name == "rear":
                 rear = out if (zc[idx] > NEAR_M).all() else None
         return rear
+
+    @staticmethod
+    def _sub_box(c: tuple[FloatArray, FloatArray, FloatArray], u: tuple[float, float],
+                 v: tuple[float, float], w: tuple[float, float]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Corners (same layout) of the part of box ``c`` spanning fractions ``u`` of its
+        length, ``v`` of its width (from its right side) and ``w`` of its height."""
+        out = []
+        for a in c:
+            o, e_len, e_wid, e_h = a[0], a[4] - a[0], a[1] - a[0], a[3] - a[0]
+            pts = [
+                o + uu * e_len + vv * e_wid + ww * e_h
+                for uu, vv, ww in (
+                    (u[0], v[0], w[0]), (u[0], v[1], w[0]), (u[0], v[1], w[1]), (u[0], v[0], w[1]),
+                    (u[1], v[0], w[0]), (u[1], v[1], w[0]), (u[1], v[1], w[1]), (u[1], v[0], w[1]),
+                )
+            ]  # fmt: skip
+            out.append(np.array(pts))
+        return out[0], out[1], out[2]
 
     @staticmethod
     def _lerp(q: np.ndarray, a: float, b: float) -> tuple[float, float]:
@@ -235,19 +257,37 @@ class SceneRenderer:
         cv2.fillConvexPoly(img, _pts(np.array([p[0] for p in pts]), np.array([p[1] for p in pts])), color, cv2.LINE_AA, _SHIFT)
 
     def _vehicle(self, img: np.ndarray, f: int, tid: int) -> None:
+        """A car: shadow, wheels, body, glasshouse, then lamps, plate and bumper on the rear."""
         color = self.vehicle_color.get(tid, (120, 120, 120))
-        rear = self._box(img, f, tid, color, {"rear": 0.85, "left": 0.65, "right": 0.65, "top": 1.1})
+        c = tuple(a[f] for a in self.obj_cam[tid])
+        assert len(c) == 3
+        night = self.cam.night
+        sub = self._sub_box
+        shadow = sub(c, (-0.03, 1.03), (-0.06, 1.06), (0.0, 0.0))
+        if (shadow[2][[0, 1, 5, 4]] > NEAR_M).all():
+            self._face(img, shadow[0][[0, 1, 5, 4]], shadow[1][[0, 1, 5, 4]], shadow[2][[0, 1, 5, 4]], (25, 25, 25))
+        tyre = (20, 20, 20)
+        for u in ((0.72, 0.88), (0.12, 0.28)):  # front axle first (farther)
+            for v in ((-0.01, 0.13), (0.87, 1.01)):
+                self._box_faces(img, *sub(c, u, v, (0.0, 0.3)), tyre, {})
+        shades = {"rear": 0.85, "left": 0.65, "right": 0.65, "top": 1.1, "front": 0.6}
+        rear = self._box_faces(img, *sub(c, (0.0, 1.0), (0.0, 1.0), (0.16, 0.58)), color, shades)
+        glass = (70, 55, 45) if not night else (30, 25, 20)
+        cabin = sub(c, (0.22, 0.78), (0.07, 0.93), (0.58, 1.0))
+        self._box_faces(img, *cabin, glass, {"top": 1.0 / self.pal.shade * 0.9 * (color[0] + 1) / max(glass[0], 1)})
+        roof = [a[[3, 2, 6, 7]] for a in cabin]
+        if (roof[2] > NEAR_M).all():
+            self._face(img, roof[0], roof[1], roof[2], self._shade(color, 1.05))
         if rear is None:
             return
-        night = self.cam.night
-        self._quad(img, rear, 0.12, 0.88, 0.62, 0.92, self._shade((40, 35, 30), 1.0 / self.pal.shade * (0.6 if night else 1.0)))
-        lamp = (40, 40, 255) if night else (30, 30, 200)
-        self._quad(img, rear, 0.03, 0.2, 0.4, 0.55, lamp)
-        self._quad(img, rear, 0.8, 0.97, 0.4, 0.55, lamp)
-        self._quad(img, rear, 0.38, 0.62, 0.2, 0.32, (200, 200, 200) if not night else (90, 90, 90))
+        lamp = (40, 40, 255) if night else (35, 35, 190)
+        self._quad(img, rear, 0.02, 0.2, 0.55, 0.85, lamp)
+        self._quad(img, rear, 0.8, 0.98, 0.55, 0.85, lamp)
+        self._quad(img, rear, 0.36, 0.64, 0.2, 0.45, (210, 210, 210) if not night else (90, 90, 90))
+        self._quad(img, rear, 0.0, 1.0, 0.0, 0.14, self._shade((40, 40, 40), 1.0 / self.pal.shade))
         if night:
             for a in (0.11, 0.89):
-                x, y = self._lerp(rear, a, 0.47)
+                x, y = self._lerp(rear, a, 0.7)
                 r = max(2, int(abs(rear[1][0] - rear[0][0]) * 0.08))
                 cv2.circle(img, (int(x), int(y)), r, (80, 80, 255), -1, cv2.LINE_AA)
 
