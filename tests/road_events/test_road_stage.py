@@ -190,3 +190,34 @@ def test_video_clock_offset_shifts_camera_events(tmp_path: Path) -> None:
     shifted = _road(_analyze(rec, None, clock_offsets_s={"video": 1.5}).events)
     assert [e.type.value for e in base] == [e.type.value for e in shifted] == ["red_light"]
     assert shifted[0].start_s == pytest.approx(base[0].start_s + 1.5)
+
+
+def test_clips_from_a_real_video_with_seeking(shared_dir: Path, tmp_path: Path) -> None:
+    """Two windows 5 s apart in a real dashcam video (the cutter seeks between them): each
+    clip holds exactly the source frames of its window, boxes drawn on them."""
+    from saferoad.adapters.video.clips import ClipRequest, cut_clips
+    from saferoad.domain.types import RoadClass, TrackedObject
+
+    video = shared_dir / "data/video/highway_solid_white_right.mp4"
+    with av.open(str(video)) as c:
+        s = c.streams.video[0]
+        pts = [f.pts for f in c.decode(s)]
+        tb = float(s.time_base)
+    times = [(p - pts[0]) * tb for p in pts]
+    car = TrackedObject(7, RoadClass.VEHICLE, 0.9, (400.0, 300.0, 500.0, 380.0), 20.0, True)
+    tracks = {round(t, 6): [car] for t in times}
+    reqs = [ClipRequest("a", 1.0, 2.0, 1.5, "a"), ClipRequest("b", 7.0, 8.0, 7.5, "b")]
+    res = cut_clips(video, reqs, tracks, tmp_path)
+    for r, req in zip(res, reqs, strict=True):
+        want = sum(1 for t in times if req.start_s - 1e-6 <= t <= req.end_s + 1e-6)
+        assert r.frames == want > 10
+        with av.open(str(r.clip)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == want
+        import cv2
+
+        snap = cv2.imread(str(r.snapshot))
+        assert snap is not None
+        assert tuple(int(v) for v in snap[300, 450]) != (0, 0, 0)
+        # the lead's box is drawn in red at its top edge
+        edge = snap[300, 420].astype(int)
+        assert edge[2] > 150 and edge[0] < 120

@@ -1,7 +1,8 @@
 """Event clips and snapshots: a short MP4 around each video event and a JPEG of its key frame,
 both with the tracked boxes drawn.
 
-One decoding pass over the recording's video serves every clip: each frame whose time falls
+One decoding pass over the recording's video serves every clip (it seeks over long stretches
+without a clip): each frame whose time falls
 in a clip's window (``key - before`` to ``key + after``; Lytx keeps 8 s before and 4 s after a
 trigger) is annotated and encoded into that clip (H.264 through PyAV, ``yuv420p``, so any
 browser plays it). The snapshot is the frame nearest the key moment. Boxes come from the
@@ -35,6 +36,8 @@ COLOURS = {
     RoadClass.STOP_SIGN: (200, 60, 255),
 }
 LEAD_COLOUR = (40, 40, 255)
+SEEK_GAP_S = 4.0
+"""With no clip open and the next window further ahead than this, seek rather than decode."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,43 +153,67 @@ def cut_clips(
         out_w, out_h = _even(src_w * scale), _even(src_h * scale)
         tb = vstream.time_base or Fraction(1, 90000)
         first_pts: int | None = None
-        last_end = max(r.end_s for r in requests)
-        for frame in container.decode(vstream):
-            if frame.pts is None:
-                continue
-            if first_pts is None:
+        for frame in container.decode(vstream):  # the clock's zero: the first frame's pts
+            if frame.pts is not None:
                 first_pts = frame.pts
-            t = float((frame.pts - first_pts) * tb) + time_offset_s
-            if t > last_end + 1e-6:
                 break
-            active = [i for i in order if i not in done and requests[i].start_s - 1e-6 <= t]
-            for i in active:
-                if t > requests[i].end_s + 1e-6:
-                    _close(writers.pop(i, None))
-                    done.add(i)
-            active = [i for i in active if i not in done]
-            if not active:
-                continue
-            image: ImageArray = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
-            objs = lookup.at(t)
-            for i in active:
-                req = requests[i]
-                drawn = draw_tracks(image, objs, highlight=req.highlight, caption=req.caption)
-                if i not in writers:
-                    writers[i] = _open_writer(clips_dir / f"{req.name}.mp4", fps, out_w, out_h)
-                out_c, out_s = writers[i]
-                small = drawn if scale == 1.0 else cv2.resize(
-                    drawn, (out_w, out_h), interpolation=cv2.INTER_AREA
-                )
-                vf = av.VideoFrame.from_ndarray(
-                    np.ascontiguousarray(small, dtype=np.uint8), format="bgr24"
-                )
-                for packet in out_s.encode(vf):
-                    out_c.mux(packet)
-                counts[i] += 1
-                dt = abs(t - (req.key_s if req.snapshot_s is None else req.snapshot_s))
-                if dt < best_snap[i][0]:
-                    best_snap[i] = (dt, drawn)
+        if first_pts is None:
+            raise ValueError(f"{video}: no video frames to cut clips from")
+        last_end = max(r.end_s for r in requests)
+        last_target = -math.inf
+        while True:
+            pending = [requests[i].start_s for i in order if i not in done]
+            if not pending:
+                break
+            target = min(pending)
+            last_target = target
+            # jump to (the keyframe before) a second ahead of the next window
+            seek_s = max(0.0, target - time_offset_s - 1.0)
+            container.seek(first_pts + int(seek_s / tb), stream=vstream, backward=True)
+            jumped = False
+            for frame in container.decode(vstream):
+                if frame.pts is None:
+                    continue
+                t = float((frame.pts - first_pts) * tb) + time_offset_s
+                if t > last_end + 1e-6:
+                    break
+                active = [i for i in order if i not in done and requests[i].start_s - 1e-6 <= t]
+                for i in active:
+                    if t > requests[i].end_s + 1e-6:
+                        _close(writers.pop(i, None))
+                        done.add(i)
+                active = [i for i in active if i not in done]
+                if not active:
+                    upcoming = [requests[i].start_s for i in order if i not in done]
+                    if not upcoming:
+                        break
+                    nxt = min(upcoming)
+                    if nxt - t > SEEK_GAP_S and nxt > last_target:
+                        jumped = True  # a long stretch without clips: seek instead of decoding
+                        break
+                    continue
+                image: ImageArray = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+                objs = lookup.at(t)
+                for i in active:
+                    req = requests[i]
+                    drawn = draw_tracks(image, objs, highlight=req.highlight, caption=req.caption)
+                    if i not in writers:
+                        writers[i] = _open_writer(clips_dir / f"{req.name}.mp4", fps, out_w, out_h)
+                    out_c, out_s = writers[i]
+                    small = drawn if scale == 1.0 else cv2.resize(
+                        drawn, (out_w, out_h), interpolation=cv2.INTER_AREA
+                    )
+                    vf = av.VideoFrame.from_ndarray(
+                        np.ascontiguousarray(small, dtype=np.uint8), format="bgr24"
+                    )
+                    for packet in out_s.encode(vf):
+                        out_c.mux(packet)
+                    counts[i] += 1
+                    dt = abs(t - (req.key_s if req.snapshot_s is None else req.snapshot_s))
+                    if dt < best_snap[i][0]:
+                        best_snap[i] = (dt, drawn)
+            if not jumped:
+                break
     finally:
         for w in writers.values():
             _close(w)
