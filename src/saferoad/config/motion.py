@@ -93,3 +93,12 @@ class MotionConfig(Section):
         description="Complementary filter time constant (s) fusing integrated IMU acceleration with GPS speed.",
     )
     timeline_hz: float = Field(10.0, gt=0, description="Rate of OUT/timeline.parquet (Hz).")
+    undo_source_highpass: bool = Field(
+        False,
+        description="Invert a source's declared first-order horizontal high-pass (driverBehaviorDataset, ~1 s) before the rules. Off: on trips 17 and 20 the inverse amplifies model errors to 0.3-0.4 g and the events get worse (docs/events.md).",
+    )
+    highpass_leak_s: float = Field(
+        10.0,
+        gt=0,
+        description="Leak time constant (s) of the integral in the high-pass inverse; bounds drift, far longer than a manoeuvre.",
+    )

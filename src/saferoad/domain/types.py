@@ -167,6 +167,9 @@ class ImuSeries:
     gyro: FloatArray | None = None
     frame: str = "device"
     gravity_removed: bool = False
+    horizontal_highpass_tau_s: float | None = None
+    """Set by a reader whose source high-passes the horizontal acceleration (first order, this
+    time constant as a prior; the engine refines it from the data and undoes the filter)."""
 
     def __post_init__(self) -> None:
         n = self.t_s.shape[0]

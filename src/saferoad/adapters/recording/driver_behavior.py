@@ -4,11 +4,18 @@
 ``giroscopio_terra.csv`` (Earth frame, rad/s) with columns ``timestamp,uptimeNanos,x,y,z``;
 time zero is ``firstCollectionUptimeNanos`` of ``viagem.json``; the gyroscope is interpolated
 onto the accelerometer's timestamps. ``groundTruth.csv`` gives the labels.
+
+The phone's Earth-frame rotation follows the accelerometer slowly, so even the
+gravity-included file's horizontal x/y equal the gravity-removed ``aceleracaoLinear_terra.csv``
+x/y: both are high-passed (about 1 s; ``../shared/design/published-practice.md``). The reader
+says so with ``ImuSeries.horizontal_highpass_tau_s`` = :data:`HIGHPASS_TAU_S`, a prior the
+engine refines from the trip's own turns (``domain/motion/highpass.py``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +30,8 @@ from saferoad.domain.types import ImuSeries
 FORMAT_NAME = "driver-behavior-dataset"
 ACC_FILE = "acelerometro_terra.csv"
 GYRO_FILE = "giroscopio_terra.csv"
+HIGHPASS_TAU_S = 1.0
+"""The source's horizontal high-pass time constant, as published practice describes it (~1 s)."""
 
 
 def can_read(path: Path) -> bool:
@@ -54,7 +63,7 @@ def read_driver_behavior(path: Path) -> Recording:
         gyro = np.column_stack([np.interp(t_acc, t_g, g[:, k]) for k in range(3)])
     imu = ImuSeries(t_acc, acc, gyro, frame="earth", gravity_removed=False)
     check_imu_units(imu, path / ACC_FILE)
-    imu = clean_imu(imu, path / ACC_FILE)
+    imu = replace(clean_imu(imu, path / ACC_FILE), horizontal_highpass_tau_s=HIGHPASS_TAU_S)
     start = None
     if "start" in trip:
         try:

@@ -65,6 +65,7 @@ def clean_imu(imu: ImuSeries, path: Path) -> ImuSeries:
         None if imu.gyro is None else imu.gyro[idx],
         frame=imu.frame,
         gravity_removed=imu.gravity_removed,
+        horizontal_highpass_tau_s=imu.horizontal_highpass_tau_s,
     )
 
 

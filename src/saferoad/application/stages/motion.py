@@ -56,6 +56,8 @@ def params_from_config(cfg: MotionConfig, recording: Recording | None = None) ->
         mounting=mounting,
         speed_fusion_tau_s=cfg.speed_fusion_tau_s,
         timeline_hz=cfg.timeline_hz,
+        undo_source_highpass=cfg.undo_source_highpass,
+        highpass_leak_s=cfg.highpass_leak_s,
     )
 
 
@@ -78,6 +80,16 @@ def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
         }
     else:
         out["mounting"] = {"method": res.mode, "rotation": None}
+    if res.highpass is not None:
+        hp = res.highpass
+        out["source_highpass"] = {
+            "tau_s": hp.tau_s,
+            "estimated": hp.estimated,
+            "turns": hp.turns,
+            "explained": None if np.isnan(hp.explained) else round(hp.explained, 3),
+            "explained_unfiltered": None if np.isnan(hp.explained_unfiltered) else round(hp.explained_unfiltered, 3),
+            "undone": ctx.config.motion.undo_source_highpass,
+        }
     if res.speed is not None and len(res.speed):
         v = res.speed.speed_mps
         out["speed_source"] = res.speed.source

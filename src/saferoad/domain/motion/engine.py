@@ -9,6 +9,7 @@ import numpy as np
 
 from saferoad.domain.ego_speed import ego_speed, gps_speed
 from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
+from saferoad.domain.motion.highpass import HighpassFit, source_highpass
 from saferoad.domain.motion.signal import lowpass, resample
 from saferoad.domain.motion.timebase import find_gaps
 from saferoad.domain.motion.vehicle_frame import (
@@ -31,6 +32,8 @@ class EngineParams:
     mounting: FloatArray | None = None
     speed_fusion_tau_s: float = 2.0
     timeline_hz: float = 10.0
+    undo_source_highpass: bool = False
+    highpass_leak_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class MotionResult:
     gaps: list[tuple[float, float]]
     timeline: dict[str, FloatArray]
     """10 Hz: t_s, lat, lon, speed_mps, long_acc_mps2, lat_acc_mps2, yaw_rate_dps."""
+    highpass: HighpassFit | None = None
+    """How the source's horizontal high-pass was undone, where the reader declared one."""
 
 
 def _on_grid(t: FloatArray, src_t: FloatArray, v: FloatArray) -> FloatArray:
@@ -132,6 +137,22 @@ def run_engine(
     if imu.gyro is not None:
         gyro = lowpass(resample(imu.t_s, imu.gyro, hz, gaps).values, params.lowpass_hz, hz, u.valid)
 
+    hp_fit: HighpassFit | None = None
+    if imu.frame == "earth" and imu.horizontal_highpass_tau_s is not None:
+        # The source high-passed the horizontal acceleration: measure its time constant and,
+        # where configured, undo it before any rule reads the signal.
+        horizontal, hp_fit = source_highpass(
+            acc[:, :2],
+            None if gyro is None else gyro[:, 2],
+            u.valid,
+            hz,
+            imu.horizontal_highpass_tau_s,
+            undo=params.undo_source_highpass,
+            leak_s=params.highpass_leak_s,
+        )
+        if params.undo_source_highpass:
+            acc = np.column_stack([horizontal, acc[:, 2]])
+
     # A reference speed on the grid for the vehicle frame: GPS first (the issue's "forward
     # axis from GPS speed changes"), else CAN.
     ref: FloatArray | None = None
@@ -204,4 +225,4 @@ def run_engine(
     t0 = float(u.t_s[0])
     t1 = float(u.t_s[-1])
     tl = _timeline(t0, t1, params.timeline_hz, gps, speed, u.t_s, a_long, a_lat, yaw)
-    return MotionResult(events, speed, frame, mode, gaps, tl)
+    return MotionResult(events, speed, frame, mode, gaps, tl, hp_fit)
