@@ -371,3 +371,47 @@ def test_lamp_hsv_matches_opencv() -> None:
     assert np.abs(s - ref[..., 1]).max() <= 1.0
     dh = np.abs(h - ref[..., 0])
     assert np.minimum(dh, 180 - dh).max() <= 1.0
+
+
+# ------------------------------------------------------- streaming vs batch
+
+
+def _random_drive(seed: int):
+    """30 fps frames with a lead whose distance wanders (tailgating and closing spells), and
+    a 1 Hz speed stream with a long silence and an early end."""
+    from saferoad.domain.timeline import Stream
+
+    rng = np.random.default_rng(seed)
+    t_f = np.arange(0, 120, 1 / 30)
+    v_t = np.arange(0.0, 100.0, 1.0)
+    v_t = v_t[(v_t < 40) | (v_t > 47)]  # 7 s without speed, and none after 99 s
+    v = 20 + 3 * np.sin(v_t / 9) + rng.normal(0, 0.2, v_t.shape)
+    d = 16 + 10 * np.sin(t_f / 7) + rng.normal(0, 0.3, t_f.shape)
+    keep = rng.random(t_f.shape) > 0.05  # missed detections
+    frames = [
+        (float(t), i, (_veh(float(dd), 1 + int(t // 30)),) if k else ())
+        for i, (t, dd, k) in enumerate(zip(t_f, d, keep, strict=True))
+    ]
+    return frames, Stream.scalar("speed", v_t, v, 0.0, 2.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streaming_equals_batch_and_stays_bounded_when_speed_falls_silent(seed: int) -> None:
+    from saferoad.domain.road_events import StreamingRoad, batch_road
+
+    params = RoadEventParams(tailgating_min_duration_s=3.0)
+    frames, speed = _random_drive(seed)
+    batch, _ = batch_road(frames, speed, params, fx=640.0, cx=640.0)
+    stream = StreamingRoad(params, fx=640.0, cx=640.0)
+    got = []
+    samples = list(zip(speed.t_s.tolist(), speed.values[:, 0].tolist(), strict=True))
+    j = 0
+    for t, idx, objs in frames:
+        while j < len(samples) and samples[j][0] <= t:
+            got += stream.push_speed(*samples[j])
+            j += 1
+        got += stream.push_frame(t, idx, objs)
+    got += stream.finish()
+    assert batch, "the drive must produce events"
+    assert [e.to_dict() for e in got] == [e.to_dict() for e in batch]
+    assert stream.max_pending <= 2.5 * 30 + 2  # at most max_gap_s of 30 fps frames

@@ -146,7 +146,15 @@ FrameItem = tuple[float, int, Sequence[TrackedObject]]
 
 
 class StreamingRoad:
-    """Push frames and speed samples as they come; events come out as soon as decided."""
+    """Push frames and speed samples as they come; events come out as soon as decided.
+
+    Samples and frames are pushed in the order of their (recording-clock) times, a sample
+    before a frame of the same time, as a device receives them. A frame waits for the speed
+    sample after it; when the speed stream falls silent, a frame more than ``max_gap_s``
+    older than the newest frame is released with an unknown speed (any later sample would be
+    more than ``max_gap_s`` after the last one, a gap, exactly as the batch alignment
+    decides), so the queue never holds more than ``max_gap_s`` of frames.
+    """
 
     def __init__(
         self, params: RoadEventParams, *, fx: float | None, cx: float | None,
@@ -172,11 +180,14 @@ class StreamingRoad:
 
     def _drain(self) -> list[Event]:
         out: list[Event] = []
+        gap = self.engine.params.max_gap_s
         while self._pending:
             t, idx, objs = self._pending[0]
             got = self.speed.query(t)
             if got is None:
-                break
+                if self._pending[-1][0] - t <= gap:
+                    break
+                got = ((math.nan,), False)  # the speed stream is in a gap here
             self._pending.popleft()
             (v,), _valid = got
             out += self.engine.on_frame(t, idx, objs, v)
