@@ -221,3 +221,18 @@ def test_clips_from_a_real_video_with_seeking(shared_dir: Path, tmp_path: Path) 
         # the lead's box is drawn in red at its top edge
         edge = snap[300, 420].astype(int)
         assert edge[2] > 150 and edge[0] < 120
+
+
+def test_unreadable_video_is_a_clear_error(tmp_path: Path) -> None:
+    """An MP4 cut off before its index (moov at the end) cannot be opened: analyze stops with
+    an error naming the file, rather than reporting a drive without camera events. (A video
+    that breaks part-way keeps its frames before the break: the frame source reports it and
+    summary.json → road.video_error says so.)"""
+    rec = tmp_path / "tail"
+    simulate("tailgating", rec, assignments=["at_s=2", "close_in_s=8", "hold_s=13",
+                                             "duration_s=30"], seed=3)
+    video = rec / "video.mp4"
+    data = video.read_bytes()
+    video.write_bytes(data[: int(len(data) * 0.8)])
+    with pytest.raises(ValueError, match=r"video\.mp4: cannot open video"):
+        _analyze(rec, tmp_path / "out")

@@ -128,7 +128,9 @@ class CameraFeed:
         if rec.video is not None:
             from saferoad.adapters.video.frames import open_frames
 
-            self.frames: Any = open_frames(rec.video, stride=cfg.perception.stride)
+            # a video that breaks part-way keeps the frames before the break (the error is
+            # reported in summary.json, the events up to the break stand)
+            self.frames: Any = open_frames(rec.video, stride=cfg.perception.stride, errors="report")
             self.source = "video"
         else:
             assert rec.detections is not None
@@ -188,6 +190,7 @@ class CameraFeed:
             "detector": getattr(self.detector, "name", type(self.detector).__name__),
             "perception": self.stats.as_dict(),
             "tracks_rows": self.writer.rows_written if self.writer else 0,
+            "video_error": str(err) if (err := getattr(self.frames, "error", None)) else None,
         }
 
     def close(self) -> None:
