@@ -381,6 +381,10 @@ def score_all(
     match_rows = [m for r in ok for m in r.matches]
     matches = pd.DataFrame(match_rows, columns=list(_event_rows("", "", "", None, None).keys()))
     per_rec = pd.DataFrame([_per_recording_row(r, types) for r in recs])
+    # Counts keep one schema whether or not some recordings lack them (nullable integers).
+    for c in ("n_events", "n_labels", "tp", "fp", "fn", "normals_flagged"):
+        if c in per_rec.columns:
+            per_rec[c] = per_rec[c].astype("Int64")
     return Scores(recs, types, stats, metrics, matches, per_rec, _confusion(ok, cfg.match_tolerance_s), m50)
 
 
