@@ -172,9 +172,10 @@ class CameraFeed:
 
     def __iter__(self) -> Iterator[FrameItem]:
         lamp_fraction = self.ctx.config.road_events.lamp_min_fraction
+        extra: dict[str, Any] = {} if self.source == "video" else {"horizon": None}  # no pixels
         for frame, objs in run_perception(
             self.frames, self.detector, self.tracker, self.camera, self.ctx.config,
-            pitch_known=self.pitch_known, stats=self.stats,
+            pitch_known=self.pitch_known, stats=self.stats, **extra,
         ):
             objs = self._lamps(frame, objs, lamp_fraction)
             if self.writer is not None:
