@@ -51,13 +51,21 @@ def load_frames() -> list[Frame]:
     return frames
 
 
-def rate(fn, seconds: float) -> float:
+CPU_MS: dict[str, float] = {}
+"""CPU milliseconds a frame (this process) of the single-threaded configurations: far less
+sensitive to other jobs on the machine than wall time; 2 cores / that is the ceiling on an
+idle 2-core machine with frame-level parallelism."""
+
+
+def rate(fn, seconds: float, label: str | None = None) -> float:
     """Calls of ``fn`` a second over about ``seconds`` (after one warm-up call)."""
     fn()
-    n, start = 0, time.perf_counter()
+    n, start, cpu0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         fn()
         n += 1
+    if label is not None and n:
+        CPU_MS[label] = (time.process_time() - cpu0) / n * 1e3
     return n / (time.perf_counter() - start)
 
 
@@ -86,7 +94,8 @@ def model_only(seconds: float) -> dict[str, float]:
             mesh.infer(mesh_in)
             count[0] += 1
 
-        out[f"models only (shipped work), {label}"] = rate(frame, seconds)
+        key = f"models only (shipped work), {label}"
+        out[key] = rate(frame, seconds, key if threads == 1 else None)
         if threads == 1:
             one = [0]
 
@@ -98,7 +107,8 @@ def model_only(seconds: float) -> dict[str, float]:
                 mesh.infer(mesh_in)
                 count[0] += 1
 
-            out["models only, one FaceMesh pass a frame, 1 thread"] = rate(single, seconds)
+            key1 = "models only, one FaceMesh pass a frame, 1 thread"
+            out[key1] = rate(single, seconds, key1)
         det.close()
         mesh.close()
     # two 1-thread model pipelines on alternate frames, one per core
@@ -190,15 +200,13 @@ def main() -> None:
     results = model_only(secs)
     base = max(v for k, v in results.items() if "shipped work" in k)
     shipped = CabinConfig()
-    results["pipeline (shipped: 1 thread/model, tracking, refine pass)"] = rate(
-        pipeline_fn(frames, shipped), secs
-    )
-    results["pipeline, detector on every frame"] = rate(
-        pipeline_fn(frames, CabinConfig(redetect_every=1)), secs
-    )
-    results["pipeline, no refine pass"] = rate(
-        pipeline_fn(frames, CabinConfig(refine_passes=0)), secs
-    )
+    for label, cfg in (
+        ("pipeline (shipped: 1 thread/model, tracking, refine pass)", shipped),
+        ("pipeline, detector on every frame", CabinConfig(redetect_every=1)),
+        ("pipeline, no refine pass", CabinConfig(refine_passes=0)),
+        ("pipeline, refine only when the crop moved 2%", CabinConfig(refine_tolerance=0.02)),
+    ):
+        results[label] = rate(pipeline_fn(frames, cfg), secs, label)
     results["two pipelines in two threads (total)"] = _threads(
         [pipeline_fn(frames, shipped), pipeline_fn(frames, shipped)], secs
     )
@@ -219,6 +227,10 @@ def main() -> None:
     width = max(len(k) for k in results)
     for k, v in results.items():
         print(f"{k:<{width}}  {v:7.1f} frames/s")
+    print("\nCPU time a frame (this process; single-threaded configurations):")
+    for k, v in CPU_MS.items():
+        print(f"{k:<{width}}  {v:7.2f} ms  -> ceiling on 2 idle cores {2000.0 / v:7.1f} frames/s")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f}")
     shipped_rate = max(
         results["pipeline (shipped: 1 thread/model, tracking, refine pass)"],
         results["two pipelines in two threads (total)"],
