@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed of the simulated drive."),
         video: bool = typer.Option(True, "--video/--no-video", help="Render and analyse the road-camera video."),
         config: Path | None = ConfigOption,
+        pdf: bool = typer.Option(
+            False, "--pdf", help="Also print the trip report to PDF (needs Chromium)."
+        ),
     ) -> None:
         """Simulate a 75-second drive (with video), analyse it end to end and print the events
         next to the simulator's ground truth. Needs no data and no arguments."""
@@ -72,4 +75,9 @@ def register(app: typer.Typer) -> None:
                 f"outputs: {res.analysis_dir} (events.jsonl, summary.json), recording: {res.recording_dir}, "
                 f"log: {output / 'log.jsonl'}"
             )
-            # Trip report (issue 8): the store helper adds ingest + report of res.analysis_dir here.
+            from saferoad.application.report import trip_report_from_output
+
+            report = trip_report_from_output(
+                res.analysis_dir, output / "trip-report.html", pdf=pdf, config=cfg
+            )
+            console.print(f"trip report: [bold]{report}[/]" + (" (+ .pdf)" if pdf else ""))
