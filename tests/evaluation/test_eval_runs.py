@@ -59,7 +59,7 @@ def test_local_run_scores_every_recording(local_run: tuple[Path, EvaluationOutco
     for name in ("metrics.parquet", "recordings.parquet", "matches.parquet", "runs.parquet", "report.html"):
         assert (out / name).is_file(), name
     rec = pd.read_parquet(out / "recordings.parquet").set_index("recording_id")
-    assert rec.loc["comma2k19", "n_labels"] != rec.loc["comma2k19", "n_labels"]  # NaN: unlabelled
+    assert pd.isna(rec.loc["comma2k19", "n_labels"])  # unlabelled
     assert rec.loc["dbd-trip17", "n_labels"] == 14 and rec.loc["dbd-trip20", "n_labels"] == 17
     m = pd.read_parquet(out / "metrics.parquet").set_index("metric")
     # The synthetic brakings (all >= 0.45 g against the 0.38 g default) are all found.

@@ -97,13 +97,13 @@ def worst_recordings(per_rec: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def _fmt(v: Any, signed: bool = False) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+    if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
     return f"{v:+.4f}" if signed else f"{v:.4f}"
 
 
 def _fmt_int(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+    if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
     return str(int(v))
 
