@@ -173,3 +173,34 @@ def test_gate_metric_names_are_checked() -> None:
     assert ok.evaluation.gate_metrics == ["events.harsh_braking.f1", "tracking.mota"]
     with pytest.raises(ConfigError, match=r"evaluation\.gate_metrics: .*events\.F1"):
         load_config(overrides={"evaluation": {"gate_metrics": ["events.F1"]}})
+
+
+_box = st.tuples(
+    st.floats(0, 1000), st.floats(0, 1000), st.floats(0, 200), st.floats(0, 200),
+    st.sampled_from(["vehicle", "person", "bicycle", "traffic_light", "stop_sign"]),
+    st.one_of(st.none(), st.floats(0.5, 150)),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(_box, max_size=4), min_size=1, max_size=6))
+def test_property_detections_json_round_trip(frames: list[list[tuple[float, float, float, float, str, float | None]]]) -> None:
+    import tempfile
+
+    doc = {"frames": [
+        {"frame": k, "t_s": k / 10, "objects": [
+            {"track_id": j, "cls": c, "score": 1.0, "xyxy": [x, y, x + w, y + h], "distance_m": d}
+            for j, (x, y, w, h, c, d) in enumerate(objs)
+        ]}
+        for k, objs in enumerate(frames)
+    ]}
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "detections.json"
+        p.write_text(json.dumps(doc))
+        df = read_box_labels(p)
+    flat = [(k, j, c, x, y, x + w, y + h, d) for k, objs in enumerate(frames) for j, (x, y, w, h, c, d) in enumerate(objs)]
+    assert len(df) == len(flat)
+    for row, (k, j, c, x1, y1, x2, y2, d) in zip(df.to_dict("records"), flat, strict=True):
+        assert (row["frame"], row["track_id"], row["cls"]) == (k, j, c)
+        assert [row["x1"], row["y1"], row["x2"], row["y2"]] == [x1, y1, x2, y2]
+        assert (math.isnan(row["distance_m"]) if d is None else row["distance_m"] == d)
