@@ -213,3 +213,20 @@ def test_dataset_check_reports_unlabelled(mixed_manifest: Path) -> None:
     assert code == 0, output
     assert "comma2k19" in output and "unlabelled" in output
     assert f"{N_SYNTH + 3} recordings: 0 unreadable, 0 with bad labels, 1 unlabelled" in output
+
+
+def test_event_types_restrict_scoring(local_run: tuple[Path, EvaluationOutcome]) -> None:
+    from saferoad.application.evaluation.cache import ResultCache
+    from saferoad.application.evaluation.scoring import score_all
+    from saferoad.config.evaluation import EvaluationConfig
+
+    out, res = local_run
+    cfg = EvaluationConfig(event_types=["harsh_braking"], bootstrap_samples=0)
+    items = [o.item for o in res.run.outcomes]
+    s = score_all(items, res.run.outcomes, ResultCache(out / "cache"), cfg)
+    assert s.types == ["harsh_braking"]
+    names = set(s.metrics["metric"])
+    assert "events.harsh_braking.f1" in names and "events.harsh_cornering.f1" not in names
+    assert set(s.matches["type"]) == {"harsh_braking"}
+    full = res.scores.metrics.set_index("metric")
+    assert s.metrics.set_index("metric").loc["events.harsh_braking.f1", "value"] == full.loc["events.harsh_braking.f1", "value"]

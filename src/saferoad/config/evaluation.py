@@ -34,7 +34,7 @@ class EvaluationConfig(Section):
     )
     ray_address: str | None = Field(
         None,
-        description="Ray cluster address (`ray://host:10001` or `auto`); unset = start a local instance on loopback.",
+        description="Ray cluster address (`ray://host:10001` or `auto`); unset = start a local instance with node address 127.0.0.1.",
     )
     match_tolerance_s: float = Field(
         DEFAULT_TOLERANCE_S,
@@ -44,6 +44,20 @@ class EvaluationConfig(Section):
     match_min_overlap_s: float = Field(
         0.0, ge=0, description="Least overlap (s) a detection needs with a widened label to match it."
     )
+    event_types: list[str] = Field(
+        default_factory=list,
+        description="Score only these event types (e.g. the inertial ones for sensor-only trips); empty = every type predicted or labelled.",
+    )
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, v: list[str]) -> list[str]:
+        known = {t.value for t in EventType}
+        bad = [t for t in v if t not in known]
+        if bad:
+            raise ValueError(f"unknown event types: {', '.join(bad)}")
+        return v
+
     bootstrap_samples: int = Field(
         1000,
         ge=0,

@@ -129,7 +129,11 @@ def score_recording(
         st[f"time.{stage}"] = float(secs)
     if rs.labels is not None:
         res = match_events(
-            rs.events, rs.labels, tolerance_s=cfg.match_tolerance_s, min_overlap_s=cfg.match_min_overlap_s
+            rs.events,
+            rs.labels,
+            tolerance_s=cfg.match_tolerance_s,
+            min_overlap_s=cfg.match_min_overlap_s,
+            types=cfg.event_types or None,
         )
         st["ev.labelled"] = 1.0
         for t, prf in res.per_type().items():
@@ -348,6 +352,12 @@ def score_all(
 ) -> Scores:
     recs = [score_recording(i, o, cache, cfg) for i, o in zip(items, outcomes, strict=True)]
     ok = [r for r in recs if r.error is None]
+    if cfg.event_types:  # the confusion diagnostic sees only the scored types too
+        keep = {*cfg.event_types, "normal"}
+        for r in ok:
+            r.events = [e for e in r.events if e.type.value in keep]
+            if r.labels is not None:
+                r.labels = tuple(lab for lab in r.labels if lab.type in keep)
     if types is None:
         found: set[str] = set()
         for r in ok:
