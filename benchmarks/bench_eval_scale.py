@@ -119,7 +119,7 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
             started = time.perf_counter()
             res = evaluate_dataset(ds, cfg, out, ex, hooks=hooks)
         wall = time.perf_counter() - t0
-    m = res.scores.metrics.set_index("metric")
+    values = dict(zip(res.scores.metrics["metric"], res.scores.metrics["value"].astype(float), strict=True))
     return {
         "kind": kind,
         "workers": workers,
@@ -131,7 +131,7 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
         "steady_tps": (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan"),
         "peak_mb": mem.peak,
         "failed": res.run.failed,
-        "f1": float(m.loc["events.f1", "value"]) if "events.f1" in m.index else float("nan"),
+        "f1": values.get("events.f1", float("nan")),
         "metrics": res.scores.metrics[res.scores.metrics["kind"] != "timing"].reset_index(drop=True),
     }
 
