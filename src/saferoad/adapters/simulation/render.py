@@ -97,6 +97,82 @@ def _clip_near(xc: FloatArray, yc: FloatArray, zc: FloatArray) -> tuple[FloatArr
     return np.array(ox), np.array(oy), np.array(oz)
 
 
+def car_rear_sprite(color: tuple[int, int, int], aspect: float, night: bool,
+                    width: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    """A car seen from behind, drawn once per colour and scaled into each frame's rear face:
+    BGR (float32, 0-255) and coverage alpha (0-1) on a ``width`` x ``width * aspect`` canvas
+    (``aspect`` = height / width of the vehicle's box). Everything lies inside the canvas, so
+    the ground-truth box still encloses what is drawn; the texture noise has a fixed seed."""
+    W = width
+    H = max(8, round(W * aspect))
+    img = np.zeros((H, W, 3), np.float32)
+    alpha = np.zeros((H, W), np.float32)
+    col = np.array(color, np.float32)
+    S = 4  # supersampling of the shape masks
+
+    def layer(pts: list[tuple[float, float]]) -> np.ndarray:
+        """Coverage of a polygon given as (fraction across, fraction of height from the bottom)."""
+        m = np.zeros((H * S, W * S), np.uint8)
+        xy = np.array([(round(x * W * S), round((1 - y) * H * S)) for x, y in pts], np.int32)
+        cv2.fillPoly(m, [xy], 255, cv2.LINE_8)
+        out: np.ndarray = cv2.resize(m, (W, H), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        return out
+
+    rows = np.linspace(1, 0, H, dtype=np.float32)[:, None, None]  # fraction from bottom
+
+    def paint(m: np.ndarray, c: np.ndarray) -> None:
+        nonlocal img, alpha
+        m3 = m[:, :, None]
+        img = img * (1 - m3) + c * m3
+        alpha = np.maximum(alpha, m)
+
+    # shadow under the car (between the wheels)
+    paint(layer([(0.03, 0.0), (0.97, 0.0), (0.97, 0.14), (0.03, 0.14)]), np.full((H, W, 3), 18, np.float32))
+    # tyres
+    tyre = np.full((H, W, 3), 22, np.float32)
+    for x0, x1 in ((0.03, 0.19), (0.81, 0.97)):
+        paint(layer([(x0, 0.0), (x1, 0.0), (x1, 0.25), (x0, 0.25)]), tyre)
+    # lower body with rounded shoulders: a polygon with chamfered corners
+    body_pts = [(0.0, 0.14), (1.0, 0.14), (1.0, 0.50), (0.985, 0.56), (0.95, 0.60), (0.05, 0.60), (0.015, 0.56), (0.0, 0.50)]
+    grad = 0.75 + 0.45 * np.clip((rows - 0.14) / 0.46, 0, 1)  # lit from above
+    across = np.linspace(-1, 1, W, dtype=np.float32)[None, :, None]
+    side = 1.0 - 0.18 * across ** 4
+    body = col * grad * side
+    paint(layer(body_pts), body)
+    # cabin: trapezoid, body-coloured pillars and roof
+    cab = [(0.07, 0.59), (0.93, 0.59), (0.84, 0.93), (0.80, 0.985), (0.20, 0.985), (0.16, 0.93)]
+    paint(layer(cab), col * (0.95 + 0.2 * np.clip((rows - 0.6) / 0.4, 0, 1)) * side)
+    # rear window: dark glass with a sky reflection towards the top
+    glass_top = np.array((150, 130, 115) if not night else (45, 40, 35), np.float32)
+    glass_bot = np.array((40, 33, 30) if not night else (12, 10, 10), np.float32)
+    g = np.clip((rows - 0.62) / 0.30, 0, 1)
+    glass = glass_bot * (1 - g ** 1.5) + glass_top * g ** 1.5
+    paint(layer([(0.13, 0.62), (0.87, 0.62), (0.80, 0.92), (0.20, 0.92)]), glass)
+    # trunk lid line and shoulder highlight
+    paint(layer([(0.04, 0.555), (0.96, 0.555), (0.96, 0.565), (0.04, 0.565)]), col * 0.45)
+    paint(layer([(0.02, 0.585), (0.98, 0.585), (0.97, 0.60), (0.03, 0.60)]), np.minimum(col * 1.3 + 30, 255))
+    # bumper (dark plastic) and its top edge
+    bump = np.full((H, W, 3), 38, np.float32) * (0.8 + 0.6 * np.clip((rows - 0.12) / 0.12, 0, 1))
+    paint(layer([(0.0, 0.12), (1.0, 0.12), (1.0, 0.235), (0.0, 0.235)]), bump)
+    # tail lamps: red, wrapping round the corners, brighter core
+    lamp = np.array((40, 40, 255) if night else (30, 30, 185), np.float32)
+    core = np.array((140, 140, 255) if night else (70, 70, 230), np.float32)
+    for pts in ([(0.0, 0.40), (0.22, 0.42), (0.22, 0.52), (0.0, 0.535)], [(1.0, 0.40), (0.78, 0.42), (0.78, 0.52), (1.0, 0.535)]):
+        paint(layer(pts), np.broadcast_to(lamp, (H, W, 3)))
+    for pts in ([(0.03, 0.445), (0.17, 0.45), (0.17, 0.49), (0.03, 0.495)], [(0.97, 0.445), (0.83, 0.45), (0.83, 0.49), (0.97, 0.495)]):
+        paint(layer(pts), np.broadcast_to(core, (H, W, 3)))
+    # licence plate with dark characters
+    plate = np.array((225, 228, 230) if not night else (150, 150, 150), np.float32)
+    paint(layer([(0.38, 0.25), (0.62, 0.25), (0.62, 0.37), (0.38, 0.37)]), np.broadcast_to(plate, (H, W, 3)))
+    for k in range(4):
+        x0 = 0.405 + k * 0.053
+        paint(layer([(x0, 0.275), (x0 + 0.03, 0.275), (x0 + 0.03, 0.345), (x0, 0.345)]), np.full((H, W, 3), 40, np.float32))
+    # mild texture: fixed-seed noise (deterministic)
+    rng = np.random.default_rng(7)
+    img += rng.normal(0, 4.0, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255), alpha
+
+
 class SceneRenderer:
     """Draws the frames of one scenario at times ``t`` (seconds)."""
 
@@ -187,6 +263,8 @@ class SceneRenderer:
             xc, yc, zc, _ = to_camera(self.cam, self.poses, *view.corners)
             self.obj_cam[view.track_id] = (xc, yc, zc)
         self.vehicle_color = {v.track_id: v.color_bgr for v in self.sc.vehicles}
+        self._aspect = {v.track_id: v.height_m / v.width_m for v in self.sc.vehicles}
+        self._sprites: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self.light_phase = {lt.track_id: lt for lt in self.sc.lights}
 
     def _face(self, img: np.ndarray, xc: FloatArray, yc: FloatArray, zc: FloatArray,
@@ -273,23 +351,45 @@ class SceneRenderer:
         shades = {"rear": 0.85, "left": 0.65, "right": 0.65, "top": 1.1, "front": 0.6}
         rear = self._box_faces(img, *sub(c, (0.0, 1.0), (0.0, 1.0), (0.16, 0.58)), color, shades)
         glass = (70, 55, 45) if not night else (30, 25, 20)
-        cabin = sub(c, (0.22, 0.78), (0.07, 0.93), (0.58, 1.0))
+        cabin = sub(c, (0.22, 0.78), (0.16, 0.84), (0.58, 1.0))
         self._box_faces(img, *cabin, glass, {"top": 1.0 / self.pal.shade * 0.9 * (color[0] + 1) / max(glass[0], 1)})
         roof = [a[[3, 2, 6, 7]] for a in cabin]
         if (roof[2] > NEAR_M).all():
             self._face(img, roof[0], roof[1], roof[2], self._shade(color, 1.05))
-        if rear is None:
+        if rear is None or (c[2][:4] <= NEAR_M).any():
             return
-        lamp = (40, 40, 255) if night else (35, 35, 190)
-        self._quad(img, rear, 0.02, 0.2, 0.55, 0.85, lamp)
-        self._quad(img, rear, 0.8, 0.98, 0.55, 0.85, lamp)
-        self._quad(img, rear, 0.36, 0.64, 0.2, 0.45, (210, 210, 210) if not night else (90, 90, 90))
-        self._quad(img, rear, 0.0, 1.0, 0.0, 0.14, self._shade((40, 40, 40), 1.0 / self.pal.shade))
+        # the rear-view sprite covers the whole box's rear face (tyres to roof)
+        ru, rv = project(self.cam, c[0][:4], c[1][:4], c[2][:4])
+        rear = np.stack([ru, rv], axis=1)
+        self._rear_sprite(img, rear, color, tid)
         if night:
             for a in (0.11, 0.89):
-                x, y = self._lerp(rear, a, 0.7)
+                x, y = self._lerp(rear, a, 0.47)
                 r = max(2, int(abs(rear[1][0] - rear[0][0]) * 0.08))
                 cv2.circle(img, (int(x), int(y)), r, (80, 80, 255), -1, cv2.LINE_AA)
+
+    def _rear_sprite(self, img: np.ndarray, rear: np.ndarray, color: tuple[int, int, int], tid: int) -> None:
+        """Blend the car's rear-view sprite into the bounding rectangle of its rear face."""
+        x1, x2 = float(rear[:, 0].min()), float(rear[:, 0].max())
+        y1, y2 = float(rear[:, 1].min()), float(rear[:, 1].max())
+        ix1, iy1, ix2, iy2 = round(x1), round(y1), round(x2), round(y2)
+        w, h = ix2 - ix1, iy2 - iy1
+        if w < 2 or h < 2:
+            return
+        key = (tid, self.cam.night)
+        if key not in self._sprites:
+            aspect = self._aspect.get(tid, 1.5 / 1.8)
+            self._sprites[key] = car_rear_sprite(self._shade(color, 1.0), aspect, self.cam.night)
+        bgr, alpha = self._sprites[key]
+        H, W = img.shape[:2]
+        cx1, cy1, cx2, cy2 = max(ix1, 0), max(iy1, 0), min(ix2, W), min(iy2, H)
+        if cx2 <= cx1 or cy2 <= cy1:
+            return
+        interp = cv2.INTER_AREA if w < bgr.shape[1] else cv2.INTER_LINEAR
+        sb = cv2.resize(bgr, (w, h), interpolation=interp)[cy1 - iy1 : cy2 - iy1, cx1 - ix1 : cx2 - ix1]
+        sa = cv2.resize(alpha, (w, h), interpolation=interp)[cy1 - iy1 : cy2 - iy1, cx1 - ix1 : cx2 - ix1, None]
+        roi = img[cy1:cy2, cx1:cx2]
+        roi[:] = (roi * (1.0 - sa) + sb * sa).astype(np.uint8)
 
     def _pole(self, img: np.ndarray, f: int, tid: int, top_uv: tuple[float, float]) -> None:
         xc, yc, zc = (a[f] for a in self.obj_cam[tid])
