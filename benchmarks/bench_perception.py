@@ -350,6 +350,8 @@ def main() -> None:
         print("Ultralytics  YOLO(onnx).track(tracker=bytetrack.yaml)".ljust(55)
               + f" {u['fps']:7.1f} fps   peak RSS {u['rss_mb']:.0f} MB   ({u['fps_after_start']:.1f} fps after start-up)")
         print(f"ratio        saferoad pipeline / Ultralytics track = {v8_pipe['fps'] / u['fps']:.2f}x")
+        print(f"CPU/frame    saferoad pipeline {v8_pipe['cpu_ms']:.2f} ms, Ultralytics track {u['cpu_ms']:.2f} ms "
+              f"(model only, 1-thread sessions: {v8_model['cpu_ms']['2 sessions x 1 thread, alternate frames']:.2f} ms)")
         print("note: random weights give many low-confidence boxes; both pipelines get the same ones")
 
 
