@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from saferoad.adapters.cabin.analyzer import FaceAnalyzer
+from saferoad.adapters.cabin.analyzer import FaceAnalyzer, depth_yaw
 from saferoad.adapters.onnx.card import CARDS_DIR, ModelCardError
 from saferoad.adapters.onnx.face import (
     BlazeFaceDetector,
@@ -72,10 +72,32 @@ def test_female_head_yaw(female: CabinResult) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="frame 22 measures about -19 deg (both solvePnP and FaceMesh depth agree); the shared README calls it 'nearly' frontal",
+    reason="frame 22 measures about -19 deg; FaceMesh depth (-24), other fields of view (-16 to -21) and the camera-ray correction (-24) agree it is turned; docs/cabin.md",
 )
 def test_female_frame22_within_10_degrees(female: CabinResult) -> None:
     assert abs(female.samples[22].yaw_deg) < 10
+
+
+def test_female_yaw_agrees_with_facemesh_depth(shared_dir: Path, models_root: Path) -> None:
+    """An independent yaw from FaceMesh's own 3D output (mirror-pair axis: no camera model, no
+    generic face) agrees with the solvePnP yaw within 8 deg on every frame of the female clip,
+    with the same signs at the key frames. Frame 22 reads about -19 (solvePnP) and -24
+    (depth): its failing "within 10 deg" is the head's turn, not a solvePnP artefact."""
+    an = FaceAnalyzer(CabinConfig(), models_root=models_root)
+    images = open_frames_list(shared_dir / "data/cabin/head-pose-face-detection-female.gif")
+    pnp, dep = [], []
+    for i, img in enumerate(images):
+        s = an.analyze(Frame(i, i / 12.0, img))
+        lm = an.last_landmarks
+        assert s.face and lm is not None and lm.depth is not None
+        pnp.append(s.yaw_deg)
+        dep.append(depth_yaw(lm.points, lm.depth))
+    diff = np.abs(np.array(pnp) - np.array(dep))
+    assert diff.max() < 8.0, diff.round(1).tolist()
+    for y in (pnp, dep):
+        assert y[0] < -25 and y[4] < -25 and y[12] > 20 and abs(y[8]) < 15
+    assert an.analyze(Frame(99, 99.0, np.zeros_like(images[0]))).face is False
+    assert an.last_landmarks is None
 
 
 def test_female_pose_is_smooth_and_upright(female: CabinResult) -> None:
@@ -95,7 +117,7 @@ def test_male_eyes_closed_at_the_end(male: CabinResult) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="frame 39 (a smile's squint) reads as closed and half-closed frame 59 as open; see docs/cabin.md",
+    reason="frame 39 (a smile's squint) reads lower than half-closed frame 59 in every eye measure tried (FaceMesh, PFLD, mirrored and multi-scale passes, photometric); docs/cabin.md",
 )
 def test_male_issue_frames_exactly(male: CabinResult) -> None:
     closed = {s.frame for s in male.samples if s.eyes_closed}

@@ -114,6 +114,51 @@ def head_pose(points: FloatArray, intr: CameraIntrinsics) -> tuple[float, float,
     return yaw, pitch, roll
 
 
+FACEMESH_MIRROR_PAIRS: tuple[tuple[int, int], ...] = (
+    # face oval, from the temples to the jaw
+    (127, 356),
+    (162, 389),
+    (21, 251),
+    (54, 284),
+    (103, 332),
+    (67, 297),
+    (109, 338),
+    (234, 454),
+    (93, 323),
+    (132, 361),
+    (58, 288),
+    (172, 397),
+    (136, 365),
+    (150, 379),
+    (149, 378),
+    (176, 400),
+    # eye corners, brows, cheeks, mouth corners
+    (33, 263),
+    (133, 362),
+    (70, 300),
+    (105, 334),
+    (50, 280),
+    (205, 425),
+    (187, 411),
+    (61, 291),
+)
+"""Left-right mirror pairs of FaceMesh landmarks (the point on the image's left first, for a
+non-mirrored upright face)."""
+
+
+def depth_yaw(points: FloatArray, depth: FloatArray) -> float:
+    """Yaw in degrees (same sign as :func:`head_pose`) from FaceMesh's own 3D output: the
+    direction, in the x-z plane, of the summed vectors between mirror-pair landmarks
+    (:data:`FACEMESH_MIRROR_PAIRS`), which is the face's left-right axis. It needs no camera
+    model and no generic face, so it is an independent cross-check of the solvePnP yaw (it
+    assumes FaceMesh's z has the scale of its x, as MediaPipe documents)."""
+    a = np.array([i for i, _ in FACEMESH_MIRROR_PAIRS])
+    b = np.array([j for _, j in FACEMESH_MIRROR_PAIRS])
+    dx = float((points[b, 0] - points[a, 0]).sum())
+    dz = float((depth[b] - depth[a]).sum())
+    return math.degrees(math.atan2(dz, dx))
+
+
 def _roi_moved(a: Roi, b: Roi, tol: float) -> bool:
     """Whether crop ``b`` differs from ``a`` by more than ``tol`` (share of the crop size for
     the centre and the size, radians for the angle): otherwise the model would see nearly the
@@ -152,12 +197,17 @@ class FaceAnalyzer:
         self._roi: Roi | None = None
         self._tracked: Roi | None = None
         self._since_detect = 0
+        self.last_landmarks: FaceLandmarks | None = None
+        """The landmarks behind the last analysed frame's signals, in the frame's pixels
+        (after the flip of a ``mirrored`` camera); ``None`` when it had no usable face. For
+        overlays and cross-checks."""
 
     def reset(self) -> None:
         """Forget the tracked face (the next frame runs the detector)."""
         self._roi = None
         self._tracked = None
         self._since_detect = 0
+        self.last_landmarks = None
 
     def close(self) -> None:
         self.detector.close()
@@ -254,6 +304,7 @@ class FaceAnalyzer:
             self.reset()
             return CabinSample.no_face(frame.index, frame.t_s)
         self._roi = self._tracked = self._roi_from_landmarks(pts)
+        self.last_landmarks = lm
         lay = self.layout
         left, right = pts[list(lay.left_eye)], pts[list(lay.right_eye)]
         ear_l = eye_aspect_ratio(left)
