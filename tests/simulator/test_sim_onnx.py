@@ -65,6 +65,7 @@ def test_onnx_finds_the_rendered_lead_car_at_night(night_tailgating: Path) -> No
 
 def test_onnx_analysis_finds_the_same_tailgating_as_replay(night_tailgating: Path) -> None:
     rec = open_recording(night_tailgating)
+    assert rec.detections is not None
     cfg = load_config(None, {**RULES, "perception": {"detector": "onnx"}})
     replay = analyze_recording(rec, cfg, None, detector=ReplayDetector(rec.detections)).events
     onnx = analyze_recording(rec, cfg, None, detector=build_detector(cfg, rec)).events

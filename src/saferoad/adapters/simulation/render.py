@@ -3,7 +3,8 @@
 PyAV (H.264, ``ultrafast``).
 
 Drawn: sky and verge, the road with its edge lines and dashed lane lines, vehicles as shaded
-boxes (rear window, tail lamps, plate), stop signs (red octagon on a pole), traffic lights
+boxes with a rear-view sprite on the rear face (:func:`car_rear_sprite`: cabin, rear window,
+tail lamps, plate, bumper, tyres), stop signs (red octagon on a pole), traffic lights
 (housing with the lit lamp), pedestrians; at night a dark scene lit by the ego's headlights,
 lit tail lamps and glowing signal lamps. Everything geometric is computed for all frames at
 once with NumPy; the per-frame loop only draws.
