@@ -10,6 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# CLI output is checked as text: give Rich a wide, fixed console (no terminal under CI), set
+# before any saferoad module creates its consoles.
+os.environ["COLUMNS"] = "200"
+os.environ.pop("FORCE_COLOR", None)
+
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
