@@ -51,7 +51,8 @@ def main() -> None:
                 if not vis:
                     continue
                 v = min(vis, key=lambda v: float(v.distance_m[f]))
-                img = cv2.cvtColor(cv2.cvtColor(r.frame(f), cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+                yuv = cv2.cvtColor(r.frame(f), cv2.COLOR_BGR2YUV_I420)
+                img = np.asarray(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), dtype=np.uint8)
                 d = det.detect(Frame(f, float(t[f]), img))
                 hit = any(c.value == cls and _iou(b, v.xyxy[f]) >= min_iou for b, c in zip(d.xyxy, d.classes, strict=True))
                 upper = next(b for b in BINS if v.distance_m[f] < b)
