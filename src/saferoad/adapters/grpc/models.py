@@ -15,6 +15,15 @@
   may concatenate across concurrent callers), and ``thread_safe`` (default False: the server
   calls ``predict`` for one request at a time; True lets concurrent requests call it at once,
   as ONNX Runtime sessions allow).
+
+``transport_dtype`` (``serve-model --transport-dtype``) chooses how an ONNX model's float
+input travels: ``"model"`` as the model takes it (FP32 for YOLOX-nano); ``"UINT8"`` as 8-bit
+integers, cast to the model's float type in the server before ONNX Runtime — for inputs
+whose values are whole numbers 0-255 (raw pixels), a quarter of the bytes of FP32 and
+exactly the same numbers at the model; ``"auto"`` UINT8 when the model card says the input
+is raw 0-255 pixels without normalisation (:attr:`ModelCard.raw_pixels`), else the model's.
+ModelMetadata reports the datatype the server accepts, so any KServe client sends the right
+one; a request with the other datatype is INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -33,6 +42,11 @@ from numpy.typing import NDArray
 from saferoad.adapters.grpc.tensors import TensorError, datatype_of, dtype_of
 
 Arrays = dict[str, NDArray[Any]]
+
+TRANSPORT_DTYPES = ("model", "auto", "UINT8")
+"""Choices for ``transport_dtype`` (module docstring)."""
+
+_FLOAT_DATATYPES = ("FP16", "FP32", "FP64")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +73,8 @@ class ServedModel:
     close: Callable[[], None] = field(default=lambda: None)
     thread_safe: bool = True
     """False: the server runs ``predict`` for one request at a time (a lock)."""
+    datatype_hint: str = ""
+    """Added to a wrong-datatype error (how this server was told to take its inputs)."""
 
     def __post_init__(self) -> None:
         if not self.thread_safe:
@@ -84,7 +100,8 @@ class ServedModel:
             got = datatype_of(arr.dtype)
             if got != meta.datatype:
                 raise TensorError(
-                    f"model {self.name!r} input {name!r}: datatype {got} given, the model takes {meta.datatype}"
+                    f"model {self.name!r} input {name!r}: datatype {got} given, the model takes "
+                    f"{meta.datatype}{self.datatype_hint}"
                 )
             if len(arr.shape) != len(meta.shape) or any(
                 d != -1 and d != g for d, g in zip(meta.shape, arr.shape, strict=True)
@@ -98,21 +115,41 @@ class ServedModel:
             raise TensorError(f"model {self.name!r}: input {missing[0]!r} is missing")
 
 
-def load_model(spec: str, name: str | None = None, *, intra_op_threads: int = 1) -> ServedModel:
+def load_model(
+    spec: str, name: str | None = None, *, intra_op_threads: int = 1, transport_dtype: str = "model"
+) -> ServedModel:
     """A :class:`ServedModel` from ``SPEC`` (see the module docstring)."""
+    if transport_dtype not in TRANSPORT_DTYPES:
+        raise ValueError(
+            f"transport dtype {transport_dtype!r}: choose one of {', '.join(TRANSPORT_DTYPES)}"
+        )
     path = Path(spec)
     if path.suffix == ".onnx" or (path.is_file() and path.suffix != ".toml"):
-        return onnx_model(path, name or path.stem, intra_op_threads=intra_op_threads)
+        return onnx_model(
+            path, name or path.stem, intra_op_threads=intra_op_threads,
+            uint8_inputs=transport_dtype == "UINT8",
+        )
     if ":" in spec and not path.exists():
+        if transport_dtype == "UINT8":
+            raise ValueError(
+                f"--model {spec!r}: --transport-dtype UINT8 applies to ONNX models; a Python "
+                "model declares its own input datatypes"
+            )
         return python_model(spec, name)
     from saferoad.adapters.onnx.card import load_card
 
     card = load_card(spec)
-    return onnx_model(card.model_path(), name or card.name, intra_op_threads=intra_op_threads)
+    uint8 = transport_dtype == "UINT8" or (transport_dtype == "auto" and card.raw_pixels)
+    return onnx_model(
+        card.model_path(), name or card.name, intra_op_threads=intra_op_threads, uint8_inputs=uint8
+    )
 
 
-def onnx_model(path: Path, name: str, *, intra_op_threads: int = 1) -> ServedModel:
-    """Serve an ONNX file with saferoad's ONNX Runtime backend."""
+def onnx_model(
+    path: Path, name: str, *, intra_op_threads: int = 1, uint8_inputs: bool = False
+) -> ServedModel:
+    """Serve an ONNX file with saferoad's ONNX Runtime backend. ``uint8_inputs``: float
+    inputs travel as UINT8 and are cast to the model's float type here (module docstring)."""
     from saferoad.adapters.onnx.backend import OnnxBackend
 
     backend = OnnxBackend(path, intra_op_threads=intra_op_threads, warmup=1)
@@ -124,10 +161,27 @@ def onnx_model(path: Path, name: str, *, intra_op_threads: int = 1) -> ServedMod
         )
 
     inputs, outputs = meta(backend.input_specs()), meta(backend.output_specs())
+    predict: Callable[[Arrays], Arrays] = backend.infer
+    hint = ""
+    if uint8_inputs:
+        cast = {m.name: dtype_of(m.datatype) for m in inputs if m.datatype in _FLOAT_DATATYPES}
+        if not cast:
+            backend.close()
+            raise ValueError(f"{path}: --transport-dtype UINT8 needs a float input; the model has none")
+        inputs = tuple(TensorMeta(m.name, "UINT8", m.shape) if m.name in cast else m for m in inputs)
+        hint = (
+            " (this server takes the model's float input as UINT8 pixel values 0-255 and casts "
+            "it; serve with --transport-dtype model to send the float tensor)"
+        )
+
+        def predict(arrays: Arrays) -> Arrays:
+            return backend.infer({k: v.astype(cast[k]) if k in cast else v for k, v in arrays.items()})
+
     batchable = all(m.shape and m.shape[0] == -1 for m in inputs + outputs)
     return ServedModel(
         name=name,
-        predict=backend.infer,
+        predict=predict,
+        datatype_hint=hint,
         inputs=inputs,
         outputs=outputs,
         platform="onnxruntime_onnx",

@@ -151,6 +151,18 @@ class ModelCard(BaseModel):
     def input_height(self) -> int:
         return self.input_shape[2]
 
+    @property
+    def raw_pixels(self) -> bool:
+        """True when the model's float input is the letterboxed 8-bit image itself (scale 1,
+        mean 0, std 1): every value is an integer 0-255, so the tensor can travel as UINT8
+        and be cast to float at the model without changing a bit (see docs/inference.md)."""
+        return (
+            self.input_dtype in ("float32", "float16", "float64")
+            and self.scale == 1.0
+            and not any(self.mean)
+            and all(s == 1.0 for s in self.std)
+        )
+
     def model_path(self, models_root: Path | None = None) -> Path:
         """The model file: absolute as written, else relative to ``models_root``
         (default :func:`default_models_root`)."""
@@ -270,7 +282,8 @@ def check_card(card: ModelCard, backend: InferenceBackend) -> None:
         raise ModelCardError(
             f"{where}: input.shape {list(card.input_shape)} does not match the model's {_fmt(spec_in.shape)}"
         )
-    if spec_in.dtype != card.input_dtype:
+    # uint8: a model server casting raw 0-255 pixels to the model's float (transport UINT8)
+    if spec_in.dtype != card.input_dtype and not (spec_in.dtype == "uint8" and card.raw_pixels):
         raise ModelCardError(f"{where}: input.dtype {card.input_dtype} but the model takes {spec_in.dtype}")
     if card.output_name not in outs:
         raise ModelCardError(

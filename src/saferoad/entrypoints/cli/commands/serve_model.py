@@ -23,6 +23,14 @@ def register(app: typer.Typer) -> None:
         name: list[str] | None = typer.Option(
             None, "--name", help="Model name clients use (default: the card's name, the file stem or attr); one per --model."
         ),
+        transport_dtype: str = typer.Option(
+            "auto",
+            "--transport-dtype",
+            help="How an ONNX model's float input travels: auto (UINT8 when the model card says the "
+            "input is raw 0-255 pixels without normalisation, e.g. yolox-nano; else the model's "
+            "dtype), model (the model's dtype, e.g. FP32), or UINT8 (cast to the model's float in "
+            "the server). ModelMetadata reports the choice; see docs/inference.md.",
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
         port: int = typer.Option(8001, "--port", "-p", help="Port (Triton's gRPC default 8001; 0: any free port)."),
         tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate chain: serve TLS."),
@@ -61,7 +69,10 @@ def register(app: typer.Typer) -> None:
                     raise ValueError(f"--token-env {token_env}: the environment variable is unset or empty")
             threads = full.perception.intra_op_threads  # the same session options as a local run
             models = [
-                load_model(spec, names[i] if names else None, intra_op_threads=threads)
+                load_model(
+                    spec, names[i] if names else None, intra_op_threads=threads,
+                    transport_dtype=transport_dtype,
+                )
                 for i, spec in enumerate(model)
             ]
             server, _ = serve_models(
