@@ -364,10 +364,12 @@ class SceneRenderer:
         rear = np.stack([ru, rv], axis=1)
         self._rear_sprite(img, rear, color, tid)
         if night:
+            # lit tail lamps: a glow over each lamp, as wide as the lamp and flatter
+            wpx = abs(rear[1][0] - rear[0][0])
             for a in (0.11, 0.89):
                 x, y = self._lerp(rear, a, 0.47)
-                r = max(2, int(abs(rear[1][0] - rear[0][0]) * 0.08))
-                cv2.circle(img, (int(x), int(y)), r, (80, 80, 255), -1, cv2.LINE_AA)
+                axes = (max(2, int(wpx * 0.1)), max(1, int(wpx * 0.045)))
+                cv2.ellipse(img, (int(x), int(y)), axes, 0.0, 0.0, 360.0, (80, 80, 255), -1, cv2.LINE_AA)
 
     def _rear_sprite(self, img: np.ndarray, rear: np.ndarray, color: tuple[int, int, int], tid: int) -> None:
         """Blend the car's rear-view sprite into the bounding rectangle of its rear face."""
