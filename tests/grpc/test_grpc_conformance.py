@@ -9,16 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from saferoad.adapters.grpc.models import load_model
 
 HERE = Path(__file__).resolve().parent
 
 
-def test_tritonclient_metadata_and_infer(serve: Any, tmp_path: Path) -> None:
-    model = load_model("yolox-nano")
+@pytest.mark.parametrize(("transport", "datatype"), [("model", "FP32"), ("auto", "UINT8")])
+def test_tritonclient_metadata_and_infer(serve: Any, tmp_path: Path, transport: str, datatype: str) -> None:
+    model = load_model("yolox-nano", transport_dtype=transport)
     server, _ = serve([model])
-    x = (np.random.default_rng(7).random((1, 3, 416, 416)) * 255).astype(np.float32)
+    # whole pixel values 0-255, so the UINT8 transport carries exactly these numbers
+    x = np.random.default_rng(7).integers(0, 256, (1, 3, 416, 416)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     expected = model.predict({"images": x})["output"]
     proc = subprocess.run(
@@ -33,11 +36,11 @@ def test_tritonclient_metadata_and_infer(serve: Any, tmp_path: Path) -> None:
     assert report["server_name"] == "saferoad"
     meta = report["metadata"]
     assert meta["name"] == "yolox-nano" and meta["platform"] == "onnxruntime_onnx"
-    assert meta["inputs"] == [{"name": "images", "datatype": "FP32", "shape": ["1", "3", "416", "416"]}]
+    assert meta["inputs"] == [{"name": "images", "datatype": datatype, "shape": ["1", "3", "416", "416"]}]
     assert meta["outputs"] == [{"name": "output", "datatype": "FP32", "shape": ["1", "3549", "85"]}]
     assert report["response_id"] == "r-1" and report["response_model"] == "yolox-nano"
     got = np.load(tmp_path / "out.npz")["output"]
     assert got.dtype == np.float32 and np.array_equal(got, expected)
     assert report["wrong_dtype"]["status"] == "StatusCode.INVALID_ARGUMENT"
-    assert "datatype FP64 given, the model takes FP32" in report["wrong_dtype"]["message"]
+    assert f"datatype FP64 given, the model takes {datatype}" in report["wrong_dtype"]["message"]
     assert report["unknown_model"]["status"] == "StatusCode.NOT_FOUND"

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import tritonclient.grpc as grpcclient
-from tritonclient.utils import InferenceServerException
+from tritonclient.utils import InferenceServerException, triton_to_np_dtype
 
 
 def main() -> None:
@@ -30,7 +30,9 @@ def main() -> None:
     meta = client.get_model_metadata("yolox-nano", as_json=True)
     report["metadata"] = meta
     x = np.load(in_path)
-    inp = grpcclient.InferInput("images", list(x.shape), "FP32")
+    datatype = meta["inputs"][0]["datatype"]  # as a KServe client should: what the server takes
+    x = x.astype(triton_to_np_dtype(datatype))
+    inp = grpcclient.InferInput("images", list(x.shape), datatype)
     inp.set_data_from_numpy(x)
     result = client.infer(
         "yolox-nano", [inp], outputs=[grpcclient.InferRequestedOutput("output")], request_id="r-1"
