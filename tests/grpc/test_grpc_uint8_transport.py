@@ -107,7 +107,7 @@ def test_card_check_accepts_uint8_only_for_raw_pixel_cards(serve: Any) -> None:
     server, _ = serve([fastest])
     backend = RemoteBackend.from_url(f"grpc://127.0.0.1:{server.port}/fastestdet")
     try:
-        with pytest.raises(ModelCardError, match="input.dtype float32 but the model takes uint8"):
+        with pytest.raises(ModelCardError, match=r"input\.dtype float32 but the model takes uint8"):
             check_card(load_card("fastestdet"), backend)
     finally:
         backend.close()
