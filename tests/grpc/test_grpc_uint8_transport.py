@@ -30,7 +30,7 @@ def _frames(shared_dir: Path, n: int) -> list[Frame]:
         for i in range(n):
             ok, img = cap.read()
             assert ok, "the highway clip has fewer frames than expected"
-            frames.append(Frame(i, i / 25.0, img))
+            frames.append(Frame(i, i / 25.0, np.asarray(img, dtype=np.uint8)))
     finally:
         cap.release()
     return frames
