@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import yaml
@@ -252,6 +253,103 @@ def simulate_fleet(
             )
     manifest = out / "manifest.yaml"
     doc = {"fleet": fleet_id, "seed": seed, "trips": trips, "recordings": entries}
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return manifest
+
+
+# Mixed driver-weeks: each trip one `mixed_drive` whose hard-way intensities and their
+# frequency come from the driver's style. Careful drivers' hard way stays under the default
+# thresholds (0.38 g, 0.37 g, 0.38 g, 0.3 g lane change = 2πW/T² at 3.5 m, 0.7 s headway,
+# stop 2.68 m/s), so their events are rare; aggressive drivers' hard way is over them.
+MIXED_STYLES: dict[str, dict[str, float]] = {
+    "careful": {"risky_share": 0.05, "decel_g": 0.3, "accel_g": 0.28, "lat_g": 0.3, "lane_change_s": 4.5,
+                "headway_s": 1.5, "stop_min_kmh": 0.0, "speed_kmh": 45.0},
+    "normal": {"risky_share": 0.2, "decel_g": 0.42, "accel_g": 0.4, "lat_g": 0.4, "lane_change_s": 3.2,
+               "headway_s": 0.9, "stop_min_kmh": 8.0, "speed_kmh": 50.0},
+    "aggressive": {"risky_share": 0.5, "decel_g": 0.5, "accel_g": 0.45, "lat_g": 0.48, "lane_change_s": 2.4,
+                   "headway_s": 0.5, "stop_min_kmh": 15.0, "speed_kmh": 55.0},
+}  # fmt: skip
+"""`mixed_drive` parameters per driver style (simulate-fleet --mixed)."""
+
+
+def iso_week_monday(week: str) -> date:
+    """The Monday of ISO week ``YYYY-Www``."""
+    try:
+        year, w = week.split("-W")
+        return date.fromisocalendar(int(year), int(w), 1)
+    except ValueError:
+        raise ValueError(f"--week {week!r}: expected an ISO week such as 2026-W47") from None
+
+
+def simulate_fleet_week(
+    out: Path,
+    *,
+    week: str = "2026-W47",
+    drivers: int = 3,
+    trips_per_day: int = 3,
+    days: int = 7,
+    segments: int = 10,
+    seed: int = 0,
+    video: bool = False,
+    config: SaferoadConfig | None = None,
+    fleet_id: str = "sim-fleet",
+    timezone: str = "Asia/Tokyo",
+) -> Path:
+    """Driver-weeks of mixed trips: for each of ``days`` days of ISO ``week`` and each driver
+    (styles cycle careful, normal, aggressive; driver ``i`` drives vehicle ``i``),
+    ``trips_per_day`` `mixed_drive` trips of ``segments`` segments, starting between 08:00 and
+    19:00 local time (``timezone``). Writes one folder per trip and ``out/manifest.yaml`` as
+    :func:`simulate_fleet` does. Deterministic for ``seed``."""
+    if drivers < 1 or trips_per_day < 1 or not 1 <= days <= 7 or segments < 1:
+        raise ValueError("--drivers, --trips-per-day and --segments must be at least 1, --days in 1..7")
+    monday = iso_week_monday(week)
+    tz = ZoneInfo(timezone)
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    style_names = list(MIXED_STYLES)
+    entries: list[dict[str, Any]] = []
+    n = 0
+    with span("simulate.fleet_week", week=week, drivers=drivers):
+        for day in range(days):
+            for i in range(drivers):
+                driver, style = f"D-{i + 1:03d}", style_names[i % len(style_names)]
+                vehicle = f"V-{i + 1:03d}"
+                # trips start in ordered, non-overlapping slots of the local day
+                slot_h = 11.0 / trips_per_day
+                for k in range(trips_per_day):
+                    hour = 8.0 + slot_h * (k + float(rng.uniform(0.0, 0.5)))
+                    local = datetime.combine(monday + timedelta(days=day), time(0, 0), tz) + timedelta(hours=hour)
+                    start = local.astimezone(UTC).replace(microsecond=0)
+                    params = [f"{key}={val:g}" for key, val in MIXED_STYLES[style].items()]
+                    params += [f"segments={segments}", f"plan_seed={int(rng.integers(0, 2**31 - 1))}"]
+                    meta = [
+                        f"meta.fleet_id={fleet_id}", f"meta.driver_id={driver}", f"meta.vehicle_id={vehicle}",
+                        f"meta.device_id=SR-{vehicle}", f"meta.start_utc={start.isoformat()}",
+                        f"meta.timezone={timezone}",
+                    ]  # fmt: skip
+                    name = f"{driver}-{local.date().isoformat()}-{k:02d}"
+                    trip_seed = int(rng.integers(0, 2**31 - 1))
+                    res = simulate("mixed_drive", out / name, assignments=meta + params, seed=trip_seed,
+                                   video=video, config=config)  # fmt: skip
+                    n += 1
+                    entries.append(
+                        {
+                            "path": name,
+                            "labels": f"{name}/labels.jsonl",
+                            "tags": {
+                                "scenario": "mixed_drive",
+                                "driver": driver,
+                                "style": style,
+                                "vehicle": vehicle,
+                                "start_utc": start.isoformat().replace("+00:00", "Z"),
+                                "seed": trip_seed,
+                                "params": params,
+                                "events": sorted({lb.type for lb in res.written.labels if lb.type != "normal"}),
+                            },
+                        }
+                    )
+    manifest = out / "manifest.yaml"
+    doc = {"fleet": fleet_id, "seed": seed, "week": week, "trips": n, "recordings": entries}
     manifest.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return manifest
 

@@ -588,6 +588,180 @@ def _demo(p: Params) -> Scenario:
     )
 
 
+# ---------------------------------------------------------------- mixed drive (fleet trips)
+
+MIXED_SEGMENTS = ("cruise", "turn", "overtake", "slowdown", "stop", "follow")
+"""Segment kinds of a mixed drive, stitched in the order drawn from ``plan_seed``."""
+
+
+def _mixed_drive(p: Params) -> Scenario:
+    """A longer drive of ``segments`` segments (cruise, turn at a junction, overtake with two
+    lane changes, slow down for traffic, stop sign, follow a lead vehicle) stitched into one
+    continuous ego trajectory: one speed profile, one road, one lead vehicle track.
+
+    Each manoeuvre is done the driver's *hard* way (``decel_g``, ``accel_g``, ``lat_g``,
+    ``lane_change_s``, ``headway_s``, ``stop_min_kmh``) with probability ``risky_share`` and
+    the gentle way otherwise; intensities are jittered ±10 %. The plan is drawn from
+    ``plan_seed`` so the same parameters give the same drive. Ground truth is not decided
+    here: it is derived from the built scenario by the definitions, like every scenario."""
+    rng = np.random.default_rng(p.i("plan_seed"))
+    n_seg = p.i("segments")
+    if n_seg < 1:
+        raise ValueError("mixed_drive: segments must be at least 1")
+    share = p.f("risky_share")
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("mixed_drive: risky_share must be in [0, 1]")
+    cruise = p.f("speed_kmh") * KMH
+    follow_v = max(p.f("follow_kmh") * KMH, cruise)
+    lane_w = p.f("road.lane_width_m")
+    gentle = {"decel_g": 0.2, "accel_g": 0.15, "lat_g": 0.15, "lane_change_s": 6.0, "headway_s": 2.0, "stop_min_kmh": 0.0}
+    if cruise <= 0:
+        raise ValueError("mixed_drive: speed_kmh must be positive")
+
+    def pick(name: str) -> float:
+        """The hard value with probability ``risky_share``, else the gentle one, jittered."""
+        hard = rng.random() < share
+        base = p.f(name) if hard else gentle[name]
+        return float(base * rng.uniform(0.9, 1.1))
+
+    kf: list[tuple[float, float]] = [(0.0, 0.0), (2.0, 0.0)]
+    tc = 2.0
+
+    def to(speed: float, a_mps2: float) -> None:
+        """Change speed from the current keyframe to ``speed`` at ``a_mps2``."""
+        nonlocal tc
+        v0 = kf[-1][1]
+        if abs(speed - v0) < 1e-9:
+            return
+        tc += abs(speed - v0) / max(a_mps2, 1e-3)
+        kf.append((tc, speed))
+
+    def hold(seconds: float) -> None:
+        nonlocal tc
+        tc += seconds
+        kf.append((tc, kf[-1][1]))
+
+    notes: list[ManoeuvreNote] = []
+    turns: list[tuple[float, float, float, str]] = []  # hold start (t), speed, lat g, direction
+    changes: list[LaneChange] = []
+    stops: list[tuple[float, bool]] = []  # time of the lowest speed, full stop?
+    follows: list[tuple[float, float, float]] = []  # start (t), hold_s, headway_s
+    t_pull = tc
+    to(cruise, pick("accel_g") * G)
+    notes.append(ManoeuvreNote("acceleration", t_pull, tc))
+    hold(5.0)
+    plan = [str(k) for k in rng.choice(MIXED_SEGMENTS, size=n_seg)]
+    for kind in plan:
+        if kind == "cruise":
+            hold(float(rng.uniform(10.0, 25.0)))
+        elif kind == "turn":
+            vt = float(rng.uniform(20.0, 30.0)) * KMH
+            t0 = tc
+            to(vt, pick("decel_g") * G)
+            notes.append(ManoeuvreNote("braking", t0, tc))
+            hold(1.5)
+            lat = pick("lat_g")
+            direction = str(rng.choice(["left", "right"]))
+            radius = vt * vt / (lat * G)
+            arc = radius * math.pi / 2.0
+            turns.append((tc, vt, lat, direction))
+            t_turn = tc
+            hold((arc + 10.0) / vt + 1.0)
+            notes.append(ManoeuvreNote("curve", t_turn, tc, direction))
+            t0 = tc
+            to(cruise, pick("accel_g") * G)
+            notes.append(ManoeuvreNote("acceleration", t0, tc))
+            hold(3.0)
+        elif kind == "overtake":
+            lc = max(pick("lane_change_s"), 1.0)
+            changes.append(LaneChange(tc, lc, 1))
+            notes.append(ManoeuvreNote("lane_change", tc, tc + lc, "left"))
+            hold(lc + float(rng.uniform(5.0, 10.0)))
+            lc = max(pick("lane_change_s"), 1.0)
+            changes.append(LaneChange(tc, lc, -1))
+            notes.append(ManoeuvreNote("lane_change", tc, tc + lc, "right"))
+            hold(lc + 3.0)
+        elif kind == "slowdown":
+            t0 = tc
+            to(float(rng.uniform(15.0, 25.0)) * KMH, pick("decel_g") * G)
+            notes.append(ManoeuvreNote("braking", t0, tc))
+            hold(float(rng.uniform(3.0, 8.0)))
+            t0 = tc
+            to(cruise, pick("accel_g") * G)
+            notes.append(ManoeuvreNote("acceleration", t0, tc))
+            hold(3.0)
+        elif kind == "stop":
+            t0 = tc
+            vmin = min(pick("stop_min_kmh") * KMH, cruise * 0.6)
+            to(vmin, pick("decel_g") * G)
+            full = vmin == 0.0
+            stops.append((tc, full))
+            hold(2.0 if full else 1.0)
+            to(cruise, pick("accel_g") * G)
+            notes.append(ManoeuvreNote("stop", t0, tc))
+            hold(3.0)
+        else:  # follow: speed up, a lead merges in ahead, close in, follow, drop back
+            to(follow_v, 0.15 * G)
+            hold_s = float(rng.uniform(12.0, 20.0))
+            follows.append((tc, hold_s, pick("headway_s")))
+            hold(_FOLLOW_APPROACH_S * 2 + 2 * _FOLLOW_MERGE_S + 2 * _FOLLOW_CLOSE_S + hold_s)
+            to(cruise, 0.15 * G)
+            hold(3.0)
+    t_end = tc
+    to(0.0, pick("decel_g") * G)
+    notes.append(ManoeuvreNote("braking", t_end, tc))
+    hold(3.0)
+    t = time_grid(tc, DT)
+    v = speed_profile(t, kf, 0.6)
+    s = integrate(t, v)
+    curves = []
+    for t0, vt, lat, direction in turns:
+        radius = vt * vt / (lat * G)
+        sign = 1.0 if direction == "left" else -1.0
+        curves.append(Curve(float(np.interp(t0, t, s)), radius * math.pi / 2.0 - 5.0, sign * radius, 5.0))
+    signs = [
+        StopSign(100 + k, float(np.interp(tl, t, s)) + (1.5 if full else 0.0), -(lane_w / 2.0 + 1.2))
+        for k, (tl, full) in enumerate(stops)
+    ]
+
+    def lead(sc: Scenario) -> list[Vehicle]:
+        if not follows:
+            return []
+        near = np.zeros_like(t)
+        in_lane = np.zeros_like(t)
+        hw = np.full_like(t, 2.5)
+        a, m, c = _FOLLOW_APPROACH_S, _FOLLOW_MERGE_S, _FOLLOW_CLOSE_S
+        for t0, hold_s, headway in follows:
+            t_out = t0 + a + 2 * m + 2 * c + hold_s
+            near += _smooth_step(t, t0, t0 + a) - _smooth_step(t, t_out, t_out + a)
+            in_lane += _smooth_step(t, t0 + a, t0 + a + m) - _smooth_step(t, t_out - m, t_out)
+            t_c = t0 + a + m
+            hw += (headway - 2.5) * (_smooth_step(t, t_c, t_c + c) - _smooth_step(t, t_c + c + hold_s, t_c + 2 * c + hold_s))
+        gap = _FOLLOW_FAR_M + (np.maximum(hw * sc.ego.v, 2.0) - _FOLLOW_FAR_M) * near
+        d = lane_w * (1.0 - in_lane)
+        return [Vehicle(LEAD_ID, sc.ego.s + gap, d, color_bgr=(60, 60, 170))]
+
+    return _assemble(
+        "mixed_drive",
+        p,
+        t,
+        v,
+        curves=curves,
+        changes=changes,
+        vehicles=lead,
+        stop_signs=signs,
+        notes=notes,
+    )
+
+
+_FOLLOW_APPROACH_S = 18.0
+"""A following segment's lead vehicle comes from ``_FOLLOW_FAR_M`` ahead (out of the
+camera's range) in the left lane over this time, and drifts away again over it."""
+_FOLLOW_MERGE_S = 3.0
+_FOLLOW_CLOSE_S = 10.0
+_FOLLOW_FAR_M = 200.0
+
+
 _DIR = ("left", "right")
 
 SCENARIOS: dict[str, ScenarioSpec] = {
@@ -802,6 +976,29 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 Param("stop_min_kmh", 12.0, "km/h", "Lowest speed at the stop sign (0: full stop)."),
             ),
             _demo,
+        ),
+        ScenarioSpec(
+            "mixed_drive",
+            "A longer mixed drive for fleet trips: `segments` segments (cruise, junction turn, "
+            "overtake, slow-down, stop sign, following a lead) in one continuous trajectory; each "
+            "manoeuvre done the hard way with probability `risky_share` (simulate-fleet --mixed "
+            "sets these from the driver's style).",
+            "whatever the drawn manoeuvres cross: harsh_braking/acceleration/cornering, "
+            "aggressive_lane_change, tailgating, rolling_stop (none when risky_share = 0)",
+            (
+                Param("segments", 10, "", "Number of segments after the pull-away."),
+                Param("plan_seed", 0, "", "Seed of the segment plan and intensities."),
+                Param("speed_kmh", 50.0, "km/h", "Cruising speed (city)."),
+                Param("follow_kmh", 70.0, "km/h", "Speed while following a lead (arterial road)."),
+                Param("risky_share", 0.0, "", "Probability that a manoeuvre is done the hard way."),
+                Param("decel_g", 0.45, "g", "Hard-way deceleration (gentle: 0.2 g)."),
+                Param("accel_g", 0.4, "g", "Hard-way acceleration (gentle: 0.15 g)."),
+                Param("lat_g", 0.45, "g", "Hard-way lateral acceleration in turns (gentle: 0.15 g)."),
+                Param("lane_change_s", 2.4, "s", "Hard-way lane change duration (gentle: 6 s)."),
+                Param("headway_s", 0.5, "s", "Hard-way following headway (gentle: 2 s)."),
+                Param("stop_min_kmh", 15.0, "km/h", "Hard-way lowest speed at a stop sign (gentle: 0, a full stop)."),
+            ),
+            _mixed_drive,
         ),
     )
 }

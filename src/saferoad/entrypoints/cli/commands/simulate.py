@@ -76,7 +76,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate-fleet")
     def simulate_fleet_cmd(
-        trips: int = typer.Option(..., "--trips", help="Number of trips."),
+        trips: int | None = typer.Option(None, "--trips", help="Number of single-scenario trips (not with --mixed)."),
+        mixed: bool = typer.Option(
+            False, "--mixed", help="Driver-weeks of mixed drives (styles set manoeuvre frequency and intensity)."
+        ),
+        week: str = typer.Option("2026-W47", "--week", help="ISO week of the --mixed trips."),
+        days: int = typer.Option(7, "--days", help="--mixed: days of the week driven (from Monday)."),
+        trips_per_day: int = typer.Option(3, "--trips-per-day", help="--mixed: trips per driver per day."),
+        segments: int = typer.Option(10, "--segments", help="--mixed: segments per trip (about 0.3-1 km each)."),
         output: Path = typer.Option(..., "-o", "--output", help="Folder for the trips and manifest.yaml."),
         seed: int = typer.Option(0, "--seed", help="Random seed (scenario mix, parameters, noise)."),
         video: bool = typer.Option(False, "--video/--no-video", help="Render road-camera videos (slower)."),
@@ -87,15 +94,28 @@ def register(app: typer.Typer) -> None:
         config: Path | None = ConfigOption,
         log_level: str = typer.Option("WARNING", "--log-level", help="Log level of the JSON log on stderr."),
     ) -> None:
-        """Simulate many mixed trips (drivers of different styles, vehicles, dates) and write
-        OUT/manifest.yaml listing each recording with its labels and tags."""
+        """Simulate many trips (drivers of different styles, vehicles, dates) and write
+        OUT/manifest.yaml listing each recording with its labels and tags. --trips N: short
+        single-scenario trips; --mixed: a week of longer mixed drives per driver."""
         with user_errors():
             from saferoad.observability import configure_logging
 
             configure_logging(log_level)
-            from saferoad.application.simulate import simulate_fleet
+            from saferoad.application.simulate import simulate_fleet, simulate_fleet_week
 
             cfg = load_cli_config(config)
+            if mixed:
+                if trips is not None:
+                    raise ValueError("--mixed derives the trip count (drivers x days x --trips-per-day): drop --trips")
+                manifest = simulate_fleet_week(
+                    output, week=week, drivers=drivers, trips_per_day=trips_per_day, days=days,
+                    segments=segments, seed=seed, video=video, config=cfg, fleet_id=fleet,
+                )  # fmt: skip
+                n = drivers * days * trips_per_day
+                console.print(f"wrote {n} mixed trips of week {week} under [bold]{output}[/]; manifest: {manifest}")
+                return
+            if trips is None:
+                raise ValueError("give --trips N (or --mixed for driver-weeks)")
             manifest = simulate_fleet(
                 output, trips, seed=seed, video=video, config=cfg, drivers=drivers,
                 vehicles=vehicles, weeks=weeks, fleet_id=fleet,
