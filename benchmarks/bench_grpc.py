@@ -5,12 +5,17 @@
 Everything runs on 127.0.0.1 with ``saferoad serve-model`` in its own process (as in
 production: the server does not share the client's GIL).
 
-1. Remote overhead for one 416x416 frame, YOLOX-nano: local ``OnnxBackend.infer`` and
-   remote ``RemoteBackend.infer`` alternate frame by frame (same load on both), overhead =
-   p50(remote) - p50(local). Also the protocol alone: a no-op model with YOLOX-nano's tensor
-   sizes (2.1 MB in, 1.2 MB out), whose round trip is all transport. Target p50 <= 3 ms.
+1. Remote overhead for one 416x416 frame, YOLOX-nano, for both input transports of
+   ``serve-model`` (``--transport-dtype model``: FP32, 2.1 MB; ``auto``: UINT8, 0.5 MB, cast
+   to float in the server): local ``OnnxBackend.infer`` (the baseline) and the two remote
+   calls alternate frame by frame (same load on all), overhead = p50(remote) - p50(local).
+   Also the protocol alone: no-op models with YOLOX-nano's tensor sizes (FP32 or UINT8 in,
+   1.2 MB FP32 out), whose round trip is all transport, and its CPU per frame. Target p50
+   <= 3 ms. Then the same for the whole ``ModelDetector.detect`` on real frames when the
+   highway clip in ../shared is there (local ONNX vs the remote detector, which sends
+   uint8 because the server's metadata says UINT8).
 2. Load test: N concurrent clients, a fixed number of requests each, against the no-op model
-   and against YOLOX-nano; p50/p99 latency, throughput, errors (must be 0).
+   and against YOLOX-nano (both transports); p50/p99 latency, throughput, errors (must be 0).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +40,14 @@ from saferoad.adapters.grpc.client import ClientOptions, KServeClient  # noqa: E
 from saferoad.adapters.grpc.loadtest import run_load  # noqa: E402
 from saferoad.adapters.onnx.backend import OnnxBackend  # noqa: E402
 from saferoad.adapters.onnx.card import load_card  # noqa: E402
+from saferoad.domain.types import Frame  # noqa: E402
 
 
-def start_server(*models: str) -> tuple[subprocess.Popen[str], int]:
+def start_server(*models: str, transport: str = "auto") -> tuple[subprocess.Popen[str], int]:
     exe = str(Path(sys.executable).parent / "saferoad")
-    args = [exe, "serve-model", "--port", "0"]
-    for m in models:
-        args += ["--model", m]
+    args = [exe, "serve-model", "--port", "0", "--transport-dtype", transport]
+    for spec in models:
+        args += ["--model", spec]
     env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=HERE)
     assert proc.stdout is not None
@@ -60,6 +68,26 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs) * 1e3, q))
 
 
+def one_input(x: np.ndarray, client: int, request: int) -> dict[str, np.ndarray]:
+    return {"images": x}
+
+
+def real_frames(n: int) -> list[Frame]:
+    """The first ``n`` frames of the highway clip in ../shared (empty when it is not there)."""
+    import cv2
+
+    shared = Path(os.environ.get("SAFEROAD_SHARED", REPO.parent / "shared"))
+    cap = cv2.VideoCapture(str(shared / "data" / "video" / "highway_vehicles_720p.mp4"))
+    frames: list[Frame] = []
+    while len(frames) < n:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(Frame(len(frames), len(frames) / 25.0, np.asarray(img, dtype=np.uint8)))
+    cap.release()
+    return frames
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=200, help="frames for the overhead measurement")
@@ -67,65 +95,114 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=50, help="requests per client in the load test")
     args = ap.parse_args()
 
-    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    load0 = os.getloadavg()[0]
+    print(f"load average at start: {load0:.2f} on {os.cpu_count()} cores")
     card = load_card("yolox-nano")
     rng = np.random.default_rng(0)
-    frames = [(rng.random((1, 3, 416, 416)) * 255).astype(np.float32) for _ in range(8)]
-    proc, port = start_server("yolox-nano", "bench_grpc_models:NoOp")
+    # whole pixel values 0-255, as a letterboxed 8-bit frame gives YOLOX-nano
+    frames = [rng.integers(0, 256, (1, 3, 416, 416)).astype(np.float32) for _ in range(8)]
+    frames_u8 = [f.astype(np.uint8) for f in frames]
+    fp32_proc, fp32_port = start_server("yolox-nano", "bench_grpc_models:NoOp", transport="model")
+    u8_proc, u8_port = start_server("yolox-nano", "bench_grpc_models:NoOpU8", transport="auto")
+    opts = ClientOptions(timeout_s=10)
     try:
         local = OnnxBackend(card.model_path(), intra_op_threads=1, warmup=3)
-        remote = KServeClient(f"grpc://127.0.0.1:{port}/yolox-nano", ClientOptions(timeout_s=10))
-        noop = KServeClient(f"grpc://127.0.0.1:{port}/noop", ClientOptions(timeout_s=10))
-        for f in frames[:3]:  # warm both paths and the connection
-            remote.infer({"images": f})
-            noop.infer({"images": f})
-        t_local, t_remote, t_noop = [], [], []
+        remote32 = KServeClient(f"grpc://127.0.0.1:{fp32_port}/yolox-nano", opts)
+        remote8 = KServeClient(f"grpc://127.0.0.1:{u8_port}/yolox-nano", opts)
+        noop32 = KServeClient(f"grpc://127.0.0.1:{fp32_port}/noop", opts)
+        noop8 = KServeClient(f"grpc://127.0.0.1:{u8_port}/noop-u8", opts)
+        assert [t.datatype for t in remote32.model_metadata().inputs] == ["FP32"]
+        assert [t.datatype for t in remote8.model_metadata().inputs] == ["UINT8"]
+        calls: dict[str, Callable[[int], dict[str, np.ndarray]]] = {
+            "local": lambda i: local.infer({"images": frames[i]}),
+            "fp32": lambda i: remote32.infer({"images": frames[i]}),
+            "uint8": lambda i: remote8.infer({"images": frames_u8[i]}),
+            "noop fp32": lambda i: noop32.infer({"images": frames[i]}),
+            "noop uint8": lambda i: noop8.infer({"images": frames_u8[i]}),
+        }
+        for i in range(3):  # warm every path and connection
+            for call in calls.values():
+                call(i)
+        t: dict[str, list[float]] = {k: [] for k in calls}
         for i in range(args.frames):
-            x = {"images": frames[i % len(frames)]}
-            t0 = time.perf_counter()
-            a = local.infer(x)
-            t1 = time.perf_counter()
-            b = remote.infer(x)
-            t2 = time.perf_counter()
-            noop.infer(x)
-            t3 = time.perf_counter()
-            t_local.append(t1 - t0)
-            t_remote.append(t2 - t1)
-            t_noop.append(t3 - t2)
-            if i == 0:
-                assert np.array_equal(a["output"], b["output"]), "remote and local outputs differ"
+            k = i % len(frames)
+            for name, call in calls.items():
+                t0 = time.perf_counter()
+                out = call(k)
+                t[name].append(time.perf_counter() - t0)
+                if i < len(frames) and name in ("local", "fp32", "uint8"):
+                    if name == "local":
+                        want = out["output"]
+                    else:
+                        assert np.array_equal(out["output"], want), f"remote {name} output differs from local"
         print(f"# gRPC remote inference vs local ONNX Runtime, 416x416 frame, {args.frames} frames, 127.0.0.1")
-        print(f"local  OnnxBackend.infer (baseline) p50 {pct(t_local, 50):7.2f} ms  p99 {pct(t_local, 99):7.2f} ms")
-        print(f"remote yolox-nano via serve-model    p50 {pct(t_remote, 50):7.2f} ms  p99 {pct(t_remote, 99):7.2f} ms")
-        overhead = pct(t_remote, 50) - pct(t_local, 50)
-        print(f"remote overhead p50(remote) - p50(local): {overhead:6.2f} ms   (target <= 3 ms)")
-        paired = float(np.median((np.asarray(t_remote) - np.asarray(t_local)) * 1e3))
-        print(f"remote overhead, median of per-frame differences: {paired:6.2f} ms")
-        print(f"protocol alone (no-op model, same tensor sizes) round trip p50 {pct(t_noop, 50):6.2f} ms  "
-              f"p99 {pct(t_noop, 99):6.2f} ms   (target <= 3 ms)")
+        print(f"local  OnnxBackend.infer (baseline)       p50 {pct(t['local'], 50):7.2f} ms  p99 {pct(t['local'], 99):7.2f} ms")
+        for name, label in (("fp32", "FP32 input (2.1 MB) "), ("uint8", "UINT8 input (0.5 MB)")):
+            print(f"remote yolox-nano, {label}   p50 {pct(t[name], 50):7.2f} ms  p99 {pct(t[name], 99):7.2f} ms")
+        for name in ("fp32", "uint8"):
+            overhead = pct(t[name], 50) - pct(t["local"], 50)
+            paired = float(np.median((np.asarray(t[name]) - np.asarray(t["local"])) * 1e3))
+            print(f"remote overhead {name:5s}: p50(remote) - p50(local) {overhead:6.2f} ms, "
+                  f"median per-frame difference {paired:6.2f} ms   (target <= 3 ms)")
+        for name in ("noop fp32", "noop uint8"):
+            print(f"protocol alone ({name}, same tensor sizes) round trip p50 {pct(t[name], 50):6.2f} ms  "
+                  f"p99 {pct(t[name], 99):6.2f} ms")
         # CPU cost of the protocol alone (less sensitive to other load than wall time)
         n_cpu = max(50, args.frames // 2)
-        c0, s0 = time.process_time(), process_cpu_s(proc.pid)
-        for i in range(n_cpu):
-            noop.infer({"images": frames[i % len(frames)]})
-        c_ms = (time.process_time() - c0) / n_cpu * 1e3
-        s_ms = (process_cpu_s(proc.pid) - s0) / n_cpu * 1e3
-        print(f"protocol CPU per frame (no-op model): client {c_ms:.2f} ms + server {s_ms:.2f} ms")
+        for name, proc in (("noop fp32", fp32_proc), ("noop uint8", u8_proc)):
+            c0, s0 = time.process_time(), process_cpu_s(proc.pid)
+            for i in range(n_cpu):
+                calls[name](i % len(frames))
+            c_ms = (time.process_time() - c0) / n_cpu * 1e3
+            s_ms = (process_cpu_s(proc.pid) - s0) / n_cpu * 1e3
+            print(f"protocol CPU per frame ({name}): client {c_ms:.2f} ms + server {s_ms:.2f} ms")
+
+        video = real_frames(20)
+        if video:
+            from saferoad.adapters.grpc.client import RemoteBackend
+            from saferoad.adapters.onnx.detector import ModelDetector
+
+            det_local = ModelDetector(card, local)
+            det_remote = ModelDetector(card, RemoteBackend(remote8))
+            for f in video[:2]:
+                det_local.detect(f)
+                det_remote.detect(f)
+            dl, dr = [], []
+            for i in range(args.frames // 2):
+                f = video[i % len(video)]
+                t0 = time.perf_counter()
+                a = det_local.detect(f)
+                t1 = time.perf_counter()
+                b = det_remote.detect(f)
+                t2 = time.perf_counter()
+                dl.append(t1 - t0)
+                dr.append(t2 - t1)
+                assert np.array_equal(a.xyxy, b.xyxy), "remote detections differ from local"
+            print(f"\n# ModelDetector.detect on the highway clip (1280x720), {len(dl)} frames")
+            print(f"local ONNX (baseline) p50 {pct(dl, 50):7.2f} ms; remote (UINT8) p50 {pct(dr, 50):7.2f} ms; "
+                  f"overhead {pct(dr, 50) - pct(dl, 50):6.2f} ms, median per-frame difference "
+                  f"{float(np.median((np.asarray(dr) - np.asarray(dl)) * 1e3)):6.2f} ms")
         local.close()
-        remote.close()
-        noop.close()
+        for c in (remote32, remote8, noop32, noop8):
+            c.close()
 
         print(f"\n# load test: {args.clients} concurrent clients x {args.requests} requests each")
-        x = frames[0]
-        for model in ("noop", "yolox-nano"):
-            res = run_load(f"grpc://127.0.0.1:{port}/{model}", lambda k, j: {"images": x},
+        for model, port, x in (
+            ("noop", fp32_port, frames[0]),
+            ("yolox-nano", fp32_port, frames[0]),
+            ("yolox-nano", u8_port, frames_u8[0]),
+        ):
+            res = run_load(f"grpc://127.0.0.1:{port}/{model}", partial(one_input, x),
                            args.clients, args.requests, ClientOptions(timeout_s=30))
-            print(f"{model:10s} {res.summary()}")
+            label = f"{model} {'UINT8' if x.dtype == np.uint8 else 'FP32'}"
+            print(f"{label:16s} {res.summary()}")
             for e in res.errors[:5]:
                 print("  error:", e)
+        print(f"load average at end: {os.getloadavg()[0]:.2f} (start {load0:.2f})")
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc in (fp32_proc, u8_proc):
+            proc.terminate()
+            proc.wait(30)
 
 
 if __name__ == "__main__":

@@ -21,3 +21,10 @@ class NoOp:
 
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"output": self._out}
+
+
+class NoOpU8(NoOp):
+    """:class:`NoOp` taking the frame as UINT8 (``serve-model --transport-dtype``'s wire size)."""
+
+    name = "noop-u8"
+    inputs: ClassVar[list[dict[str, Any]]] = [{"name": "images", "datatype": "UINT8", "shape": [1, 3, 416, 416]}]
