@@ -25,6 +25,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from saferoad.domain.scoring import Exposure
+
 STYLES: dict[str, dict[str, float]] = {
     # mean events per 10 minutes of city driving, per type
     "careful": {"harsh_braking": 0.1},
@@ -293,3 +295,25 @@ def week_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def copy_output(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+def file_truth(outputs: list[Path]) -> dict[str, Exposure]:
+    """Distance and event counts per driver read straight from the analyze outputs (what the
+    store's figures must equal)."""
+    out: dict[str, Exposure] = {}
+    for o in outputs:
+        summary = json.loads((o / "summary.json").read_text())
+        counts: dict[str, int] = {}
+        for line in (o / "events.jsonl").read_text().splitlines():
+            if line.strip():
+                t = json.loads(line)["type"]
+                counts[t] = counts.get(t, 0) + 1
+        e = Exposure(summary["distance_km"], counts, summary["duration_s"], 1)
+        d = summary["meta"]["driver_id"]
+        out[d] = out[d] + e if d in out else e
+    return out
+
+
+@pytest.fixture(name="file_truth")
+def file_truth_fixture() -> Callable[[list[Path]], dict[str, Exposure]]:
+    return file_truth

@@ -21,7 +21,7 @@ from saferoad.adapters.sql import open_store
 from saferoad.application.analyze import analyze_recording
 from saferoad.application.ingest import find_outputs, ingest_outputs
 from saferoad.config import load_config
-from saferoad.domain.scoring import Exposure, safety_score
+from saferoad.domain.scoring import safety_score
 from saferoad.entrypoints.cli.app import app
 
 WEEK = "2026-W47"
@@ -55,21 +55,6 @@ def week_of_sim_outputs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return outputs
 
 
-def _file_truth(outputs: list[Path]) -> dict[str, Exposure]:
-    out: dict[str, Exposure] = {}
-    for o in outputs:
-        summary = json.loads((o / "summary.json").read_text())
-        counts: dict[str, int] = {}
-        for line in (o / "events.jsonl").read_text().splitlines():
-            if line.strip():
-                t = json.loads(line)["type"]
-                counts[t] = counts.get(t, 0) + 1
-        e = Exposure(summary["distance_km"], counts, summary["duration_s"], 1)
-        d = summary["meta"]["driver_id"]
-        out[d] = out[d] + e if d in out else e
-    return out
-
-
 def _dump(url: str) -> dict[str, list[tuple[str, ...]]]:
     store = open_store(url)
     try:
@@ -82,7 +67,9 @@ def _dump(url: str) -> dict[str, list[tuple[str, ...]]]:
         store.close()
 
 
-def test_simulated_trips_are_realistic_drives(week_of_sim_outputs: list[Path]) -> None:
+def test_simulated_trips_are_realistic_drives(
+    week_of_sim_outputs: list[Path], file_truth: Any
+) -> None:
     """Trips of a kilometre or more (4 segments here), seven days, three drivers."""
     for o in week_of_sim_outputs:
         summary = json.loads((o / "summary.json").read_text())
@@ -92,7 +79,7 @@ def test_simulated_trips_are_realistic_drives(week_of_sim_outputs: list[Path]) -
         want = sorted(t for t in (json.loads(x)["type"] for x in labels) if t != "normal")
         got = sorted(json.loads(x)["type"] for x in (o / "events.jsonl").read_text().splitlines() if x.strip())
         assert got == want, o.name
-    truth = _file_truth(week_of_sim_outputs)
+    truth = file_truth(week_of_sim_outputs)
     assert set(truth) == set(STYLE_OF)
     assert all(e.n_trips == 7 for e in truth.values())
     # the styles differ in what the analysis finds, not only in what the simulator meant
@@ -100,7 +87,9 @@ def test_simulated_trips_are_realistic_drives(week_of_sim_outputs: list[Path]) -
 
 
 @pytest.mark.slow
-def test_simulated_week_of_three_drivers(db_url: str, week_of_sim_outputs: list[Path]) -> None:
+def test_simulated_week_of_three_drivers(
+    db_url: str, week_of_sim_outputs: list[Path], file_truth: Any
+) -> None:
     cfg = _config()
     outputs = week_of_sim_outputs
     store = open_store(db_url)
@@ -112,7 +101,7 @@ def test_simulated_week_of_three_drivers(db_url: str, week_of_sim_outputs: list[
             exps = uow.trips.exposures("sim-fleet", WEEK)
             scores = {d: uow.scores.get("driver_week", "sim-fleet", d, WEEK) for d in exps}
             n_trips, n_events = uow.trips.count()
-        truth = _file_truth(outputs)
+        truth = file_truth(outputs)
         assert n_trips == 21 and n_events == sum(e.n_events for e in truth.values())
         assert set(exps) == set(truth) == set(STYLE_OF)
         for d, exp in exps.items():

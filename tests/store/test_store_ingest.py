@@ -20,7 +20,7 @@ from saferoad.adapters.sql.migrate import current_revision, downgrade, head_revi
 from saferoad.adapters.sql.models import Base, ScoreRow
 from saferoad.application.ingest import MalformedOutput, find_outputs, ingest_outputs
 from saferoad.config import load_config
-from saferoad.domain.scoring import Exposure, safety_score
+from saferoad.domain.scoring import safety_score
 
 REPO = Path(__file__).resolve().parents[2]
 SAFEROAD = str(Path(sys.executable).with_name("saferoad"))
@@ -44,22 +44,6 @@ def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
             }
     finally:
         store.close()
-
-
-def _file_truth(outputs: list[Path]) -> dict[str, Exposure]:
-    """Distance and event counts per driver read straight from the analyze outputs."""
-    out: dict[str, Exposure] = {}
-    for o in outputs:
-        summary = json.loads((o / "summary.json").read_text())
-        counts: dict[str, int] = {}
-        for line in (o / "events.jsonl").read_text().splitlines():
-            if line.strip():
-                t = json.loads(line)["type"]
-                counts[t] = counts.get(t, 0) + 1
-        e = Exposure(summary["distance_km"], counts, summary["duration_s"], 1)
-        d = summary["meta"]["driver_id"]
-        out[d] = out[d] + e if d in out else e
-    return out
 
 
 def test_migrations_build_the_models_schema(db_url: str) -> None:
@@ -88,7 +72,7 @@ def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
         store.close()
 
 
-def test_week_of_three_drivers(db_url: str, week_outputs: Path) -> None:
+def test_week_of_three_drivers(db_url: str, week_outputs: Path, file_truth: Any) -> None:
     """Careful scores highest, rates match the events ingested, re-ingesting changes nothing."""
     cfg = _config(min_distance_km=50.0)
     outputs = find_outputs(week_outputs)
@@ -102,9 +86,9 @@ def test_week_of_three_drivers(db_url: str, week_outputs: Path) -> None:
             exps = uow.trips.exposures("tokyo-taxi", "2026-W47")
             scores = {d: uow.scores.get("driver_week", "tokyo-taxi", d, "2026-W47") for d in exps}
             fleet_score = uow.scores.get("fleet_week", "tokyo-taxi", "tokyo-taxi", "2026-W47")
-        truth = _file_truth(w47)
+        truth = file_truth(w47)
         assert n_trips == 36
-        assert n_events == sum(e.n_events for e in _file_truth(outputs).values())
+        assert n_events == sum(e.n_events for e in file_truth(outputs).values())
         assert set(exps) == set(truth) == {"D-careful", "D-average", "D-aggressive"}
         for d, exp in exps.items():
             assert dict(exp.counts) == dict(truth[d].counts)
