@@ -389,8 +389,14 @@ def _km(v: float) -> str:
     return f"{v * 1000:.0f} m" if v < 1 else f"{v:g} km"
 
 
-def _hhmm(start_local: dt.datetime) -> Any:
-    return mdates.DateFormatter("%H:%M", tz=start_local.tzinfo)  # type: ignore[no-untyped-call]
+def _time_axis(ax: Any, start_local: dt.datetime) -> None:
+    """Local clock time on the x axis, with seconds when the trip is short (a one-minute
+    trip would otherwise read 17:15, 17:15, 17:15 ...)."""
+    locator = mdates.AutoDateLocator(tz=start_local.tzinfo)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(
+        mdates.ConciseDateFormatter(locator, tz=start_local.tzinfo, show_offset=False)  # type: ignore[no-untyped-call]
+    )
 
 
 def _date(start_local: dt.datetime, seconds: float) -> float:
@@ -439,7 +445,7 @@ def speed_profile(
         )
     ax.set_ylim(0, top * 1.2 + 1)
     ax.set_ylabel("km/h")
-    ax.xaxis.set_major_formatter(_hhmm(start_local))
+    _time_axis(ax, start_local)
     ax.margins(x=0.01)
     return to_data_uri(fig)
 
@@ -493,7 +499,7 @@ def trip_timeline(
         ax_e.text(
             0.5, 0.5, "no events", transform=ax_e.transAxes, ha="center", va="center", color=MUTED
         )
-    ax_e.xaxis.set_major_formatter(_hhmm(start_local))
+    _time_axis(ax_e, start_local)
     if times.size:
         ax_e.set_xlim(times[0], times[-1])
     return to_data_uri(fig)
