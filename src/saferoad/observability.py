@@ -141,10 +141,6 @@ def recording_trace(recorder: TraceRecorder | None = None) -> Iterator[TraceReco
         _recorder.reset(token)
 
 
-def active_recorder() -> TraceRecorder | None:
-    return _recorder.get()
-
-
 @contextlib.contextmanager
 def span(name: str, **fields: Any) -> Iterator[dict[str, Any]]:
     """Time a pipeline stage: logs begin/end and records a trace event.

@@ -41,9 +41,6 @@ class EventType(StrEnum):
     CAMERA_OBSTRUCTED = "camera_obstructed"
 
 
-DIRECTIONAL_EVENTS = frozenset({EventType.HARSH_CORNERING, EventType.AGGRESSIVE_LANE_CHANGE})
-"""Event types that carry a ``direction``."""
-
 NORMAL_MANOEUVRE = "normal"
 """Label type of a labelled ordinary manoeuvre that must not be flagged."""
 
@@ -169,7 +166,8 @@ class ImuSeries:
     gravity_removed: bool = False
     horizontal_highpass_tau_s: float | None = None
     """Set by a reader whose source high-passes the horizontal acceleration (first order, this
-    time constant as a prior; the engine refines it from the data and undoes the filter)."""
+    time constant as a prior). The engine measures the constant from the data and reports it;
+    it undoes the filter only when ``motion.undo_source_highpass`` is on (off by default)."""
 
     def __post_init__(self) -> None:
         n = self.t_s.shape[0]
