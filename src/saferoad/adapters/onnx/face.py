@@ -343,53 +343,52 @@ class FaceLandmarks:
     depth: FloatArray | None = None
 
 
-class FaceMeshLandmarker:
-    """MediaPipe FaceMesh: 468 points and a face-presence score on an upright face crop."""
+class _CropLandmarker:
+    """A landmark model run on a square crop around a face ROI (FaceMesh, PFLD)."""
+
+    default_card = ""
 
     def __init__(
         self, card: FaceCard | None = None, models_root: Path | None = None, threads: int = 1
     ) -> None:
-        self.card = card or load_face_card("face-facemesh")
+        self.card = card or load_face_card(self.default_card)
         self.backend = _open(self.card, models_root, threads)
 
     @property
     def crop_scale(self) -> float:
         return self.card.decoder.crop_scale
 
-    def run(self, image: ImageArray, roi: Roi) -> FaceLandmarks:
-        card = self.card
-        size = card.input_hw[0]
+    def _infer(
+        self, image: ImageArray, roi: Roi
+    ) -> tuple[dict[str, NDArray[np.generic]], FloatArray, int]:
+        """The model's outputs on the ``roi`` crop, the crop-to-frame transform and the crop size."""
+        size = self.card.input_hw[0]
         crop, m = crop_roi(image, roi, size)
-        res = self.backend.infer({card.input.name: _normalise(card, crop)})
-        pts = np.asarray(res[card.outputs[0].name], np.float64).reshape(-1, 3)
-        logit = float(np.asarray(res[card.outputs[1].name]).ravel()[0])
+        return self.backend.infer({self.card.input.name: _normalise(self.card, crop)}), m, size
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+class FaceMeshLandmarker(_CropLandmarker):
+    """MediaPipe FaceMesh: 468 points and a face-presence score on an upright face crop."""
+
+    default_card = "face-facemesh"
+
+    def run(self, image: ImageArray, roi: Roi) -> FaceLandmarks:
+        res, m, size = self._infer(image, roi)
+        pts = np.asarray(res[self.card.outputs[0].name], np.float64).reshape(-1, 3)
+        logit = float(np.asarray(res[self.card.outputs[1].name]).ravel()[0])
         score = 1.0 / (1.0 + math.exp(-max(-80.0, min(80.0, logit))))
         return FaceLandmarks(to_frame(m, pts[:, :2]), score, pts[:, 2] * roi.size / size)
 
-    def close(self) -> None:
-        self.backend.close()
 
-
-class Pfld68Landmarker:
+class Pfld68Landmarker(_CropLandmarker):
     """PFLD: 68 iBUG points on a face crop (no face score)."""
 
-    def __init__(
-        self, card: FaceCard | None = None, models_root: Path | None = None, threads: int = 1
-    ) -> None:
-        self.card = card or load_face_card("face-pfld68")
-        self.backend = _open(self.card, models_root, threads)
-
-    @property
-    def crop_scale(self) -> float:
-        return self.card.decoder.crop_scale
+    default_card = "face-pfld68"
 
     def run(self, image: ImageArray, roi: Roi) -> FaceLandmarks:
-        card = self.card
-        size = card.input_hw[0]
-        crop, m = crop_roi(image, roi, size)
-        res = self.backend.infer({card.input.name: _normalise(card, crop)})
-        pts = np.asarray(res[card.outputs[0].name], np.float64).reshape(-1, 2) * size
+        res, m, size = self._infer(image, roi)
+        pts = np.asarray(res[self.card.outputs[0].name], np.float64).reshape(-1, 2) * size
         return FaceLandmarks(to_frame(m, pts), math.nan, None)
-
-    def close(self) -> None:
-        self.backend.close()
