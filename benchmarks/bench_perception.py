@@ -175,30 +175,6 @@ def part_plain(video: Path, model: Path) -> dict[str, Any]:
             "frames": n, "rss_mb": peak_rss_mb()}
 
 
-ULTRA_CARD = """
-[model]
-name = "yolov8n-random"
-file = "{file}"
-[input]
-name = "images"
-shape = [1, 3, 416, 416]
-colour = "RGB"
-resize = "letterbox"
-align = "centre"
-pad_value = 114
-scale = 0.00392156862745098
-[output]
-name = "output0"
-shape = [1, 84, 3549]
-decoder = "ultralytics"
-[classes]
-names_file = "{names}"
-[thresholds]
-score = 0.25
-nms_iou = 0.7
-max_detections = 300
-"""
-
 ULTRA_SCRIPT = r"""
 import json, resource, sys, time, types
 t0 = time.perf_counter()
@@ -328,10 +304,9 @@ def main() -> None:
         if exp.returncode != 0 or not onnx_path.exists():
             print(f"\nUltralytics export failed:\n{exp.stderr[-2000:]}")
             return
-        from saferoad.adapters.onnx.card import CARDS_DIR
+        from saferoad.adapters.onnx.card import write_ultralytics_card
 
-        card = td / "yolov8n.toml"
-        card.write_text(ULTRA_CARD.format(file=onnx_path, names=CARDS_DIR / "coco80.txt"))
+        card = write_ultralytics_card(onnx_path, 416, name="yolov8n-random")
         v8 = ["--video", str(video), "--model", str(onnx_path), "--card", str(card)]
         v8_model = run_part(["--part", "model", *v8])
         v8_pipe = run_part(["--part", "pipeline", "--workers", str(a.workers), *v8])

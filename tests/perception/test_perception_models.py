@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from saferoad.adapters.onnx.backend import OnnxBackend
-from saferoad.adapters.onnx.card import CARDS_DIR, ModelCardError, check_card, load_card
+from saferoad.adapters.onnx.card import (
+    CARDS_DIR,
+    ModelCardError,
+    check_card,
+    load_card,
+    write_ultralytics_card,
+)
 from saferoad.adapters.onnx.detector import ModelDetector, preprocess_image
 from saferoad.domain.types import Frame, RoadClass
 from saferoad.ports.detector import Detector, InferenceBackend
@@ -190,27 +196,6 @@ def _ultralytics_model(path: Path, boxes: np.ndarray, n: int = 8400) -> None:
     onnx.save(model, str(path))
 
 
-ULTRA_CARD = """
-[model]
-name = "yolov8-test"
-file = "{file}"
-[input]
-name = "images"
-shape = [1, 3, 640, 640]
-colour = "RGB"
-resize = "letterbox"
-align = "centre"
-pad_value = 114
-scale = 0.00392156862745098
-[output]
-name = "output0"
-shape = [1, 84, 8400]
-decoder = "ultralytics"
-[classes]
-names_file = "coco80.txt"
-"""
-
-
 def test_ultralytics_layout_decoder(tmp_path: Path) -> None:
     model = tmp_path / "yolov8.onnx"
     # in the 640 letterboxed input of a 1280x720 frame: scale 0.5, pad top 140
@@ -225,7 +210,7 @@ def test_ultralytics_layout_decoder(tmp_path: Path) -> None:
         ]
     )
     _ultralytics_model(model, boxes)
-    card = load_card(_card(tmp_path, ULTRA_CARD.format(file=model)))
+    card = load_card(write_ultralytics_card(model, 640))
     det = ModelDetector(card, OnnxBackend(card.model_path()))
     d = det.detect(Frame(0, 0.0, np.zeros((720, 1280, 3), np.uint8)))
     got = {(c.value, lab): b.round(1).tolist() for c, lab, b in zip(d.classes, d.labels or (), d.xyxy, strict=True)}

@@ -233,6 +233,47 @@ def load_card(path: str | Path) -> ModelCard:
     )
 
 
+ULTRALYTICS_STRIDES = (8, 16, 32)
+
+
+def write_ultralytics_card(
+    onnx_path: Path, size: int, *, name: str | None = None, names_file: Path = CARDS_DIR / "coco80.txt"
+) -> Path:
+    """Write the card of an Ultralytics detection export (``yolo export format=onnx``,
+    square ``size``) beside the model as ``<model>.toml`` and return its path: RGB input,
+    centred letterbox padded with 114, pixels / 255, output ``[1, 4 + classes, anchors]``,
+    and Ultralytics' own predict defaults (conf 0.25, NMS IoU 0.7, 300 detections)."""
+    n_classes = len(_class_names(onnx_path, _ClassesTable(names_file=str(names_file))))
+    anchors = sum((size // s) ** 2 for s in ULTRALYTICS_STRIDES)
+    card = onnx_path.with_suffix(".toml")
+    card.write_text(
+        f"""[model]
+name = "{name or onnx_path.stem}"
+file = "{onnx_path}"
+[input]
+name = "images"
+shape = [1, 3, {size}, {size}]
+colour = "RGB"
+resize = "letterbox"
+align = "centre"
+pad_value = 114
+scale = 0.00392156862745098
+[output]
+name = "output0"
+shape = [1, {4 + n_classes}, {anchors}]
+decoder = "ultralytics"
+[classes]
+names_file = "{names_file}"
+[thresholds]
+score = 0.25
+nms_iou = 0.7
+max_detections = 300
+""",
+        encoding="utf-8",
+    )
+    return card
+
+
 def _resolve_card_path(path: str | Path) -> Path:
     p = Path(path)
     if p.is_dir():
