@@ -31,18 +31,6 @@ from saferoad.observability import get_logger
 log = get_logger("road.camera")
 
 
-def raw_camera_table(ctx: AnalysisContext) -> dict[str, Any]:
-    """The ``[camera]`` table of a saferoad recording's meta.toml (empty otherwise)."""
-    meta = ctx.recording.path / "meta.toml"
-    if ctx.recording.source_format != "saferoad" or not meta.is_file():
-        return {}
-    from saferoad.adapters.recording.saferoad_format import read_meta
-
-    _, raw = read_meta(meta)
-    cam = raw.get("camera") or {}
-    return cam if isinstance(cam, dict) else {}
-
-
 class _DetectionFrames:
     """Frames listed by a ``detections.json`` (index and time), images left blank: the
     replay detector needs only the index, perception only the size."""
@@ -116,7 +104,11 @@ class CameraFeed:
     """Iterate the camera rules' input; ``close()`` finishes ``tracks.parquet``."""
 
     def __init__(self, ctx: AnalysisContext, tracks: dict[float, list[TrackedObject]]) -> None:
-        from saferoad.application.stages.road import video_time_offset, with_lamp_colours
+        from saferoad.application.stages.road import (
+            raw_camera_table,
+            video_time_offset,
+            with_lamp_colours,
+        )
 
         self.ctx = ctx
         self.tracks = tracks
