@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from saferoad import __version__
+from saferoad.adapters.recording.jsonl import iter_jsonl
 from saferoad.application.context import AnalysisContext
 from saferoad.application.stages import cabin, motion, road
 from saferoad.config import SaferoadConfig
@@ -110,12 +111,9 @@ def _write_atomic(path: Path, text: str) -> None:
 def read_events(path: Path) -> list[Event]:
     """Read an ``events.jsonl`` file; errors name the file and line."""
     events = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                events.append(Event.from_dict(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as err:
-                raise ValueError(f"{path}:{lineno}: not a valid event: {err}") from None
+    for where, obj in iter_jsonl(path):
+        try:
+            events.append(Event.from_dict(obj))
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{where}: not a valid event: {err}") from None
     return events

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from saferoad.adapters.recording.jsonl import iter_jsonl
 from saferoad.domain.types import NORMAL_MANOEUVRE, Direction, EventLabel, EventType
 
 DBD_TYPES: dict[str, tuple[str, Direction | None]] = {
@@ -37,30 +38,20 @@ def read_labels_jsonl(path: Path) -> list[EventLabel]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: file not found")
     out: list[EventLabel] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: not valid JSON: {err.msg}") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{where}: expected a JSON object")
-            for key in ("type", "start_s", "end_s"):
-                if key not in obj:
-                    raise ValueError(f"{where}: field {key!r}: missing")
-            try:
-                start, end = float(obj["start_s"]), float(obj["end_s"])
-            except (TypeError, ValueError):
-                raise ValueError(f"{where}: fields 'start_s','end_s': not numbers") from None
-            d = obj.get("direction")
-            try:
-                direction = Direction(d) if d else None
-            except ValueError:
-                raise ValueError(f"{where}: field 'direction': {d!r} is not left/right") from None
-            out.append(_label(str(obj["type"]), start, end, direction, where))
+    for where, obj in iter_jsonl(path):
+        for key in ("type", "start_s", "end_s"):
+            if key not in obj:
+                raise ValueError(f"{where}: field {key!r}: missing")
+        try:
+            start, end = float(obj["start_s"]), float(obj["end_s"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: fields 'start_s','end_s': not numbers") from None
+        d = obj.get("direction")
+        try:
+            direction = Direction(d) if d else None
+        except ValueError:
+            raise ValueError(f"{where}: field 'direction': {d!r} is not left/right") from None
+        out.append(_label(str(obj["type"]), start, end, direction, where))
     return out
 
 
