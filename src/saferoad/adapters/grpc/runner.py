@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
 from saferoad.adapters.grpc.model_server import GrpcServer
@@ -32,3 +34,20 @@ def run_until_signalled(server: GrpcServer, grace_s: float, stop: threading.Even
         server.stop(grace_s)
         for sig, h in previous.items():
             signal.signal(sig, h)
+
+
+def read_tls_and_token(
+    tls_cert: Path | None, tls_key: Path | None, token_env: str | None
+) -> tuple[bytes | None, bytes | None, str | None]:
+    """The serve commands' security options: PEM certificate and key bytes (both or neither)
+    and the bearer token read from the environment variable ``token_env`` (if given)."""
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    token = None
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            raise ValueError(f"--token-env {token_env}: the environment variable is unset or empty")
+    cert = tls_cert.read_bytes() if tls_cert else None
+    key = tls_key.read_bytes() if tls_key else None
+    return cert, key, token

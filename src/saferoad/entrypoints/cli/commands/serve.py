@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -40,7 +39,7 @@ def register(app: typer.Typer) -> None:
         configure_logging("INFO")
         with user_errors():
             from saferoad.adapters.grpc.analysis_service import serve_analysis
-            from saferoad.adapters.grpc.runner import run_until_signalled
+            from saferoad.adapters.grpc.runner import read_tls_and_token, run_until_signalled
 
             sets = list(set_ or [])
             if detector:
@@ -52,19 +51,13 @@ def register(app: typer.Typer) -> None:
                 from saferoad.adapters.grpc.client import parse_inference_url
 
                 parse_inference_url(cfg.inference.url)  # a bad URL fails now, not per request
-            if (tls_cert is None) != (tls_key is None):
-                raise ValueError("--tls-cert and --tls-key go together")
-            token = None
-            if token_env:
-                token = os.environ.get(token_env)
-                if not token:
-                    raise ValueError(f"--token-env {token_env}: the environment variable is unset or empty")
+            cert, key, token = read_tls_and_token(tls_cert, tls_key, token_env)
             server, _ = serve_analysis(
                 cfg,
                 host=host,
                 port=port,
-                tls_cert=tls_cert.read_bytes() if tls_cert else None,
-                tls_key=tls_key.read_bytes() if tls_key else None,
+                tls_cert=cert,
+                tls_key=key,
                 token=token,
             )
             typer.echo(f"saferoad.v1.AnalysisService (detector: {cfg.perception.detector})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -53,20 +52,14 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from saferoad.adapters.grpc.model_server import serve_models
             from saferoad.adapters.grpc.models import load_model
-            from saferoad.adapters.grpc.runner import run_until_signalled
+            from saferoad.adapters.grpc.runner import read_tls_and_token, run_until_signalled
 
             full = load_cli_config(config, set_)
             cfg = full.inference
             names = list(name or [])
             if names and len(names) != len(model):
                 raise ValueError(f"give one --name per --model ({len(model)} models, {len(names)} names)")
-            if (tls_cert is None) != (tls_key is None):
-                raise ValueError("--tls-cert and --tls-key go together")
-            token = None
-            if token_env:
-                token = os.environ.get(token_env)
-                if not token:
-                    raise ValueError(f"--token-env {token_env}: the environment variable is unset or empty")
+            cert, key, token = read_tls_and_token(tls_cert, tls_key, token_env)
             threads = full.perception.intra_op_threads  # the same session options as a local run
             models = [
                 load_model(
@@ -83,8 +76,8 @@ def register(app: typer.Typer) -> None:
                 max_batch_delay_s=cfg.max_batch_delay_ms / 1000.0,
                 max_workers=cfg.server_workers,
                 max_message_bytes=cfg.max_message_mb * 1024 * 1024,
-                tls_cert=tls_cert.read_bytes() if tls_cert else None,
-                tls_key=tls_key.read_bytes() if tls_key else None,
+                tls_cert=cert,
+                tls_key=key,
                 token=token,
             )
             scheme = "grpcs" if tls_cert else "grpc"
