@@ -148,13 +148,11 @@ def _serve_once(data: bytes) -> tuple[str, threading.Thread]:
     return f"tcp://127.0.0.1:{port}", t
 
 
-def test_live_stream_over_loopback(tmp_path: Path, highway_clip: Path) -> None:
-    """A camera-like stream: an MPEG-TS remux of the clip served on 127.0.0.1 over TCP,
-    read through the same port as files (live mode: frames may be dropped, never blocked)."""
+def _remux(src: Path, dst: Path, fmt: str) -> Path:
+    """The video stream of ``src`` copied, packets unchanged, into container ``fmt``."""
     import av
 
-    ts = tmp_path / "clip.ts"
-    with av.open(str(highway_clip)) as inp, av.open(str(ts), "w", format="mpegts") as out:
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format=fmt) as out:
         s_in = inp.streams.video[0]
         s_out = out.add_stream_from_template(s_in)
         for pkt in inp.demux(s_in):
@@ -162,6 +160,13 @@ def test_live_stream_over_loopback(tmp_path: Path, highway_clip: Path) -> None:
                 continue
             pkt.stream = s_out
             out.mux(pkt)
+    return dst
+
+
+def test_live_stream_over_loopback(tmp_path: Path, highway_clip: Path) -> None:
+    """A camera-like stream: an MPEG-TS remux of the clip served on 127.0.0.1 over TCP,
+    read through the same port as files (live mode: frames may be dropped, never blocked)."""
+    ts = _remux(highway_clip, tmp_path / "clip.ts", "mpegts")
     url, thread = _serve_once(ts.read_bytes())
     src = open_frames(url)
     assert isinstance(src, VideoFrameSource) and src.live
@@ -174,17 +179,7 @@ def test_live_stream_over_loopback(tmp_path: Path, highway_clip: Path) -> None:
 
 
 def test_raw_h264_elementary_stream(tmp_path: Path, highway_clip: Path) -> None:
-    import av
-
-    raw = tmp_path / "clip.h264"
-    with av.open(str(highway_clip)) as inp, av.open(str(raw), "w", format="h264") as out:
-        s_in = inp.streams.video[0]
-        s_out = out.add_stream_from_template(s_in)
-        for pkt in inp.demux(s_in):
-            if pkt.dts is None:
-                continue
-            pkt.stream = s_out
-            out.mux(pkt)
+    raw = _remux(highway_clip, tmp_path / "clip.h264", "h264")
     frames = list(open_frames(raw))
     assert len(frames) == 38
     assert frames[1].t_s > 0
