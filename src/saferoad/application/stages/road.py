@@ -318,12 +318,7 @@ def run(ctx: AnalysisContext) -> None:
         )
     events.sort(key=lambda e: (e.start_s, e.type.value))
     for ev in events:
-        key = float(ev.evidence.get("key_t_s", ev.start_s))
-        if not math.isfinite(key):
-            key = ev.start_s
-        ev.evidence["clip_window_s"] = [
-            round(key - cfg.clip_before_s, 3), round(key + cfg.clip_after_s, 3)
-        ]
+        ev.evidence["clip_window_s"] = _clip_window(_key_t(ev), cfg)
     if has_camera and rec.video is not None and cfg.clips and ctx.out_dir is not None:
         # clips first, so the sink receives this stage's events with their clip paths
         with span("road.clips", events=len(ctx.events) + len(events)) as sp:
@@ -344,9 +339,7 @@ def cut_event_clips(
     assert ctx.out_dir is not None and ctx.recording.video is not None
     requests = []
     for i, ev in enumerate(events):
-        key = float(ev.evidence.get("key_t_s", ev.start_s))
-        if not math.isfinite(key):
-            key = ev.start_s
+        key = _key_t(ev)
         ids = {
             int(ev.evidence[k]) for k in ("lead_track_id", "sign_track_id", "light_track_id")
             if isinstance(ev.evidence.get(k), int)
@@ -358,8 +351,7 @@ def cut_event_clips(
             f"{ev.type.value}  t={key:.1f}s", frozenset(ids),
             float(snap) if isinstance(snap, int | float) and math.isfinite(snap) else key,
         ))
-        ev.evidence.setdefault("clip_window_s", [round(key - cfg.clip_before_s, 3),
-                                                 round(key + cfg.clip_after_s, 3)])
+        ev.evidence.setdefault("clip_window_s", _clip_window(key, cfg))
     results = cut_clips(
         ctx.recording.video, requests, tracks, ctx.out_dir,
         time_offset_s=video_time_offset(ctx), max_width=cfg.clip_max_width,
@@ -372,6 +364,16 @@ def cut_event_clips(
         if res.snapshot is not None:
             ev.evidence["snapshot"] = str(res.snapshot.relative_to(ctx.out_dir))
     return n
+
+
+def _key_t(ev: Event) -> float:
+    """The moment an event's clip centres on: its ``key_t_s`` evidence, else its start."""
+    key = float(ev.evidence.get("key_t_s", ev.start_s))
+    return key if math.isfinite(key) else ev.start_s
+
+
+def _clip_window(key: float, cfg: RoadEventsConfig) -> list[float]:
+    return [round(key - cfg.clip_before_s, 3), round(key + cfg.clip_after_s, 3)]
 
 
 def _slug(s: str) -> str:
