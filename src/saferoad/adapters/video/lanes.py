@@ -10,7 +10,6 @@ the pitch (``saferoad.domain.geometry.pitch_from_horizon``; Stein, Mano & Shashu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,9 +107,3 @@ def _line_distance(seg: NDArray[np.float64], p: tuple[float, float]) -> NDArray[
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
     out: NDArray[np.float64] = np.abs(np.sum(n * (np.asarray(p) - seg[:, :2]), axis=1))
     return out
-
-
-def median_horizon(rows: list[float]) -> float | None:
-    """A robust horizon row from several frames' vanishing points."""
-    vals = [r for r in rows if math.isfinite(r)]
-    return float(np.median(vals)) if vals else None
