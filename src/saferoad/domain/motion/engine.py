@@ -141,7 +141,7 @@ def run_engine(
     if imu.frame == "earth" and imu.horizontal_highpass_tau_s is not None:
         # The source high-passed the horizontal acceleration: measure its time constant and,
         # where configured, undo it before any rule reads the signal.
-        horizontal, hp_fit = source_highpass(
+        undone, hp_fit = source_highpass(
             acc[:, :2],
             None if gyro is None else gyro[:, 2],
             u.valid,
@@ -151,7 +151,7 @@ def run_engine(
             leak_s=params.highpass_leak_s,
         )
         if params.undo_source_highpass:
-            acc = np.column_stack([horizontal, acc[:, 2]])
+            acc = np.column_stack([undone, acc[:, 2]])
 
     # A reference speed on the grid for the vehicle frame: GPS first (the issue's "forward
     # axis from GPS speed changes"), else CAN.
@@ -179,6 +179,7 @@ def run_engine(
             frame = None
 
     a_long = a_lat = yaw = None
+    horizontal: FloatArray | None = None
     course_ok = (
         gps is not None
         and ref is not None
@@ -193,18 +194,10 @@ def run_engine(
         yaw = gyro[:, 2] if gyro is not None else None
         a_long, a_lat, _, quality = earth_to_heading(acc[:, :2], course, ref, yaw, hz)
         frame = VehicleFrame(None, np.array([0.0, 0.0, 1.0]), "gps-course", quality)
-        speed = ego_speed(can, gps, u.t_s, a_long, tau_s=params.speed_fusion_tau_s)
-        sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
-        sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat)
-        mode = "signed"
     elif frame is not None and frame.rotation is not None:
         rot = frame.rotation
         a_long, a_lat = project(acc, rot[0]), project(acc, rot[1])
         yaw = project(gyro, rot[2]) if gyro is not None else None
-        speed = ego_speed(can, gps, u.t_s, a_long, tau_s=params.speed_fusion_tau_s)
-        sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
-        sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat)
-        mode = "signed"
     else:
         if imu.frame == "earth":
             up = np.array([0.0, 0.0, 1.0])
@@ -217,10 +210,17 @@ def run_engine(
             horizontal = np.column_stack([project(acc, e1), project(acc, e2)])
             horizontal = horizontal - horizontal.mean(axis=0)
         yaw = project(gyro, up) if gyro is not None else None
-        speed = ego_speed(can, gps)
-        sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
-        sig = MotionSignals(u.t_s, u.valid, yaw, sig_speed, horizontal=horizontal)
-        mode = "heading-free"
+    # Signed mode: the IMU's longitudinal acceleration fills in the GPS speed between fixes.
+    speed = (
+        ego_speed(can, gps)
+        if a_long is None
+        else ego_speed(can, gps, u.t_s, a_long, tau_s=params.speed_fusion_tau_s)
+    )
+    sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
+    sig = MotionSignals(
+        u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat, horizontal=horizontal
+    )
+    mode = "heading-free" if sig.heading_free else "signed"
     events = detect_harsh(sig, params.harsh, hz)
     t0 = float(u.t_s[0])
     t1 = float(u.t_s[-1])
