@@ -43,8 +43,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from saferoad.domain.motion.signal import runs
 from saferoad.domain.simulation.camera import (
     ObjectView,
     frame_times,
@@ -107,13 +107,6 @@ class Definitions:
     motion: MotionDefinitions = MotionDefinitions()
     road: RoadDefinitions = RoadDefinitions()
     cabin: CabinDefinitions = CabinDefinitions()
-
-
-def runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """Index ranges ``[i, j)`` where ``mask`` is true."""
-    m = np.concatenate([[False], mask.astype(bool), [False]])
-    edges = np.flatnonzero(m[1:] != m[:-1])
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def threshold_intervals(
