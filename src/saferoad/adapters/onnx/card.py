@@ -47,7 +47,8 @@ from saferoad.ports.detector import InferenceBackend, TensorSpec
 CARDS_DIR = Path(__file__).resolve().parent / "cards"
 """Cards shipped with saferoad (one per supported model)."""
 
-DECODERS = ("yolox", "fastestdet", "ultralytics")
+Decoder = Literal["yolox", "fastestdet", "ultralytics"]
+"""How a model's output is read (one decoder each in ``detector.py``)."""
 
 
 class ModelCardError(ValueError):
@@ -92,7 +93,7 @@ class _OutputTable(_Strict):
     name: str
     shape: tuple[int, ...]
     """``-1`` marks a dimension the model leaves dynamic."""
-    decoder: Literal["yolox", "fastestdet", "ultralytics"]
+    decoder: Decoder
     strides: tuple[int, ...] = ()
 
 
@@ -136,7 +137,7 @@ class ModelCard(BaseModel):
     input_dtype: str
     output_name: str
     output_shape: tuple[int, ...]
-    decoder: Literal["yolox", "fastestdet", "ultralytics"]
+    decoder: Decoder
     strides: tuple[int, ...]
     class_names: tuple[str, ...]
     score_threshold: float
