@@ -255,9 +255,8 @@ class FaceAnalyzer:
                 return max(near, key=lambda b: b.score)
         return max(boxes, key=lambda b: float((b.xyxy[2] - b.xyxy[0]) * (b.xyxy[3] - b.xyxy[1])))
 
-    def _landmarks(self, image: ImageArray) -> tuple[FaceLandmarks | None, float]:
-        """Landmarks of the tracked or newly detected face, with the detection score (NaN when
-        tracked)."""
+    def _landmarks(self, image: ImageArray) -> FaceLandmarks | None:
+        """Landmarks of the tracked or newly detected face."""
         tracking = (
             self._roi is not None
             and self._since_detect < self.cfg.redetect_every
@@ -271,15 +270,13 @@ class FaceAnalyzer:
                     roi = self._roi_from_landmarks(lm.points)
                     if _roi_moved(self._roi, roi, self.cfg.refine_tolerance):
                         lm = self.landmarker.run(image, roi)
-                return lm, math.nan
+                return lm
         boxes = [b for b in self.detector.detect(image) if b.score >= self.cfg.detector_score]
         self._since_detect = 0
         if not boxes:
-            return None, math.nan
-        best = self._pick(boxes)
-        lm = self.landmarker.run(image, self._roi_from_box(best))
-        lm = self.landmarker.run(image, self._roi_from_landmarks(lm.points))
-        return lm, best.score
+            return None
+        lm = self.landmarker.run(image, self._roi_from_box(self._pick(boxes)))
+        return self.landmarker.run(image, self._roi_from_landmarks(lm.points))
 
     def analyze(self, frame: Frame) -> CabinSample:
         image = frame.image
@@ -290,7 +287,7 @@ class FaceAnalyzer:
         if obstructed:
             self.reset()
             return CabinSample.no_face(frame.index, frame.t_s, obstructed=True)
-        lm, _ = self._landmarks(image)
+        lm = self._landmarks(image)
         if lm is None or (math.isfinite(lm.score) and lm.score < cfg.landmark_score):
             self.reset()
             return CabinSample.no_face(frame.index, frame.t_s)
