@@ -187,8 +187,9 @@ def match_events(
             if not _compatible(p, lab):
                 continue
             ov = _overlap(p.start_s, p.end_s, lab.start_s - tolerance_s, lab.end_s + tolerance_s)
-            # A zero-length detection inside the window has overlap 0: count it as touching.
-            if ov >= min_overlap_s and ov >= 0:
+            # A zero-length detection inside the window has overlap 0: count it as touching
+            # (min_overlap_s >= 0, so a negative overlap, a gap, never passes).
+            if ov >= min_overlap_s:
                 score[i, j] = ov + 1e-6
     if n and m:
         # Count first, overlap second: each possible pair is worth 1 plus a share of its
