@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import typer
@@ -31,7 +32,13 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from saferoad.adapters.recording import open_recording
             from saferoad.application.analyze import analyze_recording
-            from saferoad.observability import TraceRecorder, configure_logging, get_logger
+            from saferoad.observability import (
+                TraceRecorder,
+                configure_logging,
+                get_logger,
+                recording_trace,
+                span,
+            )
 
             sets = list(set_ or [])
             if detector is not None:
@@ -40,12 +47,8 @@ def register(app: typer.Typer) -> None:
             output.mkdir(parents=True, exist_ok=True)
             log_file = output / "log.jsonl"
             log_file.unlink(missing_ok=True)
-            import io
-
             configure_logging("INFO", stream=io.StringIO(), json_file=log_file)
             rec_trace = TraceRecorder()
-            from saferoad.observability import recording_trace, span
-
             with recording_trace(rec_trace):
                 with span("read", path=str(path)):
                     recording = open_recording(path)
