@@ -69,17 +69,14 @@ class _RunRule:
     def update(self, s: RoadSample) -> list[Event]:
         out: list[Event] = []
         run = self._run
-        if run.active and (s.gap_before or not s.speed_valid):
-            out += self._close()
+        if run.active and (
+            s.gap_before or not s.speed_valid or s.t_s - run.last_t > self.dropout_s + 1e-9
+        ):
+            out += self._close()  # a gap, an unknown speed, or a dropout longer than bridged
             run = self._run
         value = self._value(s)
         if value is None:
-            if run.active and s.t_s - run.last_t > self.dropout_s + 1e-9:
-                out += self._close()
             return out
-        if run.active and s.t_s - run.last_t > self.dropout_s + 1e-9:
-            out += self._close()
-            run = self._run
         assert s.lead is not None
         if not run.active:
             run.start_t, run.start_frame = s.t_s, s.frame
