@@ -221,7 +221,8 @@ def run_part(args: list[str]) -> dict[str, Any]:
     )
     if out.returncode != 0:
         raise RuntimeError(f"part {args} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
@@ -259,35 +260,35 @@ def main() -> None:
                 run_part(["--part", "model", *common]),
                 run_part(["--part", "pipeline", "--workers", str(a.workers), *common]),
             ))
-        model = max((r[0] for r in rounds), key=lambda m: m["fps"])
-        model["settings"] = {
+        model_only = max((r[0] for r in rounds), key=lambda m: m["fps"])
+        model_only["settings"] = {
             k: max(r[0]["settings"][k] for r in rounds) for k in rounds[0][0]["settings"]
         }
-        model["cpu_ms"] = {
+        model_only["cpu_ms"] = {
             k: min(r[0]["cpu_ms"][k] for r in rounds) for k in rounds[0][0]["cpu_ms"]
         }
-        model["best"] = max(model["settings"], key=lambda k: model["settings"][k])
-        model["fps"] = model["settings"][model["best"]]
+        model_only["best"] = max(model_only["settings"], key=lambda k: model_only["settings"][k])
+        model_only["fps"] = model_only["settings"][model_only["best"]]
         pipe_cpu = min(r[1]["cpu_ms"] for r in rounds)
         pipe = max((r[1] for r in rounds), key=lambda m: m["fps"])
         round_ratios = [r[1]["fps"] / r[0]["fps"] for r in rounds]
         plain = run_part(["--part", "plain", *common])
-        print(f"\n== YOLOX-nano 416, {model['frames']} frames of 1280x720 H.264, best of {a.rounds} rounds ==")
+        print(f"\n== YOLOX-nano 416, {model_only['frames']} frames of 1280x720 H.264, best of {a.rounds} rounds ==")
         cores = os.cpu_count() or 2
-        for k, v in model["settings"].items():
-            print(f"model only   {k:<42} {v:7.1f} fps   CPU {model['cpu_ms'][k]:6.2f} ms/frame")
-        print(f"model only   best ({model['best']})".ljust(55) + f" {model['fps']:7.1f} fps   peak RSS {model['rss_mb']:.0f} MB")
+        for k, v in model_only["settings"].items():
+            print(f"model only   {k:<42} {v:7.1f} fps   CPU {model_only['cpu_ms'][k]:6.2f} ms/frame")
+        print(f"model only   best ({model_only['best']})".ljust(55) + f" {model_only['fps']:7.1f} fps   peak RSS {model_only['rss_mb']:.0f} MB")
         print(f"pipeline     saferoad run_perception, {a.workers} workers".ljust(55)
               + f" {pipe['fps']:7.1f} fps   peak RSS {pipe['rss_mb']:.0f} MB")
         print("baseline     plain cv2 + onnxruntime loop (no tracking)".ljust(55)
               + f" {plain['fps']:7.1f} fps   peak RSS {plain['rss_mb']:.0f} MB")
-        print(f"ratio        pipeline / best model-only = {pipe['fps'] / model['fps']:.3f} (target >= 0.85)")
+        print(f"ratio        pipeline / best model-only = {pipe['fps'] / model_only['fps']:.3f} (target >= 0.85)")
         print("             per round (same-round best model-only): "
               + ", ".join(f"{x:.3f}" for x in round_ratios))
         print(f"             pipeline / plain loop      = {pipe['fps'] / plain['fps']:.2f}x")
         # CPU time per frame is far steadier than wall time on a shared machine: capacity =
         # cores / CPU seconds per frame, i.e. the rate with every core busy and nothing else
-        inf_cpu = model["cpu_ms"]["2 sessions x 1 thread, alternate frames"]
+        inf_cpu = model_only["cpu_ms"]["2 sessions x 1 thread, alternate frames"]
         print(f"CPU/frame    model only (1-thread sessions) {inf_cpu:.2f} ms, pipeline {pipe_cpu:.2f} ms, "
               f"plain loop {plain['cpu_ms']:.2f} ms")
         print(f"capacity     model only {cores * 1e3 / inf_cpu:.1f} fps, pipeline {cores * 1e3 / pipe_cpu:.1f} fps "
