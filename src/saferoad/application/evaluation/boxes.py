@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from saferoad.domain.tracking import iou_matrix
+
 BOX_COLUMNS = ["frame", "track_id", "cls", "score", "x1", "y1", "x2", "y2", "distance_m"]
 CLASSES = ("vehicle", "person", "bicycle", "traffic_light", "stop_sign")
 
@@ -100,17 +102,7 @@ DIST_STATS = ("dist.n", "dist.abs_sum", "dist.rel_sum")
 def iou_distance(a: np.ndarray, b: np.ndarray, iou_threshold: float) -> np.ndarray:
     """``1 - IoU`` between xyxy boxes, NaN where IoU is below the threshold: the distance
     matrix motmetrics expects (its own ``iou_matrix`` calls ``np.asfarray``, gone in NumPy 2)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.full((len(a), len(b)), np.nan)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    iou = iou_matrix(a, b)
     return np.where(iou >= iou_threshold, 1.0 - iou, np.nan)
 
 
