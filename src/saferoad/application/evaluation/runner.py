@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from saferoad.application.evaluation.cache import (
@@ -143,7 +142,3 @@ def run_dataset(
     record.finished_utc = datetime.now(UTC).isoformat()
     log.info("evaluate_run_done", **{k: v for k, v in record.row().items() if k in ("computed", "cached", "failed", "wall_s")})
     return record
-
-
-def cache_dir_for(out: Path, cache: Path | None) -> Path:
-    return cache if cache is not None else out / "cache"
