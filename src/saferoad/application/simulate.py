@@ -54,22 +54,16 @@ _CABIN_FIELDS = {
 def definitions_from_config(cfg: SaferoadConfig) -> Definitions:
     """The event definitions the rules use, with the thresholds of ``cfg``.
 
-    Road and cabin thresholds are read from ``road_events`` and ``cabin`` by their field
-    names (``drowsy_closure_s`` is ``cabin.long_closure_s``)."""
-    m = cfg.motion
-    motion = MotionDefinitions(
-        braking_g=m.braking_g,
-        acceleration_g=m.acceleration_g,
-        cornering_g=m.cornering_g,
-        lane_change_g=m.lane_change_g,
-        min_duration_s=m.min_duration_s,
-        hysteresis=m.hysteresis,
-        merge_gap_s=m.merge_gap_s,
-        min_speed_mps=m.min_speed_mps,
-    )
+    Motion, road and cabin thresholds are read from ``motion``, ``road_events`` and ``cabin``
+    by their field names (``drowsy_closure_s`` is ``cabin.long_closure_s``)."""
+    motion_kw = {f.name: getattr(cfg.motion, f.name) for f in fields(MotionDefinitions)}
     road_kw = {f.name: getattr(cfg.road_events, f.name) for f in fields(RoadDefinitions)}
     cabin_kw = {k: getattr(cfg.cabin, v) for k, v in _CABIN_FIELDS.items()}
-    return Definitions(motion, replace(RoadDefinitions(), **road_kw), replace(CabinDefinitions(), **cabin_kw))
+    return Definitions(
+        replace(MotionDefinitions(), **motion_kw),
+        replace(RoadDefinitions(), **road_kw),
+        replace(CabinDefinitions(), **cabin_kw),
+    )
 
 
 def split_meta(assignments: Sequence[str]) -> tuple[list[str], dict[str, str]]:
