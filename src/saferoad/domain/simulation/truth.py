@@ -167,12 +167,11 @@ def motion_labels(sc: Scenario, m: MotionDefinitions) -> list[EventLabel]:
         second = (e.t >= mid) & (e.t <= note.end_s)
         sgn = 1.0 if note.direction == "left" else -1.0
         lat = sgn * e.a_lat_lane
-        if lat[first].max(initial=0.0) >= thr and (-lat[second]).max(initial=0.0) >= thr:
-            i1 = threshold_intervals(e.t[first], lat[first], thr, hysteresis=m.hysteresis)
-            i2 = threshold_intervals(e.t[second], -lat[second], thr, hysteresis=m.hysteresis)
-            if i1 and i2:
-                direction = Direction.LEFT if note.direction == "left" else Direction.RIGHT
-                out.append(EventLabel("aggressive_lane_change", i1[0][0], i2[-1][1], direction))
+        i1 = threshold_intervals(e.t[first], lat[first], thr, hysteresis=m.hysteresis)
+        i2 = threshold_intervals(e.t[second], -lat[second], thr, hysteresis=m.hysteresis)
+        if i1 and i2:
+            direction = Direction.LEFT if note.direction == "left" else Direction.RIGHT
+            out.append(EventLabel("aggressive_lane_change", i1[0][0], i2[-1][1], direction))
     return out
 
 
