@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from saferoad.adapters.recording._csv import warn
-from saferoad.domain.motion.timebase import find_gaps, repair_order
+from saferoad.domain.motion.timebase import TimeRepair, find_gaps, repair_order
 from saferoad.domain.types import FloatArray, G, GpsSeries, ImuSeries, SpeedSeries
 
 
-def _repair(t: FloatArray, path: Path, what: str) -> np.ndarray:
+def _repair(t: FloatArray, path: Path, what: str) -> TimeRepair:
     rep = repair_order(t)
     if rep.n_out_of_order:
         warn(f"{path}: {rep.n_out_of_order} {what} timestamp(s) out of order: sorted by t_s")
@@ -31,7 +31,7 @@ def _repair(t: FloatArray, path: Path, what: str) -> np.ndarray:
             f"{path}: {len(gaps)} gap(s) in the {what} samples (longest {longest:.2f} s from "
             f"t={gaps[0][0]:.3f} s): events are not decided across them"
         )
-    return rep.index
+    return rep
 
 
 def check_imu_units(imu: ImuSeries, path: Path) -> None:
@@ -56,9 +56,10 @@ def check_imu_units(imu: ImuSeries, path: Path) -> None:
 def clean_imu(imu: ImuSeries, path: Path) -> ImuSeries:
     if len(imu) < 2:
         raise ValueError(f"{path}: only {len(imu)} IMU sample(s); need at least 2")
-    idx = _repair(imu.t_s, path, "IMU")
-    if idx.size == len(imu) and np.array_equal(idx, np.arange(len(imu))):
+    rep = _repair(imu.t_s, path, "IMU")
+    if not rep.changed:
         return imu
+    idx = rep.index
     return ImuSeries(
         imu.t_s[idx],
         imu.acc[idx],
@@ -70,7 +71,7 @@ def clean_imu(imu: ImuSeries, path: Path) -> ImuSeries:
 
 
 def clean_speed(s: SpeedSeries, path: Path) -> SpeedSeries:
-    idx = _repair(s.t_s, path, "speed")
+    idx = _repair(s.t_s, path, "speed").index
     return SpeedSeries(s.t_s[idx], s.speed_mps[idx], s.source)
 
 
@@ -83,7 +84,7 @@ def clean_gps(g: GpsSeries, path: Path) -> GpsSeries:
         raise ValueError(f"{path}: fix {bad_lat[0] + 1}: field 'lat': {g.lat[bad_lat[0]]} outside ±90")
     if bad_lon.size:
         raise ValueError(f"{path}: fix {bad_lon[0] + 1}: field 'lon': {g.lon[bad_lon[0]]} outside ±180")
-    idx = _repair(g.t_s, path, "GPS")
+    idx = _repair(g.t_s, path, "GPS").index
     return GpsSeries(
         g.t_s[idx], g.lat[idx], g.lon[idx], g.speed_mps[idx], g.course_deg[idx], g.alt_m[idx]
     )
