@@ -37,13 +37,6 @@ class VehicleFrame:
     method: str
     quality: float
 
-    @property
-    def forward_deg_in_device(self) -> float | None:
-        if self.rotation is None:
-            return None
-        f = self.rotation[0]
-        return float(np.degrees(np.arctan2(f[1], f[0])))
-
 
 def project(x: FloatArray, v: FloatArray) -> FloatArray:
     """``x @ v`` for (N, 3) x without BLAS: multi-threaded BLAS on tall, thin arrays costs
