@@ -214,6 +214,19 @@ def test_labels_jsonl_errors(tmp_path: Path) -> None:
         read_labels_jsonl(p)
 
 
+def test_events_jsonl_errors(tmp_path: Path) -> None:
+    from saferoad.application.analyze import read_events
+
+    ok = '{"type": "harsh_braking", "start_s": 1, "end_s": 2}\n\n'
+    assert len(read_events(write(tmp_path / "events.jsonl", ok))) == 1
+    with pytest.raises(ValueError, match=r"events\.jsonl:3: not valid JSON"):
+        read_events(write(tmp_path / "events.jsonl", ok + "{nope\n"))
+    with pytest.raises(ValueError, match=r"events\.jsonl:3: expected a JSON object"):
+        read_events(write(tmp_path / "events.jsonl", ok + "[1, 2]\n"))
+    with pytest.raises(ValueError, match=r"events\.jsonl:1: not a valid event"):
+        read_events(write(tmp_path / "events.jsonl", '{"type": "nope", "start_s": 1, "end_s": 2}\n'))
+
+
 def test_ground_truth_csv(tmp_path: Path) -> None:
     p = write(tmp_path / "groundTruth.csv", "evento, inicio, fim\ncurva_esquerda_agressiva,1,3\nevento_nao_agressivo,5,6\n")
     labs = read_ground_truth_csv(p)
