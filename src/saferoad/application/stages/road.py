@@ -221,10 +221,7 @@ def _merge(frames: Iterable[FrameItem], speed: Stream | None) -> Iterator[tuple[
     if speed is None:
         speed_iter: Iterator[tuple[float, int, Any]] = iter(())
     else:
-        raw_t = np.asarray(speed.t_s, dtype=np.float64)
-        clock = speed.clock_t_s
-        vals = np.asarray(speed.values[:, 0], dtype=np.float64)
-        speed_iter = ((float(c), 0, (float(rt), float(v))) for c, rt, v in zip(clock, raw_t, vals, strict=True))
+        speed_iter = _speed_items(speed)
     frame_iter = ((f[0], 1, f) for f in frames)
     for t, kind, payload in heapq.merge(speed_iter, frame_iter, key=lambda x: (x[0], x[1])):
         if kind == 0:
@@ -232,6 +229,15 @@ def _merge(frames: Iterable[FrameItem], speed: Stream | None) -> Iterator[tuple[
             yield 0, raw_t, v
         else:
             yield 1, t, payload
+
+
+def _speed_items(speed: Stream) -> Iterator[tuple[float, int, tuple[float, float]]]:
+    """Speed samples as ``(recording-clock time, 0, (own-clock time, speed))``, the order key
+    first, as the streaming merges push them."""
+    return (
+        (float(c), 0, (float(rt), float(v)))
+        for c, rt, v in zip(speed.clock_t_s, speed.t_s, speed.values[:, 0], strict=True)
+    )
 
 
 def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventParams) -> list[Event]:
@@ -251,10 +257,7 @@ def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventPa
         limits.limit_at, params, speed_offset_s=speed.offset_s,
         gps_offset_s=gps.offset_s if gps is not None else 0.0, has_gps=gps is not None,
     )
-    items: list[Iterator[tuple[float, int, tuple[float, ...]]]] = [
-        ((float(c), 0, (float(rt), float(v))) for c, rt, v in
-         zip(speed.clock_t_s, speed.t_s, speed.values[:, 0], strict=True))
-    ]
+    items: list[Iterator[tuple[float, int, tuple[float, ...]]]] = [_speed_items(speed)]
     if gps is not None:
         items.append(
             ((float(c), 1, (float(rt), float(a), float(b))) for c, rt, (a, b) in
