@@ -15,6 +15,7 @@ the server.
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -274,7 +275,7 @@ class _BearerAuth(grpc.ServerInterceptor):  # type: ignore[misc]
     stay open, as load balancers and grpcurl need them)."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}"
+        self._expected = f"Bearer {token}".encode()
 
         def deny(request: Any, context: Any) -> Any:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
@@ -286,7 +287,9 @@ class _BearerAuth(grpc.ServerInterceptor):  # type: ignore[misc]
         if method.startswith(("/grpc.health.", "/grpc.reflection.")):
             return continuation(handler_call_details)
         meta = dict(handler_call_details.invocation_metadata or ())
-        if meta.get("authorization") != self._expected:
+        got = meta.get("authorization")
+        got_bytes = got.encode() if isinstance(got, str) else bytes(got or b"")
+        if not hmac.compare_digest(got_bytes, self._expected):  # constant time: no timing leak
             return self._deny
         return continuation(handler_call_details)
 
