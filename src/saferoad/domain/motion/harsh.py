@@ -141,7 +141,7 @@ def _make(
         **(extra or {}),
     }
     if sig.yaw_rate is not None:
-        peak["yaw_rate_dps"] = round(float(np.degrees(sig.yaw_rate[a:b]).__abs__().max()), 2)
+        peak["yaw_rate_dps"] = round(float(np.degrees(np.abs(sig.yaw_rate[a:b]).max())), 2)
     return Event(
         typ,
         float(sig.t_s[a]),
