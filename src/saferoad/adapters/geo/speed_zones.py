@@ -44,10 +44,6 @@ class SpeedLimits:
         if self.zones:
             self._tree = STRtree([z.geometry for z in self.zones])
 
-    @property
-    def active(self) -> bool:
-        return self.global_kmh is not None or bool(self.zones)
-
     def limit_at(self, lat: float, lon: float) -> tuple[float, str | None]:
         default = self.global_kmh / 3.6 if self.global_kmh is not None else math.nan
         if self._tree is None or not (math.isfinite(lat) and math.isfinite(lon)):

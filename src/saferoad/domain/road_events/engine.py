@@ -29,7 +29,7 @@ from saferoad.domain.road_events.following import ForwardCollisionRule, Tailgati
 from saferoad.domain.road_events.lead import LeadTracker
 from saferoad.domain.road_events.signs import RedLightRule, StopSignRule
 from saferoad.domain.road_events.speeding import SpeedingRule
-from saferoad.domain.timeline import OnlineAligner, Stream, align, frame_gaps, tick_at
+from saferoad.domain.timeline import OnlineAligner, Stream, align, tick_at
 from saferoad.domain.types import Event, RoadClass, TrackedObject
 
 
@@ -211,11 +211,6 @@ def batch_road(
         out += engine.on_frame(ti, idx, objs, vi)
     out += engine.finish()
     return out, engine
-
-
-def video_gaps(frames: Sequence[FrameItem], max_frame_gap_s: float) -> int:
-    """How many gaps the video has (for the summary)."""
-    return int(np.count_nonzero(frame_gaps(np.array([f[0] for f in frames]), max_frame_gap_s)))
 
 
 # --- speeding on the speed timeline ---------------------------------------------------
