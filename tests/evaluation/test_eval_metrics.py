@@ -104,6 +104,7 @@ def test_read_box_labels_detections_json_and_mot(tmp_path: Path) -> None:
     mot.write_text("1,4,10,20,30,40,1,-1,-1\n2,4,12,20,30,40,0,-1,-1\n")
     df = read_box_labels(mot)
     assert len(df) == 1 and df.iloc[0]["y2"] == 60.0 and math.isnan(df.iloc[0]["distance_m"])
+    assert df.iloc[0]["frame"] == 0  # MOT frame 1 is video frame index 0 (tracks.parquet)
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ def _num(v: Any, where: str, name: str) -> float:
 
 def read_box_labels(path: Path) -> pd.DataFrame:
     """Ground-truth boxes from a ``detections.json`` (docs/recording-format.md) or a MOT
-    Challenge ``gt.txt`` (``frame,id,x,y,w,h,conf,...``; class ``vehicle``). Errors name the
-    file and the frame / line."""
+    Challenge ``gt.txt`` (``frame,id,x,y,w,h,conf,...``, 1-based frames read 0-based; class
+    ``vehicle``). Errors name the file and the frame / line."""
     rows: list[tuple[Any, ...]] = []
     if path.suffix.lower() == ".json":
         try:
@@ -83,7 +83,9 @@ def read_box_labels(path: Path) -> pd.DataFrame:
                 if len(vals) == 7 and vals[6] == 0:
                     continue  # MOT: conf 0 marks a box to ignore
                 fr_, tid, x, y, bw, bh = vals[:6]
-                rows.append((int(fr_), int(tid), "vehicle", 1.0, x, y, x + bw, y + bh, math.nan))
+                # MOT frames are 1-based; video frame indices (tracks.parquet) are 0-based,
+                # as the replay detector reads the same file.
+                rows.append((int(fr_) - 1, int(tid), "vehicle", 1.0, x, y, x + bw, y + bh, math.nan))
     return pd.DataFrame(rows, columns=BOX_COLUMNS)
 
 
