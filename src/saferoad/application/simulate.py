@@ -229,24 +229,32 @@ def simulate_fleet(
             name = f"trip-{k:0{width}d}-{scenario}"
             trip_seed = int(rng.integers(0, 2**31 - 1))
             res = simulate(scenario, out / name, assignments=meta + params, seed=trip_seed, video=video, config=config)
-            entries.append(
-                {
-                    "path": name,
-                    "labels": f"{name}/labels.jsonl",
-                    "tags": {
-                        "scenario": scenario,
-                        "driver": driver,
-                        "style": style.name,
-                        "vehicle": vehicle,
-                        "start_utc": start.isoformat().replace("+00:00", "Z"),
-                        "seed": trip_seed,
-                        "params": params,
-                        "events": sorted({lb.type for lb in res.written.labels if lb.type != "normal"}),
-                    },
-                }
-            )
+            entries.append(_manifest_entry(name, res, driver, style.name, vehicle, start, params))
+    return _write_manifest(out, {"fleet": fleet_id, "seed": seed, "trips": trips, "recordings": entries})
+
+
+def _manifest_entry(
+    name: str, res: SimulationResult, driver: str, style: str, vehicle: str, start: datetime, params: list[str]
+) -> dict[str, Any]:
+    """One trip of a fleet manifest: its folder, labels and tags."""
+    return {
+        "path": name,
+        "labels": f"{name}/labels.jsonl",
+        "tags": {
+            "scenario": res.scenario,
+            "driver": driver,
+            "style": style,
+            "vehicle": vehicle,
+            "start_utc": start.isoformat().replace("+00:00", "Z"),
+            "seed": res.seed,
+            "params": params,
+            "events": sorted({lb.type for lb in res.written.labels if lb.type != "normal"}),
+        },
+    }
+
+
+def _write_manifest(out: Path, doc: dict[str, Any]) -> Path:
     manifest = out / "manifest.yaml"
-    doc = {"fleet": fleet_id, "seed": seed, "trips": trips, "recordings": entries}
     manifest.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return manifest
 
@@ -327,26 +335,8 @@ def simulate_fleet_week(
                     res = simulate("mixed_drive", out / name, assignments=meta + params, seed=trip_seed,
                                    video=video, config=config)  # fmt: skip
                     n += 1
-                    entries.append(
-                        {
-                            "path": name,
-                            "labels": f"{name}/labels.jsonl",
-                            "tags": {
-                                "scenario": "mixed_drive",
-                                "driver": driver,
-                                "style": style,
-                                "vehicle": vehicle,
-                                "start_utc": start.isoformat().replace("+00:00", "Z"),
-                                "seed": trip_seed,
-                                "params": params,
-                                "events": sorted({lb.type for lb in res.written.labels if lb.type != "normal"}),
-                            },
-                        }
-                    )
-    manifest = out / "manifest.yaml"
-    doc = {"fleet": fleet_id, "seed": seed, "week": week, "trips": n, "recordings": entries}
-    manifest.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return manifest
+                    entries.append(_manifest_entry(name, res, driver, style, vehicle, start, params))
+    return _write_manifest(out, {"fleet": fleet_id, "seed": seed, "week": week, "trips": n, "recordings": entries})
 
 
 def scenario_names() -> list[str]:
