@@ -111,7 +111,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def read_events(path: Path) -> list[Event]:
     """Read an ``events.jsonl`` file; errors name the file and line."""
     events = []
-    for where, obj in iter_jsonl(path):
+    for _, where, obj in iter_jsonl(path):
         try:
             events.append(Event.from_dict(obj))
         except (ValueError, KeyError, TypeError) as err:

@@ -38,7 +38,7 @@ def read_labels_jsonl(path: Path) -> list[EventLabel]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: file not found")
     out: list[EventLabel] = []
-    for where, obj in iter_jsonl(path):
+    for _, where, obj in iter_jsonl(path):
         for key in ("type", "start_s", "end_s"):
             if key not in obj:
                 raise ValueError(f"{where}: field {key!r}: missing")
