@@ -48,6 +48,15 @@ class InferenceConfig(Section):
         "SAFEROAD_INFERENCE_TOKEN",
         description="Environment variable holding a bearer token sent as `authorization: Bearer ...` (kept out of config files); unset or empty: no token.",
     )
+    shared_memory: bool = Field(
+        False,
+        description=(
+            "Pass tensors to the model server through POSIX shared memory instead of the socket "
+            "(Triton's system shared-memory extension, which `serve-model` and Triton offer): only "
+            "for a server on the same machine, running as the same user. The client creates its "
+            "regions once and reuses them; results are bit-identical to the socket path."
+        ),
+    )
     max_message_mb: int = Field(
         64,
         ge=1,

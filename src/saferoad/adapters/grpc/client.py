@@ -19,6 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,15 @@ from google.protobuf.message import DecodeError
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from saferoad.adapters.grpc.models import Arrays, TensorMeta
+from saferoad.adapters.grpc.shm import EXTENSION as SHM_EXTENSION
+from saferoad.adapters.grpc.shm import (
+    OwnedRegion,
+    SharedMemoryError,
+    TensorRef,
+    aligned,
+    set_ref_params,
+    tensor_ref,
+)
 from saferoad.adapters.grpc.tensors import (
     TensorError,
     datatype_of,
@@ -119,6 +129,9 @@ class ClientOptions:
     server_name: str = ""
     token: str | None = None
     max_message_bytes: int = 64 * 1024 * 1024
+    shared_memory: bool = False
+    """Send inputs and receive fixed-size outputs through system shared memory (Triton's
+    extension; client and server on the same machine)."""
 
     @classmethod
     def from_config(cls, cfg: Any) -> ClientOptions:
@@ -140,6 +153,7 @@ class ClientOptions:
             server_name=cfg.tls_server_name,
             token=os.environ.get(cfg.token_env) or None if cfg.token_env else None,
             max_message_bytes=cfg.max_message_mb * 1024 * 1024,
+            shared_memory=cfg.shared_memory,
         )
 
 
@@ -181,6 +195,8 @@ class KServeClient:
         self._infer_bytes = self._channel.unary_unary(INFER_METHOD)
         self._metadata = (("authorization", f"Bearer {o.token}"),) if o.token else ()
         self._lock = threading.Lock()
+        self._shm: _ShmPool | None = None
+        self._shm_lock = threading.Lock()
         self.retries = 0
         """Attempts that failed transiently and were retried (for tests and logs)."""
 
@@ -237,12 +253,40 @@ class KServeClient:
     def infer(
         self, inputs: Mapping[str, np.ndarray], outputs: list[str] | None = None, request_id: str = ""
     ) -> Arrays:
-        """Run the model on ``inputs`` (raw tensor contents) and return its outputs by name."""
+        """Run the model on ``inputs`` and return its outputs by name: raw tensor contents on
+        the socket, or through system shared memory when ``options.shared_memory`` is on."""
+        if self.options.shared_memory:
+            return self._shm_pool().infer(inputs, outputs, request_id)
         blob = serialize_request(self.target.model, self.target.version, inputs, outputs, request_id)
         data = self._call(self._infer_bytes, blob, "ModelInfer")
         return parse_response(data)
 
+    # -- Triton's system shared-memory extension ---------------------------------------------
+    def shm_register(self, name: str, key: str, byte_size: int, offset: int = 0) -> None:
+        req = pb.SystemSharedMemoryRegisterRequest(name=name, key=key, offset=offset, byte_size=byte_size)
+        self._call(self._stub.SystemSharedMemoryRegister, req, "SystemSharedMemoryRegister")
+
+    def shm_unregister(self, name: str = "") -> None:
+        req = pb.SystemSharedMemoryUnregisterRequest(name=name)
+        self._call(self._stub.SystemSharedMemoryUnregister, req, "SystemSharedMemoryUnregister")
+
+    def shm_status(self, name: str = "") -> dict[str, tuple[str, int, int]]:
+        """Registered regions: name -> (key, offset, byte_size)."""
+        req = pb.SystemSharedMemoryStatusRequest(name=name)
+        r = self._call(self._stub.SystemSharedMemoryStatus, req, "SystemSharedMemoryStatus")
+        return {k: (v.key, v.offset, v.byte_size) for k, v in r.regions.items()}
+
+    def _shm_pool(self) -> _ShmPool:
+        with self._shm_lock:
+            if self._shm is None:
+                self._shm = _ShmPool(self)
+            return self._shm
+
     def close(self) -> None:
+        with self._shm_lock:
+            pool, self._shm = self._shm, None
+        if pool is not None:
+            pool.close()
         self._channel.close()
 
     def __enter__(self) -> KServeClient:
@@ -318,6 +362,194 @@ def decode_response(resp: Any, raws: Sequence[bytes | memoryview] | None = None)
     except TensorError as err:
         raise RemoteInferenceError(f"malformed response from the server: {err}") from None
     return out
+
+
+@dataclass
+class _ShmSlot:
+    """One caller's input and output regions (created, registered and reused as a pair)."""
+
+    inp: OwnedRegion
+    out: OwnedRegion | None
+    registered: bool = False
+
+    def close(self) -> None:
+        self.inp.close()
+        if self.out is not None:
+            self.out.close()
+
+
+class _ShmPool:
+    """A client's shared-memory regions: one slot per concurrent call, created on first use
+    and reused for every later call (regions are only re-created when an input outgrows its
+    slot). Outputs with a fixed size in ModelMetadata go to the output region; any other
+    output (a variable dimension, BYTES) comes back on the socket."""
+
+    def __init__(self, client: KServeClient) -> None:
+        self.client = client
+        target = client.target
+        extensions = client.server_metadata()["extensions"]
+        if SHM_EXTENSION not in extensions:
+            raise RemoteInferenceError(
+                f"{target}: inference.shared_memory is on, but the server does not offer Triton's "
+                f"system shared-memory extension ({SHM_EXTENSION!r} is not among its extensions "
+                f"{extensions}); set inference.shared_memory = false to send tensors over the socket"
+            )
+        info = client.model_metadata()
+        self.output_names = [m.name for m in info.outputs]
+        self.out_layout: dict[str, tuple[int, int]] = {}
+        end = 0
+        for m in info.outputs:
+            if m.datatype == "BYTES" or any(d < 0 for d in m.shape):
+                continue
+            nbytes = int(np.prod(m.shape, dtype=np.int64)) * dtype_of(m.datatype).itemsize
+            self.out_layout[m.name] = (end, nbytes)
+            end = aligned(end + nbytes)
+        self.out_size = end
+        self._free: list[_ShmSlot] = []
+        self._all: list[_ShmSlot] = []
+        self._lock = threading.Lock()
+
+    def _acquire(self, need: int) -> _ShmSlot:
+        with self._lock:
+            for i, slot in enumerate(self._free):
+                if slot.inp.byte_size >= need:
+                    return self._free.pop(i)
+            if self._free:  # too small for these inputs: retire one, make a bigger one
+                small = self._free.pop()
+                self._all.remove(small)
+            else:
+                small = None
+        if small is not None:
+            self._drop(small)
+        slot = _ShmSlot(OwnedRegion(max(need, 1)), OwnedRegion(self.out_size) if self.out_size else None)
+        with self._lock:
+            self._all.append(slot)
+        return slot
+
+    def _release(self, slot: _ShmSlot) -> None:
+        with self._lock:
+            if slot in self._all:
+                self._free.append(slot)
+
+    def _register(self, slot: _ShmSlot) -> None:
+        for region in (slot.inp, slot.out):
+            if region is None:
+                continue
+            try:
+                self.client.shm_register(region.name, region.key, region.byte_size)
+            except RemoteInferenceError as err:
+                if err.code == grpc.StatusCode.ALREADY_EXISTS:
+                    continue  # ours (unique random name): an earlier attempt got through
+                if err.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
+                    raise RemoteInferenceError(
+                        f"{err} -- system shared memory needs the model server on this machine, "
+                        "running as the same user; set inference.shared_memory = false for a "
+                        "server elsewhere",
+                        err.code,
+                    ) from None
+                raise
+        slot.registered = True
+
+    def _drop(self, slot: _ShmSlot) -> None:
+        if slot.registered:
+            for region in (slot.inp, slot.out):
+                if region is not None:
+                    try:
+                        self.client.shm_unregister(region.name)
+                    except RemoteInferenceError as err:
+                        _log.warning("shm_unregister_failed", region=region.name, error=str(err))
+        slot.close()
+
+    def infer(self, inputs: Mapping[str, np.ndarray], outputs: list[str] | None, request_id: str) -> Arrays:
+        views: list[tuple[str, str, list[int], memoryview | bytes, int]] = []
+        end = 0
+        for name, arr in inputs.items():
+            a = np.asarray(arr)
+            view = raw_view(a)
+            views.append((name, datatype_of(a.dtype), list(a.shape), view, end))
+            end = aligned(end + (len(view) if isinstance(view, bytes) else view.nbytes))
+        slot = self._acquire(end)
+        try:
+            for _, _, _, view, offset in views:
+                slot.inp.write(offset, view)
+            t = self.client.target
+            req = pb.ModelInferRequest(model_name=t.model, model_version=t.version, id=request_id)
+            for name, datatype, shape, view, offset in views:
+                tensor = req.inputs.add(name=name, datatype=datatype, shape=shape)
+                n = len(view) if isinstance(view, bytes) else view.nbytes
+                set_ref_params(tensor.parameters, TensorRef(slot.inp.name, n, offset))
+            for name in outputs or self.output_names:
+                wanted = req.outputs.add(name=name)
+                if name in self.out_layout and slot.out is not None:
+                    offset, n = self.out_layout[name]
+                    set_ref_params(wanted.parameters, TensorRef(slot.out.name, n, offset))
+            blob = req.SerializeToString()
+            for attempt in (1, 2):
+                if not slot.registered:
+                    self._register(slot)
+                try:
+                    data = self.client._call(self.client._infer_bytes, blob, "ModelInfer")
+                except RemoteInferenceError as err:
+                    lost = err.code == grpc.StatusCode.NOT_FOUND and "shared" in str(err).lower()
+                    if attempt == 1 and lost:  # the server restarted and forgot the regions
+                        _log.warning("shm_reregister", target=str(t))
+                        with self._lock:
+                            for s in self._all:
+                                s.registered = False
+                        continue
+                    raise
+                return self._parse(data, slot)
+            raise AssertionError("unreachable")
+        finally:
+            self._release(slot)
+
+    def _parse(self, data: bytes, slot: _ShmSlot) -> Arrays:
+        try:
+            head, raws = split_raw(data, RESPONSE_RAW_FIELD)
+            resp = pb.ModelInferResponse.FromString(head)
+        except (ValueError, DecodeError) as err:
+            raise RemoteInferenceError(f"malformed response from the server: {err}") from None
+        if raws and len(raws) != len(resp.outputs):
+            raise RemoteInferenceError(
+                f"server sent {len(raws)} raw_output_contents for {len(resp.outputs)} outputs"
+            )
+        out: Arrays = {}
+        try:
+            for i, t in enumerate(resp.outputs):
+                ref = tensor_ref(f"output {t.name!r}", t.parameters)
+                if ref is None:
+                    arr = (
+                        decode_raw(t.name, t.datatype, t.shape, raws[i])
+                        if raws
+                        else decode_typed(t.name, t.datatype, t.shape, t.contents)
+                    )
+                    out[t.name] = np.array(arr, copy=True)
+                    continue
+                if slot.out is None or ref.region != slot.out.name or ref.offset + ref.byte_size > slot.out.byte_size:
+                    raise TensorError(f"output {t.name!r} names shared memory this client did not give: {ref}")
+                # one copy out of the region, into a writable array of the caller's own
+                buf = np.empty(ref.byte_size, np.uint8)
+                buf[:] = np.frombuffer(slot.out.mm, np.uint8, ref.byte_size, ref.offset)
+                out[t.name] = decode_raw(t.name, t.datatype, t.shape, buf.data)
+        except (TensorError, SharedMemoryError) as err:
+            raise RemoteInferenceError(f"malformed response from the server: {err}") from None
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            slots, self._all, self._free = self._all, [], []
+        for slot in slots:
+            if slot.registered:
+                for region in (slot.inp, slot.out):
+                    if region is None:
+                        continue
+                    with suppress(grpc.RpcError):  # best effort, one short try: the server may be gone
+                        self.client._stub.SystemSharedMemoryUnregister(
+                            pb.SystemSharedMemoryUnregisterRequest(name=region.name),
+                            timeout=1.0,
+                            metadata=self.client._metadata,
+                        )
+            slot.close()
 
 
 class RemoteBackend:

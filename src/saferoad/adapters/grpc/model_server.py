@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import numpy as np
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -33,12 +34,22 @@ from saferoad.adapters.grpc.batching import BatcherClosed, DynamicBatcher
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from saferoad.adapters.grpc.models import Arrays, ServedModel
+from saferoad.adapters.grpc.shm import EXTENSION as SHM_EXTENSION
+from saferoad.adapters.grpc.shm import (
+    PARAM_BYTE_SIZE,
+    SharedMemoryError,
+    SharedMemoryRegistry,
+    TensorRef,
+    set_ref_params,
+    tensor_ref,
+)
 from saferoad.adapters.grpc.tensors import (
     TYPED_FIELD,
     TensorError,
     datatype_of,
     decode_raw,
     decode_typed,
+    dtype_of,
     fill_typed,
     raw_view,
 )
@@ -97,6 +108,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self.stats = ServerStats()
         self.ready = True
         self.batchers: dict[str, DynamicBatcher] = {}
+        self.shm = SharedMemoryRegistry()
         for m in self.models.values():
             limit = min(max_batch_size, m.max_batch_size)
             if limit > 1:
@@ -115,7 +127,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.ModelReadyResponse(ready=ok)
 
     def ServerMetadata(self, request: Any, context: Any) -> Any:
-        return pb.ServerMetadataResponse(name="saferoad", version=__version__, extensions=[])
+        return pb.ServerMetadataResponse(name="saferoad", version=__version__, extensions=[SHM_EXTENSION])
 
     def ModelMetadata(self, request: Any, context: Any) -> Any:
         try:
@@ -129,6 +141,30 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             )
         except _Abort as err:
             context.abort(err.code, err.message)
+
+    # -- Triton's system shared-memory extension (shm.py) -----------------------------------
+    def SystemSharedMemoryRegister(self, request: Any, context: Any) -> Any:
+        try:
+            self.shm.register(request.name, request.key, request.offset, request.byte_size)
+        except SharedMemoryError as err:
+            context.abort(err.code, err.message)
+        _log.info("shm_registered", region=request.name, key=request.key, byte_size=request.byte_size)
+        return pb.SystemSharedMemoryRegisterResponse()
+
+    def SystemSharedMemoryUnregister(self, request: Any, context: Any) -> Any:
+        self.shm.unregister(request.name)
+        return pb.SystemSharedMemoryUnregisterResponse()
+
+    def SystemSharedMemoryStatus(self, request: Any, context: Any) -> Any:
+        resp = pb.SystemSharedMemoryStatusResponse()
+        try:
+            regions = self.shm.status(request.name)
+        except SharedMemoryError as err:
+            context.abort(err.code, err.message)
+        for name, key, offset, byte_size in regions:
+            st = resp.regions[name]
+            st.name, st.key, st.offset, st.byte_size = name, key, offset, byte_size
+        return resp
 
     # -- inference ---------------------------------------------------------------------------
     def ModelInfer(self, request: Any, context: Any) -> Any:
@@ -152,6 +188,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         except TensorError as err:
             self.stats.add(errors=1)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        except SharedMemoryError as err:
+            self.stats.add(errors=1)
+            context.abort(err.code, err.message)
         raise AssertionError("unreachable: context.abort raises")
 
     def _model(self, name: str, version: str) -> ServedModel:
@@ -170,8 +209,10 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     def _infer(self, request: Any, raws: Sequence[bytes | memoryview], context: Any) -> bytes:
         m = self._model(request.model_name, request.model_version)
-        inputs, typed = decode_request(request, raws)
+        inputs, typed = decode_request(request, raws, self.shm)
         m.check_inputs(inputs)
+        # the shared-memory parameters of requested outputs, checked before the model runs
+        out_refs = {o.name: tensor_ref(f"output {o.name!r}", o.parameters) for o in request.outputs}
         outputs = self._run(m, inputs, context)
         wanted = [o.name for o in request.outputs]
         if wanted:
@@ -181,7 +222,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                     f"model {m.name!r} has no output {unknown[0]!r} (outputs: {', '.join(outputs)})"
                 )
             outputs = {w: outputs[w] for w in wanted}
-        return encode_response(m, request.id, outputs, typed=typed)
+        refs = {k: r for k, r in out_refs.items() if r is not None}
+        return encode_response(m, request.id, outputs, typed=typed, shm=self.shm if refs else None, refs=refs)
 
     def _run(self, m: ServedModel, inputs: Arrays, context: Any) -> Arrays:
         batcher = self.batchers.get(m.name)
@@ -213,6 +255,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             b.close()
         for m in self.models.values():
             m.close()
+        self.shm.close()
         st = self.stats
         _log.info(
             "model_server_closed", requests=st.requests, errors=st.errors, batches=st.batches,
@@ -221,48 +264,101 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
 
 def decode_request(
-    request: Any, raws: Sequence[bytes | memoryview] | None = None
+    request: Any,
+    raws: Sequence[bytes | memoryview] | None = None,
+    shm: SharedMemoryRegistry | None = None,
 ) -> tuple[Arrays, bool]:
     """The input arrays of a ModelInferRequest, and whether they came as typed contents.
-    ``raws``: the raw contents when they were split off the message (wire.py)."""
+    ``raws``: the raw contents when they were split off the message (wire.py). Inputs with
+    shared-memory parameters are read from ``shm`` (Triton's extension); the raw contents
+    are then one per *other* input, in order, as tritonclient and Triton send them."""
     raw = raws or request.raw_input_contents
-    if raw and len(raw) != len(request.inputs):
-        raise TensorError(
-            f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs: give one per input, in order"
-        )
     if not request.inputs:
         raise TensorError("the request has no inputs")
+    refs = [tensor_ref(f"input {t.name!r}", t.parameters) for t in request.inputs]
+    n_other = sum(r is None for r in refs)
+    if raw and len(raw) != n_other:
+        per = "input not in shared memory" if n_other != len(refs) else "input"
+        raise TensorError(f"{len(raw)} raw_input_contents for {n_other} inputs: give one per {per}, in order")
     arrays: Arrays = {}
-    for i, t in enumerate(request.inputs):
+    typed = False
+    j = 0
+    for t, ref in zip(request.inputs, refs, strict=True):
         if t.name in arrays:
             raise TensorError(f"input {t.name!r} appears twice")
-        if raw:
+        if ref is not None:
+            if t.HasField("contents"):
+                raise TensorError(f"input {t.name!r}: contents and shared memory cannot be mixed in one input")
+            if shm is None:
+                raise TensorError(f"input {t.name!r}: this server takes no shared-memory inputs")
+            arrays[t.name] = _decode_shm_input(t, ref, shm)
+        elif raw:
             if t.HasField("contents"):
                 raise TensorError(
                     f"input {t.name!r}: contents and raw_input_contents cannot be mixed in one request"
                 )
-            arrays[t.name] = decode_raw(t.name, t.datatype, t.shape, raw[i])
+            arrays[t.name] = decode_raw(t.name, t.datatype, t.shape, raw[j])
+            j += 1
         else:
             arrays[t.name] = decode_typed(t.name, t.datatype, t.shape, t.contents)
-    return arrays, not raw
+            typed = True
+    return arrays, typed
 
 
-def encode_response(m: ServedModel, request_id: str, outputs: Arrays, *, typed: bool = False) -> bytes:
+def _decode_shm_input(t: Any, ref: TensorRef, shm: SharedMemoryRegistry) -> Any:
+    what = f"input {t.name!r}"
+    if t.datatype != "BYTES":
+        try:
+            dtype = dtype_of(t.datatype)
+        except TensorError as err:
+            raise TensorError(f"{what}: {err}") from None
+        if any(d < 0 for d in t.shape):
+            raise TensorError(f"{what}: shape {list(t.shape)} has a negative dimension")
+        need = int(np.prod(list(t.shape), dtype=np.int64)) * dtype.itemsize
+        if ref.byte_size != need:
+            raise SharedMemoryError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{what}: {PARAM_BYTE_SIZE} is {ref.byte_size}, but {t.datatype} {list(t.shape)} "
+                f"needs {need} bytes (region {ref.region!r})",
+            )
+    return decode_raw(t.name, t.datatype, t.shape, shm.read(what, ref))
+
+
+def encode_response(
+    m: ServedModel,
+    request_id: str,
+    outputs: Arrays,
+    *,
+    typed: bool = False,
+    shm: SharedMemoryRegistry | None = None,
+    refs: dict[str, TensorRef] | None = None,
+) -> bytes:
     """A serialized ModelInferResponse: raw contents, or typed ones when the request used
-    typed ones (and every output has a typed field; FP16 forces raw)."""
+    typed ones (and every output has a typed field; FP16 forces raw). Outputs in ``refs``
+    are written to shared memory and answered with the region's parameters, no contents
+    (an empty raw entry each when other outputs travel raw, so indices line up)."""
+    refs = refs or {}
     resp = pb.ModelInferResponse(model_name=m.name, model_version=m.version, id=request_id)
     try:
         datatypes = {k: datatype_of(v.dtype) for k, v in outputs.items()}
     except TensorError as err:
         raise _Abort(grpc.StatusCode.INTERNAL, f"model {m.name!r} output: {err}") from None
     as_typed = typed and all(d in TYPED_FIELD for d in datatypes.values())
-    blobs = []
+    blobs: list[memoryview | bytes] = []
     for name, arr in outputs.items():
         out = resp.outputs.add(name=name, datatype=datatypes[name], shape=list(arr.shape))
-        if as_typed:
+        ref = refs.get(name)
+        if ref is not None and shm is not None:
+            written = shm.write(f"output {name!r}", ref, raw_view(arr))
+            set_ref_params(out.parameters, TensorRef(ref.region, written, ref.offset))
+            if not as_typed:
+                blobs.append(b"")
+        elif as_typed:
             fill_typed(out.contents, arr)
         else:
             blobs.append(raw_view(arr))
+    if all(ref is not None for ref in (refs.get(k) for k in outputs)):
+        blobs = []  # every output in shared memory: no raw contents at all
     return join_with_raw(resp.SerializeToString(), RESPONSE_RAW_FIELD, blobs)
 
 
