@@ -1,0 +1,143 @@
+"""Signed axes for the heading-free driverBehaviorDataset, tried and measured (docs/events.md,
+"Signed axes from the turns"): the phone is fixed to the car, so in the yaw-locked frame (the
+Earth-frame horizontal acceleration turned back by the integrated yaw rate) the car's axes stay
+put; in a turn the lateral acceleration is v·ω, so the axis along which that frame's
+acceleration follows HP_τ(ω) is the car's LEFT axis, sign included, and forward is left turned
+by -90°. These tests pin what that gives on trip 17, which is why it is not the default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from saferoad.adapters.recording import open_recording
+from saferoad.domain.motion.highpass import (
+    _rotate,
+    _turn_windows,
+    highpass,
+    source_highpass,
+)
+from saferoad.domain.motion.signal import lowpass, resample
+from saferoad.domain.types import EventLabel, G
+
+HZ = 50.0
+
+
+def _left_axes(
+    acc: np.ndarray, w: np.ndarray, valid: np.ndarray, tau: float
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The gyro bias that makes the turns' left axes agree best, the yaw angle with it, the
+    turns' centres (s·HZ index) and their left-axis vectors (m/s² per rad/s = speed)."""
+    wins = _turn_windows(w, valid, HZ, 10.0)
+    x = highpass(w, tau, HZ)
+
+    def per_turn(bias: float) -> tuple[np.ndarray, np.ndarray]:
+        angle = np.cumsum(np.where(valid, w - bias, 0.0)) / HZ
+        locked = _rotate(acc, angle)
+        cs = []
+        for lo, hi in wins:
+            xs = x[lo:hi] - x[lo:hi].mean()
+            ys = locked[lo:hi] - locked[lo:hi].mean(axis=0)
+            cs.append(xs @ ys / (xs @ xs))
+        return angle, np.array(cs)
+
+    def agreement(bias: float) -> float:
+        cs = per_turn(bias)[1]
+        return float(np.hypot(*cs.sum(axis=0)) / np.hypot(cs[:, 0], cs[:, 1]).sum())
+
+    biases = np.radians(np.linspace(-1.5, 1.5, 151))
+    bias = float(biases[int(np.argmax([agreement(b) for b in biases]))])
+    angle, cs = per_turn(bias)
+    centres = np.array([(lo + hi) / 2 for lo, hi in wins])
+    return bias, angle, centres, cs
+
+
+def _forward_at(i: int, centres: np.ndarray, cs: np.ndarray, sigma_s: float = 60.0) -> np.ndarray:
+    """Forward at sample ``i``: the nearby turns' left axes (Gaussian in time) turned by -90°."""
+    k = np.exp(-0.5 * ((i - centres) / (sigma_s * HZ)) ** 2)
+    left = k @ cs
+    left = left / np.hypot(*left)
+    return np.array([left[1], -left[0]])
+
+
+@dataclass(frozen=True)
+class _Trip:
+    t: np.ndarray
+    raw: np.ndarray
+    """Yaw-locked horizontal acceleration as recorded (high-passed)."""
+    restored: np.ndarray
+    """Yaw-locked after the engine's inverse of the measured high-pass."""
+    bias: float
+    centres: np.ndarray
+    cs: np.ndarray
+    labels: list[EventLabel]
+
+    def labelled(self, kind: str) -> list[tuple[int, int]]:
+        """Sample ranges of the labelled events of ``kind``, 1 s before to 3 s after."""
+        return [
+            (int(np.searchsorted(self.t, lab.start_s - 1.0)), int(np.searchsorted(self.t, lab.end_s + 3.0)))
+            for lab in self.labels
+            if lab.type == kind
+        ]
+
+
+@pytest.fixture(scope="module")
+def trip17(shared_dir: Path) -> _Trip:
+    rec = open_recording(shared_dir / "data/imu/driver-behavior-dataset/trip17")
+    assert rec.imu is not None and rec.imu.gyro is not None and rec.labels is not None
+    u = resample(rec.imu.t_s, rec.imu.acc, HZ)
+    acc = lowpass(u.values, 2.0, HZ, u.valid)[:, :2]
+    w = lowpass(resample(rec.imu.t_s, rec.imu.gyro, HZ).values, 2.0, HZ, u.valid)[:, 2]
+    restored, fit = source_highpass(acc, w, u.valid, HZ, 1.0, undo=True)
+    bias, angle, centres, cs = _left_axes(acc, w, u.valid, fit.tau_s)
+    return _Trip(u.t_s, _rotate(acc, angle), _rotate(restored, angle), bias, centres, cs, list(rec.labels))
+
+
+def test_turns_agree_on_a_left_axis(trip17: _Trip) -> None:
+    cs = trip17.cs
+    assert len(cs) >= 10
+    agreement = np.hypot(*cs.sum(axis=0)) / np.hypot(cs[:, 0], cs[:, 1]).sum()
+    assert agreement > 0.9  # measured 0.964 with a fitted gyro bias of -0.72 °/s
+    assert abs(np.degrees(trip17.bias)) < 1.5
+
+
+def test_brakings_point_backwards_along_the_turns_forward_axis(trip17: _Trip) -> None:
+    """The check the method offers: straight brakings lie along -forward (cos -0.66 to -0.97
+    measured: the axis is right in sign but off by up to ~50° — the turns' axes scatter by
+    ±20° even with the gyro bias fitted, and most of trip 17's turns are slow, 2.4-5 m/s)."""
+    raw, cs, centres = trip17.raw, trip17.cs, trip17.centres
+    cosines = []
+    for a, b in trip17.labelled("harsh_braking"):
+        i = a + int(np.argmax(np.hypot(raw[a:b, 0], raw[a:b, 1])))
+        f = _forward_at(i, centres, cs)
+        cosines.append(float(raw[i] @ f / np.hypot(*raw[i])))
+    assert len(cosines) == 6
+    assert max(cosines) < -0.5
+    assert min(cosines) > -1.0
+
+
+def test_labelled_accelerations_stay_under_the_published_threshold(trip17: _Trip) -> None:
+    """Even restored (τ measured, full inverse) and read along their own axis, signed by the
+    turns' forward axis, the six labelled harsh accelerations push forward at 0.29–0.46 g:
+    only 3 of 6 reach the published 0.37 g, so F1 >= 0.9 on trips 17 + 20 (which needs at least
+    4) is out of reach at published thresholds. And each is followed within 3 s by a deceleration
+    (0.27–0.54 g) that the restored signal shows as large as the push or larger — in signed mode
+    a harsh braking that nobody labelled."""
+    raw, rest, cs, centres = trip17.raw, trip17.restored, trip17.cs, trip17.centres
+    pushes, brakes = [], []
+    for a, b in trip17.labelled("harsh_acceleration"):
+        seg = raw[a:b]
+        _, vecs = np.linalg.eigh(seg.T @ seg)
+        axis = vecs[:, -1]
+        mid = (a + b) // 2
+        axis = axis * np.sign(float(axis @ _forward_at(mid, centres, cs)))
+        p = rest[a:b] @ axis
+        pushes.append(float(p.max()) / G)
+        brakes.append(float(-p.min()) / G)
+    assert len(pushes) == 6
+    assert sum(x >= 0.37 for x in pushes) <= 3
+    assert max(pushes) < 0.5
+    assert sum(bk >= 0.8 * ps for ps, bk in zip(pushes, brakes, strict=True)) >= 5
