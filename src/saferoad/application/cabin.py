@@ -13,6 +13,7 @@ import numpy as np
 
 from saferoad.adapters.cabin.analyzer import FaceAnalyzer
 from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet
+from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.video import open_frames
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
@@ -96,6 +97,44 @@ def _finish(
         round(mon.counts["blinks"] / duration * 60.0, 2) if duration > 0 else None
     )
     return CabinResult(samples, states, events, summary)
+
+
+@dataclass(frozen=True)
+class CabinSource:
+    """What ``saferoad cabin SOURCE`` analyses: a video (or GIF, image folder, URL) or a
+    ``cabin.csv`` signal track, and the cabin camera's intrinsics where the recording's
+    ``meta.toml`` gives them (``[cabin_camera]``; else head pose uses ``cabin.hfov_deg``)."""
+
+    source: str
+    track: bool
+    intrinsics: CameraIntrinsics | None = None
+    meta: Path | None = None
+    """The ``meta.toml`` the intrinsics were read from."""
+
+
+def resolve_cabin_source(source: str) -> CabinSource:
+    """Resolve a ``saferoad cabin`` argument. A recording folder stands for its
+    ``cabin.mp4``, else its ``cabin.csv``. The intrinsics come from ``[cabin_camera]`` of the
+    recording's ``meta.toml`` when the source is a recording folder or that folder's
+    ``cabin.mp4`` (a video anywhere else has no recording around it). A ``meta.toml`` that
+    cannot be read is a ``ValueError`` naming it, never silently ignored."""
+    src = Path(source)
+    folder: Path | None = None
+    if src.is_dir() and (src / "cabin.mp4").is_file():
+        folder, src = src, src / "cabin.mp4"
+        source = str(src)
+    elif src.is_dir() and (src / "cabin.csv").is_file():
+        src = src / "cabin.csv"
+    elif src.name == "cabin.mp4" and src.is_file():
+        folder = src.parent
+    if src.suffix.lower() == ".csv":
+        return CabinSource(str(src), track=True)
+    if "://" not in source and not src.exists():
+        raise FileNotFoundError(f"{source}: not found")
+    meta = folder / "meta.toml" if folder is not None else None
+    if meta is None or not meta.is_file():
+        return CabinSource(source, track=False)
+    return CabinSource(source, track=False, intrinsics=read_meta(meta)[0].cabin_camera, meta=meta)
 
 
 def run_cabin_video(

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     def cabin(
         source: str = typer.Argument(
             ...,
-            help="Cabin video, GIF, image folder, a cabin.csv signal track, or a recording folder (its cabin.mp4, else cabin.csv).",
+            help="Cabin video, GIF, image folder, a cabin.csv signal track, or a recording folder (its cabin.mp4, else cabin.csv; head pose then uses meta.toml [cabin_camera]).",
         ),
         output: Path = typer.Option(
             ..., "-o", "--output", help="Output folder (cabin.parquet, events.jsonl)."
@@ -31,22 +31,21 @@ def register(app: typer.Typer) -> None:
         """Driver monitoring: per-frame eye, mouth and head-pose signals and drowsiness,
         distraction and camera-obstructed events (the vehicle is taken to be moving)."""
         from saferoad.application.analyze import write_events, write_json_atomic
-        from saferoad.application.cabin import run_cabin_track, run_cabin_video
+        from saferoad.application.cabin import (
+            resolve_cabin_source,
+            run_cabin_track,
+            run_cabin_video,
+        )
 
         with user_errors():
             cfg = load_cli_config(config, set_)
-            src = Path(source)
-            if src.is_dir() and (src / "cabin.mp4").is_file():  # a recording folder
-                src = src / "cabin.mp4"
-                source = str(src)
-            elif src.is_dir() and (src / "cabin.csv").is_file():
-                src = src / "cabin.csv"
-            if src.suffix.lower() == ".csv":
-                result = run_cabin_track(src, cfg.cabin)
+            src = resolve_cabin_source(source)
+            if src.track:
+                result = run_cabin_track(Path(src.source), cfg.cabin)
             else:
-                if "://" not in source and not src.exists():
-                    raise FileNotFoundError(f"{source}: not found")
-                result = run_cabin_video(source, cfg.cabin)
+                if src.intrinsics is not None:
+                    console.print(f"cabin camera intrinsics from {src.meta}")
+                result = run_cabin_video(src.source, cfg.cabin, intrinsics=src.intrinsics)
             output.mkdir(parents=True, exist_ok=True)
             result.write(output)
             write_events(output / "events.jsonl", result.events)
