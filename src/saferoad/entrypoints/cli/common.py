@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from saferoad.config import ConfigError, SaferoadConfig, load_config, parse_assignments
 
@@ -42,5 +43,6 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (UserError, ConfigError, FileNotFoundError, ValueError) as err:
-        console_err.print(f"[bold red]error:[/] {err}")
+        # escape: messages name TOML tables ("[cabin_camera] needs ..."), not Rich markup
+        console_err.print(f"[bold red]error:[/] {escape(str(err))}")
         raise typer.Exit(2) from None
