@@ -110,13 +110,15 @@ def test_read_box_labels_detections_json_and_mot(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ('{"frames": 3}', r"field 'frames' must be a list"),
-        ('{"frames": [{"objects": []}]}', r"frames\[0\]: field 'frame' is missing"),
-        ('{"frames": [{"frame": 0, "objects": [{"cls": "vehicle", "xyxy": [1, 2]}]}]}', r"frames\[0\]\.objects\[0\]: field 'xyxy' must be 4 numbers"),
-        ('{"frames": [{"frame": 0, "objects": [{"cls": "vehicle", "xyxy": [5, 2, 1, 4]}]}]}', r"x2 < x1"),
-        ('{"frames": [{"frame": 0, "objects": [{"cls": "tram", "xyxy": [1, 2, 3, 4]}]}]}', r"field 'cls': unknown class 'tram'"),
-        ('{"frames": [{"frame": 0, "objects": [{"cls": "vehicle", "xyxy": [1, "a", 3, 4]}]}]}', r"field 'xyxy' must be a number"),
-        ('{"frames": [', r"line 1: not JSON"),
+        ('{"frames": 3}', r"\(root\): expected an object with a \"frames\" list"),
+        ('{"frames": [{"objects": []}]}', r"frames\[0\]: frame must be an integer >= 0, got None"),
+        ('{"frames": [{"frame": 0, "objects": [{"cls": "vehicle", "xyxy": [1, 2]}]}]}', r"frames\[0\]\.objects\[0\]: xyxy must be a list of 4 numbers"),
+        ('{"frames": [{"frame": 0, "objects": [{"cls": "vehicle", "xyxy": [5, 2, 1, 4]}]}]}', r"has x2 <= x1 or y2 <= y1"),
+        ('{"frames": [{"frame": 0, "objects": [{"cls": "vehicle", "xyxy": [1, 2, 1, 4]}]}]}', r"has x2 <= x1 or y2 <= y1"),
+        ('{"frames": [{"frame": 0, "objects": [{"cls": "tram", "xyxy": [1, 2, 3, 4]}]}]}', r"objects\[0\]: cls 'tram' is not one of"),
+        ('{"frames": [{"frame": 0, "objects": [{"cls": "vehicle", "xyxy": [1, "a", 3, 4]}]}]}', r"xyxy must be a finite number, got 'a'"),
+        ('{"frames": [{"frame": 0, "objects": [{"cls": "vehicle", "xyxy": [1, 2, 3, 4], "track_id": "x"}]}]}', r"frame 0: track_id 'x' is not an integer"),
+        ('{"frames": [', r"detections\.json:1: not valid JSON"),
     ],
 )
 def test_malformed_box_labels(tmp_path: Path, content: str, match: str) -> None:
@@ -127,11 +129,46 @@ def test_malformed_box_labels(tmp_path: Path, content: str, match: str) -> None:
     assert str(p) in str(err.value)
 
 
-def test_malformed_mot_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("1,x,1,1,1,1,1", r"gt\.txt:2: fields must be numbers"),
+        ("1,1,1", r"gt\.txt:2: expected at least 7 fields"),
+        ("0,1,1,1,1,1,1", r"gt\.txt:2: frame must be an integer >= 1 \(MOT is 1-based\)"),
+        ("1,1,1,1,0,1,1", r"gt\.txt:2: width/height must be > 0"),
+        ("1,1,1,1,1,1,1,13,1", r"gt\.txt:2: unknown MOT class 13"),
+    ],
+)
+def test_malformed_mot_line(tmp_path: Path, line: str, match: str) -> None:
     p = tmp_path / "gt.txt"
-    p.write_text("1,1,1,1,1,1,1\n1,x,1\n")
-    with pytest.raises(ValueError, match=r"gt\.txt:2: expected numbers"):
+    p.write_text("1,1,1,1,1,1,1\n" + line + "\n")
+    with pytest.raises(ValueError, match=match):
         read_box_labels(p)
+
+
+def test_mot_classes_read_as_the_replay_detector_reads_them(tmp_path: Path) -> None:
+    """Box labels and a replay of the same gt.txt agree box for box: MOT class ids mapped
+    (1 pedestrian -> person, 3 car -> vehicle, 4 bicycle, 8 distractor dropped), no class
+    column -> person, conf 0 dropped, frames 1-based read 0-based."""
+    from saferoad.adapters.replay import load_labels
+
+    mot = tmp_path / "gt.txt"
+    mot.write_text(
+        "1,1,10,20,30,40,1,1,1\n"
+        "1,2,50,20,30,40,1,3,1\n"
+        "2,3,10,20,30,40,1,4,0.5\n"
+        "2,4,90,20,30,40,1,8,1\n"
+        "3,5,10,20,30,40,0,3,1\n"
+        "3,6,10,20,30,40,1,-1,-1\n"
+    )
+    df = read_box_labels(mot)
+    got = list(zip(df["frame"], df["track_id"], df["cls"], strict=True))
+    assert got == [(0, 1, "person"), (0, 2, "vehicle"), (1, 3, "bicycle"), (2, 6, "person")]
+    assert (df["score"] == 1.0).all()
+    replay = load_labels(mot).frames
+    assert [(f, c.value) for f in sorted(replay) for c in replay[f].classes] == [
+        (f, c) for f, _, c in got
+    ]
 
 
 def test_cache_keys_and_atomic_store(tmp_path: Path) -> None:
@@ -177,7 +214,7 @@ def test_gate_metric_names_are_checked() -> None:
 
 
 _box = st.tuples(
-    st.floats(0, 1000), st.floats(0, 1000), st.floats(0, 200), st.floats(0, 200),
+    st.floats(0, 1000), st.floats(0, 1000), st.floats(0.5, 200), st.floats(0.5, 200),
     st.sampled_from(["vehicle", "person", "bicycle", "traffic_light", "stop_sign"]),
     st.one_of(st.none(), st.floats(0.5, 150)),
 )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -14,78 +13,36 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from saferoad.adapters.replay import load_labels
 from saferoad.domain.tracking import iou_matrix
 
 BOX_COLUMNS = ["frame", "track_id", "cls", "score", "x1", "y1", "x2", "y2", "distance_m"]
 CLASSES = ("vehicle", "person", "bicycle", "traffic_light", "stop_sign")
 
 
-def _num(v: Any, where: str, name: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ValueError(f"{where}: field {name!r} must be a number")
-    return float(v)
-
-
 def read_box_labels(path: Path) -> pd.DataFrame:
     """Ground-truth boxes from a ``detections.json`` (docs/recording-format.md) or a MOT
-    Challenge ``gt.txt`` (``frame,id,x,y,w,h,conf,...``, 1-based frames read 0-based; class
-    ``vehicle``). Errors name the file and the frame / line."""
+    Challenge ``gt.txt``, read by the replay detector's parser
+    (:func:`saferoad.adapters.replay.load_labels`) so labels and replayed detections of the
+    same file agree: MOT frames 1-based read 0-based, MOT class ids mapped as the replay
+    detector maps them (no class column: ``person``), ignored and distractor rows dropped.
+    Every box scores 1 (ground truth); ``track_id`` is the labelled one (-1 when the file has
+    none). Errors name the file and the frame / line."""
+    labels = load_labels(path)
     rows: list[tuple[Any, ...]] = []
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: line {err.lineno}: not JSON: {err.msg}") from None
-        frames = data.get("frames") if isinstance(data, dict) else None
-        if not isinstance(frames, list):
-            raise ValueError(f"{path}: field 'frames' must be a list")
-        for k, fr in enumerate(frames):
-            where = f"{path}: frames[{k}]"
-            if not isinstance(fr, dict) or "frame" not in fr:
-                raise ValueError(f"{where}: field 'frame' is missing")
-            for m, ob in enumerate(fr.get("objects") or []):
-                w = f"{where}.objects[{m}]"
-                xyxy = ob.get("xyxy")
-                if not isinstance(xyxy, list) or len(xyxy) != 4:
-                    raise ValueError(f"{w}: field 'xyxy' must be 4 numbers")
-                x1, y1, x2, y2 = (_num(v, w, "xyxy") for v in xyxy)
-                if x2 < x1 or y2 < y1:
-                    raise ValueError(f"{w}: field 'xyxy' has x2 < x1 or y2 < y1")
-                cls = ob.get("cls")
-                if cls not in CLASSES:
-                    raise ValueError(f"{w}: field 'cls': unknown class {cls!r}")
-                d = ob.get("distance_m")
-                rows.append(
-                    (
-                        int(fr["frame"]),
-                        int(ob.get("track_id", -1)),
-                        cls,
-                        1.0,
-                        x1,
-                        y1,
-                        x2,
-                        y2,
-                        float(d) if d is not None else math.nan,
-                    )
-                )
-    else:
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                parts = line.strip().split(",")
-                try:
-                    vals = [float(v) for v in parts[: min(len(parts), 7)]]
-                except ValueError:
-                    raise ValueError(f"{path}:{lineno}: expected numbers frame,id,x,y,w,h,conf") from None
-                if len(vals) < 6:
-                    raise ValueError(f"{path}:{lineno}: expected frame,id,x,y,w,h")
-                if len(vals) == 7 and vals[6] == 0:
-                    continue  # MOT: conf 0 marks a box to ignore
-                fr_, tid, x, y, bw, bh = vals[:6]
-                # MOT frames are 1-based; video frame indices (tracks.parquet) are 0-based,
-                # as the replay detector reads the same file.
-                rows.append((int(fr_) - 1, int(tid), "vehicle", 1.0, x, y, x + bw, y + bh, math.nan))
+    for frame, det in labels.frames.items():
+        n = len(det.xyxy)
+        attrs = det.attributes if det.attributes is not None else ({},) * n
+        dist = det.distance_m if det.distance_m is not None else np.full(n, math.nan)
+        for k, (x1, y1, x2, y2) in enumerate(det.xyxy.tolist()):
+            tid = attrs[k].get("source_track_id", -1)
+            try:
+                track_id = int(tid)
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}: frame {frame}: track_id {tid!r} is not an integer") from None
+            rows.append(
+                (frame, track_id, det.classes[k].value, 1.0, x1, y1, x2, y2, float(dist[k]))
+            )
     return pd.DataFrame(rows, columns=BOX_COLUMNS)
 
 
