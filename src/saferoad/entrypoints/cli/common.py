@@ -4,8 +4,9 @@ clear messages (exit status 2) instead of tracebacks."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -29,11 +30,31 @@ SetOption = typer.Option(
 )
 
 
-def load_cli_config(path: Path | None, sets: list[str] | None = None) -> SaferoadConfig:
+def load_cli_config(
+    path: Path | None,
+    sets: list[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> SaferoadConfig:
+    """The config file at ``path``, then the ``--set KEY=VALUE`` strings, then ``options``: a
+    command's own options by dotted key (``{"perception.detector": detector}``), typed values
+    passed as they are (``None``: not given). An option wins over a ``--set`` of the same key."""
     try:
-        return load_config(path, parse_assignments(sets or []))
+        overrides = parse_assignments(sets or [])
+        for key, value in (options or {}).items():
+            if value is not None:
+                _put(overrides, key, value)
+        return load_config(path, overrides)
     except ConfigError as err:
         raise UserError(str(err)) from None
+
+
+def _put(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        if not isinstance(tree.get(part), dict):
+            tree[part] = {}
+        tree = tree[part]
+    tree[leaf] = value
 
 
 @contextlib.contextmanager

@@ -40,10 +40,7 @@ def register(app: typer.Typer) -> None:
                 span,
             )
 
-            sets = list(set_ or [])
-            if detector is not None:
-                sets.append(f"perception.detector={detector}")
-            cfg = load_cli_config(config, sets)
+            cfg = load_cli_config(config, set_, {"perception.detector": detector})
             output.mkdir(parents=True, exist_ok=True)
             log_file = output / "log.jsonl"
             log_file.unlink(missing_ok=True)

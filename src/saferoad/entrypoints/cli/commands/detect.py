@@ -39,14 +39,17 @@ def register(app: typer.Typer) -> None:
 
             configure_logging("WARNING")
 
-            sets = list(set_ or [])
-            for key, val in (
-                ("model", model), ("stride", stride), ("detector", detector),
-                ("replay_path", str(replay) if replay else None), ("tiles", tiles),
-            ):
-                if val is not None:
-                    sets.append(f"perception.{key}={val!s}" if not isinstance(val, str) else f'perception.{key}="{val}"')
-            cfg = load_cli_config(config, sets)
+            cfg = load_cli_config(
+                config,
+                set_,
+                {
+                    "perception.model": model,
+                    "perception.stride": stride,
+                    "perception.detector": detector,
+                    "perception.replay_path": str(replay) if replay else None,
+                    "perception.tiles": tiles,
+                },
+            )
             result = detect_sources(sources, output, cfg, camera_file=camera, render=render)
             s = result.summary
             console.print(

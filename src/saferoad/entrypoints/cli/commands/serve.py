@@ -41,12 +41,11 @@ def register(app: typer.Typer) -> None:
             from saferoad.adapters.grpc.analysis_service import serve_analysis
             from saferoad.adapters.grpc.runner import read_tls_and_token, run_until_signalled
 
-            sets = list(set_ or [])
-            if detector:
-                sets.append(f"perception.detector={detector}")
-            if inference_url:
-                sets.append(f"inference.url={inference_url}")
-            cfg = load_cli_config(config, sets)
+            cfg = load_cli_config(
+                config,
+                set_,
+                {"perception.detector": detector or None, "inference.url": inference_url or None},
+            )
             if cfg.perception.detector == "grpc":
                 from saferoad.adapters.grpc.client import parse_inference_url
 
