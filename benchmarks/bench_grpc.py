@@ -14,6 +14,9 @@ production: the server does not share the client's GIL).
    <= 3 ms. Then the same for the whole ``ModelDetector.detect`` on real frames when the
    highway clip in ../shared is there (local ONNX vs the remote detector, which sends
    uint8 because the server's metadata says UINT8).
+   Each remote figure also for the UINT8 server through system shared memory (Triton's
+   extension, ``inference.shared_memory = true``): the tensors go through /dev/shm and only
+   the tensor heads travel on the socket.
 2. Load test: N concurrent clients, a fixed number of requests each, against the no-op model
    and against YOLOX-nano (both transports); p50/p99 latency, throughput, errors (must be 0).
 """
@@ -111,6 +114,9 @@ def main() -> None:
         remote8 = KServeClient(f"grpc://127.0.0.1:{u8_port}/yolox-nano", opts)
         noop32 = KServeClient(f"grpc://127.0.0.1:{fp32_port}/noop", opts)
         noop8 = KServeClient(f"grpc://127.0.0.1:{u8_port}/noop-u8", opts)
+        shm_opts = ClientOptions(timeout_s=10, shared_memory=True)
+        remote_shm = KServeClient(f"grpc://127.0.0.1:{u8_port}/yolox-nano", shm_opts)
+        noop_shm = KServeClient(f"grpc://127.0.0.1:{u8_port}/noop-u8", shm_opts)
         assert [t.datatype for t in remote32.model_metadata().inputs] == ["FP32"]
         assert [t.datatype for t in remote8.model_metadata().inputs] == ["UINT8"]
         calls: dict[str, Callable[[int], dict[str, np.ndarray]]] = {
@@ -119,37 +125,44 @@ def main() -> None:
             "uint8": lambda i: remote8.infer({"images": frames_u8[i]}),
             "noop fp32": lambda i: noop32.infer({"images": frames[i]}),
             "noop uint8": lambda i: noop8.infer({"images": frames_u8[i]}),
+            "shm": lambda i: remote_shm.infer({"images": frames_u8[i]}),
+            "noop shm": lambda i: noop_shm.infer({"images": frames_u8[i]}),
         }
         for i in range(3):  # warm every path and connection
             for call in calls.values():
                 call(i)
         t: dict[str, list[float]] = {k: [] for k in calls}
+        order = list(calls)
         for i in range(args.frames):
             k = i % len(frames)
-            for name, call in calls.items():
+            outs = {}
+            for name in order[i % len(order):] + order[: i % len(order)]:  # rotate: no position bias
                 t0 = time.perf_counter()
-                out = call(k)
+                outs[name] = calls[name](k)
                 t[name].append(time.perf_counter() - t0)
-                if i < len(frames) and name in ("local", "fp32", "uint8"):
-                    if name == "local":
-                        want = out["output"]
-                    else:
-                        assert np.array_equal(out["output"], want), f"remote {name} output differs from local"
+            if i < len(frames):
+                for name in ("fp32", "uint8", "shm"):
+                    assert np.array_equal(outs[name]["output"], outs["local"]["output"]), (
+                        f"remote {name} output differs from local"
+                    )
         print(f"# gRPC remote inference vs local ONNX Runtime, 416x416 frame, {args.frames} frames, 127.0.0.1")
         print(f"local  OnnxBackend.infer (baseline)       p50 {pct(t['local'], 50):7.2f} ms  p99 {pct(t['local'], 99):7.2f} ms")
-        for name, label in (("fp32", "FP32 input (2.1 MB) "), ("uint8", "UINT8 input (0.5 MB)")):
-            print(f"remote yolox-nano, {label}   p50 {pct(t[name], 50):7.2f} ms  p99 {pct(t[name], 99):7.2f} ms")
-        for name in ("fp32", "uint8"):
+        labels = {
+            "fp32": "FP32 input, socket   ", "uint8": "UINT8 input, socket  ", "shm": "UINT8, shared memory ",
+        }
+        for name, label in labels.items():
+            print(f"remote yolox-nano, {label}  p50 {pct(t[name], 50):7.2f} ms  p99 {pct(t[name], 99):7.2f} ms")
+        for name in labels:
             overhead = pct(t[name], 50) - pct(t["local"], 50)
             paired = float(np.median((np.asarray(t[name]) - np.asarray(t["local"])) * 1e3))
             print(f"remote overhead {name:5s}: p50(remote) - p50(local) {overhead:6.2f} ms, "
                   f"median per-frame difference {paired:6.2f} ms   (target <= 3 ms)")
-        for name in ("noop fp32", "noop uint8"):
+        for name in ("noop fp32", "noop uint8", "noop shm"):
             print(f"protocol alone ({name}, same tensor sizes) round trip p50 {pct(t[name], 50):6.2f} ms  "
                   f"p99 {pct(t[name], 99):6.2f} ms")
         # CPU cost of the protocol alone (less sensitive to other load than wall time)
         n_cpu = max(50, args.frames // 2)
-        for name, proc in (("noop fp32", fp32_proc), ("noop uint8", u8_proc)):
+        for name, proc in (("noop fp32", fp32_proc), ("noop uint8", u8_proc), ("noop shm", u8_proc)):
             c0, s0 = time.process_time(), process_cpu_s(proc.pid)
             for i in range(n_cpu):
                 calls[name](i % len(frames))
@@ -164,38 +177,45 @@ def main() -> None:
 
             det_local = ModelDetector(card, local)
             det_remote = ModelDetector(card, RemoteBackend(remote8))
+            det_shm = ModelDetector(card, RemoteBackend(remote_shm))
             for f in video[:2]:
                 det_local.detect(f)
                 det_remote.detect(f)
-            dl, dr = [], []
+                det_shm.detect(f)
+            dets = {"local": det_local, "socket": det_remote, "shm": det_shm}
+            dt_: dict[str, list[float]] = {k: [] for k in dets}
+            names = list(dets)
             for i in range(args.frames // 2):
                 f = video[i % len(video)]
-                t0 = time.perf_counter()
-                a = det_local.detect(f)
-                t1 = time.perf_counter()
-                b = det_remote.detect(f)
-                t2 = time.perf_counter()
-                dl.append(t1 - t0)
-                dr.append(t2 - t1)
-                assert np.array_equal(a.xyxy, b.xyxy), "remote detections differ from local"
+                got = {}
+                for name in names[i % 3:] + names[: i % 3]:  # rotate: no position bias
+                    t0 = time.perf_counter()
+                    got[name] = dets[name].detect(f)
+                    dt_[name].append(time.perf_counter() - t0)
+                assert np.array_equal(got["local"].xyxy, got["socket"].xyxy), "remote detections differ from local"
+                assert np.array_equal(got["local"].xyxy, got["shm"].xyxy), "shared-memory detections differ"
+            dl, dr, ds = dt_["local"], dt_["socket"], dt_["shm"]
             print(f"\n# ModelDetector.detect on the highway clip (1280x720), {len(dl)} frames")
-            print(f"local ONNX (baseline) p50 {pct(dl, 50):7.2f} ms; remote (UINT8) p50 {pct(dr, 50):7.2f} ms; "
-                  f"overhead {pct(dr, 50) - pct(dl, 50):6.2f} ms, median per-frame difference "
-                  f"{float(np.median((np.asarray(dr) - np.asarray(dl)) * 1e3)):6.2f} ms")
+            print(f"local ONNX (baseline) p50 {pct(dl, 50):7.2f} ms")
+            for label, dt in (("remote (UINT8, socket)", dr), ("remote (UINT8, shared memory)", ds)):
+                print(f"{label:30s} p50 {pct(dt, 50):7.2f} ms; overhead {pct(dt, 50) - pct(dl, 50):6.2f} ms, "
+                      f"median per-frame difference "
+                      f"{float(np.median((np.asarray(dt) - np.asarray(dl)) * 1e3)):6.2f} ms")
         local.close()
-        for c in (remote32, remote8, noop32, noop8):
-            c.close()
+        for cl in (remote32, remote8, noop32, noop8, remote_shm, noop_shm):
+            cl.close()
 
         print(f"\n# load test: {args.clients} concurrent clients x {args.requests} requests each")
-        for model, port, x in (
-            ("noop", fp32_port, frames[0]),
-            ("yolox-nano", fp32_port, frames[0]),
-            ("yolox-nano", u8_port, frames_u8[0]),
+        for model, port, x, shm in (
+            ("noop", fp32_port, frames[0], False),
+            ("yolox-nano", fp32_port, frames[0], False),
+            ("yolox-nano", u8_port, frames_u8[0], False),
+            ("yolox-nano", u8_port, frames_u8[0], True),
         ):
             res = run_load(f"grpc://127.0.0.1:{port}/{model}", partial(one_input, x),
-                           args.clients, args.requests, ClientOptions(timeout_s=30))
-            label = f"{model} {'UINT8' if x.dtype == np.uint8 else 'FP32'}"
-            print(f"{label:16s} {res.summary()}")
+                           args.clients, args.requests, ClientOptions(timeout_s=30, shared_memory=shm))
+            label = f"{model} {'UINT8' if x.dtype == np.uint8 else 'FP32'}{' shm' if shm else ''}"
+            print(f"{label:20s} {res.summary()}")
             for e in res.errors[:5]:
                 print("  error:", e)
         print(f"load average at end: {os.getloadavg()[0]:.2f} (start {load0:.2f})")
