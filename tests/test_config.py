@@ -56,3 +56,37 @@ def test_set_overrides() -> None:
 def test_docs_config_md_is_current(repo_root: Path) -> None:
     """docs/config.md is generated; regenerate with `saferoad config docs -o docs/config.md`."""
     assert (repo_root / "docs" / "config.md").read_text() == config_markdown()
+
+
+def test_threshold_defaults_agree_across_config_rules_and_simulator() -> None:
+    """Each event threshold has one default: the config's equals the rules' (HarshParams)
+    and the simulator's label definitions, so none of the three can drift on its own."""
+    from dataclasses import fields
+
+    from saferoad.application.simulate import _CABIN_FIELDS
+    from saferoad.config import SaferoadConfig
+    from saferoad.domain.motion.harsh import HarshParams
+    from saferoad.domain.simulation.truth import (
+        CabinDefinitions,
+        MotionDefinitions,
+        RoadDefinitions,
+    )
+
+    cfg = SaferoadConfig()
+    harsh = HarshParams()
+    assert {f.name: getattr(cfg.motion, f.name) for f in fields(HarshParams)} == {
+        f.name: getattr(harsh, f.name) for f in fields(HarshParams)
+    }
+    motion = MotionDefinitions()
+    assert {f.name: getattr(motion, f.name) for f in fields(MotionDefinitions)} == {
+        f.name: getattr(harsh, f.name) for f in fields(MotionDefinitions)
+    }
+    road = RoadDefinitions()
+    assert {f.name: getattr(road, f.name) for f in fields(RoadDefinitions)} == {
+        f.name: getattr(cfg.road_events, f.name) for f in fields(RoadDefinitions)
+    }
+    cabin = CabinDefinitions()
+    assert {k: getattr(cabin, k) for k in _CABIN_FIELDS} == {
+        k: getattr(cfg.cabin, v) for k, v in _CABIN_FIELDS.items()
+    }
+    assert set(_CABIN_FIELDS) == {f.name for f in fields(CabinDefinitions)}

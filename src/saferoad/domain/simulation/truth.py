@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from saferoad.domain.motion.harsh import HarshParams
 from saferoad.domain.motion.signal import runs
 from saferoad.domain.simulation.camera import (
     ObjectView,
@@ -58,16 +59,22 @@ from saferoad.domain.types import Direction, EventLabel, FloatArray, G
 MPH = 0.44704
 
 
+_HARSH = HarshParams()
+
+
 @dataclass(frozen=True, slots=True)
 class MotionDefinitions:
-    braking_g: float = 0.38
-    acceleration_g: float = 0.37
-    cornering_g: float = 0.38
-    lane_change_g: float = 0.3
-    min_duration_s: float = 0.1
-    hysteresis: float = 0.17
-    merge_gap_s: float = 1.5
-    min_speed_mps: float = 2.0
+    """The harsh-driving thresholds the labels use; defaults are the rules' own
+    (:class:`~saferoad.domain.motion.harsh.HarshParams`), so the two cannot drift apart."""
+
+    braking_g: float = _HARSH.braking_g
+    acceleration_g: float = _HARSH.acceleration_g
+    cornering_g: float = _HARSH.cornering_g
+    lane_change_g: float = _HARSH.lane_change_g
+    min_duration_s: float = _HARSH.min_duration_s
+    hysteresis: float = _HARSH.hysteresis
+    merge_gap_s: float = _HARSH.merge_gap_s
+    min_speed_mps: float = _HARSH.min_speed_mps
 
 
 @dataclass(frozen=True, slots=True)
