@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -214,6 +215,23 @@ def _trip_view(
     return view
 
 
+def _rate_rows(
+    counts: Mapping[str, int], own: Mapping[str, float], fleet: Mapping[str, float]
+) -> list[dict[str, Any]]:
+    """The rates table: one row per event type the subject or the fleet had, the subject's
+    highest rate first."""
+    return [
+        {
+            "title": event_title(k),
+            "colour": plots.type_colour(k),
+            "count": counts.get(k, 0),
+            "rate": own.get(k, 0.0),
+            "fleet_rate": fleet.get(k, 0.0),
+        }
+        for k in sorted(set(own) | set(fleet), key=lambda k: -own.get(k, 0.0))
+    ]
+
+
 def _habits_view(driver: Exposure, fleet: Exposure, rules: ScoringRules) -> list[dict[str, Any]]:
     return [
         {
@@ -334,16 +352,7 @@ def driver_week_context(
         if f_exp.distance_km
         else None,
         habits=_habits_view(d_exp, f_exp, rules),
-        rate_rows=[
-            {
-                "title": event_title(k),
-                "colour": plots.type_colour(k),
-                "count": d_exp.counts.get(k, 0),
-                "rate": d_rates.get(k, 0.0),
-                "fleet_rate": f_rates.get(k, 0.0),
-            }
-            for k in sorted(set(d_rates) | set(f_rates), key=lambda k: -d_rates.get(k, 0.0))
-        ],
+        rate_rows=_rate_rows(d_exp.counts, d_rates, f_rates),
         trips=trip_views,
         detailed_trips=[v for v in trip_views if v["id"] in detailed],
         plot_trend=plots.score_trend(
@@ -407,16 +416,7 @@ def trip_context(store: Store, config: SaferoadConfig, trip: str | int) -> dict[
         score=view["score"],
         week_score=_score_view(d_score, trend(d_score, d_prev)),
         habits=_habits_view(d_exp, f_exp, rules),
-        rate_rows=[
-            {
-                "title": event_title(k),
-                "colour": plots.type_colour(k),
-                "count": record.counts.get(k, 0),
-                "rate": t_rates.get(k, 0.0),
-                "fleet_rate": f_rates.get(k, 0.0),
-            }
-            for k in sorted(set(t_rates) | set(f_rates), key=lambda k: -t_rates.get(k, 0.0))
-        ],
+        rate_rows=_rate_rows(record.counts, t_rates, f_rates),
         plot_rates=plots.rates_vs_fleet(t_rates, f_rates, ctx["per"]),
     )
     return ctx
