@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from saferoad.adapters.grpc.client import ClientOptions, KServeClient, RemoteInferenceError
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
-from saferoad.adapters.grpc.model_server import InferenceServicer
 from saferoad.adapters.grpc.models import ServedModel, TensorMeta, load_model, python_model
 from saferoad.adapters.grpc.shm import (
     EXTENSION,
@@ -335,27 +334,43 @@ def test_regions_unmapped_at_shutdown(serve: Any, regions: list[OwnedRegion]) ->
     assert len(servicer.shm) == 0
 
 
-class _NoShmServicer(InferenceServicer):
-    def ServerMetadata(self, request: Any, context: Any) -> Any:
-        return pb.ServerMetadataResponse(name="other", version="1", extensions=[])
-
-
-def test_client_refuses_clearly_when_the_server_lacks_the_extension(test_models: Any) -> None:
-    from saferoad.adapters.grpc.model_server import (
-        SERVICE_NAME,
-        register_inference_service,
-        start_server,
-    )
-
-    servicer = _NoShmServicer([python_model("grpc_test_models:Echo")])
-    server = start_server(lambda s: register_inference_service(servicer, s), [SERVICE_NAME], on_close=servicer.close)
-    try:
-        with KServeClient(f"grpc://127.0.0.1:{server.port}/echo", SHM) as c, pytest.raises(
-            RemoteInferenceError, match="does not offer Triton's system shared-memory extension"
+def test_extension_switched_off_on_the_server(serve: Any, regions: list[OwnedRegion]) -> None:
+    """`inference.serve_shared_memory = false`: not advertised, RPCs UNIMPLEMENTED, shm
+    parameters refused, and saferoad's client stops with a clear error."""
+    server, servicer = serve([python_model("grpc_test_models:Echo")], shared_memory=False)
+    region = OwnedRegion(64)
+    regions.append(region)
+    x = np.arange(4, dtype=np.float32)
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        stub = pb_grpc.GRPCInferenceServiceStub(ch)  # type: ignore[no-untyped-call]
+        assert list(stub.ServerMetadata(pb.ServerMetadataRequest(), timeout=5).extensions) == []
+        with pytest.raises(grpc.RpcError) as info:
+            _register(stub, region)
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert "inference.serve_shared_memory = false" in info.value.details()
+        for req, text in (
+            (_echo_request(x, TensorRef(region.name, 16), None), "input 'x': this server takes no shared-memory"),
+            (_echo_request(x, None, TensorRef(region.name, 16)), "output 'out_x': this server takes no shared-memory"),
         ):
-            c.infer({"x": np.zeros(2, np.float32)})
-    finally:
-        server.stop(0)
+            with pytest.raises(grpc.RpcError) as info:
+                stub.ModelInfer(req, timeout=5)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert text in info.value.details()
+    assert servicer.shm is None
+    with KServeClient(f"grpc://127.0.0.1:{server.port}/echo", SHM) as c, pytest.raises(
+        RemoteInferenceError, match="does not offer Triton's system shared-memory extension"
+    ):
+        c.infer({"x": x})
+    assert _healthy(server.port)
+
+
+def test_serve_model_cli_switch(server_process: Any) -> None:
+    proc = server_process(
+        "serve-model", "--model", "grpc_test_models:Echo", "--port", "0",
+        "--set", "inference.serve_shared_memory=false",
+    )
+    with KServeClient(f"grpc://127.0.0.1:{proc.port}/echo") as c:
+        assert c.server_metadata()["extensions"] == []
 
 
 def test_client_reregisters_after_a_server_restart(serve: Any) -> None:

@@ -57,6 +57,15 @@ class InferenceConfig(Section):
             "regions once and reuses them; results are bit-identical to the socket path."
         ),
     )
+    serve_shared_memory: bool = Field(
+        True,
+        description=(
+            "`serve-model`: offer Triton's system shared-memory extension (as Triton does). Any "
+            "caller of the inference RPCs may then have the server map a `/dev/shm` object its "
+            "user can open; require a token (`--token-env`) on a server others reach, or set "
+            "false: ServerMetadata stops listing it and its RPCs answer UNIMPLEMENTED."
+        ),
+    )
     max_message_mb: int = Field(
         64,
         ge=1,

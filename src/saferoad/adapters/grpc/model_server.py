@@ -102,13 +102,18 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     """The KServe v2 RPCs over a set of :class:`ServedModel`."""
 
     def __init__(
-        self, models: Iterable[ServedModel], *, max_batch_size: int = 8, max_batch_delay_s: float = 0.002
+        self,
+        models: Iterable[ServedModel],
+        *,
+        max_batch_size: int = 8,
+        max_batch_delay_s: float = 0.002,
+        shared_memory: bool = True,
     ) -> None:
         self.models = {m.name: m for m in models}
         self.stats = ServerStats()
         self.ready = True
         self.batchers: dict[str, DynamicBatcher] = {}
-        self.shm = SharedMemoryRegistry()
+        self.shm: SharedMemoryRegistry | None = SharedMemoryRegistry() if shared_memory else None
         for m in self.models.values():
             limit = min(max_batch_size, m.max_batch_size)
             if limit > 1:
@@ -127,7 +132,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.ModelReadyResponse(ready=ok)
 
     def ServerMetadata(self, request: Any, context: Any) -> Any:
-        return pb.ServerMetadataResponse(name="saferoad", version=__version__, extensions=[SHM_EXTENSION])
+        extensions = [SHM_EXTENSION] if self.shm is not None else []
+        return pb.ServerMetadataResponse(name="saferoad", version=__version__, extensions=extensions)
 
     def ModelMetadata(self, request: Any, context: Any) -> Any:
         try:
@@ -143,22 +149,33 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             context.abort(err.code, err.message)
 
     # -- Triton's system shared-memory extension (shm.py) -----------------------------------
+    def _shm_registry(self, context: Any) -> SharedMemoryRegistry:
+        if self.shm is None:
+            context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "this server's system shared-memory extension is off (inference.serve_shared_memory = false)",
+            )
+        assert self.shm is not None
+        return self.shm
+
     def SystemSharedMemoryRegister(self, request: Any, context: Any) -> Any:
+        shm = self._shm_registry(context)
         try:
-            self.shm.register(request.name, request.key, request.offset, request.byte_size)
+            shm.register(request.name, request.key, request.offset, request.byte_size)
         except SharedMemoryError as err:
             context.abort(err.code, err.message)
         _log.info("shm_registered", region=request.name, key=request.key, byte_size=request.byte_size)
         return pb.SystemSharedMemoryRegisterResponse()
 
     def SystemSharedMemoryUnregister(self, request: Any, context: Any) -> Any:
-        self.shm.unregister(request.name)
+        self._shm_registry(context).unregister(request.name)
         return pb.SystemSharedMemoryUnregisterResponse()
 
     def SystemSharedMemoryStatus(self, request: Any, context: Any) -> Any:
         resp = pb.SystemSharedMemoryStatusResponse()
+        shm = self._shm_registry(context)
         try:
-            regions = self.shm.status(request.name)
+            regions = shm.status(request.name)
         except SharedMemoryError as err:
             context.abort(err.code, err.message)
         for name, key, offset, byte_size in regions:
@@ -223,6 +240,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 )
             outputs = {w: outputs[w] for w in wanted}
         refs = {k: r for k, r in out_refs.items() if r is not None}
+        if refs and self.shm is None:
+            raise TensorError(f"output {next(iter(refs))!r}: this server takes no shared-memory outputs")
         return encode_response(m, request.id, outputs, typed=typed, shm=self.shm if refs else None, refs=refs)
 
     def _run(self, m: ServedModel, inputs: Arrays, context: Any) -> Arrays:
@@ -255,7 +274,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             b.close()
         for m in self.models.values():
             m.close()
-        self.shm.close()
+        if self.shm is not None:
+            self.shm.close()
         st = self.stats
         _log.info(
             "model_server_closed", requests=st.requests, errors=st.errors, batches=st.batches,
@@ -512,9 +532,13 @@ def serve_models(
     tls_cert: bytes | None = None,
     tls_key: bytes | None = None,
     token: str | None = None,
+    shared_memory: bool = True,
 ) -> tuple[GrpcServer, InferenceServicer]:
-    """Start the KServe v2 model server for ``models``."""
-    servicer = InferenceServicer(models, max_batch_size=max_batch_size, max_batch_delay_s=max_batch_delay_s)
+    """Start the KServe v2 model server for ``models`` (``shared_memory``: offer Triton's
+    system shared-memory extension)."""
+    servicer = InferenceServicer(
+        models, max_batch_size=max_batch_size, max_batch_delay_s=max_batch_delay_s, shared_memory=shared_memory
+    )
     try:
         server = start_server(
             lambda s: register_inference_service(servicer, s),

@@ -79,6 +79,7 @@ def register(app: typer.Typer) -> None:
                 tls_cert=cert,
                 tls_key=key,
                 token=token,
+                shared_memory=cfg.serve_shared_memory,
             )
             scheme = "grpcs" if tls_cert else "grpc"
             for m in models:
