@@ -191,3 +191,17 @@ def test_png_copy_reads_like_original(tmp_path: Path, shared_dir: Path) -> None:
     shutil.copy(src, dst)
     (f,) = list(open_frames(dst))
     assert np.array_equal(f.image, cv2.imread(str(src)))
+
+
+def test_decode_matches_pyav_conversion(highway_clip: Path) -> None:
+    """The source's reused, single-threaded swscale context gives the very pixels of
+    PyAV's own per-frame ``to_ndarray(format="bgr24")``."""
+    import av
+
+    with av.open(str(highway_clip)) as c:
+        ref = [f.to_ndarray(format="bgr24") for f in itertools.islice(c.decode(video=0), 12)]
+    got = [f.image for f in itertools.islice(iter(VideoFrameSource(highway_clip)), 12)]
+    assert len(got) == len(ref) == 12
+    for a, b in zip(got, ref, strict=True):
+        assert a.flags.c_contiguous and a.shape == (720, 1280, 3)
+        assert np.array_equal(a, b)

@@ -11,6 +11,7 @@ import pytest
 from saferoad.adapters.onnx.backend import OnnxBackend
 from saferoad.adapters.onnx.card import (
     CARDS_DIR,
+    ModelCard,
     ModelCardError,
     check_card,
     load_card,
@@ -246,3 +247,51 @@ def test_a_bare_onnx_file_is_refused_without_its_card(models_root: Path, tmp_pat
     (tmp_path / "coco80.txt").write_text((CARDS_DIR / "coco80.txt").read_text())
     (tmp_path / "m.toml").write_text(YOLOX_CARD)
     assert load_card(model).name == "yolox-nano"  # the card beside the model
+
+
+def _reference_blob(img: np.ndarray, card: ModelCard) -> np.ndarray:
+    """The plain formulation: letterbox into a new canvas, transpose, cast, normalise."""
+    h, w = img.shape[:2]
+    r = min(card.input_width / w, card.input_height / h)
+    nw, nh = max(1, round(w * r)), max(1, round(h * r))
+    canvas = np.full((card.input_height, card.input_width, 3), card.pad_value, np.uint8)
+    px = (card.input_width - nw) // 2 if card.align == "centre" else 0
+    py = (card.input_height - nh) // 2 if card.align == "centre" else 0
+    if card.resize == "letterbox":
+        canvas[py : py + nh, px : px + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    else:
+        canvas = cv2.resize(img, (card.input_width, card.input_height), interpolation=cv2.INTER_LINEAR)
+    if card.colour == "RGB":
+        canvas = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
+    blob = canvas.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(card.scale)
+    mean = np.asarray(card.mean, np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(card.std, np.float32).reshape(1, 3, 1, 1)
+    return np.ascontiguousarray((blob - mean) / std) if any(card.mean) or any(s != 1 for s in card.std) else blob
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (375, 1242), (1000, 300), (17, 5), (1, 1)])
+def test_preprocess_equals_plain_formulation(size: tuple[int, int]) -> None:
+    """Resizing straight into the canvas and casting plane by plane changes no value."""
+    rng = np.random.default_rng(size[0])
+    img = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    yolox_card = load_card("yolox-nano")
+    cards = [
+        yolox_card,
+        load_card("fastestdet"),
+        yolox_card.model_copy(update={"align": "centre", "colour": "RGB", "scale": 1 / 255}),
+        yolox_card.model_copy(update={"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "scale": 1 / 255}),
+    ]
+    for card in cards:
+        blob, _ = preprocess_image(img, card)
+        ref = _reference_blob(img, card)
+        assert blob.flags.c_contiguous and blob.dtype == np.float32
+        assert np.array_equal(blob, ref), card.name
+
+
+def test_opencv_threads_restored() -> None:
+    from saferoad.adapters.onnx.detector import opencv_threads
+
+    before = cv2.getNumThreads()
+    with opencv_threads(1):
+        assert cv2.getNumThreads() == 1
+    assert cv2.getNumThreads() == before

@@ -40,6 +40,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -165,7 +166,13 @@ def _detect_stream(
             yield f, detector.detect(f)
         return
     pending: deque[tuple[Frame, Future[Detections]]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="saferoad-infer") as pool:
+    # a detector may ask for its own setting while frames run in parallel (ModelDetector:
+    # OpenCV single-threaded, as the frame-level threads already fill the cores)
+    parallel: Callable[[], AbstractContextManager[Any]] | None = getattr(detector, "frame_parallel", None)
+    with (
+        parallel() if parallel is not None else nullcontext(),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="saferoad-infer") as pool,
+    ):
         try:
             for f in frames:
                 pending.append((f, pool.submit(detector.detect, f)))

@@ -12,6 +12,8 @@ so a pipeline can run several frames' inference in parallel (see
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +63,8 @@ def preprocess_image(
             px, py = (in_w - nw) // 2, (in_h - nh) // 2
         else:
             px, py = 0, 0
-        canvas[py : py + nh, px : px + nw] = cv2.resize(
-            image, (nw, nh), interpolation=cv2.INTER_LINEAR
-        )
+        # resize straight into the canvas (no temporary image, no second copy)
+        cv2.resize(image, (nw, nh), dst=canvas[py : py + nh, px : px + nw], interpolation=cv2.INTER_LINEAR)
         info = LetterboxInfo(nw / w, nh / h, float(px), float(py), w, h)
     else:
         canvas = cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
@@ -74,14 +75,36 @@ def preprocess_image(
         if not card.raw_pixels:
             raise ValueError(f"{card.path}: the input is normalised, it cannot be sent as uint8")
         return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]), info
-    blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+    # HWC uint8 -> NCHW float32 in one pass: one plane at a time (cv2.split), each cast
+    # while copied into the output. ``canvas.transpose(2, 0, 1).astype(np.float32)`` keeps
+    # the HWC memory order, so it needed a second full copy to become contiguous.
+    blob: NDArray[np.float32] = np.empty((1, 3, in_h, in_w), dtype=np.float32)
+    for ch, plane in enumerate(cv2.split(canvas)):
+        blob[0, ch] = plane
     if card.scale != 1.0:
         blob *= np.float32(card.scale)
     if any(card.mean) or any(s != 1.0 for s in card.std):
         mean = np.asarray(card.mean, dtype=np.float32).reshape(1, 3, 1, 1)
         std = np.asarray(card.std, dtype=np.float32).reshape(1, 3, 1, 1)
         blob = (blob - mean) / std
-    return np.ascontiguousarray(blob), info
+    return blob, info
+
+
+@contextmanager
+def opencv_threads(n: int) -> Iterator[None]:
+    """OpenCV's own thread pool limited to ``n`` threads while the block runs (the
+    setting is global to the process; the previous value is restored after).
+
+    A pipeline that runs frames in parallel on one thread per core already keeps the cores
+    busy; OpenCV splitting each resize across its pool on top of that only adds hand-offs
+    and busy-waiting pool threads (measured: docs/perception.md, "Speed"). The results do
+    not depend on the thread count."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 # --- decoders: model output → (boxes xyxy in input pixels, score, class id) -------------
@@ -335,6 +358,11 @@ class ModelDetector:
         scores = np.concatenate([p[1] for p in parts])
         cids = np.concatenate([p[2] for p in parts])
         return self.finish(boxes, scores, cids, frame.width, frame.height, frame.image)
+
+    def frame_parallel(self) -> Any:
+        """Context for running :meth:`detect` on several frames at once, one thread each
+        (``run_perception`` enters it around its thread pool): OpenCV single-threaded."""
+        return opencv_threads(1)
 
     def detect(self, frame: Frame) -> Detections:
         if self.tiles > 0:

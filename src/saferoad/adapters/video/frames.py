@@ -32,6 +32,7 @@ from typing import Any, Literal
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from saferoad.domain.types import Frame
 from saferoad.observability import get_logger
@@ -61,7 +62,9 @@ class VideoFrameSource:
     (default: true for URLs). ``options``: FFmpeg demuxer options (for example
     ``{"rtsp_transport": "tcp"}``). ``timeout_s``: network open/read timeout.
     ``errors``: ``"raise"`` or ``"report"`` (see the module docstring).
-    ``decode_threads``: FFmpeg decoder threads (1 leaves the cores to inference).
+    ``decode_threads``: FFmpeg decoder and colour-conversion threads (1, the default, decodes
+    in this source's one thread and leaves the other cores to inference; 0 = FFmpeg's
+    automatic choice).
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class VideoFrameSource:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO" if decode_threads != 1 else "SLICE"
         stream.thread_count = decode_threads
+        self._decode_threads = decode_threads
         if strict_decoding:
             # Make the decoder report damaged data instead of silently concealing it.
             stream.codec_context.options = {"err_detect": "crccheck+bitstream+buffer+explode"}
@@ -139,6 +143,13 @@ class VideoFrameSource:
         tb: Fraction | None = stream.time_base
         t0: float | None = None
         index = 0
+        # One reformatter for the whole stream, running in this thread:
+        # ``VideoFrame.to_ndarray(format=...)`` makes a new swscale context for every frame,
+        # and with ``threads=0`` (PyAV's default) each starts its own slice-thread pool —
+        # threads created per frame that compete with inference for the cores. Same
+        # conversion, same pixels (tests/perception: test_decode_matches_pyav_conversion).
+        bgr = VideoReformatter()
+        sws_threads = self._decode_threads
         try:
             for packet in self._container.demux(stream):
                 if self._stop.is_set():
@@ -157,7 +168,7 @@ class VideoFrameSource:
                         t = i / self.fps if self.fps else float(i)
                     if t0 is None:
                         t0 = t
-                    img = vf.to_ndarray(format="bgr24")
+                    img = bgr.reformat(vf, format="bgr24", threads=sws_threads).to_ndarray()
                     if not self._put(Frame(index=i, t_s=t - t0, image=np.ascontiguousarray(img))):
                         return
             if (
