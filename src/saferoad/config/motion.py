@@ -97,6 +97,10 @@ class MotionConfig(Section):
         False,
         description="Invert a source's declared first-order horizontal high-pass (driverBehaviorDataset, ~1 s) before the rules. Off: on trips 17 and 20 the inverse amplifies model errors to 0.3-0.4 g and the events get worse (docs/events.md).",
     )
+    forward_from_turns: bool = Field(
+        True,
+        description="Heading-free mode (Earth-frame IMU, no GPS): find the car's forward axis from the turns (lateral acceleration = speed x yaw rate, in the frame turned back by the integrated yaw rate) and type each longitudinal push by the sign of its onset along it; off, or where the turns give no axis, the pulse order decides (docs/events.md).",
+    )
     highpass_leak_s: float = Field(
         10.0,
         gt=0,

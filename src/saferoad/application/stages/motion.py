@@ -58,6 +58,7 @@ def params_from_config(cfg: MotionConfig, recording: Recording | None = None) ->
         timeline_hz=cfg.timeline_hz,
         undo_source_highpass=cfg.undo_source_highpass,
         highpass_leak_s=cfg.highpass_leak_s,
+        forward_from_turns=cfg.forward_from_turns,
     )
 
 
@@ -89,6 +90,12 @@ def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
             "explained": None if np.isnan(hp.explained) else round(hp.explained, 3),
             "explained_unfiltered": None if np.isnan(hp.explained_unfiltered) else round(hp.explained_unfiltered, 3),
             "undone": ctx.config.motion.undo_source_highpass,
+        }
+    if res.axes is not None:
+        out["forward_from_turns"] = {
+            "turns": res.axes.turns,
+            "agreement": round(res.axes.agreement, 3),
+            "gyro_bias_dps": round(res.axes.gyro_bias_dps, 3),
         }
     if res.speed is not None and len(res.speed):
         v = res.speed.speed_mps

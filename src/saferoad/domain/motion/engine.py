@@ -12,6 +12,7 @@ from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_hars
 from saferoad.domain.motion.highpass import HighpassFit, source_highpass
 from saferoad.domain.motion.signal import lowpass, resample
 from saferoad.domain.motion.timebase import find_gaps
+from saferoad.domain.motion.turn_axes import TurnAxes, turn_axes
 from saferoad.domain.motion.vehicle_frame import (
     VehicleFrame,
     earth_to_heading,
@@ -34,6 +35,7 @@ class EngineParams:
     timeline_hz: float = 10.0
     undo_source_highpass: bool = False
     highpass_leak_s: float = 10.0
+    forward_from_turns: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class MotionResult:
     """10 Hz: t_s, lat, lon, speed_mps, long_acc_mps2, lat_acc_mps2, yaw_rate_dps."""
     highpass: HighpassFit | None = None
     """How the source's horizontal high-pass was undone, where the reader declared one."""
+    axes: TurnAxes | None = None
+    """Heading-free mode: the forward axis found from the turns, where it was."""
 
 
 def _on_grid(t: FloatArray, src_t: FloatArray, v: FloatArray) -> FloatArray:
@@ -180,6 +184,7 @@ def run_engine(
 
     a_long = a_lat = yaw = None
     horizontal: FloatArray | None = None
+    axes: TurnAxes | None = None
     course_ok = (
         gps is not None
         and ref is not None
@@ -202,6 +207,10 @@ def run_engine(
         if imu.frame == "earth":
             up = np.array([0.0, 0.0, 1.0])
             horizontal = acc[:, :2]
+            if params.forward_from_turns and gyro is not None:
+                # The signal the rules read: high-passed as recorded unless undone above.
+                tau = None if hp_fit is None or params.undo_source_highpass else hp_fit.tau_s
+                axes = turn_axes(horizontal, gyro[:, 2], u.valid, hz, tau)
         else:
             # A device frame whose forward axis could not be fixed (no gyroscope, no speed):
             # the horizontal plane is still known from gravity.
@@ -218,11 +227,11 @@ def run_engine(
     )
     sig_speed = _on_grid(u.t_s, speed.t_s, speed.speed_mps) if speed is not None else None
     sig = MotionSignals(
-        u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat, horizontal=horizontal
+        u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat, horizontal=horizontal, axes=axes
     )
     mode = "heading-free" if sig.heading_free else "signed"
     events = detect_harsh(sig, params.harsh, hz)
     t0 = float(u.t_s[0])
     t1 = float(u.t_s[-1])
     tl = _timeline(t0, t1, params.timeline_hz, gps, speed, u.t_s, a_long, a_lat, yaw)
-    return MotionResult(events, speed, frame, mode, gaps, tl, hp_fit)
+    return MotionResult(events, speed, frame, mode, gaps, tl, hp_fit, axes)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from saferoad.domain.motion.signal import BoolArray, hysteresis_regions
+from saferoad.domain.motion.turn_axes import TurnAxes
 from saferoad.domain.types import Direction, Event, EventType, FloatArray, G, Severity
 
 
@@ -65,6 +66,8 @@ class MotionSignals:
     a_long: FloatArray | None = None
     a_lat: FloatArray | None = None
     horizontal: FloatArray | None = None
+    axes: TurnAxes | None = None
+    """Heading-free mode: the car's forward axis found from the turns, where it could be."""
 
     @property
     def heading_free(self) -> bool:
@@ -227,12 +230,29 @@ def _long_pulse(
     return _Pulse(a, b, i, float(mag[i]), direction, jo > i, float(-proj[jo - w0]), jo)
 
 
+MIN_AXIS_COS = 0.5
+"""A pulse within 60° of the turns' forward axis (either way) is signed by it; one more
+across it (the axis is only good to tens of degrees) falls back to the pulse order."""
+
+
+def _onset_is_braking(sig: MotionSignals, pulse: _Pulse, onset: bool) -> bool | None:
+    """By the forward axis: is the push whose ``onset`` (else release) ``pulse`` is a braking?
+    None without an axis or when the pulse lies across it."""
+    if sig.axes is None:
+        return None
+    cos = float(pulse.direction @ sig.axes.forward(pulse.i))
+    if abs(cos) < MIN_AXIS_COS:
+        return None
+    return (cos < 0) == onset
+
+
 def _longitudinal_events(
     sig: MotionSignals, pulses: list[_Pulse], p: HarshParams, hz: float
 ) -> list[Event]:
     """Pair each pulse with an opposite one that follows within ``rebound_s`` (onset and
-    release of one push); the stronger of the two is the abrupt end of the push: first for
-    a braking, last for an acceleration. An unpaired pulse is judged within its group."""
+    release of one push). With the turns' forward axis the onset's sign gives the type;
+    without it, the stronger of the two is the abrupt end of the push: first for a braking,
+    last for an acceleration. An unpaired pulse is judged within its group."""
     t = sig.t_s
     out: list[Event] = []
     k = 0
@@ -247,12 +267,14 @@ def _longitudinal_events(
         )
         if paired and second is not None:
             strong, weak = (first, second) if first.peak >= second.peak else (second, first)
-            braking = strong is first
+            by_axis = _onset_is_braking(sig, strong, strong is first)
+            braking = strong is first if by_axis is None else by_axis
             a, b = first.a, second.b
             k += 2
         else:
             strong, weak = first, None
-            braking = first.strong_first
+            by_axis = _onset_is_braking(sig, first, first.strong_first)
+            braking = first.strong_first if by_axis is None else by_axis
             a, b = first.a, first.b
             if first.opposite >= 0.3 * first.peak:
                 # The opposite pulse was below the detection threshold: still the same push.
@@ -265,7 +287,9 @@ def _longitudinal_events(
         opposite = weak.peak if weak is not None else strong.opposite
         extra = {"opposite_pulse_mps2": round(opposite, 3)}
         peak = -strong.peak if braking else strong.peak
-        out.append(_make(typ, sig, a, b, strong.i, peak, thr, p, hz, None, extra, 0.8))
+        ev = _make(typ, sig, a, b, strong.i, peak, thr, p, hz, None, extra, 0.8)
+        typed_by = "pulse order" if by_axis is None else "forward axis from the turns"
+        out.append(replace(ev, evidence={**ev.evidence, "typed_by": typed_by}))
     return out
 
 

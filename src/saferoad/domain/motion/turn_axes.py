@@ -1,0 +1,135 @@
+"""The car's forward axis of an Earth-frame log without GPS, found from its turns.
+
+An Earth-frame IMU's horizontal axes are fixed to the ground, so the car's forward axis turns
+with the car. The phone is fixed to the car, though: turned back by the integrated yaw rate
+(the *yaw-locked* frame) the car's axes stay put. In a turn the lateral acceleration is v·ω
+(left-positive for a left turn, v > 0), so in that frame each turn's horizontal acceleration is
+a constant vector times ω — its direction the car's LEFT axis, sign included, its length the
+speed. Forward is left turned by -90°. With a source that high-passes the horizontal
+acceleration (``highpass.py``) the turns follow ``HP_τ(ω)`` instead.
+
+The integrated yaw drifts with the gyroscope's bias; the bias used is the one under which the
+turns agree best on one left axis (searched over ±1.5 °/s, MEMS gyroscopes' usual range). What
+drift remains (the turns still scatter by about ±20° on the driverBehaviorDataset) is followed
+by reading the axis locally: at each moment the nearby turns' axes, weighted by a Gaussian in
+time. That is far too coarse for a vehicle frame (a braking leaks up to half its size into the
+lateral axis), but ample for a sign: which way along its own axis a longitudinal pulse points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from saferoad.domain.motion.highpass import highpass
+from saferoad.domain.motion.signal import BoolArray, runs
+from saferoad.domain.types import FloatArray
+
+BIAS_RANGE_DPS = 1.5
+"""Gyroscope bias searched (°/s either way)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnAxes:
+    """Per-turn left axes in the yaw-locked frame and how to read forward at any sample."""
+
+    angle: FloatArray
+    """Yaw-locked frame angle (rad) per sample: Earth frame = the locked frame turned by it."""
+    centres: FloatArray
+    """Sample index of each turn's centre."""
+    left: FloatArray
+    """(turns, 2) left axis × speed of each turn in the yaw-locked frame (m/s)."""
+    agreement: float
+    """|Σ left| / Σ |left|: 1 when every turn gives the same axis."""
+    gyro_bias_dps: float
+    sigma_samples: float
+
+    @property
+    def turns(self) -> int:
+        return int(self.centres.shape[0])
+
+    def forward(self, i: int) -> FloatArray:
+        """The car's forward unit vector at sample ``i``, in the Earth frame."""
+        w = np.exp(-0.5 * ((i - self.centres) / self.sigma_samples) ** 2)
+        if float(w.sum()) < 1e-6:  # far from every turn: the nearest one
+            w = (np.abs(i - self.centres) == np.abs(i - self.centres).min()).astype(np.float64)
+        left = w @ self.left
+        left = left / max(float(np.hypot(left[0], left[1])), 1e-12)
+        c, s = np.cos(self.angle[i]), np.sin(self.angle[i])
+        fx, fy = float(left[1]), float(-left[0])  # left turned by -90°
+        out: FloatArray = np.array([c * fx - s * fy, s * fx + c * fy])
+        return out
+
+
+def _turns(yaw_rate: FloatArray, valid: BoolArray, hz: float, turn_rate_dps: float) -> list[tuple[int, int]]:
+    """Turns held at least 0.5 s above ``turn_rate_dps``, with 3 s either side, fully valid."""
+    strong = (np.abs(yaw_rate) >= np.radians(turn_rate_dps)) & valid
+    pad = round(3.0 * hz)
+    out: list[tuple[int, int]] = []
+    for a, b in runs(strong):
+        lo, hi = max(0, a - pad), min(yaw_rate.shape[0], b + pad)
+        if b - a >= round(0.5 * hz) and valid[lo:hi].all():
+            out.append((lo, hi))
+    return out
+
+
+def turn_axes(
+    horizontal: FloatArray,
+    yaw_rate: FloatArray,
+    valid: BoolArray,
+    hz: float,
+    tau_s: float | None,
+    turn_rate_dps: float = 10.0,
+    min_turns: int = 4,
+    min_agreement: float = 0.8,
+    sigma_s: float = 60.0,
+) -> TurnAxes | None:
+    """The left axis from the turns of an Earth-frame horizontal acceleration (N, 2), or None
+    with fewer than ``min_turns`` turns or turns that do not agree (``min_agreement``).
+
+    ``tau_s``: the source's horizontal high-pass, None when the signal is not high-passed."""
+    wins = _turns(yaw_rate, valid, hz, turn_rate_dps)
+    if len(wins) < min_turns:
+        return None
+    w = np.where(valid, yaw_rate, 0.0)
+    base = np.cumsum(w) / hz
+    clock = np.cumsum(valid.astype(np.float64)) / hz  # the bias acts only while valid
+    x = w if tau_s is None else highpass(w, tau_s, hz)
+    idx = np.concatenate([np.arange(lo, hi) for lo, hi in wins])
+    bounds = np.cumsum([0] + [hi - lo for lo, hi in wins])
+    h, xb, cb = horizontal[idx], base[idx], clock[idx]
+    xs = [x[lo:hi] - x[lo:hi].mean() for lo, hi in wins]
+    xx = np.array([float(v @ v) for v in xs])
+    if (xx <= 0).any():
+        return None
+
+    def per_turn(bias: float) -> FloatArray:
+        ang = xb - bias * cb
+        c, s = np.cos(ang), np.sin(ang)
+        locked = np.column_stack([c * h[:, 0] + s * h[:, 1], -s * h[:, 0] + c * h[:, 1]])
+        out = np.empty((len(wins), 2))
+        for k in range(len(wins)):
+            y = locked[bounds[k] : bounds[k + 1]]
+            out[k] = (xs[k] @ (y - y.mean(axis=0))) / xx[k]
+        return out
+
+    def agreement(cs: FloatArray) -> float:
+        total = float(np.hypot(cs[:, 0], cs[:, 1]).sum())
+        return float(np.hypot(*cs.sum(axis=0))) / total if total > 0 else 0.0
+
+    biases = np.radians(np.linspace(-BIAS_RANGE_DPS, BIAS_RANGE_DPS, 151))
+    scores = [agreement(per_turn(float(b))) for b in biases]
+    best = int(np.argmax(scores))
+    if scores[best] < min_agreement:
+        return None
+    bias = float(biases[best])
+    cs = per_turn(bias)
+    return TurnAxes(
+        angle=base - bias * clock,
+        centres=np.array([(lo + hi - 1) / 2 for lo, hi in wins], dtype=np.float64),
+        left=cs,
+        agreement=scores[best],
+        gyro_bias_dps=float(np.degrees(bias)),
+        sigma_samples=sigma_s * hz,
+    )
