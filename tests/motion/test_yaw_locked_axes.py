@@ -3,7 +3,9 @@
 Earth-frame horizontal acceleration turned back by the integrated yaw rate) the car's axes stay
 put; in a turn the lateral acceleration is v·ω, so the axis along which that frame's
 acceleration follows HP_τ(ω) is the car's LEFT axis, sign included, and forward is left turned
-by -90°. These tests pin what that gives on trip 17, which is why it is not the default."""
+by -90° (``domain/motion/turn_axes.py``). The engine uses that axis only for a sign (which way
+a push points); these tests pin why it is not good for more on trip 17 — a full signed frame —
+and why even then the labelled accelerations stay under the published threshold."""
 
 from __future__ import annotations
 
@@ -17,50 +19,17 @@ from scipy.ndimage import uniform_filter1d
 from saferoad.adapters.recording import open_recording
 from saferoad.domain.matching import PRF, match_events
 from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
-from saferoad.domain.motion.highpass import (
-    _rotate,
-    _turn_windows,
-    highpass,
-    inverse_highpass,
-    source_highpass,
-)
+from saferoad.domain.motion.highpass import _rotate, inverse_highpass, source_highpass
 from saferoad.domain.motion.signal import lowpass, resample
+from saferoad.domain.motion.turn_axes import turn_axes
 from saferoad.domain.types import EventLabel, G
 
 HZ = 50.0
 
 
-def _left_axes(
-    acc: np.ndarray, w: np.ndarray, valid: np.ndarray, tau: float
-) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """The gyro bias that makes the turns' left axes agree best, the yaw angle with it, the
-    turns' centres (s·HZ index) and their left-axis vectors (m/s² per rad/s = speed)."""
-    wins = _turn_windows(w, valid, HZ, 10.0)
-    x = highpass(w, tau, HZ)
-
-    def per_turn(bias: float) -> tuple[np.ndarray, np.ndarray]:
-        angle = np.cumsum(np.where(valid, w - bias, 0.0)) / HZ
-        locked = _rotate(acc, angle)
-        cs = []
-        for lo, hi in wins:
-            xs = x[lo:hi] - x[lo:hi].mean()
-            ys = locked[lo:hi] - locked[lo:hi].mean(axis=0)
-            cs.append(xs @ ys / (xs @ xs))
-        return angle, np.array(cs)
-
-    def agreement(bias: float) -> float:
-        cs = per_turn(bias)[1]
-        return float(np.hypot(*cs.sum(axis=0)) / np.hypot(cs[:, 0], cs[:, 1]).sum())
-
-    biases = np.radians(np.linspace(-1.5, 1.5, 151))
-    bias = float(biases[int(np.argmax([agreement(b) for b in biases]))])
-    angle, cs = per_turn(bias)
-    centres = np.array([(lo + hi) / 2 for lo, hi in wins])
-    return bias, angle, centres, cs
-
-
 def _forward_at(i: int, centres: np.ndarray, cs: np.ndarray, sigma_s: float = 60.0) -> np.ndarray:
-    """Forward at sample ``i``: the nearby turns' left axes (Gaussian in time) turned by -90°."""
+    """Forward at sample ``i`` in the yaw-locked frame: the nearby turns' left axes (Gaussian
+    in time, as ``TurnAxes.forward`` reads them) turned by -90°."""
     k = np.exp(-0.5 * ((i - centres) / (sigma_s * HZ)) ** 2)
     left = k @ cs
     left = left / np.hypot(*left)
@@ -97,8 +66,19 @@ def _load(shared_dir: Path, trip: str) -> _Trip:
     acc = lowpass(u.values, 2.0, HZ, u.valid)[:, :2]
     w = lowpass(resample(rec.imu.t_s, rec.imu.gyro, HZ).values, 2.0, HZ, u.valid)[:, 2]
     restored, fit = source_highpass(acc, w, u.valid, HZ, 1.0, undo=True)
-    bias, angle, centres, cs = _left_axes(acc, w, u.valid, fit.tau_s)
-    return _Trip(u.t_s, u.valid, w, _rotate(acc, angle), _rotate(restored, angle), bias, centres, cs, list(rec.labels))
+    axes = turn_axes(acc, w, u.valid, HZ, fit.tau_s)  # what the engine uses
+    assert axes is not None
+    return _Trip(
+        u.t_s,
+        u.valid,
+        w,
+        _rotate(acc, axes.angle),
+        _rotate(restored, axes.angle),
+        np.radians(axes.gyro_bias_dps),
+        axes.centres,
+        axes.left,
+        list(rec.labels),
+    )
 
 
 @pytest.fixture(scope="module")
