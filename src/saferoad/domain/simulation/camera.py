@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from saferoad.domain.simulation.model import CameraSim, Scenario
+from saferoad.domain.simulation.sensors import sample_times
 from saferoad.domain.types import FloatArray, IntArray
 
 NEAR_M = 0.5
@@ -24,11 +25,7 @@ NEAR_M = 0.5
 
 
 def frame_times(duration_s: float, fps: float) -> FloatArray:
-    if fps <= 0:
-        raise ValueError(f"camera fps must be positive, got {fps}")
-    n = math.floor(duration_s * fps + 1e-9) + 1
-    out: FloatArray = np.arange(n, dtype=np.float64) / fps
-    return out
+    return sample_times(duration_s, fps, "camera fps")
 
 
 @dataclass(frozen=True, slots=True)

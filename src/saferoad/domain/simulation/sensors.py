@@ -17,9 +17,11 @@ from saferoad.domain.types import FloatArray, G, GpsSeries, ImuSeries, SpeedSeri
 EARTH_RADIUS_M = 6_378_137.0
 
 
-def _sample_times(duration_s: float, rate_hz: float) -> FloatArray:
+def sample_times(duration_s: float, rate_hz: float, what: str = "sensor rate") -> FloatArray:
+    """Sample times 0, 1/rate, ... up to ``duration_s`` inclusive (``what`` names the rate in
+    the error for a rate that is not positive)."""
     if rate_hz <= 0:
-        raise ValueError(f"sensor rate must be positive, got {rate_hz}")
+        raise ValueError(f"{what} must be positive, got {rate_hz}")
     n = math.floor(duration_s * rate_hz + 1e-9) + 1
     out: FloatArray = np.arange(n, dtype=np.float64) / rate_hz
     return out
@@ -36,7 +38,7 @@ def _rotate_rows(v: FloatArray, r: FloatArray) -> FloatArray:
 def simulate_imu(sc: Scenario, model: ImuModel, rng: np.random.Generator) -> ImuSeries:
     """Specific force (gravity included, z up at rest) and angular rate in device axes:
     ``d = Rᵀ v`` for the mounting ``R`` plus a constant bias and white noise per axis."""
-    t = _sample_times(sc.duration_s, model.rate_hz)
+    t = sample_times(sc.duration_s, model.rate_hz)
     e = sc.ego
     acc_v = np.column_stack(
         [np.interp(t, e.t, e.a_long), np.interp(t, e.t, e.a_lat), np.full_like(t, G)]
@@ -77,7 +79,7 @@ def _gauss_markov(n: int, sigma: float, dt: float, tau: float, rng: np.random.Ge
 def simulate_gps(sc: Scenario, model: GpsModel, rng: np.random.Generator) -> GpsSeries:
     """Fixes at ``rate_hz`` with correlated position noise, speed and course noise; no
     fixes inside dropouts; course is NaN below 0.5 m/s (a receiver cannot tell)."""
-    t = _sample_times(sc.duration_s, model.rate_hz)
+    t = sample_times(sc.duration_s, model.rate_hz)
     e = sc.ego
     dt = 1.0 / model.rate_hz
     x = np.interp(t, e.t, e.x) + _gauss_markov(t.shape[0], model.pos_noise_m, dt, model.pos_corr_s, rng)
@@ -97,7 +99,7 @@ def simulate_gps(sc: Scenario, model: GpsModel, rng: np.random.Generator) -> Gps
 
 def simulate_can(sc: Scenario, rate_hz: float, rng: np.random.Generator) -> SpeedSeries:
     """Wheel speed from the CAN bus: quantised to 0.01 km/h, small noise."""
-    t = _sample_times(sc.duration_s, rate_hz)
+    t = sample_times(sc.duration_s, rate_hz)
     v = np.interp(t, sc.ego.t, sc.ego.v) + rng.normal(0.0, 0.02, t.shape[0])
     v = np.maximum(np.round(v * 3.6, 2) / 3.6, 0.0)
     return SpeedSeries(t, v, "can")
@@ -149,7 +151,7 @@ def simulate_cabin(
     """Per-cabin-frame signals (columns :data:`CABIN_COLUMNS`) and the true eye-closed
     state on the same frames. Head yaw is left positive, pitch down positive."""
     m = script.model
-    t = _sample_times(sc.duration_s, m.fps)
+    t = sample_times(sc.duration_s, m.fps)
     n = t.shape[0]
     blinks = blink_times(script, sc.duration_s, rng)
     closed = eyes_closed_truth(script, t, blinks)
