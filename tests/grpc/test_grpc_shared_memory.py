@@ -482,3 +482,23 @@ def test_detector_from_config_over_shm_matches_local_on_real_frames(serve: Any, 
         local.close()
         remote.close()
     assert len(servicer.shm) == 0
+
+
+def test_bad_output_region_is_refused_before_the_model_runs(serve: Any, test_models: Any) -> None:
+    model_obj = test_models.Doubler()
+    model = ServedModel(
+        "doubler", model_obj.predict, inputs=(TensorMeta("x", "FP32", (-1, 4)),),
+        outputs=(TensorMeta("y", "FP32", (-1, 4)),),
+    )
+    server, _ = serve([model], max_batch_size=1)
+    req = pb.ModelInferRequest(model_name="doubler")
+    req.inputs.add(name="x", datatype="FP32", shape=[1, 4])
+    req.raw_input_contents.append(np.zeros((1, 4), np.float32).tobytes())
+    set_ref_params(req.outputs.add(name="y").parameters, TensorRef("nowhere", 16))
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        stub = pb_grpc.GRPCInferenceServiceStub(ch)  # type: ignore[no-untyped-call]
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ModelInfer(req, timeout=5)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "output 'y': unknown shared-memory region 'nowhere'" in info.value.details()
+    assert model_obj.batch_sizes == []  # the model never ran

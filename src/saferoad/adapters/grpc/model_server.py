@@ -230,6 +230,11 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         m.check_inputs(inputs)
         # the shared-memory parameters of requested outputs, checked before the model runs
         out_refs = {o.name: tensor_ref(f"output {o.name!r}", o.parameters) for o in request.outputs}
+        for name, ref in out_refs.items():
+            if ref is not None:
+                if self.shm is None:
+                    raise TensorError(f"output {name!r}: this server takes no shared-memory outputs")
+                self.shm.check(f"output {name!r}", ref)
         outputs = self._run(m, inputs, context)
         wanted = [o.name for o in request.outputs]
         if wanted:
@@ -240,8 +245,6 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 )
             outputs = {w: outputs[w] for w in wanted}
         refs = {k: r for k, r in out_refs.items() if r is not None}
-        if refs and self.shm is None:
-            raise TensorError(f"output {next(iter(refs))!r}: this server takes no shared-memory outputs")
         return encode_response(m, request.id, outputs, typed=typed, shm=self.shm if refs else None, refs=refs)
 
     def _run(self, m: ServedModel, inputs: Arrays, context: Any) -> Arrays:

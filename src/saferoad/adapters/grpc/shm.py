@@ -250,6 +250,12 @@ class SharedMemoryRegistry:
             region.mm[start : start + n] = data
         return n
 
+    def check(self, what: str, ref: TensorRef) -> None:
+        """NOT_FOUND / INVALID_ARGUMENT now for what :meth:`read` or :meth:`write` would
+        refuse later (the server checks requested outputs before running the model)."""
+        with self._use(what, ref):
+            pass
+
     def close(self) -> None:
         """Unmap every region (server shutdown)."""
         self.unregister("")
