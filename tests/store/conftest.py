@@ -25,7 +25,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from saferoad.domain.scoring import Exposure
+from saferoad.domain.scoring import Exposure, ScoringRules, safety_score
+from saferoad.ports.store import ScoreRecord
 
 STYLES: dict[str, dict[str, float]] = {
     # mean events per 10 minutes of city driving, per type
@@ -317,3 +318,28 @@ def file_truth(outputs: list[Path]) -> dict[str, Exposure]:
 @pytest.fixture(name="file_truth")
 def file_truth_fixture() -> Callable[[list[Path]], dict[str, Exposure]]:
     return file_truth
+
+
+def check_stored_week(
+    exposures: dict[str, Exposure],
+    scores: dict[str, ScoreRecord | None],
+    truth: dict[str, Exposure],
+    rules: ScoringRules,
+) -> None:
+    """Per driver, the store holds what the outputs say (``file_truth``): the week's counts
+    and distance, each rate per ``rules.rate_per_km``, and a score equal to one computed now."""
+    for d, exp in exposures.items():
+        assert dict(exp.counts) == dict(truth[d].counts)
+        assert exp.distance_km == pytest.approx(truth[d].distance_km)
+        stored = scores[d]
+        assert stored is not None
+        for etype, n in truth[d].counts.items():
+            assert stored.rates[etype] == pytest.approx(
+                n * rules.rate_per_km / truth[d].distance_km, abs=1e-3
+            )
+        assert stored.value == pytest.approx(safety_score(exp, rules).value, abs=1e-3)
+
+
+@pytest.fixture(name="check_stored_week")
+def check_stored_week_fixture() -> Callable[..., None]:
+    return check_stored_week

@@ -21,7 +21,6 @@ from saferoad.adapters.sql import open_store
 from saferoad.application.analyze import analyze_recording
 from saferoad.application.ingest import find_outputs, ingest_outputs
 from saferoad.config import load_config
-from saferoad.domain.scoring import safety_score
 from saferoad.entrypoints.cli.app import app
 
 WEEK = "2026-W47"
@@ -88,7 +87,7 @@ def test_simulated_trips_are_realistic_drives(
 
 @pytest.mark.slow
 def test_simulated_week_of_three_drivers(
-    db_url: str, week_of_sim_outputs: list[Path], file_truth: Any
+    db_url: str, week_of_sim_outputs: list[Path], file_truth: Any, check_stored_week: Any
 ) -> None:
     cfg = _config()
     outputs = week_of_sim_outputs
@@ -104,14 +103,7 @@ def test_simulated_week_of_three_drivers(
         truth = file_truth(outputs)
         assert n_trips == 21 and n_events == sum(e.n_events for e in truth.values())
         assert set(exps) == set(truth) == set(STYLE_OF)
-        for d, exp in exps.items():
-            assert dict(exp.counts) == dict(truth[d].counts)
-            assert exp.distance_km == pytest.approx(truth[d].distance_km)
-            stored = scores[d]
-            assert stored is not None
-            for etype, n in truth[d].counts.items():
-                assert stored.rates[etype] == pytest.approx(n * 1000 / truth[d].distance_km, abs=1e-3)
-            assert stored.value == pytest.approx(safety_score(exp, cfg.scoring.rules()).value, abs=1e-3)
+        check_stored_week(exps, scores, truth, cfg.scoring.rules())
         values = {STYLE_OF[d]: s.value for d, s in scores.items() if s is not None}
         assert all(v is not None for v in values.values()), values  # shown: no minimum distance
         careful, normal, aggressive = (float(values[k] or 0.0) for k in ("careful", "normal", "aggressive"))

@@ -20,7 +20,6 @@ from saferoad.adapters.sql.migrate import current_revision, downgrade, head_revi
 from saferoad.adapters.sql.models import Base, ScoreRow
 from saferoad.application.ingest import MalformedOutput, find_outputs, ingest_outputs
 from saferoad.config import load_config
-from saferoad.domain.scoring import safety_score
 
 REPO = Path(__file__).resolve().parents[2]
 SAFEROAD = str(Path(sys.executable).with_name("saferoad"))
@@ -72,7 +71,9 @@ def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
         store.close()
 
 
-def test_week_of_three_drivers(db_url: str, week_outputs: Path, file_truth: Any) -> None:
+def test_week_of_three_drivers(
+    db_url: str, week_outputs: Path, file_truth: Any, check_stored_week: Any
+) -> None:
     """Careful scores highest, rates match the events ingested, re-ingesting changes nothing."""
     cfg = _config(min_distance_km=50.0)
     outputs = find_outputs(week_outputs)
@@ -90,17 +91,7 @@ def test_week_of_three_drivers(db_url: str, week_outputs: Path, file_truth: Any)
         assert n_trips == 36
         assert n_events == sum(e.n_events for e in file_truth(outputs).values())
         assert set(exps) == set(truth) == {"D-careful", "D-average", "D-aggressive"}
-        for d, exp in exps.items():
-            assert dict(exp.counts) == dict(truth[d].counts)
-            assert exp.distance_km == pytest.approx(truth[d].distance_km)
-            stored = scores[d]
-            assert stored is not None
-            for etype, n in truth[d].counts.items():
-                assert stored.rates[etype] == pytest.approx(
-                    n * 1000 / truth[d].distance_km, abs=1e-3
-                )
-            live = safety_score(exp, cfg.scoring.rules())
-            assert stored.value == pytest.approx(live.value, abs=1e-3)
+        check_stored_week(exps, scores, truth, cfg.scoring.rules())
         values = {d: s.value for d, s in scores.items() if s is not None}
         assert None not in values.values()
         assert values["D-careful"] > values["D-average"] > values["D-aggressive"]
