@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from saferoad.domain.motion.highpass import highpass
 from saferoad.domain.motion.signal import BoolArray, runs
@@ -97,39 +98,46 @@ def turn_axes(
     clock = np.cumsum(valid.astype(np.float64)) / hz  # the bias acts only while valid
     x = w if tau_s is None else highpass(w, tau_s, hz)
     idx = np.concatenate([np.arange(lo, hi) for lo, hi in wins])
-    bounds = np.cumsum([0] + [hi - lo for lo, hi in wins])
-    h, xb, cb = horizontal[idx], base[idx], clock[idx]
-    xs = [x[lo:hi] - x[lo:hi].mean() for lo, hi in wins]
-    xx = np.array([float(v @ v) for v in xs])
+    starts = np.cumsum([0] + [hi - lo for lo, hi in wins[:-1]])
+    # Each turn's regressor, zero-mean, so that Σ x·(y - ȳ) = Σ x·y. As complex numbers
+    # (x + iy), turning a vector by -θ is a product with e^(-iθ), and a bias b adds b·clock
+    # to θ: the per-turn coefficients for any b are one product and one sum per turn.
+    xs = np.concatenate([x[lo:hi] - x[lo:hi].mean() for lo, hi in wins])
+    xx = np.add.reduceat(xs * xs, starts)
     if (xx <= 0).any():
         return None
+    zx = xs * (horizontal[idx, 0] + 1j * horizontal[idx, 1]) * np.exp(-1j * base[idx])
+    cb = clock[idx]
 
     def per_turn(bias: float) -> FloatArray:
-        ang = xb - bias * cb
-        c, s = np.cos(ang), np.sin(ang)
-        locked = np.column_stack([c * h[:, 0] + s * h[:, 1], -s * h[:, 0] + c * h[:, 1]])
-        out = np.empty((len(wins), 2))
-        for k in range(len(wins)):
-            y = locked[bounds[k] : bounds[k + 1]]
-            out[k] = (xs[k] @ (y - y.mean(axis=0))) / xx[k]
+        c = np.add.reduceat(zx * np.exp(1j * bias * cb), starts) / xx
+        out: FloatArray = np.column_stack([c.real, c.imag])
         return out
 
     def agreement(cs: FloatArray) -> float:
         total = float(np.hypot(cs[:, 0], cs[:, 1]).sum())
         return float(np.hypot(*cs.sum(axis=0))) / total if total > 0 else 0.0
 
-    biases = np.radians(np.linspace(-BIAS_RANGE_DPS, BIAS_RANGE_DPS, 151))
-    scores = [agreement(per_turn(float(b))) for b in biases]
-    best = int(np.argmax(scores))
-    if scores[best] < min_agreement:
+    # A coarse grid (agreement can have several local maxima), then refined around the best.
+    coarse = np.radians(np.linspace(-BIAS_RANGE_DPS, BIAS_RANGE_DPS, 31))
+    scores = [agreement(per_turn(float(b))) for b in coarse]
+    k = int(np.argmax(scores))
+    step = float(coarse[1] - coarse[0])
+    fine = minimize_scalar(
+        lambda b: -agreement(per_turn(float(b))),
+        bounds=(float(coarse[k]) - step, float(coarse[k]) + step),
+        method="bounded",
+        options={"xatol": np.radians(0.005)},
+    )
+    bias, score = (float(fine.x), -float(fine.fun)) if -float(fine.fun) > scores[k] else (float(coarse[k]), scores[k])
+    if score < min_agreement:
         return None
-    bias = float(biases[best])
     cs = per_turn(bias)
     return TurnAxes(
         angle=base - bias * clock,
         centres=np.array([(lo + hi - 1) / 2 for lo, hi in wins], dtype=np.float64),
         left=cs,
-        agreement=scores[best],
+        agreement=score,
         gyro_bias_dps=float(np.degrees(bias)),
         sigma_samples=sigma_s * hz,
     )
