@@ -42,11 +42,16 @@ class _DetectionFrames:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: line {err.lineno}: not valid JSON: {err.msg}") from None
-        self.width = int(doc.get("width") or 0)
-        self.height = int(doc.get("height") or 0)
+        if not isinstance(doc, dict):
+            raise ValueError(f"{path}: expected a JSON object with 'width', 'height' and 'frames'")
+        try:
+            self.width = int(doc.get("width") or 0)
+            self.height = int(doc.get("height") or 0)
+            self.fps = float(doc.get("fps") or 0.0)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: fields 'width', 'height' and 'fps' must be numbers") from None
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f"{path}: fields 'width' and 'height' are needed without a video")
-        self.fps = float(doc.get("fps") or 0.0)
         frames = doc.get("frames")
         if not isinstance(frames, list):
             raise ValueError(f"{path}: field 'frames': expected a list")
