@@ -156,3 +156,19 @@ def test_camera_for_recording(tmp_path: Path) -> None:
     cam, known = camera_for_recording(Recording(tmp_path, "saferoad", meta), 640, 360)
     assert known and cam is not None
     assert cam.intrinsics.fx == 500.0 and cam.mount.pitch_deg == 1.5
+
+
+def test_parallel_settings_restored_after_run(highway_clip: Path, yolox: ModelDetector) -> None:
+    """The pool's process-wide settings (OpenCV threads, GIL switch interval) are back to
+    their values after the stream ends, and also after a consumer stops early."""
+    import sys
+
+    import cv2
+
+    cfg = load_config(overrides={"perception": {"workers": 2}})
+    before = (cv2.getNumThreads(), sys.getswitchinterval())
+    stream = run_perception(open_frames(highway_clip), yolox, None, None, cfg)
+    next(stream)
+    assert cv2.getNumThreads() == 1 and sys.getswitchinterval() <= 0.001
+    stream.close()
+    assert (cv2.getNumThreads(), sys.getswitchinterval()) == before

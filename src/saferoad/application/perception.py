@@ -22,8 +22,12 @@ model's class name), ``lateral_m`` (left +), and for vehicles ``range_rate_mps``
 second of history; traffic lights carry ``lamp``.
 
 Inference of several frames runs in parallel when the detector supports it (a thread pool
-of ``cfg.perception.workers``; ONNX Runtime releases the GIL), decoding runs in the frame
-source's own thread, and tracking and geometry run in order in the caller's thread.
+of ``cfg.perception.workers``, each running one frame's inference at a time on the
+session's single intra-op thread by default; ONNX Runtime releases the GIL), decoding
+runs in the frame source's own thread, and tracking and geometry run in order in the
+caller's thread. While the pool runs, two process-wide settings are changed
+and restored after: OpenCV single-threaded (the detector's ``frame_parallel``) and the GIL
+switch interval lowered to :data:`GIL_SWITCH_INTERVAL_S`.
 
 Pitch and lanes: every ``PITCH_EVERY`` frames the lane markings are found (OpenCV). When
 neither the configuration nor the camera states a pitch and ``cfg.perception.auto_pitch``
@@ -37,10 +41,11 @@ for the lead vehicle (kept for three estimates, then back to ``±corridor_half_w
 from __future__ import annotations
 
 import math
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -80,6 +85,11 @@ PITCH_WINDOW = 25
 PITCH_DEADBAND = 0.3
 """Degrees: smaller changes of the lane-based pitch estimate are not applied."""
 HISTORY_LEN = 64
+GIL_SWITCH_INTERVAL_S = 0.001
+"""While frames run in parallel: how long a thread may hold the GIL while another waits for
+it (Python's default is 5 ms). An inference thread whose frame is done needs the GIL for
+a moment to hand the result back; with 5 ms it can sit waiting on the caller's tracking
+while its core idles (measured: docs/perception.md, "Speed")."""
 
 HorizonEstimator = Callable[[ImageArray], "tuple[float, FloatArray] | None"]
 """Image → (horizon row in pixels, lane-marking segments (N, 4) in pixels), or ``None``
@@ -157,6 +167,18 @@ class PerceptionStats:
         }
 
 
+@contextmanager
+def _gil_switch_interval(seconds: float) -> Iterator[None]:
+    """``sys.setswitchinterval`` lowered to ``seconds`` (never raised) while the block runs;
+    the setting is global to the process and is restored after."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, seconds))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 def _detect_stream(
     frames: Iterable[Frame], detector: Detector, workers: int
 ) -> Iterator[tuple[Frame, Detections]]:
@@ -171,6 +193,7 @@ def _detect_stream(
     parallel: Callable[[], AbstractContextManager[Any]] | None = getattr(detector, "frame_parallel", None)
     with (
         parallel() if parallel is not None else nullcontext(),
+        _gil_switch_interval(GIL_SWITCH_INTERVAL_S),
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="saferoad-infer") as pool,
     ):
         try:
