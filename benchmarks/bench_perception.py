@@ -1,17 +1,23 @@
 """Perception benchmark: whole pipeline vs model-only, measured in one run.
 
-    .venv/bin/python benchmarks/bench_perception.py [--frames 200] [--rounds 3] [--skip-ultralytics]
+    .venv/bin/python benchmarks/bench_perception.py [--frames 200] [--rounds 3] [--skip-ultralytics] [--no-breakdown]
 
 On a 1280x720 H.264 clip (the shared ``highway_vehicles_720p.mp4`` looped to ``--frames``)
-with YOLOX-nano at 416x416 it prints, all measured now on this machine:
+with YOLOX-nano at 416x416 it prints, all measured now on this machine, each as wall-clock
+frames a second and CPU milliseconds a frame (process time of all threads: steadier than
+wall clock on a shared machine), with the load average at start and end:
 
-* **model-only** frames a second on the same frames (already decoded and letterboxed),
-  for every session setting of ``../shared/design/performance-notes.md`` — one session with
-  1 or 2 intra-op threads, 2 threads with spinning, two 1-thread sessions on alternate
-  frames — and the best of them, the figure the pipeline is compared with;
+* **model-only** on the same frames (already decoded and letterboxed), for every session
+  setting of ``../shared/design/performance-notes.md`` — one session with 1 or 2 intra-op
+  threads, 2 threads with spinning, two 1-thread sessions on alternate frames — and the
+  best of them, the figure the pipeline is compared with;
 * the **whole pipeline** (``run_perception``: decode in its thread, letterbox, infer on a
-  pool of 1-thread sessions, decode boxes + NMS, ByteTrack, geometry, lead, TTC) and its
-  ratio to the best model-only figure (target >= 0.85);
+  pool of threads, decode boxes + NMS, ByteTrack, geometry, lead, TTC) and its ratio to the
+  best model-only figure (target >= 0.85), on wall clock and on CPU time;
+* **decoding alone** (the same frame source) and the **measured ceiling**: decoding and the
+  best model-only setting running at once — what a pipeline would reach if everything else
+  were free — with the CPU-sum bound cores / (model + decode CPU a frame);
+* where the pipeline's CPU goes, stage by stage (a separate instrumented run);
 * a **plain cv2 + onnxruntime loop** (cv2.VideoCapture, letterbox, one default session,
   decode + cv2 NMS, no tracking or geometry);
 * peak RSS of each part (each part runs in its own process);
