@@ -423,8 +423,8 @@ def main() -> None:
               f"({model_cpu:.2f} / {pipe_cpu:.2f} ms a frame)")
         print(f"ceiling      decode + model-only measured at once  = {ceil_fps / model_fps:.3f} of model-only, wall clock")
         print(f"             CPU sum {model_cpu:.2f} + {dec_cpu:.2f} ms -> {cap:.1f} fps on {cores} cores = "
-              f"{model_cpu / (model_cpu + dec_cpu):.3f} of model-only: no pipeline that decodes every frame "
-              "can pass this")
+              f"{model_cpu / (model_cpu + dec_cpu):.3f} of model-only: the bound for any pipeline that "
+              "decodes every frame on these cores")
         print(f"             pipeline reaches {pipe['fps'] / ceil_fps:.3f} of the measured ceiling (wall), "
               f"{(model_cpu + dec_cpu) / pipe_cpu:.3f} on CPU time")
         print(f"             pipeline / plain loop = {pipe['fps'] / plain['fps']:.2f}x wall clock, "
