@@ -82,7 +82,8 @@ def _rotate(h: FloatArray, angle: FloatArray) -> FloatArray:
     return np.column_stack([c * h[:, 0] + s * h[:, 1], -s * h[:, 0] + c * h[:, 1]])
 
 
-def _turn_windows(yaw_rate: FloatArray, valid: BoolArray, hz: float, turn_rate_dps: float) -> list[tuple[int, int]]:
+def turn_windows(yaw_rate: FloatArray, valid: BoolArray, hz: float, turn_rate_dps: float) -> list[tuple[int, int]]:
+    """Turns held at least 0.5 s above ``turn_rate_dps``, with 3 s either side, fully valid."""
     strong = (np.abs(yaw_rate) >= np.radians(turn_rate_dps)) & valid
     pad = round(3.0 * hz)
     out: list[tuple[int, int]] = []
@@ -104,7 +105,7 @@ def estimate_tau(
 ) -> HighpassFit:
     """Fit τ so that each turn's yaw-locked horizontal acceleration is a constant vector times
     ``HP_τ(ω)`` (lateral acceleration = v·ω at a roughly steady speed)."""
-    wins = _turn_windows(yaw_rate, valid, hz, turn_rate_dps)
+    wins = turn_windows(yaw_rate, valid, hz, turn_rate_dps)
     if len(wins) < min_turns:
         return HighpassFit(prior_s, False, len(wins), float("nan"), float("nan"))
     lead = round(5.0 * max(TAU_BOUNDS_S[1], prior_s) * hz)  # let the filter settle first

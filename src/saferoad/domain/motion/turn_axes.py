@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from saferoad.domain.motion.highpass import highpass
-from saferoad.domain.motion.signal import BoolArray, runs
+from saferoad.domain.motion.highpass import highpass, turn_windows
+from saferoad.domain.motion.signal import BoolArray
 from saferoad.domain.types import FloatArray
 
 BIAS_RANGE_DPS = 1.5
@@ -63,18 +63,6 @@ class TurnAxes:
         return out
 
 
-def _turns(yaw_rate: FloatArray, valid: BoolArray, hz: float, turn_rate_dps: float) -> list[tuple[int, int]]:
-    """Turns held at least 0.5 s above ``turn_rate_dps``, with 3 s either side, fully valid."""
-    strong = (np.abs(yaw_rate) >= np.radians(turn_rate_dps)) & valid
-    pad = round(3.0 * hz)
-    out: list[tuple[int, int]] = []
-    for a, b in runs(strong):
-        lo, hi = max(0, a - pad), min(yaw_rate.shape[0], b + pad)
-        if b - a >= round(0.5 * hz) and valid[lo:hi].all():
-            out.append((lo, hi))
-    return out
-
-
 def turn_axes(
     horizontal: FloatArray,
     yaw_rate: FloatArray,
@@ -90,7 +78,7 @@ def turn_axes(
     with fewer than ``min_turns`` turns or turns that do not agree (``min_agreement``).
 
     ``tau_s``: the source's horizontal high-pass, None when the signal is not high-passed."""
-    wins = _turns(yaw_rate, valid, hz, turn_rate_dps)
+    wins = turn_windows(yaw_rate, valid, hz, turn_rate_dps)
     if len(wins) < min_turns:
         return None
     w = np.where(valid, yaw_rate, 0.0)
