@@ -292,6 +292,37 @@ def test_opencv_threads_restored() -> None:
     from saferoad.adapters.onnx.detector import opencv_threads
 
     before = cv2.getNumThreads()
-    with opencv_threads(1):
-        assert cv2.getNumThreads() == 1
-    assert cv2.getNumThreads() == before
+    cv2.setNumThreads(3)  # a value the block must change and put back, whatever the machine
+    try:
+        with opencv_threads(1):
+            assert cv2.getNumThreads() == 1
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+
+
+def test_overlapping_parallel_settings_restored_by_the_last_to_leave() -> None:
+    """Two pipelines in one process (``serve`` runs analyses at once) whose pools end in
+    the order they started: the first to end leaves the settings to the one still running,
+    the last puts the process's own values back (not the temporary ones)."""
+    import sys
+    from contextlib import ExitStack
+
+    from saferoad.adapters.onnx.detector import opencv_threads
+    from saferoad.application.perception import GIL_SWITCH_INTERVAL_S, _gil_switch_interval
+
+    before = (cv2.getNumThreads(), sys.getswitchinterval())
+    cv2.setNumThreads(3)
+    sys.setswitchinterval(0.005)
+    try:
+        first, second = ExitStack(), ExitStack()
+        for stack in (first, second):
+            stack.enter_context(opencv_threads(1))
+            stack.enter_context(_gil_switch_interval(GIL_SWITCH_INTERVAL_S))
+        first.close()  # not last-in-first-out
+        assert (cv2.getNumThreads(), sys.getswitchinterval()) == (1, GIL_SWITCH_INTERVAL_S)
+        second.close()
+        assert (cv2.getNumThreads(), sys.getswitchinterval()) == (3, 0.005)
+    finally:
+        cv2.setNumThreads(before[0])
+        sys.setswitchinterval(before[1])

@@ -45,7 +45,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,6 +54,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from saferoad.adapters.process_settings import SharedSetting
 from saferoad.config import SaferoadConfig
 from saferoad.config.perception import PerceptionConfig
 from saferoad.domain.geometry import (
@@ -167,16 +168,14 @@ class PerceptionStats:
         }
 
 
-@contextmanager
-def _gil_switch_interval(seconds: float) -> Iterator[None]:
+_SWITCH_INTERVAL = SharedSetting(sys.getswitchinterval, sys.setswitchinterval)
+
+
+def _gil_switch_interval(seconds: float) -> AbstractContextManager[None]:
     """``sys.setswitchinterval`` lowered to ``seconds`` (never raised) while the block runs;
-    the setting is global to the process and is restored after."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, seconds))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
+    the setting is global to the process and is restored when the last of several
+    overlapping blocks ends (two analyses at once in ``saferoad serve``)."""
+    return _SWITCH_INTERVAL.held(lambda before: min(before, seconds))
 
 
 def _detect_stream(

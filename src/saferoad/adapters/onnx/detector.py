@@ -12,8 +12,7 @@ so a pipeline can run several frames' inference in parallel (see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from numpy.typing import NDArray
 from saferoad.adapters.onnx.card import ModelCard, check_card
 from saferoad.adapters.onnx.classes import ROAD_ORDER, road_class_table
 from saferoad.adapters.onnx.lamp import lamp_colour
+from saferoad.adapters.process_settings import SharedSetting
 from saferoad.domain.types import Detections, Frame, RoadClass
 from saferoad.ports.detector import InferenceBackend
 
@@ -90,21 +90,19 @@ def preprocess_image(
     return blob, info
 
 
-@contextmanager
-def opencv_threads(n: int) -> Iterator[None]:
+_OPENCV_THREADS = SharedSetting(cv2.getNumThreads, cv2.setNumThreads)
+
+
+def opencv_threads(n: int) -> AbstractContextManager[None]:
     """OpenCV's own thread pool limited to ``n`` threads while the block runs (the
-    setting is global to the process; the previous value is restored after).
+    setting is global to the process; the previous value is restored when the last of
+    several overlapping blocks ends: :class:`~saferoad.adapters.process_settings.SharedSetting`).
 
     A pipeline that runs frames in parallel on one thread per core already keeps the cores
     busy; OpenCV splitting each resize across its pool on top of that only adds hand-offs
     and busy-waiting pool threads (measured: docs/perception.md, "Speed"). The results do
     not depend on the thread count."""
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(n)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
+    return _OPENCV_THREADS.held(lambda _: n)
 
 
 # --- decoders: model output → (boxes xyxy in input pixels, score, class id) -------------
