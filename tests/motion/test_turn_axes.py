@@ -116,3 +116,17 @@ def test_braking_to_a_stop_and_abrupt_launch_typed_by_the_axis() -> None:
     old = run_engine(imu, None, None, EngineParams(forward_from_turns=False))
     assert [e.type for e in old.events] == [EventType.HARSH_ACCELERATION, EventType.HARSH_BRAKING]
     assert all(e.evidence["typed_by"] == "pulse order" for e in old.events)
+
+
+def test_not_high_passed_pushes_typed_by_their_direction() -> None:
+    """Without a source high-pass a push has no release pulse: the braking is the pulse
+    pointing backwards and the launch the one pointing forwards, never an onset/release pair."""
+    _, _, _, imu = _drive(bias_dps=0.4, tau=None)
+    res = run_engine(imu, None, None, EngineParams())
+    assert res.mode == "heading-free" and res.axes is not None and not res.axes.highpassed
+    longs = [e for e in res.events if e.type in (EventType.HARSH_BRAKING, EventType.HARSH_ACCELERATION)]
+    assert [(e.type, round(e.start_s)) for e in longs] == [
+        (EventType.HARSH_BRAKING, 101),
+        (EventType.HARSH_ACCELERATION, 110),
+    ]
+    assert all(e.evidence["typed_by"] == "forward axis from the turns" for e in longs)

@@ -237,13 +237,14 @@ across it (the axis is only good to tens of degrees) falls back to the pulse ord
 
 def _onset_is_braking(sig: MotionSignals, pulse: _Pulse, onset: bool) -> bool | None:
     """By the forward axis: is the push whose ``onset`` (else release) ``pulse`` is a braking?
-    None without an axis or when the pulse lies across it."""
+    None without an axis or when the pulse lies across it. A signal that is not high-passed
+    has no release pulse: its pulse points the way the push goes."""
     if sig.axes is None:
         return None
     cos = float(pulse.direction @ sig.axes.forward(pulse.i))
     if abs(cos) < MIN_AXIS_COS:
         return None
-    return (cos < 0) == onset
+    return (cos < 0) == (onset or not sig.axes.highpassed)
 
 
 def _longitudinal_events(
@@ -260,7 +261,10 @@ def _longitudinal_events(
         first = pulses[k]
         second = pulses[k + 1] if k + 1 < len(pulses) else None
         paired = (
-            second is not None
+            # Onset and release pulses come from a high-passed signal only; otherwise two
+            # opposite pulses are two pushes (accelerating, then braking).
+            (sig.axes is None or sig.axes.highpassed)
+            and second is not None
             and t[second.a] - t[first.b - 1] <= p.rebound_s
             and float(first.direction @ second.direction) < -0.7
             and sig.valid[first.b : second.a].all()

@@ -45,6 +45,9 @@ class TurnAxes:
     """|Σ left| / Σ |left|: 1 when every turn gives the same axis."""
     gyro_bias_dps: float
     sigma_samples: float
+    highpassed: bool = True
+    """Is the acceleration these axes sign high-passed (a push = onset pulse + opposite
+    release pulse)? When not, a pulse points the way its push goes."""
 
     @property
     def turns(self) -> int:
@@ -128,4 +131,5 @@ def turn_axes(
         agreement=score,
         gyro_bias_dps=float(np.degrees(bias)),
         sigma_samples=sigma_s * hz,
+        highpassed=tau_s is not None,
     )
