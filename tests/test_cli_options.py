@@ -49,8 +49,9 @@ def test_options_win_over_set_and_none_means_not_given(tmp_path: Path) -> None:
 def test_an_option_replaces_a_scalar_set_on_its_section() -> None:
     with pytest.raises(UserError, match=r"perception\.stride"):
         load_cli_config(None, None, {"perception.stride": 0})
-    # "--set perception=1" is nonsense, but the option still lands where it belongs
-    assert load_cli_config(None, ["perception=1"], {"perception.stride": 2}).perception.stride == 2
+    # "--set perception=1" is nonsense: named, not silently replaced by the option
+    with pytest.raises(UserError, match="'perception' is a value, not a section"):
+        load_cli_config(None, ["perception=1"], {"perception.stride": 2})
 
 
 def test_bad_option_value_is_a_user_error() -> None:

@@ -53,6 +53,11 @@ def test_set_overrides() -> None:
         parse_assignments(["motion.braking_g"])
 
 
+def test_set_key_that_is_both_value_and_section_is_named() -> None:
+    with pytest.raises(ConfigError, match="'motion' is a value, not a section"):
+        parse_assignments(["motion=1", "motion.braking_g=0.4"])
+
+
 def test_docs_config_md_is_current(repo_root: Path) -> None:
     """docs/config.md is generated; regenerate with `saferoad config docs -o docs/config.md`."""
     assert (repo_root / "docs" / "config.md").read_text() == config_markdown()

@@ -116,12 +116,21 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw
-        node = out
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
+        set_dotted(out, key.strip(), value)
     return out
+
+
+def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    """Put ``value`` at ``section.key`` (any depth) in a nested dict of overrides; a key that
+    is already a value cannot also be a section."""
+    *parents, leaf = key.split(".")
+    node = tree
+    for i, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {'.'.join(parents[: i + 1])!r} is a value, not a section")
+        node = child
+    node[leaf] = value
 
 
 def to_toml(cfg: SaferoadConfig) -> str:

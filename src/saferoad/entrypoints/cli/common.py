@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from saferoad.config import ConfigError, SaferoadConfig, load_config, parse_assignments
+from saferoad.config import ConfigError, SaferoadConfig, load_config, parse_assignments, set_dotted
 
 console = Console()
 console_err = Console(stderr=True)
@@ -42,19 +42,10 @@ def load_cli_config(
         overrides = parse_assignments(sets or [])
         for key, value in (options or {}).items():
             if value is not None:
-                _put(overrides, key, value)
+                set_dotted(overrides, key, value)
         return load_config(path, overrides)
     except ConfigError as err:
         raise UserError(str(err)) from None
-
-
-def _put(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-        if not isinstance(tree.get(part), dict):
-            tree[part] = {}
-        tree = tree[part]
-    tree[leaf] = value
 
 
 @contextlib.contextmanager
