@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -247,6 +248,31 @@ def test_register_errors(echo_server: Any, regions: list[OwnedRegion]) -> None:
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     stub.SystemSharedMemoryUnregister(pb.SystemSharedMemoryUnregisterRequest(name="nope"), timeout=5)  # idempotent
     stub.SystemSharedMemoryUnregister(pb.SystemSharedMemoryUnregisterRequest(), timeout=5)  # all
+    assert len(servicer.shm) == 0
+    assert _healthy(server.port)
+
+
+def test_register_refuses_links_and_non_files(echo_server: Any, tmp_path: Path) -> None:
+    """A link in /dev/shm must not let a caller map (read, overwrite) a file elsewhere."""
+    server, servicer, stub = echo_server
+    victim = tmp_path / "victim.bin"
+    victim.write_bytes(b"keep me" * 16)
+    tag = f"saferoad-test-{os.getpid()}"
+    link, folder = Path(f"/dev/shm/{tag}-link"), Path(f"/dev/shm/{tag}-dir")
+    link.symlink_to(victim)
+    folder.mkdir()
+    try:
+        for key in (f"/{link.name}", f"/{folder.name}"):
+            with pytest.raises(grpc.RpcError) as info:
+                stub.SystemSharedMemoryRegister(
+                    pb.SystemSharedMemoryRegisterRequest(name="r", key=key, byte_size=8), timeout=5
+                )
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, key
+            assert "is not a shared-memory object" in info.value.details()
+    finally:
+        link.unlink()
+        folder.rmdir()
+    assert victim.read_bytes() == b"keep me" * 16
     assert len(servicer.shm) == 0
     assert _healthy(server.port)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import mmap
 import os
 import secrets
+import stat
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -169,7 +170,8 @@ class SharedMemoryRegistry:
                     f"shared-memory region {name!r} is already registered (unregister it first)",
                 )
         try:
-            fd = os.open(path, os.O_RDWR)
+            # as shm_open does: never follow a link out of /dev/shm, never hand the fd to a child
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             raise SharedMemoryError(
                 grpc.StatusCode.NOT_FOUND,
@@ -181,8 +183,19 @@ class SharedMemoryRegistry:
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"shared-memory region {name!r}: the server may not open {key!r} for reading and writing",
             ) from None
+        except OSError as err:  # a symbolic link (ELOOP), a directory, ...
+            raise SharedMemoryError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"shared-memory region {name!r}: {key!r} is not a shared-memory object ({err.strerror})",
+            ) from None
         try:
-            size = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise SharedMemoryError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"shared-memory region {name!r}: {key!r} is not a shared-memory object",
+                )
+            size = st.st_size
             if offset + byte_size > size:
                 raise SharedMemoryError(
                     grpc.StatusCode.INVALID_ARGUMENT,
