@@ -401,7 +401,11 @@ class _ShmPool:
         for m in info.outputs:
             if m.datatype == "BYTES" or any(d < 0 for d in m.shape):
                 continue
-            nbytes = int(np.prod(m.shape, dtype=np.int64)) * dtype_of(m.datatype).itemsize
+            try:
+                itemsize = dtype_of(m.datatype).itemsize
+            except TensorError as err:
+                raise RemoteInferenceError(f"{target}: output {m.name!r} in ModelMetadata: {err}") from None
+            nbytes = int(np.prod(m.shape, dtype=np.int64)) * itemsize
             self.out_layout[m.name] = (end, nbytes)
             end = aligned(end + nbytes)
         self.out_size = end
@@ -421,7 +425,13 @@ class _ShmPool:
                 small = None
         if small is not None:
             self._drop(small)
-        slot = _ShmSlot(OwnedRegion(max(need, 1)), OwnedRegion(self.out_size) if self.out_size else None)
+        inp = OwnedRegion(max(need, 1))
+        try:
+            out = OwnedRegion(self.out_size) if self.out_size else None
+        except BaseException:
+            inp.close()  # do not leave the input object in /dev/shm until garbage collection
+            raise
+        slot = _ShmSlot(inp, out)
         with self._lock:
             self._all.append(slot)
         return slot
