@@ -79,7 +79,7 @@ from saferoad.domain.types import (
     RoadClass,
     TrackedObject,
 )
-from saferoad.ports.detector import Detector
+from saferoad.ports.detector import Detector, FrameParallelDetector
 
 PITCH_EVERY = 15
 PITCH_WINDOW = 25
@@ -189,9 +189,8 @@ def _detect_stream(
     pending: deque[tuple[Frame, Future[Detections]]] = deque()
     # a detector may ask for its own setting while frames run in parallel (ModelDetector:
     # OpenCV single-threaded, as the frame-level threads already fill the cores)
-    parallel: Callable[[], AbstractContextManager[Any]] | None = getattr(detector, "frame_parallel", None)
     with (
-        parallel() if parallel is not None else nullcontext(),
+        detector.frame_parallel() if isinstance(detector, FrameParallelDetector) else nullcontext(),
         _gil_switch_interval(GIL_SWITCH_INTERVAL_S),
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="saferoad-infer") as pool,
     ):
@@ -380,7 +379,7 @@ def run_perception(
         tracker = ByteTracker(tracker_params(p, fps / stride if fps else 0.0))
     geo = _Geometry(camera, p, horizon, pitch_known, st)
     n_workers = p.workers if workers is None else workers
-    if not hasattr(detector, "backend"):
+    if not isinstance(detector, FrameParallelDetector):
         n_workers = 1  # replay and other cheap detectors: no thread pool
     for n, (frame, det) in enumerate(_detect_stream(frames, detector, n_workers)):
         det, hood = drop_hood(det, frame.width, frame.height, p.hood_fraction)

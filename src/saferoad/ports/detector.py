@@ -8,6 +8,7 @@ the KServe v2 gRPC protocol. Switching backends is configuration, not code.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -24,6 +25,16 @@ class Detector(Protocol):
     name: str
 
     def detect(self, frame: Frame) -> Detections: ...
+
+
+@runtime_checkable
+class FrameParallelDetector(Detector, Protocol):
+    """A detector worth running on several frames at once, one thread each (its cost is
+    model inference, which releases the GIL); a cheap one (replay) runs in the caller's
+    thread. ``frame_parallel()`` is entered around the thread pool, for settings of its own
+    while frames run in parallel."""
+
+    def frame_parallel(self) -> AbstractContextManager[None]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -357,7 +357,7 @@ class ModelDetector:
         cids = np.concatenate([p[2] for p in parts])
         return self.finish(boxes, scores, cids, frame.width, frame.height, frame.image)
 
-    def frame_parallel(self) -> Any:
+    def frame_parallel(self) -> AbstractContextManager[None]:
         """Context for running :meth:`detect` on several frames at once, one thread each
         (``run_perception`` enters it around its thread pool): OpenCV single-threaded."""
         return opencv_threads(1)
