@@ -1,5 +1,6 @@
-"""The frame list of a ``detections.json`` analysed without a video: bad input names the file
-and the field (it used to crash with AttributeError on a JSON array)."""
+"""The frame list of a ``detections.json`` analysed without a video (read by the replay
+parser): bad input names the file and the field (it used to crash with AttributeError on a
+JSON array)."""
 
 from __future__ import annotations
 
@@ -14,27 +15,18 @@ from saferoad.application.stages.road_camera import _DetectionFrames
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ("{", r"line 1: not valid JSON"),
-        ("[]", r"expected a JSON object with 'width', 'height' and 'frames'"),
-        ('"frames"', r"expected a JSON object"),
-        (
-            '{"width": "wide", "height": 48, "frames": []}',
-            r"fields 'width', 'height' and 'fps' must be numbers",
-        ),
-        (
-            '{"width": 64, "height": 48, "fps": [1], "frames": []}',
-            r"fields 'width', 'height' and 'fps' must be numbers",
-        ),
+        ("{", r"1: not valid JSON"),
+        ("[]", r'expected an object with a "frames" list'),
+        ('"frames"', r'expected an object with a "frames" list'),
+        ('{"width": "wide", "height": 48, "frames": []}', r"width must be an integer > 0, got 'wide'"),
+        ('{"width": 64, "height": 0, "frames": []}', r"height must be an integer > 0, got 0"),
+        ('{"width": 64, "height": 48, "fps": [1], "frames": []}', r"fps must be a finite number"),
+        ('{"width": 64, "height": 48, "fps": -5, "frames": []}', r"fps must be > 0"),
         ('{"height": 48, "frames": []}', r"fields 'width' and 'height' are needed without a video"),
-        ('{"width": 64, "height": 48, "frames": {}}', r"field 'frames': expected a list"),
-        (
-            '{"width": 64, "height": 48, "frames": [{"frame": 0}]}',
-            r"frames\[0\]: fields 'frame' and 't_s' are needed",
-        ),
-        (
-            '{"width": 64, "height": 48, "frames": [3]}',
-            r"frames\[0\]: fields 'frame' and 't_s' are needed",
-        ),
+        ('{"width": 64, "height": 48, "frames": {}}', r'expected an object with a "frames" list'),
+        ('{"width": 64, "height": 48, "frames": [{"frame": 0}]}', r"every frame needs its 't_s'"),
+        ('{"width": 64, "height": 48, "frames": [{"frame": 0, "t_s": "x"}]}', r"frames\[0\]: t_s must be a finite number"),
+        ('{"width": 64, "height": 48, "frames": [3]}', r"frames\[0\]: expected an object"),
     ],
 )
 def test_bad_detections_json_names_file_and_field(tmp_path: Path, content: str, match: str) -> None:

@@ -56,6 +56,9 @@ class LabelsFile:
     width: int | None
     height: int | None
     fps: float | None
+    t_s: dict[int, float] | None = None
+    """Frame index → time (s) where a ``detections.json`` gives every frame's ``t_s``
+    (what a recording without a video is walked by); None otherwise."""
 
 
 def _fail(path: Path, where: str, msg: str) -> ValueError:
@@ -75,10 +78,20 @@ def _parse_json(path: Path) -> LabelsFile:
             raise _fail(path, where, f"{name} must be a finite number, got {v!r}")
         return float(v)
 
-    width = data.get("width")
-    height = data.get("height")
+    def size(name: str) -> int | None:
+        v = data.get(name)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise _fail(path, "(root)", f"{name} must be an integer > 0, got {v!r}")
+        return int(v)
+
+    width, height = size("width"), size("height")
     fps = data.get("fps")
+    if fps is not None and not num(fps, "(root)", "fps") > 0:
+        raise _fail(path, "(root)", f"fps must be > 0, got {fps!r}")
     frames: dict[int, Detections] = {}
+    times: dict[int, float] = {}
     for fi, fr in enumerate(data["frames"]):
         where = f"frames[{fi}]"
         if not isinstance(fr, dict):
@@ -88,6 +101,8 @@ def _parse_json(path: Path) -> LabelsFile:
             raise _fail(path, where, f"frame must be an integer >= 0, got {idx!r}")
         if idx in frames:
             raise _fail(path, where, f"frame {idx} listed twice")
+        if "t_s" in fr:
+            times[idx] = num(fr["t_s"], where, "t_s")
         objs = fr.get("objects", [])
         if not isinstance(objs, list):
             raise _fail(path, where, "objects must be a list")
@@ -136,11 +151,8 @@ def _parse_json(path: Path) -> LabelsFile:
             attributes=tuple(attrs),
         )
     return LabelsFile(
-        path,
-        frames,
-        int(width) if isinstance(width, int) else None,
-        int(height) if isinstance(height, int) else None,
-        float(fps) if isinstance(fps, int | float) else None,
+        path, frames, width, height, None if fps is None else float(fps),
+        times if len(times) == len(frames) else None,
     )
 
 

@@ -13,7 +13,6 @@ input of the camera rules, while it
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,36 +31,21 @@ log = get_logger("road.camera")
 
 
 class _DetectionFrames:
-    """Frames listed by a ``detections.json`` (index and time), images left blank: the
-    replay detector needs only the index, perception only the size."""
+    """Frames listed by a ``detections.json`` (index and time, read by the replay parser),
+    images left blank: the replay detector needs only the index, perception only the size."""
 
     stride = 1
 
     def __init__(self, path: Path) -> None:
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: line {err.lineno}: not valid JSON: {err.msg}") from None
-        if not isinstance(doc, dict):
-            raise ValueError(f"{path}: expected a JSON object with 'width', 'height' and 'frames'")
-        try:
-            self.width = int(doc.get("width") or 0)
-            self.height = int(doc.get("height") or 0)
-            self.fps = float(doc.get("fps") or 0.0)
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}: fields 'width', 'height' and 'fps' must be numbers") from None
-        if self.width <= 0 or self.height <= 0:
+        from saferoad.adapters.replay.detector import load_labels
+
+        labels = load_labels(path)
+        if labels.width is None or labels.height is None:
             raise ValueError(f"{path}: fields 'width' and 'height' are needed without a video")
-        frames = doc.get("frames")
-        if not isinstance(frames, list):
-            raise ValueError(f"{path}: field 'frames': expected a list")
-        self._items: list[tuple[int, float]] = []
-        for i, fr in enumerate(frames):
-            try:
-                self._items.append((int(fr["frame"]), float(fr["t_s"])))
-            except (KeyError, TypeError, ValueError):
-                raise ValueError(f"{path}: frames[{i}]: fields 'frame' and 't_s' are needed") from None
-        self._items.sort(key=lambda x: x[1])
+        if labels.t_s is None:
+            raise ValueError(f"{path}: every frame needs its 't_s' without a video")
+        self.width, self.height, self.fps = labels.width, labels.height, labels.fps or 0.0
+        self._items = sorted(labels.t_s.items(), key=lambda x: x[1])
         self._blank = np.broadcast_to(np.zeros((1, 1, 3), dtype=np.uint8), (self.height, self.width, 3))
 
     def __iter__(self) -> Iterator[Frame]:
