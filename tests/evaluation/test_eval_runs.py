@@ -6,6 +6,7 @@ computes only what is missing; a broken recording is reported and the run goes o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -148,6 +149,46 @@ def test_baseline_against_itself_passes_with_zero_differences(
     assert (runs["computed"] == 0).all() and (runs["cached"] == N_SYNTH + 3).all()
 
 
+def _group_members(pgid: int) -> list[tuple[int, str]]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if int((d / "stat").read_text().rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            out.append((int(d.name), (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")))
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return out
+
+
+def _kill_group_but_resource_tracker(pgid: int) -> list[int]:
+    """SIGKILL every process of the group except multiprocessing's resource tracker, so that
+    it can still unlink the semaphores the killed processes leave in /dev/shm (killing it
+    too would leak them on the machine, run after run). Returns the trackers' pids."""
+    trackers = []
+    for pid, cmdline in _group_members(pgid):
+        if "resource_tracker" in cmdline:
+            trackers.append(pid)
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return trackers
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return  # gone
+        if state == "Z":
+            return  # exited; its parent (killed) is gone, init reaps it
+        time.sleep(0.05)
+
+
 def test_killed_run_resumes_and_computes_only_the_missing(
     synth_trips: Path, local_run: tuple[Path, EvaluationOutcome], tmp_path: Path
 ) -> None:
@@ -165,8 +206,10 @@ def test_killed_run_resumes_and_computes_only_the_missing(
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run finished before it could be killed"
-        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its pool workers, mid-run
+        trackers = _kill_group_but_resource_tracker(proc.pid)  # the CLI and its pool workers, mid-run
         proc.wait(timeout=30)
+        for pid in trackers:  # it removes the killed run's semaphores from /dev/shm, then exits
+            _wait_gone(pid, timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
