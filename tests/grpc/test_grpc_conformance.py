@@ -44,6 +44,14 @@ def test_tritonclient_metadata_and_infer(serve: Any, tmp_path: Path, transport: 
     assert report["wrong_dtype"]["status"] == "StatusCode.INVALID_ARGUMENT"
     assert f"datatype FP64 given, the model takes {datatype}" in report["wrong_dtype"]["message"]
     assert report["unknown_model"]["status"] == "StatusCode.NOT_FOUND"
+    # the streaming API: responses in order, the bad request as an error, the stream open
+    stream = report["stream"]
+    assert stream[0] == {"id": "s-1"} and stream[2] == {"id": "s-3"}
+    assert f"datatype FP64 given, the model takes {datatype}" in stream[1]["error"]
+    for k in (0, 2):
+        got = np.load(tmp_path / f"out-stream{k}.npz")["output"]
+        assert got.dtype == np.float32 and np.array_equal(got, expected)
+    assert report["live_after_stream"] is True
 
 
 def test_tritonclient_system_shared_memory(serve: Any, tmp_path: Path) -> None:

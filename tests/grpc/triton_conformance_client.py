@@ -54,6 +54,30 @@ def main() -> None:
         report["unknown_model"] = "accepted"
     except InferenceServerException as err:
         report["unknown_model"] = {"status": err.status(), "message": err.message()}
+    # Triton's streaming API: start_stream(callback) + async_stream_infer (ModelStreamInfer)
+    import queue
+
+    got: queue.Queue[tuple[object, object]] = queue.Queue()
+    client.start_stream(callback=lambda result, error: got.put((result, error)))
+    client.async_stream_infer("yolox-nano", [inp], request_id="s-1")
+    client.async_stream_infer("yolox-nano", [bad], request_id="s-2")
+    client.async_stream_infer(
+        "yolox-nano", [inp], outputs=[grpcclient.InferRequestedOutput("output")], request_id="s-3"
+    )
+    stream: list[dict[str, object]] = []
+    for k in range(3):
+        result, error = got.get(timeout=60)
+        if error is not None:
+            assert isinstance(error, InferenceServerException)
+            stream.append({"error": error.message()})
+        else:
+            assert isinstance(result, grpcclient.InferResult)
+            response = result.get_response(as_json=True)
+            stream.append({"id": response.get("id")})
+            np.savez(out_path.replace(".npz", f"-stream{k}.npz"), output=result.as_numpy("output"))
+    client.stop_stream()
+    report["stream"] = stream
+    report["live_after_stream"] = client.is_server_live()
     client.close()
     print(json.dumps(report))
 

@@ -57,6 +57,16 @@ class InferenceConfig(Section):
             "regions once and reuses them; results are bit-identical to the socket path."
         ),
     )
+    stream: bool = Field(
+        False,
+        description=(
+            "Send inference requests over one persistent bidirectional stream per calling thread "
+            "(Triton's `ModelStreamInfer`, which `serve-model` and Triton offer) instead of one "
+            "`ModelInfer` call each: saves the per-call set-up (about 0.5 ms on loopback). Same "
+            "deadline, retries and results; a broken stream is reopened. Each open stream holds "
+            "one of the server's `server_workers` threads."
+        ),
+    )
     serve_shared_memory: bool = Field(
         True,
         description=(

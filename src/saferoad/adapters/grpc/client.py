@@ -15,6 +15,7 @@ refused) and ``DEADLINE_EXCEEDED`` (inference is idempotent, so running it twice
 from __future__ import annotations
 
 import os
+import queue
 import random
 import threading
 import time
@@ -53,6 +54,7 @@ from saferoad.adapters.grpc.tensors import (
 from saferoad.adapters.grpc.wire import (
     REQUEST_RAW_FIELD,
     RESPONSE_RAW_FIELD,
+    STREAM_RESPONSE_FIELD,
     join_with_raw,
     split_raw,
 )
@@ -62,6 +64,7 @@ from saferoad.ports.detector import TensorSpec
 _log = get_logger("grpc.client")
 
 INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
+STREAM_INFER_METHOD = "/inference.GRPCInferenceService/ModelStreamInfer"
 
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
@@ -132,6 +135,9 @@ class ClientOptions:
     shared_memory: bool = False
     """Send inputs and receive fixed-size outputs through system shared memory (Triton's
     extension; client and server on the same machine)."""
+    stream: bool = False
+    """Send inference requests over one persistent ModelStreamInfer stream per calling
+    thread instead of one ModelInfer call each (Triton's streaming RPC)."""
 
     @classmethod
     def from_config(cls, cfg: Any) -> ClientOptions:
@@ -154,6 +160,7 @@ class ClientOptions:
             token=os.environ.get(cfg.token_env) or None if cfg.token_env else None,
             max_message_bytes=cfg.max_message_mb * 1024 * 1024,
             shared_memory=cfg.shared_memory,
+            stream=cfg.stream,
         )
 
 
@@ -193,6 +200,11 @@ class KServeClient:
         self._stub: Any = pb_grpc.GRPCInferenceServiceStub(self._channel)  # type: ignore[no-untyped-call]
         # ModelInfer with pre-serialized bytes both ways (see wire.py: one copy per tensor)
         self._infer_bytes = self._channel.unary_unary(INFER_METHOD)
+        self._stream_bytes = self._channel.stream_stream(STREAM_INFER_METHOD)
+        self._local = threading.local()
+        self._streams: set[_InferStream] = set()
+        self._watchdog: threading.Thread | None = None
+        self._closed = threading.Event()
         self._metadata = (("authorization", f"Bearer {o.token}"),) if o.token else ()
         self._lock = threading.Lock()
         self._shm: _ShmPool | None = None
@@ -258,8 +270,77 @@ class KServeClient:
         if self.options.shared_memory:
             return self._shm_pool().infer(inputs, outputs, request_id)
         blob = serialize_request(self.target.model, self.target.version, inputs, outputs, request_id)
-        data = self._call(self._infer_bytes, blob, "ModelInfer")
-        return parse_response(data)
+        return parse_response(self._infer_serialized(blob))
+
+    def _infer_serialized(self, blob: bytes) -> bytes | memoryview:
+        """The serialized ModelInferResponse to a serialized ModelInferRequest: one ModelInfer
+        call, or a round trip on this thread's ModelStreamInfer stream (``options.stream``)."""
+        if self.options.stream:
+            return self._call(self._stream_roundtrip, blob, "ModelStreamInfer")  # type: ignore[no-any-return]
+        return self._call(self._infer_bytes, blob, "ModelInfer")  # type: ignore[no-any-return]
+
+    # -- Triton's streaming inference (ModelStreamInfer) -------------------------------------
+    def _stream_roundtrip(self, blob: bytes, timeout: float, metadata: Any = None) -> memoryview | bytes:
+        """Send ``blob`` on this thread's stream and wait up to ``timeout`` for its response.
+        Failures of the stream raise :class:`_StreamFailure` (a ``grpc.RpcError``, so
+        :meth:`_call` retries the transient ones on a fresh stream); an ``error_message``
+        response raises :class:`RemoteInferenceError` (no status code: Triton's
+        ModelStreamInferResponse carries only the message)."""
+        stream = getattr(self._local, "stream", None)
+        if stream is None or stream.broken:
+            stream = self._open_stream(stream)
+        try:
+            data = stream.roundtrip(blob, timeout)
+        except _StreamFailure:
+            self._forget_stream(stream)
+            raise
+        rest, body = split_raw(data, STREAM_RESPONSE_FIELD)
+        if rest:
+            try:
+                message = pb.ModelStreamInferResponse.FromString(rest).error_message
+            except DecodeError as err:
+                raise RemoteInferenceError(f"malformed stream response from the server: {err}") from None
+            if message:
+                raise RemoteInferenceError(f"{self.target} ModelStreamInfer: {message}")
+        if len(body) != 1:
+            raise RemoteInferenceError(
+                f"malformed stream response from the server: {len(body)} infer_response fields"
+            )
+        return body[0]
+
+    def _open_stream(self, old: _InferStream | None) -> _InferStream:
+        if old is not None:
+            self._forget_stream(old)
+        if self._closed.is_set():
+            raise RemoteInferenceError(f"{self.target}: the client is closed")
+        requests = _RequestQueue()
+        call = self._stream_bytes(iter(requests), metadata=self._metadata or None)
+        stream = _InferStream(call, requests)
+        with self._lock:
+            self._streams.add(stream)
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(
+                    target=self._watch_deadlines, name="grpc-stream-deadlines", daemon=True
+                )
+                self._watchdog.start()
+        self._local.stream = stream
+        return stream
+
+    def _forget_stream(self, stream: _InferStream) -> None:
+        with self._lock:
+            self._streams.discard(stream)
+        stream.close()
+
+    def _watch_deadlines(self) -> None:
+        """Cancel a stream whose request is past its deadline (the caller then sees
+        DEADLINE_EXCEEDED); checks every 1/20 of ``timeout_s``, at most every 50 ms."""
+        interval = min(0.05, self.options.timeout_s / 20)
+        while not self._closed.wait(interval):
+            now = time.monotonic()
+            with self._lock:
+                late = [s for s in self._streams if 0 < s.deadline < now]
+            for s in late:
+                s.expire()
 
     # -- Triton's system shared-memory extension ---------------------------------------------
     def shm_register(self, name: str, key: str, byte_size: int, offset: int = 0) -> None:
@@ -287,6 +368,14 @@ class KServeClient:
             pool, self._shm = self._shm, None
         if pool is not None:
             pool.close()
+        self._closed.set()
+        with self._lock:
+            streams, self._streams = self._streams, set()
+            watchdog = self._watchdog
+        for stream in streams:
+            stream.close()
+        if watchdog is not None:
+            watchdog.join(timeout=1.0)
         self._channel.close()
 
     def __enter__(self) -> KServeClient:
@@ -333,7 +422,7 @@ def serialize_request(
     return join_with_raw(req.SerializeToString(), REQUEST_RAW_FIELD, blobs)
 
 
-def parse_response(data: bytes) -> Arrays:
+def parse_response(data: bytes | memoryview) -> Arrays:
     """Output arrays of a serialized ModelInferResponse."""
     try:
         head, raws = split_raw(data, RESPONSE_RAW_FIELD)
@@ -362,6 +451,75 @@ def decode_response(resp: Any, raws: Sequence[bytes | memoryview] | None = None)
     except TensorError as err:
         raise RemoteInferenceError(f"malformed response from the server: {err}") from None
     return out
+
+
+class _RequestQueue:
+    """The request iterator of one stream: blocks until a request is put; ``None`` ends it."""
+
+    def __init__(self) -> None:
+        self.q: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+
+    def __iter__(self) -> Any:
+        return iter(self.q.get, None)
+
+
+class _StreamFailure(grpc.RpcError):  # type: ignore[misc]
+    """A stream that broke (or timed out) before answering a request."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self._code = code
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+class _InferStream:
+    """One open ModelStreamInfer call, used by one thread: request -> its response, in order."""
+
+    def __init__(self, call: Any, requests: _RequestQueue) -> None:
+        self.call = call
+        self.requests = requests
+        self.deadline = 0.0
+        """monotonic time by which the request in flight must be answered; 0: none."""
+        self.broken = False
+        self._timed_out = False
+
+    def roundtrip(self, blob: bytes, timeout: float) -> bytes:
+        self._timed_out = False
+        self.deadline = time.monotonic() + timeout
+        try:
+            self.requests.q.put(blob)
+            return next(self.call)  # type: ignore[no-any-return]
+        except StopIteration:
+            self.broken = True
+            raise _StreamFailure(grpc.StatusCode.UNAVAILABLE, "the server ended the inference stream") from None
+        except grpc.RpcError as err:
+            self.broken = True
+            if self._timed_out:
+                raise _StreamFailure(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"no response on the stream within {timeout} s"
+                ) from None
+            code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+            details = err.details() if hasattr(err, "details") else str(err)
+            if code == grpc.StatusCode.CANCELLED:  # not by us: the server closed it (draining)
+                code, details = grpc.StatusCode.UNAVAILABLE, f"the server cancelled the stream: {details}"
+            raise _StreamFailure(code, details) from None
+        finally:
+            self.deadline = 0.0
+
+    def expire(self) -> None:
+        self._timed_out = True
+        self.call.cancel()
+
+    def close(self) -> None:
+        self.broken = True
+        self.requests.q.put(None)  # half-close: the server's request iterator ends
+        self.call.cancel()
 
 
 @dataclass
@@ -498,9 +656,10 @@ class _ShmPool:
                 if not slot.registered:
                     self._register(slot)
                 try:
-                    data = self.client._call(self.client._infer_bytes, blob, "ModelInfer")
+                    data = self.client._infer_serialized(blob)
                 except RemoteInferenceError as err:
-                    lost = err.code == grpc.StatusCode.NOT_FOUND and "shared" in str(err).lower()
+                    # NOT_FOUND on ModelInfer; a stream's error_message has no status code
+                    lost = err.code in (grpc.StatusCode.NOT_FOUND, None) and "shared" in str(err).lower()
                     if attempt == 1 and lost:  # the server restarted and forgot the regions
                         _log.warning("shm_reregister", target=str(t))
                         with self._lock:
@@ -513,7 +672,7 @@ class _ShmPool:
         finally:
             self._release(slot)
 
-    def _parse(self, data: bytes, slot: _ShmSlot) -> Arrays:
+    def _parse(self, data: bytes | memoryview, slot: _ShmSlot) -> Arrays:
         try:
             head, raws = split_raw(data, RESPONSE_RAW_FIELD)
             resp = pb.ModelInferResponse.FromString(head)

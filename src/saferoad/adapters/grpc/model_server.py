@@ -1,7 +1,8 @@
 """``saferoad serve-model``: a KServe v2 / Open Inference Protocol gRPC server.
 
 Implements every RPC of ``inference.GRPCInferenceService`` in ``protos/grpc_predict_v2.proto``
-(ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata, ModelInfer) for the models
+(ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata, ModelInfer, and Triton's
+ModelStreamInfer and system shared-memory RPCs) for the models
 of :mod:`saferoad.adapters.grpc.models`, plus the standard gRPC health service
 (``grpc.health.v1.Health``) and server reflection, so Triton's ``tritonclient``, KServe clients
 and ``grpcurl`` talk to it unchanged.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,7 @@ from saferoad.adapters.grpc.tensors import (
 from saferoad.adapters.grpc.wire import (
     REQUEST_RAW_FIELD,
     RESPONSE_RAW_FIELD,
+    STREAM_RESPONSE_FIELD,
     join_with_raw,
     split_raw,
 )
@@ -98,6 +100,14 @@ class ServerStats:
             self.max_batch_requests = max(self.max_batch_requests, requests)
 
 
+class _OpenStream:
+    """A ModelStreamInfer call in progress (for a graceful drain)."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.busy = False
+
+
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     """The KServe v2 RPCs over a set of :class:`ServedModel`."""
 
@@ -114,6 +124,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self.ready = True
         self.batchers: dict[str, DynamicBatcher] = {}
         self.shm: SharedMemoryRegistry | None = SharedMemoryRegistry() if shared_memory else None
+        self._streams: set[_OpenStream] = set()
+        self._streams_lock = threading.Lock()
         for m in self.models.values():
             limit = min(max_batch_size, m.max_batch_size)
             if limit > 1:
@@ -191,6 +203,46 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     def ModelInferBytes(self, data: bytes, context: Any) -> bytes:
         """ModelInfer on the serialized request, answering the serialized response: the
         tensors are read and written in place (wire.py). This is what the server runs."""
+        try:
+            return self._infer_serialized(data, context)
+        except _Abort as err:
+            context.abort(err.code, err.message)
+        raise AssertionError("unreachable: context.abort raises")
+
+    def ModelStreamInferBytes(self, requests: Iterator[bytes], context: Any) -> Iterator[bytes]:
+        """Triton's ModelStreamInfer on serialized messages: each request is validated and run
+        exactly as by ModelInfer, and answered in order by a ModelStreamInferResponse with the
+        ModelInferResponse in ``infer_response`` (field 2) or, for a request it refuses, the
+        reason in ``error_message`` (field 1; the stream stays open, as in Triton). A client
+        that goes away ends the request iterator; nothing else is left behind. When the
+        server drains, an idle stream is cancelled at once and a busy one ends after its
+        response (clients reopen on the restarted server)."""
+        state = _OpenStream(context)
+        with self._streams_lock:
+            self._streams.add(state)
+        try:
+            for data in requests:
+                with self._streams_lock:
+                    state.busy = True
+                try:
+                    try:
+                        body = self._infer_serialized(data, context)
+                    except _Abort as err:
+                        yield pb.ModelStreamInferResponse(error_message=err.message).SerializeToString()
+                    else:
+                        yield join_with_raw(b"", STREAM_RESPONSE_FIELD, (body,))
+                finally:
+                    with self._streams_lock:
+                        state.busy = False
+                        draining = not self.ready
+                if draining:
+                    return
+        finally:
+            with self._streams_lock:
+                self._streams.discard(state)
+
+    def _infer_serialized(self, data: bytes, context: Any) -> bytes:
+        """One inference on a serialized ModelInferRequest; refusals raise :class:`_Abort`."""
         self.stats.add(requests=1)
         try:
             try:
@@ -199,16 +251,15 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             except (ValueError, DecodeError) as err:
                 raise TensorError(f"not a valid ModelInferRequest: {err}") from None
             return self._infer(request, raws, context)
-        except _Abort as err:
+        except _Abort:
             self.stats.add(errors=1)
-            context.abort(err.code, err.message)
+            raise
         except TensorError as err:
             self.stats.add(errors=1)
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(err)) from None
         except SharedMemoryError as err:
             self.stats.add(errors=1)
-            context.abort(err.code, err.message)
-        raise AssertionError("unreachable: context.abort raises")
+            raise _Abort(err.code, err.message) from None
 
     def _model(self, name: str, version: str) -> ServedModel:
         m = self.models.get(name)
@@ -253,8 +304,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             if batcher is None:
                 return m.predict(inputs)
             fut = batcher.submit(inputs)
-            remaining = context.time_remaining()
-            return fut.result(timeout=remaining)
+            remaining = context.time_remaining()  # huge for a call without deadline (a stream)
+            return fut.result(timeout=remaining if remaining < threading.TIMEOUT_MAX else None)
         except (TensorError, _Abort):
             raise
         except futures.TimeoutError:
@@ -268,8 +319,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             raise _Abort(grpc.StatusCode.INTERNAL, f"model {m.name!r} failed: {type(err).__name__}: {err}") from None
 
     def stopping(self) -> None:
-        """The server is draining: report not ready (calls in flight still finish)."""
-        self.ready = False
+        """The server is draining: report not ready (calls in flight still finish); cancel
+        the streams that wait for a request (a busy one ends after its response)."""
+        with self._streams_lock:
+            self.ready = False
+            idle = [s for s in self._streams if not s.busy]
+        for s in idle:
+            s.context.cancel()
 
     def close(self) -> None:
         self.ready = False
@@ -400,6 +456,7 @@ class _BearerAuth(grpc.ServerInterceptor):  # type: ignore[misc]
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
 
         self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream = grpc.stream_stream_rpc_method_handler(deny)
 
     def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
         method = handler_call_details.method or ""
@@ -409,7 +466,7 @@ class _BearerAuth(grpc.ServerInterceptor):  # type: ignore[misc]
         got = meta.get("authorization")
         got_bytes = got.encode() if isinstance(got, str) else bytes(got or b"")
         if not hmac.compare_digest(got_bytes, self._expected):  # constant time: no timing leak
-            return self._deny
+            return self._deny_stream if method.endswith("/ModelStreamInfer") else self._deny
         return continuation(handler_call_details)
 
 
@@ -512,6 +569,9 @@ def register_inference_service(servicer: InferenceServicer, server: grpc.Server)
     for method in service.methods:
         if method.name == "ModelInfer":
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(servicer.ModelInferBytes)
+            continue
+        if method.name == "ModelStreamInfer":
+            handlers[method.name] = grpc.stream_stream_rpc_method_handler(servicer.ModelStreamInferBytes)
             continue
         req_cls = getattr(pb, method.input_type.name)
         resp_cls = getattr(pb, method.output_type.name)

@@ -19,6 +19,11 @@ from collections.abc import Iterable
 
 REQUEST_RAW_FIELD = 7
 RESPONSE_RAW_FIELD = 6
+STREAM_RESPONSE_FIELD = 2
+"""``ModelStreamInferResponse.infer_response``: a serialized ModelInferResponse wrapped as
+this one length-delimited field is a valid ModelStreamInferResponse (one more copy of the
+response, none through protobuf)."""
+STREAM_ERROR_FIELD = 1
 
 
 def _varint(n: int) -> bytes:
@@ -58,7 +63,7 @@ def join_with_raw(head: bytes, field: int, blobs: Iterable[memoryview | bytes]) 
     return b"".join(parts)
 
 
-def split_raw(data: bytes, field: int) -> tuple[bytes, list[memoryview]]:
+def split_raw(data: bytes | memoryview, field: int) -> tuple[bytes, list[memoryview]]:
     """Split a serialized message into (everything but ``field``, the ``field`` entries as
     views of ``data``). Only top-level fields are walked; nested messages are skipped whole."""
     buf = memoryview(data)
