@@ -16,7 +16,9 @@ production: the server does not share the client's GIL).
    uint8 because the server's metadata says UINT8).
    Each remote figure also for the UINT8 server through system shared memory (Triton's
    extension, ``inference.shared_memory = true``): the tensors go through /dev/shm and only
-   the tensor heads travel on the socket.
+   the tensor heads travel on the socket. And once more with ``inference.stream = true``:
+   the same shared-memory requests over one persistent ModelStreamInfer stream (Triton's
+   streaming RPC) instead of one ModelInfer call each, which saves the per-call set-up.
 2. Load test: N concurrent clients, a fixed number of requests each, against the no-op model
    and against YOLOX-nano (both transports); p50/p99 latency, throughput, errors (must be 0).
 """
@@ -117,6 +119,9 @@ def main() -> None:
         shm_opts = ClientOptions(timeout_s=10, shared_memory=True)
         remote_shm = KServeClient(f"grpc://127.0.0.1:{u8_port}/yolox-nano", shm_opts)
         noop_shm = KServeClient(f"grpc://127.0.0.1:{u8_port}/noop-u8", shm_opts)
+        stream_opts = ClientOptions(timeout_s=10, shared_memory=True, stream=True)
+        remote_stream = KServeClient(f"grpc://127.0.0.1:{u8_port}/yolox-nano", stream_opts)
+        noop_stream = KServeClient(f"grpc://127.0.0.1:{u8_port}/noop-u8", stream_opts)
         assert [t.datatype for t in remote32.model_metadata().inputs] == ["FP32"]
         assert [t.datatype for t in remote8.model_metadata().inputs] == ["UINT8"]
         calls: dict[str, Callable[[int], dict[str, np.ndarray]]] = {
@@ -127,6 +132,8 @@ def main() -> None:
             "noop uint8": lambda i: noop8.infer({"images": frames_u8[i]}),
             "shm": lambda i: remote_shm.infer({"images": frames_u8[i]}),
             "noop shm": lambda i: noop_shm.infer({"images": frames_u8[i]}),
+            "shm stream": lambda i: remote_stream.infer({"images": frames_u8[i]}),
+            "noop shm stream": lambda i: noop_stream.infer({"images": frames_u8[i]}),
         }
         for i in range(3):  # warm every path and connection
             for call in calls.values():
@@ -141,7 +148,7 @@ def main() -> None:
                 outs[name] = calls[name](k)
                 t[name].append(time.perf_counter() - t0)
             if i < len(frames):
-                for name in ("fp32", "uint8", "shm"):
+                for name in ("fp32", "uint8", "shm", "shm stream"):
                     assert np.array_equal(outs[name]["output"], outs["local"]["output"]), (
                         f"remote {name} output differs from local"
                     )
@@ -149,20 +156,23 @@ def main() -> None:
         print(f"local  OnnxBackend.infer (baseline)       p50 {pct(t['local'], 50):7.2f} ms  p99 {pct(t['local'], 99):7.2f} ms")
         labels = {
             "fp32": "FP32 input, socket   ", "uint8": "UINT8 input, socket  ", "shm": "UINT8, shared memory ",
+            "shm stream": "UINT8, shm, stream   ",
         }
         for name, label in labels.items():
             print(f"remote yolox-nano, {label}  p50 {pct(t[name], 50):7.2f} ms  p99 {pct(t[name], 99):7.2f} ms")
         for name in labels:
             overhead = pct(t[name], 50) - pct(t["local"], 50)
             paired = float(np.median((np.asarray(t[name]) - np.asarray(t["local"])) * 1e3))
-            print(f"remote overhead {name:5s}: p50(remote) - p50(local) {overhead:6.2f} ms, "
+            print(f"remote overhead {name:10s}: p50(remote) - p50(local) {overhead:6.2f} ms, "
                   f"median per-frame difference {paired:6.2f} ms   (target <= 3 ms)")
-        for name in ("noop fp32", "noop uint8", "noop shm"):
+        for name in ("noop fp32", "noop uint8", "noop shm", "noop shm stream"):
             print(f"protocol alone ({name}, same tensor sizes) round trip p50 {pct(t[name], 50):6.2f} ms  "
                   f"p99 {pct(t[name], 99):6.2f} ms")
         # CPU cost of the protocol alone (less sensitive to other load than wall time)
         n_cpu = max(50, args.frames // 2)
-        for name, proc in (("noop fp32", fp32_proc), ("noop uint8", u8_proc), ("noop shm", u8_proc)):
+        for name, proc in (
+            ("noop fp32", fp32_proc), ("noop uint8", u8_proc), ("noop shm", u8_proc), ("noop shm stream", u8_proc),
+        ):
             c0, s0 = time.process_time(), process_cpu_s(proc.pid)
             for i in range(n_cpu):
                 calls[name](i % len(frames))
@@ -178,43 +188,49 @@ def main() -> None:
             det_local = ModelDetector(card, local)
             det_remote = ModelDetector(card, RemoteBackend(remote8))
             det_shm = ModelDetector(card, RemoteBackend(remote_shm))
+            det_stream = ModelDetector(card, RemoteBackend(remote_stream))
+            dets = {"local": det_local, "socket": det_remote, "shm": det_shm, "stream": det_stream}
             for f in video[:2]:
-                det_local.detect(f)
-                det_remote.detect(f)
-                det_shm.detect(f)
-            dets = {"local": det_local, "socket": det_remote, "shm": det_shm}
+                for d in dets.values():
+                    d.detect(f)
             dt_: dict[str, list[float]] = {k: [] for k in dets}
             names = list(dets)
             for i in range(args.frames // 2):
                 f = video[i % len(video)]
                 got = {}
-                for name in names[i % 3:] + names[: i % 3]:  # rotate: no position bias
+                for name in names[i % len(names):] + names[: i % len(names)]:  # rotate: no position bias
                     t0 = time.perf_counter()
                     got[name] = dets[name].detect(f)
                     dt_[name].append(time.perf_counter() - t0)
                 assert np.array_equal(got["local"].xyxy, got["socket"].xyxy), "remote detections differ from local"
                 assert np.array_equal(got["local"].xyxy, got["shm"].xyxy), "shared-memory detections differ"
-            dl, dr, ds = dt_["local"], dt_["socket"], dt_["shm"]
+                assert np.array_equal(got["local"].xyxy, got["stream"].xyxy), "stream detections differ"
+            dl, dr, ds, dst = dt_["local"], dt_["socket"], dt_["shm"], dt_["stream"]
             print(f"\n# ModelDetector.detect on the highway clip (1280x720), {len(dl)} frames")
             print(f"local ONNX (baseline) p50 {pct(dl, 50):7.2f} ms")
-            for label, dt in (("remote (UINT8, socket)", dr), ("remote (UINT8, shared memory)", ds)):
+            for label, dt in (
+                ("remote (UINT8, socket)", dr), ("remote (UINT8, shared memory)", ds),
+                ("remote (UINT8, shm, stream)", dst),
+            ):
                 print(f"{label:30s} p50 {pct(dt, 50):7.2f} ms; overhead {pct(dt, 50) - pct(dl, 50):6.2f} ms, "
                       f"median per-frame difference "
                       f"{float(np.median((np.asarray(dt) - np.asarray(dl)) * 1e3)):6.2f} ms")
         local.close()
-        for cl in (remote32, remote8, noop32, noop8, remote_shm, noop_shm):
+        for cl in (remote32, remote8, noop32, noop8, remote_shm, noop_shm, remote_stream, noop_stream):
             cl.close()
 
         print(f"\n# load test: {args.clients} concurrent clients x {args.requests} requests each")
-        for model, port, x, shm in (
-            ("noop", fp32_port, frames[0], False),
-            ("yolox-nano", fp32_port, frames[0], False),
-            ("yolox-nano", u8_port, frames_u8[0], False),
-            ("yolox-nano", u8_port, frames_u8[0], True),
+        for model, port, x, shm, stream in (
+            ("noop", fp32_port, frames[0], False, False),
+            ("yolox-nano", fp32_port, frames[0], False, False),
+            ("yolox-nano", u8_port, frames_u8[0], False, False),
+            ("yolox-nano", u8_port, frames_u8[0], True, False),
+            ("yolox-nano", u8_port, frames_u8[0], True, True),
         ):
-            res = run_load(f"grpc://127.0.0.1:{port}/{model}", partial(one_input, x),
-                           args.clients, args.requests, ClientOptions(timeout_s=30, shared_memory=shm))
+            res = run_load(f"grpc://127.0.0.1:{port}/{model}", partial(one_input, x), args.clients, args.requests,
+                           ClientOptions(timeout_s=30, shared_memory=shm, stream=stream))
             label = f"{model} {'UINT8' if x.dtype == np.uint8 else 'FP32'}{' shm' if shm else ''}"
+            label += " stream" if stream else ""
             print(f"{label:20s} {res.summary()}")
             for e in res.errors[:5]:
                 print("  error:", e)
