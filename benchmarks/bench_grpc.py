@@ -180,6 +180,26 @@ def main() -> None:
             s_ms = (process_cpu_s(proc.pid) - s0) / n_cpu * 1e3
             print(f"protocol CPU per frame ({name}): client {c_ms:.2f} ms + server {s_ms:.2f} ms")
 
+        # the per-call set-up alone: the same no-op shared-memory request as a unary call and on
+        # the open stream, alternating, each after 25 ms of CPU work (as a pipeline computes
+        # between frames, so the cores are as warm or cold as in the pipeline)
+        def busy(s: float = 0.025) -> None:
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < s:
+                pass
+
+        pair: dict[str, list[float]] = {"noop shm": [], "noop shm stream": []}
+        for i in range(args.frames):
+            for name in (list(pair) if i % 2 else list(pair)[::-1]):
+                busy()
+                t0 = time.perf_counter()
+                calls[name](i % len(frames))
+                pair[name].append(time.perf_counter() - t0)
+        u_, s_ = np.asarray(pair["noop shm"]), np.asarray(pair["noop shm stream"])
+        print(f"no-op shm round trip after 25 ms of CPU work, {args.frames} pairs: unary ModelInfer p50 "
+              f"{pct(list(u_), 50):.2f} ms, ModelStreamInfer p50 {pct(list(s_), 50):.2f} ms, "
+              f"median per-pair saving {float(np.median(u_ - s_)) * 1e3:.2f} ms")
+
         video = real_frames(20)
         if video:
             from saferoad.adapters.grpc.client import RemoteBackend
