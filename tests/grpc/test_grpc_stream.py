@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -112,7 +113,7 @@ def test_error_response_keeps_the_stream_open(serve: Any) -> None:
     with KServeClient(f"grpc://127.0.0.1:{server.port}/yolox-nano", STREAM) as c:
         good = np.zeros((1, 3, 416, 416), np.uint8)
         c.infer({"images": good})
-        stream = c._local.stream
+        stream = c._local.owner.stream
         with pytest.raises(RemoteInferenceError, match="datatype FP64 given, the model takes UINT8") as info:
             c.infer({"images": good.astype(np.float64)})
         assert info.value.code is None  # Triton's stream responses carry a message, no status
@@ -120,7 +121,7 @@ def test_error_response_keeps_the_stream_open(serve: Any) -> None:
             c.infer({"images": np.zeros((1, 3, 8, 8), np.uint8)})
         out = c.infer({"images": good})["output"]
         assert out.shape == (1, 3549, 85)
-        assert c._local.stream is stream and not stream.broken  # the same stream, still open
+        assert c._local.owner.stream is stream and not stream.broken  # the same stream, still open
         assert c.retries == 0
     assert servicer.stats.errors == 2 and servicer.stats.requests == 4
 
@@ -142,6 +143,7 @@ def test_two_threads_stream_at_once(serve: Any, test_models: Any) -> None:
     server, servicer = serve([served], max_batch_size=8, max_batch_delay_s=0.005)
     client = KServeClient(f"grpc://127.0.0.1:{server.port}/doubler", STREAM)
     errors: list[BaseException] = []
+    seen: set[int] = set()
 
     def worker(k: int) -> None:
         try:
@@ -149,6 +151,7 @@ def test_two_threads_stream_at_once(serve: Any, test_models: Any) -> None:
                 x = np.full((1 + j % 3, 4), 100 * k + j, np.float32)
                 y = client.infer({"x": x})["y"]
                 assert np.array_equal(y, x * 2 + 1), (k, j)
+            seen.add(id(client._local.owner.stream))
         except BaseException as err:
             errors.append(err)
 
@@ -158,9 +161,21 @@ def test_two_threads_stream_at_once(serve: Any, test_models: Any) -> None:
     for t in threads:
         t.join(60)
     assert not errors, errors
-    assert len(client._streams) == 2  # one stream per calling thread
-    client.close()
     assert servicer.stats.requests == 30 and servicer.stats.errors == 0
+    assert len(seen) == 2
+    # one stream per calling thread, closed when its thread has ended (each open stream
+    # holds a server worker thread)
+    gc.collect()
+    assert len(client._streams) == 0
+    for _ in range(100):
+        if not servicer._streams:
+            break
+        time.sleep(0.05)
+    assert not servicer._streams
+    assert client.infer({"x": np.ones((1, 4), np.float32)})["y"].tolist() == [[3.0] * 4]
+    assert len(client._streams) == 1  # this thread's
+    client.close()
+    assert len(client._streams) == 0
 
 
 @pytest.mark.parametrize("shm", [False, True], ids=["socket", "shm"])

@@ -19,6 +19,7 @@ import queue
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -206,7 +207,7 @@ class KServeClient:
         self._watchdog: threading.Thread | None = None
         self._closed = threading.Event()
         self._metadata = (("authorization", f"Bearer {o.token}"),) if o.token else ()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a stream's finalizer may run under it
         self._shm: _ShmPool | None = None
         self._shm_lock = threading.Lock()
         self.retries = 0
@@ -286,7 +287,8 @@ class KServeClient:
         :meth:`_call` retries the transient ones on a fresh stream); an ``error_message``
         response raises :class:`RemoteInferenceError` (no status code: Triton's
         ModelStreamInferResponse carries only the message)."""
-        stream = getattr(self._local, "stream", None)
+        owner = getattr(self._local, "owner", None)
+        stream = owner.stream if owner is not None else None
         if stream is None or stream.broken:
             stream = self._open_stream(stream)
         try:
@@ -323,7 +325,11 @@ class KServeClient:
                     target=self._watch_deadlines, name="grpc-stream-deadlines", daemon=True
                 )
                 self._watchdog.start()
-        self._local.stream = stream
+        # The calling thread's local storage holds the stream's owner; when the thread ends,
+        # the owner goes and its finalizer closes the stream (which frees a server thread).
+        owner = _StreamOwner(stream)
+        weakref.finalize(owner, self._forget_stream, stream)
+        self._local.owner = owner
         return stream
 
     def _forget_stream(self, stream: _InferStream) -> None:
@@ -461,6 +467,13 @@ class _RequestQueue:
 
     def __iter__(self) -> Any:
         return iter(self.q.get, None)
+
+
+class _StreamOwner:
+    """Held only by one thread's local storage: the stream that thread uses."""
+
+    def __init__(self, stream: _InferStream) -> None:
+        self.stream = stream
 
 
 class _StreamFailure(grpc.RpcError):  # type: ignore[misc]
