@@ -103,3 +103,33 @@ def server_process() -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for p in procs:
         p.stop()
+
+
+def assert_detects_like_local(shared_dir: Path, backend: Any, frames: int = 3) -> None:
+    """A YOLOX-nano ``ModelDetector`` on ``backend`` finds exactly what one on local ONNX
+    Runtime finds, on the first ``frames`` frames of the highway clip (``backend`` stays
+    open: the caller closes it)."""
+    import cv2
+    import numpy as np
+
+    from saferoad.adapters.onnx.backend import OnnxBackend
+    from saferoad.adapters.onnx.card import load_card
+    from saferoad.adapters.onnx.detector import ModelDetector
+    from saferoad.domain.types import Frame
+
+    card = load_card("yolox-nano")
+    local = ModelDetector(card, OnnxBackend(card.model_path(), warmup=0))
+    remote = ModelDetector(card, backend)
+    cap = cv2.VideoCapture(str(shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"))
+    try:
+        for i in range(frames):
+            ok, img = cap.read()
+            assert ok
+            f = Frame(i, i / 25.0, np.asarray(img, dtype=np.uint8))
+            a, b = local.detect(f), remote.detect(f)
+            assert len(a) > 0
+            assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.scores, b.scores)
+            assert a.classes == b.classes
+    finally:
+        cap.release()
+        local.close()

@@ -32,6 +32,8 @@ from saferoad.adapters.grpc.shm import (
     tensor_ref,
 )
 
+from .conftest import assert_detects_like_local
+
 SHM = ClientOptions(shared_memory=True)
 
 
@@ -476,37 +478,19 @@ def test_shm_path_stays_in_dev_shm(key: str) -> None:
 def test_detector_from_config_over_shm_matches_local_on_real_frames(serve: Any, shared_dir: Any) -> None:
     """The `grpc` detector as configuration builds it (`inference.shared_memory = true`):
     the same detections as local ONNX Runtime on frames of the highway clip."""
-    import cv2
-
     from saferoad.adapters.grpc.client import backend_from_config
-    from saferoad.adapters.onnx.backend import OnnxBackend
-    from saferoad.adapters.onnx.card import load_card
-    from saferoad.adapters.onnx.detector import ModelDetector
     from saferoad.config import load_config
-    from saferoad.domain.types import Frame
 
     server, servicer = serve([load_model("yolox-nano", transport_dtype="auto")])
     cfg = load_config(None, {"inference": {
         "url": f"grpc://127.0.0.1:{server.port}/yolox-nano", "shared_memory": True,
     }})
-    card = load_card("yolox-nano")
-    local = ModelDetector(card, OnnxBackend(card.model_path(), warmup=0))
-    remote = ModelDetector(card, backend_from_config(cfg))
-    cap = cv2.VideoCapture(str(shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"))
+    backend = backend_from_config(cfg)
     try:
-        for i in range(3):
-            ok, img = cap.read()
-            assert ok
-            f = Frame(i, i / 25.0, np.asarray(img, dtype=np.uint8))
-            a, b = local.detect(f), remote.detect(f)
-            assert len(a) > 0
-            assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.scores, b.scores)
-            assert a.classes == b.classes
+        assert_detects_like_local(shared_dir, backend)
         assert len(servicer.shm) == 2  # the frames went through shared memory
     finally:
-        cap.release()
-        local.close()
-        remote.close()
+        backend.close()
     assert len(servicer.shm) == 0
 
 

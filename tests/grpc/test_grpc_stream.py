@@ -23,6 +23,8 @@ from saferoad.adapters.grpc.client import (
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.models import ServedModel, TensorMeta, load_model, python_model
 
+from .conftest import assert_detects_like_local
+
 STREAM = ClientOptions(stream=True, timeout_s=10)
 STREAM_SHM = ClientOptions(stream=True, shared_memory=True, timeout_s=10)
 
@@ -73,14 +75,8 @@ def test_stream_matches_unary_and_local_onnx_bit_for_bit(serve: Any, shared_dir:
 def test_detector_from_config_over_stream_matches_local(serve: Any, shared_dir: Path) -> None:
     """``inference.stream = true`` as configuration builds the detector: the same detections
     as local ONNX Runtime on frames of the highway clip."""
-    import cv2
-
     from saferoad.adapters.grpc.client import backend_from_config
-    from saferoad.adapters.onnx.backend import OnnxBackend
-    from saferoad.adapters.onnx.card import load_card
-    from saferoad.adapters.onnx.detector import ModelDetector
     from saferoad.config import load_config
-    from saferoad.domain.types import Frame
 
     server, servicer = serve([load_model("yolox-nano", transport_dtype="auto")])
     cfg = load_config(None, {"inference": {
@@ -88,23 +84,10 @@ def test_detector_from_config_over_stream_matches_local(serve: Any, shared_dir: 
     }})
     backend = backend_from_config(cfg)
     assert backend.client.options.stream
-    card = load_card("yolox-nano")
-    local = ModelDetector(card, OnnxBackend(card.model_path(), warmup=0))
-    remote = ModelDetector(card, backend)
-    cap = cv2.VideoCapture(str(shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"))
     try:
-        for i in range(3):
-            ok, img = cap.read()
-            assert ok
-            f = Frame(i, i / 25.0, np.asarray(img, dtype=np.uint8))
-            a, b = local.detect(f), remote.detect(f)
-            assert len(a) > 0
-            assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.scores, b.scores)
-            assert a.classes == b.classes
+        assert_detects_like_local(shared_dir, backend)
     finally:
-        cap.release()
-        local.close()
-        remote.close()
+        backend.close()
     assert servicer.stats.requests == 3
 
 
