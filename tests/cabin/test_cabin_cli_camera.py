@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from saferoad.adapters.simulation.render import encode_video
 from saferoad.adapters.video import open_frames
 from saferoad.application.cabin import resolve_cabin_source, run_cabin_video
 from saferoad.domain.types import CameraIntrinsics
@@ -23,22 +24,12 @@ CAMERA_40 = "\n[cabin_camera]\nwidth = 480\nheight = 270\nhfov_deg = 40.0\n"
 
 
 def _write_mp4(gif: Path, mp4: Path) -> None:
-    import av
-
     src = open_frames(gif)
     try:
         images = [f.image for f in src]
     finally:
         src.close()
-    with av.open(str(mp4), "w") as out:
-        stream = out.add_stream("libx264", rate=12)
-        stream.width, stream.height, stream.pix_fmt = 480, 270, "yuv420p"
-        stream.options = {"crf": "12"}
-        for img in images:
-            for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                out.mux(pkt)
-        for pkt in stream.encode():
-            out.mux(pkt)
+    encode_video(mp4, iter(images), 12, 480, 270, crf=12, preset="medium")
 
 
 @pytest.fixture(scope="module")

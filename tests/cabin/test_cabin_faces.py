@@ -247,10 +247,10 @@ def test_other_models_find_the_same_face(shared_dir: Path, models_root: Path) ->
 def test_analyze_stage_on_a_cabin_video(tmp_path: Path, shared_dir: Path) -> None:
     """A recording folder with only meta.toml and cabin.mp4 (the male clip re-encoded): the
     cabin stage runs the face pipeline and writes cabin.parquet."""
-    import av
     import pyarrow.parquet as pq
 
     from saferoad.adapters.recording import open_recording
+    from saferoad.adapters.simulation.render import encode_video
     from saferoad.application.context import AnalysisContext
     from saferoad.application.stages import cabin as cabin_stage
     from saferoad.application.stages import motion as motion_stage
@@ -266,15 +266,7 @@ def test_analyze_stage_on_a_cabin_video(tmp_path: Path, shared_dir: Path) -> Non
     )
     (rec / "gps.csv").write_text(gps)
     src = open_frames_list(shared_dir / "data/cabin/head-pose-face-detection-male.gif")
-    with av.open(str(rec / "cabin.mp4"), "w") as out:
-        stream = out.add_stream("libx264", rate=12)
-        stream.width, stream.height, stream.pix_fmt = 480, 270, "yuv420p"
-        stream.options = {"crf": "12"}
-        for img in src:
-            for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                out.mux(pkt)
-        for pkt in stream.encode():
-            out.mux(pkt)
+    encode_video(rec / "cabin.mp4", iter(src), 12, 480, 270, crf=12, preset="medium")
     recording = open_recording(rec)
     assert recording.cabin_video is not None
     ctx = AnalysisContext(recording, SaferoadConfig(), tmp_path / "out")
