@@ -130,3 +130,37 @@ def test_not_high_passed_pushes_typed_by_their_direction() -> None:
         (EventType.HARSH_ACCELERATION, 110),
     ]
     assert all(e.evidence["typed_by"] == "forward axis from the turns" for e in longs)
+
+
+def test_a_gap_starts_a_new_frame() -> None:
+    """The car turns 120° while the log has a gap (the yaw rate there is unknown, so the
+    integrated frame freezes): the forward axis after the gap comes from the turns after it,
+    not from turns whose frame no longer matches. A stretch with one turn has no axis."""
+    t, heading, _, imu = _drive(turns=8)
+    assert imu.gyro is not None
+    valid = np.ones(t.size, dtype=bool)
+    valid[(t >= 115) & (t < 135)] = False
+    after = t >= 125
+    turn = np.radians(120.0)
+    c, s = np.cos(turn), np.sin(turn)
+    h = imu.acc[:, :2].copy()
+    h[after] = np.column_stack([c * h[after, 0] - s * h[after, 1], s * h[after, 0] + c * h[after, 1]])
+    truth = heading + np.where(after, turn, 0.0)
+    axes = turn_axes(h, imu.gyro[:, 2], valid, HZ, 0.94)
+    assert axes is not None and axes.turns == 8
+    assert axes.agreement > 0.95
+    for i in list(range(0, t.size, 500)):
+        if not valid[i]:
+            continue
+        f = axes.forward(i)
+        assert f is not None
+        err = np.degrees(np.arccos(np.clip(f @ [np.cos(truth[i]), np.sin(truth[i])], -1, 1)))
+        assert err < 10.0, (t[i], err)
+
+    # the gap moved so that only one turn (at 15 s) comes before it: that stretch has no axis
+    valid = np.ones(t.size, dtype=bool)
+    valid[(t >= 25) & (t < 30)] = False
+    axes = turn_axes(imu.acc[:, :2], imu.gyro[:, 2], valid, HZ, 0.94)
+    assert axes is not None and axes.turns == 7
+    assert axes.forward(int(10 * HZ)) is None
+    assert axes.forward(int(50 * HZ)) is not None

@@ -237,14 +237,17 @@ across it (the axis is only good to tens of degrees) falls back to the pulse ord
 
 def _onset_is_braking(sig: MotionSignals, pulse: _Pulse, onset: bool) -> bool | None:
     """By the forward axis: is the push whose ``onset`` (else release) ``pulse`` is a braking?
-    None without an axis or when the pulse lies across it. A signal that is not high-passed
-    has no release pulse: its pulse points the way the push goes."""
-    if sig.axes is None:
+    None without an axis (none at all, or none in the pulse's stretch between gaps) or when
+    the pulse lies across it. A signal that is not high-passed has no release pulse: its
+    pulse points the way the push goes."""
+    axes = sig.axes
+    forward = None if axes is None else axes.forward(pulse.i)
+    if axes is None or forward is None:
         return None
-    cos = float(pulse.direction @ sig.axes.forward(pulse.i))
+    cos = float(pulse.direction @ forward)
     if abs(cos) < MIN_AXIS_COS:
         return None
-    return (cos < 0) == (onset or not sig.axes.highpassed)
+    return (cos < 0) == (onset or not axes.highpassed)
 
 
 def _longitudinal_events(

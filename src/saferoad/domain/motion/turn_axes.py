@@ -14,6 +14,12 @@ drift remains (the turns still scatter by about ±20° on the driverBehaviorData
 by reading the axis locally: at each moment the nearby turns' axes, weighted by a Gaussian in
 time. That is far too coarse for a vehicle frame (a braking leaks up to half its size into the
 lateral axis), but ample for a sign: which way along its own axis a longitudinal pulse points.
+
+A gap in the log breaks the integration: the car may turn any amount while nothing is
+recorded, so the locked frame before a gap and the one after it differ by an unknown angle.
+Each stretch between gaps is therefore its own frame: turns are only compared (for the bias
+and the agreement) with turns of the same stretch, and a stretch with fewer than two turns has
+no axis of its own (its pulses are typed by their order, as without turns).
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from scipy.optimize import minimize_scalar
 
 from saferoad.domain.motion.highpass import highpass, turn_windows
 from saferoad.domain.motion.signal import BoolArray
-from saferoad.domain.types import FloatArray
+from saferoad.domain.types import FloatArray, IntArray
 
 BIAS_RANGE_DPS = 1.5
 """Gyroscope bias searched (°/s either way)."""
+MIN_TURNS_PER_STRETCH = 2
+"""Turns a stretch between gaps needs to have an axis: one turn alone cannot show agreement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +50,13 @@ class TurnAxes:
     left: FloatArray
     """(turns, 2) left axis × speed of each turn in the yaw-locked frame (m/s)."""
     agreement: float
-    """|Σ left| / Σ |left|: 1 when every turn gives the same axis."""
+    """|Σ left| / Σ |left| (summed per stretch between gaps): 1 when every turn gives the same axis."""
     gyro_bias_dps: float
     sigma_samples: float
+    stretch: IntArray
+    """Per sample: which stretch between gaps it belongs to (each its own locked frame)."""
+    turn_stretch: IntArray
+    """Per turn: its stretch."""
     highpassed: bool = True
     """Is the acceleration these axes sign high-passed (a push = onset pulse + opposite
     release pulse)? When not, a pulse points the way its push goes."""
@@ -53,12 +65,17 @@ class TurnAxes:
     def turns(self) -> int:
         return int(self.centres.shape[0])
 
-    def forward(self, i: int) -> FloatArray:
-        """The car's forward unit vector at sample ``i``, in the Earth frame."""
-        w = np.exp(-0.5 * ((i - self.centres) / self.sigma_samples) ** 2)
+    def forward(self, i: int) -> FloatArray | None:
+        """The car's forward unit vector at sample ``i``, in the Earth frame, from the turns of
+        its own stretch between gaps; None when that stretch has no axis."""
+        mine = self.turn_stretch == self.stretch[i]
+        if not mine.any():
+            return None
+        centres, lefts = self.centres[mine], self.left[mine]
+        w = np.exp(-0.5 * ((i - centres) / self.sigma_samples) ** 2)
         if float(w.sum()) < 1e-6:  # far from every turn: the nearest one
-            w = (np.abs(i - self.centres) == np.abs(i - self.centres).min()).astype(np.float64)
-        left = w @ self.left
+            w = (np.abs(i - centres) == np.abs(i - centres).min()).astype(np.float64)
+        left = w @ lefts
         left = left / max(float(np.hypot(left[0], left[1])), 1e-12)
         c, s = np.cos(self.angle[i]), np.sin(self.angle[i])
         fx, fy = float(left[1]), float(-left[0])  # left turned by -90°
@@ -81,9 +98,14 @@ def turn_axes(
     with fewer than ``min_turns`` turns or turns that do not agree (``min_agreement``).
 
     ``tau_s``: the source's horizontal high-pass, None when the signal is not high-passed."""
+    # stretches between gaps: a new one starts at the first valid sample after invalid ones
+    stretch: IntArray = np.cumsum(np.concatenate([[False], valid[1:] & ~valid[:-1]])).astype(np.int64)
     wins = turn_windows(yaw_rate, valid, hz, turn_rate_dps)
+    per_stretch = np.bincount([int(stretch[lo]) for lo, _ in wins], minlength=int(stretch[-1]) + 1) if wins else None
+    wins = [(lo, hi) for lo, hi in wins if per_stretch is not None and per_stretch[stretch[lo]] >= MIN_TURNS_PER_STRETCH]
     if len(wins) < min_turns:
         return None
+    turn_stretch: IntArray = np.array([int(stretch[lo]) for lo, _ in wins], dtype=np.int64)
     w = np.where(valid, yaw_rate, 0.0)
     base = np.cumsum(w) / hz
     clock = np.cumsum(valid.astype(np.float64)) / hz  # the bias acts only while valid
@@ -106,8 +128,11 @@ def turn_axes(
         return out
 
     def agreement(cs: FloatArray) -> float:
+        """|Σ left| / Σ |left| with the sums taken per stretch (their frames differ)."""
         total = float(np.hypot(cs[:, 0], cs[:, 1]).sum())
-        return float(np.hypot(*cs.sum(axis=0))) / total if total > 0 else 0.0
+        sx = np.bincount(turn_stretch, weights=cs[:, 0])
+        sy = np.bincount(turn_stretch, weights=cs[:, 1])
+        return float(np.hypot(sx, sy).sum()) / total if total > 0 else 0.0
 
     # A coarse grid (agreement can have several local maxima), then refined around the best.
     coarse = np.radians(np.linspace(-BIAS_RANGE_DPS, BIAS_RANGE_DPS, 31))
@@ -131,5 +156,7 @@ def turn_axes(
         agreement=score,
         gyro_bias_dps=float(np.degrees(bias)),
         sigma_samples=sigma_s * hz,
+        stretch=stretch,
+        turn_stretch=turn_stretch,
         highpassed=tau_s is not None,
     )
