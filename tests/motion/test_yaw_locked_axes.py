@@ -19,21 +19,12 @@ from scipy.ndimage import uniform_filter1d
 from saferoad.adapters.recording import open_recording
 from saferoad.domain.matching import PRF, match_events
 from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
-from saferoad.domain.motion.highpass import _rotate, inverse_highpass, source_highpass
+from saferoad.domain.motion.highpass import inverse_highpass, source_highpass, turn_back
 from saferoad.domain.motion.signal import lowpass, resample
-from saferoad.domain.motion.turn_axes import turn_axes
+from saferoad.domain.motion.turn_axes import TurnAxes, turn_axes
 from saferoad.domain.types import EventLabel, G
 
 HZ = 50.0
-
-
-def _forward_at(i: int, centres: np.ndarray, cs: np.ndarray, sigma_s: float = 60.0) -> np.ndarray:
-    """Forward at sample ``i`` in the yaw-locked frame: the nearby turns' left axes (Gaussian
-    in time, as ``TurnAxes.forward`` reads them) turned by -90°."""
-    k = np.exp(-0.5 * ((i - centres) / (sigma_s * HZ)) ** 2)
-    left = k @ cs
-    left = left / np.hypot(*left)
-    return np.array([left[1], -left[0]])
 
 
 @dataclass(frozen=True)
@@ -45,10 +36,13 @@ class _Trip:
     """Yaw-locked horizontal acceleration as recorded (high-passed)."""
     restored: np.ndarray
     """Yaw-locked after the engine's inverse of the measured high-pass."""
-    bias: float
-    centres: np.ndarray
-    cs: np.ndarray
+    axes: TurnAxes
+    """What the engine uses: the turns' left axes in the yaw-locked frame, the gyro bias."""
     labels: list[EventLabel]
+
+    def forward(self, i: int) -> np.ndarray:
+        """The car's forward axis at sample ``i`` in the yaw-locked frame (as the engine reads it)."""
+        return self.axes.locked_forward(np.array([i]))[0]
 
     def labelled(self, kind: str) -> list[tuple[int, int]]:
         """Sample ranges of the labelled events of ``kind``, 1 s before to 3 s after."""
@@ -72,11 +66,9 @@ def _load(shared_dir: Path, trip: str) -> _Trip:
         u.t_s,
         u.valid,
         w,
-        _rotate(acc, axes.angle),
-        _rotate(restored, axes.angle),
-        np.radians(axes.gyro_bias_dps),
-        axes.centres,
-        axes.left,
+        turn_back(acc, axes.angle),
+        turn_back(restored, axes.angle),
+        axes,
         list(rec.labels),
     )
 
@@ -87,22 +79,21 @@ def trip17(shared_dir: Path) -> _Trip:
 
 
 def test_turns_agree_on_a_left_axis(trip17: _Trip) -> None:
-    cs = trip17.cs
-    assert len(cs) >= 10
-    agreement = np.hypot(*cs.sum(axis=0)) / np.hypot(cs[:, 0], cs[:, 1]).sum()
-    assert agreement > 0.9  # measured 0.964 with a fitted gyro bias of -0.72 °/s
-    assert abs(np.degrees(trip17.bias)) < 1.5
+    axes = trip17.axes
+    assert axes.turns >= 10
+    assert axes.agreement > 0.9  # measured 0.964 with a fitted gyro bias of -0.72 °/s
+    assert abs(axes.gyro_bias_dps) < 1.5
 
 
 def test_brakings_point_backwards_along_the_turns_forward_axis(trip17: _Trip) -> None:
     """The check the method offers: straight brakings lie along -forward (cos -0.66 to -0.97
     measured: the axis is right in sign but off by up to ~50° — the turns' axes scatter by
     ±20° even with the gyro bias fitted, and most of trip 17's turns are slow, 2.4-5 m/s)."""
-    raw, cs, centres = trip17.raw, trip17.cs, trip17.centres
+    raw = trip17.raw
     cosines = []
     for a, b in trip17.labelled("harsh_braking"):
         i = a + int(np.argmax(np.hypot(raw[a:b, 0], raw[a:b, 1])))
-        f = _forward_at(i, centres, cs)
+        f = trip17.forward(i)
         cosines.append(float(raw[i] @ f / np.hypot(*raw[i])))
     assert len(cosines) == 6
     assert max(cosines) < -0.5
@@ -116,14 +107,14 @@ def test_labelled_accelerations_stay_under_the_published_threshold(trip17: _Trip
     4) is out of reach at published thresholds. And each is followed within 3 s by a deceleration
     (0.27–0.54 g) that the restored signal shows as large as the push or larger — in signed mode
     a harsh braking that nobody labelled."""
-    raw, rest, cs, centres = trip17.raw, trip17.restored, trip17.cs, trip17.centres
+    raw, rest = trip17.raw, trip17.restored
     pushes, brakes = [], []
     for a, b in trip17.labelled("harsh_acceleration"):
         seg = raw[a:b]
         _, vecs = np.linalg.eigh(seg.T @ seg)
         axis = vecs[:, -1]
         mid = (a + b) // 2
-        axis = axis * np.sign(float(axis @ _forward_at(mid, centres, cs)))
+        axis = axis * np.sign(float(axis @ trip17.forward(mid)))
         p = rest[a:b] @ axis
         pushes.append(float(p.max()) / G)
         brakes.append(float(-p.min()) / G)
@@ -145,10 +136,8 @@ def test_signed_rules_on_the_turns_axes_score_worse_than_heading_free(
     total = PRF(0, 0, 0)
     for trip in (trip17, _load(shared_dir, "trip20")):
         h = trip.restored if restore else trip.raw
-        k = np.exp(-0.5 * ((np.arange(len(trip.t))[:, None] - trip.centres[None, :]) / (60.0 * HZ)) ** 2)
-        left = k @ trip.cs
-        left /= np.hypot(left[:, 0], left[:, 1])[:, None]
-        fwd = np.column_stack([left[:, 1], -left[:, 0]])
+        fwd = trip.axes.locked_forward(np.arange(len(trip.t)))
+        left = np.column_stack([-fwd[:, 1], fwd[:, 0]])  # forward turned by +90°
         sig = MotionSignals(
             trip.t, trip.valid, trip.yaw_rate, None, a_long=(h * fwd).sum(axis=1), a_lat=(h * left).sum(axis=1)
         )
@@ -175,7 +164,7 @@ def test_no_restoration_variant_lifts_the_accelerations(trip17: _Trip) -> None:
                 for a, b in trip17.labelled("harsh_acceleration"):
                     seg = trip17.raw[a:b]
                     _, vecs = np.linalg.eigh(seg.T @ seg)
-                    axis = vecs[:, -1] * np.sign(float(vecs[:, -1] @ _forward_at((a + b) // 2, trip17.centres, trip17.cs)))
+                    axis = vecs[:, -1] * np.sign(float(vecs[:, -1] @ trip17.forward((a + b) // 2)))
                     pushes.append(float((restored[a:b] @ axis).max()) / G)
                 counts.append(sum(p >= 0.37 for p in pushes))
     assert len(counts) == 27

@@ -77,7 +77,9 @@ def _yaw_angle(yaw_rate: FloatArray, valid: BoolArray, hz: float) -> FloatArray:
     return angle
 
 
-def _rotate(h: FloatArray, angle: FloatArray) -> FloatArray:
+def turn_back(h: FloatArray, angle: FloatArray) -> FloatArray:
+    """Each row of ``h`` (N, 2) turned by ``-angle`` (N,): into the yaw-locked frame when
+    ``angle`` is the integrated yaw; ``turn_back(h, -angle)`` turns it out again."""
     c, s = np.cos(angle), np.sin(angle)
     return np.column_stack([c * h[:, 0] + s * h[:, 1], -s * h[:, 0] + c * h[:, 1]])
 
@@ -153,7 +155,7 @@ def source_highpass(
         fit = HighpassFit(prior_tau_s, False, 0, float("nan"), float("nan"))
     else:
         angle = _yaw_angle(yaw_rate, valid, hz)
-        locked = _rotate(horizontal, angle)
+        locked = turn_back(horizontal, angle)
         fit = estimate_tau(locked, yaw_rate, valid, hz, prior_tau_s)
     if not undo:
         return horizontal, fit
@@ -164,4 +166,4 @@ def source_highpass(
     out = np.zeros_like(y)
     for a, b in runs(valid):
         out[a:b] = inverse_highpass(y[a:b], fit.tau_s, hz, leak_s)
-    return _rotate(out, -angle), fit
+    return turn_back(out, -angle), fit

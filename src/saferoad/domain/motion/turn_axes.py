@@ -65,20 +65,31 @@ class TurnAxes:
     def turns(self) -> int:
         return int(self.centres.shape[0])
 
+    def locked_forward(self, idx: IntArray) -> FloatArray:
+        """(n, 2): the car's forward unit vector at samples ``idx`` in the yaw-locked frame,
+        from the turns of each sample's own stretch between gaps (Gaussian in time; far from
+        every turn, the nearest one); NaN rows where that stretch has no axis."""
+        idx = np.asarray(idx, dtype=np.int64)
+        d = idx[:, None] - self.centres[None, :]
+        mine = self.turn_stretch[None, :] == self.stretch[idx][:, None]
+        w = np.where(mine, np.exp(-0.5 * (d / self.sigma_samples) ** 2), 0.0)
+        far = w.sum(axis=1) < 1e-6
+        if far.any():
+            dist = np.where(mine[far], np.abs(d[far]), np.inf)
+            w[far] = (dist == dist.min(axis=1, keepdims=True)) & np.isfinite(dist)
+        left = w @ self.left
+        norm = np.hypot(left[:, 0], left[:, 1])
+        left = left / np.where(norm > 0, norm, np.nan)[:, None]
+        out: FloatArray = np.column_stack([left[:, 1], -left[:, 0]])  # left turned by -90°
+        return out
+
     def forward(self, i: int) -> FloatArray | None:
-        """The car's forward unit vector at sample ``i``, in the Earth frame, from the turns of
-        its own stretch between gaps; None when that stretch has no axis."""
-        mine = self.turn_stretch == self.stretch[i]
-        if not mine.any():
+        """The car's forward unit vector at sample ``i``, in the Earth frame; None when the
+        sample's stretch between gaps has no axis."""
+        fx, fy = self.locked_forward(np.array([i]))[0]
+        if not np.isfinite(fx):
             return None
-        centres, lefts = self.centres[mine], self.left[mine]
-        w = np.exp(-0.5 * ((i - centres) / self.sigma_samples) ** 2)
-        if float(w.sum()) < 1e-6:  # far from every turn: the nearest one
-            w = (np.abs(i - centres) == np.abs(i - centres).min()).astype(np.float64)
-        left = w @ lefts
-        left = left / max(float(np.hypot(left[0], left[1])), 1e-12)
         c, s = np.cos(self.angle[i]), np.sin(self.angle[i])
-        fx, fy = float(left[1]), float(-left[0])  # left turned by -90°
         out: FloatArray = np.array([c * fx - s * fy, s * fx + c * fy])
         return out
 
