@@ -334,10 +334,10 @@ def check_stored_week(
         stored = scores[d]
         assert stored is not None
         for etype, n in truth[d].counts.items():
-            assert stored.rates[etype] == pytest.approx(
+            assert stored.score.rates[etype] == pytest.approx(
                 n * rules.rate_per_km / truth[d].distance_km, abs=1e-3
             )
-        assert stored.value == pytest.approx(safety_score(exp, rules).value, abs=1e-3)
+        assert stored.score.value == pytest.approx(safety_score(exp, rules).value, abs=1e-3)
 
 
 @pytest.fixture(name="check_stored_week")

@@ -104,7 +104,7 @@ def test_simulated_week_of_three_drivers(
         assert n_trips == 21 and n_events == sum(e.n_events for e in truth.values())
         assert set(exps) == set(truth) == set(STYLE_OF)
         check_stored_week(exps, scores, truth, cfg.scoring.rules())
-        values = {STYLE_OF[d]: s.value for d, s in scores.items() if s is not None}
+        values = {STYLE_OF[d]: s.score.value for d, s in scores.items() if s is not None}
         assert all(v is not None for v in values.values()), values  # shown: no minimum distance
         careful, normal, aggressive = (float(values[k] or 0.0) for k in ("careful", "normal", "aggressive"))
         assert careful > normal >= aggressive, values

@@ -92,10 +92,10 @@ def test_week_of_three_drivers(
         assert n_events == sum(e.n_events for e in file_truth(outputs).values())
         assert set(exps) == set(truth) == {"D-careful", "D-average", "D-aggressive"}
         check_stored_week(exps, scores, truth, cfg.scoring.rules())
-        values = {d: s.value for d, s in scores.items() if s is not None}
+        values = {d: s.score.value for d, s in scores.items() if s is not None}
         assert None not in values.values()
         assert values["D-careful"] > values["D-average"] > values["D-aggressive"]
-        assert fleet_score is not None and fleet_score.n_events == sum(
+        assert fleet_score is not None and fleet_score.score.n_events == sum(
             e.n_events for e in truth.values()
         )
 
@@ -240,6 +240,6 @@ def test_scores_are_stored_for_every_scope(tmp_path: Path, make_week: Any) -> No
         # 3 x 2 x 10 min of city driving is well under the 100 km a week needs
         with store.unit_of_work() as uow:
             s = uow.scores.get("driver_week", "tokyo-taxi", "D-careful", "2026-W47")
-        assert s is not None and s.value is None and "100 km needed" in (s.reason or "")
+        assert s is not None and s.score.value is None and "100 km needed" in (s.score.reason or "")
     finally:
         store.close()

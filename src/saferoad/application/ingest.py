@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +30,7 @@ from saferoad.adapters.recording.jsonl import iter_jsonl
 from saferoad.config import SaferoadConfig
 from saferoad.domain.scoring import (
     Exposure,
+    Score,
     ScoringRules,
     iso_week,
     safety_score,
@@ -460,23 +461,16 @@ def scoring_fingerprint(config: SaferoadConfig) -> str:
 
 
 def _score_record(
-    scope: str, fleet: str, subject: str, week: str, score: Any, fp: str, trip_id: int | None = None
+    scope: str, fleet: str, subject: str, week: str, score: Score, fp: str, trip_id: int | None = None
 ) -> ScoreRecord:
-    return ScoreRecord(
-        scope=scope,
-        fleet=fleet,
-        subject=subject,
-        week=week,
+    stored = replace(
+        score,
         value=None if score.value is None else round(score.value, 3),
         raw=round(score.raw, 3),
-        distance_km=score.distance_km,
-        n_events=score.n_events,
         rates={k: round(v, 4) for k, v in score.rates.items()},
         impacts={k: round(v, 4) for k, v in score.impacts.items()},
-        reason=score.reason,
-        config_fingerprint=fp,
-        trip_id=trip_id,
     )
+    return ScoreRecord(scope, fleet, subject, week, stored, fp, trip_id)
 
 
 def rescore_weeks(

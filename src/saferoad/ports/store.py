@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from saferoad.domain.scoring import Exposure
+from saferoad.domain.scoring import Exposure, Score
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +97,14 @@ class TripBrief:
 
 @dataclass(frozen=True, slots=True)
 class ScoreRecord:
-    """A stored score (``scope``: ``trip``, ``driver_week`` or ``fleet_week``)."""
+    """A stored score (``scope``: ``trip``, ``driver_week`` or ``fleet_week``) of ``subject``
+    (a trip key, a driver or the fleet) in ``week``, with the scoring config it was made under."""
 
     scope: str
     fleet: str
     subject: str
     week: str
-    value: float | None
-    raw: float
-    distance_km: float
-    n_events: int
-    rates: dict[str, float]
-    impacts: dict[str, float]
-    reason: str | None
+    score: Score
     config_fingerprint: str
     trip_id: int | None = None
 

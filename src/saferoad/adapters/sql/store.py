@@ -26,7 +26,7 @@ from saferoad.adapters.sql.models import (
     Trip,
     Vehicle,
 )
-from saferoad.domain.scoring import Exposure
+from saferoad.domain.scoring import Exposure, Score
 from saferoad.ports.store import (
     EventRecord,
     ScoreRecord,
@@ -444,13 +444,13 @@ class SqlScoreRepository:
             row = ScoreRow(scope=score.scope, fleet_id=fid, subject=score.subject, week=score.week)
             self.s.add(row)
         row.trip_id = score.trip_id
-        row.value = score.value
-        row.raw = score.raw
-        row.distance_km = score.distance_km
-        row.n_events = score.n_events
-        row.rates = score.rates
-        row.impacts = score.impacts
-        row.reason = score.reason
+        row.value = score.score.value
+        row.raw = score.score.raw
+        row.distance_km = score.score.distance_km
+        row.n_events = score.score.n_events
+        row.rates = score.score.rates
+        row.impacts = score.score.impacts
+        row.reason = score.score.reason
         row.config_fingerprint = score.config_fingerprint
         row.computed_at = _utcnow()
         self.s.flush()
@@ -465,13 +465,13 @@ class SqlScoreRepository:
                     "subject": score.subject,
                     "week": score.week,
                     "trip_id": score.trip_id,
-                    "value": score.value,
-                    "raw": score.raw,
-                    "distance_km": score.distance_km,
-                    "n_events": score.n_events,
-                    "rates": score.rates,
-                    "impacts": score.impacts,
-                    "reason": score.reason,
+                    "value": score.score.value,
+                    "raw": score.score.raw,
+                    "distance_km": score.score.distance_km,
+                    "n_events": score.score.n_events,
+                    "rates": score.score.rates,
+                    "impacts": score.score.impacts,
+                    "reason": score.score.reason,
                     "config_fingerprint": score.config_fingerprint,
                     "computed_at": _utcnow(),
                 }
@@ -496,13 +496,15 @@ class SqlScoreRepository:
             fleet=fleet,
             subject=row.subject,
             week=row.week,
-            value=row.value,
-            raw=row.raw,
-            distance_km=row.distance_km,
-            n_events=row.n_events,
-            rates=dict(row.rates or {}),
-            impacts=dict(row.impacts or {}),
-            reason=row.reason,
+            score=Score(
+                value=row.value,
+                raw=row.raw,
+                distance_km=row.distance_km,
+                n_events=row.n_events,
+                rates=dict(row.rates or {}),
+                impacts=dict(row.impacts or {}),
+                reason=row.reason,
+            ),
             config_fingerprint=row.config_fingerprint,
             trip_id=row.trip_id,
         )
