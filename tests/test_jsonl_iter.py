@@ -1,5 +1,6 @@
-"""``adapters.recording.jsonl.iter_jsonl``: the one JSON-lines reader behind labels.jsonl,
-analyze's ``read_events`` and ingest's events.jsonl check."""
+"""``adapters.recording.jsonl``: ``iter_jsonl``, the one JSON-lines reader behind labels.jsonl,
+analyze's ``read_events`` and ingest's events.jsonl check, and ``read_json``, the one
+whole-file JSON reader (replay detections, speed zones, viagem.json, analyze outputs)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from saferoad.adapters.recording.jsonl import JsonLine, iter_jsonl
+from saferoad.adapters.recording.jsonl import JsonLine, iter_jsonl, read_json
 
 json_scalars = st.one_of(
     st.none(),
@@ -145,3 +146,44 @@ def test_crlf_and_missing_final_newline(tmp_path: Path) -> None:
 def test_missing_file_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         list(iter_jsonl(tmp_path / "none.jsonl"))
+
+
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=json_values, indent=st.sampled_from([None, 2]))
+def test_read_json_gives_back_any_value(tmp_path: Path, value: Any, indent: int | None) -> None:
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(value, indent=indent), encoding="utf-8")
+    assert read_json(path) == value
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{\n  "a": 1,\n  oops\n}', r"v\.json:3: not valid JSON \(Expecting property name .*, column 3\)"),
+        (b"", r"v\.json:1: not valid JSON \(Expecting value, column 1\)"),
+        (b'{"a": 1} trailing', r"v\.json:1: not valid JSON \(Extra data, column 10\)"),
+        (b'{"a": "\xff"}', r"v\.json: not UTF-8 text \(invalid start byte\)"),
+    ],
+)
+def test_read_json_malformed_names_file_and_line(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "v.json"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=message):
+        read_json(path)
+
+
+def test_read_json_missing_file_and_the_callers_error(tmp_path: Path) -> None:
+    class BadOutput(ValueError):
+        pass
+
+    with pytest.raises(ValueError, match=r"nope\.json: missing$"):
+        read_json(tmp_path / "nope.json")
+    with pytest.raises(BadOutput, match=r"nope\.json: not an output"):
+        read_json(tmp_path / "nope.json", error=BadOutput, missing="not an output")

@@ -46,10 +46,19 @@ def test_dbd_times_and_gyro_interpolation(n: int, dt_ns: int, ax: float, wz: flo
     assert rec.labels is not None and rec.labels[0].type == "harsh_braking"
 
 
-def test_dbd_bad_viagem(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"start": "x"}', r"viagem\.json: field 'firstCollectionUptimeNanos': missing"),
+        ("[1, 2]", r"viagem\.json: field 'firstCollectionUptimeNanos': missing"),
+        ('{"firstCollectionUptimeNanos": "soon"}', r"firstCollectionUptimeNanos': expected an integer \(ns\), got 'soon'"),
+        ('{"firstCollectionUptimeNanos": 1,', r"viagem\.json:1: not valid JSON"),
+    ],
+)
+def test_dbd_bad_viagem(tmp_path: Path, text: str, message: str) -> None:
     d = _dbd_folder(T0_NS + np.arange(5) * 10_000_000, np.tile([0, 0, 9.8], (5, 1)), T0_NS + np.arange(5) * 10_000_000, np.zeros((5, 3)))
-    (d / "viagem.json").write_text('{"start": "x"}')
-    with pytest.raises(ValueError, match=r"viagem\.json: field 'firstCollectionUptimeNanos': missing"):
+    (d / "viagem.json").write_text(text)
+    with pytest.raises(ValueError, match=message):
         read_driver_behavior(d)
 
 

@@ -58,7 +58,7 @@ def test_lookup_lowest_limit_wins_and_global_outside(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ("{not json", "line 1: not valid JSON"),
+        ("{not json", r"zones\.geojson:1: not valid JSON \(Expecting property name"),
         ([], "expected a GeoJSON FeatureCollection or Feature"),
         ({"type": "FeatureCollection", "features": 3}, "field 'features': expected a list"),
         (_fc({"type": "Feature", "properties": {}}), "feature 0: field 'geometry'"),

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saferoad.adapters.recording.jsonl import iter_jsonl
+from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
 from saferoad.config import SaferoadConfig
 from saferoad.domain.scoring import (
     Exposure,
@@ -96,18 +96,7 @@ def _number(where: str, data: dict[str, Any], key: str, *, minimum: float | None
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MalformedOutput(f"{path}: missing (not an analyze output?)") from None
-    except UnicodeDecodeError as err:
-        raise MalformedOutput(f"{path}: not UTF-8 text ({err.reason})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MalformedOutput(
-            f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})"
-        ) from None
+    return read_json(path, error=MalformedOutput, missing="missing (not an analyze output?)")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ none. Each problem in the file is a ``ValueError`` naming the file, the feature 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ import shapely
 from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
 from shapely.validation import explain_validity
+
+from saferoad.adapters.recording.jsonl import read_json
 
 MPH_KMH = 1.609344
 _MAXSPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph)?\s*$", re.IGNORECASE)
@@ -75,12 +76,7 @@ def _limit(props: dict[str, Any], where: str) -> float:
 
 def load_speed_zones(path: Path, global_kmh: float | None = None) -> SpeedLimits:
     """Read a GeoJSON FeatureCollection (or a single Feature) of speed-limit zones."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: speed-zone file not found") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: line {err.lineno}: not valid JSON: {err.msg}") from None
+    data = read_json(path, missing="speed-zone file not found")
     features: list[Any]
     if isinstance(data, dict) and data.get("type") == "Feature":
         features = [data]

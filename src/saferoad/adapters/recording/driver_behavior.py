@@ -14,7 +14,6 @@ engine refines from the trip's own turns (``domain/motion/highpass.py``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from saferoad.adapters.recording._csv import read_numeric_csv
+from saferoad.adapters.recording.jsonl import read_json
 from saferoad.adapters.recording.labels import read_ground_truth_csv
 from saferoad.adapters.recording.series import check_imu_units, clean_imu
 from saferoad.domain.recording import Recording, RecordingMeta
@@ -47,13 +47,16 @@ def _xyz(path: Path, t0_ns: int) -> tuple[np.ndarray, np.ndarray]:
 
 def read_driver_behavior(path: Path) -> Recording:
     vpath = path / "viagem.json"
+    trip = read_json(vpath)
+    raw = trip.get("firstCollectionUptimeNanos") if isinstance(trip, dict) else None
+    if raw is None:
+        raise ValueError(f"{vpath}: field 'firstCollectionUptimeNanos': missing")
     try:
-        trip = json.loads(vpath.read_text(encoding="utf-8"))
-        t0_ns = int(trip["firstCollectionUptimeNanos"])
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{vpath}: not valid JSON: {err.msg}") from None
-    except KeyError:
-        raise ValueError(f"{vpath}: field 'firstCollectionUptimeNanos': missing") from None
+        t0_ns = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{vpath}: field 'firstCollectionUptimeNanos': expected an integer (ns), got {raw!r}"
+        ) from None
     t_acc, acc = _xyz(path / ACC_FILE, t0_ns)
     gyro = None
     if (path / GYRO_FILE).exists():

@@ -1,4 +1,5 @@
-"""JSON lines read one object at a time, each with its ``file:line`` for error messages."""
+"""JSON read with the file and line in every error message: a whole JSON file
+(:func:`read_json`), or JSON lines one object at a time (:func:`iter_jsonl`)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,19 @@ def iter_jsonl(
             if not isinstance(obj, dict):
                 raise error(f"{where}: expected a JSON object, got {type(obj).__name__}")
             yield JsonLine(lineno, where, obj)
+
+
+def read_json(path: Path, *, error: Callable[[str], ValueError] = ValueError, missing: str = "missing") -> Any:
+    """The JSON value in ``path``. Raises ``error(message)`` (a ``ValueError`` by default)
+    naming the file (``missing``: what to say when it is not there), or the file and line
+    for text that is not UTF-8 or not valid JSON; checking the value is the caller's job."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {missing}") from None
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not UTF-8 text ({err.reason})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise error(f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})") from None

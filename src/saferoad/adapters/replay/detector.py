@@ -20,7 +20,6 @@ from the file's ``width``/``height``, boxes are scaled to the video (a warning s
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from saferoad.adapters.recording.jsonl import read_json
 from saferoad.domain.types import Detections, Frame, RoadClass
 from saferoad.observability import get_logger
 
@@ -66,10 +66,7 @@ def _fail(path: Path, where: str, msg: str) -> ValueError:
 
 
 def _parse_json(path: Path) -> LabelsFile:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise _fail(path, "(root)", 'expected an object with a "frames" list')
 
