@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -348,6 +350,92 @@ def test_object_truncated_after_registration_is_refused_not_a_crash(
         stub.ModelInfer(_echo_request(x, TensorRef(region.name, 16, 4096), None), timeout=5)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "truncated after registration" in info.value.details()
+    assert _healthy(server.port)
+
+
+def test_output_object_truncated_after_registration_is_refused_before_the_model_runs(
+    echo_server: Any, regions: list[OwnedRegion]
+) -> None:
+    server, _, stub = echo_server
+    region = OwnedRegion(8192)
+    regions.append(region)
+    _register(stub, region)
+    os.truncate(region.path, 16)
+    x = np.arange(4, dtype=np.float32)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.ModelInfer(_echo_request(x, None, TensorRef(region.name, 16, 4096)), timeout=5)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "output 'out_x'" in info.value.details() and "truncated after registration" in info.value.details()
+    assert os.path.getsize(region.path) == 16  # refused, not regrown
+    assert _healthy(server.port)
+
+
+CHURN = """
+import os, sys, time
+path, size = sys.argv[1], int(sys.argv[2])
+parent, end = os.getppid(), time.monotonic() + 60  # never outlive a crashed test
+print("churning", flush=True)
+while os.getppid() == parent and time.monotonic() < end:
+    for _ in range(100):
+        os.truncate(path, 16)
+        os.truncate(path, size)
+"""
+
+
+def test_shm_input_the_model_refuses_is_not_read(serve: Any, regions: list[OwnedRegion]) -> None:
+    """The request's declared inputs are checked against the model before any tensor is
+    read: a shape the model refuses is answered as such without copying the region (here
+    a truncated one, which a read would have reported instead)."""
+    server, _ = serve([python_model("grpc_test_models:Doubler")])
+    region = OwnedRegion(4096)
+    regions.append(region)
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        stub = pb_grpc.GRPCInferenceServiceStub(ch)  # type: ignore[no-untyped-call]
+        _register(stub, region)
+        os.truncate(region.path, 16)
+        req = pb.ModelInferRequest(model_name="doubler")
+        t = req.inputs.add(name="x", datatype="FP32", shape=[2, 8])
+        set_ref_params(t.parameters, TensorRef(region.name, 64, 1024))
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ModelInfer(req, timeout=5)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "input 'x': shape [2, 8] given, the model takes [-1, 4]" in (info.value.details() or "")
+    assert _healthy(server.port)
+
+
+def test_object_shrinking_while_requests_run_never_crashes_the_server(
+    echo_server: Any, regions: list[OwnedRegion]
+) -> None:
+    """A client that keeps truncating and regrowing its object while requests read and write
+    it: every request either works or is refused with INVALID_ARGUMENT, and the server lives
+    (it copies with pread/pwrite; a mapping would have died of SIGBUS in the window between
+    its size check and its copy)."""
+    server, _, stub = echo_server
+    n = 1 << 18  # 256 Ki floats, 1 MiB each way
+    region = OwnedRegion(2 * n * 4)
+    regions.append(region)
+    _register(stub, region)
+    x = np.arange(n, dtype=np.float32)
+    region.write(0, x.data)
+    # another process, so that its truncations land while the server's copy holds the GIL
+    churn = subprocess.Popen(
+        [sys.executable, "-c", CHURN, str(region.path), str(region.byte_size)], stdout=subprocess.PIPE
+    )
+    assert churn.stdout is not None and churn.stdout.readline() == b"churning\n"
+    outcomes: dict[str, int] = {"ok": 0, "refused": 0}
+    try:
+        for _ in range(150):
+            try:
+                stub.ModelInfer(_echo_request(x, TensorRef(region.name, n * 4), TensorRef(region.name, n * 4, n * 4)), timeout=10)
+                outcomes["ok"] += 1
+            except grpc.RpcError as err:
+                assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
+                assert "truncated after registration" in (err.details() or "")
+                outcomes["refused"] += 1
+    finally:
+        churn.kill()
+        churn.wait()
+    assert outcomes["refused"] > 0, outcomes  # the race was exercised
     assert _healthy(server.port)
 
 

@@ -277,8 +277,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     def _infer(self, request: Any, raws: Sequence[bytes | memoryview], context: Any) -> bytes:
         m = self._model(request.model_name, request.model_version)
+        m.check_inputs((t.name, t.datatype, t.shape) for t in request.inputs)
         inputs, typed = decode_request(request, raws, self.shm)
-        m.check_inputs(inputs)
         # the shared-memory parameters of requested outputs, checked before the model runs
         out_refs = {o.name: tensor_ref(f"output {o.name!r}", o.parameters) for o in request.outputs}
         for name, ref in out_refs.items():

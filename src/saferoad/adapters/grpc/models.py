@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,31 +86,36 @@ class ServedModel:
 
             self.predict = locked
 
-    def check_inputs(self, arrays: Arrays) -> None:
-        """Raise :class:`TensorError` when ``arrays`` do not fit the declared inputs."""
+    def check_inputs(self, inputs: Iterable[tuple[str, str, Sequence[int]]]) -> None:
+        """Raise :class:`TensorError` when ``inputs`` — (name, datatype, shape) of each, as a
+        request declares them — do not fit the declared inputs. The server checks a request
+        this way before reading any tensor (a shared-memory input is only copied once it
+        is known to fit)."""
         if not self.inputs:
             return
         declared = {m.name: m for m in self.inputs}
-        for name, arr in arrays.items():
+        seen: set[str] = set()
+        for name, got, shape in inputs:
+            seen.add(name)
             meta = declared.get(name)
             if meta is None:
                 raise TensorError(
                     f"model {self.name!r} has no input {name!r} (inputs: {', '.join(declared)})"
                 )
-            got = datatype_of(arr.dtype)
+            dtype_of(got)  # an unknown datatype is named as such
             if got != meta.datatype:
                 raise TensorError(
                     f"model {self.name!r} input {name!r}: datatype {got} given, the model takes "
                     f"{meta.datatype}{self.datatype_hint}"
                 )
-            if len(arr.shape) != len(meta.shape) or any(
-                d != -1 and d != g for d, g in zip(meta.shape, arr.shape, strict=True)
+            if len(shape) != len(meta.shape) or any(
+                d != -1 and d != g for d, g in zip(meta.shape, shape, strict=True)
             ):
                 raise TensorError(
-                    f"model {self.name!r} input {name!r}: shape {list(arr.shape)} given, "
+                    f"model {self.name!r} input {name!r}: shape {list(shape)} given, "
                     f"the model takes {list(meta.shape)} (-1: any size)"
                 )
-        missing = [n for n in declared if n not in arrays]
+        missing = [n for n in declared if n not in seen]
         if missing:
             raise TensorError(f"model {self.name!r}: input {missing[0]!r} is missing")
 

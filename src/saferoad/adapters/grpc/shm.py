@@ -19,9 +19,18 @@ client works against Triton:
   contents; ``raw_output_contents`` keeps one entry per output (empty for the ones in shared
   memory) when any output travels raw, so indices still line up.
 
-:class:`SharedMemoryRegistry` is the server side (mapped regions, bounds checks, unmapping on
+:class:`SharedMemoryRegistry` is the server side (open regions, bounds checks, closing on
 unregister and at shutdown); :class:`OwnedRegion` is a region a client creates, writes,
 reads and removes.
+
+The server never maps a client's object: it copies inputs out with ``pread`` and outputs in
+with ``pwrite`` on the descriptor it opened at registration. Through a mapping, a client that
+shrinks its object between the server's size check and its copy would kill the server with
+SIGBUS (Triton maps, and has that exposure); through the descriptor a shrunken object gives a
+short read, refused with INVALID_ARGUMENT. That safety costs about 0.1 ms a call for
+YOLOX-nano's tensors (measured: reading 519 KB 41 µs against 19 µs from a mapping, writing
+1.2 MB 118 µs against 35 µs); the server copies inputs either way, to keep them stable while
+the model runs.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import stat
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,22 +143,19 @@ class _Region:
     offset: int
     byte_size: int
     fd: int
-    mm: mmap.mmap
     uses: int = 0
     gone: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def unmap(self) -> None:
-        self.mm.close()
+    def release(self) -> None:
         os.close(self.fd)
 
 
 class SharedMemoryRegistry:
     """The server's registered system shared-memory regions (thread-safe).
 
-    Each region keeps its object mapped from registration to unregistration (or
-    :meth:`close` at shutdown). A region unregistered while a request is reading or writing
-    it is unmapped when that request is done."""
+    Each region keeps its object open from registration to unregistration (or :meth:`close`
+    at shutdown). A region unregistered while a request is reading or writing it is closed
+    when that request is done."""
 
     def __init__(self) -> None:
         self._regions: dict[str, _Region] = {}
@@ -202,14 +208,13 @@ class SharedMemoryRegistry:
                     f"shared-memory region {name!r}: offset {offset} + byte_size {byte_size} is past "
                     f"the end of {key!r} ({size} bytes)",
                 )
-            mm = mmap.mmap(fd, size)
         except BaseException:
             os.close(fd)
             raise
-        region = _Region(name, key, offset, byte_size, fd, mm)
+        region = _Region(name, key, offset, byte_size, fd)
         with self._lock:
             if name in self._regions:  # registered by a concurrent call meanwhile
-                region.unmap()
+                region.release()
                 raise SharedMemoryError(
                     grpc.StatusCode.ALREADY_EXISTS, f"shared-memory region {name!r} is already registered"
                 )
@@ -246,9 +251,12 @@ class SharedMemoryRegistry:
     def read(self, what: str, ref: TensorRef) -> bytes:
         """A copy of the ``ref.byte_size`` bytes ``ref`` names (``what``: e.g. "input 'images'",
         for error messages). The copy keeps the model's input stable if the client writes the
-        region again, and lets the region be unmapped at any time."""
+        region again, and lets the region be closed at any time."""
         with self._use(what, ref) as (region, start):
-            return region.mm[start : start + ref.byte_size]
+            data = os.pread(region.fd, ref.byte_size, start)
+            if len(data) < ref.byte_size:  # the object shrank since registration
+                raise _truncated(what, region, ref)
+            return data
 
     def write(self, what: str, ref: TensorRef, data: memoryview | bytes) -> int:
         """Write ``data`` where ``ref`` says; INVALID_ARGUMENT when it holds fewer bytes."""
@@ -259,18 +267,25 @@ class SharedMemoryRegistry:
                 f"{what}: the result is {n} bytes but {PARAM_BYTE_SIZE} is {ref.byte_size} "
                 f"(region {ref.region!r}): give at least {n}",
             )
+        view = memoryview(data).cast("B")
         with self._use(what, ref) as (region, start):
-            region.mm[start : start + n] = data
+            # the object may have shrunk since registration: refuse rather than regrow it
+            if os.fstat(region.fd).st_size < start + n:
+                raise _truncated(what, region, ref)
+            done = 0
+            while done < n:
+                done += os.pwrite(region.fd, view[done:], start + done)
         return n
 
     def check(self, what: str, ref: TensorRef) -> None:
         """NOT_FOUND / INVALID_ARGUMENT now for what :meth:`read` or :meth:`write` would
         refuse later (the server checks requested outputs before running the model)."""
-        with self._use(what, ref):
-            pass
+        with self._use(what, ref) as (region, start):
+            if os.fstat(region.fd).st_size < start + ref.byte_size:
+                raise _truncated(what, region, ref)
 
     def close(self) -> None:
-        """Unmap every region (server shutdown)."""
+        """Close every region (server shutdown)."""
         self.unregister("")
 
     # -- internals ---------------------------------------------------------------------------
@@ -291,29 +306,28 @@ class SharedMemoryRegistry:
                 )
             region.uses += 1
         try:
-            start = region.offset + ref.offset
-            # the client could have shrunk the object since registration: touching pages past
-            # its end would kill the server with SIGBUS, so check before every access
-            if os.fstat(region.fd).st_size < start + ref.byte_size:
-                raise SharedMemoryError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"{what}: shared-memory object {region.key!r} of region {ref.region!r} was "
-                    "truncated after registration",
-                )
-            yield region, start
+            yield region, region.offset + ref.offset
         finally:
             with self._lock:
                 region.uses -= 1
                 last = region.gone and region.uses == 0
             if last:
-                region.unmap()
+                region.release()
 
     def _retire(self, region: _Region) -> None:
         with self._lock:
             region.gone = True
             idle = region.uses == 0
         if idle:
-            region.unmap()
+            region.release()
+
+
+def _truncated(what: str, region: _Region, ref: TensorRef) -> SharedMemoryError:
+    return SharedMemoryError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"{what}: shared-memory object {region.key!r} of region {ref.region!r} was truncated "
+        "after registration",
+    )
 
 
 class OwnedRegion:
