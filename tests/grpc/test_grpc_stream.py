@@ -21,6 +21,7 @@ from saferoad.adapters.grpc.client import (
     serialize_request,
 )
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
+from saferoad.adapters.grpc.model_server import stream_limit
 from saferoad.adapters.grpc.models import ServedModel, TensorMeta, load_model, python_model
 
 from .conftest import assert_detects_like_local
@@ -159,6 +160,79 @@ def test_two_threads_stream_at_once(serve: Any, test_models: Any) -> None:
     assert len(client._streams) == 1  # this thread's
     client.close()
     assert len(client._streams) == 0
+
+
+def test_stream_limit_keeps_threads_for_other_calls() -> None:
+    assert [stream_limit(w) for w in (1, 2, 3, 4, 8, 16, 32)] == [0, 0, 1, 2, 6, 12, 24]
+
+
+def test_streams_past_the_limit_are_refused_and_the_client_falls_back_to_unary(
+    serve: Any, test_models: Any
+) -> None:
+    """Each open stream holds one of the server's worker threads: with 4 workers the server
+    keeps 2 streams open and refuses a third with RESOURCE_EXHAUSTED, so its caller sends
+    unary ModelInfer calls instead and health checks still get a thread."""
+    model = test_models.Doubler()
+    served = ServedModel(
+        "doubler", model.predict, inputs=(TensorMeta("x", "FP32", (-1, 4)),),
+        outputs=(TensorMeta("y", "FP32", (-1, 4)),),
+    )
+    server, servicer = serve([served], max_workers=4)
+    assert servicer.max_streams == 2
+    client = KServeClient(f"grpc://127.0.0.1:{server.port}/doubler", STREAM)
+    opened = threading.Barrier(4)  # three callers and this test
+    done = threading.Event()
+    errors: list[BaseException] = []
+    streamed: list[bool] = []
+
+    def caller(k: int, after: threading.Event | None, ready: threading.Event) -> None:
+        try:
+            if after is not None:
+                assert after.wait(10)
+            x = np.full((1, 4), k, np.float32)
+            assert np.array_equal(client.infer({"x": x})["y"], x * 2 + 1)
+            ready.set()
+            opened.wait(10)
+            assert np.array_equal(client.infer({"x": x + 1})["y"], (x + 1) * 2 + 1)  # again, same way
+            streamed.append(not getattr(client._local, "unary", False))
+            assert done.wait(10)  # keep the thread (and its stream) until the checks are made
+        except BaseException as err:
+            errors.append(err)
+            opened.abort()
+
+    first, second, third = threading.Event(), threading.Event(), threading.Event()
+    threads = [
+        threading.Thread(target=caller, args=(1, None, first)),
+        threading.Thread(target=caller, args=(2, first, second)),
+        threading.Thread(target=caller, args=(3, second, third)),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        opened.wait(10)
+        for _ in range(100):
+            if len(streamed) == 3:
+                break
+            time.sleep(0.02)
+        assert sorted(streamed) == [False, True, True], (streamed, errors)
+        assert len(servicer._streams) == 2
+        assert _healthy(server.port)
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+            call = ch.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")(
+                iter([serialize_request("doubler", "", {"x": np.ones((1, 4), np.float32)})])
+            )
+            with pytest.raises(grpc.RpcError) as info:
+                list(call)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "too many open inference streams" in (info.value.details() or "")
+        assert "inference.server_workers" in (info.value.details() or "")
+    finally:
+        done.set()
+        for t in threads:
+            t.join(10)
+        client.close()
+    assert not errors, errors
+    assert servicer.stats.errors == 0  # a refused stream never reached a model
 
 
 @pytest.mark.parametrize("shm", [False, True], ids=["socket", "shm"])

@@ -56,6 +56,7 @@ from saferoad.adapters.grpc.wire import (
     REQUEST_RAW_FIELD,
     RESPONSE_RAW_FIELD,
     STREAM_RESPONSE_FIELD,
+    STREAMS_FULL,
     join_with_raw,
     split_raw,
 )
@@ -276,8 +277,17 @@ class KServeClient:
     def _infer_serialized(self, blob: bytes) -> bytes | memoryview:
         """The serialized ModelInferResponse to a serialized ModelInferRequest: one ModelInfer
         call, or a round trip on this thread's ModelStreamInfer stream (``options.stream``)."""
-        if self.options.stream:
-            return self._call(self._stream_roundtrip, blob, "ModelStreamInfer")  # type: ignore[no-any-return]
+        if self.options.stream and not getattr(self._local, "unary", False):
+            try:
+                return self._call(self._stream_roundtrip, blob, "ModelStreamInfer")  # type: ignore[no-any-return]
+            except RemoteInferenceError as err:
+                # The server has all the streams it keeps open (each holds one of its
+                # threads) and refused this one before reading the request: this thread
+                # goes on with unary calls.
+                if err.code != grpc.StatusCode.RESOURCE_EXHAUSTED or STREAMS_FULL not in str(err):
+                    raise
+                self._local.unary = True
+                _log.warning("grpc_stream_refused_using_unary", target=str(self.target), reason=str(err))
         return self._call(self._infer_bytes, blob, "ModelInfer")  # type: ignore[no-any-return]
 
     # -- Triton's streaming inference (ModelStreamInfer) -------------------------------------

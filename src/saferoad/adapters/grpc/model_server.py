@@ -58,6 +58,7 @@ from saferoad.adapters.grpc.wire import (
     REQUEST_RAW_FIELD,
     RESPONSE_RAW_FIELD,
     STREAM_RESPONSE_FIELD,
+    STREAMS_FULL,
     join_with_raw,
     split_raw,
 )
@@ -100,6 +101,14 @@ class ServerStats:
             self.max_batch_requests = max(self.max_batch_requests, requests)
 
 
+def stream_limit(max_workers: int) -> int:
+    """Streams a server with ``max_workers`` threads keeps open at once: each open
+    ModelStreamInfer call holds one of grpcio's synchronous worker threads for its whole life,
+    so a quarter of them (at least 2) stay for unary calls, metadata and health checks; a
+    server with 2 threads or fewer takes no streams (clients fall back to unary calls)."""
+    return max(0, max_workers - max(2, max_workers // 4))
+
+
 class _OpenStream:
     """A ModelStreamInfer call in progress (for a graceful drain)."""
 
@@ -118,8 +127,10 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         max_batch_size: int = 8,
         max_batch_delay_s: float = 0.002,
         shared_memory: bool = True,
+        max_streams: int = stream_limit(16),
     ) -> None:
         self.models = {m.name: m for m in models}
+        self.max_streams = max_streams
         self.stats = ServerStats()
         self.ready = True
         self.batchers: dict[str, DynamicBatcher] = {}
@@ -219,7 +230,16 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         response (clients reopen on the restarted server)."""
         state = _OpenStream(context)
         with self._streams_lock:
-            self._streams.add(state)
+            full = len(self._streams) >= self.max_streams
+            if not full:
+                self._streams.add(state)
+        if full:
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{STREAMS_FULL}: this server keeps {self.max_streams} ModelStreamInfer streams open at "
+                "once (each holds one of its worker threads; inference.server_workers sets how many): "
+                "use unary ModelInfer, or close a stream",
+            )
         try:
             for data in requests:
                 with self._streams_lock:
@@ -600,7 +620,11 @@ def serve_models(
     """Start the KServe v2 model server for ``models`` (``shared_memory``: offer Triton's
     system shared-memory extension)."""
     servicer = InferenceServicer(
-        models, max_batch_size=max_batch_size, max_batch_delay_s=max_batch_delay_s, shared_memory=shared_memory
+        models,
+        max_batch_size=max_batch_size,
+        max_batch_delay_s=max_batch_delay_s,
+        shared_memory=shared_memory,
+        max_streams=stream_limit(max_workers),
     )
     try:
         server = start_server(

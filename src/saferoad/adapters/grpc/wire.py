@@ -24,6 +24,10 @@ STREAM_RESPONSE_FIELD = 2
 this one length-delimited field is a valid ModelStreamInferResponse (one more copy of the
 response, none through protobuf)."""
 STREAM_ERROR_FIELD = 1
+STREAMS_FULL = "too many open inference streams"
+"""How ``serve-model`` starts its RESOURCE_EXHAUSTED message for a ModelStreamInfer it refuses
+(each open stream holds a server thread); saferoad's client then sends that thread's
+requests as unary ModelInfer calls."""
 
 
 def _varint(n: int) -> bytes:
