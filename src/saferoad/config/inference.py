@@ -92,7 +92,9 @@ class InferenceConfig(Section):
         description="`serve-model`: longest wait for more requests after the first one of a batch (Triton's `max_queue_delay_microseconds`).",
     )
     server_workers: int = Field(
-        16, ge=1, description="Threads serving gRPC calls in `serve-model` and `serve`."
+        16,
+        ge=1,
+        description="Threads serving gRPC calls in `serve-model` and `serve`. In `serve-model` each open ModelStreamInfer stream holds one; all but a quarter of them (at least 2) may be streams, more are refused with RESOURCE_EXHAUSTED.",
     )
     shutdown_grace_s: float = Field(
         10.0,
