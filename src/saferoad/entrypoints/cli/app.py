@@ -5,6 +5,7 @@ them, so adding a command never edits this file."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 
@@ -38,6 +39,21 @@ def _root(
     """saferoad: one core for the vehicle and the cloud."""
 
 
+def _unwrap(doc: str) -> str:
+    """A docstring as help text: the lines of each paragraph joined (Typer's Rich output keeps
+    a source file's line breaks, which made ragged command lists)."""
+    return "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n") if p.strip())
+
+
+def _help_from_docstrings(typer_app: typer.Typer) -> None:
+    for cmd in typer_app.registered_commands:
+        if cmd.help is None and cmd.callback is not None and cmd.callback.__doc__:
+            cmd.help = _unwrap(inspect.cleandoc(cmd.callback.__doc__))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _help_from_docstrings(group.typer_instance)
+
+
 def _register_all() -> None:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
@@ -45,6 +61,7 @@ def _register_all() -> None:
         if register is None:
             raise RuntimeError(f"command module {info.name} has no register(app)")
         register(app)
+    _help_from_docstrings(app)
 
 
 _register_all()

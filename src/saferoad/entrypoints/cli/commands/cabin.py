@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     def cabin(
         source: str = typer.Argument(
             ...,
-            help="Cabin video, GIF, image folder, a cabin.csv signal track, or a recording folder (its cabin.mp4, else cabin.csv; head pose then uses meta.toml [cabin_camera]).",
+            help="Cabin video, GIF, image folder, a cabin.csv signal track, or a recording folder (its cabin.mp4, else cabin.csv; head pose then uses meta.toml \\[cabin_camera]).",
         ),
         output: Path = typer.Option(
             ..., "-o", "--output", help="Output folder (cabin.parquet, events.jsonl)."
