@@ -122,9 +122,13 @@ def test_demo_runs_end_to_end_and_finds_the_ground_truth(tmp_path: Path) -> None
     assert (out / "recording" / "video.mp4").is_file()
     assert (out / "analysis" / "events.jsonl").is_file()
     text = " ".join(res.output.split())
-    for etype in ("harsh_acceleration", "tailgating", "harsh_cornering", "harsh_braking", "rolling_stop"):
+    for etype in (
+        "harsh_acceleration", "drowsiness", "tailgating", "harsh_cornering", "harsh_braking",
+        "rolling_stop", "distraction",
+    ):
         assert etype in text
-    assert "ground truth: 5 event(s); found 5" in text
+    assert "eyes shut 2.0 s" in text and "off road" in text
+    assert "ground truth: 7 event(s); found 7" in text
     assert "not found" not in text
 
 

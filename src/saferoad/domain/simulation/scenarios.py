@@ -544,8 +544,8 @@ def _distracted(p: Params) -> Scenario:
 
 
 def _demo(p: Params) -> Scenario:
-    """The demo drive: pull away hard, follow a lead closely, a harsh bend, a hard stop of
-    speed, a rolling stop at a stop sign."""
+    """The demo drive: pull away hard, a micro-sleep, follow a lead closely, a harsh bend, a
+    hard stop of speed, a rolling stop at a stop sign, then a look away from the road."""
     t = time_grid(p.f("duration_s"), DT)
     cruise = p.f("speed_kmh") * KMH
     slow = 30.0 * KMH
@@ -585,6 +585,11 @@ def _demo(p: Params) -> Scenario:
         vehicles=lead,
         stop_signs=[StopSign(SIGN_ID, s_line, -(p.f("road.lane_width_m") / 2.0 + 1.2))],
         notes=[ManoeuvreNote("curve", 42.0, t_curve_end, "left")],
+        cabin=CabinScript(
+            CabinModel(),
+            (EyeClosure(9.0, p.f("closure_s")),) if p.f("closure_s") > 0 else (),
+            (HeadTurn(66.0, p.f("look_s"), 45.0),) if p.f("look_s") > 0 else (),
+        ),
     )
 
 
@@ -966,14 +971,18 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ),
         ScenarioSpec(
             "demo",
-            "The `saferoad demo` drive: a hard pull-away, close following, a harsh left bend, "
-            "hard braking and a rolling stop at a stop sign.",
-            "harsh_acceleration, tailgating, harsh_cornering left, harsh_braking, rolling_stop",
+            "The `saferoad demo` drive: a hard pull-away, a micro-sleep at 9 s (cabin signal "
+            "track), close following, a harsh left bend, hard braking, a rolling stop at a stop "
+            "sign and a look away from the road at 66 s.",
+            "harsh_acceleration, drowsiness, tailgating, harsh_cornering left, harsh_braking, "
+            "rolling_stop, distraction",
             (
                 Param("duration_s", 75.0, "s", "Length of the drive."),
                 Param("speed_kmh", 65.0, "km/h", "Cruising speed."),
                 Param("headway_s", 0.5, "s", "Headway while following closely (18-32 s)."),
                 Param("stop_min_kmh", 12.0, "km/h", "Lowest speed at the stop sign (0: full stop)."),
+                Param("closure_s", 2.0, "s", "The micro-sleep's eye closure (from 9 s; 0: none)."),
+                Param("look_s", 3.0, "s", "How long the driver looks away at 66 s (0: not at all)."),
             ),
             _demo,
         ),

@@ -19,6 +19,9 @@ def key_figure(peak: dict[str, float]) -> str:
         ("min_ttc_s", "TTC {:.1f} s", 1.0),
         ("min_speed_mps", "min {:.0f} km/h", 3.6),
         ("speed_mps", "{:.0f} km/h", 3.6),
+        ("longest_closure_s", "eyes shut {:.1f} s", 1.0),
+        ("head_deviation_deg", "head {:.0f}° off road", 1.0),
+        ("duration_s", "{:.1f} s", 1.0),
     )
     for key, fmt, scale in formats:
         value = peak.get(key)
@@ -39,8 +42,9 @@ def register(app: typer.Typer) -> None:
             False, "--pdf", help="Also print the trip report to PDF (needs Chromium)."
         ),
     ) -> None:
-        """Simulate a 75-second drive (with video), analyse it end to end and print the events
-        next to the simulator's ground truth. Needs no data and no arguments."""
+        """Simulate a 75-second drive (road video, IMU, GPS and a cabin signal track), analyse it
+        end to end and print the events next to the simulator's ground truth. Needs no data and
+        no arguments."""
         with user_errors():
             import io
 
@@ -53,12 +57,11 @@ def register(app: typer.Typer) -> None:
             res = run_demo(output, seed=seed, video=video, config=cfg)
             matched = {id(m.pred) for m in res.match.matches}
             table = Table(title="Events found", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-            for col in ("type", "dir", "time s", "severity", "key figure", "labelled"):
+            for col in ("event", "time s", "severity", "key figure", "in truth"):
                 table.add_column(col, no_wrap=True)
             for ev in res.analysis.events:
                 table.add_row(
-                    ev.type.value,
-                    ev.direction.value if ev.direction else "",
+                    ev.type.value + (f" ({ev.direction.value})" if ev.direction else ""),
                     f"{ev.start_s:.1f}-{ev.end_s:.1f}",
                     ev.severity.value,
                     key_figure(ev.peak),
