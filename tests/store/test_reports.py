@@ -240,3 +240,41 @@ def test_fleet_week_snapshot(fleet_store: SqlStore, snapshot: Any) -> None:
         for d in ctx["drivers"]
     ]
     assert rows == snapshot
+
+
+def _event(etype: str, peak: dict[str, Any], evidence: dict[str, Any] | None = None, speed: float | None = None) -> Any:
+    from saferoad.ports.store import EventRecord
+
+    return EventRecord(
+        seq=0, type=etype, start_s=10.0, end_s=12.5, start_utc=None, severity="medium", confidence=0.9,
+        direction=None, lat=None, lon=None, speed_mps=speed, peak=peak, evidence=evidence or {},
+        clip_path=None, snapshot_path=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "figures"),
+    [
+        (
+            _event("harsh_braking", {"accel_mps2": -5.0, "accel_g": -0.51, "t_s": 52.4, "speed_mps": 16.15, "yaw_rate_dps": 0.1}, {"threshold_g": 0.38, "mode": "signed"}),
+            [("peak", "0.51 g"), ("speed", "58 km/h"), ("threshold", "0.38 g"), ("duration", "2.5 s")],
+        ),
+        (
+            _event("rolling_stop", {"min_speed_mps": 3.335, "approach_speed_mps": 13.58}, {"key_frame": 140, "frames_seen": 70, "first_seen_s": 52.9}),
+            [("slowest", "12 km/h"), ("approach speed", "49 km/h"), ("duration", "2.5 s")],
+        ),
+        (
+            _event("drowsiness", {"longest_closure_s": 0.8, "perclos": 0.314}, {"slow_closures": 4, "trigger": "perclos", "face_ok": True}, speed=20.0),
+            [("longest eye closure", "0.8 s"), ("PERCLOS", "31%"), ("slow eye closures", "4"), ("speed", "72 km/h"), ("duration", "2.5 s")],
+        ),
+        (
+            _event("tailgating", {"min_headway_s": 0.499, "distance_m_at_min": 9.03, "speed_mps_at_min": 18.1}, {"min_headway_s": 0.6, "speed_mps": 19.0}),
+            [("headway", "0.50 s"), ("gap", "9.0 m"), ("speed", "65 km/h"), ("duration", "2.5 s")],
+        ),
+    ],
+    ids=["braking", "rolling_stop", "drowsiness", "tailgating"],
+)
+def test_key_figures_are_labelled_with_units_and_skip_internals(event: Any, figures: list[tuple[str, str]]) -> None:
+    """Times, frame numbers, yaw diagnostics and flags stay in events.jsonl; each label once
+    (the peak's value wins over the evidence's); speeds in km/h, PERCLOS in percent."""
+    assert rep.key_figures(event) == figures

@@ -46,25 +46,41 @@ MAX_EVENT_PLOTS = 24
 """Events without a snapshot get a small speed/g picture, at most this many per report (the
 rest keep their figures in text): a week of a reckless driver should not take minutes."""
 
-FIGURE_LABELS: dict[str, tuple[str, str, float]] = {
-    # peak / evidence key: label, unit, scale
-    "accel_g": ("peak", "g", 1.0),
-    "peak_g": ("peak", "g", 1.0),
-    "lat_g": ("peak sideways", "g", 1.0),
-    "accel_mps2": ("peak", "m/s²", 1.0),
-    "min_headway_s": ("headway", "s", 1.0),
-    "headway_s": ("headway", "s", 1.0),
-    "min_ttc_s": ("time to collision", "s", 1.0),
-    "ttc_s": ("time to collision", "s", 1.0),
-    "distance_m": ("gap", "m", 1.0),
-    "min_distance_m": ("gap", "m", 1.0),
-    "over_limit_kmh": ("over the limit", "km/h", 1.0),
-    "speed_kmh": ("speed", "km/h", 1.0),
-    "max_speed_kmh": ("top speed", "km/h", 1.0),
-    "min_speed_kmh": ("slowest", "km/h", 1.0),
-    "speed_mps": ("speed", "km/h", 3.6),
-    "perclos": ("PERCLOS", "", 1.0),
-    "eyes_off_s": ("eyes off road", "s", 1.0),
+FIGURE_LABELS: dict[str, tuple[str, str, float, int | None]] = {
+    # peak / evidence key: label, unit, scale, decimals (None: 2 under 10, 1 under 100, else 0).
+    # Keys not listed (times, frame numbers, track ids, internal diagnostics) stay in
+    # events.jsonl and are not shown.
+    "accel_g": ("peak", "g", 1.0, 2),
+    "peak_g": ("peak", "g", 1.0, 2),
+    "lat_g": ("peak sideways", "g", 1.0, 2),
+    "threshold_g": ("threshold", "g", 1.0, 2),
+    "heading_change_deg": ("turned", "°", 1.0, 0),
+    "min_headway_s": ("headway", "s", 1.0, 2),
+    "headway_s": ("headway", "s", 1.0, 2),
+    "min_ttc_s": ("time to collision", "s", 1.0, 1),
+    "ttc_s": ("time to collision", "s", 1.0, 1),
+    "distance_m": ("distance", "m", 1.0, 1),
+    "min_distance_m": ("gap", "m", 1.0, 1),
+    "distance_m_at_min": ("gap", "m", 1.0, 1),
+    "speed_kmh": ("speed", "km/h", 1.0, 0),
+    "speed_mps": ("speed", "km/h", 3.6, 0),
+    "speed_mps_at_min": ("speed", "km/h", 3.6, 0),
+    "approach_speed_mps": ("approach speed", "km/h", 3.6, 0),
+    "min_speed_kmh": ("slowest", "km/h", 1.0, 0),
+    "min_speed_mps": ("slowest", "km/h", 3.6, 0),
+    "max_speed_kmh": ("top speed", "km/h", 1.0, 0),
+    "max_speed_mps": ("top speed", "km/h", 3.6, 0),
+    "limit_kmh": ("limit", "km/h", 1.0, 0),
+    "limit_mps": ("limit", "km/h", 3.6, 0),
+    "over_limit_kmh": ("over the limit", "km/h", 1.0, 0),
+    "mean_over_kmh": ("over the limit (mean)", "km/h", 1.0, 0),
+    "max_over_mps": ("over the limit (most)", "km/h", 3.6, 0),
+    "longest_closure_s": ("longest eye closure", "s", 1.0, 1),
+    "slow_closures": ("slow eye closures", "", 1.0, 0),
+    "perclos": ("PERCLOS", "%", 100.0, 0),
+    "yawns": ("yawns", "", 1.0, 0),
+    "head_deviation_deg": ("head turned", "°", 1.0, 0),
+    "eyes_off_s": ("eyes off road", "s", 1.0, 1),
 }
 
 
@@ -91,26 +107,25 @@ def _duration(seconds: float) -> str:
 
 
 def key_figures(ev: EventRecord) -> list[tuple[str, str]]:
-    """The figures a reviewer wants first: peak g, headway, speed ..., each with its unit."""
+    """The figures a reviewer wants first (peak g, headway, speed ...), each with its unit, in
+    the order the event gives them; one figure per label; then the duration."""
     out: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    sources = [*ev.peak.items()]
-    sources += [
-        (k, v)
-        for k, v in ev.evidence.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    ]
+    shown: set[str] = set()
+    sources = [*ev.peak.items(), *ev.evidence.items()]
     for key, value in sources:
-        if key in seen or value is None:
+        spec = FIGURE_LABELS.get(key)
+        if spec is None or isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        seen.add(key)
-        label, unit, scale = FIGURE_LABELS.get(key, (key.replace("_", " "), "", 1.0))
-        if key not in FIGURE_LABELS and key.endswith(("_frame", "_id", "_index")):
+        label, unit, scale, digits = spec
+        if label in shown:
             continue
-        v = float(value) * scale
-        digits = 2 if abs(v) < 10 else 1 if abs(v) < 100 else 0
-        out.append((label, f"{abs(v) if unit == 'g' else v:.{digits}f} {unit}".strip()))
-    if ev.speed_mps is not None and "speed_mps" not in seen and "speed_kmh" not in seen:
+        shown.add(label)
+        v = abs(float(value)) if unit == "g" else float(value) * scale
+        if digits is None:
+            digits = 2 if abs(v) < 10 else 1 if abs(v) < 100 else 0
+        sep = "" if unit in ("°", "%", "") else " "
+        out.append((label, f"{v:.{digits}f}{sep}{unit}"))
+    if ev.speed_mps is not None and "speed" not in shown:
         out.append(("speed", f"{ev.speed_mps * 3.6:.0f} km/h"))
     out.append(("duration", f"{ev.end_s - ev.start_s:.1f} s"))
     return out
