@@ -60,7 +60,7 @@ FIGURE_LABELS: dict[str, tuple[str, str, float, int | None]] = {
     "min_ttc_s": ("time to collision", "s", 1.0, 1),
     "ttc_s": ("time to collision", "s", 1.0, 1),
     "distance_m": ("distance", "m", 1.0, 1),
-    "min_distance_m": ("gap", "m", 1.0, 1),
+    "min_distance_m": ("closest distance", "m", 1.0, 1),
     "distance_m_at_min": ("gap", "m", 1.0, 1),
     "speed_kmh": ("speed", "km/h", 1.0, 0),
     "speed_mps": ("speed", "km/h", 3.6, 0),
