@@ -180,6 +180,16 @@ def test_trip_report_from_output(make_output: Any, tmp_path: Path) -> None:
         assert f'data-part="{part}"' in text
     n = len((out / "events.jsonl").read_text().splitlines())
     assert text.count('data-part="event"') == n
+    assert "Points lost to:" in text  # a scored trip says what cost it points
+
+
+def test_unscored_trip_report_gives_the_reason_not_points_lost(make_output: Any, tmp_path: Path) -> None:
+    """Two minutes are too few kilometres for a score: the report says so, and lists no
+    "points lost" (the per-1,000-km rates of a short trip would read as hundreds of points)."""
+    out = make_output(tmp_path / "trip", style="aggressive", seed=11, duration_s=120.0)
+    text = rep.trip_report_from_output(out, tmp_path / "report" / "trip.html").read_text()
+    assert "km needed for a score" in text
+    assert "Points lost" not in text
 
 
 def test_report_errors_are_plain(fleet_store: SqlStore, tmp_path: Path) -> None:
