@@ -186,8 +186,16 @@ def test_trip_report_from_output(make_output: Any, tmp_path: Path) -> None:
 def test_unscored_trip_report_gives_the_reason_not_points_lost(make_output: Any, tmp_path: Path) -> None:
     """Two minutes are too few kilometres for a score: the report says so, and lists no
     "points lost" (the per-1,000-km rates of a short trip would read as hundreds of points)."""
-    out = make_output(tmp_path / "trip", style="aggressive", seed=11, duration_s=120.0)
+    import numpy as np
+
+    from .conftest import style_events
+
+    events = style_events("aggressive", np.random.default_rng(11), 1200.0, 0)[:3]
+    for i, ev in enumerate(events):  # the first three of an aggressive trip, in two minutes
+        ev["start_s"], ev["end_s"] = 10.0 + 30.0 * i, 12.0 + 30.0 * i
+    out = make_output(tmp_path / "trip", seed=11, duration_s=120.0, events=events)
     text = rep.trip_report_from_output(out, tmp_path / "report" / "trip.html").read_text()
+    assert text.count('data-part="event"') == 3
     assert "km needed for a score" in text
     assert "Points lost" not in text
 
