@@ -261,10 +261,13 @@ def test_fleet_week_snapshot(fleet_store: SqlStore, snapshot: Any) -> None:
 
 
 def _event(etype: str, peak: dict[str, Any], evidence: dict[str, Any] | None = None, speed: float | None = None) -> Any:
+    from datetime import UTC, datetime
+
     from saferoad.ports.store import EventRecord
 
     return EventRecord(
-        seq=0, type=etype, start_s=10.0, end_s=12.5, start_utc=None, severity="medium", confidence=0.9,
+        seq=0, type=etype, start_s=10.0, end_s=12.5, start_utc=datetime(2026, 11, 17, tzinfo=UTC),
+        severity="medium", confidence=0.9,
         direction=None, lat=None, lon=None, speed_mps=speed, peak=peak, evidence=evidence or {},
         clip_path=None, snapshot_path=None,
     )
