@@ -1,5 +1,6 @@
-"""JSON read with the file and line in every error message: a whole JSON file
-(:func:`read_json`), or JSON lines one object at a time (:func:`iter_jsonl`)."""
+"""Text and JSON read with the file (and line) in every error message: a whole text file
+(:func:`read_text`), a whole JSON file (:func:`read_json`), or JSON lines one object at a
+time (:func:`iter_jsonl`)."""
 
 from __future__ import annotations
 
@@ -42,16 +43,22 @@ def iter_jsonl(
             yield JsonLine(lineno, where, obj)
 
 
-def read_json(path: Path, *, error: Callable[[str], ValueError] = ValueError, missing: str = "missing") -> Any:
-    """The JSON value in ``path``. Raises ``error(message)`` (a ``ValueError`` by default)
-    naming the file (``missing``: what to say when it is not there), or the file and line
-    for text that is not UTF-8 or not valid JSON; checking the value is the caller's job."""
+def read_text(path: Path, *, error: Callable[[str], ValueError] = ValueError, missing: str = "missing") -> str:
+    """The UTF-8 text of ``path``; ``error(message)`` naming the file when it is not there
+    (``missing``: what to say) or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error(f"{path}: {missing}") from None
     except UnicodeDecodeError as err:
         raise error(f"{path}: not UTF-8 text ({err.reason})") from None
+
+
+def read_json(path: Path, *, error: Callable[[str], ValueError] = ValueError, missing: str = "missing") -> Any:
+    """The JSON value in ``path``. Raises ``error(message)`` (a ``ValueError`` by default)
+    naming the file (``missing``: what to say when it is not there), or the file and line
+    for text that is not UTF-8 or not valid JSON; checking the value is the caller's job."""
+    text = read_text(path, error=error, missing=missing)
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

@@ -33,6 +33,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from saferoad.adapters.recording.jsonl import read_text
+
 MANIFEST_VERSION = 1
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
@@ -184,13 +186,7 @@ def parse_manifest(text: str, source: Path) -> Manifest:
 
 
 def load_manifest(path: Path) -> Manifest:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: manifest not found") from None
-    except UnicodeDecodeError as err:
-        raise ManifestError(f"{path}: not UTF-8 text: {err}") from None
-    return parse_manifest(text, path)
+    return parse_manifest(read_text(path, error=ManifestError, missing="manifest not found"), path)
 
 
 def _resolve_spec(
