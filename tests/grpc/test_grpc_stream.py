@@ -194,7 +194,7 @@ def test_streams_past_the_limit_are_refused_and_the_client_falls_back_to_unary(
             ready.set()
             opened.wait(10)
             assert np.array_equal(client.infer({"x": x + 1})["y"], (x + 1) * 2 + 1)  # again, same way
-            streamed.append(not getattr(client._local, "unary", False))
+            streamed.append(time.monotonic() >= getattr(client._local, "unary_until", 0.0))
             assert done.wait(10)  # keep the thread (and its stream) until the checks are made
         except BaseException as err:
             errors.append(err)
@@ -233,6 +233,42 @@ def test_streams_past_the_limit_are_refused_and_the_client_falls_back_to_unary(
         client.close()
     assert not errors, errors
     assert servicer.stats.errors == 0  # a refused stream never reached a model
+
+
+def test_a_refused_thread_tries_a_stream_again_later(
+    serve: Any, test_models: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After STREAM_RETRY_AFTER_S of unary calls the thread opens a stream again, and gets one
+    when the server has a free place by then."""
+    from saferoad.adapters.grpc import client as client_module
+
+    monkeypatch.setattr(client_module, "STREAM_RETRY_AFTER_S", 0.3)
+    model = test_models.Doubler()
+    served = ServedModel(
+        "doubler", model.predict, inputs=(TensorMeta("x", "FP32", (-1, 4)),),
+        outputs=(TensorMeta("y", "FP32", (-1, 4)),),
+    )
+    server, servicer = serve([served], max_workers=3)  # one stream at a time
+    assert servicer.max_streams == 1
+    x = np.ones((1, 4), np.float32)
+    holder = KServeClient(f"grpc://127.0.0.1:{server.port}/doubler", STREAM)
+    client = KServeClient(f"grpc://127.0.0.1:{server.port}/doubler", STREAM)
+    try:
+        assert holder.infer({"x": x})["y"].tolist() == [[3.0] * 4]  # takes the one place
+        assert client.infer({"x": x})["y"].tolist() == [[3.0] * 4]  # refused: unary
+        assert len(client._streams) == 0
+        holder.close()  # frees the place
+        for _ in range(100):
+            if not servicer._streams:
+                break
+            time.sleep(0.02)
+        time.sleep(0.35)
+        assert client.infer({"x": x})["y"].tolist() == [[3.0] * 4]
+        assert len(client._streams) == 1 and len(servicer._streams) == 1  # streaming again
+    finally:
+        holder.close()
+        client.close()
+    assert servicer.stats.errors == 0
 
 
 @pytest.mark.parametrize("shm", [False, True], ids=["socket", "shm"])

@@ -69,6 +69,9 @@ INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 STREAM_INFER_METHOD = "/inference.GRPCInferenceService/ModelStreamInfer"
 
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+STREAM_RETRY_AFTER_S = 30.0
+"""A thread whose stream the server refused (it has all the streams it keeps) sends unary
+calls for this long, then tries a stream again."""
 
 
 class RemoteInferenceError(ValueError):
@@ -277,17 +280,20 @@ class KServeClient:
     def _infer_serialized(self, blob: bytes) -> bytes | memoryview:
         """The serialized ModelInferResponse to a serialized ModelInferRequest: one ModelInfer
         call, or a round trip on this thread's ModelStreamInfer stream (``options.stream``)."""
-        if self.options.stream and not getattr(self._local, "unary", False):
+        if self.options.stream and time.monotonic() >= getattr(self._local, "unary_until", 0.0):
             try:
                 return self._call(self._stream_roundtrip, blob, "ModelStreamInfer")  # type: ignore[no-any-return]
             except RemoteInferenceError as err:
                 # The server has all the streams it keeps open (each holds one of its
                 # threads) and refused this one before reading the request: this thread
-                # goes on with unary calls.
+                # goes on with unary calls, and tries a stream again after a while.
                 if err.code != grpc.StatusCode.RESOURCE_EXHAUSTED or STREAMS_FULL not in str(err):
                     raise
-                self._local.unary = True
-                _log.warning("grpc_stream_refused_using_unary", target=str(self.target), reason=str(err))
+                self._local.unary_until = time.monotonic() + STREAM_RETRY_AFTER_S
+                _log.warning(
+                    "grpc_stream_refused_using_unary", target=str(self.target), reason=str(err),
+                    retry_stream_after_s=STREAM_RETRY_AFTER_S,
+                )
         return self._call(self._infer_bytes, blob, "ModelInfer")  # type: ignore[no-any-return]
 
     # -- Triton's streaming inference (ModelStreamInfer) -------------------------------------
