@@ -360,6 +360,34 @@ def test_object_truncated_after_registration_is_refused_not_a_crash(
     assert _healthy(server.port)
 
 
+def test_a_failed_write_is_internal_with_the_reason(
+    echo_server: Any, regions: list[OwnedRegion], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operating-system error while copying (here /dev/shm full) is answered INTERNAL with
+    its reason; the server stays healthy."""
+    import errno
+
+    from saferoad.adapters.grpc import shm as shm_module
+
+    server, _, stub = echo_server
+    region = OwnedRegion(4096)
+    regions.append(region)
+    _register(stub, region)
+
+    def full(*args: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(shm_module.os, "pwrite", full)
+    x = np.arange(4, dtype=np.float32)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.ModelInfer(_echo_request(x, None, TensorRef(region.name, 16, 64)), timeout=5)
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    assert "output 'out_x': writing shared-memory object" in (info.value.details() or "")
+    assert "No space left on device" in (info.value.details() or "")
+    monkeypatch.undo()
+    assert _healthy(server.port)
+
+
 CHURN = """
 import os, sys, time
 path, size = sys.argv[1], int(sys.argv[2])

@@ -253,7 +253,10 @@ class SharedMemoryRegistry:
         for error messages). The copy keeps the model's input stable if the client writes the
         region again, and lets the region be closed at any time."""
         with self._use(what, ref) as (region, start):
-            data = os.pread(region.fd, ref.byte_size, start)
+            try:
+                data = os.pread(region.fd, ref.byte_size, start)
+            except OSError as err:
+                raise _io_failed(what, region, "reading", err) from None
             if len(data) < ref.byte_size:  # the object shrank since registration
                 raise _truncated(what, region, ref)
             return data
@@ -273,8 +276,14 @@ class SharedMemoryRegistry:
             if os.fstat(region.fd).st_size < start + n:
                 raise _truncated(what, region, ref)
             done = 0
-            while done < n:
-                done += os.pwrite(region.fd, view[done:], start + done)
+            try:
+                while done < n:
+                    written = os.pwrite(region.fd, view[done:], start + done)
+                    if written <= 0:
+                        raise OSError(0, "nothing written")
+                    done += written
+            except OSError as err:  # e.g. /dev/shm full after a client shrank its object
+                raise _io_failed(what, region, "writing", err) from None
         return n
 
     def check(self, what: str, ref: TensorRef) -> None:
@@ -320,6 +329,13 @@ class SharedMemoryRegistry:
             idle = region.uses == 0
         if idle:
             region.release()
+
+
+def _io_failed(what: str, region: _Region, doing: str, err: OSError) -> SharedMemoryError:
+    return SharedMemoryError(
+        grpc.StatusCode.INTERNAL,
+        f"{what}: {doing} shared-memory object {region.key!r} failed: {err.strerror or err}",
+    )
 
 
 def _truncated(what: str, region: _Region, ref: TensorRef) -> SharedMemoryError:
