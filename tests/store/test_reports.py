@@ -142,6 +142,7 @@ def test_trip_and_fleet_reports_in_chromium(
         for part in ("route-map", "speed-profile", "timeline", "events-vs-fleet", "habits"):
             assert page.locator(f"[data-part='{part}']").count() == 1, part
         assert page.locator("[data-part='event']").count() == trip.n_events
+        assert page.locator("[data-part='only-trip']").count() == 0  # a fleet of many trips
         _all_images_decoded(page)
         page.goto(fleet_html.resolve().as_uri())
         rows = page.locator("[data-part='drivers'] tr").all_inner_texts()[1:]
@@ -181,6 +182,7 @@ def test_trip_report_from_output(make_output: Any, tmp_path: Path) -> None:
     n = len((out / "events.jsonl").read_text().splitlines())
     assert text.count('data-part="event"') == n
     assert "Points lost to:" in text  # a scored trip says what cost it points
+    assert 'data-part="only-trip"' in text  # the store holds this trip alone
 
 
 def test_unscored_trip_report_gives_the_reason_not_points_lost(make_output: Any, tmp_path: Path) -> None:

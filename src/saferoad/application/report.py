@@ -433,6 +433,7 @@ def trip_context(store: Store, config: SaferoadConfig, trip: str | int) -> dict[
         habits=_habits_view(d_exp, f_exp, rules),
         rate_rows=_rate_rows(record.counts, t_rates, f_rates),
         plot_rates=plots.rates_vs_fleet(t_rates, f_rates, ctx["per"]),
+        only_trip=f_exp.n_trips <= 1,
     )
     return ctx
 
