@@ -55,3 +55,22 @@ def test_logs_are_json_lines_with_begin_and_end(tmp_path: Path) -> None:
 def test_unknown_log_level() -> None:
     with pytest.raises(ValueError, match="log level"):
         configure_logging("LOUD")
+
+
+def test_terminal_gets_warnings_as_readable_lines_and_the_file_everything(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    log_file = tmp_path / "log.jsonl"
+    configure_logging("INFO", stream=stream, json_file=log_file, console_level="WARNING")
+    log = get_logger("t")
+    log.info("quiet_detail", n=1)
+    log.warning("input_repaired", message="imu.csv: 1 repeated timestamp: kept the first")
+    log.error("bad_thing")
+    assert stream.getvalue().splitlines() == [
+        "warning: input_repaired (message=imu.csv: 1 repeated timestamp: kept the first)",
+        "error: bad_thing",
+    ]
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["quiet_detail", "input_repaired", "bad_thing"]
+    with pytest.raises(ValueError, match="unknown log level 'LOUD'"):
+        configure_logging("INFO", stream=stream, console_level="LOUD")
+    configure_logging("WARNING", stream=io.StringIO())  # leave the default for other tests

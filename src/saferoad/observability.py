@@ -31,24 +31,61 @@ _recorder: contextvars.ContextVar[TraceRecorder | None] = contextvars.ContextVar
 )
 
 
+class ConsoleFormatter(logging.Formatter):
+    """One readable line per record for a person at a terminal: ``warning: input_repaired
+    (message=...)`` from the JSON line structlog rendered."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        if not isinstance(data, dict):
+            return text
+        level = data.pop("level", record.levelname.lower())
+        event = data.pop("event", "")
+        data.pop("timestamp", None)
+        details = ", ".join(f"{k}={v}" for k, v in data.items())
+        return f"{level}: {event}" + (f" ({details})" if details else "")
+
+
+def _level(name: str) -> int:
+    lvl = logging.getLevelName(name.upper())
+    if not isinstance(lvl, int):
+        raise ValueError(f"unknown log level {name!r}")
+    return lvl
+
+
 def configure_logging(
-    level: str = "INFO", stream: IO[str] | None = None, json_file: Path | None = None
+    level: str = "INFO",
+    stream: IO[str] | None = None,
+    json_file: Path | None = None,
+    *,
+    console_level: str | None = None,
 ) -> None:
     """Configure structlog to print JSON lines to ``stream`` (stderr by default) and, when
-    ``json_file`` is given, to append them to that file as well."""
-    lvl = logging.getLevelName(level.upper())
-    if not isinstance(lvl, int):
-        raise ValueError(f"unknown log level {level!r}")
-    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    ``json_file`` is given, to append them to that file as well. ``console_level``: the
+    stream gets only records at that level or above, as one readable line each (the file
+    keeps every record at ``level`` as JSON) — for commands whose output is a table."""
+    lvl = _level(level)
+    console = logging.StreamHandler(stream or sys.stderr)
+    if console_level is not None:
+        console.setLevel(_level(console_level))
+        console.setFormatter(ConsoleFormatter())
+    else:
+        console.setFormatter(logging.Formatter("%(message)s"))
+    handlers: list[logging.Handler] = [console]
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(json_file, encoding="utf-8"))
+        file_handler = logging.FileHandler(json_file, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter("%(message)s"))
+        handlers.append(file_handler)
     root = logging.getLogger("saferoad")
     for h in list(root.handlers):
         root.removeHandler(h)
         h.close()
     for h in handlers:
-        h.setFormatter(logging.Formatter("%(message)s"))
         root.addHandler(h)
     root.setLevel(lvl)
     root.propagate = False

@@ -70,6 +70,7 @@ def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
         "imu_samples": len(rec.imu) if rec.imu is not None else 0,
         "gps_fixes": len(rec.gps) if rec.gps is not None else 0,
         "gaps": [{"from_s": round(a, 3), "to_s": round(b, 3)} for a, b in res.gaps],
+        "motion_limitations": list(res.limitations),
     }
     if res.frame is not None:
         out["mounting"] = {
@@ -138,6 +139,8 @@ def run(ctx: AnalysisContext) -> None:
     ctx.summary.update(_summary(ctx, res))
     if res.gaps:
         log.warning("sensor_gaps", count=len(res.gaps), longest_s=max(b - a for a, b in res.gaps))
+    for limit in res.limitations:
+        log.warning("motion_limited", reason=limit)
     if ctx.out_dir is not None and res.timeline:
         with span("motion.timeline", rows=len(res.timeline["t_s"])):
             write_timeline(ctx.out_dir / "timeline.parquet", res.timeline)

@@ -52,6 +52,9 @@ class MotionResult:
     """How the source's horizontal high-pass was undone, where the reader declared one."""
     axes: TurnAxes | None = None
     """Heading-free mode: the forward axis found from the turns, where it was."""
+    limitations: list[str] = field(default_factory=list)
+    """What this recording's sensors do not allow, in words (the analyze stage logs each as a
+    warning and lists them in ``summary.json``)."""
 
 
 def _on_grid(t: FloatArray, src_t: FloatArray, v: FloatArray) -> FloatArray:
@@ -234,4 +237,15 @@ def run_engine(
     t0 = float(u.t_s[0])
     t1 = float(u.t_s[-1])
     tl = _timeline(t0, t1, params.timeline_hz, gps, speed, u.t_s, a_long, a_lat, yaw)
-    return MotionResult(events, speed, frame, mode, gaps, tl, hp_fit, axes)
+    limitations: list[str] = []
+    if sig.heading_free and yaw is None:
+        limitations.append(
+            "no yaw rate (no gyroscope) and no vehicle frame: harsh cornering and lane changes "
+            "cannot be told from braking and acceleration, so every push is typed longitudinal"
+        )
+    if sig_speed is None:
+        limitations.append(
+            "no speed (no GPS or CAN): events are not held to motion.min_speed_mps and the "
+            "distance driven is unknown"
+        )
+    return MotionResult(events, speed, frame, mode, gaps, tl, hp_fit, axes, limitations)

@@ -4,6 +4,7 @@ clear messages (exit status 2) instead of tracebacks."""
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,15 @@ def user_errors() -> Iterator[None]:
         # escape: messages name TOML tables ("[cabin_camera] needs ..."), not Rich markup
         console_err.print(f"[bold red]error:[/] {escape(str(err))}")
         raise typer.Exit(2) from None
+
+
+def log_for_terminal(json_file: Path | None, level: str = "INFO") -> None:
+    """Logging for a command whose output is a table: every record at ``level`` goes to
+    ``json_file`` as JSON, and warnings and errors also to stderr as one readable line each
+    (a reader's documented repair shows there once: its Python ``RecordingWarning``, which
+    says the same, is not printed as well)."""
+    from saferoad.adapters.recording import RecordingWarning
+    from saferoad.observability import configure_logging
+
+    configure_logging(level, json_file=json_file, console_level="WARNING")
+    warnings.filterwarnings("ignore", category=RecordingWarning)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import typer
@@ -13,6 +12,7 @@ from saferoad.entrypoints.cli.common import (
     SetOption,
     console,
     load_cli_config,
+    log_for_terminal,
     user_errors,
 )
 
@@ -34,7 +34,6 @@ def register(app: typer.Typer) -> None:
             from saferoad.application.analyze import analyze_recording
             from saferoad.observability import (
                 TraceRecorder,
-                configure_logging,
                 get_logger,
                 recording_trace,
                 span,
@@ -44,7 +43,7 @@ def register(app: typer.Typer) -> None:
             output.mkdir(parents=True, exist_ok=True)
             log_file = output / "log.jsonl"
             log_file.unlink(missing_ok=True)
-            configure_logging("INFO", stream=io.StringIO(), json_file=log_file)
+            log_for_terminal(log_file)
             rec_trace = TraceRecorder()
             with recording_trace(rec_trace):
                 with span("read", path=str(path)):

@@ -11,6 +11,7 @@ from saferoad.entrypoints.cli.common import (
     SetOption,
     console,
     load_cli_config,
+    log_for_terminal,
     user_errors,
 )
 
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
             help="Cabin video, GIF, image folder, a cabin.csv signal track, or a recording folder (its cabin.mp4, else cabin.csv; head pose then uses meta.toml \\[cabin_camera]).",
         ),
         output: Path = typer.Option(
-            ..., "-o", "--output", help="Output folder (cabin.parquet, events.jsonl)."
+            ..., "-o", "--output", help="Output folder (cabin.parquet, events.jsonl, cabin_summary.json, log.jsonl)."
         ),
         config: Path | None = ConfigOption,
         set_: list[str] | None = SetOption,
@@ -39,14 +40,15 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             cfg = load_cli_config(config, set_)
-            src = resolve_cabin_source(source)
+            src = resolve_cabin_source(source)  # a bad source is an error before OUT exists
+            output.mkdir(parents=True, exist_ok=True)
+            log_for_terminal(output / "log.jsonl")
             if src.track:
                 result = run_cabin_track(Path(src.source), cfg.cabin)
             else:
                 if src.intrinsics is not None:
                     console.print(f"cabin camera intrinsics from {src.meta}")
                 result = run_cabin_video(src.source, cfg.cabin, intrinsics=src.intrinsics)
-            output.mkdir(parents=True, exist_ok=True)
             result.write(output)
             write_events(output / "events.jsonl", result.events)
             write_json_atomic(output / "cabin_summary.json", result.summary)

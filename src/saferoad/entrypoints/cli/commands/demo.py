@@ -8,7 +8,13 @@ import typer
 from rich import box
 from rich.table import Table
 
-from saferoad.entrypoints.cli.common import ConfigOption, console, load_cli_config, user_errors
+from saferoad.entrypoints.cli.common import (
+    ConfigOption,
+    console,
+    load_cli_config,
+    log_for_terminal,
+    user_errors,
+)
 
 
 def key_figure(peak: dict[str, float]) -> str:
@@ -46,12 +52,10 @@ def register(app: typer.Typer) -> None:
         end to end and print the events next to the simulator's ground truth. Needs no data and
         no arguments."""
         with user_errors():
-            import io
 
             from saferoad.application.demo import run_demo
-            from saferoad.observability import configure_logging
 
-            configure_logging("INFO", stream=io.StringIO(), json_file=output / "log.jsonl")
+            log_for_terminal(output / "log.jsonl")
             cfg = load_cli_config(config)
             console.print(f"simulating the demo drive into [bold]{output / 'recording'}[/] ...")
             res = run_demo(output, seed=seed, video=video, config=cfg)

@@ -12,6 +12,7 @@ from saferoad.entrypoints.cli.common import (
     UserError,
     console,
     load_cli_config,
+    log_for_terminal,
     user_errors,
 )
 
@@ -35,9 +36,8 @@ def register(app: typer.Typer) -> None:
         score, x1..y2, distance_m, is_lead)."""
         with user_errors():
             from saferoad.application.detect import detect_sources
-            from saferoad.observability import configure_logging
 
-            configure_logging("WARNING")
+            log_for_terminal(None, "WARNING")
 
             cfg = load_cli_config(
                 config,
