@@ -44,3 +44,19 @@ def test_a_log_without_gyroscope_or_speed_says_what_it_cannot_show(tmp_path: Pat
     assert isinstance(limits, list) and len(limits) == 2
     assert "no yaw rate (no gyroscope)" in limits[0] and "no speed (no GPS or CAN)" in limits[1]
     assert text.count("warning: motion_limited") == 2
+
+
+def test_a_failed_run_keeps_the_last_outputs_and_log(tmp_path: Path) -> None:
+    rec = tmp_path / "rec"
+    assert CliRunner().invoke(app, ["simulate", "harsh_braking", "-o", str(rec), "--no-video"]).exit_code == 0
+    out = tmp_path / "out"
+    _analyze(rec, out)
+    before = {p.name: p.read_bytes() for p in (out / "log.jsonl", out / "events.jsonl", out / "summary.json")}
+    assert not (out / "log.jsonl.partial").exists()
+    lines = (rec / "imu.csv").read_text().splitlines()
+    lines[7] = lines[7].replace(",", ",oops,", 1)  # a malformed row
+    (rec / "imu.csv").write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(app, ["analyze", str(rec), "-o", str(out), "-q"])
+    assert res.exit_code == 2 and "imu.csv" in res.output and ":8" in res.output
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert (out / "log.jsonl.partial").is_file()  # this run's log, for whoever looks into it

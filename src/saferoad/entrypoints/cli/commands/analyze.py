@@ -41,9 +41,11 @@ def register(app: typer.Typer) -> None:
 
             cfg = load_cli_config(config, set_, {"perception.detector": detector})
             output.mkdir(parents=True, exist_ok=True)
-            log_file = output / "log.jsonl"
-            log_file.unlink(missing_ok=True)
-            log_for_terminal(log_file)
+            # This run's log is written beside the last one and replaces it only when the run
+            # succeeds: a recording that fails keeps OUT as it was (its log: log.jsonl.partial).
+            partial = output / "log.jsonl.partial"
+            partial.unlink(missing_ok=True)
+            log_for_terminal(partial)
             rec_trace = TraceRecorder()
             with recording_trace(rec_trace):
                 with span("read", path=str(path)):
@@ -52,6 +54,7 @@ def register(app: typer.Typer) -> None:
             if trace is not None:
                 rec_trace.write(trace)
             get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
+            partial.replace(output / "log.jsonl")
         if not quiet:
             table = Table(title=f"{len(result.events)} event(s) in {path}", title_justify="left")
             for col in ("type", "direction", "start_s", "end_s", "severity", "confidence", "peak"):
