@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -133,3 +134,19 @@ def assert_detects_like_local(shared_dir: Path, backend: Any, frames: int = 3) -
     finally:
         cap.release()
         local.close()
+
+
+def infer_in_thread(client: Any, inputs: dict[str, Any], output: str) -> tuple[threading.Thread, dict[str, Any]]:
+    """Start ``client.infer(inputs)`` in a thread; the dict gets ``"y"`` (the ``output``
+    tensor) or ``"err"`` (what it raised) once the thread has ended."""
+    result: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            result["y"] = client.infer(inputs)[output]
+        except BaseException as err:
+            result["err"] = err
+
+    t = threading.Thread(target=call)
+    t.start()
+    return t, result

@@ -22,6 +22,8 @@ from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from saferoad.adapters.grpc.models import load_model, python_model
 
+from .conftest import infer_in_thread
+
 
 @pytest.fixture
 def yolox() -> Any:
@@ -235,16 +237,7 @@ def test_graceful_shutdown_finishes_calls_in_flight(serve: Any, test_models: Any
     client = KServeClient(
         f"grpc://127.0.0.1:{server.port}/slow", ClientOptions(max_attempts=1, timeout_s=10)
     )
-    result: dict[str, Any] = {}
-
-    def call() -> None:
-        try:
-            result["y"] = client.infer({"x": np.array([1.0], np.float32)})["y"]
-        except BaseException as err:
-            result["err"] = err
-
-    t = threading.Thread(target=call)
-    t.start()
+    t, result = infer_in_thread(client, {"x": np.array([1.0], np.float32)}, "y")
     time.sleep(0.2)  # the call is inside predict (0.6 s)
     stopper = threading.Thread(target=server.stop, args=(5.0,))
     stopper.start()

@@ -24,7 +24,7 @@ from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.model_server import stream_limit
 from saferoad.adapters.grpc.models import ServedModel, TensorMeta, load_model, python_model
 
-from .conftest import assert_detects_like_local
+from .conftest import assert_detects_like_local, infer_in_thread
 
 STREAM = ClientOptions(stream=True, timeout_s=10)
 STREAM_SHM = ClientOptions(stream=True, shared_memory=True, timeout_s=10)
@@ -34,6 +34,15 @@ def _healthy(port: int) -> bool:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
         return bool(r.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _doubler(test_models: Any, delay_s: float = 0.0, max_batch_size: int = 0) -> ServedModel:
+    """The test Doubler (y = 2x + 1) as a served model taking [-1, 4] FP32 rows."""
+    model = test_models.Doubler(delay_s=delay_s)
+    return ServedModel(
+        "doubler", model.predict, inputs=(TensorMeta("x", "FP32", (-1, 4)),),
+        outputs=(TensorMeta("y", "FP32", (-1, 4)),), max_batch_size=max_batch_size,
+    )
 
 
 def _clip_frames(shared_dir: Path, n: int, dtype: Any) -> list[np.ndarray]:
@@ -119,11 +128,7 @@ def test_unknown_model_on_the_stream(serve: Any, test_models: Any) -> None:
 
 
 def test_two_threads_stream_at_once(serve: Any, test_models: Any) -> None:
-    model = test_models.Doubler(delay_s=0.01)
-    served = ServedModel(
-        "doubler", model.predict, inputs=(TensorMeta("x", "FP32", (-1, 4)),),
-        outputs=(TensorMeta("y", "FP32", (-1, 4)),), max_batch_size=16,
-    )
+    served = _doubler(test_models, delay_s=0.01, max_batch_size=16)
     server, servicer = serve([served], max_batch_size=8, max_batch_delay_s=0.005)
     client = KServeClient(f"grpc://127.0.0.1:{server.port}/doubler", STREAM)
     errors: list[BaseException] = []
@@ -172,11 +177,7 @@ def test_streams_past_the_limit_are_refused_and_the_client_falls_back_to_unary(
     """Each open stream holds one of the server's worker threads: with 4 workers the server
     keeps 2 streams open and refuses a third with RESOURCE_EXHAUSTED, so its caller sends
     unary ModelInfer calls instead and health checks still get a thread."""
-    model = test_models.Doubler()
-    served = ServedModel(
-        "doubler", model.predict, inputs=(TensorMeta("x", "FP32", (-1, 4)),),
-        outputs=(TensorMeta("y", "FP32", (-1, 4)),),
-    )
+    served = _doubler(test_models)
     server, servicer = serve([served], max_workers=4)
     assert servicer.max_streams == 2
     client = KServeClient(f"grpc://127.0.0.1:{server.port}/doubler", STREAM)
@@ -243,11 +244,7 @@ def test_a_refused_thread_tries_a_stream_again_later(
     from saferoad.adapters.grpc import client as client_module
 
     monkeypatch.setattr(client_module, "STREAM_RETRY_AFTER_S", 0.3)
-    model = test_models.Doubler()
-    served = ServedModel(
-        "doubler", model.predict, inputs=(TensorMeta("x", "FP32", (-1, 4)),),
-        outputs=(TensorMeta("y", "FP32", (-1, 4)),),
-    )
+    served = _doubler(test_models)
     server, servicer = serve([served], max_workers=3)  # one stream at a time
     assert servicer.max_streams == 1
     x = np.ones((1, 4), np.float32)
@@ -346,16 +343,7 @@ def test_graceful_shutdown_finishes_the_stream_request_in_flight(serve: Any, tes
     busy = KServeClient(url, ClientOptions(stream=True, timeout_s=10, max_attempts=1))
     idle = KServeClient(url, ClientOptions(stream=True, timeout_s=10, max_attempts=1))
     idle.infer({"x": np.array([0.0], np.float32)})  # an open stream with nothing in flight
-    result: dict[str, Any] = {}
-
-    def call() -> None:
-        try:
-            result["y"] = busy.infer({"x": np.array([1.0], np.float32)})["y"]
-        except BaseException as err:
-            result["err"] = err
-
-    t = threading.Thread(target=call)
-    t.start()
+    t, result = infer_in_thread(busy, {"x": np.array([1.0], np.float32)}, "y")
     time.sleep(0.2)  # the request is inside predict (0.6 s)
     stopper = threading.Thread(target=server.stop, args=(60.0,))
     stopper.start()
