@@ -127,7 +127,7 @@ def test_demo_runs_end_to_end_and_finds_the_ground_truth(tmp_path: Path) -> None
         "rolling_stop", "distraction",
     ):
         assert etype in text
-    assert "eyes shut 2.0 s" in text and "off road" in text
+    assert "longest closure 2.0 s" in text and "head turned 47°" in text
     assert "ground truth: 7 event(s); found 7" in text
     assert "not found" not in text
 

@@ -288,7 +288,7 @@ def _event(etype: str, peak: dict[str, Any], evidence: dict[str, Any] | None = N
         ),
         (
             _event("drowsiness", {"longest_closure_s": 0.8, "perclos": 0.314}, {"slow_closures": 4, "trigger": "perclos", "face_ok": True}, speed=20.0),
-            [("longest eye closure", "0.8 s"), ("PERCLOS", "31%"), ("slow eye closures", "4"), ("speed", "72 km/h"), ("duration", "2.5 s")],
+            [("longest closure", "0.8 s"), ("PERCLOS", "31%"), ("slow eye closures", "4"), ("speed", "72 km/h"), ("duration", "2.5 s")],
         ),
         (
             _event("tailgating", {"min_headway_s": 0.499, "distance_m_at_min": 9.03, "speed_mps_at_min": 18.1}, {"min_headway_s": 0.6, "speed_mps": 19.0}),

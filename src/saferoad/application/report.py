@@ -75,7 +75,7 @@ FIGURE_LABELS: dict[str, tuple[str, str, float, int | None]] = {
     "over_limit_kmh": ("over the limit", "km/h", 1.0, 0),
     "mean_over_kmh": ("over the limit (mean)", "km/h", 1.0, 0),
     "max_over_mps": ("over the limit (most)", "km/h", 3.6, 0),
-    "longest_closure_s": ("longest eye closure", "s", 1.0, 1),
+    "longest_closure_s": ("longest closure", "s", 1.0, 1),
     "slow_closures": ("slow eye closures", "", 1.0, 0),
     "perclos": ("PERCLOS", "%", 100.0, 0),
     "yawns": ("yawns", "", 1.0, 0),
@@ -106,25 +106,31 @@ def _duration(seconds: float) -> str:
     return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
 
 
+def figure(key: str, value: object) -> tuple[str, str] | None:
+    """``(label, value with its unit)`` for one peak or evidence entry; None for entries a
+    reader is not shown (times, frame numbers, ids, flags, diagnostics)."""
+    spec = FIGURE_LABELS.get(key)
+    if spec is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    label, unit, scale, digits = spec
+    v = abs(float(value)) if unit == "g" else float(value) * scale
+    if digits is None:
+        digits = 2 if abs(v) < 10 else 1 if abs(v) < 100 else 0
+    sep = "" if unit in ("°", "%", "") else " "
+    return label, f"{v:.{digits}f}{sep}{unit}"
+
+
 def key_figures(ev: EventRecord) -> list[tuple[str, str]]:
     """The figures a reviewer wants first (peak g, headway, speed ...), each with its unit, in
     the order the event gives them; one figure per label; then the duration."""
     out: list[tuple[str, str]] = []
     shown: set[str] = set()
-    sources = [*ev.peak.items(), *ev.evidence.items()]
-    for key, value in sources:
-        spec = FIGURE_LABELS.get(key)
-        if spec is None or isinstance(value, bool) or not isinstance(value, int | float):
+    for key, value in [*ev.peak.items(), *ev.evidence.items()]:
+        fig = figure(key, value)
+        if fig is None or fig[0] in shown:
             continue
-        label, unit, scale, digits = spec
-        if label in shown:
-            continue
-        shown.add(label)
-        v = abs(float(value)) if unit == "g" else float(value) * scale
-        if digits is None:
-            digits = 2 if abs(v) < 10 else 1 if abs(v) < 100 else 0
-        sep = "" if unit in ("°", "%", "") else " "
-        out.append((label, f"{v:.{digits}f}{sep}{unit}"))
+        shown.add(fig[0])
+        out.append(fig)
     if ev.speed_mps is not None and "speed" not in shown:
         out.append(("speed", f"{ev.speed_mps * 3.6:.0f} km/h"))
     out.append(("duration", f"{ev.end_s - ev.start_s:.1f} s"))

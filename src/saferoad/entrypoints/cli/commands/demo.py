@@ -18,23 +18,15 @@ from saferoad.entrypoints.cli.common import (
 
 
 def key_figure(peak: dict[str, float]) -> str:
-    """The one figure a reader wants first, with its unit."""
-    formats = (
-        ("accel_g", "{:+.2f} g", 1.0),
-        ("min_headway_s", "headway {:.2f} s", 1.0),
-        ("min_ttc_s", "TTC {:.1f} s", 1.0),
-        ("min_speed_mps", "min {:.0f} km/h", 3.6),
-        ("speed_mps", "{:.0f} km/h", 3.6),
-        ("longest_closure_s", "eyes shut {:.1f} s", 1.0),
-        ("head_deviation_deg", "head {:.0f}° off road", 1.0),
-        ("duration_s", "{:.1f} s", 1.0),
-    )
-    for key, fmt, scale in formats:
-        value = peak.get(key)
-        if isinstance(value, float):
-            return fmt.format(value * scale)
-    first = next(((k, v) for k, v in peak.items() if isinstance(v, float)), None)
-    return f"{first[0]} {first[1]:.2f}" if first else ""
+    """The one figure a reader wants first, with its unit: the first of the event's peak
+    figures that the reports show (their labels and units, ``application.report.figure``)."""
+    from saferoad.application.report import figure
+
+    for key, value in peak.items():
+        fig = figure(key, value)
+        if fig is not None:
+            return " ".join(fig)
+    return ""
 
 
 def register(app: typer.Typer) -> None:
@@ -60,9 +52,12 @@ def register(app: typer.Typer) -> None:
             console.print(f"simulating the demo drive into [bold]{output / 'recording'}[/] ...")
             res = run_demo(output, seed=seed, video=video, config=cfg)
             matched = {id(m.pred) for m in res.match.matches}
-            table = Table(title="Events found", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+            table = Table(
+                title="Events found", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0)
+            )
             for col in ("event", "time s", "severity", "key figure", "in truth"):
-                table.add_column(col, no_wrap=True)
+                # every header whole; the key figure wraps if the terminal is narrow
+                table.add_column(col, no_wrap=col != "key figure", min_width=len(col))
             for ev in res.analysis.events:
                 table.add_row(
                     ev.type.value + (f" ({ev.direction.value})" if ev.direction else ""),
