@@ -112,11 +112,13 @@ def turn_axes(
     # stretches between gaps: a new one starts at the first valid sample after invalid ones
     stretch: IntArray = np.cumsum(np.concatenate([[False], valid[1:] & ~valid[:-1]])).astype(np.int64)
     wins = turn_windows(yaw_rate, valid, hz, turn_rate_dps)
-    per_stretch = np.bincount([int(stretch[lo]) for lo, _ in wins], minlength=int(stretch[-1]) + 1) if wins else None
-    wins = [(lo, hi) for lo, hi in wins if per_stretch is not None and per_stretch[stretch[lo]] >= MIN_TURNS_PER_STRETCH]
+    of_turn = stretch[[lo for lo, _ in wins]]
+    turns_in = np.bincount(of_turn, minlength=int(stretch[-1]) + 1)
+    keep = turns_in[of_turn] >= MIN_TURNS_PER_STRETCH  # a lone turn in its stretch shows no agreement
+    wins = [w for w, k in zip(wins, keep, strict=True) if k]
     if len(wins) < min_turns:
         return None
-    turn_stretch: IntArray = np.array([int(stretch[lo]) for lo, _ in wins], dtype=np.int64)
+    turn_stretch: IntArray = of_turn[keep]
     w = np.where(valid, yaw_rate, 0.0)
     base = np.cumsum(w) / hz
     clock = np.cumsum(valid.astype(np.float64)) / hz  # the bias acts only while valid
