@@ -106,10 +106,8 @@ def test_braking_to_a_stop_and_abrupt_launch_typed_by_the_axis() -> None:
     res = run_engine(imu, None, None, EngineParams())
     assert res.mode == "heading-free" and res.axes is not None
     longs = [e for e in res.events if e.type in (EventType.HARSH_BRAKING, EventType.HARSH_ACCELERATION)]
-    assert [(e.type, round(e.start_s)) for e in longs] == [
-        (EventType.HARSH_BRAKING, 101),
-        (EventType.HARSH_ACCELERATION, 110),
-    ]
+    assert [e.type for e in longs] == [EventType.HARSH_BRAKING, EventType.HARSH_ACCELERATION]
+    assert [e.start_s for e in longs] == [pytest.approx(101.0, abs=0.75), pytest.approx(110.0, abs=0.75)]
     assert all(e.evidence["typed_by"] == "forward axis from the turns" for e in longs)
     assert len(res.events) == 2  # ordinary turns are not flagged
     # what the axis fixes: the pulse order alone types both the wrong way round
@@ -125,10 +123,8 @@ def test_not_high_passed_pushes_typed_by_their_direction() -> None:
     res = run_engine(imu, None, None, EngineParams())
     assert res.mode == "heading-free" and res.axes is not None and not res.axes.highpassed
     longs = [e for e in res.events if e.type in (EventType.HARSH_BRAKING, EventType.HARSH_ACCELERATION)]
-    assert [(e.type, round(e.start_s)) for e in longs] == [
-        (EventType.HARSH_BRAKING, 101),
-        (EventType.HARSH_ACCELERATION, 110),
-    ]
+    assert [e.type for e in longs] == [EventType.HARSH_BRAKING, EventType.HARSH_ACCELERATION]
+    assert [e.start_s for e in longs] == [pytest.approx(101.0, abs=0.75), pytest.approx(110.0, abs=0.75)]
     assert all(e.evidence["typed_by"] == "forward axis from the turns" for e in longs)
 
 

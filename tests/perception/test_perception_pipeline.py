@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from syrupy.assertion import SnapshotAssertion
 from typer.testing import CliRunner
 
 from saferoad.adapters.onnx.detector import ModelDetector
@@ -28,20 +27,32 @@ def _rows(objs: list[Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-def test_detections_snapshot(yolox: ModelDetector, highway_clip: Path, shared_dir: Path, snapshot: SnapshotAssertion) -> None:
+# What another CPU's kernels may move: a score by 0.02, a box edge by 2 px, a distance by 2%.
+BOX_TOLERANCE = {"score": 0.02, "box": 2.0}
+
+
+def _snapshot_rows(objs: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {"track_id": o.track_id, "cls": o.cls.value, "score": round(o.score, 4), "box": [round(v, 1) for v in o.xyxy],
+         "distance_m": None if o.distance_m is None else round(o.distance_m, 3), "is_lead": o.is_lead}
+        for o in objs
+    ]
+
+
+def test_detections_snapshot(yolox: ModelDetector, highway_clip: Path, shared_dir: Path, approx_snapshot: Any) -> None:
     frames = {"highway_f0": next(iter(open_frames(highway_clip)))}
     frames["comma_preview"] = next(iter(open_frames(shared_dir / "data" / "comma2k19-segment" / "preview.png")))
     out = {}
     for name, f in frames.items():
         d = yolox.detect(f)
         out[name] = [
-            (c.value, lab, round(float(s), 2), [round(float(v)) for v in b])
+            {"cls": c.value, "label": lab, "score": round(float(s), 4), "box": [round(float(v), 1) for v in b]}
             for c, lab, s, b in zip(d.classes, d.labels or (), d.scores, d.xyxy, strict=True)
         ]
-    assert out == snapshot
+    assert out == approx_snapshot(keys=BOX_TOLERANCE)
 
 
-def test_tracks_snapshot(yolox: ModelDetector, highway_clip: Path, shared_dir: Path, snapshot: SnapshotAssertion) -> None:
+def test_tracks_snapshot(yolox: ModelDetector, highway_clip: Path, shared_dir: Path, approx_snapshot: Any) -> None:
     cfg = load_config()
     result = {}
     for name, path, stride in (
@@ -50,12 +61,12 @@ def test_tracks_snapshot(yolox: ModelDetector, highway_clip: Path, shared_dir: P
     ):
         stats = PerceptionStats()
         rows = {
-            f.index: _rows(objs)
+            str(f.index): _snapshot_rows(objs)
             for f, objs in run_perception(open_frames(path, stride=stride), yolox, None, None, cfg, stats=stats)
             if f.index % (5 * stride) == 0
         }
         result[name] = {"stats": stats.as_dict(), "frames": rows}
-    assert result == snapshot
+    assert result == approx_snapshot(rel=0.02, keys=BOX_TOLERANCE)
 
 
 def test_parallel_inference_gives_the_same_tracks(yolox: ModelDetector, highway_clip: Path) -> None:
