@@ -19,11 +19,11 @@ from saferoad import __version__
 from saferoad.adapters.reports import plots
 from saferoad.adapters.reports.render import write_report
 from saferoad.config import SaferoadConfig
+from saferoad.domain.event_specs import event_title
 from saferoad.domain.scoring import (
     Exposure,
     Score,
     ScoringRules,
-    event_title,
     habitual_risks,
     previous_week,
     rank,

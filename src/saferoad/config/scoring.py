@@ -5,33 +5,15 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from saferoad.config.base import Section
+from saferoad.domain.event_specs import SPECS, default_weights
 from saferoad.domain.scoring import ScoringRules
-from saferoad.domain.types import EventType
-
-# Motive's published weights (0-10) mapped onto saferoad's event types; types Motive does not
-# weigh take the weight of the closest one it does (docs/scoring.md gives the mapping).
-_DEFAULT_WEIGHTS: dict[str, float] = {
-    "harsh_braking": 4.0,  # Motive hard brake 4
-    "harsh_acceleration": 1.0,  # Motive accel 1
-    "harsh_cornering": 2.0,  # Motive corner 2
-    "aggressive_lane_change": 2.0,  # as cornering (a lateral manoeuvre)
-    "tailgating": 9.0,  # Motive close following 9
-    "forward_collision_warning": 9.0,  # collision risk: as close following (Samsara: 2x harsh)
-    "rolling_stop": 7.0,  # Motive stop sign 7
-    "stop_sign_violation": 7.0,  # Motive stop sign 7
-    "red_light": 7.0,  # as stop sign (running a control)
-    "speeding": 6.0,  # Motive speeding 6
-    "drowsiness": 5.0,  # as distraction (inattention)
-    "distraction": 5.0,  # Motive distraction 5
-    "camera_obstructed": 0.0,  # a device problem, not a driving risk
-}
 
 
 class ScoringConfig(Section):
     """Safety scores and per-1,000 km rates."""
 
     weights: dict[str, float] = Field(
-        default_factory=lambda: dict(_DEFAULT_WEIGHTS),
+        default_factory=default_weights,
         description=(
             "Weight (0-10) of each event type in the score: Motive's published weights (phone 10, "
             "close following 9, stop sign 7, speeding 6, distraction 5, hard brake 4, corner 2, "
@@ -78,7 +60,7 @@ class ScoringConfig(Section):
     @field_validator("weights")
     @classmethod
     def _known_types(cls, v: dict[str, float]) -> dict[str, float]:
-        known = {t.value for t in EventType}
+        known = set(SPECS)
         for key, w in v.items():
             if key not in known:
                 raise ValueError(f"unknown event type {key!r} (known: {', '.join(sorted(known))})")

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from saferoad.domain.types import EventType
+from saferoad.domain.event_specs import SPECS
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,43 +229,6 @@ def trend(current: Score, previous: Score | None, steady_within: float = 1.0) ->
 
 # --- habitual risks ----------------------------------------------------------------------
 
-HABIT_PHRASES: dict[str, str] = {
-    EventType.HARSH_BRAKING.value: "brakes harshly",
-    EventType.HARSH_ACCELERATION.value: "accelerates harshly",
-    EventType.HARSH_CORNERING.value: "takes corners too fast",
-    EventType.AGGRESSIVE_LANE_CHANGE.value: "changes lanes abruptly",
-    EventType.TAILGATING.value: "follows the vehicle ahead too closely",
-    EventType.FORWARD_COLLISION_WARNING.value: "comes close to hitting the vehicle ahead",
-    EventType.ROLLING_STOP.value: "rolls through stop signs without stopping",
-    EventType.STOP_SIGN_VIOLATION.value: "drives through stop signs",
-    EventType.RED_LIGHT.value: "runs red lights",
-    EventType.SPEEDING.value: "drives over the speed limit",
-    EventType.DROWSINESS.value: "drives while drowsy",
-    EventType.DISTRACTION.value: "takes the eyes off the road",
-    EventType.CAMERA_OBSTRUCTED.value: "drives with the camera blocked",
-}
-
-EVENT_TITLES: dict[str, str] = {
-    EventType.HARSH_BRAKING.value: "Harsh braking",
-    EventType.HARSH_ACCELERATION.value: "Harsh acceleration",
-    EventType.HARSH_CORNERING.value: "Harsh cornering",
-    EventType.AGGRESSIVE_LANE_CHANGE.value: "Aggressive lane change",
-    EventType.TAILGATING.value: "Tailgating",
-    EventType.FORWARD_COLLISION_WARNING.value: "Forward collision warning",
-    EventType.ROLLING_STOP.value: "Rolling stop",
-    EventType.STOP_SIGN_VIOLATION.value: "Stop sign violation",
-    EventType.RED_LIGHT.value: "Red light",
-    EventType.SPEEDING.value: "Speeding",
-    EventType.DROWSINESS.value: "Drowsiness",
-    EventType.DISTRACTION.value: "Distraction",
-    EventType.CAMERA_OBSTRUCTED.value: "Camera obstructed",
-}
-
-
-def event_title(event_type: str) -> str:
-    return EVENT_TITLES.get(event_type, event_type.replace("_", " ").capitalize())
-
-
 @dataclass(frozen=True, slots=True)
 class Habit:
     event_type: str
@@ -297,7 +260,8 @@ def habitual_risks(driver: Exposure, fleet: Exposure, rules: ScoringRules) -> li
         n = driver.counts.get(k, 0)
         if n < rules.habit_min_events or rules.weight(k) <= 0:
             continue
-        phrase = HABIT_PHRASES.get(k, k.replace("_", " "))
+        known = SPECS.get(k)
+        phrase = known.habit if known is not None else k.replace("_", " ")
         phrase = phrase[0].upper() + phrase[1:]
         fr = f_rates.get(k, 0.0)
         if others.counts.get(k, 0) == 0:

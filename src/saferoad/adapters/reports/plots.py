@@ -25,7 +25,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from saferoad.domain.scoring import event_title
+from saferoad.domain.event_specs import SPECS, event_title
 
 INK = "#1f2933"
 MUTED = "#7b8794"
@@ -33,21 +33,7 @@ GRID = "#e4e7eb"
 ACCENT = "#2563eb"
 GOOD, FAIR, POOR = "#16a34a", "#d97706", "#dc2626"
 
-TYPE_COLOURS: dict[str, str] = {
-    "harsh_braking": "#dc2626",
-    "harsh_acceleration": "#ea580c",
-    "harsh_cornering": "#d97706",
-    "aggressive_lane_change": "#ca8a04",
-    "tailgating": "#7c3aed",
-    "forward_collision_warning": "#be185d",
-    "rolling_stop": "#0891b2",
-    "stop_sign_violation": "#0e7490",
-    "red_light": "#b91c1c",
-    "speeding": "#2563eb",
-    "drowsiness": "#4f46e5",
-    "distraction": "#9333ea",
-    "camera_obstructed": "#6b7280",
-}
+TYPE_COLOURS: dict[str, str] = {k: s.colour for k, s in SPECS.items()}
 
 plt.rcParams.update(
     {
