@@ -1,0 +1,51 @@
+"""The functions behind ``saferoad``'s public API (docs/api.md): thin wiring over the
+application's use cases, taking plain paths so a notebook or the device team's code needs
+nothing else."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from saferoad.adapters.recording import open_recording as _open_recording
+from saferoad.application.analyze import AnalysisResult, analyze_recording
+from saferoad.config import SaferoadConfig, load_config
+from saferoad.domain.recording import Recording
+from saferoad.ports.detector import Detector
+
+
+def open_recording(path: str | os.PathLike[str]) -> Recording:
+    """Read the recording folder at ``path``, whatever its layout (saferoad's own,
+    driverBehaviorDataset, comma2k19): see docs/recording-format.md."""
+    return _open_recording(Path(path))
+
+
+def analyze(
+    recording: str | os.PathLike[str] | Recording,
+    *,
+    config: SaferoadConfig | str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    detector: Detector | None = None,
+) -> AnalysisResult:
+    """Analyse a recording (a folder or an opened ``Recording``) as ``saferoad analyze`` does.
+
+    ``config`` is a loaded config or the path of a TOML file (defaults when ``None``);
+    ``overrides`` a nested dict applied on top (``{"road_events": {"speed_limit_kmh": 50}}``);
+    ``out_dir`` where the outputs are written (none when ``None``); ``detector`` replaces the
+    one the config names. Returns the events, the summary and the stage trace.
+    """
+    rec = recording if isinstance(recording, Recording) else open_recording(recording)
+    if isinstance(config, SaferoadConfig):
+        cfg = config if not overrides else load_config(None, _merge(config.model_dump(mode="json"), overrides))
+    else:
+        cfg = load_config(None if config is None else Path(config), overrides)
+    return analyze_recording(rec, cfg, None if out_dir is None else Path(out_dir), detector=detector)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
