@@ -27,8 +27,8 @@ __version__ = "0.1.0"
 
 # public name -> (module, attribute): loaded on first access (PEP 562)
 _EXPORTS: dict[str, tuple[str, str]] = {
-    "analyze": ("saferoad.entrypoints.api", "analyze"),
-    "open_recording": ("saferoad.entrypoints.api", "open_recording"),
+    "analyze": ("saferoad._api", "analyze"),
+    "open_recording": ("saferoad._api", "open_recording"),
     "load_config": ("saferoad.config", "load_config"),
     "SaferoadConfig": ("saferoad.config", "SaferoadConfig"),
     "ConfigError": ("saferoad.config", "ConfigError"),
@@ -60,13 +60,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from saferoad._api import analyze, open_recording
     from saferoad.application.analyze import AnalysisResult
     from saferoad.config import ConfigError, SaferoadConfig, load_config
     from saferoad.domain.event_specs import EventSpec
     from saferoad.domain.event_specs import spec as event_spec
     from saferoad.domain.recording import Recording
     from saferoad.domain.types import Direction, Event, EventType, Severity
-    from saferoad.entrypoints.api import analyze, open_recording
 
 
 def __getattr__(name: str) -> Any:
