@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from saferoad.domain.types import Event, EventLabel
 
@@ -200,6 +199,10 @@ def match_events(
     matched_p: set[int] = set()
     matched_l: set[int] = set()
     if n and m and score.max() > 0:
+        # deferred on purpose: scipy.optimize costs ~0.6 s to import, and the config (hence
+        # every CLI command) imports this module for DEFAULT_TOLERANCE_S
+        from scipy.optimize import linear_sum_assignment
+
         rows, cols = linear_sum_assignment(score, maximize=True)
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
             if score[i, j] > 0:

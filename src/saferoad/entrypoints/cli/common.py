@@ -7,13 +7,18 @@ import contextlib
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from saferoad.config import ConfigError, SaferoadConfig, load_config, parse_assignments, set_dotted
+if TYPE_CHECKING:
+    from saferoad.config import SaferoadConfig
+
+# saferoad.config is imported inside the functions on purpose: it loads numpy (through
+# saferoad.domain.types) and pydantic, which `saferoad --help` must not pay for
+# (tests/test_cli_startup.py).
 
 console = Console()
 console_err = Console(stderr=True)
@@ -39,6 +44,8 @@ def load_cli_config(
     """The config file at ``path``, then the ``--set KEY=VALUE`` strings, then ``options``: a
     command's own options by dotted key (``{"perception.detector": detector}``), typed values
     passed as they are (``None``: not given). An option wins over a ``--set`` of the same key."""
+    from saferoad.config import ConfigError, load_config, parse_assignments, set_dotted
+
     try:
         overrides = parse_assignments(sets or [])
         for key, value in (options or {}).items():
@@ -55,7 +62,7 @@ def user_errors() -> Iterator[None]:
     clean message and exit status 2."""
     try:
         yield
-    except (UserError, ConfigError, FileNotFoundError, ValueError) as err:
+    except (UserError, FileNotFoundError, ValueError) as err:  # ConfigError is a ValueError
         # escape: messages name TOML tables ("[cabin_camera] needs ..."), not Rich markup
         console_err.print(f"[bold red]error:[/] {escape(str(err))}")
         raise typer.Exit(2) from None

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from saferoad.config import to_toml
-from saferoad.config.docs import config_markdown
 from saferoad.entrypoints.cli.common import ConfigOption, SetOption, load_cli_config, user_errors
 
 
@@ -22,11 +20,15 @@ def register(app: typer.Typer) -> None:
         """Print the effective configuration (defaults + file + --set) as TOML."""
         with user_errors():
             cfg = load_cli_config(config, set_)
+        from saferoad.config import to_toml  # deferred: numpy + pydantic (see cli/common.py)
+
         typer.echo(to_toml(cfg), nl=False)
 
     @group.command("docs")
     def docs(output: Path | None = typer.Option(None, "-o", "--output")) -> None:
         """Write the reference of every key and default as Markdown (docs/config.md)."""
+        from saferoad.config.docs import config_markdown  # deferred: numpy + pydantic
+
         text = config_markdown()
         if output is None:
             typer.echo(text, nl=False)

@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from saferoad.domain.matching import DEFAULT_TOLERANCE_S
 from saferoad.entrypoints.cli.common import console, user_errors
 
 
@@ -17,7 +16,11 @@ def register(app: typer.Typer) -> None:
     def score_events_cmd(
         pred: Path = typer.Argument(..., help="events.jsonl or an analyze OUT folder."),
         labels: Path = typer.Argument(..., help="groundTruth.csv, labels.jsonl or a recording folder."),
-        tolerance_s: float = typer.Option(DEFAULT_TOLERANCE_S, "--tolerance", help="Slack (s) added to both sides of each label."),
+        # no default here: it is the matcher's DEFAULT_TOLERANCE_S, and importing
+        # saferoad.domain.matching (numpy) at start-up would slow every command's --help
+        tolerance_s: float | None = typer.Option(
+            None, "--tolerance", help="Slack (s) added to both sides of each label; default: the matcher's (1 s)."
+        ),
         min_overlap_s: float = typer.Option(0.0, "--min-overlap", help="Minimum overlap (s) for a match."),
         types: list[str] | None = typer.Option(None, "--type", help="Score only this event type (repeatable)."),
         as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
@@ -25,6 +28,10 @@ def register(app: typer.Typer) -> None:
         """Match detected events to labels by type, direction and time overlap."""
         with user_errors():
             from saferoad.application.score_events import score_events
+            from saferoad.domain.matching import DEFAULT_TOLERANCE_S
+
+            if tolerance_s is None:
+                tolerance_s = DEFAULT_TOLERANCE_S
 
             res = score_events(
                 pred, labels, tolerance_s=tolerance_s, min_overlap_s=min_overlap_s, types=types
