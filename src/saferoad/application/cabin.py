@@ -134,7 +134,7 @@ def resolve_cabin_source(source: str) -> CabinSource:
     meta = folder / "meta.toml" if folder is not None else None
     if meta is None or not meta.is_file():
         return CabinSource(source, track=False)
-    return CabinSource(source, track=False, intrinsics=read_meta(meta)[0].cabin_camera, meta=meta)
+    return CabinSource(source, track=False, intrinsics=read_meta(meta, warnings=False)[0].cabin_camera, meta=meta)
 
 
 def run_cabin_video(

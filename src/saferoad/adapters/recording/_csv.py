@@ -44,10 +44,14 @@ def locate_bad_value(
 ) -> str:
     """Find the first line whose value in ``columns`` does not parse as a finite number."""
     idx = {name: header.index(name) for name in columns if name in header}
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        for lineno, row in enumerate(reader, start=2):
+    with path.open("rb") as fh:
+        next(fh, None)
+        for lineno, raw_line in enumerate(fh, start=2):
+            try:
+                text = raw_line.decode("utf-8")
+            except UnicodeDecodeError:
+                return f"{path}:{lineno}: not UTF-8 text (binary data in a CSV file?)"
+            row = next(csv.reader([text]), [])
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != len(header):
@@ -86,9 +90,19 @@ def float_column(values: object, *, nan_as_null: bool = True) -> pa.Array:
 
 def read_header(path: Path) -> list[str]:
     _check_exists(path)
-    with path.open(encoding="utf-8", newline="") as fh:
-        first = next(csv.reader(fh), [])
+    with path.open("rb") as fh:
+        line = fh.readline(MAX_HEADER_BYTES)
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}:1: not UTF-8 text (binary data in a CSV file?)") from None
+    if len(line) >= MAX_HEADER_BYTES and not text.endswith("\n"):
+        raise ValueError(f"{path}:1: header line longer than {MAX_HEADER_BYTES} bytes")
+    first = next(csv.reader([text.lstrip("\ufeff")]), [])
     return [h.strip() for h in first]
+
+
+MAX_HEADER_BYTES = 64 * 1024
 
 
 def read_numeric_csv(

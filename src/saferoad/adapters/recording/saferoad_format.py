@@ -9,12 +9,15 @@ and the reader turns such a folder back into a :class:`~saferoad.domain.recordin
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 import tomllib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pyarrow as pa
@@ -25,10 +28,18 @@ from saferoad.adapters.recording._csv import (
     locate_bad_value,
     read_header,
     read_numeric_csv,
+    warn,
 )
 from saferoad.adapters.recording.gps import read_gps_file
 from saferoad.adapters.recording.labels import read_labels_jsonl, write_labels_jsonl
-from saferoad.adapters.recording.series import check_imu_units, clean_imu, clean_speed
+from saferoad.adapters.recording.series import (
+    check_clocks,
+    check_imu_units,
+    clean_imu,
+    clean_speed,
+    cross_check_can,
+    plausible_track,
+)
 from saferoad.domain.recording import Mounting, Recording, RecordingMeta
 from saferoad.domain.types import (
     CameraIntrinsics,
@@ -67,6 +78,23 @@ def can_read(path: Path) -> bool:
     return path.is_dir() and (path / "meta.toml").is_file()
 
 
+VEHICLE_TYPES = ("car", "van", "truck", "bus")
+META_KEYS: dict[str, tuple[str, ...]] = {
+    "recording": ("format_version", "start_utc", "timezone"),
+    "fleet": ("id",),
+    "vehicle": ("id", "type"),
+    "driver": ("id",),
+    "device": ("id",),
+    "imu": ("mounting", "units", "gravity_removed"),
+    "camera": (
+        "width", "height", "fx", "fy", "cx", "cy", "hfov_deg",
+        "height_m", "pitch_deg", "roll_deg", "lateral_offset_m", "time_offset_s",
+    ),
+    "cabin_camera": ("width", "height", "fx", "fy", "cx", "cy", "hfov_deg", "time_offset_s"),
+}
+"""Every table and key ``meta.toml`` may hold; anything else is reported (a misspelt key)."""
+
+
 def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     v = data.get(key, {})
     if not isinstance(v, dict):
@@ -74,34 +102,106 @@ def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     return v
 
 
+def _number(
+    tbl: dict[str, Any], key: str, path: Path, table: str, *, lo: float, hi: float, default: float | None = None,
+    integer: bool = False, lo_open: bool = False,
+) -> float:
+    """A TOML number in [lo, hi] (lo excluded when ``lo_open``), else a ValueError naming it."""
+    where = f"{path}: [{table}] {key}"
+    if key not in tbl:
+        if default is None:
+            raise ValueError(f"{where}: missing")
+        return default
+    v = tbl[key]
+    if isinstance(v, bool) or not isinstance(v, int | float) or (integer and not isinstance(v, int)):
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{where}: must be {kind}, got {v!r}")
+    x = float(v)
+    if not math.isfinite(x) or x > hi or x < lo or (lo_open and x == lo):
+        lo_txt = f"> {lo:g}" if lo_open else f">= {lo:g}"
+        raise ValueError(f"{where}: {v!r} out of range (must be {lo_txt} and <= {hi:g})")
+    return x
+
+
 def _camera(tbl: dict[str, Any], path: Path, key: str) -> CameraIntrinsics | None:
     if not tbl:
         return None
-    try:
-        w, h = int(tbl["width"]), int(tbl["height"])
-    except KeyError as err:
-        raise ValueError(f"{path}: [{key}] needs width and height (missing {err})") from None
+    for need in ("width", "height"):
+        if need not in tbl:
+            raise ValueError(f"{path}: [{key}] needs width and height (missing '{need}')")
+    w = int(_number(tbl, "width", path, key, lo=1, hi=100_000, integer=True))
+    h = int(_number(tbl, "height", path, key, lo=1, hi=100_000, integer=True))
     if "fx" in tbl:
+        fx = _number(tbl, "fx", path, key, lo=0.0, hi=1e7, lo_open=True)
         return CameraIntrinsics(
-            float(tbl["fx"]),
-            float(tbl.get("fy", tbl["fx"])),
-            float(tbl.get("cx", w / 2)),
-            float(tbl.get("cy", h / 2)),
+            fx,
+            _number(tbl, "fy", path, key, lo=0.0, hi=1e7, lo_open=True, default=fx),
+            _number(tbl, "cx", path, key, lo=-w, hi=2 * w, default=w / 2),
+            _number(tbl, "cy", path, key, lo=-h, hi=2 * h, default=h / 2),
             w,
             h,
         )
-    return CameraIntrinsics.from_fov(w, h, float(tbl.get("hfov_deg", 90.0)))
+    for k in ("fy", "cx", "cy"):
+        if k in tbl:
+            raise ValueError(f"{path}: [{key}] {k}: given without fx (give fx, or hfov_deg alone)")
+    hfov = _number(tbl, "hfov_deg", path, key, lo=0.0, hi=179.0, lo_open=True, default=90.0)
+    return CameraIntrinsics.from_fov(w, h, hfov)
 
 
-def read_meta(path: Path) -> tuple[RecordingMeta, dict[str, Any]]:
-    """Parse ``meta.toml``; returns the meta and the raw TOML (for format-specific keys)."""
+def _check_keys(data: dict[str, Any], path: Path) -> None:
+    """Warn about tables and keys saferoad does not read (most often a misspelling)."""
+    for table, body in data.items():
+        if table not in META_KEYS:
+            near = difflib.get_close_matches(table, META_KEYS, n=1)
+            hint = f" (did you mean [{near[0]}]?)" if near else ""
+            warn(f"{path}: [{table}]: unknown table{hint}: ignored")
+            continue
+        if not isinstance(body, dict):
+            continue
+        for key in body:
+            if key not in META_KEYS[table]:
+                near = difflib.get_close_matches(key, META_KEYS[table], n=1)
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                warn(f"{path}: [{table}] {key}: unknown key{hint}: ignored")
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
+    raw = path.read_bytes()
+    if len(raw) > MAX_META_BYTES:
+        raise ValueError(f"{path}: {len(raw)} bytes; a meta.toml is at most {MAX_META_BYTES} bytes")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {raw[err.start]:#04x}); is this a meta.toml?") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path}: not valid TOML: {err}") from None
+
+
+MAX_META_BYTES = 1 << 20
+"""A meta.toml is a few hundred bytes; anything over a mebibyte is not one."""
+
+
+def read_meta(path: Path, *, warnings: bool = True) -> tuple[RecordingMeta, dict[str, Any]]:
+    """Parse and check ``meta.toml``; returns the meta and the raw TOML (for format-specific keys).
+
+    Errors name the file, table and key; documented repairs (unknown keys ignored, a start time
+    without a zone read as UTC) warn unless ``warnings`` is false (a second read of the same file).
+    """
+    data = _load_toml(path)
+    if warnings:
+        _check_keys(data, path)
     rec = _table(data, "recording", path)
+    version = rec.get("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: [recording] format_version: {version!r} is not supported "
+            f"(this saferoad reads version {FORMAT_VERSION})"
+        )
     start = rec.get("start_utc")
     if start is None:
         raise ValueError(f"{path}: [recording] start_utc is required")
@@ -110,33 +210,59 @@ def read_meta(path: Path) -> tuple[RecordingMeta, dict[str, Any]]:
     if not isinstance(start, datetime):
         raise ValueError(f"{path}: [recording] start_utc must be a TOML date-time, got {start!r}")
     if start.tzinfo is None:
+        if warnings:
+            warn(f"{path}: [recording] start_utc: {start.isoformat()} has no zone: read as UTC")
         start = start.replace(tzinfo=UTC)
+    tz = rec.get("timezone", "UTC")
+    try:
+        if not isinstance(tz, str):
+            raise ValueError
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{path}: [recording] timezone: {tz!r} is not an IANA time zone (e.g. 'Asia/Tokyo')"
+        ) from None
+    vehicle = _table(data, "vehicle", path)
+    vtype = vehicle.get("type", "car")
+    if vtype not in VEHICLE_TYPES:
+        raise ValueError(
+            f"{path}: [vehicle] type: {vtype!r} is not one of {', '.join(VEHICLE_TYPES)}"
+        )
     imu = _table(data, "imu", path)
     try:
         mounting = Mounting.from_rows(imu.get("mounting"))
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
         raise ValueError(f"{path}: [imu] mounting: {err}") from None
     cam = _table(data, "camera", path)
     mount = CameraMount(
-        height_m=float(cam.get("height_m", 1.3)),
-        pitch_deg=float(cam.get("pitch_deg", 0.0)),
-        roll_deg=float(cam.get("roll_deg", 0.0)),
-        lateral_offset_m=float(cam.get("lateral_offset_m", 0.0)),
+        height_m=_number(cam, "height_m", path, "camera", lo=0.0, hi=10.0, lo_open=True, default=1.3),
+        pitch_deg=_number(cam, "pitch_deg", path, "camera", lo=-89.0, hi=89.0, default=0.0),
+        roll_deg=_number(cam, "roll_deg", path, "camera", lo=-89.0, hi=89.0, default=0.0),
+        lateral_offset_m=_number(cam, "lateral_offset_m", path, "camera", lo=-5.0, hi=5.0, default=0.0),
     )
+    for key in ("camera", "cabin_camera"):
+        _number(_table(data, key, path), "time_offset_s", path, key, lo=-3600.0, hi=3600.0, default=0.0)
     meta = RecordingMeta(
-        vehicle_id=str(_table(data, "vehicle", path).get("id", "unknown")),
-        driver_id=str(_table(data, "driver", path).get("id", "unknown")),
-        device_id=str(_table(data, "device", path).get("id", "unknown")),
-        fleet_id=str(_table(data, "fleet", path).get("id", "default")),
-        vehicle_type=str(_table(data, "vehicle", path).get("type", "car")),
+        vehicle_id=_ident(vehicle, "vehicle", path, "unknown"),
+        driver_id=_ident(_table(data, "driver", path), "driver", path, "unknown"),
+        device_id=_ident(_table(data, "device", path), "device", path, "unknown"),
+        fleet_id=_ident(_table(data, "fleet", path), "fleet", path, "default"),
+        vehicle_type=str(vtype),
         start_utc=start,
-        timezone=str(rec.get("timezone", "UTC")),
+        timezone=tz,
         mounting=mounting,
         camera=_camera(cam, path, "camera"),
         camera_mount=mount,
         cabin_camera=_camera(_table(data, "cabin_camera", path), path, "cabin_camera"),
     )
     return meta, data
+
+
+def _ident(tbl: dict[str, Any], table: str, path: Path, default: str) -> str:
+    v = tbl.get("id", default)
+    if isinstance(v, bool) or not isinstance(v, str | int) or str(v).strip() == "":
+        raise ValueError(f"{path}: [{table}] id: must be a non-empty string, got {v!r}")
+    return str(v)
 
 
 def read_imu_csv(path: Path, *, units: str = "mps2") -> ImuSeries:
@@ -173,13 +299,21 @@ def read_saferoad(path: Path) -> Recording:
     units = str(_table(raw, "imu", path / "meta.toml").get("units", "mps2"))
     imu = read_imu_csv(path / "imu.csv", units=units) if (path / "imu.csv").exists() else None
     gps: GpsSeries | None = None
+    gps_path = path / GPS_FILES[0]
     for name in GPS_FILES:
         if (path / name).exists():
-            gps = read_gps_file(path / name, start_utc=meta.start_utc)
+            gps_path = path / name
+            gps = plausible_track(read_gps_file(gps_path, start_utc=meta.start_utc), gps_path)
             break
     can = read_can_csv(path / "can.csv") if (path / "can.csv").exists() else None
     if imu is None and gps is None:
         raise ValueError(f"{path}: neither imu.csv nor a GPS file ({', '.join(GPS_FILES)})")
+    series: tuple[tuple[Path, ImuSeries | GpsSeries | SpeedSeries | None], ...] = (
+        (path / "imu.csv", imu), (gps_path, gps), (path / "can.csv", can)
+    )
+    check_clocks({p: s.t_s for p, s in series if s is not None})
+    if can is not None and gps is not None:
+        can = cross_check_can(can, gps, path / "can.csv", gps_path)
     labels = (
         tuple(read_labels_jsonl(path / "labels.jsonl"))
         if (path / "labels.jsonl").exists()

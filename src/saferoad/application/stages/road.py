@@ -104,7 +104,7 @@ def raw_camera_table(ctx: AnalysisContext) -> dict[str, Any]:
         return {}
     from saferoad.adapters.recording.saferoad_format import read_meta
 
-    _, raw = read_meta(meta)
+    _, raw = read_meta(meta, warnings=False)
     cam = raw.get("camera") or {}
     return cam if isinstance(cam, dict) else {}
 

@@ -1,0 +1,178 @@
+"""Defects 1, 5 and 6 of issue #14: stray timestamps, nonsense in meta.toml and the sensors,
+errors that name no file. Each bad input is a clear error naming file/line/field, or a
+documented repair with a warning whose result matches the undamaged recording."""
+
+from __future__ import annotations
+
+import json
+import re
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from saferoad.adapters.recording import RecordingWarning, open_recording
+from saferoad.application.analyze import analyze_recording
+from saferoad.config import load_config
+from saferoad.entrypoints.cli.app import app
+
+
+def _analyze(rec: Path) -> dict[str, object]:
+    return analyze_recording(open_recording(rec), load_config(None, [])).summary
+
+
+def _append_row(path: Path, row: str) -> None:
+    with path.open("a") as fh:
+        fh.write(row + "\n")
+
+
+def _imu_row(t: float) -> str:
+    return f"{t},0.1,0.0,9.81,0,0,0"
+
+
+@pytest.mark.parametrize("t", [100_000.0, -5_000.0, 1e9])
+def test_a_stray_imu_timestamp_is_dropped_and_memory_does_not_follow_it(braking_rec: Path, t: float) -> None:
+    clean = _analyze(braking_rec)
+    n_rows = len((braking_rec / "imu.csv").read_text().splitlines()) - 1
+    _append_row(braking_rec / "imu.csv", _imu_row(t))
+    tracemalloc.start()
+    with pytest.warns(RecordingWarning, match=rf"imu\.csv: data row\(s\) {n_rows + 1}: field 't_s'.*clock jump"):
+        damaged = _analyze(braking_rec)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert damaged["distance_km"] == pytest.approx(clean["distance_km"], rel=1e-6)
+    assert damaged["event_counts"] == clean["event_counts"]
+    assert damaged["duration_s"] == pytest.approx(clean["duration_s"])
+    assert peak < 200e6  # a 1e9 s span at 200 Hz would need terabytes
+
+
+def test_a_stray_gps_fix_time_is_dropped(braking_rec: Path) -> None:
+    clean = _analyze(braking_rec)
+    last = (braking_rec / "gps.csv").read_text().splitlines()[-1].split(",")
+    _append_row(braking_rec / "gps.csv", ",".join(["100000", *last[1:]]))
+    with pytest.warns(RecordingWarning, match=r"gps\.csv: data row\(s\) \d+: field 't_s'"):
+        damaged = _analyze(braking_rec)
+    assert damaged["distance_km"] == pytest.approx(clean["distance_km"], rel=1e-6)
+
+
+def test_a_clock_that_jumps_for_a_long_stretch_is_refused(braking_rec: Path) -> None:
+    rows = [_imu_row(1e6 + 0.01 * i) for i in range(200)]  # 2 s of samples a million s later
+    _append_row(braking_rec / "imu.csv", "\n".join(rows))
+    with pytest.raises(ValueError, match=r"imu\.csv: field 't_s': the IMU samples cover .* span"):
+        open_recording(braking_rec)
+
+
+def test_clocks_that_never_overlap_are_refused(braking_rec: Path) -> None:
+    lines = (braking_rec / "gps.csv").read_text().splitlines()
+    shifted = [lines[0]] + [",".join([f"{float(r.split(',')[0]) + 5000:.3f}", *r.split(",")[1:]]) for r in lines[1:]]
+    (braking_rec / "gps.csv").write_text("\n".join(shifted) + "\n")
+    with pytest.raises(ValueError, match=r"gps\.csv: field 't_s'.*never overlap imu\.csv"):
+        open_recording(braking_rec)
+
+
+def test_a_gps_fix_thousands_of_km_away_is_dropped(braking_rec: Path) -> None:
+    clean = _analyze(braking_rec)
+    lines = (braking_rec / "gps.csv").read_text().splitlines()
+    f = lines[10].split(",")
+    f[1] = str(float(f[1]) - 70.0)  # ~7,800 km south
+    lines[10] = ",".join(f)
+    (braking_rec / "gps.csv").write_text("\n".join(lines) + "\n")
+    with pytest.warns(RecordingWarning, match=r"gps\.csv: fix\(es\) 10: fields 'lat','lon'.*dropped"):
+        damaged = _analyze(braking_rec)
+    assert damaged["distance_km"] == pytest.approx(clean["distance_km"], rel=0.02)
+
+
+def test_can_speed_that_disagrees_with_gps_is_not_used(braking_rec: Path) -> None:
+    gps = open_recording(braking_rec).gps
+    assert gps is not None
+    clean = _analyze(braking_rec)
+    speed_kmh = np.nan_to_num(gps.speed_mps) * 3.6  # km/h written where m/s is expected
+    (braking_rec / "can.csv").write_text(
+        "t_s,speed_mps\n" + "".join(f"{t:.3f},{v:.3f}\n" for t, v in zip(gps.t_s, speed_kmh, strict=True))
+    )
+    with pytest.warns(RecordingWarning, match=r"can\.csv: field 'speed_mps'.*CAN speed not used"):
+        damaged = _analyze(braking_rec)
+    assert damaged["speed_source"] == clean["speed_source"]
+    assert damaged["distance_km"] == pytest.approx(clean["distance_km"], rel=1e-6)
+
+
+def _set_meta(rec: Path, table: str, body: str, *, replace: bool = True) -> None:
+    """Give ``[table]`` of the recording's meta.toml ``body`` (in place of what it held)."""
+    meta = rec / "meta.toml"
+    text = meta.read_text()
+    if f"[{table}]" in text and not replace:
+        text = text.replace(f"[{table}]\n", f"[{table}]\n{body}\n", 1)
+    else:
+        text = re.sub(rf"\[{table}\]\n(?:[^\[\n][^\n]*\n|\n)*", "", text) + f"\n[{table}]\n{body}\n"
+    meta.write_text(text)
+
+
+META_ERRORS = [
+    ("camera", "width = 1280\nheight = 720\nfx = -1000.0", r"\[camera\] fx: -1000\.0 out of range"),
+    ("camera", "width = 1280\nheight = 720\nfx = 0.0", r"\[camera\] fx: 0\.0 out of range"),
+    ("camera", 'width = "wide"\nheight = 720', r"\[camera\] width: must be an integer, got 'wide'"),
+    ("camera", "width = 1280\nheight = 720\nhfov_deg = 200.0", r"\[camera\] hfov_deg: 200\.0 out of range"),
+    ("cabin_camera", "width = 640", r"\[cabin_camera\] needs width and height"),
+    ("imu", "mounting = [[1, 0], [0, 1]]", r"\[imu\] mounting: mounting rotation must be 3x3"),
+]
+
+
+@pytest.mark.parametrize(("table", "line", "message"), META_ERRORS)
+def test_meta_nonsense_is_an_error_naming_file_table_and_key(braking_rec: Path, table: str, line: str, message: str) -> None:
+    _set_meta(braking_rec, table, line)
+    with pytest.raises(ValueError, match=r"meta\.toml: " + message):
+        open_recording(braking_rec)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('timezone = "Asia/Tokyo"', 'timezone = "Mars/Olympus_Mons"', r"\[recording\] timezone: 'Mars/Olympus_Mons' is not an IANA"),
+        ("format_version = 1", "format_version = 99", r"\[recording\] format_version: 99 is not supported"),
+        ('type = "car"', 'type = "spaceship"', r"\[vehicle\] type: 'spaceship' is not one of car, van, truck, bus"),
+    ],
+)
+def test_meta_values_are_checked(braking_rec: Path, old: str, new: str, message: str) -> None:
+    meta = braking_rec / "meta.toml"
+    assert old in meta.read_text()
+    meta.write_text(meta.read_text().replace(old, new))
+    with pytest.raises(ValueError, match=r"meta\.toml: " + message):
+        open_recording(braking_rec)
+
+
+def test_a_misspelt_key_is_reported_with_a_suggestion(braking_rec: Path) -> None:
+    _set_meta(braking_rec, "vehicle", 'tpye = "van"', replace=False)
+    with pytest.warns(RecordingWarning, match=r"\[vehicle\] tpye: unknown key \(did you mean 'type'\?\): ignored"):
+        open_recording(braking_rec)
+
+
+def test_a_start_time_without_zone_is_read_as_utc_with_a_warning(braking_rec: Path) -> None:
+    meta = braking_rec / "meta.toml"
+    text = meta.read_text()
+    m = re.search(r"start_utc = (\S+)Z", text)
+    assert m
+    meta.write_text(text.replace(m.group(0), f"start_utc = {m.group(1)}"))
+    with pytest.warns(RecordingWarning, match=r"start_utc: .* has no zone: read as UTC"):
+        rec = open_recording(braking_rec)
+    assert rec.meta.start_utc is not None and rec.meta.start_utc.utcoffset() is not None
+
+
+@pytest.mark.parametrize("name", ["imu.csv", "meta.toml", "gps.csv"])
+def test_binary_garbage_names_the_file_and_line(braking_rec: Path, name: str) -> None:
+    path = braking_rec / name
+    data = path.read_bytes()
+    nl = [i for i, b in enumerate(data) if b == 0x0A]
+    path.write_bytes(data[: nl[2] + 1] + bytes([0xFF, 0xFE, 0x00, 0x81]) + data[nl[2] + 1 :])
+    with pytest.raises(ValueError, match=rf"{re.escape(name)}:4: not UTF-8 text"):
+        open_recording(braking_rec)
+
+
+def test_the_cli_shows_a_message_not_a_traceback(braking_rec: Path, tmp_path: Path) -> None:
+    _set_meta(braking_rec, "camera", 'width = "wide"\nheight = 720')
+    res = CliRunner().invoke(app, ["analyze", str(braking_rec), "-o", str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 2
+    assert "meta.toml: [camera] width: must be an integer" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out" / "summary.json").exists()
+    json.dumps(res.output)
