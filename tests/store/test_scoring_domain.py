@@ -1,9 +1,11 @@
-"""The score: rates per 1,000 km, 100 - k x sum(weight x rate), floor, minimum distance,
-ranking, trend, ISO weeks and habitual risks."""
+"""The score: rates per 1,000 km, 100 x exp(-sum(weight x rate) / scale) with graded
+manoeuvres, minimum distance, ranking, trend, ISO weeks and habitual risks."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +17,7 @@ from saferoad.domain.scoring import (
     ScoringRules,
     habitual_risks,
     iso_week,
+    manoeuvre_counts,
     parse_iso_week,
     previous_week,
     rank,
@@ -33,20 +36,66 @@ distance_st = st.floats(0.0, 5000.0, allow_nan=False)
 
 
 def test_worked_example_matches_the_docs() -> None:
-    """docs/scoring.md: 4 harsh brakings and 1 tailgating in 200 km."""
+    """docs/scoring.md: 4 harsh brakings and 1 tailgating in 200 km (25 events per 1,000 km,
+    the doc's normal city week): W = 4 x 20 + 9 x 5 = 125, score 100 exp(-125/560) = 80.0."""
     s = safety_score(Exposure(200.0, {"harsh_braking": 4, "tailgating": 1}), RULES)
     assert s.rates == {"harsh_braking": 20.0, "tailgating": 5.0}
-    assert s.impacts == pytest.approx({"harsh_braking": 8.0, "tailgating": 4.5})
-    assert s.value == pytest.approx(87.5)
+    assert s.value == pytest.approx(80.0, abs=0.05)
+    # the 20 points lost are shared as the types share W: 80/125 and 45/125
+    assert s.impacts == pytest.approx({"harsh_braking": 12.8, "tailgating": 7.2}, abs=0.01)
 
 
-def test_floor_and_minimum_distance() -> None:
+def test_near_zero_it_is_motives_linear_score() -> None:
+    """For few events the score is 100 - (100 / scale) x W, Motive's and Samsara's form."""
+    s = safety_score(Exposure(1000.0, {"harsh_acceleration": 1}), RULES)
+    linear = 100.0 - RULES.points_per_weighted_rate * 1.0
+    assert s.value == pytest.approx(linear, abs=0.01)
+
+
+def test_no_floor_no_cliff_and_minimum_distance() -> None:
     wild = safety_score(Exposure(150.0, {"tailgating": 40}), RULES)
-    assert wild.raw < 0 and wild.value == RULES.floor and wild.floored
+    assert wild.value is not None and 0.0 < wild.value < 5.0
+    wilder = safety_score(Exposure(150.0, {"tailgating": 41}), RULES)
+    assert wilder.value is not None and wilder.value < wild.value  # still tells them apart
+    # no cliff: one more event in a 200 km week never costs more than the first one did
+    prev = 100.0
+    steps = []
+    for n in range(1, 60):
+        v = safety_score(Exposure(200.0, {"harsh_braking": n}), RULES).value
+        assert v is not None
+        steps.append(prev - v)
+        prev = v
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(steps))
     short = safety_score(Exposure(30.0, {}), RULES)
     assert short.value is None and "30.0 km driven, 100 km needed" in (short.reason or "")
     assert trip_score(Exposure(30.0, {}), RULES).value == 100.0
     assert safety_score(Exposure(0.0, {}), RULES, min_distance_km=0).value is None
+
+
+def test_graded_manoeuvres_cost_a_fraction_of_their_harsh_event() -> None:
+    summary = {
+        "braking": {"moderate": 10, "hard": 4, "harsh": 1},
+        "acceleration": {"moderate": 0, "hard": 0, "harsh": 0},
+        "cornering": {"moderate": 2, "hard": 0, "harsh": 0},
+        "lane_change": {"moderate": 0, "hard": 0, "harsh": 0},
+    }
+    m = manoeuvre_counts(summary)
+    assert m == {"braking.moderate": 10, "braking.hard": 4, "cornering.moderate": 2}
+    e = Exposure(100.0, {"harsh_braking": 1}, manoeuvres=m)
+    s = safety_score(e, RULES, min_distance_km=0)
+    w = 4 * 10 + 4 * (0.05 * 10 * 10 + 0.25 * 10 * 4) + 2 * 0.05 * 10 * 2
+    assert s.value == pytest.approx(100 * math.exp(-w / RULES.weighted_rate_scale))
+    assert s.rates["braking.hard"] == pytest.approx(40.0)
+    assert sum(s.impacts.values()) == pytest.approx(100.0 - (s.value or 0.0))
+    # a careful week with no events is still below 100 when it braked firmly
+    calm = safety_score(Exposure(100.0, {}, manoeuvres=m), RULES).value
+    assert calm is not None and 80.0 < calm < 100.0
+    # and the sum of exposures keeps them
+    assert (e + e).manoeuvres == {k: 2 * n for k, n in m.items()}
+    for bad, field in (([], "manoeuvres"), ({"braking": 3}, "manoeuvres.braking"),
+                       ({"braking": {"hard": -1}}, "manoeuvres.braking.hard")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"field '{field}'"):
+            manoeuvre_counts(bad)
 
 
 def test_unweighted_types_cost_nothing() -> None:
@@ -62,7 +111,7 @@ def test_score_bounds_and_rates(counts: dict[str, int], distance: float) -> None
     if distance < 1e-3:
         assert s.value is None
         return
-    assert s.value is not None and RULES.floor <= s.value <= 100.0
+    assert s.value is not None and 0.0 <= s.value <= 100.0
     for k, n in counts.items():
         assert s.rates[k] * distance / 1000.0 == pytest.approx(n)
     assert s.raw == pytest.approx(100.0 - sum(s.impacts.values()))
@@ -77,7 +126,7 @@ def test_one_more_event_never_raises_the_score(
     more = dict(counts)
     more[extra] = more.get(extra, 0) + 1
     after = safety_score(Exposure(distance, more), RULES, min_distance_km=0.0)
-    assert after.raw < before.raw
+    assert after.raw < before.raw or after.raw == before.raw == pytest.approx(0.0, abs=1e-300)
     assert after.value is not None and before.value is not None and after.value <= before.value
 
 
@@ -103,7 +152,8 @@ def test_rank_ties_and_unscored() -> None:
 def test_trend_words() -> None:
     good = safety_score(Exposure(200, {}), RULES)
     bad = safety_score(Exposure(200, {"tailgating": 2}), RULES)
-    assert trend(good, bad).word == "better" and trend(good, bad).delta == pytest.approx(9.0)
+    assert trend(good, bad).word == "better"
+    assert trend(good, bad).delta == pytest.approx(100 * (1 - math.exp(-90 / 560)))
     assert trend(bad, good).word == "worse"
     assert trend(good, good).word == "steady"
     assert trend(good, None).word == "new"
@@ -145,5 +195,7 @@ def test_config_rejects_unknown_types_and_bad_weights() -> None:
         load_config(overrides={"scoring": {"weights": {"honking": 3.0}}})
     with pytest.raises(ConfigError, match="within 0-10"):
         load_config(overrides={"scoring": {"weights": {"speeding": 11.0}}})
-    with pytest.raises(ValueError, match="floor"):
-        ScoringRules(weights={}, floor=120.0)
+    with pytest.raises(ValueError, match="band weight of hard"):
+        ScoringRules(weights={}, band_weights={"hard": 2.0})
+    with pytest.raises(ConfigError, match="unknown band 'harsh'"):
+        load_config(overrides={"scoring": {"band_weights": {"harsh": 0.5}}})

@@ -20,6 +20,7 @@ from saferoad.application.context import AnalysisContext
 from saferoad.application.stages import cabin, motion, road
 from saferoad.config import SaferoadConfig
 from saferoad.domain.recording import Recording
+from saferoad.domain.scoring import Exposure, manoeuvre_counts, trip_score
 from saferoad.domain.types import Event
 from saferoad.observability import TraceRecorder, get_logger, recording_trace, span
 from saferoad.ports.detector import Detector
@@ -76,6 +77,7 @@ def analyze_recording(
         **ctx.summary,
         "event_counts": counts,
         "n_events": len(ctx.events),
+        "score": trip_score_summary(ctx.summary, counts, recording.duration_s, config),
         "config_fingerprint": config.fingerprint(),
         "stages_s": rec.stage_seconds(),
         "wall_s": round(time.perf_counter() - started, 6),
@@ -85,6 +87,32 @@ def analyze_recording(
         write_json_atomic(out_dir / "summary.json", summary)
     log.info("analyze_done", recording=str(recording.path), events=len(ctx.events))
     return AnalysisResult(recording, ctx.events, summary, rec)
+
+
+def trip_score_summary(
+    stage_summary: dict[str, Any], counts: dict[str, int], duration_s: float, config: SaferoadConfig
+) -> dict[str, Any]:
+    """The trip's safety score (docs/scoring.md) from its distance, events and graded
+    manoeuvres: ``{"value", "reason", "rates", "impacts"}``; ``value``
+    is ``None`` for a trip shorter than ``scoring.min_trip_distance_km`` or without distance."""
+    graded = stage_summary.get("manoeuvres")
+    if graded is not None and hasattr(graded, "to_dict"):
+        graded = graded.to_dict()
+    distance = stage_summary.get("distance_km")
+    exposure = Exposure(
+        float(distance) if isinstance(distance, int | float) else 0.0,
+        counts,
+        duration_s,
+        1,
+        manoeuvre_counts(graded),
+    )
+    score = trip_score(exposure, config.scoring.rules())
+    return {
+        "value": None if score.value is None else round(score.value, 2),
+        "reason": score.reason,
+        "rates": {k: round(v, 3) for k, v in score.rates.items()},
+        "impacts": {k: round(v, 3) for k, v in score.impacts.items()},
+    }
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -29,10 +29,10 @@ import pyarrow.parquet as pq
 from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
 from saferoad.config import SaferoadConfig
 from saferoad.domain.scoring import (
-    Exposure,
     Score,
     ScoringRules,
     iso_week,
+    manoeuvre_counts,
     safety_score,
     total,
     trip_score,
@@ -155,6 +155,10 @@ def read_summary(path: Path) -> SummaryInfo:
         raise _bad(
             where, f"field 'event_counts' must map event types to counts, got {counts_raw!r}"
         )
+    try:
+        manoeuvre_counts(data.get("manoeuvres"))
+    except ValueError as err:
+        raise _bad(where, str(err)) from None
     return SummaryInfo(
         TripIds(
             ids["fleet_id"],
@@ -497,7 +501,7 @@ def rescore_weeks(
 def _score_trip(
     uow: UnitOfWork, rules: ScoringRules, fp: str, trip: TripRecord, trip_id: int
 ) -> None:
-    exp = Exposure(trip.distance_km, trip.counts, trip.duration_s, 1)
+    exp = trip.exposure()
     uow.scores.add(
         _score_record(
             "trip",

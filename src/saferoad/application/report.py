@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -149,13 +150,19 @@ def _data_uri(path: str | None) -> str | None:
     return f"data:{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
 
 
+def _axis_floor(values: Iterable[float | None]) -> float:
+    """Lower end of a score axis: 50, or lower in steps of 10 to show every score (the score
+    has no floor)."""
+    low = min((v for v in values if v is not None), default=50.0)
+    return float(min(50.0, 10.0 * math.floor((low - 2.0) / 10.0)))
+
+
 def _score_view(score: Score, tr: Any = None) -> dict[str, Any]:
     return {
         "value": score.value,
         "raw": score.raw,
         "colour": plots.score_colour(score.value),
         "reason": score.reason,
-        "floored": score.floored,
         "distance_km": score.distance_km,
         "n_events": score.n_events,
         "impacts": sorted(score.impacts.items(), key=lambda kv: -kv[1]),
@@ -297,7 +304,8 @@ def _base(config: SaferoadConfig, kind: str, title: str) -> dict[str, Any]:
         "version": __version__,
         "per": f"{rules.rate_per_km:,.0f} km",
         "rules": {
-            "floor": rules.floor,
+            "scale": rules.weighted_rate_scale,
+            "bands": rules.band_weights,
             "min_distance_km": rules.min_distance_km,
             "min_trip_distance_km": rules.min_trip_distance_km,
             "k": rules.points_per_weighted_rate,
@@ -380,7 +388,7 @@ def driver_week_context(
             weeks,
             [s.value if s else None for s in d_scores.values()],
             [s.value if s else None for s in f_scores.values()],
-            rules.floor,
+            _axis_floor(s.value if s else None for s in [*d_scores.values(), *f_scores.values()]),
         ),
         plot_rates=plots.rates_vs_fleet(d_rates, f_rates, ctx["per"]),
         plot_week=plots.week_strip(
@@ -527,11 +535,13 @@ def fleet_context(
             weeks,
             [s.value if s else None for s in f_scores.values()],
             None,
-            rules.floor,
+            _axis_floor(s.value if s else None for s in f_scores.values()),
             label="fleet",
         ),
         plot_ranking=plots.ranking(
-            [r["driver"] for r in rows], [r["score"]["value"] for r in rows], floor=rules.floor
+            [r["driver"] for r in rows],
+            [r["score"]["value"] for r in rows],
+            floor=_axis_floor(r["score"]["value"] for r in rows),
         ),
         plot_heatmap=plots.rate_heatmap(
             [r["driver"] for r in rows],

@@ -20,24 +20,34 @@ class ScoringConfig(Section):
             "accel 1); types not listed weigh 0."
         ),
     )
-    points_per_weighted_rate: float = Field(
-        0.1,
+    weighted_rate_scale: float = Field(
+        560.0,
         gt=0,
         description=(
-            "Score points lost per (weight x events per 1,000 km): score = 100 - this x "
-            "sum(weight x rate). Motive applies its weights to rates per 1,000 miles of long-haul "
-            "driving; urban trips are denser in events, so saferoad scales by 0.1 (docs/scoring.md)."
+            "W0 of score = 100 x exp(-W / W0), W = sum(weight x events per 1,000 km) (+ graded "
+            "manoeuvres). Near W = 0 this is Motive's and Samsara's 100 - sum of impacts with "
+            "100 / W0 = 0.18 points per weighted rate; it then decays smoothly instead of a floor. "
+            "560 puts docs/scoring.md's normal city week (25 events per 1,000 km, W = 125) at 80, "
+            "the middle of the amber band (docs/scoring.md)."
         ),
     )
-    floor: float = Field(
-        50.0, ge=0, le=100, description="Lowest score shown (Motive floors its score at 50)."
+    band_weights: dict[str, float] = Field(
+        default_factory=lambda: {"moderate": 0.05, "hard": 0.25},
+        description=(
+            "Weight of a graded manoeuvre below the harsh band (summary.json 'manoeuvres'), as a "
+            "fraction (0-1) of the weight of its kind's harsh event: insurers' telematics grade "
+            "braking in bands (a hard brake at 7 mph/s, a very hard one at 12 mph/s) and count "
+            "every band; a hard manoeuvre costs a quarter of a harsh event, a moderate one a "
+            "twentieth (docs/scoring.md)."
+        ),
     )
     min_distance_km: float = Field(
         100.0,
         ge=0,
         description=(
-            "Driving needed before a driver's or fleet's score is shown (Motive needs 100 miles "
-            "over its 4-week window; saferoad scores one ISO week, so 100 km)."
+            "Driving needed before a driver's or fleet's week is scored (Motive needs 100 miles "
+            "over its 4-week window; saferoad scores one ISO week, so 100 km: a taxi's shift "
+            "covers it, a week of commuting too)."
         ),
     )
     min_trip_distance_km: float = Field(
@@ -57,6 +67,16 @@ class ScoringConfig(Section):
     habit_min_events: int = Field(
         2, ge=1, description="... and the driver had at least this many events of the type."
     )
+    @field_validator("band_weights")
+    @classmethod
+    def _known_bands(cls, v: dict[str, float]) -> dict[str, float]:
+        for band, f in v.items():
+            if band not in ("moderate", "hard"):
+                raise ValueError(f"unknown band {band!r} (known: moderate, hard)")
+            if not 0 <= f <= 1:
+                raise ValueError(f"band weight of {band} must be within 0-1, got {f}")
+        return v
+
     @field_validator("weights")
     @classmethod
     def _known_types(cls, v: dict[str, float]) -> dict[str, float]:
@@ -72,8 +92,8 @@ class ScoringConfig(Section):
         """The domain's view of these settings."""
         return ScoringRules(
             weights=dict(self.weights),
-            points_per_weighted_rate=self.points_per_weighted_rate,
-            floor=self.floor,
+            weighted_rate_scale=self.weighted_rate_scale,
+            band_weights=dict(self.band_weights),
             min_distance_km=self.min_distance_km,
             min_trip_distance_km=self.min_trip_distance_km,
             rate_per_km=self.rate_per_km,

@@ -2,12 +2,18 @@
 
 * **Rate** of an event type: its count per ``rate_per_km`` (1,000 km) driven — the KPI DRIVE
   CHART reports to Japanese taxi fleets.
-* **Score**: ``100 - points_per_weighted_rate x sum(weight_t x rate_t)``, held at ``floor`` —
-  the form Samsara and Motive publish ("100 minus the sum of impacts, an impact being a rate
-  times a weight", Motive's floor of 50). No score is given below ``min_distance_km``: a few
-  kilometres with one event would otherwise decide a week.
-* Scores exist per trip, per driver per ISO week and per fleet (per week); drivers are ranked
-  and each score is compared with the week before.
+* **Weighted rate** ``W = sum(weight_t x rate_t)`` over event types, plus the graded manoeuvres
+  below the harsh band (``moderate``, ``hard``: summary.json's ``manoeuvres``) at a fraction
+  ``band_weights[band]`` of the weight of their kind's harsh event — the insurers' graded bands
+  (light / hard / very hard) instead of one cut-off.
+* **Score** ``100 x exp(-W / weighted_rate_scale)``: Samsara's and Motive's "100 minus the sum
+  of impacts" where few events were seen (its slope at W = 0 is ``100 / scale`` points per
+  weighted rate), and a smooth decay instead of their floor where many were: every extra event
+  still lowers the score, no week sits on a floor and there is no cliff. The points each type
+  costs (``impacts``) share ``100 - score`` in proportion to the type's part of W.
+* No score is given below ``min_distance_km``: a few kilometres with one event would otherwise
+  decide a week. Scores exist per trip, per driver per ISO week and per fleet (per week);
+  drivers are ranked and each score is compared with the week before.
 
 Pure functions over counts and distances: the store gathers them, this module decides.
 """
@@ -18,8 +24,48 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from saferoad.domain.event_specs import SPECS
+from saferoad.domain.types import EventType
+
+MANOEUVRE_EVENTS: Mapping[str, str] = MappingProxyType(
+    {
+        "braking": EventType.HARSH_BRAKING.value,
+        "acceleration": EventType.HARSH_ACCELERATION.value,
+        "cornering": EventType.HARSH_CORNERING.value,
+        "lane_change": EventType.AGGRESSIVE_LANE_CHANGE.value,
+    }
+)
+"""Manoeuvre kind (summary.json ``manoeuvres``) -> the event type of its harsh band."""
+
+MANOEUVRE_BANDS = ("moderate", "hard", "harsh")
+"""Bands of graded manoeuvres, ascending; ``harsh`` is also an event (counted once, as one)."""
+
+
+def manoeuvre_key(kind: str, band: str) -> str:
+    """``braking.hard``: how graded manoeuvres are keyed in rates and impacts."""
+    return f"{kind}.{band}"
+
+
+def manoeuvre_counts(summary_manoeuvres: object) -> dict[str, int]:
+    """The lower-band counts (``{"braking.hard": 3, ...}``) of a summary.json ``manoeuvres``
+    object; the ``harsh`` band is left out (those are the events). ``ValueError`` names the
+    field when the object is not ``{kind: {band: count}}``."""
+    if summary_manoeuvres is None:
+        return {}
+    if not isinstance(summary_manoeuvres, Mapping):
+        raise ValueError(f"field 'manoeuvres' must be an object, got {summary_manoeuvres!r}")
+    out: dict[str, int] = {}
+    for kind, bands in summary_manoeuvres.items():
+        if not isinstance(bands, Mapping):
+            raise ValueError(f"field 'manoeuvres.{kind}' must be an object, got {bands!r}")
+        for band, n in bands.items():
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ValueError(f"field 'manoeuvres.{kind}.{band}' must be a count >= 0, got {n!r}")
+            if band != "harsh" and n:
+                out[manoeuvre_key(str(kind), str(band))] = n
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +73,10 @@ class ScoringRules:
     """The knobs of the score (``saferoad.config.scoring.ScoringConfig`` builds one)."""
 
     weights: Mapping[str, float]
-    points_per_weighted_rate: float = 0.1
-    floor: float = 50.0
+    weighted_rate_scale: float = 560.0
+    band_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"moderate": 0.05, "hard": 0.25}
+    )
     min_distance_km: float = 100.0
     min_trip_distance_km: float = 2.0
     rate_per_km: float = 1000.0
@@ -36,31 +84,49 @@ class ScoringRules:
     habit_min_events: int = 2
 
     def __post_init__(self) -> None:
-        if self.rate_per_km <= 0 or self.points_per_weighted_rate <= 0:
-            raise ValueError("rate_per_km and points_per_weighted_rate must be positive")
-        if not 0.0 <= self.floor <= 100.0:
-            raise ValueError(f"floor {self.floor} not within 0-100")
+        if self.rate_per_km <= 0 or self.weighted_rate_scale <= 0:
+            raise ValueError("rate_per_km and weighted_rate_scale must be positive")
         for key, w in self.weights.items():
             if not math.isfinite(w) or w < 0:
                 raise ValueError(f"weight of {key} must be a finite number >= 0, got {w}")
+        for band, f in self.band_weights.items():
+            if band not in MANOEUVRE_BANDS[:-1]:
+                raise ValueError(f"band_weights: unknown band {band!r} (moderate, hard)")
+            if not math.isfinite(f) or not 0.0 <= f <= 1.0:
+                raise ValueError(f"band weight of {band} must be within 0-1, got {f}")
 
-    def weight(self, event_type: str) -> float:
-        return float(self.weights.get(event_type, 0.0))
+    def weight(self, key: str) -> float:
+        """The weight of an event type, or of a graded manoeuvre ``kind.band`` (its band's
+        fraction of the weight of the kind's harsh event)."""
+        if "." in key:
+            kind, band = key.split(".", 1)
+            event = MANOEUVRE_EVENTS.get(kind)
+            if event is None:
+                return 0.0
+            return float(self.band_weights.get(band, 0.0)) * float(self.weights.get(event, 0.0))
+        return float(self.weights.get(key, 0.0))
+
+    @property
+    def points_per_weighted_rate(self) -> float:
+        """The score's slope where few events were seen (Motive's k): ``100 / scale``."""
+        return 100.0 / self.weighted_rate_scale
 
 
 @dataclass(frozen=True, slots=True)
 class Exposure:
-    """What was driven: distance, time, trips and the count of events per type."""
+    """What was driven: distance, time, trips, the count of events per type and of graded
+    manoeuvres below the harsh band (``{"braking.hard": 3}``)."""
 
     distance_km: float
     counts: Mapping[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     n_trips: int = 1
+    manoeuvres: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.distance_km) or self.distance_km < 0:
             raise ValueError(f"distance_km must be finite and >= 0, got {self.distance_km}")
-        for key, n in self.counts.items():
+        for key, n in (*self.counts.items(), *self.manoeuvres.items()):
             if n < 0:
                 raise ValueError(f"count of {key} must be >= 0, got {n}")
 
@@ -69,15 +135,20 @@ class Exposure:
         return int(sum(self.counts.values()))
 
     def __add__(self, other: Exposure) -> Exposure:
-        counts = dict(self.counts)
-        for key, n in other.counts.items():
-            counts[key] = counts.get(key, 0) + n
         return Exposure(
             self.distance_km + other.distance_km,
-            counts,
+            _add_counts(self.counts, other.counts),
             self.duration_s + other.duration_s,
             self.n_trips + other.n_trips,
+            _add_counts(self.manoeuvres, other.manoeuvres),
         )
+
+
+def _add_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for key, n in b.items():
+        out[key] = out.get(key, 0) + n
+    return out
 
 
 def total(exposures: Iterable[Exposure]) -> Exposure:
@@ -93,10 +164,12 @@ MIN_RATE_DISTANCE_KM = 1e-3
 
 
 def rates(exposure: Exposure, rate_per_km: float = 1000.0) -> dict[str, float]:
-    """Events per ``rate_per_km`` of each type counted; empty when nothing was driven."""
+    """Events per ``rate_per_km`` of each type counted, and of each graded manoeuvre
+    (``braking.hard``); empty when nothing was driven."""
     if exposure.distance_km < MIN_RATE_DISTANCE_KM:
         return {}
-    return {k: n * rate_per_km / exposure.distance_km for k, n in sorted(exposure.counts.items())}
+    both = {**exposure.counts, **exposure.manoeuvres}
+    return {k: n * rate_per_km / exposure.distance_km for k, n in sorted(both.items())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +177,8 @@ class Score:
     """A safety score with what it is made of.
 
     ``value`` is ``None`` when too little was driven (``reason`` says why); ``raw`` is the score
-    before the floor (it may be negative); ``impacts`` are the points each type costs.
+    the formula gives either way; ``impacts`` are the points each event type (and graded
+    manoeuvre ``kind.band``) costs: together ``100 - raw``.
     """
 
     value: float | None
@@ -115,24 +189,24 @@ class Score:
     impacts: dict[str, float]
     reason: str | None = None
 
-    @property
-    def floored(self) -> bool:
-        return self.value is not None and self.raw < self.value
+
+def score_of(weighted_rate: float, rules: ScoringRules) -> float:
+    """``100 x exp(-W / scale)``: 100 with nothing weighted, never 0, no floor, no cliff."""
+    return 100.0 * math.exp(-max(weighted_rate, 0.0) / rules.weighted_rate_scale)
 
 
 def safety_score(
     exposure: Exposure, rules: ScoringRules, min_distance_km: float | None = None
 ) -> Score:
-    """``100 - k x sum(weight x rate)``, floored; ``None`` below the minimum distance."""
+    """``100 x exp(-sum(weight x rate) / scale)``; ``None`` below the minimum distance."""
     need = rules.min_distance_km if min_distance_km is None else min_distance_km
     r = rates(exposure, rules.rate_per_km)
-    impacts = {
-        k: rules.points_per_weighted_rate * rules.weight(k) * v
-        for k, v in r.items()
-        if rules.weight(k) > 0 and v > 0
-    }
-    raw = 100.0 - sum(impacts.values())
-    value: float | None = max(rules.floor, raw)
+    weighted = {k: rules.weight(k) * v for k, v in r.items() if rules.weight(k) > 0 and v > 0}
+    w_total = sum(weighted.values())
+    raw = score_of(w_total, rules)
+    lost = 100.0 - raw
+    impacts = {k: lost * w / w_total for k, w in weighted.items()} if w_total > 0 else {}
+    value: float | None = raw
     reason = None
     if exposure.distance_km < MIN_RATE_DISTANCE_KM or exposure.distance_km < need:
         value = None
@@ -278,6 +352,7 @@ def habitual_risks(driver: Exposure, fleet: Exposure, rules: ScoringRules) -> li
                 f"{phrase} {ratio:.1f} times as often as the fleet: {n} times, "
                 f"{rate:.1f} per {per} against the fleet's {fr:.1f}."
             )
+        # points near the top of the scale (the score's slope at W = 0)
         impact = rules.points_per_weighted_rate * rules.weight(k) * (rate - fr)
         habits.append(Habit(k, n, rate, fr, ratio, impact, sentence))
     habits.sort(key=lambda h: (-h.impact, h.event_type))

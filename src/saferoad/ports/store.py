@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from saferoad.domain.scoring import Exposure, Score
+from saferoad.domain.scoring import Exposure, Score, manoeuvre_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,9 @@ class TripRecord:
         return out
 
     def exposure(self) -> Exposure:
-        return Exposure(self.distance_km, self.counts, self.duration_s, 1)
+        """Distance, events and graded manoeuvres (summary.json ``manoeuvres``) of the trip."""
+        graded = manoeuvre_counts(self.summary.get("manoeuvres"))
+        return Exposure(self.distance_km, self.counts, self.duration_s, 1, graded)
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,9 +181,18 @@ def load_card(path: str | Path) -> ModelCard:
         beside = [p.with_suffix(".toml"), p.parent / "card.toml"]
         found = next((b for b in beside if b.is_file()), None)
         if found is None:
+            if not p.is_file():
+                raise ModelCardError(f"{p}: model file not found")
+            # an Ultralytics export carries its layout in its metadata (ultralytics.py)
+            from saferoad.adapters.onnx.ultralytics import card_from_metadata
+
+            from_meta = card_from_metadata(p)
+            if from_meta is not None:
+                return from_meta
             raise ModelCardError(
                 f"{p}: a model needs its card (model card TOML: {beside[0].name} or card.toml "
-                "beside it, or a shipped card name); saferoad does not guess a model's layout"
+                "beside it, or a shipped card name) unless it is an Ultralytics export carrying "
+                "its metadata; saferoad does not guess a model's layout"
             )
         p = found
     try:
@@ -235,6 +244,10 @@ def load_card(path: str | Path) -> ModelCard:
 
 
 ULTRALYTICS_STRIDES = (8, 16, 32)
+ULTRALYTICS_SCORE = 0.25
+ULTRALYTICS_NMS_IOU = 0.7
+ULTRALYTICS_MAX_DETECTIONS = 300
+"""Ultralytics' own predict defaults (``conf``, ``iou``, ``max_det``), used by its exports' cards."""
 
 
 def write_ultralytics_card(
@@ -266,9 +279,9 @@ decoder = "ultralytics"
 [classes]
 names_file = "{names_file}"
 [thresholds]
-score = 0.25
-nms_iou = 0.7
-max_detections = 300
+score = {ULTRALYTICS_SCORE}
+nms_iou = {ULTRALYTICS_NMS_IOU}
+max_detections = {ULTRALYTICS_MAX_DETECTIONS}
 """,
         encoding="utf-8",
     )

@@ -26,7 +26,7 @@ from saferoad.adapters.sql.models import (
     Trip,
     Vehicle,
 )
-from saferoad.domain.scoring import Exposure, Score
+from saferoad.domain.scoring import Exposure, Score, manoeuvre_counts
 from saferoad.ports.store import (
     EventRecord,
     ScoreRecord,
@@ -384,14 +384,34 @@ class SqlTripRepository:
             .where(Fleet.code == fleet)
             .group_by(Driver.code, EventRow.type)
         )
+        # graded manoeuvres below the harsh band: summary.json's "manoeuvres", summed per driver
+        graded = (
+            select(Driver.code, Trip.summary["manoeuvres"])
+            .select_from(Trip)
+            .join(Driver, Driver.id == Trip.driver_id)
+            .join(Fleet, Fleet.id == Trip.fleet_id)
+            .where(Fleet.code == fleet)
+        )
         if week is not None:
             trips = trips.where(Trip.local_week == week)
             events = events.where(Trip.local_week == week)
+            graded = graded.where(Trip.local_week == week)
         counts: dict[str, dict[str, int]] = {}
         for code, etype, n in self.s.execute(events):
             counts.setdefault(code, {})[etype] = int(n)
+        manoeuvres: dict[str, dict[str, int]] = {}
+        for code, m in self.s.execute(graded):
+            into = manoeuvres.setdefault(code, {})
+            for key, n in manoeuvre_counts(m).items():
+                into[key] = into.get(key, 0) + n
         return {
-            code: Exposure(float(dist or 0.0), counts.get(code, {}), float(dur or 0.0), int(n))
+            code: Exposure(
+                float(dist or 0.0),
+                counts.get(code, {}),
+                float(dur or 0.0),
+                int(n),
+                manoeuvres.get(code, {}),
+            )
             for code, dist, dur, n in self.s.execute(trips)
         }
 

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
     def detect_cmd(
         sources: list[str] = typer.Argument(..., help="A video file or URL, an image folder, or one or more images."),
         output: Path = typer.Option(..., "-o", "--output", help="Output folder (tracks.parquet, detect.json, annotated.mp4)."),
-        model: str | None = typer.Option(None, "--model", help="Model card: yolox-nano, fastestdet, a card .toml or a folder with card.toml."),
+        model: str | None = typer.Option(None, "--model", help="Model card: yolox-nano, fastestdet, a card .toml, a folder with card.toml, or an Ultralytics .onnx export."),
         camera: Path | None = typer.Option(None, "--camera", help="Camera file: camera.toml, KITTI calib, or a 3x3 intrinsic matrix."),
         render: bool = typer.Option(False, "--render", help="Also write OUT/annotated.mp4."),
         stride: int | None = typer.Option(None, "--stride", min=1, help="Detect on every n-th frame."),
