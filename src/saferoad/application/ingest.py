@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from saferoad.adapters.outputs import IncompleteOutput, check_complete, is_staging
 from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
 from saferoad.config import SaferoadConfig
 from saferoad.domain.scoring import (
@@ -71,13 +72,22 @@ def find_outputs(path: Path) -> list[Path]:
         raise FileNotFoundError(f"{path}: no such file or folder")
     if (path / "summary.json").is_file():
         return [path]
-    found = sorted(p.parent for p in path.rglob("summary.json"))
+    # a run folder never swapped in (a run that was killed) is not an output
+    found = sorted(p.parent for p in path.rglob("summary.json") if not is_staging(p.relative_to(path)))
     if not found:
         raise MalformedOutput(f"{path}: no analyze output here (no summary.json found)")
     return found
 
 
 # --- reading and checking one output ----------------------------------------------------
+
+
+def complete_run(out_dir: Path) -> dict[str, Any]:
+    """The ``run.json`` of a finished analyze run; an interrupted one is refused."""
+    try:
+        return check_complete(out_dir, sizes=False)
+    except IncompleteOutput as err:
+        raise MalformedOutput(str(err)) from None
 
 
 def _bad(where: str, msg: str) -> MalformedOutput:
@@ -349,6 +359,7 @@ def identify(
     of its files, without parsing events or timeline (what re-ingesting needs to see that
     nothing changed)."""
     out_dir = out_dir.resolve()
+    complete_run(out_dir)
     info = read_summary(out_dir / "summary.json")
     ids = info.ids
     if driver or vehicle:
@@ -380,6 +391,7 @@ def load_output(
 ) -> TripRecord:
     """Read and check one analyze output folder; the trip it describes, ready to store."""
     out_dir = out_dir.resolve()
+    run_id = complete_run(out_dir).get("run_id")
     trip_key, content_hash, info, ids = identify(out_dir, driver=driver, vehicle=vehicle)
     tl_path = out_dir / "timeline.parquet"
     tl = read_timeline(tl_path) if tl_path.exists() or info.distance_km is None else None
@@ -427,6 +439,8 @@ def load_output(
         )
     summary = {k: v for k, v in info.data.items() if k not in VOLATILE_SUMMARY_KEYS}
     store = config.store
+    if complete_run(out_dir).get("run_id") != run_id:
+        raise MalformedOutput(f"{out_dir}: replaced by a new analyze run while being read; ingest again")
     return TripRecord(
         trip_key=trip_key,
         content_hash=content_hash,

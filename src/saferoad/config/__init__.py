@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError
 
 from saferoad.config.base import Section
 from saferoad.config.cabin import CabinConfig
+from saferoad.config.edge import EdgeConfig
 from saferoad.config.evaluation import EvaluationConfig
 from saferoad.config.inference import InferenceConfig
 from saferoad.config.motion import MotionConfig
@@ -45,6 +46,7 @@ class SaferoadConfig(Section):
     evaluation: EvaluationConfig = Field(
         default_factory=EvaluationConfig, description=EvaluationConfig.__doc__
     )
+    edge: EdgeConfig = Field(default_factory=EdgeConfig, description=EdgeConfig.__doc__)
 
     def fingerprint(self) -> str:
         """A stable hash of the effective config (for caches and run records)."""

@@ -1,0 +1,329 @@
+"""The live drive recorder's use case: sensor samples in (live, or a recording replayed as if
+live on a simulated clock), streaming rules, in-cab alerts, every event into the on-device
+spool.
+
+Per step of ``edge.tick_s`` sensor time the recorder hands the new IMU/GPS/CAN samples to the
+streaming motion rules (:class:`~saferoad.domain.motion.streaming.StreamingMotion`) and the new
+cabin samples to the streaming cabin monitor (the same :class:`CabinMonitor` analyze runs, fed
+the freshest ego speed). Each event that becomes final is
+
+1. given a deterministic id (UUIDv5 of the trip and the event's type and start), so a restart
+   that replays the same samples finds the same ids: the spool ignores what it already holds;
+2. written to the spool and fsynced (then it counts as *confirmed*);
+3. announced to the alert sinks unless its type's grace period holds it back.
+
+The trip itself (its ``summary``) is spooled when the drive ends; the uploader sends the trip
+before its events (the ingest API answers 404 to an event of an unknown trip).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from saferoad import __version__
+from saferoad.adapters.cabin.track import read_cabin_csv
+from saferoad.application.cabin import thresholds_from_config
+from saferoad.application.stages.motion import params_from_config
+from saferoad.config import SaferoadConfig
+from saferoad.domain.alerts import Alert, AlertDebouncer
+from saferoad.domain.cabin.monitor import CabinMonitor
+from saferoad.domain.cabin.signals import CabinSample
+from saferoad.domain.motion.streaming import StreamingMotion, StreamParams
+from saferoad.domain.recording import Recording
+from saferoad.domain.types import Event, GpsSeries, ImuSeries, SpeedSeries
+from saferoad.observability import get_logger
+from saferoad.ports.edge import AlertSink, Clock, EventSpool
+
+CABIN_TRACK = "cabin.csv"
+
+log = get_logger("edge")
+
+
+class WallClock:
+    """The machine's monotonic clock."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class SimulatedClock:
+    """A clock that only moves when told: ``sleep`` advances it at once (tests, soaks)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+
+class CallbackSink:
+    """Alerts to a Python callable (the callback API)."""
+
+    def __init__(self, fn: Callable[[Alert], None]) -> None:
+        self.fn = fn
+
+    def alert(self, alert: Alert) -> None:
+        self.fn(alert)
+
+    def status(self, status: dict[str, Any]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def trip_id_for(recording: Recording) -> str:
+    """Deterministic trip id: the device, its start time (else the recording's name)."""
+    meta = recording.meta
+    start = meta.start_utc.isoformat() if meta.start_utc else recording.path.name
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"saferoad:trip:{meta.device_id}:{start}"))
+
+
+def event_id_for(trip_id: str, event: Event) -> str:
+    """Deterministic event id: the same event of the same trip always gets the same id."""
+    return str(uuid.uuid5(uuid.UUID(trip_id), f"{event.type.value}:{event.start_s:.3f}"))
+
+
+@dataclass
+class EdgeReport:
+    """What one recorder run did (printed by the CLI, read by tests and benchmarks)."""
+
+    trip_id: str
+    events: list[Event] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    new_in_spool: int = 0
+    alert_latency_s: list[float] = field(default_factory=list)
+    """Wall time from the arrival of the completing sample to the last sink's return."""
+    sensor_lag_s: list[float] = field(default_factory=list)
+    """Sensor time from an event's end to the sample that made it final (the rules' latency)."""
+    ticks: int = 0
+    late_ticks: int = 0
+    """Steps the recorder began after their sensor time had passed on the paced clock."""
+    max_buffered_samples: int = 0
+    motion_runs: int = 0
+    held_back: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+    sensor_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        lat = np.asarray(self.alert_latency_s) if self.alert_latency_s else None
+        return {
+            "trip_id": self.trip_id,
+            "events": len(self.events),
+            "alerts": len(self.alerts),
+            "held_back": dict(self.held_back),
+            "new_in_spool": self.new_in_spool,
+            "alert_latency_ms": None
+            if lat is None
+            else {
+                "p50": round(float(np.percentile(lat, 50)) * 1e3, 3),
+                "p99": round(float(np.percentile(lat, 99)) * 1e3, 3),
+            },
+            "sensor_lag_s_max": round(max(self.sensor_lag_s), 3) if self.sensor_lag_s else None,
+            "ticks": self.ticks,
+            "late_ticks": self.late_ticks,
+            "max_buffered_samples": self.max_buffered_samples,
+            "motion_runs": self.motion_runs,
+            "sensor_s": round(self.sensor_s, 3),
+            "wall_s": round(self.wall_s, 3),
+        }
+
+
+def _span(t: np.ndarray[Any, np.dtype[np.float64]], a: float, b: float) -> tuple[int, int]:
+    return int(np.searchsorted(t, a, side="left")), int(np.searchsorted(t, b, side="left"))
+
+
+def _imu_chunk(imu: ImuSeries | None, a: float, b: float) -> ImuSeries | None:
+    if imu is None:
+        return None
+    i, j = _span(imu.t_s, a, b)
+    if j <= i:
+        return None
+    return replace(imu, t_s=imu.t_s[i:j], acc=imu.acc[i:j], gyro=None if imu.gyro is None else imu.gyro[i:j])
+
+
+def _gps_chunk(gps: GpsSeries | None, a: float, b: float) -> GpsSeries | None:
+    if gps is None:
+        return None
+    i, j = _span(gps.t_s, a, b)
+    if j <= i:
+        return None
+    return GpsSeries(*(getattr(gps, f)[i:j] for f in ("t_s", "lat", "lon", "speed_mps", "course_deg", "alt_m")))
+
+
+def _speed_chunk(s: SpeedSeries | None, a: float, b: float) -> SpeedSeries | None:
+    if s is None:
+        return None
+    i, j = _span(s.t_s, a, b)
+    return SpeedSeries(s.t_s[i:j], s.speed_mps[i:j], s.source) if j > i else None
+
+
+def cabin_track(recording: Recording) -> list[CabinSample]:
+    """The recording's cabin signal track (``cabin.csv``), as analyze's cabin stage finds it."""
+    path = recording.path
+    candidate = path / CABIN_TRACK if path.is_dir() else path.parent / CABIN_TRACK
+    return read_cabin_csv(candidate) if candidate.is_file() else []
+
+
+class EdgeRecorder:
+    """One drive through the streaming rules into the spool and the alert sinks."""
+
+    def __init__(
+        self,
+        config: SaferoadConfig,
+        *,
+        sinks: list[AlertSink] | None = None,
+        spool: EventSpool | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.sinks = list(sinks or [])
+        self.spool = spool
+        self.clock = clock or WallClock()
+        self.debouncer = AlertDebouncer(config.edge.alert_grace_s)
+
+    def replay(self, recording: Recording, speed: float | None = None) -> EdgeReport:
+        """Feed ``recording`` in as if live, ``speed`` times real time on ``self.clock``
+        (0: as fast as the rules run); return what happened."""
+        cfg = self.config
+        ecfg = cfg.edge
+        speed = ecfg.speed if speed is None else speed
+        if recording.video is not None or recording.cabin_video is not None:
+            log.warning(
+                "edge_video_not_streamed",
+                note="the road and cabin cameras are not streamed yet: motion and cabin-track rules only",
+            )
+        trip_id = trip_id_for(recording)
+        report = EdgeReport(trip_id)
+        meta = recording.meta
+        self._start_utc = meta.start_utc.timestamp() if meta.start_utc else None
+        self._device_id = meta.device_id
+        motion = StreamingMotion(
+            params_from_config(cfg.motion, recording),
+            StreamParams(ecfg.motion_window_s, ecfg.motion_hop_s, ecfg.motion_guard_s),
+        )
+        cabin = cabin_track(recording)
+        monitor = CabinMonitor(thresholds_from_config(cfg.cabin), classify_eyes=False) if cabin else None
+        cabin_t = np.asarray([s.t_s for s in cabin], dtype=np.float64)
+        series = [s for s in (recording.imu, recording.gps, recording.can_speed) if s is not None and len(s)]
+        starts = [float(s.t_s[0]) for s in series] + ([float(cabin_t[0])] if cabin else [])
+        ends = [float(s.t_s[-1]) for s in series] + ([float(cabin_t[-1])] if cabin else [])
+        if not starts:
+            raise ValueError(f"{recording.path}: no IMU, GPS, CAN or cabin samples to replay")
+        t_first, t_last = min(starts), max(ends)
+        tick = ecfg.tick_s
+        wall0 = self.clock.now()
+        perf0 = time.perf_counter()
+        for sink in self.sinks:
+            sink.status({"state": "recording", "trip_id": trip_id})
+        for a, b in _ticks(t_first, t_last, tick):
+            if speed > 0:
+                due = wall0 + (b - t_first) / speed
+                wait = due - self.clock.now()
+                if wait > 0:
+                    self.clock.sleep(wait)
+                elif wait < -tick / speed:
+                    report.late_ticks += 1
+            arrived = time.perf_counter()
+            new = motion.push(
+                _imu_chunk(recording.imu, a, b),
+                _gps_chunk(recording.gps, a, b),
+                _speed_chunk(recording.can_speed, a, b),
+            )
+            newest = min(b, t_last)
+            self._deliver(report, new, newest, arrived)
+            if monitor is not None:
+                i, j = _span(cabin_t, a, b)
+                for s in cabin[i:j]:
+                    _, evs = monitor.update(s, motion.speed_at(s.t_s))
+                    self._deliver(report, evs, s.t_s, arrived)
+            report.ticks += 1
+            report.max_buffered_samples = max(report.max_buffered_samples, motion.buffered_samples)
+        arrived = time.perf_counter()
+        self._deliver(report, motion.finish(), t_last, arrived)
+        if monitor is not None:
+            self._deliver(report, monitor.finish(), t_last, arrived)
+        report.events.sort(key=lambda e: (e.start_s, e.type.value))
+        report.motion_runs = motion.runs
+        report.held_back = dict(self.debouncer.held_back)
+        report.sensor_s = t_last - t_first
+        report.wall_s = time.perf_counter() - perf0
+        if self.spool is not None:
+            self.spool.add_trip(trip_id, trip_body(recording, report))
+        for sink in self.sinks:
+            sink.status({"state": "idle", "trip_id": trip_id, "events": len(report.events)})
+        return report
+
+    def _deliver(self, report: EdgeReport, events: list[Event], completed_s: float, arrived: float) -> None:
+        for ev in events:
+            event_id = event_id_for(report.trip_id, ev)
+            if self.spool is not None:
+                utc = None
+                if self._start_utc is not None:
+                    utc = self._start_utc + ev.start_s
+                if self.spool.add_event(report.trip_id, event_id, ev, utc):
+                    report.new_in_spool += 1
+            report.events.append(ev)
+            report.sensor_lag_s.append(max(0.0, completed_s - ev.end_s))
+            if not self.debouncer.should_alert(ev):
+                continue
+            alert = Alert(ev, event_id, report.trip_id, self._device_id, completed_s)
+            for sink in self.sinks:
+                try:
+                    sink.alert(alert)
+                except Exception as err:  # a sink must never stop the recorder
+                    log.warning("alert_sink_failed", sink=type(sink).__name__, error=str(err))
+            report.alerts.append(alert)
+            report.alert_latency_s.append(time.perf_counter() - arrived)
+
+    _start_utc: float | None = None
+    _device_id: str = "unknown"
+
+
+def _ticks(t_first: float, t_last: float, tick: float) -> Iterator[tuple[float, float]]:
+    k = 0
+    while True:
+        a = t_first + k * tick
+        if a > t_last:
+            return
+        yield a, t_first + (k + 1) * tick
+        k += 1
+
+
+def trip_body(recording: Recording, report: EdgeReport) -> dict[str, Any]:
+    """The ``PUT /trips/{trip_id}`` body of the ingest API (contract: docs/edge.md)."""
+    meta = recording.meta
+    counts: dict[str, int] = {}
+    for ev in report.events:
+        counts[ev.type.value] = counts.get(ev.type.value, 0) + 1
+    summary: dict[str, Any] = {
+        "saferoad_version": __version__,
+        "recording": str(recording.path),
+        "source_format": recording.source_format,
+        "duration_s": round(recording.duration_s, 3),
+        "event_counts": counts,
+        "n_events": len(report.events),
+        "edge": {"alerts": len(report.alerts), "held_back": dict(report.held_back)},
+    }
+    return {
+        "device_id": meta.device_id,
+        "driver": meta.driver_id,
+        "vehicle": meta.vehicle_id,
+        "fleet": meta.fleet_id,
+        "start_utc": meta.start_utc.isoformat() if meta.start_utc else None,
+        "time_zone": meta.timezone,
+        "summary": summary,
+    }

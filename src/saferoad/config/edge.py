@@ -1,0 +1,139 @@
+"""The live drive recorder (``saferoad edge``): streaming rules, in-cab alerts, the on-device
+spool and the uploader to the fleet's ingest API (docs/edge.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from saferoad.config.base import Section
+from saferoad.domain.types import EventType
+
+
+class UploadCap(Section):
+    """At most so many uploads of one event type per clock hour and per day (UTC, event time)."""
+
+    per_hour: int = Field(..., ge=0, description="Events of this type uploaded per hour at most.")
+    per_day: int = Field(..., ge=0, description="Events of this type uploaded per day at most.")
+
+
+def _type_keys(value: dict[str, object], key: str) -> dict[str, object]:
+    known = {t.value for t in EventType}
+    for name in value:
+        if name not in known:
+            raise ValueError(f"edge.{key}: {name!r} is not an event type ({', '.join(sorted(known))})")
+    return value
+
+
+class EdgeConfig(Section):
+    """The live drive recorder: streaming rules, in-cab alerts, on-device spool and uploader."""
+
+    recording: str | None = Field(
+        None,
+        description="Source of `saferoad edge --config`: a recording folder replayed as if live (live V4L2/RTSP and serial sources are not built yet). `--replay REC` overrides it.",
+    )
+    speed: float = Field(
+        1.0,
+        ge=0,
+        description="Replay speed: N times real time on a simulated clock; 0 = as fast as possible.",
+    )
+    tick_s: float = Field(
+        0.1,
+        gt=0,
+        le=1.0,
+        description="Sensor time delivered to the rules per step (s): the replay feeds samples in chunks of this length, as a live driver would read them.",
+    )
+    motion_window_s: float = Field(
+        60.0,
+        gt=0,
+        description="Streaming motion rules: look-back (sensor s) re-analysed by the batch engine at each hop; at least 3 x guard + hop.",
+    )
+    motion_hop_s: float = Field(
+        1.0, gt=0, description="Streaming motion rules: how often the window is re-analysed (sensor s)."
+    )
+    motion_guard_s: float = Field(
+        10.0,
+        ge=0,
+        description="Streaming motion rules: an event is final (and alerted) once it ended this long before the newest sample; the rules' longest look-ahead (rebound_s 4 s + merge_gap_s 1.5 s + 1.5 s turn margin + filter settling). Alert latency <= guard + hop.",
+    )
+    alert_grace_s: dict[str, float] = Field(
+        default_factory=lambda: {
+            "harsh_braking": 10.0,
+            "harsh_acceleration": 10.0,
+            "harsh_cornering": 10.0,
+            "aggressive_lane_change": 10.0,
+            "tailgating": 60.0,
+            "speeding": 60.0,
+            "distraction": 10.0,
+            "drowsiness": 0.0,
+            "forward_collision_warning": 0.0,
+            "camera_obstructed": 300.0,
+        },
+        description="Per event type: after an in-cab alert, alerts of the same type are held back this long (s) - they are still recorded and uploaded. Harsh driving 10 s (the span of Samsara's harsh-event clip), tailgating and speeding 60 s (Netradyne's 10-20 s correction window, then once a minute), distraction 10 s (openpilot escalates within 11 s), drowsiness and collision warnings never held back. A type not listed uses 10 s.",
+    )
+    alert_udp: str | None = Field(
+        None,
+        description="Send each in-cab alert as one JSON datagram to this loopback HOST:PORT (the cab display); never blocks the recorder.",
+    )
+    mqtt_host: str | None = Field(
+        None, description="MQTT broker for alerts and status (e.g. 127.0.0.1); unset = no MQTT."
+    )
+    mqtt_port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
+    mqtt_topic: str = Field(
+        "saferoad/{device_id}",
+        description="Topic prefix: alerts go to PREFIX/events (QoS 1, not retained), the recorder's status to PREFIX/status (retained; the broker publishes 'offline' as the last will).",
+    )
+    spool: str = Field(
+        "edge-spool.db",
+        description="On-device spool (SQLite, WAL, fsynced): trips, events, clips and their upload state. Relative to the working folder.",
+    )
+    ingest_url: str | None = Field(
+        None,
+        description="Base URL of the fleet's ingest API (e.g. https://fleet.example/api/v1/ingest); unset = record and spool only.",
+    )
+    device_token_env: str = Field(
+        "SAFEROAD_DEVICE_TOKEN",
+        description="Environment variable holding the device's bearer token for the ingest API (never stored in the config file).",
+    )
+    upload_caps: dict[str, UploadCap] = Field(
+        default_factory=lambda: {"tailgating": UploadCap(per_hour=5, per_day=10)},
+        description="Per event type: uploads per hour / per day (UTC, by event time); events over the cap stay on the device with status 'capped'. Default: Samsara's following-distance cap of 5 an hour and 10 a day.",
+    )
+    backoff_base_s: float = Field(
+        1.0, gt=0, description="Uploader: first retry delay after a transient error (s), doubled per attempt."
+    )
+    backoff_max_s: float = Field(
+        300.0, gt=0, description="Uploader: longest retry delay (s); each delay is drawn with full jitter below it."
+    )
+    request_timeout_s: float = Field(10.0, gt=0, description="Uploader: timeout of one HTTP request (s).")
+    clip_chunk_bytes: int = Field(
+        1 << 20, ge=1024, description="Uploader: clip bytes sent per resumable PATCH."
+    )
+
+    @field_validator("alert_grace_s")
+    @classmethod
+    def _grace_types(cls, v: dict[str, float]) -> dict[str, float]:
+        _type_keys(dict(v), "alert_grace_s")
+        if any(s < 0 for s in v.values()):
+            raise ValueError("edge.alert_grace_s: grace periods must be >= 0")
+        return v
+
+    @field_validator("upload_caps")
+    @classmethod
+    def _cap_types(cls, v: dict[str, UploadCap]) -> dict[str, UploadCap]:
+        _type_keys(dict(v), "upload_caps")
+        return v
+
+    @field_validator("alert_udp")
+    @classmethod
+    def _udp(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, _, port = v.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"edge.alert_udp: {v!r} is not HOST:PORT")
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> EdgeConfig:
+        if self.motion_window_s < 3 * self.motion_guard_s + self.motion_hop_s:
+            raise ValueError("edge.motion_window_s must be at least 3 x motion_guard_s + motion_hop_s")
+        return self

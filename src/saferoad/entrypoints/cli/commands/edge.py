@@ -1,0 +1,78 @@
+"""``saferoad edge``: the live drive recorder (streaming rules, in-cab alerts, spool, uploader)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from saferoad.entrypoints.cli.common import (
+    ConfigOption,
+    SetOption,
+    console,
+    load_cli_config,
+    user_errors,
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("edge")
+    def edge_cmd(
+        replay: Path | None = typer.Option(None, "--replay", help="Replay this recording as if live (= --set edge.recording=REC)."),
+        speed: float | None = typer.Option(None, "--speed", help="Replay N times real time on a simulated clock; 0 = as fast as possible (= --set edge.speed=N)."),
+        config: Path | None = ConfigOption,
+        set_: list[str] | None = SetOption,
+        check: bool = typer.Option(False, "--check", help="Validate the configuration and open the sources, then stop."),
+        output: Path | None = typer.Option(None, "-o", "--output", help="Also write OUT/events.jsonl and OUT/edge.json (the run's figures)."),
+        spool: Path | None = typer.Option(None, "--spool", help="On-device spool (SQLite) (= --set edge.spool=PATH)."),
+        no_spool: bool = typer.Option(False, "--no-spool", help="Do not write the spool (alerts only)."),
+        status: bool = typer.Option(False, "--status", help="Print the spool's upload status (queued, sent, capped, failed and why) and stop."),
+    ) -> None:
+        """Run the drive recorder: a recording fed in as if live (--replay) through the streaming rules, alerts to the sinks, events into the spool."""
+        with user_errors():
+            from saferoad.adapters.recording import open_recording
+            from saferoad.application.analyze import write_events, write_json_atomic
+            from saferoad.application.edge import EdgeRecorder
+            from saferoad.application.edge_sinks import build_sinks, open_spool
+
+            cfg = load_cli_config(
+                config,
+                set_,
+                {
+                    "edge.recording": None if replay is None else str(replay),
+                    "edge.speed": speed,
+                    "edge.spool": None if spool is None else str(spool),
+                },
+            )
+            ecfg = cfg.edge
+            spool_db = None
+            if status or not no_spool:
+                spool_db = open_spool(ecfg)
+            if status:
+                assert spool_db is not None
+                typer.echo(json.dumps(spool_db.status(), indent=2))
+                return
+            if ecfg.recording is None:
+                raise ValueError("edge: no source: give --replay REC or edge.recording in the config")
+            recording = open_recording(Path(ecfg.recording)) if ecfg.recording is not None else None
+            if check:
+                console.print(
+                    f"edge: configuration valid; source {ecfg.recording} opens "
+                    f"({recording.source_format if recording else 'none'}); "
+                    f"alert latency <= {ecfg.motion_guard_s + ecfg.motion_hop_s:.1f} s of sensor time"
+                )
+                return
+            if recording is not None:
+                sinks = build_sinks(ecfg, recording.meta.device_id)
+                try:
+                    rec = EdgeRecorder(cfg, sinks=sinks, spool=spool_db)
+                    report = rec.replay(recording)
+                finally:
+                    for s in sinks:
+                        s.close()
+                if output is not None:
+                    output.mkdir(parents=True, exist_ok=True)
+                    write_events(output / "events.jsonl", report.events)
+                    write_json_atomic(output / "edge.json", report.summary())
+                console.print(json.dumps(report.summary()))

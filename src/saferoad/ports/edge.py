@@ -1,0 +1,75 @@
+"""Ports of the live drive recorder: a clock, in-cab alert sinks, the on-device spool and the
+fleet's ingest API (contract: docs/edge.md, "Device ingest API v1")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from saferoad.domain.alerts import Alert
+from saferoad.domain.types import Event
+
+
+class Clock(Protocol):
+    """Seconds on a monotonic scale; ``sleep`` may be simulated (tests, replays)."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class AlertSink(Protocol):
+    """Where in-cab alerts go (a callback, a loopback socket, MQTT). Must never block the
+    recorder for long: a sink that cannot deliver drops and counts."""
+
+    def alert(self, alert: Alert) -> None: ...
+
+    def status(self, status: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReply:
+    """One answer of the ingest API. ``status`` 0: no answer (connection refused, timeout)."""
+
+    status: int
+    detail: str = ""
+    retry_after_s: float | None = None
+    offset: int | None = None
+    """``Upload-Offset`` of a clip (HEAD, PATCH, 409)."""
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying: no answer, 5xx or 429. Every other 4xx is final."""
+        return self.status == 0 or self.status == 429 or self.status >= 500
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class IngestApi(Protocol):
+    """Device ingest API v1, as the uploader calls it."""
+
+    def put_trip(self, trip_id: str, body: dict[str, Any]) -> IngestReply: ...
+
+    def put_event(self, trip_id: str, event_id: str, body: dict[str, Any]) -> IngestReply: ...
+
+    def clip_offset(self, trip_id: str, event_id: str) -> IngestReply: ...
+
+    def patch_clip(
+        self, trip_id: str, event_id: str, offset: int, length: int, sha256: str, chunk: bytes
+    ) -> IngestReply: ...
+
+
+class EventSpool(Protocol):
+    """The on-device spool as the recorder writes it: an event counts as confirmed once
+    ``add_event`` has returned (written and fsynced)."""
+
+    def add_event(self, trip_id: str, event_id: str, event: Event, event_utc_s: float | None) -> bool:
+        """Store the event (False: that id was already stored)."""
+        ...
+
+    def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool: ...
