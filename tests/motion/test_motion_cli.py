@@ -43,6 +43,14 @@ def test_analyze_writes_everything(rec_dir: Path, tmp_path: Path) -> None:
     assert summary["distance_km"] > 1.0
     assert summary["mounting"]["method"] == "speed+yaw"
     assert summary["time_zero_utc"].startswith("2026-11-20T08:00:00")
+    # contract 1: every kind and band, ascending; the harsh band is the events
+    man = summary["manoeuvres"]
+    assert list(man) == ["braking", "acceleration", "cornering", "lane_change"]
+    assert all(list(per) == ["moderate", "hard", "harsh"] for per in man.values())
+    kinds = {"harsh_braking": "braking", "harsh_acceleration": "acceleration",
+             "harsh_cornering": "cornering", "aggressive_lane_change": "lane_change"}
+    for typ, kind in kinds.items():
+        assert man[kind]["harsh"] == sum(e["type"] == typ for e in events)
     log_lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert any(rec.get("span") == "motion.engine" for rec in log_lines)
     trace = json.loads((out / "trace.json").read_text())

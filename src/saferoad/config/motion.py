@@ -43,6 +43,36 @@ class MotionConfig(Section):
         le=2,
         description="Peak lateral g of each half of an aggressive lane change (±0.3 g, the Japanese telematics platform's figure).",
     )
+    braking_moderate_g: float = Field(
+        0.23,
+        gt=0,
+        le=2,
+        description="Graded manoeuvres: a braking from this peak (g) counts as moderate in summary.json manoeuvres (Verizon Connect: 5 mph lost in 1 s, 0.23 g).",
+    )
+    braking_hard_g: float = Field(
+        0.32,
+        gt=0,
+        le=2,
+        description="Graded manoeuvres: a braking from this peak (g) counts as hard, below braking_g, where it is harsh and an event (Progressive's hard brake and Verizon's moderate one: 7 mph in 1 s, 0.32 g).",
+    )
+    acceleration_moderate_g: float = Field(
+        0.23, gt=0, le=2, description="Graded manoeuvres: moderate acceleration from this peak (g); as braking (speed change per second, Verizon / Bouncie)."
+    )
+    acceleration_hard_g: float = Field(
+        0.32, gt=0, le=2, description="Graded manoeuvres: hard acceleration from this peak (g), below acceleration_g."
+    )
+    cornering_moderate_g: float = Field(
+        0.23, gt=0, le=2, description="Graded manoeuvres: moderate turn from this lateral peak (g); GPS Insight uses one level for braking, acceleration and turning."
+    )
+    cornering_hard_g: float = Field(
+        0.32, gt=0, le=2, description="Graded manoeuvres: hard turn from this lateral peak (g), below cornering_g."
+    )
+    lane_change_moderate_g: float = Field(
+        0.18, gt=0, le=2, description="Graded manoeuvres: moderate lane change from this lateral peak (g): lane_change_g x 0.23/0.38, braking's ratio."
+    )
+    lane_change_hard_g: float = Field(
+        0.25, gt=0, le=2, description="Graded manoeuvres: hard lane change from this lateral peak (g): lane_change_g x 0.32/0.38, braking's ratio."
+    )
     min_duration_s: float = Field(
         0.1, ge=0, description="The threshold must be held this long (Digital Matter: 100 ms)."
     )

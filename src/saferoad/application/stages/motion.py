@@ -20,6 +20,7 @@ from saferoad.config.motion import MotionConfig
 from saferoad.domain.ego_speed import distance_km
 from saferoad.domain.motion.engine import EngineParams, MotionResult, run_engine
 from saferoad.domain.motion.harsh import HarshParams
+from saferoad.domain.motion.manoeuvres import BandEdges, ManoeuvreBands
 from saferoad.domain.recording import Recording
 from saferoad.observability import get_logger, span
 
@@ -49,8 +50,16 @@ def params_from_config(cfg: MotionConfig, recording: Recording | None = None) ->
         severity_high=cfg.severity_high,
         min_speed_mps=cfg.min_speed_mps,
     )
+    bands = ManoeuvreBands(
+        braking=BandEdges(cfg.braking_moderate_g, cfg.braking_hard_g),
+        acceleration=BandEdges(cfg.acceleration_moderate_g, cfg.acceleration_hard_g),
+        cornering=BandEdges(cfg.cornering_moderate_g, cfg.cornering_hard_g),
+        lane_change=BandEdges(cfg.lane_change_moderate_g, cfg.lane_change_hard_g),
+    )
+    bands.check(harsh)
     return EngineParams(
         harsh=harsh,
+        bands=bands,
         resample_hz=cfg.resample_hz,
         lowpass_hz=cfg.lowpass_hz,
         mounting=mounting,
@@ -71,6 +80,7 @@ def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
         "gps_fixes": len(rec.gps) if rec.gps is not None else 0,
         "gaps": [{"from_s": round(a, 3), "to_s": round(b, 3)} for a, b in res.gaps],
         "motion_limitations": list(res.limitations),
+        "manoeuvres": res.manoeuvre_counts.to_dict(),
     }
     if res.frame is not None:
         out["mounting"] = {

@@ -10,6 +10,12 @@ import numpy as np
 from saferoad.domain.ego_speed import ego_speed, gps_speed
 from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
 from saferoad.domain.motion.highpass import HighpassFit, source_highpass
+from saferoad.domain.motion.manoeuvres import (
+    Manoeuvre,
+    ManoeuvreBands,
+    ManoeuvreCounts,
+    grade_manoeuvres,
+)
 from saferoad.domain.motion.signal import lowpass, resample
 from saferoad.domain.motion.timebase import find_gaps
 from saferoad.domain.motion.turn_axes import TurnAxes, turn_axes
@@ -28,6 +34,7 @@ from saferoad.domain.types import Event, FloatArray, GpsSeries, ImuSeries, Speed
 @dataclass(frozen=True, slots=True)
 class EngineParams:
     harsh: HarshParams = field(default_factory=HarshParams)
+    bands: ManoeuvreBands = field(default_factory=ManoeuvreBands)
     resample_hz: float = 50.0
     lowpass_hz: float = 2.0
     mounting: FloatArray | None = None
@@ -55,6 +62,13 @@ class MotionResult:
     limitations: list[str] = field(default_factory=list)
     """What this recording's sensors do not allow, in words (the analyze stage logs each as a
     warning and lists them in ``summary.json``)."""
+    manoeuvres: list[Manoeuvre] = field(default_factory=list)
+    """Every braking, acceleration, turn and lane change at or above its moderate band
+    (``manoeuvres.py``); the harsh ones are ``events``."""
+
+    @property
+    def manoeuvre_counts(self) -> ManoeuvreCounts:
+        return ManoeuvreCounts.of(self.manoeuvres)
 
 
 def _on_grid(t: FloatArray, src_t: FloatArray, v: FloatArray) -> FloatArray:
@@ -117,8 +131,9 @@ def _gps_only(gps: GpsSeries, speed: SpeedSeries | None, params: EngineParams) -
         a_lat = v * yaw
     sig = MotionSignals(u.t_s, u.valid, yaw, v, a_long=a_long, a_lat=a_lat)
     events = detect_harsh(sig, params.harsh, hz)
+    manoeuvres = grade_manoeuvres(sig, params.harsh, params.bands, hz, events)
     tl = _timeline(float(u.t_s[0]), float(u.t_s[-1]), hz, gps, speed, u.t_s, a_long, a_lat, yaw)
-    return MotionResult(events, speed, None, "gps-only", gaps, tl)
+    return MotionResult(events, speed, None, "gps-only", gaps, tl, manoeuvres=manoeuvres)
 
 
 def run_engine(
@@ -234,6 +249,7 @@ def run_engine(
     )
     mode = "heading-free" if sig.heading_free else "signed"
     events = detect_harsh(sig, params.harsh, hz)
+    manoeuvres = grade_manoeuvres(sig, params.harsh, params.bands, hz, events)
     t0 = float(u.t_s[0])
     t1 = float(u.t_s[-1])
     tl = _timeline(t0, t1, params.timeline_hz, gps, speed, u.t_s, a_long, a_lat, yaw)
@@ -248,4 +264,4 @@ def run_engine(
             "no speed (no GPS or CAN): events are not held to motion.min_speed_mps and the "
             "distance driven is unknown"
         )
-    return MotionResult(events, speed, frame, mode, gaps, tl, hp_fit, axes, limitations)
+    return MotionResult(events, speed, frame, mode, gaps, tl, hp_fit, axes, limitations, manoeuvres)
