@@ -115,6 +115,7 @@ class Manifest(_Model):
     fleet: str | None = Field(None, description="Fleet id of simulated trips (simulate-fleet).")
     seed: int | None = Field(None, description="Seed the trips were simulated with (simulate-fleet).")
     trips: int | None = Field(None, description="Number of simulated trips (simulate-fleet).")
+    week: str | None = Field(None, description="ISO week of simulated driver-weeks (simulate-fleet --mixed).")
 
 
 @dataclass(frozen=True, slots=True)
