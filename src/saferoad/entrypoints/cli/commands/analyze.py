@@ -47,8 +47,9 @@ def register(app: typer.Typer) -> None:
                 fleet_cfg = load_cli_config(config, set_, {"perception.detector": detector})
                 analyze_fleet_cli(path, output, fleet_cfg, workers=workers, force=force)
                 return
+        with user_errors():
             from saferoad.adapters.recording import open_recording
-            from saferoad.application.analyze import analyze_into, output_folder
+            from saferoad.application.analyze import analyze_recording
             from saferoad.observability import (
                 TraceRecorder,
                 get_logger,
@@ -57,24 +58,21 @@ def register(app: typer.Typer) -> None:
             )
 
             cfg = load_cli_config(config, set_, {"perception.detector": detector})
-            # The run is written into a fresh folder swapped in whole as OUT when it succeeds
-            # (saferoad.adapters.outputs): a run that fails or is killed keeps OUT as it was.
-            # A run that fails leaves its log as OUT/log.jsonl.partial for whoever looks.
+            output.mkdir(parents=True, exist_ok=True)
+            # This run's log is written beside the last one and replaces it only when the run
+            # succeeds: a recording that fails keeps OUT as it was (its log: log.jsonl.partial).
+            partial = output / "log.jsonl.partial"
+            partial.unlink(missing_ok=True)
+            log_for_terminal(partial)
             rec_trace = TraceRecorder()
-            with output_folder(output) as folder:
-                log_for_terminal(folder / "log.jsonl")
-                try:
-                    with recording_trace(rec_trace):
-                        with span("read", path=str(path)):
-                            recording = open_recording(path)
-                        result = analyze_into(recording, cfg, folder, trace=rec_trace)
-                    get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
-                except BaseException:
-                    output.mkdir(parents=True, exist_ok=True)
-                    (folder / "log.jsonl").replace(output / "log.jsonl.partial")
-                    raise
+            with recording_trace(rec_trace):
+                with span("read", path=str(path)):
+                    recording = open_recording(path)
+                result = analyze_recording(recording, cfg, output, trace=rec_trace)
             if trace is not None:
                 rec_trace.write(trace)
+            get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
+            partial.replace(output / "log.jsonl")
         if not quiet:
             table = Table(title=f"{len(result.events)} event(s) in {path}", title_justify="left")
             for col in ("type", "direction", "start_s", "end_s", "severity", "confidence", "peak"):
