@@ -4,6 +4,7 @@ fleet's ingest API (contract: docs/edge.md, "Device ingest API v1")."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from saferoad.domain.alerts import Alert
@@ -73,3 +74,27 @@ class EventSpool(Protocol):
         ...
 
     def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UploadJob:
+    """The next thing to upload: a trip, an event (metadata) or a clip."""
+
+    kind: str
+    """``trip``, ``event`` or ``clip``."""
+    trip_id: str
+    event_id: str | None
+    body: dict[str, Any] | None
+    clip: Path | None = None
+    size: int = 0
+    sha256: str = ""
+
+
+class UploadQueue(Protocol):
+    """The spool as the uploader reads it: jobs in upload order, and their outcomes."""
+
+    def next_job(self) -> UploadJob | None: ...
+
+    def mark(self, job: UploadJob, state: str, error: str | None = None) -> None:
+        """``sent``, ``failed`` (final, ``error`` says why) or ``queued`` (try again)."""
+        ...

@@ -1,5 +1,5 @@
 """The on-device spool (SQLite, WAL, fsynced)."""
 
-from saferoad.adapters.spool.sqlite import Job, SqliteSpool
+from saferoad.adapters.spool.sqlite import SqliteSpool
 
-__all__ = ["Job", "SqliteSpool"]
+__all__ = ["SqliteSpool"]

@@ -20,13 +20,13 @@ import os
 import sqlite3
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from saferoad.domain.event_specs import Priority, spec
 from saferoad.domain.types import Event
+from saferoad.ports.edge import UploadJob as Job
 
 RANKS = {Priority.COLLISION: 0, Priority.SAFETY: 1, Priority.DEVICE: 2}
 """Upload order: collision-class events first, device events last."""
@@ -68,20 +68,6 @@ CREATE TABLE IF NOT EXISTS clips (
     sent_at REAL
 );
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """The next thing to upload: a trip, an event (metadata) or a clip."""
-
-    kind: str
-    """``trip``, ``event`` or ``clip``."""
-    trip_id: str
-    event_id: str | None
-    body: dict[str, Any] | None
-    clip: Path | None = None
-    size: int = 0
-    sha256: str = ""
 
 
 class SqliteSpool:

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         output: Path | None = typer.Option(None, "-o", "--output", help="Also write OUT/events.jsonl and OUT/edge.json (the run's figures)."),
         spool: Path | None = typer.Option(None, "--spool", help="On-device spool (SQLite) (= --set edge.spool=PATH)."),
         no_spool: bool = typer.Option(False, "--no-spool", help="Do not write the spool (alerts only)."),
+        upload: bool = typer.Option(False, "--upload", help="After the drive, upload what the spool holds to edge.ingest_url until it is empty or only failed entries remain."),
         status: bool = typer.Option(False, "--status", help="Print the spool's upload status (queued, sent, capped, failed and why) and stop."),
     ) -> None:
         """Run the drive recorder: a recording fed in as if live (--replay) through the streaming rules, alerts to the sinks, events into the spool."""
@@ -47,13 +48,13 @@ def register(app: typer.Typer) -> None:
             )
             ecfg = cfg.edge
             spool_db = None
-            if status or not no_spool:
+            if status or upload or not no_spool:
                 spool_db = open_spool(ecfg)
             if status:
                 assert spool_db is not None
                 typer.echo(json.dumps(spool_db.status(), indent=2))
                 return
-            if ecfg.recording is None:
+            if ecfg.recording is None and not upload:
                 raise ValueError("edge: no source: give --replay REC or edge.recording in the config")
             recording = open_recording(Path(ecfg.recording)) if ecfg.recording is not None else None
             if check:
@@ -76,3 +77,9 @@ def register(app: typer.Typer) -> None:
                     write_events(output / "events.jsonl", report.events)
                     write_json_atomic(output / "edge.json", report.summary())
                 console.print(json.dumps(report.summary()))
+            if upload:
+                from saferoad.application.uploader import upload_from_config
+
+                assert spool_db is not None
+                result = upload_from_config(cfg, spool_db)
+                console.print(json.dumps(result.to_dict()))

@@ -1,0 +1,209 @@
+"""The uploader: everything in the spool to the fleet's ingest API, exactly once, in order.
+
+* **Order**: trips first (an event of an unknown trip is answered 404), then event metadata
+  by priority (collision-class first, ``EventSpec.priority``) and time, then clips in the same
+  order (metadata is small and what a fleet manager needs first).
+* **Idempotent**: every request names ids the device chose (trip and event UUIDs); the API
+  answers 200 to a repeat of something it holds, so a request whose answer was lost is simply
+  sent again.
+* **Resumable clips**: ``HEAD`` gives the bytes the server holds, ``PATCH`` sends the rest in
+  ``edge.clip_chunk_bytes`` pieces; a 409 re-synchronises on the server's offset.
+* **Transient vs final** (openpilot's uploader draws the same line): no answer, 5xx and 429
+  are retried after an exponential backoff with full jitter (a delay drawn uniformly below
+  ``min(backoff_max_s, backoff_base_s x 2^n)`` for the n-th failure in a row; AWS
+  Architecture Blog, "Exponential Backoff and Jitter"), or after ``Retry-After`` when the
+  server says; every other 4xx is final and the entry is marked ``failed`` with the reason.
+  401/403 (the device's token) stop the uploader without marking anything: no entry is at fault.
+* The backoff is for the whole queue, not per entry: while the server is unreachable nothing
+  overtakes the head of the queue, so when it comes back everything still arrives in order.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from saferoad.config import SaferoadConfig
+from saferoad.observability import get_logger
+from saferoad.ports.edge import Clock, IngestApi, IngestReply, UploadJob, UploadQueue
+
+log = get_logger("uploader")
+
+
+@dataclass
+class UploadResult:
+    sent: dict[str, int] = field(default_factory=lambda: {"trip": 0, "event": 0, "clip": 0})
+    failed: int = 0
+    transient_errors: int = 0
+    backoff_s: float = 0.0
+    """Time spent waiting between retries (on the uploader's clock)."""
+    stopped: str | None = None
+    """Why the uploader stopped before the queue was empty (auth, time limit)."""
+    order: list[tuple[str, str]] = field(default_factory=list)
+    """(kind, id) of what was sent, in order."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sent": dict(self.sent),
+            "failed": self.failed,
+            "transient_errors": self.transient_errors,
+            "backoff_s": round(self.backoff_s, 3),
+            "stopped": self.stopped,
+        }
+
+
+class _Transient(Exception):
+    def __init__(self, reply: IngestReply) -> None:
+        super().__init__(reply.detail)
+        self.reply = reply
+
+
+class _Final(Exception):
+    pass
+
+
+class _Auth(Exception):
+    pass
+
+
+class Uploader:
+    def __init__(
+        self,
+        queue: UploadQueue,
+        api: IngestApi,
+        clock: Clock,
+        *,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 300.0,
+        chunk_bytes: int = 1 << 20,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.queue = queue
+        self.api = api
+        self.clock = clock
+        self.base_s = backoff_base_s
+        self.max_s = backoff_max_s
+        self.chunk_bytes = chunk_bytes
+        self.rng = rng or random.Random()
+        self.failures_in_a_row = 0
+
+    def backoff(self, reply: IngestReply) -> float:
+        """The wait before the next try after the n-th transient failure in a row."""
+        ceiling = min(self.max_s, self.base_s * 2.0 ** (self.failures_in_a_row - 1))
+        delay = self.rng.uniform(0.0, ceiling)
+        if reply.retry_after_s is not None:
+            delay = max(delay, min(reply.retry_after_s, self.max_s))
+        return delay
+
+    def run(self, max_s: float | None = None) -> UploadResult:
+        """Upload until the queue is empty (or holds only final failures), the token is refused,
+        or ``max_s`` has passed on the clock."""
+        res = UploadResult()
+        t0 = self.clock.now()
+        while True:
+            if max_s is not None and self.clock.now() - t0 >= max_s:
+                res.stopped = f"time limit {max_s} s"
+                return res
+            job = self.queue.next_job()
+            if job is None:
+                return res
+            try:
+                self._send(job)
+            except _Transient as err:
+                self.failures_in_a_row += 1
+                res.transient_errors += 1
+                self.queue.mark(job, "queued", f"transient: {_why(err.reply)}")
+                wait = self.backoff(err.reply)
+                res.backoff_s += wait
+                log.info("upload_retry", kind=job.kind, id=job.event_id or job.trip_id, why=_why(err.reply), wait_s=round(wait, 3))
+                self.clock.sleep(wait)
+                continue
+            except _Auth as err:
+                res.stopped = str(err)
+                log.warning("upload_refused", why=str(err))
+                return res
+            except _Final as err:
+                self.failures_in_a_row = 0
+                res.failed += 1
+                self.queue.mark(job, "failed", str(err))
+                log.warning("upload_failed", kind=job.kind, id=job.event_id or job.trip_id, why=str(err))
+                continue
+            self.failures_in_a_row = 0
+            self.queue.mark(job, "sent")
+            res.sent[job.kind] += 1
+            res.order.append((job.kind, job.event_id or job.trip_id))
+
+    # -- one job ----------------------------------------------------------------------------
+
+    def _check(self, reply: IngestReply, what: str) -> IngestReply:
+        if reply.ok:
+            return reply
+        if reply.transient:
+            raise _Transient(reply)
+        if reply.status in (401, 403):
+            raise _Auth(f"{what}: {reply.status} {reply.detail} (the device token)")
+        raise _Final(f"{what}: {reply.status} {reply.detail}")
+
+    def _send(self, job: UploadJob) -> None:
+        if job.kind == "trip":
+            assert job.body is not None
+            self._check(self.api.put_trip(job.trip_id, job.body), f"trip {job.trip_id}")
+        elif job.kind == "event":
+            assert job.body is not None and job.event_id is not None
+            self._check(self.api.put_event(job.trip_id, job.event_id, job.body), f"event {job.event_id}")
+        else:
+            self._send_clip(job)
+
+    def _send_clip(self, job: UploadJob) -> None:
+        assert job.event_id is not None and job.clip is not None
+        what = f"clip of {job.event_id}"
+        head = self.api.clip_offset(job.trip_id, job.event_id)
+        offset = 0  # 404: no upload started
+        if head.status != 404:
+            offset = self._check(head, what).offset or 0
+        try:
+            fh = job.clip.open("rb")
+        except OSError as err:
+            raise _Final(f"{what}: {err}") from None
+        with fh:
+            while True:
+                fh.seek(offset)
+                chunk = fh.read(self.chunk_bytes) if offset < job.size else b""
+                reply = self.api.patch_clip(job.trip_id, job.event_id, offset, job.size, job.sha256, chunk)
+                if reply.status == 409 and reply.offset is not None:
+                    offset = reply.offset  # the server holds another prefix: resume there
+                    continue
+                self._check(reply, what)
+                if reply.status in (200, 201):
+                    return
+                offset = reply.offset if reply.offset is not None else offset + len(chunk)
+
+
+def _why(reply: IngestReply) -> str:
+    return f"{reply.status} {reply.detail}".strip() if reply.status else reply.detail
+
+
+def upload_from_config(config: SaferoadConfig, queue: UploadQueue, clock: Clock | None = None) -> UploadResult:
+    """The uploader as ``saferoad edge --upload`` runs it (HTTP client, token from the
+    environment variable ``edge.device_token_env``)."""
+    from saferoad.adapters.ingest_http.client import HttpIngestClient
+    from saferoad.application.edge import WallClock
+
+    ecfg = config.edge
+    if ecfg.ingest_url is None:
+        raise ValueError("edge --upload: set edge.ingest_url (the fleet's ingest API)")
+    token = os.environ.get(ecfg.device_token_env)
+    if not token:
+        raise ValueError(f"edge --upload: the device token is not set (environment variable {ecfg.device_token_env})")
+    api = HttpIngestClient(ecfg.ingest_url, token, ecfg.request_timeout_s)
+    up = Uploader(
+        queue,
+        api,
+        clock or WallClock(),
+        backoff_base_s=ecfg.backoff_base_s,
+        backoff_max_s=ecfg.backoff_max_s,
+        chunk_bytes=ecfg.clip_chunk_bytes,
+    )
+    return up.run()
