@@ -63,7 +63,8 @@ def build_model_detector(cfg: SaferoadConfig, backend: InferenceBackend | None =
         kind = p.detector if p.detector in BACKENDS else "onnx"
         backend = BACKENDS[kind](cfg, card)
     return ModelDetector(
-        card, backend, score_threshold=p.score_threshold, nms_iou=p.nms_iou, tiles=p.tiles
+        card, backend, score_threshold=p.score_threshold, nms_iou=p.nms_iou, tiles=p.tiles,
+        horizon_band=p.horizon_band,
     )
 
 

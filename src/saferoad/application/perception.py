@@ -15,7 +15,8 @@ The API the road stage of ``analyze`` and ``saferoad detect`` use::
 ``run_perception`` streams: it holds a bounded number of frames in flight (``2 × workers``)
 and per-track distance histories only for live tracks, so memory stays flat on endless
 streams. Each yielded :class:`~saferoad.domain.types.TrackedObject` has ``distance_m``
-(metres to the object's near face, ``None`` where unknown), ``is_lead`` (the nearest
+(metres to the object's near face, ``None`` where unknown; ``attributes["distance_sigma_m"]``
+its one-sigma uncertainty where estimated from the image), ``is_lead`` (the nearest
 vehicle in the ego corridor; at most one per frame) and ``attributes``: ``label`` (the
 model's class name), ``lateral_m`` (left +), and for vehicles ``range_rate_mps`` (negative
 = closing) and ``ttc_s`` (time to collision, ``inf`` when not closing) once the track has a
@@ -62,6 +63,7 @@ from saferoad.domain.geometry import (
     Corridor,
     DistanceEstimator,
     corridor_from_markings,
+    horizon_band,
     pitch_from_horizon,
     range_rate,
     select_lead,
@@ -259,6 +261,14 @@ class _Geometry:
         self.default_corridor = Corridor(half_width_m=p.corridor_half_width_m)
         self.corridor = self.default_corridor
         self.stats = stats
+        self.band: tuple[float, float] | None = None
+        """Rows (top, bottom) of the horizon band of the current camera and pitch."""
+
+    def prepare(self, frame: Frame) -> None:
+        """Before the first frame is detected: the camera scaled to the frames (so the
+        detector's horizon band comes from it from the first frame on)."""
+        if self.camera is None:
+            self._setup(frame)
 
     def _setup(self, frame: Frame) -> None:
         p = self.p
@@ -279,6 +289,10 @@ class _Geometry:
         self.camera = cam
         self.estimator = DistanceEstimator(cam)
         self.stats.pitch_deg = cam.mount.pitch_deg
+        p = self.p
+        self.band = horizon_band(
+            cam, near_m=p.band_near_m, object_height_m=p.band_object_height_m, margin_deg=p.band_margin_deg
+        )
 
     def _maybe_pitch(self, frame: Frame, n: int) -> None:
         if self.horizon is None or self.camera is None or n % PITCH_EVERY:
@@ -332,6 +346,8 @@ class _Geometry:
             attrs = dict(o.attributes)
             if math.isfinite(float(lateral[i])):
                 attrs["lateral_m"] = round(float(lateral[i]), 3)
+            if o.distance_m is None and math.isfinite(d) and math.isfinite(float(est.sigma[i])):
+                attrs["distance_sigma_m"] = round(float(est.sigma[i]), 3)
             if is_vehicle[i] and math.isfinite(d):
                 h = self.history.setdefault(o.track_id, deque(maxlen=HISTORY_LEN))
                 h.append((frame.t_s, d))
@@ -381,7 +397,7 @@ def run_perception(
     n_workers = p.workers if workers is None else workers
     if not isinstance(detector, FrameParallelDetector):
         n_workers = 1  # replay and other cheap detectors: no thread pool
-    for n, (frame, det) in enumerate(_detect_stream(frames, detector, n_workers)):
+    for n, (frame, det) in enumerate(_detect_stream(_with_band(frames, geo), detector, n_workers)):
         det, hood = drop_hood(det, frame.width, frame.height, p.hood_fraction)
         st.dropped_hood += hood
         st.frames += 1
@@ -390,6 +406,15 @@ def run_perception(
         objs = geo.apply(frame, objs, n, tracker.active_ids)
         st.track_ids.update(o.track_id for o in objs)
         yield frame, objs
+
+
+def _with_band(frames: Iterable[Frame], geo: _Geometry) -> Iterator[Frame]:
+    """``frames``, each carrying the horizon band of the camera and pitch known when it
+    goes to the detector (``Frame.horizon_band``; a pitch found later applies to the frames
+    sent after it)."""
+    for f in frames:
+        geo.prepare(f)
+        yield replace(f, horizon_band=geo.band) if geo.band is not None else f
 
 
 TRACKS_SCHEMA = pa.schema(
@@ -410,6 +435,7 @@ TRACKS_SCHEMA = pa.schema(
         ("range_rate_mps", pa.float64()),
         ("ttc_s", pa.float64()),
         ("lamp", pa.string()),
+        ("distance_sigma_m", pa.float64()),
     ]
 )
 """``tracks.parquet``: the columns of docs/recording-format.md, then extras (nullable)."""
@@ -446,6 +472,7 @@ class TracksWriter:
             r["ttc_s"].append(_num_or_none(a.get("ttc_s")))
             lamp = a.get("lamp")
             r["lamp"].append(str(lamp) if lamp is not None else None)
+            r["distance_sigma_m"].append(_num_or_none(a.get("distance_sigma_m")))
         if len(r["frame"]) >= self.flush_rows:
             self.flush()
 

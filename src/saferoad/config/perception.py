@@ -42,6 +42,23 @@ class PerceptionConfig(Section):
         le=8,
         description="Extra half-width windows over the top of the frame for small signs and lights (SAHI-style slicing); 0 = off. Costs 1 + tiles inferences a frame.",
     )
+    horizon_band: bool | None = Field(
+        None,
+        description="Second inference a frame over the band of rows around the horizon, at 2-3x the full frame's scale, for far road users; unset = the model card's [passes] horizon_band (yolox-nano: on).",
+    )
+    band_near_m: float = Field(
+        20.0,
+        gt=0,
+        description="The horizon band reaches down to the road this far ahead: nearer cars are 20+ px in a 416 px full-frame pass of a 90° camera and found there.",
+    )
+    band_object_height_m: float = Field(
+        4.0, gt=0, description="The band reaches up to the top of an object this tall at band_near_m (EU vehicle height limit 4 m)."
+    )
+    band_margin_deg: float = Field(
+        1.5,
+        ge=0,
+        description="The band is widened by the rows this much pitch or road-grade error moves the horizon.",
+    )
     intra_op_threads: int = Field(
         1, ge=0, description="ONNX Runtime threads per session (1 is fastest on 2 cores with frame parallelism; performance-notes.md)."
     )

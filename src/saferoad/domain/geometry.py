@@ -151,6 +151,32 @@ class CameraModel:
         return float(i.fy * dc[1] / dc[2] + i.cy)
 
 
+def horizon_band(
+    camera: CameraModel,
+    *,
+    near_m: float = 20.0,
+    object_height_m: float = 4.0,
+    margin_deg: float = 1.5,
+) -> tuple[float, float]:
+    """Image rows (top, bottom) in which every road user farther than ``near_m`` is seen:
+    from the top of an ``object_height_m`` tall object at ``near_m`` (the EU height limit
+    of 4 m covers lorries and buses) down to the road at ``near_m``, widened by the rows
+    ``margin_deg`` of pitch or road-grade error move the horizon, and clipped to the image.
+    Nearer objects are large enough for a pass over the whole frame; this band is where
+    a second, higher-resolution pass looks for the far ones. Lateral positions across
+    ±45° are taken, so a rolled camera's tilted band is covered."""
+    i = camera.intrinsics
+    ys = np.array([-1.0, 0.0, 1.0]) * near_m
+    ground = np.stack([np.full(3, near_m), ys, np.zeros(3)], axis=1)
+    top = np.stack([np.full(3, near_m), ys, np.full(3, object_height_m)], axis=1)
+    vg = camera.project(ground)[:, 1]
+    vt = camera.project(top)[:, 1]
+    margin = i.fy * math.tan(math.radians(margin_deg))
+    lo = float(np.nanmin(vt)) - margin if np.isfinite(vt).any() else 0.0
+    hi = float(np.nanmax(vg)) + margin if np.isfinite(vg).any() else float(i.height)
+    return max(0.0, lo), min(float(i.height), hi)
+
+
 def pitch_from_horizon(horizon_v: float, intrinsics: CameraIntrinsics) -> float:
     """Camera pitch (degrees, down positive) from the image row of the horizon or of the
     lane lines' vanishing point (zero roll assumed): pitch = atan((cy − v_h) / fy)."""
@@ -213,6 +239,10 @@ class DistanceEstimate:
     size: FloatArray
     lateral_m: FloatArray
     """Lateral offset (left +) of the box's bottom centre at the fused distance."""
+    sigma: FloatArray = field(default_factory=lambda: np.empty(0))
+    """One standard deviation of ``fused`` (m): the inverse-variance combination of the two
+    estimates' own — growing with Z² for ground contact and with Z for the size prior (the
+    prior's spread plus the box edges' pixel error over the box's width)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,8 +295,9 @@ class DistanceEstimator:
         self, xyxy: FloatArray, labels: Sequence[str] | None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Distance (to the near face) from the size prior of each box's label, and its
-        sigma; NaN when the label has no prior or the measured side is cut off by the image
-        border.
+        sigma: the prior's spread and the box edges' ``pixel_sigma`` over the measured
+        width or height, so it grows with range; NaN when the label has no prior or the
+        measured side is cut off by the image border.
 
         Vehicles are taken as boxes of the prior's width W and length L aligned with the
         road: off to one side, the 2D box spans the near rear corner to the far front corner
@@ -302,9 +333,14 @@ class DistanceEstimator:
                     if ul[k] * z_side + w < 0:
                         z, side[k] = z_side, -w
                 d[k] = z
+                measured = span * i.fx
             elif prior.height_m is not None and h_px[k] > 1 and not cut_tb[k]:
                 d[k] = i.fy * prior.height_m / h_px[k]
-            s[k] = d[k] * prior.rel_sigma
+                measured = h_px[k]
+            else:
+                continue
+            # two edges, each pixel_sigma: sqrt(2)·pixel_sigma on the measured extent
+            s[k] = d[k] * math.hypot(prior.rel_sigma, math.sqrt(2.0) * self.pixel_sigma / measured)
         return d, s, side
 
     def estimate(self, xyxy: FloatArray, labels: Sequence[str] | None) -> DistanceEstimate:
@@ -315,6 +351,7 @@ class DistanceEstimator:
         sg = self._ground_sigma(b, dg)
         ds, ss, side = self._size(b, labels)
         fused = fuse_estimates(dg, sg, ds, ss)
+        sigma = fused_sigma(dg, sg, ds, ss)
         # lateral position of the rear face's centre: where a car's side shows, the box
         # centre is not the car's centre; the rear face is the outer W of the box
         u = (b[:, 0] + b[:, 2]) / 2.0
@@ -327,7 +364,17 @@ class DistanceEstimator:
         u = np.where(np.isfinite(u_rear), u_rear, u)
         uv = np.stack([u, b[:, 3]], axis=1)
         lat = lateral_at_distance(self.camera, uv, fused)
-        return DistanceEstimate(fused=fused, ground=dg, size=ds, lateral_m=lat)
+        return DistanceEstimate(fused=fused, ground=dg, size=ds, lateral_m=lat, sigma=sigma)
+
+
+def fused_sigma(d1: FloatArray, s1: FloatArray, d2: FloatArray, s2: FloatArray) -> FloatArray:
+    """Standard deviation of :func:`fuse_estimates`' result: 1 / sqrt(Σ 1/σ²) over the
+    estimates present; NaN where there is none."""
+    w1 = np.where(np.isfinite(d1) & (s1 > 0), 1.0 / np.square(np.where(s1 > 0, s1, 1.0)), 0.0)
+    w2 = np.where(np.isfinite(d2) & (s2 > 0), 1.0 / np.square(np.where(s2 > 0, s2, 1.0)), 0.0)
+    tot = w1 + w2
+    out: FloatArray = np.where(tot > 0, 1.0 / np.sqrt(np.where(tot > 0, tot, 1.0)), np.nan)
+    return out
 
 
 def fuse_estimates(d1: FloatArray, s1: FloatArray, d2: FloatArray, s2: FloatArray) -> FloatArray:

@@ -251,6 +251,10 @@ class Frame:
     index: int
     t_s: float
     image: ImageArray
+    horizon_band: tuple[float, float] | None = None
+    """Rows (top, bottom) of the band around the horizon where road users farther than a
+    full-frame pass can see are, from the camera geometry (``geometry.horizon_band``);
+    set by the perception pipeline, ``None`` where unknown."""
 
     @property
     def width(self) -> int:

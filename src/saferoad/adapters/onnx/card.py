@@ -31,6 +31,9 @@ Example (``cards/yolox-nano.toml``)::
 
     [classes]
     names_file = "coco80.txt"   # or names = ["person", ...]
+
+    [passes]
+    horizon_band = true         # far road users need a second pass over the horizon band
 """
 
 from __future__ import annotations
@@ -108,12 +111,19 @@ class _Thresholds(_Strict):
     max_detections: int = Field(100, ge=1)
 
 
+class _PassesTable(_Strict):
+    horizon_band: bool = False
+    """The model needs a second pass over the band around the horizon to see far road
+    users (its input shrinks the frame too much for them); see docs/perception.md."""
+
+
 class _CardFile(_Strict):
     model: _ModelTable
     input: _InputTable
     output: _OutputTable
     classes: _ClassesTable
     thresholds: _Thresholds = _Thresholds.model_validate({})
+    passes: _PassesTable = _PassesTable.model_validate({})
 
 
 class ModelCard(BaseModel):
@@ -143,6 +153,8 @@ class ModelCard(BaseModel):
     score_threshold: float
     nms_iou: float
     max_detections: int
+    horizon_band: bool = False
+    """``[passes] horizon_band``: run the horizon-band pass by default with this model."""
 
     @property
     def input_width(self) -> int:
@@ -240,6 +252,7 @@ def load_card(path: str | Path) -> ModelCard:
         score_threshold=card.thresholds.score,
         nms_iou=card.thresholds.nms_iou,
         max_detections=card.thresholds.max_detections,
+        horizon_band=card.passes.horizon_band,
     )
 
 

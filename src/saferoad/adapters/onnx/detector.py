@@ -24,7 +24,8 @@ from saferoad.adapters.onnx.card import ModelCard, check_card
 from saferoad.adapters.onnx.classes import ROAD_ORDER, road_class_table
 from saferoad.adapters.onnx.lamp import lamp_colour
 from saferoad.adapters.process_settings import SharedSetting
-from saferoad.domain.types import Detections, Frame, RoadClass
+from saferoad.domain.geometry import CameraModel, horizon_band
+from saferoad.domain.types import CameraIntrinsics, CameraMount, Detections, Frame, RoadClass
 from saferoad.ports.detector import InferenceBackend
 
 F32 = NDArray[np.float32]
@@ -69,12 +70,19 @@ def preprocess_image(
     else:
         canvas = cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
         info = LetterboxInfo(in_w / w, in_h / h, 0.0, 0.0, w, h)
+    return canvas_to_blob(canvas, card, as_uint8=as_uint8), info
+
+
+def canvas_to_blob(canvas: NDArray[Any], card: ModelCard, *, as_uint8: bool = False) -> NDArray[Any]:
+    """A BGR uint8 image of the model's input size as the model's input tensor (colour
+    order, normalisation, NCHW); ``as_uint8`` as in :func:`preprocess_image`."""
     if card.colour == "RGB":
         canvas = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
+    in_h, in_w = canvas.shape[:2]
     if as_uint8:
         if not card.raw_pixels:
             raise ValueError(f"{card.path}: the input is normalised, it cannot be sent as uint8")
-        return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]), info
+        return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None])
     # HWC uint8 -> NCHW float32 in one pass: one plane at a time (cv2.split), each cast
     # while copied into the output. ``canvas.transpose(2, 0, 1).astype(np.float32)`` keeps
     # the HWC memory order, so it needed a second full copy to become contiguous.
@@ -87,7 +95,154 @@ def preprocess_image(
         mean = np.asarray(card.mean, dtype=np.float32).reshape(1, 3, 1, 1)
         std = np.asarray(card.std, dtype=np.float32).reshape(1, 3, 1, 1)
         blob = (blob - mean) / std
-    return blob, info
+    return blob
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A rectangle of the frame (``x0, y0, x1, y1``, source pixels) laid into a model input
+    at ``(in_x, in_y)`` and resized by ``scale`` (the same on both axes)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    in_x: float
+    in_y: float
+    scale: float
+
+    @property
+    def in_w(self) -> float:
+        return (self.x1 - self.x0) * self.scale
+
+    @property
+    def in_h(self) -> float:
+        return (self.y1 - self.y0) * self.scale
+
+
+CUT_TOLERANCE_PX = 6.0
+"""Model-input pixels: a box edge this close to a window edge that lies inside the frame
+counts as cut there (a truncated object's box ends at or a few pixels short of the edge;
+less than one cell of the finest stride, 8)."""
+
+CROSS_PASS_IOS = 0.7
+"""Two boxes of one road class from different passes, the smaller lying this much inside
+the other (intersection over the smaller area, SAHI's IOS), are one object: the lower
+score goes. Catches what IoU-based NMS cannot: a part of a near car the band saw whole
+in its rows, or a far car whose full-frame box is loose."""
+
+
+def suppress_across_passes(
+    boxes: F32, scores: F32, classes: NDArray[np.int64], passes: NDArray[np.int64], ios: float = CROSS_PASS_IOS
+) -> NDArray[np.bool_]:
+    """Which boxes to keep: of two boxes from different ``passes`` with the same
+    ``classes`` and an intersection over the smaller area >= ``ios``, the lower-scoring
+    one goes (greedy, highest score first, as NMS). Boxes of one pass are left to NMS."""
+    n = len(boxes)
+    keep = np.ones(n, dtype=bool)
+    if n < 2 or len(np.unique(passes)) < 2:
+        return keep
+    area = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+    iw = np.clip(np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(boxes[:, None, 0], boxes[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1]), 0, None)
+    smaller = np.minimum(area[:, None], area[None, :])
+    overlap = (iw * ih) / np.where(smaller > 0, smaller, 1.0)
+    same = (classes[:, None] == classes[None, :]) & (passes[:, None] != passes[None, :]) & (overlap >= ios)
+    for i in np.argsort(-scores, kind="stable"):
+        if keep[i]:
+            keep[same[i] & (scores <= scores[i]) & (np.arange(n) != i)] = False
+    return keep
+
+
+def pack_band(
+    width: int,
+    height: int,
+    rows: tuple[float, float],
+    in_w: int,
+    in_h: int,
+    *,
+    overlap_px: int,
+    gap_px: int = 16,
+    max_strips: int = 4,
+    max_scale: float = 2.0,
+) -> list[Window]:
+    """Lay the band of frame rows ``rows`` (top, bottom) into one ``in_w × in_h`` model
+    input as ``k`` side-by-side strips stacked top to bottom, ``gap_px`` input pixels
+    apart, neighbouring strips overlapping by ``overlap_px`` source pixels; ``k`` (1 to
+    ``max_strips``) is the one giving the largest scale (fewest strips on a tie). A wide,
+    low band (the road near the horizon) thus reaches the model at 2-3x the full frame's
+    scale for one inference. ``[]`` when the band is empty."""
+    y0 = max(0, int(np.floor(rows[0])))
+    y1 = min(height, int(np.ceil(rows[1])))
+    hb = y1 - y0
+    if hb < 2 or width < 2:
+        return []
+    best: tuple[float, int, int] | None = None
+    for k in range(1, max_strips + 1):
+        sw = min(width, int(np.ceil((width + (k - 1) * overlap_px) / k)))
+        s = min(in_w / sw, (in_h - (k - 1) * gap_px) / (k * hb), max_scale)
+        if s > 0 and (best is None or s > best[0] * 1.0001):
+            best = (s, k, sw)
+    if best is None:
+        return []
+    s, k, sw = best
+    xs = [0] if k == 1 else [round(i * (width - sw) / (k - 1)) for i in range(k)]
+    step = np.floor(hb * s) + gap_px
+    return [Window(x, y0, x + sw, y1, 0.0, float(i * step), s) for i, x in enumerate(xs)]
+
+
+def render_windows(image: NDArray[np.uint8], windows: list[Window], in_w: int, in_h: int, pad: int) -> NDArray[np.uint8]:
+    """The model input holding ``windows`` of ``image`` (the rest filled with ``pad``)."""
+    canvas: NDArray[np.uint8] = np.full((in_h, in_w, 3), pad, dtype=np.uint8)
+    for w in windows:
+        tw = min(in_w - int(w.in_x), max(1, int(np.floor(w.in_w))))
+        th = min(in_h - int(w.in_y), max(1, int(np.floor(w.in_h))))
+        x, y = int(w.in_x), int(w.in_y)
+        cv2.resize(
+            image[w.y0 : w.y1, w.x0 : w.x1], (tw, th), dst=canvas[y : y + th, x : x + tw],
+            interpolation=cv2.INTER_LINEAR,
+        )
+    return canvas
+
+
+def boxes_from_windows(
+    boxes: F32, windows: list[Window], width: int, height: int
+) -> tuple[F32, NDArray[np.bool_]]:
+    """Model-input boxes (xyxy) of an input holding ``windows`` → frame boxes, and which
+    are whole. Each box belongs to the window holding its centre (a box centred outside
+    every window is dropped: its row is set to NaN and counted as not whole) and is clipped
+    to it; a box reaching a window edge that lies inside the frame is cut there — the
+    object goes on beyond the window, so the box is a fragment, not the object."""
+    n = len(boxes)
+    out = np.full((n, 4), np.nan, dtype=np.float32)
+    whole = np.zeros(n, dtype=bool)
+    if n == 0:
+        return out, whole
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    t = CUT_TOLERANCE_PX
+    for w in windows:
+        ex, ey = w.in_x + w.in_w, w.in_y + w.in_h
+        inside = (cx >= w.in_x) & (cx < ex) & (cy >= w.in_y) & (cy < ey) & np.isnan(out[:, 0])
+        if not inside.any():
+            continue
+        b = boxes[inside].copy()
+        b[:, [0, 2]] = np.clip(b[:, [0, 2]], w.in_x, ex)
+        b[:, [1, 3]] = np.clip(b[:, [1, 3]], w.in_y, ey)
+        cut = np.zeros(len(b), dtype=bool)
+        if w.x0 > 0:
+            cut |= b[:, 0] <= w.in_x + t
+        if w.x1 < width:
+            cut |= b[:, 2] >= ex - t
+        if w.y0 > 0:
+            cut |= b[:, 1] <= w.in_y + t
+        if w.y1 < height:
+            cut |= b[:, 3] >= ey - t
+        b[:, [0, 2]] = (b[:, [0, 2]] - w.in_x) / w.scale + w.x0
+        b[:, [1, 3]] = (b[:, [1, 3]] - w.in_y) / w.scale + w.y0
+        out[inside] = b
+        whole[inside] = ~cut
+    return out, whole
 
 
 _OPENCV_THREADS = SharedSetting(cv2.getNumThreads, cv2.setNumThreads)
@@ -190,6 +345,14 @@ class ModelDetector:
     also run the model on that many overlapping half-width windows over the top
     ``tile_band`` of the frame and merge (small signs and lights at a cost of
     ``1 + tiles`` inferences per frame; see docs/perception.md).
+
+    ``horizon_band`` (default: the card's ``passes.horizon_band``): a second inference a
+    frame on the band of rows around the horizon where far road users are
+    (``Frame.horizon_band``, which ``run_perception`` sets from the camera geometry; where
+    unset, the band of a level 90° camera 1.3 m high), laid into one model input as overlapping strips by
+    :func:`pack_band`. Boxes of the band and tile passes that a window edge inside the frame
+    cuts are fragments and never become objects (:func:`boxes_from_windows`); the whole
+    boxes of all passes are merged by class-wise NMS.
     """
 
     def __init__(
@@ -203,6 +366,8 @@ class ModelDetector:
         lamp: bool = True,
         tiles: int = 0,
         tile_band: float = 2.0 / 3.0,
+        horizon_band: bool | None = None,
+        band_overlap_px: int = 32,
     ) -> None:
         check_card(card, backend)
         self.card = card
@@ -216,6 +381,11 @@ class ModelDetector:
             raise ValueError("tiles must be >= 0 and tile_band in (0, 1]")
         self.tiles = tiles
         self.tile_band = tile_band
+        self.horizon_band = card.horizon_band if horizon_band is None else horizon_band
+        self.band_overlap_px = band_overlap_px
+        """Model-input pixels: neighbouring band strips overlap by what this many pixels
+        of the full-frame pass are in the frame, so an object too small for the full frame
+        lies whole in at least one strip."""
         table = road_class_table(card.class_names)
         self._road = table
         self._keep = np.array([t is not None for t in table], dtype=np.float32)
@@ -240,6 +410,14 @@ class ModelDetector:
     ) -> tuple[F32, F32, NDArray[np.int64]]:
         """Decoded boxes (frame pixels, xyxy), scores and model class ids above the score
         threshold, road classes only, before NMS."""
+        boxes, scores, cids = self.decode(outputs)
+        boxes[:, [0, 2]] = (boxes[:, [0, 2]] - info.pad_x) / info.scale_x + info.offset_x
+        boxes[:, [1, 3]] = (boxes[:, [1, 3]] - info.pad_y) / info.scale_y + info.offset_y
+        return boxes, scores, cids
+
+    def decode(self, outputs: dict[str, NDArray[np.generic]]) -> tuple[F32, F32, NDArray[np.int64]]:
+        """Decoded boxes in model-input pixels (xyxy, a new array), scores and model class
+        ids above the score threshold, road classes only."""
         if self.card.output_name not in outputs:
             raise ValueError(
                 f"{self.card.path}: backend returned {sorted(outputs)}, not output "
@@ -262,10 +440,7 @@ class ModelDetector:
             boxes, scores, cids = decode_ultralytics(out, self.card, self._keep, thr)
         else:
             boxes, scores, cids = decode_fastestdet(out, self.card, self._keep, thr)
-        boxes = boxes.astype(np.float32, copy=True)
-        boxes[:, [0, 2]] = (boxes[:, [0, 2]] - info.pad_x) / info.scale_x + info.offset_x
-        boxes[:, [1, 3]] = (boxes[:, [1, 3]] - info.pad_y) / info.scale_y + info.offset_y
-        return boxes, scores, cids
+        return boxes.astype(np.float32, copy=True), scores, cids
 
     def postprocess(
         self,
@@ -340,22 +515,68 @@ class ModelDetector:
         xs = np.linspace(0, width - tw, n).round().astype(int)
         return [(int(x), 0, int(x) + tw, th) for x in xs]
 
-    def detect_tiled(self, frame: Frame) -> Detections:
-        """Whole frame plus the tile windows, merged by NMS (SAHI-style slicing)."""
+    def band_windows(self, frame: Frame) -> list[Window]:
+        """The strips of the frame's horizon band in one model input (see
+        :func:`pack_band`); without ``frame.horizon_band``, the band of a level 90° camera
+        1.3 m high (``perception.hfov_deg`` and the mount defaults)."""
+        width, height = frame.width, frame.height
+        rows = frame.horizon_band or horizon_band(
+            CameraModel(CameraIntrinsics.from_fov(width, height, 90.0), CameraMount())
+        )
+        full = min(self.card.input_width / width, self.card.input_height / height)
+        return pack_band(
+            width, height, rows, self.card.input_width,
+            self.card.input_height, overlap_px=int(np.ceil(self.band_overlap_px / full)),
+        )
+
+    def _window_pass(self, image: NDArray[np.uint8], windows: list[Window]) -> tuple[F32, F32, NDArray[np.int64]]:
+        """Infer one model input holding ``windows``; the whole boxes in frame pixels."""
+        h, w = image.shape[:2]
+        canvas = render_windows(image, windows, self.card.input_width, self.card.input_height, self.card.pad_value)
+        blob = canvas_to_blob(canvas, self.card, as_uint8=self._uint8_input)
+        boxes, scores, cids = self.decode(self.infer({self.card.input_name: blob}))
+        frame_boxes, whole = boxes_from_windows(boxes, windows, w, h)
+        return frame_boxes[whole], scores[whole], cids[whole]
+
+    def _tile_window(self, x0: int, y0: int, x1: int, y1: int) -> Window:
+        # preprocess_image's letterbox of the crop, as a window
+        in_w, in_h = self.card.input_width, self.card.input_height
+        cw, ch = x1 - x0, y1 - y0
+        r = min(in_w / cw, in_h / ch)
+        nw, nh = max(1, round(cw * r)), max(1, round(ch * r))
+        px, py = ((in_w - nw) // 2, (in_h - nh) // 2) if self.card.align == "centre" else (0, 0)
+        return Window(x0, y0, x1, y1, float(px), float(py), r)
+
+    def detect_passes(self, frame: Frame) -> Detections:
+        """The whole frame, then the horizon band (:attr:`horizon_band`) and the tile
+        windows (:attr:`tiles`); fragments dropped, whole boxes merged by NMS."""
         inputs, info = self.preprocess(frame)
         parts = [self.candidates(self.infer(inputs), info)]
+        if self.horizon_band:
+            windows = self.band_windows(frame)
+            if windows:
+                parts.append(self._window_pass(frame.image, windows))
         for x0, y0, x1, y1 in self.tile_windows(frame.width, frame.height):
-            crop = np.ascontiguousarray(frame.image[y0:y1, x0:x1])
-            blob, tinfo = preprocess_image(crop, self.card, as_uint8=self._uint8_input)
-            tinfo = LetterboxInfo(
-                tinfo.scale_x, tinfo.scale_y, tinfo.pad_x, tinfo.pad_y,
-                frame.width, frame.height, float(x0), float(y0),
-            )
-            parts.append(self.candidates(self.infer({self.card.input_name: blob}), tinfo))
+            if self.card.resize == "letterbox":
+                parts.append(self._window_pass(frame.image, [self._tile_window(x0, y0, x1, y1)]))
+            else:  # a stretched input has two scales: the crop on its own, no fragment test
+                crop = np.ascontiguousarray(frame.image[y0:y1, x0:x1])
+                blob, tinfo = preprocess_image(crop, self.card, as_uint8=self._uint8_input)
+                tinfo = LetterboxInfo(
+                    tinfo.scale_x, tinfo.scale_y, tinfo.pad_x, tinfo.pad_y,
+                    frame.width, frame.height, float(x0), float(y0),
+                )
+                parts.append(self.candidates(self.infer({self.card.input_name: blob}), tinfo))
         boxes = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])
         cids = np.concatenate([p[2] for p in parts])
-        return self.finish(boxes, scores, cids, frame.width, frame.height, frame.image)
+        passes = np.concatenate([np.full(len(p[0]), k, dtype=np.int64) for k, p in enumerate(parts)])
+        keep = suppress_across_passes(boxes, scores, self._road_index[cids], passes)
+        return self.finish(boxes[keep], scores[keep], cids[keep], frame.width, frame.height, frame.image)
+
+    def detect_tiled(self, frame: Frame) -> Detections:
+        """Whole frame plus the tile windows and band, merged (see :meth:`detect_passes`)."""
+        return self.detect_passes(frame)
 
     def frame_parallel(self) -> AbstractContextManager[None]:
         """Context for running :meth:`detect` on several frames at once, one thread each
@@ -363,8 +584,8 @@ class ModelDetector:
         return opencv_threads(1)
 
     def detect(self, frame: Frame) -> Detections:
-        if self.tiles > 0:
-            return self.detect_tiled(frame)
+        if self.tiles > 0 or self.horizon_band:
+            return self.detect_passes(frame)
         inputs, info = self.preprocess(frame)
         return self.postprocess(self.infer(inputs), info, frame.image)
 

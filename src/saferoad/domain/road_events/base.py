@@ -35,6 +35,10 @@ class LeadState:
     """distance / ego speed; inf when the ego is stopped, NaN when the speed is unknown."""
     ttc_s: float
     """distance / closing speed when closing, else inf; NaN when the range rate is unknown."""
+    distance_sigma_m: float = NAN
+    """One standard deviation of ``distance_m`` where perception estimated it from the
+    image (``attributes["distance_sigma_m"]``; it grows with range); NaN when unknown
+    (radar, replayed ground truth)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,13 @@
 
 Both are *runs*: a condition on the lead vehicle held over consecutive frames.
 
+Where perception measured the lead's distance from the image, the evidence carries its
+uncertainty at the key frame (``distance_sigma_m_at_min``, one sigma, growing with range).
+Headway is distance / speed, so it carries the same relative error
+(``headway_s_sigma_at_min``). Time to collision is distance / closing speed, both from the
+same distance track: a scale error of the distance (a car wider than the class prior)
+scales both and cancels, so TTC gets no sigma of its own from it.
+
 * ``tailgating``: ego speed >= ``min_speed_mps`` and time headway (distance to the lead /
   ego speed) < ``headway_s``, held for at least ``min_duration_s``.
 * ``forward_collision_warning``: ego speed >= ``min_speed_mps``, the lead closing faster than
@@ -38,6 +45,7 @@ class _Run:
     key_frame: int = -1
     key_track: int = -1
     key_distance: float = NAN
+    key_sigma: float = NAN
     key_speed: float = NAN
     speed_min: float = math.inf
     speed_max: float = -math.inf
@@ -59,6 +67,8 @@ class _RunRule:
     dropout_s: float
     value_name: str
     _run: _Run = field(default_factory=_Run)
+    value_scales_with_distance: bool = False
+    """The value is proportional to the distance (headway): it carries its relative error."""
 
     def _value(self, s: RoadSample) -> float | None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -92,6 +102,7 @@ class _RunRule:
             run.key_track, run.key_distance, run.key_speed = (
                 s.lead.track_id, s.lead.distance_m, s.speed_mps,
             )
+            run.key_sigma = s.lead.distance_sigma_m
         return out
 
     def finish(self) -> list[Event]:
@@ -101,6 +112,13 @@ class _RunRule:
         run, self._run = self._run, _Run()
         if not run.active or run.last_t - run.start_t < self.min_duration_s - 1e-9:
             return []
+        uncertainty: dict[str, float | None] = {}
+        if math.isfinite(run.key_sigma):
+            uncertainty["distance_sigma_m_at_min"] = fmt(run.key_sigma)
+            if self.value_scales_with_distance and run.key_distance > 0:
+                uncertainty[f"{self.value_name}_sigma_at_min"] = fmt(
+                    run.key_value * run.key_sigma / run.key_distance
+                )
         return [
             Event(
                 type=self.event_type,
@@ -126,6 +144,7 @@ class _RunRule:
                         "max": fmt(run.speed_max),
                         "mean": fmt(run.speed_sum / run.n),
                     },
+                    **uncertainty,
                 },
             )
         ]
@@ -137,6 +156,7 @@ class TailgatingRule(_RunRule):
         min_speed_mps: float = 15.646, dropout_s: float = 0.5,
     ) -> None:
         super().__init__(EventType.TAILGATING, min_duration_s, dropout_s, "headway_s")
+        self.value_scales_with_distance = True
         self.headway_s = headway_s
         self.min_speed_mps = min_speed_mps
 

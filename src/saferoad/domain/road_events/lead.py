@@ -94,7 +94,9 @@ class LeadTracker:
             ttc = d / -rr
         else:
             ttc = math.inf
-        return LeadState(lead.track_id, d, rr, headway, ttc)
+        sigma = lead.attributes.get("distance_sigma_m")
+        sigma_m = float(sigma) if isinstance(sigma, (int, float)) else NAN
+        return LeadState(lead.track_id, d, rr, headway, ttc, sigma_m)
 
 
 def _slope(points: deque[tuple[float, float]]) -> float:
