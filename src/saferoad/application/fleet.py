@@ -221,3 +221,47 @@ def analyze_fleet(
         for f in pending:
             done(*f.result())
     return result
+
+
+# --- what `saferoad ingest OUT` finds ---------------------------------------------------
+
+OUTPUT_MARKERS = ("summary.json", "events.jsonl", "timeline.parquet", "log.jsonl.partial", STAMP)
+"""Files of an analyze output folder; a folder with some but not summary.json and events.jsonl
+is an analysis that failed or was interrupted."""
+
+
+@dataclass
+class OutputScan:
+    """The analyze output folders below a folder: complete ones, and incomplete ones (skipped,
+    with the reason)."""
+
+    complete: list[Path] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def found(self) -> int:
+        return len(self.complete) + len(self.skipped)
+
+
+def scan_outputs(path: Path) -> OutputScan:
+    """Every analyze output folder at or below ``path`` (hidden folders, such as runs never
+    swapped in, are not looked at); ``ValueError`` when there is none at all."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    scan = OutputScan()
+    folders = [path, *sorted(p for p in path.rglob("*") if p.is_dir())]
+    for d in folders:
+        if any(part.startswith(".") for part in d.relative_to(path).parts):
+            continue
+        present = [m for m in OUTPUT_MARKERS if (d / m).is_file()]
+        if "summary.json" in present and "events.jsonl" in present:
+            scan.complete.append(d)
+        elif present:
+            missing = [m for m in ("summary.json", "events.jsonl") if m not in present]
+            scan.skipped[str(d)] = (
+                f"incomplete, no {' or '.join(missing)} (the analysis failed or was interrupted: "
+                "run saferoad analyze again)"
+            )
+    if not scan.found:
+        raise ValueError(f"{path}: no analyze output here (no summary.json found)")
+    return scan

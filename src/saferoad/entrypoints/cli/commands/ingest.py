@@ -6,11 +6,13 @@ import os
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from saferoad.entrypoints.cli.common import (
     ConfigOption,
     SetOption,
     console,
+    console_err,
     load_cli_config,
     user_errors,
 )
@@ -39,7 +41,9 @@ def register(app: typer.Typer) -> None:
         set_: list[str] | None = SetOption,
         log_level: str = typer.Option("WARNING", "--log-level", help="Log level (JSON on stderr)."),
     ) -> None:
-        """Store trips, events and scores from `saferoad analyze` outputs.
+        """Store trips, events and scores from `saferoad analyze` outputs: one output folder, or
+        every one below PATH (e.g. `saferoad analyze FLEET_DIR -o OUT`'s OUT). Says how many it
+        found, added, replaced, left unchanged and skipped (incomplete outputs).
 
         Idempotent (the same output twice changes nothing) and all-or-nothing (an error or
         an interrupted run leaves the database as it was).
@@ -49,21 +53,29 @@ def register(app: typer.Typer) -> None:
             from saferoad.observability import configure_logging
 
             configure_logging(log_level)
-            from saferoad.application.ingest import find_outputs, ingest_outputs
+            from saferoad.application.fleet import scan_outputs
+            from saferoad.application.ingest import ingest_outputs
 
             cfg = load_cli_config(config, set_)
-            outputs = find_outputs(path)
+            scan = scan_outputs(path)
+            outputs = scan.complete
             store = open_store(
                 database_url(db, cfg.store.url), busy_timeout_s=cfg.store.sqlite_busy_timeout_s
             )
             try:
-                res = ingest_outputs(
-                    store.unit_of_work, outputs, cfg, driver=driver, vehicle=vehicle
+                res = (
+                    ingest_outputs(store.unit_of_work, outputs, cfg, driver=driver, vehicle=vehicle)
+                    if outputs
+                    else None
                 )
             finally:
                 store.close()
+        added = len(res.added) if res else 0
+        replaced = len(res.replaced) if res else 0
+        unchanged = len(res.unchanged) if res else 0
         console.print(
-            f"ingested {res.n_outputs} output(s) into {store.url}: "
-            f"{len(res.added)} added, {len(res.replaced)} replaced, "
-            f"{len(res.unchanged)} unchanged"
+            f"found {scan.found} analyze output(s) in {path}: {added} added, {replaced} replaced, "
+            f"{unchanged} unchanged, {len(scan.skipped)} skipped; database {store.url}"
         )
+        for folder, why in scan.skipped.items():
+            console_err.print(f"[yellow]skipped:[/] {escape(folder)}: {escape(why)}")
