@@ -121,8 +121,11 @@ class SummaryInfo:
 
 
 def read_summary(path: Path) -> SummaryInfo:
-    data = _read_json(path)
-    where = str(path)
+    return check_summary(_read_json(path), str(path))
+
+
+def check_summary(data: Any, where: str) -> SummaryInfo:
+    """Check a ``summary.json`` object (``where`` names it in errors)."""
     if not isinstance(data, dict):
         raise _bad(where, f"expected a JSON object, got {type(data).__name__}")
     meta = data.get("meta")
@@ -213,45 +216,51 @@ def read_events(path: Path, out_dir: Path, duration_s: float) -> list[RawEvent]:
     """Check every line of ``events.jsonl``; errors name ``file:line`` and the field."""
     if not path.is_file():
         raise MalformedOutput(f"{path}: missing (not an analyze output?)")
-    types = {t.value for t in EventType}
     out: list[RawEvent] = []
     for lineno, where, data in iter_jsonl(path, error=MalformedOutput):
-        etype = data.get("type")
-        if not isinstance(etype, str) or etype not in types:
-            raise _bad(where, f"field 'type' is not an event type: {etype!r}")
-        start = _number(where, data, "start_s", minimum=0)
-        end = _number(where, data, "end_s", minimum=0)
-        if end < start:
-            raise _bad(where, f"field 'end_s' {end} is before 'start_s' {start}")
-        if start > duration_s + 1.0:
-            raise _bad(
-                where, f"field 'start_s' {start} is after the end of the drive ({duration_s} s)"
-            )
-        sev = data.get("severity", Severity.LOW.value)
-        if not isinstance(sev, str) or sev not in {s.value for s in Severity}:
-            raise _bad(where, f"field 'severity' must be low, medium or high, got {sev!r}")
-        conf = data.get("confidence", 1.0)
-        if isinstance(conf, bool) or not isinstance(conf, int | float) or not 0 <= conf <= 1:
-            raise _bad(where, f"field 'confidence' must be within 0-1, got {conf!r}")
-        direction = data.get("direction")
-        if direction is not None and (
-            not isinstance(direction, str) or direction not in {d.value for d in Direction}
-        ):
-            raise _bad(
-                where, f"field 'direction' must be left, right or null, got {direction!r}"
-            )
-        for key in ("peak", "evidence"):
-            if data.get(key) is not None and not isinstance(data[key], dict):
-                raise _bad(where, f"field '{key}' must be an object, got {data[key]!r}")
-        peak = data.get("peak") or {}
-        for k, v in peak.items():
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
-                raise _bad(where, f"field 'peak.{k}' must be a number, got {v!r}")
+        check_event(data, where, duration_s)
         evidence = data.get("evidence") or {}
         clip = _media(out_dir, where, evidence, "clip")
         snap = _media(out_dir, where, evidence, "snapshot")
         out.append(RawEvent(lineno, data, clip, snap))
     return out
+
+
+def check_event(data: dict[str, Any], where: str, duration_s: float) -> None:
+    """Check one ``events.jsonl`` record (``where`` names it in errors); media paths are not
+    looked up here."""
+    types = {t.value for t in EventType}
+    etype = data.get("type")
+    if not isinstance(etype, str) or etype not in types:
+        raise _bad(where, f"field 'type' is not an event type: {etype!r}")
+    start = _number(where, data, "start_s", minimum=0)
+    end = _number(where, data, "end_s", minimum=0)
+    if end < start:
+        raise _bad(where, f"field 'end_s' {end} is before 'start_s' {start}")
+    if start > duration_s + 1.0:
+        raise _bad(
+            where, f"field 'start_s' {start} is after the end of the drive ({duration_s} s)"
+        )
+    sev = data.get("severity", Severity.LOW.value)
+    if not isinstance(sev, str) or sev not in {s.value for s in Severity}:
+        raise _bad(where, f"field 'severity' must be low, medium or high, got {sev!r}")
+    conf = data.get("confidence", 1.0)
+    if isinstance(conf, bool) or not isinstance(conf, int | float) or not 0 <= conf <= 1:
+        raise _bad(where, f"field 'confidence' must be within 0-1, got {conf!r}")
+    direction = data.get("direction")
+    if direction is not None and (
+        not isinstance(direction, str) or direction not in {d.value for d in Direction}
+    ):
+        raise _bad(
+            where, f"field 'direction' must be left, right or null, got {direction!r}"
+        )
+    for key in ("peak", "evidence"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise _bad(where, f"field '{key}' must be an object, got {data[key]!r}")
+    peak = data.get("peak") or {}
+    for k, v in peak.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise _bad(where, f"field 'peak.{k}' must be a number, got {v!r}")
 
 
 @dataclass(frozen=True)

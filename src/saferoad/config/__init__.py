@@ -25,6 +25,7 @@ from saferoad.config.perception import PerceptionConfig
 from saferoad.config.road_events import RoadEventsConfig
 from saferoad.config.scoring import ScoringConfig
 from saferoad.config.store import StoreConfig
+from saferoad.config.web import WebConfig
 
 
 class SaferoadConfig(Section):
@@ -47,6 +48,7 @@ class SaferoadConfig(Section):
         default_factory=EvaluationConfig, description=EvaluationConfig.__doc__
     )
     edge: EdgeConfig = Field(default_factory=EdgeConfig, description=EdgeConfig.__doc__)
+    web: WebConfig = Field(default_factory=WebConfig, description=WebConfig.__doc__)
 
     def fingerprint(self) -> str:
         """A stable hash of the effective config (for caches and run records)."""

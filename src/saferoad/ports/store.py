@@ -47,6 +47,10 @@ class EventRecord:
     evidence: dict[str, Any] = field(default_factory=dict)
     clip_path: str | None = None
     snapshot_path: str | None = None
+    status: str = "needs_review"
+    """Review status (``saferoad.domain.review.ReviewStatus``); a dismissed event is not counted."""
+    id: int | None = None
+    """The stored row's id (set when read back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,8 @@ class TripRecord:
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for ev in self.events:
-            out[ev.type] = out.get(ev.type, 0) + 1
+            if ev.status != "dismissed":
+                out[ev.type] = out.get(ev.type, 0) + 1
         return out
 
     def exposure(self) -> Exposure:

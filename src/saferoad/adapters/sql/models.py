@@ -124,6 +124,9 @@ class EventRow(Base):
     evidence: Mapped[Any] = mapped_column(JSON)
     clip_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     snapshot_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="needs_review", index=True)
+    """Review status (``saferoad.domain.review.ReviewStatus``); ``dismissed`` leaves scores."""
+    dismiss_reason: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
     trip: Mapped[Trip] = relationship(back_populates="events")
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from saferoad.adapters.sql import web_models  # noqa: F401  (registers the web tables)
 from saferoad.adapters.sql.migrate import upgrade
 from saferoad.adapters.sql.models import (
     Device,
@@ -26,6 +27,7 @@ from saferoad.adapters.sql.models import (
     Trip,
     Vehicle,
 )
+from saferoad.adapters.sql.web_store import SqlWebRepository
 from saferoad.domain.scoring import Exposure, Score, manoeuvre_counts
 from saferoad.ports.store import (
     EventRecord,
@@ -117,6 +119,7 @@ def open_store(url: str, *, busy_timeout_s: float = 30.0) -> SqlStore:
 class SqlUnitOfWork:
     trips: SqlTripRepository
     scores: SqlScoreRepository
+    web: SqlWebRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -127,6 +130,7 @@ class SqlUnitOfWork:
         self.session.begin()
         self.trips = SqlTripRepository(self.session)
         self.scores = SqlScoreRepository(self.session)
+        self.web = SqlWebRepository(self.session)
         return self
 
     def __exit__(
@@ -291,6 +295,8 @@ class SqlTripRepository:
                 evidence=dict(e.evidence or {}),
                 clip_path=e.clip_path,
                 snapshot_path=e.snapshot_path,
+                status=e.status,
+                id=e.id,
             )
             for e in self.s.scalars(
                 select(EventRow).where(EventRow.trip_id == trip_id).order_by(EventRow.seq)
@@ -381,7 +387,7 @@ class SqlTripRepository:
             .join(Trip, Trip.id == EventRow.trip_id)
             .join(Driver, Driver.id == Trip.driver_id)
             .join(Fleet, Fleet.id == Trip.fleet_id)
-            .where(Fleet.code == fleet)
+            .where(Fleet.code == fleet, EventRow.status != "dismissed")
             .group_by(Driver.code, EventRow.type)
         )
         # graded manoeuvres below the harsh band: summary.json's "manoeuvres", summed per driver

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from saferoad.adapters.sql import web_models  # noqa: F401  (its tables are in Base.metadata)
 from saferoad.adapters.sql.models import Base
 
 connection = context.config.attributes.get("connection")

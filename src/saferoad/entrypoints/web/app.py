@@ -1,0 +1,97 @@
+"""The FastAPI application: static files, the HTML pages, the ingest API, error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from saferoad.application.device_ingest import IngestError
+from saferoad.application.web import LoginThrottle, NotFound
+from saferoad.config import SaferoadConfig
+from saferoad.entrypoints.web import ingest_api, pages
+from saferoad.entrypoints.web.common import LoginRequired, templates
+from saferoad.ports.store import Store
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(store: Store, config: SaferoadConfig) -> FastAPI:
+    from saferoad import __version__
+
+    app = FastAPI(
+        title="saferoad",
+        version=__version__,
+        summary="Device ingest API of the saferoad fleet web app (contract v1).",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.store = store
+    app.state.config = config
+    app.state.throttle = LoginThrottle(config.web.login_max_failures, config.web.login_window_s)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(ingest_api.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(LoginRequired)
+    def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(NotFound)
+    def _not_found(request: Request, exc: NotFound) -> Response:
+        return templates.TemplateResponse(
+            request,
+            "error.html.j2",
+            {"user": None, "code": 404, "message": "Not found"},
+            status_code=404,
+        )
+
+    @app.exception_handler(pages.CsrfForbidden)
+    def _csrf(request: Request, exc: pages.CsrfForbidden) -> Response:
+        return templates.TemplateResponse(
+            request,
+            "error.html.j2",
+            {
+                "user": None,
+                "code": 403,
+                "message": "The form was stale (CSRF check): reload the page.",
+            },
+            status_code=403,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = list(first.get("loc", ()))
+        kind = {"header": "header", "path": "path", "query": "query"}.get(
+            str(loc[0]) if loc else "", "field"
+        )
+        if loc and loc[0] in ("body", "header", "path", "query"):
+            loc = loc[1:]
+        where = ".".join(str(p) for p in loc) or "body"
+        return JSONResponse(
+            {"detail": f"{kind} '{where}': {first.get('msg', 'invalid')}"}, status_code=422
+        )
+
+    @app.exception_handler(IngestError)
+    def _ingest_error(request: Request, exc: IngestError) -> Response:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(404)
+    def _missing(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "not found"}, status_code=404)
+        return HTMLResponse(
+            templates.get_template("error.html.j2").render(
+                request=request, user=None, code=404, message="Not found"
+            ),
+            status_code=404,
+        )
+
+    return app
