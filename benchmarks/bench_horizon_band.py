@@ -1,0 +1,95 @@
+"""Horizon-band pass: the default road-camera configuration against the single pass.
+
+    .venv/bin/python benchmarks/bench_horizon_band.py [--frames 150] [--rounds 2] [--workers 2]
+
+On a 1280x720 H.264 clip (the shared ``highway_vehicles_720p.mp4`` looped to ``--frames``,
+as bench_perception.py does) the whole road pipeline (``run_perception``: decoding, the
+detector, ByteTrack, geometry) runs with YOLOX-nano at 416 twice per round, alternating:
+
+* **single pass** (``horizon_band = false``): one inference a frame, the previous default;
+* **default** (the card's ``[passes] horizon_band = true``): the full frame plus one packed
+  inference over the horizon band.
+
+Printed for each: wall-clock frames a second, CPU milliseconds a frame (process time of all
+threads: steadier than wall clock on a shared machine), the capacity that CPU cost leaves on
+the machine's cores (cores x 1000 / CPU ms: the frame rate the cores could sustain if nothing
+else ran), detections a frame, and whether 720p at 30 fps live still holds: wall fps >= 30
+and capacity >= 30. The load average at start and end says how busy the machine was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_perception import CLIP, YOLOX, make_clip
+
+
+def run(video: Path, horizon_band: bool, workers: int) -> dict[str, Any]:
+    from saferoad.adapters.onnx.backend import OnnxBackend
+    from saferoad.adapters.onnx.card import load_card
+    from saferoad.adapters.onnx.detector import ModelDetector
+    from saferoad.adapters.video.frames import open_frames
+    from saferoad.application.perception import PerceptionStats, run_perception
+    from saferoad.config import load_config
+
+    cfg = load_config(overrides={"perception": {"workers": workers}})
+    card = load_card("yolox-nano")
+    det = ModelDetector(
+        card, OnnxBackend(YOLOX, intra_op_threads=1, spinning=False, warmup=3), horizon_band=horizon_band
+    )
+    stats = PerceptionStats()
+    t, c = time.perf_counter(), time.process_time()
+    n = 0
+    for _f, _objs in run_perception(open_frames(video), det, None, None, cfg, stats=stats):
+        n += 1
+    wall = time.perf_counter() - t
+    cpu_ms = (time.process_time() - c) / n * 1e3
+    return {"fps": n / wall, "cpu_ms": cpu_ms, "frames": n, "det_per_frame": stats.detections / n}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    if not CLIP.is_file() or not YOLOX.is_file():
+        sys.exit(f"needs {CLIP} and {YOLOX} (SAFEROAD_SHARED)")
+    cores = len(os.sched_getaffinity(0))
+    print(f"cores {cores}, load average at start {os.getloadavg()[0]:.2f}")
+    results: dict[str, list[dict[str, Any]]] = {"single pass": [], "default (full + band)": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        video = make_clip(Path(tmp) / "clip.mp4", args.frames)
+        for r in range(args.rounds):
+            for name, band in (("single pass", False), ("default (full + band)", True)):
+                res = run(video, band, args.workers)
+                results[name].append(res)
+                print(f"round {r + 1} {name:22s} {res['fps']:6.1f} fps  {res['cpu_ms']:6.1f} ms CPU/frame  "
+                      f"{res['det_per_frame']:.2f} detections/frame")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    print()
+    print(f"| 1280x720, YOLOX-nano 416, {args.workers} workers | wall fps | CPU ms/frame | capacity on {cores} cores (fps) | detections/frame |")
+    print("|---|---|---|---|---|")
+    best: dict[str, dict[str, float]] = {}
+    for name, rs in results.items():
+        fps = max(x["fps"] for x in rs)
+        cpu = min(x["cpu_ms"] for x in rs)
+        best[name] = {"fps": fps, "cpu": cpu}
+        print(f"| {name} | {fps:.1f} | {cpu:.1f} | {cores * 1000 / cpu:.1f} | {rs[0]['det_per_frame']:.2f} |")
+    d, s = best["default (full + band)"], best["single pass"]
+    print()
+    print(f"default / single pass: CPU a frame x{d['cpu'] / s['cpu']:.2f}, wall fps x{d['fps'] / s['fps']:.2f} (best round of each)")
+    live = d["fps"] >= 30 and cores * 1000 / d["cpu"] >= 30
+    print(f"720p at 30 fps live with the default: {'holds' if live else 'does NOT hold'} on this machine "
+          f"(wall {d['fps']:.1f} fps, capacity {cores * 1000 / d['cpu']:.1f} fps)")
+
+
+if __name__ == "__main__":
+    main()
