@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from saferoad.adapters.outputs import finish_folder
 from saferoad.domain.scoring import Exposure, ScoringRules, safety_score
 from saferoad.ports.store import ScoreRecord
 
@@ -235,6 +236,7 @@ def write_analyze_output(
         "wall_s": float(rng.uniform(0.1, 1.0)),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    finish_folder(out)  # run.json: a finished run, as analyze leaves it
     return out
 
 

@@ -10,11 +10,13 @@ import json
 import os
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from saferoad import __version__
+from saferoad.adapters.outputs import FILE_MODE, run_folder
 from saferoad.adapters.recording.jsonl import iter_jsonl
 from saferoad.application.context import AnalysisContext
 from saferoad.application.stages import cabin, motion, road
@@ -47,7 +49,35 @@ def analyze_recording(
     sink: EventSink | None = None,
     trace: TraceRecorder | None = None,
 ) -> AnalysisResult:
-    """Run every stage that applies to ``recording``; write outputs when ``out_dir`` is set."""
+    """Run every stage that applies to ``recording``; write outputs when ``out_dir`` is set.
+
+    The outputs are written into a fresh folder and swapped in as ``out_dir`` whole when the
+    run succeeds (:func:`saferoad.adapters.outputs.run_folder`): a reader sees the previous run
+    or this one, and a run that fails or is killed leaves ``out_dir`` as it was.
+    """
+    if out_dir is None:
+        return analyze_into(recording, config, None, detector=detector, sink=sink, trace=trace)
+    with output_folder(out_dir) as folder:
+        return analyze_into(recording, config, folder, detector=detector, sink=sink, trace=trace)
+
+
+def output_folder(out_dir: Path) -> AbstractContextManager[Path]:
+    """A fresh run folder swapped in as ``out_dir`` on success (its ``run.json`` names this
+    saferoad's version)."""
+    return run_folder(out_dir, saferoad_version=__version__)
+
+
+def analyze_into(
+    recording: Recording,
+    config: SaferoadConfig,
+    out_dir: Path | None,
+    *,
+    detector: Detector | None = None,
+    sink: EventSink | None = None,
+    trace: TraceRecorder | None = None,
+) -> AnalysisResult:
+    """:func:`analyze_recording` writing straight into ``out_dir`` (a folder from
+    :func:`~saferoad.adapters.outputs.run_folder` that the caller swaps in)."""
     log = get_logger("analyze")
     ctx = AnalysisContext(recording, config, out_dir, detector=detector, sink=sink)
     if out_dir is not None:
@@ -130,6 +160,7 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; outputs have one mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -21,35 +20,18 @@ from saferoad.entrypoints.cli.common import (
 def register(app: typer.Typer) -> None:
     @app.command("analyze")
     def analyze_cmd(
-        path: Path = typer.Argument(..., help="Recording folder (saferoad, driverBehaviorDataset trip, comma2k19 segment), or a fleet folder: one with manifest.yaml, or with recordings below it."),
+        path: Path = typer.Argument(..., help="Recording folder (saferoad, driverBehaviorDataset trip, comma2k19 segment)."),
         output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
         config: Path | None = ConfigOption,
         set_: list[str] | None = SetOption,
         trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome trace-event file (open in Perfetto)."),
         detector: str | None = typer.Option(None, "--detector", help="Road detector: onnx, grpc or replay (= --set perception.detector=...)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the events table."),
-        workers: int = typer.Option(
-            min(4, os.cpu_count() or 1), "--workers", "-j", help="Fleet folder: recordings analysed in parallel (processes)."
-        ),
-        force: bool = typer.Option(False, "--force", help="Fleet folder: analyse again recordings whose outputs are up to date."),
     ) -> None:
-        """Analyse one recording: write OUT/events.jsonl, summary.json, timeline.parquet, log.jsonl.
-
-        A fleet folder (manifest.yaml, or recordings below it) writes one output folder per
-        recording, OUT/<recording>, in parallel; a rerun skips recordings whose outputs are
-        complete and up to date (same inputs, config and version)."""
-        with user_errors():
-            from saferoad.application.fleet import is_fleet_folder
-
-            if is_fleet_folder(path):
-                from saferoad.entrypoints.cli.fleet import analyze_fleet_cli
-
-                fleet_cfg = load_cli_config(config, set_, {"perception.detector": detector})
-                analyze_fleet_cli(path, output, fleet_cfg, workers=workers, force=force)
-                return
+        """Analyse one recording: write OUT/events.jsonl, summary.json, timeline.parquet, log.jsonl."""
         with user_errors():
             from saferoad.adapters.recording import open_recording
-            from saferoad.application.analyze import analyze_recording
+            from saferoad.application.analyze import analyze_into, output_folder
             from saferoad.observability import (
                 TraceRecorder,
                 get_logger,
@@ -58,21 +40,24 @@ def register(app: typer.Typer) -> None:
             )
 
             cfg = load_cli_config(config, set_, {"perception.detector": detector})
-            output.mkdir(parents=True, exist_ok=True)
-            # This run's log is written beside the last one and replaces it only when the run
-            # succeeds: a recording that fails keeps OUT as it was (its log: log.jsonl.partial).
-            partial = output / "log.jsonl.partial"
-            partial.unlink(missing_ok=True)
-            log_for_terminal(partial)
+            # The run is written into a fresh folder swapped in whole as OUT when it succeeds
+            # (saferoad.adapters.outputs): a run that fails or is killed keeps OUT as it was.
+            # A run that fails leaves its log as OUT/log.jsonl.partial for whoever looks.
             rec_trace = TraceRecorder()
-            with recording_trace(rec_trace):
-                with span("read", path=str(path)):
-                    recording = open_recording(path)
-                result = analyze_recording(recording, cfg, output, trace=rec_trace)
+            with output_folder(output) as folder:
+                log_for_terminal(folder / "log.jsonl")
+                try:
+                    with recording_trace(rec_trace):
+                        with span("read", path=str(path)):
+                            recording = open_recording(path)
+                        result = analyze_into(recording, cfg, folder, trace=rec_trace)
+                    get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
+                except BaseException:
+                    output.mkdir(parents=True, exist_ok=True)
+                    (folder / "log.jsonl").replace(output / "log.jsonl.partial")
+                    raise
             if trace is not None:
                 rec_trace.write(trace)
-            get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
-            partial.replace(output / "log.jsonl")
         if not quiet:
             table = Table(title=f"{len(result.events)} event(s) in {path}", title_justify="left")
             for col in ("type", "direction", "start_s", "end_s", "severity", "confidence", "peak"):
