@@ -133,7 +133,7 @@ def _trip_record(auth: DeviceAuth, trip_id: str, body: Any, digest: str) -> Trip
     meta_raw = summary.get("meta")
     meta: dict[str, Any] = meta_raw if isinstance(meta_raw, dict) else {}
     merged = {
-        **summary,
+        **{k: v for k, v in summary.items() if not (k == "distance_km" and v is None)},
         "meta": {
             **meta,
             "start_utc": start.isoformat(),
@@ -150,8 +150,9 @@ def _trip_record(auth: DeviceAuth, trip_id: str, body: Any, digest: str) -> Trip
         raise IngestError(
             422, str(err).replace("field 'summary': field '", "field 'summary.")
         ) from None
-    if info.distance_km is None:
-        raise IngestError(422, "field 'summary.distance_km' is missing (the device measures it)")
+    # A device that cannot measure distance (no speed) sends none: the trip is kept with 0 km,
+    # its events are counted, and it adds nothing to the distance a score needs.
+    distance_km = info.distance_km if info.distance_km is not None else 0.0
     key = hashlib.sha256(f"api\0{fleet}\0{device}\0{trip_id}".encode()).hexdigest()
     kept = {k: v for k, v in merged.items() if k not in VOLATILE_SUMMARY_KEYS}
     return TripRecord(
@@ -162,7 +163,7 @@ def _trip_record(auth: DeviceAuth, trip_id: str, body: Any, digest: str) -> Trip
         end_utc=info.start_utc + dt.timedelta(seconds=info.duration_s),
         timezone=info.timezone,
         local_week=iso_week(info.start_utc.astimezone(ZoneInfo(info.timezone))),
-        distance_km=info.distance_km,
+        distance_km=distance_km,
         duration_s=info.duration_s,
         source_path=f"ingest-api:{fleet}/{device}/{trip_id}",
         route=[],
