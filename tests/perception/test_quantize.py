@@ -1,0 +1,103 @@
+"""``saferoad model quantize``: a static INT8 (QDQ) copy of a shipped model, calibrated on real
+footage, with a card that ``--model OUT_DIR`` runs. Speed and accuracy are measured by
+benchmarks/bench_int8.py, not asserted here."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from typer.testing import CliRunner
+
+from saferoad.adapters.onnx.backend import OnnxBackend
+from saferoad.adapters.onnx.card import load_card
+from saferoad.adapters.onnx.detector import ModelDetector
+from saferoad.adapters.onnx.quantize import calibration_blobs, output_tail
+from saferoad.adapters.video.frames import open_frames
+from saferoad.domain.types import Frame
+from saferoad.entrypoints.cli.app import app
+
+
+def test_quantize_cli_writes_an_int8_model_that_detect_runs(tmp_path: Path, shared_dir: Path) -> None:
+    video = shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"
+    out = tmp_path / "int8"
+    res = CliRunner().invoke(
+        app, ["model", "quantize", "yolox-nano", "-o", str(out), "--calibration", str(video), "--frames", "6"]
+    )
+    assert res.exit_code == 0, res.output
+    card = load_card(out)
+    fp32 = load_card("yolox-nano")
+    assert card.name == "yolox-nano-int8" and card.model_path() == (out / "model.onnx").resolve()
+    # everything but the model file is the FP32 card's
+    same = ("input_shape", "colour", "resize", "align", "pad_value", "scale", "output_shape", "decoder",
+            "strides", "class_names", "score_threshold", "nms_iou", "max_detections")  # fmt: skip
+    assert all(getattr(card, k) == getattr(fp32, k) for k in same)
+    assert "6 frames of" in tomllib.loads((out / "card.toml").read_text())["model"]["description"]
+
+    model = onnx.load(str(out / "model.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("QuantizeLinear") > 100 and ops.count("DequantizeLinear") > 100
+    int8_weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(int8_weights) >= ops.count("Conv")  # every convolution's weights are INT8
+    props = {p.key: p.value for p in model.metadata_props}
+    assert "6 frames of" in props["saferoad.calibration"]
+    # the output head stays float: no Q/DQ pair between the head's Sigmoids and the output
+    # (the last convolutions' outputs are quantized and dequantized; nothing after them is)
+    by_name = {n.name: n for n in model.graph.node}
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    head = [by_name[name] for name in output_tail(model)]
+    assert "Sigmoid" in {n.op_type for n in head}
+    assert all(producer[n.input[0]] == "Conv" for n in head if n.op_type == "QuantizeLinear")
+
+    # it runs, and finds most of what FP32 finds on a real frame
+    frames = open_frames(video, stride=10)
+    img = next(iter(frames)).image
+    frames.close()
+    d8 = ModelDetector(card, OnnxBackend(card.model_path(), warmup=0)).detect(Frame(0, 0.0, img))
+    d32 = ModelDetector(fp32, OnnxBackend(fp32.model_path(), warmup=0)).detect(Frame(0, 0.0, img))
+    assert len(d32.xyxy) >= 2 and len(d8.xyxy) >= 1
+    from saferoad.domain.tracking import iou_matrix
+
+    assert iou_matrix(d32.xyxy, d8.xyxy).max(axis=1).max() >= 0.7
+
+    det_out = tmp_path / "det"
+    res = CliRunner().invoke(app, ["detect", str(video), "-o", str(det_out), "--model", str(out), "--stride", "10"])
+    assert res.exit_code == 0, res.output
+    assert (det_out / "tracks.parquet").is_file()
+
+
+def test_calibration_spreads_frames_and_refuses_nothing(shared_dir: Path) -> None:
+    card = load_card("yolox-nano")
+    video = shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"  # 38 frames
+    blobs = calibration_blobs(card, [video], 5)
+    assert len(blobs) == 5 and all(b.shape == (1, 3, 416, 416) and b.dtype == np.float32 for b in blobs)
+    assert not np.array_equal(blobs[0], blobs[1])  # spread over the clip, not one frame twice
+    with pytest.raises(ValueError, match="no calibration source"):
+        calibration_blobs(card, [], 5)
+    with pytest.raises(ValueError, match="frames must be >= 1"):
+        calibration_blobs(card, [video], 0)
+
+
+def test_output_tail_stops_at_the_last_convolutions() -> None:
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c1"], name="conv1"),
+        helper.make_node("Sigmoid", ["c1"], ["s1"], name="sig1"),
+        helper.make_node("Conv", ["s1", "w2"], ["c2"], name="conv2"),
+        helper.make_node("Sigmoid", ["c2"], ["s2"], name="sig2"),
+        helper.make_node("Concat", ["c2", "s2"], ["y"], axis=1, name="cat"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    assert sorted(output_tail(helper.make_model(graph))) == ["cat", "sig2"]
+
+
+def test_bad_method_is_a_user_error(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["model", "quantize", "yolox-nano", "-o", str(tmp_path), "--method", "bogus"])
+    assert res.exit_code == 2 and "--method" in res.output
