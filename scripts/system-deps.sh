@@ -7,6 +7,7 @@ command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 [ -x "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)" ] || need+=(postgresql)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need+=(mosquitto)  # MQTT broker for the edge alert tests (loopback)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -15,6 +15,10 @@ def build_sinks(cfg: EdgeConfig, device_id: str) -> list[AlertSink]:
         from saferoad.adapters.alerts.udp import UdpAlertSink
 
         sinks.append(UdpAlertSink(cfg.alert_udp))
+    if cfg.mqtt_host is not None:
+        from saferoad.adapters.alerts.mqtt import MqttAlertSink
+
+        sinks.append(MqttAlertSink(cfg.mqtt_host, cfg.mqtt_port, cfg.mqtt_topic, device_id))
     return sinks
 
 

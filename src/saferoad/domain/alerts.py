@@ -72,7 +72,8 @@ class AlertDebouncer:
         """True if ``event`` is to be announced (and remembers it); False within the grace
         period of the previous announced event of its type."""
         last = self._last.get(event.type)
-        if last is not None and event.start_s - last < self.grace(event.type):
+        grace = self.grace(event.type)
+        if grace > 0 and last is not None and event.start_s - last < grace:
             self.held_back[event.type.value] = self.held_back.get(event.type.value, 0) + 1
             return False
         self._last[event.type] = event.end_s
