@@ -197,6 +197,7 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
                 overrides = parse_assignments(list(options.set))
             if options.detector:
                 overrides.setdefault("perception", {})["detector"] = options.detector
+            check_client_options(overrides)
             if not overrides:
                 return self.config
             merged = _merge(self.config.model_dump(mode="json"), overrides)
@@ -283,6 +284,75 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         finally:
             if not released:
                 self._slots.release()
+
+
+CLIENT_OPTIONS: frozenset[str] = frozenset(
+    [f"motion.{k}" for k in (
+        "braking_g", "acceleration_g", "cornering_g", "lane_change_g",
+        "braking_moderate_g", "braking_hard_g", "acceleration_moderate_g", "acceleration_hard_g",
+        "cornering_moderate_g", "cornering_hard_g", "lane_change_moderate_g", "lane_change_hard_g",
+        "min_duration_s", "hysteresis", "merge_gap_s", "rebound_s", "turn_min_deg", "turn_rate_dps",
+        "severity_medium", "severity_high", "min_speed_mps", "lowpass_hz", "speed_fusion_tau_s",
+        "undo_source_highpass", "forward_from_turns", "highpass_leak_s",
+    )]
+    + [f"road_events.{k}" for k in (
+        "corridor_half_width_m", "range_rate_window_s", "lead_dropout_s",
+        "tailgating_headway_s", "tailgating_min_duration_s", "tailgating_min_speed_mps",
+        "fcw_ttc_s", "fcw_min_duration_s", "fcw_min_speed_mps", "fcw_min_closing_mps",
+        "stop_speed_mps", "stop_window_s", "stop_sign_min_frames", "stop_sign_max_distance_m",
+        "stop_sign_size_m", "slow_down_fraction", "leave_view_s", "red_light_min_speed_mps",
+        "red_light_max_distance_m", "red_light_min_frames", "lamp_min_fraction", "speed_limit_kmh",
+        "speeding_margin_mps", "speeding_min_duration_s", "clips",
+    )]
+    + [f"cabin.{k}" for k in (
+        "detector_score", "landmark_score", "min_face_inside", "mirrored", "hfov_deg", "dark_level",
+        "uniform_std", "obstructed_min_s", "closed_ratio", "baseline_window_s", "baseline_min_s",
+        "perclos_window_s", "perclos_min_s", "perclos_threshold", "slow_blink_s", "long_closure_s",
+        "cluster_gap_s", "perclos_min_closures", "yawn_ratio", "yawn_min_s", "distraction_yaw_deg",
+        "distraction_pitch_deg", "distraction_pitch_up_deg", "distraction_min_s", "face_gap_s",
+        "distraction_min_speed_mps", "drowsiness_min_speed_mps",
+    )]
+    + [f"perception.{k}" for k in (
+        "detector", "score_threshold", "nms_iou", "track_high_score", "track_low_score",
+        "track_new_score", "track_match_iou", "track_buffer_s", "hfov_deg", "auto_pitch",
+        "lane_corridor", "corridor_half_width_m", "lead_max_distance_m", "range_rate_window_s",
+        "hood_fraction",
+    )]
+)
+"""The options a client of ``saferoad serve`` may set (``AnalyzeOptions.set`` / ``detector``):
+thresholds and switches of the event rules. Nothing that names a host, a file, a secret or a
+model, and no resource limit (rates, workers, threads, sizes, clip lengths): those are the
+server's (docs/inference.md, "What a client may set")."""
+CLIENT_DETECTORS = frozenset({"onnx", "replay", "grpc"})
+
+
+def _known_option(section: str, key: str) -> bool:
+    field = SaferoadConfig.model_fields.get(section)
+    model = field.annotation if field is not None else None
+    return isinstance(model, type) and key in getattr(model, "model_fields", {})
+
+
+def check_client_options(overrides: dict[str, Any]) -> None:
+    """Refuse any override outside :data:`CLIENT_OPTIONS` (``INVALID_ARGUMENT`` naming it)."""
+    for section, body in overrides.items():
+        if not isinstance(body, dict):
+            raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, f"option {section!r}: not a client option")
+        for key, value in body.items():
+            dotted = f"{section}.{key}"
+            if dotted not in CLIENT_OPTIONS and not _known_option(section, key):
+                raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, f"{dotted}: unknown key")
+            if dotted not in CLIENT_OPTIONS or isinstance(value, dict | list):
+                raise _Fail(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"option {dotted!r} may not be set by a client: only event-rule thresholds "
+                    "and switches may (docs/inference.md)",
+                )
+    detector = overrides.get("perception", {}).get("detector")
+    if detector is not None and detector not in CLIENT_DETECTORS:
+        raise _Fail(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"option 'perception.detector': {detector!r} is not one of {', '.join(sorted(CLIENT_DETECTORS))}",
+        )
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ the server.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -532,6 +533,17 @@ class GrpcServer:
             self.health.set(s, status)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only accepts connections from this machine."""
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # another host name: it may resolve to any interface
+
+
 def start_server(
     register: Callable[[grpc.Server], None],
     services: list[str],
@@ -547,7 +559,13 @@ def start_server(
     on_stopping: Callable[[], None] = lambda: None,
 ) -> GrpcServer:
     """Start a gRPC server with ``register``'s services, health and reflection on ``host:port``
-    (``port=0``: an ephemeral port, see :attr:`GrpcServer.port`)."""
+    (``port=0``: an ephemeral port, see :attr:`GrpcServer.port`). Without a ``token`` it
+    listens on loopback only: anything else is refused (``ValueError``)."""
+    if not token and not is_loopback(host):
+        raise ValueError(
+            f"refusing to listen on {host} without a token: anyone who can reach it could use the "
+            "service; pass --token-env VAR (clients send 'authorization: Bearer $VAR') or listen on 127.0.0.1"
+        )
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
