@@ -195,9 +195,15 @@ class EdgeRecorder:
         self.clock = clock or WallClock()
         self.debouncer = AlertDebouncer(config.edge.alert_grace_s)
 
-    def replay(self, recording: Recording, speed: float | None = None) -> EdgeReport:
+    def replay(
+        self,
+        recording: Recording,
+        speed: float | None = None,
+        on_tick: Callable[[float, EdgeReport], None] | None = None,
+    ) -> EdgeReport:
         """Feed ``recording`` in as if live, ``speed`` times real time on ``self.clock``
-        (0: as fast as the rules run); return what happened."""
+        (0: as fast as the rules run); return what happened. ``on_tick(sensor_t, report)``
+        is called after every step (soaks sample memory there)."""
         cfg = self.config
         ecfg = cfg.edge
         speed = ecfg.speed if speed is None else speed
@@ -252,6 +258,8 @@ class EdgeRecorder:
                     self._deliver(report, evs, s.t_s, arrived)
             report.ticks += 1
             report.max_buffered_samples = max(report.max_buffered_samples, motion.buffered_samples)
+            if on_tick is not None:
+                on_tick(newest, report)
         arrived = time.perf_counter()
         self._deliver(report, motion.finish(), t_last, arrived)
         if monitor is not None:
