@@ -42,7 +42,21 @@ def test_fusion_tracks_truth(v0: float, a: float) -> None:
     gps = SpeedSeries(tg, truth[::50] + 0.3 * np.sin(tg * 7), "gps")
     fused = fuse_imu_gps(t, acc, gps, tau_s=2.0)
     assert fused.source == "imu+gps"
-    assert np.abs(fused.speed_mps - truth).max() < 1.0
+    assert fused.t_s[0] >= tg[0] and fused.t_s[-1] <= tg[-1]  # only where GPS vouches for it
+    assert np.abs(fused.speed_mps - np.interp(fused.t_s, t, truth)).max() < 1.0
+
+
+def test_no_speed_before_the_first_fix() -> None:
+    """An IMU that starts 5 s before the GPS has its first fix: the speed then is unknown, not
+    the first fix's speed held back to t = 0 (issue 15), nor after the last fix."""
+    t = np.arange(0, 30, 0.02)
+    tg = np.arange(5.0, 25.0, 1.0)
+    n = tg.size
+    gps = GpsSeries(tg, 35.0 + 10.0 * tg / 111_195.0, np.full(n, 139.0), np.full(n, 10.0), np.zeros(n), np.zeros(n))
+    fused = ego_speed(None, gps, t, np.zeros_like(t))
+    assert fused is not None and fused.source == "imu+gps"
+    assert fused.t_s[0] == pytest.approx(5.0) and fused.t_s[-1] == pytest.approx(24.0)
+    assert np.allclose(fused.speed_mps, 10.0)
 
 
 def test_distance() -> None:

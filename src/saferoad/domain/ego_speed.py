@@ -49,7 +49,13 @@ def gps_speed(gps: GpsSeries) -> SpeedSeries | None:
 
 
 def fuse_imu_gps(t: FloatArray, a_long: FloatArray, gps: SpeedSeries, tau_s: float) -> SpeedSeries:
-    """Complementary filter on the IMU grid ``t`` (uniform)."""
+    """Complementary filter on the IMU grid ``t`` (uniform), from the first GPS fix to the
+    last: before the first fix the speed is unknown (holding the first fix's speed back to
+    t = 0 would invent one), and after the last the integrated IMU would drift unchecked."""
+    inside = (t >= gps.t_s[0]) & (t <= gps.t_s[-1])
+    if np.count_nonzero(inside) < 2:
+        return gps
+    t, a_long = t[inside], a_long[inside]
     dt = float(t[1] - t[0]) if t.size > 1 else 1.0
     alpha = min(1.0, dt / tau_s)
     vg = np.interp(t, gps.t_s, gps.speed_mps)

@@ -38,9 +38,24 @@ class Mounting:
         r = np.asarray(rows, dtype=np.float64)
         if r.shape != (3, 3):
             raise ValueError(f"mounting rotation must be 3x3, got {r.shape}")
-        if not np.allclose(r @ r.T, np.eye(3), atol=1e-3):
-            raise ValueError("mounting rotation is not orthonormal")
+        check_rotation(r)
         return cls(r)
+
+
+def check_rotation(r: FloatArray) -> None:
+    """A device-to-vehicle mounting must be a proper rotation: orthonormal with determinant +1.
+    An orthonormal matrix with determinant -1 is a reflection (a mirrored axis, most often one
+    sign typed wrong): it would turn a left turn into a right one, so it is refused."""
+    if r.shape != (3, 3):
+        raise ValueError(f"mounting rotation must be 3x3, got {r.shape}")
+    if not np.all(np.isfinite(r)) or not np.allclose(r @ r.T, np.eye(3), atol=1e-3):
+        raise ValueError("mounting rotation is not orthonormal")
+    det = float(np.linalg.det(r))
+    if det < 0:
+        raise ValueError(
+            f"mounting is a reflection, not a rotation (determinant {det:.3f}): one axis is "
+            "mirrored; flip the sign of one row"
+        )
 
 
 @dataclass(frozen=True, slots=True)

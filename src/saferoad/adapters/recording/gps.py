@@ -26,6 +26,15 @@ _NAN = float("nan")
 def read_gps_csv(path: Path) -> GpsSeries:
     """``t_s,lat,lon[,speed_mps,course_deg,alt_m]``; the last three may be empty."""
     c = read_numeric_csv(path, ["t_s", "lat", "lon"], ["speed_mps", "course_deg", "alt_m"])
+    # As can.csv: a negative speed or a course off the compass is a broken writer, not noise
+    # (empty fields, NaN, stay allowed: no speed / course in that fix).
+    for key, hi, what in (("speed_mps", np.inf, "negative speed"), ("course_deg", 360.0, "course outside 0-360 degrees")):
+        if key in c:
+            v = np.nan_to_num(c[key], nan=0.0, posinf=np.inf)
+            bad = np.flatnonzero((v < 0) | (v > hi))
+            if bad.size:
+                i = int(bad[0])
+                raise ValueError(f"{path}: data row {i + 1}: field '{key}': {what} ({c[key][i]:g})")
     n = c["t_s"].size
     nan = np.full(n, np.nan)
     return clean_gps(

@@ -85,7 +85,7 @@ META_KEYS: dict[str, tuple[str, ...]] = {
     "vehicle": ("id", "type"),
     "driver": ("id",),
     "device": ("id",),
-    "imu": ("mounting", "units", "gravity_removed"),
+    "imu": ("mounting", "units", "gravity_removed", "frame", "highpass_tau_s"),
     "camera": (
         "width", "height", "fx", "fy", "cx", "cy", "hfov_deg",
         "height_m", "pitch_deg", "roll_deg", "lateral_offset_m", "time_offset_s",
@@ -265,8 +265,49 @@ def _ident(tbl: dict[str, Any], table: str, path: Path, default: str) -> str:
     return str(v)
 
 
-def read_imu_csv(path: Path, *, units: str = "mps2") -> ImuSeries:
-    """``imu.csv``: ``t_s,ax,ay,az[,gx,gy,gz]`` in m/s² (gravity included) and rad/s."""
+IMU_FRAMES = ("device", "earth", "vehicle")
+
+
+def imu_layout(raw: dict[str, Any], path: Path) -> tuple[str, bool, float | None]:
+    """``[imu] frame``, ``gravity_removed`` and ``highpass_tau_s`` of ``meta.toml``: the axes
+    of ``imu.csv`` (``device`` by default; ``earth``: z up, x/y horizontal, as phones log their
+    linear acceleration; ``vehicle``: x forward, y left, z up), whether its accelerometer has
+    gravity removed, and where the source also high-passes the horizontal acceleration (a
+    phone's sensor fusion: a sustained push fades), that filter's time constant in seconds (a
+    prior the engine measures again from the turns; docs/events.md)."""
+    imu = _table(raw, "imu", path)
+    frame = imu.get("frame", "device")
+    if frame not in IMU_FRAMES:
+        raise ValueError(f"{path}: [imu] frame: {frame!r} is not one of {', '.join(IMU_FRAMES)}")
+    removed = imu.get("gravity_removed", False)
+    if not isinstance(removed, bool):
+        raise ValueError(f"{path}: [imu] gravity_removed: must be true or false, got {removed!r}")
+    tau = None
+    if "highpass_tau_s" in imu:
+        if not removed:
+            raise ValueError(
+                f"{path}: [imu] highpass_tau_s: only with gravity_removed = true (a source that "
+                "removes gravity by filtering is what high-passes the acceleration)"
+            )
+        tau = _number(imu, "highpass_tau_s", path, "imu", lo=0.0, hi=60.0, lo_open=True)
+    if removed and frame == "device" and "mounting" not in imu:
+        raise ValueError(
+            f"{path}: [imu] gravity_removed = true with frame = \"device\": without gravity the "
+            'device axes cannot be oriented; give [imu] mounting, or frame = "earth" / "vehicle"'
+        )
+    return str(frame), removed, tau
+
+
+def read_imu_csv(
+    path: Path,
+    *,
+    units: str = "mps2",
+    frame: str = "device",
+    gravity_removed: bool = False,
+    highpass_tau_s: float | None = None,
+) -> ImuSeries:
+    """``imu.csv``: ``t_s,ax,ay,az[,gx,gy,gz]`` in m/s² and rad/s, in ``frame`` axes, gravity
+    included unless ``gravity_removed`` (see :func:`imu_layout`)."""
     cols = read_numeric_csv(path, ["t_s", "ax", "ay", "az"], ["gx", "gy", "gz"])
     acc = np.column_stack([cols["ax"], cols["ay"], cols["az"]])
     gyro = None
@@ -280,7 +321,10 @@ def read_imu_csv(path: Path, *, units: str = "mps2") -> ImuSeries:
         acc = acc * G
     elif units != "mps2":
         raise ValueError(f"{path}: units must be 'mps2' or 'g', got {units!r}")
-    imu = ImuSeries(cols["t_s"], acc, gyro, frame="device", gravity_removed=False)
+    imu = ImuSeries(
+        cols["t_s"], acc, gyro, frame=frame, gravity_removed=gravity_removed,
+        horizontal_highpass_tau_s=highpass_tau_s,
+    )
     check_imu_units(imu, path)
     return clean_imu(imu, path)
 
@@ -297,7 +341,12 @@ def read_can_csv(path: Path) -> SpeedSeries:
 def read_saferoad(path: Path) -> Recording:
     meta, raw = read_meta(path / "meta.toml")
     units = str(_table(raw, "imu", path / "meta.toml").get("units", "mps2"))
-    imu = read_imu_csv(path / "imu.csv", units=units) if (path / "imu.csv").exists() else None
+    frame, removed, tau = imu_layout(raw, path / "meta.toml")
+    imu = (
+        read_imu_csv(path / "imu.csv", units=units, frame=frame, gravity_removed=removed, highpass_tau_s=tau)
+        if (path / "imu.csv").exists()
+        else None
+    )
     gps: GpsSeries | None = None
     gps_path = path / GPS_FILES[0]
     for name in GPS_FILES:
@@ -354,8 +403,11 @@ def _toml_scalar(v: Any) -> str:
     return json.dumps(str(v), ensure_ascii=False).replace("\x7f", "\\u007F")
 
 
-def write_meta(path: Path, meta: RecordingMeta, *, camera_time_offset_s: float = 0.0) -> None:
-    """Write ``meta.toml`` for ``meta`` (``start_utc`` defaults to now if unset)."""
+def write_meta(
+    path: Path, meta: RecordingMeta, *, camera_time_offset_s: float = 0.0, imu: ImuSeries | None = None
+) -> None:
+    """Write ``meta.toml`` for ``meta`` (``start_utc`` defaults to now if unset); ``imu``'s
+    frame, gravity removal and high-pass go to ``[imu]`` where they are not the defaults."""
     start = meta.start_utc or datetime.now(UTC).replace(microsecond=0)
     tables: list[tuple[str, dict[str, Any]]] = [
         (
@@ -367,8 +419,17 @@ def write_meta(path: Path, meta: RecordingMeta, *, camera_time_offset_s: float =
         ("driver", {"id": meta.driver_id}),
         ("device", {"id": meta.device_id}),
     ]
+    imu_table: dict[str, Any] = {}
     if meta.mounting.rotation is not None:
-        tables.append(("imu", {"mounting": meta.mounting.rotation.tolist()}))
+        imu_table["mounting"] = meta.mounting.rotation.tolist()
+    if imu is not None and imu.frame != "device":
+        imu_table["frame"] = imu.frame
+    if imu is not None and imu.gravity_removed:
+        imu_table["gravity_removed"] = True
+        if imu.horizontal_highpass_tau_s is not None:
+            imu_table["highpass_tau_s"] = float(imu.horizontal_highpass_tau_s)
+    if imu_table:
+        tables.append(("imu", imu_table))
     if meta.camera is not None:
         c, m = meta.camera, meta.camera_mount
         tables.append(
@@ -415,9 +476,8 @@ def _write_columns(path: Path, columns: dict[str, Any]) -> None:
 
 
 def write_imu_csv(path: Path, imu: ImuSeries) -> None:
-    """Write ``imu.csv`` (device axes, m/s² with gravity, rad/s)."""
-    if imu.gravity_removed:
-        raise ValueError("imu.csv holds accelerations with gravity; got a gravity-removed series")
+    """Write ``imu.csv`` (m/s², rad/s; its axes and gravity removal go to meta.toml, see
+    :func:`write_meta`)."""
     cols: dict[str, Any] = {"t_s": imu.t_s, "ax": imu.acc[:, 0], "ay": imu.acc[:, 1], "az": imu.acc[:, 2]}
     if imu.gyro is not None:
         cols |= {"gx": imu.gyro[:, 0], "gy": imu.gyro[:, 1], "gz": imu.gyro[:, 2]}
@@ -461,7 +521,7 @@ def write_recording(
     if imu is None and gps is None:
         raise ValueError("a recording needs IMU or GPS samples")
     folder.mkdir(parents=True, exist_ok=True)
-    write_meta(folder / "meta.toml", meta, camera_time_offset_s=camera_time_offset_s)
+    write_meta(folder / "meta.toml", meta, camera_time_offset_s=camera_time_offset_s, imu=imu)
     if imu is not None:
         write_imu_csv(folder / "imu.csv", imu)
     if gps is not None:

@@ -21,7 +21,7 @@ from saferoad.domain.ego_speed import distance_km
 from saferoad.domain.motion.engine import EngineParams, MotionResult, run_engine
 from saferoad.domain.motion.harsh import HarshParams
 from saferoad.domain.motion.manoeuvres import BandEdges, ManoeuvreBands
-from saferoad.domain.recording import Recording
+from saferoad.domain.recording import Recording, check_rotation
 from saferoad.observability import get_logger, span
 
 log = get_logger("motion")
@@ -31,8 +31,10 @@ def params_from_config(cfg: MotionConfig, recording: Recording | None = None) ->
     mounting = None
     if cfg.mounting is not None:
         mounting = np.asarray(cfg.mounting, dtype=np.float64)
-        if mounting.shape != (3, 3) or not np.allclose(mounting @ mounting.T, np.eye(3), atol=1e-3):
-            raise ValueError("motion.mounting: must be an orthonormal 3x3 rotation")
+        try:
+            check_rotation(mounting)
+        except ValueError as err:
+            raise ValueError(f"motion.mounting: {err}") from None
     elif recording is not None and recording.meta.mounting.rotation is not None:
         mounting = recording.meta.mounting.rotation
     harsh = HarshParams(
@@ -86,6 +88,9 @@ def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
         out["mounting"] = {
             "method": res.frame.method,
             "quality": round(res.frame.quality, 3),
+            "angle_se_deg": None
+            if res.frame.angle_se_deg is None or not np.isfinite(res.frame.angle_se_deg)
+            else round(res.frame.angle_se_deg, 1),
             "rotation": None
             if res.frame.rotation is None
             else np.round(res.frame.rotation, 4).tolist(),

@@ -3,23 +3,24 @@ harsh-driving rules → a 10 Hz timeline. Pure and vectorised; the motion stage 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from saferoad.domain.ego_speed import ego_speed, gps_speed
 from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
-from saferoad.domain.motion.highpass import HighpassFit, source_highpass
+from saferoad.domain.motion.highpass import HighpassFit, highpass, source_highpass
 from saferoad.domain.motion.manoeuvres import (
     Manoeuvre,
     ManoeuvreBands,
     ManoeuvreCounts,
     grade_manoeuvres,
 )
-from saferoad.domain.motion.signal import lowpass, resample
+from saferoad.domain.motion.signal import BoolArray, lowpass, resample
 from saferoad.domain.motion.timebase import find_gaps
 from saferoad.domain.motion.turn_axes import TurnAxes, turn_axes
 from saferoad.domain.motion.vehicle_frame import (
+    POOR_AXIS_DEG,
     VehicleFrame,
     earth_to_heading,
     estimate_frame,
@@ -108,6 +109,20 @@ def _timeline(
     }
 
 
+def _course_yaw(gps: GpsSeries, t: FloatArray, v: FloatArray, hz: float, valid: BoolArray | None) -> FloatArray | None:
+    """Yaw rate (rad/s, left +) from the GPS course on the grid ``t``, low-passed at 0.5 Hz;
+    zero where the speed ``v`` is under 3 m/s (the course is noise when nearly standing
+    still). None with fewer than 10 fixes that have a course."""
+    ok = np.isfinite(gps.course_deg)
+    if ok.sum() < 10:
+        return None
+    course = np.degrees(np.unwrap(np.radians(gps.course_deg[ok])))
+    c = lowpass(np.interp(t, gps.t_s[ok], course), 0.5, hz, valid)
+    yaw = -np.radians(np.gradient(c) * hz)  # course is clockwise; yaw rate is left +
+    out: FloatArray = np.where(v > 3.0, yaw, 0.0)
+    return out
+
+
 def _gps_only(gps: GpsSeries, speed: SpeedSeries | None, params: EngineParams) -> MotionResult:
     """No IMU: longitudinal acceleration from d(speed)/dt, yaw rate from the course, lateral
     acceleration v·ω (the "±0.3 g from GPS speed" of telematics without an accelerometer).
@@ -120,15 +135,8 @@ def _gps_only(gps: GpsSeries, speed: SpeedSeries | None, params: EngineParams) -
     u = resample(g_speed.t_s, g_speed.speed_mps, hz, gaps)
     v = lowpass(u.values, 0.5, hz, u.valid)
     a_long = np.gradient(v) * hz
-    yaw: FloatArray | None = None
-    a_lat = np.zeros_like(v)
-    ok = np.isfinite(gps.course_deg)
-    if ok.sum() >= 10:
-        course = np.degrees(np.unwrap(np.radians(gps.course_deg[ok])))
-        c = lowpass(np.interp(u.t_s, gps.t_s[ok], course), 0.5, hz, u.valid)
-        yaw = -np.radians(np.gradient(c) * hz)  # course is clockwise; yaw rate is left +
-        yaw = np.where(v > 3.0, yaw, 0.0)  # the course is noise when nearly standing still
-        a_lat = v * yaw
+    yaw = _course_yaw(gps, u.t_s, v, hz, u.valid)
+    a_lat = np.zeros_like(v) if yaw is None else v * yaw
     sig = MotionSignals(u.t_s, u.valid, yaw, v, a_long=a_long, a_lat=a_lat)
     events = detect_harsh(sig, params.harsh, hz)
     manoeuvres = grade_manoeuvres(sig, params.harsh, params.bands, hz, events)
@@ -214,13 +222,20 @@ def run_engine(
         ok = np.isfinite(gps.course_deg)
         unwrapped = np.degrees(np.unwrap(np.radians(gps.course_deg[ok])))
         course = np.interp(u.t_s, gps.t_s[ok], unwrapped)
-        yaw = gyro[:, 2] if gyro is not None else None
-        a_long, a_lat, _, quality = earth_to_heading(acc[:, :2], course, ref, yaw, hz)
-        frame = VehicleFrame(None, np.array([0.0, 0.0, 1.0]), "gps-course", quality)
+        yaw = gyro[:, 2] if gyro is not None else _course_yaw(gps, u.t_s, ref, hz, u.valid)
+        src_tau = None
+        if imu.horizontal_highpass_tau_s is not None and not params.undo_source_highpass:
+            src_tau = hp_fit.tau_s if hp_fit is not None else imu.horizontal_highpass_tau_s
+        a_long, a_lat, _, quality, se = earth_to_heading(acc[:, :2], course, ref, yaw, hz, src_tau)
+        frame = VehicleFrame(None, np.array([0.0, 0.0, 1.0]), "gps-course", quality, se)
     elif frame is not None and frame.rotation is not None:
         rot = frame.rotation
         a_long, a_lat = project(acc, rot[0]), project(acc, rot[1])
-        yaw = project(gyro, rot[2]) if gyro is not None else None
+        if gyro is not None:
+            yaw = project(gyro, rot[2])
+        elif gps is not None and ref is not None:
+            # No gyroscope: the heading change comes from the GPS course.
+            yaw = _course_yaw(gps, u.t_s, ref, hz, u.valid)
     else:
         if imu.frame == "earth":
             up = np.array([0.0, 0.0, 1.0])
@@ -237,6 +252,25 @@ def run_engine(
             horizontal = np.column_stack([project(acc, e1), project(acc, e2)])
             horizontal = horizontal - horizontal.mean(axis=0)
         yaw = project(gyro, up) if gyro is not None else None
+    restored_tau: float | None = None
+    if (
+        a_long is not None
+        and a_lat is not None
+        and ref is not None
+        and imu.horizontal_highpass_tau_s is not None
+        and not params.undo_source_highpass
+    ):
+        # A source that high-passes the horizontal acceleration (y = HP_tau(x)) loses what
+        # the speed reference keeps: x = y + LP_tau(x) and, along the car, x = dv/dt, across
+        # it v*yaw. So the complementary low-pass of the reference restores exactly the part
+        # the source removed (GPS is good below ~0.2 Hz, the IMU above), with no inverse
+        # filter to amplify errors.
+        restored_tau = hp_fit.tau_s if hp_fit is not None else imu.horizontal_highpass_tau_s
+        along = np.gradient(ref) * hz
+        a_long = a_long + (along - highpass(along, restored_tau, hz))
+        if yaw is not None:
+            across = ref * yaw
+            a_lat = a_lat + (across - highpass(across, restored_tau, hz))
     # Signed mode: the IMU's longitudinal acceleration fills in the GPS speed between fixes.
     speed = (
         ego_speed(can, gps)
@@ -249,11 +283,29 @@ def run_engine(
     )
     mode = "heading-free" if sig.heading_free else "signed"
     events = detect_harsh(sig, params.harsh, hz)
+    limitations: list[str] = []
+    if frame is not None and frame.poor and frame.angle_se_deg is not None and not sig.heading_free:
+        # An uncertain forward axis reads pushes small and leaks them across: said, and the
+        # events' confidence scaled down (1 at the limit, 0.5 at twice it).
+        se = frame.angle_se_deg
+        scale = float(np.clip(POOR_AXIS_DEG / (2.0 * se), 0.5, 1.0))
+        events = [
+            replace(
+                e,
+                confidence=round(e.confidence * scale, 3),
+                evidence={**e.evidence, "frame_angle_se_deg": round(se, 1)},
+            )
+            for e in events
+        ]
+        limitations.append(
+            f"poor forward-axis estimate ({frame.method}: ±{2 * se:.0f}° at 95%, more than "
+            f"±{POOR_AXIS_DEG:.0f}°): pushes along it may read small and leak into the lateral "
+            f"axis; event confidence scaled by {scale:.2f}; a configured [imu] mounting avoids it"
+        )
     manoeuvres = grade_manoeuvres(sig, params.harsh, params.bands, hz, events)
     t0 = float(u.t_s[0])
     t1 = float(u.t_s[-1])
     tl = _timeline(t0, t1, params.timeline_hz, gps, speed, u.t_s, a_long, a_lat, yaw)
-    limitations: list[str] = []
     if sig.heading_free and yaw is None:
         limitations.append(
             "no yaw rate (no gyroscope) and no vehicle frame: harsh cornering and lane changes "

@@ -182,17 +182,23 @@ def _signed(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
         a, b = grp[0][0], grp[-1][1]
         if _slow(sig, a, b, p):
             continue
+        known = sig.yaw_rate is not None  # gyroscope, or the GPS course
         dpsi = _heading_change_deg(sig.yaw_rate, a, b, hz)
         i = a + int(np.argmax(np.abs(lat[a:b])))
         peak = float(lat[i])
         signs = [float(np.sign(lat[ra + int(np.argmax(np.abs(lat[ra:rb])))])) for ra, rb in grp]
         two_sided = len(set(signs)) > 1
-        extra = {"heading_change_deg": round(dpsi, 1)}
-        if two_sided and abs(dpsi) < p.turn_min_deg:
+        # Without any yaw rate the heading change is unknown, not zero: it is left out.
+        extra = {"heading_change_deg": round(dpsi, 1)} if known else {}
+        turned = abs(dpsi) >= p.turn_min_deg
+        if two_sided and not turned:
             d = Direction.LEFT if signs[0] > 0 else Direction.RIGHT
             out.append(_make(EventType.AGGRESSIVE_LANE_CHANGE, sig, a, b, i, peak, on_lc, p, hz, d, extra))
-        elif abs(peak) >= p.cornering_g * G:
-            if sig.yaw_rate is not None and abs(dpsi) >= p.turn_min_deg:
+        elif abs(peak) >= p.cornering_g * G and (turned or not known):
+            # A turn changes the heading by turn_min_deg or more (docs/events.md); a one-sided
+            # lateral pulse with less is a curve or a swerve, not harsh cornering. Without a
+            # yaw rate a one-sided pulse is taken for a turn (the only way to tell is missing).
+            if turned:
                 d = Direction.LEFT if dpsi > 0 else Direction.RIGHT
             else:
                 d = Direction.LEFT if peak > 0 else Direction.RIGHT

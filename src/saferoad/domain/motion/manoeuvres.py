@@ -247,8 +247,9 @@ def grade_manoeuvres(
 ) -> list[Manoeuvre]:
     """Every manoeuvre of ``sig`` at or above its kind's moderate edge, sorted by start.
     ``events`` are the harsh-driving events the rules found on ``sig`` with ``harsh``: each is
-    one ``harsh`` manoeuvre; the lower bands come from the same rules at the moderate edges."""
-    bands.check(harsh)
+    one ``harsh`` manoeuvre; the lower bands come from the same rules at the moderate edges.
+    An edge at or above its kind's harsh threshold leaves that band empty (the configuration
+    refuses such bands; a caller's own ``HarshParams`` may lower a threshold below them)."""
     harsh_events = [e for e in events if e.type in KIND_OF_EVENT]
     out = [_measure(sig, e, KIND_OF_EVENT[e.type], Band.HARSH, hz) for e in harsh_events]
     for cand in detect_harsh(sig, _lowered(harsh, bands), hz):
@@ -257,8 +258,8 @@ def grade_manoeuvres(
             continue  # that harsh event, seen from lower down
         edges = bands.of(kind)
         peak_g = abs(float(cand.peak.get("accel_mps2", 0.0))) / G
-        if peak_g < edges.moderate_g:
+        if peak_g < edges.moderate_g or edges.moderate_g >= harsh_threshold_g(kind, harsh):
             continue
-        band = Band.HARD if peak_g >= edges.hard_g else Band.MODERATE
+        band = Band.HARD if edges.hard_g <= peak_g and edges.hard_g < harsh_threshold_g(kind, harsh) else Band.MODERATE
         out.append(_measure(sig, cand, kind, band, hz))
     return sorted(out, key=lambda m: (m.start_s, m.kind.value))
