@@ -26,12 +26,18 @@ class Health(BaseModel):
 
 class TripIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    device_id: str = Field(description="The device's id; must be the token's device.")
-    driver: str
-    vehicle: str
-    fleet: str = Field(description="Must be the fleet the device token belongs to (else 403).")
-    start_utc: str = Field(description="ISO 8601 start time with its zone.")
-    time_zone: str = Field(description="IANA time zone of the trip (local weeks).")
+    device_id: str = Field(
+        min_length=1, max_length=128, description="The device's id; must be the token's device."
+    )
+    driver: str = Field(min_length=1, max_length=128)
+    vehicle: str = Field(min_length=1, max_length=128)
+    fleet: str = Field(
+        min_length=1,
+        max_length=128,
+        description="Must be the fleet the device token belongs to (else 403).",
+    )
+    start_utc: str = Field(min_length=1, description="ISO 8601 start time with its zone.")
+    time_zone: str = Field(min_length=1, description="IANA time zone of the trip (local weeks).")
     summary: dict[str, Any] = Field(description="The trip's summary.json object.")
 
 
@@ -48,8 +54,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "Same id stored with different content"},
     422: {"model": Problem, "description": "Invalid request (the field is named)"},
 }
-TripId = Annotated[str, Path(description="Id the device chose for the trip", max_length=128)]
-EventId = Annotated[str, Path(description="Id the device chose for the event", max_length=128)]
+ID_PATTERN = di.ID_RE.pattern
+TripId = Annotated[
+    str, Path(description="Id the device chose for the trip", pattern=ID_PATTERN)
+]
+EventId = Annotated[
+    str, Path(description="Id the device chose for the event", pattern=ID_PATTERN)
+]
 Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer <device token>")]
 
 
