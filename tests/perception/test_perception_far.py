@@ -343,3 +343,13 @@ def test_default_detect_without_calibration_finds_them_too(shared_dir: Path, tmp
         found = {f"{ln[0]} {ln[13]}" for i, ln in enumerate(labels) if iou.shape[1] and iou[i].max() >= 0.5}
         expect = {"000000": {"Pedestrian 8.41"}, "000001": {"Car 58.49", "Truck 69.44"}, "000002": {"Car 34.38"}}[k]
         assert expect <= found, (k, found)
+
+
+def test_band_pass_skipped_where_it_would_not_magnify(yolox: ModelDetector) -> None:
+    from saferoad.domain.types import Frame
+
+    wide = Frame(0, 0.0, np.zeros((720, 1280, 3), dtype=np.uint8))
+    assert yolox.band_windows(wide)[0].scale > 2 * 416 / 1280
+    # a band as tall as the frame (a camera pitched far off, a very wide-angle lens) cannot
+    # be shown larger than the full frame shows it: no second pass
+    assert yolox.band_windows(replace(wide, horizon_band=(0.0, 720.0))) == []

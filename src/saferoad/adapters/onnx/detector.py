@@ -125,6 +125,10 @@ CUT_TOLERANCE_PX = 6.0
 counts as cut there (a truncated object's box ends at or a few pixels short of the edge;
 less than one cell of the finest stride, 8)."""
 
+MIN_BAND_GAIN = 1.5
+"""The horizon-band pass runs only where it shows the band at this many times the full
+frame's scale (a small or square frame gains nothing from a second look)."""
+
 CROSS_PASS_IOS = 0.7
 """Two boxes of one road class from different passes, the smaller lying this much inside
 the other (intersection over the smaller area, SAHI's IOS), are one object: the lower
@@ -350,9 +354,11 @@ class ModelDetector:
     frame on the band of rows around the horizon where far road users are
     (``Frame.horizon_band``, which ``run_perception`` sets from the camera geometry; where
     unset, the band of a level 90° camera 1.3 m high), laid into one model input as overlapping strips by
-    :func:`pack_band`. Boxes of the band and tile passes that a window edge inside the frame
-    cuts are fragments and never become objects (:func:`boxes_from_windows`); the whole
-    boxes of all passes are merged by class-wise NMS.
+    :func:`pack_band`; skipped where the band cannot reach the model at
+    :data:`MIN_BAND_GAIN` times the full frame's scale. Boxes of the band and tile passes
+    that a window edge inside the frame cuts are fragments and never become objects
+    (:func:`boxes_from_windows`); the whole boxes of all passes are merged by
+    :func:`suppress_across_passes` and class-wise NMS.
     """
 
     def __init__(
@@ -517,17 +523,21 @@ class ModelDetector:
 
     def band_windows(self, frame: Frame) -> list[Window]:
         """The strips of the frame's horizon band in one model input (see
-        :func:`pack_band`); without ``frame.horizon_band``, the band of a level 90° camera
-        1.3 m high (``perception.hfov_deg`` and the mount defaults)."""
+        :func:`pack_band`), ``[]`` when they would not magnify it by :data:`MIN_BAND_GAIN`;
+        without ``frame.horizon_band``, the band of a level 90° camera 1.3 m high (the
+        defaults of ``perception.hfov_deg`` and of the camera mount)."""
         width, height = frame.width, frame.height
         rows = frame.horizon_band or horizon_band(
             CameraModel(CameraIntrinsics.from_fov(width, height, 90.0), CameraMount())
         )
         full = min(self.card.input_width / width, self.card.input_height / height)
-        return pack_band(
+        windows = pack_band(
             width, height, rows, self.card.input_width,
             self.card.input_height, overlap_px=int(np.ceil(self.band_overlap_px / full)),
         )
+        if not windows or windows[0].scale < MIN_BAND_GAIN * full:
+            return []
+        return windows
 
     def _window_pass(self, image: NDArray[np.uint8], windows: list[Window]) -> tuple[F32, F32, NDArray[np.int64]]:
         """Infer one model input holding ``windows``; the whole boxes in frame pixels."""
