@@ -176,3 +176,29 @@ def test_the_cli_shows_a_message_not_a_traceback(braking_rec: Path, tmp_path: Pa
     assert "meta.toml: [camera] width: must be an integer" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "out" / "summary.json").exists()
     json.dumps(res.output)
+
+
+def test_an_input_over_the_size_limit_is_refused_before_it_is_read(braking_rec: Path, tmp_path: Path) -> None:
+    imu = braking_rec / "imu.csv"
+    header = imu.read_text().splitlines()[0]
+    imu.write_text(header + "\n")
+    with imu.open("r+b") as fh:
+        fh.truncate(2 << 30)  # 2 GiB, sparse: no disk used, as in the issue
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"imu\.csv: 2048\.0 MiB, over the 1024 MiB limit .*input\.max_file_mb"):
+        open_recording(braking_rec)
+    with pytest.raises(ValueError, match=r"imu\.csv: 2048\.0 MiB, over the 8 MiB limit"):
+        open_recording(braking_rec, max_file_mb=8)
+    assert tracemalloc.get_traced_memory()[1] < 50e6
+    tracemalloc.stop()
+    res = CliRunner().invoke(app, ["analyze", str(braking_rec), "-o", str(tmp_path / "out"), "-q", "--set", "input.max_file_mb=100"])
+    assert res.exit_code == 2 and "over the 100 MiB limit" in res.output and "Traceback" not in res.output
+
+
+def test_a_huge_binary_line_names_the_line_without_reading_it_whole(braking_rec: Path) -> None:
+    imu = braking_rec / "imu.csv"
+    lines = imu.read_bytes().split(b"\n")
+    lines[5] = b"\0" * (1 << 20)  # 1 MiB of NUL bytes on one line
+    imu.write_bytes(b"\n".join(lines))
+    with pytest.raises(ValueError, match=r"imu\.csv:6: (line longer than|not a number|expected)"):
+        open_recording(braking_rec)

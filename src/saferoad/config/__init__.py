@@ -20,6 +20,7 @@ from saferoad.config.cabin import CabinConfig
 from saferoad.config.edge import EdgeConfig
 from saferoad.config.evaluation import EvaluationConfig
 from saferoad.config.inference import InferenceConfig
+from saferoad.config.input import InputConfig
 from saferoad.config.motion import MotionConfig
 from saferoad.config.perception import PerceptionConfig
 from saferoad.config.road_events import RoadEventsConfig
@@ -49,6 +50,7 @@ class SaferoadConfig(Section):
     )
     edge: EdgeConfig = Field(default_factory=EdgeConfig, description=EdgeConfig.__doc__)
     web: WebConfig = Field(default_factory=WebConfig, description=WebConfig.__doc__)
+    input: InputConfig = Field(default_factory=InputConfig, description=InputConfig.__doc__)
 
     def fingerprint(self) -> str:
         """A stable hash of the effective config (for caches and run records)."""

@@ -34,6 +34,7 @@ from saferoad import __version__
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
 from saferoad.adapters.grpc.model_server import GrpcServer, start_server
+from saferoad.adapters.recording._csv import file_size_limit
 from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event
@@ -218,7 +219,8 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         released = False
         try:
             try:
-                recording = self._open(path)
+                with file_size_limit(cfg.input.max_file_mb << 20):
+                    recording = self._open(path)
             except FileNotFoundError as err:
                 raise _Fail(grpc.StatusCode.NOT_FOUND, str(err)) from None
             except ValueError as err:

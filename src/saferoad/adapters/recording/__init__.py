@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from saferoad.adapters.recording import comma2k19, driver_behavior, saferoad_format
-from saferoad.adapters.recording._csv import RecordingWarning
+from saferoad.adapters.recording._csv import RecordingWarning, file_size_limit
 from saferoad.adapters.recording.labels import read_labels
 from saferoad.adapters.recording.saferoad_format import write_recording
 from saferoad.domain.recording import Recording
@@ -42,8 +42,12 @@ def detect_format(path: Path) -> str | None:
     return None
 
 
-def open_recording(path: Path) -> Recording:
-    """Read the recording at ``path``, whatever its layout."""
+def open_recording(path: Path, *, max_file_mb: int | None = None) -> Recording:
+    """Read the recording at ``path``, whatever its layout; with ``max_file_mb``
+    (``input.max_file_mb``), any input file bigger than that is refused before it is read."""
+    if max_file_mb is not None:
+        with file_size_limit(max_file_mb << 20):
+            return open_recording(path)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such recording")

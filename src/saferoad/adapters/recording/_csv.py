@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +34,34 @@ def warn(message: str) -> None:
     warnings.warn(message, RecordingWarning, stacklevel=3)
 
 
+MAX_FILE_BYTES: ContextVar[int] = ContextVar("max_file_bytes", default=1024 << 20)
+"""The largest input file a reader opens (``input.max_file_mb``; see :func:`file_size_limit`)."""
+
+
+@contextmanager
+def file_size_limit(max_bytes: int) -> Iterator[None]:
+    """Readers called inside refuse files over ``max_bytes`` before reading them."""
+    token = MAX_FILE_BYTES.set(max_bytes)
+    try:
+        yield
+    finally:
+        MAX_FILE_BYTES.reset(token)
+
+
+def check_size(path: Path) -> None:
+    """Refuse a file over the limit (``input.max_file_mb``) before reading a byte of it."""
+    size, limit = path.stat().st_size, MAX_FILE_BYTES.get()
+    if size > limit:
+        raise ValueError(
+            f"{path}: {size / 2**20:.1f} MiB, over the {limit / 2**20:.0f} MiB limit for one input "
+            "file (input.max_file_mb): refused before reading"
+        )
+
+
 def _check_exists(path: Path) -> None:
     if not path.exists():
         raise FileNotFoundError(f"{path}: file not found")
+    check_size(path)
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file (expected a header line and data rows)")
 
@@ -45,13 +72,20 @@ def locate_bad_value(
     """Find the first line whose value in ``columns`` does not parse as a finite number."""
     idx = {name: header.index(name) for name in columns if name in header}
     with path.open("rb") as fh:
-        next(fh, None)
-        for lineno, raw_line in enumerate(fh, start=2):
+        fh.readline(MAX_HEADER_BYTES)
+        lineno = 1
+        while raw_line := fh.readline(MAX_LINE_BYTES + 1):
+            lineno += 1
+            if len(raw_line) > MAX_LINE_BYTES:
+                return f"{path}:{lineno}: line longer than {MAX_LINE_BYTES} bytes (binary data in a CSV file?)"
             try:
                 text = raw_line.decode("utf-8")
             except UnicodeDecodeError:
                 return f"{path}:{lineno}: not UTF-8 text (binary data in a CSV file?)"
-            row = next(csv.reader([text]), [])
+            try:
+                row = next(csv.reader([text]), [])
+            except csv.Error as err:
+                return f"{path}:{lineno}: not CSV: {err}"
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != len(header):
@@ -103,6 +137,8 @@ def read_header(path: Path) -> list[str]:
 
 
 MAX_HEADER_BYTES = 64 * 1024
+MAX_LINE_BYTES = 64 * 1024
+"""No sensor row is near this long; a longer line is binary data, not read into memory whole."""
 
 
 def read_numeric_csv(

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from saferoad.adapters.recording._csv import (
+    check_size,
     float_column,
     locate_bad_value,
     read_header,
@@ -340,6 +341,9 @@ def read_can_csv(path: Path) -> SpeedSeries:
 
 def read_saferoad(path: Path) -> Recording:
     meta, raw = read_meta(path / "meta.toml")
+    for name in ("imu.csv", *GPS_FILES, "can.csv", "labels.jsonl", "detections.json", "cabin.csv"):
+        if (path / name).is_file():
+            check_size(path / name)  # every input refused over input.max_file_mb, before reading
     units = str(_table(raw, "imu", path / "meta.toml").get("units", "mps2"))
     frame, removed, tau = imu_layout(raw, path / "meta.toml")
     imu = (

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
                 try:
                     with recording_trace(rec_trace):
                         with span("read", path=str(path)):
-                            recording = open_recording(path)
+                            recording = open_recording(path, max_file_mb=cfg.input.max_file_mb)
                         result = analyze_into(recording, cfg, folder, trace=rec_trace)
                     get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
                 except BaseException:

@@ -1,0 +1,22 @@
+"""Limits on the recordings saferoad reads."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from saferoad.config.base import Section
+
+
+class InputConfig(Section):
+    """Limits on the recordings saferoad reads."""
+
+    max_file_mb: int = Field(
+        1024,
+        ge=1,
+        description=(
+            "Largest sensor or metadata file of a recording (imu.csv, gps.csv/.nmea/.gpx, can.csv, "
+            "labels.jsonl, detections.json, a foreign layout's CSV files) that analyze and serve read, "
+            "in MiB; a bigger one is refused before it is read. 1 GiB holds about 20 hours of 200 Hz "
+            "IMU; reading one needs a few times its size in memory. Video files are not limited."
+        ),
+    )
