@@ -102,7 +102,15 @@ class OnnxBackend:
                 f"{self.model_path}: inputs {sorted(inputs)} given, model takes {sorted(expected)}"
             )
         results = session.run(self._output_names, inputs)
-        return {name: np.asarray(r) for name, r in zip(self._output_names, results, strict=True)}
+        out = {name: np.asarray(r) for name, r in zip(self._output_names, results, strict=True)}
+        for name, arr in out.items():
+            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+                raise ValueError(
+                    f"{self.model_path}: output {name!r} has {bad} value(s) that are not finite "
+                    "(inf or NaN): the model is broken or does not fit its card"
+                )
+        return out
 
     def close(self) -> None:
         self._session = None

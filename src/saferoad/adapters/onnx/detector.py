@@ -446,6 +446,14 @@ class ModelDetector:
             boxes, scores, cids = decode_ultralytics(out, self.card, self._keep, thr)
         else:
             boxes, scores, cids = decode_fastestdet(out, self.card, self._keep, thr)
+        # Scores are probabilities and boxes pixels: an output outside that (a model emitting
+        # huge values, or one that does not fit its card) is an error, not a whole-frame box.
+        if not (np.isfinite(boxes).all() and np.isfinite(scores).all()) or (scores > 1.0 + 1e-3).any():
+            raise ValueError(
+                f"{self.card.path}: output {self.card.output_name!r} decodes to non-finite boxes or "
+                f"scores outside 0-1 (max score {float(np.max(scores, initial=0.0)):g}): the model is "
+                "broken or does not fit its card"
+            )
         return boxes.astype(np.float32, copy=True), scores, cids
 
     def postprocess(
