@@ -136,6 +136,10 @@ def test_generated_drive_grades_every_manoeuvre() -> None:
     v_true = 15.0 + np.cumsum(d.a_long) / 100.0  # make_drive: 15 m/s, 100 Hz
     for m in res.manoeuvres:  # the speed at onset, GPS fused with the IMU
         assert m.speed_onset_mps == pytest.approx(float(np.interp(m.start_s, d.imu.t_s, v_true)), abs=0.5)
+    for e in res.events:  # the events carry it too (a braking's peak comes at a lower speed)
+        assert e.peak["speed_onset_mps"] == pytest.approx(float(np.interp(e.start_s, d.imu.t_s, v_true)), abs=0.5)
+    braking = next(e for e in res.events if e.type.value == "harsh_braking")
+    assert braking.peak["speed_mps"] < braking.peak["speed_onset_mps"] - 2.0
 
 
 def test_counts_json_shape_and_round_trip() -> None:

@@ -114,10 +114,15 @@ def _slow(sig: MotionSignals, a: int, b: int, p: HarshParams) -> bool:
     return bool(s.size) and float(s.max()) < p.min_speed_mps
 
 
-def _peak_speed(sig: MotionSignals, i: int) -> dict[str, float]:
-    if sig.speed is None or not np.isfinite(sig.speed[i]):
-        return {}
-    return {"speed_mps": round(float(sig.speed[i]), 2)}
+def _peak_speed(sig: MotionSignals, i: int, onset: int) -> dict[str, float]:
+    """The speed at the peak and at the manoeuvre's onset (a braking to a stop peaks at walking
+    pace; what a reviewer wants is the speed it started from), where known."""
+    out: dict[str, float] = {}
+    if sig.speed is not None and np.isfinite(sig.speed[i]):
+        out["speed_mps"] = round(float(sig.speed[i]), 2)
+    if sig.speed is not None and np.isfinite(sig.speed[onset]):
+        out["speed_onset_mps"] = round(float(sig.speed[onset]), 2)
+    return out
 
 
 def _make(
@@ -140,7 +145,7 @@ def _make(
         "accel_mps2": round(peak_value, 3),
         "accel_g": round(peak_value / G, 3),
         "t_s": round(float(sig.t_s[peak_i]), 3),
-        **_peak_speed(sig, peak_i),
+        **_peak_speed(sig, peak_i, a),
         **(extra or {}),
     }
     if sig.yaw_rate is not None:
