@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: install demo check lint typecheck test lock clean
+.PHONY: install demo check lint typecheck test lock clean web-screenshots
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,10 @@ typecheck: install
 
 test: install
 	$(BIN)/pytest
+
+# Refresh docs/web/*.png: the web app's browser tests, run in Chromium, save each page.
+web-screenshots: install
+	SAFEROAD_WEB_SCREENSHOTS=docs/web $(BIN)/pytest -q tests/store/test_web_browser.py
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock:

@@ -48,20 +48,39 @@ def build_store(url: str, outputs: Path, other_fleet: Path, config: SaferoadConf
     return store
 
 
+OTHER_FLEET: dict[str, Any] = {
+    "fleet": "osaka-vans",
+    "driver": "O-1",
+    "vehicle": "V-1",
+    "style": "aggressive",
+    "seed": 5,
+    "start_utc": dt.datetime(2026, 11, 18, 1, 0, tzinfo=dt.UTC),
+}
+
+
+def other_fleet_events() -> list[dict[str, Any]]:
+    return [
+        {"type": "tailgating", "start_s": 100.0, "end_s": 104.0, "severity": "high",
+         "confidence": 0.9, "peak": {"headway_s": 0.6}},
+    ]
+
+
 def write_other_fleet(make_output: Any, root: Path) -> Path:
-    return make_output(
-        root / "osaka",
-        fleet="osaka-vans",
-        driver="O-1",
-        vehicle="V-1",
-        style="aggressive",
-        seed=5,
-        start_utc=dt.datetime(2026, 11, 18, 1, 0, tzinfo=dt.UTC),
-        events=[
-            {"type": "tailgating", "start_s": 100.0, "end_s": 104.0, "severity": "high",
-             "confidence": 0.9, "peak": {"headway_s": 0.6}},
-        ],
+    return make_output(root / "osaka", **OTHER_FLEET, events=other_fleet_events())
+
+
+def write_analyze_output(out: Path, **kw: Any) -> Path:
+    """The store tests' synthetic analyze output (tests/store/conftest.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "store_conftest_outputs", Path(__file__).with_name("conftest.py")
     )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kw.setdefault("events", other_fleet_events())
+    return module.write_analyze_output(out, **kw)  # type: ignore[no-any-return]
 
 
 def csrf_of(html: str) -> str:
@@ -111,3 +130,34 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def h264_clip(path: Path, seed: int, seconds: float = 2.0, fps: int = 10) -> None:
+    """Rewrite ``path`` as an H.264 MP4 (yuv420p) that a browser plays: a moving bar."""
+    import av
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 192, "yuv420p"
+        for i in range(int(seconds * fps)):
+            img = np.full((192, 320, 3), 40 + (seed * 17) % 120, np.uint8)
+            x = (i * 12) % 300
+            img[60:130, x : x + 20] = (230, 200, 40)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def browser_outputs(week_outputs: Path, dst: Path) -> Path:
+    """A copy of the week outputs whose clips are H.264 (the synthetic ones are MPEG-4 Part 2,
+    which browsers do not decode)."""
+    import shutil
+
+    shutil.copytree(week_outputs, dst)
+    for i, clip in enumerate(sorted(dst.rglob("clips/*.mp4"))):
+        h264_clip(clip, i)
+    return dst
