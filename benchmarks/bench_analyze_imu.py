@@ -4,7 +4,9 @@ Prints the wall time of reading + analysing, the share spent parsing (from the t
 baselines measured in the same run on the same files: pandas.read_csv (C engine) of imu.csv,
 and numpy.loadtxt of it. Target: analyze under 2 s on a 2-core machine. Also the inertial
 engine alone on the same hour as an Earth-frame log without GPS (heading-free mode, with the
-forward axis found from its turns), against the same engine without that search. CPU time
+forward axis found from its turns), against the same engine without that search. And the
+graded manoeuvres' cost (``manoeuvres.grade_manoeuvres``) on one hour of vehicle-frame signals,
+against the harsh-event rules alone on the same signals. CPU time
 (process time, all threads) is printed next to each wall time, and the load average: on a
 shared machine the wall time is noisy.
 
@@ -95,6 +97,36 @@ def main() -> None:
         best_np = _timed(lambda: np.loadtxt(rec_dir / "imu.csv", delimiter=",", skiprows=1))
         print(f"baseline numpy.loadtxt(imu.csv): {best_np:.3f} s (parse only)")
     heading_free()
+    grading()
+
+
+def grading() -> None:
+    """The rules alone (``detect_harsh``) against the rules plus the graded manoeuvres on one
+    hour of 50 Hz vehicle-frame signals with a push or braking every 20-50 s."""
+    from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
+    from saferoad.domain.motion.manoeuvres import ManoeuvreBands, grade_manoeuvres
+    from saferoad.domain.motion.signal import lowpass
+
+    hz = 50.0
+    rng = np.random.default_rng(2)
+    n = int(HOURS * 3600 * hz)
+    t = np.arange(n) / hz
+    a_long = 0.35 * G * np.sin(2 * np.pi * t / 37.0) ** 7 + rng.normal(0, 0.3, n)
+    w = 0.3 * np.sin(2 * np.pi * t / 180.0) ** 9
+    a_lat = 12.0 * w + rng.normal(0, 0.3, n)
+    sig = MotionSignals(t, np.ones(n, dtype=bool), w, np.full(n, 12.0), a_long=lowpass(a_long, 2.0, hz), a_lat=lowpass(a_lat, 2.0, hz))
+    p, bands = HarshParams(), ManoeuvreBands()
+    for label, fn in (
+        ("harsh-event rules alone (baseline)", lambda: detect_harsh(sig, p, hz)),
+        ("rules + graded manoeuvres", lambda: grade_manoeuvres(sig, p, bands, hz, detect_harsh(sig, p, hz))),
+    ):
+        runs = []
+        for _ in range(3):
+            start, cpu = time.perf_counter(), time.process_time()
+            out = fn()
+            runs.append((time.perf_counter() - start, time.process_time() - cpu))
+        wall, cpu_s = min(runs)
+        print(f"{label}, one signed hour ({len(out)} results): {wall:.3f} s wall, {cpu_s:.3f} s CPU (best of 3)")
 
 
 def heading_free() -> None:

@@ -54,7 +54,8 @@ def test_trip17_braking_and_lane_changes(shared_dir: Path) -> None:
     "trip 20 rises from 0.30 to 0.56 g, so overall F1 drops to 0.69; read along the car's "
     "forward axis found from the turns the restored pushes reach 0.29-0.46 g, 3 of 6 over "
     "0.37 g, and signed rules on that axis score 0.64 / 0.58 (test_yaw_locked_axes.py, "
-    "docs/events.md)",
+    "docs/events.md); the graded manoeuvres count 4 of the 6 as moderate/hard (0.24-0.32 g); "
+    "the GPS restoration of a high-passed signal needs GPS, which these trips lack",
 )
 def test_trips_17_and_20_overall_f1(shared_dir: Path) -> None:
     total = None
