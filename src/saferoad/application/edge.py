@@ -18,8 +18,10 @@ before its events (the ingest API answers 404 to an event of an unknown trip).
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -108,11 +110,14 @@ class EdgeReport:
     alert_latency_s: list[float] = field(default_factory=list)
     """Wall time from the arrival of the completing sample to the last sink's return."""
     sensor_lag_s: list[float] = field(default_factory=list)
-    """Sensor time from an event's end to the sample that made it final (the rules' latency)."""
+    """Per event (same order as ``events``): sensor time from its end to the sample or frame
+    that made it final - the rules' latency."""
     ticks: int = 0
     late_ticks: int = 0
     """Steps the recorder began after their sensor time had passed on the paced clock."""
     max_buffered_samples: int = 0
+    max_waiting_frames: int = 0
+    """Road frames held for their final ego speed (bounded by the motion guard x fps)."""
     motion_runs: int = 0
     held_back: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
@@ -136,6 +141,7 @@ class EdgeReport:
             "ticks": self.ticks,
             "late_ticks": self.late_ticks,
             "max_buffered_samples": self.max_buffered_samples,
+            "max_waiting_frames": self.max_waiting_frames,
             "motion_runs": self.motion_runs,
             "sensor_s": round(self.sensor_s, 3),
             "wall_s": round(self.wall_s, 3),
@@ -169,6 +175,99 @@ def _speed_chunk(s: SpeedSeries | None, a: float, b: float) -> SpeedSeries | Non
         return None
     i, j = _span(s.t_s, a, b)
     return SpeedSeries(s.t_s[i:j], s.speed_mps[i:j], s.source) if j > i else None
+
+
+class _NoTracks(dict[float, Any]):
+    """The road stage keeps every video frame's tracks for clips; the recorder keeps none."""
+
+    def __setitem__(self, key: float, value: Any) -> None:
+        return None
+
+
+class RoadStream:
+    """The road camera's (or forward radar's) rules as on the device: each frame waits until the
+    ego speed at its time is final (the streaming motion's ``take_final_speed``), then frames and
+    speed samples go to :class:`StreamingRoad` in time order, exactly as analyze's streaming
+    mode merges them. The frames waiting are bounded by the motion guard (``guard_s`` x fps)."""
+
+    def __init__(self, recording: Recording, config: SaferoadConfig) -> None:
+        from saferoad.application.context import AnalysisContext
+        from saferoad.application.stages import road
+        from saferoad.domain.road_events import StreamingRoad
+
+        rcfg = config.road_events
+        ctx = AnalysisContext(recording, config)
+        self.road = road
+        self.cfg = rcfg
+        self.feed: Any = None
+        frames: Iterator[Any]
+        if recording.video is not None or recording.detections is not None:
+            from saferoad.application.stages.road_camera import CameraFeed
+
+            self.feed = CameraFeed(ctx, _NoTracks())
+            frames = iter(self.feed)
+            fx, cx = self.feed.fx, self.feed.cx
+        else:
+            frames = iter(road.radar_frames(ctx, rcfg.corridor_half_width_m))
+            fx = cx = None
+        self.frames = frames
+        self.offset = rcfg.clock_offsets_s.get("speed", 0.0)
+        self.stream = StreamingRoad(road.params_from_config(rcfg), fx=fx, cx=cx, speed_offset_s=self.offset)
+        self.waiting: deque[Any] = deque()
+        self._next: Any = None
+        self._done = False
+        self.max_waiting = 0
+
+    @staticmethod
+    def wanted(recording: Recording) -> bool:
+        return recording.video is not None or recording.detections is not None or "radar" in recording.extras
+
+    def arrive(self, until: float) -> None:
+        """The frames recorded before ``until`` (sensor time) have arrived."""
+        while not self._done:
+            if self._next is None:
+                self._next = next(self.frames, None)
+                if self._next is None:
+                    self._done = True
+                    break
+            if self._next[0] >= until:
+                break
+            self.waiting.append(self._next)
+            self._next = None
+        self.max_waiting = max(self.max_waiting, len(self.waiting))
+
+    def speed(self, sp: SpeedSeries | None) -> list[Event]:
+        """Final ego speed samples: release the frames before each, in time order."""
+        out: list[Event] = []
+        if sp is None:
+            return out
+        stream = self.road.speed_stream(sp, self.cfg)
+        if stream is None:
+            return out
+        for clock_t, raw_t, v in zip(stream.clock_t_s.tolist(), stream.t_s.tolist(), stream.values[:, 0].tolist(), strict=True):
+            while self.waiting and self.waiting[0][0] < clock_t:
+                out += self._frame(self.waiting.popleft())
+            out += self.stream.push_speed(raw_t, v)
+        return out
+
+    def _frame(self, item: Any) -> list[Event]:
+        t, idx, objs = item
+        return self.stream.push_frame(t, idx, objs)
+
+    def finish(self) -> list[Event]:
+        self.arrive(math.inf)
+        out: list[Event] = []
+        while self.waiting:
+            out += self._frame(self.waiting.popleft())
+        out += self.stream.finish()
+        if self.feed is not None:
+            self.feed.close()
+        return out
+
+    def with_clip_window(self, events: list[Event]) -> list[Event]:
+        for ev in events:
+            ev.evidence["clip_window_s"] = self.road._clip_window(self.road._key_t(ev), self.cfg)
+        return events
 
 
 def cabin_track(recording: Recording) -> list[CabinSample]:
@@ -207,10 +306,10 @@ class EdgeRecorder:
         cfg = self.config
         ecfg = cfg.edge
         speed = ecfg.speed if speed is None else speed
-        if recording.video is not None or recording.cabin_video is not None:
+        if recording.cabin_video is not None:
             log.warning(
-                "edge_video_not_streamed",
-                note="the road and cabin cameras are not streamed yet: motion and cabin-track rules only",
+                "edge_cabin_video_not_streamed",
+                note="the cabin camera is not streamed yet: cabin rules run on a cabin.csv track only",
             )
         trip_id = trip_id_for(recording)
         report = EdgeReport(trip_id)
@@ -221,6 +320,7 @@ class EdgeRecorder:
             params_from_config(cfg.motion, recording),
             StreamParams(ecfg.motion_window_s, ecfg.motion_hop_s, ecfg.motion_guard_s),
         )
+        road = RoadStream(recording, cfg) if RoadStream.wanted(recording) else None
         cabin = cabin_track(recording)
         monitor = CabinMonitor(thresholds_from_config(cfg.cabin), classify_eyes=False) if cabin else None
         cabin_t = np.asarray([s.t_s for s in cabin], dtype=np.float64)
@@ -251,6 +351,9 @@ class EdgeRecorder:
             )
             newest = min(b, t_last)
             self._deliver(report, new, newest, arrived)
+            if road is not None:
+                road.arrive(b)
+                self._deliver(report, road.with_clip_window(road.speed(motion.take_final_speed())), newest, arrived)
             if monitor is not None:
                 i, j = _span(cabin_t, a, b)
                 for s in cabin[i:j]:
@@ -262,9 +365,15 @@ class EdgeRecorder:
                 on_tick(newest, report)
         arrived = time.perf_counter()
         self._deliver(report, motion.finish(), t_last, arrived)
+        if road is not None:
+            evs = road.speed(motion.take_final_speed()) + road.finish()
+            self._deliver(report, road.with_clip_window(evs), t_last, arrived)
+            report.max_waiting_frames = road.max_waiting
         if monitor is not None:
             self._deliver(report, monitor.finish(), t_last, arrived)
-        report.events.sort(key=lambda e: (e.start_s, e.type.value))
+        order = sorted(range(len(report.events)), key=lambda i: (report.events[i].start_s, report.events[i].type.value))
+        report.events = [report.events[i] for i in order]
+        report.sensor_lag_s = [report.sensor_lag_s[i] for i in order]
         report.motion_runs = motion.runs
         report.held_back = dict(self.debouncer.held_back)
         report.sensor_s = t_last - t_first

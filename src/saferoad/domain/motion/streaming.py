@@ -137,6 +137,8 @@ class StreamingMotion:
         self._newest = -math.inf
         self._next_run: float | None = None
         self._emitted: deque[Event] = deque()
+        self._speed_until = -math.inf
+        self._final_speed: list[SpeedSeries] = []
         self.runs = 0
         """Windows analysed so far."""
         self.last: MotionResult | None = None
@@ -187,6 +189,20 @@ class StreamingMotion:
         """Samples held (IMU + GPS + CAN): bounded by ``window_s`` of each stream."""
         return sum(len(c) for buf in (self._imu, self._gps, self._can) for c in buf)
 
+    def take_final_speed(self) -> SpeedSeries | None:
+        """The ego speed samples that became final since the last call (those at least
+        ``guard_s`` before the newest sample, all of them at the end of the stream), in time
+        order: what batch's ego speed holds there. Rules that need the speed at a time (the
+        road camera's) wait for it here."""
+        if not self._final_speed:
+            return None
+        chunks, self._final_speed = self._final_speed, []
+        return SpeedSeries(
+            np.concatenate([c.t_s for c in chunks]),
+            np.concatenate([c.speed_mps for c in chunks]),
+            chunks[0].source,
+        )
+
     def speed_at(self, t: float) -> float | None:
         """The freshest ego speed at ``t`` (m/s): the newest window's, held after its end."""
         sp = None if self.last is None else self.last.speed
@@ -229,6 +245,7 @@ class StreamingMotion:
         res = run_engine(imu, gps, can, self.params)
         self.runs += 1
         self.last = res
+        self._collect_speed(res, math.inf if last else now - self.stream.guard_s)
         at_start = self._first is not None and w0 <= self._first
         g = self.stream.guard_s
         out: list[Event] = []
@@ -242,6 +259,16 @@ class StreamingMotion:
             self._emitted.append(ev)
             out.append(ev)
         return out
+
+
+    def _collect_speed(self, res: MotionResult, until: float) -> None:
+        sp = res.speed
+        if sp is None or len(sp) == 0:
+            return
+        sel = (sp.t_s > self._speed_until) & (sp.t_s <= until)
+        if sel.any():
+            self._final_speed.append(SpeedSeries(sp.t_s[sel], sp.speed_mps[sel], sp.source))
+            self._speed_until = float(sp.t_s[sel][-1])
 
 
 def stream_events(
