@@ -13,8 +13,10 @@ mAP is not additive; it is reported as a point value without an interval.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +27,15 @@ import pandas as pd
 
 from saferoad.adapters.recording import read_labels
 from saferoad.application.analyze import read_events
-from saferoad.application.evaluation.boxes import map50, mot_stats, read_box_labels, read_tracks
-from saferoad.application.evaluation.cache import ResultCache
+from saferoad.application.evaluation.boxes import (
+    DIST_STATS,
+    MOT_STATS,
+    map50,
+    mot_stats,
+    read_box_labels,
+    read_tracks,
+)
+from saferoad.application.evaluation.cache import ResultCache, content_hash
 from saferoad.application.evaluation.manifest import DatasetItem
 from saferoad.application.evaluation.runner import ItemOutcome
 from saferoad.application.evaluation.task import READER_LABELS
@@ -79,13 +88,39 @@ def _labels_for(item: DatasetItem, result_dir: Path) -> tuple[EventLabel, ...] |
     return tuple(read_labels(item.labels))
 
 
-def _boxes_for(item: DatasetItem, meta: dict[str, Any]) -> pd.DataFrame | None:
+def _boxes_path(item: DatasetItem, meta: dict[str, Any]) -> Path | None:
     if item.boxes is None:
         return None
     if item.boxes == "auto":
         det = meta.get("detections")
-        return read_box_labels(Path(det)) if det and Path(det).suffix == ".json" else None
-    return read_box_labels(item.boxes)
+        return Path(det) if det and Path(det).suffix == ".json" else None
+    return Path(item.boxes)
+
+
+def cached_mot_stats(
+    result_dir: Path, boxes: Path, gt: pd.DataFrame, pred: pd.DataFrame, iou_threshold: float
+) -> dict[str, float]:
+    """:func:`~saferoad.application.evaluation.boxes.mot_stats` of a cached result, kept
+    beside it (``box_stats-<key>.json``) so that scoring the same result again reads it. The
+    key covers what the result's own key does not: the box labels' bytes and the IoU
+    threshold (the tracks are part of the result; the code version is in the result's key).
+    A cache that cannot be written (read-only) is only not kept."""
+    key = hashlib.blake2b(f"{content_hash(boxes)}|{iou_threshold!r}".encode(), digest_size=8).hexdigest()
+    memo = result_dir / f"box_stats-{key}.json"
+    try:
+        kept = json.loads(memo.read_text("utf-8"))
+        if isinstance(kept, dict) and all(k in kept for k in MOT_STATS + DIST_STATS):
+            return {k: float(kept[k]) for k in MOT_STATS + DIST_STATS}
+    except (OSError, ValueError):
+        pass
+    stats = mot_stats(gt, pred, iou_threshold)
+    tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(stats), "utf-8")
+        os.replace(tmp, memo)  # atomic: a concurrent reader sees the old state or the whole file
+    except OSError:
+        tmp.unlink(missing_ok=True)
+    return stats
 
 
 def _event_rows(rid: str, split: str, kind: str, ev: Event | None, lab: EventLabel | None) -> dict[str, Any]:
@@ -154,13 +189,14 @@ def score_recording(
     # Box metrics need labelled boxes and a perception run to score: a recording without video
     # (sensor-only) is not scored on boxes even when its folder holds detections.json.
     has_tracks = (d / "tracks.parquet").is_file()
-    gt = _boxes_for(item, meta) if has_tracks or meta.get("video") else None
-    if gt is not None:
+    boxes = _boxes_path(item, meta) if has_tracks or meta.get("video") else None
+    if boxes is not None:
+        gt = read_box_labels(boxes)
         rs.gt_boxes = gt
         tp = d / "tracks.parquet"
         pred = read_tracks(tp) if tp.is_file() else gt.iloc[0:0].copy()
         rs.pred_boxes = pred
-        st.update(mot_stats(gt, pred, cfg.iou_threshold))
+        st.update(cached_mot_stats(d, boxes, gt, pred, cfg.iou_threshold))
     rs.stats = st
     return rs
 
