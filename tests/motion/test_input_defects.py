@@ -109,7 +109,6 @@ def test_saferoad_format_declares_gravity_removed_and_its_highpass(tmp_path: Pat
     ("imu_table", "message"),
     [
         ("highpass_tau_s = 1.0", r"\[imu\] highpass_tau_s: only with gravity_removed = true"),
-        ("gravity_removed = true", r"\[imu\] gravity_removed = true with frame = \"device\""),
         ('frame = "phone"', r"\[imu\] frame: 'phone' is not one of device, earth, vehicle"),
         ('gravity_removed = "yes"', r"\[imu\] gravity_removed: must be true or false"),
         ('gravity_removed = true\nframe = "earth"\nhighpass_tau_s = -1', r"\[imu\] highpass_tau_s: -1 out of range"),
@@ -143,6 +142,25 @@ def test_phone_highpassed_with_gps_finds_every_harsh_manoeuvre() -> None:
     undeclared = run_engine(ImuSeries(imu.t_s, imu.acc, None, frame="earth", gravity_removed=True), gps, None, EngineParams())
     assert "harsh_acceleration" not in types(undeclared.events)
     assert undeclared.frame is not None and undeclared.frame.poor
+
+
+def test_phone_device_frame_without_gravity_is_oriented_by_the_gps() -> None:
+    """A phone's linear acceleration in its own axes (gravity removed, so gravity cannot give
+    up), high-passed, no gyroscope, GPS at 1 Hz: forward and left are fitted jointly against
+    dv/dt and v·ω (orthogonal Procrustes); without GPS it cannot be oriented and says so."""
+    d = make_drive(seed=3, noise=0.05)
+    car = np.column_stack([highpass(np.column_stack([d.a_long, d.a_lat]), 1.0, 100.0), np.zeros_like(d.a_long)])
+    acc = car @ d.rotation + np.random.default_rng(3).normal(0, 0.05, car.shape)
+    imu = ImuSeries(d.imu.t_s, acc, None, frame="device", gravity_removed=True, horizontal_highpass_tau_s=1.0)
+    _, gps = phone_log(d, 1.0)
+    res = run_engine(imu, gps, None, EngineParams())
+    assert res.frame is not None and res.frame.method == "gps-regression" and res.frame.rotation is not None
+    err = np.degrees(np.arccos(np.clip(res.frame.rotation[0] @ d.rotation[0], -1, 1)))
+    assert err < 3.0 and not res.frame.poor
+    got = [(e.type.value, e.direction.value if e.direction else None) for e in res.events]
+    assert got == [("harsh_braking", None), ("harsh_acceleration", None), ("harsh_cornering", "left"), ("aggressive_lane_change", "right")]
+    with pytest.raises(ValueError, match="cannot be oriented without GPS speed"):
+        run_engine(imu, None, None, EngineParams())
 
 
 @pytest.mark.parametrize("with_gps", [True, False])

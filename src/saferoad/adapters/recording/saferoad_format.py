@@ -291,11 +291,6 @@ def imu_layout(raw: dict[str, Any], path: Path) -> tuple[str, bool, float | None
                 "removes gravity by filtering is what high-passes the acceleration)"
             )
         tau = _number(imu, "highpass_tau_s", path, "imu", lo=0.0, hi=60.0, lo_open=True)
-    if removed and frame == "device" and "mounting" not in imu:
-        raise ValueError(
-            f"{path}: [imu] gravity_removed = true with frame = \"device\": without gravity the "
-            'device axes cannot be oriented; give [imu] mounting, or frame = "earth" / "vehicle"'
-        )
     return str(frame), removed, tau
 
 

@@ -25,6 +25,7 @@ from saferoad.domain.motion.vehicle_frame import (
     earth_to_heading,
     estimate_frame,
     estimate_up,
+    frame_from_references,
     frame_from_rotation,
     horizontal_basis,
     project,
@@ -123,6 +124,38 @@ def _course_yaw(gps: GpsSeries, t: FloatArray, v: FloatArray, hz: float, valid: 
     return out
 
 
+def _frame_without_gravity(
+    imu: ImuSeries,
+    acc: FloatArray,
+    gps: GpsSeries | None,
+    ref: FloatArray | None,
+    t: FloatArray,
+    hz: float,
+    valid: BoolArray,
+) -> VehicleFrame:
+    """A device-frame accelerometer with gravity removed and no mounting: oriented against the
+    GPS (forward follows dv/dt, left follows v·ω from the course), on signals low-passed to
+    the reference's 0.5 Hz and, for a declared source high-pass, the references high-passed
+    the same way."""
+    if gps is None or ref is None:
+        raise ValueError(
+            "a device-frame IMU without gravity cannot be oriented without GPS speed: give "
+            "[imu] mounting in meta.toml (or motion.mounting)"
+        )
+    yaw = _course_yaw(gps, t, ref, hz, valid)
+    if yaw is None:
+        raise ValueError(
+            "a device-frame IMU without gravity needs the GPS course (or a mounting) to find its left axis"
+        )
+    L = np.gradient(ref) * hz
+    C = ref * yaw
+    tau = imu.horizontal_highpass_tau_s
+    if tau is not None:
+        L, C = highpass(L, tau, hz), highpass(C, tau, hz)
+    slow = lowpass(acc, 0.5, hz, valid)
+    return frame_from_references(slow[valid], L[valid], C[valid])
+
+
 def _gps_only(gps: GpsSeries, speed: SpeedSeries | None, params: EngineParams) -> MotionResult:
     """No IMU: longitudinal acceleration from d(speed)/dt, yaw rate from the course, lateral
     acceleration v·ω (the "±0.3 g from GPS speed" of telematics without an accelerometer).
@@ -203,8 +236,9 @@ def run_engine(
         frame = None
     else:
         if imu.gravity_removed:
-            raise ValueError("a device-frame IMU without gravity cannot be oriented; give a mounting")
-        frame = estimate_frame(acc, gyro, hz, ref)
+            frame = _frame_without_gravity(imu, acc, gps, ref, u.t_s, hz, u.valid)
+        else:
+            frame = estimate_frame(acc, gyro, hz, ref)
         if frame.rotation is None:
             frame = None
 

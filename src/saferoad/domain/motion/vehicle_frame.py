@@ -20,6 +20,7 @@ and the rules then run *heading-free* (see ``harsh.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy.signal import lfilter
@@ -187,3 +188,44 @@ def earth_to_heading(
 
 def frame_from_rotation(rotation: FloatArray) -> VehicleFrame:
     return VehicleFrame(rotation, rotation[2].copy(), "configured", 1.0)
+
+
+
+def _procrustes(m: FloatArray) -> FloatArray:
+    """The 2x3 matrix with orthonormal rows nearest to ``m`` (orthogonal Procrustes)."""
+    u, _, vt = np.linalg.svd(m, full_matrices=False)
+    out: FloatArray = np.asarray(u @ vt, dtype=np.float64)
+    return out
+
+
+def frame_from_references(
+    acc: FloatArray, L: FloatArray, C: FloatArray, blocks: int = JACKKNIFE_BLOCKS
+) -> VehicleFrame:
+    """The vehicle frame of a device-frame accelerometer **without gravity** (a phone's
+    linear acceleration), where gravity cannot give *up*: forward and left are the two
+    orthonormal device directions along which the acceleration best follows the longitudinal
+    reference ``L`` (dv/dt of the GPS speed) and the lateral one ``C`` (v·ω, ω from the GPS
+    course), jointly — an orthogonal Procrustes fit, ``argmin Σ ||P a - (L, C)||²`` over 2x3
+    ``P`` with orthonormal rows, from the SVD of ``(L, C)ᵀ a``; up = forward × left. (Separate
+    least squares per axis fail: at manoeuvre frequencies the vertical axis holds only noise,
+    and its coefficient is anything.) ``acc`` and the references must share a bandwidth (and a
+    source's high-pass, if any). ``angle_se_deg``: jackknife over ``blocks`` stretches of the
+    forward axis's direction (the sums are additive, one SVD per block)."""
+    y = np.column_stack([L, C])
+    m = y.T @ acc
+    if not np.isfinite(m).all() or float(np.abs(m).sum()) <= 0:
+        raise ValueError("a device-frame IMU without gravity: its axes do not follow the GPS speed at all")
+    p = _procrustes(m)
+    fwd, left = p[0], p[1]
+    up = np.cross(fwd, left)
+    rot: FloatArray = np.vstack([fwd, left, up])
+    pred = acc @ fwd
+    quality = float(np.corrcoef(pred, L)[0, 1]) if np.std(L) > 0 and np.std(pred) > 0 else 0.0
+    n = acc.shape[0]
+    se = float("nan")
+    if n >= 2 * blocks:
+        edges = np.linspace(0, n, blocks + 1).astype(np.int64)
+        parts = [y[a:b].T @ acc[a:b] for a, b in pairwise(edges.tolist())]
+        dev = np.array([np.arccos(np.clip(float(_procrustes(m - mk)[0] @ fwd), -1.0, 1.0)) for mk in parts])
+        se = float(np.degrees(np.sqrt((blocks - 1) / blocks * float((dev**2).sum()))))
+    return VehicleFrame(rot, up, "gps-regression", max(0.0, quality), se)
