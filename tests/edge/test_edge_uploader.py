@@ -162,3 +162,33 @@ def test_a_refused_token_stops_without_marking_anything(tmp_path: Path, ingest_s
     res = _uploader(spool, ingest_server, SimulatedClock(), token="wrong").run()
     assert res.stopped is not None and "401" in res.stopped
     assert spool.status()["trips"] == {"queued": 1} and not spool.status()["problems"]
+
+
+def test_cli_records_then_uploads_every_event(tmp_path: Path, ingest_server: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from saferoad.application.simulate import simulate
+    from saferoad.entrypoints.cli.app import app
+
+    rec = tmp_path / "demo"
+    simulate("demo", rec, seed=6, video=False)
+    spool = str(tmp_path / "spool.db")
+    runner = CliRunner()
+    res = runner.invoke(app, ["edge", "--replay", str(rec), "--speed", "0", "--spool", spool, "-o", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    n = len((tmp_path / "out" / "events.jsonl").read_text().splitlines())
+    assert n >= 4
+    ingest_server.start()
+    up = ["edge", "--upload", "--spool", spool, "--set", f"edge.ingest_url={ingest_server.url}"]
+    res = runner.invoke(app, up, env={"SAFEROAD_DEVICE_TOKEN": ""})
+    assert res.exit_code != 0 and "SAFEROAD_DEVICE_TOKEN" in res.output  # no token: a clear message
+    res = runner.invoke(app, up, env={"SAFEROAD_DEVICE_TOKEN": ingest_server.token})
+    assert res.exit_code == 0, res.output
+    st = ingest_server.state
+    assert len(st.trips) == 1 and len(st.events) == n
+    (trip,) = st.trips.values()
+    assert trip["summary"]["n_events"] == n and trip["device_id"] == "SIM-DEVICE"
+    status = json.loads(runner.invoke(app, ["edge", "--status", "--spool", spool]).output)
+    assert status["events"] == {"sent": n} and status["trips"] == {"sent": 1}

@@ -19,6 +19,7 @@ before its events (the ingest API answers 404 to an event of an unknown trip).
 from __future__ import annotations
 
 import math
+import resource
 import time
 import uuid
 from collections import deque
@@ -122,6 +123,9 @@ class EdgeReport:
     held_back: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     sensor_s: float = 0.0
+    cpu_s: float = 0.0
+    """CPU time (user + system) of the recorder's process during the drive."""
+    rss_peak_mib: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         lat = np.asarray(self.alert_latency_s) if self.alert_latency_s else None
@@ -145,6 +149,9 @@ class EdgeReport:
             "motion_runs": self.motion_runs,
             "sensor_s": round(self.sensor_s, 3),
             "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
+            "cpu_share_of_real_time": round(self.cpu_s / self.sensor_s, 4) if self.sensor_s > 0 else None,
+            "rss_peak_mib": round(self.rss_peak_mib, 1),
         }
 
 
@@ -333,6 +340,7 @@ class EdgeRecorder:
         tick = ecfg.tick_s
         wall0 = self.clock.now()
         perf0 = time.perf_counter()
+        cpu0 = _cpu_s()
         for sink in self.sinks:
             sink.status({"state": "recording", "trip_id": trip_id})
         for a, b in _ticks(t_first, t_last, tick):
@@ -378,6 +386,8 @@ class EdgeRecorder:
         report.held_back = dict(self.debouncer.held_back)
         report.sensor_s = t_last - t_first
         report.wall_s = time.perf_counter() - perf0
+        report.cpu_s = _cpu_s() - cpu0
+        report.rss_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         if self.spool is not None:
             self.spool.add_trip(trip_id, trip_body(recording, report))
         for sink in self.sinks:
@@ -408,6 +418,11 @@ class EdgeRecorder:
 
     _start_utc: float | None = None
     _device_id: str = "unknown"
+
+
+def _cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _ticks(t_first: float, t_last: float, tick: float) -> Iterator[tuple[float, float]]:
