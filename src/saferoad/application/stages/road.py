@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -273,6 +274,31 @@ def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventPa
 
 
 def run(ctx: AnalysisContext) -> None:
+    """The road stage; a video cut short (a power cut) is checked first and analysed from what
+    it still holds (:func:`saferoad.adapters.video.repair.recover_video`), or left out when
+    nothing is readable: the sensors' events never depend on it."""
+    rec = ctx.recording
+    if rec.video is None:
+        _run(ctx)
+        return
+    from saferoad.adapters.recording._csv import warn
+    from saferoad.adapters.video.repair import recover_video
+
+    with tempfile.TemporaryDirectory(prefix="saferoad-video-") as tmp:
+        with span("road.video_check", video=str(rec.video)) as sp:
+            check = recover_video(rec.video, Path(tmp))
+            sp["damaged"] = check.damage is not None
+        if check.damage is not None:
+            warn(check.damage + ("" if check.path is not None else ": the video is left out"))
+            ctx.summary.setdefault("damaged", []).append(check.summary(rec.video.name))
+        ctx.recording = replace(rec, video=check.path)
+        try:
+            _run(ctx)
+        finally:
+            ctx.recording = rec
+
+
+def _run(ctx: AnalysisContext) -> None:
     cfg = ctx.config.road_events
     params = params_from_config(cfg)
     rec = ctx.recording
