@@ -177,3 +177,24 @@ def test_real_trips_harsh_band_is_the_events(shared_dir: Path, trip: str) -> Non
             edges = BANDS_DEFAULT.of(m.kind)
             assert m.peak_g >= edges.moderate_g
             assert (m.band.value == "hard") == (m.peak_g >= edges.hard_g)
+
+
+def test_summary_counts_only_what_was_measured(tmp_path: Path) -> None:
+    """summary.json's manoeuvres: present where the engine measured (here GPS only), absent in
+    mode no-imu (five GPS fixes: nothing measured, and zeros would read as a calm trip)."""
+    from datetime import UTC, datetime
+
+    from saferoad.adapters.recording import write_recording
+    from saferoad.application.analyze import analyze_recording
+    from saferoad.domain.recording import RecordingMeta
+    from saferoad.domain.types import GpsSeries
+
+    meta = RecordingMeta(start_utc=datetime(2026, 11, 20, 8, tzinfo=UTC))
+    for n, present in ((5, False), (120, True)):
+        t = np.arange(float(n))
+        gps = GpsSeries(t, 35.0 + 10.0 * t / 111_195.0, np.full(n, 139.0), np.full(n, 10.0), np.zeros(n), np.zeros(n))
+        rec = open_recording(write_recording(tmp_path / f"gps{n}", meta, None, gps))
+        summary = analyze_recording(rec, load_config()).summary
+        assert ("manoeuvres" in summary) == present, summary.get("motion_mode")
+        if present:
+            assert ManoeuvreCounts.from_dict(summary["manoeuvres"]) == ManoeuvreCounts()

@@ -82,8 +82,11 @@ def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
         "gps_fixes": len(rec.gps) if rec.gps is not None else 0,
         "gaps": [{"from_s": round(a, 3), "to_s": round(b, 3)} for a, b in res.gaps],
         "motion_limitations": list(res.limitations),
-        "manoeuvres": res.manoeuvre_counts.to_dict(),
     }
+    if res.mode != "no-imu":
+        # Without an IMU or enough GPS nothing was measured: no counts (the score then rests
+        # on the events alone), rather than zeros that would read as a trip without any.
+        out["manoeuvres"] = res.manoeuvre_counts.to_dict()
     if res.frame is not None:
         out["mounting"] = {
             "method": res.frame.method,
