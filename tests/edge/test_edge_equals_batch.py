@@ -108,3 +108,21 @@ def test_check_validates_without_running(tmp_path: Path) -> None:
     assert res.exit_code != 0
     res = CliRunner().invoke(app, ["edge", "--replay", str(rec), "--check", "--no-spool", "--set", "edge.motion_window_s=5"])
     assert res.exit_code != 0 and "motion_window_s" in res.output
+
+
+def test_speeding_with_a_limit_and_with_zones(tmp_path: Path) -> None:
+    rec = tmp_path / "speeding"
+    simulate("speeding", rec, seed=1, video=False)
+    n = _compare(rec, load_config(None, {"road_events": {"speed_limit_kmh": 60.0}}))
+    assert n >= 1
+    gps = open_recording(rec).gps
+    assert gps is not None
+    lat, lon = float(gps.lat[0]), float(gps.lon[0])
+    zones = tmp_path / "zones.geojson"
+    square = [[lon - 1, lat - 1], [lon + 1, lat - 1], [lon + 1, lat + 1], [lon - 1, lat + 1], [lon - 1, lat - 1]]
+    zones.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"speed_limit_kmh": 60}, "geometry": {"type": "Polygon", "coordinates": [square]}}
+    ]}))  # fmt: skip
+    events: dict[Family, int] = {}
+    _compare(rec, load_config(None, {"road_events": {"speed_zones": str(zones)}}), events)
+    assert events.get(Family.ROAD, 0) >= 1

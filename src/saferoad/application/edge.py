@@ -25,6 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -277,6 +278,65 @@ class RoadStream:
         return events
 
 
+class SpeedingStream:
+    """The speed-limit rule as analyze's streaming mode runs it (only where a limit or zones are
+    configured): final ego speed samples and GPS fixes merged in time order; a fix waits until
+    the speed has passed it, as frames do in :class:`RoadStream`."""
+
+    def __init__(self, recording: Recording, config: SaferoadConfig) -> None:
+        from saferoad.adapters.geo import SpeedLimits, load_speed_zones
+        from saferoad.application.context import AnalysisContext
+        from saferoad.application.stages import road
+        from saferoad.domain.road_events import StreamingSpeeding
+
+        rcfg = config.road_events
+        self.road = road
+        self.cfg = rcfg
+        if rcfg.speed_zones is not None:
+            limits = load_speed_zones(Path(rcfg.speed_zones), rcfg.speed_limit_kmh)
+        else:
+            limits = SpeedLimits(rcfg.speed_limit_kmh)
+        gps = road.gps_stream(AnalysisContext(recording, config), rcfg) if limits.zones else None
+        self.fixes: deque[tuple[float, float, float, float]] = deque()
+        if gps is not None:
+            self.fixes.extend(
+                (float(c), float(rt), float(a), float(b))
+                for c, rt, (a, b) in zip(gps.clock_t_s, gps.t_s, gps.values, strict=True)
+            )
+        self.stream = StreamingSpeeding(
+            limits.limit_at, road.params_from_config(rcfg), speed_offset_s=rcfg.clock_offsets_s.get("speed", 0.0),
+            gps_offset_s=rcfg.clock_offsets_s.get("gps", 0.0), has_gps=gps is not None,
+        )  # fmt: skip
+
+    @staticmethod
+    def wanted(config: SaferoadConfig) -> bool:
+        return config.road_events.speed_limit_kmh is not None or config.road_events.speed_zones is not None
+
+    def speed(self, sp: SpeedSeries | None) -> list[Event]:
+        out: list[Event] = []
+        stream = None if sp is None else self.road.speed_stream(sp, self.cfg)
+        if stream is None:
+            return out
+        for clock_t, raw_t, v in zip(stream.clock_t_s.tolist(), stream.t_s.tolist(), stream.values[:, 0].tolist(), strict=True):
+            while self.fixes and self.fixes[0][0] < clock_t:
+                _, rt, lat, lon = self.fixes.popleft()
+                out += self.stream.push_gps(rt, lat, lon)
+            out += self.stream.push_speed(raw_t, v)
+        return out
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        while self.fixes:
+            _, rt, lat, lon = self.fixes.popleft()
+            out += self.stream.push_gps(rt, lat, lon)
+        return out + self.stream.finish()
+
+    def with_clip_window(self, events: list[Event]) -> list[Event]:
+        for ev in events:
+            ev.evidence["clip_window_s"] = self.road._clip_window(self.road._key_t(ev), self.cfg)
+        return events
+
+
 def cabin_track(recording: Recording) -> list[CabinSample]:
     """The recording's cabin signal track (``cabin.csv``), as analyze's cabin stage finds it."""
     path = recording.path
@@ -328,6 +388,7 @@ class EdgeRecorder:
             StreamParams(ecfg.motion_window_s, ecfg.motion_hop_s, ecfg.motion_guard_s),
         )
         road = RoadStream(recording, cfg) if RoadStream.wanted(recording) else None
+        speeding = SpeedingStream(recording, cfg) if SpeedingStream.wanted(cfg) else None
         cabin = cabin_track(recording)
         monitor = CabinMonitor(thresholds_from_config(cfg.cabin), classify_eyes=False) if cabin else None
         cabin_t = np.asarray([s.t_s for s in cabin], dtype=np.float64)
@@ -359,9 +420,12 @@ class EdgeRecorder:
             )
             newest = min(b, t_last)
             self._deliver(report, new, newest, arrived)
+            final_speed = motion.take_final_speed()
             if road is not None:
                 road.arrive(b)
-                self._deliver(report, road.with_clip_window(road.speed(motion.take_final_speed())), newest, arrived)
+                self._deliver(report, road.with_clip_window(road.speed(final_speed)), newest, arrived)
+            if speeding is not None:
+                self._deliver(report, speeding.with_clip_window(speeding.speed(final_speed)), newest, arrived)
             if monitor is not None:
                 i, j = _span(cabin_t, a, b)
                 for s in cabin[i:j]:
@@ -373,10 +437,14 @@ class EdgeRecorder:
                 on_tick(newest, report)
         arrived = time.perf_counter()
         self._deliver(report, motion.finish(), t_last, arrived)
+        final_speed = motion.take_final_speed()
         if road is not None:
-            evs = road.speed(motion.take_final_speed()) + road.finish()
+            evs = road.speed(final_speed) + road.finish()
             self._deliver(report, road.with_clip_window(evs), t_last, arrived)
             report.max_waiting_frames = road.max_waiting
+        if speeding is not None:
+            evs = speeding.speed(final_speed) + speeding.finish()
+            self._deliver(report, speeding.with_clip_window(evs), t_last, arrived)
         if monitor is not None:
             self._deliver(report, monitor.finish(), t_last, arrived)
         order = sorted(range(len(report.events)), key=lambda i: (report.events[i].start_s, report.events[i].type.value))
