@@ -63,7 +63,9 @@ def test_mixed_drive_analysed_yields_its_ground_truth(plan: int, tmp_path: Path)
     cfg = load_config(None)
     for seed in (0, 1):
         folder = tmp_path / f"m{plan}-{seed}"
-        sets = [*AGGRESSIVE, f"plan_seed={plan}", "segments=6"]
+        # the aggressive style's physics, half its manoeuvres the hard way (the calibrated
+        # style does 3.5 %: a 6-segment drive would often have none)
+        sets = [*AGGRESSIVE, "risky_share=0.5", f"plan_seed={plan}", "segments=6"]
         written = simulate("mixed_drive", folder, assignments=sets, seed=seed, video=False, config=cfg).written
         rec = open_recording(folder)
         assert rec.detections is not None

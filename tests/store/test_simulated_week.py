@@ -108,9 +108,9 @@ def test_simulated_week_of_three_drivers(
         assert all(v is not None for v in values.values()), values  # shown: no minimum distance
         careful, normal, aggressive = (float(values[k] or 0.0) for k in ("careful", "normal", "aggressive"))
         assert careful > normal >= aggressive, values
-        # the simulated manoeuvres are dense (hundreds of events per 1,000 km for the
-        # aggressive driver), so normal and aggressive may both sit on the score's floor;
-        # their rates still order the styles
+        # the styles are calibrated to real-world rates (docs/simulator.md), so in 4-segment
+        # trips a normal driver has few events; the graded manoeuvres and the rates still order
+        # the styles
         rate = {STYLE_OF[d]: 1000 * e.n_events / e.distance_km for d, e in exps.items()}
         assert rate["careful"] < rate["normal"] < rate["aggressive"], rate
 

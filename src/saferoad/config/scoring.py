@@ -32,13 +32,14 @@ class ScoringConfig(Section):
         ),
     )
     band_weights: dict[str, float] = Field(
-        default_factory=lambda: {"moderate": 0.05, "hard": 0.25},
+        default_factory=lambda: {"moderate": 0.02, "hard": 0.1},
         description=(
             "Weight of a graded manoeuvre below the harsh band (summary.json 'manoeuvres'), as a "
             "fraction (0-1) of the weight of its kind's harsh event: insurers' telematics grade "
             "braking in bands (a hard brake at 7 mph/s, a very hard one at 12 mph/s) and count "
-            "every band; a hard manoeuvre costs a quarter of a harsh event, a moderate one a "
-            "twentieth (docs/scoring.md)."
+            "every band; a hard manoeuvre costs a tenth of a harsh event, a moderate one a "
+            "fiftieth: a city driver brakes about once a km, so lower bands are tens of times "
+            "more frequent than events (docs/scoring.md)."
         ),
     )
     min_distance_km: float = Field(

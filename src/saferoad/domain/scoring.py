@@ -75,7 +75,7 @@ class ScoringRules:
     weights: Mapping[str, float]
     weighted_rate_scale: float = 560.0
     band_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"moderate": 0.05, "hard": 0.25}
+        default_factory=lambda: {"moderate": 0.02, "hard": 0.1}
     )
     min_distance_km: float = 100.0
     min_trip_distance_km: float = 2.0

@@ -619,7 +619,10 @@ def _mixed_drive(p: Params) -> Scenario:
     cruise = p.f("speed_kmh") * KMH
     follow_v = max(p.f("follow_kmh") * KMH, cruise)
     lane_w = p.f("road.lane_width_m")
-    gentle = {"decel_g": 0.2, "accel_g": 0.15, "lat_g": 0.15, "lane_change_s": 6.0, "headway_s": 2.0, "stop_min_kmh": 0.0}
+    gentle = {
+        "decel_g": p.f("gentle_decel_g"), "accel_g": p.f("gentle_accel_g"), "lat_g": p.f("gentle_lat_g"),
+        "lane_change_s": p.f("gentle_lane_change_s"), "headway_s": 2.0, "stop_min_kmh": 0.0,
+    }  # fmt: skip
     if cruise <= 0:
         raise ValueError("mixed_drive: speed_kmh must be positive")
 
@@ -1006,6 +1009,10 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 Param("lane_change_s", 2.4, "s", "Hard-way lane change duration (gentle: 6 s)."),
                 Param("headway_s", 0.5, "s", "Hard-way following headway (gentle: 2 s)."),
                 Param("stop_min_kmh", 15.0, "km/h", "Hard-way lowest speed at a stop sign (gentle: 0, a full stop)."),
+                Param("gentle_decel_g", 0.2, "g", "Everyday (not hard-way) deceleration."),
+                Param("gentle_accel_g", 0.15, "g", "Everyday acceleration."),
+                Param("gentle_lat_g", 0.15, "g", "Everyday lateral acceleration in turns."),
+                Param("gentle_lane_change_s", 6.0, "s", "Everyday lane change duration."),
             ),
             _mixed_drive,
         ),

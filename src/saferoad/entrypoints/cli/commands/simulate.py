@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         ),
         week: str = typer.Option("2026-W47", "--week", help="ISO week of the --mixed trips."),
         days: int = typer.Option(7, "--days", help="--mixed: days of the week driven (from Monday)."),
-        trips_per_day: int = typer.Option(3, "--trips-per-day", help="--mixed: trips per driver per day."),
+        trips_per_day: int = typer.Option(4, "--trips-per-day", help="--mixed: trips per driver per day (4 x 7 days: about 120 km a driver, over the 100 km a week needs for a score)."),
         segments: int = typer.Option(10, "--segments", help="--mixed: segments per trip (about 0.3-1 km each)."),
         output: Path = typer.Option(..., "-o", "--output", help="Folder for the trips and manifest.yaml."),
         seed: int = typer.Option(0, "--seed", help="Random seed (scenario mix, parameters, noise)."),
