@@ -63,6 +63,7 @@ FIGURE_LABELS: dict[str, tuple[str, str, float, int | None]] = {
     "distance_m": ("distance", "m", 1.0, 1),
     "min_distance_m": ("closest distance", "m", 1.0, 1),
     "distance_m_at_min": ("gap", "m", 1.0, 1),
+    "speed_onset_mps": ("speed", "km/h", 3.6, 0),
     "speed_kmh": ("speed", "km/h", 1.0, 0),
     "speed_mps": ("speed", "km/h", 3.6, 0),
     "speed_mps_at_min": ("speed", "km/h", 3.6, 0),
@@ -126,7 +127,15 @@ def key_figures(ev: EventRecord) -> list[tuple[str, str]]:
     the order the event gives them; one figure per label; then the duration."""
     out: list[tuple[str, str]] = []
     shown: set[str] = set()
-    for key, value in [*ev.peak.items(), *ev.evidence.items()]:
+    items = [*ev.peak.items(), *ev.evidence.items()]
+    # a harsh manoeuvre's speed is the one it started from (a braking to a stop peaks at
+    # walking pace): the onset speed, where the event gives it, is the card's "speed"
+    onset = [kv for kv in items if kv[0] == "speed_onset_mps"]
+    if onset:
+        first = next(i for i, kv in enumerate(items) if FIGURE_LABELS.get(kv[0], ("",))[0] == "speed")
+        items = [kv for kv in items if kv[0] != "speed_onset_mps"]
+        items.insert(first, onset[0])
+    for key, value in items:
         fig = figure(key, value)
         if fig is None or fig[0] in shown:
             continue
