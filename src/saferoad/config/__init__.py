@@ -21,6 +21,7 @@ from saferoad.config.edge import EdgeConfig
 from saferoad.config.evaluation import EvaluationConfig
 from saferoad.config.inference import InferenceConfig
 from saferoad.config.input import InputConfig
+from saferoad.config.lanes import LanesConfig
 from saferoad.config.motion import MotionConfig
 from saferoad.config.perception import PerceptionConfig
 from saferoad.config.road_events import RoadEventsConfig
@@ -43,6 +44,7 @@ class SaferoadConfig(Section):
         default_factory=RoadEventsConfig, description=RoadEventsConfig.__doc__
     )
     cabin: CabinConfig = Field(default_factory=CabinConfig, description=CabinConfig.__doc__)
+    lanes: LanesConfig = Field(default_factory=LanesConfig, description=LanesConfig.__doc__)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig, description=ScoringConfig.__doc__)
     store: StoreConfig = Field(default_factory=StoreConfig, description=StoreConfig.__doc__)
     evaluation: EvaluationConfig = Field(

@@ -108,6 +108,11 @@ SPECS: Mapping[str, EventSpec] = _specs(
               5.0, "as Motive's distraction 5 (inattention)", "#4f46e5", ("cabin_camera",)),
     EventSpec(EventType.DISTRACTION, Family.CABIN, "Distraction", "takes the eyes off the road",
               5.0, "Motive distraction 5", "#9333ea", ("cabin_camera",)),
+    EventSpec(EventType.LANE_DEPARTURE, Family.ROAD, "Lane departure", "drifts out of the lane",
+              5.0, "as Motive's distraction 5 (an unintended drift is inattention)", "#059669",
+              ("road_camera", "speed")),
+    EventSpec(EventType.PHONE_USE, Family.CABIN, "Phone use", "handles a phone while driving",
+              10.0, "Motive phone 10", "#e11d48", ("cabin_camera", "speed")),
     EventSpec(EventType.CAMERA_OBSTRUCTED, Family.CABIN, "Camera obstructed", "drives with the camera blocked",
               0.0, "a device problem, not a driving risk", "#6b7280", ("cabin_camera",), Priority.DEVICE),
 )

@@ -39,6 +39,8 @@ class EventType(StrEnum):
     DROWSINESS = "drowsiness"
     DISTRACTION = "distraction"
     CAMERA_OBSTRUCTED = "camera_obstructed"
+    LANE_DEPARTURE = "lane_departure"
+    PHONE_USE = "phone_use"
 
 
 NORMAL_MANOEUVRE = "normal"

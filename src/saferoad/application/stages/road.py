@@ -328,6 +328,13 @@ def _run(ctx: AnalysisContext) -> None:
             sp.update(frames=result.frames, events=len(result.events))
         summary.update(feed.info())
         summary["source"] = "camera"
+        if feed.lane_detector is not None:
+            from saferoad.application.stages.road_lanes import run_lanes
+
+            with span("road.lanes", frames=len(feed.lanes)) as sp:
+                lane_found, summary["lanes"] = run_lanes(ctx, feed.lanes, speed_series, feed.lane_s)
+                sp["events"] = len(lane_found)
+            events += lane_found
     elif "radar" in rec.extras:
         with span("road.radar", mode=cfg.mode) as sp:
             rframes = radar_frames(ctx, cfg.corridor_half_width_m)

@@ -8,13 +8,16 @@ input of the camera rules, while it
 * runs perception (the detector ``ctx.detector``, else the configured one; a recording
   without video always replays its detections file),
 * reads the lamp colour of traffic lights from their pixels where the detector gave none,
-* writes ``tracks.parquet`` and keeps the tracks for the clips.
+* writes ``tracks.parquet`` and keeps the tracks for the clips,
+* finds the lane markings in every frame of a video (``lanes``, for the lane rules).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +26,11 @@ import numpy as np
 from saferoad.application.context import AnalysisContext
 from saferoad.application.perception import PerceptionStats, TracksWriter, run_perception
 from saferoad.domain.geometry import CameraModel
+from saferoad.domain.lanes import LaneObservation
 from saferoad.domain.road_events.engine import FrameItem
-from saferoad.domain.types import CameraIntrinsics, Detections, Frame, TrackedObject
+from saferoad.domain.types import CameraIntrinsics, CameraMount, Detections, Frame, TrackedObject
 from saferoad.observability import get_logger
+from saferoad.ports.lanes import LaneDetector
 
 log = get_logger("road.camera")
 
@@ -150,6 +155,23 @@ class CameraFeed:
             self.tracker = SourceIdTracker()
         self.writer = TracksWriter(ctx.out_dir / "tracks.parquet") if ctx.out_dir else None
         self._closed = False
+        # lane markings: every decoded frame of a video (a detections file has no pixels)
+        self.lanes: list[LaneObservation] = []
+        self.lane_s = 0.0
+        self.lane_detector: LaneDetector | None = None
+        if self.source == "video" and cfg.lanes.enabled:
+            from saferoad.adapters.video.lane_markings import ClassicalLaneDetector
+
+            p = cfg.perception
+            self.lane_detector = ClassicalLaneDetector(
+                estimate_pitch=p.auto_pitch and not self.pitch_known and p.camera_pitch_deg is None
+            )
+            mount = self.camera.mount if self.camera is not None else CameraMount()
+            if p.camera_height_m is not None:
+                mount = replace(mount, height_m=p.camera_height_m)
+            if p.camera_pitch_deg is not None:
+                mount = replace(mount, pitch_deg=p.camera_pitch_deg)
+            self.lane_camera = CameraModel(intr_used, mount)
 
     def __iter__(self) -> Iterator[FrameItem]:
         lamp_fraction = self.ctx.config.road_events.lamp_min_fraction
@@ -162,6 +184,11 @@ class CameraFeed:
             if self.writer is not None:
                 self.writer.write(frame, objs)
             t = frame.t_s + self.offset
+            if self.lane_detector is not None:
+                t0 = time.perf_counter()
+                obs = self.lane_detector.detect(frame, self.lane_camera)
+                self.lanes.append(replace(obs, t_s=t))
+                self.lane_s += time.perf_counter() - t0
             if self.source == "video":
                 self.tracks[round(t, 6)] = objs
             yield (t, frame.index, tuple(objs))

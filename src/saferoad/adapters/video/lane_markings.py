@@ -1,0 +1,93 @@
+"""The classical lane-marking detector (``LaneDetector`` port): Canny + probabilistic Hough
+in the road part of the image, the segments back-projected onto the road plane (a bird's-
+eye view in metres) and grouped into lines there (``saferoad.domain.lanes``).
+
+* Works on at most 640 px wide frames (markings survive, Canny + Hough cost 4x less at 720p).
+* Looks from a little below the horizon (``horizon_margin_deg``: farther markings are a few
+  pixels wide) to the bottom of the frame.
+* Keeps segments slanted at least 12° from the horizontal (a marking seen from the lane,
+  including one straight ahead while the car crosses it) and brighter than the road on
+  their sides... as Canny gives both edges of a painted line, the two edges fall a marking's
+  width apart on the road and join one line there.
+* The pitch: the camera's when the recording states it; otherwise, with ``estimate_pitch``,
+  the median over the frames seen so far of the horizon that the markings' vanishing point
+  gives (``adapters/video/lanes.py``, Stein, Mano & Shashua), re-estimated every
+  ``pitch_every`` frames.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from typing import Any
+
+import cv2
+import numpy as np
+
+from saferoad.domain.geometry import CameraModel, pitch_from_horizon
+from saferoad.domain.lanes import LaneObservation, ground_segments, observe_lanes
+from saferoad.domain.types import FloatArray, Frame, ImageArray
+
+MAX_WIDTH = 640
+
+
+class ClassicalLaneDetector:
+    """Lane lines from edges and Hough segments, no model."""
+
+    name = "classical"
+
+    def __init__(self, *, estimate_pitch: bool = False, pitch_every: int = 15, pitch_window: int = 25,
+                 horizon_margin_deg: float = 2.0) -> None:
+        self.estimate_pitch = estimate_pitch
+        self.pitch_every = pitch_every
+        self.rows: deque[float] = deque(maxlen=pitch_window)
+        self.horizon_margin_deg = horizon_margin_deg
+        self.camera: CameraModel | None = None
+        self._n = 0
+
+    def detect(self, frame: Frame, camera: CameraModel) -> LaneObservation:
+        cam = camera.scaled(frame.width, frame.height)
+        if self.estimate_pitch:
+            if self._n % self.pitch_every == 0:
+                from saferoad.adapters.video.lanes import estimate_vanishing_point
+
+                est = estimate_vanishing_point(frame.image)
+                if est is not None:
+                    self.rows.append(est.vanishing_point[1])
+            if self.rows:
+                pitch = pitch_from_horizon(float(np.median(self.rows)), cam.intrinsics)
+                cam = cam.with_mount(replace(cam.mount, pitch_deg=pitch))
+        self._n += 1
+        self.camera = cam
+        seg = marking_segments(frame.image, cam, self.horizon_margin_deg)
+        return observe_lanes(frame.t_s, frame.index, ground_segments(cam, seg))
+
+
+def marking_segments(image: ImageArray, camera: CameraModel, horizon_margin_deg: float = 2.0) -> FloatArray:
+    """Candidate marking segments (N, 4: u1, v1, u2, v2) in the pixels of ``image``."""
+    h, w = image.shape[:2]
+    k = min(1.0, MAX_WIDTH / w)
+    small: Any = image
+    if k < 1:
+        small = cv2.resize(image, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    i = camera.intrinsics
+    hz = camera.horizon_v() + i.fy * np.tan(np.radians(horizon_margin_deg))
+    y0 = int(np.clip(hz * k, 0, sh - 8))
+    gray = cv2.cvtColor(small[y0:], cv2.COLOR_BGR2GRAY)
+    gray = cv2.GaussianBlur(gray, (5, 5), 0)
+    edges = cv2.Canny(gray, 50, 150)
+    found: Any = cv2.HoughLinesP(
+        edges, 1, np.pi / 180, threshold=max(8, sw // 80), minLineLength=max(8, sw // 80),
+        maxLineGap=max(6, sw // 60),
+    )
+    if found is None:
+        return np.zeros((0, 4))
+    seg = found.reshape(-1, 4).astype(np.float64)
+    seg[:, [1, 3]] += y0
+    dx = seg[:, 2] - seg[:, 0]
+    dy = seg[:, 3] - seg[:, 1]
+    ang = np.degrees(np.abs(np.arctan2(dy, dx)))
+    ang = np.where(ang > 90, 180 - ang, ang)
+    out: FloatArray = seg[ang >= 12] / k
+    return out

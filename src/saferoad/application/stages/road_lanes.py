@@ -1,0 +1,98 @@
+"""The road stage's lane part: lane rules over the lane observations the camera feed
+collected, the camera's lane changes fused into the motion stage's events, ``lanes.parquet``.
+
+``lanes.parquet`` (one row a video frame): ``frame``, ``t_s``, ``left_y_m`` / ``right_y_m``
+(the ego lane's lines at the camera, vehicle frame, left +; null where not seen),
+``left_confidence`` / ``right_confidence``, ``offset_m`` (the camera's offset from the lane
+centre, left +) and ``width_m`` (null unless both lines are seen at ``lanes.min_line_confidence``),
+``confidence`` (the smaller line confidence).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from saferoad.application.context import AnalysisContext
+from saferoad.config.lanes import LanesConfig
+from saferoad.domain.lanes import (
+    LaneObservation,
+    LaneParams,
+    LaneResult,
+    fuse_lane_changes,
+    lane_events,
+)
+from saferoad.domain.types import Event, SpeedSeries
+
+LANES_SCHEMA = pa.schema([
+    ("frame", pa.int64()),
+    ("t_s", pa.float64()),
+    ("left_y_m", pa.float64()),
+    ("right_y_m", pa.float64()),
+    ("left_confidence", pa.float64()),
+    ("right_confidence", pa.float64()),
+    ("offset_m", pa.float64()),
+    ("width_m", pa.float64()),
+    ("confidence", pa.float64()),
+])
+
+
+def lane_params(cfg: LanesConfig) -> LaneParams:
+    """The domain's parameters from the config section (same names)."""
+    names = LaneParams.__dataclass_fields__
+    return LaneParams(**{k: getattr(cfg, k) for k in names})
+
+
+def run_lanes(
+    ctx: AnalysisContext, observations: list[LaneObservation], speed: SpeedSeries | None, seconds: float
+) -> tuple[list[Event], dict[str, Any]]:
+    """``lane_departure`` events of the trip; the motion stage's ``aggressive_lane_change``
+    events in ``ctx.events`` get the camera's direction; the summary's ``lanes`` entry."""
+    params = lane_params(ctx.config.lanes)
+    res = lane_events(
+        observations,
+        speed.t_s if speed is not None else None,
+        speed.speed_mps if speed is not None else None,
+        params,
+    )
+    fused = fuse_lane_changes(ctx.events, res.lane_changes, params)
+    ctx.events[:] = fused
+    if ctx.out_dir is not None:
+        write_lanes(ctx.out_dir / "lanes.parquet", observations, res, params.min_line_confidence)
+    n = len(observations)
+    summary = {
+        "detector": ctx.config.lanes.detector,
+        "frames": n,
+        "frames_both_lines": res.frames_both,
+        "frames_left_line": res.frames_left,
+        "frames_right_line": res.frames_right,
+        "both_lines_share": round(res.frames_both / n, 4) if n else None,
+        "speed_known": res.speed_known,
+        "lane_changes": [lc.to_dict() for lc in res.lane_changes],
+        "departures": len(res.events),
+        "ms_per_frame": round(1000.0 * seconds / n, 3) if n else None,
+    }
+    return res.events, summary
+
+
+def write_lanes(path: Path, observations: list[LaneObservation], res: LaneResult, min_conf: float) -> None:
+    def num(v: float | None) -> float | None:
+        return None if v is None or not math.isfinite(v) else round(float(v), 4)
+
+    rows: dict[str, list[Any]] = {name: [] for name in LANES_SCHEMA.names}
+    for o in observations:
+        rows["frame"].append(o.frame)
+        rows["t_s"].append(round(o.t_s, 6))
+        rows["left_y_m"].append(num(o.left.a) if o.left is not None else None)
+        rows["right_y_m"].append(num(o.right.a) if o.right is not None else None)
+        rows["left_confidence"].append(num(o.left.confidence) if o.left is not None else 0.0)
+        rows["right_confidence"].append(num(o.right.confidence) if o.right is not None else 0.0)
+        ok = o.confidence >= min_conf
+        rows["offset_m"].append(num(o.offset_m) if ok else None)
+        rows["width_m"].append(num(o.width_m) if ok else None)
+        rows["confidence"].append(num(o.confidence))
+    pq.write_table(pa.table(rows, schema=LANES_SCHEMA), path)
