@@ -141,6 +141,37 @@ MAX_LINE_BYTES = 64 * 1024
 """No sensor row is near this long; a longer line is binary data, not read into memory whole."""
 
 
+def _incomplete_tail(path: Path, header: list[str], required: Sequence[str]) -> int | None:
+    """The byte offset where an incomplete last line starts, or None.
+
+    A last line without a line end is a file cut short when it does not hold a whole row (too
+    few fields, or a required field that is not a number); one that does is kept (some writers
+    leave out the final newline)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - MAX_LINE_BYTES))
+        tail = fh.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return None
+    nl = tail.rfind(b"\n")
+    if nl < 0:
+        return None  # one line only: the header (read_header reports what is wrong)
+    last = tail[nl + 1 :]
+    try:
+        row = next(csv.reader([last.decode("utf-8")]), [])
+    except (UnicodeDecodeError, csv.Error):
+        return size - len(last)
+    if len(row) != len(header):
+        return size - len(last)
+    for name in required:
+        try:
+            if not math.isfinite(float(row[header.index(name)])):
+                return size - len(last)
+        except ValueError:
+            return size - len(last)
+    return None
+
+
 def read_numeric_csv(
     path: Path, required: Sequence[str], optional: Sequence[str] = ()
 ) -> dict[str, FloatArray]:
@@ -157,9 +188,17 @@ def read_numeric_csv(
             f"{path}:1: missing column(s) {', '.join(missing)} (header is {','.join(header)})"
         )
     wanted = [c for c in (*required, *optional) if c in header]
+    source: Path | pa.BufferReader = path
+    cut_at = _incomplete_tail(path, header, required)
+    if cut_at is not None:
+        warn(
+            f"{path}: the last line is incomplete (no line end, fields missing or cut: the file was "
+            "cut short, e.g. by a power cut): dropped"
+        )
+        source = pa.BufferReader(pa.memory_map(str(path)).read_buffer(cut_at))
     try:
         table = pacsv.read_csv(
-            path,
+            source,
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.float64() for c in wanted},

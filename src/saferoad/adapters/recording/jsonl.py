@@ -29,11 +29,15 @@ def iter_jsonl(
     that is not valid JSON or not a JSON object; checking the object's fields is the caller's
     job (``where`` is for its errors).
     """
-    with path.open(encoding="utf-8") as fh:
-        for lineno, text in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            where = f"{path}:{lineno}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise error(f"{where}: not UTF-8 text (binary data in a JSON-lines file?)") from None
             if not text.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as err:
