@@ -119,6 +119,8 @@ class EdgeReport:
     """Steps the recorder began after their sensor time had passed on the paced clock."""
     max_buffered_samples: int = 0
     max_waiting_frames: int = 0
+    clips: int = 0
+    """Clips cut into the spool."""
     """Road frames held for their final ego speed (bounded by the motion guard x fps)."""
     motion_runs: int = 0
     held_back: dict[str, int] = field(default_factory=dict)
@@ -147,6 +149,7 @@ class EdgeReport:
             "late_ticks": self.late_ticks,
             "max_buffered_samples": self.max_buffered_samples,
             "max_waiting_frames": self.max_waiting_frames,
+            "clips": self.clips,
             "motion_runs": self.motion_runs,
             "sensor_s": round(self.sensor_s, 3),
             "wall_s": round(self.wall_s, 3),
@@ -185,11 +188,72 @@ def _speed_chunk(s: SpeedSeries | None, a: float, b: float) -> SpeedSeries | Non
     return SpeedSeries(s.t_s[i:j], s.speed_mps[i:j], s.source) if j > i else None
 
 
-class _NoTracks(dict[float, Any]):
-    """The road stage keeps every video frame's tracks for clips; the recorder keeps none."""
+class RecentTracks(dict[float, Any]):
+    """The tracks of the last ``horizon_s`` of video frames (boxes drawn in clips); the road
+    stage keeps every frame's, the recorder only what a clip can still need."""
+
+    def __init__(self, horizon_s: float) -> None:
+        super().__init__()
+        self.horizon_s = horizon_s
+        self._order: deque[float] = deque()
 
     def __setitem__(self, key: float, value: Any) -> None:
-        return None
+        super().__setitem__(key, value)
+        self._order.append(key)
+        while self._order and self._order[0] < key - self.horizon_s:
+            self.pop(self._order.popleft(), None)
+
+
+class ClipCutter:
+    """Each event's clip (``road_events.clip_before_s`` before its key moment to
+    ``clip_after_s`` after, boxes drawn) cut from the video once that much video has been
+    recorded, for the spool. Pending clips: the events of the last clip window."""
+
+    def __init__(self, recording: Recording, config: SaferoadConfig, tracks: RecentTracks, work_dir: Path) -> None:
+        from saferoad.application.context import AnalysisContext
+        from saferoad.application.stages import road
+
+        assert recording.video is not None
+        self.video = recording.video
+        self.cfg = config.road_events
+        self.road = road
+        self.tracks = tracks
+        self.work_dir = work_dir
+        self.offset = road.video_time_offset(AnalysisContext(recording, config))
+        self.pending: list[tuple[float, str, Event]] = []
+        self.cut = 0
+
+    def add(self, event_id: str, event: Event) -> None:
+        key = self.road._key_t(event)
+        self.pending.append((key + self.cfg.clip_after_s, event_id, event))
+
+    def due(self, now: float) -> list[tuple[str, bytes]]:
+        ready = [p for p in self.pending if p[0] <= now]
+        self.pending = [p for p in self.pending if p[0] > now]
+        return [c for p in ready if (c := self._cut(p[1], p[2])) is not None]
+
+    def finish(self) -> list[tuple[str, bytes]]:
+        return self.due(math.inf)
+
+    def _cut(self, event_id: str, ev: Event) -> tuple[str, bytes] | None:
+        from saferoad.adapters.video.clips import ClipRequest, cut_clips
+
+        key = self.road._key_t(ev)
+        ids = frozenset(
+            int(ev.evidence[k]) for k in ("lead_track_id", "sign_track_id", "light_track_id")
+            if isinstance(ev.evidence.get(k), int)
+        )  # fmt: skip
+        req = ClipRequest(event_id, key - self.cfg.clip_before_s, key + self.cfg.clip_after_s, key,
+                          f"{ev.type.value}  t={key:.1f}s", ids)  # fmt: skip
+        (res,) = cut_clips(self.video, [req], self.tracks, self.work_dir, time_offset_s=self.offset, max_width=self.cfg.clip_max_width)
+        if res.clip is None:
+            return None
+        data = res.clip.read_bytes()
+        for f in (res.clip, res.snapshot):
+            if f is not None:
+                f.unlink(missing_ok=True)
+        self.cut += 1
+        return event_id, data
 
 
 class RoadStream:
@@ -198,7 +262,7 @@ class RoadStream:
     speed samples go to :class:`StreamingRoad` in time order, exactly as analyze's streaming
     mode merges them. The frames waiting are bounded by the motion guard (``guard_s`` x fps)."""
 
-    def __init__(self, recording: Recording, config: SaferoadConfig) -> None:
+    def __init__(self, recording: Recording, config: SaferoadConfig, tracks: dict[float, Any] | None = None) -> None:
         from saferoad.application.context import AnalysisContext
         from saferoad.application.stages import road
         from saferoad.domain.road_events import StreamingRoad
@@ -212,7 +276,7 @@ class RoadStream:
         if recording.video is not None or recording.detections is not None:
             from saferoad.application.stages.road_camera import CameraFeed
 
-            self.feed = CameraFeed(ctx, _NoTracks())
+            self.feed = CameraFeed(ctx, tracks if tracks is not None else RecentTracks(0.0))
             frames = iter(self.feed)
             fx, cx = self.feed.fx, self.feed.cx
         else:
@@ -354,8 +418,12 @@ class EdgeRecorder:
         sinks: list[AlertSink] | None = None,
         spool: EventSpool | None = None,
         clock: Clock | None = None,
+        clip_dir: Path | None = None,
     ) -> None:
+        """``clip_dir``: where clips are cut before they go into the spool (with a spool and
+        a recording with video; default: none are cut)."""
         self.config = config
+        self.clip_dir = clip_dir
         self.sinks = list(sinks or [])
         self.spool = spool
         self.clock = clock or WallClock()
@@ -387,7 +455,11 @@ class EdgeRecorder:
             params_from_config(cfg.motion, recording),
             StreamParams(ecfg.motion_window_s, ecfg.motion_hop_s, ecfg.motion_guard_s),
         )
-        road = RoadStream(recording, cfg) if RoadStream.wanted(recording) else None
+        tracks = RecentTracks(ecfg.motion_window_s)
+        road = RoadStream(recording, cfg, tracks) if RoadStream.wanted(recording) else None
+        self._clips = None
+        if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
+            self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir)
         speeding = SpeedingStream(recording, cfg) if SpeedingStream.wanted(cfg) else None
         cabin = cabin_track(recording)
         monitor = CabinMonitor(thresholds_from_config(cfg.cabin), classify_eyes=False) if cabin else None
@@ -426,6 +498,9 @@ class EdgeRecorder:
                 self._deliver(report, road.with_clip_window(road.speed(final_speed)), newest, arrived)
             if speeding is not None:
                 self._deliver(report, speeding.with_clip_window(speeding.speed(final_speed)), newest, arrived)
+            if self._clips is not None and self.spool is not None:
+                for event_id, data in self._clips.due(newest):
+                    self.spool.add_clip(event_id, data)
             if monitor is not None:
                 i, j = _span(cabin_t, a, b)
                 for s in cabin[i:j]:
@@ -445,6 +520,10 @@ class EdgeRecorder:
         if speeding is not None:
             evs = speeding.speed(final_speed) + speeding.finish()
             self._deliver(report, speeding.with_clip_window(evs), t_last, arrived)
+        if self._clips is not None and self.spool is not None:
+            for event_id, data in self._clips.finish():
+                self.spool.add_clip(event_id, data)
+            report.clips = self._clips.cut
         if monitor is not None:
             self._deliver(report, monitor.finish(), t_last, arrived)
         order = sorted(range(len(report.events)), key=lambda i: (report.events[i].start_s, report.events[i].type.value))
@@ -471,6 +550,8 @@ class EdgeRecorder:
                     utc = self._start_utc + ev.start_s
                 if self.spool.add_event(report.trip_id, event_id, ev, utc):
                     report.new_in_spool += 1
+                if self._clips is not None:
+                    self._clips.add(event_id, ev)
             report.events.append(ev)
             report.sensor_lag_s.append(max(0.0, completed_s - ev.end_s))
             if not self.debouncer.should_alert(ev):
@@ -486,6 +567,7 @@ class EdgeRecorder:
 
     _start_utc: float | None = None
     _device_id: str = "unknown"
+    _clips: ClipCutter | None = None
 
 
 def _cpu_s() -> float:

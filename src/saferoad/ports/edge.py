@@ -73,6 +73,10 @@ class EventSpool(Protocol):
         """Store the event (False: that id was already stored)."""
         ...
 
+    def add_clip(self, event_id: str, clip: bytes) -> bool:
+        """Store a stored event's clip (False: it already has one)."""
+        ...
+
     def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool: ...
 
 

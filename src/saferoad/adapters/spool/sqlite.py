@@ -99,13 +99,6 @@ class SqliteSpool:
     ) -> bool:
         """Store an event (and its clip) durably; False if this id is already stored. Over its
         type's upload cap the event is kept with state ``capped``."""
-        clip_path: Path | None = None
-        digest = ""
-        if clip is not None:
-            clip_path = self.clip_dir / f"{event_id}.mp4"
-            digest = hashlib.sha256(clip).hexdigest()
-            if not clip_path.exists():
-                _write_durably(clip_path, clip)
         body = json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True)
         now = time.time()
         with self._tx() as db:
@@ -120,12 +113,25 @@ class SqliteSpool:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (event_id, trip_id, event.type.value, RANKS[spec(event.type).priority], event_utc_s, event.start_s, body, state, why, now),
             )
-            if clip_path is not None and clip is not None:
-                db.execute(
-                    "INSERT INTO clips (event_id, path, size, sha256, state) VALUES (?, ?, ?, ?, ?)",
-                    (event_id, str(clip_path), len(clip), digest, "queued" if state == "queued" else "capped"),
-                )
+        if clip is not None:
+            self.add_clip(event_id, clip)
         return True
+
+    def add_clip(self, event_id: str, clip: bytes) -> bool:
+        """Store an event's clip durably (file fsynced and renamed, then the row); False if
+        the event already has one. A capped event's clip is capped too."""
+        path = self.clip_dir / f"{event_id}.mp4"
+        digest = hashlib.sha256(clip).hexdigest()
+        _write_durably(path, clip)  # (again, after a crash: the row below names these bytes)
+        with self._tx() as db:
+            row = db.execute("SELECT state FROM events WHERE event_id = ?", (event_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"spool: no event {event_id} for this clip")
+            cur = db.execute(
+                "INSERT OR IGNORE INTO clips (event_id, path, size, sha256, state) VALUES (?, ?, ?, ?, ?)",
+                (event_id, str(path), len(clip), digest, "capped" if row[0] == "capped" else "queued"),
+            )
+            return cur.rowcount == 1
 
     def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool:
         with self._tx() as db:

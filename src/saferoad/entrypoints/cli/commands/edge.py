@@ -67,7 +67,8 @@ def register(app: typer.Typer) -> None:
             if recording is not None:
                 sinks = build_sinks(ecfg, recording.meta.device_id)
                 try:
-                    rec = EdgeRecorder(cfg, sinks=sinks, spool=spool_db)
+                    clip_dir = None if spool_db is None else spool_db.path.parent / (spool_db.path.name + ".cutting")
+                    rec = EdgeRecorder(cfg, sinks=sinks, spool=spool_db, clip_dir=clip_dir)
                     report = rec.replay(recording)
                 finally:
                     for s in sinks:
