@@ -298,7 +298,7 @@ def classify(rec: Path, clean: dict[str, Any], mutated: str) -> tuple[str, str]:
             msg = str(err)
             names_file = str(rec) in msg or any(p.name in msg for p in rec.iterdir())
             return ("error", msg) if names_file else ("FAIL", f"error naming no file: {type(err).__name__}: {msg}")
-        except Exception as err:  # noqa: BLE001 - a traceback is what this test looks for
+        except Exception as err:  # a traceback is what this test looks for
             return "FAIL", f"traceback: {type(err).__name__}: {err}"
     repairs = [w for w in caught if issubclass(w.category, RecordingWarning)]
     if repairs:

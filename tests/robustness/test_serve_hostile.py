@@ -129,15 +129,15 @@ def test_hostile_options_are_refused_and_nothing_leaves(server: Any, braking_rec
     _WATCH.set()
     try:
         for options, detector in cases:
-            for call in (
-                lambda: server.AnalyzePath(
-                    pb.AnalyzePathRequest(path=str(braking_rec), options=pb.AnalyzeOptions(set=options, detector=detector)),
-                    timeout=60,
-                ),
-                lambda: server.AnalyzeUpload(_upload(archive, options, detector), timeout=60),
-            ):
+            path_request = pb.AnalyzePathRequest(
+                path=str(braking_rec), options=pb.AnalyzeOptions(set=options, detector=detector)
+            )
+            for start in ("path", "upload"):
                 with pytest.raises(grpc.RpcError) as info:
-                    list(call())
+                    if start == "path":
+                        list(server.AnalyzePath(path_request, timeout=60))
+                    else:
+                        list(server.AnalyzeUpload(_upload(archive, options, detector), timeout=60))
                 assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (options, info.value.details())
                 assert SECRET not in (info.value.details() or "")
                 refused += 1
