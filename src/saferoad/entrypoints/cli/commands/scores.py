@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         set_: list[str] | None = SetOption,
     ) -> None:
         """Each driver's safety score for --week, ranked within the fleet, with km driven,
-        trips, events and events per 1,000 km (scored with the current [scoring] settings)."""
+        trips, events and events per 1,000 km (scored with the current scoring settings)."""
         with user_errors():
             from saferoad.adapters.sql import open_store
             from saferoad.application.scores import week_scores
