@@ -118,18 +118,19 @@ def _inputs(source: Path) -> dict[str, list[int]]:
     return out
 
 
-def _stamp(item: FleetItem, config: SaferoadConfig) -> dict[str, Any]:
+def _stamp(item: FleetItem, fingerprint: str) -> dict[str, Any]:
     return {
         "source": str(item.source.resolve()),
         "inputs": _inputs(item.source),
-        "config_fingerprint": config.fingerprint(),
+        "config_fingerprint": fingerprint,
         "saferoad_version": __version__,
     }
 
 
-def up_to_date(item: FleetItem, config: SaferoadConfig) -> bool:
+def up_to_date(item: FleetItem, config: SaferoadConfig, fingerprint: str | None = None) -> bool:
     """The outputs of ``item`` are complete (stamp, summary and events written) and were made
-    from the same inputs, config and version."""
+    from the same inputs, config (``fingerprint``: ``config.fingerprint()``, computed once by
+    callers that check many items) and version."""
     stamp = item.out / STAMP
     if not (stamp.is_file() and (item.out / "summary.json").is_file()):
         return False
@@ -139,7 +140,7 @@ def up_to_date(item: FleetItem, config: SaferoadConfig) -> bool:
         old = json.loads(stamp.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return bool(old == _stamp(item, config))
+    return bool(old == _stamp(item, fingerprint or config.fingerprint()))
 
 
 def analyze_item(item: FleetItem, config: SaferoadConfig) -> int:
@@ -150,7 +151,7 @@ def analyze_item(item: FleetItem, config: SaferoadConfig) -> int:
 
     (item.out / STAMP).unlink(missing_ok=True)
     result = analyze_recording(open_recording(item.source), config, item.out)
-    write_json_atomic(item.out / STAMP, _stamp(item, config))
+    write_json_atomic(item.out / STAMP, _stamp(item, config.fingerprint()))
     return len(result.events)
 
 
@@ -196,8 +197,9 @@ def analyze_fleet(
             progress(name, status)
 
     todo: list[FleetItem] = []
+    fingerprint = config.fingerprint()
     for it in items:
-        if not force and up_to_date(it, config):
+        if not force and up_to_date(it, config, fingerprint):
             result.skipped.append(it.name)
             if progress is not None:
                 progress(it.name, "skipped")
