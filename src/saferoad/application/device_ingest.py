@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,11 @@ def _web(uow: UnitOfWork) -> Any:
     return uow.web  # type: ignore[attr-defined]
 
 
+TOKEN_CACHE_S = 30.0
+"""A known token is looked up again after this long (a revoked token stops within it)."""
+_TOKENS: dict[tuple[int, str], tuple[float, DeviceAuth]] = {}
+
+
 def authenticate(store: Store, authorization: str | None) -> DeviceAuth:
     """The device of an ``Authorization: Bearer <token>`` header (401 when missing or unknown)."""
     if not authorization or not authorization.startswith("Bearer "):
@@ -69,15 +75,24 @@ def authenticate(store: Store, authorization: str | None) -> DeviceAuth:
             {"WWW-Authenticate": "Bearer"},
         )
     token = authorization[len("Bearer ") :].strip()
+    key = (id(store), token_sha256(token))
+    now = time.monotonic()
+    cached = _TOKENS.get(key)
+    if cached is not None and now - cached[0] < TOKEN_CACHE_S:
+        return cached[1]
     with store.unit_of_work() as uow:
-        found = _web(uow).device(token_sha256(token))
+        found = _web(uow).device(key[1])
     if found is None:
         raise IngestError(
             401,
             "header 'Authorization': unknown or revoked device token",
             {"WWW-Authenticate": "Bearer"},
         )
-    return DeviceAuth(*found)
+    auth = DeviceAuth(*found)
+    if len(_TOKENS) > 10_000:
+        _TOKENS.clear()
+    _TOKENS[key] = (now, auth)
+    return auth
 
 
 def check_id(kind: str, value: str) -> str:
@@ -221,7 +236,7 @@ def put_event(
             raise IngestError(409, f"event {event_id!r} was stored with other content")
         if not isinstance(body, dict):
             raise IngestError(422, "body: expected one events.jsonl record (a JSON object)")
-        trip = uow.trips.get(tid)
+        trip = web.trip_head(tid)
         assert trip is not None
         try:
             check_event(body, "body", trip.duration_s)

@@ -18,10 +18,10 @@ from typing import Any
 
 from pwdlib import PasswordHash
 
-from saferoad.application.ingest import _score_record, rescore_weeks, scoring_fingerprint
+from saferoad.application.ingest import _score_record, scoring_fingerprint
 from saferoad.config import SaferoadConfig
 from saferoad.domain.review import ReviewStatus, check_change, parse_status
-from saferoad.domain.scoring import trip_score
+from saferoad.domain.scoring import safety_score, total, trip_score
 from saferoad.ports.store import Store, UnitOfWork
 from saferoad.ports.web import ROLES, EventRef, UserInfo
 
@@ -185,18 +185,29 @@ def visible_event(uow: UnitOfWork, user: UserInfo, event_id: int) -> EventRef:
 
 
 def rescore_trip(uow: UnitOfWork, config: SaferoadConfig, trip_id: int) -> None:
-    """Recompute the trip's score and its driver-week and fleet-week scores."""
+    """Recompute, in ``uow``, the scores a change to one trip's counted events moves: the
+    trip's, its driver's week and its fleet's week (the other drivers' are unchanged)."""
     rules = config.scoring.rules()
     fp = scoring_fingerprint(config)
-    record = uow.trips.get(trip_id)
-    if record is None:
+    web = _web(uow)
+    head = web.trip_head(trip_id)
+    if head is None:
         raise NotFound(f"trip {trip_id}")
-    exp = _web(uow).trip_exposure(trip_id)
-    fleet, week = record.ids.fleet, record.local_week
+    fleet, week = head.fleet, head.week
+    exp = web.trip_exposure(trip_id)
     uow.scores.put(
-        _score_record("trip", fleet, record.trip_key, week, trip_score(exp, rules), fp, trip_id)
+        _score_record("trip", fleet, head.trip_key, week, trip_score(exp, rules), fp, trip_id)
     )
-    rescore_weeks(uow, rules, fp, [(fleet, week)])
+    exps = uow.trips.exposures(fleet, week)
+    if head.driver in exps:
+        uow.scores.put(
+            _score_record(
+                "driver_week", fleet, head.driver, week, safety_score(exps[head.driver], rules), fp
+            )
+        )
+    uow.scores.put(
+        _score_record("fleet_week", fleet, fleet, week, safety_score(total(exps.values()), rules), fp)
+    )
 
 
 def change_status(

@@ -60,6 +60,19 @@ class EventRef:
 
 
 @dataclass(frozen=True, slots=True)
+class TripHead:
+    """What rescoring and the ingest API need of a stored trip (no events, route, profile)."""
+
+    id: int
+    trip_key: str
+    fleet: str
+    driver: str
+    week: str
+    start_utc: dt.datetime
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Activity:
     at: dt.datetime
     username: str
@@ -131,6 +144,8 @@ class WebRepository(Protocol):
     def notes(self, fleet: str, driver: str) -> list[Note]: ...
 
     def trip_exposure(self, trip_id: int) -> Exposure: ...
+
+    def trip_head(self, trip_id: int) -> TripHead | None: ...
 
     def add_device(self, token_sha256: str, fleet: str, device: str) -> None: ...
 

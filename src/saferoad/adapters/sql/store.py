@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -93,13 +94,18 @@ class SqlStore:
         if migrate:
             upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # SQLite has one writer at a time and every unit of work begins IMMEDIATE: threads of
+        # one process (the web app's) queue on this lock instead of in SQLite's busy handler,
+        # which sleeps up to 100 ms between tries. Re-entrant: a nested unit of work in the same
+        # thread waits in SQLite as before.
+        self._writer = threading.RLock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._sessions, self._writer)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -121,13 +127,26 @@ class SqlUnitOfWork:
     scores: SqlScoreRepository
     web: SqlWebRepository
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], writer: threading.RLock | None = None
+    ) -> None:
         self._sessions = sessions
+        self._writer = writer
         self.session: Session | None = None
 
     def __enter__(self) -> Self:
-        self.session = self._sessions()
-        self.session.begin()
+        if self._writer is not None:
+            self._writer.acquire()
+        try:
+            self.session = self._sessions()
+            self.session.begin()
+        except BaseException:
+            if self.session is not None:
+                self.session.close()
+                self.session = None
+            if self._writer is not None:
+                self._writer.release()
+            raise
         self.trips = SqlTripRepository(self.session)
         self.scores = SqlScoreRepository(self.session)
         self.web = SqlWebRepository(self.session)
@@ -145,6 +164,8 @@ class SqlUnitOfWork:
         finally:
             self.session.close()
             self.session = None
+            if self._writer is not None:
+                self._writer.release()
 
     def commit(self) -> None:
         assert self.session is not None

@@ -23,7 +23,7 @@ from saferoad.adapters.sql.web_models import (
 )
 from saferoad.domain.scoring import Exposure
 from saferoad.ports.store import EventRecord
-from saferoad.ports.web import Activity, ClipState, EventRef, Note, UserInfo
+from saferoad.ports.web import Activity, ClipState, EventRef, Note, TripHead, UserInfo
 
 
 def _now() -> dt.datetime:
@@ -235,6 +235,20 @@ class SqlWebRepository:
             .order_by(CoachingNote.at.desc(), CoachingNote.id.desc())
         )
         return [Note(_aware(r.at), r.username, r.text, r.event_id) for r in rows]
+
+    def trip_head(self, trip_id: int) -> TripHead | None:
+        r = self.s.execute(
+            select(
+                Trip.id, Trip.trip_key, Fleet.code, Driver.code, Trip.local_week, Trip.start_utc,
+                Trip.duration_s,
+            )
+            .join(Fleet, Fleet.id == Trip.fleet_id)
+            .join(Driver, Driver.id == Trip.driver_id)
+            .where(Trip.id == trip_id)
+        ).first()
+        if r is None:
+            return None
+        return TripHead(r[0], r[1], r[2], r[3], r[4], _aware(r[5]), r[6])
 
     def trip_exposure(self, trip_id: int) -> Exposure:
         t = self.s.get(Trip, trip_id)

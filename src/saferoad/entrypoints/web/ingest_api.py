@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
 
 from saferoad.application import device_ingest as di
 from saferoad.entrypoints.web.common import config_of, store_of
@@ -180,10 +181,13 @@ async def clip_patch(
     )
     room = patch.length - patch.offset
     chunk = bytearray()
-    async for part in request.stream():
-        chunk += part
-        if len(chunk) > room:
-            raise di.IngestError(413, "body: the chunk goes past Upload-Length")
+    try:
+        async for part in request.stream():
+            chunk += part
+            if len(chunk) > room:
+                raise di.IngestError(413, "body: the chunk goes past Upload-Length")
+    except ClientDisconnect:  # the device went away mid-chunk: nothing of it is stored
+        return Response(status_code=400)
     out = await run_in_threadpool(
         di.clip_patch, store, config, auth, trip_id, event_id, patch, bytes(chunk)
     )
