@@ -32,6 +32,7 @@ import numpy as np
 
 from saferoad import __version__
 from saferoad.adapters.cabin.track import read_cabin_csv
+from saferoad.adapters.loop.segments import LoopStore
 from saferoad.application.cabin import thresholds_from_config
 from saferoad.application.stages.motion import params_from_config
 from saferoad.config import SaferoadConfig
@@ -121,6 +122,8 @@ class EdgeReport:
     max_waiting_frames: int = 0
     clips: int = 0
     """Clips cut into the spool."""
+    loop: dict[str, int] = field(default_factory=dict)
+    """Loop recording: segments written, deleted, locked at the end, the largest overflow."""
     """Road frames held for their final ego speed (bounded by the motion guard x fps)."""
     motion_runs: int = 0
     held_back: dict[str, int] = field(default_factory=dict)
@@ -150,6 +153,7 @@ class EdgeReport:
             "max_buffered_samples": self.max_buffered_samples,
             "max_waiting_frames": self.max_waiting_frames,
             "clips": self.clips,
+            "loop": dict(self.loop),
             "motion_runs": self.motion_runs,
             "sensor_s": round(self.sensor_s, 3),
             "wall_s": round(self.wall_s, 3),
@@ -419,11 +423,14 @@ class EdgeRecorder:
         spool: EventSpool | None = None,
         clock: Clock | None = None,
         clip_dir: Path | None = None,
+        loop: LoopStore | None = None,
     ) -> None:
         """``clip_dir``: where clips are cut before they go into the spool (with a spool and
         a recording with video; default: none are cut)."""
         self.config = config
         self.clip_dir = clip_dir
+        self.loop = loop
+        """Loop recording of the sensor streams (``edge.loop_dir``), retention after each segment."""
         self.sinks = list(sinks or [])
         self.spool = spool
         self.clock = clock or WallClock()
@@ -485,11 +492,8 @@ class EdgeRecorder:
                 elif wait < -tick / speed:
                     report.late_ticks += 1
             arrived = time.perf_counter()
-            new = motion.push(
-                _imu_chunk(recording.imu, a, b),
-                _gps_chunk(recording.gps, a, b),
-                _speed_chunk(recording.can_speed, a, b),
-            )
+            imu_c, gps_c, can_c = _imu_chunk(recording.imu, a, b), _gps_chunk(recording.gps, a, b), _speed_chunk(recording.can_speed, a, b)
+            new = motion.push(imu_c, gps_c, can_c)
             newest = min(b, t_last)
             self._deliver(report, new, newest, arrived)
             final_speed = motion.take_final_speed()
@@ -506,6 +510,8 @@ class EdgeRecorder:
                 for s in cabin[i:j]:
                     _, evs = monitor.update(s, motion.speed_at(s.t_s))
                     self._deliver(report, evs, s.t_s, arrived)
+            if self.loop is not None and self.loop.push(min(b, t_last), imu_c, gps_c, can_c):
+                self._retain()
             report.ticks += 1
             report.max_buffered_samples = max(report.max_buffered_samples, motion.buffered_samples)
             if on_tick is not None:
@@ -524,6 +530,15 @@ class EdgeRecorder:
             for event_id, data in self._clips.finish():
                 self.spool.add_clip(event_id, data)
             report.clips = self._clips.cut
+        if self.loop is not None:
+            self.loop.close_segment(t_last)
+            self._retain()
+            report.loop = {
+                "segments_written": self.loop.written,
+                "segments_deleted": self.loop.deleted,
+                "segments_locked": len(self.loop.last_plan.locked) if self.loop.last_plan else 0,
+                "max_over_budget_bytes": self.loop.max_over_budget,
+            }
         if monitor is not None:
             self._deliver(report, monitor.finish(), t_last, arrived)
         order = sorted(range(len(report.events)), key=lambda i: (report.events[i].start_s, report.events[i].type.value))
@@ -568,6 +583,14 @@ class EdgeRecorder:
     _start_utc: float | None = None
     _device_id: str = "unknown"
     _clips: ClipCutter | None = None
+
+    def _retain(self) -> None:
+        assert self.loop is not None
+        rc = self.config.road_events
+        windows = [] if self.spool is None else self.spool.pending_windows(rc.clip_before_s, rc.clip_after_s)
+        plan = self.loop.retain(windows)
+        if plan.over_budget_bytes:
+            log.warning("loop_over_budget", bytes=plan.over_budget_bytes, locked=len(plan.locked))
 
 
 def _cpu_s() -> float:

@@ -82,6 +82,14 @@ class EdgeConfig(Section):
         "saferoad/{device_id}",
         description="Topic prefix: alerts go to PREFIX/events (QoS 1, not retained), the recorder's status to PREFIX/status (retained; the broker publishes 'offline' as the last will).",
     )
+    loop_dir: str | None = Field(
+        None,
+        description="Loop recording: folder of continuous sensor segments (IMU, GPS, CAN as received); unset = off. Oldest segments are deleted first within loop_budget_mb; segments holding an event not yet uploaded are locked.",
+    )
+    loop_segment_s: float = Field(60.0, gt=0, description="Loop recording: length of one segment (sensor s), as dashcams' 1-minute files.")
+    loop_budget_mb: float = Field(
+        1024.0, gt=0, description="Loop recording: disk budget of the segments (MiB); locked segments are kept even over it (reported)."
+    )
     spool: str = Field(
         "edge-spool.db",
         description="On-device spool (SQLite, WAL, fsynced): trips, events, clips and their upload state. Relative to the working folder.",

@@ -79,6 +79,10 @@ class EventSpool(Protocol):
 
     def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool: ...
 
+    def pending_windows(self, before_s: float, after_s: float) -> list[tuple[float, float]]:
+        """Absolute windows of events still waiting for upload (loop recording keeps them)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class UploadJob:

@@ -122,7 +122,7 @@ class SqliteSpool:
         the event already has one. A capped event's clip is capped too."""
         path = self.clip_dir / f"{event_id}.mp4"
         digest = hashlib.sha256(clip).hexdigest()
-        _write_durably(path, clip)  # (again, after a crash: the row below names these bytes)
+        write_durably(path, clip)  # (again, after a crash: the row below names these bytes)
         with self._tx() as db:
             row = db.execute("SELECT state FROM events WHERE event_id = ?", (event_id,)).fetchone()
             if row is None:
@@ -196,6 +196,21 @@ class SqliteSpool:
                 (state, error, sent, value),
             )
 
+    def pending_windows(self, before_s: float, after_s: float) -> list[tuple[float, float]]:
+        """Absolute time windows (epoch s; sensor time where the drive's start is unknown) of
+        the events whose metadata or clip still waits for upload, widened by the clip's span:
+        what loop recording must keep."""
+        rows = self.db.execute(
+            "SELECT e.event_utc_s, e.start_s, e.body FROM events e LEFT JOIN clips c ON c.event_id = e.event_id"
+            " WHERE e.state = 'queued' OR c.state = 'queued'"
+        ).fetchall()
+        out = []
+        for utc, start, body in rows:
+            ev = json.loads(body)
+            a = float(utc) if utc is not None else float(start)
+            out.append((a - before_s, a + float(ev["end_s"]) - float(ev["start_s"]) + after_s))
+        return out
+
     def status(self) -> dict[str, Any]:
         """Counts per state, and every failed or capped entry with why (what a fleet sees)."""
         out: dict[str, Any] = {}
@@ -239,7 +254,7 @@ class _Transaction:
         self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+def write_durably(path: Path, data: bytes) -> None:
     """Temporary file, fsync, rename, fsync the folder: the name appears whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

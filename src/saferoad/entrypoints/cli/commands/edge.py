@@ -68,7 +68,16 @@ def register(app: typer.Typer) -> None:
                 sinks = build_sinks(ecfg, recording.meta.device_id)
                 try:
                     clip_dir = None if spool_db is None else spool_db.path.parent / (spool_db.path.name + ".cutting")
-                    rec = EdgeRecorder(cfg, sinks=sinks, spool=spool_db, clip_dir=clip_dir)
+                    loop = None
+                    if ecfg.loop_dir is not None:
+                        from saferoad.adapters.loop.segments import LoopStore
+
+                        start = recording.meta.start_utc
+                        loop = LoopStore(
+                            Path(ecfg.loop_dir), ecfg.loop_segment_s, int(ecfg.loop_budget_mb * 2**20),
+                            start.timestamp() if start else 0.0,
+                        )
+                    rec = EdgeRecorder(cfg, sinks=sinks, spool=spool_db, clip_dir=clip_dir, loop=loop)
                     report = rec.replay(recording)
                 finally:
                     for s in sinks:

@@ -1,0 +1,1 @@
+"""Loop recording: continuous sensor segments on disk within a budget."""
