@@ -1,5 +1,5 @@
-"""Fuzz corpus (issue #14, must show): every malformed case of the issue, and mutations of real
-recordings generated here, give a clear error naming the file, or a documented repair (a
+"""Fuzz corpus (issue #14, must show): every malformed case of the issue, and mutations (made
+here, seeded) of a simulated recording and of a real one (driverBehaviorDataset trip 17), give a clear error naming the file, or a documented repair (a
 ``RecordingWarning``), or — when the damaged file is still a valid one — exactly what the file
 now says (checked against an independent parse). Never a traceback, a hang or a silently
 different result. The count of cases by outcome is printed.
@@ -360,3 +360,71 @@ def test_fuzz_corpus(braking_master: Path, clean_result: dict[str, Any], tmp_pat
     print(f"\nfuzz corpus: {total} cases ({len(ISSUE_CASES)} from the issue, {N_MUTATIONS} generated): " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     assert failures == [], "\n".join(failures)
     assert outcomes["error"] > 0 and outcomes["repaired"] > 0 and math.isfinite(total)
+
+
+# --- mutations of a real recording (driverBehaviorDataset trip 17, ../shared) ------------------
+
+TRIP_FILES = ("acelerometro_terra.csv", "giroscopio_terra.csv", "viagem.json", "groundTruth.csv")
+N_REAL_MUTATIONS = 60
+
+
+def _trip_oracle(rec: Path, recording: Any) -> bool:
+    """The accelerometer read without a warning is exactly what the mutated file says."""
+    import json
+
+    ref = _reference_csv(rec / "acelerometro_terra.csv", ["uptimeNanos", "x", "y", "z"])
+    if ref is None or recording.imu is None:
+        return False
+    t0 = int(json.loads((rec / "viagem.json").read_text())["firstCollectionUptimeNanos"])
+    ref[:, 0] = (ref[:, 0] - float(t0)) * 1e-9
+    ref = ref[np.argsort(ref[:, 0], kind="stable")]
+    got = np.column_stack([recording.imu.t_s, recording.imu.acc])
+    return got.shape == ref.shape and bool(np.allclose(got, ref, rtol=1e-12, atol=0))
+
+
+def test_fuzz_real_recording(shared_dir: Path, tmp_path: Path) -> None:
+    src = shared_dir / "data" / "imu" / "driver-behavior-dataset" / "trip17"
+    clean = analyze_recording(open_recording(src), CFG, None).summary
+    rng = random.Random(17)
+    outcomes: Counter[str] = Counter()
+    failures: list[str] = []
+    for i in range(N_REAL_MUTATIONS):
+        name = rng.choice(["acelerometro_terra.csv", "acelerometro_terra.csv", "giroscopio_terra.csv", "viagem.json"])
+        rec = tmp_path / f"trip{i:02d}"
+        rec.mkdir()
+        for f in TRIP_FILES:
+            shutil.copyfile(src / f, rec / f)
+        label, mutate = random_mutation(random.Random(rng.randrange(1 << 30)))
+        # the generated mutation names a saferoad file: apply its kind to this recording's file
+        (rec / label.split()[0]).write_bytes((rec / name).read_bytes())
+        mutate(rec)
+        (rec / name).write_bytes((rec / label.split()[0]).read_bytes())
+        (rec / label.split()[0]).unlink()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with time_limit(TIME_LIMIT_S):
+                    recording = open_recording(rec)
+                    summary = analyze_recording(recording, CFG, None).summary
+            except Hang as err:
+                outcome, detail = "FAIL", f"hang: {err}"
+            except (ValueError, FileNotFoundError) as err:
+                named = str(rec) in str(err)
+                outcome, detail = ("error", str(err)) if named else ("FAIL", f"error naming no file: {err}")
+            except Exception as err:  # a traceback is what this test looks for
+                outcome, detail = "FAIL", f"traceback: {type(err).__name__}: {err}"
+            else:
+                if any(issubclass(w.category, RecordingWarning) for w in caught):
+                    outcome, detail = "repaired", ""
+                elif summary["event_counts"] == clean["event_counts"] and summary["duration_s"] == clean["duration_s"]:
+                    outcome, detail = "valid", "same result"
+                elif name == "acelerometro_terra.csv" and _trip_oracle(rec, recording):
+                    outcome, detail = "valid", "read exactly as an independent parse reads it"
+                else:
+                    outcome, detail = "FAIL", f"silently different result: {summary['event_counts']}"
+        outcomes[outcome] += 1
+        if outcome == "FAIL":
+            failures.append(f"{name} {label}: {detail}")
+        shutil.rmtree(rec)
+    print(f"\nfuzz, real trip 17: {N_REAL_MUTATIONS} mutations: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+    assert failures == [], "\n".join(failures)
