@@ -28,7 +28,7 @@ from saferoad.domain.simulation.sensors import (
     simulate_gps,
     simulate_imu,
 )
-from saferoad.domain.types import CameraIntrinsics, CameraMount, EventLabel
+from saferoad.domain.types import CameraIntrinsics, CameraMount, EventLabel, GpsSeries
 from saferoad.observability import span
 
 
@@ -98,6 +98,34 @@ def write_cabin_csv(path: Path, cols: dict[str, np.ndarray]) -> None:
     pacsv.write_csv(pa.table(arrays), path)
 
 
+SPEED_ZONES = "speed_zones.geojson"
+"""A recording's own speed limits (docs/recording-format.md), read by the road stage when the
+config sets none: how a simulated drive says what its posted limit is."""
+
+
+def write_speed_zone(path: Path, gps: GpsSeries, limit_mps: float, margin_deg: float = 0.01) -> bool:
+    """One GeoJSON zone with ``limit_mps`` covering the drive (its fixes' bounding box, widened
+    by ``margin_deg``, about 1 km); ``False`` (nothing written) without a position."""
+    ok = np.isfinite(gps.lat) & np.isfinite(gps.lon)
+    if not ok.any():
+        return False
+    lat0, lat1 = float(gps.lat[ok].min()) - margin_deg, float(gps.lat[ok].max()) + margin_deg
+    lon0, lon1 = float(gps.lon[ok].min()) - margin_deg, float(gps.lon[ok].max()) + margin_deg
+    ring = [[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "simulated road", "speed_limit_kmh": round(limit_mps * 3.6, 3)},
+                "geometry": {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]},
+            }
+        ],
+    }
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return True
+
+
 def write_simulation(
     sc: Scenario,
     folder: Path,
@@ -123,6 +151,8 @@ def write_simulation(
         meta = recording_meta(sc, base_meta)
         write_recording(folder, meta, imu, gps, can=can, labels=list(labels))
         files += ["imu.csv", "gps.csv"] + (["can.csv"] if can is not None else [])
+        if sc.speed_limit_mps is not None and write_speed_zone(folder / SPEED_ZONES, gps, sc.speed_limit_mps):
+            files.append(SPEED_ZONES)
         if cabin is not None:
             write_cabin_csv(folder / "cabin.csv", cabin)
             files.append("cabin.csv")

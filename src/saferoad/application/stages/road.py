@@ -243,12 +243,18 @@ def _speed_items(speed: Stream) -> Iterator[tuple[float, int, tuple[float, float
 
 def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventParams) -> list[Event]:
     cfg = ctx.config.road_events
-    if speed is None or (cfg.speed_limit_kmh is None and cfg.speed_zones is None):
+    # without a limit in the config, the recording's own speed_zones.geojson (a simulated
+    # drive's posted limit; docs/recording-format.md)
+    own = Path(ctx.recording.path) / "speed_zones.geojson"
+    own_zones = cfg.speed_limit_kmh is None and cfg.speed_zones is None and own.is_file()
+    if speed is None or (cfg.speed_limit_kmh is None and cfg.speed_zones is None and not own_zones):
         return []
     from saferoad.adapters.geo import SpeedLimits, load_speed_zones
 
     if cfg.speed_zones is not None:
         limits = load_speed_zones(Path(cfg.speed_zones), cfg.speed_limit_kmh)
+    elif own_zones:
+        limits = load_speed_zones(own)
     else:
         limits = SpeedLimits(cfg.speed_limit_kmh)
     gps = gps_stream(ctx, cfg) if limits.zones else None
