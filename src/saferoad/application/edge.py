@@ -36,6 +36,7 @@ from saferoad.adapters.loop.segments import LoopStore
 from saferoad.application.cabin import thresholds_from_config
 from saferoad.application.stages.motion import params_from_config
 from saferoad.config import SaferoadConfig
+from saferoad.config.edge import EdgeConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.cabin.monitor import CabinMonitor
 from saferoad.domain.cabin.signals import CabinSample
@@ -606,6 +607,33 @@ def _ticks(t_first: float, t_last: float, tick: float) -> Iterator[tuple[float, 
             return
         yield a, t_first + (k + 1) * tick
         k += 1
+
+
+def check_camera(cfg: EdgeConfig, seconds: float = 2.0) -> str:
+    """Open the live camera, read it for ``seconds``, close it: what ``edge --check`` says."""
+    from saferoad.adapters.video.live import FfmpegFrameSource
+
+    assert cfg.camera is not None
+    src = FfmpegFrameSource(
+        cfg.camera, cfg.camera_width, cfg.camera_height, ring=cfg.camera_ring, stall_s=cfg.camera_stall_s,
+        realtime=not cfg.camera.startswith(("/dev/", "rtsp://", "http")),
+    )  # fmt: skip
+    try:
+        first = src.read(timeout_s=2 * cfg.camera_stall_s + 5)
+        if first is None:
+            raise ValueError(f"edge.camera: no frame from {cfg.camera} ({src.stats.last_error or 'no answer'})")
+        t0 = time.monotonic()
+        n = 1
+        while time.monotonic() - t0 < seconds:
+            if src.read(timeout_s=seconds) is not None:
+                n += 1
+        took = time.monotonic() - t0
+    finally:
+        src.close()
+    return (
+        f"edge: camera {cfg.camera}: {n} frames of {cfg.camera_width}x{cfg.camera_height} in {took:.1f} s "
+        f"({n / took:.1f} fps), {src.stats.dropped} dropped, {src.stats.restarts} restarts"
+    )
 
 
 def trip_body(recording: Recording, report: EdgeReport) -> dict[str, Any]:

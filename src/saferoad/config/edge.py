@@ -31,6 +31,18 @@ class EdgeConfig(Section):
         None,
         description="Source of `saferoad edge --config`: a recording folder replayed as if live (live V4L2/RTSP and serial sources are not built yet). `--replay REC` overrides it.",
     )
+    camera: str | None = Field(
+        None,
+        description="Live road camera for `--check` (and the live recorder to come): /dev/video0 (V4L2), rtsp:// or http:// URL, or a file; decoded by an ffmpeg child process into a bounded ring, restarted by a watchdog.",
+    )
+    camera_width: int = Field(1280, gt=0, description="Width the live camera's frames are scaled to (even).")
+    camera_height: int = Field(720, gt=0, description="Height the live camera's frames are scaled to (even).")
+    camera_ring: int = Field(
+        8, ge=1, le=256, description="Frames the live camera's ring holds; when inference falls behind the oldest are dropped and counted."
+    )
+    camera_stall_s: float = Field(
+        2.0, gt=0, description="The watchdog restarts the camera's decoder when no frame came for this long (or it exited)."
+    )
     speed: float = Field(
         1.0,
         ge=0,

@@ -54,10 +54,14 @@ def register(app: typer.Typer) -> None:
                 assert spool_db is not None
                 typer.echo(json.dumps(spool_db.status(), indent=2))
                 return
-            if ecfg.recording is None and not upload:
+            if ecfg.recording is None and not upload and not (check and ecfg.camera):
                 raise ValueError("edge: no source: give --replay REC or edge.recording in the config")
             recording = open_recording(Path(ecfg.recording)) if ecfg.recording is not None else None
             if check:
+                if ecfg.camera is not None:
+                    from saferoad.application.edge import check_camera
+
+                    console.print(check_camera(ecfg))
                 console.print(
                     f"edge: configuration valid; source {ecfg.recording} opens "
                     f"({recording.source_format if recording else 'none'}); "

@@ -1,0 +1,170 @@
+"""A live camera through an ``ffmpeg`` subprocess: V4L2 (``/dev/video0``), RTSP/HTTP URLs or a
+file read at its native rate, decoded to BGR frames into a bounded ring.
+
+The pattern Frigate uses for its cameras (``frigate/video/ffmpeg.py``): the decoder is a child
+process (a codec crash or a hung network read never takes the recorder down), its raw frames
+are read by a thread into a ring that never blocks the reader - when the consumer (inference)
+falls behind, the oldest frame is dropped and counted, so memory stays flat however slow the
+consumer is - and a watchdog restarts the child when no frame arrived for ``stall_s`` or it
+exited. Every gap (last frame before the failure to first frame after the restart) is recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from saferoad.domain.types import Frame
+
+
+@dataclass
+class SourceStats:
+    frames: int = 0
+    """Frames read from the decoder."""
+    delivered: int = 0
+    dropped: int = 0
+    """Frames the consumer never took (the ring was full)."""
+    restarts: int = 0
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    """(last frame before, first frame after) each restart, monotonic seconds."""
+    last_error: str | None = None
+
+
+class FfmpegFrameSource:
+    """``read()`` returns the oldest frame in the ring (or None after ``timeout_s``); timestamps
+    are arrival times on the monotonic clock, from the source's start."""
+
+    def __init__(
+        self,
+        url: str,
+        width: int,
+        height: int,
+        *,
+        realtime: bool = False,
+        ring: int = 8,
+        stall_s: float = 2.0,
+        ffmpeg: str = "ffmpeg",
+        loop_file: bool = False,
+    ) -> None:
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(f"camera size {width}x{height}: must be positive and even")
+        self.url = url
+        self.width, self.height = width, height
+        self.realtime = realtime
+        self.stall_s = stall_s
+        self.ffmpeg = ffmpeg
+        self.loop_file = loop_file
+        self.stats = SourceStats()
+        self._ring: deque[Frame] = deque(maxlen=ring)
+        self._cond = threading.Condition()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._t0 = time.monotonic()
+        self._last_frame = -math.inf
+        self._gap_from: float | None = None
+        self._index = 0
+        self._start()
+        self._watchdog = threading.Thread(target=self._watch, name="camera-watchdog", daemon=True)
+        self._watchdog.start()
+
+    # -- consumer ---------------------------------------------------------------------------
+
+    def read(self, timeout_s: float = 1.0) -> Frame | None:
+        with self._cond:
+            if not self._ring:
+                self._cond.wait(timeout_s)
+            if not self._ring:
+                return None
+            self.stats.delivered += 1
+            return self._ring.popleft()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def close(self) -> None:
+        self._stop.set()
+        self._kill()
+        self._watchdog.join(timeout=5)
+
+    # -- decoder ----------------------------------------------------------------------------
+
+    def _cmd(self) -> list[str]:
+        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
+        if self.realtime:
+            cmd.append("-re")
+        if self.loop_file:
+            cmd += ["-stream_loop", "-1"]
+        if self.url.startswith("/dev/video"):
+            cmd += ["-f", "v4l2"]
+        elif self.url.startswith("rtsp://"):
+            cmd += ["-rtsp_transport", "tcp"]
+        cmd += ["-i", self.url, "-an", "-vf", f"scale={self.width}:{self.height}",
+                "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]  # fmt: skip
+        return cmd
+
+    def _start(self) -> None:
+        self._proc = subprocess.Popen(self._cmd(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        threading.Thread(target=self._read, args=(self._proc,), name="camera-reader", daemon=True).start()
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        size = self.width * self.height * 3
+        assert proc.stdout is not None
+        while not self._stop.is_set():
+            buf = bytearray()
+            while len(buf) < size:
+                chunk = proc.stdout.read(size - len(buf))
+                if not chunk:
+                    return  # the decoder exited: the watchdog restarts it
+                buf += chunk
+            now = time.monotonic()
+            image = np.frombuffer(bytes(buf), dtype=np.uint8).reshape(self.height, self.width, 3)
+            with self._cond:
+                if self._gap_from is not None:
+                    self.stats.gaps.append((self._gap_from, now))
+                    self._gap_from = None
+                if len(self._ring) == self._ring.maxlen:
+                    self.stats.dropped += 1  # the oldest goes: never block the decoder
+                self._ring.append(Frame(self._index, now - self._t0, image))
+                self._index += 1
+                self.stats.frames += 1
+                self._last_frame = now
+                self._cond.notify()
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def _watch(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(0.1):
+            proc = self._proc
+            now = time.monotonic()
+            exited = proc is not None and proc.poll() is not None
+            stalled = now - max(self._last_frame, started) > self.stall_s
+            if not (exited or stalled):
+                continue
+            if exited and not self.loop_file and proc is not None and proc.returncode == 0 and not self.url.startswith(("rtsp://", "http", "/dev/")):
+                return  # a file that simply ended
+            err = b""
+            if proc is not None and proc.stderr is not None and exited:
+                err = proc.stderr.read()[-300:]
+            self.stats.last_error = (
+                f"decoder exited ({proc.returncode if proc else '?'}): {err.decode(errors='replace').strip()}"
+                if exited else f"no frame for {self.stall_s} s"
+            )
+            with self._cond:
+                if self._gap_from is None:
+                    self._gap_from = self._last_frame if math.isfinite(self._last_frame) else started
+            self._kill()
+            self.stats.restarts += 1
+            started = time.monotonic()
+            self._start()
