@@ -13,7 +13,10 @@ UV_VERSION := 0.13.9
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	# --compile-bytecode: uv installs without .pyc, and with PYTHONDONTWRITEBYTECODE=1 (set on
+	# this project's machines) every process, each evaluation worker included, compiled every
+	# module it imports from source: 10.4 s for the evaluation stack against 2.9 s (docs/evaluation.md)
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
