@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import sys
 import tarfile
@@ -183,3 +184,23 @@ def test_loopback_and_token_listening_are_allowed() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     srv, _ = serve_analysis(load_config(), host="0.0.0.0", port=0, token="t0ken")
     srv.stop(0)
+
+
+def test_analyze_path_stays_inside_its_roots(braking_rec: Path, tmp_path: Path) -> None:
+    root = tmp_path / "allowed"
+    root.mkdir()
+    inside = Path(shutil.copytree(braking_rec, root / "rec"))
+    (root / "escape").symlink_to(braking_rec)  # a link inside the root to a folder outside it
+    cfg = load_config(None, {"inference": {"analyze_path_roots": [str(root)]}})
+    srv, _ = serve_analysis(cfg, host="127.0.0.1", port=0)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+            stub = pb_grpc.AnalysisServiceStub(ch)
+            msgs = list(stub.AnalyzePath(pb.AnalyzePathRequest(path=str(inside)), timeout=120))
+            assert msgs[-1].WhichOneof("kind") == "summary"
+            for path in (braking_rec, root / "escape", root / ".." / braking_rec.name, Path("/etc")):
+                with pytest.raises(grpc.RpcError) as info:
+                    list(stub.AnalyzePath(pb.AnalyzePathRequest(path=str(path)), timeout=60))
+                assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED, path
+    finally:
+        srv.stop(0)

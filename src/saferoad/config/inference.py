@@ -109,3 +109,11 @@ class InferenceConfig(Section):
         ge=1,
         description="`serve`: analyses run at once; further calls get RESOURCE_EXHAUSTED (2 matches the 2-core vehicle computer).",
     )
+    analyze_path_roots: list[str] = Field(
+        default_factory=list,
+        description=(
+            "`serve`: folders whose recordings AnalyzePath may read; a path outside them (after "
+            "following symbolic links) is PERMISSION_DENIED. Empty: any folder the server can read, "
+            "fit only for a server on loopback; set it on one that others reach."
+        ),
+    )

@@ -146,6 +146,7 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
             if not request.path:
                 raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, "path is empty")
             path = Path(request.path)
+            self._check_root(path)
             if not path.exists():
                 raise _Fail(grpc.StatusCode.NOT_FOUND, f"{path}: no such recording on the server")
             cfg = self._config_for(request.options)
@@ -191,6 +192,19 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
                 shutil.rmtree(folder, ignore_errors=True)
 
     # -- work -------------------------------------------------------------------------------
+    def _check_root(self, path: Path) -> None:
+        """AnalyzePath reads only inside ``inference.analyze_path_roots`` (when set), after
+        following symbolic links, so a client cannot name a file elsewhere on the server."""
+        roots = self.config.inference.analyze_path_roots
+        if not roots:
+            return
+        real = path.resolve()
+        if not any(real.is_relative_to(Path(r).resolve()) for r in roots):
+            raise _Fail(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{path}: outside the folders this server analyses (inference.analyze_path_roots)",
+            )
+
     def _config_for(self, options: Any) -> SaferoadConfig:
         overrides: dict[str, Any] = {}
         try:
