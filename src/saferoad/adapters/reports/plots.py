@@ -98,6 +98,40 @@ def _empty(ax: Any, text: str) -> None:
     ax.grid(False)
 
 
+BADGE_S = 190.0
+"""Area (points²) of a numbered event badge."""
+
+
+def spread_badges(xy: np.ndarray, sep: float, *, upward: bool = False) -> np.ndarray:
+    """Badge centres for markers at ``xy`` (display units, N x 2) such that no two are closer
+    than ``sep``: each badge, in order, stays on its marker when free, else takes the first free
+    place on the nearest ring (radius ``sep``, ``2 sep`` ...) around it, going round from
+    straight above (``upward``: only straight above it, for a time axis). Badges no longer
+    overlap however close the events are."""
+    placed: list[np.ndarray] = []
+    for p in np.asarray(xy, dtype=float).reshape(-1, 2):
+        chosen = p
+        for k in range(0, 64):
+            if k == 0:
+                cands = [p]
+            elif upward:
+                cands = [p + np.array([0.0, k * sep])]
+            else:
+                angles = np.linspace(0.0, 2.0 * np.pi, 6 * k, endpoint=False) + np.pi / 2
+                cands = [p + k * sep * np.array([np.cos(a), np.sin(a)]) for a in angles]
+            free = [c for c in cands if all(np.hypot(*(c - q)) >= sep - 1e-9 for q in placed)]
+            if free:
+                chosen = free[0]
+                break
+        placed.append(chosen)
+    return np.array(placed).reshape(-1, 2)
+
+
+def _badge_sep_px(fig: Figure) -> float:
+    """Centre distance (pixels) at which two badges just touch, plus a small gap."""
+    return math.sqrt(BADGE_S) * fig.dpi / 72.0 * 1.1
+
+
 # --- scores ------------------------------------------------------------------------------
 
 
@@ -298,22 +332,7 @@ def route_map(
         color=INK,
         fontweight="bold",
     )
-    for ev in events:
-        if ev.get("lat") is None or ev.get("lon") is None:
-            continue
-        ex, ey = _xy_km(np.array([ev["lat"]]), np.array([ev["lon"]]), lat0, lon0)
-        ax.scatter(ex, ey, s=190, color=type_colour(ev["type"]), ec="white", lw=1.5, zorder=6)
-        ax.text(
-            float(ex[0]),
-            float(ey[0]),
-            str(ev["n"]),
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white",
-            fontweight="bold",
-            zorder=7,
-        )
+    located = [ev for ev in events if ev.get("lat") is not None and ev.get("lon") is not None]
     # a box of the figure's proportions around the track, 8% margin, equal scale on both axes
     box_ratio = (size[1] * 0.82) / size[0]
     cx, cy = (x.min() + x.max()) / 2, (y.min() + y.max()) / 2
@@ -332,6 +351,34 @@ def route_map(
     ax.grid(False)
     for sp in ax.spines.values():
         sp.set_visible(False)
+    if located:
+        # badges placed where they do not overlap, with a leader line to the event when moved
+        ex, ey = _xy_km(
+            np.array([ev["lat"] for ev in located], dtype=float),
+            np.array([ev["lon"] for ev in located], dtype=float),
+            lat0,
+            lon0,
+        )
+        ax.apply_aspect()
+        at = ax.transData.transform(np.column_stack([ex, ey]))
+        badges = ax.transData.inverted().transform(spread_badges(at, _badge_sep_px(fig)))
+        for ev, x_e, y_e, (bx_, by_) in zip(located, ex, ey, badges, strict=True):
+            c = type_colour(ev["type"])
+            if abs(bx_ - x_e) + abs(by_ - y_e) > 1e-9:
+                ax.plot([x_e, bx_], [y_e, by_], color=c, lw=1.0, zorder=5)
+                ax.scatter([x_e], [y_e], s=18, color=c, ec="white", lw=0.8, zorder=6)
+            ax.scatter([bx_], [by_], s=BADGE_S, color=c, ec="white", lw=1.5, zorder=6)
+            ax.text(
+                float(bx_),
+                float(by_),
+                str(ev["n"]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white",
+                fontweight="bold",
+                zorder=7,
+            )
     xmin, xmax = ax.get_xlim()
     ymin, ymax = ax.get_ylim()
     span = xmax - xmin
@@ -412,27 +459,40 @@ def speed_profile(
     ax.fill_between(times, spd, color=ACCENT, alpha=0.12, lw=0)
     ax.plot(times, spd, color=ACCENT, lw=1.3)
     top = float(np.nanmax(spd)) if np.isfinite(spd).any() else 1.0
+    starts = []
     for ev in events:
         t0 = _date(start_local, ev["start_s"])
         t1 = _date(start_local, max(ev["end_s"], ev["start_s"] + 2.0))
-        c = type_colour(ev["type"])
-        ax.axvspan(t0, t1, color=c, alpha=0.22, lw=0)
-        ax.scatter([t0], [top * 1.1], s=120, color=c, ec="white", lw=1.2, zorder=5, clip_on=False)
-        ax.text(
-            t0,
-            top * 1.1,
-            str(ev["n"]),
-            ha="center",
-            va="center",
-            fontsize=6.5,
-            color="white",
-            fontweight="bold",
-            zorder=6,
-        )
-    ax.set_ylim(0, top * 1.2 + 1)
+        ax.axvspan(t0, t1, color=type_colour(ev["type"]), alpha=0.22, lw=0)
+        starts.append(t0)
     ax.set_ylabel("km/h")
     _time_axis(ax, start_local)
     ax.margins(x=0.01)
+    ax.set_ylim(0, top * 1.2 + 1)
+    if events:
+        # badges above the curve, stacked upwards where events are too close to sit side by side
+        size_s = 120.0
+        sep = math.sqrt(size_s) * fig.dpi / 72.0 * 1.1
+        at = ax.transData.transform(np.column_stack([starts, np.full(len(starts), top * 1.1)]))
+        badges = ax.transData.inverted().transform(spread_badges(at, sep, upward=True))
+        for _ in range(3):  # taller limits move the badges' display positions: place again
+            ax.set_ylim(0, max(top * 1.2 + 1, float(badges[:, 1].max()) + 0.08 * top + 1))
+            at = ax.transData.transform(np.column_stack([starts, np.full(len(starts), top * 1.1)]))
+            badges = ax.transData.inverted().transform(spread_badges(at, sep, upward=True))
+        for ev, (bx_, by_) in zip(events, badges, strict=True):
+            c = type_colour(ev["type"])
+            ax.scatter([bx_], [by_], s=size_s, color=c, ec="white", lw=1.2, zorder=5, clip_on=False)
+            ax.text(
+                float(bx_),
+                float(by_),
+                str(ev["n"]),
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color="white",
+                fontweight="bold",
+                zorder=6,
+            )
     return to_data_uri(fig)
 
 
