@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -20,16 +21,32 @@ from saferoad.entrypoints.cli.common import (
 def register(app: typer.Typer) -> None:
     @app.command("analyze")
     def analyze_cmd(
-        path: Path = typer.Argument(..., help="Recording folder (saferoad, driverBehaviorDataset trip, comma2k19 segment)."),
+        path: Path = typer.Argument(..., help="Recording folder (saferoad, driverBehaviorDataset trip, comma2k19 segment), or a fleet folder: one with manifest.yaml, or with recordings below it."),
         output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
         config: Path | None = ConfigOption,
         set_: list[str] | None = SetOption,
         trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome trace-event file (open in Perfetto)."),
         detector: str | None = typer.Option(None, "--detector", help="Road detector: onnx, grpc or replay (= --set perception.detector=...)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the events table."),
+        workers: int = typer.Option(
+            min(4, os.cpu_count() or 1), "--workers", "-j", help="Fleet folder: recordings analysed in parallel (processes)."
+        ),
+        force: bool = typer.Option(False, "--force", help="Fleet folder: analyse again recordings whose outputs are up to date."),
     ) -> None:
-        """Analyse one recording: write OUT/events.jsonl, summary.json, timeline.parquet, log.jsonl."""
+        """Analyse one recording: write OUT/events.jsonl, summary.json, timeline.parquet, log.jsonl.
+
+        A fleet folder (manifest.yaml, or recordings below it) writes one output folder per
+        recording, OUT/<recording>, in parallel; a rerun skips recordings whose outputs are
+        complete and up to date (same inputs, config and version)."""
         with user_errors():
+            from saferoad.application.fleet import is_fleet_folder
+
+            if is_fleet_folder(path):
+                from saferoad.entrypoints.cli.fleet import analyze_fleet_cli
+
+                fleet_cfg = load_cli_config(config, set_, {"perception.detector": detector})
+                analyze_fleet_cli(path, output, fleet_cfg, workers=workers, force=force)
+                return
             from saferoad.adapters.recording import open_recording
             from saferoad.application.analyze import analyze_into, output_folder
             from saferoad.observability import (
