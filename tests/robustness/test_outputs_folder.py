@@ -82,3 +82,20 @@ def test_a_run_that_raises_inside_the_folder_writes_nothing(tmp_path: Path) -> N
         raise RuntimeError("stage failed")
     assert json.loads((out / "summary.json").read_text()) == {"old": True}
     assert os.listdir(tmp_path) == ["out"]
+
+
+def test_ingest_refuses_an_output_replaced_while_it_reads(video_rec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import saferoad.application.ingest as ingest
+
+    out = tmp_path / "out"
+    assert _analyze(video_rec, out) == 0
+    real = ingest.read_timeline
+
+    def read_then_replace(path: Path) -> object:
+        timeline = real(path)
+        assert _analyze(video_rec, out) == 0  # a new run swapped in half-way through the read
+        return timeline
+
+    monkeypatch.setattr(ingest, "read_timeline", read_then_replace)
+    with pytest.raises(MalformedOutput, match=r"replaced by a new analyze run while being read"):
+        load_output(out, load_config())
