@@ -27,6 +27,7 @@ from saferoad.domain.simulation.params import split_assignment
 from saferoad.domain.simulation.truth import (
     CabinDefinitions,
     Definitions,
+    LaneDefinitions,
     MotionDefinitions,
     RoadDefinitions,
     camera_views,
@@ -59,10 +60,12 @@ def definitions_from_config(cfg: SaferoadConfig) -> Definitions:
     motion_kw = {f.name: getattr(cfg.motion, f.name) for f in fields(MotionDefinitions)}
     road_kw = {f.name: getattr(cfg.road_events, f.name) for f in fields(RoadDefinitions)}
     cabin_kw = {k: getattr(cfg.cabin, v) for k, v in _CABIN_FIELDS.items()}
+    lanes_kw = {f.name: getattr(cfg.lanes, f.name) for f in fields(LaneDefinitions)}
     return Definitions(
         replace(MotionDefinitions(), **motion_kw),
         replace(RoadDefinitions(), **road_kw),
         replace(CabinDefinitions(), **cabin_kw),
+        replace(LaneDefinitions(), **lanes_kw),
     )
 
 

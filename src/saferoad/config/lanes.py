@@ -34,6 +34,9 @@ class LanesConfig(Section):
     departure_min_duration_s: float = Field(
         0.3, ge=0, description="The line must stay that close this long (a few frames: one bad frame does not warn)."
     )
+    departure_merge_gap_s: float = Field(
+        0.5, ge=0, description="Stretches of a line that close less than this apart are one departure (a frame measured just beyond the threshold does not split it)."
+    )
     quiet_after_lane_change_s: float = Field(
         5.0, ge=0, description="No lane_departure from a lane change's start until this long after its end (openpilot: 5 s after a blinker)."
     )

@@ -104,7 +104,7 @@ def observe_lanes(
     ground: FloatArray,
     *,
     x_near_m: float = 4.0,
-    x_far_m: float = 40.0,
+    x_far_m: float = 30.0,
     x_ref_m: float = 12.0,
     cluster_tol_m: float = 0.45,
     max_slope: float = 0.2,
@@ -142,7 +142,7 @@ def fit_lines(
     ground: FloatArray,
     *,
     x_near_m: float = 4.0,
-    x_far_m: float = 40.0,
+    x_far_m: float = 30.0,
     x_ref_m: float = 12.0,
     cluster_tol_m: float = 0.45,
     max_slope: float = 0.2,
@@ -182,6 +182,10 @@ def fit_lines(
     return out
 
 
+NEAR_FIT_M = 12.0
+"""The line's position and heading at the camera come from its nearest this many metres."""
+
+
 def _fit(g: FloatArray, x_near: float, x_far: float, full_support: float, rms_ok: float) -> LaneLine | None:
     xs, ys = [], []
     for x1, y1, x2, y2 in g:
@@ -196,8 +200,19 @@ def _fit(g: FloatArray, x_near: float, x_far: float, full_support: float, rms_ok
     if len(x) < 3:
         return None
     span = float(x.max() - x.min())
-    deg = 2 if span >= 15.0 and len(g) >= 2 else 1
-    coef = np.polyfit(x, y, deg)
+    deg = 2 if span >= 25.0 and len(g) >= 2 else 1
+    # a pixel's lateral error on the road grows with the distance: weights 1/x (polyfit
+    # squares them: inverse variance)
+    coef = np.polyfit(x, y, deg, w=1.0 / x)
+    resid = y - np.polyval(coef, x)
+    # the line at the camera: the fit's shape (heading, curvature), moved onto the nearest
+    # ``NEAR_FIT_M`` of paint (far paint, a few pixels wide, carries most of the bias;
+    # a short near piece alone gives a poor heading to extrapolate with)
+    near_sel = x <= float(x.min()) + NEAR_FIT_M
+    shape = np.polyval(np.concatenate([coef[:-1], [0.0]]), x)
+    wn = 1.0 / x[near_sel] ** 2
+    coef = coef.copy()
+    coef[-1] = float(np.sum(wn * (y[near_sel] - shape[near_sel])) / np.sum(wn))
     resid = y - np.polyval(coef, x)
     rms = float(np.sqrt(np.mean(resid * resid)))
     c = float(coef[0]) if deg == 2 else 0.0

@@ -21,8 +21,9 @@ change lanes). Without a blinker signal, saferoad takes a lane change the camera
 the deliberate act: the departure rule is quiet from the lane change's start until
 ``quiet_after_lane_change_s`` after its end. openpilot also asks its model whether the car
 drifts (a lane-change desire > 0.1); here the line has to stay that close for
-``min_duration_s`` (a few frames, so a single bad frame does not warn). A departure is
-reported once, from the first to the last frame that close, with the side of the marking.
+``min_duration_s`` (a few frames, so a single bad frame does not warn); stretches less than
+``departure_merge_gap_s`` apart are one. A departure is reported once, from the first to the
+last frame that close, with the side of the marking.
 
 Fusion with the IMU
 -------------------
@@ -55,6 +56,7 @@ class LaneParams:
     departure_min_speed_mps: float = 31 * MPH
     """openpilot ``LDW_MIN_SPEED``: 31 mph (13.9 m/s)."""
     departure_min_duration_s: float = 0.3
+    departure_merge_gap_s: float = 0.5
     quiet_after_lane_change_s: float = 5.0
     """openpilot: 5 s blinker cooldown."""
     max_gap_s: float = 1.0
@@ -178,7 +180,7 @@ def lane_events(
         quiet |= (t >= lc.start_s) & (t <= lc.end_s + p.quiet_after_lane_change_s)
     for side, dist, conf in ((Direction.LEFT, left, lconf), (Direction.RIGHT, -right, rconf)):
         close = np.isfinite(dist) & (dist < p.departure_line_distance_m)
-        for i, j in _runs(close, t, p.max_gap_s):
+        for i, j in _merge(_runs(close, t, p.max_gap_s), t, p.departure_merge_gap_s):
             if t[j] - t[i] < p.departure_min_duration_s:
                 continue
             sl = slice(i, j + 1)
@@ -212,6 +214,18 @@ def _runs(mask: np.ndarray, t: FloatArray, max_gap_s: float) -> list[tuple[int, 
         start = last = i
     if start >= 0:
         out.append((start, last))
+    return out
+
+
+def _merge(runs: list[tuple[int, int]], t: FloatArray, gap_s: float) -> list[tuple[int, int]]:
+    """Runs less than ``gap_s`` apart as one (a frame or two measured just beyond the
+    threshold does not split a departure in two)."""
+    out: list[tuple[int, int]] = []
+    for i, j in runs:
+        if out and t[i] - t[out[-1][1]] < gap_s:
+            out[-1] = (out[-1][0], j)
+        else:
+            out.append((i, j))
     return out
 
 

@@ -36,11 +36,12 @@ class LaneChange:
     """Move ``lanes`` lanes (+ left, - right) in ``duration_s`` from ``start_s``.
 
     Lateral acceleration is one full sine period: peak ``2 π W / T²`` for a width ``W``,
-    positive (towards the new lane) in the first half, negative in the second."""
+    positive (towards the new lane) in the first half, negative in the second. A fraction
+    of a lane is a drift within the lane (``lane_departure``: out towards a marking, then back)."""
 
     start_s: float
     duration_s: float
-    lanes: int = 1
+    lanes: float = 1
 
 
 def time_grid(duration_s: float, dt: float) -> FloatArray:

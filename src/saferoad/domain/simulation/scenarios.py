@@ -368,6 +368,29 @@ def _lane_change(name: str) -> Callable[[Params], Scenario]:
     return build
 
 
+def _lane_departure(p: Params) -> Scenario:
+    """Drift ``drift_m`` towards the marking on ``direction``'s side over ``drift_s``, stay
+    ``hold_s``, drift back: each half a sine of lateral acceleration (a fraction of a lane
+    change, far below motion.lane_change_g)."""
+    t, v0 = _cruise(p)
+    v = np.full_like(t, v0)
+    w = p.f("road.lane_width_m")
+    drift, dur, hold, at = p.f("drift_m"), p.f("drift_s"), p.f("hold_s"), p.f("at_s")
+    if not 0 < drift < w / 2 or dur <= 0 or hold < 0:
+        raise ValueError("lane_departure: drift_m must be in (0, lane width / 2), drift_s > 0, hold_s >= 0")
+    sign = 1.0 if p.s("direction") == "left" else -1.0
+    frac = sign * drift / w
+    return _assemble(
+        "lane_departure",
+        p,
+        t,
+        v,
+        changes=[LaneChange(at, dur, frac), LaneChange(at + dur + hold, dur, -frac)],
+        lanes_left=1,
+        lanes_right=1,
+    )
+
+
 def _smooth_step(t: FloatArray, t0: float, t1: float) -> FloatArray:
     """0 before ``t0``, 1 after ``t1``, a cosine in between."""
     x = np.clip((t - t0) / max(t1 - t0, 1e-9), 0.0, 1.0)
@@ -855,6 +878,22 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 Param("at_s", 12.0, "s", "When the lane change starts."),
             ),
             _lane_change("aggressive_lane_change"),
+        ),
+        ScenarioSpec(
+            "lane_departure",
+            "Drift towards a marking (the middle of three lanes, dashed lines) and back, without "
+            "changing lanes: out `drift_m` over `drift_s`, hold `hold_s`, back over `drift_s`.",
+            "lane_departure with its direction (when lane width / 2 − drift_m < "
+            "lanes.departure_line_distance_m and speed_kmh ≥ lanes.departure_min_speed_mps)",
+            (
+                *_common(30.0, 90.0),
+                Param("drift_m", 1.0, "m", "How far the car drifts from its lane's centre (a 3.5 m lane: the line at 0.75 m)."),
+                Param("drift_s", 3.0, "s", "Time to drift out (and back)."),
+                Param("hold_s", 1.0, "s", "Time held at the drift."),
+                Param("direction", "left", "", "Towards which marking.", _DIR),
+                Param("at_s", 10.0, "s", "When the drift starts."),
+            ),
+            _lane_departure,
         ),
         ScenarioSpec(
             "tailgating",
