@@ -63,7 +63,7 @@ def test_ingest_refuses_an_unfinished_folder_and_skips_killed_runs(video_rec: Pa
     cfg = load_config()
     assert load_output(out, cfg).ids.driver
     # a run killed before its swap leaves a hidden folder beside the outputs: not an output
-    killed = tmp_path / "outs" / ".trip.run-999999-dead"
+    killed = tmp_path / "outs" / ".trip.run-0123abcd-999999-dead"
     shutil.copytree(out, killed)
     (killed / MANIFEST).unlink()
     assert find_outputs(tmp_path / "outs") == [out]
@@ -99,3 +99,18 @@ def test_ingest_refuses_an_output_replaced_while_it_reads(video_rec: Path, tmp_p
     monkeypatch.setattr(ingest, "read_timeline", read_then_replace)
     with pytest.raises(MalformedOutput, match=r"replaced by a new analyze run while being read"):
         load_output(out, load_config())
+
+
+def test_only_abandoned_run_folders_are_removed(tmp_path: Path) -> None:
+    from saferoad.adapters.outputs import HOST, remove_abandoned
+
+    out = tmp_path / "out"
+    dead = tmp_path / f".out.run-{HOST}-999999999-aa"  # no such process
+    alive = tmp_path / f".out.run-{HOST}-{os.getppid()}-bb"  # a process that runs
+    foreign = tmp_path / ".out.run-0123abcd-5-cc"  # another machine's, fresh
+    for p in (dead, alive, foreign):
+        p.mkdir()
+    assert remove_abandoned(out) == 1
+    assert not dead.exists() and alive.exists() and foreign.exists()
+    os.utime(foreign, (0, 0))  # untouched since 1970
+    assert remove_abandoned(out) == 1 and not foreign.exists()

@@ -1,6 +1,6 @@
 """The analyze output folder: one writer, one reader, a format version.
 
-A run is written into a fresh sibling folder (``.NAME.run-PID-HEX``) and swapped in whole
+A run is written into a fresh sibling folder (``.NAME.run-HOST-PID-HEX``) and swapped in whole
 when it succeeds, so a reader of ``NAME`` sees the previous run or the new one, never a mix:
 on Linux the two folders are exchanged in one ``renameat2(RENAME_EXCHANGE)`` call; elsewhere
 the old folder is renamed away and the new one renamed in (a reader may then briefly find no
@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import json
 import os
 import secrets
 import shutil
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,8 +71,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+"""This machine, in run folder names: a process id means nothing on another machine sharing
+the folder (a network file system)."""
+ABANDONED_AFTER_S = 24 * 3600.0
+"""A run folder of another machine untouched this long is abandoned too."""
+
+
 def remove_abandoned(out_dir: Path) -> int:
-    """Delete run folders beside ``out_dir`` left by a process that died (kill -9, power cut)."""
+    """Delete run folders beside ``out_dir`` left by a process that died (kill -9, power cut):
+    this machine's whose process is gone, another machine's untouched for a day."""
     n = 0
     prefix = staging_prefix(out_dir)
     if not out_dir.parent.is_dir():
@@ -78,10 +89,13 @@ def remove_abandoned(out_dir: Path) -> int:
         if not p.name.startswith(prefix):
             continue
         try:
-            pid = int(p.name[len(prefix) :].split("-")[0])
-        except ValueError:
+            host, pid_text = p.name[len(prefix) :].split("-")[:2]
+            pid = int(pid_text)
+            age = time.time() - p.stat().st_mtime
+        except (ValueError, OSError):
             continue
-        if pid != os.getpid() and not _pid_alive(pid):
+        mine = host == HOST
+        if (mine and pid != os.getpid() and not _pid_alive(pid)) or (not mine and age > ABANDONED_AFTER_S):
             shutil.rmtree(p, ignore_errors=True)
             n += 1
     return n
@@ -174,7 +188,7 @@ def run_folder(out_dir: Path, **manifest: Any) -> Iterator[Path]:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned(out_dir)
-    staging = out_dir.parent / f"{staging_prefix(out_dir)}{os.getpid()}-{secrets.token_hex(4)}"
+    staging = out_dir.parent / f"{staging_prefix(out_dir)}{HOST}-{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir(mode=0o777)
     try:
         yield staging
