@@ -10,7 +10,8 @@ spool. Figures:
 * real-time factor of the recorder (sensor seconds per wall second) and of ``analyze`` on the
   same recording (batch, the cloud path);
 * alert latency (wall, from the arrival of the completing samples to the sinks' return) p50 and
-  p99, and the rules' latency in sensor time (event end to the sample that made it final);
+  p99, the rules' latency in sensor time (event end to the sample that made it final) and the
+  early harsh-driving alerts' (event end to the alert; confirmed / retracted);
 * RSS every 60 s of sensor time; its least-squares slope over the second half of the drive
   (after the 60 s window has filled), in MiB per hour of driving; the most samples buffered.
 
@@ -85,6 +86,10 @@ def main() -> None:
     if lat.size:
         print(f"alert latency (wall, completing samples -> sinks returned): p50 {np.percentile(lat, 50):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms")
         print(f"rules' latency (sensor time, event end -> final): p50 {np.percentile(lag, 50):.2f} s, p99 {np.percentile(lag, 99):.2f} s (stated bound {cfg.edge.motion_guard_s + cfg.edge.motion_hop_s:.1f} s + tick)")
+        early = np.array([a.completed_s - a.event.end_s for a in got if a.provisional])
+        if early.size:
+            print(f"early harsh-driving alerts (sensor time, event end -> alert): p50 {np.percentile(early, 50):.2f} s, p99 {np.percentile(early, 99):.2f} s; "
+                  f"{report.early_confirmed} confirmed, {report.early_retracted} retracted")
     print(f"RSS: {m[0]:.1f} MiB at start of drive, {m[-1]:.1f} MiB at end, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
     print(f"RSS slope over the second half: {slope_per_s * 3600:+.2f} MiB per hour of driving ({half.sum()} samples)")
     print(f"most samples buffered by the streaming rules: {report.max_buffered_samples} (window {cfg.edge.motion_window_s:.0f} s)")

@@ -53,6 +53,12 @@ def _compare(path: Path, cfg: SaferoadConfig, families: dict[Family, int] | None
     bound = cfg.edge.motion_guard_s + cfg.edge.motion_hop_s + cfg.edge.tick_s + 1e-9
     lags = [lag for e, lag in zip(report.events, report.sensor_lag_s, strict=True) if spec(e.type).family == Family.MOTION]
     assert all(0 <= lag <= bound for lag in lags), lags
+    # early alerts: raised within early + hop (+ one tick) of the event's end, and none of them
+    # retracted on these recordings (each became a final event of its type)
+    early = [a for a in report.alerts if a.provisional]
+    e_bound = (cfg.edge.motion_early_alert_s or 0.0) + cfg.edge.motion_hop_s + cfg.edge.tick_s + 1e-9
+    assert all(0 <= a.completed_s - a.event.end_s <= e_bound for a in early), [a.completed_s - a.event.end_s for a in early]
+    assert report.early_retracted == 0
     for e in batch:
         if families is not None:
             families[spec(e.type).family] = families.get(spec(e.type).family, 0) + 1

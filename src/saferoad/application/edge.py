@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event, GpsSeries, ImuSeries, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.edge import AlertSink, Clock, EventSpool
+
+if TYPE_CHECKING:
+    from saferoad.adapters.geo import SpeedLimits
 
 CABIN_TRACK = "cabin.csv"
 
@@ -112,7 +115,13 @@ class EdgeReport:
     alerts: list[Alert] = field(default_factory=list)
     new_in_spool: int = 0
     alert_latency_s: list[float] = field(default_factory=list)
-    """Wall time from the arrival of the completing sample to the last sink's return."""
+    """Per alert: wall time from the arrival of the completing sample to the last sink's return."""
+    alert_lag_s: list[float] = field(default_factory=list)
+    """Per alert: sensor time from the event's end to the sample that raised the alert."""
+    early_confirmed: int = 0
+    """Early (provisional) alerts whose event became final (same type, overlapping)."""
+    early_retracted: int = 0
+    """Early alerts whose event never became final (typed otherwise or gone in the end)."""
     sensor_lag_s: list[float] = field(default_factory=list)
     """Per event (same order as ``events``): sensor time from its end to the sample or frame
     that made it final - the rules' latency."""
@@ -149,6 +158,8 @@ class EdgeReport:
                 "p99": round(float(np.percentile(lat, 99)) * 1e3, 3),
             },
             "sensor_lag_s_max": round(max(self.sensor_lag_s), 3) if self.sensor_lag_s else None,
+            "alert_lag_s_max": round(max(self.alert_lag_s), 3) if self.alert_lag_s else None,
+            "early_alerts": {"confirmed": self.early_confirmed, "retracted": self.early_retracted},
             "ticks": self.ticks,
             "late_ticks": self.late_ticks,
             "max_buffered_samples": self.max_buffered_samples,
@@ -352,8 +363,7 @@ class SpeedingStream:
     configured): final ego speed samples and GPS fixes merged in time order; a fix waits until
     the speed has passed it, as frames do in :class:`RoadStream`."""
 
-    def __init__(self, recording: Recording, config: SaferoadConfig) -> None:
-        from saferoad.adapters.geo import SpeedLimits, load_speed_zones
+    def __init__(self, recording: Recording, config: SaferoadConfig, limits: SpeedLimits) -> None:
         from saferoad.application.context import AnalysisContext
         from saferoad.application.stages import road
         from saferoad.domain.road_events import StreamingSpeeding
@@ -361,10 +371,6 @@ class SpeedingStream:
         rcfg = config.road_events
         self.road = road
         self.cfg = rcfg
-        if rcfg.speed_zones is not None:
-            limits = load_speed_zones(Path(rcfg.speed_zones), rcfg.speed_limit_kmh)
-        else:
-            limits = SpeedLimits(rcfg.speed_limit_kmh)
         gps = road.gps_stream(AnalysisContext(recording, config), rcfg) if limits.zones else None
         self.fixes: deque[tuple[float, float, float, float]] = deque()
         if gps is not None:
@@ -378,8 +384,13 @@ class SpeedingStream:
         )  # fmt: skip
 
     @staticmethod
-    def wanted(config: SaferoadConfig) -> bool:
-        return config.road_events.speed_limit_kmh is not None or config.road_events.speed_zones is not None
+    def build(recording: Recording, config: SaferoadConfig) -> SpeedingStream | None:
+        """The stream where analyze's road stage would find a limit (``speed_limits``)."""
+        from saferoad.application.context import AnalysisContext
+        from saferoad.application.stages.road import speed_limits
+
+        limits = speed_limits(AnalysisContext(recording, config))
+        return None if limits is None else SpeedingStream(recording, config, limits)
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
         out: list[Event] = []
@@ -459,16 +470,17 @@ class EdgeRecorder:
         meta = recording.meta
         self._start_utc = meta.start_utc.timestamp() if meta.start_utc else None
         self._device_id = meta.device_id
+        self._early: list[Event] = []
         motion = StreamingMotion(
             params_from_config(cfg.motion, recording),
-            StreamParams(ecfg.motion_window_s, ecfg.motion_hop_s, ecfg.motion_guard_s),
+            StreamParams(ecfg.motion_window_s, ecfg.motion_hop_s, ecfg.motion_guard_s, ecfg.motion_early_alert_s),
         )
         tracks = RecentTracks(ecfg.motion_window_s)
         road = RoadStream(recording, cfg, tracks) if RoadStream.wanted(recording) else None
         self._clips = None
         if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
             self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir)
-        speeding = SpeedingStream(recording, cfg) if SpeedingStream.wanted(cfg) else None
+        speeding = SpeedingStream.build(recording, cfg)
         cabin = cabin_track(recording)
         monitor = CabinMonitor(thresholds_from_config(cfg.cabin), classify_eyes=False) if cabin else None
         cabin_t = np.asarray([s.t_s for s in cabin], dtype=np.float64)
@@ -496,6 +508,7 @@ class EdgeRecorder:
             imu_c, gps_c, can_c = _imu_chunk(recording.imu, a, b), _gps_chunk(recording.gps, a, b), _speed_chunk(recording.can_speed, a, b)
             new = motion.push(imu_c, gps_c, can_c)
             newest = min(b, t_last)
+            self._announce_early(report, motion.take_provisional(), newest, arrived)
             self._deliver(report, new, newest, arrived)
             final_speed = motion.take_final_speed()
             if road is not None:
@@ -518,7 +531,9 @@ class EdgeRecorder:
             if on_tick is not None:
                 on_tick(newest, report)
         arrived = time.perf_counter()
-        self._deliver(report, motion.finish(), t_last, arrived)
+        finals = motion.finish()
+        self._announce_early(report, motion.take_provisional(), t_last, arrived)
+        self._deliver(report, finals, t_last, arrived)
         final_speed = motion.take_final_speed()
         if road is not None:
             evs = road.speed(final_speed) + road.finish()
@@ -546,6 +561,8 @@ class EdgeRecorder:
         report.events = [report.events[i] for i in order]
         report.sensor_lag_s = [report.sensor_lag_s[i] for i in order]
         report.motion_runs = motion.runs
+        report.early_retracted = len(self._early)
+        self._early = []
         report.held_back = dict(self.debouncer.held_back)
         report.sensor_s = t_last - t_first
         report.wall_s = time.perf_counter() - perf0
@@ -570,16 +587,32 @@ class EdgeRecorder:
                     self._clips.add(event_id, ev)
             report.events.append(ev)
             report.sensor_lag_s.append(max(0.0, completed_s - ev.end_s))
-            if not self.debouncer.should_alert(ev):
+            early = next((p for p in self._early if p.type == ev.type and p.start_s <= ev.end_s and ev.start_s <= p.end_s), None)
+            if early is not None:
+                # announced already, before it was final: confirmed, not announced twice
+                self._early.remove(early)
+                report.early_confirmed += 1
                 continue
-            alert = Alert(ev, event_id, report.trip_id, self._device_id, completed_s)
-            for sink in self.sinks:
-                try:
-                    sink.alert(alert)
-                except Exception as err:  # a sink must never stop the recorder
-                    log.warning("alert_sink_failed", sink=type(sink).__name__, error=str(err))
-            report.alerts.append(alert)
-            report.alert_latency_s.append(time.perf_counter() - arrived)
+            if self.debouncer.should_alert(ev):
+                self._announce(report, Alert(ev, event_id, report.trip_id, self._device_id, completed_s), arrived)
+
+    def _announce_early(self, report: EdgeReport, events: list[Event], completed_s: float, arrived: float) -> None:
+        """Provisional motion events: an alert now, the event itself when final."""
+        for ev in events:
+            self._early.append(ev)
+            if self.debouncer.should_alert(ev):
+                alert = Alert(ev, event_id_for(report.trip_id, ev), report.trip_id, self._device_id, completed_s, provisional=True)
+                self._announce(report, alert, arrived)
+
+    def _announce(self, report: EdgeReport, alert: Alert, arrived: float) -> None:
+        for sink in self.sinks:
+            try:
+                sink.alert(alert)
+            except Exception as err:  # a sink must never stop the recorder
+                log.warning("alert_sink_failed", sink=type(sink).__name__, error=str(err))
+        report.alerts.append(alert)
+        report.alert_latency_s.append(time.perf_counter() - arrived)
+        report.alert_lag_s.append(max(0.0, alert.completed_s - alert.event.end_s))
 
     _start_utc: float | None = None
     _device_id: str = "unknown"

@@ -67,6 +67,11 @@ class EdgeConfig(Section):
         ge=0,
         description="Streaming motion rules: an event is final (and alerted) once it ended this long before the newest sample; the rules' longest look-ahead (rebound_s 4 s + merge_gap_s 1.5 s + 1.5 s turn margin + filter settling). Alert latency <= guard + hop.",
     )
+    motion_early_alert_s: float | None = Field(
+        2.0,
+        ge=0,
+        description="Early in-cab alerts for harsh driving: alert once an event ended this long before the newest sample (the rules' merge gap, 1.5 s, plus margin), before it is final; the event is spooled when final (the alert is then confirmed) or the alert counts as retracted. Unset: alert only final events (latency guard + hop).",
+    )
     alert_grace_s: dict[str, float] = Field(
         default_factory=lambda: {
             "harsh_braking": 10.0,
@@ -154,6 +159,8 @@ class EdgeConfig(Section):
 
     @model_validator(mode="after")
     def _window(self) -> EdgeConfig:
+        if self.motion_early_alert_s is not None and self.motion_early_alert_s > self.motion_guard_s:
+            raise ValueError("edge.motion_early_alert_s must not exceed motion_guard_s")
         if self.motion_window_s < 3 * self.motion_guard_s + self.motion_hop_s:
             raise ValueError("edge.motion_window_s must be at least 3 x motion_guard_s + motion_hop_s")
         return self

@@ -32,6 +32,8 @@ class Alert:
     device_id: str
     completed_s: float
     """Sensor time of the sample or frame whose arrival completed the rule."""
+    provisional: bool = False
+    """Raised before the event was final (an early alert); the spooled event may differ."""
     priority: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +53,7 @@ class Alert:
             "start_s": round(ev.start_s, 3),
             "end_s": round(ev.end_s, 3),
             "completed_s": round(self.completed_s, 3),
+            "provisional": self.provisional,
         }
 
 

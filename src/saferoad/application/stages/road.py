@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,6 +54,9 @@ from saferoad.domain.types import (
     TrackedObject,
 )
 from saferoad.observability import get_logger, span
+
+if TYPE_CHECKING:
+    from saferoad.adapters.geo import SpeedLimits
 
 log = get_logger("road")
 
@@ -241,22 +244,29 @@ def _speed_items(speed: Stream) -> Iterator[tuple[float, int, tuple[float, float
     )
 
 
-def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventParams) -> list[Event]:
+def speed_limits(ctx: AnalysisContext) -> SpeedLimits | None:
+    """The limits in force: the config's limit and/or zones, else the recording's own
+    speed_zones.geojson (a simulated drive's posted limit; docs/recording-format.md), else none
+    (the edge recorder asks the same)."""
     cfg = ctx.config.road_events
-    # without a limit in the config, the recording's own speed_zones.geojson (a simulated
-    # drive's posted limit; docs/recording-format.md)
     own = Path(ctx.recording.path) / "speed_zones.geojson"
     own_zones = cfg.speed_limit_kmh is None and cfg.speed_zones is None and own.is_file()
-    if speed is None or (cfg.speed_limit_kmh is None and cfg.speed_zones is None and not own_zones):
-        return []
+    if cfg.speed_limit_kmh is None and cfg.speed_zones is None and not own_zones:
+        return None
     from saferoad.adapters.geo import SpeedLimits, load_speed_zones
 
     if cfg.speed_zones is not None:
-        limits = load_speed_zones(Path(cfg.speed_zones), cfg.speed_limit_kmh)
-    elif own_zones:
-        limits = load_speed_zones(own)
-    else:
-        limits = SpeedLimits(cfg.speed_limit_kmh)
+        return load_speed_zones(Path(cfg.speed_zones), cfg.speed_limit_kmh)
+    if own_zones:
+        return load_speed_zones(own)
+    return SpeedLimits(cfg.speed_limit_kmh)
+
+
+def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventParams) -> list[Event]:
+    cfg = ctx.config.road_events
+    limits = speed_limits(ctx)
+    if speed is None or limits is None:
+        return []
     gps = gps_stream(ctx, cfg) if limits.zones else None
     if cfg.mode == "batch":
         return batch_speeding(speed, gps, limits.limit_at, params)

@@ -42,10 +42,15 @@ class StreamParams:
     """How often the window is re-analysed (sensor time)."""
     guard_s: float = 10.0
     """An event is final once it ended this long before the newest sample."""
+    early_s: float | None = None
+    """Provisional events (for an early in-cab alert): those that ended at least this long
+    before the newest sample, before they are final; None: none."""
 
     def __post_init__(self) -> None:
         if not (self.hop_s > 0 and self.guard_s >= 0):
             raise ValueError("streaming motion: hop_s must be > 0 and guard_s >= 0")
+        if self.early_s is not None and not 0 <= self.early_s <= self.guard_s:
+            raise ValueError("streaming motion: early_s must lie within [0, guard_s]")
         if self.window_s < 3 * self.guard_s + self.hop_s:
             raise ValueError(
                 f"streaming motion: window_s {self.window_s} must be at least 3 x guard_s + hop_s "
@@ -137,6 +142,8 @@ class StreamingMotion:
         self._newest = -math.inf
         self._next_run: float | None = None
         self._emitted: deque[Event] = deque()
+        self._provisional: deque[Event] = deque()
+        self._new_provisional: list[Event] = []
         self._speed_until = -math.inf
         self._final_speed: list[SpeedSeries] = []
         self.runs = 0
@@ -189,6 +196,13 @@ class StreamingMotion:
         """Samples held (IMU + GPS + CAN): bounded by ``window_s`` of each stream."""
         return sum(len(c) for buf in (self._imu, self._gps, self._can) for c in buf)
 
+    def take_provisional(self) -> list[Event]:
+        """Events seen since the last call that ended ``early_s`` before the newest sample but
+        are not final yet (their type or times may still change, or they may vanish): for an
+        early alert. The final event, when it comes, overlaps its provisional one."""
+        out, self._new_provisional = self._new_provisional, []
+        return out
+
     def take_final_speed(self) -> SpeedSeries | None:
         """The ego speed samples that became final since the last call (those at least
         ``guard_s`` before the newest sample, all of them at the end of the stream), in time
@@ -231,6 +245,8 @@ class StreamingMotion:
                 buf.popleft()
         while self._emitted and self._emitted[0].end_s < t0 - self.stream.window_s:
             self._emitted.popleft()
+        while self._provisional and self._provisional[0].end_s < t0 - self.stream.window_s:
+            self._provisional.popleft()
 
     def _analyse(self, now: float, *, last: bool) -> list[Event]:
         w0 = self._window_start(now)
@@ -249,8 +265,18 @@ class StreamingMotion:
         at_start = self._first is not None and w0 <= self._first
         g = self.stream.guard_s
         out: list[Event] = []
+        early = self.stream.early_s
         for ev in res.events:
             if not last and ev.end_s > now - g:
+                if (
+                    early is not None
+                    and ev.end_s <= now - early
+                    and (at_start or ev.start_s >= w0 + g)
+                    and not any(_overlaps(ev, e) for e in self._emitted)
+                    and not any(_overlaps(ev, e) for e in self._provisional)
+                ):
+                    self._provisional.append(ev)
+                    self._new_provisional.append(ev)
                 continue  # may still change
             if not at_start and ev.start_s < w0 + g:
                 continue  # its beginning lies in the window's edge: decided in an earlier window
