@@ -70,7 +70,7 @@ class EdgeConfig(Section):
     motion_early_alert_s: float | None = Field(
         2.0,
         ge=0,
-        description="Early in-cab alerts for harsh driving: alert once an event ended this long before the newest sample (the rules' merge gap, 1.5 s, plus margin), before it is final; the event is spooled when final (the alert is then confirmed) or the alert counts as retracted. Unset: alert only final events (latency guard + hop).",
+        description="Early in-cab alerts for harsh driving: alert once an event ended this long before the newest sample (the rules' merge gap, 1.5 s, plus margin), before it is final; the event is spooled when final (the alert is then confirmed) or the alert counts as retracted. Unset (or equal to motion_guard_s): alert only final events (latency guard + hop).",
     )
     alert_grace_s: dict[str, float] = Field(
         default_factory=lambda: {
