@@ -194,6 +194,7 @@ def rescore_trip(uow: UnitOfWork, config: SaferoadConfig, trip_id: int) -> None:
     if head is None:
         raise NotFound(f"trip {trip_id}")
     fleet, week = head.fleet, head.week
+    web.lock_fleet(fleet)
     exp = web.trip_exposure(trip_id)
     uow.scores.put(
         _score_record("trip", fleet, head.trip_key, week, trip_score(exp, rules), fp, trip_id)

@@ -236,6 +236,14 @@ class SqlWebRepository:
         )
         return [Note(_aware(r.at), r.username, r.text, r.event_id) for r in rows]
 
+    def lock_fleet(self, fleet: str) -> None:
+        """Hold the fleet's row until commit (PostgreSQL ``FOR NO KEY UPDATE``; SQLite has one writer
+        anyway): concurrent rescoring of one fleet's week waits, then reads what the other
+        committed, so the stored fleet-week score never misses an event."""
+        # key_share=True renders NO KEY UPDATE: it does not wait for the KEY SHARE locks that inserting rows which refer
+        # to the fleet takes (FOR UPDATE did: two such writers deadlocked).
+        self.s.execute(select(Fleet.id).where(Fleet.code == fleet).with_for_update(key_share=True))
+
     def trip_head(self, trip_id: int) -> TripHead | None:
         r = self.s.execute(
             select(

@@ -3,11 +3,15 @@ authenticates the device, then calls one use case of ``saferoad.application.devi
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.requests import ClientDisconnect
 
 from saferoad.application import device_ingest as di
@@ -56,13 +60,27 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "Invalid request (the field is named)"},
 }
 ID_PATTERN = di.ID_RE.pattern
-TripId = Annotated[
-    str, Path(description="Id the device chose for the trip", pattern=ID_PATTERN)
-]
-EventId = Annotated[
-    str, Path(description="Id the device chose for the event", pattern=ID_PATTERN)
-]
+TripId = Annotated[str, Path(description="Id the device chose for the trip", pattern=ID_PATTERN)]
+EventId = Annotated[str, Path(description="Id the device chose for the event", pattern=ID_PATTERN)]
 Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer <device token>")]
+
+
+RETRIES = 4
+
+
+def _retrying(fn: Callable[..., di.Outcome], *args: Any) -> di.Outcome:
+    """Run a use case (one unit of work) again when the database refused it for a conflict
+    with a concurrent one: two devices creating the same fleet or score row at once
+    (IntegrityError), a lock timeout or deadlock (OperationalError). Still refused after
+    ``RETRIES`` tries: 503 with Retry-After, which a device treats as transient."""
+    for attempt in range(RETRIES):
+        try:
+            return fn(*args)
+        except (IntegrityError, OperationalError):
+            if attempt == RETRIES - 1:
+                break
+            time.sleep(0.02 * 2**attempt * (0.5 + random.random()))
+    raise di.IngestError(503, "the database is busy: try again", {"Retry-After": "1"})
 
 
 def _reply(out: di.Outcome) -> Response:
@@ -87,7 +105,9 @@ def put_trip(
 ) -> Response:
     store = store_of(request)
     auth = di.authenticate(store, authorization)
-    return _reply(di.put_trip(store, config_of(request), auth, trip_id, body.model_dump()))
+    return _reply(
+        _retrying(di.put_trip, store, config_of(request), auth, trip_id, body.model_dump())
+    )
 
 
 @router.put(
@@ -109,7 +129,7 @@ def put_event(
 ) -> Response:
     store = store_of(request)
     auth = di.authenticate(store, authorization)
-    return _reply(di.put_event(store, config_of(request), auth, trip_id, event_id, body))
+    return _reply(_retrying(di.put_event, store, config_of(request), auth, trip_id, event_id, body))
 
 
 CLIP = "/trips/{trip_id}/events/{event_id}/clip"
@@ -189,6 +209,6 @@ async def clip_patch(
     except ClientDisconnect:  # the device went away mid-chunk: nothing of it is stored
         return Response(status_code=400)
     out = await run_in_threadpool(
-        di.clip_patch, store, config, auth, trip_id, event_id, patch, bytes(chunk)
+        _retrying, di.clip_patch, store, config, auth, trip_id, event_id, patch, bytes(chunk)
     )
     return _reply(out)
