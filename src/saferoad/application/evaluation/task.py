@@ -108,3 +108,9 @@ def run_task(spec: TaskSpec) -> TaskOutput:
             error=f"{type(err).__name__}: {err}",
             meta={**base_meta, "traceback": tb, "compute_s": round(time.perf_counter() - started, 6)},
         )
+
+
+def run_tasks(specs: list[TaskSpec]) -> list[TaskOutput]:
+    """:func:`run_task` on several recordings in one task, in order (the runner batches short
+    recordings so that a task's fixed cost, scheduling and moving its result, is shared)."""
+    return [run_task(spec) for spec in specs]
