@@ -4,7 +4,7 @@ resumable.
 * **Which recordings**: those ``FLEET_DIR/manifest.yaml`` lists (``saferoad simulate-fleet``
   writes one; docs/evaluation.md), else every folder below ``FLEET_DIR`` that is a recording
   (``meta.toml``, a driverBehaviorDataset trip or a comma2k19 segment), not looking inside a
-  recording.
+  recording nor into hidden folders.
 * **Where**: ``OUT/<the recording's path relative to FLEET_DIR>`` (or its manifest id), one
   output folder per recording, as ``saferoad analyze REC -o OUT`` writes it.
 * **Resumable**: after a recording's outputs are written, ``OUT/<rec>/analyzed.json`` records
@@ -75,7 +75,7 @@ def _recordings_below(root: Path) -> Iterator[Path]:
             dirnames.clear()  # a recording's own subfolders are not recordings
             yield d
         else:
-            dirnames.sort()
+            dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))  # no hidden folders
 
 
 def fleet_items(fleet_dir: Path, out: Path) -> list[FleetItem]:
