@@ -130,6 +130,10 @@ def test_manager_walks_fleet_driver_trip_and_plays_a_clip(browser: Any, site: An
     assert "/fleets/tokyo-taxi/drivers/D-aggressive" in page.url
     assert page.locator("[data-part=weekly-scores] tr").count() == 3  # header + 2 weeks
     _shot(page, "driver")
+    pdf = page.request.get(page.locator("[data-part=weekly-report-pdf]").get_attribute("href"))
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body()[:5] == b"%PDF-"
+    assert page.request.get(base + "/").headers["x-frame-options"] == "DENY"
     page.click(f"[data-part=trips] a[href='/trips/{trip_id}']")
     page.wait_for_load_state("load")
     page.wait_for_selector("#map path.leaflet-interactive")

@@ -36,6 +36,8 @@ from saferoad.entrypoints.web.common import (
 from saferoad.ports.web import EventRef, UserInfo
 
 router = APIRouter(include_in_schema=False)
+QUEUE_LIMIT = 1000
+"""The review queue sorts the newest this many events that match its filters."""
 
 
 # --- login ---------------------------------------------------------------------------------
@@ -224,6 +226,29 @@ def driver_report(request: Request, fleet: str, driver: str, week: str) -> Respo
     return HTMLResponse(render_html("driver_week.html.j2", ctx))
 
 
+@router.get("/fleets/{fleet}/drivers/{driver}/report.pdf")
+def driver_report_pdf(request: Request, fleet: str, driver: str, week: str) -> Response:
+    """The weekly report as PDF (printed by headless Chromium, as `saferoad report` does)."""
+    import tempfile
+
+    from saferoad.application.report import write
+
+    user, _ = current_user(request)
+    if not user.sees_driver(fleet, driver):
+        raise uc.NotFound(f"driver {fleet}/{driver}")
+    try:
+        ctx = driver_week_context(store_of(request), config_of(request), driver, week, fleet)
+    except (ReportError, ValueError) as err:
+        raise uc.NotFound(str(err)) from None
+    with tempfile.TemporaryDirectory(prefix="saferoad-web-pdf-") as d:
+        pdf = write(ctx, FsPath(d) / "report.pdf").read_bytes()
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{driver}-{week}.pdf"'},
+    )
+
+
 @router.post("/fleets/{fleet}/drivers/{driver}/notes", response_class=HTMLResponse)
 def add_note(
     request: Request,
@@ -328,7 +353,11 @@ def review_queue(
     _need_fleet(user, fleet)
     with store_of(request).unit_of_work() as uow:
         events = uow.web.events(  # type: ignore[attr-defined]
-            [fleet], status=status or None, event_type=type or None, driver=driver or None
+            [fleet],
+            status=status or None,
+            event_type=type or None,
+            driver=driver or None,
+            limit=QUEUE_LIMIT,
         )
         everything = uow.web.events([fleet])  # type: ignore[attr-defined]
     ctx = {
@@ -337,6 +366,7 @@ def review_queue(
         "f": {"status": status, "type": type, "driver": driver, "sort": sort},
         "types": sorted({e.type for e in everything}),
         "drivers": sorted({e.driver for e in everything}),
+        "limit": QUEUE_LIMIT,
     }
     name = "review_rows.html.j2" if request.headers.get("HX-Request") else "review.html.j2"
     return render(request, name, user, csrf, **ctx)  # type: ignore[no-any-return]
