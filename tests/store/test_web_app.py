@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from saferoad.adapters.recording.labels import read_labels_jsonl
 from saferoad.adapters.sql.store import SqlStore
 from saferoad.application.web import LoginThrottle, add_user
 from saferoad.domain.event_specs import SPECS
@@ -161,7 +162,9 @@ def _week_score(html: str) -> float:
     return float(m.group(1))
 
 
-def test_dismiss_needs_a_reason_and_moves_the_score_at_once(web: tuple[SqlStore, Any]) -> None:
+def test_dismiss_needs_a_reason_and_moves_the_score_at_once(
+    web: tuple[SqlStore, Any], tmp_path: Path
+) -> None:
     store, app = web
     c = _client(app, "mgr-a")
     ids = _ids(store)
@@ -196,6 +199,12 @@ def test_dismiss_needs_a_reason_and_moves_the_score_at_once(web: tuple[SqlStore,
     assert [r["event_id"] for r in rows] == [event_id]
     assert rows[0]["label"] == "false_positive" and rows[0]["reason"] == "pothole, not braking"
     assert Path(rows[0]["source"]).is_dir()
+    # the lines are saferoad labels: a `normal` stretch where the dismissed detection was
+    labels_file = tmp_path / "fp-labels.jsonl"
+    labels_file.write_text(exported.text)
+    (label,) = read_labels_jsonl(labels_file)
+    assert label.type == "normal" and rows[0]["event_type"] == ref.type
+    assert label.start_s == pytest.approx(rows[0]["start_s"]) and label.end_s >= label.start_s
     # back in: the score returns
     back = c.post(
         f"/events/{event_id}/status",

@@ -261,17 +261,21 @@ def add_note(
 
 
 def false_positives(store: Store, user: UserInfo, fleet: str) -> list[dict[str, Any]]:
-    """Dismissed events of ``fleet`` as labelled false positives, one JSON object each: the
-    analyze output they came from (``source``), the event type and its time window in that
-    output, and the reviewer's reason — what an evaluation needs to count them as such."""
+    """Dismissed events of ``fleet`` as labelled false positives, one JSON object each, in
+    saferoad's ``labels.jsonl`` form: ``type`` ``normal`` (an ordinary stretch that must not be
+    flagged: a detection overlapping it is scored a false positive), ``start_s``/``end_s`` in
+    the recording, plus the analyze output it came from (``source``), the dismissed event's
+    type (``event_type``) and the reviewer's reason. Grouped by ``source``, the lines are
+    labels files an evaluation manifest can name."""
     if not user.can_review or not user.sees_fleet(fleet):
         raise NotFound(f"fleet {fleet}")
     with store.unit_of_work() as uow:
         refs: list[EventRef] = _web(uow).events([fleet], status=ReviewStatus.DISMISSED.value)
     return [
         {
+            "type": "normal",
             "label": "false_positive",
-            "type": r.type,
+            "event_type": r.type,
             "source": r.trip_source,
             "start_s": r.start_s,
             "end_s": r.end_s,
