@@ -46,8 +46,14 @@ def _assert_same(batch: list[Event], edge: list[Event], tol_s: float, where: str
 
 def _compare(path: Path, cfg: SaferoadConfig, families: dict[Family, int] | None = None) -> int:
     rec = open_recording(path)
-    batch = _streamed(analyze_recording(rec, cfg).events)
+    analysed = analyze_recording(rec, cfg)
+    batch = _streamed(analysed.events)
     report = EdgeRecorder(cfg).replay(rec, speed=0)
+    # the trip's distance, integrated chunk by chunk from the final ego speed, is analyze's
+    want_km = analysed.summary.get("distance_km")
+    assert (report.distance_km is None) == (want_km is None), (report.distance_km, want_km)
+    if want_km is not None and report.distance_km is not None:
+        assert report.distance_km == pytest.approx(want_km, abs=6e-4)  # summary.json rounds to 1 m
     _assert_same(batch, _streamed(report.events), 1.0 / cfg.motion.resample_hz + 1e-9, str(path))
     # the motion rules' stated latency holds (road rules add their own decision time)
     bound = cfg.edge.motion_guard_s + cfg.edge.motion_hop_s + cfg.edge.tick_s + 1e-9

@@ -132,6 +132,9 @@ class EdgeReport:
     max_waiting_frames: int = 0
     clips: int = 0
     """Clips cut into the spool."""
+    distance_km: float | None = None
+    """From the final ego speed (None without a speed)."""
+    speed_source: str | None = None
     loop: dict[str, int] = field(default_factory=dict)
     """Loop recording: segments written, deleted, locked at the end, the largest overflow."""
     """Road frames held for their final ego speed (bounded by the motion guard x fps)."""
@@ -148,6 +151,7 @@ class EdgeReport:
         return {
             "trip_id": self.trip_id,
             "events": len(self.events),
+            "distance_km": None if self.distance_km is None else round(self.distance_km, 3),
             "alerts": len(self.alerts),
             "held_back": dict(self.held_back),
             "new_in_spool": self.new_in_spool,
@@ -202,6 +206,33 @@ def _speed_chunk(s: SpeedSeries | None, a: float, b: float) -> SpeedSeries | Non
         return None
     i, j = _span(s.t_s, a, b)
     return SpeedSeries(s.t_s[i:j], s.speed_mps[i:j], s.source) if j > i else None
+
+
+class Odometer:
+    """Distance from the final ego speed, chunk by chunk: the trapezoid rule over the same
+    samples analyze integrates (``distance_km``), so the trip's distance matches."""
+
+    def __init__(self) -> None:
+        self.m = 0.0
+        self.samples = 0
+        self.source: str | None = None
+        self._last: tuple[float, float] | None = None
+
+    def add(self, sp: SpeedSeries | None) -> None:
+        if sp is None or len(sp) == 0:
+            return
+        t, v = sp.t_s, sp.speed_mps
+        if self._last is not None:
+            t = np.concatenate(([self._last[0]], t))
+            v = np.concatenate(([self._last[1]], v))
+        self.m += float(np.trapezoid(v, t))
+        self._last = (float(sp.t_s[-1]), float(sp.speed_mps[-1]))
+        self.samples += len(sp)
+        self.source = sp.source
+
+    @property
+    def km(self) -> float:
+        return self.m / 1000.0
 
 
 class RecentTracks(dict[float, Any]):
@@ -476,6 +507,7 @@ class EdgeRecorder:
             StreamParams(ecfg.motion_window_s, ecfg.motion_hop_s, ecfg.motion_guard_s, ecfg.motion_early_alert_s),
         )
         tracks = RecentTracks(ecfg.motion_window_s)
+        odo = Odometer()
         road = RoadStream(recording, cfg, tracks) if RoadStream.wanted(recording) else None
         self._clips = None
         if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
@@ -511,6 +543,7 @@ class EdgeRecorder:
             self._announce_early(report, motion.take_provisional(), newest, arrived)
             self._deliver(report, new, newest, arrived)
             final_speed = motion.take_final_speed()
+            odo.add(final_speed)
             if road is not None:
                 road.arrive(b)
                 self._deliver(report, road.with_clip_window(road.speed(final_speed)), newest, arrived)
@@ -535,6 +568,9 @@ class EdgeRecorder:
         self._announce_early(report, motion.take_provisional(), t_last, arrived)
         self._deliver(report, finals, t_last, arrived)
         final_speed = motion.take_final_speed()
+        odo.add(final_speed)
+        report.distance_km = odo.km if odo.samples > 1 else None
+        report.speed_source = odo.source
         if road is not None:
             evs = road.speed(final_speed) + road.finish()
             self._deliver(report, road.with_clip_window(evs), t_last, arrived)
@@ -680,6 +716,8 @@ def trip_body(recording: Recording, report: EdgeReport) -> dict[str, Any]:
         "recording": str(recording.path),
         "source_format": recording.source_format,
         "duration_s": round(recording.duration_s, 3),
+        "distance_km": None if report.distance_km is None else round(report.distance_km, 3),
+        "speed_source": report.speed_source,
         "event_counts": counts,
         "n_events": len(report.events),
         "edge": {"alerts": len(report.alerts), "held_back": dict(report.held_back)},
