@@ -290,3 +290,41 @@ def test_migration_0002_matches_the_models_and_goes_both_ways(db_url: str) -> No
         assert current_revision(store.engine) == head_revision()
     finally:
         store.close()
+
+
+def test_odd_requests_get_4xx_not_5xx(web: tuple[SqlStore, Any]) -> None:
+    store, app = web
+    c = TestClient(app, raise_server_exceptions=False)
+    assert log_in(c, "admin").status_code == 303
+    ids = _ids(store)
+    event = ids["event", ("tokyo-taxi", "D-average")]
+    odd = [
+        "/fleets/tokyo-taxi?week=garbage",
+        "/fleets/tokyo-taxi?week=2031-W01",
+        "/fleets/nope",
+        "/fleets/tokyo-taxi/drivers/D-average?week=2026-W99",
+        "/fleets/tokyo-taxi/drivers/nobody",
+        "/fleets/tokyo-taxi/drivers/D-average/report?week=bad",
+        "/fleets/tokyo-taxi/drivers/D-average/report",
+        "/fleets/tokyo-taxi/review?status=bogus&type=nap&sort=sideways",
+        "/trips/999999",
+        "/trips/abc",
+        "/events/999999",
+        "/events/-1/clip",
+        "/login?next=//evil.example/",
+    ]
+    for url in odd:
+        r = c.get(url, follow_redirects=False)
+        assert r.status_code < 500, (url, r.status_code)
+    csrf = csrf_of(c.get(f"/events/{event}").text)
+    for data in (
+        {"status": "bogus", "csrf_token": csrf},
+        {"status": "dismissed", "reason": "x" * 600, "csrf_token": csrf},
+        {"csrf_token": csrf},
+    ):
+        r = c.post(f"/events/{event}/status", data=data)
+        assert 400 <= r.status_code < 500, (data, r.status_code)
+    r = c.post("/fleets/tokyo-taxi/drivers/D-average/notes", data={"text": " ", "csrf_token": csrf})
+    assert r.status_code == 422
+    page = c.get("/login?next=//evil.example/")
+    assert 'value="//evil.example/"' not in page.text  # no open redirect after login

@@ -162,7 +162,7 @@ def fleet_page(request: Request, fleet: str, week: str | None = None) -> Respons
     _need_fleet(user, fleet)
     try:
         ctx = fleet_context(store_of(request), config_of(request), fleet, week)
-    except ReportError as err:
+    except ValueError as err:  # ReportError (no trips that week) or a malformed week
         raise uc.NotFound(str(err)) from None
     with store_of(request).unit_of_work() as uow:
         weeks = uow.trips.weeks(fleet)
