@@ -1,6 +1,7 @@
 """Driver monitoring use case: cabin video (or a recorded ``cabin.csv`` track) plus ego
-speed in; per-frame signals and ``drowsiness`` / ``distraction`` / ``camera_obstructed``
-events out. Used by ``saferoad cabin`` and by the cabin stage of ``analyze``."""
+speed in; per-frame signals and ``drowsiness`` / ``distraction`` / ``camera_obstructed`` /
+``phone_use`` events out (a phone from the phone detector on video frames, from the track's
+``phone_score``/``phone_at`` columns on a ``cabin.csv``). Used by ``saferoad cabin`` and by the cabin stage of ``analyze``."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.video import open_frames
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
+from saferoad.domain.cabin.phone import Box
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.types import CameraIntrinsics, Event, SpeedSeries
 from saferoad.observability import get_logger
+from saferoad.ports.phone import PhoneDetector
 
 
 def thresholds_from_config(cfg: CabinConfig) -> CabinThresholds:
@@ -44,7 +47,23 @@ def thresholds_from_config(cfg: CabinConfig) -> CabinThresholds:
         obstructed_min_s=cfg.obstructed_min_s,
         yawn_ratio=cfg.yawn_ratio,
         yawn_min_s=cfg.yawn_min_s,
+        phone_min_score=cfg.phone_min_score,
+        phone_min_s=cfg.phone_min_s,
+        phone_max_gap_s=cfg.phone_max_gap_s,
+        phone_min_speed_mps=cfg.phone_min_speed_mps,
     )
+
+
+def _phone_summary(mon: CabinMonitor, detector: str) -> dict[str, Any]:
+    return {"detector": detector, "frames_with_phone": mon.phone.frames_with_phone}
+
+
+def _face_box(ana: FaceAnalyzer) -> Box | None:
+    lm = ana.last_landmarks
+    if lm is None or len(lm.points) == 0:
+        return None
+    p = lm.points
+    return (float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max()))
 
 
 class _SpeedLookup:
@@ -146,11 +165,22 @@ def run_cabin_video(
     time_offset_s: float = 0.0,
     models_root: Path | None = None,
     analyzer: FaceAnalyzer | None = None,
+    phone_detector: PhoneDetector | None = None,
 ) -> CabinResult:
-    """Run the face pipeline and the monitor over a cabin video (or GIF, image folder)."""
+    """Run the face pipeline, the phone detector and the monitors over a cabin video (or
+    GIF, image folder)."""
     cfg = config or CabinConfig()
     own = analyzer is None
     ana = analyzer or FaceAnalyzer(cfg, intrinsics, models_root)
+    phone = phone_detector
+    own_phone = phone is None and cfg.phone_detector != "none"
+    if own_phone:
+        from saferoad.adapters.onnx.phone import YoloxPhoneDetector
+
+        phone = YoloxPhoneDetector(
+            models_root=models_root, near_face=cfg.phone_near_face, hand_zone=cfg.phone_hand_zone,
+            threads=cfg.intra_op_threads,
+        )
     mon = CabinMonitor(thresholds_from_config(cfg), classify_eyes=True)
     speed_at = _SpeedLookup(speed)
     samples: list[CabinSample] = []
@@ -166,6 +196,9 @@ def run_cabin_video(
                 continue
             last_t = frame.t_s
             s = ana.analyze(frame)
+            if phone is not None:
+                ph = phone.detect(frame, _face_box(ana))
+                s = replace(s, phone_score=ph.score, phone_at=ph.position)
             if time_offset_s:
                 s = replace(s, t_s=s.t_s + time_offset_s)
             state, evs = mon.update(s, speed_at(s.t_s))
@@ -180,7 +213,11 @@ def run_cabin_video(
         frames.close()
         if own:
             ana.close()
-    return _finish(mon, samples, states, events, str(source))
+        if own_phone and phone is not None:
+            getattr(phone, "close", lambda: None)()
+    res = _finish(mon, samples, states, events, str(source))
+    res.summary["phone"] = _phone_summary(mon, phone.name if phone is not None else "none")
+    return res
 
 
 def run_cabin_track(
@@ -202,4 +239,6 @@ def run_cabin_track(
         state, evs = mon.update(s, speed_at(s.t_s))
         states.append(state)
         events += evs
-    return _finish(mon, list(rows), states, events, source)
+    res = _finish(mon, list(rows), states, events, source)
+    res.summary["phone"] = _phone_summary(mon, "cabin.csv")
+    return res

@@ -49,6 +49,8 @@ _CABIN_FIELDS = {
     "distraction_pitch_deg": "distraction_pitch_deg",
     "distraction_min_s": "distraction_min_s",
     "distraction_min_speed_mps": "distraction_min_speed_mps",
+    "phone_min_s": "phone_min_s",
+    "phone_min_speed_mps": "phone_min_speed_mps",
 }
 
 

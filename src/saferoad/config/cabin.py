@@ -177,3 +177,26 @@ class CabinConfig(Section):
         ge=0,
         description="Drowsiness counts only at or above this speed (a driver dozing while parked is not driving).",
     )
+    # -- phone use ----------------------------------------------------------------------------
+    phone_detector: Literal["yolox-nano", "none"] = Field(
+        "yolox-nano",
+        description="Phone detector on cabin video frames: COCO 'cell phone' of the shipped YOLOX-nano model (a cabin.csv track carries its own phone_score/phone_at columns), or none.",
+    )
+    phone_min_score: float = Field(
+        0.35, gt=0, lt=1, description="A phone counts at this detector score or more."
+    )
+    phone_min_s: float = Field(
+        2.0, gt=0, description="phone_use: a phone held (near the face or in the hand) this long (commercial rules: phone handled >= 2 s)."
+    )
+    phone_max_gap_s: float = Field(
+        0.5, ge=0, description="Frames without the phone for at most this long (a hand over it, blur) do not end the episode."
+    )
+    phone_min_speed_mps: float = Field(
+        5.0 / 3.6, ge=0, description="phone_use counts only at or above this speed, throughout the episode (driver-monitoring rules: >= 5 km/h)."
+    )
+    phone_near_face: float = Field(
+        1.0, gt=0, description="A phone whose centre lies within this many face widths of the face's centre is held at the face."
+    )
+    phone_hand_zone: float = Field(
+        2.0, gt=0, description="A phone below the face and within this many face widths of it sideways is in the driver's hand."
+    )

@@ -1,7 +1,8 @@
 """``cabin.csv`` (a recorded or simulated per-frame signal track) and ``cabin.parquet``.
 
 Columns (docs/recording-format.md): ``frame,t_s,face,ear_left,ear_right,eyes_closed,yaw_deg,
-pitch_deg,roll_deg,mouth_open``, and optionally ``obstructed``. Booleans are ``0``/``1`` or
+pitch_deg,roll_deg,mouth_open``, and optionally ``obstructed``, ``phone_score`` (0-1, the phone
+detector's best phone, 0 or empty: none) and ``phone_at`` (``face``, ``hand`` or empty). Booleans are ``0``/``1`` or
 ``true``/``false``; measurements may be empty (or ``nan``) where ``face`` is false, and are
 then ignored. Rows must be in time order: an exact duplicate row is dropped with a warning;
 anything else out of order, a missing column, or a value that does not parse is a
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,7 +36,7 @@ COLUMNS = (
     "roll_deg",
     "mouth_open",
 )
-OPTIONAL = ("obstructed",)
+OPTIONAL = ("obstructed", "phone_score", "phone_at")
 _TRUE = {"1", "true", "t", "yes"}
 _FALSE = {"0", "false", "f", "no"}
 _ANGLE_LIMIT = 180.0
@@ -139,8 +141,21 @@ def _row(path: Path, line: int, row: list[str], col: dict[str, int]) -> CabinSam
     obstructed = (
         _bool(row[col["obstructed"]], where("obstructed")) if "obstructed" in col else False
     )
+    phone_score, phone_at = 0.0, None
+    if "phone_score" in col:
+        score = _float(row[col["phone_score"]], where("phone_score"), required=False)
+        if math.isfinite(score) and not 0.0 <= score <= 1.0:
+            raise CabinTrackError(f"{where('phone_score')}: must be within 0-1, got {score}")
+        phone_score = score if math.isfinite(score) else 0.0
+    if "phone_at" in col:
+        at = row[col["phone_at"]].strip().lower()
+        if at not in ("", "face", "hand"):
+            raise CabinTrackError(f"{where('phone_at')}: expected face, hand or empty, got {at!r}")
+        phone_at = at or None
     if not face:
-        return CabinSample.no_face(frame, t_s, obstructed=obstructed)
+        return replace(
+            CabinSample.no_face(frame, t_s, obstructed=obstructed), phone_score=phone_score, phone_at=phone_at
+        )
     vals: dict[str, float] = {}
     for name in ("ear_left", "ear_right", "yaw_deg", "pitch_deg", "roll_deg", "mouth_open"):
         x = _float(row[col[name]], where(name), required=name.startswith("ear"))
@@ -155,6 +170,8 @@ def _row(path: Path, line: int, row: list[str], col: dict[str, int]) -> CabinSam
         face=True,
         eyes_closed=_bool(row[col["eyes_closed"]], where("eyes_closed")),
         obstructed=obstructed,
+        phone_score=phone_score,
+        phone_at=phone_at,
         **vals,
     )
 
@@ -164,11 +181,13 @@ def _fmt(x: float) -> str:
 
 
 def write_cabin_csv(path: Path, samples: Sequence[CabinSample], obstructed: bool = False) -> None:
-    """Write samples as ``cabin.csv`` (with the optional ``obstructed`` column when asked)."""
+    """Write samples as ``cabin.csv`` (with the optional ``obstructed`` column when asked, the
+    phone columns when a sample has a phone)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    phone = any(s.phone_score > 0 or s.phone_at is not None for s in samples)
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(COLUMNS + (OPTIONAL if obstructed else ()))
+        w.writerow(COLUMNS + (("obstructed",) if obstructed else ()) + (("phone_score", "phone_at") if phone else ()))
         for s in samples:
             row = [
                 str(s.frame),
@@ -184,6 +203,8 @@ def write_cabin_csv(path: Path, samples: Sequence[CabinSample], obstructed: bool
             ]
             if obstructed:
                 row.append("1" if s.obstructed else "0")
+            if phone:
+                row += [_fmt(s.phone_score), s.phone_at or ""]
             w.writerow(row)
 
 
@@ -207,6 +228,8 @@ def cabin_table(
         "obstructed": pa.array([s.obstructed for s in samples], pa.bool_()),
         "lid_left": pa.array([s.lid_left for s in samples], pa.float64()),
         "lid_right": pa.array([s.lid_right for s in samples], pa.float64()),
+        "phone_score": pa.array([s.phone_score for s in samples], pa.float64()),
+        "phone_at": pa.array([s.phone_at for s in samples], pa.string()),
     }
     if states is not None:
         data["perclos"] = pa.array([st.perclos for st in states], pa.float64())

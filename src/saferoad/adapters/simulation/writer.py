@@ -95,6 +95,13 @@ def write_cabin_csv(path: Path, cols: dict[str, np.ndarray]) -> None:
             arrays[name] = pa.array(np.asarray(v).astype(np.int64))
         else:
             arrays[name] = pa.array(np.round(np.asarray(v, dtype=np.float64), 4))
+    if "phone_score" in cols:  # a drive with phone episodes: the phone detector's columns
+        score = np.round(np.asarray(cols["phone_score"], dtype=np.float64), 4)
+        arrays["phone_score"] = pa.array(score)
+        arrays["phone_at"] = pa.array(
+            ["" if s <= 0 else "face" if f > 0.5 else "hand" for s, f in zip(score, cols["phone_face"], strict=True)],
+            pa.string(),
+        )
     pacsv.write_csv(pa.table(arrays), path)
 
 

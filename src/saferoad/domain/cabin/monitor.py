@@ -25,6 +25,8 @@ Rules (defaults in :class:`CabinThresholds`, sources in ``docs/cabin.md``):
   ``distraction_min_speed_mps`` or more. Frames without a face inside such a run (a head turned so far the
   detector loses it) continue it for at most ``face_gap_s``.
 * **camera_obstructed**: dark or uniform frames for at least ``obstructed_min_s``.
+* **phone_use**: the samples' phone (``phone_score``, ``phone_at``) through
+  :class:`~saferoad.domain.cabin.phone.PhoneMonitor` (``phone_*`` thresholds).
 
 With ``speed_mps=None`` the vehicle is taken to be moving (cabin video on its own).
 """
@@ -37,6 +39,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from saferoad.domain.cabin.phone import PhoneMonitor, PhoneObservation, PhoneParams
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.types import Event, EventType, Severity
 
@@ -67,6 +70,10 @@ class CabinThresholds:
     yawn_ratio: float = 0.5
     yawn_min_s: float = 1.5
     max_frame_gap_s: float = 0.5
+    phone_min_score: float = 0.35
+    phone_min_s: float = 2.0
+    phone_max_gap_s: float = 0.5
+    phone_min_speed_mps: float = 5.0 / 3.6
 
     def __post_init__(self) -> None:
         for name in ("baseline_window_s", "perclos_window_s", "max_frame_gap_s"):
@@ -180,6 +187,10 @@ class CabinMonitor:
         self._last_t = 0.0
         self._moving = True
         self.counts = {"frames": 0, "face_frames": 0, "blinks": 0, "yawns": 0, "slow_closures": 0}
+        self.phone = PhoneMonitor(
+            PhoneParams(th.phone_min_score, th.phone_min_s, th.phone_max_gap_s, th.phone_min_speed_mps)
+        )
+        """``phone_use`` over the samples' ``phone_score``/``phone_at`` (``.phone``)."""
 
     # -- public -----------------------------------------------------------------------------
 
@@ -239,6 +250,9 @@ class CabinMonitor:
         self._update_yawn(
             t, face and math.isfinite(sample.mouth_open) and sample.mouth_open >= th.yawn_ratio
         )
+        events += self.phone.update(
+            PhoneObservation(sample.frame, t, sample.phone_score, sample.phone_at), speed_mps
+        )
 
         while self._blinks and self._blinks[0] < t - th.perclos_window_s:
             self._blinks.popleft()
@@ -273,6 +287,7 @@ class CabinMonitor:
             events += self._end_obstructed(t_end)
         if self._yawn is not None:
             self._end_yawn(t_end)
+        events += self.phone.finish()
         return events
 
     # -- PERCLOS and closures ---------------------------------------------------------------

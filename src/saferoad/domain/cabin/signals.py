@@ -38,6 +38,10 @@ class CabinSample:
     lid_right: float = NAN
     """Upper-lid aperture of each eye (see :func:`upper_lid_aperture`), where the source
     measures it (the face pipeline; not part of ``cabin.csv``)."""
+    phone_score: float = 0.0
+    """The phone detector's best phone score (0: none; ``saferoad.domain.cabin.phone``)."""
+    phone_at: str | None = None
+    """Where that phone is held: ``face``, ``hand``, or ``None`` (none, or not held)."""
 
     @property
     def ear(self) -> float:

@@ -127,10 +127,21 @@ class HeadTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneEpisode:
+    """A phone held ``position`` (``face``: at the ear or before the eyes; ``hand``: in the
+    hands at the wheel) for ``duration_s`` from ``start_s``."""
+
+    start_s: float
+    duration_s: float
+    position: str = "face"
+
+
+@dataclass(frozen=True, slots=True)
 class CabinScript:
     model: CabinModel = field(default_factory=CabinModel)
     closures: tuple[EyeClosure, ...] = ()
     head_turns: tuple[HeadTurn, ...] = ()
+    phones: tuple[PhoneEpisode, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

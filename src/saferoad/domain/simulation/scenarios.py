@@ -38,6 +38,7 @@ from saferoad.domain.simulation.model import (
     ImuModel,
     ManoeuvreNote,
     Pedestrian,
+    PhoneEpisode,
     Scenario,
     StopSign,
     TrafficLight,
@@ -566,6 +567,17 @@ def _distracted(p: Params) -> Scenario:
     return _assemble("distracted", p, t, v, cabin=CabinScript(CabinModel(), (), turns))
 
 
+def _phone(p: Params) -> Scenario:
+    t, v0 = _cruise(p)
+    v = np.full_like(t, v0)
+    at = p.f("at_s")
+    phones = (
+        PhoneEpisode(at, p.f("hold_s"), p.s("position")),
+        PhoneEpisode(at + p.f("hold_s") + 10.0, 1.0, "hand"),  # a glance at it: not an event
+    )
+    return _assemble("phone", p, t, v, cabin=CabinScript(CabinModel(), (), (), phones))
+
+
 def _demo(p: Params) -> Scenario:
     """The demo drive: pull away hard, a micro-sleep, follow a lead closely, a harsh bend, a
     hard stop of speed, a rolling stop at a stop sign, then a look away from the road."""
@@ -1010,6 +1022,19 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 Param("at_s", 12.0, "s", "When the driver looks away."),
             ),
             _distracted,
+        ),
+        ScenarioSpec(
+            "phone",
+            "Cruise; the driver holds a phone (`position`: at the face or in the hand) for `hold_s`, "
+            "later glances at one in the hand for 1 s.",
+            "phone_use (hold_s ≥ cabin.phone_min_s); the glance is none",
+            (
+                *_common(40.0, 60.0),
+                Param("hold_s", 5.0, "s", "How long the phone is held."),
+                Param("position", "face", "", "Where the phone is held.", ("face", "hand")),
+                Param("at_s", 10.0, "s", "When the driver picks the phone up."),
+            ),
+            _phone,
         ),
         ScenarioSpec(
             "demo",

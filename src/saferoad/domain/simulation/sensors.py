@@ -179,4 +179,25 @@ def simulate_cabin(
         "roll_deg": roll,
         "mouth_open": np.clip(rng.normal(0.05, 0.01, n), 0.0, 1.0).astype(np.float64),
     }
+    if script.phones:
+        cols.update(simulate_phone(script, t, rng))
     return cols, closed
+
+
+PHONE_MISS = 0.1
+"""Share of the frames of a phone episode in which the detector misses the phone."""
+
+
+def simulate_phone(script: CabinScript, t: FloatArray, rng: np.random.Generator) -> dict[str, FloatArray]:
+    """A phone detector's output on the cabin frames: ``phone_score`` (the best phone's
+    score, 0 without one: 0.5-0.9 while a phone is held, missed in :data:`PHONE_MISS` of
+    those frames) and ``phone_face`` (1 where it is held at the face, 0 in the hand)."""
+    score = np.zeros(t.shape[0])
+    face = np.zeros(t.shape[0])
+    for ep in script.phones:
+        inside = (t >= ep.start_s) & (t <= ep.start_s + ep.duration_s)
+        k = int(inside.sum())
+        seen = rng.uniform(0.0, 1.0, k) >= PHONE_MISS
+        score[inside] = np.where(seen, rng.uniform(0.5, 0.9, k), 0.0)
+        face[inside] = 1.0 if ep.position == "face" else 0.0
+    return {"phone_score": score, "phone_face": face}
