@@ -51,6 +51,7 @@ class FfmpegFrameSource:
         stall_s: float = 2.0,
         ffmpeg: str = "ffmpeg",
         loop_file: bool = False,
+        fps: float | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"camera size {width}x{height}: must be positive and even")
@@ -60,6 +61,8 @@ class FfmpegFrameSource:
         self.stall_s = stall_s
         self.ffmpeg = ffmpeg
         self.loop_file = loop_file
+        self.fps = fps
+        """Resample the stream to this rate (ffmpeg's fps filter); None: as it comes."""
         self.stats = SourceStats()
         self._ring: deque[Frame] = deque(maxlen=ring)
         self._cond = threading.Condition()
@@ -105,7 +108,8 @@ class FfmpegFrameSource:
             cmd += ["-f", "v4l2"]
         elif self.url.startswith("rtsp://"):
             cmd += ["-rtsp_transport", "tcp"]
-        cmd += ["-i", self.url, "-an", "-vf", f"scale={self.width}:{self.height}",
+        vf = f"scale={self.width}:{self.height}" if self.fps is None else f"fps={self.fps},scale={self.width}:{self.height}"
+        cmd += ["-i", self.url, "-an", "-vf", vf,
                 "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]  # fmt: skip
         return cmd
 
