@@ -250,3 +250,17 @@ def test_edge_uploader_client_against_the_server(
         assert bad.status == 401 and not bad.transient
     with store.unit_of_work() as uow:
         assert uow.trips.count() == (1, 1)
+
+
+def test_malformed_bodies_are_named(api: tuple[SqlStore, Any, dict[str, str]]) -> None:
+    _, app, tokens = api
+    c = TestClient(app, headers=_auth(tokens["SR-1"]))
+    r = c.put(f"{API}/trips/t1", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("body: not valid JSON")
+    r = c.put(f"{API}/trips/t1", json=[1, 2])
+    assert r.status_code == 422 and "body" in r.json()["detail"]
+    r = c.put(f"{API}/trips/t1", json={**trip_body(), "firmware": "2.1"})  # extra: tolerated
+    assert r.status_code == 201
+    r = c.patch(f"{API}/trips/t1/events/e/clip", content=b"x",
+                headers={"Content-Type": "application/offset+octet-stream"})
+    assert r.status_code == 422 and "Upload-Offset" in r.json()["detail"]

@@ -77,7 +77,10 @@ def create_app(store: Store, config: SaferoadConfig) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        first: dict[str, Any] = dict(exc.errors()[0]) if exc.errors() else {"msg": "invalid"}
+        if first.get("type") == "json_invalid":
+            why = (first.get("ctx") or {}).get("error", "decode error")
+            return JSONResponse({"detail": f"body: not valid JSON ({why})"}, status_code=422)
         loc = list(first.get("loc", ()))
         kind = {"header": "header", "path": "path", "query": "query"}.get(
             str(loc[0]) if loc else "", "field"

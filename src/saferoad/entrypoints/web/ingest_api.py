@@ -30,7 +30,7 @@ class Health(BaseModel):
 
 
 class TripIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")  # a newer device may send more: tolerated
     device_id: str = Field(
         min_length=1, max_length=128, description="The device's id; must be the token's device."
     )
