@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich import box
@@ -29,6 +30,40 @@ def key_figure(peak: dict[str, float]) -> str:
     return ""
 
 
+def _edge_demo(res: Any, cfg: Any, output: Path, speed: float) -> None:
+    """The same drive through the edge recorder, as if live (docs/edge.md)."""
+    from collections import Counter
+
+    from saferoad.adapters.recording import open_recording
+    from saferoad.application.edge import CallbackSink, EdgeRecorder
+    from saferoad.application.edge_sinks import open_spool
+    from saferoad.domain.alerts import Alert
+
+    def show(a: Alert) -> None:
+        kind = "early alert" if a.provisional else "alert"
+        console.print(
+            f"  [bold]{kind}[/] {a.event.type.value} {a.event.start_s:.1f}-{a.event.end_s:.1f} s "
+            f"(raised at {a.completed_s:.1f} s of the drive)"
+        )
+
+    spool_path = output / "edge-spool.db"
+    console.print(f"edge recorder: replaying the drive at {speed:g}x real time ...")
+    spool = open_spool(cfg.edge, spool_path)
+    try:
+        rep = EdgeRecorder(
+            cfg, sinks=[CallbackSink(show)], spool=spool, clip_dir=output / "edge-spool.db.cutting"
+        ).replay(open_recording(res.recording_dir), speed=speed)
+    finally:
+        spool.close()
+    got = Counter(e.type.value for e in rep.events)
+    want = Counter(e.type.value for e in res.analysis.events)
+    diff = (want - got) + (got - want)
+    console.print(
+        f"edge recorder: {len(rep.events)} event(s), {len(rep.alerts)} alert(s), spool {spool_path}: "
+        + ("the same events as analyze" if not diff else f"differs from analyze by {dict(diff)}")
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd(
@@ -38,6 +73,9 @@ def register(app: typer.Typer) -> None:
         config: Path | None = ConfigOption,
         pdf: bool = typer.Option(
             False, "--pdf", help="Also print the trip report to PDF (needs Chromium)."
+        ),
+        edge: float | None = typer.Option(
+            None, "--edge", help="Then replay the drive through the edge recorder at N times real time (0: as fast as it runs): alerts as they happen, events into OUT/edge-spool.db, compared with analyze's.",
         ),
     ) -> None:
         """Simulate a 75-second drive (road video, IMU, GPS and a cabin signal track), analyse it
@@ -83,3 +121,5 @@ def register(app: typer.Typer) -> None:
                 res.analysis_dir, output / "trip-report.html", pdf=pdf, config=cfg
             )
             console.print(f"trip report: [bold]{report}[/]" + (" (+ .pdf)" if pdf else ""))
+            if edge is not None:
+                _edge_demo(res, cfg, output, edge)
