@@ -132,7 +132,11 @@ def drop_position_jumps(g: GpsSeries, index: IntArray, path: Path) -> IntArray:
 
 def _repair(t: FloatArray, path: Path, what: str) -> TimeRepair:
     rep = repair_order(t)
-    rep = TimeRepair(drop_stray(t, rep.index, path, what), rep.n_out_of_order, rep.n_duplicates)
+    kept = drop_stray(t, rep.index, path, what)
+    n_back = rep.n_out_of_order
+    if kept.size != rep.index.size and n_back:  # count again without the dropped samples
+        n_back = int(np.count_nonzero(np.diff(t[np.sort(kept)]) < 0))
+    rep = TimeRepair(kept, n_back, rep.n_duplicates)
     if rep.n_out_of_order:
         warn(f"{path}: {rep.n_out_of_order} {what} timestamp(s) out of order: sorted by t_s")
     if rep.n_duplicates:
