@@ -33,7 +33,7 @@ from google.protobuf import struct_pb2
 from saferoad import __version__
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
-from saferoad.adapters.grpc.model_server import GrpcServer, start_server
+from saferoad.adapters.grpc.model_server import GrpcServer, is_loopback, start_server
 from saferoad.adapters.recording._csv import file_size_limit
 from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
 from saferoad.domain.recording import Recording
@@ -435,4 +435,9 @@ def serve_analysis(
         token=token,
     )
     _log.info("analysis_server_started", host=host, port=server.port, detector=config.perception.detector)
+    if not is_loopback(host) and not inf.analyze_path_roots:
+        _log.warning(
+            "analyze_path_unrestricted", host=host,
+            message="AnalyzePath reads any folder this server can read; set inference.analyze_path_roots",
+        )
     return server, servicer
