@@ -328,3 +328,34 @@ def test_odd_requests_get_4xx_not_5xx(web: tuple[SqlStore, Any]) -> None:
     assert r.status_code == 422
     page = c.get("/login?next=//evil.example/")
     assert 'value="//evil.example/"' not in page.text  # no open redirect after login
+
+
+def test_reanalysed_trip_keeps_its_review(web: tuple[SqlStore, Any], tmp_path: Path) -> None:
+    import shutil
+
+    from saferoad.application.ingest import ingest_outputs
+    from saferoad.application.web import change_status
+
+    store, app = web
+    cfg = app.state.config
+    ids = _ids(store)
+    event_id = ids["event", ("tokyo-taxi", "D-aggressive")]
+    with store.unit_of_work() as uow:
+        ref = uow.web.event(event_id)
+        admin = uow.web.user("admin")
+    change_status(store, cfg, admin, event_id, "dismissed", "curb, not a swerve")
+    with store.unit_of_work() as uow:
+        before = uow.scores.get("driver_week", "tokyo-taxi", "D-aggressive", ref.week)
+    copy = shutil.copytree(ref.trip_source, tmp_path / "reanalysed")
+    summary = json.loads((copy / "summary.json").read_text())
+    (copy / "summary.json").write_text(json.dumps({**summary, "note": "analysed again"}))
+    res = ingest_outputs(store.unit_of_work, [copy], cfg)
+    assert len(res.replaced) == 1
+    with store.unit_of_work() as uow:
+        trip = uow.trips.get(next(iter(res.trip_ids.values())))
+        after = uow.scores.get("driver_week", "tokyo-taxi", "D-aggressive", ref.week)
+    same = [e for e in trip.events if e.type == ref.type and abs(e.start_s - ref.start_s) < 1e-6]
+    assert len(same) == 1
+    assert (same[0].status, same[0].dismiss_reason) == ("dismissed", "curb, not a swerve")
+    assert sum(e.status == "dismissed" for e in trip.events) == 1
+    assert after.score.value == pytest.approx(before.score.value, abs=1e-6)

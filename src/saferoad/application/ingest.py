@@ -538,6 +538,24 @@ def _score_trip(
     )
 
 
+def carry_review(old: TripRecord, new: TripRecord) -> TripRecord:
+    """``new`` with the review status (and dismissal reason) of ``old``'s events that it still
+    has: the same type starting within 0.05 s. A re-analysed recording keeps what a manager
+    decided about its events (a dismissed one stays out of the scores)."""
+    reviewed = {
+        (e.type, round(e.start_s, 1)): e for e in old.events if e.status != "needs_review"
+    }
+    if not reviewed:
+        return new
+    events = []
+    for e in new.events:
+        before = reviewed.get((e.type, round(e.start_s, 1)))
+        if before is not None and abs(before.start_s - e.start_s) <= 0.05:
+            e = replace(e, status=before.status, dismiss_reason=before.dismiss_reason)
+        events.append(e)
+    return replace(new, events=events)
+
+
 # --- the use case ------------------------------------------------------------------------
 
 
@@ -573,6 +591,7 @@ def ingest_outputs(
                 assert old is not None
                 weeks.add((old.ids.fleet, old.local_week))
                 drivers.add((old.ids.fleet, old.ids.driver, old.local_week))
+                trip = carry_review(old, trip)
                 uow.trips.remove(found[0])
                 result.replaced.append(str(out_dir))
             else:

@@ -49,6 +49,7 @@ class EventRecord:
     snapshot_path: str | None = None
     status: str = "needs_review"
     """Review status (``saferoad.domain.review.ReviewStatus``); a dismissed event is not counted."""
+    dismiss_reason: str | None = None
     id: int | None = None
     """The stored row's id (set when read back)."""
 

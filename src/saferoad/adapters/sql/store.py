@@ -272,6 +272,8 @@ class SqlTripRepository:
                         "evidence": e.evidence,
                         "clip_path": e.clip_path,
                         "snapshot_path": e.snapshot_path,
+                        "status": e.status,
+                        "dismiss_reason": e.dismiss_reason,
                     }
                     for e in trip.events
                 ],
@@ -317,6 +319,7 @@ class SqlTripRepository:
                 clip_path=e.clip_path,
                 snapshot_path=e.snapshot_path,
                 status=e.status,
+                dismiss_reason=e.dismiss_reason,
                 id=e.id,
             )
             for e in self.s.scalars(
