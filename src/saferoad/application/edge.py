@@ -542,6 +542,12 @@ class EdgeRecorder:
             newest = min(b, t_last)
             self._announce_early(report, motion.take_provisional(), newest, arrived)
             self._deliver(report, new, newest, arrived)
+            if self._early and self._early[0].end_s < newest - ecfg.motion_window_s:
+                # an early alert whose event left the window without becoming final: retracted
+                # (bounded state: the list never holds more than a window's events)
+                kept = [e for e in self._early if e.end_s >= newest - ecfg.motion_window_s]
+                report.early_retracted += len(self._early) - len(kept)
+                self._early = kept
             final_speed = motion.take_final_speed()
             odo.add(final_speed)
             if road is not None:
@@ -597,7 +603,7 @@ class EdgeRecorder:
         report.events = [report.events[i] for i in order]
         report.sensor_lag_s = [report.sensor_lag_s[i] for i in order]
         report.motion_runs = motion.runs
-        report.early_retracted = len(self._early)
+        report.early_retracted += len(self._early)
         self._early = []
         report.held_back = dict(self.debouncer.held_back)
         report.sensor_s = t_last - t_first
