@@ -115,7 +115,7 @@ def test_normal_drive_flags_no_departure() -> None:
     """The normal city drive at 70 km/h (above the departure floor): a bend, a lane change,
     a car passing in the next lane, pull-away and stop; no lane_departure in the truth or
     from the camera."""
-    sc = get_scenario("normal").make(["speed_kmh=70", "curve_radius_m=400"], seed=0)
+    sc = get_scenario("normal").make(["speed_kmh=70"], seed=0)
     assert [lb for lb in _truth(sc) if lb.type == "lane_departure"] == []
     res = _camera_lanes(sc)
     assert res.events == []
@@ -138,3 +138,26 @@ def test_analyze_with_video_writes_lanes_and_the_departure(tmp_path: Path) -> No
     assert float(np.median(lanes.loc[ok, "width_m"])) == pytest.approx(3.5, abs=0.15)
     # the drift to the right: the offset goes below -0.9 m (the line at < 0.85 m)
     assert float(lanes["offset_m"].min()) < -0.9
+
+
+@pytest.mark.parametrize("direction", ["left", "right"])
+def test_a_bend_at_highway_speed_is_no_departure(direction: str) -> None:
+    """A 70 km/h bend of radius 128 m (0.3 g) in the ego's lane: the lines curve away from
+    the straight-line model, the shared curvature follows them; no departure, no lane
+    change, both lines in most frames."""
+    sc = get_scenario("cornering").make(["speed_kmh=70", "lat_g=0.3", f"direction={direction}"], seed=1)
+    assert _truth(sc) == []
+    res = _camera_lanes(sc)
+    assert res.events == [] and res.lane_changes == []
+    assert res.frames_both / len(res.t_s) >= 0.8
+
+
+@pytest.mark.parametrize("direction", ["left", "right"])
+def test_departure_at_night(direction: str) -> None:
+    sc = get_scenario("lane_departure").make(
+        ["duration_s=18", "at_s=4", "camera.night=true", f"direction={direction}"], seed=2
+    )
+    [truth] = _truth(sc)
+    [ev] = _camera_lanes(sc).events
+    assert ev.direction is truth.direction
+    assert abs(ev.start_s - truth.start_s) <= 0.5 and abs(ev.end_s - truth.end_s) <= 0.5

@@ -6,17 +6,19 @@ the distance estimates use), which turns the image into a bird's-eye view in met
 vehicle frame, x forward, y left, origin under the camera. There the markings of a
 straight or gently curved road are nearly parallel to x, a lane width apart.
 
-:func:`observe_lanes` groups the ground segments of one frame into lines (segments whose
-lateral positions at ``x_ref_m`` agree within ``cluster_tol_m``), fits each with
-``y = a + b·x (+ c·x²)``, and picks the ego lane: the nearest line on each side at the
-camera (``y(0) = a``), as the pair a lane's width apart that the paint supports best.
-Each line has a confidence in [0, 1]: the length of road along which
-paint was seen, over ``full_support_m`` (a dashed line of 3 m dashes every 12 m shows about
-8 m of paint over the 6-40 m a camera reads), times a penalty when the fit's residual is
-larger than a marking's width (a curve the line model cannot follow, or segments of
-different things grouped together), and a line whose nearest paint is more than 15 m
-ahead loses trust linearly to none at 25 m (a long extrapolation to the camera). Night, worn paint and curves therefore come out as
-low confidence or no line at all, never as a guess.
+:func:`observe_lanes` fits one shape to all the frame's segments (markings are parallel:
+the road's curvature ``c`` and the car's heading ``b`` in ``y = a + b·x + c·x²``,
+:func:`road_shape`), groups segments by their lateral offset from that shape (within
+``cluster_tol_m``) into lines, gives each line its own heading where its paint spans 8 m or
+more and its position at the camera ``a`` from its nearest 12 m of paint, and picks the ego
+lane: of the lines left and right of the camera, the pair a lane's width apart that the paint
+supports best. Each line has a confidence in [0, 1]: the length of road along which paint was
+seen, over ``full_support_m`` (a dashed line of 3 m dashes every 12 m shows about 8 m of paint
+over the 4-30 m read), times a penalty when the residual is larger than a marking's width
+(a curve the shape does not follow, or segments of different things grouped together), and a
+line whose nearest paint is more than 15 m ahead loses trust linearly to none at 25 m (a long
+extrapolation to the camera). Night, worn paint and curves therefore come out as low
+confidence or no line at all, never as a guess.
 """
 
 from __future__ import annotations
@@ -105,9 +107,8 @@ def observe_lanes(
     *,
     x_near_m: float = 4.0,
     x_far_m: float = 30.0,
-    x_ref_m: float = 12.0,
     cluster_tol_m: float = 0.45,
-    max_slope: float = 0.2,
+    max_slope: float = 0.35,
     full_support_m: float = 8.0,
     rms_ok_m: float = 0.15,
     min_width_m: float = 2.2,
@@ -115,7 +116,7 @@ def observe_lanes(
 ) -> LaneObservation:
     """The ego lane's lines from one frame's ground segments (see the module docstring)."""
     lines = fit_lines(
-        ground, x_near_m=x_near_m, x_far_m=x_far_m, x_ref_m=x_ref_m, cluster_tol_m=cluster_tol_m,
+        ground, x_near_m=x_near_m, x_far_m=x_far_m, cluster_tol_m=cluster_tol_m,
         max_slope=max_slope, full_support_m=full_support_m, rms_ok_m=rms_ok_m,
     )
     lefts = [ln for ln in lines if ln.a > 0]
@@ -143,13 +144,15 @@ def fit_lines(
     *,
     x_near_m: float = 4.0,
     x_far_m: float = 30.0,
-    x_ref_m: float = 12.0,
     cluster_tol_m: float = 0.45,
-    max_slope: float = 0.2,
+    max_slope: float = 0.35,
     full_support_m: float = 8.0,
     rms_ok_m: float = 0.15,
 ) -> list[LaneLine]:
-    """Every line the ground segments (N, 4) show, lateral position order."""
+    """Every line the ground segments (N, 4) show, in lateral order. The markings of a road
+    are parallel: one shape ``y = b·x + c·x²`` (the car's heading to the road, the road's
+    curvature) is fitted to all segments' slopes at once (:func:`road_shape`), then each
+    segment's lateral offset from that shape groups it into a line."""
     g = np.asarray(ground, dtype=np.float64).reshape(-1, 4)
     if len(g) == 0:
         return []
@@ -161,76 +164,106 @@ def fit_lines(
     g, dx = g[keep], dx[keep]
     if len(g) == 0:
         return []
-    b = (g[:, 3] - g[:, 1]) / dx
-    keep = np.abs(b) <= max_slope
-    g, b = g[keep], b[keep]
+    slope = (g[:, 3] - g[:, 1]) / dx
+    keep = np.abs(slope) <= max_slope
+    g = g[keep]
     if len(g) == 0:
         return []
-    y_ref = g[:, 1] + b * (x_ref_m - g[:, 0])
-    order = np.argsort(y_ref)
+    b, c, inlier = road_shape(g)
+    g = g[inlier]
+    pts = [_points(seg, x_near_m, x_far_m) for seg in g]
+    off = np.array([
+        float(np.average(y - b * x - c * x * x, weights=1.0 / (x * x))) if len(x) else math.nan
+        for x, y in pts
+    ])
+    ok = np.isfinite(off)
+    idx_all = np.flatnonzero(ok)
+    if len(idx_all) == 0:
+        return []
+    order = idx_all[np.argsort(off[idx_all])]
     groups: list[list[int]] = [[int(order[0])]]
     for i in order[1:]:
-        if y_ref[i] - y_ref[groups[-1][-1]] <= cluster_tol_m:
+        if off[i] - off[groups[-1][-1]] <= cluster_tol_m:
             groups[-1].append(int(i))
         else:
             groups.append([int(i)])
     out = []
     for idx in groups:
-        line = _fit(g[idx], x_near_m, x_far_m, full_support_m, rms_ok_m)
-        if line is not None:
-            out.append(line)
+        x = np.concatenate([pts[i][0] for i in idx])
+        y = np.concatenate([pts[i][1] for i in idx])
+        if len(x) < 3:
+            continue
+        # the shared curvature, the line's own heading where its paint spans enough road
+        # (an uncalibrated camera's pitch or height error makes true parallels diverge
+        # linearly), weights 1/x (a pixel's lateral error on the road grows with distance)
+        yc = y - c * x * x
+        bb = float(np.polyfit(x, yc, 1, w=1.0 / x)[0]) if np.ptp(x) >= 8.0 else b
+        o = yc - bb * x
+        # the line at the camera from its nearest ``NEAR_FIT_M`` of paint (far paint, a few
+        # pixels wide, carries most of the bias)
+        near = x <= float(x.min()) + NEAR_FIT_M
+        aa = float(np.average(o[near], weights=1.0 / x[near] ** 2))
+        rms = float(np.sqrt(np.mean((o - aa) ** 2)))
+        support = _union_length([(max(x_near_m, float(s[0])), min(x_far_m, float(s[2]))) for s in g[idx]])
+        trust_near = float(np.clip((25.0 - float(x.min())) / 10.0, 0.0, 1.0))
+        conf = min(1.0, support / full_support_m) * min(1.0, rms_ok_m / max(rms, 1e-9)) * trust_near
+        out.append(LaneLine(aa, bb, c, conf, float(x.min()), float(x.max()), support, rms))
     return out
 
 
 NEAR_FIT_M = 12.0
-"""The line's position and heading at the camera come from its nearest this many metres."""
+"""A line's position at the camera comes from its nearest this many metres of paint."""
 
 
-def _fit(g: FloatArray, x_near: float, x_far: float, full_support: float, rms_ok: float) -> LaneLine | None:
-    xs, ys = [], []
-    for x1, y1, x2, y2 in g:
-        n = max(2, math.ceil((x2 - x1) / 0.5) + 1)
-        f = np.linspace(0.0, 1.0, n)
-        xs.append(x1 + f * (x2 - x1))
-        ys.append(y1 + f * (y2 - y1))
-    x = np.concatenate(xs)
-    y = np.concatenate(ys)
+def road_shape(g: FloatArray, min_span_m: float = 10.0) -> tuple[float, float, np.ndarray]:
+    """The shape ``y = b·x + c·x²`` all markings share, from the segments' slopes
+    (``slope = b + 2c·x`` at each segment's middle; least squares weighted by ground length
+    over distance, then again without segments more than 0.05 (or 3 median deviations) off:
+    a vehicle's edge or a shadow), and which segments fit it. With the segments spanning less
+    than ``min_span_m`` of road the curvature is not estimated (``c = 0``)."""
+    dx = g[:, 2] - g[:, 0]
+    xm = (g[:, 0] + g[:, 2]) / 2.0
+    s = (g[:, 3] - g[:, 1]) / dx
+    w = np.hypot(dx, g[:, 3] - g[:, 1]) / xm
+    inlier = np.ones(len(g), dtype=bool)
+    b = c = 0.0
+    for _ in range(3):
+        sel = inlier
+        if sel.sum() >= 3 and np.ptp(xm[sel]) >= min_span_m:
+            a_mat = np.stack([np.ones(int(sel.sum())), 2.0 * xm[sel]], axis=1) * np.sqrt(w[sel])[:, None]
+            sol, *_ = np.linalg.lstsq(a_mat, s[sel] * np.sqrt(w[sel]), rcond=None)
+            b, c = float(sol[0]), float(sol[1])
+        else:
+            b, c = float(np.average(s[sel], weights=w[sel])) if sel.any() else 0.0, 0.0
+        r = np.abs(s - (b + 2.0 * c * xm))
+        mad = float(np.median(r[inlier])) if inlier.any() else 0.0
+        new = r <= max(0.05, 3.0 * 1.4826 * mad)
+        if new.sum() < 2 or (new == inlier).all():
+            inlier = new if new.sum() >= 2 else inlier
+            break
+        inlier = new
+    return b, c, inlier
+
+
+def _points(seg: FloatArray, x_near: float, x_far: float) -> tuple[FloatArray, FloatArray]:
+    """Points every 0.5 m along a ground segment, inside the window."""
+    x1, y1, x2, y2 = (float(v) for v in seg)
+    n = max(2, math.ceil((x2 - x1) / 0.5) + 1)
+    f = np.linspace(0.0, 1.0, n)
+    x = x1 + f * (x2 - x1)
+    y = y1 + f * (y2 - y1)
     sel = (x >= x_near) & (x <= x_far)
-    x, y = x[sel], y[sel]
-    if len(x) < 3:
-        return None
-    span = float(x.max() - x.min())
-    deg = 2 if span >= 25.0 and len(g) >= 2 else 1
-    # a pixel's lateral error on the road grows with the distance: weights 1/x (polyfit
-    # squares them: inverse variance)
-    coef = np.polyfit(x, y, deg, w=1.0 / x)
-    resid = y - np.polyval(coef, x)
-    # the line at the camera: the fit's shape (heading, curvature), moved onto the nearest
-    # ``NEAR_FIT_M`` of paint (far paint, a few pixels wide, carries most of the bias;
-    # a short near piece alone gives a poor heading to extrapolate with)
-    near_sel = x <= float(x.min()) + NEAR_FIT_M
-    shape = np.polyval(np.concatenate([coef[:-1], [0.0]]), x)
-    wn = 1.0 / x[near_sel] ** 2
-    coef = coef.copy()
-    coef[-1] = float(np.sum(wn * (y[near_sel] - shape[near_sel])) / np.sum(wn))
-    resid = y - np.polyval(coef, x)
-    rms = float(np.sqrt(np.mean(resid * resid)))
-    c = float(coef[0]) if deg == 2 else 0.0
-    bb = float(coef[-2])
-    aa = float(coef[-1])
-    # support: the union of the segments' x-intervals inside the window
-    iv = sorted((max(x_near, float(s[0])), min(x_far, float(s[2]))) for s in g)
-    support = 0.0
+    return x[sel], y[sel]
+
+
+def _union_length(iv: list[tuple[float, float]]) -> float:
+    iv = sorted(iv)
+    total = 0.0
     cur_a, cur_b = iv[0]
     for a, b in iv[1:]:
         if a > cur_b:
-            support += max(0.0, cur_b - cur_a)
+            total += max(0.0, cur_b - cur_a)
             cur_a, cur_b = a, b
         else:
             cur_b = max(cur_b, b)
-    support += max(0.0, cur_b - cur_a)
-    # a line first seen far ahead is extrapolated a long way to the camera: trusted fully
-    # with paint within 15 m, not at all when the nearest paint is 25 m away
-    near = float(np.clip((25.0 - float(x.min())) / 10.0, 0.0, 1.0))
-    conf = min(1.0, support / full_support) * min(1.0, rms_ok / max(rms, 1e-9)) * near
-    return LaneLine(aa, bb, c, float(conf), float(x.min()), float(x.max()), support, rms)
+    return total + max(0.0, cur_b - cur_a)
