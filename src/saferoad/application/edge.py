@@ -134,6 +134,8 @@ class EdgeReport:
     """Clips cut into the spool."""
     distance_km: float | None = None
     """From the final ego speed (None without a speed)."""
+    manoeuvres: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Graded manoeuvres per kind and band (contract 1: ``summary.json`` → ``manoeuvres``)."""
     speed_source: str | None = None
     loop: dict[str, int] = field(default_factory=dict)
     """Loop recording: segments written, deleted, locked at the end, the largest overflow."""
@@ -603,6 +605,7 @@ class EdgeRecorder:
         report.events = [report.events[i] for i in order]
         report.sensor_lag_s = [report.sensor_lag_s[i] for i in order]
         report.motion_runs = motion.runs
+        report.manoeuvres = motion.manoeuvre_counts.to_dict()
         report.early_retracted += len(self._early)
         self._early = []
         report.held_back = dict(self.debouncer.held_back)
@@ -724,6 +727,7 @@ def trip_body(recording: Recording, report: EdgeReport) -> dict[str, Any]:
         "duration_s": round(recording.duration_s, 3),
         "distance_km": None if report.distance_km is None else round(report.distance_km, 3),
         "speed_source": report.speed_source,
+        "manoeuvres": report.manoeuvres,
         "event_counts": counts,
         "n_events": len(report.events),
         "edge": {"alerts": len(report.alerts), "held_back": dict(report.held_back)},

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from saferoad.domain.motion.engine import EngineParams, MotionResult, run_engine
+from saferoad.domain.motion.manoeuvres import Manoeuvre, ManoeuvreCounts
 from saferoad.domain.types import Event, GpsSeries, ImuSeries, SpeedSeries
 
 
@@ -143,6 +144,10 @@ class StreamingMotion:
         self._next_run: float | None = None
         self._emitted: deque[Event] = deque()
         self._provisional: deque[Event] = deque()
+        self._manoeuvres: deque[Manoeuvre] = deque()
+        """Final manoeuvres of the window (for de-duplication)."""
+        self._counts: dict[str, dict[str, int]] = {}
+        """Final manoeuvres per kind and band (counts only: bounded however long the drive)."""
         self._new_provisional: list[Event] = []
         self._speed_until = -math.inf
         self._final_speed: list[SpeedSeries] = []
@@ -196,6 +201,12 @@ class StreamingMotion:
         """Samples held (IMU + GPS + CAN): bounded by ``window_s`` of each stream."""
         return sum(len(c) for buf in (self._imu, self._gps, self._can) for c in buf)
 
+    @property
+    def manoeuvre_counts(self) -> ManoeuvreCounts:
+        """The graded manoeuvres final so far, per kind and band (``summary.json`` →
+        ``manoeuvres``)."""
+        return ManoeuvreCounts.from_dict(self._counts)
+
     def take_provisional(self) -> list[Event]:
         """Events seen since the last call that ended ``early_s`` before the newest sample but
         are not final yet (their type or times may still change, or they may vanish): for an
@@ -247,6 +258,8 @@ class StreamingMotion:
             self._emitted.popleft()
         while self._provisional and self._provisional[0].end_s < t0 - self.stream.window_s:
             self._provisional.popleft()
+        while self._manoeuvres and self._manoeuvres[0].end_s < t0 - self.stream.window_s:
+            self._manoeuvres.popleft()
 
     def _analyse(self, now: float, *, last: bool) -> list[Event]:
         w0 = self._window_start(now)
@@ -265,6 +278,13 @@ class StreamingMotion:
         at_start = self._first is not None and w0 <= self._first
         g = self.stream.guard_s
         out: list[Event] = []
+        for m in res.manoeuvres:
+            if (last or m.end_s <= now - g) and (at_start or m.start_s >= w0 + g) and not any(
+                o.kind == m.kind and o.start_s <= m.end_s and m.start_s <= o.end_s for o in self._manoeuvres
+            ):
+                self._manoeuvres.append(m)
+                per = self._counts.setdefault(m.kind.value, {})
+                per[m.band.value] = per.get(m.band.value, 0) + 1
         early = self.stream.early_s
         for ev in res.events:
             if not last and ev.end_s > now - g:
