@@ -14,6 +14,7 @@ import json
 import os
 import re
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,10 @@ def _web(uow: UnitOfWork) -> Any:
 
 TOKEN_CACHE_S = 30.0
 """A known token is looked up again after this long (a revoked token stops within it)."""
-_TOKENS: dict[tuple[int, str], tuple[float, DeviceAuth]] = {}
+_TOKENS: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, DeviceAuth]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per store: token SHA-256 -> (when looked up, the device)."""
 
 
 def authenticate(store: Store, authorization: str | None) -> DeviceAuth:
@@ -75,13 +79,14 @@ def authenticate(store: Store, authorization: str | None) -> DeviceAuth:
             {"WWW-Authenticate": "Bearer"},
         )
     token = authorization[len("Bearer ") :].strip()
-    key = (id(store), token_sha256(token))
+    key = token_sha256(token)
     now = time.monotonic()
-    cached = _TOKENS.get(key)
+    known = _TOKENS.setdefault(store, {})
+    cached = known.get(key)
     if cached is not None and now - cached[0] < TOKEN_CACHE_S:
         return cached[1]
     with store.unit_of_work() as uow:
-        found = _web(uow).device(key[1])
+        found = _web(uow).device(key)
     if found is None:
         raise IngestError(
             401,
@@ -89,9 +94,9 @@ def authenticate(store: Store, authorization: str | None) -> DeviceAuth:
             {"WWW-Authenticate": "Bearer"},
         )
     auth = DeviceAuth(*found)
-    if len(_TOKENS) > 10_000:
-        _TOKENS.clear()
-    _TOKENS[key] = (now, auth)
+    if len(known) > 10_000:
+        known.clear()
+    known[key] = (now, auth)
     return auth
 
 
