@@ -166,6 +166,8 @@ def test_a_refused_token_stops_without_marking_anything(tmp_path: Path, ingest_s
 
 def test_cli_records_then_uploads_every_event(tmp_path: Path, ingest_server: Any) -> None:
     import json
+    import socket
+    import time
 
     from typer.testing import CliRunner
 
@@ -180,12 +182,26 @@ def test_cli_records_then_uploads_every_event(tmp_path: Path, ingest_server: Any
     assert res.exit_code == 0, res.output
     n = len((tmp_path / "out" / "events.jsonl").read_text().splitlines())
     assert n >= 4
-    ingest_server.start()
     up = ["edge", "--upload", "--spool", spool, "--set", f"edge.ingest_url={ingest_server.url}"]
+    # server not there yet: --upload-for bounds the run, everything stays queued
+    t0 = time.monotonic()
+    res = runner.invoke(app, [*up, "--upload-for", "2"], env={"SAFEROAD_DEVICE_TOKEN": ingest_server.token})
+    assert res.exit_code == 0 and "time limit" in res.output, res.output
+    assert time.monotonic() - t0 < 30
+    assert json.loads(runner.invoke(app, ["edge", "--status", "--spool", spool]).output)["events"] == {"queued": n}
+    ingest_server.start()
     res = runner.invoke(app, up, env={"SAFEROAD_DEVICE_TOKEN": ""})
     assert res.exit_code != 0 and "SAFEROAD_DEVICE_TOKEN" in res.output  # no token: a clear message
-    res = runner.invoke(app, up, env={"SAFEROAD_DEVICE_TOKEN": ingest_server.token})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    res = runner.invoke(app, [*up, "--set", f"edge.alert_udp=127.0.0.1:{sock.getsockname()[1]}"],
+                        env={"SAFEROAD_DEVICE_TOKEN": ingest_server.token})  # fmt: skip
     assert res.exit_code == 0, res.output
+    # the spool's counts go out on the status sinks (retained on MQTT): what the fleet sees
+    msg = json.loads(sock.recv(65536))
+    sock.close()
+    assert msg["kind"] == "status" and msg["state"] == "uploaded" and msg["events"] == {"sent": n}
     st = ingest_server.state
     assert len(st.trips) == 1 and len(st.events) == n
     (trip,) = st.trips.values()

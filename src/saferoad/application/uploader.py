@@ -116,6 +116,8 @@ class Uploader:
                 res.transient_errors += 1
                 self.queue.mark(job, "queued", f"transient: {_why(err.reply)}")
                 wait = self.backoff(err.reply)
+                if max_s is not None:
+                    wait = min(wait, max(0.0, t0 + max_s - self.clock.now()))
                 res.backoff_s += wait
                 log.info("upload_retry", kind=job.kind, id=job.event_id or job.trip_id, why=_why(err.reply), wait_s=round(wait, 3))
                 self.clock.sleep(wait)
@@ -185,9 +187,12 @@ def _why(reply: IngestReply) -> str:
     return f"{reply.status} {reply.detail}".strip() if reply.status else reply.detail
 
 
-def upload_from_config(config: SaferoadConfig, queue: UploadQueue, clock: Clock | None = None) -> UploadResult:
+def upload_from_config(
+    config: SaferoadConfig, queue: UploadQueue, clock: Clock | None = None, max_s: float | None = None
+) -> UploadResult:
     """The uploader as ``saferoad edge --upload`` runs it (HTTP client, token from the
-    environment variable ``edge.device_token_env``)."""
+    environment variable ``edge.device_token_env``), for at most ``max_s`` seconds when given
+    (a device's periodic job must not hang while the server is away)."""
     from saferoad.adapters.ingest_http.client import HttpIngestClient
     from saferoad.application.edge import WallClock
 
@@ -206,4 +211,4 @@ def upload_from_config(config: SaferoadConfig, queue: UploadQueue, clock: Clock 
         backoff_max_s=ecfg.backoff_max_s,
         chunk_bytes=ecfg.clip_chunk_bytes,
     )
-    return up.run()
+    return up.run(max_s)

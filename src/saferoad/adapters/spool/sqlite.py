@@ -196,6 +196,11 @@ class SqliteSpool:
                 (state, error, sent, value),
             )
 
+    def device_id(self) -> str | None:
+        """The device the spooled trips come from (None: no trip yet)."""
+        row = self.db.execute("SELECT body FROM trips ORDER BY created_at DESC LIMIT 1").fetchone()
+        return None if row is None else str(json.loads(row[0]).get("device_id") or "") or None
+
     def pending_windows(self, before_s: float, after_s: float) -> list[tuple[float, float]]:
         """Absolute time windows (epoch s; sensor time where the drive's start is unknown) of
         the events whose metadata or clip still waits for upload, widened by the clip's span:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,6 +15,24 @@ from saferoad.entrypoints.cli.common import (
     load_cli_config,
     user_errors,
 )
+
+
+def _publish_upload_status(ecfg: Any, spool_db: Any) -> None:
+    """The spool's counts on the status sinks (MQTT: retained, what the fleet sees)."""
+    from saferoad.application.edge_sinks import build_sinks
+
+    device = spool_db.device_id()
+    if device is None:
+        return
+    st = spool_db.status()
+    sinks = build_sinks(ecfg, device)
+    try:
+        for sink in sinks:
+            sink.status({"state": "uploaded", "events": st["events"], "clips": st["clips"], "trips": st["trips"],
+                         "problems": len(st["problems"])})  # fmt: skip
+    finally:
+        for sink in sinks:
+            sink.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +47,7 @@ def register(app: typer.Typer) -> None:
         spool: Path | None = typer.Option(None, "--spool", help="On-device spool (SQLite) (= --set edge.spool=PATH)."),
         no_spool: bool = typer.Option(False, "--no-spool", help="Do not write the spool (alerts only)."),
         upload: bool = typer.Option(False, "--upload", help="After the drive, upload what the spool holds to edge.ingest_url until it is empty or only failed entries remain."),
+        upload_for: float | None = typer.Option(None, "--upload-for", help="Stop uploading after this many seconds (what is left stays queued for the next run)."),
         status: bool = typer.Option(False, "--status", help="Print the spool's upload status (queued, sent, capped, failed and why) and stop."),
     ) -> None:
         """Run the drive recorder: a recording fed in as if live (--replay) through the streaming rules, alerts to the sinks, events into the spool."""
@@ -95,5 +115,6 @@ def register(app: typer.Typer) -> None:
                 from saferoad.application.uploader import upload_from_config
 
                 assert spool_db is not None
-                result = upload_from_config(cfg, spool_db)
+                result = upload_from_config(cfg, spool_db, max_s=upload_for)
                 console.print(json.dumps(result.to_dict()))
+                _publish_upload_status(ecfg, spool_db)
