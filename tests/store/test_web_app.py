@@ -359,3 +359,29 @@ def test_reanalysed_trip_keeps_its_review(web: tuple[SqlStore, Any], tmp_path: P
     assert (same[0].status, same[0].dismiss_reason) == ("dismissed", "curb, not a swerve")
     assert sum(e.status == "dismissed" for e in trip.events) == 1
     assert after.score.value == pytest.approx(before.score.value, abs=1e-6)
+
+
+def test_users_and_devices_commands(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from saferoad.adapters.sql import open_store
+    from saferoad.application.device_ingest import authenticate
+    from saferoad.application.web import login
+    from saferoad.entrypoints.cli.app import app as cli
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    run = CliRunner().invoke
+    ok = run(cli, ["users", "add", "maria", "--role", "manager", "--fleet", "f1", "--fleet",
+                   "f2", "--password", "maria-pass", "--db", db])
+    assert ok.exit_code == 0, ok.output
+    bad = run(cli, ["users", "add", "x", "--role", "driver", "--password", "long-enough",
+                    "--db", db])
+    assert bad.exit_code != 0 and "--driver FLEET/DRIVER" in bad.output
+    dev = run(cli, ["devices", "add", "SR-9", "--fleet", "f1", "--db", db])
+    assert dev.exit_code == 0, dev.output
+    token = dev.output.strip().splitlines()[-1]
+    with open_store(db) as store:
+        session = login(store, "maria", "maria-pass", 1.0)
+        assert session is not None and session.user.fleets == ("f1", "f2")
+        assert login(store, "maria", "wrong-pass", 1.0) is None
+        assert authenticate(store, f"Bearer {token}").device == "SR-9"
