@@ -55,3 +55,20 @@ def test_the_car_stays_in_its_lane(highway_lanes: list[LaneObservation]) -> None
     assert res.lane_changes == []
     off = res.offset_m[np.isfinite(res.offset_m)]
     assert np.abs(off).max() < 0.9  # never near a line (|offset| + 1.08 m would reach it)
+
+
+def test_no_departure_on_the_busy_720p_clip(shared_dir: Path) -> None:
+    """The second real clip (a concrete barrier and its shadow on the left, faint dashes,
+    traffic): the lines it cannot see are unknown rather than guessed, and no departure
+    comes out at an assumed highway speed."""
+    from saferoad.application.stages.road_lanes import lane_params
+
+    frames = open_frames(shared_dir / "data/video/highway_vehicles_720p.mp4")
+    det = ClassicalLaneDetector(estimate_pitch=True)
+    cam = CameraModel(CameraIntrinsics.from_fov(frames.width, frames.height, 90.0), CameraMount())
+    try:
+        obs = [det.detect(f, cam) for f in frames]
+    finally:
+        frames.close()
+    res = lane_events(obs, np.array([0.0, 60.0]), np.array([27.0, 27.0]), lane_params(load_config().lanes))
+    assert res.events == []

@@ -43,6 +43,12 @@ class LanesConfig(Section):
     max_gap_s: float = Field(
         1.0, gt=0, description="Observations farther apart than this are not compared (no lane change is inferred across a gap)."
     )
+    max_lateral_speed_mps: float = Field(
+        4.0, gt=0, description="A line that moved farther since the last frame than this speed allows (plus gate_slack_m), and not by a lane width, is taken as not seen (a lane change peaks at about 2.8 m/s)."
+    )
+    gate_slack_m: float = Field(
+        0.3, ge=0, description="Measurement noise allowed on top of max_lateral_speed_mps between frames."
+    )
     flicker_s: float = Field(
         1.0, ge=0, description="A line crossing undone within this time is none (the car riding on the line)."
     )

@@ -11,7 +11,8 @@ eye view in metres) and grouped into lines there (``saferoad.domain.lanes``).
   width apart on the road and join one line there.
 * The pitch: the camera's when the recording states it; otherwise, with ``estimate_pitch``,
   the median over the frames seen so far of the horizon that the markings' vanishing point
-  gives (``adapters/video/lanes.py``, Stein, Mano & Shashua), re-estimated every
+  gives (``adapters/video/lanes.py``, Stein, Mano & Shashua), tried every frame until the
+  first estimate (no lines before it: the road plane is unknown), then every
   ``pitch_every`` frames.
 """
 
@@ -47,17 +48,21 @@ class ClassicalLaneDetector:
 
     def detect(self, frame: Frame, camera: CameraModel) -> LaneObservation:
         cam = camera.scaled(frame.width, frame.height)
+        n = self._n
+        self._n += 1
         if self.estimate_pitch:
-            if self._n % self.pitch_every == 0:
+            if not self.rows or n % self.pitch_every == 0:
                 from saferoad.adapters.video.lanes import estimate_vanishing_point
 
                 est = estimate_vanishing_point(frame.image)
                 if est is not None:
                     self.rows.append(est.vanishing_point[1])
-            if self.rows:
-                pitch = pitch_from_horizon(float(np.median(self.rows)), cam.intrinsics)
-                cam = cam.with_mount(replace(cam.mount, pitch_deg=pitch))
-        self._n += 1
+            if not self.rows:
+                # no pitch yet: the road plane is unknown, so are the lines (a guessed pitch
+                # of 0 put real lines a metre off)
+                return LaneObservation(frame.t_s, frame.index, None, None)
+            pitch = pitch_from_horizon(float(np.median(self.rows)), cam.intrinsics)
+            cam = cam.with_mount(replace(cam.mount, pitch_deg=pitch))
         self.camera = cam
         seg = marking_segments(frame.image, cam, self.horizon_margin_deg)
         return observe_lanes(frame.t_s, frame.index, ground_segments(cam, seg))

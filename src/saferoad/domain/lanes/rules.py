@@ -1,9 +1,16 @@
 """Lane changes the road camera sees, ``lane_departure``, and their fusion with the IMU.
 
+Consistency
+-----------
+A line that jumped farther since the last frame than a car moves sideways
+(``max_lateral_speed_mps``: a lane change of width W in T seconds peaks at 2W/T, 2.8 m/s
+for 3.5 m in 2.5 s; plus ``gate_slack_m`` of measurement noise) is taken as not seen, unless the jump is
+about a lane width (crossing a marking makes the next lane's line the nearest).
+
 Lane changes
 ------------
 Frame by frame the ego's offset from its lane's centre ``p`` (left +) is known where the
-lines are (both, or one plus the last width). Crossing a marking makes ``p`` jump by about
+lines are (both, or one plus the width measured within the last ``WIDTH_MEMORY_S``). Crossing a marking makes ``p`` jump by about
 one lane width: from ``+W/2`` to ``-W/2`` when the left marking is crossed (a change to the
 left), the other way for the right one. A jump of more than half a width between
 observations at most ``max_gap_s`` apart is a crossing; a crossing undone within
@@ -45,6 +52,9 @@ from saferoad.domain.lanes.geometry import LaneObservation
 from saferoad.domain.types import Direction, Event, EventType, FloatArray, Severity
 
 MPH = 0.44704
+WIDTH_MEMORY_S = 3.0
+"""With one line seen, the lane's centre is placed with the width measured (both lines) at
+most this long before; older, the offset is unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +70,8 @@ class LaneParams:
     quiet_after_lane_change_s: float = 5.0
     """openpilot: 5 s blinker cooldown."""
     max_gap_s: float = 1.0
+    max_lateral_speed_mps: float = 4.0
+    gate_slack_m: float = 0.3
     flicker_s: float = 1.0
     centre_band: float = 0.25
     fusion_margin_s: float = 1.0
@@ -117,6 +129,7 @@ def lane_events(
     right = np.array([o.right.a if o.right is not None and o.right.confidence >= thr else math.nan for o in observations])
     lconf = np.array([o.left.confidence if o.left is not None else 0.0 for o in observations])
     rconf = np.array([o.right.confidence if o.right is not None else 0.0 for o in observations])
+    _gate(t, left, right, p)
     both = np.isfinite(left) & np.isfinite(right)
     res.frames_both = int(both.sum())
     res.frames_left = int(np.isfinite(left).sum())
@@ -126,18 +139,21 @@ def lane_events(
     offset = np.full(n, math.nan)
     width = np.full(n, math.nan)
     w_last: float | None = None
+    w_t = -math.inf
     crossings: list[tuple[float, int]] = []
     prev: tuple[float, float] | None = None
     for i in range(n):
         lv, rv = left[i], right[i]
+        recent = w_last is not None and t[i] - w_t <= WIDTH_MEMORY_S
         if both[i]:
             w = float(lv - rv)
-            w_last = w if w_last is None else 0.8 * w_last + 0.2 * w
+            w_last = w if w_last is None or not recent else 0.8 * w_last + 0.2 * w
+            w_t = float(t[i])
             c = (lv + rv) / 2.0
             width[i] = w
-        elif w_last is not None and math.isfinite(lv):
+        elif recent and w_last is not None and math.isfinite(lv):
             c = lv - w_last / 2.0
-        elif w_last is not None and math.isfinite(rv):
+        elif recent and w_last is not None and math.isfinite(rv):
             c = rv + w_last / 2.0
         else:
             continue
@@ -198,6 +214,30 @@ def lane_events(
             ))
     res.events.sort(key=lambda e: e.start_s)
     return res
+
+
+def _gate(t: FloatArray, left: FloatArray, right: FloatArray, p: LaneParams) -> None:
+    """Drop (in place, to NaN) a line that moved farther since the last line kept on its side
+    than the car can move sideways (``max_lateral_speed_mps`` × the time since, plus
+    ``gate_slack_m``), unless it moved by about a lane width (the next lane's line becoming
+    the nearest as the car crosses a marking). After ``max_gap_s`` without a kept line the
+    side is taken afresh."""
+    w = 3.5
+    last: dict[int, tuple[float, float]] = {}
+    for i in range(len(t)):
+        if math.isfinite(left[i]) and math.isfinite(right[i]) and 2.2 <= left[i] - right[i] <= 5.0:
+            w = float(left[i] - right[i])
+        for k, arr in ((0, left), (1, right)):
+            a = float(arr[i])
+            if not math.isfinite(a):
+                continue
+            prev = last.get(k)
+            if prev is not None and t[i] - prev[0] <= p.max_gap_s:
+                tol = p.max_lateral_speed_mps * (t[i] - prev[0]) + p.gate_slack_m
+                if min(abs(a - prev[1]), abs(abs(a - prev[1]) - w)) > tol:
+                    arr[i] = math.nan
+                    continue
+            last[k] = (float(t[i]), a)
 
 
 def _runs(mask: np.ndarray, t: FloatArray, max_gap_s: float) -> list[tuple[int, int]]:
