@@ -138,6 +138,13 @@ def test_analyze_with_video_writes_lanes_and_the_departure(tmp_path: Path) -> No
     assert float(np.median(lanes.loc[ok, "width_m"])) == pytest.approx(3.5, abs=0.15)
     # the drift to the right: the offset goes below -0.9 m (the line at < 0.85 m)
     assert float(lanes["offset_m"].min()) < -0.9
+    # and at 10 Hz in timeline.parquet, where the ego's true offset is known
+    tl = pq.read_table(out / "timeline.parquet").to_pandas()
+    sc = get_scenario("lane_departure").make(["duration_s=16", "at_s=4", "direction=right"], seed=5)
+    truth_d = np.interp(tl["t_s"], sc.t, sc.ego.d)
+    ok = tl["lane_offset_m"].notna() & (tl["lane_confidence"] >= 0.5)
+    assert ok.mean() >= 0.85
+    assert float(np.percentile(np.abs(tl.loc[ok, "lane_offset_m"] - truth_d[ok]), 90)) < 0.2
 
 
 @pytest.mark.parametrize("direction", ["left", "right"])

@@ -5,7 +5,9 @@ collected, the camera's lane changes fused into the motion stage's events, ``lan
 (the ego lane's lines at the camera, vehicle frame, left +; null where not seen),
 ``left_confidence`` / ``right_confidence``, ``offset_m`` (the camera's offset from the lane
 centre, left +) and ``width_m`` (null unless both lines are seen at ``lanes.min_line_confidence``),
-``confidence`` (the smaller line confidence).
+``confidence`` (the smaller line confidence). The same offset, width and confidence go into
+``timeline.parquet`` as ``lane_offset_m``, ``lane_width_m``, ``lane_confidence`` (the nearest
+frame to each timeline row; NaN where none is near or the lane is unknown).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -63,6 +66,13 @@ def run_lanes(
     ctx.events[:] = fused
     if ctx.out_dir is not None:
         write_lanes(ctx.out_dir / "lanes.parquet", observations, res, params.min_line_confidence)
+        timeline = ctx.artefacts.get("timeline")
+        if isinstance(timeline, dict) and "t_s" in timeline and len(res.t_s):
+            from saferoad.application.stages.motion import write_timeline
+
+            merged = {**timeline, **lane_timeline(np.asarray(timeline["t_s"], dtype=np.float64), res)}
+            write_timeline(ctx.out_dir / "timeline.parquet", merged)
+            ctx.artefacts["timeline"] = merged
     n = len(observations)
     summary = {
         "detector": ctx.config.lanes.detector,
@@ -77,6 +87,21 @@ def run_lanes(
         "ms_per_frame": round(1000.0 * seconds / n, 3) if n else None,
     }
     return res.events, summary
+
+
+def lane_timeline(t_s: np.ndarray, res: LaneResult) -> dict[str, np.ndarray]:
+    """``lane_offset_m``, ``lane_width_m``, ``lane_confidence`` at the timeline's times: the
+    nearest frame's, when one lies within half the frames' median interval (NaN otherwise)."""
+    ft = res.t_s
+    step = float(np.median(np.diff(ft))) if len(ft) > 1 else 0.1
+    j = np.clip(np.searchsorted(ft, t_s), 1, max(len(ft) - 1, 1))
+    i = np.where(np.abs(ft[j - 1] - t_s) <= np.abs(ft[np.minimum(j, len(ft) - 1)] - t_s), j - 1, np.minimum(j, len(ft) - 1))
+    near = np.abs(ft[i] - t_s) <= step / 2.0 + 1e-9
+    return {
+        "lane_offset_m": np.where(near, res.offset_m[i], np.nan),
+        "lane_width_m": np.where(near, res.width_m[i], np.nan),
+        "lane_confidence": np.where(near, res.confidence[i], np.nan),
+    }
 
 
 def write_lanes(path: Path, observations: list[LaneObservation], res: LaneResult, min_conf: float) -> None:
