@@ -17,6 +17,7 @@ from saferoad.adapters.sql.store import SqlStore
 from saferoad.application.web import LoginThrottle, add_user
 from saferoad.domain.event_specs import SPECS
 from saferoad.domain.review import review_order
+from saferoad.domain.scoring import trip_score
 from saferoad.entrypoints.web import create_app
 
 
@@ -192,6 +193,14 @@ def test_dismiss_needs_a_reason_and_moves_the_score_at_once(
         ref = uow.web.event(event_id)
         stored = uow.scores.get("driver_week", "tokyo-taxi", "D-aggressive", ref.week)
     assert stored is not None and stored.score.value == pytest.approx(after, abs=0.051)
+    # the stored trip score is what ingest would give the trip without the dismissed event
+    with store.unit_of_work() as uow:
+        trip = uow.trips.get(ref.trip_id)
+        trip_stored = uow.scores.get("trip", "tokyo-taxi", trip.trip_key, ref.week)
+    rules = app.state.config.scoring.rules()
+    want = trip_score(trip.exposure(), rules)
+    assert trip_stored.score.raw == pytest.approx(want.raw, abs=1e-3)
+    assert trip_stored.score.n_events == want.n_events == len(trip.events) - 1
     log = c.get(f"/events/{event_id}").text
     assert "needs_review → dismissed: pothole, not braking" in log
     exported = c.get("/fleets/tokyo-taxi/false-positives.jsonl")

@@ -142,6 +142,29 @@ def test_trip_and_event_idempotent_and_checked(api: tuple[SqlStore, Any, dict[st
     assert after.score.raw < before.score.raw
 
 
+def test_graded_manoeuvres_count_in_the_trip_score(
+    api: tuple[SqlStore, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    """A trip's stored score after an event arrives is what ingest gives the same trip:
+    events plus the graded manoeuvres of its summary."""
+    from saferoad.domain.scoring import trip_score
+
+    store, app, tokens = api
+    c = TestClient(app, headers=_auth(tokens["SR-1"]))
+    graded = {"braking": {"moderate": 6, "hard": 2, "harsh": 1},
+              "cornering": {"moderate": 4, "hard": 0, "harsh": 0}}
+    assert c.put(f"{API}/trips/g1", json=trip_body(manoeuvres=graded)).status_code == 201
+    assert c.put(f"{API}/trips/g1/events/e1", json=event_body()).status_code == 201
+    cfg = app.state.config
+    with store.unit_of_work() as uow:
+        trip_id, _ = uow.web.ingest_trip("tokyo-taxi", "SR-1", "g1")
+        trip = uow.trips.get(trip_id)
+        stored = uow.scores.get("trip", "tokyo-taxi", trip.trip_key, trip.local_week)
+    want = trip_score(trip.exposure(), cfg.scoring.rules())
+    assert trip.exposure().manoeuvres  # the summary's lower bands are there
+    assert stored.score.raw == pytest.approx(want.raw, abs=1e-3)
+
+
 def _patch(c: TestClient, url: str, data: bytes, offset: int, total: int, sha: str) -> Any:
     return c.patch(
         url,

@@ -21,7 +21,7 @@ from saferoad.adapters.sql.web_models import (
     UserFleet,
     WebSession,
 )
-from saferoad.domain.scoring import Exposure
+from saferoad.domain.scoring import Exposure, manoeuvre_counts
 from saferoad.ports.store import EventRecord
 from saferoad.ports.web import Activity, ClipState, EventRef, Note, TripHead, UserInfo
 
@@ -270,7 +270,8 @@ class SqlWebRepository:
                 .group_by(EventRow.type)
             )
         }
-        return Exposure(t.distance_km, counts, t.duration_s, 1)
+        graded = manoeuvre_counts((t.summary or {}).get("manoeuvres"))
+        return Exposure(t.distance_km, counts, t.duration_s, 1, graded)
 
     # --- devices and the ingest API ---------------------------------------------------------
 
