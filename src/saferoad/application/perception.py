@@ -20,7 +20,10 @@ its one-sigma uncertainty where estimated from the image), ``is_lead`` (the near
 vehicle in the ego corridor; at most one per frame) and ``attributes``: ``label`` (the
 model's class name), ``lateral_m`` (left +), and for vehicles ``range_rate_mps`` (negative
 = closing) and ``ttc_s`` (time to collision, ``inf`` when not closing) once the track has a
-second of history; traffic lights carry ``lamp``.
+second of history; the lead's come from the domain's ``LeadTracker`` with the road-event
+parameters (``road_events.range_rate_window_s``, a history that restarts when the lead
+changes), the very computation behind the forward-collision rule, so the two agree;
+traffic lights carry ``lamp``.
 
 Inference of several frames runs in parallel when the detector supports it (a thread pool
 of ``cfg.perception.workers``, each running one frame's inference at a time on the
@@ -70,6 +73,9 @@ from saferoad.domain.geometry import (
     time_to_collision,
 )
 from saferoad.domain.recording import Recording
+from saferoad.domain.road_events.base import LeadState
+from saferoad.domain.road_events.engine import RoadEventParams
+from saferoad.domain.road_events.lead import LeadTracker
 from saferoad.domain.tracking import ByteTracker, TrackerParams
 from saferoad.domain.types import (
     CameraIntrinsics,
@@ -248,6 +254,7 @@ class _Geometry:
         horizon: HorizonEstimator | None,
         pitch_known: bool,
         stats: PerceptionStats,
+        lead: RoadEventParams | None = None,
     ) -> None:
         self.base = camera
         self.p = p
@@ -263,6 +270,12 @@ class _Geometry:
         self.stats = stats
         self.band: tuple[float, float] | None = None
         """Rows (top, bottom) of the horizon band of the current camera and pitch."""
+        lp = lead if lead is not None else RoadEventParams()
+        # the lead's range rate and TTC: the same domain computation (and parameters) as the
+        # forward-collision rule's, so tracks.parquet's lead row agrees with the rule
+        self.lead = LeadTracker(None, None, lp.corridor_half_width_m, lp.range_rate_window_s)
+        self.max_frame_gap_s = lp.max_frame_gap_s
+        self.last_t: float | None = None
 
     def prepare(self, frame: Frame) -> None:
         """Before the first frame is detected: the camera scaled to the frames (so the
@@ -340,6 +353,7 @@ class _Geometry:
         is_vehicle = [o.cls is RoadClass.VEHICLE for o in objs]
         near = np.where(dist <= self.p.lead_max_distance_m, dist, np.nan)
         lead = select_lead(near, lateral, is_vehicle, self.corridor)
+        lead_state = self._lead_state(frame.t_s, objs, dist, lead)
         out = []
         for i, o in enumerate(objs):
             d = float(dist[i])
@@ -354,6 +368,8 @@ class _Geometry:
                 t = np.array([x[0] for x in h])
                 dd = np.array([x[1] for x in h])
                 rr = range_rate(t, dd, self.p.range_rate_window_s)
+                if lead == i:
+                    rr = lead_state.range_rate_mps if lead_state is not None else math.nan
                 if math.isfinite(rr):
                     attrs["range_rate_mps"] = round(rr, 3)
                     attrs["ttc_s"] = time_to_collision(d, rr)
@@ -368,6 +384,19 @@ class _Geometry:
         if lead is not None:
             self.stats.lead_frames += 1
         return out
+
+    def _lead_state(
+        self, t_s: float, objs: list[TrackedObject], dist: FloatArray, lead: int | None
+    ) -> LeadState | None:
+        """The lead's state from the domain's :class:`LeadTracker`, fed every frame (as the
+        road-event engine is, with the same frame-gap reset) so its history matches the one
+        behind the forward-collision rule."""
+        gap = self.last_t is not None and t_s - self.last_t > self.max_frame_gap_s
+        self.last_t = t_s
+        marked: tuple[TrackedObject, ...] = ()
+        if lead is not None and math.isfinite(float(dist[lead])):
+            marked = (replace(objs[lead], distance_m=float(dist[lead]), is_lead=True),)
+        return self.lead.update(t_s, marked, math.nan, gap)
 
 
 def run_perception(
@@ -393,7 +422,12 @@ def run_perception(
         fps = float(getattr(frames, "fps", 0.0) or 0.0)
         stride = int(getattr(frames, "stride", 1) or 1)
         tracker = ByteTracker(tracker_params(p, fps / stride if fps else 0.0))
-    geo = _Geometry(camera, p, horizon, pitch_known, st)
+    lead = (
+        RoadEventParams(**{k: getattr(cfg.road_events, k) for k in RoadEventParams.__dataclass_fields__})
+        if isinstance(cfg, SaferoadConfig)
+        else None
+    )
+    geo = _Geometry(camera, p, horizon, pitch_known, st, lead)
     n_workers = p.workers if workers is None else workers
     if not isinstance(detector, FrameParallelDetector):
         n_workers = 1  # replay and other cheap detectors: no thread pool
