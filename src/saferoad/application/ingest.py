@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from saferoad.adapters.outputs import IncompleteOutput, check_complete, is_staging
 from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
 from saferoad.config import SaferoadConfig
+from saferoad.domain.ego_speed import haversine_m
 from saferoad.domain.scoring import (
     Score,
     ScoringRules,
@@ -312,13 +313,12 @@ def read_timeline(path: Path) -> Timeline:
 
 
 def haversine_km(lat: np.ndarray, lon: np.ndarray) -> float:
+    """Length of the track through the finite fixes (the domain's great-circle distance)."""
     ok = np.isfinite(lat) & np.isfinite(lon)
-    la, lo = np.radians(lat[ok]), np.radians(lon[ok])
+    la, lo = lat[ok], lon[ok]
     if la.size < 2:
         return 0.0
-    dlat, dlon = np.diff(la), np.diff(lo)
-    a = np.sin(dlat / 2) ** 2 + np.cos(la[:-1]) * np.cos(la[1:]) * np.sin(dlon / 2) ** 2
-    return float(np.sum(2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))))
+    return float(np.sum(haversine_m(la[:-1], lo[:-1], la[1:], lo[1:]))) / 1000.0
 
 
 def _route(tl: Timeline, tolerance_m: float) -> list[list[float]]:

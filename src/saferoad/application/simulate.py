@@ -22,6 +22,7 @@ import yaml
 from saferoad.adapters.simulation.writer import WrittenRecording, write_simulation
 from saferoad.config import SaferoadConfig
 from saferoad.domain.recording import RecordingMeta
+from saferoad.domain.scoring import week_start
 from saferoad.domain.simulation import SCENARIOS, get_scenario, ground_truth
 from saferoad.domain.simulation.params import split_assignment
 from saferoad.domain.simulation.truth import (
@@ -290,10 +291,9 @@ MIXED_STYLES: dict[str, dict[str, float]] = {
 
 
 def iso_week_monday(week: str) -> date:
-    """The Monday of ISO week ``YYYY-Www``."""
+    """The Monday of ISO week ``YYYY-Www`` (the domain's ``week_start``)."""
     try:
-        year, w = week.split("-W")
-        return date.fromisocalendar(int(year), int(w), 1)
+        return week_start(week)
     except ValueError:
         raise ValueError(f"--week {week!r}: expected an ISO week such as 2026-W47") from None
 

@@ -1,0 +1,28 @@
+"""Issue 16 item 6: logic that was written twice now lives once (the domain's), and the
+application wrappers keep their behaviour."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+from saferoad.application.ingest import haversine_km
+from saferoad.application.simulate import iso_week_monday
+
+
+def test_track_length_is_the_domain_great_circle_distance() -> None:
+    # one degree of latitude on the mean-radius sphere (6371.0088 km), a NaN fix skipped
+    lat = np.array([10.0, math.nan, 10.5, 11.0])
+    lon = np.array([20.0, 20.0, 20.0, 20.0])
+    assert haversine_km(lat, lon) == pytest.approx(6371.0088 * math.pi / 180, rel=1e-9)
+    assert haversine_km(np.array([1.0]), np.array([2.0])) == 0.0
+
+
+def test_iso_week_monday_uses_the_scoring_week() -> None:
+    assert iso_week_monday("2026-W01") == dt.date(2025, 12, 29)
+    assert iso_week_monday("2026-W47") == dt.date(2026, 11, 16)
+    with pytest.raises(ValueError, match="--week '2026-47'"):
+        iso_week_monday("2026-47")
