@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,3 +27,21 @@ def test_iso_week_monday_uses_the_scoring_week() -> None:
     assert iso_week_monday("2026-W47") == dt.date(2026, 11, 16)
     with pytest.raises(ValueError, match="--week '2026-47'"):
         iso_week_monday("2026-47")
+
+
+def test_one_place_chooses_the_replay_file(tmp_path: Path) -> None:
+    from saferoad.adapters.detectors import build_detector, replay_detector
+    from saferoad.adapters.recording import open_recording
+    from saferoad.adapters.replay.detector import ReplayDetector
+    from saferoad.application.simulate import simulate
+    from saferoad.config import load_config
+
+    rec_dir = tmp_path / "rec"
+    simulate("normal_drive", rec_dir, assignments=["duration_s=3"], seed=1, video=False)
+    rec = open_recording(rec_dir)
+    assert rec.video is None and rec.detections is not None
+    cfg = load_config(None, {"perception": {"detector": "replay"}})
+    for det in (replay_detector(cfg, rec), build_detector(cfg, rec)):
+        assert isinstance(det, ReplayDetector)
+    with pytest.raises(ValueError, match=r"needs perception\.replay_path"):
+        replay_detector(cfg, None)

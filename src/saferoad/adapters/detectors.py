@@ -68,19 +68,25 @@ def build_model_detector(cfg: SaferoadConfig, backend: InferenceBackend | None =
     )
 
 
+def replay_detector(cfg: SaferoadConfig, recording: Recording | None = None) -> ReplayDetector:
+    """A :class:`ReplayDetector` on ``perception.replay_path`` or the recording's detections
+    file (the one place that chooses which file a replay reads)."""
+    path = cfg.perception.replay_path or (
+        str(recording.detections) if recording is not None and recording.detections else None
+    )
+    if path is None:
+        raise ValueError(
+            'perception.detector = "replay" needs perception.replay_path or a recording '
+            "with a detections file (detections.json)"
+        )
+    return ReplayDetector(path)
+
+
 def build_detector(cfg: SaferoadConfig, recording: Recording | None = None) -> Detector:
     """The detector ``cfg.perception.detector`` names (see the module docstring)."""
     kind = cfg.perception.detector
     if kind == "replay":
-        path = cfg.perception.replay_path or (
-            str(recording.detections) if recording is not None and recording.detections else None
-        )
-        if path is None:
-            raise ValueError(
-                'perception.detector = "replay" needs perception.replay_path or a recording '
-                "with a detections file (detections.json)"
-            )
-        return ReplayDetector(path)
+        return replay_detector(cfg, recording)
     if kind in BACKENDS:
         return build_model_detector(cfg)
     raise ValueError(f"perception.detector: unknown detector {kind!r}")

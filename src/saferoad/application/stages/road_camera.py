@@ -127,13 +127,12 @@ class CameraFeed:
         self.detector: Any
         if ctx.detector is not None:
             self.detector = ctx.detector
-        elif rec.video is None or cfg.perception.detector == "replay":
-            path = cfg.perception.replay_path or str(rec.detections)
-            self.detector = ReplayDetector(path)
         else:
-            from saferoad.adapters.detectors import build_detector
+            from saferoad.adapters.detectors import build_detector, replay_detector
 
-            self.detector = build_detector(cfg, rec)
+            # a recording without video has only its detections to replay, whatever the
+            # configured detector; otherwise the configured one
+            self.detector = replay_detector(cfg, rec) if rec.video is None else build_detector(cfg, rec)
         cam_table = raw_camera_table(ctx)
         intr = rec.meta.camera
         self.camera: CameraModel | None = None
