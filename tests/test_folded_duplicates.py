@@ -37,7 +37,7 @@ def test_one_place_chooses_the_replay_file(tmp_path: Path) -> None:
     from saferoad.config import load_config
 
     rec_dir = tmp_path / "rec"
-    simulate("normal_drive", rec_dir, assignments=["duration_s=3"], seed=1, video=False)
+    simulate("tailgating", rec_dir, assignments=["duration_s=5"], seed=1, video=False)
     rec = open_recording(rec_dir)
     assert rec.video is None and rec.detections is not None
     cfg = load_config(None, {"perception": {"detector": "replay"}})
