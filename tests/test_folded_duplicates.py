@@ -45,3 +45,24 @@ def test_one_place_chooses_the_replay_file(tmp_path: Path) -> None:
         assert isinstance(det, ReplayDetector)
     with pytest.raises(ValueError, match=r"needs perception\.replay_path"):
         replay_detector(cfg, None)
+
+
+def test_the_three_config_fingerprints_share_one_hash_and_keep_their_values() -> None:
+    import hashlib
+    import json
+
+    from saferoad.application.evaluation.cache import analysis_fingerprint
+    from saferoad.application.ingest import scoring_fingerprint
+    from saferoad.config import load_config
+
+    def old(data: object) -> str:  # the formula each of the three wrote out before
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    cfg = load_config(None, {"scoring": {"min_distance_km": 7.0}})
+    assert cfg.fingerprint() == old(cfg.model_dump(mode="json"))  # stored values stay valid
+    assert scoring_fingerprint(cfg) == old(cfg.scoring.model_dump(mode="json"))
+    assert scoring_fingerprint(cfg) != scoring_fingerprint(load_config(None, {}))
+    data = cfg.model_dump(mode="json")
+    for k in ("evaluation", "store"):
+        data.pop(k)
+    assert analysis_fingerprint(cfg) == old(data)

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from saferoad.adapters.outputs import IncompleteOutput, check_complete, is_staging
 from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
-from saferoad.config import SaferoadConfig
+from saferoad.config import SaferoadConfig, config_hash
 from saferoad.domain.ego_speed import haversine_m
 from saferoad.domain.scoring import (
     Score,
@@ -472,8 +472,7 @@ def load_output(
 
 
 def scoring_fingerprint(config: SaferoadConfig) -> str:
-    blob = json.dumps(config.scoring.model_dump(mode="json"), sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return config_hash(config.scoring.model_dump(mode="json"))
 
 
 def _score_record(

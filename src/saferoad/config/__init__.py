@@ -30,6 +30,11 @@ from saferoad.config.store import StoreConfig
 from saferoad.config.web import WebConfig
 
 
+def config_hash(data: dict[str, Any]) -> str:
+    """The stable hash every config fingerprint uses (the whole config's, analyze's subset,
+    the scoring section's): SHA-256 of the sorted-key JSON, 16 hex digits."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
 class SaferoadConfig(Section):
     """The whole configuration. Each table of the TOML file is one section."""
 
@@ -56,8 +61,7 @@ class SaferoadConfig(Section):
 
     def fingerprint(self) -> str:
         """A stable hash of the effective config (for caches and run records)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return config_hash(self.model_dump(mode="json"))
 
 
 class ConfigError(ValueError):
@@ -179,6 +183,7 @@ __all__ = [
     "SaferoadConfig",
     "Section",
     "config_from_dict",
+    "config_hash",
     "load_config",
     "parse_assignments",
     "to_toml",

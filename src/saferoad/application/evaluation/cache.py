@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from saferoad import __version__
-from saferoad.config import SaferoadConfig
+from saferoad.config import SaferoadConfig, config_hash
 
 _CHUNK = 1 << 20
 RESULT_FILE = "result.json"
@@ -33,7 +33,7 @@ def analysis_fingerprint(config: SaferoadConfig) -> str:
     data = config.model_dump(mode="json")
     for k in _NOT_ANALYSIS:
         data.pop(k, None)
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return config_hash(data)
 
 
 @lru_cache(maxsize=1)
