@@ -66,3 +66,33 @@ def test_the_three_config_fingerprints_share_one_hash_and_keep_their_values() ->
     for k in ("evaluation", "store"):
         data.pop(k)
     assert analysis_fingerprint(cfg) == old(data)
+
+
+def test_camera_facts_come_from_the_recording_meta_not_a_second_read(tmp_path: Path) -> None:
+    """``pitch_known`` and the video's clock offset are read once, by the recording reader, and
+    carried on ``RecordingMeta``; perception and the road stage decide the same way."""
+    import tomllib
+
+    from saferoad.adapters.recording import open_recording
+    from saferoad.application.context import AnalysisContext
+    from saferoad.application.perception import camera_for_recording
+    from saferoad.application.simulate import simulate
+    from saferoad.application.stages.road import video_time_offset
+    from saferoad.config import load_config
+
+    rec_dir = tmp_path / "rec"
+    simulate("tailgating", rec_dir, assignments=["duration_s=5"], seed=1, video=False)
+    meta_path = rec_dir / "meta.toml"
+    cam = tomllib.loads(meta_path.read_text())["camera"]
+    assert "pitch_deg" in cam and cam["time_offset_s"] == 0.0  # the simulator's camera
+    rec = open_recording(rec_dir)
+    assert rec.meta.camera_pitch_known and camera_for_recording(rec, 640, 360)[1]
+    assert rec.meta.camera_time_offset_s == 0.0
+    text = meta_path.read_text()
+    text = text.replace("pitch_deg", "# pitch_deg").replace("time_offset_s = 0.0", "time_offset_s = 0.25", 1)
+    meta_path.write_text(text)
+    rec = open_recording(rec_dir)
+    assert not rec.meta.camera_pitch_known and not camera_for_recording(rec, 640, 360)[1]
+    assert rec.meta.camera_time_offset_s == pytest.approx(0.25)
+    cfg = load_config(None, {"road_events": {"clock_offsets_s": {"video": 0.5}}})
+    assert video_time_offset(AnalysisContext(rec, cfg)) == pytest.approx(0.75)

@@ -163,6 +163,7 @@ def test_camera_for_recording(tmp_path: Path) -> None:
     meta = RecordingMeta(
         camera=CameraIntrinsics(1000.0, 1000.0, 640.0, 360.0, 1280, 720),
         camera_mount=CameraMount(height_m=1.4, pitch_deg=1.5),
+        camera_pitch_known=True,
     )
     cam, known = camera_for_recording(Recording(tmp_path, "saferoad", meta), 640, 360)
     assert known and cam is not None

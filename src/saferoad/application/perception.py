@@ -141,13 +141,17 @@ def lane_horizon(image: ImageArray) -> tuple[float, FloatArray] | None:
 
 def camera_for_recording(recording: Recording, width: int, height: int) -> tuple[CameraModel | None, bool]:
     """The road camera a recording's ``meta.toml`` describes, scaled to the video's frames,
-    and whether its pitch counts as measured (a recording with a ``[camera]`` table states
-    its mounting; without one, ``None`` lets :func:`run_perception` fall back to
-    ``perception.hfov_deg`` and estimate the pitch from the lane markings)."""
+    and whether its pitch counts as measured (``RecordingMeta.camera_pitch_known``: the
+    ``[camera]`` table states ``pitch_deg``, the rule the road stage uses too); without a
+    camera, ``None`` lets :func:`run_perception` fall back to ``perception.hfov_deg`` and
+    estimate the pitch from the lane markings."""
     intr = recording.meta.camera
     if intr is None:
         return None, False
-    return CameraModel(intr, recording.meta.camera_mount).scaled(width, height), True
+    return (
+        CameraModel(intr, recording.meta.camera_mount).scaled(width, height),
+        recording.meta.camera_pitch_known,
+    )
 
 
 @dataclass

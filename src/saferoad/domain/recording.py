@@ -73,6 +73,11 @@ class RecordingMeta:
     camera: CameraIntrinsics | None = None
     camera_mount: CameraMount = field(default_factory=CameraMount)
     cabin_camera: CameraIntrinsics | None = None
+    camera_pitch_known: bool = False
+    """The road camera's pitch is measured (``meta.toml`` states ``[camera] pitch_deg``), so
+    perception does not estimate it from the lane markings."""
+    camera_time_offset_s: float = 0.0
+    """``[camera] time_offset_s``: the road video's clock minus the recording clock."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,8 +241,10 @@ def read_meta(path: Path, *, warnings: bool = True) -> tuple[RecordingMeta, dict
         roll_deg=_number(cam, "roll_deg", path, "camera", lo=-89.0, hi=89.0, default=0.0),
         lateral_offset_m=_number(cam, "lateral_offset_m", path, "camera", lo=-5.0, hi=5.0, default=0.0),
     )
-    for key in ("camera", "cabin_camera"):
-        _number(_table(data, key, path), "time_offset_s", path, key, lo=-3600.0, hi=3600.0, default=0.0)
+    offsets = {
+        key: _number(_table(data, key, path), "time_offset_s", path, key, lo=-3600.0, hi=3600.0, default=0.0)
+        for key in ("camera", "cabin_camera")
+    }
     meta = RecordingMeta(
         vehicle_id=_ident(vehicle, "vehicle", path, "unknown"),
         driver_id=_ident(_table(data, "driver", path), "driver", path, "unknown"),
@@ -255,6 +257,8 @@ def read_meta(path: Path, *, warnings: bool = True) -> tuple[RecordingMeta, dict
         camera=_camera(cam, path, "camera"),
         camera_mount=mount,
         cabin_camera=_camera(_table(data, "cabin_camera", path), path, "cabin_camera"),
+        camera_pitch_known="pitch_deg" in cam,
+        camera_time_offset_s=offsets["camera"],
     )
     return meta, data
 

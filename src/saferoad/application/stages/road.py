@@ -101,22 +101,10 @@ def gps_stream(ctx: AnalysisContext, cfg: RoadEventsConfig) -> Stream | None:
     )
 
 
-def raw_camera_table(ctx: AnalysisContext) -> dict[str, Any]:
-    """The ``[camera]`` table of a saferoad recording's meta.toml (empty otherwise)."""
-    meta = ctx.recording.path / "meta.toml"
-    if ctx.recording.source_format != "saferoad" or not meta.is_file():
-        return {}
-    from saferoad.adapters.recording.saferoad_format import read_meta
-
-    _, raw = read_meta(meta, warnings=False)
-    cam = raw.get("camera") or {}
-    return cam if isinstance(cam, dict) else {}
-
-
 def video_time_offset(ctx: AnalysisContext) -> float:
     """``camera.time_offset_s`` of a saferoad recording's meta.toml plus the configured offset."""
     offset = ctx.config.road_events.clock_offsets_s.get("video", 0.0)
-    return offset + float(raw_camera_table(ctx).get("time_offset_s", 0.0))
+    return offset + ctx.recording.meta.camera_time_offset_s
 
 
 def with_lamp_colours(frame: Frame, objects: list[TrackedObject], min_fraction: float) -> list[TrackedObject]:

@@ -99,7 +99,6 @@ class CameraFeed:
 
     def __init__(self, ctx: AnalysisContext, tracks: dict[float, list[TrackedObject]]) -> None:
         from saferoad.application.stages.road import (
-            raw_camera_table,
             video_time_offset,
             with_lamp_colours,
         )
@@ -133,14 +132,13 @@ class CameraFeed:
             # a recording without video has only its detections to replay, whatever the
             # configured detector; otherwise the configured one
             self.detector = replay_detector(cfg, rec) if rec.video is None else build_detector(cfg, rec)
-        cam_table = raw_camera_table(ctx)
         intr = rec.meta.camera
         self.camera: CameraModel | None = None
         if intr is not None:
             self.camera = CameraModel(intr, rec.meta.camera_mount).scaled(
                 self.frames.width, self.frames.height
             )
-        self.pitch_known = "pitch_deg" in cam_table
+        self.pitch_known = rec.meta.camera_pitch_known
         intr_used = (
             self.camera.intrinsics if self.camera is not None
             else CameraIntrinsics.from_fov(
