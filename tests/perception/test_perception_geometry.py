@@ -254,3 +254,20 @@ def test_corridor_from_lane_markings() -> None:
     # one side only, or an implausible width: no lane corridor
     assert corridor_from_markings(cam, segs[:2]) is None
     assert corridor_from_markings(cam, np.array([seg(0.6, 6, 14), seg(-0.6, 6, 14)])) is None
+
+
+def test_geometry_params_mirror_the_perception_config() -> None:
+    """The domain's ``GeometryParams`` (issue 16: per-frame geometry in the domain) has the
+    perception section's names and defaults, and ``geometry_params`` copies a config's values."""
+    import dataclasses
+
+    from saferoad.application.perception import geometry_params
+    from saferoad.config.perception import PerceptionConfig
+    from saferoad.domain.frame_geometry import GeometryParams
+
+    default = PerceptionConfig()
+    for f in dataclasses.fields(GeometryParams):
+        assert getattr(GeometryParams(), f.name) == getattr(default, f.name), f.name
+    cfg = PerceptionConfig(hfov_deg=70.0, camera_pitch_deg=2.0, lane_corridor=False)
+    got = geometry_params(cfg)
+    assert (got.hfov_deg, got.camera_pitch_deg, got.lane_corridor) == (70.0, 2.0, False)
