@@ -164,3 +164,16 @@ def test_factory_requires_a_labels_file() -> None:
     cfg = load_config(overrides={"perception": {"detector": "replay"}})
     with pytest.raises(ValueError, match=r"needs perception\.replay_path"):
         build_detector(cfg)
+
+
+def test_every_configurable_detector_has_a_factory_and_no_more() -> None:
+    """``adapters.detectors.DETECTORS`` is the one table ``build_detector`` reads; its names
+    are exactly the ones ``perception.detector`` accepts, so adding a detector to one but not
+    the other fails here rather than at a user's run."""
+    import typing
+
+    from saferoad.adapters.detectors import DETECTORS
+    from saferoad.config.perception import PerceptionConfig
+
+    accepted = set(typing.get_args(PerceptionConfig.model_fields["detector"].annotation))
+    assert accepted and set(DETECTORS) == accepted

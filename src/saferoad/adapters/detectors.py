@@ -82,11 +82,21 @@ def replay_detector(cfg: SaferoadConfig, recording: Recording | None = None) -> 
     return ReplayDetector(path)
 
 
+DetectorFactory = Callable[[SaferoadConfig, "Recording | None"], Detector]
+
+DETECTORS: dict[str, DetectorFactory] = {
+    "replay": replay_detector,
+    **{name: (lambda cfg, _rec: build_model_detector(cfg)) for name in BACKENDS},
+}
+"""Detectors by ``perception.detector`` name: the one table :func:`build_detector` reads.
+Every name the config accepts has an entry (tested), so a detector added to the config but
+not here, or here but not to the config, fails ``tests/perception/test_perception_replay.py``."""
+
+
 def build_detector(cfg: SaferoadConfig, recording: Recording | None = None) -> Detector:
     """The detector ``cfg.perception.detector`` names (see the module docstring)."""
     kind = cfg.perception.detector
-    if kind == "replay":
-        return replay_detector(cfg, recording)
-    if kind in BACKENDS:
-        return build_model_detector(cfg)
-    raise ValueError(f"perception.detector: unknown detector {kind!r}")
+    factory = DETECTORS.get(kind)
+    if factory is None:
+        raise ValueError(f"perception.detector: unknown detector {kind!r}")
+    return factory(cfg, recording)
