@@ -49,3 +49,37 @@ def test_tracks_parquet_lead_ttc_equals_the_forward_collision_rule(tmp_path: Pat
     assert closing and all(
         r["ttc_s"] == pytest.approx(r["distance_m"] / -r["range_rate_mps"], rel=2e-3) for r in closing
     )
+
+
+def test_frames_without_objects_keep_the_lead_history_as_the_rule_does() -> None:
+    """Frames with no objects still advance the lead's clock, so a stretch of empty frames
+    (each closer than max_frame_gap_s to the next) is no gap for perception's lead either; with a
+    range-rate window longer than that stretch the rule keeps its history and so must the
+    tracks. Domain level: FrameGeometry against a LeadTracker fed every frame, as the engine is."""
+    import numpy as np
+
+    from saferoad.domain.frame_geometry import FrameGeometry, GeometryParams, PerceptionStats
+    from saferoad.domain.road_events import RoadEventParams
+    from saferoad.domain.road_events.lead import LeadTracker
+    from saferoad.domain.types import Frame as DFrame
+    from saferoad.domain.types import RoadClass, TrackedObject
+
+    lp = RoadEventParams(range_rate_window_s=3.0, max_frame_gap_s=0.5)
+    geo = FrameGeometry(None, GeometryParams(), None, True, PerceptionStats(), lp)
+    rule = LeadTracker(None, None, lp.corridor_half_width_m, lp.range_rate_window_s)
+    image = np.zeros((360, 640, 3), dtype=np.uint8)
+    got, want = [], []
+    for k in range(40):
+        t = 0.1 * k
+        empty = 10 <= k < 18  # 0.8 s without objects, frames 0.1 s apart
+        objs = [] if empty else [
+            TrackedObject(7, RoadClass.VEHICLE, 0.9, (300.0, 200.0, 340.0, 230.0), 40.0 - 2.0 * t)
+        ]
+        out = geo.apply(DFrame(k, t, image), objs, k, frozenset({7}))
+        state = rule.update(t, tuple(out), 15.0, False)
+        if out:
+            assert out[0].is_lead
+            got.append(out[0].attributes.get("range_rate_mps"))
+            want.append(None if state is None or not np.isfinite(state.range_rate_mps)
+                        else round(state.range_rate_mps, 3))
+    assert got == want and got[-1] == pytest.approx(-2.0, abs=1e-3)

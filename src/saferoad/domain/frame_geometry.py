@@ -223,6 +223,7 @@ class FrameGeometry:
         for tid in [t for t in self.history if t not in active]:
             del self.history[tid]
         if not objs:
+            self._lead_state(frame.t_s, objs, np.empty(0), None)  # the lead's clock runs on
             return objs
         boxes = np.array([o.xyxy for o in objs], dtype=np.float64)
         labels = [str(o.attributes.get("label", o.cls.value)) for o in objs]
