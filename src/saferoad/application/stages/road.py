@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from saferoad.application.context import AnalysisContext
+from saferoad.application.stages._camera import video_time_offset as video_time_offset
 from saferoad.config.road_events import RoadEventsConfig
 from saferoad.domain.road_events import (
     RoadEventParams,
@@ -42,13 +43,11 @@ from saferoad.domain.road_events import (
     StreamingSpeeding,
     batch_road,
     batch_speeding,
-    classify_lamp,
 )
 from saferoad.domain.road_events.engine import FrameItem, RoadEventEngine
 from saferoad.domain.timeline import Stream
 from saferoad.domain.types import (
     Event,
-    Frame,
     RoadClass,
     SpeedSeries,
     TrackedObject,
@@ -99,26 +98,6 @@ def gps_stream(ctx: AnalysisContext, cfg: RoadEventsConfig) -> Stream | None:
         "gps", gps.t_s[ok], np.column_stack([gps.lat[ok], gps.lon[ok]]),
         cfg.clock_offsets_s.get("gps", 0.0), cfg.max_gap_s,
     )
-
-
-def video_time_offset(ctx: AnalysisContext) -> float:
-    """``camera.time_offset_s`` of a saferoad recording's meta.toml plus the configured offset."""
-    offset = ctx.config.road_events.clock_offsets_s.get("video", 0.0)
-    return offset + ctx.recording.meta.camera_time_offset_s
-
-
-def with_lamp_colours(frame: Frame, objects: list[TrackedObject], min_fraction: float) -> list[TrackedObject]:
-    """Traffic lights without a ``lamp`` attribute get one read from their box's pixels."""
-    out = []
-    h, w = frame.image.shape[:2]
-    for o in objects:
-        if o.cls == RoadClass.TRAFFIC_LIGHT and "lamp" not in o.attributes and h > 1 and w > 1:
-            x1, y1, x2, y2 = (round(v) for v in o.xyxy)
-            crop = frame.image[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
-            lamp = classify_lamp(crop, min_fraction=min_fraction)
-            o = replace(o, attributes={**o.attributes, "lamp": lamp})
-        out.append(o)
-    return out
 
 
 # ------------------------------------------------------------------------ radar

@@ -25,6 +25,7 @@ import numpy as np
 
 from saferoad.application.context import AnalysisContext
 from saferoad.application.perception import PerceptionStats, TracksWriter, run_perception
+from saferoad.application.stages._camera import video_time_offset, with_lamp_colours
 from saferoad.domain.geometry import CameraModel
 from saferoad.domain.lanes import LaneObservation
 from saferoad.domain.road_events.engine import FrameItem
@@ -98,11 +99,6 @@ class CameraFeed:
     """Iterate the camera rules' input; ``close()`` finishes ``tracks.parquet``."""
 
     def __init__(self, ctx: AnalysisContext, tracks: dict[float, list[TrackedObject]]) -> None:
-        from saferoad.application.stages.road import (
-            video_time_offset,
-            with_lamp_colours,
-        )
-
         self.ctx = ctx
         self.tracks = tracks
         self._lamps = with_lamp_colours
