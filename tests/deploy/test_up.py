@@ -75,6 +75,7 @@ def _gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_with_edge_the_drive_reaches_the_review_queue_with_its_clip(tmp_path: Path) -> None:
     rec = tmp_path / "rec"
     simulate("harsh_braking", rec, assignments=["duration_s=24", "at_s=9"], seed=2)

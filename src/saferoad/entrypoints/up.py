@@ -59,11 +59,9 @@ def grpc_health(target: str, timeout_s: float = 2.0) -> Health:
                 )
             except grpc.RpcError as exc:
                 return f"{target}: {exc.code().name}"
-        return (
-            None
-            if reply.status == health_pb2.HealthCheckResponse.SERVING
-            else f"{target}: not serving"
-        )
+        if reply.status == health_pb2.HealthCheckResponse.SERVING:
+            return None
+        return f"{target}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}"
 
     return check
 
