@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from saferoad.adapters.video.lanes import hough_segments
 from saferoad.domain.geometry import CameraModel, pitch_from_horizon
 from saferoad.domain.lanes import LaneObservation, ground_segments, observe_lanes
 from saferoad.domain.types import FloatArray, Frame, ImageArray
@@ -79,20 +80,9 @@ def marking_segments(image: ImageArray, camera: CameraModel, horizon_margin_deg:
     i = camera.intrinsics
     hz = camera.horizon_v() + i.fy * np.tan(np.radians(horizon_margin_deg))
     y0 = int(np.clip(hz * k, 0, sh - 8))
-    gray = cv2.cvtColor(small[y0:], cv2.COLOR_BGR2GRAY)
-    gray = cv2.GaussianBlur(gray, (5, 5), 0)
-    edges = cv2.Canny(gray, 50, 150)
-    found: Any = cv2.HoughLinesP(
-        edges, 1, np.pi / 180, threshold=max(8, sw // 80), minLineLength=max(8, sw // 80),
-        maxLineGap=max(6, sw // 60),
+    seg, _, _, ang = hough_segments(
+        small[y0:], y0, canny_low=50, threshold=max(8, sw // 80), min_length=max(8, sw // 80),
+        max_gap=max(6, sw // 60),
     )
-    if found is None:
-        return np.zeros((0, 4))
-    seg = found.reshape(-1, 4).astype(np.float64)
-    seg[:, [1, 3]] += y0
-    dx = seg[:, 2] - seg[:, 0]
-    dy = seg[:, 3] - seg[:, 1]
-    ang = np.degrees(np.abs(np.arctan2(dy, dx)))
-    ang = np.where(ang > 90, 180 - ang, ang)
     out: FloatArray = seg[ang >= 12] / k
     return out

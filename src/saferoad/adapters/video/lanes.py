@@ -30,25 +30,37 @@ class LaneEstimate:
     """The inlier marking segments (x1, y1, x2, y2) in image pixels."""
 
 
-def lane_segments(image: NDArray[np.uint8], top_frac: float = 0.4, bottom_frac: float = 0.9) -> NDArray[np.float64]:
-    """Candidate lane-marking segments (N, 4) as x1, y1, x2, y2 in image pixels."""
-    h, w = image.shape[:2]
-    y0, y1 = int(h * top_frac), int(h * bottom_frac)
-    gray = cv2.cvtColor(image[y0:y1], cv2.COLOR_BGR2GRAY)
+def hough_segments(
+    band: NDArray[np.uint8], y0: int, *, canny_low: int, threshold: int, min_length: int, max_gap: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Straight edge segments of a BGR image band whose first row is image row ``y0``: blur,
+    Canny, probabilistic Hough. Returns the segments (N, 4: x1, y1, x2, y2 in image rows), their
+    dx, dy and their angle from the horizontal in degrees (0-90)."""
+    gray = cv2.cvtColor(band, cv2.COLOR_BGR2GRAY)
     gray = cv2.GaussianBlur(gray, (5, 5), 0)
-    edges = cv2.Canny(gray, 60, 150)
+    edges = cv2.Canny(gray, canny_low, 150)
     found: Any = cv2.HoughLinesP(
-        edges, 1, np.pi / 180, threshold=max(12, w // 40), minLineLength=max(12, w // 50),
-        maxLineGap=max(8, w // 60),
+        edges, 1, np.pi / 180, threshold=threshold, minLineLength=min_length, maxLineGap=max_gap
     )
     if found is None:
-        return np.zeros((0, 4))
+        empty = np.zeros(0)
+        return np.zeros((0, 4)), empty, empty, empty
     seg = found.reshape(-1, 4).astype(np.float64)
     seg[:, [1, 3]] += y0
     dx = seg[:, 2] - seg[:, 0]
     dy = seg[:, 3] - seg[:, 1]
     ang = np.degrees(np.abs(np.arctan2(dy, dx)))
-    ang = np.where(ang > 90, 180 - ang, ang)
+    return seg, dx, dy, np.where(ang > 90, 180 - ang, ang)
+
+
+def lane_segments(image: NDArray[np.uint8], top_frac: float = 0.4, bottom_frac: float = 0.9) -> NDArray[np.float64]:
+    """Candidate lane-marking segments (N, 4) as x1, y1, x2, y2 in image pixels."""
+    h, w = image.shape[:2]
+    y0, y1 = int(h * top_frac), int(h * bottom_frac)
+    seg, dx, dy, ang = hough_segments(
+        image[y0:y1], y0, canny_low=60, threshold=max(12, w // 40), min_length=max(12, w // 50),
+        max_gap=max(8, w // 60),
+    )
     keep = (ang >= 12) & (ang <= 75)
     seg = seg[keep]
     dx, dy = dx[keep], dy[keep]
