@@ -155,19 +155,25 @@ def analyze_item(item: FleetItem, config: SaferoadConfig) -> int:
     return len(result.events)
 
 
+def _attempt(item: FleetItem, config: SaferoadConfig) -> tuple[str, int | None, str | None]:
+    """``(name, events, error)``; errors are returned, not raised, so that one bad recording
+    does not stop the fleet."""
+    try:
+        return item.name, analyze_item(item, config), None
+    except (ValueError, OSError) as err:
+        return item.name, None, str(err)
+
+
 def _work(item: FleetItem, config: SaferoadConfig) -> tuple[str, int | None, str | None]:
-    """Worker entry point: ``(name, events, error)``; errors are returned, not raised, so that
-    one bad recording does not stop the fleet."""
+    """Worker-process entry point: :func:`_attempt` with the worker's logging and warnings
+    quietened (only in the spawned process: the in-process run keeps the caller's settings)."""
     import warnings
 
     from saferoad.observability import configure_logging
 
     configure_logging("ERROR")
     warnings.simplefilter("ignore")
-    try:
-        return item.name, analyze_item(item, config), None
-    except (ValueError, OSError) as err:
-        return item.name, None, str(err)
+    return _attempt(item, config)
 
 
 def analyze_fleet(
@@ -207,7 +213,7 @@ def analyze_fleet(
             todo.append(it)
     if workers == 1 or len(todo) <= 1:
         for it in todo:
-            done(*_work(it, config))
+            done(*_attempt(it, config))
         return result
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
