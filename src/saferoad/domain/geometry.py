@@ -367,11 +367,16 @@ class DistanceEstimator:
         return DistanceEstimate(fused=fused, ground=dg, size=ds, lateral_m=lat, sigma=sigma)
 
 
+def _inverse_variance(d: FloatArray, s: FloatArray) -> FloatArray:
+    """1/σ² where the estimate ``d`` is finite and its ``s`` positive, else 0 (no weight)."""
+    w: FloatArray = np.where(np.isfinite(d) & (s > 0), 1.0 / np.square(np.where(s > 0, s, 1.0)), 0.0)
+    return w
+
+
 def fused_sigma(d1: FloatArray, s1: FloatArray, d2: FloatArray, s2: FloatArray) -> FloatArray:
     """Standard deviation of :func:`fuse_estimates`' result: 1 / sqrt(Σ 1/σ²) over the
     estimates present; NaN where there is none."""
-    w1 = np.where(np.isfinite(d1) & (s1 > 0), 1.0 / np.square(np.where(s1 > 0, s1, 1.0)), 0.0)
-    w2 = np.where(np.isfinite(d2) & (s2 > 0), 1.0 / np.square(np.where(s2 > 0, s2, 1.0)), 0.0)
+    w1, w2 = _inverse_variance(d1, s1), _inverse_variance(d2, s2)
     tot = w1 + w2
     out: FloatArray = np.where(tot > 0, 1.0 / np.sqrt(np.where(tot > 0, tot, 1.0)), np.nan)
     return out
@@ -379,8 +384,7 @@ def fused_sigma(d1: FloatArray, s1: FloatArray, d2: FloatArray, s2: FloatArray) 
 
 def fuse_estimates(d1: FloatArray, s1: FloatArray, d2: FloatArray, s2: FloatArray) -> FloatArray:
     """Inverse-variance fusion of two estimates; where one is NaN the other is used."""
-    w1 = np.where(np.isfinite(d1) & (s1 > 0), 1.0 / np.square(np.where(s1 > 0, s1, 1.0)), 0.0)
-    w2 = np.where(np.isfinite(d2) & (s2 > 0), 1.0 / np.square(np.where(s2 > 0, s2, 1.0)), 0.0)
+    w1, w2 = _inverse_variance(d1, s1), _inverse_variance(d2, s2)
     tot = w1 + w2
     num = w1 * np.nan_to_num(d1) + w2 * np.nan_to_num(d2)
     out: FloatArray = np.where(tot > 0, num / np.where(tot > 0, tot, 1.0), np.nan)
