@@ -592,10 +592,6 @@ class ModelDetector:
         keep = suppress_across_passes(boxes, scores, self._road_index[cids], passes)
         return self.finish(boxes[keep], scores[keep], cids[keep], frame.width, frame.height, frame.image)
 
-    def detect_tiled(self, frame: Frame) -> Detections:
-        """Whole frame plus the tile windows and band, merged (see :meth:`detect_passes`)."""
-        return self.detect_passes(frame)
-
     def frame_parallel(self) -> AbstractContextManager[None]:
         """Context for running :meth:`detect` on several frames at once, one thread each
         (``run_perception`` enters it around its thread pool): OpenCV single-threaded."""
