@@ -10,7 +10,7 @@ from typing import Any
 
 from saferoad.adapters.recording import open_recording as _open_recording
 from saferoad.application.analyze import AnalysisResult, analyze_recording
-from saferoad.config import SaferoadConfig, load_config
+from saferoad.config import SaferoadConfig, _deep_merge, load_config
 from saferoad.domain.recording import Recording
 from saferoad.ports.detector import Detector
 
@@ -38,14 +38,7 @@ def analyze(
     """
     rec = recording if isinstance(recording, Recording) else open_recording(recording)
     if isinstance(config, SaferoadConfig):
-        cfg = config if not overrides else load_config(None, _merge(config.model_dump(mode="json"), overrides))
+        cfg = config if not overrides else load_config(None, _deep_merge(config.model_dump(mode="json"), overrides))
     else:
         cfg = load_config(None if config is None else Path(config), overrides)
     return analyze_recording(rec, cfg, None if out_dir is None else Path(out_dir), detector=detector)
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
