@@ -26,7 +26,7 @@ from saferoad.application.ingest import (
     check_event,
     check_summary,
 )
-from saferoad.application.web import rescore_trip, token_sha256
+from saferoad.application.web import rescore_trip, token_sha256, web_repo
 from saferoad.config import SaferoadConfig
 from saferoad.domain.scoring import iso_week
 from saferoad.domain.types import Severity
@@ -58,10 +58,6 @@ class DeviceAuth:
     device: str
 
 
-def _web(uow: UnitOfWork) -> Any:
-    return uow.web  # type: ignore[attr-defined]
-
-
 TOKEN_CACHE_S = 30.0
 """A known token is looked up again after this long (a revoked token stops within it)."""
 _TOKENS: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, DeviceAuth]]] = (
@@ -86,7 +82,7 @@ def authenticate(store: Store, authorization: str | None) -> DeviceAuth:
     if cached is not None and now - cached[0] < TOKEN_CACHE_S:
         return cached[1]
     with store.unit_of_work() as uow:
-        found = _web(uow).device(key)
+        found = web_repo(uow).device(key)
     if found is None:
         raise IngestError(
             401,
@@ -199,7 +195,7 @@ def put_trip(
     check_id("trip_id", trip_id)
     digest = body_sha256(body)
     with store.unit_of_work() as uow:
-        web = _web(uow)
+        web = web_repo(uow)
         found = web.ingest_trip(auth.fleet, auth.device, trip_id)
         if found is not None:
             if found[1] == digest:
@@ -219,7 +215,7 @@ def put_trip(
 
 
 def _trip_of(uow: UnitOfWork, auth: DeviceAuth, trip_id: str) -> int:
-    found = _web(uow).ingest_trip(auth.fleet, auth.device, trip_id)
+    found = web_repo(uow).ingest_trip(auth.fleet, auth.device, trip_id)
     if found is None:
         raise IngestError(404, f"trip {trip_id!r} is not stored (PUT it first)")
     return int(found[0])
@@ -232,7 +228,7 @@ def put_event(
     check_id("event_id", event_id)
     digest = body_sha256(body)
     with store.unit_of_work() as uow:
-        web = _web(uow)
+        web = web_repo(uow)
         tid = _trip_of(uow, auth, trip_id)
         found = web.ingest_event(tid, event_id)
         if found is not None:
@@ -272,7 +268,7 @@ def put_event(
 
 def _event_of(uow: UnitOfWork, auth: DeviceAuth, trip_id: str, event_id: str) -> int:
     tid = _trip_of(uow, auth, trip_id)
-    found = _web(uow).ingest_event(tid, event_id)
+    found = web_repo(uow).ingest_event(tid, event_id)
     if found is None:
         raise IngestError(
             404, f"event {event_id!r} of trip {trip_id!r} is not stored (PUT it first)"
@@ -283,7 +279,7 @@ def _event_of(uow: UnitOfWork, auth: DeviceAuth, trip_id: str, event_id: str) ->
 def clip_head(store: Store, auth: DeviceAuth, trip_id: str, event_id: str) -> Outcome:
     with store.unit_of_work() as uow:
         eid = _event_of(uow, auth, trip_id, event_id)
-        state: ClipState | None = _web(uow).clip(eid)
+        state: ClipState | None = web_repo(uow).clip(eid)
     if state is None:
         raise IngestError(404, "no upload of this clip has started")
     return Outcome(
@@ -355,7 +351,7 @@ def clip_patch(
         raise IngestError(413, "body: the chunk goes past Upload-Length")
     media = Path(config.web.media_dir).resolve() / "clips"
     with store.unit_of_work() as uow:
-        web = _web(uow)
+        web = web_repo(uow)
         eid = _event_of(uow, auth, trip_id, event_id)
         state: ClipState | None = web.clip(eid)
         if state is not None and state.complete:

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pwdlib import PasswordHash
 
@@ -23,7 +23,7 @@ from saferoad.config import SaferoadConfig
 from saferoad.domain.review import ReviewStatus, check_change, parse_status
 from saferoad.domain.scoring import safety_score, total, trip_score
 from saferoad.ports.store import Store, UnitOfWork
-from saferoad.ports.web import ROLES, EventRef, UserInfo
+from saferoad.ports.web import ROLES, EventRef, UserInfo, WebRepository
 
 _HASHER: PasswordHash | None = None
 MIN_PASSWORD_CHARS = 8
@@ -45,11 +45,12 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _web(uow: UnitOfWork) -> Any:
+def web_repo(uow: UnitOfWork) -> WebRepository:
+    """The unit of work's web repository (``ports.web.WebRepository``), typed."""
     web = getattr(uow, "web", None)
     if web is None:
         raise TypeError("this store has no web repository")
-    return web
+    return cast(WebRepository, web)
 
 
 # --- users and sessions ------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def add_user(
             raise ValueError("field 'driver': a driver user needs --driver FLEET/DRIVER")
         driver_fleet, driver_code = (p.strip() for p in driver.split("/", 1))
     with store.unit_of_work() as uow:
-        uid: int = _web(uow).add_user(
+        uid: int = web_repo(uow).add_user(
             username, hasher().hash(password), role, tuple(fleets), driver_fleet, driver_code
         )
         uow.commit()
@@ -99,7 +100,7 @@ def login(store: Store, username: str, password: str, hours: float) -> Login | N
     """A new session for a right password, else ``None`` (the same time is spent hashing when
     the user does not exist, so timing does not tell which)."""
     with store.unit_of_work() as uow:
-        web = _web(uow)
+        web = web_repo(uow)
         user: UserInfo | None = web.user(username)
         if user is None:
             hasher().verify(password, _dummy_hash())
@@ -126,7 +127,7 @@ def _dummy_hash() -> str:
 def session_user(store: Store, token: str) -> tuple[UserInfo, str] | None:
     """The user and CSRF token of a live session."""
     with store.unit_of_work() as uow:
-        found = _web(uow).session(token_sha256(token))
+        found = web_repo(uow).session(token_sha256(token))
     if found is None:
         return None
     user, csrf, expires = found
@@ -137,7 +138,7 @@ def session_user(store: Store, token: str) -> tuple[UserInfo, str] | None:
 
 def logout(store: Store, token: str) -> None:
     with store.unit_of_work() as uow:
-        _web(uow).remove_session(token_sha256(token))
+        web_repo(uow).remove_session(token_sha256(token))
         uow.commit()
 
 
@@ -178,7 +179,7 @@ class LoginThrottle:
 
 
 def visible_event(uow: UnitOfWork, user: UserInfo, event_id: int) -> EventRef:
-    ref: EventRef | None = _web(uow).event(event_id)
+    ref: EventRef | None = web_repo(uow).event(event_id)
     if ref is None or not user.sees_driver(ref.fleet, ref.driver):
         raise NotFound(f"event {event_id}")
     return ref
@@ -189,7 +190,7 @@ def rescore_trip(uow: UnitOfWork, config: SaferoadConfig, trip_id: int) -> None:
     trip's, its driver's week and its fleet's week (the other drivers' are unchanged)."""
     rules = config.scoring.rules()
     fp = scoring_fingerprint(config)
-    web = _web(uow)
+    web = web_repo(uow)
     head = web.trip_head(trip_id)
     if head is None:
         raise NotFound(f"trip {trip_id}")
@@ -207,7 +208,9 @@ def rescore_trip(uow: UnitOfWork, config: SaferoadConfig, trip_id: int) -> None:
             )
         )
     uow.scores.put(
-        _score_record("fleet_week", fleet, fleet, week, safety_score(total(exps.values()), rules), fp)
+        _score_record(
+            "fleet_week", fleet, fleet, week, safety_score(total(exps.values()), rules), fp
+        )
     )
 
 
@@ -228,14 +231,14 @@ def change_status(
         if not user.can_review:
             raise NotFound(f"event {event_id}")
         old = ReviewStatus(ref.status)
-        web = _web(uow)
+        web = web_repo(uow)
         web.set_status(event_id, new.value, kept_reason)
         detail = f"{old.value} → {new.value}" + (f": {kept_reason}" if kept_reason else "")
         web.log(event_id, user.username, "status", detail)
         if old.counts_in_score != new.counts_in_score:
             rescore_trip(uow, config, ref.trip_id)
         uow.commit()
-        out: EventRef = web.event(event_id)
+        out = visible_event(uow, user, event_id)
     return out
 
 
@@ -250,7 +253,7 @@ def add_note(
     with store.unit_of_work() as uow:
         if not user.can_review or not user.sees_fleet(fleet):
             raise NotFound(f"driver {fleet}/{driver}")
-        web = _web(uow)
+        web = web_repo(uow)
         if event_id is not None:
             ref = visible_event(uow, user, event_id)
             if (ref.fleet, ref.driver) != (fleet, driver):
@@ -270,7 +273,7 @@ def false_positives(store: Store, user: UserInfo, fleet: str) -> list[dict[str, 
     if not user.can_review or not user.sees_fleet(fleet):
         raise NotFound(f"fleet {fleet}")
     with store.unit_of_work() as uow:
-        refs: list[EventRef] = _web(uow).events([fleet], status=ReviewStatus.DISMISSED.value)
+        refs: list[EventRef] = web_repo(uow).events([fleet], status=ReviewStatus.DISMISSED.value)
     return [
         {
             "type": "normal",
@@ -300,7 +303,7 @@ def add_device(store: Store, fleet: str, device: str) -> str:
             raise ValueError(f"field '{field}': 1 to 128 characters")
     token = "srd_" + secrets.token_urlsafe(32)
     with store.unit_of_work() as uow:
-        _web(uow).add_device(token_sha256(token), fleet.strip(), device.strip())
+        web_repo(uow).add_device(token_sha256(token), fleet.strip(), device.strip())
         uow.commit()
     return token
 

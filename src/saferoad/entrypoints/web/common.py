@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from saferoad.application.web import session_user
@@ -60,5 +61,7 @@ def check_csrf(request: Request, csrf: str, sent: str | None) -> None:
         raise CsrfFailed
 
 
-def render(request: Request, name: str, user: UserInfo | None, csrf: str | None, **ctx: Any) -> Any:
+def render(
+    request: Request, name: str, user: UserInfo | None, csrf: str | None, **ctx: Any
+) -> Response:
     return templates.TemplateResponse(request, name, {"user": user, "csrf": csrf, **ctx})

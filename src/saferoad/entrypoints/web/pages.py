@@ -52,7 +52,7 @@ def login_form(request: Request, next: str | None = None) -> Response:
     token = secrets.token_urlsafe(24)
     resp = render(request, "login.html.j2", None, token, next=_safe_next(next), error=None)
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict")
-    return resp  # type: ignore[no-any-return]
+    return resp
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -81,7 +81,7 @@ def login(
         )
         resp.status_code = 429
         resp.headers["Retry-After"] = str(int(wait))
-        return resp  # type: ignore[no-any-return]
+        return resp
     cfg = config_of(request)
     done = uc.login(store_of(request), username.strip(), password, cfg.web.session_hours)
     if done is None:
@@ -95,7 +95,7 @@ def login(
             error="Wrong user name or password.",
         )
         resp.status_code = 401
-        return resp  # type: ignore[no-any-return]
+        return resp
     throttle.succeeded(key)
     out = RedirectResponse(_safe_next(next), status_code=303)
     out.set_cookie(
@@ -148,7 +148,7 @@ def home(request: Request) -> Response:
     fleets = _fleets(request, user)
     if len(fleets) == 1:
         return RedirectResponse(f"/fleets/{fleets[0]}", 303)
-    return render(request, "fleets.html.j2", user, csrf, fleets=fleets)  # type: ignore[no-any-return]
+    return render(request, "fleets.html.j2", user, csrf, fleets=fleets)
 
 
 def _need_fleet(user: UserInfo, fleet: str) -> None:
@@ -166,10 +166,8 @@ def fleet_page(request: Request, fleet: str, week: str | None = None) -> Respons
         raise uc.NotFound(str(err)) from None
     with store_of(request).unit_of_work() as uow:
         weeks = uow.trips.weeks(fleet)
-        open_n = len(uow.web.events([fleet], status=ReviewStatus.NEEDS_REVIEW.value))  # type: ignore[attr-defined]
-    return render(  # type: ignore[no-any-return]
-        request, "fleet.html.j2", user, csrf, r=ctx, weeks=weeks, open_n=open_n
-    )
+        open_n = len(uc.web_repo(uow).events([fleet], status=ReviewStatus.NEEDS_REVIEW.value))
+    return render(request, "fleet.html.j2", user, csrf, r=ctx, weeks=weeks, open_n=open_n)
 
 
 @router.get("/fleets/{fleet}/false-positives.jsonl")
@@ -196,9 +194,9 @@ def driver_page(request: Request, fleet: str, driver: str, week: str | None = No
     if ctx is None:
         raise uc.NotFound(f"driver {fleet}/{driver}")
     with store_of(request).unit_of_work() as uow:
-        events = uow.web.events([fleet], driver=driver, limit=200)  # type: ignore[attr-defined]
-        notes = uow.web.notes(fleet, driver)  # type: ignore[attr-defined]
-    return render(  # type: ignore[no-any-return]
+        events = uc.web_repo(uow).events([fleet], driver=driver, limit=200)
+        notes = uc.web_repo(uow).notes(fleet, driver)
+    return render(
         request,
         "driver.html.j2",
         user,
@@ -296,7 +294,7 @@ def trip_page(request: Request, trip_id: int) -> Response:
         for e in events
         if e["lat"] is not None and e["lon"] is not None
     ]
-    return render(  # type: ignore[no-any-return]
+    return render(
         request,
         "trip.html.j2",
         user,
@@ -352,14 +350,14 @@ def review_queue(
     user, csrf = current_user(request)
     _need_fleet(user, fleet)
     with store_of(request).unit_of_work() as uow:
-        events = uow.web.events(  # type: ignore[attr-defined]
+        events = uc.web_repo(uow).events(
             [fleet],
             status=status or None,
             event_type=type or None,
             driver=driver or None,
             limit=QUEUE_LIMIT,
         )
-        everything = uow.web.events([fleet])  # type: ignore[attr-defined]
+        everything = uc.web_repo(uow).events([fleet])
     ctx = {
         "fleet": fleet,
         "events": _sorted(events, sort),
@@ -369,16 +367,16 @@ def review_queue(
         "limit": QUEUE_LIMIT,
     }
     name = "review_rows.html.j2" if request.headers.get("HX-Request") else "review.html.j2"
-    return render(request, name, user, csrf, **ctx)  # type: ignore[no-any-return]
+    return render(request, name, user, csrf, **ctx)
 
 
 def _event_ctx(request: Request, user: UserInfo, event_id: int) -> dict[str, Any]:
     rules = config_of(request).scoring.rules()
     with store_of(request).unit_of_work() as uow:
         ref = uc.visible_event(uow, user, event_id)
-        activity = uow.web.activity(event_id)  # type: ignore[attr-defined]
+        activity = uc.web_repo(uow).activity(event_id)
         exp = uow.trips.exposures(ref.fleet, ref.week).get(ref.driver)
-        trip_exp = uow.web.trip_exposure(ref.trip_id)  # type: ignore[attr-defined]
+        trip_exp = uc.web_repo(uow).trip_exposure(ref.trip_id)
     week_score = safety_score(exp, rules) if exp is not None else None
     from saferoad.domain.scoring import trip_score
 
@@ -393,7 +391,7 @@ def _event_ctx(request: Request, user: UserInfo, event_id: int) -> dict[str, Any
 @router.get("/events/{event_id}", response_class=HTMLResponse)
 def event_page(request: Request, event_id: int) -> Response:
     user, csrf = current_user(request)
-    return render(request, "event.html.j2", user, csrf, **_event_ctx(request, user, event_id))  # type: ignore[no-any-return]
+    return render(request, "event.html.j2", user, csrf, **_event_ctx(request, user, event_id))
 
 
 @router.post("/events/{event_id}/status", response_class=HTMLResponse)
@@ -416,9 +414,9 @@ def event_status(
     ctx.update(error=error, before=before["week_score"])
     if request.headers.get("HX-Request"):
         # 200 even for a refused change: htmx swaps only 2xx answers, and the panel shows why
-        return render(request, "event_panel.html.j2", user, csrf, **ctx)  # type: ignore[no-any-return]
+        return render(request, "event_panel.html.j2", user, csrf, **ctx)
     if error:
         resp = render(request, "event.html.j2", user, csrf, **ctx)
         resp.status_code = 422
-        return resp  # type: ignore[no-any-return]
+        return resp
     return RedirectResponse(f"/events/{event_id}", status_code=303)
