@@ -208,3 +208,18 @@ def test_cli_records_then_uploads_every_event(tmp_path: Path, ingest_server: Any
     assert trip["summary"]["n_events"] == n and trip["device_id"] == "SIM-DEVICE"
     status = json.loads(runner.invoke(app, ["edge", "--status", "--spool", spool]).output)
     assert status["events"] == {"sent": n} and status["trips"] == {"sent": 1}
+
+
+def test_clip_stored_once_keeps_the_bytes_its_row_names(tmp_path: Path) -> None:
+    """A replay after a restart cuts the clip again (the encoder need not give the same bytes):
+    the stored file stays the one whose size and SHA-256 the row names, else every upload of
+    it would fail the server's checksum."""
+    import hashlib
+
+    spool = SqliteSpool(tmp_path / "spool.db")
+    eid = "00000000-0000-5000-8000-000000000001"
+    assert spool.add_event(TRIP, eid, _event(EventType.HARSH_BRAKING, 10.0), T0 + 10.0, clip=b"first cut")
+    assert not spool.add_clip(eid, b"second, different cut")
+    row = spool.db.execute("SELECT path, size, sha256 FROM clips WHERE event_id = ?", (eid,)).fetchone()
+    data = Path(row[0]).read_bytes()
+    assert data == b"first cut" and row[1] == len(data) and row[2] == hashlib.sha256(data).hexdigest()

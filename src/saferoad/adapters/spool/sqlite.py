@@ -121,12 +121,17 @@ class SqliteSpool:
         """Store an event's clip durably (file fsynced and renamed, then the row); False if
         the event already has one. A capped event's clip is capped too."""
         path = self.clip_dir / f"{event_id}.mp4"
+        row = self.db.execute(
+            "SELECT e.state, c.event_id FROM events e LEFT JOIN clips c ON c.event_id = e.event_id WHERE e.event_id = ?",
+            (event_id,),
+        ).fetchone()
+        if row is None:
+            raise ValueError(f"spool: no event {event_id} for this clip")
+        if row[1] is not None:
+            return False  # stored already: its file must stay the bytes its row's sha256 names
         digest = hashlib.sha256(clip).hexdigest()
-        write_durably(path, clip)  # (again, after a crash: the row below names these bytes)
+        write_durably(path, clip)  # (again, after a crash between file and row: the row below names these bytes)
         with self._tx() as db:
-            row = db.execute("SELECT state FROM events WHERE event_id = ?", (event_id,)).fetchone()
-            if row is None:
-                raise ValueError(f"spool: no event {event_id} for this clip")
             cur = db.execute(
                 "INSERT OR IGNORE INTO clips (event_id, path, size, sha256, state) VALUES (?, ?, ?, ?, ?)",
                 (event_id, str(path), len(clip), digest, "capped" if row[0] == "capped" else "queued"),
