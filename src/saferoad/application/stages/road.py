@@ -217,16 +217,15 @@ def speed_limits(ctx: AnalysisContext) -> SpeedLimits | None:
     (the edge recorder asks the same)."""
     cfg = ctx.config.road_events
     own = Path(ctx.recording.path) / "speed_zones.geojson"
-    own_zones = cfg.speed_limit_kmh is None and cfg.speed_zones is None and own.is_file()
-    if cfg.speed_limit_kmh is None and cfg.speed_zones is None and not own_zones:
+    if cfg.speed_zones is None and cfg.speed_limit_kmh is None and not own.is_file():
         return None
-    from saferoad.adapters.geo import SpeedLimits, load_speed_zones
+    from saferoad.adapters.geo import SpeedLimits, load_speed_zones  # shapely: only when needed
 
     if cfg.speed_zones is not None:
         return load_speed_zones(Path(cfg.speed_zones), cfg.speed_limit_kmh)
-    if own_zones:
-        return load_speed_zones(own)
-    return SpeedLimits(cfg.speed_limit_kmh)
+    if cfg.speed_limit_kmh is not None:
+        return SpeedLimits(cfg.speed_limit_kmh)
+    return load_speed_zones(own)
 
 
 def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventParams) -> list[Event]:
