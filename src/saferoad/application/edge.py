@@ -48,6 +48,7 @@ from saferoad.ports.edge import AlertSink, Clock, EventSpool
 
 if TYPE_CHECKING:
     from saferoad.adapters.geo import SpeedLimits
+    from saferoad.config.road_events import RoadEventsConfig
 
 CABIN_TRACK = "cabin.csv"
 
@@ -130,6 +131,7 @@ class EdgeReport:
     """Steps the recorder began after their sensor time had passed on the paced clock."""
     max_buffered_samples: int = 0
     max_waiting_frames: int = 0
+    """Road frames held for their final ego speed (bounded by the motion guard x fps)."""
     clips: int = 0
     """Clips cut into the spool."""
     distance_km: float | None = None
@@ -139,7 +141,6 @@ class EdgeReport:
     speed_source: str | None = None
     loop: dict[str, int] = field(default_factory=dict)
     """Loop recording: segments written, deleted, locked at the end, the largest overflow."""
-    """Road frames held for their final ego speed (bounded by the motion guard x fps)."""
     motion_runs: int = 0
     held_back: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
@@ -385,11 +386,6 @@ class RoadStream:
             self.feed.close()
         return out
 
-    def with_clip_window(self, events: list[Event]) -> list[Event]:
-        for ev in events:
-            ev.evidence["clip_window_s"] = self.road._clip_window(self.road._key_t(ev), self.cfg)
-        return events
-
 
 class SpeedingStream:
     """The speed-limit rule as analyze's streaming mode runs it (only where a limit or zones are
@@ -444,10 +440,14 @@ class SpeedingStream:
             out += self.stream.push_gps(rt, lat, lon)
         return out + self.stream.finish()
 
-    def with_clip_window(self, events: list[Event]) -> list[Event]:
-        for ev in events:
-            ev.evidence["clip_window_s"] = self.road._clip_window(self.road._key_t(ev), self.cfg)
-        return events
+
+def _with_clip_window(events: list[Event], cfg: RoadEventsConfig) -> list[Event]:
+    """Each road event's ``clip_window_s`` evidence, as analyze's road stage sets it."""
+    from saferoad.application.stages import road
+
+    for ev in events:
+        ev.evidence["clip_window_s"] = road._clip_window(road._key_t(ev), cfg)
+    return events
 
 
 def cabin_track(recording: Recording) -> list[CabinSample]:
@@ -554,9 +554,9 @@ class EdgeRecorder:
             odo.add(final_speed)
             if road is not None:
                 road.arrive(b)
-                self._deliver(report, road.with_clip_window(road.speed(final_speed)), newest, arrived)
+                self._deliver(report, _with_clip_window(road.speed(final_speed), cfg.road_events), newest, arrived)
             if speeding is not None:
-                self._deliver(report, speeding.with_clip_window(speeding.speed(final_speed)), newest, arrived)
+                self._deliver(report, _with_clip_window(speeding.speed(final_speed), cfg.road_events), newest, arrived)
             if self._clips is not None and self.spool is not None:
                 for event_id, data in self._clips.due(newest):
                     self.spool.add_clip(event_id, data)
@@ -581,11 +581,11 @@ class EdgeRecorder:
         report.speed_source = odo.source
         if road is not None:
             evs = road.speed(final_speed) + road.finish()
-            self._deliver(report, road.with_clip_window(evs), t_last, arrived)
+            self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
             report.max_waiting_frames = road.max_waiting
         if speeding is not None:
             evs = speeding.speed(final_speed) + speeding.finish()
-            self._deliver(report, speeding.with_clip_window(evs), t_last, arrived)
+            self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
         if self._clips is not None and self.spool is not None:
             for event_id, data in self._clips.finish():
                 self.spool.add_clip(event_id, data)
