@@ -47,6 +47,9 @@ TIMELINE_REQUIRED = ("t_s", "lat", "lon", "speed_mps")
 TIMELINE_OPTIONAL = ("long_acc_mps2", "lat_acc_mps2", "yaw_rate_dps")
 MEDIA_KEYS = {"clip": ("clip", "clip_path"), "snapshot": ("snapshot", "snapshot_path")}
 VOLATILE_SUMMARY_KEYS = ("wall_s", "stages_s", "recording")
+_EVENT_TYPES = frozenset(t.value for t in EventType)
+_SEVERITIES = frozenset(s.value for s in Severity)
+_DIRECTIONS = frozenset(d.value for d in Direction)
 """Left out of the content hash: they change when the same recording is analysed again."""
 
 
@@ -230,9 +233,8 @@ def read_events(path: Path, out_dir: Path, duration_s: float) -> list[RawEvent]:
 def check_event(data: dict[str, Any], where: str, duration_s: float) -> None:
     """Check one ``events.jsonl`` record (``where`` names it in errors); media paths are not
     looked up here."""
-    types = {t.value for t in EventType}
     etype = data.get("type")
-    if not isinstance(etype, str) or etype not in types:
+    if not isinstance(etype, str) or etype not in _EVENT_TYPES:
         raise _bad(where, f"field 'type' is not an event type: {etype!r}")
     start = _number(where, data, "start_s", minimum=0)
     end = _number(where, data, "end_s", minimum=0)
@@ -243,14 +245,14 @@ def check_event(data: dict[str, Any], where: str, duration_s: float) -> None:
             where, f"field 'start_s' {start} is after the end of the drive ({duration_s} s)"
         )
     sev = data.get("severity", Severity.LOW.value)
-    if not isinstance(sev, str) or sev not in {s.value for s in Severity}:
+    if not isinstance(sev, str) or sev not in _SEVERITIES:
         raise _bad(where, f"field 'severity' must be low, medium or high, got {sev!r}")
     conf = data.get("confidence", 1.0)
     if isinstance(conf, bool) or not isinstance(conf, int | float) or not 0 <= conf <= 1:
         raise _bad(where, f"field 'confidence' must be within 0-1, got {conf!r}")
     direction = data.get("direction")
     if direction is not None and (
-        not isinstance(direction, str) or direction not in {d.value for d in Direction}
+        not isinstance(direction, str) or direction not in _DIRECTIONS
     ):
         raise _bad(
             where, f"field 'direction' must be left, right or null, got {direction!r}"
@@ -541,15 +543,22 @@ def carry_review(old: TripRecord, new: TripRecord) -> TripRecord:
     """``new`` with the review status (and dismissal reason) of ``old``'s events that it still
     has: the same type starting within 0.05 s. A re-analysed recording keeps what a manager
     decided about its events (a dismissed one stays out of the scores)."""
+    # keyed by 0.1 s bin: a match within 0.05 s lies in the same bin or a neighbouring one
     reviewed = {
-        (e.type, round(e.start_s, 1)): e for e in old.events if e.status != "needs_review"
+        (e.type, round(e.start_s * 10)): e for e in old.events if e.status != "needs_review"
     }
     if not reviewed:
         return new
     events = []
     for e in new.events:
-        before = reviewed.get((e.type, round(e.start_s, 1)))
-        if before is not None and abs(before.start_s - e.start_s) <= 0.05:
+        b = round(e.start_s * 10)
+        near = [
+            r
+            for k in (b - 1, b, b + 1)
+            if (r := reviewed.get((e.type, k))) is not None and abs(r.start_s - e.start_s) <= 0.05
+        ]
+        if near:
+            before = min(near, key=lambda r: abs(r.start_s - e.start_s))
             e = replace(e, status=before.status, dismiss_reason=before.dismiss_reason)
         events.append(e)
     return replace(new, events=events)
