@@ -30,6 +30,11 @@ STRAY_GAP_MIN_S = 60.0
 stretch lasts): a shorter pause and resume is an ordinary gap, kept."""
 
 
+def _first_rows(rows: IntArray) -> str:
+    """The first five of ``rows`` (1-based row numbers) for a warning, `` ...`` when there are more."""
+    return ", ".join(str(int(r)) for r in rows[:5]) + (" ..." if rows.size > 5 else "")
+
+
 def drop_stray(t: FloatArray, index: IntArray, path: Path, what: str) -> IntArray:
     """Drop samples a clock jump put far from the recording; ``index`` selects ``t`` in order.
 
@@ -63,7 +68,7 @@ def drop_stray(t: FloatArray, index: IntArray, path: Path, what: str) -> IntArra
             keep[starts[k] : ends[k] + 1] = False
     if not keep.all():
         rows = np.sort(index[~keep]) + 1
-        shown = ", ".join(str(int(r)) for r in rows[:5]) + (" ..." if rows.size > 5 else "")
+        shown = _first_rows(rows)
         warn(
             f"{path}: data row(s) {shown}: field 't_s': {rows.size} {what} sample(s) far outside "
             f"the recording (t_s {float(t[index[~keep]][0]):g}; a clock jump): dropped"
@@ -122,7 +127,7 @@ def drop_position_jumps(g: GpsSeries, index: IntArray, path: Path) -> IntArray:
                 keep[i] = True
                 last = i
     fixes = np.sort(index[~keep]) + 1
-    shown = ", ".join(str(int(f)) for f in fixes[:5]) + (" ..." if fixes.size > 5 else "")
+    shown = _first_rows(fixes)
     warn(
         f"{path}: fix(es) {shown}: fields 'lat','lon': {fixes.size} position(s) no vehicle could "
         f"reach (over {MAX_PLAUSIBLE_SPEED_MPS:g} m/s from the fixes around): dropped"
