@@ -29,7 +29,7 @@ RAYJOB = ROOT / "deploy" / "rayjob-evaluate.yaml"
 REGISTRY = "registry.example.com"
 APP = "saferoad"
 
-# name -> (image target, CLI args, port, probe kind, requests, limits)
+# service name (also its image target) -> CLI args, port, probe, requests, limits, whether it needs the DB
 SERVICES: dict[str, dict[str, Any]] = {
     "web": {
         "args": ["web", "--host", "0.0.0.0", "--port", "8080"],
