@@ -215,6 +215,11 @@ def run_engine(
         )
         if params.undo_source_highpass:
             acc = np.column_stack([undone, acc[:, 2]])
+    # The source's high-pass still in the signal (its measured time constant where fitted);
+    # None when there is none or it was undone.
+    kept_tau: float | None = None
+    if imu.horizontal_highpass_tau_s is not None and not params.undo_source_highpass:
+        kept_tau = hp_fit.tau_s if hp_fit is not None else imu.horizontal_highpass_tau_s
 
     # A reference speed on the grid for the vehicle frame: GPS first (the issue's "forward
     # axis from GPS speed changes"), else CAN.
@@ -257,10 +262,7 @@ def run_engine(
         unwrapped = np.degrees(np.unwrap(np.radians(gps.course_deg[ok])))
         course = np.interp(u.t_s, gps.t_s[ok], unwrapped)
         yaw = gyro[:, 2] if gyro is not None else _course_yaw(gps, u.t_s, ref, hz, u.valid)
-        src_tau = None
-        if imu.horizontal_highpass_tau_s is not None and not params.undo_source_highpass:
-            src_tau = hp_fit.tau_s if hp_fit is not None else imu.horizontal_highpass_tau_s
-        a_long, a_lat, _, quality, se = earth_to_heading(acc[:, :2], course, ref, yaw, hz, src_tau)
+        a_long, a_lat, _, quality, se = earth_to_heading(acc[:, :2], course, ref, yaw, hz, kept_tau)
         frame = VehicleFrame(None, np.array([0.0, 0.0, 1.0]), "gps-course", quality, se)
     elif frame is not None and frame.rotation is not None:
         rot = frame.rotation
@@ -286,25 +288,17 @@ def run_engine(
             horizontal = np.column_stack([project(acc, e1), project(acc, e2)])
             horizontal = horizontal - horizontal.mean(axis=0)
         yaw = project(gyro, up) if gyro is not None else None
-    restored_tau: float | None = None
-    if (
-        a_long is not None
-        and a_lat is not None
-        and ref is not None
-        and imu.horizontal_highpass_tau_s is not None
-        and not params.undo_source_highpass
-    ):
+    if a_long is not None and a_lat is not None and ref is not None and kept_tau is not None:
         # A source that high-passes the horizontal acceleration (y = HP_tau(x)) loses what
         # the speed reference keeps: x = y + LP_tau(x) and, along the car, x = dv/dt, across
         # it v*yaw. So the complementary low-pass of the reference restores exactly the part
         # the source removed (GPS is good below ~0.2 Hz, the IMU above), with no inverse
         # filter to amplify errors.
-        restored_tau = hp_fit.tau_s if hp_fit is not None else imu.horizontal_highpass_tau_s
         along = np.gradient(ref) * hz
-        a_long = a_long + (along - highpass(along, restored_tau, hz))
+        a_long = a_long + (along - highpass(along, kept_tau, hz))
         if yaw is not None:
             across = ref * yaw
-            a_lat = a_lat + (across - highpass(across, restored_tau, hz))
+            a_lat = a_lat + (across - highpass(across, kept_tau, hz))
     # Signed mode: the IMU's longitudinal acceleration fills in the GPS speed between fixes.
     speed = (
         ego_speed(can, gps)
