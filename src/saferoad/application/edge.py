@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,9 +40,16 @@ from saferoad.config.edge import EdgeConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.cabin.monitor import CabinMonitor
 from saferoad.domain.cabin.signals import CabinSample
-from saferoad.domain.motion.streaming import StreamingMotion, StreamParams
+from saferoad.domain.motion.streaming import (
+    StreamingMotion,
+    StreamParams,
+    chunk_gps,
+    chunk_imu,
+    chunk_speed,
+    ticks,
+)
 from saferoad.domain.recording import Recording
-from saferoad.domain.types import Event, GpsSeries, ImuSeries, SpeedSeries
+from saferoad.domain.types import Event, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.edge import AlertSink, Clock, EventSpool
 
@@ -180,35 +187,6 @@ class EdgeReport:
             "cpu_share_of_real_time": round(self.cpu_s / self.sensor_s, 4) if self.sensor_s > 0 else None,
             "rss_peak_mib": round(self.rss_peak_mib, 1),
         }
-
-
-def _span(t: np.ndarray[Any, np.dtype[np.float64]], a: float, b: float) -> tuple[int, int]:
-    return int(np.searchsorted(t, a, side="left")), int(np.searchsorted(t, b, side="left"))
-
-
-def _imu_chunk(imu: ImuSeries | None, a: float, b: float) -> ImuSeries | None:
-    if imu is None:
-        return None
-    i, j = _span(imu.t_s, a, b)
-    if j <= i:
-        return None
-    return replace(imu, t_s=imu.t_s[i:j], acc=imu.acc[i:j], gyro=None if imu.gyro is None else imu.gyro[i:j])
-
-
-def _gps_chunk(gps: GpsSeries | None, a: float, b: float) -> GpsSeries | None:
-    if gps is None:
-        return None
-    i, j = _span(gps.t_s, a, b)
-    if j <= i:
-        return None
-    return GpsSeries(*(getattr(gps, f)[i:j] for f in ("t_s", "lat", "lon", "speed_mps", "course_deg", "alt_m")))
-
-
-def _speed_chunk(s: SpeedSeries | None, a: float, b: float) -> SpeedSeries | None:
-    if s is None:
-        return None
-    i, j = _span(s.t_s, a, b)
-    return SpeedSeries(s.t_s[i:j], s.speed_mps[i:j], s.source) if j > i else None
 
 
 class Odometer:
@@ -530,7 +508,7 @@ class EdgeRecorder:
         cpu0 = _cpu_s()
         for sink in self.sinks:
             sink.status({"state": "recording", "trip_id": trip_id})
-        for a, b in _ticks(t_first, t_last, tick):
+        for a, b in ticks(t_first, t_last, tick):
             if speed > 0:
                 due = wall0 + (b - t_first) / speed
                 wait = due - self.clock.now()
@@ -539,7 +517,7 @@ class EdgeRecorder:
                 elif wait < -tick / speed:
                     report.late_ticks += 1
             arrived = time.perf_counter()
-            imu_c, gps_c, can_c = _imu_chunk(recording.imu, a, b), _gps_chunk(recording.gps, a, b), _speed_chunk(recording.can_speed, a, b)
+            imu_c, gps_c, can_c = chunk_imu(recording.imu, a, b), chunk_gps(recording.gps, a, b), chunk_speed(recording.can_speed, a, b)
             new = motion.push(imu_c, gps_c, can_c)
             newest = min(b, t_last)
             self._announce_early(report, motion.take_provisional(), newest, arrived)
@@ -561,7 +539,7 @@ class EdgeRecorder:
                 for event_id, data in self._clips.due(newest):
                     self.spool.add_clip(event_id, data)
             if monitor is not None:
-                i, j = _span(cabin_t, a, b)
+                i, j = (int(k) for k in np.searchsorted(cabin_t, (a, b), side="left"))
                 for s in cabin[i:j]:
                     _, evs = monitor.update(s, motion.speed_at(s.t_s))
                     self._deliver(report, evs, s.t_s, arrived)
@@ -675,16 +653,6 @@ class EdgeRecorder:
 def _cpu_s() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
-
-
-def _ticks(t_first: float, t_last: float, tick: float) -> Iterator[tuple[float, float]]:
-    k = 0
-    while True:
-        a = t_first + k * tick
-        if a > t_last:
-            return
-        yield a, t_first + (k + 1) * tick
-        k += 1
 
 
 def check_camera(cfg: EdgeConfig, seconds: float = 2.0) -> str:

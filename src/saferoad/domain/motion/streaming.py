@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -317,56 +318,45 @@ class StreamingMotion:
             self._speed_until = float(sp.t_s[sel][-1])
 
 
-def stream_events(
-    imu: ImuSeries | None,
-    gps: GpsSeries | None,
-    can: SpeedSeries | None,
-    params: EngineParams,
-    stream: StreamParams | None = None,
-    chunk_s: float = 0.1,
-) -> list[Event]:
-    """Replay whole series through :class:`StreamingMotion` in ``chunk_s`` chunks of sensor
-    time (what the live recorder does); the events in emission order."""
-    sm = StreamingMotion(params, stream)
-    series = [s for s in (imu, gps, can) if s is not None and len(s)]
-    if not series:
-        return []
-    t_first = min(float(s.t_s[0]) for s in series)
-    t_last = max(float(s.t_s[-1]) for s in series)
-    out: list[Event] = []
+def ticks(t_first: float, t_last: float, step_s: float) -> Iterator[tuple[float, float]]:
+    """``[a, b)`` steps of ``step_s`` sensor time from ``t_first`` until one starts after
+    ``t_last`` (each bound computed from ``t_first``, so no rounding accumulates)."""
     k = 0
     while True:
-        a = t_first + k * chunk_s
+        a = t_first + k * step_s
         if a > t_last:
-            break
-        b = t_first + (k + 1) * chunk_s
-        out += sm.push(
-            _chunk_imu(imu, a, b) if imu is not None else None,
-            _chunk(gps, a, b) if gps is not None else None,
-            _chunk_speed(can, a, b) if can is not None else None,
-        )
+            return
+        yield a, t_first + (k + 1) * step_s
         k += 1
-    return out + sm.finish()
 
 
 def _span(t: np.ndarray, a: float, b: float) -> tuple[int, int]:
     return int(np.searchsorted(t, a, side="left")), int(np.searchsorted(t, b, side="left"))
 
 
-def _chunk_imu(imu: ImuSeries, a: float, b: float) -> ImuSeries | None:
+def chunk_imu(imu: ImuSeries | None, a: float, b: float) -> ImuSeries | None:
+    """The samples in ``[a, b)`` (None: none)."""
+    if imu is None:
+        return None
     i, j = _span(imu.t_s, a, b)
     if j <= i:
         return None
     return replace(imu, t_s=imu.t_s[i:j], acc=imu.acc[i:j], gyro=None if imu.gyro is None else imu.gyro[i:j])
 
 
-def _chunk(gps: GpsSeries, a: float, b: float) -> GpsSeries | None:
+def chunk_gps(gps: GpsSeries | None, a: float, b: float) -> GpsSeries | None:
+    """The fixes in ``[a, b)`` (None: none)."""
+    if gps is None:
+        return None
     i, j = _span(gps.t_s, a, b)
     if j <= i:
         return None
     return GpsSeries(*(getattr(gps, f)[i:j] for f in ("t_s", "lat", "lon", "speed_mps", "course_deg", "alt_m")))
 
 
-def _chunk_speed(s: SpeedSeries, a: float, b: float) -> SpeedSeries | None:
+def chunk_speed(s: SpeedSeries | None, a: float, b: float) -> SpeedSeries | None:
+    """The speed samples in ``[a, b)`` (None: none)."""
+    if s is None:
+        return None
     i, j = _span(s.t_s, a, b)
     return SpeedSeries(s.t_s[i:j], s.speed_mps[i:j], s.source) if j > i else None
