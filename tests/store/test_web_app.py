@@ -233,6 +233,9 @@ def test_queue_filters_and_priority_sort(web: tuple[SqlStore, Any]) -> None:
     only = c.get("/fleets/tokyo-taxi/review?status=&type=tailgating&driver=D-aggressive")
     rows = re.findall(r'<tr data-event="\d+">.*?</tr>', only.text, re.S)
     assert rows and all("Tailgating" in r and "D-aggressive" in r for r in rows)
+    # the filter lists hold the fleet's types and drivers, the chosen ones selected
+    assert '<option value="tailgating" selected>' in only.text
+    assert "<option selected>D-aggressive</option>" in only.text
     ordered = re.findall(r"<td>([A-Z][^<]+)</td><td>(low|medium|high)</td>", allq.text)
     by_title = {spec.title: t for t, spec in SPECS.items()}
     keys = [review_order(by_title[t], sev)[:2] for t, sev in ordered]

@@ -190,6 +190,19 @@ class SqlWebRepository:
         q = q.order_by(EventRow.start_utc.desc(), EventRow.id.desc()).limit(limit)
         return [self._ref(tuple(r)) for r in self.s.execute(q)]
 
+    def event_facets(self, fleet: str) -> tuple[list[str], list[str]]:
+        in_fleet = (
+            select(EventRow.type, Driver.code)
+            .select_from(EventRow)
+            .join(Trip, Trip.id == EventRow.trip_id)
+            .join(Fleet, Fleet.id == Trip.fleet_id)
+            .join(Driver, Driver.id == Trip.driver_id)
+            .where(Fleet.code == fleet)
+            .distinct()
+        )
+        pairs = list(self.s.execute(in_fleet))
+        return sorted({t for t, _ in pairs}), sorted({d for _, d in pairs})
+
     def set_status(self, event_id: int, status: str, reason: str | None) -> None:
         self.s.execute(
             update(EventRow)
@@ -247,7 +260,12 @@ class SqlWebRepository:
     def trip_head(self, trip_id: int) -> TripHead | None:
         r = self.s.execute(
             select(
-                Trip.id, Trip.trip_key, Fleet.code, Driver.code, Trip.local_week, Trip.start_utc,
+                Trip.id,
+                Trip.trip_key,
+                Fleet.code,
+                Driver.code,
+                Trip.local_week,
+                Trip.start_utc,
                 Trip.duration_s,
             )
             .join(Fleet, Fleet.id == Trip.fleet_id)

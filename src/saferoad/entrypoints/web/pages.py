@@ -357,16 +357,17 @@ def review_queue(
             driver=driver or None,
             limit=QUEUE_LIMIT,
         )
-        everything = uc.web_repo(uow).events([fleet])
+        partial = bool(request.headers.get("HX-Request"))  # the rows only: no filter lists
+        types, drivers = ([], []) if partial else uc.web_repo(uow).event_facets(fleet)
     ctx = {
         "fleet": fleet,
         "events": _sorted(events, sort),
         "f": {"status": status, "type": type, "driver": driver, "sort": sort},
-        "types": sorted({e.type for e in everything}),
-        "drivers": sorted({e.driver for e in everything}),
+        "types": types,
+        "drivers": drivers,
         "limit": QUEUE_LIMIT,
     }
-    name = "review_rows.html.j2" if request.headers.get("HX-Request") else "review.html.j2"
+    name = "review_rows.html.j2" if partial else "review.html.j2"
     return render(request, name, user, csrf, **ctx)
 
 
