@@ -211,15 +211,11 @@ class SqliteSpool:
         the events whose metadata or clip still waits for upload, widened by the clip's span:
         what loop recording must keep."""
         rows = self.db.execute(
-            "SELECT e.event_utc_s, e.start_s, e.body FROM events e LEFT JOIN clips c ON c.event_id = e.event_id"
+            "SELECT COALESCE(e.event_utc_s, e.start_s), json_extract(e.body, '$.end_s') - json_extract(e.body, '$.start_s')"
+            " FROM events e LEFT JOIN clips c ON c.event_id = e.event_id"
             " WHERE e.state = 'queued' OR c.state = 'queued'"
         ).fetchall()
-        out = []
-        for utc, start, body in rows:
-            ev = json.loads(body)
-            a = float(utc) if utc is not None else float(start)
-            out.append((a - before_s, a + float(ev["end_s"]) - float(ev["start_s"]) + after_s))
-        return out
+        return [(float(a) - before_s, float(a) + float(length) + after_s) for a, length in rows]
 
     def status(self) -> dict[str, Any]:
         """Counts per state, and every failed or capped entry with why (what a fleet sees)."""
