@@ -27,19 +27,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from saferoad.domain.event_specs import SPECS
-from saferoad.domain.types import EventType
+from saferoad.domain.motion.manoeuvres import BANDS, KIND_OF_EVENT
 
 MANOEUVRE_EVENTS: Mapping[str, str] = MappingProxyType(
-    {
-        "braking": EventType.HARSH_BRAKING.value,
-        "acceleration": EventType.HARSH_ACCELERATION.value,
-        "cornering": EventType.HARSH_CORNERING.value,
-        "lane_change": EventType.AGGRESSIVE_LANE_CHANGE.value,
-    }
+    {kind.value: event.value for event, kind in KIND_OF_EVENT.items()}
 )
 """Manoeuvre kind (summary.json ``manoeuvres``) -> the event type of its harsh band."""
 
-MANOEUVRE_BANDS = ("moderate", "hard", "harsh")
+MANOEUVRE_BANDS = tuple(b.value for b in BANDS)
 """Bands of graded manoeuvres, ascending; ``harsh`` is also an event (counted once, as one)."""
 
 
