@@ -22,7 +22,7 @@ from saferoad.application.report import (
     trip_context,
 )
 from saferoad.domain.review import ReviewError, ReviewStatus, review_order
-from saferoad.domain.scoring import safety_score
+from saferoad.domain.scoring import safety_score, trip_score
 from saferoad.entrypoints.web.common import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -379,8 +379,6 @@ def _event_ctx(request: Request, user: UserInfo, event_id: int) -> dict[str, Any
         exp = uow.trips.exposures(ref.fleet, ref.week).get(ref.driver)
         trip_exp = uc.web_repo(uow).trip_exposure(ref.trip_id)
     week_score = safety_score(exp, rules) if exp is not None else None
-    from saferoad.domain.scoring import trip_score
-
     return {
         "e": ref,
         "activity": activity,
