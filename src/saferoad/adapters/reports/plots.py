@@ -127,9 +127,21 @@ def spread_badges(xy: np.ndarray, sep: float, *, upward: bool = False) -> np.nda
     return np.array(placed).reshape(-1, 2)
 
 
-def _badge_sep_px(fig: Figure) -> float:
-    """Centre distance (pixels) at which two badges just touch, plus a small gap."""
-    return math.sqrt(BADGE_S) * fig.dpi / 72.0 * 1.1
+def _badge_sep_px(fig: Figure, size: float = BADGE_S) -> float:
+    """Centre distance (pixels) at which two badges of area ``size`` just touch, plus a small gap."""
+    return math.sqrt(size) * fig.dpi / 72.0 * 1.1
+
+
+def _badge(
+    ax: Any, x: float, y: float, n: object, colour: str, *, size: float, fontsize: float, lw: float,
+    zorder: int, clip_on: bool = True,
+) -> None:
+    """A numbered event badge: a disc of area ``size`` with its number in white."""
+    ax.scatter([x], [y], s=size, color=colour, ec="white", lw=lw, zorder=zorder, clip_on=clip_on)
+    ax.text(
+        float(x), float(y), str(n), ha="center", va="center", fontsize=fontsize, color="white",
+        fontweight="bold", zorder=zorder + 1,
+    )
 
 
 # --- scores ------------------------------------------------------------------------------
@@ -367,18 +379,7 @@ def route_map(
             if abs(bx_ - x_e) + abs(by_ - y_e) > 1e-9:
                 ax.plot([x_e, bx_], [y_e, by_], color=c, lw=1.0, zorder=5)
                 ax.scatter([x_e], [y_e], s=18, color=c, ec="white", lw=0.8, zorder=6)
-            ax.scatter([bx_], [by_], s=BADGE_S, color=c, ec="white", lw=1.5, zorder=6)
-            ax.text(
-                float(bx_),
-                float(by_),
-                str(ev["n"]),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white",
-                fontweight="bold",
-                zorder=7,
-            )
+            _badge(ax, bx_, by_, ev["n"], c, size=BADGE_S, fontsize=7, lw=1.5, zorder=6)
     xmin, xmax = ax.get_xlim()
     ymin, ymax = ax.get_ylim()
     span = xmax - xmin
@@ -472,7 +473,7 @@ def speed_profile(
     if events:
         # badges above the curve, stacked upwards where events are too close to sit side by side
         size_s = 120.0
-        sep = math.sqrt(size_s) * fig.dpi / 72.0 * 1.1
+        sep = _badge_sep_px(fig, size_s)
         at = ax.transData.transform(np.column_stack([starts, np.full(len(starts), top * 1.1)]))
         badges = ax.transData.inverted().transform(spread_badges(at, sep, upward=True))
         for _ in range(3):  # taller limits move the badges' display positions: place again
@@ -480,18 +481,9 @@ def speed_profile(
             at = ax.transData.transform(np.column_stack([starts, np.full(len(starts), top * 1.1)]))
             badges = ax.transData.inverted().transform(spread_badges(at, sep, upward=True))
         for ev, (bx_, by_) in zip(events, badges, strict=True):
-            c = type_colour(ev["type"])
-            ax.scatter([bx_], [by_], s=size_s, color=c, ec="white", lw=1.2, zorder=5, clip_on=False)
-            ax.text(
-                float(bx_),
-                float(by_),
-                str(ev["n"]),
-                ha="center",
-                va="center",
-                fontsize=6.5,
-                color="white",
-                fontweight="bold",
-                zorder=6,
+            _badge(
+                ax, bx_, by_, ev["n"], type_colour(ev["type"]), size=size_s, fontsize=6.5, lw=1.2,
+                zorder=5, clip_on=False,
             )
     return to_data_uri(fig)
 
