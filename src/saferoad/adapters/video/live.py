@@ -11,12 +11,14 @@ exited. Every gap (last frame before the failure to first frame after the restar
 
 from __future__ import annotations
 
+import io
 import math
 import subprocess
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -120,15 +122,17 @@ class FfmpegFrameSource:
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         size = self.width * self.height * 3
         assert proc.stdout is not None
+        stdout = cast(io.RawIOBase, proc.stdout)  # bufsize=0: the pipe's raw file
         while not self._stop.is_set():
-            buf = bytearray()
-            while len(buf) < size:
-                chunk = proc.stdout.read(size - len(buf))
-                if not chunk:
+            buf = bytearray(size)  # a fresh one per frame: the image below is a view of it
+            view, got = memoryview(buf), 0
+            while got < size:
+                n = stdout.readinto(view[got:])
+                if not n:
                     return  # the decoder exited: the watchdog restarts it
-                buf += chunk
+                got += n
             now = time.monotonic()
-            image = np.frombuffer(bytes(buf), dtype=np.uint8).reshape(self.height, self.width, 3)
+            image = np.frombuffer(buf, dtype=np.uint8).reshape(self.height, self.width, 3)
             with self._cond:
                 if self._gap_from is not None:
                     self.stats.gaps.append((self._gap_from, now))
