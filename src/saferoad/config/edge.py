@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from saferoad.config.base import Section
+from saferoad.domain.motion.streaming import StreamParams
 from saferoad.domain.types import EventType
 
 
@@ -159,8 +160,9 @@ class EdgeConfig(Section):
 
     @model_validator(mode="after")
     def _window(self) -> EdgeConfig:
-        if self.motion_early_alert_s is not None and self.motion_early_alert_s > self.motion_guard_s:
-            raise ValueError("edge.motion_early_alert_s must not exceed motion_guard_s")
-        if self.motion_window_s < 3 * self.motion_guard_s + self.motion_hop_s:
-            raise ValueError("edge.motion_window_s must be at least 3 x motion_guard_s + motion_hop_s")
+        """The streaming rules' own checks (:class:`StreamParams`), named by these fields."""
+        try:
+            StreamParams(self.motion_window_s, self.motion_hop_s, self.motion_guard_s, self.motion_early_alert_s)
+        except ValueError as err:
+            raise ValueError(f"edge.motion_window_s/motion_hop_s/motion_guard_s/motion_early_alert_s: {err}") from None
         return self
