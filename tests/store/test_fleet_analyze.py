@@ -71,6 +71,20 @@ def test_a_failing_recording_is_named_and_the_rest_go_on(fleet: Path, tmp_path: 
     assert "failed: day1/a" in text and "imu.csv" in text
 
 
+def test_a_fleet_run_keeps_the_input_size_limit(fleet: Path, tmp_path: Path) -> None:
+    """``input.max_file_mb`` holds for every recording of a fleet, as for one recording."""
+    big = tmp_path / "fleet"
+    shutil.copytree(fleet, big)
+    with (big / "day1" / "a" / "imu.csv").open("r+b") as fh:
+        fh.truncate(200 << 20)  # 200 MiB, sparse
+    out = tmp_path / "out"
+    code, text = _invoke(
+        ["analyze", str(big), "-o", str(out), "--workers", "1", "--set", "input.max_file_mb=100"]
+    )
+    assert code == 1 and "1 analysed" in text and "1 failed" in text, text
+    assert "failed: day1/a" in text and "over the 100 MiB limit" in text, text
+
+
 def test_ingest_says_what_it_found_added_and_skipped(fleet: Path, tmp_path: Path) -> None:
     out, db = tmp_path / "out", f"sqlite:///{tmp_path / 't.db'}"
     assert _invoke(["analyze", str(fleet), "-o", str(out), "--workers", "1"])[0] == 0

@@ -150,7 +150,8 @@ def analyze_item(item: FleetItem, config: SaferoadConfig) -> int:
     from saferoad.application.analyze import analyze_recording, write_json_atomic
 
     (item.out / STAMP).unlink(missing_ok=True)
-    result = analyze_recording(open_recording(item.source), config, item.out)
+    recording = open_recording(item.source, max_file_mb=config.input.max_file_mb)
+    result = analyze_recording(recording, config, item.out)
     write_json_atomic(item.out / STAMP, _stamp(item, config.fingerprint()))
     return len(result.events)
 

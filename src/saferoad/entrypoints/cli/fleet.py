@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ def analyze_fleet_cli(
 ) -> None:
     """Analyse every recording of ``fleet_dir`` into ``output``; exit status 1 when one failed."""
     from saferoad.application.fleet import analyze_fleet, fleet_items
+    from saferoad.observability import configure_logging
 
     items = fleet_items(fleet_dir, output)
     output.mkdir(parents=True, exist_ok=True)
@@ -42,7 +44,11 @@ def analyze_fleet_cli(
         console=console_err,
     )
     counts = {"skipped": 0, "failed": 0}
-    with progress:
+    # the progress bar and the failures listed after it are the output: the recordings' logs
+    # and warnings stay quiet here as in the worker processes
+    configure_logging("ERROR")
+    with progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         task = progress.add_task("analyze", total=len(items), skipped=0, failed=0)
 
         def tick(_name: str, status: str) -> None:
