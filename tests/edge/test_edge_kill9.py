@@ -96,6 +96,9 @@ def test_kill9_loses_no_confirmed_event_and_duplicates_none(tmp_path: Path) -> N
         ids = {r[0] for r in stored}
         assert alerted <= ids, f"confirmed (alerted) events lost after kill -9: {alerted - ids}"
         assert len(ids) == len(stored)
+        # (event_id is the primary key: the line above holds by construction; a duplicate is
+        # the same event stored under another id)
+        assert len({(t, round(s, 3)) for _, t, s in stored}) == len(stored), stored
         if proc.returncode == 0:
             break
         mid_drive += bool(new) and len(ids) < len(expected)
