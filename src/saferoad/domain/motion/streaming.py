@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -82,7 +82,7 @@ def _concat_gps(chunks: deque[GpsSeries]) -> GpsSeries:
     )
 
 
-def _concat_speed(chunks: deque[SpeedSeries]) -> SpeedSeries:
+def _concat_speed(chunks: Sequence[SpeedSeries]) -> SpeedSeries:
     return SpeedSeries(
         np.concatenate([c.t_s for c in chunks]),
         np.concatenate([c.speed_mps for c in chunks]),
@@ -223,11 +223,7 @@ class StreamingMotion:
         if not self._final_speed:
             return None
         chunks, self._final_speed = self._final_speed, []
-        return SpeedSeries(
-            np.concatenate([c.t_s for c in chunks]),
-            np.concatenate([c.speed_mps for c in chunks]),
-            chunks[0].source,
-        )
+        return _concat_speed(chunks)
 
     def speed_at(self, t: float) -> float | None:
         """The freshest ego speed at ``t`` (m/s): the newest window's, held after its end."""
