@@ -657,12 +657,12 @@ def _cpu_s() -> float:
 
 def check_camera(cfg: EdgeConfig, seconds: float = 2.0) -> str:
     """Open the live camera, read it for ``seconds``, close it: what ``edge --check`` says."""
-    from saferoad.adapters.video.live import FfmpegFrameSource
+    from saferoad.adapters.video.live import FfmpegFrameSource, is_live
 
     assert cfg.camera is not None
     src = FfmpegFrameSource(
         cfg.camera, cfg.camera_width, cfg.camera_height, ring=cfg.camera_ring, stall_s=cfg.camera_stall_s,
-        realtime=not cfg.camera.startswith(("/dev/", "rtsp://", "http")),
+        realtime=not is_live(cfg.camera),
     )  # fmt: skip
     try:
         first = src.read(timeout_s=2 * cfg.camera_stall_s + 5)

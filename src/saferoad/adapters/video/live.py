@@ -24,6 +24,13 @@ import numpy as np
 
 from saferoad.domain.types import Frame
 
+LIVE_PREFIXES = ("/dev/", "rtsp://", "http")
+"""Sources that are live (a device or a stream); anything else is a file."""
+
+
+def is_live(url: str) -> bool:
+    return url.startswith(LIVE_PREFIXES)
+
 
 @dataclass
 class SourceStats:
@@ -160,7 +167,7 @@ class FfmpegFrameSource:
             stalled = now - max(self._last_frame, started) > self.stall_s
             if not (exited or stalled):
                 continue
-            if exited and not self.loop_file and proc is not None and proc.returncode == 0 and not self.url.startswith(("rtsp://", "http", "/dev/")):
+            if exited and not self.loop_file and proc is not None and proc.returncode == 0 and not is_live(self.url):
                 return  # a file that simply ended
             err = b""
             if proc is not None and proc.stderr is not None and exited:
