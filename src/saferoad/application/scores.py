@@ -52,11 +52,10 @@ def week_scores(
     their fleet, best first; drivers below the minimum distance last, unranked."""
     parse_iso_week(week)
     week = week.strip().upper()
-    fleets = [fleet] if fleet is not None else uow.trips.fleets()
-    if fleet is not None and fleet not in uow.trips.fleets():
-        raise ValueError(
-            f"--fleet {fleet!r}: no such fleet in the store (known: {', '.join(uow.trips.fleets()) or 'none'})"
-        )
+    known = uow.trips.fleets()
+    if fleet is not None and fleet not in known:
+        raise ValueError(f"--fleet {fleet!r}: no such fleet in the store (known: {', '.join(known) or 'none'})")
+    fleets = [fleet] if fleet is not None else known
     out: list[DriverWeek] = []
     for f in fleets:
         exps = uow.trips.exposures(f, week)
