@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from saferoad.adapters.video.lanes import hough_segments
+from saferoad.adapters.video.lanes import estimate_vanishing_point, hough_segments
 from saferoad.domain.geometry import CameraModel, pitch_from_horizon
 from saferoad.domain.lanes import LaneObservation, ground_segments, observe_lanes
 from saferoad.domain.types import FloatArray, Frame, ImageArray
@@ -53,8 +53,6 @@ class ClassicalLaneDetector:
         self._n += 1
         if self.estimate_pitch:
             if not self.rows or n % self.pitch_every == 0:
-                from saferoad.adapters.video.lanes import estimate_vanishing_point
-
                 est = estimate_vanishing_point(frame.image)
                 if est is not None:
                     self.rows.append(est.vanishing_point[1])
