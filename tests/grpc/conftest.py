@@ -37,7 +37,7 @@ def test_models() -> Any:
 @pytest.fixture
 def serve(test_models: Any) -> Iterator[Callable[..., Any]]:
     """Start in-process model servers on 127.0.0.1:0; all stopped at the end of the test."""
-    from saferoad.adapters.grpc.model_server import serve_models
+    from saferoad.entrypoints.services.model_server import serve_models
 
     started: list[Any] = []
 

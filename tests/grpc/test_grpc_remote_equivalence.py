@@ -74,9 +74,9 @@ def test_same_tracks_and_events_local_and_through_serve_model(
     # the analysis service, configured for the remote detector, streams the same events
     import grpc
 
-    from saferoad.adapters.grpc.analysis_service import event_from_message, serve_analysis
     from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
     from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
+    from saferoad.entrypoints.services.analysis_service import event_from_message, serve_analysis
 
     service, _ = serve_analysis(remote_cfg, host="127.0.0.1", port=0)
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from saferoad.adapters.grpc.runner import read_tls_and_token
+from saferoad.entrypoints.services.runner import read_tls_and_token
 
 
 def test_tls_pair_and_token_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,8 +21,8 @@ from saferoad.adapters.grpc.client import (
     serialize_request,
 )
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
-from saferoad.adapters.grpc.model_server import stream_limit
 from saferoad.adapters.grpc.models import ServedModel, TensorMeta, load_model, python_model
+from saferoad.entrypoints.services.model_server import stream_limit
 
 from .conftest import assert_detects_like_local, infer_in_thread
 

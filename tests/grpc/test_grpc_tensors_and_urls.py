@@ -13,7 +13,6 @@ from hypothesis.extra import numpy as hnp
 
 from saferoad.adapters.grpc.client import build_request, decode_response, parse_inference_url
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
-from saferoad.adapters.grpc.model_server import decode_request
 from saferoad.adapters.grpc.tensors import (
     TensorError,
     datatype_of,
@@ -22,6 +21,7 @@ from saferoad.adapters.grpc.tensors import (
     encode_raw,
     fill_typed,
 )
+from saferoad.entrypoints.services.model_server import decode_request
 
 DTYPES = [np.bool_, np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32,
           np.int64, np.float16, np.float32, np.float64]
@@ -212,8 +212,8 @@ def test_serialized_request_matches_protobuf(inputs: dict[str, np.ndarray], rid:
 @given(st.dictionaries(st.text(min_size=1, max_size=8), arrays(), min_size=1, max_size=4))
 def test_response_bytes_parse_both_ways(outputs: dict[str, np.ndarray]) -> None:
     from saferoad.adapters.grpc.client import parse_response
-    from saferoad.adapters.grpc.model_server import encode_response
     from saferoad.adapters.grpc.models import ServedModel
+    from saferoad.entrypoints.services.model_server import encode_response
 
     blob = encode_response(ServedModel("m", lambda x: x), "id", outputs)
     msg = pb.ModelInferResponse.FromString(blob)  # what tritonclient or any peer sees

@@ -24,11 +24,11 @@ from typing import Any
 import grpc
 import pytest
 
-from saferoad.adapters.grpc.analysis_service import CLIENT_OPTIONS, serve_analysis
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
-from saferoad.adapters.grpc.model_server import is_loopback
+from saferoad.adapters.grpc.server import is_loopback
 from saferoad.config import SaferoadConfig, load_config
+from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS, serve_analysis
 
 SECRET_ENV = "SAFEROAD_TEST_SERVER_SECRET"
 SECRET = "s3cr3t-value-that-must-stay-home"

@@ -1,4 +1,4 @@
-"""Models a :mod:`~saferoad.adapters.grpc.model_server` can serve.
+"""Models a :mod:`~saferoad.entrypoints.services.model_server` can serve.
 
 ``saferoad serve-model --model SPEC`` takes one of:
 

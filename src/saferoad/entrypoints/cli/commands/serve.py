@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
 
         configure_logging("INFO")
         with user_errors():
-            from saferoad.adapters.grpc.analysis_service import serve_analysis
-            from saferoad.adapters.grpc.runner import read_tls_and_token, run_until_signalled
+            from saferoad.entrypoints.services.analysis_service import serve_analysis
+            from saferoad.entrypoints.services.runner import read_tls_and_token, run_until_signalled
 
             cfg = load_cli_config(
                 config,

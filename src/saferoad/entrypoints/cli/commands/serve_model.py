@@ -50,9 +50,9 @@ def register(app: typer.Typer) -> None:
 
         configure_logging("INFO")
         with user_errors():
-            from saferoad.adapters.grpc.model_server import serve_models
             from saferoad.adapters.grpc.models import load_model
-            from saferoad.adapters.grpc.runner import read_tls_and_token, run_until_signalled
+            from saferoad.entrypoints.services.model_server import serve_models
+            from saferoad.entrypoints.services.runner import read_tls_and_token, run_until_signalled
 
             full = load_cli_config(config, set_)
             cfg = full.inference

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from saferoad.adapters.grpc.model_server import GrpcServer
+from saferoad.adapters.grpc.server import GrpcServer
 from saferoad.observability import get_logger
 
 _log = get_logger("grpc.runner")

@@ -31,16 +31,22 @@ import grpc
 from google.protobuf import struct_pb2
 
 from saferoad import __version__
+from saferoad.adapters.grpc.analysis_messages import event_from_message, event_message
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
-from saferoad.adapters.grpc.model_server import GrpcServer, is_loopback, start_server
+from saferoad.adapters.grpc.server import GrpcServer, is_loopback, start_server
+from saferoad.adapters.recording import detect_format
+from saferoad.adapters.recording import open_recording as read_recording
 from saferoad.adapters.recording._csv import file_size_limit
+from saferoad.application.analyze import analyze_recording
 from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event
 from saferoad.observability import get_logger
 
 _log = get_logger("grpc.analysis")
+
+__all__ = ["CLIENT_DETECTORS", "CLIENT_OPTIONS", "AnalysisServicer", "event_from_message", "serve_analysis"]
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name
 
@@ -73,40 +79,6 @@ class _Fail(Exception):
     message: str
 
 
-def event_message(ev: Event) -> Any:
-    d = ev.to_dict()
-    evidence = struct_pb2.Struct()
-    evidence.update(json.loads(json.dumps(d["evidence"], default=str)))
-    return pb.Event(
-        type=d["type"],
-        start_s=d["start_s"],
-        end_s=d["end_s"],
-        direction=d["direction"] or "",
-        severity=d["severity"],
-        confidence=d["confidence"],
-        peak={k: float(v) for k, v in d["peak"].items() if v is not None},
-        evidence=evidence,
-    )
-
-
-def event_from_message(m: Any) -> Event:
-    """The :class:`Event` a stream message carries (for clients written in Python)."""
-    from google.protobuf.json_format import MessageToDict
-
-    return Event.from_dict(
-        {
-            "type": m.type,
-            "start_s": m.start_s,
-            "end_s": m.end_s,
-            "direction": m.direction or None,
-            "severity": m.severity,
-            "confidence": m.confidence,
-            "peak": dict(m.peak),
-            "evidence": MessageToDict(m.evidence),
-        }
-    )
-
-
 class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
     def __init__(
         self,
@@ -115,17 +87,9 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         analyze: AnalyzeFn | None = None,
         open_recording: Callable[[Path], Recording] | None = None,
     ) -> None:
-        if analyze is None:
-            from saferoad.application.analyze import analyze_recording
-
-            analyze = analyze_recording
-        if open_recording is None:
-            from saferoad.adapters.recording import open_recording as reader
-
-            open_recording = reader
         self.config = config
-        self._analyze: AnalyzeFn = analyze
-        self._open: Callable[[Path], Recording] = open_recording
+        self._analyze: AnalyzeFn = analyze or analyze_recording
+        self._open: Callable[[Path], Recording] = open_recording or read_recording
         inf = config.inference
         self.max_upload_bytes = inf.max_upload_mb * 1024 * 1024
         self._slots = threading.BoundedSemaphore(inf.max_concurrent_analyses)
@@ -403,8 +367,6 @@ def _extract(archive: Path, dest: Path, fmt: str, max_unpacked: int) -> Path:
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
         raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, f"not a readable {fmt} archive: {err}") from None
     entries = [p for p in dest.iterdir() if p.name not in ("__MACOSX",)]
-    from saferoad.adapters.recording import detect_format
-
     if detect_format(dest) is None and len(entries) == 1 and entries[0].is_dir():
         return entries[0]
     return dest
