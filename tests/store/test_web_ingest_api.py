@@ -239,6 +239,7 @@ def test_openapi_publishes_the_contract(api: tuple[SqlStore, Any, dict[str, str]
     assert set(paths) == {
         f"{API}/health",
         f"{API}/trips/{{trip_id}}",
+        f"{API}/trips/{{trip_id}}/summary",
         f"{API}/trips/{{trip_id}}/events/{{event_id}}",
         f"{API}/trips/{{trip_id}}/events/{{event_id}}/clip",
     }
@@ -246,6 +247,8 @@ def test_openapi_publishes_the_contract(api: tuple[SqlStore, Any, dict[str, str]
     assert {"head", "patch"} <= set(clip)
     assert "application/offset+octet-stream" in clip["patch"]["requestBody"]["content"]
     assert {"201", "200", "401", "403", "409", "422"} <= set(paths[f"{API}/trips/{{trip_id}}"]["put"]["responses"])
+    summary = paths[f"{API}/trips/{{trip_id}}/summary"]["put"]["responses"]
+    assert {"201", "200", "404", "409", "422"} <= set(summary)
 
 
 def test_edge_uploader_client_against_the_server(
@@ -287,3 +290,52 @@ def test_malformed_bodies_are_named(api: tuple[SqlStore, Any, dict[str, str]]) -
     r = c.patch(f"{API}/trips/t1/events/e/clip", content=b"x",
                 headers={"Content-Type": "application/offset+octet-stream"})
     assert r.status_code == 422 and "Upload-Offset" in r.json()["detail"]
+
+
+def test_trip_opened_at_the_start_of_the_drive_then_completed(
+    api: tuple[SqlStore, Any, dict[str, str]],
+) -> None:
+    """A device opens its trip without a summary, sends events during the drive (not bounded by
+    a duration yet), then completes the trip with its summary: distance and duration count
+    from then on; the same summary again is 200, another 409; the open body again is 200."""
+    store, app, tokens = api
+    c = TestClient(app, headers=_auth(tokens["SR-1"]))
+    opened = {k: v for k, v in trip_body().items() if k != "summary"}
+    assert c.put(f"{API}/trips/live", json=opened).status_code == 201
+    assert c.put(f"{API}/trips/live", json=opened).status_code == 200
+    assert c.put(f"{API}/trips/live", json=trip_body()).status_code == 409
+    # during the drive: an event 900 s in (past the open trip's zero duration) is accepted
+    assert c.put(f"{API}/trips/live/events/e1", json=event_body(900.0)).status_code == 201
+    with store.unit_of_work() as uow:
+        tid, _ = uow.web.ingest_trip("tokyo-taxi", "SR-1", "live")
+        head = uow.web.trip_head(tid)
+        assert head is not None and head.in_progress and head.duration_s == 0.0
+    summary = trip_body()["summary"]
+    assert c.put(f"{API}/trips/nope/summary", json=summary).status_code == 404
+    r = c.put(f"{API}/trips/live/summary", json={**summary, "duration_s": 600.0})
+    assert r.status_code == 422 and "900" in r.json()["detail"], r.text  # the event lies past it
+    r = c.put(f"{API}/trips/live/summary", json={**summary, "duration_s": -1})
+    assert r.status_code == 422 and "duration_s" in r.json()["detail"], r.text
+    r = c.put(f"{API}/trips/live/summary", json=summary)
+    assert r.status_code == 201 and r.json()["status"] == "completed", r.text
+    assert c.put(f"{API}/trips/live/summary", json=summary).status_code == 200
+    other = {**summary, "distance_km": 3.0}
+    assert c.put(f"{API}/trips/live/summary", json=other).status_code == 409
+    assert c.put(f"{API}/trips/live", json=opened).status_code == 200
+    # once complete, events are bounded by the duration again
+    r = c.put(f"{API}/trips/live/events/e2", json=event_body(5000.0))
+    assert r.status_code == 422 and "'start_s'" in r.json()["detail"]
+    with store.unit_of_work() as uow:
+        trip = uow.trips.get(tid)
+        head = uow.web.trip_head(tid)
+        score = uow.scores.get("trip", "tokyo-taxi", trip.trip_key, "2026-W47")
+    assert head is not None and not head.in_progress
+    assert trip.duration_s == pytest.approx(1200.0) and trip.distance_km == pytest.approx(12.5)
+    assert (trip.end_utc - trip.start_utc).total_seconds() == pytest.approx(1200.0)
+    assert [e.start_s for e in trip.events] == [900.0]
+    assert score is not None and score.score.n_events == 1
+    # a trip sent whole: its own summary again is 200, another one 409
+    assert c.put(f"{API}/trips/whole", json=trip_body()).status_code == 201
+    assert c.put(f"{API}/trips/whole/summary", json=summary).status_code == 200
+    r = c.put(f"{API}/trips/whole/summary", json={**summary, "duration_s": 1300.0})
+    assert r.status_code == 409

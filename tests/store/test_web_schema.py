@@ -58,7 +58,7 @@ def test_no_server_error_and_schema_conformance(api_schema: Any) -> None:
     """Every operation of the schema, each with its own bounded Hypothesis run (the pytest
     plugin's from_fixture does not run under this pytest, so operations are driven here)."""
     operations = [r.ok() for r in api_schema.get_all_operations()]
-    assert len(operations) == 5  # health, PUT trip, PUT event, HEAD and PATCH clip
+    assert len(operations) == 6  # health, PUT trip, PUT trip summary, PUT event, HEAD and PATCH clip
     for op in operations:
 
         @given(case=op.as_strategy())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import re
 import time
@@ -37,6 +38,9 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 """Ids a device may choose for trips and events (URL-safe, at most 128 characters)."""
 SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 TRIP_FIELDS = ("device_id", "driver", "vehicle", "fleet", "start_utc", "time_zone", "summary")
+OPEN_KEY = "in_progress"
+"""Summary key of a trip opened during its drive (no summary yet): its events are not bounded
+by a duration until the summary completes it."""
 
 
 class IngestError(Exception):
@@ -124,7 +128,7 @@ def _str_field(body: dict[str, Any], key: str) -> str:
 def _trip_record(auth: DeviceAuth, trip_id: str, body: Any, digest: str) -> TripRecord:
     if not isinstance(body, dict):
         raise IngestError(422, "body: expected a JSON object")
-    missing = [k for k in TRIP_FIELDS if k not in body]
+    missing = [k for k in TRIP_FIELDS if k not in body and k != "summary"]
     if missing:
         raise IngestError(422, f"field '{missing[0]}' is missing")
     fleet = _str_field(body, "fleet")
@@ -143,7 +147,11 @@ def _trip_record(auth: DeviceAuth, trip_id: str, body: Any, digest: str) -> Trip
         ) from None
     if start.tzinfo is None:
         raise IngestError(422, "field 'start_utc' needs a zone (e.g. 2026-11-23T07:30:00Z)")
-    summary = body["summary"]
+    summary = body.get("summary")
+    if summary is None:
+        # opened at the start of the drive: its events may come at once, its summary (duration,
+        # distance, counts) completes it at the end (PUT /trips/{trip_id}/summary)
+        summary = {"duration_s": 0.0, OPEN_KEY: True}
     if not isinstance(summary, dict):
         raise IngestError(422, "field 'summary' must be a summary.json object")
     meta_raw = summary.get("meta")
@@ -211,6 +219,52 @@ def put_trip(
     return Outcome(201, {"trip_id": trip_id, "id": new_id, "status": "created"})
 
 
+def put_trip_summary(
+    store: Store, config: SaferoadConfig, auth: DeviceAuth, trip_id: str, body: Any
+) -> Outcome:
+    """Complete a trip opened without a summary (``PUT /trips/{trip_id}/summary``): its
+    duration, distance and counts, checked as in ``PUT /trips``. The same summary again is 200
+    (also for a trip sent whole, with this summary); another one is 409."""
+    check_id("trip_id", trip_id)
+    if not isinstance(body, dict):
+        raise IngestError(422, "body: expected the trip's summary.json object")
+    with store.unit_of_work() as uow:
+        tid = _trip_of(uow, auth, trip_id)
+        stored = uow.trips.get(tid)
+        assert stored is not None
+        meta = dict(stored.summary.get("meta") or {})
+        whole = {
+            "device_id": auth.device,
+            "driver": meta.get("driver_id", stored.ids.driver),
+            "vehicle": meta.get("vehicle_id", stored.ids.vehicle),
+            "fleet": auth.fleet,
+            "start_utc": meta.get("start_utc", stored.start_utc.isoformat()),
+            "time_zone": meta.get("timezone", stored.timezone),
+            "summary": body,
+        }
+        record = _trip_record(auth, trip_id, whole, stored.content_hash)
+        if record.summary.get(OPEN_KEY):
+            raise IngestError(422, f"field '{OPEN_KEY}': a summary completes the trip")
+        if not stored.summary.get(OPEN_KEY):
+            if record.summary == stored.summary:
+                return Outcome(200, {"trip_id": trip_id, "id": tid, "status": "unchanged"})
+            raise IngestError(409, f"trip {trip_id!r} was completed with another summary")
+        late = [e.start_s for e in stored.events if e.start_s > record.duration_s + 1.0]
+        if late:
+            raise IngestError(
+                422,
+                f"field 'duration_s' {record.duration_s}: the trip holds an event starting at "
+                f"{max(late)} s",
+            )
+        web = web_repo(uow)
+        web.complete_trip(
+            tid, record.end_utc, record.duration_s, record.distance_km, record.summary
+        )
+        rescore_trip(uow, config, tid)
+        uow.commit()
+    return Outcome(201, {"trip_id": trip_id, "id": tid, "status": "completed"})
+
+
 # --- events --------------------------------------------------------------------------------
 
 
@@ -240,7 +294,7 @@ def put_event(
         trip = web.trip_head(tid)
         assert trip is not None
         try:
-            check_event(body, "body", trip.duration_s)
+            check_event(body, "body", math.inf if trip.in_progress else trip.duration_s)
         except MalformedOutput as err:
             raise IngestError(422, str(err)) from None
         start_s = float(body["start_s"])

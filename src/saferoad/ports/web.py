@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from saferoad.domain.scoring import Exposure
 from saferoad.ports.store import EventRecord
@@ -70,6 +70,8 @@ class TripHead:
     week: str
     start_utc: dt.datetime
     duration_s: float
+    in_progress: bool = False
+    """Opened by a device during its drive; its summary (duration, distance) comes at the end."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,17 @@ class WebRepository(Protocol):
     def add_ingest_trip(
         self, fleet: str, device: str, external_id: str, trip_id: int, body_sha256: str
     ) -> None: ...
+
+    def complete_trip(
+        self,
+        trip_id: int,
+        end_utc: dt.datetime,
+        duration_s: float,
+        distance_km: float,
+        summary: dict[str, Any],
+    ) -> None:
+        """Complete a trip opened during its drive: its end, duration, distance and summary."""
+        ...
 
     def ingest_event(self, trip_id: int, external_id: str) -> tuple[int, str] | None: ...
 

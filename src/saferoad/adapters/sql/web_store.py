@@ -267,6 +267,7 @@ class SqlWebRepository:
                 Trip.local_week,
                 Trip.start_utc,
                 Trip.duration_s,
+                Trip.summary,
             )
             .join(Fleet, Fleet.id == Trip.fleet_id)
             .join(Driver, Driver.id == Trip.driver_id)
@@ -274,7 +275,8 @@ class SqlWebRepository:
         ).first()
         if r is None:
             return None
-        return TripHead(r[0], r[1], r[2], r[3], r[4], _aware(r[5]), r[6])
+        in_progress = bool((r[7] or {}).get("in_progress", False))
+        return TripHead(r[0], r[1], r[2], r[3], r[4], _aware(r[5]), r[6], in_progress)
 
     def trip_exposure(self, trip_id: int) -> Exposure:
         t = self.s.get(Trip, trip_id)
@@ -336,6 +338,25 @@ class SqlWebRepository:
             )
         )
         self.s.flush()
+
+    def complete_trip(
+        self,
+        trip_id: int,
+        end_utc: dt.datetime,
+        duration_s: float,
+        distance_km: float,
+        summary: dict[str, Any],
+    ) -> None:
+        self.s.execute(
+            update(Trip)
+            .where(Trip.id == trip_id)
+            .values(
+                end_utc=_naive(end_utc),
+                duration_s=duration_s,
+                distance_km=distance_km,
+                summary=summary,
+            )
+        )
 
     def ingest_event(self, trip_id: int, external_id: str) -> tuple[int, str] | None:
         row = self.s.execute(

@@ -43,11 +43,15 @@ class TripIn(BaseModel):
     )
     start_utc: str = Field(min_length=1, description="ISO 8601 start time with its zone.")
     time_zone: str = Field(min_length=1, description="IANA time zone of the trip (local weeks).")
-    summary: dict[str, Any] = Field(description="The trip's summary.json object.")
+    summary: dict[str, Any] | None = Field(
+        default=None,
+        description="The trip's summary.json object; left out (or null) when the device opens "
+        "the trip at the start of its drive: PUT /trips/{trip_id}/summary completes it.",
+    )
 
 
 class Stored(BaseModel):
-    status: str = Field(description="created or unchanged")
+    status: str = Field(description="created, unchanged or (a trip's summary) completed")
     id: int = Field(description="The store's id of the row.")
     trip_id: str | None = None
     event_id: str | None = None
@@ -108,6 +112,29 @@ def put_trip(
     return _reply(
         _retrying(di.put_trip, store, config_of(request), auth, trip_id, body.model_dump())
     )
+
+
+@router.put(
+    "/trips/{trip_id}/summary",
+    status_code=201,
+    response_model=Stored,
+    responses={
+        200: {"model": Stored, "description": "The trip holds this summary already"},
+        404: {"model": Problem, "description": "Unknown trip"},
+        **ERRORS,
+    },
+)
+def put_trip_summary(
+    request: Request,
+    trip_id: TripId,
+    body: Annotated[dict[str, Any], Body(description="The trip's summary.json object")],
+    authorization: Auth = None,
+) -> Response:
+    """Complete a trip opened at the start of its drive (PUT /trips/{trip_id} without a
+    summary): its duration, distance and counts."""
+    store = store_of(request)
+    auth = di.authenticate(store, authorization)
+    return _reply(_retrying(di.put_trip_summary, store, config_of(request), auth, trip_id, body))
 
 
 @router.put(
