@@ -267,6 +267,51 @@ def test_suppress_across_passes_keeps_one_box_per_object() -> None:
     assert suppress_across_passes(boxes, scores, classes, np.zeros(5, dtype=np.int64)).all()
 
 
+def _suppress_reference(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, passes: np.ndarray, ios: float) -> list[bool]:
+    """The rule written out pair by pair (greedy, highest score first, stable on ties)."""
+    n = len(boxes)
+    keep = [True] * n
+    b = boxes.astype(np.float32)
+    for i in sorted(range(n), key=lambda k: (-float(scores[k]), k)):
+        if not keep[i]:
+            continue
+        for j in range(n):
+            if j == i or classes[j] != classes[i] or passes[j] == passes[i] or scores[j] > scores[i]:
+                continue
+            iw = max(np.float32(0), min(b[i, 2], b[j, 2]) - max(b[i, 0], b[j, 0]))
+            ih = max(np.float32(0), min(b[i, 3], b[j, 3]) - max(b[i, 1], b[j, 1]))
+            ai = max(np.float32(0), b[i, 2] - b[i, 0]) * max(np.float32(0), b[i, 3] - b[i, 1])
+            aj = max(np.float32(0), b[j, 2] - b[j, 0]) * max(np.float32(0), b[j, 3] - b[j, 1])
+            small = min(ai, aj)
+            if small > 0 and (iw * ih) / small >= ios:
+                keep[j] = False
+    return keep
+
+
+@pytest.mark.parametrize("ios", [0.3, 0.7, 1.0])
+def test_suppress_across_passes_equals_the_pairwise_rule_on_random_boxes(ios: float) -> None:
+    """The sweep (no n × n matrix) decides as the rule written out pair by pair: random
+    clustered boxes with score ties, nested and identical boxes, degenerate ones."""
+    rng = np.random.default_rng(22)
+    for trial in range(60):
+        n = int(rng.integers(0, 120))
+        centres = rng.uniform(0, 1280, size=(max(1, n // 6), 2))
+        c = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 15, (n, 2))
+        wh = rng.uniform(2, 120, (n, 2))
+        boxes = np.concatenate([c - wh / 2, c + wh / 2], axis=1).astype(np.float32)
+        if n > 4:
+            boxes[1] = boxes[0]  # identical
+            boxes[3] = [boxes[2, 0] + 1, boxes[2, 1] + 1, boxes[2, 0] + 3, boxes[2, 1] + 3]  # nested
+            boxes[4, 2] = boxes[4, 0]  # zero width
+        scores = rng.choice(np.linspace(0.3, 0.9, 7), n).astype(np.float32)
+        classes = rng.integers(0, 3, n).astype(np.int64)
+        passes = rng.integers(0, 3, n).astype(np.int64)
+        got = suppress_across_passes(boxes, scores, classes, passes, ios=ios)
+        assert got.tolist() == _suppress_reference(boxes, scores, classes, passes, ios), (trial, n)
+    with pytest.raises(ValueError, match="ios"):
+        suppress_across_passes(boxes, scores, classes, passes, ios=0.0)
+
+
 def test_distance_sigma_grows_with_range() -> None:
     cam = CameraModel(CameraIntrinsics.from_fov(1280, 720, 90.0), CameraMount(1.3, 0.0))
     est = DistanceEstimator(cam)

@@ -140,21 +140,52 @@ def suppress_across_passes(
     boxes: F32, scores: F32, classes: NDArray[np.int64], passes: NDArray[np.int64], ios: float = CROSS_PASS_IOS
 ) -> NDArray[np.bool_]:
     """Which boxes to keep: of two boxes from different ``passes`` with the same
-    ``classes`` and an intersection over the smaller area >= ``ios``, the lower-scoring
-    one goes (greedy, highest score first, as NMS). Boxes of one pass are left to NMS."""
+    ``classes`` and an intersection over the smaller area >= ``ios`` (in (0, 1]), the
+    lower-scoring one goes (greedy, highest score first, as NMS; on equal scores the
+    earlier box stays). Boxes of one pass are left to NMS.
+
+    O(n log n + k) for k pairs of boxes whose columns overlap: the pairs come from a sweep
+    over the boxes sorted by their left edge (no n × n matrix), their overlap is computed
+    for those pairs only, and the greedy pass visits only the boxes that have a partner."""
+    if not 0.0 < ios <= 1.0:
+        raise ValueError(f"suppress_across_passes: ios must be in (0, 1], got {ios}")
     n = len(boxes)
     keep = np.ones(n, dtype=bool)
     if n < 2 or len(np.unique(passes)) < 2:
         return keep
-    area = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
-    iw = np.clip(np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(boxes[:, None, 0], boxes[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1]), 0, None)
-    smaller = np.minimum(area[:, None], area[None, :])
-    overlap = (iw * ih) / np.where(smaller > 0, smaller, 1.0)
-    same = (classes[:, None] == classes[None, :]) & (passes[:, None] != passes[None, :]) & (overlap >= ios)
-    for i in np.argsort(-scores, kind="stable"):
-        if keep[i]:
-            keep[same[i] & (scores <= scores[i]) & (np.arange(n) != i)] = False
+    b = boxes
+    ok = np.flatnonzero(np.isfinite(b).all(axis=1) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1]))
+    # candidate pairs (a, c): c starts at or right of a's left edge and before its right edge
+    idx = ok[np.argsort(b[ok, 0], kind="stable")]
+    x0 = b[idx, 0]
+    end = np.searchsorted(x0, b[idx, 2], side="left")
+    count = np.maximum(end - np.arange(len(idx)) - 1, 0)
+    if not count.any():
+        return keep
+    first = np.repeat(np.arange(len(idx)), count)
+    offset = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    a, c = idx[first], idx[first + 1 + offset]
+    pair = (classes[a] == classes[c]) & (passes[a] != passes[c])
+    a, c = a[pair], c[pair]
+    # the same arithmetic as the n × n formulation, so the decisions are identical
+    iw = np.clip(np.minimum(b[a, 2], b[c, 2]) - np.maximum(b[a, 0], b[c, 0]), 0, None)
+    ih = np.clip(np.minimum(b[a, 3], b[c, 3]) - np.maximum(b[a, 1], b[c, 1]), 0, None)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    hit = (iw * ih) / np.minimum(area[a], area[c]) >= ios
+    a, c = a[hit], c[hit]
+    if len(a) == 0:
+        return keep
+    # greedy in score order: direct each pair from the earlier-ranked box to the later one
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(-scores, kind="stable")] = np.arange(n)
+    src = np.where(rank[a] < rank[c], a, c)
+    dst = np.where(rank[a] < rank[c], c, a)
+    order = np.argsort(rank[src], kind="stable")
+    src, dst = src[order], dst[order]
+    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+    for s, e in zip(starts, np.r_[starts[1:], len(src)], strict=True):
+        if keep[src[s]]:
+            keep[dst[s:e]] = False
     return keep
 
 
