@@ -157,6 +157,74 @@ def part_decode(video: Path) -> dict[str, Any]:
             "frames": n, "rss_mb": peak_rss_mb()}
 
 
+def part_decode_options(video: Path, card_name: str, repeats: int) -> dict[str, Any]:
+    """Decoding CPU a frame for each decode option of the frame source against today's
+    path, interleaved ``repeats`` times in this one process (process CPU of all threads,
+    per decoded frame). "today" is what the pipeline gets: full-size BGR, then the
+    letterbox's ``cv2.resize`` to the model's input size; "straight to input size" has
+    swscale convert to that size in the YUV→BGR pass instead."""
+    import statistics
+
+    import av
+    import cv2
+
+    from saferoad.adapters.onnx.card import load_card
+    from saferoad.adapters.video.frames import VideoFrameSource
+
+    card = load_card(card_name)
+    cv2.setNumThreads(1)
+    probe = VideoFrameSource(video)
+    src_w, src_h = probe.width, probe.height
+    probe.close()
+    r = min(card.input_width / src_w, card.input_height / src_h)
+    size = (max(1, round(src_w * r)), max(1, round(src_h * r)))
+
+    def source(**kw: Any) -> Any:
+        def run() -> int:
+            s = VideoFrameSource(video, **kw)
+            for _f in s:
+                pass
+            return s.frames_decoded
+        return run
+
+    def today_letterbox() -> int:
+        s = VideoFrameSource(video)
+        for f in s:
+            cv2.resize(f.image, size, interpolation=cv2.INTER_LINEAR)
+        return s.frames_decoded
+
+    def decode_only() -> int:
+        n = 0
+        with av.open(str(video)) as c:
+            for _vf in c.decode(video=0):
+                n += 1
+        return n
+
+    options: dict[str, Any] = {
+        "today: SLICE, 1 thread, full-size BGR": source(),
+        "today + letterbox cv2.resize to input size": today_letterbox,
+        f"straight to input size {size[0]}x{size[1]} (swscale BILINEAR)": source(size=size),
+        "straight to input size, swscale FAST_BILINEAR": source(size=size, interpolation="FAST_BILINEAR"),
+        "FRAME threads, 2": source(thread_type="FRAME", decode_threads=2),
+        "AUTO threads, FFmpeg's count": source(thread_type="AUTO", decode_threads=0),
+        "SLICE threads, 2": source(thread_type="SLICE", decode_threads=2),
+        "stride 3 (skipped frames not converted)": source(stride=3),
+        "decode only, no conversion (lower bound)": decode_only,
+    }
+    cpu: dict[str, list[float]] = {k: [] for k in options}
+    wall: dict[str, list[float]] = {k: [] for k in options}
+    for _ in range(repeats):
+        for k, fn in options.items():
+            t, c = time.perf_counter(), time.process_time()
+            n = fn()
+            cpu[k].append((time.process_time() - c) / n * 1e3)
+            wall[k].append((time.perf_counter() - t) / n * 1e3)
+    return {"cpu_min": {k: min(v) for k, v in cpu.items()},
+            "cpu_median": {k: statistics.median(v) for k, v in cpu.items()},
+            "wall_median": {k: statistics.median(v) for k, v in wall.items()},
+            "repeats": repeats}
+
+
 def part_ceiling(video: Path, model: Path, card_name: str) -> dict[str, Any]:
     """The measured ceiling: decoding (the frame source's thread) and the best model-only
     setting (two 1-thread sessions on alternate, already letterboxed frames) running at once
@@ -337,6 +405,16 @@ def run_part(args: list[str]) -> dict[str, Any]:
     return result
 
 
+def print_decode_options(res: dict[str, Any], frames: int) -> None:
+    base = "today: SLICE, 1 thread, full-size BGR"
+    print(f"\n== decode options, {frames} frames of 1280x720 H.264, {res['repeats']} interleaved repeats "
+          "in one process (CPU ms a decoded frame, all threads) ==")
+    print(f"{'':60} {'CPU min':>8} {'CPU median':>10} {'/ today':>8} {'wall median':>11}")
+    for k, med in res["cpu_median"].items():
+        print(f"{k:<60} {res['cpu_min'][k]:8.2f} {med:10.2f} {med / res['cpu_median'][base]:8.2f} "
+              f"{res['wall_median'][k]:11.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
@@ -344,6 +422,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating model/pipeline/decode/ceiling rounds")
     ap.add_argument("--skip-ultralytics", action="store_true")
     ap.add_argument("--no-breakdown", action="store_true", help="skip the per-stage CPU breakdown run")
+    ap.add_argument("--decode-repeats", type=int, default=3,
+                    help="interleaved repeats of the decode-options comparison (0: skip it)")
+    ap.add_argument("--only", choices=["decode-options"], help="run only this comparison")
     ap.add_argument("--part", help=argparse.SUPPRESS)
     ap.add_argument("--video", help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
@@ -359,6 +440,8 @@ def main() -> None:
             res = part_decode(video)
         elif a.part == "ceiling":
             res = part_ceiling(video, model, a.card)
+        elif a.part == "decode_options":
+            res = part_decode_options(video, a.card, a.decode_repeats)
         elif a.part == "breakdown":
             res = part_breakdown(video, model, a.card, a.workers)
         else:
@@ -374,6 +457,11 @@ def main() -> None:
         td = Path(tmp)
         video = make_clip(td / "clip720p.mp4", a.frames)
         common = ["--video", str(video), "--model", str(YOLOX), "--card", "yolox-nano"]
+        if a.decode_repeats > 0:
+            print_decode_options(run_part(
+                ["--part", "decode_options", "--decode-repeats", str(a.decode_repeats), *common]), a.frames)
+        if a.only == "decode-options":
+            return
         # rounds alternate the parts so that load from other processes hits them alike;
         # each figure is the best of its rounds (fps: highest, CPU: lowest), each wall-clock
         # ratio is also taken within one round

@@ -205,3 +205,62 @@ def test_decode_matches_pyav_conversion(highway_clip: Path) -> None:
     for a, b in zip(got, ref, strict=True):
         assert a.flags.c_contiguous and a.shape == (720, 1280, 3)
         assert np.array_equal(a, b)
+
+
+def test_size_converts_in_swscale_with_same_indices_and_times(highway_clip: Path) -> None:
+    """``size`` converts each kept frame straight to that size: PyAV's own reformat to the
+    same size and filter gives the very pixels; indices and timestamps are the full-size
+    source's; skipped frames are never converted."""
+    import av
+
+    with av.open(str(highway_clip)) as c:
+        ref = [
+            f.reformat(width=416, height=234, format="bgr24", interpolation="BILINEAR").to_ndarray()
+            for f in itertools.islice(c.decode(video=0), 0, 12, 3)
+        ]
+    full = list(VideoFrameSource(highway_clip, stride=3))
+    src = VideoFrameSource(highway_clip, stride=3, size=(416, 234))
+    assert (src.width, src.height, src.source_width, src.source_height) == (416, 234, 1280, 720)
+    small = list(src)
+    assert [f.index for f in small] == [f.index for f in full]
+    assert [f.t_s for f in small] == [f.t_s for f in full]
+    assert src.frames_decoded == 38 and src.frames_read == len(full)
+    for a, b in zip([f.image for f in small[:4]], ref, strict=True):
+        assert a.shape == (234, 416, 3) and a.flags.c_contiguous
+        assert np.array_equal(a, b)
+    # the same picture as the full-size frame shrunk by OpenCV, to within filter differences
+    shrunk = cv2.resize(full[0].image, (416, 234), interpolation=cv2.INTER_AREA)
+    assert np.abs(small[0].image.astype(int) - shrunk.astype(int)).mean() < 4.0
+
+
+@pytest.mark.parametrize("thread_type", ["SLICE", "FRAME", "AUTO"])
+def test_thread_types_give_the_same_frames(highway_clip: Path, thread_type: str) -> None:
+    ref = list(VideoFrameSource(highway_clip))
+    got = list(VideoFrameSource(highway_clip, thread_type=thread_type, decode_threads=2))  # type: ignore[arg-type]
+    assert [(f.index, f.t_s) for f in got] == [(f.index, f.t_s) for f in ref]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(got, ref, strict=True))
+
+
+@pytest.mark.parametrize("thread_type", ["SLICE", "FRAME"])
+def test_truncated_video_reports_alike_with_any_threading(
+    tmp_path: Path, highway_clip: Path, thread_type: str
+) -> None:
+    data = highway_clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    src = VideoFrameSource(cut, thread_type=thread_type, decode_threads=2, size=(416, 234))  # type: ignore[arg-type]
+    got = []
+    with pytest.raises(VideoDecodeError, match=r"cut.mp4") as info:
+        for f in src:
+            got.append(f)
+    assert 5 < len(got) < 38
+    assert info.value.frames_read == len(got)
+
+
+def test_bad_decode_options_are_named(highway_clip: Path) -> None:
+    with pytest.raises(ValueError, match="thread_type"):
+        VideoFrameSource(highway_clip, thread_type="BOTH")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="size"):
+        VideoFrameSource(highway_clip, size=(0, 234))
+    with pytest.raises(ValueError, match="interpolation"):
+        VideoFrameSource(highway_clip, size=(416, 234), interpolation="SMOOTH")

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import av
 import cv2
 import numpy as np
-from av.video.reformatter import VideoReformatter
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from saferoad.domain.types import Frame
 from saferoad.observability import get_logger
@@ -64,7 +64,14 @@ class VideoFrameSource:
     ``errors``: ``"raise"`` or ``"report"`` (see the module docstring).
     ``decode_threads``: FFmpeg decoder and colour-conversion threads (1, the default, decodes
     in this source's one thread and leaves the other cores to inference; 0 = FFmpeg's
-    automatic choice).
+    automatic choice). ``thread_type``: FFmpeg's decoder threading, ``"SLICE"``, ``"FRAME"``
+    or ``"AUTO"`` (default: ``"SLICE"`` with one thread, ``"AUTO"`` otherwise); none of them
+    lowers the CPU a frame costs (docs/perception.md, "Decoding"), they only spread it.
+    ``size``: ``(width, height)`` to convert each kept frame to in the same swscale pass as
+    the YUV→BGR conversion (``interpolation``: swscale's filter name, ``"BILINEAR"`` by
+    default) instead of a full-size image; ``width``/``height`` are then that size and
+    ``source_width``/``source_height`` the stream's. Frames a ``stride`` skips are decoded
+    (H.264 needs them as references) but never converted.
     """
 
     def __init__(
@@ -79,11 +86,23 @@ class VideoFrameSource:
         errors: Literal["raise", "report"] = "raise",
         decode_threads: int = 1,
         strict_decoding: bool = True,
+        thread_type: Literal["SLICE", "FRAME", "AUTO"] | None = None,
+        size: tuple[int, int] | None = None,
+        interpolation: str = "BILINEAR",
     ) -> None:
         if stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        if thread_type not in (None, "SLICE", "FRAME", "AUTO"):
+            raise ValueError(f"thread_type must be SLICE, FRAME or AUTO, got {thread_type!r}")
+        if size is not None and (len(size) != 2 or min(size) < 1):
+            raise ValueError(f"size must be (width, height) >= 1, got {size!r}")
+        if interpolation not in Interpolation.__members__:
+            raise ValueError(
+                f"interpolation must be one of {', '.join(Interpolation.__members__)}, "
+                f"got {interpolation!r}"
+            )
         self.source = str(source)
         is_url = self.source.startswith(LIVE_SCHEMES)
         if not is_url and not Path(self.source).exists():
@@ -107,7 +126,7 @@ class VideoFrameSource:
             self._container.close()
             raise VideoDecodeError(f"{self.source}: no video stream")
         stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO" if decode_threads != 1 else "SLICE"
+        stream.thread_type = thread_type or ("AUTO" if decode_threads != 1 else "SLICE")
         stream.thread_count = decode_threads
         self._decode_threads = decode_threads
         if strict_decoding:
@@ -116,8 +135,12 @@ class VideoFrameSource:
         self._stream = stream
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         self.fps = float(rate) if rate else 0.0
-        self.width = int(stream.codec_context.width)
-        self.height = int(stream.codec_context.height)
+        self.source_width = int(stream.codec_context.width)
+        self.source_height = int(stream.codec_context.height)
+        self._size = (int(size[0]), int(size[1])) if size is not None else None
+        self._interpolation = interpolation
+        self.width, self.height = self._size or (self.source_width, self.source_height)
+        """The size of the frames yielded (``size`` when given)."""
         self.declared_frames = int(stream.frames or 0)
         """Frame count the container declares (0 when unknown, e.g. raw streams, live)."""
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
@@ -150,6 +173,8 @@ class VideoFrameSource:
         # conversion, same pixels (tests/perception: test_decode_matches_pyav_conversion).
         bgr = VideoReformatter()
         sws_threads = self._decode_threads
+        out_w, out_h = self._size or (None, None)
+        interp = self._interpolation if self._size is not None else None
         try:
             for packet in self._container.demux(stream):
                 if self._stop.is_set():
@@ -168,7 +193,10 @@ class VideoFrameSource:
                         t = i / self.fps if self.fps else float(i)
                     if t0 is None:
                         t0 = t
-                    img = bgr.reformat(vf, format="bgr24", threads=sws_threads).to_ndarray()
+                    img = bgr.reformat(
+                        vf, width=out_w, height=out_h, format="bgr24",
+                        interpolation=interp, threads=sws_threads,
+                    ).to_ndarray()
                     if not self._put(Frame(index=i, t_s=t - t0, image=np.ascontiguousarray(img))):
                         return
             if (
