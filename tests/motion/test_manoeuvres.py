@@ -28,7 +28,7 @@ from saferoad.domain.types import G, ImuSeries
 from .conftest import make_drive
 
 BANDS_DEFAULT = ManoeuvreBands()
-HARSH_G = {Kind.BRAKING: 0.38, Kind.ACCELERATION: 0.37}
+HARSH_G = {Kind.BRAKING: 0.38, Kind.ACCELERATION: 0.37, Kind.CORNERING: 0.38, Kind.LANE_CHANGE: 0.3}
 
 
 def band_of(kind: Kind, peak_g: float) -> str | None:
@@ -60,29 +60,61 @@ def pulse(t: np.ndarray, t0: float, width_s: float, peak: float, shape: str) -> 
     return x
 
 
-def vehicle_imu(hz: float, a_long: np.ndarray, t: np.ndarray) -> ImuSeries:
-    acc = np.column_stack([a_long, np.zeros_like(t), np.full_like(t, G)])
-    return ImuSeries(t, acc, np.zeros((t.size, 3)), frame="vehicle")
+def vehicle_imu(
+    hz: float, a_long: np.ndarray, t: np.ndarray, a_lat: np.ndarray | None = None, yaw: np.ndarray | None = None
+) -> ImuSeries:
+    zero = np.zeros_like(t)
+    acc = np.column_stack([a_long, zero if a_lat is None else a_lat, np.full_like(t, G)])
+    gyro = np.column_stack([zero, zero, zero if yaw is None else yaw])
+    return ImuSeries(t, acc, gyro, frame="vehicle")
 
 
-@settings(max_examples=60, deadline=None)
+def manoeuvre(
+    kind: Kind, t: np.ndarray, t0: float, width_s: float, peak: float, shape: str, turn_deg: float, shift_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a_long, a_lat, yaw rate) of one manoeuvre of peak ``peak`` (m/s², positive).
+
+    Braking and acceleration: a longitudinal ``pulse``. A turn: a lateral ``pulse`` to the left
+    at the speed that makes it turn ``turn_deg`` (a_lat = v·ω, v constant). A lane change to the
+    left: one period of a sine, a_lat = peak·sin(2πt/T), its period the one that shifts the car
+    ``shift_m`` sideways (shift = peak·T²/2π, so T is not free: ``width_s`` is unused), yaw
+    rate a_lat / v at 15 m/s."""
+    zero = np.zeros_like(t)
+    if kind in (Kind.BRAKING, Kind.ACCELERATION):
+        sign = -1.0 if kind == Kind.BRAKING else 1.0
+        return sign * pulse(t, t0, width_s, peak, shape), zero, zero
+    if kind == Kind.CORNERING:
+        lat = pulse(t, t0, width_s, peak, shape)
+        v = float(lat.sum() * (t[1] - t[0])) / np.radians(turn_deg)
+        return zero, lat, lat / v
+    period = float(np.sqrt(2 * np.pi * shift_m / peak))
+    m = (t >= t0) & (t <= t0 + period)
+    lat = zero.copy()
+    lat[m] = peak * np.sin(2 * np.pi * (t[m] - t0) / period)
+    return zero, lat, lat / 15.0
+
+
+@settings(max_examples=100, deadline=None)
 @given(
-    kind=st.sampled_from([Kind.BRAKING, Kind.ACCELERATION]),
+    kind=st.sampled_from(list(KINDS)),
     peak_g=st.floats(0.1, 0.7),
     width_s=st.floats(0.5, 3.0),
     hz=st.floats(10.0, 200.0),
     phase=st.floats(0.0, 1.0),
     shape=st.sampled_from(["hann", "flat"]),
+    turn_deg=st.floats(45.0, 120.0),
+    shift_m=st.floats(2.7, 3.7),
 )
 def test_band_does_not_depend_on_sample_rate_or_filtering(
-    kind: Kind, peak_g: float, width_s: float, hz: float, phase: float, shape: str
+    kind: Kind, peak_g: float, width_s: float, hz: float, phase: float, shape: str, turn_deg: float, shift_m: float
 ) -> None:
-    """The must-show: a manoeuvre of peak a and duration >= 0.5 s lands in the band of its
-    peak at any source rate from 10 to 200 Hz, within +-0.02 g of a band edge."""
-    t = np.arange(0.0, 12.0, 1.0 / hz)
-    sign = -1.0 if kind == Kind.BRAKING else 1.0
-    a_long = sign * pulse(t, 3.0 + phase / hz, width_s, peak_g * G, shape)
-    res = run_engine(vehicle_imu(hz, a_long, t), None, None, EngineParams())
+    """The must-show, for every kind: a manoeuvre of peak a and duration >= 0.5 s lands in the
+    band of its peak at any source rate from 10 to 200 Hz, within +-0.02 g of a band edge.
+    Duration: a pulse's half-height width; a lane change's each half's (T/3: one lane at up to
+    0.7 g takes T >= 1.6 s)."""
+    t = np.arange(0.0, 14.0, 1.0 / hz)
+    a_long, a_lat, yaw = manoeuvre(kind, t, 3.0 + phase / hz, width_s, peak_g * G, shape, turn_deg, shift_m)
+    res = run_engine(vehicle_imu(hz, a_long, t, a_lat, yaw), None, None, EngineParams())
     allowed = {band_of(kind, peak_g - 0.02), band_of(kind, peak_g), band_of(kind, peak_g + 0.02)}
     got = [m for m in res.manoeuvres if m.kind == kind]
     others = [m for m in res.manoeuvres if m.kind != kind]
@@ -92,6 +124,8 @@ def test_band_does_not_depend_on_sample_rate_or_filtering(
     assert band in allowed, (band, allowed, [m.to_dict() for m in got])
     if got:
         assert abs(got[0].peak_g - peak_g) <= 0.05 * peak_g  # measured, not only banded
+        if kind in (Kind.CORNERING, Kind.LANE_CHANGE):
+            assert got[0].direction is not None and got[0].direction.value == "left"
     # the harsh band is exactly the events
     assert (band == "harsh") == bool(res.events), [e.to_dict() for e in res.events]
 
