@@ -78,6 +78,10 @@ class RecordingMeta:
     perception does not estimate it from the lane markings."""
     camera_time_offset_s: float = 0.0
     """``[camera] time_offset_s``: the road video's clock minus the recording clock."""
+    camera_fps: float | None = None
+    """``[camera] fps``: the road camera's declared frame rate (None: not stated). Frame times
+    come from the video's own timestamps; this rate places the frames of a video whose index
+    was lost (a power cut) and must be rebuilt."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,10 +268,15 @@ def run(ctx: AnalysisContext) -> None:
 
     with tempfile.TemporaryDirectory(prefix="saferoad-video-") as tmp:
         with span("road.video_check", video=str(rec.video)) as sp:
-            check = recover_video(rec.video, Path(tmp))
+            reference = ctx.config.input.video_reference
+            check = recover_video(
+                rec.video, Path(tmp), fps=rec.meta.camera_fps, reference=Path(reference) if reference else None
+            )
             sp["damaged"] = check.damage is not None
         if check.damage is not None:
             warn(check.damage + ("" if check.path is not None else ": the video is left out"))
+            for note in check.notes:
+                warn(f"{rec.video}: {note}")
             ctx.summary.setdefault("damaged", []).append(check.summary(rec.video.name))
         ctx.recording = replace(rec, video=check.path)
         try:
