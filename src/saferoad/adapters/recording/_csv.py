@@ -1,8 +1,12 @@
-"""Fast numeric CSV reading with errors that name the file, line and field.
+"""Fast numeric CSV reading in bounded memory, with errors that name the file, line and field.
 
-The fast path is :func:`pyarrow.csv.read_csv` (multi-threaded C++, an hour of 200 Hz IMU in
-well under a second). When it fails, or a value is missing or not finite, a slow pass over
-the text finds the first offending line and field so the message can name them.
+The file is read in chunks of about ``CHUNK_BYTES`` cut at line ends; each chunk is parsed by
+:func:`pyarrow.csv.read_csv` (multi-threaded C++, an hour of 200 Hz IMU in well under a second)
+and its float64 columns are copied into arrays allocated once for the whole file (one row per
+line end, counted first). Peak memory is the returned arrays plus one chunk and its parse, not a
+multiple of the file (issue 14, defect 7; ``benchmarks/bench_read_csv.py``). When a chunk fails
+to parse, or a value is missing or not finite, a slow pass over that chunk's lines finds the
+first offending line and field so the message can name them.
 """
 
 from __future__ import annotations
@@ -67,14 +71,27 @@ def _check_exists(path: Path) -> None:
 
 
 def locate_bad_value(
-    path: Path, columns: Sequence[str], optional: Sequence[str], header: list[str]
+    path: Path,
+    columns: Sequence[str],
+    optional: Sequence[str],
+    header: list[str],
+    *,
+    start: int | None = None,
+    first_line: int = 2,
+    end: int | None = None,
 ) -> str:
-    """Find the first line whose value in ``columns`` does not parse as a finite number."""
+    """Find the first line whose value in ``columns`` does not parse as a finite number.
+
+    Searches the lines from byte ``start`` (which begins line ``first_line``; by default the
+    line after the header) up to byte ``end`` (the end of the file by default)."""
     idx = {name: header.index(name) for name in columns if name in header}
     with path.open("rb") as fh:
-        fh.readline(MAX_HEADER_BYTES)
-        lineno = 1
-        while raw_line := fh.readline(MAX_LINE_BYTES + 1):
+        if start is None:
+            fh.readline(MAX_HEADER_BYTES)
+        else:
+            fh.seek(start)
+        lineno = first_line - 1
+        while (end is None or fh.tell() < end) and (raw_line := fh.readline(MAX_LINE_BYTES + 1)):
             lineno += 1
             if len(raw_line) > MAX_LINE_BYTES:
                 return f"{path}:{lineno}: line longer than {MAX_LINE_BYTES} bytes (binary data in a CSV file?)"
@@ -172,55 +189,179 @@ def _incomplete_tail(path: Path, header: list[str], required: Sequence[str]) -> 
     return None
 
 
-def read_numeric_csv(
-    path: Path, required: Sequence[str], optional: Sequence[str] = ()
-) -> dict[str, FloatArray]:
-    """Read the named float columns of a CSV file with a header line.
+CHUNK_BYTES = 4 << 20
+"""Bytes parsed at a time: large enough that pyarrow's threads and per-call overhead do not
+matter, small enough that a chunk and its parse are a few tens of MiB."""
 
-    ``required`` columns must be present and finite on every row; ``optional`` columns may
-    be missing from the header (then absent from the result) or empty on a row (NaN).
-    Raises ``ValueError`` naming file, line and field on the first bad value.
-    """
-    header = read_header(path)
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ValueError(
-            f"{path}:1: missing column(s) {', '.join(missing)} (header is {','.join(header)})"
-        )
-    wanted = [c for c in (*required, *optional) if c in header]
-    source: Path | pa.BufferReader = path
+
+def _data_span(path: Path, header: list[str], required: Sequence[str]) -> tuple[int, int]:
+    """Byte offsets where the data rows start (after the header line) and end (before an
+    incomplete last line, which is dropped with a warning; see :func:`_incomplete_tail`)."""
+    with path.open("rb") as fh:
+        start = len(fh.readline(MAX_HEADER_BYTES))
+    end = path.stat().st_size
     cut_at = _incomplete_tail(path, header, required)
     if cut_at is not None:
         warn(
             f"{path}: the last line is incomplete (no line end, fields missing or cut: the file was "
             "cut short, e.g. by a power cut): dropped"
         )
-        source = pa.BufferReader(pa.memory_map(str(path)).read_buffer(cut_at))
-    try:
-        table = pacsv.read_csv(
-            source,
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.float64() for c in wanted},
-                include_columns=wanted,
-                strings_can_be_null=True,
-            ),
+        end = cut_at
+    return start, end
+
+
+def _count_line_ends(path: Path, start: int, end: int, chunk_bytes: int) -> int:
+    n = 0
+    with path.open("rb") as fh:
+        fh.seek(start)
+        pos = start
+        while pos < end:
+            buf = fh.read(min(chunk_bytes, end - pos))
+            if not buf:
+                break
+            n += buf.count(b"\n")
+            pos += len(buf)
+    return n
+
+
+def _chunks(path: Path, start: int, end: int, chunk_bytes: int) -> Iterator[tuple[int, int, bytes]]:
+    """``(offset, line number, bytes)`` of consecutive pieces of ``[start, end)``, each ending
+    at a line end (the last may end at ``end``) and about ``chunk_bytes`` long (longer when one
+    line is; a line over ``MAX_LINE_BYTES`` is an error naming it, not read whole)."""
+    lineno = 2
+    size = chunk_bytes
+    with path.open("rb") as fh:
+        while start < end:
+            fh.seek(start)
+            buf = fh.read(min(size, end - start))
+            if not buf:
+                return
+            if start + len(buf) < end:
+                cut = buf.rfind(b"\n")
+                if cut < 0:
+                    if len(buf) > MAX_LINE_BYTES:
+                        raise ValueError(
+                            f"{path}:{lineno}: line longer than {MAX_LINE_BYTES} bytes (binary data in a CSV file?)"
+                        )
+                    size = 2 * size  # one line longer than a chunk: read it whole
+                    continue
+                buf = buf[: cut + 1]
+            yield start, lineno, buf
+            lineno += buf.count(b"\n")
+            start += len(buf)
+            size = chunk_bytes
+
+
+def _column_values(table: pa.Table, name: str) -> FloatArray:
+    """A parsed float64 column as one NumPy array, nulls as NaN (per Arrow chunk:
+    ChunkedArray.to_numpy would import pandas, seconds on a cold start)."""
+    col = table.column(name)
+    parts = [_float_view(pc.fill_null(ch, np.nan) if ch.null_count else ch) for ch in col.chunks]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _bad_chunk(
+    path: Path,
+    columns: Sequence[str],
+    optional: Sequence[str],
+    header: list[str],
+    span: tuple[int, int, int],
+    *,
+    field: str | None = None,
+    row: int = 0,
+) -> ValueError:
+    """The error for a chunk (``span``: byte offset, first line number, length) that did not
+    parse, or whose ``field`` is not finite on data row ``row`` (0-based): the first bad line
+    and field within the chunk, found by a slow pass over its lines."""
+    offset, lineno, length = span
+    msg = locate_bad_value(path, columns, optional, header, start=offset, first_line=lineno, end=offset + length)
+    if msg.endswith("could not parse as CSV"):
+        msg = (
+            f"{path}: data row {row + 1}: field {field!r}: missing or not a finite number"
+            if field
+            else f"{path}:{lineno}: could not parse as CSV (in the {length} bytes from this line)"
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        raise ValueError(locate_bad_value(path, wanted, optional, header)) from None
-    if table.num_rows == 0:
+    return ValueError(msg)
+
+
+def read_numeric_groups(
+    path: Path,
+    groups: Sequence[Sequence[str]],
+    optional: Sequence[str] = (),
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> list[FloatArray | None]:
+    """Read a CSV file with a header line into one C-ordered ``(rows, len(group))`` float64
+    array per group of columns, in bounded memory (chunks of ``chunk_bytes``).
+
+    Columns not in ``optional`` are required: present and finite on every row. A group with an
+    optional column missing from the header is ``None``; an empty optional field is NaN.
+    Raises ``ValueError`` naming file, line and field on the first bad value.
+    """
+    header = read_header(path)
+    names = [c for g in groups for c in g]
+    required = [c for c in names if c not in optional]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ValueError(
+            f"{path}:1: missing column(s) {', '.join(missing)} (header is {','.join(header)})"
+        )
+    present = [all(c in header for c in g) for g in groups]
+    wanted = list(dict.fromkeys(c for g, ok in zip(groups, present, strict=True) if ok for c in g))
+    start, end = _data_span(path, header, required)
+    capacity = _count_line_ends(path, start, end, chunk_bytes) + 1  # rows <= line ends (+ a last line)
+    out = [np.empty((capacity, len(g))) if ok else None for g, ok in zip(groups, present, strict=True)]
+    where = {c: (gi, j) for gi, g in enumerate(groups) if present[gi] for j, c in enumerate(g)}
+    opts = (
+        pacsv.ReadOptions(column_names=header),
+        pacsv.ParseOptions(newlines_in_values=False),
+        pacsv.ConvertOptions(
+            column_types={c: pa.float64() for c in wanted},
+            include_columns=wanted,
+            strings_can_be_null=True,
+        ),
+    )
+    n = 0
+    for offset, lineno, piece in _chunks(path, start, end, chunk_bytes):
+        span = (offset, lineno, len(piece))
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(piece), read_options=opts[0], parse_options=opts[1], convert_options=opts[2]
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            raise _bad_chunk(path, wanted, optional, header, span) from None
+        m = table.num_rows
+        if n + m > capacity:  # rows ended by a lone CR (pyarrow's line end too), not counted above
+            capacity = max(2 * capacity, n + m)
+            out = [None if a is None else np.resize(a, (capacity, a.shape[1])) for a in out]
+        for c in wanted:
+            values = _column_values(table, c)
+            if c in required and not np.isfinite(values).all():
+                row = n + int(np.flatnonzero(~np.isfinite(values))[0])
+                raise _bad_chunk(path, wanted, optional, header, span, field=c, row=row)
+            gi, j = where[c]
+            arr = out[gi]
+            assert arr is not None
+            arr[n : n + m, j] = values
+        n += m
+        del table
+    if n == 0:
         raise ValueError(f"{path}: no data rows after the header")
-    out: dict[str, FloatArray] = {}
-    for c in wanted:
-        col = table.column(c)
-        # Per chunk: ChunkedArray.to_numpy would import pandas (seconds on a cold start).
-        chunks = [_float_view(pc.fill_null(ch, np.nan) if ch.null_count else ch) for ch in col.chunks]
-        arr = (np.concatenate(chunks) if chunks else np.empty(0)).astype(np.float64, copy=False)
-        if c in required and (col.null_count or not np.isfinite(arr).all()):
-            msg = locate_bad_value(path, wanted, optional, header)
-            if msg.endswith("could not parse as CSV"):
-                bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-                msg = f"{path}: data row {bad + 1}: field {c!r}: missing or not a finite number"
-            raise ValueError(msg)
-        out[c] = arr
-    return out
+    return [None if a is None else a[:n] for a in out]
+
+
+def read_numeric_csv(
+    path: Path, required: Sequence[str], optional: Sequence[str] = (), *, chunk_bytes: int = CHUNK_BYTES
+) -> dict[str, FloatArray]:
+    """Read the named float columns of a CSV file with a header line (see
+    :func:`read_numeric_groups`; each column a contiguous array).
+
+    ``required`` columns must be present and finite on every row; ``optional`` columns may
+    be missing from the header (then absent from the result) or empty on a row (NaN).
+    Raises ``ValueError`` naming file, line and field on the first bad value.
+    """
+    names = [*required, *[c for c in optional if c not in required]]
+    arrays = read_numeric_groups(path, [[c] for c in names], optional, chunk_bytes=chunk_bytes)
+    return {c: a[:, 0] for c, a in zip(names, arrays, strict=True) if a is not None}

@@ -29,6 +29,7 @@ from saferoad.adapters.recording._csv import (
     locate_bad_value,
     read_header,
     read_numeric_csv,
+    read_numeric_groups,
     warn,
 )
 from saferoad.adapters.recording.gps import read_gps_file
@@ -308,11 +309,12 @@ def read_imu_csv(
 ) -> ImuSeries:
     """``imu.csv``: ``t_s,ax,ay,az[,gx,gy,gz]`` in m/s² and rad/s, in ``frame`` axes, gravity
     included unless ``gravity_removed`` (see :func:`imu_layout`)."""
-    cols = read_numeric_csv(path, ["t_s", "ax", "ay", "az"], ["gx", "gy", "gz"])
-    acc = np.column_stack([cols["ax"], cols["ay"], cols["az"]])
-    gyro = None
-    if all(k in cols for k in ("gx", "gy", "gz")):
-        gyro = np.column_stack([cols["gx"], cols["gy"], cols["gz"]])
+    # Read straight into the (N, 3) arrays ImuSeries holds: no per-column copies to stack.
+    t, acc, gyro = read_numeric_groups(
+        path, [["t_s"], ["ax", "ay", "az"], ["gx", "gy", "gz"]], ["gx", "gy", "gz"]
+    )
+    assert t is not None and acc is not None  # required columns
+    if gyro is not None:
         if np.isnan(gyro).all():
             gyro = None  # columns present but empty: no gyroscope
         elif not np.isfinite(gyro).all():
@@ -322,7 +324,7 @@ def read_imu_csv(
     elif units != "mps2":
         raise ValueError(f"{path}: units must be 'mps2' or 'g', got {units!r}")
     imu = ImuSeries(
-        cols["t_s"], acc, gyro, frame=frame, gravity_removed=gravity_removed,
+        t[:, 0], acc, gyro, frame=frame, gravity_removed=gravity_removed,
         horizontal_highpass_tau_s=highpass_tau_s,
     )
     check_imu_units(imu, path)
