@@ -202,8 +202,11 @@ def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | N
         out = work_dir / f"{src.stem}.rebuilt.mp4"
         try:
             kept = _mux_units(buf, walk.nals, units, params, order, rate, work_dir / f"{src.stem}.h264", out)
+            _check_decodes(out, CHECK_FRAMES)
         except (av.error.FFmpegError, OSError, ValueError) as err:
-            return unusable(f"the rebuilt stream does not decode ({err}); parameter sets {source}")
+            out.unlink(missing_ok=True)
+            sets = "its in-band parameter sets" if source == "in-band" else f"the parameter sets of {source}"
+            return unusable(f"its frames do not decode with {sets} ({err})")
     return VideoCheck(
         out,
         f"{src}: {problem}; index lost: {kept} frames rebuilt from the media data "
@@ -214,6 +217,24 @@ def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | N
         parameter_sets=source,
         notes=(rate_note,),
     )
+
+
+CHECK_FRAMES = 30
+"""Rebuilt frames decoded with FFmpeg's strictest error detection before the video is used:
+parameter sets from another camera or encoder setting fail at the first slice (a stream whose
+picture size differs decodes to garbage without it)."""
+
+
+def _check_decodes(path: Path, frames: int) -> None:
+    """Decode the first ``frames`` frames of ``path``, any bitstream error raising."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.options = {"err_detect": "explode"}
+        n = 0
+        for packet in container.demux(stream):
+            n += len(stream.codec_context.decode(packet))
+            if n >= frames:
+                return  # (the demuxer's last, empty packet flushes the decoder)
 
 
 def read_reference(path: Path) -> tuple[AvcConfig, Fraction | None]:
