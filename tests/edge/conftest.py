@@ -18,6 +18,7 @@ import pytest
 
 TOKEN = "device-secret"
 TRIP = re.compile(r"^/api/v1/ingest/trips/([^/]+)$")
+SUMMARY = re.compile(r"^/api/v1/ingest/trips/([^/]+)/summary$")
 EVENT = re.compile(r"^/api/v1/ingest/trips/([^/]+)/events/([^/]+)$")
 CLIP = re.compile(r"^/api/v1/ingest/trips/([^/]+)/events/([^/]+)/clip$")
 
@@ -72,9 +73,21 @@ def _handler(state: IngestState) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 if m := TRIP.match(self.path):
                     tid = m.group(1)
-                    if "device_id" not in body or "summary" not in body:
-                        return self._reply(422, {"detail": "device_id and summary are required"})
+                    if "device_id" not in body:
+                        return self._reply(422, {"detail": "device_id is required"})
+                    # without summary: opened at the drive's start, completed by PUT .../summary
                     store, key, kind = state.trips, tid, "trip"
+                elif m := SUMMARY.match(self.path):
+                    tid = m.group(1)
+                    if tid not in state.trips:
+                        return self._reply(404, {"detail": "unknown trip"})
+                    trip = state.trips[tid]
+                    state.puts[f"summary:{tid}"] = state.puts.get(f"summary:{tid}", 0) + 1
+                    if trip.get("summary") is not None:
+                        return self._reply(200 if trip["summary"] == body else 409, {"detail": "stored"})
+                    trip["summary"] = body
+                    state.arrivals.append(("summary", tid))
+                    return self._reply(201, {"detail": "completed"})
                 elif m := EVENT.match(self.path):
                     tid, eid = m.groups()
                     if tid not in state.trips:

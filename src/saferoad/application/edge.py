@@ -12,8 +12,9 @@ the freshest ego speed). Each event that becomes final is
 2. written to the spool and fsynced (then it counts as *confirmed*);
 3. announced to the alert sinks unless its type's grace period holds it back.
 
-The trip itself (its ``summary``) is spooled when the drive ends; the uploader sends the trip
-before its events (the ingest API answers 404 to an event of an unknown trip).
+The trip is opened in the spool when the drive starts (no summary yet), so that an uploader
+running during the drive sends the trip, then each event as it is confirmed (the ingest API
+answers 404 to an event of an unknown trip); its ``summary`` completes it when the drive ends.
 """
 
 from __future__ import annotations
@@ -506,6 +507,10 @@ class EdgeRecorder:
         wall0 = self.clock.now()
         perf0 = time.perf_counter()
         cpu0 = _cpu_s()
+        if self.spool is not None:
+            # opened now, so that the trip and its events can go up during the drive; its
+            # summary completes it at the end
+            self.spool.open_trip(trip_id, trip_head_body(recording))
         for sink in self.sinks:
             sink.status({"state": "recording", "trip_id": trip_id})
         for a, b in ticks(t_first, t_last, tick):
@@ -684,7 +689,6 @@ def check_camera(cfg: EdgeConfig, seconds: float = 2.0) -> str:
 
 def trip_body(recording: Recording, report: EdgeReport) -> dict[str, Any]:
     """The ``PUT /trips/{trip_id}`` body of the ingest API (contract: docs/edge.md)."""
-    meta = recording.meta
     counts: dict[str, int] = {}
     for ev in report.events:
         counts[ev.type.value] = counts.get(ev.type.value, 0) + 1
@@ -700,6 +704,12 @@ def trip_body(recording: Recording, report: EdgeReport) -> dict[str, Any]:
         "n_events": len(report.events),
         "edge": {"alerts": len(report.alerts), "held_back": dict(report.held_back)},
     }
+    return {**trip_head_body(recording), "summary": summary}
+
+
+def trip_head_body(recording: Recording) -> dict[str, Any]:
+    """The ``PUT /trips/{trip_id}`` body that opens the trip at its drive's start (no summary)."""
+    meta = recording.meta
     return {
         "device_id": meta.device_id,
         "driver": meta.driver_id,
@@ -707,5 +717,4 @@ def trip_body(recording: Recording, report: EdgeReport) -> dict[str, Any]:
         "fleet": meta.fleet_id,
         "start_utc": meta.start_utc.isoformat() if meta.start_utc else None,
         "time_zone": meta.timezone,
-        "summary": summary,
     }

@@ -16,12 +16,18 @@
   401/403 (the device's token) stop the uploader without marking anything: no entry is at fault.
 * The backoff is for the whole queue, not per entry: while the server is unreachable nothing
   overtakes the head of the queue, so when it comes back everything still arrives in order.
+* **During the drive** (:class:`BackgroundUploader`): the recorder opens its trip in the spool
+  at the start (no summary), so the trip and each event go up as soon as they are spooled;
+  the trip's summary (duration, distance) completes it at the end (``PUT .../summary``).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +50,16 @@ class UploadResult:
     order: list[tuple[str, str]] = field(default_factory=list)
     """(kind, id) of what was sent, in order."""
 
+    def add(self, other: UploadResult) -> None:
+        """Count ``other`` (a later run) in."""
+        for kind, n in other.sent.items():
+            self.sent[kind] = self.sent.get(kind, 0) + n
+        self.failed += other.failed
+        self.transient_errors += other.transient_errors
+        self.backoff_s += other.backoff_s
+        self.stopped = other.stopped
+        self.order += other.order
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "sent": dict(self.sent),
@@ -52,6 +68,10 @@ class UploadResult:
             "backoff_s": round(self.backoff_s, 3),
             "stopped": self.stopped,
         }
+
+
+STOPPED = "stopped"
+"""``UploadResult.stopped`` when asked to stop (the drive ended)."""
 
 
 class _Transient(Exception):
@@ -97,14 +117,18 @@ class Uploader:
             delay = max(delay, min(reply.retry_after_s, self.max_s))
         return delay
 
-    def run(self, max_s: float | None = None) -> UploadResult:
+    def run(self, max_s: float | None = None, should_stop: Callable[[], bool] | None = None) -> UploadResult:
         """Upload until the queue is empty (or holds only final failures), the token is refused,
-        or ``max_s`` has passed on the clock."""
+        ``max_s`` has passed on the clock, or ``should_stop()`` says so (checked before each
+        request)."""
         res = UploadResult()
         t0 = self.clock.now()
         while True:
             if max_s is not None and self.clock.now() - t0 >= max_s:
                 res.stopped = f"time limit {max_s} s"
+                return res
+            if should_stop is not None and should_stop():
+                res.stopped = STOPPED
                 return res
             job = self.queue.next_job()
             if job is None:
@@ -134,7 +158,7 @@ class Uploader:
                 continue
             self.failures_in_a_row = 0
             self.queue.mark(job, "sent")
-            res.sent[job.kind] += 1
+            res.sent[job.kind] = res.sent.get(job.kind, 0) + 1
             res.order.append((job.kind, job.event_id or job.trip_id))
 
     # -- one job ----------------------------------------------------------------------------
@@ -152,6 +176,9 @@ class Uploader:
         if job.kind == "trip":
             assert job.body is not None
             self._check(self.api.put_trip(job.trip_id, job.body), f"trip {job.trip_id}")
+        elif job.kind == "summary":
+            assert job.body is not None
+            self._check(self.api.put_trip_summary(job.trip_id, job.body), f"summary of trip {job.trip_id}")
         elif job.kind == "event":
             assert job.body is not None and job.event_id is not None
             self._check(self.api.put_event(job.trip_id, job.event_id, job.body), f"event {job.event_id}")
@@ -187,6 +214,102 @@ def _why(reply: IngestReply) -> str:
     return f"{reply.status} {reply.detail}".strip() if reply.status else reply.detail
 
 
+class _StoppableClock:
+    """Wall time whose ``sleep`` (a backoff wait) ends at once when the uploader is stopped."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stop.wait(seconds)
+
+
+class BackgroundUploader:
+    """The uploader on its own thread while the recorder drives: whatever the recorder has
+    spooled (the opened trip, each confirmed event, its clip) goes up at once; when the queue
+    is empty it looks again every ``poll_s`` (wall) seconds. ``stop()`` ends it promptly - a
+    backoff wait is cut short, a request in flight is finished - and what is left stays queued
+    for the upload after the drive. The queue is opened on the thread (``open_queue``: a SQLite
+    connection belongs to the thread that made it) and closed there."""
+
+    def __init__(
+        self,
+        open_queue: Callable[[], UploadQueue],
+        api: IngestApi,
+        *,
+        poll_s: float = 1.0,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 300.0,
+        chunk_bytes: int = 1 << 20,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.open_queue = open_queue
+        self.api = api
+        self.poll_s = poll_s
+        self.kw: dict[str, Any] = {
+            "backoff_base_s": backoff_base_s, "backoff_max_s": backoff_max_s, "chunk_bytes": chunk_bytes, "rng": rng,
+        }  # fmt: skip
+        self.result = UploadResult()
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+
+    def start(self) -> BackgroundUploader:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 30.0) -> UploadResult:
+        """Stop and wait for the thread (at most ``timeout_s``); what was sent so far."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+        with self._lock:
+            return self.result
+
+    def sent(self) -> dict[str, int]:
+        """What went up so far, per kind (safe to call while it runs)."""
+        with self._lock:
+            return dict(self.result.sent)
+
+    def _run(self) -> None:
+        try:
+            queue = self.open_queue()
+        except Exception as err:  # reported by the caller after stop()
+            self.error = err
+            return
+        try:
+            up = Uploader(queue, self.api, _StoppableClock(self._stop), **self.kw)
+            while not self._stop.is_set():
+                res = up.run(should_stop=self._stop.is_set)
+                with self._lock:
+                    self.result.add(res)
+                if res.stopped not in (None, STOPPED):  # the token refused: nothing to retry
+                    log.warning("upload_during_drive_stopped", why=res.stopped)
+                    return
+                self._stop.wait(self.poll_s)
+        except Exception as err:  # a failing uploader must never stop the recorder
+            self.error = err
+            log.warning("upload_during_drive_failed", error=f"{type(err).__name__}: {err}")
+        finally:
+            queue.close()
+
+
+def ingest_target(config: SaferoadConfig) -> tuple[str, str]:
+    """The ingest API's URL and the device token (from the environment variable
+    ``edge.device_token_env``), or a ValueError saying which is missing."""
+    ecfg = config.edge
+    if ecfg.ingest_url is None:
+        raise ValueError("edge --upload: set edge.ingest_url (the fleet's ingest API)")
+    token = os.environ.get(ecfg.device_token_env)
+    if not token:
+        raise ValueError(f"edge --upload: the device token is not set (environment variable {ecfg.device_token_env})")
+    return ecfg.ingest_url, token
+
+
 def upload_from_config(
     config: SaferoadConfig, queue: UploadQueue, clock: Clock | None = None, max_s: float | None = None
 ) -> UploadResult:
@@ -197,12 +320,8 @@ def upload_from_config(
     from saferoad.application.edge import WallClock
 
     ecfg = config.edge
-    if ecfg.ingest_url is None:
-        raise ValueError("edge --upload: set edge.ingest_url (the fleet's ingest API)")
-    token = os.environ.get(ecfg.device_token_env)
-    if not token:
-        raise ValueError(f"edge --upload: the device token is not set (environment variable {ecfg.device_token_env})")
-    api = HttpIngestClient(ecfg.ingest_url, token, ecfg.request_timeout_s)
+    url, token = ingest_target(config)
+    api = HttpIngestClient(url, token, ecfg.request_timeout_s)
     up = Uploader(
         queue,
         api,

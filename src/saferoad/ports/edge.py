@@ -56,6 +56,10 @@ class IngestApi(Protocol):
 
     def put_trip(self, trip_id: str, body: dict[str, Any]) -> IngestReply: ...
 
+    def put_trip_summary(self, trip_id: str, summary: dict[str, Any]) -> IngestReply:
+        """Complete a trip opened (``put_trip`` without ``summary``) at its drive's start."""
+        ...
+
     def put_event(self, trip_id: str, event_id: str, body: dict[str, Any]) -> IngestReply: ...
 
     def clip_offset(self, trip_id: str, event_id: str) -> IngestReply: ...
@@ -77,7 +81,13 @@ class EventSpool(Protocol):
         """Store a stored event's clip (False: it already has one)."""
         ...
 
-    def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool: ...
+    def open_trip(self, trip_id: str, body: dict[str, Any]) -> bool:
+        """Open the trip at its drive's start (no summary): its events can go up at once."""
+        ...
+
+    def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool:
+        """The whole trip at its drive's end (completes an opened one with its summary)."""
+        ...
 
     def pending_windows(self, before_s: float, after_s: float) -> list[tuple[float, float]]:
         """Absolute windows of events still waiting for upload (loop recording keeps them)."""
@@ -89,7 +99,7 @@ class UploadJob:
     """The next thing to upload: a trip, an event (metadata) or a clip."""
 
     kind: str
-    """``trip``, ``event`` or ``clip``."""
+    """``trip``, ``event``, ``summary`` (completing a trip opened during its drive) or ``clip``."""
     trip_id: str
     event_id: str | None
     body: dict[str, Any] | None
@@ -106,3 +116,5 @@ class UploadQueue(Protocol):
     def mark(self, job: UploadJob, state: str, error: str | None = None) -> None:
         """``sent``, ``failed`` (final, ``error`` says why) or ``queued`` (try again)."""
         ...
+
+    def close(self) -> None: ...

@@ -65,6 +65,9 @@ class HttpIngestClient:
     def put_trip(self, trip_id: str, body: dict[str, Any]) -> IngestReply:
         return self._json("PUT", f"/trips/{quote(trip_id)}", body)
 
+    def put_trip_summary(self, trip_id: str, summary: dict[str, Any]) -> IngestReply:
+        return self._json("PUT", f"/trips/{quote(trip_id)}/summary", summary)
+
     def put_event(self, trip_id: str, event_id: str, body: dict[str, Any]) -> IngestReply:
         return self._json("PUT", f"/trips/{quote(trip_id)}/events/{quote(event_id)}", body)
 

@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS trips (
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     created_at REAL NOT NULL,
-    sent_at REAL
+    sent_at REAL,
+    summary TEXT,
+    summary_state TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY,
@@ -83,6 +85,10 @@ class SqliteSpool:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(trips)")}
+        for col in ("summary", "summary_state"):  # a spool written before trips were opened
+            if col not in columns:
+                self.db.execute(f"ALTER TABLE trips ADD COLUMN {col} TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -138,8 +144,30 @@ class SqliteSpool:
             )
             return cur.rowcount == 1
 
-    def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool:
+    def open_trip(self, trip_id: str, body: dict[str, Any]) -> bool:
+        """Open the trip at the start of its drive (``body`` without ``summary``), so that its
+        events can be uploaded during the drive; False if it is stored already."""
+        body = {k: v for k, v in body.items() if k != "summary"}
         with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO trips (trip_id, body, created_at) VALUES (?, ?, ?)",
+                (trip_id, json.dumps(body, ensure_ascii=False, sort_keys=True), time.time()),
+            )
+            return cur.rowcount == 1
+
+    def add_trip(self, trip_id: str, body: dict[str, Any]) -> bool:
+        """The whole trip at the end of its drive. An opened trip gets its ``summary`` (sent
+        with the opening ``PUT`` if that has not gone yet, else as ``PUT .../summary``); a trip
+        never opened is stored whole. False if the trip has its summary already."""
+        summary = json.dumps(body.get("summary"), ensure_ascii=False, sort_keys=True)
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE trips SET summary = ?, summary_state = 'queued' WHERE trip_id = ? AND summary_state IS NULL"
+                " AND json_extract(body, '$.summary') IS NULL",
+                (summary, trip_id),
+            )
+            if cur.rowcount == 1:
+                return True
             cur = db.execute(
                 "INSERT OR IGNORE INTO trips (trip_id, body, created_at) VALUES (?, ?, ?)",
                 (trip_id, json.dumps(body, ensure_ascii=False, sort_keys=True), time.time()),
@@ -165,11 +193,17 @@ class SqliteSpool:
     # -- the uploader's side ----------------------------------------------------------------
 
     def next_job(self) -> Job | None:
-        """Trips first (events need their trip), then event metadata by priority and time,
-        then clips of sent events in the same order."""
-        row = self.db.execute("SELECT trip_id, body FROM trips WHERE state = 'queued' ORDER BY created_at, trip_id LIMIT 1").fetchone()
+        """Trips first (events need their trip; an opened trip whose summary is known by now
+        goes whole), then event metadata by priority and time, then the summaries completing
+        trips opened during their drive, then clips of sent events in the same order."""
+        row = self.db.execute(
+            "SELECT trip_id, body, summary FROM trips WHERE state = 'queued' ORDER BY created_at, trip_id LIMIT 1"
+        ).fetchone()
         if row:
-            return Job("trip", row[0], None, json.loads(row[1]))
+            body = json.loads(row[1])
+            if row[2] is not None:
+                body["summary"] = json.loads(row[2])
+            return Job("trip", row[0], None, body)
         row = self.db.execute(
             "SELECT e.event_id, e.trip_id, e.body FROM events e JOIN trips t ON t.trip_id = e.trip_id"
             " WHERE e.state = 'queued' AND t.state = 'sent'"
@@ -177,6 +211,11 @@ class SqliteSpool:
         ).fetchone()
         if row:
             return Job("event", row[1], row[0], json.loads(row[2]))
+        row = self.db.execute(
+            "SELECT trip_id, summary FROM trips WHERE state = 'sent' AND summary_state = 'queued' ORDER BY created_at, trip_id LIMIT 1"
+        ).fetchone()
+        if row:
+            return Job("summary", row[0], None, json.loads(row[1]))
         row = self.db.execute(
             "SELECT c.event_id, e.trip_id, c.path, c.size, c.sha256 FROM clips c JOIN events e ON e.event_id = c.event_id"
             " WHERE c.state = 'queued' AND e.state = 'sent'"
@@ -189,17 +228,30 @@ class SqliteSpool:
     def mark(self, job: Job, state: str, error: str | None = None) -> None:
         """Record an attempt's outcome: ``sent``, ``failed`` (final, with why) or ``queued``
         (transient: tried again later, ``error`` says why)."""
+        sent = time.time() if state == "sent" else None
+        if job.kind == "summary":
+            with self._tx() as db:
+                db.execute(
+                    "UPDATE trips SET summary_state = ?, attempts = attempts + 1, last_error = ? WHERE trip_id = ?",
+                    (state, error, job.trip_id),
+                )
+            return
         table, key, value = {
             "trip": ("trips", "trip_id", job.trip_id),
             "event": ("events", "event_id", job.event_id),
             "clip": ("clips", "event_id", job.event_id),
         }[job.kind]
-        sent = time.time() if state == "sent" else None
         with self._tx() as db:
             db.execute(
                 f"UPDATE {table} SET state = ?, attempts = attempts + 1, last_error = ?, sent_at = ? WHERE {key} = ?",
                 (state, error, sent, value),
             )
+            if job.kind == "trip" and job.body is not None and job.body.get("summary") is not None:
+                # the summary went with the trip (the drive had ended before the trip was sent)
+                db.execute(
+                    "UPDATE trips SET summary_state = ? WHERE trip_id = ? AND summary_state IS NOT NULL",
+                    (state, job.trip_id),
+                )
 
     def device_id(self) -> str | None:
         """The device the spooled trips come from (None: no trip yet)."""
@@ -223,10 +275,18 @@ class SqliteSpool:
         for table in ("trips", "events", "clips"):
             rows = self.db.execute(f"SELECT state, COUNT(*) FROM {table} GROUP BY state").fetchall()
             out[table] = {s: n for s, n in rows}
+        # a trip's summary: with the trip (sent whole), after it (opened during the drive), or
+        # ``open``: the drive has not ended yet
+        rows = self.db.execute(
+            "SELECT COALESCE(summary_state, CASE WHEN json_extract(body, '$.summary') IS NULL THEN 'open' ELSE state END),"
+            " COUNT(*) FROM trips GROUP BY 1"
+        ).fetchall()
+        out["trip_summaries"] = {s: n for s, n in rows}
         out["problems"] = [
             {"kind": k, "id": i, "state": s, "attempts": a, "why": w}
             for k, i, s, a, w in self.db.execute(
-                "SELECT 'trip', trip_id, state, attempts, last_error FROM trips WHERE last_error IS NOT NULL AND state != 'sent'"
+                "SELECT 'trip', trip_id, CASE WHEN state = 'sent' THEN 'summary ' || summary_state ELSE state END, attempts, last_error"
+                " FROM trips WHERE last_error IS NOT NULL AND (state != 'sent' OR summary_state != 'sent')"
                 " UNION ALL SELECT 'event', event_id, state, attempts, last_error FROM events WHERE last_error IS NOT NULL AND state != 'sent'"
                 " UNION ALL SELECT 'clip', event_id, state, attempts, last_error FROM clips WHERE last_error IS NOT NULL AND state != 'sent'"
             ).fetchall()
