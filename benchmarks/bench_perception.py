@@ -225,6 +225,92 @@ def part_decode_options(video: Path, card_name: str, repeats: int) -> dict[str, 
             "repeats": repeats}
 
 
+def part_startup(video: Path, mode: str) -> dict[str, Any]:
+    """Time to the first detection in a fresh process, seconds: the imports ``saferoad
+    detect`` needs, then opening the video and building the model (``sequential``: one
+    after the other, as before; ``overlapped``: ``application.detect.open_with_detector``,
+    the model session built in a thread while the video opens and decodes), then the first
+    frame through ``run_perception``."""
+    t0 = time.perf_counter()
+    from saferoad.adapters.detectors import build_detector
+    from saferoad.adapters.video.frames import open_frames
+    from saferoad.application.detect import open_with_detector
+    from saferoad.application.perception import run_perception
+    from saferoad.config import load_config
+
+    t1 = time.perf_counter()
+    cfg = load_config()
+    if mode == "sequential":
+        frames = open_frames([video], errors="report")
+        det = build_detector(cfg)
+    else:
+        frames, det = open_with_detector([video], cfg, None)
+    t2 = time.perf_counter()
+    stream = run_perception(frames, det, None, None, cfg)
+    next(stream)
+    t3 = time.perf_counter()
+    stream.close()
+    frames.close()
+    return {"imports_s": t1 - t0, "prepare_s": t2 - t1, "first_s": t3 - t2, "to_first_s": t3 - t1}
+
+
+def part_infer_cost(video: Path, model: Path, card_name: str, n: int = 120) -> dict[str, Any]:
+    """CPU ms of one 1-thread inference (one session, the first ``n`` frames letterboxed
+    beforehand, 3 warm-up runs) and how many inferences ``saferoad detect``'s default
+    detector runs a frame on this video (the full frame, plus the horizon band where it
+    applies), counted on the same ``n`` frames through ``run_perception``."""
+    import itertools
+
+    from saferoad.adapters.detectors import build_detector
+    from saferoad.adapters.onnx.backend import OnnxBackend
+    from saferoad.adapters.onnx.card import load_card
+    from saferoad.adapters.onnx.detector import ModelDetector, preprocess_image
+    from saferoad.adapters.video.frames import open_frames
+    from saferoad.application.perception import run_perception
+    from saferoad.config import load_config
+
+    card = load_card(card_name)
+    blobs = [preprocess_image(f.image, card)[0] for f in itertools.islice(open_frames(video), n)]
+    b = OnnxBackend(model, intra_op_threads=1, spinning=False, warmup=3)
+    c = time.process_time()
+    for x in blobs:
+        b.infer({card.input_name: x})
+    per = (time.process_time() - c) / len(blobs) * 1e3
+    cfg = load_config()
+    det = build_detector(cfg)
+    calls = 0
+    orig = ModelDetector.infer
+
+    def counted(self: ModelDetector, inputs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return orig(self, inputs)
+
+    ModelDetector.infer = counted  # type: ignore[method-assign]
+    frames = 0
+    for _ in run_perception(itertools.islice(open_frames(video), n), det, None, None, cfg, workers=1):
+        frames += 1
+    return {"infer_cpu_ms": per, "inferences_per_frame": calls / frames}
+
+
+def part_cli_detect(video: Path) -> dict[str, Any]:
+    """``saferoad detect VIDEO -o OUT`` as a user runs it, in a child process: wall time
+    from launch to exit (start-up included) and the child's CPU time."""
+    out = Path(tempfile.mkdtemp(prefix="bench-detect-"))
+    exe = Path(sys.executable).parent / "saferoad"
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run([str(exe), "detect", str(video), "-o", str(out)], capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"saferoad detect failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    summary = json.loads((out / "detect.json").read_text())
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "frames": summary["frames"], "loop_wall_s": summary["wall_s"],
+            "rss_mb": r1.ru_maxrss / 1024}
+
+
 def part_ceiling(video: Path, model: Path, card_name: str) -> dict[str, Any]:
     """The measured ceiling: decoding (the frame source's thread) and the best model-only
     setting (two 1-thread sessions on alternate, already letterboxed frames) running at once
@@ -415,6 +501,51 @@ def print_decode_options(res: dict[str, Any], frames: int) -> None:
               f"{res['wall_median'][k]:11.2f}")
 
 
+def run_detect_vs_ceiling(td: Path, frames: int, rounds: int) -> None:
+    """Whole ``saferoad detect`` on ``frames`` frames, start-up included, against the
+    ceiling cores / (decode + inference core-seconds) of the same frames, each round's
+    figures measured together (decode alone, 1-thread inference, inferences a frame)."""
+    import statistics
+
+    cores = os.cpu_count() or 2
+    video = make_clip(td / f"clip720p-{frames}.mp4", frames)
+    common = ["--video", str(video), "--model", str(YOLOX), "--card", "yolox-nano"]
+    ratios, rows = [], []
+    for _ in range(rounds):
+        dec = run_part(["--part", "decode", *common])
+        inf = run_part(["--part", "infer_cost", *common])
+        cli = run_part(["--part", "cli_detect", *common])
+        core_ms = dec["cpu_ms"] + inf["infer_cpu_ms"] * inf["inferences_per_frame"]
+        ceiling = cores * 1e3 / core_ms
+        fps = cli["frames"] / cli["wall_s"]
+        ratios.append(fps / ceiling)
+        rows.append((dec, inf, cli, ceiling, fps))
+    print(f"\n== whole `saferoad detect` on {frames} frames of 1280x720 H.264, start-up included, "
+          f"{rounds} round(s) ==")
+    for dec, inf, cli, ceiling, fps in rows:
+        print(f"decode {dec['cpu_ms']:.2f} ms + {inf['inferences_per_frame']:.2f} inferences x "
+              f"{inf['infer_cpu_ms']:.2f} ms (1 thread) a frame -> ceiling {ceiling:.1f} fps on {cores} cores; "
+              f"saferoad detect {fps:.1f} fps ({cli['frames']} frames in {cli['wall_s']:.2f} s wall, "
+              f"{cli['wall_s'] - cli['loop_wall_s']:.2f} s of it before/after the frame loop; "
+              f"CPU {cli['cpu_s'] / cli['frames'] * 1e3:.2f} ms a frame; peak RSS {cli['rss_mb']:.0f} MB)")
+    print(f"ratio        saferoad detect / ceiling = {statistics.median(ratios):.3f} median "
+          f"(rounds {', '.join(f'{x:.3f}' for x in ratios)})   (target >= 0.85)")
+
+
+def print_startup(runs: list[dict[str, Any]]) -> None:
+    import statistics
+
+    seq, ovl = runs[0::2], runs[1::2]
+    print(f"\n== start-up to the first detection, {len(seq)} fresh processes each, alternating (median, min) ==")
+    for key, what in (("imports_s", "imports (saferoad detect's modules)"),
+                      ("prepare_s", "open video + build model"),
+                      ("first_s", "then the first frame through run_perception"),
+                      ("to_first_s", "after imports to the first detection")):
+        a, b = [r[key] * 1e3 for r in seq], [r[key] * 1e3 for r in ovl]
+        print(f"{what:<48} sequential {statistics.median(a):7.1f} ms ({min(a):6.1f})   "
+              f"overlapped {statistics.median(b):7.1f} ms ({min(b):6.1f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
@@ -424,7 +555,12 @@ def main() -> None:
     ap.add_argument("--no-breakdown", action="store_true", help="skip the per-stage CPU breakdown run")
     ap.add_argument("--decode-repeats", type=int, default=3,
                     help="interleaved repeats of the decode-options comparison (0: skip it)")
-    ap.add_argument("--only", choices=["decode-options"], help="run only this comparison")
+    ap.add_argument("--only", choices=["decode-options", "startup", "detect"], help="run only this comparison")
+    ap.add_argument("--detect-frames", type=int, default=1500,
+                    help="frames of the whole-`saferoad detect` run against its ceiling (0: skip it)")
+    ap.add_argument("--detect-rounds", type=int, default=2)
+    ap.add_argument("--startup-repeats", type=int, default=5,
+                    help="fresh processes of each start-up variant, alternating (0: skip it)")
     ap.add_argument("--part", help=argparse.SUPPRESS)
     ap.add_argument("--video", help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
@@ -440,6 +576,12 @@ def main() -> None:
             res = part_decode(video)
         elif a.part == "ceiling":
             res = part_ceiling(video, model, a.card)
+        elif a.part == "infer_cost":
+            res = part_infer_cost(video, model, a.card)
+        elif a.part == "cli_detect":
+            res = part_cli_detect(video)
+        elif a.part in ("startup-sequential", "startup-overlapped"):
+            res = part_startup(video, a.part.split("-")[1])
         elif a.part == "decode_options":
             res = part_decode_options(video, a.card, a.decode_repeats)
         elif a.part == "breakdown":
@@ -457,10 +599,17 @@ def main() -> None:
         td = Path(tmp)
         video = make_clip(td / "clip720p.mp4", a.frames)
         common = ["--video", str(video), "--model", str(YOLOX), "--card", "yolox-nano"]
-        if a.decode_repeats > 0:
+        if a.decode_repeats > 0 and a.only in (None, "decode-options"):
             print_decode_options(run_part(
                 ["--part", "decode_options", "--decode-repeats", str(a.decode_repeats), *common]), a.frames)
-        if a.only == "decode-options":
+        if a.detect_frames > 0 and a.only in (None, "detect"):
+            run_detect_vs_ceiling(td, a.detect_frames, a.detect_rounds)
+        if a.startup_repeats > 0 and a.only in (None, "startup"):
+            print_startup([
+                run_part(["--part", f"startup-{m}", *common])
+                for _ in range(a.startup_repeats) for m in ("sequential", "overlapped")
+            ])
+        if a.only is not None:
             return
         # rounds alternate the parts so that load from other processes hits them alike;
         # each figure is the best of its rounds (fps: highest, CPU: lowest), each wall-clock

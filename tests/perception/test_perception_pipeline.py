@@ -184,3 +184,39 @@ def test_parallel_settings_restored_after_run(highway_clip: Path, yolox: ModelDe
     assert cv2.getNumThreads() == 1 and sys.getswitchinterval() <= 0.001
     stream.close()
     assert (cv2.getNumThreads(), sys.getswitchinterval()) == before
+
+
+def _alive(prefix: str) -> list[str]:
+    import threading
+    import time
+
+    deadline = time.monotonic() + 5.0
+    while True:
+        names = [t.name for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive()]
+        if not names or time.monotonic() > deadline:
+            return names
+
+
+def test_detect_prepares_model_while_video_decodes(tmp_path: Path, highway_clip: Path) -> None:
+    """The model is built in a thread while the video opens and decodes its first frames:
+    a card that does not fit its model fails with the card's error and stops the decoder;
+    a missing video fails naming it and the model thread ends too."""
+    from saferoad.adapters.onnx.card import CARDS_DIR
+    from saferoad.application.detect import detect_sources
+
+    (tmp_path / "coco80.txt").write_text((CARDS_DIR / "coco80.txt").read_text())
+    card = tmp_path / "card.toml"
+    card.write_text(
+        (CARDS_DIR / "yolox-nano.toml").read_text().replace("shape = [1, 3549, 85]", "shape = [1, 8400, 85]")
+    )
+    bad_card = load_config(overrides={"perception": {"model": str(card)}})
+    with pytest.raises(ValueError, match="does not match the model's"):
+        detect_sources([highway_clip], tmp_path / "o1", bad_card)
+    assert _alive("saferoad-decode") == []
+    missing = tmp_path / "nowhere.mp4"
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.mp4"):
+        detect_sources([missing], tmp_path / "o2", load_config())
+    assert _alive("saferoad-model") == []
+    # and the normal path: every frame, in order, from the source started early
+    res = detect_sources([highway_clip], tmp_path / "o3", load_config())
+    assert res.error is None and res.summary["frames"] == 38

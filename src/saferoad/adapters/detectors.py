@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from saferoad.adapters.onnx.backend import OnnxBackend
 from saferoad.adapters.onnx.card import ModelCard, load_card
 from saferoad.adapters.onnx.detector import ModelDetector
-from saferoad.adapters.replay.detector import ReplayDetector
 from saferoad.config import SaferoadConfig
 from saferoad.domain.recording import Recording
 from saferoad.ports.detector import Detector, InferenceBackend
+
+if TYPE_CHECKING:
+    from saferoad.adapters.replay.detector import ReplayDetector
 
 BackendFactory = Callable[[SaferoadConfig, ModelCard], InferenceBackend]
 
@@ -71,6 +74,11 @@ def build_model_detector(cfg: SaferoadConfig, backend: InferenceBackend | None =
 def replay_detector(cfg: SaferoadConfig, recording: Recording | None = None) -> ReplayDetector:
     """A :class:`ReplayDetector` on ``perception.replay_path`` or the recording's detections
     file (the one place that chooses which file a replay reads)."""
+    # Deferred on purpose: the replay reader pulls in the recording adapters (0.3 s of
+    # imports) that a model detector never needs; `saferoad detect` pays them only for
+    # ``perception.detector = "replay"`` (start-up, docs/perception.md "Start-up").
+    from saferoad.adapters.replay.detector import ReplayDetector
+
     path = cfg.perception.replay_path or (
         str(recording.detections) if recording is not None and recording.detections else None
     )

@@ -8,15 +8,17 @@ the error is in ``detect.json`` and in :attr:`DetectResult.error`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from saferoad.adapters.detectors import build_detector
 from saferoad.adapters.video.calibration import load_camera_setup
-from saferoad.adapters.video.frames import ImageSequenceSource, open_frames
+from saferoad.adapters.video.frames import ImageSequenceSource, VideoFrameSource, open_frames
 from saferoad.adapters.video.render import AnnotatedVideoWriter
 from saferoad.application.analyze import write_json_atomic
 from saferoad.application.perception import PerceptionStats, TracksWriter, run_perception
@@ -24,6 +26,35 @@ from saferoad.config import SaferoadConfig
 from saferoad.domain.tracking import PerFrameIds
 from saferoad.observability import get_logger, span
 from saferoad.ports.detector import Detector
+
+
+def open_with_detector(
+    sources: Sequence[str | Path], cfg: SaferoadConfig, detector: Detector | None
+) -> tuple[VideoFrameSource | ImageSequenceSource, Detector]:
+    """The frame source and the detector, prepared at once: the model session is built
+    (and warmed up) in a thread while the source opens and starts decoding its first
+    frames, so neither waits for the other (ONNX Runtime and FFmpeg release the GIL).
+    Whichever fails first is raised; the other is then closed."""
+    p = cfg.perception
+    if detector is not None:
+        frames = open_frames(list(sources), stride=p.stride, image_fps=p.image_fps, errors="report")
+        return frames, detector
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="saferoad-model") as pool:
+        building = pool.submit(build_detector, cfg)
+        try:
+            frames = open_frames(list(sources), stride=p.stride, image_fps=p.image_fps, errors="report")
+        except BaseException:
+            with contextlib.suppress(Exception):  # the source's error is the one to report
+                getattr(building.result(), "close", lambda: None)()
+            raise
+        if isinstance(frames, VideoFrameSource):
+            frames.start()
+        try:
+            det = building.result()
+        except BaseException:
+            frames.close()
+            raise
+    return frames, det
 
 
 @dataclass
@@ -44,11 +75,14 @@ def detect_sources(
     log = get_logger("detect")
     p = cfg.perception
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = open_frames(list(sources), stride=p.stride, image_fps=p.image_fps, errors="report")
+    frames, det = open_with_detector(sources, cfg, detector)
     camera, pitch_known = None, False
-    if camera_file is not None:
-        camera, pitch_known = load_camera_setup(camera_file, frames.width, frames.height)
-    det = detector if detector is not None else build_detector(cfg)
+    try:
+        if camera_file is not None:
+            camera, pitch_known = load_camera_setup(camera_file, frames.width, frames.height)
+    except BaseException:
+        frames.close()
+        raise
     stats = PerceptionStats()
     fps = frames.fps / (p.stride if hasattr(frames, "declared_frames") else 1) if frames.fps else 0.0
     started = time.perf_counter()

@@ -222,12 +222,19 @@ class VideoFrameSource:
             self._put(_END)
 
     # -- FrameSource ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Start decoding now, ahead of iteration (up to ``queue_size`` frames wait in the
+        queue), so the first frames are ready while the caller still prepares (a model
+        session being built). Iterating starts it too; calling it twice does nothing."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._decode, name="saferoad-decode", daemon=True)
+            self._thread.start()
+
     def __iter__(self) -> Iterator[Frame]:
         if self._started:
             raise RuntimeError(f"{self.source}: a VideoFrameSource can be iterated once")
         self._started = True
-        self._thread = threading.Thread(target=self._decode, name="saferoad-decode", daemon=True)
-        self._thread.start()
+        self.start()
         try:
             while True:
                 item = self._queue.get()
