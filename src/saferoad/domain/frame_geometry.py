@@ -125,6 +125,17 @@ def drop_hood(det: Detections, width: int, height: int, fraction: float) -> tupl
     )
 
 
+def _edge_sigmas(objs: list[TrackedObject]) -> FloatArray:
+    """(N, 2) box-edge sigmas (across, down; frame px) the detector stated for each object
+    (``attributes["edge_sigma_px"]``), NaN where it stated none."""
+    out = np.full((len(objs), 2), np.nan)
+    for k, o in enumerate(objs):
+        e = o.attributes.get("edge_sigma_px")
+        if isinstance(e, (tuple, list)) and len(e) == 2:
+            out[k] = (float(e[0]), float(e[1]))
+    return out
+
+
 class FrameGeometry:
     """Per-stream geometry state: the camera (scaled to the frames), pitch estimates and
     distance histories of live tracks."""
@@ -227,7 +238,7 @@ class FrameGeometry:
             return objs
         boxes = np.array([o.xyxy for o in objs], dtype=np.float64)
         labels = [str(o.attributes.get("label", o.cls.value)) for o in objs]
-        est = self.estimator.estimate(boxes, labels)
+        est = self.estimator.estimate(boxes, labels, _edge_sigmas(objs))
         dist = np.array(
             [o.distance_m if o.distance_m is not None else est.fused[i] for i, o in enumerate(objs)],
             dtype=np.float64,

@@ -212,17 +212,22 @@ class SizePrior:
     rel_sigma: float = 0.12
     length_m: float = 0.0
     """Length along the road, for vehicles whose side shows (see ``DistanceEstimator.size``)."""
+    length_rel_sigma: float = 0.0
+    """Relative spread of ``length_m`` (it enters the estimate where the side shows)."""
 
 
 DEFAULT_PRIORS: dict[str, SizePrior] = {
     # Passenger cars: new EU cars average 1.8 m wide and 4.4-4.5 m long (ICCT / T&E 2023
-    # fleet statistics; range 1.6-2.0 m); trucks and buses 2.5-2.55 m (EU maximum 2.55 m);
-    # motorcycles about 0.8 m with rider.
-    "car": SizePrior(width_m=1.8, rel_sigma=0.08, length_m=4.5),
-    "vehicle": SizePrior(width_m=1.8, rel_sigma=0.15, length_m=4.5),
-    "truck": SizePrior(width_m=2.45, rel_sigma=0.12, length_m=8.0),
-    "bus": SizePrior(width_m=2.55, rel_sigma=0.08, length_m=12.0),
-    "motorcycle": SizePrior(width_m=0.8, rel_sigma=0.25, length_m=2.1),
+    # fleet statistics; range 1.6-2.0 m wide, 3.6-5.0 m long from the A to the E segment,
+    # taken as ±2σ: 0.35 m = 8%); trucks and buses 2.5-2.55 m (EU maximum 2.55 m); COCO's
+    # "truck" spans pickups (5-6 m) to articulated lorries (16.5 m, EU maximum): 8 m ± 40%;
+    # buses 8-18 m (midi to articulated): 12 m ± 20%; motorcycles about 0.8 m with rider,
+    # 1.8-2.4 m long.
+    "car": SizePrior(width_m=1.8, rel_sigma=0.08, length_m=4.5, length_rel_sigma=0.08),
+    "vehicle": SizePrior(width_m=1.8, rel_sigma=0.15, length_m=4.5, length_rel_sigma=0.3),
+    "truck": SizePrior(width_m=2.45, rel_sigma=0.12, length_m=8.0, length_rel_sigma=0.4),
+    "bus": SizePrior(width_m=2.55, rel_sigma=0.08, length_m=12.0, length_rel_sigma=0.2),
+    "motorcycle": SizePrior(width_m=0.8, rel_sigma=0.25, length_m=2.1, length_rel_sigma=0.07),
     # Standing adults 1.5-1.9 m (KITTI "Pedestrian" mean 1.76 m); a cyclist's box holds rider
     # and bicycle (KITTI "Cyclist" mean 1.74 m).
     "person": SizePrior(height_m=1.72, rel_sigma=0.12),
@@ -249,7 +254,9 @@ class DistanceEstimate:
 class DistanceEstimator:
     """Monocular distance from a box: ground contact, size prior and their fusion.
 
-    ``pixel_sigma``: uncertainty (px) of the box's bottom row;
+    ``pixel_sigma``: uncertainty (px) of each box edge where the detector states none
+    (``edge_sigma_px`` of :meth:`estimate`: a model's box edges are about as precise in
+    its own input pixels, so a box found at a smaller scale has looser edges in the frame);
     ``pitch_sigma_deg``: uncertainty of the horizon — camera pitch and road grade changes;
     ``height_sigma_m``: uncertainty of the road height under the object relative to the
     assumed plane (slope, kerbs, body pitch under braking);
@@ -274,30 +281,42 @@ class DistanceEstimator:
         out: FloatArray = d
         return out
 
-    def _ground_sigma(self, xyxy: FloatArray, d: FloatArray) -> FloatArray:
+    def _ground_sigma(self, xyxy: FloatArray, d: FloatArray, edge_y: FloatArray | None = None) -> FloatArray:
         # dZ/dv = Z^2 / (f H) for a level camera; dZ/dH = Z / H. The row error is the box
         # edge's own plus the horizon's: pitch and road-slope changes of about a degree
         # (suspension, grade changes) move the horizon by f·tan(1°) ≈ 12 px at f = 700.
         f = self.camera.intrinsics.fy
         h = max(self.camera.mount.height_m, 1e-3)
-        sigma_v = np.hypot(self.pixel_sigma, f * math.tan(math.radians(self.pitch_sigma_deg)))
+        edge = self.pixel_sigma if edge_y is None else edge_y
+        sigma_v = np.hypot(edge, f * math.tan(math.radians(self.pitch_sigma_deg)))
         rel = np.hypot(d * sigma_v / (f * h), self.height_sigma_m / h)
         out: FloatArray = d * rel
         return out
 
     def size(
-        self, xyxy: FloatArray, labels: Sequence[str] | None
+        self, xyxy: FloatArray, labels: Sequence[str] | None, edge_sigma_px: FloatArray | None = None
     ) -> tuple[FloatArray, FloatArray]:
-        d, s, _ = self._size(xyxy, labels)
+        """The size-prior distance and its sigma alone (see :meth:`_size`)."""
+        b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+        d, s, _ = self._size(b, labels, self._edges(len(b), edge_sigma_px))
         return d, s
 
+    def _edges(self, n: int, edge_sigma_px: FloatArray | None) -> FloatArray:
+        """(n, 2) edge sigmas: the stated ones, ``pixel_sigma`` where none (NaN) is stated."""
+        edge = np.full((n, 2), self.pixel_sigma)
+        if edge_sigma_px is not None:
+            e = np.asarray(edge_sigma_px, dtype=np.float64).reshape(-1, 2)
+            edge = np.where(np.isfinite(e) & (e > 0), e, edge)
+        return edge
+
     def _size(
-        self, xyxy: FloatArray, labels: Sequence[str] | None
+        self, xyxy: FloatArray, labels: Sequence[str] | None, edge: FloatArray | None = None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Distance (to the near face) from the size prior of each box's label, and its
-        sigma: the prior's spread and the box edges' ``pixel_sigma`` over the measured
-        width or height, so it grows with range; NaN when the label has no prior or the
-        measured side is cut off by the image border.
+        sigma: the prior's spread (width, and length where the side shows) and the two box
+        edges' sigma (``edge`` (N, 2) px across and down, else ``pixel_sigma``) over the
+        measured width or height, so it grows with range; NaN when the label has no prior
+        or the measured side is cut off by the image border.
 
         Vehicles are taken as boxes of the prior's width W and length L aligned with the
         road: off to one side, the 2D box spans the near rear corner to the far front corner
@@ -310,6 +329,8 @@ class DistanceEstimator:
         d = np.full(n, np.nan)
         s = np.full(n, np.nan)
         side = np.zeros(n)  # +W: left side of a car right of us shows, -W: mirror, 0: none
+        if edge is None:
+            edge = np.full((n, 2), self.pixel_sigma)
         i = self.camera.intrinsics
         ul = (b[:, 0] - i.cx) / i.fx
         ur = (b[:, 2] - i.cx) / i.fx
@@ -323,33 +344,41 @@ class DistanceEstimator:
             span = ur[k] - ul[k]
             if prior.width_m is not None and span * i.fx > 1 and not cut_lr[k]:
                 w, length = prior.width_m, prior.length_m
-                z = w / span
+                z, inner = w / span, 0.0
                 if ul[k] > 0:  # wholly right of the camera: its left side may show
                     z_side = (w + ul[k] * length) / span
                     if ur[k] * z_side - w > 0:  # consistent: rear-left corner right of camera
-                        z, side[k] = z_side, w
+                        z, side[k], inner = z_side, w, float(ul[k])
                 elif ur[k] < 0:  # wholly left: its right side may show
                     z_side = (w - ur[k] * length) / span
                     if ul[k] * z_side + w < 0:
-                        z, side[k] = z_side, -w
+                        z, side[k], inner = z_side, -w, float(-ur[k])
                 d[k] = z
-                measured = span * i.fx
+                measured, edge_k = span * i.fx, float(edge[k, 0])
+                # Z ∝ W + |u'|·L: the spread of both priors, relative to their sum
+                rel = math.hypot(prior.rel_sigma * w, inner * prior.length_rel_sigma * length) / (w + inner * length)
             elif prior.height_m is not None and h_px[k] > 1 and not cut_tb[k]:
                 d[k] = i.fy * prior.height_m / h_px[k]
-                measured = h_px[k]
+                measured, edge_k, rel = h_px[k], float(edge[k, 1]), prior.rel_sigma
             else:
                 continue
-            # two edges, each pixel_sigma: sqrt(2)·pixel_sigma on the measured extent
-            s[k] = d[k] * math.hypot(prior.rel_sigma, math.sqrt(2.0) * self.pixel_sigma / measured)
+            # two edges, each edge_k: sqrt(2)·edge_k on the measured extent
+            s[k] = d[k] * math.hypot(rel, math.sqrt(2.0) * edge_k / measured)
         return d, s, side
 
-    def estimate(self, xyxy: FloatArray, labels: Sequence[str] | None) -> DistanceEstimate:
+    def estimate(
+        self, xyxy: FloatArray, labels: Sequence[str] | None, edge_sigma_px: FloatArray | None = None
+    ) -> DistanceEstimate:
+        """Both estimates, their fusion and its sigma for boxes ``xyxy`` (N, 4) of classes
+        ``labels``. ``edge_sigma_px`` (N, 2): each box's edge uncertainty across and down
+        in frame pixels as its detector states it (NaN rows: ``pixel_sigma``)."""
         b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
         i = self.camera.intrinsics
+        edge = self._edges(len(b), edge_sigma_px)
         dg = self.ground(b)
         dg = np.where(b[:, 3] >= i.height - self.border_px, np.nan, dg)
-        sg = self._ground_sigma(b, dg)
-        ds, ss, side = self._size(b, labels)
+        sg = self._ground_sigma(b, dg, edge[:, 1])
+        ds, ss, side = self._size(b, labels, edge)
         fused = fuse_estimates(dg, sg, ds, ss)
         sigma = fused_sigma(dg, sg, ds, ss)
         # lateral position of the rear face's centre: where a car's side shows, the box
