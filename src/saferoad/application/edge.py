@@ -35,6 +35,7 @@ from saferoad import __version__
 from saferoad.adapters.cabin.track import read_cabin_csv
 from saferoad.adapters.loop.segments import LoopStore
 from saferoad.application.cabin import thresholds_from_config
+from saferoad.application.edge_fast import FastRoadAlerts
 from saferoad.application.stages.motion import params_from_config
 from saferoad.config import SaferoadConfig
 from saferoad.config.edge import EdgeConfig
@@ -131,6 +132,14 @@ class EdgeReport:
     """Early (provisional) alerts whose event became final (same type, overlapping)."""
     early_retracted: int = 0
     """Early alerts whose event never became final (typed otherwise or gone in the end)."""
+    fast_road: dict[str, int] = field(default_factory=dict)
+    """Fast road alerts (forward collision, tailgating at the completing frame): confirmed and
+    retracted by the final events."""
+    fast_road_lag_s: list[float] = field(default_factory=list)
+    """Per fast road alert: sensor time from the completing frame to the step that ran it."""
+    road_final_lag_s: list[float] = field(default_factory=list)
+    """Per confirmed fast road alert: sensor time from the completing frame to its final event
+    (when the slow path alone would have alerted: the baseline of ``fast_road_lag_s``)."""
     sensor_lag_s: list[float] = field(default_factory=list)
     """Per event (same order as ``events``): sensor time from its end to the sample or frame
     that made it final - the rules' latency."""
@@ -175,6 +184,10 @@ class EdgeReport:
             "sensor_lag_s_max": round(max(self.sensor_lag_s), 3) if self.sensor_lag_s else None,
             "alert_lag_s_max": round(max(self.alert_lag_s), 3) if self.alert_lag_s else None,
             "early_alerts": {"confirmed": self.early_confirmed, "retracted": self.early_retracted},
+            "fast_road_alerts": {
+                **self.fast_road,
+                "lag_s_max": round(max(self.fast_road_lag_s), 3) if self.fast_road_lag_s else None,
+            },
             "ticks": self.ticks,
             "late_ticks": self.late_ticks,
             "max_buffered_samples": self.max_buffered_samples,
@@ -314,6 +327,7 @@ class RoadStream:
         self.frames = frames
         self.offset = rcfg.clock_offsets_s.get("speed", 0.0)
         self.stream = StreamingRoad(road.params_from_config(rcfg), fx=fx, cx=cx, speed_offset_s=self.offset)
+        self.fx, self.cx = fx, cx
         self.waiting: deque[Any] = deque()
         self._next: Any = None
         self._done = False
@@ -323,8 +337,9 @@ class RoadStream:
     def wanted(recording: Recording) -> bool:
         return recording.video is not None or recording.detections is not None or "radar" in recording.extras
 
-    def arrive(self, until: float) -> None:
-        """The frames recorded before ``until`` (sensor time) have arrived."""
+    def arrive(self, until: float) -> list[Any]:
+        """The frames recorded before ``until`` (sensor time) have arrived; returns them."""
+        first = len(self.waiting)
         while not self._done:
             if self._next is None:
                 self._next = next(self.frames, None)
@@ -336,6 +351,7 @@ class RoadStream:
             self.waiting.append(self._next)
             self._next = None
         self.max_waiting = max(self.max_waiting, len(self.waiting))
+        return [self.waiting[i] for i in range(first, len(self.waiting))]
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
         """Final ego speed samples: release the frames before each, in time order."""
@@ -490,6 +506,11 @@ class EdgeRecorder:
         tracks = RecentTracks(ecfg.motion_window_s)
         odo = Odometer()
         road = RoadStream(recording, cfg, tracks) if RoadStream.wanted(recording) else None
+        self._fast = None
+        if road is not None:
+            self._fast = FastRoadAlerts(
+                road.stream.engine.params, fx=road.fx, cx=road.cx, speed_offset_s=road.offset, horizon_s=ecfg.motion_window_s
+            )
         self._clips = None
         if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
             self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir)
@@ -536,7 +557,10 @@ class EdgeRecorder:
             final_speed = motion.take_final_speed()
             odo.add(final_speed)
             if road is not None:
-                road.arrive(b)
+                new_frames = road.arrive(b)
+                if self._fast is not None:
+                    self._announce_fast(report, self._fast.frames(new_frames, motion.speed_at), newest, arrived)
+                    self._fast.retract(newest)
                 self._deliver(report, _with_clip_window(road.speed(final_speed), cfg.road_events), newest, arrived)
             if speeding is not None:
                 self._deliver(report, _with_clip_window(speeding.speed(final_speed), cfg.road_events), newest, arrived)
@@ -584,6 +608,9 @@ class EdgeRecorder:
             }
         if monitor is not None:
             self._deliver(report, monitor.finish(), t_last, arrived)
+        if self._fast is not None:
+            self._fast.finish()
+            report.fast_road = {"confirmed": self._fast.confirmed, "retracted": self._fast.retracted}
         order = sorted(range(len(report.events)), key=lambda i: (report.events[i].start_s, report.events[i].type.value))
         report.events = [report.events[i] for i in order]
         report.sensor_lag_s = [report.sensor_lag_s[i] for i in order]
@@ -621,6 +648,11 @@ class EdgeRecorder:
                 self._early.remove(early)
                 report.early_confirmed += 1
                 continue
+            fast = self._fast.confirm(ev) if self._fast is not None else []
+            if fast:
+                # a fast road alert came at the frame that completed the rule: not announced twice
+                report.road_final_lag_s += [completed_s - p.end_s for p in fast]
+                continue
             if self.debouncer.should_alert(ev):
                 self._announce(report, Alert(ev, event_id, report.trip_id, self._device_id, completed_s), arrived)
 
@@ -630,6 +662,14 @@ class EdgeRecorder:
             self._early.append(ev)
             if self.debouncer.should_alert(ev):
                 alert = Alert(ev, event_id_for(report.trip_id, ev), report.trip_id, self._device_id, completed_s, provisional=True)
+                self._announce(report, alert, arrived)
+
+    def _announce_fast(self, report: EdgeReport, events: list[Event], newest: float, arrived: float) -> None:
+        """Fast road alerts, at the frame that completed the rule (its time: the event's end)."""
+        for ev in events:
+            report.fast_road_lag_s.append(max(0.0, newest - ev.end_s))
+            if self.debouncer.should_alert(ev):
+                alert = Alert(ev, event_id_for(report.trip_id, ev), report.trip_id, self._device_id, ev.end_s, provisional=True)
                 self._announce(report, alert, arrived)
 
     def _announce(self, report: EdgeReport, alert: Alert, arrived: float) -> None:
@@ -645,6 +685,7 @@ class EdgeRecorder:
     _start_utc: float | None = None
     _device_id: str = "unknown"
     _clips: ClipCutter | None = None
+    _fast: FastRoadAlerts | None = None
 
     def _retain(self) -> None:
         assert self.loop is not None

@@ -76,7 +76,10 @@ def sign_distance(obj: TrackedObject, fx: float, size_m: float) -> float:
 class RoadEventEngine:
     """Lead tracking and the camera rules, one frame at a time."""
 
-    def __init__(self, params: RoadEventParams, *, fx: float | None, cx: float | None) -> None:
+    def __init__(
+        self, params: RoadEventParams, *, fx: float | None, cx: float | None, onsets: bool = False
+    ) -> None:
+        """``onsets``: keep the following rules' onsets for :meth:`take_onsets`."""
         p = params
         self.params = p
         self.fx = fx
@@ -89,7 +92,7 @@ class RoadEventEngine:
             p.red_light_min_speed_mps, p.red_light_min_frames, p.red_light_max_distance_m,
             p.leave_view_s,
         )
-        self.rules = (
+        self.following: tuple[TailgatingRule, ForwardCollisionRule] = (
             TailgatingRule(
                 p.tailgating_headway_s, p.tailgating_min_duration_s, p.tailgating_min_speed_mps,
                 p.lead_dropout_s,
@@ -98,9 +101,10 @@ class RoadEventEngine:
                 p.fcw_ttc_s, p.fcw_min_duration_s, p.fcw_min_speed_mps, p.fcw_min_closing_mps,
                 p.lead_dropout_s,
             ),
-            self.stop_signs,
-            self.red_lights,
         )
+        for rule in self.following:
+            rule.collect_onsets = onsets
+        self.rules = (*self.following, self.stop_signs, self.red_lights)
         self._last_t = -math.inf
         self.frames = 0
         self.frames_with_lead = 0
@@ -135,6 +139,11 @@ class RoadEventEngine:
         for rule in self.rules:
             out.extend(rule.finish())
         return out
+
+    def take_onsets(self) -> list[Event]:
+        """Tailgating and forward-collision runs that reached their minimum duration since the
+        last call, as provisional events ending at the frame that completed the rule."""
+        return [ev for rule in self.following for ev in rule.take_onsets()]
 
     @property
     def undecided(self) -> int:

@@ -20,6 +20,12 @@ where it does not hold, or where no lead is seen, is bridged when the condition 
 within ``dropout_s`` (a missed detection does not split an event). A gap in the video or an
 unknown ego speed ends the run at its last frame: the rule decides on what it saw and never
 across what it did not. The event is emitted when the run ends (or at ``finish``).
+
+*Onsets* (:meth:`_RunRule.take_onsets`): the frame at which a run has first lasted
+``min_duration_s`` is the one that completes the rule - from then on the run will be an event
+whatever comes after. The run so far (start to that frame) is kept there as a provisional
+event, once per run, for an alert at once (the edge recorder's fast road alerts); the final
+event, emitted when the run ends, starts at the same frame and ends later.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ class _Run:
     speed_sum: float = 0.0
     n: int = 0
     ids: list[int] = field(default_factory=list)
+    announced: bool = False
+    """Its onset (``min_duration_s`` reached) has been taken as a provisional event."""
 
     @property
     def active(self) -> bool:
@@ -69,6 +77,9 @@ class _RunRule:
     _run: _Run = field(default_factory=_Run)
     value_scales_with_distance: bool = False
     """The value is proportional to the distance (headway): it carries its relative error."""
+    collect_onsets: bool = False
+    """Keep onsets for :meth:`take_onsets` (off: nothing is kept, the state stays bounded)."""
+    _onsets: list[Event] = field(default_factory=list)
 
     def _value(self, s: RoadSample) -> float | None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -103,6 +114,15 @@ class _RunRule:
                 s.lead.track_id, s.lead.distance_m, s.speed_mps,
             )
             run.key_sigma = s.lead.distance_sigma_m
+        if self.collect_onsets and not run.announced and run.last_t - run.start_t >= self.min_duration_s - 1e-9:
+            run.announced = True
+            self._onsets.append(self._event(run))
+        return out
+
+    def take_onsets(self) -> list[Event]:
+        """Runs that reached ``min_duration_s`` since the last call, each as a provisional
+        event from its start to the frame that completed the rule (once per run)."""
+        out, self._onsets = self._onsets, []
         return out
 
     def finish(self) -> list[Event]:
@@ -112,6 +132,9 @@ class _RunRule:
         run, self._run = self._run, _Run()
         if not run.active or run.last_t - run.start_t < self.min_duration_s - 1e-9:
             return []
+        return [self._event(run)]
+
+    def _event(self, run: _Run) -> Event:
         uncertainty: dict[str, float | None] = {}
         if math.isfinite(run.key_sigma):
             uncertainty["distance_sigma_m_at_min"] = fmt(run.key_sigma)
@@ -119,35 +142,33 @@ class _RunRule:
                 uncertainty[f"{self.value_name}_sigma_at_min"] = fmt(
                     run.key_value * run.key_sigma / run.key_distance
                 )
-        return [
-            Event(
-                type=self.event_type,
-                start_s=run.start_t,
-                end_s=run.last_t,
-                severity=self._severity(run),
-                confidence=1.0,
-                peak={
-                    f"min_{self.value_name}": fmt(run.key_value),
-                    "distance_m_at_min": fmt(run.key_distance),
-                    "speed_mps_at_min": fmt(run.key_speed),
+        return Event(
+            type=self.event_type,
+            start_s=run.start_t,
+            end_s=run.last_t,
+            severity=self._severity(run),
+            confidence=1.0,
+            peak={
+                f"min_{self.value_name}": fmt(run.key_value),
+                "distance_m_at_min": fmt(run.key_distance),
+                "speed_mps_at_min": fmt(run.key_speed),
+            },
+            evidence={
+                "key_t_s": fmt(run.key_t),
+                "key_frame": run.key_frame,
+                "first_frame": run.start_frame,
+                "last_frame": run.last_frame,
+                "lead_track_id": run.key_track,
+                "lead_track_ids": list(run.ids),
+                f"min_{self.value_name}": fmt(run.key_value),
+                "speed_mps": {
+                    "min": fmt(run.speed_min),
+                    "max": fmt(run.speed_max),
+                    "mean": fmt(run.speed_sum / run.n),
                 },
-                evidence={
-                    "key_t_s": fmt(run.key_t),
-                    "key_frame": run.key_frame,
-                    "first_frame": run.start_frame,
-                    "last_frame": run.last_frame,
-                    "lead_track_id": run.key_track,
-                    "lead_track_ids": list(run.ids),
-                    f"min_{self.value_name}": fmt(run.key_value),
-                    "speed_mps": {
-                        "min": fmt(run.speed_min),
-                        "max": fmt(run.speed_max),
-                        "mean": fmt(run.speed_sum / run.n),
-                    },
-                    **uncertainty,
-                },
-            )
-        ]
+                **uncertainty,
+            },
+        )
 
 
 class TailgatingRule(_RunRule):
