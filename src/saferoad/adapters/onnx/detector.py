@@ -130,12 +130,13 @@ MIN_BAND_GAIN = 1.5
 frame's scale (a small or square frame gains nothing from a second look)."""
 
 BOX_EDGE_SIGMA_INPUT_PX = 2.0
-"""One sigma of a box edge in model-input pixels. Measured without labels, from the same
-vehicles seen at two scales (each whole box of the full-frame and band passes looked at
-again through a window at twice its scale, 257 pairs on the shared clips and frames; the
-edge differences' variance is sigma²·(1/s1² + 1/s2²)): YOLOX-nano's edges agree to
-1.1 model px (robust sd) with heavy tails, 2.1 px RMS, 2-3 px on the band's far boxes; 2 px
-is used. A box found at scale ``s`` thus has edges ±2/s frame pixels: 6 px in the full-frame
+"""One sigma of a box edge in model-input pixels. Measured without labels by
+``scripts/box_edge_noise.py``, from the same vehicles seen at two scales (each whole box of
+the full-frame and band passes looked at again through a window at twice its scale, 257
+pairs on the shared clips and frames; the edge differences' variance is
+sigma²·(1/s1² + 1/s2²)): YOLOX-nano's edges agree to 1.1 model px (robust sd) with heavy
+tails, 2.1 px RMS; the band's far boxes alone (23 pairs) 2.2-3.3 robust, 2.4-4.3 RMS. 2 px
+is used (a lower bound: errors common to both looks do not show). A box found at scale ``s`` thus has edges ±2/s frame pixels: 6 px in the full-frame
 pass of a 1242-px frame (s = 0.335), 2.9 px in the band (0.70). It travels with each box as
 ``attributes["edge_sigma_px"]`` (across, down) to the distance estimate."""
 
