@@ -3,7 +3,7 @@ spool and the uploader to the fleet's ingest API (docs/edge.md)."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from saferoad.config.base import Section
 from saferoad.domain.motion.streaming import StreamParams
@@ -30,11 +30,11 @@ class EdgeConfig(Section):
 
     recording: str | None = Field(
         None,
-        description="Source of `saferoad edge --config`: a recording folder replayed as if live (live V4L2/RTSP and serial sources are not built yet). `--replay REC` overrides it.",
+        description="Source of `saferoad edge --config`: a recording folder replayed as if live; `--replay REC` overrides it. Unset: the live recorder on camera, imu_udp, gps_udp / gps_serial.",
     )
     camera: str | None = Field(
         None,
-        description="Live road camera for `--check` (and the live recorder to come): /dev/video0 (V4L2), rtsp:// or http:// URL, or a file; decoded by an ffmpeg child process into a bounded ring, restarted by a watchdog.",
+        description="Live road camera: /dev/video0 (V4L2), rtsp:// or http:// URL, or a file (played at its own rate, as if live); decoded by an ffmpeg child process into a bounded ring, restarted by a watchdog; checked by `--check`.",
     )
     camera_width: int = Field(1280, gt=0, description="Width the live camera's frames are scaled to (even).")
     camera_height: int = Field(720, gt=0, description="Height the live camera's frames are scaled to (even).")
@@ -43,6 +43,43 @@ class EdgeConfig(Section):
     )
     camera_stall_s: float = Field(
         2.0, gt=0, description="The watchdog restarts the camera's decoder when no frame came for this long (or it exited)."
+    )
+    imu_udp: str | None = Field(
+        None,
+        description="Live IMU feed: listen on this HOST:PORT (UDP) for lines in imu.csv's columns (t_s,ax,ay,az[,gx,gy,gz]; the sensor's own t_s, aligned to the recorder's clock at the first sample). Unset = no live IMU.",
+    )
+    gps_udp: str | None = Field(
+        None,
+        description="Live GPS feed: listen on this HOST:PORT (UDP) for lines in gps.csv's columns (t_s,lat,lon[,speed_mps,course_deg,alt_m]). Not with gps_serial.",
+    )
+    gps_serial: str | None = Field(
+        None,
+        description="Live GPS feed: an NMEA 0183 receiver on this serial port (/dev/ttyUSB0, /dev/ttyACM0); RMC, GGA and VTG are read, bad checksums counted and skipped. Not with gps_udp.",
+    )
+    gps_baud: int = Field(
+        9600, gt=0, description="Baud rate of gps_serial (NMEA 0183 specifies 4800; most current receivers, u-blox among them, default to 9600)."
+    )
+    device_meta: str | None = Field(
+        None,
+        description="The live device's installation, in a recording's meta.toml format: device/vehicle/driver ids, [imu] axes and mounting, [camera] intrinsics and mount. Unset: unknown ids, device axes, the camera from perception.hfov_deg.",
+    )
+    max_stride: int = Field(
+        8, ge=1, le=64, description="Live camera: inference runs on every stride-th frame, the stride adapting to keep up (up to this); frames skipped are counted and reported per minute."
+    )
+    stride_target_load: float = Field(
+        0.8, gt=0, le=1, description="Live camera: the stride is the smallest that keeps inference busy at most this share of the time (headroom for jitter)."
+    )
+    cpu_budget_cores: float | None = Field(
+        2.0, gt=0, description="CPU budget of the live recorder (cores: its process and the camera decoder), measured every status interval; over it, the inference stride is raised. Unset = not enforced (still reported)."
+    )
+    memory_budget_mb: float | None = Field(
+        1536.0, gt=0, description="Memory budget of the live recorder (resident MiB: its process and the camera decoder), measured and reported in the status; over it is logged and flagged. Unset = not checked."
+    )
+    status_interval_s: float = Field(
+        5.0, gt=0, description="Live recorder: how often (wall s) its status - per-stage heartbeat ages, frames and drops, CPU and memory - goes to the status sinks (MQTT: retained) and the status file read by `edge --status`."
+    )
+    heartbeat_stale_s: float = Field(
+        3.0, gt=0, description="Live recorder: a stage whose last heartbeat is older than this (wall s) is reported stale (three missed fixes of a 1 Hz GPS)."
     )
     speed: float = Field(
         1.0,
@@ -157,6 +194,21 @@ class EdgeConfig(Section):
             if not host or not port.isdigit():
                 raise ValueError(f"edge.alert_udp: {v!r} is not HOST:PORT")
         return v
+
+    @field_validator("imu_udp", "gps_udp")
+    @classmethod
+    def _feed_address(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None:
+            host, _, port = v.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"edge.{info.field_name}: {v!r} is not HOST:PORT")
+        return v
+
+    @model_validator(mode="after")
+    def _one_gps(self) -> EdgeConfig:
+        if self.gps_udp is not None and self.gps_serial is not None:
+            raise ValueError("edge.gps_udp/gps_serial: one live GPS feed at a time, not both")
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> EdgeConfig:

@@ -1,11 +1,13 @@
-"""Sensor source port: turns a drive on disk into a :class:`Recording`."""
+"""Sensor source ports: a drive on disk read into a :class:`Recording`, and live sensor feeds."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from saferoad.domain.recording import Recording
+from saferoad.domain.types import GpsSeries, ImuSeries
 
 
 @runtime_checkable
@@ -17,3 +19,48 @@ class RecordingReader(Protocol):
     def can_read(self, path: Path) -> bool: ...
 
     def read(self, path: Path) -> Recording: ...
+
+
+@dataclass
+class FeedStats:
+    """What a live sensor feed received, and what it refused (counted, never fatal)."""
+
+    lines: int = 0
+    """Lines (sentences) read from the source."""
+    samples: int = 0
+    """Samples delivered to the recorder."""
+    bad: int = 0
+    """Lines refused: bad checksum, wrong field count, a field that is not a number ..."""
+    late: int = 0
+    """Samples dropped because they were not after the ones before (out of order, repeated)."""
+    overflow: int = 0
+    """Samples dropped because the recorder did not take them in time (bounded buffer)."""
+    clock_resets: int = 0
+    """Times the source's clock jumped (a restarted sender) and was re-aligned."""
+    last_error: str | None = None
+    """The newest refusal, naming the source, the line and the field."""
+    last_sample_at: float | None = None
+    """Monotonic time the newest sample arrived (the feed's heartbeat)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines, "samples": self.samples, "bad": self.bad, "late": self.late,
+            "overflow": self.overflow, "clock_resets": self.clock_resets, "last_error": self.last_error,
+        }  # fmt: skip
+
+
+@runtime_checkable
+class SensorFeed(Protocol):
+    """A live IMU and/or GPS source (a serial NMEA receiver, a UDP/CSV stream). Samples come
+    with times on the recorder's clock: seconds since ``origin`` (``time.monotonic()``), the
+    source's own timestamps aligned to it at its first sample, so their spacing is the
+    sensor's, not the network's. ``poll`` never blocks."""
+
+    name: str
+    stats: FeedStats
+
+    def poll(self) -> tuple[ImuSeries | None, GpsSeries | None]:
+        """The samples that arrived since the last poll, in time order (None: none)."""
+        ...
+
+    def close(self) -> None: ...

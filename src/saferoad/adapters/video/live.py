@@ -100,6 +100,21 @@ class FfmpegFrameSource:
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
 
+    @property
+    def started_at(self) -> float:
+        """Monotonic time of the source's start: a frame's ``t_s`` counts from it."""
+        return self._t0
+
+    @property
+    def backlog(self) -> int:
+        """Frames waiting in the ring (the consumer is behind when this grows)."""
+        return len(self._ring)
+
+    @property
+    def last_frame_at(self) -> float | None:
+        """Monotonic time the newest frame came from the decoder (the camera's heartbeat)."""
+        return self._last_frame if math.isfinite(self._last_frame) else None
+
     def close(self) -> None:
         self._stop.set()
         self._kill()

@@ -1,0 +1,45 @@
+"""Live camera port: frames as they come from a camera, with drops counted by the source."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from saferoad.domain.types import Frame
+
+
+class CameraStats(Protocol):
+    frames: int
+    """Frames read from the decoder."""
+    dropped: int
+    """Frames the consumer never took (the ring was full)."""
+    restarts: int
+    gaps: list[tuple[float, float]]
+    last_error: str | None
+
+
+@runtime_checkable
+class LiveFrameSource(Protocol):
+    """A live camera: ``read`` gives the oldest frame waiting (None after ``timeout_s``);
+    ``Frame.t_s`` counts from ``started_at`` (monotonic). Frames the consumer is too slow for
+    are dropped by the source and counted in ``stats``."""
+
+    @property
+    def stats(self) -> CameraStats: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+    @property
+    def backlog(self) -> int: ...
+
+    @property
+    def last_frame_at(self) -> float | None: ...
+
+    @property
+    def pid(self) -> int | None:
+        """The decoder's process (its CPU and memory count in the recorder's budget)."""
+        ...
+
+    def read(self, timeout_s: float = 1.0) -> Frame | None: ...
+
+    def close(self) -> None: ...
