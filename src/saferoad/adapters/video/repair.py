@@ -194,7 +194,10 @@ def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | N
             )
         order = presentation_order(buf, walk.nals, units, params)
         if order is None:
-            return unusable("its B-frames' display order cannot be worked out (picture order count type 1)")
+            return unusable(
+                "its B-frames' display order cannot be worked out (picture order count type 1, or a "
+                "slice naming a parameter set the stream does not hold)"
+            )
         rate, rate_note = _frame_rate(fps, params or inband[0], ref_rate, reference)
         if rate is None:
             return unusable(rate_note)
