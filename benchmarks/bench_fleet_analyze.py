@@ -5,9 +5,12 @@ and with 2 workers, and a rerun that finds every output up to date.
 
 Prints, per worker count, the wall time of the whole command (a fresh process, as a user runs
 it: start-up, reading the manifest, spawning workers, the progress bar) and trips a second;
-the scaling efficiency (rate with 2 workers / (2 x rate with 1)), the baseline being the
-1-worker run of the same trips in the same run; and the time of a rerun that skips every
-recording (resumability's cost). The trips are ``bench_eval_scale.py``'s: written once by
+the CPU seconds the command and its workers used (user + system, which other jobs on the
+machine do not inflate) and the load average before and after; the scaling efficiency (rate
+with 2 workers / (2 x rate with 1)), the baseline being the 1-worker run of the same trips in
+the same run; and the time of a rerun that skips every recording (resumability's cost). On a
+machine whose load average is at or above its core count a second worker finds no free core,
+and the efficiency measures that contention rather than the code: read it with the loads. The trips are ``bench_eval_scale.py``'s: written once by
 ``simulate_fleet(video=False)`` under ``$TMPDIR/saferoad-bench-eval/`` without their
 ``detections.json`` (IMU, GPS, labels), and shared with it.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,8 +34,15 @@ from bench_eval_scale import make_trips
 SAFEROAD = Path(sys.executable).with_name("saferoad")
 
 
-def analyze(fleet: Path, out: Path, workers: int) -> float:
-    """Wall seconds of one ``saferoad analyze FLEET -o OUT --workers N`` process."""
+def _children_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def analyze(fleet: Path, out: Path, workers: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``saferoad analyze FLEET -o OUT --workers N`` process (its
+    workers included: they are waited for, so they count as its children)."""
+    cpu0 = _children_cpu_s()
     t0 = time.perf_counter()
     subprocess.run(
         [str(SAFEROAD), "analyze", str(fleet), "-o", str(out), "--workers", str(workers)],
@@ -39,7 +50,11 @@ def analyze(fleet: Path, out: Path, workers: int) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _children_cpu_s() - cpu0
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -54,13 +69,20 @@ def main() -> None:
         rate: dict[int, float] = {}
         for workers in (1, 2):
             out = scratch / f"out-{workers}"
-            wall = analyze(fleet, out, workers)
+            before = _load()
+            wall, cpu = analyze(fleet, out, workers)
             rate[workers] = args.trips / wall
-            print(f"analyze FLEET_DIR --workers {workers}: {wall:.1f} s wall, {rate[workers]:.1f} trips/s")
+            print(
+                f"analyze FLEET_DIR --workers {workers}: {wall:.1f} s wall, {rate[workers]:.1f} trips/s; "
+                f"{cpu:.1f} CPU s ({1000 * cpu / args.trips:.0f} ms a trip); load average {before} -> {_load()}"
+            )
         eff = rate[2] / (2 * rate[1])
         print(f"scaling efficiency 1 -> 2 workers = {eff:.2f} (baseline: the 1-worker run above, same trips)")
-        rerun = analyze(fleet, scratch / "out-2", 2)
-        print(f"rerun, every output up to date: {rerun:.1f} s wall ({args.trips / rerun:.0f} trips/s checked)")
+        rerun, cpu = analyze(fleet, scratch / "out-2", 2)
+        print(
+            f"rerun, every output up to date: {rerun:.1f} s wall ({args.trips / rerun:.0f} trips/s checked), "
+            f"{cpu:.1f} CPU s"
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
