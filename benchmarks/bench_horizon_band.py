@@ -16,6 +16,14 @@ the machine's cores (cores x 1000 / CPU ms: the frame rate the cores could susta
 else ran), detections a frame, and whether 720p at 30 fps live still holds: wall fps >= 30
 and capacity >= 30. The load average at start and end says how busy the machine was.
 
+``--live SECONDS`` runs the live camera path instead: the clip served as a 30 fps camera
+(``FfmpegFrameSource``: an ``ffmpeg -re`` child, looped, resampled to 30 fps, ring of 8, as
+the edge recorder reads it) into ``run_perception`` with ``--workers`` inference threads (the
+recorder uses 1), single pass and default alternating, SECONDS each. Printed for each: frames
+decoded and inferred a second, frames dropped a minute (decoded but never inferred: the ring
+overflowed), CPU of this process and of the ffmpeg child (``/proc``), as milliseconds per
+inferred frame and as cores busy.
+
 ``--merge`` times only the cross-pass merge (``suppress_across_passes``) on random clustered
 boxes of n = 30 to 3000, the sweep against the previous n × n matrix formulation (kept here
 as the baseline) in the same run, and checks that both keep the same boxes.
@@ -56,6 +64,76 @@ def run(video: Path, horizon_band: bool, workers: int) -> dict[str, Any]:
     wall = time.perf_counter() - t
     cpu_ms = (time.process_time() - c) / n * 1e3
     return {"fps": n / wall, "cpu_ms": cpu_ms, "frames": n, "det_per_frame": stats.detections / n}
+
+
+def _child_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a live child process (``/proc/PID/stat``), 0 if gone."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_live(seconds: float, horizon_band: bool, workers: int) -> dict[str, Any]:
+    from saferoad.adapters.onnx.backend import OnnxBackend
+    from saferoad.adapters.onnx.card import load_card
+    from saferoad.adapters.onnx.detector import ModelDetector
+    from saferoad.adapters.video.live import FfmpegFrameSource
+    from saferoad.application.perception import PerceptionStats, run_perception
+    from saferoad.config import load_config
+
+    cfg = load_config(overrides={"perception": {"workers": workers}})
+    det = ModelDetector(
+        load_card("yolox-nano"), OnnxBackend(YOLOX, intra_op_threads=1, spinning=False, warmup=3),
+        horizon_band=horizon_band,
+    )
+    src = FfmpegFrameSource(str(CLIP), 1280, 720, realtime=True, loop_file=True, fps=30, ring=8)
+    try:
+        if src.read(timeout_s=20) is None:
+            sys.exit(f"no frame from the live source: {src.stats.last_error}")
+        deadline = time.perf_counter() + seconds
+
+        def frames() -> Any:
+            while time.perf_counter() < deadline:
+                f = src.read(timeout_s=0.5)
+                if f is not None:
+                    yield f
+
+        stats = PerceptionStats()
+        start = src.stats.frames, src.stats.dropped, time.process_time(), _child_cpu_s(src.pid)
+        t0 = time.perf_counter()
+        n = sum(1 for _ in run_perception(frames(), det, None, None, cfg, stats=stats))
+        wall = time.perf_counter() - t0
+        decoded = src.stats.frames - start[0]
+        dropped = src.stats.dropped - start[1]
+        cpu = time.process_time() - start[2]
+        ffmpeg_cpu = _child_cpu_s(src.pid) - start[3]
+    finally:
+        src.close()
+    return {
+        "decoded_fps": decoded / wall, "inferred_fps": n / wall, "dropped_per_min": dropped / wall * 60,
+        "dropped_share": dropped / max(decoded, 1), "cpu_ms": cpu / max(n, 1) * 1e3, "cores": cpu / wall,
+        "ffmpeg_cores": ffmpeg_cpu / wall, "restarts": src.stats.restarts, "wall": wall,
+    }
+
+
+def bench_live(seconds: float, rounds: int, workers: int) -> None:
+    cores = len(os.sched_getaffinity(0))
+    print(f"cores {cores}, load average at start {os.getloadavg()[0]:.2f}")
+    print(f"| live 1280x720 at 30 fps, YOLOX-nano 416, {workers} inference thread(s), {seconds:.0f} s | decoded fps | "
+          "inferred fps | dropped / min (share) | CPU ms / inferred frame | cores busy: saferoad + ffmpeg |")
+    print("|---|---|---|---|---|---|")
+    for r in range(rounds):
+        for name, band in (("single pass", False), ("default (full + band)", True)):
+            x = run_live(seconds, band, workers)
+            print(f"| round {r + 1}, {name} | {x['decoded_fps']:.1f} | {x['inferred_fps']:.1f} | "
+                  f"{x['dropped_per_min']:.0f} ({x['dropped_share']:.0%}) | {x['cpu_ms']:.1f} | "
+                  f"{x['cores']:.2f} + {x['ffmpeg_cores']:.2f} |" + (f" restarts {x['restarts']}" if x["restarts"] else ""),
+                  flush=True)
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
 def matrix_baseline(boxes: Any, scores: Any, classes: Any, passes: Any, ios: float = 0.7) -> Any:
@@ -115,7 +193,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--merge", action="store_true", help="time only the cross-pass merge")
+    ap.add_argument("--live", type=float, default=0.0, metavar="SECONDS",
+                    help="the live camera path instead, SECONDS per configuration")
     args = ap.parse_args()
+    if args.live > 0:
+        bench_live(args.live, args.rounds, args.workers)
+        return
     if args.merge:
         print(f"load average at start {os.getloadavg()[0]:.2f}")
         bench_merge()
