@@ -168,6 +168,9 @@ class EdgeConfig(Section):
         300.0, gt=0, description="Uploader: longest retry delay (s); each delay is drawn with full jitter below it."
     )
     request_timeout_s: float = Field(10.0, gt=0, description="Uploader: timeout of one HTTP request (s).")
+    upload_poll_s: float = Field(
+        1.0, gt=0, description="Uploader during the drive (`edge --replay REC --upload`): when its queue is empty, it looks for newly spooled entries this often (wall s)."
+    )
     clip_chunk_bytes: int = Field(
         1 << 20, ge=1024, description="Uploader: clip bytes sent per resumable PATCH."
     )
