@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 CASE = r"""
 import json, sys, time
@@ -77,16 +79,18 @@ def _write_imu(path: Path, target_mb: int) -> None:
     """A valid 200 Hz imu.csv of about ``target_mb`` MB (values with a device's 4-5 digits)."""
     rng = np.random.default_rng(0)
     rows_per_block = 200_000
-    with path.open("w") as fh:
-        fh.write("t_s,ax,ay,az,gx,gy,gz\n")
+    names = ["t_s", "ax", "ay", "az", "gx", "gy", "gz"]
+    with path.open("wb") as fh:
+        fh.write((",".join(names) + "\n").encode())
         i = 0
         while fh.tell() < target_mb * 1_000_000:
             n = rows_per_block
             t = (np.arange(i, i + n) * 0.005).round(3)
             acc = (rng.normal(0, 0.8, (n, 3)) + np.array([0.0, 0.0, 9.81])).round(4)
             gyro = rng.normal(0, 0.05, (n, 3)).round(5)
-            block = np.column_stack([t, acc, gyro])
-            np.savetxt(fh, block, fmt=["%.3f", "%.4f", "%.4f", "%.4f", "%.5f", "%.5f", "%.5f"], delimiter=",")
+            cols = [t, *acc.T, *gyro.T]
+            table = pa.Table.from_arrays([pa.array(c) for c in cols], names=names)
+            pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False))
             i += n
 
 

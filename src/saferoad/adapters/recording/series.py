@@ -8,14 +8,24 @@
 * stray timestamps (a clock jump): a few samples cut off from the recording by a gap longer than
   the rest of it lasts are impossible, dropped with a warning naming their data rows; a series
   whose samples cover less than a tenth of its span (plus an hour) is refused, so that what a
-  run allocates never scales with a timestamp's value.
+  run allocates never scales with a timestamp's value;
+* a declared duration (``meta.toml`` ``[recording] duration_s``, read inside
+  :func:`declared_duration`): samples outside ``0..duration_s`` (give or take
+  :func:`duration_tolerance_s`) are dropped with a warning naming their data rows; a series with
+  more than half its samples outside is refused (its clock, or the duration, is wrong);
+* the series of one recording against each other (:func:`check_clocks`) and against the declared
+  duration (:func:`check_declared_duration`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from saferoad.adapters.recording._csv import warn
 from saferoad.domain.ego_speed import haversine_m
@@ -25,6 +35,7 @@ from saferoad.domain.types import FloatArray, G, GpsSeries, ImuSeries, IntArray,
 MAX_SPAN_OVER_COVERED = 10.0
 """A series may span at most this many times the time its samples cover (plus an hour)."""
 SPAN_ALLOWANCE_S = 3600.0
+BoolArray = NDArray[np.bool_]
 STRAY_GAP_MIN_S = 60.0
 """A few samples are stray only when cut off by more than a minute (and more than the longest
 stretch lasts): a shorter pause and resume is an ordinary gap, kept."""
@@ -35,8 +46,19 @@ def _first_rows(rows: IntArray) -> str:
     return ", ".join(str(int(r)) for r in rows[:5]) + (" ..." if rows.size > 5 else "")
 
 
-def drop_stray(t: FloatArray, index: IntArray, path: Path, what: str) -> IntArray:
-    """Drop samples a clock jump put far from the recording; ``index`` selects ``t`` in order.
+def _rows(index: IntArray | None, mask: BoolArray) -> IntArray:
+    """1-based data rows (file order) of the samples ``mask`` picks among ``index`` (None: all
+    samples, in file order)."""
+    return (np.flatnonzero(mask) if index is None else np.sort(index[mask])) + 1
+
+
+def _select(index: IntArray | None, keep: BoolArray) -> IntArray:
+    return np.flatnonzero(keep) if index is None else index[keep]
+
+
+def drop_stray(t: FloatArray, index: IntArray | None, path: Path, what: str) -> IntArray | None:
+    """Drop samples a clock jump put far from the recording; ``index`` selects ``t`` in order
+    (None: ``t`` is in order, every sample kept so far; returned when none is dropped).
 
     The sorted samples split at gaps (:func:`find_gaps`' limit) into stretches. A stretch that
     lasts less than that limit (a handful of samples) and is cut off from the next stretch
@@ -47,7 +69,7 @@ def drop_stray(t: FloatArray, index: IntArray, path: Path, what: str) -> IntArra
     plus ``SPAN_ALLOWANCE_S`` is refused: its clock is not usable and the grids built over it
     would scale with a timestamp's value.
     """
-    ts = t[index]
+    ts = t if index is None else t[index]
     if ts.size < 3:
         return index
     dt = np.diff(ts)
@@ -66,17 +88,18 @@ def drop_stray(t: FloatArray, index: IntArray, path: Path, what: str) -> IntArra
         gap = ts[starts[k + 1]] - ts[ends[k]] if k < main else ts[starts[k]] - ts[ends[k - 1]]
         if gap > max(dur[main], STRAY_GAP_MIN_S):
             keep[starts[k] : ends[k] + 1] = False
+    gaps = dt
     if not keep.all():
-        rows = np.sort(index[~keep]) + 1
+        rows = _rows(index, ~keep)
         shown = _first_rows(rows)
         warn(
             f"{path}: data row(s) {shown}: field 't_s': {rows.size} {what} sample(s) far outside "
-            f"the recording (t_s {float(t[index[~keep]][0]):g}; a clock jump): dropped"
+            f"the recording (t_s {float(ts[~keep][0]):g}; a clock jump): dropped"
         )
-        index = index[keep]
+        index = _select(index, keep)
         ts = ts[keep]
-    gaps = np.diff(ts)
-    covered = float(np.sum(gaps[gaps <= limit]))
+        gaps = np.diff(ts)
+    covered = float(np.sum(gaps, where=gaps <= limit))
     span = float(ts[-1] - ts[0])
     if span > MAX_SPAN_OVER_COVERED * covered + SPAN_ALLOWANCE_S:
         raise ValueError(
@@ -84,6 +107,63 @@ def drop_stray(t: FloatArray, index: IntArray, path: Path, what: str) -> IntArra
             "(the clock jumped); refused"
         )
     return index
+
+
+DURATION_TOL_S = 2.0
+"""How far (s) a sample may lie outside the declared duration: two fix intervals of a 1 Hz GNSS
+receiver, whose fix is reported up to a second after its time and may be the file's last line."""
+DURATION_TOL_RATE = 1e-3
+"""... plus this fraction of the duration (1000 ppm): twenty times the +-50 ppm frequency
+tolerance of an ordinary quartz crystal, for a sensor that keeps a clock of its own."""
+MAX_OUTSIDE_SHARE = 0.5
+"""A series with more than this share of its samples outside the declared duration is refused:
+dropping most of a file is not a repair (its clock, or the declared duration, is wrong)."""
+
+DECLARED_DURATION: ContextVar[float | None] = ContextVar("declared_duration_s", default=None)
+"""``[recording] duration_s`` of the recording being read (see :func:`declared_duration`)."""
+
+
+def duration_tolerance_s(duration_s: float) -> float:
+    """How far outside ``0..duration_s`` a sample may lie (``DURATION_TOL_S`` + ``DURATION_TOL_RATE``)."""
+    return DURATION_TOL_S + DURATION_TOL_RATE * duration_s
+
+
+@contextmanager
+def declared_duration(duration_s: float | None) -> Iterator[None]:
+    """The series cleaned inside drop samples outside ``0..duration_s`` (None: no check)."""
+    token = DECLARED_DURATION.set(duration_s)
+    try:
+        yield
+    finally:
+        DECLARED_DURATION.reset(token)
+
+
+def drop_outside_declared(t: FloatArray, index: IntArray | None, path: Path, what: str) -> IntArray | None:
+    """Drop the samples outside the declared duration (see :func:`declared_duration`), with a
+    warning naming their data rows (1-based, in file order); refuse the series when more than
+    ``MAX_OUTSIDE_SHARE`` of its samples are outside. ``index`` as for :func:`drop_stray`."""
+    duration = DECLARED_DURATION.get()
+    ts = t if index is None else t[index]
+    if duration is None or ts.size == 0:
+        return index
+    tol = duration_tolerance_s(duration)
+    out = (ts < -tol) | (ts > duration + tol)
+    n_out = int(np.count_nonzero(out))
+    if n_out == 0:
+        return index
+    where = f"the declared duration 0..{duration:g} s (meta.toml [recording] duration_s, +-{tol:.1f} s)"
+    if n_out > MAX_OUTSIDE_SHARE * ts.size:
+        raise ValueError(
+            f"{path}: field 't_s': {n_out} of {ts.size} {what} samples (t_s {float(ts.min()):g} to "
+            f"{float(ts.max()):g}) lie outside {where}: the clock or the declared duration is wrong "
+            "(milliseconds written as seconds?); refused"
+        )
+    rows = _rows(index, out)
+    warn(
+        f"{path}: data row(s) {_first_rows(rows)}: field 't_s': {n_out} {what} sample(s) outside "
+        f"{where} (t_s {float(t[rows[0] - 1]):g}): dropped"
+    )
+    return _select(index, ~out)
 
 
 MAX_PLAUSIBLE_SPEED_MPS = 100.0
@@ -135,25 +215,29 @@ def drop_position_jumps(g: GpsSeries, index: IntArray, path: Path) -> IntArray:
     return index[keep]
 
 
-def _repair(t: FloatArray, path: Path, what: str) -> TimeRepair:
-    rep = repair_order(t)
-    kept = drop_stray(t, rep.index, path, what)
+def _repair(t: FloatArray, path: Path, what: str) -> IntArray | None:
+    """The samples of ``t`` to keep, in time order, as indices into ``t``; None when that is
+    every sample as it is (in order, none repeated or dropped: the usual file, then checked
+    without index arrays or copies as long as the series)."""
+    in_order = t.size < 2 or bool(np.all(t[1:] > t[:-1]))
+    rep = TimeRepair(np.empty(0, dtype=np.int64), 0, 0) if in_order else repair_order(t)
+    kept = drop_outside_declared(t, None if in_order else rep.index, path, what)
+    kept = drop_stray(t, kept, path, what)
     n_back = rep.n_out_of_order
-    if kept.size != rep.index.size and n_back:  # count again without the dropped samples
+    if kept is not None and kept.size != rep.index.size and n_back:  # count again without the dropped samples
         n_back = int(np.count_nonzero(np.diff(t[np.sort(kept)]) < 0))
-    rep = TimeRepair(kept, n_back, rep.n_duplicates)
-    if rep.n_out_of_order:
-        warn(f"{path}: {rep.n_out_of_order} {what} timestamp(s) out of order: sorted by t_s")
+    if n_back:
+        warn(f"{path}: {n_back} {what} timestamp(s) out of order: sorted by t_s")
     if rep.n_duplicates:
         warn(f"{path}: {rep.n_duplicates} repeated {what} timestamp(s): kept the first of each")
-    gaps = find_gaps(t[rep.index])
+    gaps = find_gaps(t if kept is None else t[kept])
     if gaps:
         longest = max(b - a for a, b in gaps)
         warn(
             f"{path}: {len(gaps)} gap(s) in the {what} samples (longest {longest:.2f} s from "
             f"t={gaps[0][0]:.3f} s): events are not decided across them"
         )
-    return rep
+    return kept
 
 
 def check_imu_units(imu: ImuSeries, path: Path) -> None:
@@ -178,10 +262,9 @@ def check_imu_units(imu: ImuSeries, path: Path) -> None:
 def clean_imu(imu: ImuSeries, path: Path) -> ImuSeries:
     if len(imu) < 2:
         raise ValueError(f"{path}: only {len(imu)} IMU sample(s); need at least 2")
-    rep = _repair(imu.t_s, path, "IMU")
-    if not rep.changed and rep.index.size == len(imu):
+    idx = _repair(imu.t_s, path, "IMU")
+    if idx is None:
         return imu
-    idx = rep.index
     return ImuSeries(
         imu.t_s[idx],
         imu.acc[idx],
@@ -193,7 +276,9 @@ def clean_imu(imu: ImuSeries, path: Path) -> ImuSeries:
 
 
 def clean_speed(s: SpeedSeries, path: Path) -> SpeedSeries:
-    idx = _repair(s.t_s, path, "speed").index
+    idx = _repair(s.t_s, path, "speed")
+    if idx is None:
+        return s
     return SpeedSeries(s.t_s[idx], s.speed_mps[idx], s.source)
 
 
@@ -206,7 +291,9 @@ def clean_gps(g: GpsSeries, path: Path) -> GpsSeries:
         raise ValueError(f"{path}: fix {bad_lat[0] + 1}: field 'lat': {g.lat[bad_lat[0]]} outside ±90")
     if bad_lon.size:
         raise ValueError(f"{path}: fix {bad_lon[0] + 1}: field 'lon': {g.lon[bad_lon[0]]} outside ±180")
-    idx = _repair(g.t_s, path, "GPS").index
+    idx = _repair(g.t_s, path, "GPS")
+    if idx is None:
+        return g
     return GpsSeries(
         g.t_s[idx], g.lat[idx], g.lon[idx], g.speed_mps[idx], g.course_deg[idx], g.alt_m[idx]
     )
@@ -220,7 +307,9 @@ CAN_GPS_MIN_M = 200.0
 
 
 def check_clocks(series: dict[Path, FloatArray]) -> None:
-    """Refuse files whose clocks never overlap: they cannot describe the same drive."""
+    """Refuse files whose clocks cannot describe the same drive: spans that never overlap, or
+    one whose span is over ``MAX_SPAN_OVER_COVERED`` x the others' together plus
+    ``SPAN_ALLOWANCE_S`` and reaches beyond them (timestamps in other units: ms are 1000x)."""
     items = [(p, float(t[0]), float(t[-1])) for p, t in series.items() if t.size]
     for i, (pa_, a0, a1) in enumerate(items):
         for pb, b0, b1 in items[i + 1 :]:
@@ -229,6 +318,70 @@ def check_clocks(series: dict[Path, FloatArray]) -> None:
                     f"{pb}: field 't_s': samples from {b0:.3f} to {b1:.3f} s never overlap {pa_.name}'s "
                     f"({a0:.3f} to {a1:.3f} s): the clocks disagree"
                 )
+    for p, a0, a1 in items:
+        others = [(q, b0, b1) for q, b0, b1 in items if q != p]
+        if not others:
+            continue
+        u0, u1 = min(b0 for _, b0, _ in others), max(b1 for _, _, b1 in others)
+        beyond = a0 < u0 or a1 > u1
+        if beyond and a1 - a0 > MAX_SPAN_OVER_COVERED * (u1 - u0) + SPAN_ALLOWANCE_S:
+            names = ", ".join(q.name for q, _, _ in others)
+            raise ValueError(
+                f"{p}: field 't_s': samples from {a0:.3f} to {a1:.3f} s span over "
+                f"{MAX_SPAN_OVER_COVERED:g}x the {u0:.3f} to {u1:.3f} s of {names} (plus "
+                f"{SPAN_ALLOWANCE_S:g} s): the clocks disagree (timestamps not in seconds?)"
+            )
+
+
+def check_video_clock(
+    video: Path, span: tuple[float, float], series: dict[Path, FloatArray], duration_s: float | None
+) -> None:
+    """The road video's time span (its frames' times plus ``[camera] time_offset_s``) against
+    the sensors and the declared duration: a warning where it never overlaps the sensors or
+    reaches past the declared duration by more than the tolerance. Never refused: the camera's
+    offset may be corrected in the config (``road_events.clock_offsets_s``), and the sensors'
+    events stand without the video."""
+    v0, v1 = span
+    items = [(float(t[0]), float(t[-1])) for t in series.values() if t.size]
+    where = f"{video}: frames at t_s {v0:.3f} to {v1:.3f} s (pts + [camera] time_offset_s)"
+    if items:
+        s0, s1 = min(a for a, _ in items), max(b for _, b in items)
+        if max(v0, s0) > min(v1, s1):
+            warn(
+                f"{where} never overlap the sensors' {s0:.3f} to {s1:.3f} s: no camera event can be "
+                "placed on the drive (is [camera] time_offset_s right?)"
+            )
+            return
+    if duration_s is not None:
+        tol = duration_tolerance_s(duration_s)
+        if v0 < -tol or v1 > duration_s + tol:
+            warn(
+                f"{where} reach outside the declared duration 0..{duration_s:g} s (meta.toml "
+                f"[recording] duration_s, +-{tol:.1f} s): the camera's clock or time_offset_s is off?"
+            )
+
+
+def check_declared_duration(series: dict[Path, FloatArray], duration_s: float, meta: Path) -> None:
+    """The declared duration against what the series (already cut to it) cover: refused when
+    they all end before a ``MAX_SPAN_OVER_COVERED``-th of it (the duration is in other units,
+    or belongs to another drive); a warning when they end more than the tolerance before it."""
+    ends = {p: float(t[-1]) for p, t in series.items() if t.size}
+    if not ends:
+        return
+    last = max(ends.values())
+    tol = duration_tolerance_s(duration_s)
+    names = ", ".join(p.name for p in ends)
+    if duration_s > MAX_SPAN_OVER_COVERED * max(last, 0.0) + tol:
+        raise ValueError(
+            f"{meta}: [recording] duration_s: {duration_s:g} s, but the samples of {names} end at "
+            f"{last:.3f} s (under a {MAX_SPAN_OVER_COVERED:g}th of it): the declared duration does "
+            "not describe these files (not in seconds?)"
+        )
+    if last < duration_s - tol:
+        warn(
+            f"{meta}: [recording] duration_s: {duration_s:g} s, but the samples of {names} end at "
+            f"{last:.3f} s: the last {duration_s - last:.1f} s of the drive have no sensor data"
+        )
 
 
 def cross_check_can(can: SpeedSeries, gps: GpsSeries, can_path: Path, gps_path: Path) -> SpeedSeries | None:
