@@ -57,10 +57,11 @@ def test_trip17_braking_and_lane_changes(shared_dir: Path) -> None:
     "Bouncie's 1 s window, against the published 0.37 g; the source is 51 Hz, heading-free "
     "mode reads the magnitude (no axis loss). The loss is the phone's gravity removal, whose "
     "gravity estimate follows a sustained push (a high-pass, tau measured 0.84-0.94 s from the "
-    "turns); both principled restorations without GPS lift ordinary driving as much: inverting "
-    "the measured high-pass gives 0.29-0.52 g with trip 20's unlabelled driving at 0.56 g, and "
+    "turns); the principled restorations without GPS lift ordinary driving as much: inverting "
+    "the measured high-pass gives 0.29-0.52 g with trip 20's unlabelled driving at 0.56 g, "
     "the orientation-free |f|^2 - g^2 gives 0.30-0.42 g with trip 20's labelled normal "
-    "manoeuvres at up to 0.50 g and |f| 1.2-1.4 g in its turns (docs/events.md). FP: two real "
+    "manoeuvres at up to 0.50 g and |f| 1.2-1.4 g in its turns; the magnetometer's view of the "
+    "tilt (trip 17 only) lifts unlabelled driving to 0.69 g (docs/events.md). FP: two real "
     "aggressive left lane changes (12.4 s, 21.6 s: yaw +22/-20 deg/s, heading back within 2 deg, "
     "0.59 / 0.72 g) that set up the two labelled right changes and are not labelled.",
 )
