@@ -7,21 +7,31 @@ normal > aggressive, and no score sits at 100 or near 0 (the score has no floor:
 the bottom would be pinned there).
 
 The weeks are sensor-only (the camera's ground-truth boxes are removed, so no tailgating or
-stop-sign events) and shortened to 4 days x 3 trips (about 50 km a driver) to fit CI's two
-cores; the minimum distance for a score is lowered to 40 km for them accordingly (the
-default, 100 km, is a real week's: see docs/scoring.md). A second ``analyze`` skips every
-recording (resumable) and a second ``ingest`` changes nothing.
+stop-sign events) and full: 7 days x 1 trip of 40 segments a driver, about 120-135 km, so that
+every driver meets the product's default minimum distance for a score (``scoring.min_distance_km``,
+100 km: docs/scoring.md) with nothing lowered. Fewer, longer trips than a real week's keep the
+per-trip overhead down, and the ten weeks are simulated on two processes. The cost is the ~75 h
+of simulated driving, measured on the 2-core development machine (2026-12-06, load average 9
+from other jobs): 392 s wall, 151 s CPU (user + system, the processes included) — over the
+~60 s wanted, hence ``slow``; the former 4-day, 50 km weeks with the minimum lowered to 40 km
+took 176 s under the same load. A second ``analyze`` skips every recording (resumable) and a
+second ``ingest`` changes nothing.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from saferoad.application.simulate import simulate_fleet_week
+from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
 
 WEEK = "2026-W47"
@@ -35,17 +45,18 @@ def _run(args: list[str]) -> str:
     return res.output
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_three_commands_tell_careful_normal_and_aggressive_weeks_apart(tmp_path: Path) -> None:
     sim, out, db = tmp_path / "sim", tmp_path / "out", f"sqlite:///{tmp_path / 'fleet.db'}"
-    n_trips = 0
-    for seed in SEEDS:
-        _run(
-            ["simulate-fleet", "--mixed", "--week", WEEK, "--days", "4", "--trips-per-day", "3",
-             "--seed", str(seed), "--fleet", f"sim-{seed}", "-o", str(sim / f"seed-{seed}")]
-        )  # fmt: skip
-        manifest = yaml.safe_load((sim / f"seed-{seed}" / "manifest.yaml").read_text())
-        n_trips += manifest["trips"]
+    min_km = load_config().scoring.min_distance_km  # the product's default, not lowered
+    # `saferoad simulate-fleet --mixed --days 7 --trips-per-day 1 --segments 40 --seed S --fleet
+    # sim-S`, the ten seeds on two processes (the simulation is most of the test's time).
+    week = partial(simulate_fleet_week, week=WEEK, days=7, trips_per_day=1, segments=40)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = [pool.submit(week, sim / f"seed-{s}", seed=s, fleet_id=f"sim-{s}") for s in SEEDS]
+        manifests = [job.result() for job in jobs]
+    n_trips = sum(yaml.safe_load(m.read_text())["trips"] for m in manifests)
     for boxes in sim.rglob("detections.json"):
         boxes.unlink()  # sensor-only
 
@@ -60,9 +71,7 @@ def test_three_commands_tell_careful_normal_and_aggressive_weeks_apart(tmp_path:
     unchanged = _run(["ingest", str(out), "--db", db])
     assert f"0 added, 0 replaced, {n_trips} unchanged, 0 skipped" in " ".join(unchanged.split())
 
-    rows = json.loads(
-        _run(["scores", "--week", WEEK, "--db", db, "--json", "--set", "scoring.min_distance_km=40"])
-    )
+    rows = json.loads(_run(["scores", "--week", WEEK, "--db", db, "--json"]))
     by_fleet: dict[str, dict[str, dict[str, object]]] = {}
     for row in rows:
         by_fleet.setdefault(str(row["fleet"]), {})[STYLE_OF[str(row["driver"])]] = row
@@ -77,4 +86,4 @@ def test_three_commands_tell_careful_normal_and_aggressive_weeks_apart(tmp_path:
         assert careful < 100.0 and aggressive > 1.0, (fleet, table)
         assert [drivers[k]["rank"] for k in ("careful", "normal", "aggressive")] == [1, 2, 3]
         for r in drivers.values():
-            assert float(r["distance_km"]) >= 40.0  # type: ignore[arg-type]
+            assert float(r["distance_km"]) >= min_km  # type: ignore[arg-type]
