@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from saferoad.adapters.recording import open_recording, write_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.config import load_config
 from saferoad.domain.motion.engine import EngineParams, run_engine
 from saferoad.domain.recording import RecordingMeta
 from saferoad.domain.types import G, GpsSeries, ImuSeries
+from saferoad.entrypoints.wiring import analyze_recording
 from saferoad.observability import TraceRecorder, configure_logging, recording_trace, span
 
 HOURS = 1.0

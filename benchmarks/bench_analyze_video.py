@@ -27,9 +27,9 @@ from pathlib import Path
 import av
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.application.simulate import simulate
 from saferoad.config import load_config
+from saferoad.entrypoints.wiring import analyze_recording
 from saferoad.observability import TraceRecorder, configure_logging
 
 

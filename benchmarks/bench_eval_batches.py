@@ -31,10 +31,10 @@ def main() -> None:
     ap.add_argument("--executor", default="local", choices=["local", "ray"])
     args = ap.parse_args()
     from saferoad.application.evaluation import runner
-    from saferoad.application.evaluation.executors import make_executor
     from saferoad.application.evaluation.manifest import resolve_manifest
     from saferoad.application.evaluation.service import evaluate_dataset
     from saferoad.config import load_config
+    from saferoad.entrypoints.wiring import analysis_ports, make_executor
     from saferoad.observability import configure_logging
 
     configure_logging("WARNING")
@@ -44,13 +44,13 @@ def main() -> None:
     batched = runner.MAX_BATCH
     rates: dict[str, list[float]] = {"1 a task (baseline)": [], f"batches of {runner.batch_size(args.trips, args.workers)}": []}
     with make_executor(args.executor, args.workers) as ex:
-        evaluate_dataset(ds, cfg, scratch / "warm", ex)  # start the workers, import saferoad in them
+        evaluate_dataset(ds, cfg, scratch / "warm", ex, ports=analysis_ports())  # start the workers, import saferoad in them
         for r in range(args.rounds):
             for name, max_batch in zip(rates, (1, batched), strict=True):
                 runner.MAX_BATCH = max_batch
                 out = scratch / f"{r}-{max_batch}"
                 t0 = time.perf_counter()
-                res = evaluate_dataset(ds, cfg, out, ex)
+                res = evaluate_dataset(ds, cfg, out, ex, ports=analysis_ports())
                 rates[name].append(res.run.computed / (time.perf_counter() - t0))
                 shutil.rmtree(out, ignore_errors=True)
     runner.MAX_BATCH = batched

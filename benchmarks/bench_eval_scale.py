@@ -99,11 +99,11 @@ def make_trips(n: int, seed: int) -> Path:
 
 
 def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any]:
-    from saferoad.application.evaluation.executors import make_executor
     from saferoad.application.evaluation.manifest import resolve_manifest
     from saferoad.application.evaluation.runner import ProgressHooks
     from saferoad.application.evaluation.service import evaluate_dataset
     from saferoad.config import load_config
+    from saferoad.entrypoints.wiring import analysis_ports, make_executor
 
     stamps: list[float] = []
     hooks = ProgressHooks(advance=lambda o: stamps.append(time.perf_counter()))
@@ -117,7 +117,7 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
         ex = make_executor(kind, workers)
         with ex:
             started = time.perf_counter()
-            res = evaluate_dataset(ds, cfg, out, ex, hooks=hooks)
+            res = evaluate_dataset(ds, cfg, out, ex, ports=analysis_ports(), hooks=hooks)
         wall = time.perf_counter() - t0
     values = dict(zip(res.scores.metrics["metric"], res.scores.metrics["value"].astype(float), strict=True))
     return {
@@ -138,7 +138,7 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
 
 def task_overhead(kind: str, workers: int, n: int) -> tuple[float, float]:
     """(start-up s, seconds per no-op task) through an executor."""
-    from saferoad.application.evaluation.executors import make_executor
+    from saferoad.entrypoints.wiring import make_executor
 
     t0 = time.perf_counter()
     ex = make_executor(kind, workers)

@@ -8,17 +8,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from saferoad.adapters.recording import open_recording as _open_recording
-from saferoad.application.analyze import AnalysisResult, analyze_recording
+from saferoad.application.analyze import AnalysisResult
 from saferoad.config import SaferoadConfig, _deep_merge, load_config
 from saferoad.domain.recording import Recording
+from saferoad.entrypoints import wiring
 from saferoad.ports.detector import Detector
 
 
 def open_recording(path: str | os.PathLike[str]) -> Recording:
     """Read the recording folder at ``path``, whatever its layout (saferoad's own,
     driverBehaviorDataset, comma2k19): see docs/recording-format.md."""
-    return _open_recording(Path(path))
+    return wiring.open_recording(Path(path))
 
 
 def analyze(
@@ -41,4 +41,4 @@ def analyze(
         cfg = config if not overrides else load_config(None, _deep_merge(config.model_dump(mode="json"), overrides))
     else:
         cfg = load_config(None if config is None else Path(config), overrides)
-    return analyze_recording(rec, cfg, None if out_dir is None else Path(out_dir), detector=detector)
+    return wiring.analyze_recording(rec, cfg, None if out_dir is None else Path(out_dir), detector=detector)

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from saferoad.adapters.simulation.render import encode_video
 from saferoad.adapters.video import open_frames
-from saferoad.application.cabin import resolve_cabin_source, run_cabin_video
 from saferoad.domain.types import CameraIntrinsics
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import resolve_cabin_source, run_cabin_video
 
 pytestmark = pytest.mark.shared
 

@@ -21,10 +21,11 @@ from saferoad.adapters.onnx.face import (
     check_face_card,
     load_face_card,
 )
-from saferoad.application.cabin import CabinResult, run_cabin_video
+from saferoad.application.cabin import CabinResult
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import monitor_samples
 from saferoad.domain.types import EventType, Frame
+from saferoad.entrypoints.wiring import run_cabin_video
 
 pytestmark = pytest.mark.shared
 
@@ -261,6 +262,7 @@ def test_analyze_stage_on_a_cabin_video(tmp_path: Path, shared_dir: Path) -> Non
     from saferoad.application.stages import cabin as cabin_stage
     from saferoad.application.stages import motion as motion_stage
     from saferoad.config import SaferoadConfig
+    from saferoad.entrypoints.wiring import analysis_ports
 
     rec = tmp_path / "rec"
     rec.mkdir()
@@ -275,7 +277,7 @@ def test_analyze_stage_on_a_cabin_video(tmp_path: Path, shared_dir: Path) -> Non
     encode_video(rec / "cabin.mp4", iter(src), 12, 480, 270, crf=12, preset="medium")
     recording = open_recording(rec)
     assert recording.cabin_video is not None
-    ctx = AnalysisContext(recording, SaferoadConfig(), tmp_path / "out")
+    ctx = AnalysisContext(recording, SaferoadConfig(), tmp_path / "out", ports=analysis_ports())
     (tmp_path / "out").mkdir()
     motion_stage.run(ctx)
     assert ctx.speed is not None

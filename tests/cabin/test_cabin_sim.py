@@ -18,10 +18,11 @@ from saferoad.application.stages import motion as motion_stage
 from saferoad.config import SaferoadConfig
 from saferoad.domain.types import EventType
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import analysis_ports
 
 
 def _analyze(rec_dir: Path, out: Path) -> AnalysisContext:
-    ctx = AnalysisContext(open_recording(rec_dir), SaferoadConfig(), out)
+    ctx = AnalysisContext(open_recording(rec_dir), SaferoadConfig(), out, ports=analysis_ports())
     out.mkdir(parents=True, exist_ok=True)
     motion_stage.run(ctx)
     assert ctx.speed is not None
@@ -99,8 +100,8 @@ def test_stage_skips_recordings_without_cabin(tmp_path: Path) -> None:
 def test_stopped_vehicle_no_distraction(tmp_path: Path) -> None:
     import numpy as np
 
-    from saferoad.application.cabin import run_cabin_track
     from saferoad.domain.types import SpeedSeries
+    from saferoad.entrypoints.wiring import run_cabin_track
 
     rec = tmp_path / "rec"
     simulate("distracted", rec, seed=2, video=False)

@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.application.edge import EdgeRecorder
 from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig, load_config
@@ -19,6 +18,7 @@ from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
 from saferoad.domain.types import Event
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import analyze_recording
 
 STREAMED = {Family.MOTION, Family.ROAD, Family.CABIN}
 """Every family: motion, road camera (from a detections file; radar for comma2k19), cabin track."""

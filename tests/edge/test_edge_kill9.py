@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig
+from saferoad.entrypoints.wiring import analyze_recording
 
 
 def _drain(sock: socket.socket) -> list[dict[str, object]]:

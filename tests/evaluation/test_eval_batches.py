@@ -9,6 +9,7 @@ from pathlib import Path
 from saferoad.application.evaluation.runner import MAX_BATCH, TASKS_PER_WORKER, batch_size
 from saferoad.application.evaluation.task import TaskSpec, run_tasks
 from saferoad.config import load_config
+from saferoad.entrypoints.wiring import analysis_ports
 
 
 def test_batch_size_shares_task_cost_and_keeps_workers_busy() -> None:
@@ -28,7 +29,7 @@ def test_a_batch_returns_every_recording_in_order_even_a_failed_one(synth_trips:
         TaskSpec(f"k{i}", rid, str(path), cfg, "v")
         for i, (rid, path) in enumerate([("a", synth_trips / "trip-000"), ("bad", bad), ("b", synth_trips / "trip-001")])
     ]
-    out = run_tasks(specs)
+    out = run_tasks(specs, analysis_ports())
     assert [o.recording_id for o in out] == ["a", "bad", "b"]
     assert [o.ok for o in out] == [True, False, True]
     assert "imu.csv" in (out[1].error or "") and "events.jsonl" in out[0].files

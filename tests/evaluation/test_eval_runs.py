@@ -25,6 +25,7 @@ from saferoad.application.evaluation.manifest import resolve_manifest
 from saferoad.application.evaluation.service import EvaluationOutcome, evaluate_dataset
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import analysis_ports
 
 from .conftest import N_SYNTH, pinned_env, trip_brakes
 
@@ -50,7 +51,7 @@ def local_executor() -> Iterator[LocalExecutor]:
 @pytest.fixture(scope="session")
 def local_run(mixed_manifest: Path, local_executor: LocalExecutor, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, EvaluationOutcome]:
     out = tmp_path_factory.mktemp("eval-local")
-    res = evaluate_dataset(resolve_manifest(mixed_manifest), load_config(), out, local_executor)
+    res = evaluate_dataset(resolve_manifest(mixed_manifest), load_config(), out, local_executor, ports=analysis_ports())
     return out, res
 
 
@@ -81,7 +82,7 @@ def test_ray_executor_gives_identical_results(
     out_local, _ = local_run
     with RayExecutor(workers=2) as ex:
         assert ex.startup_s is not None
-        ray_res = evaluate_dataset(resolve_manifest(mixed_manifest), load_config(), tmp_path, ex)
+        ray_res = evaluate_dataset(resolve_manifest(mixed_manifest), load_config(), tmp_path, ex, ports=analysis_ports())
     assert ray_res.run.computed == N_SYNTH + 3 and ray_res.run.executor == "ray"
     for name in ("metrics.parquet", "matches.parquet", "recordings.parquet"):
         a = _stable(pd.read_parquet(out_local / name))
@@ -241,7 +242,7 @@ def test_broken_recording_is_reported_and_the_run_goes_on(
         fh.write("50.0,abc,0,9.8,0,0,0\n")
     manifest = tmp_path / "m.yaml"
     manifest.write_text("recordings:\n  - path: d/*\n")
-    res = evaluate_dataset(resolve_manifest(manifest), load_config(), tmp_path / "out", local_executor)
+    res = evaluate_dataset(resolve_manifest(manifest), load_config(), tmp_path / "out", local_executor, ports=analysis_ports())
     assert (res.run.computed, res.run.failed) == (2, 1)
     rec = pd.read_parquet(tmp_path / "out" / "recordings.parquet").set_index("recording_id")
     assert rec.loc["d/bad", "status"] == "failed" and "imu.csv" in rec.loc["d/bad", "error"]

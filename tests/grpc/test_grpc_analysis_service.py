@@ -18,9 +18,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
 from saferoad.adapters.recording import open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.config import load_config
 from saferoad.entrypoints.services.analysis_service import event_from_message, serve_analysis
+from saferoad.entrypoints.wiring import analyze_recording
 
 
 @pytest.fixture

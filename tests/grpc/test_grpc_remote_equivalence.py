@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.config import load_config
+from saferoad.entrypoints.wiring import analyze_recording
 
 # A wide corridor and a long headway threshold so the near cars of this 1.5 s clip make a
 # lead vehicle and a tailgating event: the comparison then covers events, not only tracks.

@@ -18,7 +18,6 @@ import pytest
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.simulation.render import SceneRenderer
 from saferoad.adapters.video.lane_markings import ClassicalLaneDetector
-from saferoad.application.analyze import analyze_recording
 from saferoad.application.simulate import definitions_from_config, simulate
 from saferoad.application.stages.road_lanes import lane_params
 from saferoad.config import load_config
@@ -35,6 +34,7 @@ from saferoad.domain.types import (
     EventType,
     Frame,
 )
+from saferoad.entrypoints.wiring import analyze_recording
 
 SEEDS = range(20)
 CFG = load_config(None, {"perception": {"detector": "replay"}, "road_events": {"clips": False}})

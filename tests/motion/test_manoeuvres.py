@@ -219,9 +219,9 @@ def test_summary_counts_only_what_was_measured(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     from saferoad.adapters.recording import write_recording
-    from saferoad.application.analyze import analyze_recording
     from saferoad.domain.recording import RecordingMeta
     from saferoad.domain.types import GpsSeries
+    from saferoad.entrypoints.wiring import analyze_recording
 
     meta = RecordingMeta(start_utc=datetime(2026, 11, 20, 8, tzinfo=UTC))
     for n, present in ((5, False), (120, True)):

@@ -12,13 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.application.context import AnalysisContext
 from saferoad.application.simulate import simulate
 from saferoad.application.stages.road import radar_frames
 from saferoad.config import load_config
 from saferoad.domain.road_events import RoadEventParams
 from saferoad.domain.road_events.lead import LeadTracker
+from saferoad.entrypoints.wiring import analyze_recording
 
 
 def _analyze(path: Path, out: Path | None, **road: object):

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from saferoad.adapters.recording import RecordingWarning, open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.config import load_config
+from saferoad.entrypoints.wiring import analyze_recording
 
 CFG = load_config()
 TIME_LIMIT_S = 20

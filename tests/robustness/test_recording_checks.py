@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from saferoad.adapters.recording import RecordingWarning, open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import analyze_recording
 
 
 def _analyze(rec: Path) -> dict[str, object]:

@@ -11,9 +11,9 @@ import yaml
 from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.analyze import analyze_recording
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import analyze_recording
 
 runner = CliRunner()
 

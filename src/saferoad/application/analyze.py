@@ -6,19 +6,20 @@ process pool or Ray): the edge code, unchanged, at any scale.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from saferoad import __version__
-from saferoad.adapters.outputs import FILE_MODE, run_folder
-from saferoad.adapters.recording.jsonl import iter_jsonl
-from saferoad.application.context import AnalysisContext
+
+# Issue 16 debt: detect, the edge CLI and evaluation.scoring still import these from here;
+# they move to the outputs port (ports/outputs.py) when those modules take it.
+from saferoad.adapters.outputs.files import read_events as read_events
+from saferoad.adapters.outputs.files import write_events as write_events
+from saferoad.adapters.outputs.files import write_json_atomic as write_json_atomic
+from saferoad.application.context import AnalysisContext, AnalysisPorts
+from saferoad.application.sinks import FanOut
 from saferoad.application.stages import cabin, motion, road
 from saferoad.config import SaferoadConfig
 from saferoad.domain.recording import Recording
@@ -30,6 +31,10 @@ from saferoad.ports.events import EventSink
 
 STAGES = (motion, road, cabin)
 """Stage order: motion first (it sets the ego speed the others need)."""
+AMENDING = frozenset({road})
+"""Stages that amend events found before them: the road stage gives every event its clip and
+snapshot paths and an IMU lane change the camera's direction. An event reaches the sinks after
+the last of these has run (it is final then)."""
 
 
 @dataclass
@@ -45,26 +50,22 @@ def analyze_recording(
     config: SaferoadConfig,
     out_dir: Path | None = None,
     *,
+    ports: AnalysisPorts,
     detector: Detector | None = None,
     sink: EventSink | None = None,
     trace: TraceRecorder | None = None,
 ) -> AnalysisResult:
     """Run every stage that applies to ``recording``; write outputs when ``out_dir`` is set.
 
-    The outputs are written into a fresh folder and swapped in as ``out_dir`` whole when the
-    run succeeds (:func:`saferoad.adapters.outputs.run_folder`): a reader sees the previous run
+    ``ports``: the adapters (``saferoad.entrypoints.wiring.analysis_ports``). The outputs are
+    written into a fresh folder and swapped in as ``out_dir`` whole when the run succeeds
+    (:meth:`~saferoad.ports.outputs.AnalysisOutputs.staged`): a reader sees the previous run
     or this one, and a run that fails or is killed leaves ``out_dir`` as it was.
     """
     if out_dir is None:
-        return analyze_into(recording, config, None, detector=detector, sink=sink, trace=trace)
-    with output_folder(out_dir) as folder:
-        return analyze_into(recording, config, folder, detector=detector, sink=sink, trace=trace)
-
-
-def output_folder(out_dir: Path) -> AbstractContextManager[Path]:
-    """A fresh run folder swapped in as ``out_dir`` on success (its ``run.json`` names this
-    saferoad's version)."""
-    return run_folder(out_dir, saferoad_version=__version__)
+        return analyze_into(recording, config, None, ports=ports, detector=detector, sink=sink, trace=trace)
+    with ports.outputs.staged(out_dir) as folder:
+        return analyze_into(recording, config, folder, ports=ports, detector=detector, sink=sink, trace=trace)
 
 
 def analyze_into(
@@ -72,20 +73,25 @@ def analyze_into(
     config: SaferoadConfig,
     out_dir: Path | None,
     *,
+    ports: AnalysisPorts,
     detector: Detector | None = None,
     sink: EventSink | None = None,
     trace: TraceRecorder | None = None,
 ) -> AnalysisResult:
     """:func:`analyze_recording` writing straight into ``out_dir`` (a folder from
-    :func:`~saferoad.adapters.outputs.run_folder` that the caller swaps in)."""
+    ``ports.outputs.staged`` that the caller swaps in)."""
     log = get_logger("analyze")
-    ctx = AnalysisContext(recording, config, out_dir, detector=detector, sink=sink)
+    events_file = ports.outputs.events_file(out_dir / "events.jsonl") if out_dir is not None else None
+    sinks = FanOut([s for s in (events_file, sink) if s is not None])
+    ctx = AnalysisContext(recording, config, out_dir, ports=ports, detector=detector, sink=sinks)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with recording_trace(trace) as rec, span("analyze", recording=str(recording.path)):
-        for stage in STAGES:
+        for i, stage in enumerate(STAGES):
             stage.run(ctx)
+            if not AMENDING.intersection(STAGES[i + 1 :]):
+                ctx.publish()
         ctx.events.sort(key=lambda e: (e.start_s, e.type.value))
     counts: dict[str, int] = {}
     for ev in ctx.events:
@@ -113,8 +119,9 @@ def analyze_into(
         "wall_s": round(time.perf_counter() - started, 6),
     }
     if out_dir is not None:
-        write_events(out_dir / "events.jsonl", ctx.events)
-        write_json_atomic(out_dir / "summary.json", summary)
+        assert events_file is not None
+        events_file.close()  # the caller's sink is the caller's to close
+        ports.outputs.write_json(out_dir / "summary.json", summary)
     log.info("analyze_done", recording=str(recording.path), events=len(ctx.events))
     return AnalysisResult(recording, ctx.events, summary, rec)
 
@@ -143,36 +150,3 @@ def trip_score_summary(
         "rates": {k: round(v, 3) for k, v in score.rates.items()},
         "impacts": {k: round(v, 3) for k, v in score.impacts.items()},
     }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and rename, so a reader never sees half a file."""
-    _write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_events(path: Path, events: list[Event]) -> None:
-    _write_atomic(path, "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in events))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; outputs have one mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_events(path: Path) -> list[Event]:
-    """Read an ``events.jsonl`` file; errors name the file and line."""
-    events = []
-    for _, where, obj in iter_jsonl(path):
-        try:
-            events.append(Event.from_dict(obj))
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{where}: not a valid event: {err}") from None
-    return events

@@ -12,16 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from saferoad.adapters.cabin.analyzer import FaceAnalyzer
-from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet
-from saferoad.adapters.recording.saferoad_format import read_meta
-from saferoad.adapters.video import open_frames
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
 from saferoad.domain.cabin.phone import Box
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.types import CameraIntrinsics, Event, SpeedSeries
 from saferoad.observability import get_logger
+from saferoad.ports.cabin import CabinPorts, FaceAnalyzer
 from saferoad.ports.phone import PhoneDetector
 
 
@@ -91,9 +88,9 @@ class CabinResult:
     events: list[Event]
     summary: dict[str, Any] = field(default_factory=dict)
 
-    def write(self, out_dir: Path) -> Path:
+    def write(self, out_dir: Path, ports: CabinPorts) -> Path:
         path = out_dir / "cabin.parquet"
-        write_cabin_parquet(path, self.samples, self.states)
+        ports.write_track(path, self.samples, self.states)
         return path
 
 
@@ -131,7 +128,7 @@ class CabinSource:
     """The ``meta.toml`` the intrinsics were read from."""
 
 
-def resolve_cabin_source(source: str) -> CabinSource:
+def resolve_cabin_source(source: str, ports: CabinPorts) -> CabinSource:
     """Resolve a ``saferoad cabin`` argument. A recording folder stands for its
     ``cabin.mp4``, else its ``cabin.csv``. The intrinsics come from ``[cabin_camera]`` of the
     recording's ``meta.toml`` when the source is a recording folder or that folder's
@@ -153,13 +150,14 @@ def resolve_cabin_source(source: str) -> CabinSource:
     meta = folder / "meta.toml" if folder is not None else None
     if meta is None or not meta.is_file():
         return CabinSource(source, track=False)
-    return CabinSource(source, track=False, intrinsics=read_meta(meta, warnings=False)[0].cabin_camera, meta=meta)
+    return CabinSource(source, track=False, intrinsics=ports.read_camera(meta), meta=meta)
 
 
 def run_cabin_video(
     source: str | Path,
     config: CabinConfig | None = None,
     *,
+    ports: CabinPorts,
     speed: SpeedSeries | None = None,
     intrinsics: CameraIntrinsics | None = None,
     time_offset_s: float = 0.0,
@@ -168,16 +166,14 @@ def run_cabin_video(
     phone_detector: PhoneDetector | None = None,
 ) -> CabinResult:
     """Run the face pipeline, the phone detector and the monitors over a cabin video (or
-    GIF, image folder)."""
+    GIF, image folder); ``ports``: the adapters (``saferoad.entrypoints.wiring``)."""
     cfg = config or CabinConfig()
     own = analyzer is None
-    ana = analyzer or FaceAnalyzer(cfg, intrinsics, models_root)
+    ana = analyzer or ports.face_analyzer(cfg, intrinsics, models_root)
     phone = phone_detector
     own_phone = phone is None and cfg.phone_detector != "none"
     if own_phone:
-        from saferoad.adapters.onnx.phone import YoloxPhoneDetector
-
-        phone = YoloxPhoneDetector(
+        phone = ports.phone_detector(
             models_root=models_root, near_face=cfg.phone_near_face, hand_zone=cfg.phone_hand_zone,
             threads=cfg.intra_op_threads,
         )
@@ -186,7 +182,7 @@ def run_cabin_video(
     samples: list[CabinSample] = []
     states: list[CabinState] = []
     events: list[Event] = []
-    frames = open_frames(source)
+    frames = ports.open_video(source)
     log = get_logger("cabin")
     last_t = -math.inf
     try:
@@ -224,13 +220,14 @@ def run_cabin_track(
     samples: list[CabinSample] | Path,
     config: CabinConfig | None = None,
     *,
+    ports: CabinPorts,
     speed: SpeedSeries | None = None,
 ) -> CabinResult:
     """Run the monitor over a recorded signal track (``cabin.csv`` path or samples); each
     sample's ``eyes_closed`` is trusted as recorded."""
     cfg = config or CabinConfig()
     source = str(samples) if isinstance(samples, Path) else "samples"
-    rows = read_cabin_csv(samples) if isinstance(samples, Path) else samples
+    rows = ports.read_track(samples) if isinstance(samples, Path) else samples
     mon = CabinMonitor(thresholds_from_config(cfg), classify_eyes=False)
     speed_at = _SpeedLookup(speed)
     states: list[CabinState] = []

@@ -1,4 +1,10 @@
-"""What the stages of one ``analyze`` run share."""
+"""What the stages of one ``analyze`` run share, and the ports they are handed.
+
+:class:`AnalysisPorts` holds every outside collaborator the stages use (output files, video,
+detectors, lane detector, clips, speed limits), each typed by its port in ``saferoad.ports``;
+``saferoad.entrypoints.wiring`` builds it from the adapters (cosmicpython's bootstrap), so
+the application never imports an adapter.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,30 @@ from typing import Any
 from saferoad.config import SaferoadConfig
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event, SpeedSeries
-from saferoad.ports.detector import Detector
+from saferoad.ports.cabin import CabinPorts
+from saferoad.ports.clips import ClipCutter
+from saferoad.ports.detector import Detector, DetectorFactory
 from saferoad.ports.events import EventSink
+from saferoad.ports.frames import VideoChecker
+from saferoad.ports.outputs import AnalysisOutputs
+from saferoad.ports.recordings import RecordingOpener
+
+
+@dataclass(frozen=True)
+class AnalysisPorts:
+    """The adapters one analysis uses, as ports (built by ``entrypoints/wiring.py``)."""
+
+    outputs: AnalysisOutputs
+    """Writes the output folder: staged swap, JSON, events.jsonl, timeline.parquet."""
+    open_recording: RecordingOpener
+    detectors: DetectorFactory
+    """The detector the config names, a replay of a labels file."""
+    check_video: VideoChecker
+    """Checks a road video first and recovers what a cut-short file holds."""
+    cut_clips: ClipCutter
+    """An annotated clip and a snapshot around each event."""
+    cabin: CabinPorts
+    """Face pipeline, phone detector, cabin video and track files (driver monitoring)."""
 
 
 @dataclass
@@ -18,10 +46,14 @@ class AnalysisContext:
     recording: Recording
     config: SaferoadConfig
     out_dir: Path | None = None
+    ports: AnalysisPorts | None = None
+    """The adapters, as ports; every analysis has them (``analyze_recording`` requires them),
+    a context built only to reuse a stage's helpers (the edge recorder) may not."""
     detector: Detector | None = None
     """Overrides the detector the config would build (tests, services)."""
     sink: EventSink | None = None
-    """Receives each event as soon as a stage finds it (the gRPC service streams them)."""
+    """Receives each event once it is final (:meth:`publish`): the output folder's
+    ``events.jsonl``, the gRPC stream ... (``application/sinks.FanOut``)."""
     events: list[Event] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     speed: SpeedSeries | None = None
@@ -29,8 +61,27 @@ class AnalysisContext:
     artefacts: dict[str, Any] = field(default_factory=dict)
     """Stage outputs other stages may use (tracks, timeline ...), keyed by name."""
 
+    @property
+    def adapters(self) -> AnalysisPorts:
+        """:attr:`ports`, which a stage needs (a clear error when a caller left them out)."""
+        if self.ports is None:
+            raise RuntimeError(
+                "this AnalysisContext has no ports: build them with saferoad.entrypoints.wiring"
+            )
+        return self.ports
+
+    published: int = field(default=0, init=False)
+    """How many of :attr:`events` the sink has received."""
+
     def add_events(self, events: list[Event]) -> None:
+        """Events a stage found; a later stage may still amend them until :meth:`publish`."""
         self.events.extend(events)
+
+    def publish(self) -> None:
+        """Hand the events added since the last call to the sink, in time order: ``analyze``
+        calls it after a stage when no later stage may amend them (they are final)."""
+        new = sorted(self.events[self.published:], key=lambda e: (e.start_s, e.type.value))
+        self.published = len(self.events)
         if self.sink is not None:
-            for ev in events:
+            for ev in new:
                 self.sink.emit(ev)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from saferoad import __version__
+from saferoad.application.context import AnalysisPorts
 from saferoad.config import SaferoadConfig
 
 STAMP = "analyzed.json"
@@ -143,29 +144,28 @@ def up_to_date(item: FleetItem, config: SaferoadConfig, fingerprint: str | None 
     return bool(old == _stamp(item, fingerprint or config.fingerprint()))
 
 
-def analyze_item(item: FleetItem, config: SaferoadConfig) -> int:
+def analyze_item(item: FleetItem, config: SaferoadConfig, ports: AnalysisPorts) -> int:
     """Analyse one recording into its output folder; the stamp is written last. Returns the
     number of events."""
-    from saferoad.adapters.recording import open_recording
-    from saferoad.application.analyze import analyze_recording, write_json_atomic
+    from saferoad.application.analyze import analyze_recording
 
     (item.out / STAMP).unlink(missing_ok=True)
-    recording = open_recording(item.source, max_file_mb=config.input.max_file_mb)
-    result = analyze_recording(recording, config, item.out)
-    write_json_atomic(item.out / STAMP, _stamp(item, config.fingerprint()))
+    recording = ports.open_recording(item.source, max_file_mb=config.input.max_file_mb)
+    result = analyze_recording(recording, config, item.out, ports=ports)
+    ports.outputs.write_json(item.out / STAMP, _stamp(item, config.fingerprint()))
     return len(result.events)
 
 
-def _attempt(item: FleetItem, config: SaferoadConfig) -> tuple[str, int | None, str | None]:
+def _attempt(item: FleetItem, config: SaferoadConfig, ports: AnalysisPorts) -> tuple[str, int | None, str | None]:
     """``(name, events, error)``; errors are returned, not raised, so that one bad recording
     does not stop the fleet."""
     try:
-        return item.name, analyze_item(item, config), None
+        return item.name, analyze_item(item, config, ports), None
     except (ValueError, OSError) as err:
         return item.name, None, str(err)
 
 
-def _work(item: FleetItem, config: SaferoadConfig) -> tuple[str, int | None, str | None]:
+def _work(item: FleetItem, config: SaferoadConfig, ports: AnalysisPorts) -> tuple[str, int | None, str | None]:
     """Worker-process entry point: :func:`_attempt` with the worker's logging and warnings
     quietened (only in the spawned process: the in-process run keeps the caller's settings)."""
     import warnings
@@ -174,20 +174,22 @@ def _work(item: FleetItem, config: SaferoadConfig) -> tuple[str, int | None, str
 
     configure_logging("ERROR")
     warnings.simplefilter("ignore")
-    return _attempt(item, config)
+    return _attempt(item, config, ports)
 
 
 def analyze_fleet(
     items: Sequence[FleetItem],
     config: SaferoadConfig,
     *,
+    ports: AnalysisPorts,
     workers: int = 1,
     force: bool = False,
     progress: Callable[[str, str], None] | None = None,
 ) -> FleetResult:
     """Analyse every item not already up to date (all of them with ``force``) with ``workers``
     processes; ``progress(name, status)`` is called once per item (``analysed``, ``skipped``,
-    ``failed``)."""
+    ``failed``); ``ports``: the adapters (``saferoad.entrypoints.wiring``), pickled to the
+    worker processes."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     result = FleetResult()
@@ -214,7 +216,7 @@ def analyze_fleet(
             todo.append(it)
     if workers == 1 or len(todo) <= 1:
         for it in todo:
-            done(*_attempt(it, config))
+            done(*_attempt(it, config, ports))
         return result
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
@@ -222,7 +224,7 @@ def analyze_fleet(
         pending: set[Future[tuple[str, int | None, str | None]]] = set()
         queue = iter(todo)
         for it in queue:
-            pending.add(pool.submit(_work, it, config))
+            pending.add(pool.submit(_work, it, config, ports))
             if len(pending) >= 2 * workers:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in finished:

@@ -4,33 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from saferoad.adapters.recording.labels import read_labels
-from saferoad.application.analyze import read_events
 from saferoad.domain.matching import DEFAULT_TOLERANCE_S, MatchResult, match_events
 from saferoad.domain.types import Event
+from saferoad.ports.outputs import AnalysisOutputs
+from saferoad.ports.recordings import LabelsReader
 
 
-def read_predictions(path: Path) -> list[Event]:
+def read_predictions(path: Path, outputs: AnalysisOutputs) -> list[Event]:
     """``events.jsonl``, or an ``analyze`` output folder holding one."""
     if path.is_dir():
         path = path / "events.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"{path}: file not found (expected events.jsonl or an analyze OUT folder)")
-    return read_events(path)
+    return outputs.read_events(path)
 
 
 def score_events(
     pred: Path,
     labels: Path,
     *,
+    outputs: AnalysisOutputs,
+    read_labels: LabelsReader,
     tolerance_s: float = DEFAULT_TOLERANCE_S,
     min_overlap_s: float = 0.0,
     types: list[str] | None = None,
 ) -> MatchResult:
-    """Match ``pred`` (events.jsonl or analyze OUT) to ``labels`` (groundTruth.csv,
-    labels.jsonl or a recording folder)."""
+    """Match ``pred`` (events.jsonl or analyze OUT, read by ``outputs``) to ``labels``
+    (groundTruth.csv, labels.jsonl or a recording folder, read by ``read_labels``)."""
     return match_events(
-        read_predictions(pred),
+        read_predictions(pred, outputs),
         read_labels(labels),
         tolerance_s=tolerance_s,
         min_overlap_s=min_overlap_s,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -63,3 +64,12 @@ class InferenceBackend(Protocol):
     def output_specs(self) -> tuple[TensorSpec, ...]: ...
 
     def close(self) -> None: ...
+
+
+class DetectorFactory(Protocol):
+    """Detectors a use case builds itself (``adapters/replay``): ``saferoad demo`` replays
+    the simulator's exact boxes."""
+
+    def replay(self, path: Path) -> Detector:
+        """A detector that replays the boxes of a labels file (``detections.json``)."""
+        ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from saferoad.domain.types import Frame
@@ -19,3 +20,29 @@ class FrameSource(Protocol):
     def __iter__(self) -> Iterator[Frame]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class VideoCheckResult(Protocol):
+    """What a check of a recording's video found: ``path`` the video to analyse (the
+    original, a recovered copy, or None when nothing is readable), ``damage`` what was wrong
+    (None when the file is whole)."""
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def damage(self) -> str | None: ...
+
+    def summary(self, name: str) -> dict[str, object]: ...
+
+
+class VideoChecker(Protocol):
+    """Checks a video before decoding and recovers what a cut-short file still holds into
+    ``work_dir``, warning (``RecordingWarning``) about what it repaired
+    (``adapters/video/check.check_video``). ``fps``: the camera's declared frame rate;
+    ``reference``: an intact video from the same camera (to rebuild a lost index)."""
+
+    def __call__(
+        self, video: Path, work_dir: Path, *, fps: float | None, reference: Path | None
+    ) -> VideoCheckResult: ...

@@ -15,7 +15,6 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,8 +24,11 @@ import numpy as np
 
 from saferoad.domain.types import ImageArray, RoadClass, TrackedObject
 from saferoad.observability import get_logger
+from saferoad.ports.clips import ClipRequest, ClipResult
 
 log = get_logger("video.clips")
+
+__all__ = ["ClipRequest", "ClipResult", "cut_clips", "draw_tracks"]
 
 COLOURS = {
     RoadClass.VEHICLE: (80, 200, 80),
@@ -38,30 +40,6 @@ COLOURS = {
 LEAD_COLOUR = (40, 40, 255)
 SEEK_GAP_S = 4.0
 """With no clip open and the next window further ahead than this, seek rather than decode."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClipRequest:
-    """One clip to cut: a name (file stem), the window and the key moment (recording clock),
-    a caption, and track ids to highlight."""
-
-    name: str
-    start_s: float
-    end_s: float
-    key_s: float
-    caption: str
-    highlight: frozenset[int] = frozenset()
-    snapshot_s: float | None = None
-    """Time of the snapshot (default: the key moment); a sign's or light's last sighting
-    shows it, its pass does not."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClipResult:
-    clip: Path | None
-    snapshot: Path | None
-    frames: int
-    window_s: tuple[float, float]
 
 
 def draw_tracks(

@@ -9,8 +9,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from saferoad.ports.executor import TaskExecutor
-
 
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -64,16 +62,3 @@ class LocalExecutor:
                     yield i, fut.result()
                 except Exception as err:  # the worker died or the result could not travel
                     yield i, err
-
-
-def make_executor(kind: str, workers: int = 0, address: str | None = None) -> TaskExecutor:
-    """``local`` or ``ray`` (the Ray adapter is imported only when asked for)."""
-    if kind == "local":
-        if address:
-            raise ValueError("--address needs --executor ray")
-        return LocalExecutor(workers)
-    if kind == "ray":
-        from saferoad.adapters.ray.executor import RayExecutor
-
-        return RayExecutor(workers=workers, address=address)
-    raise ValueError(f"unknown executor {kind!r} (local or ray)")

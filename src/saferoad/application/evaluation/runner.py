@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from saferoad.application.context import AnalysisPorts
 from saferoad.application.evaluation.cache import (
     ResultCache,
     analysis_fingerprint,
@@ -18,7 +19,7 @@ from saferoad.application.evaluation.cache import (
     result_key,
 )
 from saferoad.application.evaluation.manifest import Dataset, DatasetItem
-from saferoad.application.evaluation.task import TaskOutput, TaskSpec, run_tasks
+from saferoad.application.evaluation.task import TaskOutput, TaskSpec, run_batch
 from saferoad.config import SaferoadConfig
 from saferoad.observability import get_logger, span
 from saferoad.ports.executor import TaskExecutor
@@ -89,11 +90,13 @@ def run_dataset(
     cache: ResultCache,
     executor: TaskExecutor,
     *,
+    ports: AnalysisPorts,
     role: str = "single",
     hooks: ProgressHooks | None = None,
 ) -> RunRecord:
     """Make sure every recording of ``dataset`` has a cached result for ``config``; the
-    executor must already be entered (``with executor:``)."""
+    executor must already be entered (``with executor:``). ``ports`` travel with each batch
+    to the workers (plain module-level functions and classes: they pickle)."""
     log = get_logger("evaluate")
     hooks = hooks or ProgressHooks()
     t0 = time.perf_counter()
@@ -137,7 +140,7 @@ def run_dataset(
     size = batch_size(len(todo), executor.workers)
     batches = [todo[k : k + size] for k in range(0, len(todo), size)]
     with span("evaluate.run", tasks=len(batches), recordings=len(todo), batch=size, executor=executor.name):
-        for j, got in executor.map_unordered(run_tasks, [[s for _, s in b] for b in batches]):
+        for j, got in executor.map_unordered(run_batch, [([s for _, s in b], ports) for b in batches]):
             # a list of outputs, or one exception (the task or its worker died) for the batch
             results: list[Any] = got if isinstance(got, list) else [got] * len(batches[j])
             for (i, spec), res in zip(batches[j], results, strict=True):

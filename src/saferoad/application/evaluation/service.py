@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from saferoad.application.context import AnalysisPorts
 from saferoad.application.evaluation.cache import ResultCache, code_version
 from saferoad.application.evaluation.compare import Comparison, compare
 from saferoad.application.evaluation.manifest import Dataset
@@ -94,12 +95,14 @@ def evaluate_dataset(
     out: Path,
     executor: TaskExecutor,
     *,
+    ports: AnalysisPorts,
     cache_dir: Path | None = None,
     hooks: ProgressHooks | None = None,
 ) -> EvaluationOutcome:
-    """Run and score ``dataset`` with one config; ``executor`` must be entered."""
+    """Run and score ``dataset`` with one config; ``executor`` must be entered; ``ports``:
+    the adapters each analysis uses (``saferoad.entrypoints.wiring``)."""
     cache = ResultCache(cache_dir or out / "cache")
-    run = run_dataset(dataset, config, cache, executor, hooks=hooks)
+    run = run_dataset(dataset, config, cache, executor, ports=ports, hooks=hooks)
     scores = _score(run, cache, config)
     write_tables(out, scores)
     append_runs(out, [run])
@@ -120,14 +123,15 @@ def compare_configs(
     out: Path,
     executor: TaskExecutor,
     *,
+    ports: AnalysisPorts,
     cache_dir: Path | None = None,
     hooks_for: Any = None,
 ) -> ComparisonOutcome:
     """Run ``dataset`` with both configs (results cached separately, one executor) and compare.
     The evaluation settings (bootstrap, gate) are the baseline's."""
     cache = ResultCache(cache_dir or out / "cache")
-    rb = run_dataset(dataset, baseline, cache, executor, role="baseline", hooks=hooks_for("baseline") if hooks_for else None)
-    rc = run_dataset(dataset, candidate, cache, executor, role="candidate", hooks=hooks_for("candidate") if hooks_for else None)
+    rb = run_dataset(dataset, baseline, cache, executor, ports=ports, role="baseline", hooks=hooks_for("baseline") if hooks_for else None)
+    rc = run_dataset(dataset, candidate, cache, executor, ports=ports, role="candidate", hooks=hooks_for("candidate") if hooks_for else None)
     sb = _score(rb, cache, baseline)
     types = sorted(set(sb.types))
     sc = _score(rc, cache, baseline, types=None)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from saferoad.application.context import AnalysisPorts
+
 KEPT_OUTPUTS = ("events.jsonl", "summary.json", "tracks.parquet", "cabin.parquet")
 """analyze outputs an evaluation keeps (clips and snapshots are left out: they are large and
 metrics do not read them)."""
@@ -59,10 +61,9 @@ def _quiet_logging() -> None:
         _logging_ready = True
 
 
-def run_task(spec: TaskSpec) -> TaskOutput:
-    """Open and analyze ``spec.path``. Never raises for a bad recording: the error comes back
-    in the output so that one failing recording does not stop a run."""
-    from saferoad.adapters.recording import open_recording
+def run_task(spec: TaskSpec, ports: AnalysisPorts) -> TaskOutput:
+    """Open and analyze ``spec.path`` with ``ports``. Never raises for a bad recording: the
+    error comes back in the output so that one failing recording does not stop a run."""
     from saferoad.application.analyze import analyze_recording
     from saferoad.application.evaluation.cache import code_version
     from saferoad.config import config_from_dict
@@ -80,10 +81,10 @@ def run_task(spec: TaskSpec) -> TaskOutput:
             meta=base_meta,
         )
     try:
-        recording = open_recording(Path(spec.path))
+        recording = ports.open_recording(Path(spec.path))
         with tempfile.TemporaryDirectory(prefix="saferoad-eval-") as tmp:
             out = Path(tmp)
-            analyze_recording(recording, config_from_dict(spec.config, "<evaluation task>"), out)
+            analyze_recording(recording, config_from_dict(spec.config, "<evaluation task>"), out, ports=ports)
             files = {n: (out / n).read_bytes() for n in KEPT_OUTPUTS if (out / n).is_file()}
         if recording.labels is not None:
             files[READER_LABELS] = "".join(
@@ -110,7 +111,14 @@ def run_task(spec: TaskSpec) -> TaskOutput:
         )
 
 
-def run_tasks(specs: list[TaskSpec]) -> list[TaskOutput]:
+def run_tasks(specs: list[TaskSpec], ports: AnalysisPorts) -> list[TaskOutput]:
     """:func:`run_task` on several recordings in one task, in order (the runner batches short
     recordings so that a task's fixed cost, scheduling and moving its result, is shared)."""
-    return [run_task(spec) for spec in specs]
+    return [run_task(spec, ports) for spec in specs]
+
+
+def run_batch(batch: tuple[list[TaskSpec], AnalysisPorts]) -> list[TaskOutput]:
+    """:func:`run_tasks` on one ``(specs, ports)`` item of an executor's map (one argument:
+    what ``map_unordered`` and Ray's remote functions take)."""
+    specs, ports = batch
+    return run_tasks(specs, ports)

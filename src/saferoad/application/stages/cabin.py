@@ -39,14 +39,14 @@ def run(ctx: AnalysisContext) -> None:
     with span("cabin.monitor", source=str(video or track)) as info:
         if video is not None:
             result = run_cabin_video(
-                video, cfg, speed=ctx.speed, intrinsics=ctx.recording.meta.cabin_camera
+                video, cfg, ports=ctx.adapters.cabin, speed=ctx.speed, intrinsics=ctx.recording.meta.cabin_camera
             )
         else:
             assert track is not None
-            result = run_cabin_track(track, cfg, speed=ctx.speed)
+            result = run_cabin_track(track, cfg, ports=ctx.adapters.cabin, speed=ctx.speed)
         info.update(frames=len(result.samples), events=len(result.events))
     if ctx.out_dir is not None:
-        result.write(ctx.out_dir)
+        result.write(ctx.out_dir, ctx.adapters.cabin)
     ctx.artefacts["cabin"] = result
     ctx.summary["cabin"] = result.summary
     ctx.add_events(result.events)

@@ -8,13 +8,8 @@ summary and, with an output folder, writes ``timeline.parquet`` (10 Hz ego motio
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from saferoad.adapters.recording._csv import float_column
 from saferoad.application.context import AnalysisContext
 from saferoad.config.motion import MotionConfig
 from saferoad.domain.ego_speed import distance_km
@@ -131,13 +126,6 @@ def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
     return out
 
 
-def write_timeline(path: Path, timeline: dict[str, np.ndarray]) -> None:
-    table = pa.Table.from_arrays(
-        [float_column(v) for v in timeline.values()], names=list(timeline)
-    )
-    pq.write_table(table, str(path), use_dictionary=False)  # floats: dictionaries only cost time
-
-
 def run(ctx: AnalysisContext) -> None:
     rec = ctx.recording
     if rec.imu is None and rec.gps is None and rec.can_speed is None:
@@ -161,4 +149,4 @@ def run(ctx: AnalysisContext) -> None:
         log.warning("motion_limited", reason=limit)
     if ctx.out_dir is not None and res.timeline:
         with span("motion.timeline", rows=len(res.timeline["t_s"])):
-            write_timeline(ctx.out_dir / "timeline.parquet", res.timeline)
+            ctx.adapters.outputs.write_timeline(ctx.out_dir / "timeline.parquet", res.timeline)

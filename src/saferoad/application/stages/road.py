@@ -53,6 +53,7 @@ from saferoad.domain.types import (
     TrackedObject,
 )
 from saferoad.observability import get_logger, span
+from saferoad.ports.clips import ClipRequest
 
 if TYPE_CHECKING:
     from saferoad.adapters.geo import SpeedLimits
@@ -257,26 +258,20 @@ def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventPa
 
 def run(ctx: AnalysisContext) -> None:
     """The road stage; a video cut short (a power cut) is checked first and analysed from what
-    it still holds (:func:`saferoad.adapters.video.repair.recover_video`), or left out when
-    nothing is readable: the sensors' events never depend on it."""
+    it still holds (the ``check_video`` port: ``adapters/video/check.py``, which warns about
+    each repair), or left out when nothing is readable: the sensors' events never depend on it."""
     rec = ctx.recording
     if rec.video is None:
         _run(ctx)
         return
-    from saferoad.adapters.recording._csv import warn
-    from saferoad.adapters.video.repair import recover_video
-
     with tempfile.TemporaryDirectory(prefix="saferoad-video-") as tmp:
         with span("road.video_check", video=str(rec.video)) as sp:
             reference = ctx.config.input.video_reference
-            check = recover_video(
+            check = ctx.adapters.check_video(
                 rec.video, Path(tmp), fps=rec.meta.camera_fps, reference=Path(reference) if reference else None
             )
             sp["damaged"] = check.damage is not None
         if check.damage is not None:
-            warn(check.damage + ("" if check.path is not None else ": the video is left out"))
-            for note in check.notes:
-                warn(f"{rec.video}: {note}")
             ctx.summary.setdefault("damaged", []).append(check.summary(rec.video.name))
         ctx.recording = replace(rec, video=check.path)
         try:
@@ -356,8 +351,6 @@ def cut_event_clips(
 ) -> int:
     """A clip and a snapshot for each of ``events`` (every event of the recording: the motion
     stage's too); their paths go into the events' evidence."""
-    from saferoad.adapters.video.clips import ClipRequest, cut_clips
-
     cfg = ctx.config.road_events
     assert ctx.out_dir is not None and ctx.recording.video is not None
     requests = []
@@ -375,7 +368,7 @@ def cut_event_clips(
             float(snap) if isinstance(snap, int | float) and math.isfinite(snap) else key,
         ))
         ev.evidence.setdefault("clip_window_s", _clip_window(key, cfg))
-    results = cut_clips(
+    results = ctx.adapters.cut_clips(
         ctx.recording.video, requests, tracks, ctx.out_dir,
         time_offset_s=video_time_offset(ctx), max_width=cfg.clip_max_width,
     )

@@ -68,10 +68,8 @@ def run_lanes(
         write_lanes(ctx.out_dir / "lanes.parquet", observations, res, params.min_line_confidence)
         timeline = ctx.artefacts.get("timeline")
         if isinstance(timeline, dict) and "t_s" in timeline and len(res.t_s):
-            from saferoad.application.stages.motion import write_timeline
-
             merged = {**timeline, **lane_timeline(np.asarray(timeline["t_s"], dtype=np.float64), res)}
-            write_timeline(ctx.out_dir / "timeline.parquet", merged)
+            ctx.adapters.outputs.write_timeline(ctx.out_dir / "timeline.parquet", merged)
             ctx.artefacts["timeline"] = merged
     n = len(observations)
     summary = {

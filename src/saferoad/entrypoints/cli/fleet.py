@@ -29,6 +29,7 @@ def analyze_fleet_cli(
 ) -> None:
     """Analyse every recording of ``fleet_dir`` into ``output``; exit status 1 when one failed."""
     from saferoad.application.fleet import analyze_fleet, fleet_items
+    from saferoad.entrypoints import wiring
     from saferoad.observability import configure_logging
 
     items = fleet_items(fleet_dir, output)
@@ -56,7 +57,9 @@ def analyze_fleet_cli(
                 counts[status] += 1
             progress.update(task, advance=1, skipped=counts["skipped"], failed=counts["failed"])
 
-        res = analyze_fleet(items, cfg, workers=workers, force=force, progress=tick)
+        res = analyze_fleet(
+            items, cfg, ports=wiring.analysis_ports(), workers=workers, force=force, progress=tick
+        )
     console.print(
         f"{res.n} recording(s) in {fleet_dir}: {len(res.analysed)} analysed "
         f"({res.events} events), {len(res.skipped)} up to date, {len(res.failed)} failed; "

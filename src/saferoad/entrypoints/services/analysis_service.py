@@ -3,14 +3,16 @@
 ``protos/saferoad_analysis_v1.proto`` is the contract. A client sends a recording — a path
 the server can read (``AnalyzePath``) or a tar/zip of the folder in chunks
 (``AnalyzeUpload``) — and reads back a stream: ``started``, one ``event`` per risky-driving
-event as soon as a stage finds it (the :class:`~saferoad.ports.events.EventSink` of
-:func:`~saferoad.application.analyze.analyze_recording`), then ``summary``.
+event as soon as it is final (one of the sinks of
+:func:`~saferoad.entrypoints.wiring.analyze_recording`'s fan-out: every sink, events.jsonl
+too, receives the same events, clip paths and the camera's lane-change direction included),
+then ``summary``.
 
 Status codes: a missing path is ``NOT_FOUND``; an unreadable recording, a bad archive or a bad
 option is ``INVALID_ARGUMENT`` (the message names the file and field); an upload over
 ``inference.max_upload_mb`` or more analyses than ``inference.max_concurrent_analyses`` is
 ``RESOURCE_EXHAUSTED``. A client that goes away mid-stream only ends its own call: the
-analysis stops at its next event and temporary files are removed.
+analysis stops when it next hands out final events, and temporary files are removed.
 """
 
 from __future__ import annotations
@@ -36,12 +38,11 @@ from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc
 from saferoad.adapters.grpc.server import GrpcServer, is_loopback, start_server
 from saferoad.adapters.recording import detect_format
-from saferoad.adapters.recording import open_recording as read_recording
 from saferoad.adapters.recording._csv import file_size_limit
-from saferoad.application.analyze import analyze_recording
 from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event
+from saferoad.entrypoints import wiring
 from saferoad.observability import get_logger
 
 _log = get_logger("grpc.analysis")
@@ -88,8 +89,8 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
         open_recording: Callable[[Path], Recording] | None = None,
     ) -> None:
         self.config = config
-        self._analyze: AnalyzeFn = analyze or analyze_recording
-        self._open: Callable[[Path], Recording] = open_recording or read_recording
+        self._analyze: AnalyzeFn = analyze or wiring.analyze_recording
+        self._open: Callable[[Path], Recording] = open_recording or wiring.open_recording
         inf = config.inference
         self.max_upload_bytes = inf.max_upload_mb * 1024 * 1024
         self._slots = threading.BoundedSemaphore(inf.max_concurrent_analyses)

@@ -56,8 +56,9 @@ class AnalysisServiceServicer:
 
     def AnalyzePath(self, request, context):
         """Analyse a recording folder the server can read. The stream starts with
-        `started`, carries one `event` per risky-driving event as soon as a stage
-        finds it, and ends with `summary` (the summary.json of the run).
+        `started`, carries one `event` per risky-driving event as soon as it is
+        final (as events.jsonl holds it: clip paths and the camera's lane-change
+        direction included), and ends with `summary` (the summary.json of the run).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

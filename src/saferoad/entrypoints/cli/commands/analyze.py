@@ -47,8 +47,7 @@ def register(app: typer.Typer) -> None:
                 fleet_cfg = load_cli_config(config, set_, {"perception.detector": detector})
                 analyze_fleet_cli(path, output, fleet_cfg, workers=workers, force=force)
                 return
-            from saferoad.adapters.recording import open_recording
-            from saferoad.application.analyze import analyze_into, output_folder
+            from saferoad.entrypoints import wiring
             from saferoad.observability import (
                 TraceRecorder,
                 get_logger,
@@ -61,13 +60,13 @@ def register(app: typer.Typer) -> None:
             # (saferoad.adapters.outputs): a run that fails or is killed keeps OUT as it was.
             # A run that fails leaves its log as OUT/log.jsonl.partial for whoever looks.
             rec_trace = TraceRecorder()
-            with output_folder(output) as folder:
+            with wiring.outputs().staged(output) as folder:
                 log_for_terminal(folder / "log.jsonl")
                 try:
                     with recording_trace(rec_trace):
                         with span("read", path=str(path)):
-                            recording = open_recording(path, max_file_mb=cfg.input.max_file_mb)
-                        result = analyze_into(recording, cfg, folder, trace=rec_trace)
+                            recording = wiring.open_recording(path, max_file_mb=cfg.input.max_file_mb)
+                        result = wiring.analyze_into(recording, cfg, folder, trace=rec_trace)
                     get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
                 except BaseException:
                     output.mkdir(parents=True, exist_ok=True)

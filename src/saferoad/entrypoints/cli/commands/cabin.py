@@ -31,8 +31,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Driver monitoring: per-frame eye, mouth and head-pose signals and drowsiness,
         distraction and camera-obstructed events (the vehicle is taken to be moving)."""
-        from saferoad.application.analyze import write_events, write_json_atomic
-        from saferoad.application.cabin import (
+        from saferoad.adapters.outputs.files import write_events, write_json_atomic
+        from saferoad.entrypoints.wiring import (
+            cabin_ports,
             resolve_cabin_source,
             run_cabin_track,
             run_cabin_video,
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
                 if src.intrinsics is not None:
                     console.print(f"cabin camera intrinsics from {src.meta}")
                 result = run_cabin_video(src.source, cfg.cabin, intrinsics=src.intrinsics)
-            result.write(output)
+            result.write(output, cabin_ports())
             write_events(output / "events.jsonl", result.events)
             write_json_atomic(output / "cabin_summary.json", result.summary)
         console.print(

@@ -106,9 +106,10 @@ def register(app: typer.Typer) -> None:
         difference and its interval, list the recordings whose events changed, and exit 1 when
         the candidate is worse than the baseline beyond evaluation.gate_tolerance.
         """
-        from saferoad.application.evaluation.executors import make_executor
         from saferoad.application.evaluation.manifest import Dataset, resolve_manifest
         from saferoad.application.evaluation.service import compare_configs, evaluate_dataset
+        from saferoad.entrypoints import wiring
+        from saferoad.entrypoints.wiring import make_executor
 
         compare_mode = baseline is not None or candidate is not None
         with user_errors():
@@ -137,11 +138,14 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         with _progress() as progress, ex:
             if cand_cfg is None:
-                res = evaluate_dataset(dataset, base_cfg, out, ex, cache_dir=cache, hooks=_hooks(progress, "evaluate"))
+                res = evaluate_dataset(
+                    dataset, base_cfg, out, ex, ports=wiring.analysis_ports(), cache_dir=cache,
+                    hooks=_hooks(progress, "evaluate"),
+                )
                 runs = [res.run]
             else:
                 cmp_res = compare_configs(
-                    dataset, base_cfg, cand_cfg, out, ex, cache_dir=cache,
+                    dataset, base_cfg, cand_cfg, out, ex, ports=wiring.analysis_ports(), cache_dir=cache,
                     hooks_for=lambda role: _hooks(progress, role),
                 )
                 runs = [cmp_res.baseline.run, cmp_res.candidate.run]

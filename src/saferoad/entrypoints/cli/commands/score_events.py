@@ -27,14 +27,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Match detected events to labels by type, direction and time overlap."""
         with user_errors():
+            from saferoad.adapters.recording import read_labels
             from saferoad.application.score_events import score_events
             from saferoad.domain.matching import DEFAULT_TOLERANCE_S
+            from saferoad.entrypoints.wiring import outputs
 
             if tolerance_s is None:
                 tolerance_s = DEFAULT_TOLERANCE_S
 
             res = score_events(
-                pred, labels, tolerance_s=tolerance_s, min_overlap_s=min_overlap_s, types=types
+                pred, labels, outputs=outputs(), read_labels=read_labels,
+                tolerance_s=tolerance_s, min_overlap_s=min_overlap_s, types=types,
             )
         if as_json:
             typer.echo(json.dumps(res.to_dict(), indent=2))

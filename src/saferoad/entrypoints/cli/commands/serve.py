@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         set_: list[str] | None = SetOption,
     ) -> None:
         """Serve saferoad.v1.AnalysisService: analyse recordings (a server path or an uploaded
-        tar/zip) and stream events back as they are found.
+        tar/zip) and stream events back as each becomes final.
 
         Health checking and server reflection are on, so grpcurl can explore it:
         `grpcurl -plaintext 127.0.0.1:50051 describe saferoad.v1.AnalysisService`.

@@ -1,0 +1,25 @@
+"""Recording ports: a drive on disk, whatever its layout, read into a :class:`Recording`; its
+ground-truth labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from saferoad.domain.recording import Recording
+from saferoad.domain.types import EventLabel
+
+
+class RecordingOpener(Protocol):
+    """Reads the recording at ``path`` (``adapters/recording.open_recording``: auto-detects
+    the layout); with ``max_file_mb`` (``input.max_file_mb``) a bigger input file is refused
+    before it is read."""
+
+    def __call__(self, path: Path, *, max_file_mb: int | None = None) -> Recording: ...
+
+
+class LabelsReader(Protocol):
+    """Ground-truth labels from a file (``groundTruth.csv``, ``labels.jsonl``) or a recording
+    folder (``adapters/recording.read_labels``)."""
+
+    def __call__(self, path: Path, /) -> list[EventLabel]: ...

@@ -1,0 +1,57 @@
+"""The composition root: the ports it builds travel to worker processes, and a use case runs
+with an adapter replaced through them."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from pathlib import Path
+
+from saferoad.application.analyze import analyze_recording
+from saferoad.application.simulate import simulate
+from saferoad.config import SaferoadConfig
+from saferoad.entrypoints import wiring
+
+
+def test_analysis_ports_pickle_for_the_fleet_and_evaluation_workers() -> None:
+    ports = wiring.analysis_ports()
+    back = pickle.loads(pickle.dumps(ports))
+    assert type(back) is type(ports)
+    assert [f.name for f in dataclasses.fields(back)] == [f.name for f in dataclasses.fields(ports)]
+    assert back.outputs.saferoad_version == ports.outputs.saferoad_version  # type: ignore[attr-defined]
+
+
+class CountingOutputs:
+    """The real output files, counting what analyze asks of them."""
+
+    def __init__(self) -> None:
+        self.real = wiring.outputs()
+        self.calls: list[str] = []
+
+    def staged(self, out_dir: Path):  # type: ignore[no-untyped-def]
+        self.calls.append("staged")
+        return self.real.staged(out_dir)
+
+    def write_json(self, path: Path, data: object) -> None:
+        self.calls.append(f"json:{path.name}")
+        self.real.write_json(path, data)
+
+    def write_events(self, path: Path, events: object) -> None:
+        raise AssertionError("analyze writes events.jsonl through its events_file sink")
+
+    def write_timeline(self, path: Path, timeline: object) -> None:
+        self.calls.append(f"timeline:{path.name}")
+        self.real.write_timeline(path, timeline)  # type: ignore[arg-type]
+
+    def events_file(self, path: Path):  # type: ignore[no-untyped-def]
+        self.calls.append(f"events:{path.name}")
+        return self.real.events_file(path)
+
+
+def test_a_use_case_runs_with_an_adapter_replaced_through_its_ports(tmp_path: Path) -> None:
+    simulate("harsh_braking", tmp_path / "rec", seed=0, video=False, config=SaferoadConfig())
+    outputs = CountingOutputs()
+    ports = dataclasses.replace(wiring.analysis_ports(), outputs=outputs)
+    res = analyze_recording(ports.open_recording(tmp_path / "rec"), SaferoadConfig(), tmp_path / "out", ports=ports)
+    assert outputs.calls == ["staged", "events:events.jsonl", "timeline:timeline.parquet", "json:summary.json"]
+    assert res.events and (tmp_path / "out/events.jsonl").read_text().count("\n") == len(res.events)
