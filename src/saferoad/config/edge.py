@@ -44,6 +44,11 @@ class EdgeConfig(Section):
     camera_stall_s: float = Field(
         2.0, gt=0, description="The watchdog restarts the camera's decoder when no frame came for this long (or it exited)."
     )
+    camera_fps: float | None = Field(
+        None,
+        gt=0,
+        description="Live camera's frame rate: ffmpeg delivers exactly this rate and each frame is timed by its index from the least-delayed arrival (decode bursts do not reach the road rules' kinematics). Unset: frames as they come, timed by arrival.",
+    )
     imu_udp: str | None = Field(
         None,
         description="Live IMU feed: listen on this HOST:PORT (UDP) for lines in imu.csv's columns (t_s,ax,ay,az[,gx,gy,gz]; the sensor's own t_s, aligned to the recorder's clock at the first sample). Unset = no live IMU.",

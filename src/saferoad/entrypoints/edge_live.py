@@ -1,0 +1,169 @@
+"""Composition root of the live recorder (``saferoad edge`` without a recording): the sensor
+feeds, the live camera and its detector are built here from ``config.edge`` and handed to
+:class:`~saferoad.application.edge_live.LiveRecorder` as ports."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from saferoad.adapters.detectors import build_detector
+from saferoad.adapters.loop.segments import LoopStore
+from saferoad.adapters.recording.saferoad_format import imu_layout, read_meta
+from saferoad.adapters.replay.detector import ReplayDetector
+from saferoad.adapters.sensors import SerialNmeaFeed, UdpCsvFeed
+from saferoad.adapters.video.live import FfmpegFrameSource, is_live
+from saferoad.application.analyze import write_events, write_json_atomic
+from saferoad.application.edge_live import (
+    Heartbeats,
+    ImuLayout,
+    LiveCamera,
+    LiveRecorder,
+    status_path_for,
+)
+from saferoad.application.edge_sinks import build_sinks
+from saferoad.application.stages.road_camera import SourceIdTracker
+from saferoad.config import SaferoadConfig
+from saferoad.config.edge import EdgeConfig
+from saferoad.domain.recording import RecordingMeta
+from saferoad.ports.edge import AlertSink, EventSpool
+from saferoad.ports.sensors import SensorFeed
+
+
+def has_live_sources(cfg: EdgeConfig) -> bool:
+    return any(v is not None for v in (cfg.camera, cfg.imu_udp, cfg.gps_udp, cfg.gps_serial))
+
+
+def device_meta(cfg: EdgeConfig) -> tuple[RecordingMeta, ImuLayout]:
+    """The installation (``edge.device_meta``, a meta.toml): ids, IMU axes, camera."""
+    if cfg.device_meta is None:
+        return RecordingMeta(), ImuLayout()
+    path = Path(cfg.device_meta)
+    meta, raw = read_meta(path)
+    frame, removed, tau = imu_layout(raw, path)
+    return meta, ImuLayout(frame, removed, tau)
+
+
+def open_feeds(cfg: EdgeConfig, origin: float) -> list[SensorFeed]:
+    """The configured sensor feeds, listening/open (a ValueError names the one that fails)."""
+    feeds: list[SensorFeed] = []
+    try:
+        if cfg.imu_udp is not None:
+            feeds.append(UdpCsvFeed(cfg.imu_udp, "imu", origin))
+        if cfg.gps_udp is not None:
+            feeds.append(UdpCsvFeed(cfg.gps_udp, "gps", origin))
+        if cfg.gps_serial is not None:
+            feeds.append(SerialNmeaFeed(cfg.gps_serial, cfg.gps_baud, origin))
+    except Exception:
+        for f in feeds:
+            f.close()
+        raise
+    return feeds
+
+
+def open_camera(cfg: EdgeConfig) -> FfmpegFrameSource:
+    assert cfg.camera is not None
+    return FfmpegFrameSource(
+        cfg.camera, cfg.camera_width, cfg.camera_height, ring=cfg.camera_ring, stall_s=cfg.camera_stall_s,
+        realtime=not is_live(cfg.camera), fps=cfg.camera_fps,
+    )  # fmt: skip
+
+
+def build_live_recorder(
+    cfg: SaferoadConfig,
+    *,
+    sinks: list[AlertSink],
+    spool: EventSpool | None,
+    status_path: Path | None,
+) -> LiveRecorder:
+    """Every configured live source opened and started, the recorder around them."""
+    ecfg = cfg.edge
+    if not has_live_sources(ecfg):
+        raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
+    meta, layout = device_meta(ecfg)
+    origin = time.monotonic()
+    beats = Heartbeats()
+    feeds = open_feeds(ecfg, origin)
+    camera: LiveCamera | None = None
+    source: FfmpegFrameSource | None = None
+    try:
+        if ecfg.camera is not None:
+            detector = build_detector(cfg, None)
+            tracker: Any = None
+            if isinstance(detector, ReplayDetector) and cfg.road_events.replay_identities:
+                tracker = SourceIdTracker()
+            source = open_camera(ecfg)
+            camera = LiveCamera(source, detector, cfg, meta, origin, beats, tracker=tracker, width=ecfg.camera_width,
+                                height=ecfg.camera_height, nominal_fps=ecfg.camera_fps or 30.0,
+                                frame_period_s=None if ecfg.camera_fps is None else 1.0 / ecfg.camera_fps).start()  # fmt: skip
+        loop = None
+        if ecfg.loop_dir is not None:
+            loop = LoopStore(Path(ecfg.loop_dir), ecfg.loop_segment_s, int(ecfg.loop_budget_mb * 2**20), time.time())
+    except Exception:
+        for f in feeds:
+            f.close()
+        if camera is not None:
+            camera.close()
+        elif source is not None:
+            source.close()
+        raise
+
+    def decoder_pids() -> list[int]:
+        pid = None if source is None else source.pid
+        return [] if pid is None else [pid]
+
+    return LiveRecorder(
+        cfg, feeds=feeds, camera=camera, meta=meta, imu_layout=layout, origin=origin, beats=beats,
+        sinks=sinks, spool=spool, status_path=status_path, decoder_pids=decoder_pids, loop=loop,
+    )  # fmt: skip
+
+
+def check_feeds(cfg: EdgeConfig, seconds: float = 2.0) -> list[str]:
+    """``edge --check``: open each sensor feed, listen ``seconds``, say what came (or why not)."""
+    feeds = open_feeds(cfg, time.monotonic())
+    try:
+        time.sleep(seconds if feeds else 0.0)
+        lines = []
+        for f in feeds:
+            f.poll()
+            st = f.stats
+            where = cfg.imu_udp if f.name == "imu_udp" else cfg.gps_udp if f.name == "gps_udp" else cfg.gps_serial
+            lines.append(
+                f"edge: {f.name} {where}: open; {st.lines} lines, {st.samples} samples, {st.bad} refused in {seconds:.1f} s"
+                + (f" (last: {st.last_error})" if st.last_error else "")
+            )
+        return lines
+    finally:
+        for f in feeds:
+            f.close()
+
+
+def run_live(cfg: SaferoadConfig, spool: Any, duration_s: float | None, output: Path | None) -> Any:
+    """``saferoad edge`` on live sources until ``duration_s`` passed, Ctrl-C or SIGTERM; the
+    drive is then finished (every event left final, the trip spooled). Returns the report."""
+    stop = threading.Event()
+    status_path = None if spool is None else status_path_for(Path(spool.path))
+    rec = build_live_recorder(cfg, sinks=[], spool=spool, status_path=status_path)
+    rec.sinks = build_sinks(cfg.edge, rec.meta.device_id)
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        report = rec.run(duration_s, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        rec.close()
+        for s in rec.sinks:
+            s.close()
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        write_events(output / "events.jsonl", report.events)
+        summary = report.summary()
+        summary["live"] = rec.last_status
+        write_json_atomic(output / "edge.json", summary)
+    return report
