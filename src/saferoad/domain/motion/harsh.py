@@ -311,6 +311,18 @@ def _longitudinal_events(
     return out
 
 
+def _lane_change_side(yaw: FloatArray, hz: float) -> Direction:
+    """The side a lane change moved the car to, from the yaw rate over the manoeuvre: the sign of
+    ∫ψ dt, ψ the heading (integrated yaw rate) less its straight line from the window's start to
+    its end. A bend and a gyroscope bias turn the heading steadily (the line takes them out); a
+    lane change turns it out and back, and the car moves to the side it turned out to: v∫ψ dt
+    is the sideways displacement. Not the first swing past half the turn rate: in a bend of
+    4 °/s or more, or with a bias, the yaw rate is past it before the lane change starts."""
+    psi = np.cumsum(yaw) / hz
+    line = np.linspace(float(psi[0]), float(psi[-1]), psi.size)
+    return Direction.LEFT if float((psi - line).sum()) > 0 else Direction.RIGHT
+
+
 def _heading_free(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
     assert sig.horizontal is not None
     t, valid, h = sig.t_s, sig.valid, sig.horizontal
@@ -352,9 +364,8 @@ def _heading_free(sig: MotionSignals, p: HarshParams, hz: float) -> list[Event]:
             # ways (each by half the turn rate). A one-sided tail is a turn's release pulse.
             w = yaw[lo:hi]
             half = np.radians(p.turn_rate_dps) / 2
-            strong = np.flatnonzero(np.abs(w) >= half)
             if peak >= p.lane_change_g * G and w.max() >= half and w.min() <= -half:
-                d = Direction.LEFT if float(w[strong[0]]) > 0 else Direction.RIGHT
+                d = _lane_change_side(w, hz)
                 out.append(_make(EventType.AGGRESSIVE_LANE_CHANGE, sig, a, b, i, peak, p.lane_change_g * G, p, hz, d, extra, 0.9))
             continue
         longs.append(_long_pulse(h, mag, a, b, i, lo, hi, round(p.rebound_s * hz)))
