@@ -528,13 +528,11 @@ class LiveRecorder(EdgeRecorder):
         report.wall_s = time.perf_counter() - perf0
         report.cpu_s = _cpu_s() - cpu0
         report.rss_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        self.publish_status(report, t_last, state="idle")
         if self.spool is not None:
             body = trip_body(rec, report)
             body["summary"]["duration_s"] = round(t_last, 3)
             self.spool.add_trip(trip_id, body)
-        for sink in self.sinks:
-            sink.status({"state": "idle", "trip_id": trip_id, "events": len(report.events), "live": True})
+        self.publish_status(report, t_last, state="idle")  # the last status: the full record
         return report
 
     def close(self) -> None:
