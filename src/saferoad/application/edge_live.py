@@ -328,9 +328,11 @@ class LiveCamera:
 
 class LiveRoad(RoadStream):
     """:class:`RoadStream` fed with live frames: they arrive already inferred, in time order,
-    and wait (bounded by the guard x fps) for the final ego speed at their time."""
+    and wait (the guard x fps while the sensors flow) for the final ego speed at their time.
+    Without speed (no sensor feed, or it went silent) at most ``max_waiting_frames`` wait:
+    older ones are dropped and counted (``dropped_no_speed``), never accumulated."""
 
-    def __init__(self, config: SaferoadConfig, fx: float | None, cx: float | None) -> None:
+    def __init__(self, config: SaferoadConfig, fx: float | None, cx: float | None, max_waiting_frames: int) -> None:
         rcfg = config.road_events
         self.road = road
         self.cfg = rcfg
@@ -343,9 +345,14 @@ class LiveRoad(RoadStream):
         self._next = None
         self._done = True
         self.max_waiting = 0
+        self.cap = max(1, max_waiting_frames)
+        self.dropped_no_speed = 0
 
     def add(self, items: list[tuple[float, int, tuple[Any, ...]]]) -> None:
         self.waiting.extend(items)
+        while len(self.waiting) > self.cap:
+            self.waiting.popleft()
+            self.dropped_no_speed += 1
         self.max_waiting = max(self.max_waiting, len(self.waiting))
 
 
@@ -418,7 +425,9 @@ class LiveRecorder(EdgeRecorder):
         )
         odo = Odometer()
         cam = self.camera
-        road = LiveRoad(cfg, cam.fx, cam.cx) if cam is not None else None
+        # frames wait for the final speed: guard + hop in the normal case; a window's worth at most
+        road = LiveRoad(cfg, cam.fx, cam.cx, int(ecfg.motion_window_s * cam.nominal_fps)) if cam is not None else None
+        self._road = road
         self._fast = None
         if road is not None:
             # forward collision and tailgating alerted at the completing frame (edge_fast)
@@ -535,6 +544,8 @@ class LiveRecorder(EdgeRecorder):
         self.publish_status(report, t_last, state="idle")  # the last status: the full record
         return report
 
+    _road: LiveRoad | None = None
+
     def close(self) -> None:
         """Stop the camera and the feeds (idempotent; ``run`` stops the camera at its end)."""
         if self.camera is not None:
@@ -611,6 +622,9 @@ class LiveRecorder(EdgeRecorder):
         }
         if self.camera is not None:
             st["camera"] = self.camera.status(now)
+            if self._road is not None:
+                st["camera"]["waiting_for_speed"] = len(self._road.waiting)
+                st["camera"]["dropped_no_speed"] = self._road.dropped_no_speed
         return st
 
     def publish_status(self, report: EdgeReport, sensor_t: float, state: str = "recording") -> None:
