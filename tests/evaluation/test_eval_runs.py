@@ -267,7 +267,7 @@ def test_event_types_restrict_scoring(local_run: tuple[Path, EvaluationOutcome])
     out, res = local_run
     cfg = EvaluationConfig(event_types=["harsh_braking"], bootstrap_samples=0)
     items = [o.item for o in res.run.outcomes]
-    s = score_all(items, res.run.outcomes, ResultCache(out / "cache"), cfg)
+    s = score_all(items, res.run.outcomes, ResultCache(out / "cache"), cfg, ports=analysis_ports())
     assert s.types == ["harsh_braking"]
     names = set(s.metrics["metric"])
     assert "events.harsh_braking.f1" in names and "events.harsh_cornering.f1" not in names

@@ -21,7 +21,7 @@ from saferoad.ports.detector import Detector, DetectorFactory
 from saferoad.ports.events import EventSink
 from saferoad.ports.frames import VideoChecker
 from saferoad.ports.outputs import AnalysisOutputs
-from saferoad.ports.recordings import RecordingOpener
+from saferoad.ports.recordings import LabelsReader, RecordingOpener
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class AnalysisPorts:
     outputs: AnalysisOutputs
     """Writes the output folder: staged swap, JSON, events.jsonl, timeline.parquet."""
     open_recording: RecordingOpener
+    read_labels: LabelsReader
+    """Ground-truth labels (the evaluation's scoring)."""
     detectors: DetectorFactory
     """The detector the config names, a replay of a labels file."""
     check_video: VideoChecker

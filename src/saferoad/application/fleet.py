@@ -147,6 +147,8 @@ def up_to_date(item: FleetItem, config: SaferoadConfig, fingerprint: str | None 
 def analyze_item(item: FleetItem, config: SaferoadConfig, ports: AnalysisPorts) -> int:
     """Analyse one recording into its output folder; the stamp is written last. Returns the
     number of events."""
+    # deferred on purpose: the stage stack (engines, pyarrow, scipy) loads where a recording
+    # is analysed, not where `saferoad ingest` or `analyze` only list a fleet folder
     from saferoad.application.analyze import analyze_recording
 
     (item.out / STAMP).unlink(missing_ok=True)

@@ -23,7 +23,7 @@ from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet
 from saferoad.adapters.onnx.phone import YoloxPhoneDetector
 from saferoad.adapters.outputs.files import OutputFiles
 from saferoad.adapters.ray.executor import RayExecutor
-from saferoad.adapters.recording import open_recording
+from saferoad.adapters.recording import open_recording, read_labels
 from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.replay.detector import ReplayDetector
 from saferoad.adapters.video import open_frames
@@ -97,6 +97,7 @@ def analysis_ports() -> AnalysisPorts:
     return AnalysisPorts(
         outputs=outputs(),
         open_recording=open_recording,
+        read_labels=read_labels,
         detectors=Detectors(),
         check_video=check_video,
         cut_clips=cut_clips,

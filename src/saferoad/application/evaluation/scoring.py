@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from saferoad.adapters.recording import read_labels
-from saferoad.application.analyze import read_events
+from saferoad.application.context import AnalysisPorts
 from saferoad.application.evaluation.boxes import (
     DIST_STATS,
     MOT_STATS,
@@ -79,13 +78,13 @@ class Scores:
         return {r.item.id: r for r in self.recordings}
 
 
-def _labels_for(item: DatasetItem, result_dir: Path) -> tuple[EventLabel, ...] | None:
+def _labels_for(item: DatasetItem, result_dir: Path, ports: AnalysisPorts) -> tuple[EventLabel, ...] | None:
     if item.labels is None:
         return None
     if item.labels == "auto":
         p = result_dir / READER_LABELS
-        return tuple(read_labels(p)) if p.is_file() else None
-    return tuple(read_labels(item.labels))
+        return tuple(ports.read_labels(p)) if p.is_file() else None
+    return tuple(ports.read_labels(item.labels))
 
 
 def _boxes_path(item: DatasetItem, meta: dict[str, Any]) -> Path | None:
@@ -146,9 +145,10 @@ def _event_rows(rid: str, split: str, kind: str, ev: Event | None, lab: EventLab
 
 
 def score_recording(
-    item: DatasetItem, outcome: ItemOutcome, cache: ResultCache, cfg: EvaluationConfig
+    item: DatasetItem, outcome: ItemOutcome, cache: ResultCache, cfg: EvaluationConfig, ports: AnalysisPorts
 ) -> RecordingScore:
-    """Read one cached result and match it against its labels (the shared matcher)."""
+    """Read one cached result (``ports.outputs``) and match it against its labels
+    (``ports.read_labels``; the shared matcher)."""
     rs = RecordingScore(item, outcome)
     if outcome.status == "failed" or outcome.key is None:
         rs.error = outcome.error
@@ -156,9 +156,9 @@ def score_recording(
     d = cache.path(outcome.key)
     rs.result_dir = d
     meta = cache.load_meta(outcome.key)
-    rs.events = read_events(d / "events.jsonl") if (d / "events.jsonl").is_file() else []
+    rs.events = ports.outputs.read_events(d / "events.jsonl") if (d / "events.jsonl").is_file() else []
     rs.summary = json.loads((d / "summary.json").read_text("utf-8")) if (d / "summary.json").is_file() else {}
-    rs.labels = _labels_for(item, d)
+    rs.labels = _labels_for(item, d, ports)
     st: dict[str, float] = {"rec.n": 1.0, "time.wall_s": float(rs.summary.get("wall_s", math.nan))}
     for stage, secs in (rs.summary.get("stages_s") or {}).items():
         st[f"time.{stage}"] = float(secs)
@@ -385,8 +385,10 @@ def score_all(
     cfg: EvaluationConfig,
     weights: np.ndarray | None = None,
     types: list[str] | None = None,
+    *,
+    ports: AnalysisPorts,
 ) -> Scores:
-    recs = [score_recording(i, o, cache, cfg) for i, o in zip(items, outcomes, strict=True)]
+    recs = [score_recording(i, o, cache, cfg, ports) for i, o in zip(items, outcomes, strict=True)]
     ok = [r for r in recs if r.error is None]
     if cfg.event_types:  # the confusion diagnostic sees only the scored types too
         keep = {*cfg.event_types, "normal"}

@@ -47,7 +47,9 @@ class ComparisonOutcome:
     comparison: Comparison
 
 
-def _score(run: RunRecord, cache: ResultCache, cfg: SaferoadConfig, types: list[str] | None = None) -> Scores:
+def _score(
+    run: RunRecord, cache: ResultCache, cfg: SaferoadConfig, ports: AnalysisPorts, types: list[str] | None = None
+) -> Scores:
     ecfg = cfg.evaluation
     items = [o.item for o in run.outcomes]
     with span("evaluate.score", recordings=len(items)):
@@ -57,7 +59,7 @@ def _score(run: RunRecord, cache: ResultCache, cfg: SaferoadConfig, types: list[
             if ecfg.bootstrap_samples and n_ok
             else None
         )
-        return score_all(items, run.outcomes, cache, ecfg, w, types)
+        return score_all(items, run.outcomes, cache, ecfg, w, types, ports=ports)
 
 
 def _clean(v: Any) -> Any:
@@ -103,7 +105,7 @@ def evaluate_dataset(
     the adapters each analysis uses (``saferoad.entrypoints.wiring``)."""
     cache = ResultCache(cache_dir or out / "cache")
     run = run_dataset(dataset, config, cache, executor, ports=ports, hooks=hooks)
-    scores = _score(run, cache, config)
+    scores = _score(run, cache, config, ports)
     write_tables(out, scores)
     append_runs(out, [run])
     ecfg = config.evaluation
@@ -132,14 +134,14 @@ def compare_configs(
     cache = ResultCache(cache_dir or out / "cache")
     rb = run_dataset(dataset, baseline, cache, executor, ports=ports, role="baseline", hooks=hooks_for("baseline") if hooks_for else None)
     rc = run_dataset(dataset, candidate, cache, executor, ports=ports, role="candidate", hooks=hooks_for("candidate") if hooks_for else None)
-    sb = _score(rb, cache, baseline)
+    sb = _score(rb, cache, baseline, ports)
     types = sorted(set(sb.types))
-    sc = _score(rc, cache, baseline, types=None)
+    sc = _score(rc, cache, baseline, ports, types=None)
     types = sorted(set(sb.types) | set(sc.types))
     if types != sb.types:
-        sb = _score(rb, cache, baseline, types)
+        sb = _score(rb, cache, baseline, ports, types)
     if types != sc.types:
-        sc = _score(rc, cache, baseline, types)
+        sc = _score(rc, cache, baseline, ports, types)
     cmp = compare(sb, sc, baseline.evaluation)
     write_tables(out / "baseline", sb)
     write_tables(out / "candidate", sc)

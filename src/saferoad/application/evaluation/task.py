@@ -64,6 +64,8 @@ def _quiet_logging() -> None:
 def run_task(spec: TaskSpec, ports: AnalysisPorts) -> TaskOutput:
     """Open and analyze ``spec.path`` with ``ports``. Never raises for a bad recording: the
     error comes back in the output so that one failing recording does not stop a run."""
+    # deferred on purpose: the driver imports this module to plan tasks; the stage stack
+    # (engines, pyarrow, scipy) loads in the worker that runs one
     from saferoad.application.analyze import analyze_recording
     from saferoad.application.evaluation.cache import code_version
     from saferoad.config import config_from_dict

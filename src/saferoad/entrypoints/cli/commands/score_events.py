@@ -27,16 +27,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Match detected events to labels by type, direction and time overlap."""
         with user_errors():
-            from saferoad.adapters.recording import read_labels
             from saferoad.application.score_events import score_events
             from saferoad.domain.matching import DEFAULT_TOLERANCE_S
-            from saferoad.entrypoints.wiring import outputs
+            from saferoad.entrypoints.wiring import analysis_ports
 
             if tolerance_s is None:
                 tolerance_s = DEFAULT_TOLERANCE_S
 
             res = score_events(
-                pred, labels, outputs=outputs(), read_labels=read_labels,
+                pred, labels, outputs=analysis_ports().outputs, read_labels=analysis_ports().read_labels,
                 tolerance_s=tolerance_s, min_overlap_s=min_overlap_s, types=types,
             )
         if as_json:
