@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from saferoad.adapters.recording import read_labels
+from saferoad.application.context import AnalysisPorts
 from saferoad.application.evaluation.boxes import read_box_labels
 from saferoad.application.evaluation.manifest import Dataset, DatasetItem
 
@@ -27,11 +27,11 @@ class ItemCheck:
         return self.n_labels is not None
 
 
-def check_item(item: DatasetItem) -> ItemCheck:
-    from saferoad.adapters.recording import open_recording
-
+def check_item(item: DatasetItem, ports: AnalysisPorts) -> ItemCheck:
+    """Open ``item`` and read its labels and boxes (``ports``: the recording opener and the
+    labels reader)."""
     try:
-        rec = open_recording(item.path)
+        rec = ports.open_recording(item.path)
     except Exception as err:  # report every failure, never stop the check
         return ItemCheck(item, False, error=f"{type(err).__name__}: {err}")
     try:
@@ -40,7 +40,7 @@ def check_item(item: DatasetItem) -> ItemCheck:
         elif item.labels is None:
             n_labels = None
         else:
-            n_labels = len(read_labels(item.labels))
+            n_labels = len(ports.read_labels(item.labels))
         n_boxes = None
         if item.boxes == "auto":
             if rec.detections is not None and rec.detections.suffix == ".json":
@@ -53,11 +53,11 @@ def check_item(item: DatasetItem) -> ItemCheck:
 
 
 def check_dataset(
-    dataset: Dataset, advance: Callable[[ItemCheck], None] | None = None
+    dataset: Dataset, ports: AnalysisPorts, advance: Callable[[ItemCheck], None] | None = None
 ) -> list[ItemCheck]:
     out = []
     for item in dataset.items:
-        c = check_item(item)
+        c = check_item(item, ports)
         out.append(c)
         if advance is not None:
             advance(c)

@@ -214,6 +214,7 @@ def register(app: typer.Typer) -> None:
         (exit 1 if any recording cannot be read)."""
         from saferoad.application.evaluation.check import check_dataset
         from saferoad.application.evaluation.manifest import resolve_manifest
+        from saferoad.entrypoints.wiring import analysis_ports
 
         with user_errors():
             dataset = resolve_manifest(manifest)
@@ -226,7 +227,7 @@ def register(app: typer.Typer) -> None:
                 bad += not c.readable
                 progress.update(task, advance=1, failed=bad)
 
-            checks = check_dataset(dataset, advance)
+            checks = check_dataset(dataset, analysis_ports(), advance)
         t = Table(title=f"{dataset.name}: {len(checks)} recordings")
         for col in ("recording", "format", "split", "tags", "duration s", "labels", "boxes", "status"):
             t.add_column(col, justify="right" if col in ("duration s", "labels", "boxes") else "left")
