@@ -310,6 +310,9 @@ class RoadStream:
         from saferoad.domain.road_events import StreamingRoad
 
         rcfg = config.road_events
+        # no lane markings: lane_departure is not streamed, and the feed would keep every
+        # frame's lane observation for the whole drive (memory growing with the drive)
+        config = config.model_copy(update={"lanes": config.lanes.model_copy(update={"enabled": False})})
         ctx = AnalysisContext(recording, config)
         self.road = road
         self.cfg = rcfg
@@ -576,6 +579,8 @@ class EdgeRecorder:
                 self._retain()
             report.ticks += 1
             report.max_buffered_samples = max(report.max_buffered_samples, motion.buffered_samples)
+            if road is not None:
+                report.max_waiting_frames = road.max_waiting
             if on_tick is not None:
                 on_tick(newest, report)
         arrived = time.perf_counter()

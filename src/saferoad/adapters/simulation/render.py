@@ -419,12 +419,21 @@ class SceneRenderer:
         # camera frame to vehicle frame height: up = -(y cos p + z sin p) + H
         return self.cam.height_m - (y * math.cos(p) + z * math.sin(p))
 
+    def _off_image(self, u: np.ndarray, v: np.ndarray) -> bool:
+        """Nothing of it in the image (a sign beside the camera projects tens of thousands of
+        pixels out, and OpenCV's fixed-point drawing overflows on such coordinates: it crashed
+        rendering a 1-hour mixed drive)."""
+        w, h = self.cam.width, self.cam.height
+        return bool(u.max() < 0 or u.min() > w or v.max() < 0 or v.min() > h)
+
     def _stop_sign(self, img: np.ndarray, f: int, tid: int) -> None:
         xc, yc, zc = (a[f] for a in self.obj_cam[tid])
         idx = [0, 1, 2, 3]
         if (zc[idx] <= NEAR_M).any():
             return
         u, v = project(self.cam, xc[idx], yc[idx], zc[idx])
+        if self._off_image(u, v):
+            return
         cx, cy = float(u.mean()), float(v.mean())
         rx, ry = (u.max() - u.min()) / 2, (v.max() - v.min()) / 2
         self._pole(img, f, tid, (cx, float(v.max())))
@@ -445,6 +454,8 @@ class SceneRenderer:
         if (zc[idx] <= NEAR_M).any():
             return
         u, v = project(self.cam, xc[idx], yc[idx], zc[idx])
+        if self._off_image(u, v):
+            return
         x1, x2, y1, y2 = float(u.min()), float(u.max()), float(v.min()), float(v.max())
         self._pole(img, f, tid, ((x1 + x2) / 2, y2))
         cv2.rectangle(img, (int(x1), int(y1)), (math.ceil(x2), math.ceil(y2)), (25, 25, 25), -1)
