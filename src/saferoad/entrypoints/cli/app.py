@@ -66,10 +66,29 @@ def _register_all() -> None:
 
 _register_all()
 
+# Top-level modules of the distributions in the `cloud` extra (pyproject.toml). An edge install
+# (the base distribution, docs/deploy.md "The edge wheel") lacks them; a command that needs one
+# says which extra to install instead of a traceback. tests/deploy/test_edge_wheel.py checks this
+# set against the extra's distributions.
+CLOUD_MODULES = frozenset({
+    "pandas", "onnx", "grpc", "grpc_health", "grpc_reflection", "ray", "motmetrics",
+    "pycocotools", "sqlalchemy", "alembic", "psycopg", "jinja2", "matplotlib", "fastapi",
+    "uvicorn", "multipart", "python_multipart", "pwdlib",
+})  # fmt: skip
+
 
 def main() -> None:
     try:
         app(standalone_mode=True)
     except UserError as err:
         console_err.print(f"[bold red]error:[/] {err}")
+        sys.exit(2)
+    except ModuleNotFoundError as err:
+        missing = (err.name or "").partition(".")[0]
+        if missing not in CLOUD_MODULES:
+            raise
+        console_err.print(
+            f"[bold red]error:[/] this command needs saferoad's cloud extra ({missing} is not "
+            "installed): pip install 'saferoad\\[cloud]'"
+        )
         sys.exit(2)
