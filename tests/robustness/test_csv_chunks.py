@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saferoad.adapters.recording._csv import read_numeric_csv, read_numeric_groups
+from saferoad.adapters.recording._csv import CHUNK_BYTES, read_numeric_csv, read_numeric_groups
 from saferoad.adapters.recording.saferoad_format import read_imu_csv
 
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -118,3 +119,24 @@ def test_a_line_longer_than_the_limit_is_named_without_reading_it_whole(tmp_path
     for chunk_bytes in (16, 4096, WHOLE):
         with pytest.raises(ValueError, match=r"imu\.csv:3: line longer than"):
             _groups(path, chunk_bytes)
+
+
+def test_a_large_file_is_read_in_the_memory_of_its_arrays_plus_a_chunk(tmp_path: Path) -> None:
+    """Defect 7: what a read allocates through Python (tracemalloc: NumPy arrays and the bytes
+    read; pyarrow's own pool is not traced) is the arrays returned plus a few chunks and the
+    timestamp checks' working arrays (two columns' worth) - not a multiple of the file."""
+    n = 400_000  # about 23 MB: several 4 MiB chunks
+    rng = np.random.default_rng(1)
+    block = np.column_stack([np.arange(n) * 0.005, rng.normal(0, 0.5, (n, 3)) + np.array([0.0, 0.0, 9.81]), rng.normal(0, 0.05, (n, 3))])
+    path = tmp_path / "imu.csv"
+    with path.open("w") as fh:
+        fh.write(HEADER + "\n")
+        np.savetxt(fh, block, fmt="%.5f", delimiter=",")
+    assert path.stat().st_size > 5 * CHUNK_BYTES
+    tracemalloc.start()
+    imu = read_imu_csv(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert imu.gyro is not None and len(imu) == n
+    arrays = imu.t_s.nbytes + imu.acc.nbytes + imu.gyro.nbytes
+    assert peak < arrays + 2 * imu.t_s.nbytes + 3 * CHUNK_BYTES, (peak / 2**20, arrays / 2**20)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import re
 import tracemalloc
+import warnings
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -32,8 +34,18 @@ def _imu_row(t: float) -> str:
     return f"{t},0.1,0.0,9.81,0,0,0"
 
 
+def _undeclare(rec: Path) -> Path:
+    """``rec`` as a file written before ``[recording] duration_s`` existed (no declared duration)."""
+    meta = rec / "meta.toml"
+    text = meta.read_text()
+    assert re.search(r"^duration_s = ", text, re.M)
+    meta.write_text(re.sub(r"^duration_s = .*\n", "", text, flags=re.M))
+    return rec
+
+
 @pytest.mark.parametrize("t", [100_000.0, -5_000.0, 1e9])
 def test_a_stray_imu_timestamp_is_dropped_and_memory_does_not_follow_it(braking_rec: Path, t: float) -> None:
+    _undeclare(braking_rec)  # the clock-jump check alone; with a declared duration see below
     clean = _analyze(braking_rec)
     n_rows = len((braking_rec / "imu.csv").read_text().splitlines()) - 1
     _append_row(braking_rec / "imu.csv", _imu_row(t))
@@ -50,6 +62,7 @@ def test_a_stray_imu_timestamp_is_dropped_and_memory_does_not_follow_it(braking_
 
 
 def test_a_stray_gps_fix_time_is_dropped(braking_rec: Path) -> None:
+    _undeclare(braking_rec)
     clean = _analyze(braking_rec)
     last = (braking_rec / "gps.csv").read_text().splitlines()[-1].split(",")
     _append_row(braking_rec / "gps.csv", ",".join(["100000", *last[1:]]))
@@ -59,6 +72,7 @@ def test_a_stray_gps_fix_time_is_dropped(braking_rec: Path) -> None:
 
 
 def test_a_clock_that_jumps_for_a_long_stretch_is_refused(braking_rec: Path) -> None:
+    _undeclare(braking_rec)
     rows = [_imu_row(1e6 + 0.01 * i) for i in range(200)]  # 2 s of samples a million s later
     _append_row(braking_rec / "imu.csv", "\n".join(rows))
     with pytest.raises(ValueError, match=r"imu\.csv: field 't_s': the IMU samples cover .* span"):
@@ -66,6 +80,7 @@ def test_a_clock_that_jumps_for_a_long_stretch_is_refused(braking_rec: Path) -> 
 
 
 def test_clocks_that_never_overlap_are_refused(braking_rec: Path) -> None:
+    _undeclare(braking_rec)
     lines = (braking_rec / "gps.csv").read_text().splitlines()
     shifted = [lines[0]] + [",".join([f"{float(r.split(',')[0]) + 5000:.3f}", *r.split(",")[1:]]) for r in lines[1:]]
     (braking_rec / "gps.csv").write_text("\n".join(shifted) + "\n")
@@ -97,6 +112,114 @@ def test_can_speed_that_disagrees_with_gps_is_not_used(braking_rec: Path) -> Non
         damaged = _analyze(braking_rec)
     assert damaged["speed_source"] == clean["speed_source"]
     assert damaged["distance_km"] == pytest.approx(clean["distance_km"], rel=1e-6)
+
+
+def _declared(rec: Path) -> float:
+    m = re.search(r"^duration_s = (\S+)$", (rec / "meta.toml").read_text(), re.M)
+    assert m, "the simulator declares the recording's duration"
+    return float(m.group(1))
+
+
+def _shift_times(path: Path, scale: float = 1.0, offset: float = 0.0) -> None:
+    lines = path.read_text().splitlines()
+    body = [",".join([repr(float(r.split(",")[0]) * scale + offset), *r.split(",")[1:]]) for r in lines[1:]]
+    path.write_text("\n".join([lines[0], *body]) + "\n")
+
+
+def test_the_simulator_declares_a_duration_that_holds_every_sample(braking_rec: Path) -> None:
+    duration = _declared(braking_rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RecordingWarning)  # nothing outside it, nothing missing
+        rec = open_recording(braking_rec)
+    assert rec.imu is not None and rec.gps is not None
+    for t in (rec.imu.t_s, rec.gps.t_s):
+        assert t[0] >= 0.0 and t[-1] <= duration
+
+
+@pytest.mark.parametrize(("name", "at"), [("imu.csv", 5.0), ("imu.csv", -4.0), ("gps.csv", 30.0), ("gps.csv", -3.0)])
+def test_a_sample_outside_the_declared_duration_is_dropped_naming_its_row(
+    braking_rec: Path, name: str, at: float
+) -> None:
+    """A few seconds past the end (or before time zero): not a clock jump (find_gaps would keep
+    it as a gap), but outside what meta.toml declares."""
+    clean = _analyze(braking_rec)
+    duration = _declared(braking_rec)
+    t = duration + at if at > 0 else at
+    path = braking_rec / name
+    last = path.read_text().splitlines()[-1].split(",")
+    n_rows = len(path.read_text().splitlines()) - 1
+    _append_row(path, ",".join([f"{t:.3f}", *last[1:]]))
+    pattern = (
+        rf"{re.escape(name)}: data row\(s\) {n_rows + 1}: field 't_s': 1 \w+ sample\(s\) outside the declared "
+        rf"duration 0\.\.{duration:g} s \(meta\.toml \[recording\] duration_s, \+-2\.0 s\) \(t_s {t:g}\): dropped"
+    )
+    with pytest.warns(RecordingWarning, match=pattern) as record:
+        damaged = _analyze(braking_rec)
+    assert not [w for w in record if "gap" in str(w.message) or "order" in str(w.message)]
+    assert damaged["distance_km"] == pytest.approx(clean["distance_km"], rel=1e-6)
+    assert damaged["event_counts"] == clean["event_counts"]
+    assert damaged["duration_s"] == pytest.approx(clean["duration_s"])
+
+
+def test_samples_just_past_the_declared_duration_are_within_the_tolerance(braking_rec: Path) -> None:
+    duration = _declared(braking_rec)
+    _append_row(braking_rec / "imu.csv", _imu_row(duration + 1.5))  # inside the 2 s tolerance
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RecordingWarning)  # the 1.5 s gap is reported as a gap
+        rec = open_recording(braking_rec)
+    assert rec.imu is not None and rec.imu.t_s[-1] == pytest.approx(duration + 1.5)
+
+
+@pytest.mark.parametrize(("name", "scale", "offset"), [("imu.csv", 1000.0, 0.0), ("gps.csv", 1.0, 5000.0)])
+def test_a_series_mostly_outside_the_declared_duration_is_refused(
+    braking_rec: Path, name: str, scale: float, offset: float
+) -> None:
+    """Milliseconds written as seconds, or a clock of its own: dropping most of a file is not a
+    repair."""
+    _shift_times(braking_rec / name, scale, offset)
+    with pytest.raises(
+        ValueError, match=rf"{re.escape(name)}: field 't_s': \d+ of \d+ \w+ samples .* lie outside the declared duration.*refused"
+    ):
+        open_recording(braking_rec)
+
+
+def test_a_declared_duration_the_sensors_do_not_fill_is_refused_or_reported(braking_rec: Path) -> None:
+    duration = _declared(braking_rec)
+    meta = braking_rec / "meta.toml"
+    text = meta.read_text()
+    meta.write_text(text.replace(f"duration_s = {duration!r}", f"duration_s = {duration * 1000!r}"))
+    with pytest.raises(ValueError, match=r"meta\.toml: \[recording\] duration_s: .* end at .*not in seconds"):
+        open_recording(braking_rec)
+    meta.write_text(text.replace(f"duration_s = {duration!r}", f"duration_s = {duration + 30!r}"))
+    with pytest.warns(RecordingWarning, match=r"meta\.toml: \[recording\] duration_s: .* the last 3\d\.\d s of the drive have no sensor data"):
+        open_recording(braking_rec)
+
+
+@pytest.mark.parametrize(("value", "message"), [("-20.0", r"-20\.0 out of range"), ("0", r"0 out of range"), ('"20 s"', r"must be a number, got '20 s'")])
+def test_a_bad_declared_duration_names_the_key(braking_rec: Path, value: str, message: str) -> None:
+    meta = braking_rec / "meta.toml"
+    meta.write_text(re.sub(r"^duration_s = .*$", f"duration_s = {value}", meta.read_text(), flags=re.M))
+    with pytest.raises(ValueError, match=r"meta\.toml: \[recording\] duration_s: " + message):
+        open_recording(braking_rec)
+
+
+def test_a_recording_without_a_declared_duration_reads_as_before(braking_rec: Path) -> None:
+    declared = _analyze(braking_rec)
+    _undeclare(braking_rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RecordingWarning)
+        old = _analyze(braking_rec)
+    assert old["distance_km"] == pytest.approx(declared["distance_km"], rel=1e-9)
+    assert old["event_counts"] == declared["event_counts"]
+
+
+def test_a_gps_clock_in_milliseconds_is_refused_without_a_declared_duration(braking_rec: Path) -> None:
+    """The clocks against each other: fixes spanning 1000x the IMU's time (ms as s) overlap it,
+    thin out to one fix every 1000 s, and still cannot be the same drive."""
+    _undeclare(braking_rec)
+    _shift_times(braking_rec / "gps.csv", 1000.0)
+    with pytest.raises(ValueError, match=r"gps\.csv: field 't_s': samples from .* span over 10x the .* of imu\.csv .*not in seconds"):
+        open_recording(braking_rec)
 
 
 def _set_meta(rec: Path, table: str, body: str, *, replace: bool = True) -> None:
@@ -203,3 +326,29 @@ def test_a_huge_binary_line_names_the_line_without_reading_it_whole(braking_rec:
     imu.write_bytes(b"\n".join(lines))
     with pytest.raises(ValueError, match=r"imu\.csv:6: (line longer than|not a number|expected)"):
         open_recording(braking_rec)
+
+
+def _tiny_video(path: Path, seconds: float, fps: int = 2) -> None:
+    """A small real MP4 (64x48, ``fps`` frames a second) to check the video clock against."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(round(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i % 255, np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+def test_the_video_clock_is_checked_against_the_sensors_and_the_declared_duration(braking_rec: Path) -> None:
+    duration = _declared(braking_rec)
+    _tiny_video(braking_rec / "video.mp4", duration)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RecordingWarning)  # a video that fits: no warning
+        assert open_recording(braking_rec).video is not None
+    _tiny_video(braking_rec / "video.mp4", duration + 10)
+    with pytest.warns(RecordingWarning, match=r"video\.mp4: frames at t_s 0\.000 to .* reach outside the declared duration"):
+        open_recording(braking_rec)
+    _set_meta(braking_rec, "camera", "width = 64\nheight = 48\ntime_offset_s = 3000.0")
+    with pytest.warns(RecordingWarning, match=r"video\.mp4: frames at t_s 3000\.000 to .* never overlap the sensors"):
+        rec = open_recording(braking_rec)
+    assert rec.imu is not None and rec.video is not None  # warned, never refused

@@ -36,10 +36,13 @@ from saferoad.adapters.recording.gps import read_gps_file
 from saferoad.adapters.recording.labels import read_labels_jsonl, write_labels_jsonl
 from saferoad.adapters.recording.series import (
     check_clocks,
+    check_declared_duration,
     check_imu_units,
+    check_video_clock,
     clean_imu,
     clean_speed,
     cross_check_can,
+    declared_duration,
     plausible_track,
 )
 from saferoad.domain.recording import Mounting, Recording, RecordingMeta
@@ -82,7 +85,7 @@ def can_read(path: Path) -> bool:
 
 VEHICLE_TYPES = ("car", "van", "truck", "bus")
 META_KEYS: dict[str, tuple[str, ...]] = {
-    "recording": ("format_version", "start_utc", "timezone"),
+    "recording": ("format_version", "start_utc", "timezone", "duration_s"),
     "fleet": ("id",),
     "vehicle": ("id", "type"),
     "driver": ("id",),
@@ -90,7 +93,7 @@ META_KEYS: dict[str, tuple[str, ...]] = {
     "imu": ("mounting", "units", "gravity_removed", "frame", "highpass_tau_s"),
     "camera": (
         "width", "height", "fx", "fy", "cx", "cy", "hfov_deg",
-        "height_m", "pitch_deg", "roll_deg", "lateral_offset_m", "time_offset_s",
+        "height_m", "pitch_deg", "roll_deg", "lateral_offset_m", "time_offset_s", "fps",
     ),
     "cabin_camera": ("width", "height", "fx", "fy", "cx", "cy", "hfov_deg", "time_offset_s"),
 }
@@ -186,6 +189,17 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 MAX_META_BYTES = 1 << 20
 """A meta.toml is a few hundred bytes; anything over a mebibyte is not one."""
+MAX_DURATION_S = 30 * 86400.0
+"""The longest ``[recording] duration_s`` accepted: a month, far beyond any one recording."""
+
+
+def declared_duration_s(raw: dict[str, Any], path: Path) -> float | None:
+    """``[recording] duration_s``: the recording's length in seconds from time zero, as the
+    device declares it (optional; every ``t_s`` should lie in ``0..duration_s``)."""
+    rec = _table(raw, "recording", path)
+    if "duration_s" not in rec:
+        return None
+    return _number(rec, "duration_s", path, "recording", lo=0.0, hi=MAX_DURATION_S, lo_open=True)
 
 
 def read_meta(path: Path, *, warnings: bool = True) -> tuple[RecordingMeta, dict[str, Any]]:
@@ -224,6 +238,7 @@ def read_meta(path: Path, *, warnings: bool = True) -> tuple[RecordingMeta, dict
         raise ValueError(
             f"{path}: [recording] timezone: {tz!r} is not an IANA time zone (e.g. 'Asia/Tokyo')"
         ) from None
+    declared_duration_s(data, path)  # checked here with the rest; read_saferoad uses it
     vehicle = _table(data, "vehicle", path)
     vtype = vehicle.get("type", "car")
     if vtype not in VEHICLE_TYPES:
@@ -260,6 +275,7 @@ def read_meta(path: Path, *, warnings: bool = True) -> tuple[RecordingMeta, dict
         cabin_camera=_camera(_table(data, "cabin_camera", path), path, "cabin_camera"),
         camera_pitch_known="pitch_deg" in cam,
         camera_time_offset_s=offsets["camera"],
+        camera_fps=_number(cam, "fps", path, "camera", lo=0.0, hi=1000.0, lo_open=True) if "fps" in cam else None,
     )
     return meta, data
 
@@ -347,25 +363,33 @@ def read_saferoad(path: Path) -> Recording:
             check_size(path / name)  # every input refused over input.max_file_mb, before reading
     units = str(_table(raw, "imu", path / "meta.toml").get("units", "mps2"))
     frame, removed, tau = imu_layout(raw, path / "meta.toml")
-    imu = (
-        read_imu_csv(path / "imu.csv", units=units, frame=frame, gravity_removed=removed, highpass_tau_s=tau)
-        if (path / "imu.csv").exists()
-        else None
-    )
-    gps: GpsSeries | None = None
-    gps_path = path / GPS_FILES[0]
-    for name in GPS_FILES:
-        if (path / name).exists():
-            gps_path = path / name
-            gps = plausible_track(read_gps_file(gps_path, start_utc=meta.start_utc), gps_path)
-            break
-    can = read_can_csv(path / "can.csv") if (path / "can.csv").exists() else None
+    duration = declared_duration_s(raw, path / "meta.toml")
+    with declared_duration(duration):  # the readers drop samples outside it, with a warning
+        imu = (
+            read_imu_csv(path / "imu.csv", units=units, frame=frame, gravity_removed=removed, highpass_tau_s=tau)
+            if (path / "imu.csv").exists()
+            else None
+        )
+        gps: GpsSeries | None = None
+        gps_path = path / GPS_FILES[0]
+        for name in GPS_FILES:
+            if (path / name).exists():
+                gps_path = path / name
+                gps = plausible_track(read_gps_file(gps_path, start_utc=meta.start_utc), gps_path)
+                break
+        can = read_can_csv(path / "can.csv") if (path / "can.csv").exists() else None
     if imu is None and gps is None:
         raise ValueError(f"{path}: neither imu.csv nor a GPS file ({', '.join(GPS_FILES)})")
     series: tuple[tuple[Path, ImuSeries | GpsSeries | SpeedSeries | None], ...] = (
         (path / "imu.csv", imu), (gps_path, gps), (path / "can.csv", can)
     )
-    check_clocks({p: s.t_s for p, s in series if s is not None})
+    clocks = {p: s.t_s for p, s in series if s is not None}
+    check_clocks(clocks)
+    if duration is not None:
+        check_declared_duration(clocks, duration, path / "meta.toml")
+    video_span = _video_span(path / "video.mp4", meta.camera_time_offset_s)
+    if video_span is not None:
+        check_video_clock(path / "video.mp4", video_span, clocks, duration)
     if can is not None and gps is not None:
         can = cross_check_can(can, gps, path / "can.csv", gps_path)
     labels = (
@@ -391,6 +415,34 @@ def read_saferoad(path: Path) -> Recording:
     )
 
 
+def _video_span(path: Path, offset_s: float) -> tuple[float, float] | None:
+    """The first and last frame time of ``path`` on the recording's clock, from the container's
+    header (nothing decoded; about 30 ms), or None when there is no video or its header does not
+    say (a video cut short: the road stage checks and recovers it and reports the damage)."""
+    if not path.is_file():
+        return None
+    import av  # deferred: PyAV (FFmpeg) is loaded only for a recording that has a video
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                start = float((stream.start_time or 0) * stream.time_base)
+                length = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                start = float(container.start_time or 0) / 1e6
+                length = float(container.duration) / 1e6
+            else:
+                return None
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+    if not (math.isfinite(start) and math.isfinite(length)) or length <= 0:
+        return None
+    return offset_s + start, offset_s + start + length
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -409,16 +461,22 @@ def _toml_scalar(v: Any) -> str:
 
 
 def write_meta(
-    path: Path, meta: RecordingMeta, *, camera_time_offset_s: float = 0.0, imu: ImuSeries | None = None
+    path: Path,
+    meta: RecordingMeta,
+    *,
+    camera_time_offset_s: float = 0.0,
+    imu: ImuSeries | None = None,
+    duration_s: float | None = None,
 ) -> None:
     """Write ``meta.toml`` for ``meta`` (``start_utc`` defaults to now if unset); ``imu``'s
-    frame, gravity removal and high-pass go to ``[imu]`` where they are not the defaults."""
+    frame, gravity removal and high-pass go to ``[imu]`` where they are not the defaults;
+    ``duration_s``, where given, to ``[recording]`` (the recording's length from time zero)."""
     start = meta.start_utc or datetime.now(UTC).replace(microsecond=0)
+    recording: dict[str, Any] = {"format_version": FORMAT_VERSION, "start_utc": start, "timezone": meta.timezone}
+    if duration_s is not None:
+        recording["duration_s"] = float(duration_s)
     tables: list[tuple[str, dict[str, Any]]] = [
-        (
-            "recording",
-            {"format_version": FORMAT_VERSION, "start_utc": start, "timezone": meta.timezone},
-        ),
+        ("recording", recording),
         ("fleet", {"id": meta.fleet_id}),
         ("vehicle", {"id": meta.vehicle_id, "type": meta.vehicle_type}),
         ("driver", {"id": meta.driver_id}),
@@ -452,7 +510,8 @@ def write_meta(
                     "roll_deg": m.roll_deg,
                     "lateral_offset_m": m.lateral_offset_m,
                     "time_offset_s": camera_time_offset_s,
-                },
+                }
+                | ({"fps": meta.camera_fps} if meta.camera_fps is not None else {}),
             )
         )
     if meta.cabin_camera is not None:
@@ -517,8 +576,10 @@ def write_recording(
     labels: Sequence[EventLabel] | None = None,
     *,
     camera_time_offset_s: float = 0.0,
+    duration_s: float | None = None,
 ) -> Path:
-    """Write a recording folder in saferoad's format; returns ``folder``.
+    """Write a recording folder in saferoad's format; returns ``folder``. ``duration_s``: the
+    recording's length from time zero, declared in ``meta.toml`` (every ``t_s`` within it).
 
     Video, cabin video and ``detections.json`` are written by their owners beside these files
     (``video.mp4``, ``cabin.mp4``, ``detections.json``); the reader picks them up by name.
@@ -526,7 +587,7 @@ def write_recording(
     if imu is None and gps is None:
         raise ValueError("a recording needs IMU or GPS samples")
     folder.mkdir(parents=True, exist_ok=True)
-    write_meta(folder / "meta.toml", meta, camera_time_offset_s=camera_time_offset_s, imu=imu)
+    write_meta(folder / "meta.toml", meta, camera_time_offset_s=camera_time_offset_s, imu=imu, duration_s=duration_s)
     if imu is not None:
         write_imu_csv(folder / "imu.csv", imu)
     if gps is not None:

@@ -56,6 +56,7 @@ def recording_meta(sc: Scenario, base: RecordingMeta) -> RecordingMeta:
         camera=CameraIntrinsics.from_fov(cam.width, cam.height, cam.hfov_deg),
         camera_mount=CameraMount(height_m=cam.height_m, pitch_deg=cam.pitch_deg),
         cabin_camera=base.cabin_camera,
+        camera_fps=float(cam.fps),
     )
 
 
@@ -156,7 +157,7 @@ def write_simulation(
         res["gps_fixes"] = len(gps)
     with span("simulate.write_sensors", scenario=sc.name):
         meta = recording_meta(sc, base_meta)
-        write_recording(folder, meta, imu, gps, can=can, labels=list(labels))
+        write_recording(folder, meta, imu, gps, can=can, labels=list(labels), duration_s=sc.duration_s)
         files += ["imu.csv", "gps.csv"] + (["can.csv"] if can is not None else [])
         if sc.speed_limit_mps is not None and write_speed_zone(folder / SPEED_ZONES, gps, sc.speed_limit_mps):
             files.append(SPEED_ZONES)
