@@ -190,59 +190,72 @@ def _clipped_boxes(
 
 def _view(
     sc: Scenario,
-    poses: EgoPoses,
+    cam_pts: tuple[FloatArray, FloatArray, FloatArray],
     track_id: int,
     cls: str,
     corners: tuple[FloatArray, FloatArray, FloatArray],
     distance: FloatArray,
 ) -> ObjectView:
+    """The view of an object whose corners are at ``cam_pts`` (camera frame, ``(F, 8)``).
+
+    Only the frames within range (``0 < distance <= max_range_m``) can list the box, so only
+    their boxes are computed: every step is per frame, so the boxes are the same as over all
+    frames (most frames of a long drive see a sign or a car from far beyond range)."""
     cam = sc.camera
-    xc, yc, zc, _ = to_camera(cam, poses, *corners)
-    xyxy, any_front = _clipped_boxes(cam, xc, yc, zc)
-    w = xyxy[:, 2] - xyxy[:, 0]
-    h = xyxy[:, 3] - xyxy[:, 1]
-    visible = (
-        (any_front > 0)
-        & (w >= cam.min_box_px)
-        & (h >= cam.min_box_px)
-        & (distance > 0)
-        & (distance <= cam.max_range_m)
-    )
-    xyxy = np.where(visible[:, None], xyxy, np.nan)
+    xc, yc, zc = cam_pts
+    near = np.flatnonzero((distance > 0) & (distance <= cam.max_range_m))
+    xyxy = np.full((distance.shape[0], 4), np.nan)
+    visible = np.zeros(distance.shape[0], dtype=bool)
+    if near.size:
+        box, any_front = _clipped_boxes(cam, xc[near], yc[near], zc[near])
+        w = box[:, 2] - box[:, 0]
+        h = box[:, 3] - box[:, 1]
+        listed = (any_front > 0) & (w >= cam.min_box_px) & (h >= cam.min_box_px)
+        visible[near] = listed
+        xyxy[near[listed]] = box[listed]
     return ObjectView(track_id, cls, xyxy, distance, visible.astype(np.int64), [], corners)
 
 
-def object_views(sc: Scenario, t: FloatArray) -> list[ObjectView]:
-    """Every actor of ``sc`` as the road camera sees it at frame times ``t``."""
+def object_views(sc: Scenario, t: FloatArray, *, for_labels: bool = False) -> list[ObjectView]:
+    """Every actor of ``sc`` as the road camera sees it at frame times ``t``.
+
+    ``for_labels``: only what the ground truth reads (:func:`~saferoad.domain.simulation.truth.road_labels`:
+    vehicles, stop signs and traffic lights, without the lamps' per-frame attributes), for a
+    recording that writes neither ``detections.json`` nor video; those views are the same as
+    in the full list."""
     poses = ego_poses(sc, t)
+    cam = sc.camera
     views: list[ObjectView] = []
     n = t.shape[0]
     for veh in sc.vehicles:
         s = np.interp(t, sc.t, veh.s)
         d = np.interp(t, sc.t, veh.d)
         c = box_corners(sc, s, d, veh.length_m, veh.width_m, veh.height_m)
-        _, _, _, fwd = to_camera(sc.camera, poses, *c)
+        xc, yc, zc, fwd = to_camera(cam, poses, *c)
         dist = np.min(np.where(fwd > 0, fwd, np.inf), axis=1)
         dist = np.where(np.isfinite(dist), dist, -1.0)
-        views.append(_view(sc, poses, veh.track_id, "vehicle", c, dist))
-    for ped in sc.pedestrians:
+        views.append(_view(sc, (xc, yc, zc), veh.track_id, "vehicle", c, dist))
+    for ped in () if for_labels else sc.pedestrians:
         s = np.interp(t, sc.t, ped.s)
         d = np.interp(t, sc.t, ped.d)
         c = box_corners(sc, s, d, 0.3, 0.5, ped.height_m)
-        _, _, _, fwd = to_camera(sc.camera, poses, *c)
-        views.append(_view(sc, poses, ped.track_id, "person", c, fwd.min(axis=1)))
+        xc, yc, zc, fwd = to_camera(cam, poses, *c)
+        views.append(_view(sc, (xc, yc, zc), ped.track_id, "person", c, fwd.min(axis=1)))
     for sign in sc.stop_signs:
         s = np.full(n, sign.s)
         d = np.full(n, sign.d)
         c = box_corners(sc, s, d, 0.05, sign.size_m, sign.size_m, sign.height_m)
-        _, _, _, fwd = to_camera(sc.camera, poses, *c)
-        views.append(_view(sc, poses, sign.track_id, "stop_sign", c, fwd.min(axis=1)))
+        xc, yc, zc, fwd = to_camera(cam, poses, *c)
+        views.append(_view(sc, (xc, yc, zc), sign.track_id, "stop_sign", c, fwd.min(axis=1)))
     for light in sc.lights:
         s = np.full(n, light.s)
         d = np.full(n, light.d)
         c = box_corners(sc, s, d, 0.3, 0.35, 0.95, light.height_m)
-        _, _, _, fwd = to_camera(sc.camera, poses, *c)
-        v = _view(sc, poses, light.track_id, "traffic_light", c, fwd.min(axis=1))
+        xc, yc, zc, fwd = to_camera(cam, poses, *c)
+        v = _view(sc, (xc, yc, zc), light.track_id, "traffic_light", c, fwd.min(axis=1))
+        if for_labels:
+            views.append(v)
+            continue
         lamps = light.lamp_at(t)
         views.append(
             ObjectView(

@@ -231,10 +231,11 @@ def _pass_time(sc: Scenario, s_obj: float) -> float:
     return float(sc.t[i - 1] + (s_obj - s0) / max(s1 - s0, 1e-12) * (sc.t[i] - sc.t[i - 1]))
 
 
-def camera_views(sc: Scenario) -> tuple[FloatArray, list[ObjectView]]:
-    """Frame times and every object's view: what the labels and detections.json share."""
+def camera_views(sc: Scenario, *, for_labels: bool = False) -> tuple[FloatArray, list[ObjectView]]:
+    """Frame times and every object's view: what the labels and detections.json share.
+    ``for_labels``: only the views :func:`road_labels` reads (a sensor-only recording)."""
     t_f = frame_times(sc.duration_s, sc.camera.fps)
-    return t_f, object_views(sc, t_f)
+    return t_f, object_views(sc, t_f, for_labels=for_labels)
 
 
 def road_labels(
