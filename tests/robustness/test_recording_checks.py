@@ -136,12 +136,20 @@ def test_the_simulator_declares_a_duration_that_holds_every_sample(braking_rec: 
         assert t[0] >= 0.0 and t[-1] <= duration
 
 
-@pytest.mark.parametrize(("name", "at"), [("imu.csv", 5.0), ("imu.csv", -4.0), ("gps.csv", 30.0), ("gps.csv", -3.0)])
+@pytest.mark.parametrize(
+    ("name", "at"), [("imu.csv", 5.0), ("imu.csv", -4.0), ("gps.csv", 30.0), ("gps.csv", -3.0), ("can.csv", 8.0)]
+)
 def test_a_sample_outside_the_declared_duration_is_dropped_naming_its_row(
     braking_rec: Path, name: str, at: float
 ) -> None:
     """A few seconds past the end (or before time zero): not a clock jump (find_gaps would keep
     it as a gap), but outside what meta.toml declares."""
+    if name == "can.csv":  # the simulated drive has none: CAN speed as the GPS measured it
+        gps = open_recording(braking_rec).gps
+        assert gps is not None
+        (braking_rec / "can.csv").write_text(
+            "t_s,speed_mps\n" + "".join(f"{t:.3f},{v:.3f}\n" for t, v in zip(gps.t_s, np.nan_to_num(gps.speed_mps), strict=True))
+        )
     clean = _analyze(braking_rec)
     duration = _declared(braking_rec)
     t = duration + at if at > 0 else at
