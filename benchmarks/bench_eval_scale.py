@@ -10,6 +10,16 @@ sampled from /proc every 0.2 s), scaling efficiency (rate with 2 workers / (2 x 
 through each executor). The trips are written once by ``simulate_fleet(video=False)`` under
 ``$TMPDIR/saferoad-bench-eval/`` and kept for later runs; their ``detections.json`` (camera
 ground truth) is removed so that they are sensor-only: IMU, GPS, labels.
+
+What keeps a run from scaling (issue 19): each run also prints its phases (the driver
+hashing every trip, serially; the wait for the first result, i.e. worker start-up and
+imports; the results; scoring) and the CPU seconds spent during the compute by role, from
+/proc: the driver (hashing, storing results, Ray's driver-side threads), the workers, and
+Ray's own processes (raylet, GCS, agents). ``--bytecode`` reuses compiled bytecode in the
+driver and every worker (``PYTHONPYCACHEPREFIX``, filled by a first unmeasured pass on 4
+trips through each executor), as an installed package has it; this venv has no ``.pyc``
+files and sets ``PYTHONDONTWRITEBYTECODE=1``, so by default every worker compiles saferoad
+when it starts.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -59,6 +70,54 @@ def _tree_rss_mb(root: int) -> float:
                 tree.add(pid)
                 changed = True
     return sum(rss.get(p, 0) for p in tree) / 1024
+
+
+def _tree_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) so far of this process and every descendant, with the
+    role each plays: ``driver`` (this process), ``worker`` (a Ray worker or a pool
+    process running tasks), ``ray system`` (raylet, GCS, Ray's agents and monitors)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    info: dict[int, tuple[str, float]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", encoding="utf-8") as fh:
+                stat = fh.read()
+            with open(f"/proc/{d}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        parents[int(d)] = int(fields[1])
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        pid = int(d)
+        if pid == me:
+            role = "driver"
+        elif "ray::" in cmd or "default_worker.py" in cmd or "multiprocessing" in cmd:
+            role = "worker"
+        else:
+            role = "ray system"
+        info[pid] = (role, cpu)
+    tree = {me}
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    return {p: info[p] for p in tree if p in info}
+
+
+def _role_cpu(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds each role spent between two :func:`_tree_cpu` snapshots."""
+    out = {"driver": 0.0, "worker": 0.0, "ray system": 0.0}
+    for pid, (role, cpu) in after.items():
+        out[role] += cpu - before.get(pid, (role, 0.0))[1]
+    return out
 
 
 class PeakMemory:
@@ -106,7 +165,11 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
     from saferoad.entrypoints.wiring import analysis_ports, make_executor
 
     stamps: list[float] = []
-    hooks = ProgressHooks(advance=lambda o: stamps.append(time.perf_counter()))
+    hashed: list[float] = []
+    hooks = ProgressHooks(
+        start=lambda total, cached: hashed.append(time.perf_counter()),
+        advance=lambda o: stamps.append(time.perf_counter()),
+    )
 
     out = scratch / f"{kind}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
@@ -117,7 +180,10 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
         ex = make_executor(kind, workers)
         with ex:
             started = time.perf_counter()
+            cpu0 = _tree_cpu()
             res = evaluate_dataset(ds, cfg, out, ex, ports=analysis_ports(), hooks=hooks)
+            cpu = _role_cpu(cpu0, _tree_cpu())
+            done = time.perf_counter()
         wall = time.perf_counter() - t0
     values = dict(zip(res.scores.metrics["metric"], res.scores.metrics["value"].astype(float), strict=True))
     return {
@@ -130,6 +196,15 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
         # After the first result: workers have started and imported saferoad.
         "steady_tps": (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan"),
         "peak_mb": mem.peak,
+        # phases of the compute: the driver hashes every trip (serial), then results arrive
+        # (the first once a worker has started and imported saferoad), then scoring
+        "hash_s": hashed[0] - started if hashed else float("nan"),
+        "first_result_s": stamps[0] - hashed[0] if stamps and hashed else float("nan"),
+        "results_s": stamps[-1] - stamps[0] if stamps else float("nan"),
+        "scoring_s": done - stamps[-1] if stamps else float("nan"),
+        "cpu_driver_s": cpu["driver"],
+        "cpu_workers_s": cpu["worker"],
+        "cpu_ray_system_s": cpu["ray system"],
         "failed": res.run.failed,
         "f1": values.get("events.f1", float("nan")),
         "metrics": res.scores.metrics[res.scores.metrics["kind"] != "timing"].reset_index(drop=True),
@@ -156,7 +231,20 @@ def main() -> None:
     ap.add_argument("--trips", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--noop-tasks", type=int, default=2000)
+    ap.add_argument(
+        "--bytecode", action="store_true",
+        help="compile to bytecode once and reuse it in the driver and every worker "
+        "(PYTHONPYCACHEPREFIX under $TMPDIR), as an installed package has it; by default the "
+        "environment decides (this venv has no .pyc files and PYTHONDONTWRITEBYTECODE=1, so "
+        "every worker compiles saferoad at its start)",
+    )
     args = ap.parse_args()
+    if args.bytecode:
+        prefix = str(Path(tempfile.gettempdir()) / "saferoad-bench-eval" / "pycache")
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = prefix  # the workers inherit it
+        sys.pycache_prefix = prefix
+        sys.dont_write_bytecode = False
     import pandas as pd
 
     from saferoad.observability import configure_logging
@@ -164,6 +252,19 @@ def main() -> None:
     configure_logging("WARNING")
 
     manifest = make_trips(args.trips, args.seed)
+    if args.bytecode:
+        # fill the bytecode cache with what the driver, a pool worker and a Ray worker import:
+        # 4 of the trips through each executor once, not measured
+        import yaml
+
+        data = yaml.safe_load(manifest.read_text())
+        data["recordings"] = data["recordings"][:4]
+        small = manifest.parent / "warm-4.yaml"
+        small.write_text(yaml.safe_dump(data))
+        warm = Path(tempfile.mkdtemp(prefix="saferoad-bench-eval-warm-"))
+        for kind in ("local", "ray"):
+            run(kind, 1, small, warm)
+        shutil.rmtree(warm, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix="saferoad-bench-eval-out-"))
     print(f"{os.cpu_count()} CPUs; {args.trips} trips; outputs under {scratch}")
     results: list[dict[str, Any]] = []
@@ -175,6 +276,12 @@ def main() -> None:
             f"{kind:>5} x{w}: {r['tps']:7.1f} trips/s, {r['steady_tps']:.1f} after the first result (compute {r['compute_s']:.1f} s, wall {r['wall_s']:.1f} s "
             f"incl. start-up {r['startup_s']:.1f} s), peak memory {r['peak_mb']:.0f} MiB, failed {r['failed']}, "
             f"events F1 {r['f1']:.4f}",
+            flush=True,
+        )
+        print(
+            f"         phases: hashing {r['hash_s']:.1f} s (driver), to the first result {r['first_result_s']:.1f} s, "
+            f"results {r['results_s']:.1f} s, scoring {r['scoring_s']:.1f} s; CPU: driver {r['cpu_driver_s']:.1f} s, "
+            f"workers {r['cpu_workers_s']:.1f} s, Ray's own processes {r['cpu_ray_system_s']:.1f} s",
             flush=True,
         )
     by: Callable[[str, int], dict[str, Any]] = lambda k, w: next(r for r in results if r["kind"] == k and r["workers"] == w)  # noqa: E731
