@@ -3,9 +3,13 @@ is what the full path writes: the same views for the labels, the same files byte
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from saferoad.application.simulate import simulate, simulate_fleet_week
 from saferoad.domain.simulation import SCENARIOS
 from saferoad.domain.simulation.camera import (
     _clipped_boxes,
@@ -14,6 +18,7 @@ from saferoad.domain.simulation.camera import (
     object_views,
     to_camera,
 )
+from saferoad.entrypoints.cli.app import app
 
 # One mixed drive has vehicles (followed leads), stop signs, curves and lane changes over
 # several kilometres: most frames see each object from beyond the camera's range.
@@ -58,3 +63,51 @@ def test_label_views_are_the_full_views_of_what_the_labels_read(scenario: str, s
         np.testing.assert_array_equal(v.visible, ref.visible)
         np.testing.assert_array_equal(v.distance_m, ref.distance_m)
         np.testing.assert_array_equal(v.xyxy, ref.xyxy)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "sets", "video"),
+    [
+        ("mixed_drive", MIXED, False),
+        ("red_light", [], False),
+        ("pedestrian_crossing", [], False),
+        ("drowsy", [], False),
+        ("stop_sign", ["duration_s=12"], True),  # the rendering path writes the same sensor files
+    ],
+)
+def test_sensor_only_files_are_the_full_paths_byte_for_byte(
+    tmp_path: Path, scenario: str, sets: list[str], video: bool
+) -> None:
+    full = simulate(scenario, tmp_path / "full", assignments=sets, seed=5, video=video)
+    lean = simulate(scenario, tmp_path / "lean", assignments=sets, seed=5, video=False, detections=False)
+    want, got = _files(tmp_path / "full"), _files(tmp_path / "lean")
+    assert set(want) - set(got) == {"detections.json"} | ({"video.mp4"} if video else set())
+    assert set(got) <= set(want) and {"imu.csv", "gps.csv", "labels.jsonl", "meta.toml"} <= set(got)
+    for name, data in got.items():
+        assert data == want[name], name
+    assert sorted(lean.written.files) == sorted(got) and lean.written.n_frames == 0
+    assert lean.written.labels == full.written.labels
+
+
+def test_sensor_only_fleet_week_writes_the_same_trips(tmp_path: Path) -> None:
+    week = {"days": 1, "drivers": 3, "trips_per_day": 1, "segments": 6, "seed": 4}
+    simulate_fleet_week(tmp_path / "full", **week)  # type: ignore[arg-type]
+    simulate_fleet_week(tmp_path / "lean", detections=False, **week)  # type: ignore[arg-type]
+    assert (tmp_path / "full/manifest.yaml").read_bytes() == (tmp_path / "lean/manifest.yaml").read_bytes()
+    trips = sorted(p.name for p in (tmp_path / "full").iterdir() if p.is_dir())
+    assert len(trips) == 3 and trips == sorted(p.name for p in (tmp_path / "lean").iterdir() if p.is_dir())
+    for trip in trips:
+        want, got = _files(tmp_path / "full" / trip), _files(tmp_path / "lean" / trip)
+        assert set(want) - set(got) == {"detections.json"}
+        assert all(got[name] == want[name] for name in got), trip
+
+
+def test_cli_sensor_only(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["simulate", "harsh_braking", "-o", str(tmp_path / "rec"), "--no-video", "--no-detections"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "rec/detections.json").exists() and (tmp_path / "rec/imu.csv").is_file()
+    assert "detections.json" not in res.output

@@ -6,7 +6,7 @@ and ``saferoad scores --week W --json``. For every seed every driver is scored, 
 normal > aggressive, and no score sits at 100 or near 0 (the score has no floor: a week at
 the bottom would be pinned there).
 
-The weeks are sensor-only (the camera's ground-truth boxes are removed, so no tailgating or
+The weeks are sensor-only (``--no-detections``: no camera boxes are written, so no tailgating or
 stop-sign events) and full: 7 days x 1 trip of 40 segments a driver, about 120-135 km, so that
 every driver meets the product's default minimum distance for a score (``scoring.min_distance_km``,
 100 km: docs/scoring.md) with nothing lowered. Fewer, longer trips than a real week's keep the
@@ -51,14 +51,13 @@ def test_three_commands_tell_careful_normal_and_aggressive_weeks_apart(tmp_path:
     sim, out, db = tmp_path / "sim", tmp_path / "out", f"sqlite:///{tmp_path / 'fleet.db'}"
     min_km = load_config().scoring.min_distance_km  # the product's default, not lowered
     # `saferoad simulate-fleet --mixed --days 7 --trips-per-day 1 --segments 40 --seed S --fleet
-    # sim-S`, the ten seeds on two processes (the simulation is most of the test's time).
-    week = partial(simulate_fleet_week, week=WEEK, days=7, trips_per_day=1, segments=40)
+    # sim-S --no-detections` (sensor-only), the ten seeds on two processes.
+    week = partial(simulate_fleet_week, week=WEEK, days=7, trips_per_day=1, segments=40, detections=False)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         jobs = [pool.submit(week, sim / f"seed-{s}", seed=s, fleet_id=f"sim-{s}") for s in SEEDS]
         manifests = [job.result() for job in jobs]
     n_trips = sum(yaml.safe_load(m.read_text())["trips"] for m in manifests)
-    for boxes in sim.rglob("detections.json"):
-        boxes.unlink()  # sensor-only
+    assert not any(sim.rglob("detections.json"))  # sensor-only
 
     first = _run(["analyze", str(sim), "-o", str(out), "--workers", "2"])
     assert f"{n_trips} recording(s) in {sim}: {n_trips} analysed" in " ".join(first.split())

@@ -124,17 +124,22 @@ def simulate(
     seed: int = 0,
     video: bool = True,
     config: SaferoadConfig | None = None,
+    detections: bool = True,
 ) -> SimulationResult:
     """Build scenario ``name`` with ``assignments`` (``key=value``; ``meta.*`` for who and
-    when), derive its ground truth by ``config``'s definitions, and write the recording."""
+    when), derive its ground truth by ``config``'s definitions, and write the recording.
+
+    ``detections=False`` writes no ``detections.json``; with ``video=False`` too the recording
+    is sensor-only: the camera's view is computed only for the labels (road events need it),
+    and every file written is byte for byte the one the full path writes."""
     cfg = config or SaferoadConfig()
     spec = get_scenario(name)
     params, meta = split_meta(assignments)
     with span("simulate.build", scenario=name, seed=seed):
         sc = spec.make(params, seed=seed)
-        camera = camera_views(sc)
+        camera = camera_views(sc, for_labels=not (video or detections))
         labels = ground_truth(sc, definitions_from_config(cfg), camera)
-    written = write_simulation(sc, out, labels, base_meta(meta), video=video, camera=camera)
+    written = write_simulation(sc, out, labels, base_meta(meta), video=video, camera=camera, detections=detections)
     get_logger("simulate").info("simulated", scenario=name, seed=seed, out=str(out), labels=len(labels))
     return SimulationResult(name, seed, written, dict(sc.params))
 
@@ -205,6 +210,7 @@ def simulate_fleet(
     vehicles: int = 3,
     weeks: int = 4,
     fleet_id: str = "sim-fleet",
+    detections: bool = True,
 ) -> Path:
     """Write ``trips`` mixed trips under ``out`` (one folder each) and ``out/manifest.yaml``
     (``recordings: [{path, labels, tags}]``, paths relative to ``out``). Drivers cycle
@@ -234,7 +240,8 @@ def simulate_fleet(
             ]  # fmt: skip
             name = f"trip-{k:0{width}d}-{scenario}"
             trip_seed = int(rng.integers(0, 2**31 - 1))
-            res = simulate(scenario, out / name, assignments=meta + params, seed=trip_seed, video=video, config=config)
+            res = simulate(scenario, out / name, assignments=meta + params, seed=trip_seed, video=video, config=config,
+                           detections=detections)  # fmt: skip
             entries.append(_manifest_entry(name, res, driver, style.name, vehicle, start, params))
     return _write_manifest(out, {"fleet": fleet_id, "seed": seed, "trips": trips, "recordings": entries})
 
@@ -311,6 +318,7 @@ def simulate_fleet_week(
     config: SaferoadConfig | None = None,
     fleet_id: str = "sim-fleet",
     timezone: str = "Asia/Tokyo",
+    detections: bool = True,
 ) -> Path:
     """Driver-weeks of mixed trips: for each of ``days`` days of ISO ``week`` and each driver
     (styles cycle careful, normal, aggressive; driver ``i`` drives vehicle ``i``),
@@ -347,7 +355,7 @@ def simulate_fleet_week(
                     name = f"{driver}-{local.date().isoformat()}-{k:02d}"
                     trip_seed = int(rng.integers(0, 2**31 - 1))
                     res = simulate("mixed_drive", out / name, assignments=meta + params, seed=trip_seed,
-                                   video=video, config=config)  # fmt: skip
+                                   video=video, config=config, detections=detections)  # fmt: skip
                     n += 1
                     entries.append(_manifest_entry(name, res, driver, style, vehicle, start, params))
     return _write_manifest(out, {"fleet": fleet_id, "seed": seed, "week": week, "trips": n, "recordings": entries})

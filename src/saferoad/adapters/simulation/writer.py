@@ -142,9 +142,12 @@ def write_simulation(
     *,
     video: bool = True,
     camera: tuple[np.ndarray, list[ObjectView]] | None = None,
+    detections: bool = True,
 ) -> WrittenRecording:
     """Write ``sc`` to ``folder``; the sensor noise comes from ``np.random.default_rng(sc.seed)``
-    in a fixed order (IMU, GPS, CAN, cabin), so a seed fixes every byte but the video's."""
+    in a fixed order (IMU, GPS, CAN, cabin), so a seed fixes every byte but the video's.
+    ``detections=False`` leaves out ``detections.json``; with ``video=False`` too the recording
+    is sensor-only and no camera view is computed here."""
     rng = np.random.default_rng(sc.seed)
     folder.mkdir(parents=True, exist_ok=True)
     files = ["meta.toml", "labels.jsonl"]
@@ -164,15 +167,18 @@ def write_simulation(
         if cabin is not None:
             write_cabin_csv(folder / "cabin.csv", cabin)
             files.append("cabin.csv")
+    n = 0
+    if not (video or detections):
+        return WrittenRecording(folder, list(labels), n, files)
     t, views = camera if camera is not None else (None, None)
     if t is None or views is None:
         t = frame_times(sc.duration_s, sc.camera.fps)
         views = object_views(sc, t)
-    with span("simulate.camera_truth", scenario=sc.name, frames=int(t.shape[0])):
-        doc = detections_document(sc, t, views)
-        (folder / "detections.json").write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
-        files.append("detections.json")
-    n = 0
+    if detections:
+        with span("simulate.camera_truth", scenario=sc.name, frames=int(t.shape[0])):
+            doc = detections_document(sc, t, views)
+            (folder / "detections.json").write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+            files.append("detections.json")
     if video:
         with span("simulate.render", scenario=sc.name, frames=int(t.shape[0])):
             renderer = SceneRenderer(sc, t, views)

@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
         ),
         seed: int = typer.Option(0, "--seed", help="Random seed (sensor noise, blinks)."),
         video: bool = typer.Option(True, "--video/--no-video", help="Render the road-camera video."),
+        detections: bool = typer.Option(True, "--detections/--no-detections", help="Write detections.json (the camera's exact boxes, for the replay detector). --no-video --no-detections: a sensor-only recording (IMU, GPS, labels), faster."),
         list_: bool = typer.Option(False, "--list", help="List scenarios, their parameters and expected events."),
         config: Path | None = ConfigOption,
         log_level: str = typer.Option("WARNING", "--log-level", help="Log level of the JSON log on stderr."),
@@ -63,7 +64,9 @@ def register(app: typer.Typer) -> None:
             from saferoad.application.simulate import simulate
 
             cfg = load_cli_config(config)
-            res = simulate(scenario, output, assignments=set_ or [], seed=seed, video=video, config=cfg)
+            res = simulate(
+                scenario, output, assignments=set_ or [], seed=seed, video=video, config=cfg, detections=detections
+            )
             events = [lb for lb in res.written.labels if lb.type != "normal"]
             console.print(
                 f"wrote [bold]{output}[/] ({', '.join(res.written.files)}): "
@@ -87,6 +90,7 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(..., "-o", "--output", help="Folder for the trips and manifest.yaml."),
         seed: int = typer.Option(0, "--seed", help="Random seed (scenario mix, parameters, noise)."),
         video: bool = typer.Option(False, "--video/--no-video", help="Render road-camera videos (slower)."),
+        detections: bool = typer.Option(True, "--detections/--no-detections", help="Write detections.json (the camera's exact boxes, for the replay detector). --no-video --no-detections: a sensor-only recording (IMU, GPS, labels), faster."),
         drivers: int = typer.Option(3, "--drivers", help="Drivers; styles cycle careful, normal, aggressive."),
         vehicles: int = typer.Option(3, "--vehicles", help="Vehicles."),
         weeks: int = typer.Option(4, "--weeks", help="Trips spread over this many weeks before 2026-11-20."),
@@ -109,7 +113,7 @@ def register(app: typer.Typer) -> None:
                     raise ValueError("--mixed derives the trip count (drivers x days x --trips-per-day): drop --trips")
                 manifest = simulate_fleet_week(
                     output, week=week, drivers=drivers, trips_per_day=trips_per_day, days=days,
-                    segments=segments, seed=seed, video=video, config=cfg, fleet_id=fleet,
+                    segments=segments, seed=seed, video=video, config=cfg, fleet_id=fleet, detections=detections,
                 )  # fmt: skip
                 n = drivers * days * trips_per_day
                 console.print(f"wrote {n} mixed trips of week {week} under [bold]{output}[/]; manifest: {manifest}")
@@ -118,6 +122,6 @@ def register(app: typer.Typer) -> None:
                 raise ValueError("give --trips N (or --mixed for driver-weeks)")
             manifest = simulate_fleet(
                 output, trips, seed=seed, video=video, config=cfg, drivers=drivers,
-                vehicles=vehicles, weeks=weeks, fleet_id=fleet,
+                vehicles=vehicles, weeks=weeks, fleet_id=fleet, detections=detections,
             )  # fmt: skip
             console.print(f"wrote {trips} trips under [bold]{output}[/]; manifest: {manifest}")
