@@ -278,8 +278,9 @@ class BackgroundUploader:
     def _run(self) -> None:
         try:
             queue = self.open_queue()
-        except Exception as err:  # reported by the caller after stop()
+        except Exception as err:  # the drive goes on; what it spools is uploaded after it
             self.error = err
+            log.warning("upload_during_drive_failed", error=f"{type(err).__name__}: {err}")
             return
         try:
             up = Uploader(queue, self.api, _StoppableClock(self._stop), **self.kw)
