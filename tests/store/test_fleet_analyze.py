@@ -14,6 +14,7 @@ from saferoad.application.fleet import fleet_items, scan_outputs, up_to_date
 from saferoad.application.simulate import simulate
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import detect_format
 
 
 def _sim(folder: Path, name: str, seed: int) -> None:
@@ -42,7 +43,7 @@ def _invoke(args: list[str]) -> tuple[int, str]:
 def test_folder_of_recordings_resumes_and_reanalyses_what_changed(fleet: Path, tmp_path: Path) -> None:
     cfg = load_config(None)
     out = tmp_path / "out"
-    items = fleet_items(fleet, out)
+    items = fleet_items(fleet, out, detect_format)
     assert [it.name for it in items] == ["day1/a", "day2/b"]
     code, text = _invoke(["analyze", str(fleet), "-o", str(out), "--workers", "2"])
     assert code == 0 and "2 recording(s)" in text and "2 analysed" in text, text

@@ -29,6 +29,7 @@ from typing import Any
 from saferoad import __version__
 from saferoad.application.context import AnalysisPorts
 from saferoad.config import SaferoadConfig
+from saferoad.ports.recordings import FormatDetector
 
 STAMP = "analyzed.json"
 """Written last into each output folder: what the outputs were made from."""
@@ -55,11 +56,9 @@ class FleetResult:
         return len(self.analysed) + len(self.skipped) + len(self.failed)
 
 
-def is_fleet_folder(path: Path) -> bool:
+def is_fleet_folder(path: Path, detect_format: FormatDetector) -> bool:
     """A folder that is not itself a recording: one with ``manifest.yaml``, or any other
     folder (its recordings are looked for below it)."""
-    from saferoad.adapters.recording import detect_format
-
     if not path.is_dir():
         return False
     if (path / "manifest.yaml").is_file():
@@ -67,9 +66,7 @@ def is_fleet_folder(path: Path) -> bool:
     return detect_format(path) is None
 
 
-def _recordings_below(root: Path) -> Iterator[Path]:
-    from saferoad.adapters.recording import detect_format
-
+def _recordings_below(root: Path, detect_format: FormatDetector) -> Iterator[Path]:
     for dirpath, dirnames, _ in os.walk(root):
         d = Path(dirpath)
         if d != root and detect_format(d) is not None:
@@ -79,9 +76,10 @@ def _recordings_below(root: Path) -> Iterator[Path]:
             dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))  # no hidden folders
 
 
-def fleet_items(fleet_dir: Path, out: Path) -> list[FleetItem]:
-    """The recordings of ``fleet_dir`` (its manifest's, else every recording folder below it)
-    and their output folders under ``out``; ``ValueError`` when there are none."""
+def fleet_items(fleet_dir: Path, out: Path, detect_format: FormatDetector) -> list[FleetItem]:
+    """The recordings of ``fleet_dir`` (its manifest's, else every recording folder below it,
+    as ``detect_format`` sees them) and their output folders under ``out``; ``ValueError`` when
+    there are none."""
     manifest = fleet_dir / "manifest.yaml"
     items: list[FleetItem] = []
     if manifest.is_file():
@@ -90,7 +88,7 @@ def fleet_items(fleet_dir: Path, out: Path) -> list[FleetItem]:
         for entry in resolve_manifest(manifest).items:
             items.append(FleetItem(entry.id, entry.path, out / entry.id))
     else:
-        for rec in _recordings_below(fleet_dir):
+        for rec in _recordings_below(fleet_dir, detect_format):
             rel = rec.relative_to(fleet_dir).as_posix()
             items.append(FleetItem(rel, rec, out / rel))
     if not items:

@@ -23,7 +23,7 @@ from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet
 from saferoad.adapters.onnx.phone import YoloxPhoneDetector
 from saferoad.adapters.outputs.files import OutputFiles
 from saferoad.adapters.ray.executor import RayExecutor
-from saferoad.adapters.recording import open_recording, read_labels
+from saferoad.adapters.recording import detect_format, open_recording, read_labels
 from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.replay.detector import ReplayDetector
 from saferoad.adapters.video import open_frames
@@ -50,7 +50,7 @@ from saferoad.ports.frames import FrameSource
 from saferoad.ports.phone import PhoneDetector
 
 __all__ = [
-    "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "make_executor",
+    "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format", "make_executor",
     "open_recording", "outputs", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
 ]
 

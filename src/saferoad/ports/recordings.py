@@ -23,3 +23,10 @@ class LabelsReader(Protocol):
     folder (``adapters/recording.read_labels``)."""
 
     def __call__(self, path: Path, /) -> list[EventLabel]: ...
+
+
+class FormatDetector(Protocol):
+    """The layout of the recording at ``path`` (``FORMAT_NAME`` of the reader that can read
+    it), None when no reader can (``adapters/recording.detect_format``)."""
+
+    def __call__(self, path: Path, /) -> str | None: ...

@@ -32,7 +32,7 @@ def analyze_fleet_cli(
     from saferoad.entrypoints import wiring
     from saferoad.observability import configure_logging
 
-    items = fleet_items(fleet_dir, output)
+    items = fleet_items(fleet_dir, output, wiring.detect_format)
     output.mkdir(parents=True, exist_ok=True)
     progress = Progress(
         TextColumn("[bold]analyze"),

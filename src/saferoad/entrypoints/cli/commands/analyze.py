@@ -40,14 +40,14 @@ def register(app: typer.Typer) -> None:
         complete and up to date (same inputs, config and version)."""
         with user_errors():
             from saferoad.application.fleet import is_fleet_folder
+            from saferoad.entrypoints import wiring
 
-            if is_fleet_folder(path):
+            if is_fleet_folder(path, wiring.detect_format):
                 from saferoad.entrypoints.cli.fleet import analyze_fleet_cli
 
                 fleet_cfg = load_cli_config(config, set_, {"perception.detector": detector})
                 analyze_fleet_cli(path, output, fleet_cfg, workers=workers, force=force)
                 return
-            from saferoad.entrypoints import wiring
             from saferoad.observability import (
                 TraceRecorder,
                 get_logger,
