@@ -393,9 +393,12 @@ def _lane_departure(p: Params) -> Scenario:
 
 
 def _smooth_step(t: FloatArray, t0: float, t1: float) -> FloatArray:
-    """0 before ``t0``, 1 after ``t1``, a cosine in between."""
+    """0 before ``t0``, 1 after ``t1``, a cosine in between (evaluated only in between: a
+    long drive calls this for every manoeuvre on its whole clock)."""
     x = np.clip((t - t0) / max(t1 - t0, 1e-9), 0.0, 1.0)
-    out: FloatArray = 0.5 - 0.5 * np.cos(math.pi * x)
+    out: FloatArray = np.where(x >= 1.0, 1.0, 0.0)  # 0.5 - 0.5 cos(pi x) at x = 1 and 0
+    mid = np.flatnonzero((x > 0.0) & (x < 1.0))
+    out[mid] = 0.5 - 0.5 * np.cos(math.pi * x[mid])
     return out
 
 
