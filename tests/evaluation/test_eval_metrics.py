@@ -27,6 +27,7 @@ from saferoad.application.evaluation.scoring import (
 from saferoad.config import load_config
 from saferoad.config.evaluation import EvaluationConfig
 from saferoad.domain.matching import PRF
+from saferoad.entrypoints.wiring import read_boxes
 
 
 def _stats(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
@@ -98,11 +99,11 @@ def test_read_box_labels_detections_json_and_mot(tmp_path: Path) -> None:
         {"track_id": 3, "cls": "vehicle", "score": 1.0, "xyxy": [1, 2, 11, 22], "distance_m": 24.5}]}]}
     p = tmp_path / "detections.json"
     p.write_text(json.dumps(doc))
-    df = read_box_labels(p)
+    df = read_box_labels(p, read_boxes)
     assert df.iloc[0][["frame", "track_id", "cls", "x2", "distance_m"]].tolist() == [0, 3, "vehicle", 11.0, 24.5]
     mot = tmp_path / "gt.txt"
     mot.write_text("1,4,10,20,30,40,1,-1,-1\n2,4,12,20,30,40,0,-1,-1\n")
-    df = read_box_labels(mot)
+    df = read_box_labels(mot, read_boxes)
     assert len(df) == 1 and df.iloc[0]["y2"] == 60.0 and math.isnan(df.iloc[0]["distance_m"])
     assert df.iloc[0]["frame"] == 0  # MOT frame 1 is video frame index 0 (tracks.parquet)
 
@@ -122,7 +123,7 @@ def test_malformed_box_labels(tmp_path: Path, content: str, match: str) -> None:
     p = tmp_path / "detections.json"
     p.write_text(content)
     with pytest.raises(ValueError, match=match) as err:
-        read_box_labels(p)
+        read_box_labels(p, read_boxes)
     assert str(p) in str(err.value)
 
 
@@ -137,7 +138,7 @@ def test_malformed_mot_line(tmp_path: Path, line: str, match: str) -> None:
     p = tmp_path / "gt.txt"
     p.write_text("1,1,1,1,1,1,1\n" + line + "\n")
     with pytest.raises(ValueError, match=match):
-        read_box_labels(p)
+        read_box_labels(p, read_boxes)
 
 
 def test_mot_classes_read_as_the_replay_detector_reads_them(tmp_path: Path) -> None:
@@ -155,7 +156,7 @@ def test_mot_classes_read_as_the_replay_detector_reads_them(tmp_path: Path) -> N
         "3,5,10,20,30,40,0,3,1\n"
         "3,6,10,20,30,40,1,-1,-1\n"
     )
-    df = read_box_labels(mot)
+    df = read_box_labels(mot, read_boxes)
     got = list(zip(df["frame"], df["track_id"], df["cls"], strict=True))
     assert got == [(0, 1, "person"), (0, 2, "vehicle"), (1, 3, "bicycle"), (2, 6, "person")]
     assert (df["score"] == 1.0).all()
@@ -229,7 +230,7 @@ def test_property_detections_json_round_trip(frames: list[list[tuple[float, floa
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "detections.json"
         p.write_text(json.dumps(doc))
-        df = read_box_labels(p)
+        df = read_box_labels(p, read_boxes)
     flat = [(k, j, c, x, y, x + w, y + h, d) for k, objs in enumerate(frames) for j, (x, y, w, h, c, d) in enumerate(objs)]
     assert len(df) == len(flat)
     for row, (k, j, c, x1, y1, x2, y2, d) in zip(df.to_dict("records"), flat, strict=True):

@@ -21,7 +21,7 @@ from saferoad.ports.detector import Detector, DetectorFactory
 from saferoad.ports.events import EventSink
 from saferoad.ports.frames import VideoChecker
 from saferoad.ports.outputs import AnalysisOutputs
-from saferoad.ports.recordings import LabelsReader, RecordingOpener
+from saferoad.ports.recordings import BoxesReader, LabelsReader, RecordingOpener
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class AnalysisPorts:
     open_recording: RecordingOpener
     read_labels: LabelsReader
     """Ground-truth labels (the evaluation's scoring)."""
+    read_boxes: BoxesReader
+    """Ground-truth boxes by frame (the evaluation's box metrics)."""
     detectors: DetectorFactory
     """The detector the config names, a replay of a labels file."""
     check_video: VideoChecker

@@ -14,6 +14,7 @@ A test or a caller that wants another adapter builds the ports with it replaced
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from saferoad.adapters.outputs.files import OutputFiles
 from saferoad.adapters.ray.executor import RayExecutor
 from saferoad.adapters.recording import detect_format, open_recording, read_labels
 from saferoad.adapters.recording.saferoad_format import read_meta
-from saferoad.adapters.replay.detector import ReplayDetector
+from saferoad.adapters.replay.detector import ReplayDetector, load_labels
 from saferoad.adapters.video import open_frames
 from saferoad.adapters.video.check import check_video
 from saferoad.adapters.video.clips import cut_clips
@@ -39,7 +40,7 @@ from saferoad.config import SaferoadConfig
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.recording import Recording
-from saferoad.domain.types import CameraIntrinsics, SpeedSeries
+from saferoad.domain.types import CameraIntrinsics, Detections, SpeedSeries
 from saferoad.observability import TraceRecorder
 from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.cabin import FaceAnalyzer as FaceAnalyzerPort
@@ -51,7 +52,7 @@ from saferoad.ports.phone import PhoneDetector
 
 __all__ = [
     "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format", "make_executor",
-    "open_recording", "outputs", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
+    "open_recording", "outputs", "read_boxes", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
 ]
 
 
@@ -66,6 +67,11 @@ class Detectors:
 
     def replay(self, path: Path) -> Detector:
         return ReplayDetector(path)
+
+
+def read_boxes(path: Path) -> Mapping[int, Detections]:
+    """Labelled boxes by frame, as the replay detector reads them."""
+    return load_labels(path).frames
 
 
 def _cabin_camera(meta: Path) -> CameraIntrinsics | None:
@@ -98,6 +104,7 @@ def analysis_ports() -> AnalysisPorts:
         outputs=outputs(),
         open_recording=open_recording,
         read_labels=read_labels,
+        read_boxes=read_boxes,
         detectors=Detectors(),
         check_video=check_video,
         cut_clips=cut_clips,

@@ -3,11 +3,12 @@ ground-truth labels."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from saferoad.domain.recording import Recording
-from saferoad.domain.types import EventLabel
+from saferoad.domain.types import Detections, EventLabel
 
 
 class RecordingOpener(Protocol):
@@ -30,3 +31,11 @@ class FormatDetector(Protocol):
     it), None when no reader can (``adapters/recording.detect_format``)."""
 
     def __call__(self, path: Path, /) -> str | None: ...
+
+
+class BoxesReader(Protocol):
+    """Labelled boxes by frame index from a ``detections.json`` or a MOT Challenge ``gt.txt``,
+    parsed as the replay detector parses them (``adapters/replay.load_labels``); errors name
+    the file and the frame or line."""
+
+    def __call__(self, path: Path, /) -> Mapping[int, Detections]: ...

@@ -13,24 +13,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from saferoad.adapters.replay import load_labels
 from saferoad.domain.tracking import iou_matrix
+from saferoad.ports.recordings import BoxesReader
 
 BOX_COLUMNS = ["frame", "track_id", "cls", "score", "x1", "y1", "x2", "y2", "distance_m"]
 CLASSES = ("vehicle", "person", "bicycle", "traffic_light", "stop_sign")
 
 
-def read_box_labels(path: Path) -> pd.DataFrame:
+def read_box_labels(path: Path, read_boxes: BoxesReader) -> pd.DataFrame:
     """Ground-truth boxes from a ``detections.json`` (docs/recording-format.md) or a MOT
-    Challenge ``gt.txt``, read by the replay detector's parser
-    (:func:`saferoad.adapters.replay.load_labels`) so labels and replayed detections of the
-    same file agree: MOT frames 1-based read 0-based, MOT class ids mapped as the replay
+    Challenge ``gt.txt``, read by ``read_boxes``, the replay detector's parser
+    (``adapters/replay.load_labels``, from the composition root) so labels and replayed
+    detections of the same file agree: MOT frames 1-based read 0-based, MOT class ids mapped as the replay
     detector maps them (no class column: ``person``), ignored and distractor rows dropped.
     Every box scores 1 (ground truth); ``track_id`` is the labelled one (-1 when the file has
     none). Errors name the file and the frame / line."""
-    labels = load_labels(path)
     rows: list[tuple[Any, ...]] = []
-    for frame, det in labels.frames.items():
+    for frame, det in read_boxes(path).items():
         n = len(det.xyxy)
         attrs = det.attributes if det.attributes is not None else ({},) * n
         dist = det.distance_m if det.distance_m is not None else np.full(n, math.nan)

@@ -44,9 +44,9 @@ def check_item(item: DatasetItem, ports: AnalysisPorts) -> ItemCheck:
         n_boxes = None
         if item.boxes == "auto":
             if rec.detections is not None and rec.detections.suffix == ".json":
-                n_boxes = len(read_box_labels(rec.detections))
+                n_boxes = len(read_box_labels(rec.detections, ports.read_boxes))
         elif item.boxes is not None:
-            n_boxes = len(read_box_labels(item.boxes))
+            n_boxes = len(read_box_labels(item.boxes, ports.read_boxes))
     except (OSError, ValueError) as err:
         return ItemCheck(item, True, rec.source_format, rec.duration_s, error=f"labels: {err}")
     return ItemCheck(item, True, rec.source_format, rec.duration_s, n_labels, n_boxes)

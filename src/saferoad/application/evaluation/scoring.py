@@ -191,7 +191,7 @@ def score_recording(
     has_tracks = (d / "tracks.parquet").is_file()
     boxes = _boxes_path(item, meta) if has_tracks or meta.get("video") else None
     if boxes is not None:
-        gt = read_box_labels(boxes)
+        gt = read_box_labels(boxes, ports.read_boxes)
         rs.gt_boxes = gt
         tp = d / "tracks.parquet"
         pred = read_tracks(tp) if tp.is_file() else gt.iloc[0:0].copy()
