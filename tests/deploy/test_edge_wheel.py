@@ -20,8 +20,10 @@ import os
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -42,6 +44,26 @@ def _edge_wheel() -> ModuleType:
 
 
 EW = _edge_wheel()
+
+
+def _ingest_server_module() -> ModuleType:
+    """tests/edge/conftest.py's loopback ingest server (device ingest API v1 contract)."""
+    path = ROOT / "tests/edge/conftest.py"
+    spec = importlib.util.spec_from_file_location("edge_ingest_server", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def ingest_server() -> Iterator[Any]:
+    srv = _ingest_server_module().IngestServer()
+    srv.start()
+    yield srv
+    srv.stop()
+
 
 # Run `saferoad ARGS` with the named top-level modules unimportable; print what happened.
 _PROBE = """
@@ -69,8 +91,10 @@ print("\\nPROBE " + json.dumps({"code": code, "loaded": loaded, "attempts": sort
 """
 
 
-def _probe(args: list[str], block: set[str], shared: Path) -> tuple[dict[str, object], str]:
-    env = {**os.environ, "SAFEROAD_SHARED": str(shared)}
+def _probe(
+    args: list[str], block: set[str], shared: Path, token: str = ""
+) -> tuple[dict[str, object], str]:
+    env = {**os.environ, "SAFEROAD_SHARED": str(shared), "SAFEROAD_DEVICE_TOKEN": token}
     run = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(sorted(block)), *args],
         capture_output=True, text=True, timeout=300, env=env,
@@ -93,6 +117,13 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cloud_modules() -> set[str]:
     modules: set[str] = EW.cloud_modules()
     return modules
+
+
+def _assert_uploaded(server: Any) -> None:
+    """The trip (opened at the drive's start), its event and clip and the trip's summary
+    reached the ingest server, each once."""
+    kinds = [k for k, _ in server.state.arrivals]
+    assert kinds[:1] == ["trip"] and sorted(kinds) == ["clip", "event", "summary", "trip"], kinds
 
 
 def _events(out: Path) -> list[dict[str, object]]:
@@ -127,12 +158,15 @@ def test_cli_names_every_cloud_extra_module() -> None:
 
 @pytest.mark.shared
 def test_edge_replay_imports_nothing_from_the_cloud(
-    recording: Path, cloud_modules: set[str], shared_dir: Path, tmp_path: Path
+    recording: Path, cloud_modules: set[str], shared_dir: Path, tmp_path: Path, ingest_server: Any
 ) -> None:
+    """The device's whole path: replay, spool, clip cut, upload during the drive."""
     out = tmp_path / "out"
     result, text = _probe(
-        ["edge", "--replay", str(recording), "--speed", "0", "--no-spool", "-o", str(out)],
-        cloud_modules, shared_dir,
+        ["edge", "--replay", str(recording), "--speed", "0", "-o", str(out),
+         "--spool", str(tmp_path / "spool.db"), "--upload",
+         "--set", f"edge.ingest_url={ingest_server.url}"],
+        cloud_modules, shared_dir, ingest_server.token,
     )  # fmt: skip
     assert result["code"] == 0, text[-3000:]
     assert result["loaded"] == [], text[-3000:]
@@ -140,6 +174,7 @@ def test_edge_replay_imports_nothing_from_the_cloud(
     # charset_normalizer), which those libraries do without; nothing saferoad imports itself
     assert set(result["attempts"]) <= {"attr", "charset_normalizer"}, result["attempts"]  # type: ignore[arg-type]
     assert [e["type"] for e in _events(out)] == ["harsh_braking"]
+    _assert_uploaded(ingest_server)
 
 
 @pytest.mark.shared
@@ -167,10 +202,11 @@ def test_blocker_catches_a_cloud_command(cloud_modules: set[str], tmp_path: Path
 @pytest.mark.shared
 @pytest.mark.timeout(300)
 def test_wheel_installs_into_a_fresh_venv_and_replays(
-    recording: Path, shared_dir: Path, tmp_path: Path
+    recording: Path, shared_dir: Path, tmp_path: Path, ingest_server: Any
 ) -> None:
     """Build the wheel, install it alone (its dependencies at the lock's versions, no cloud
-    extra) into a new venv, and run the edge recorder from that venv on a simulated drive."""
+    extra) into a new venv, and run the edge recorder from that venv on a simulated drive,
+    spooling and uploading to a loopback ingest server."""
     wheel = EW.build_wheel(tmp_path / "dist")
     venv = tmp_path / "venv"
     EW.make_venv(venv, wheel)
@@ -183,16 +219,20 @@ def test_wheel_installs_into_a_fresh_venv_and_replays(
     off_lock = {n: v for n, v in have.items() if n != "saferoad" and lock.get(n) != v}
     assert not off_lock, f"not at the lock's version: {off_lock}"
 
-    env = {**os.environ, "SAFEROAD_SHARED": str(shared_dir)}
+    env = {**os.environ, "SAFEROAD_SHARED": str(shared_dir),
+           "SAFEROAD_DEVICE_TOKEN": ingest_server.token}  # fmt: skip
     env.pop("PYTHONPATH", None)
     exe = str(venv / "bin" / "saferoad")
     out = tmp_path / "out"
     run = subprocess.run(
-        [exe, "edge", "--replay", str(recording), "--speed", "0", "--no-spool", "-o", str(out)],
+        [exe, "edge", "--replay", str(recording), "--speed", "0", "-o", str(out),
+         "--spool", str(tmp_path / "spool.db"), "--upload",
+         "--set", f"edge.ingest_url={ingest_server.url}"],
         capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert [e["type"] for e in _events(out)] == ["harsh_braking"]
+    _assert_uploaded(ingest_server)
     # the package really is the venv's copy, not this checkout's
     where = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import saferoad; print(saferoad.__file__)"],
