@@ -9,13 +9,14 @@ cloud extra, every dependency at its requirements.lock version (docs/deploy.md, 
 Used by tests/deploy/test_edge_wheel.py and benchmarks/bench_edge_install.py. The wheel is built
 from a copy of pyproject.toml, README.md and src/ (without caches or egg-info), so the build
 writes nothing into the checkout; it uses this venv's setuptools (no build isolation: nothing is
-downloaded to build). Installing uses uv's cache, and the package registry for what it lacks.
+downloaded to build) when there is one. Installing uses uv's cache, and the package registry for what it lacks.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata as md
+import importlib.util
 import json
 import re
 import shutil
@@ -114,11 +115,18 @@ def build_wheel(dist: Path) -> Path:
             src / "src",
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
         )
-        subprocess.run(
-            [_uv(), "build", "--wheel", "--no-build-isolation", "--python", sys.executable,
+        # this venv's setuptools (in the lock through grpcio-tools) when it has one; else uv
+        # fetches the build requirements into an isolated environment
+        isolation = (
+            [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+        )
+        res = subprocess.run(
+            [_uv(), "build", "--wheel", *isolation, "--python", sys.executable,
              "--out-dir", str(dist), str(src)],
-            check=True, capture_output=True, text=True, timeout=300,
+            capture_output=True, text=True, timeout=300,
         )  # fmt: skip
+        if res.returncode != 0:
+            raise RuntimeError(f"uv build failed:\n{res.stdout}\n{res.stderr}")
     wheels = sorted(dist.glob("saferoad-*.whl"), key=lambda p: p.stat().st_mtime)
     if not wheels:
         raise RuntimeError(f"no saferoad wheel in {dist}")
