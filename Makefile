@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: install demo check lint typecheck test lock update clean web-screenshots
+.PHONY: install demo check lint typecheck test lock update clean web-screenshots edge-wheel
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,11 @@ web-screenshots: install
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+# The edge as one wheel (dist/saferoad-<version>-py3-none-any.whl): its base dependencies are the
+# edge recorder's; the cloud services need the extra, `pip install "saferoad[cloud]"` (docs/deploy.md).
+edge-wheel: install
+	$(BIN)/python scripts/edge_wheel.py build dist
 
 # Dependency update: re-resolve the lock to the newest allowed versions in a work copy
 # (.update/work), run ruff, mypy and the snapshot tests there, write .update/report.md (docs/deploy.md).
