@@ -71,7 +71,7 @@ def test_a_faststart_video_cut_in_half_keeps_its_frames_and_every_sensor_event(v
     text, summary, events = _analyze(cut, tmp_path / "out")
     assert _motion(events) == _motion(full_events)  # the sensors' events all survive
     [damage] = summary["damaged"]
-    assert damage["file"] == "video.mp4" and damage["recovered"] is True
+    assert damage["file"] == "video.mp4" and damage["recovered"] is True and damage["recovery"] == "remux"
     assert 0 < damage["frames_kept"] < damage["frames_declared"] == full["road"]["frames"]
     assert summary["road"]["frames"] == damage["frames_kept"]  # every whole frame analysed
     assert "video.mp4: cut short" in text  # said at the terminal too
@@ -115,7 +115,7 @@ def test_a_video_cut_before_its_index_is_rebuilt_from_its_media_data(
     # every whole frame before the cut, less at most the last one (it may lack slices)
     assert expected - 1 <= damage["frames_kept"] <= expected < full["road"]["frames"]
     assert summary["road"]["frames"] == damage["frames_kept"]
-    assert "index lost" in text and "frame times rebuilt at a constant 10 fps" in text
+    assert "index lost" in text and "frame times rebuilt at a constant 10 fps (meta.toml [camera] fps)" in text
     # the rebuilt frames sit at their original times: the same tracks as the whole video gave
     part = pq.read_table(tmp_path / "out" / "tracks.parquet").to_pylist()
     t_cut = max(r["t_s"] for r in part)

@@ -17,6 +17,7 @@ import av
 import numpy as np
 import pytest
 
+from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.simulation.render import encode_video
 from saferoad.adapters.video.avc import Nal, access_units, find_mdat, opens_next_frame, walk_nals
 from saferoad.adapters.video.repair import recover_video
@@ -96,6 +97,19 @@ def test_a_cut_anywhere_keeps_the_frames_before_it(video: Path, tmp_path: Path, 
     assert "stopped at byte " in check.damage
     if tail == "zeros":  # what follows the last whole unit is a zero length and type
         assert "nal_unit_type 0 is not H.264" in check.damage
+
+
+def test_a_cut_inside_the_index_keeps_every_frame(video: Path, tmp_path: Path) -> None:
+    """The media data is whole when only the index at the end was cut: no frame is dropped."""
+    data = video.read_bytes()
+    mdat = find_mdat(data)
+    assert mdat is not None
+    damaged = tmp_path / "video.mp4"
+    damaged.write_bytes(data[: mdat.end + 40])  # the moov box's header and a few bytes of it
+    check = recover_video(damaged, tmp_path)
+    assert check.path is not None and check.method == "nal_scan" and check.damage is not None
+    assert "the media data ends" in check.damage
+    assert check.packets_kept == N and _same_pictures(check.path, video) == N
 
 
 @pytest.mark.parametrize("frame", [5, 17, 40])
@@ -207,3 +221,14 @@ def test_a_file_with_no_media_data_says_so(tmp_path: Path, content: bytes, why: 
     check = recover_video(damaged, tmp_path)
     assert check.path is None and check.method == "none" and check.damage is not None
     assert str(damaged) in check.damage and why in check.damage
+
+
+@pytest.mark.parametrize(("value", "read"), [("25", 25.0), ("29.97", 29.97), ("0", None), ("-10", None), ('"fast"', None)])
+def test_meta_declares_the_camera_frame_rate(tmp_path: Path, value: str, read: float | None) -> None:
+    meta = tmp_path / "meta.toml"
+    meta.write_text(f"[recording]\nstart_utc = 2026-11-20T08:15:00Z\n[camera]\nwidth = 640\nheight = 360\nfps = {value}\n")
+    if read is None:
+        with pytest.raises(ValueError, match=r"meta\.toml: \[camera\] fps: "):
+            read_meta(meta)
+    else:
+        assert read_meta(meta)[0].camera_fps == pytest.approx(read)
