@@ -22,6 +22,7 @@ from saferoad.application.ingest import _score_record, scoring_fingerprint
 from saferoad.config import SaferoadConfig
 from saferoad.domain.review import ReviewStatus, check_change, parse_status
 from saferoad.domain.scoring import safety_score, total, trip_score
+from saferoad.ports.charts import ScoreTrendChart
 from saferoad.ports.store import Store, UnitOfWork
 from saferoad.ports.web import ROLES, EventRef, UserInfo, WebRepository
 
@@ -312,12 +313,17 @@ def add_device(store: Store, fleet: str, device: str) -> str:
 
 
 def driver_overview(
-    store: Store, config: SaferoadConfig, fleet: str, driver: str, week: str | None
+    store: Store,
+    config: SaferoadConfig,
+    fleet: str,
+    driver: str,
+    week: str | None,
+    score_trend: ScoreTrendChart,
 ) -> dict[str, Any] | None:
     """What the driver page shows: every week's score, the chosen week (default: the latest)
-    with its rank, trend, trips and habitual risks, and the trend chart; ``None`` when the
-    driver has no trips in ``fleet``. Lighter than the weekly report (no per-trip figures)."""
-    from saferoad.adapters.reports import plots
+    with its rank, trend, trips and habitual risks, and the trend chart (drawn by
+    ``score_trend``); ``None`` when the driver has no trips in ``fleet``. Lighter than the
+    weekly report (no per-trip figures)."""
     from saferoad.domain.scoring import habitual_risks, previous_week, rank, safety_score, total
     from saferoad.domain.scoring import trend as week_trend
 
@@ -363,7 +369,7 @@ def driver_overview(
         "n_events": mine.n_events,
         "habits": habitual_risks(mine, total(this.values()), rules),
         "trips": briefs,
-        "plot_trend": plots.score_trend(
+        "plot_trend": score_trend(
             weeks, [r["score"] for r in rows], fleet_scores, _axis_floor(rows, fleet_scores)
         ),
     }

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from saferoad.adapters.reports import plots
 from saferoad.application import web as uc
 from saferoad.application.report import (
     ReportError,
@@ -190,7 +191,7 @@ def driver_page(request: Request, fleet: str, driver: str, week: str | None = No
     user, csrf = current_user(request)
     if not user.sees_driver(fleet, driver):
         raise uc.NotFound(f"driver {fleet}/{driver}")
-    ctx = uc.driver_overview(store_of(request), config_of(request), fleet, driver, week)
+    ctx = uc.driver_overview(store_of(request), config_of(request), fleet, driver, week, plots.score_trend)
     if ctx is None:
         raise uc.NotFound(f"driver {fleet}/{driver}")
     with store_of(request).unit_of_work() as uow:
