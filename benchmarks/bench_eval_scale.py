@@ -121,14 +121,26 @@ def _role_cpu(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, 
 
 
 class PeakMemory:
+    """Samples the process tree every 0.2 s: peak resident memory, and each process's CPU
+    as last seen (``cpu_seen``), so that a worker that exits during the run still counts."""
+
     def __init__(self) -> None:
         self.peak = 0.0
+        self.cpu_seen: dict[int, tuple[str, float]] = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
+
+    def sample_cpu(self) -> dict[int, tuple[str, float]]:
+        snap = _tree_cpu()
+        with self._lock:
+            self.cpu_seen.update(snap)
+            return dict(self.cpu_seen)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, _tree_rss_mb(os.getpid()))
+            self.sample_cpu()
             self._stop.wait(0.2)
 
     def __enter__(self) -> PeakMemory:
@@ -180,9 +192,11 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
         ex = make_executor(kind, workers)
         with ex:
             started = time.perf_counter()
-            cpu0 = _tree_cpu()
+            cpu0 = mem.sample_cpu()
             res = evaluate_dataset(ds, cfg, out, ex, ports=analysis_ports(), hooks=hooks)
-            cpu = _role_cpu(cpu0, _tree_cpu())
+            seen = mem.sample_cpu()
+            cpu = _role_cpu(cpu0, seen)
+            worker_procs = sum(1 for p, (role, _) in seen.items() if role == "worker" and p not in cpu0)
             done = time.perf_counter()
         wall = time.perf_counter() - t0
     values = dict(zip(res.scores.metrics["metric"], res.scores.metrics["value"].astype(float), strict=True))
@@ -205,6 +219,7 @@ def run(kind: str, workers: int, manifest: Path, scratch: Path) -> dict[str, Any
         "cpu_driver_s": cpu["driver"],
         "cpu_workers_s": cpu["worker"],
         "cpu_ray_system_s": cpu["ray system"],
+        "new_worker_processes": worker_procs,
         "failed": res.run.failed,
         "f1": values.get("events.f1", float("nan")),
         "metrics": res.scores.metrics[res.scores.metrics["kind"] != "timing"].reset_index(drop=True),
@@ -281,7 +296,9 @@ def main() -> None:
         print(
             f"         phases: hashing {r['hash_s']:.1f} s (driver), to the first result {r['first_result_s']:.1f} s, "
             f"results {r['results_s']:.1f} s, scoring {r['scoring_s']:.1f} s; CPU: driver {r['cpu_driver_s']:.1f} s, "
-            f"workers {r['cpu_workers_s']:.1f} s, Ray's own processes {r['cpu_ray_system_s']:.1f} s",
+            f"workers {r['cpu_workers_s']:.1f} s, Ray's own processes {r['cpu_ray_system_s']:.1f} s; "
+            f"worker processes started during it: {r['new_worker_processes']}; workers busy "
+            f"{r['cpu_workers_s'] / max(r['results_s'] + r['first_result_s'], 1e-9):.2f} cores on average",
             flush=True,
         )
     by: Callable[[str, int], dict[str, Any]] = lambda k, w: next(r for r in results if r["kind"] == k and r["workers"] == w)  # noqa: E731
