@@ -11,11 +11,14 @@ cut must be rejected at its first NAL unit, never decoded.
 from __future__ import annotations
 
 import struct
+import tempfile
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.simulation.render import encode_video
@@ -97,6 +100,25 @@ def test_a_cut_anywhere_keeps_the_frames_before_it(video: Path, tmp_path: Path, 
     assert "stopped at byte " in check.damage
     if tail == "zeros":  # what follows the last whole unit is a zero length and type
         assert "nal_unit_type 0 is not H.264" in check.damage
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keep=st.floats(0.02, 0.99), tail=st.binary(max_size=3000))
+def test_any_cut_with_any_bytes_after_it_rebuilds_only_true_frames(video: Path, keep: float, tail: bytes) -> None:
+    """Hypothesis: wherever the cut falls and whatever follows it, every rebuilt frame is one
+    the intact file shows at that time, and at most one whole frame before the cut is lost."""
+    data = video.read_bytes()
+    cut = int(len(data) * keep)
+    with tempfile.TemporaryDirectory() as tmp:
+        damaged = Path(tmp) / "video.mp4"
+        damaged.write_bytes(data[:cut] + tail)
+        check = recover_video(damaged, Path(tmp))
+        expected = sum(1 for pos, size in _packets(video) if pos + size <= cut)
+        if check.path is None:  # only when no whole key frame precedes the cut
+            assert expected <= 1 and check.damage is not None and "no complete key frame" in check.damage
+            return
+        assert expected - 1 <= check.packets_kept <= expected
+        assert _same_pictures(check.path, video) == check.packets_kept
 
 
 def test_a_cut_inside_the_index_keeps_every_frame(video: Path, tmp_path: Path) -> None:
