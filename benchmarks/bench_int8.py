@@ -6,16 +6,24 @@ shared labelled frames.
 
 Without ``--int8`` the INT8 model is made first with ``saferoad.adapters.onnx.quantize`` (the
 code behind ``saferoad model quantize``), calibrated on ``--frames`` frames of the shared road
-videos. Then, each figure next to its FP32 baseline measured in the same run:
+videos other than the highway clip (which is evaluated below: calibration never sees the
+evaluation frames). Then, each figure next to its FP32 baseline measured in the same run:
 
 - speed: one 1-thread session each (spinning off, as the pipeline runs them), the same
   pre-processed 720p highway frames, runs interleaved FP32 / INT8; median ms and frames a second;
-- where the time goes: ONNX Runtime's profiler, kernel time by operator type;
+- where the time goes: ONNX Runtime's profiler, kernel time by operator type, and the graph
+  ONNX Runtime actually runs after its optimisations (``executed_ops``): which operators stay
+  float between DequantizeLinear / QuantizeLinear;
+- where the accuracy goes: per-tensor SQNR of INT8 against FP32 on the KITTI frames
+  (``layer_errors``, ONNX Runtime's ``qdq_loss_debug``), at the first layers and the heads;
 - accuracy: KITTI object frames 000000-000002 (their 2D boxes, class-agnostic recall and
   precision of road-class detections at IoU 0.5, DontCare regions ignored); the LISA frames
   (stop signs found on the five stop frames, stop signs claimed on the four others, with
   ``tiles = 3`` as docs/perception.md uses for small signs); the 38-frame highway clip, which has
   no boxes: how far INT8 agrees with FP32 (F1 at IoU 0.5, same road class).
+
+``--variants`` then quantizes again with each of ONNX Runtime's documented settings in
+``VARIANTS`` and prints the same accuracy counts and the output SQNR for each (no timing).
 
 Target (issue 19): INT8 ≥ 1.5× FP32 (at least 1.3×) with the accuracy kept.
 """
@@ -39,13 +47,24 @@ import onnxruntime as ort
 from saferoad.adapters.onnx.backend import OnnxBackend
 from saferoad.adapters.onnx.card import ModelCard, default_models_root, load_card
 from saferoad.adapters.onnx.detector import ModelDetector, preprocess_image
-from saferoad.adapters.onnx.quantize import quantize_card
+from saferoad.adapters.onnx.quantize import executed_ops, layer_errors, quantize_card
 from saferoad.adapters.video.frames import open_frames
 from saferoad.domain.tracking import iou_matrix
 from saferoad.domain.types import Detections, Frame, RoadClass
 
 SHARED = default_models_root().parent
 KITTI_ROAD = {"Car", "Van", "Truck", "Tram", "Pedestrian", "Person_sitting", "Cyclist"}
+EVAL_CLIP = "highway_vehicles_720p.mp4"
+# ONNX Runtime's quantization settings (its documentation: per-channel, reduce_range for CPUs
+# without VNNI, calibration methods, op_types_to_quantize / nodes_to_exclude, extra_options)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "per-tensor weights": {"per_channel": False},
+    "reduce_range (7-bit weights)": {"reduce_range": True},
+    "SiLU float (Conv/Add/Concat/MaxPool/Resize only)": {"op_types": ["Conv", "Add", "Concat", "MaxPool", "Resize"]},
+    "stem float (first 3 convolutions)": {"exclude": ["Conv_41", "Conv_44", "Conv_47"]},
+    "percentile 99.99": {"method": "percentile", "extra_options": {"CalibPercentile": 99.99}},
+    "MinMax moving average": {"extra_options": {"CalibMovingAverage": True}},
+}
 
 
 def _session(path: Path, profile: str | None = None) -> ort.InferenceSession:
@@ -157,6 +176,33 @@ def _agreement(ref: list[Detections], got: list[Detections]) -> tuple[float, flo
     return f1, float(np.mean(ious)) if ious else float("nan"), n_ref, n_got
 
 
+def _kitti_inputs(card: ModelCard) -> list[dict[str, np.ndarray]]:
+    paths = sorted((SHARED / "data" / "kitti-object" / "image_2").glob("*.png"))
+    return [{card.input_name: preprocess_image(cv2.imread(str(p)), card)[0]} for p in paths]
+
+
+def _accuracy(card: ModelCard) -> str:
+    det = ModelDetector(card, OnnxBackend(card.model_path(), warmup=1))
+    tiled = ModelDetector(card, OnnxBackend(card.model_path(), warmup=1), tiles=3)
+    found, n_gt, n_ok, n_det = _kitti(det)
+    hit, n_stop, false, n_other = _lisa(tiled)
+    return (
+        f"KITTI recall {found}/{n_gt}, precision {n_ok}/{n_det}; LISA stop signs "
+        f"found {hit}/{n_stop}, claimed on {false}/{n_other} other frames"
+    )
+
+
+def _output_sqnr(fp32: Path, int8: Path, inputs: list[dict[str, np.ndarray]]) -> float:
+    """SQNR (dB) of the INT8 model's raw output against FP32's over ``inputs``."""
+    a, b = _session(fp32), _session(int8)
+    sig = err = 0.0
+    for x in inputs:
+        ya, yb = a.run(None, x)[0], b.run(None, x)[0]
+        sig += float((ya.astype(np.float64) ** 2).sum())
+        err += float(((ya - yb).astype(np.float64) ** 2).sum())
+    return 10 * np.log10(sig / err) if err else float("inf")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--card", default="yolox-nano")
@@ -165,19 +211,20 @@ def main() -> None:
     ap.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"])
     ap.add_argument("--int8-head", action="store_true", help="quantize the output head too (to see what it costs)")
     ap.add_argument("--runs", type=int, default=150, help="timed runs per model")
+    ap.add_argument("--variants", action="store_true", help="also the accuracy of each setting in VARIANTS")
     args = ap.parse_args()
     load = os.getloadavg()
     print(f"cores: {os.cpu_count()}; load average {load[0]:.1f} (other jobs share the cores: compare within a run)")
     card = load_card(args.card)
     tmp = Path(tempfile.mkdtemp(prefix="bench-int8-"))
+    videos = [v for v in sorted((SHARED / "data" / "video").glob("*.mp4")) if v.name != EVAL_CLIP]
     if args.int8 is None:
-        videos = sorted((SHARED / "data" / "video").glob("*.mp4"))
         res = quantize_card(
             card, tmp / "int8", videos, n_frames=args.frames, method=args.method, float_head=not args.int8_head
         )
         print(
-            f"quantized in {res.seconds:.1f} s on {res.calibration_frames} frames ({args.method}); "
-            f"ops: {dict(list(res.quantized_nodes.items())[:6])}"
+            f"quantized in {res.seconds:.1f} s on {res.calibration_frames} frames of "
+            f"{', '.join(v.name for v in videos)} ({args.method})"
         )
         int8_dir = tmp / "int8"
     else:
@@ -185,7 +232,7 @@ def main() -> None:
     card8 = load_card(int8_dir)
     models = {"fp32": card.model_path(), "int8": card8.model_path()}
 
-    frames = open_frames(SHARED / "data" / "video" / "highway_vehicles_720p.mp4")
+    frames = open_frames(SHARED / "data" / "video" / EVAL_CLIP)
     images = [f.image for f in frames]
     frames.close()
     blobs = [preprocess_image(img, card)[0] for img in images]
@@ -195,7 +242,7 @@ def main() -> None:
     print(f"\nmodel only, 1 thread, {args.runs} interleaved runs on {len(blobs)} 720p frames")
     for k in models:
         print(f"  {k}: median {med[k]:.2f} ms ({1000 / med[k]:.1f} fps), best {min(times[k]) * 1000:.2f} ms")
-    print(f"  INT8 speed-up: {med['fp32'] / med['int8']:.2f}x (target 1.5x, at least 1.3x)")
+    print(f"  INT8 speed-up: {med['fp32'] / med['int8']:.2f}x median, {min(times['fp32']) / min(times['int8']):.2f}x best (target 1.5x, at least 1.3x)")
 
     print("\nwhere the time goes (ONNX Runtime profiler, kernel ms a run; profiling adds overhead)")
     for k, p in models.items():
@@ -203,23 +250,41 @@ def main() -> None:
         total = sum(prof.values())
         top = ", ".join(f"{op} {ms:.2f} ({100 * ms / total:.0f}%)" for op, ms in list(prof.items())[:6])
         print(f"  {k}: {total:.2f} ms: {top}")
+    print("\nthe graph ONNX Runtime runs (after its optimisations; 1 thread)")
+    for k, p in models.items():
+        print(f"  {k}: {executed_ops(p)}")
+    run8 = executed_ops(models["int8"])
+    floats = {op: n for op, n in run8.items() if "QLinear" not in op and op not in ("QuantizeLinear", "DequantizeLinear")}
+    print(f"  int8, not QLinear* nor Q/DQ (float, or UINT8 moved without arithmetic): {floats}")
+
+    kitti = _kitti_inputs(card)
+    rows = layer_errors(models["fp32"], models["int8"], kitti)
+    convs = [r for r in rows if r[1] == "Conv"]
+    print("\nwhere the accuracy goes: SQNR of INT8 against FP32 on the KITTI frames (dB, accumulated from the input)")
+    print("  first convolutions: " + ", ".join(f"{n} {db:.1f}" for n, _, db in convs[:5]))
+    acts = [r for r in rows if r[1] == "Mul"]  # YOLOX's SiLU outputs (x * sigmoid(x))
+    print("  first SiLU outputs (Mul): " + ", ".join(f"{n} {db:.1f}" for n, _, db in acts[:5]))
+    print("  last convolutions (the head's predictions): " + ", ".join(f"{n} {db:.1f}" for n, _, db in convs[-6:]))
+    print(f"  convolutions under 10 dB: {sum(db < 10 for _, _, db in convs)} of {len(convs)}")
+    print(f"  model output: {_output_sqnr(models['fp32'], models['int8'], kitti):.1f} dB")
 
     print("\naccuracy")
     dets: dict[str, Any] = {}
     for k, c in (("fp32", card), ("int8", card8)):
         det = ModelDetector(c, OnnxBackend(c.model_path(), warmup=1))
-        tiled = ModelDetector(c, OnnxBackend(c.model_path(), warmup=1), tiles=3)
-        found, n_gt, n_ok, n_det = _kitti(det)
-        hit, n_stop, false, n_other = _lisa(tiled)
         dets[k] = [det.detect(Frame(i, 0.0, img)) for i, img in enumerate(images)]
-        print(
-            f"  {k}: KITTI recall {found}/{n_gt}, precision {n_ok}/{n_det}; LISA stop signs "
-            f"found {hit}/{n_stop}, claimed on {false}/{n_other} other frames; "
-            f"highway boxes {sum(len(d.xyxy) for d in dets[k])}"
-        )
+        print(f"  {k}: {_accuracy(c)}; highway boxes {sum(len(d.xyxy) for d in dets[k])}")
     f1, miou, n_ref, n_got = _agreement(dets["fp32"], dets["int8"])
     print(f"  highway clip, INT8 against FP32: F1 {f1:.3f} (IoU >= 0.5, same class), mean IoU {miou:.3f}, boxes {n_got} vs {n_ref}")
 
+    if args.variants:
+        print(f"\nvariants (the same {args.frames} calibration frames; node names are YOLOX-nano's)")
+        for name, kw in VARIANTS.items():
+            kw = {"method": args.method} | kw
+            res = quantize_card(card, tmp / "variant", videos, n_frames=args.frames, **kw)
+            c = load_card(tmp / "variant")
+            sq = _output_sqnr(models["fp32"], c.model_path(), kitti)
+            print(f"  {name}: output SQNR {sq:.1f} dB; {_accuracy(c)} (quantized in {res.seconds:.0f} s)", flush=True)
 
 if __name__ == "__main__":
     main()

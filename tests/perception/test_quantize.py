@@ -15,7 +15,13 @@ from typer.testing import CliRunner
 from saferoad.adapters.onnx.backend import OnnxBackend
 from saferoad.adapters.onnx.card import load_card
 from saferoad.adapters.onnx.detector import ModelDetector
-from saferoad.adapters.onnx.quantize import calibration_blobs, output_tail
+from saferoad.adapters.onnx.quantize import (
+    calibration_blobs,
+    executed_ops,
+    layer_errors,
+    output_tail,
+    quantize_card,
+)
 from saferoad.adapters.video.frames import open_frames
 from saferoad.domain.types import Frame
 from saferoad.entrypoints.cli.app import app
@@ -101,3 +107,22 @@ def test_output_tail_stops_at_the_last_convolutions() -> None:
 def test_bad_method_is_a_user_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["model", "quantize", "yolox-nano", "-o", str(tmp_path), "--method", "bogus"])
     assert res.exit_code == 2 and "--method" in res.output
+
+
+def test_executed_ops_and_layer_errors_show_what_runs_and_where_it_drifts(tmp_path: Path, shared_dir: Path) -> None:
+    """The diagnostics behind benchmarks/bench_int8.py on a real INT8 model: ONNX Runtime runs
+    every convolution as QLinearConv (none left float), and the per-tensor SQNR against FP32 is
+    finite for every convolution and lower at the head than at the first one (errors accumulate)."""
+    video = shared_dir / "data" / "video" / "parking_lot_cars.mp4"
+    fp32 = load_card("yolox-nano")
+    res = quantize_card(fp32, tmp_path / "int8", [video], n_frames=4, exclude=["Conv_41"])
+    ran = executed_ops(res.model_path)
+    # the excluded first convolution runs in float; every other one is fused to QLinearConv
+    assert ran.get("microsoft:QLinearConv") == 112 and ran.get("nchwc:Conv", 0) + ran.get("Conv", 0) == 1
+    assert "microsoft:QuickGelu" in executed_ops(fp32.model_path())  # FP32's SiLU, fused
+    inputs = [{fp32.input_name: calibration_blobs(fp32, [video], 1)[0]}]
+    rows = layer_errors(fp32.model_path(), res.model_path, inputs)
+    by_name = {name: db for name, _, db in rows}
+    convs = [db for _, op, db in rows if op == "Conv"]
+    assert len(convs) >= 100 and all(np.isfinite(convs))
+    assert np.median(convs[-10:]) < by_name["Conv_41"]  # errors accumulate towards the head

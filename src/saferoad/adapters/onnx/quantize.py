@@ -176,6 +176,62 @@ def _op_counts(path: Path) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+def executed_ops(path: Path, *, threads: int = 1) -> dict[str, int]:
+    """Operator counts of the graph ONNX Runtime's CPU provider actually runs for the model at
+    ``path``, after all its graph optimisations (QDQ fused into ``QLinear*`` kernels, NCHWc or
+    NHWC layouts, fused activations); contrib operators are named ``domain:op``. Whatever is
+    neither ``QLinear*`` nor ``Quantize``/``DequantizeLinear`` in an INT8 model runs in float
+    (or on UINT8 without re-quantizing: Concat, MaxPool, Reshape, Resize ...)."""
+    # deferred: onnx and onnxruntime are needed by quantization and its benchmark only
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="saferoad-opt-") as tmp:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+        ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        graph = onnx.load(opts.optimized_model_filepath, load_external_data=False).graph
+    counts: dict[str, int] = {}
+    for node in graph.node:
+        key = f"{node.domain.split('.')[-1]}:{node.op_type}" if node.domain else node.op_type
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def layer_errors(
+    fp32_path: Path, int8_path: Path, inputs: Sequence[dict[str, NDArray[np.float32]]]
+) -> list[tuple[str, str, float]]:
+    """(node, operator, SQNR in dB) for every float-model tensor the INT8 model also computes,
+    in graph order: how far the INT8 model's value of that tensor is from the float model's on
+    ``inputs`` (signal power over error power, errors accumulated from the input on). ONNX
+    Runtime's ``qdq_loss_debug``; where it falls steeply is where the accuracy goes."""
+    # deferred: onnx and onnxruntime.quantization are needed by the benchmark only
+    import onnx
+    from onnxruntime.quantization.qdq_loss_debug import (
+        collect_activations,
+        compute_activation_error,
+        create_activation_matching,
+        modify_model_output_intermediate_tensors,
+    )
+
+    with tempfile.TemporaryDirectory(prefix="saferoad-qdq-debug-") as tmp:
+        f_aug, q_aug = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        modify_model_output_intermediate_tensors(str(fp32_path), str(f_aug))
+        modify_model_output_intermediate_tensors(str(int8_path), str(q_aug))
+        f_act = collect_activations(str(f_aug), list(inputs))
+        q_act = collect_activations(str(q_aug), list(inputs))
+    errors = compute_activation_error(create_activation_matching(q_act, f_act))
+    nodes = onnx.load(str(fp32_path), load_external_data=False).graph.node
+    rows = []
+    for node in nodes:
+        err = errors.get(node.output[0]) if node.output else None
+        if err is not None and "xmodel_err" in err:
+            rows.append((node.name, node.op_type, float(err["xmodel_err"])))
+    return rows
+
+
 def quantize_card(
     card: ModelCard,
     out_dir: Path,
@@ -186,10 +242,18 @@ def quantize_card(
     per_channel: bool = True,
     float_head: bool = True,
     models_root: Path | None = None,
+    reduce_range: bool = False,
+    op_types: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    extra_options: dict[str, Any] | None = None,
 ) -> QuantizeResult:
     """Write ``out_dir/model.onnx`` (static INT8, QDQ) and ``out_dir/card.toml`` for
     ``card``'s model, calibrated on ``n_frames`` frames of ``calibration``. ``float_head``:
-    keep :func:`output_tail` in float (the default; off only to measure what it costs)."""
+    keep :func:`output_tail` in float (the default; off only to measure what it costs).
+    ``reduce_range`` (7-bit weights, for CPUs without VNNI), ``op_types`` (the operator types
+    to quantize; default all ONNX Runtime can), ``exclude`` (more node names kept float) and
+    ``extra_options`` (``quantize_static``'s, e.g. ``CalibPercentile``) are passed to ONNX
+    Runtime as they are; benchmarks/bench_int8.py ``--variants`` measures them."""
     # deferred: onnx and onnxruntime.quantization are needed by this command only
     import onnx
     from onnx import version_converter
@@ -234,7 +298,10 @@ def quantize_card(
             activation_type=QuantType.QUInt8,  # U8S8: S8 activations ran 2.3x slower here
             weight_type=QuantType.QInt8,
             calibrate_method=methods[method],
-            nodes_to_exclude=keep_float,
+            nodes_to_exclude=keep_float + list(exclude),
+            reduce_range=reduce_range,
+            extra_options=dict(extra_options or {}),
+            **({"op_types_to_quantize": list(op_types)} if op_types else {}),
         )
         q: Any = onnx.load(str(Path(tmp) / "int8.onnx"))
         sources = ", ".join(str(s) for s in calibration)
