@@ -223,23 +223,27 @@ def test_clips_from_a_real_video_with_seeking(shared_dir: Path, tmp_path: Path) 
         assert edge[2] > 150 and edge[0] < 120
 
 
-def test_unreadable_video_is_reported_and_the_rest_analysed(tmp_path: Path) -> None:
-    """An MP4 cut off before its index (moov at the end) cannot be opened: the run goes on
-    without its frames (issue #14: the recording a crash leaves behind gives every event the
-    sensors show) and summary.json → damaged names the file and says nothing was recovered;
-    a warning says so at the terminal. (A faststart MP4 cut part-way keeps its whole frames:
-    tests/robustness/test_truncated_video.py.)"""
+def test_video_cut_before_its_index_is_rebuilt_and_reported(tmp_path: Path) -> None:
+    """An MP4 cut off before its index (moov at the end) cannot be opened as it is: its frames
+    are rebuilt from the media data (the simulator repeats SPS/PPS in-band), the road rules run on
+    them, and summary.json → damaged names the file and says how it was recovered; a warning says
+    so at the terminal (issue #14: the recording a crash leaves behind gives every event the
+    sensors and the frames before the cut show; the byte-level cases are in
+    tests/robustness/test_truncated_video_rebuild.py)."""
     rec = tmp_path / "tail"
     simulate("tailgating", rec, assignments=["at_s=2", "close_in_s=8", "hold_s=13",
                                              "duration_s=30"], seed=3)
     video = rec / "video.mp4"
     data = video.read_bytes()
     video.write_bytes(data[: int(len(data) * 0.8)])
-    with pytest.warns(UserWarning, match=r"video\.mp4: cannot open video.*the video is left out"):
+    with pytest.warns(UserWarning, match=r"video\.mp4: cannot open video.*rebuilt from the media data"):
         res = _analyze(rec, tmp_path / "out")
     [damage] = res.summary["damaged"]
-    assert damage["file"] == "video.mp4" and damage["recovered"] is False
+    assert damage["file"] == "video.mp4" and damage["recovered"] is True
+    assert damage["recovery"] == "nal_scan" and damage["parameter_sets"] == "in-band"
     assert "cannot open video" in damage["problem"]
+    # the tailgating the camera saw before the cut (at 2-15 s of a 30 s drive cut at 80 %) is kept
+    assert [e.type.value for e in _road(res.events)] == ["tailgating"]
 
 
 def test_comma2k19_radar_road_events_snapshot(shared_dir: Path, approx_snapshot) -> None:  # type: ignore[no-untyped-def]
