@@ -44,8 +44,10 @@ for the lead vehicle (kept for three estimates, then back to ``±corridor_half_w
 
 from __future__ import annotations
 
+import importlib
 import math
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -267,6 +269,7 @@ class TracksWriter:
     def __init__(self, path: Path, flush_rows: int = 4096) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _prefetch_pandas()
         self._writer = pq.ParquetWriter(str(path), TRACKS_SCHEMA)
         self._rows: dict[str, list[Any]] = {n: [] for n in TRACKS_SCHEMA.names}
         self.flush_rows = flush_rows
@@ -312,6 +315,24 @@ class TracksWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_PANDAS_PREFETCH: list[threading.Thread] = []
+
+
+def _prefetch_pandas() -> None:
+    """Import pandas in a background thread, once per process. PyArrow imports it the
+    first time it builds an array (``pa.table``, ``pa.array``: a check for pandas objects),
+    which here is the first row group the writer flushes: 0.4-1.5 s in the caller's
+    thread in the middle of a run, with the inference pool waiting on it (measured:
+    docs/perception.md, "Whole saferoad detect"). Started with the writer, the import
+    overlaps the first frames instead."""
+    if "pandas" in sys.modules or _PANDAS_PREFETCH:
+        return
+    # deliberately deferred heavy import, run off the caller's thread (see the docstring)
+    t = threading.Thread(target=importlib.import_module, args=("pandas",), name="saferoad-prefetch", daemon=True)
+    _PANDAS_PREFETCH.append(t)
+    t.start()
 
 
 def _num_or_none(v: Any) -> float | None:
