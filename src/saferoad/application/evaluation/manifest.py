@@ -33,8 +33,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from saferoad.adapters.recording.jsonl import read_text
-
 MANIFEST_VERSION = 1
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
@@ -187,7 +185,15 @@ def parse_manifest(text: str, source: Path) -> Manifest:
 
 
 def load_manifest(path: Path) -> Manifest:
-    return parse_manifest(read_text(path, error=ManifestError, missing="manifest not found"), path)
+    # The manifest module already walks the file system itself (globs, existence checks); the
+    # YAML file is read here too, with the same messages as adapters/recording/jsonl.read_text.
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    except UnicodeDecodeError as err:
+        raise ManifestError(f"{path}: not UTF-8 text ({err.reason})") from None
+    return parse_manifest(text, path)
 
 
 def _resolve_spec(
