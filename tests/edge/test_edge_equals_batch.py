@@ -7,18 +7,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
+from saferoad.adapters.simulation.render import encode_video
+from saferoad.adapters.video import open_frames
 from saferoad.application.edge import EdgeRecorder
 from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig, load_config
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
-from saferoad.domain.types import Event
+from saferoad.domain.types import Event, EventType
 from saferoad.entrypoints.cli.app import app
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, cabin_ports
+from saferoad.ports.cabin import CabinPorts
 
 STREAMED = {Family.MOTION, Family.ROAD, Family.CABIN}
 """Every family: motion, road camera (from a detections file; radar for comma2k19), cabin track."""
@@ -44,11 +48,13 @@ def _assert_same(batch: list[Event], edge: list[Event], tol_s: float, where: str
             assert s.peak[k] == pytest.approx(v, abs=1e-3, rel=1e-3), (where, k)
 
 
-def _compare(path: Path, cfg: SaferoadConfig, families: dict[Family, int] | None = None) -> int:
+def _compare(
+    path: Path, cfg: SaferoadConfig, families: dict[Family, int] | None = None, cabin: CabinPorts | None = None
+) -> int:
     rec = open_recording(path)
     analysed = analyze_recording(rec, cfg)
     batch = _streamed(analysed.events)
-    report = EdgeRecorder(cfg).replay(rec, speed=0)
+    report = EdgeRecorder(cfg, cabin_ports=cabin).replay(rec, speed=0)
     # the graded manoeuvres (contract 1) per kind and band are analyze's; in heading-free mode a
     # push's direction comes from the window's turns (batch: the whole trip's), so a lower-band
     # braking may count as an acceleration or back: there, braking + acceleration per band agree
@@ -151,3 +157,51 @@ def test_speeding_with_a_limit_and_with_zones(tmp_path: Path) -> None:
     events: dict[Family, int] = {}
     _compare(rec, load_config(None, {"road_events": {"speed_zones": str(zones)}}), events)
     assert events.get(Family.ROAD, 0) >= 1
+
+
+def _gif_frames(path: Path) -> list[np.ndarray]:
+    src = open_frames(path)
+    try:
+        return [f.image for f in src]
+    finally:
+        src.close()
+
+
+@pytest.mark.shared
+def test_cabin_camera_streamed(shared_dir: Path, tmp_path: Path) -> None:
+    """The cabin camera streamed: a recording whose cabin.mp4 is made of the shared cabin clips
+    (the male clip forward and back as the driver's baseline, his closed eyes held 2 s, the
+    female clip turning, 6 s of a covered lens) with a GPS at 54 km/h. The recorder reads the
+    video frame by frame through the same face pipeline and phone detector: analyze's events,
+    each emitted at the frame that completes it."""
+    cabin = shared_dir / "data" / "cabin"
+    male = _gif_frames(cabin / "head-pose-face-detection-male.gif")
+    female = _gif_frames(cabin / "head-pose-face-detection-female.gif")
+    covered = [np.zeros_like(male[0])] * 72
+    seq = male + male[::-1] + [male[-1]] * 24 + male[::-1] + female + female[::-1] + covered + male
+    fps = 12.0
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "meta.toml").write_text(
+        "[recording]\nstart_utc = 2026-11-20T08:15:00Z\n\n[cabin_camera]\nwidth = 480\nheight = 270\nhfov_deg = 60.0\n"
+    )
+    (rec / "gps.csv").write_text("t_s,lat,lon,speed_mps,course_deg,alt_m\n" + "".join(
+        f"{t:.1f},35.0,{139.0 + t * 1.5e-4:.6f},15.0,90.0,10.0\n" for t in np.arange(0.0, len(seq) / fps + 1.0, 0.5)
+    ))  # fmt: skip
+    encode_video(rec / "cabin.mp4", iter(seq), fps, 480, 270, crf=12, preset="medium")  # the eyes stay legible
+    cfg = SaferoadConfig()
+    ports = cabin_ports()
+    # the equality (types, times within one 50 Hz sample, evidence) and the motion/distance checks
+    families: dict[Family, int] = {}
+    assert _compare(rec, cfg, families, cabin=ports) == 2 and families == {Family.CABIN: 2}
+    report = EdgeRecorder(cfg, cabin_ports=ports).replay(open_recording(rec), speed=0)
+    assert report.cabin_frames == len(seq)
+    assert [e.type for e in report.events] == [EventType.DROWSINESS, EventType.CAMERA_OBSTRUCTED]
+    frame = 1.0 / fps + 1e-6
+    lag = dict(zip((e.type for e in report.events), report.sensor_lag_s, strict=True))
+    # stated latency: an episode's event goes out at the first frame after it ended; a
+    # drowsiness cluster closes cluster_gap_s after its last slow closure
+    assert 0.0 <= lag[EventType.CAMERA_OBSTRUCTED] <= frame
+    assert cfg.cabin.cluster_gap_s <= lag[EventType.DROWSINESS] <= cfg.cabin.cluster_gap_s + frame
+    # without the cabin ports the video is not streamed (warned), nothing invented
+    assert [e for e in EdgeRecorder(cfg).replay(open_recording(rec), speed=0).events if spec(e.type).family == Family.CABIN] == []

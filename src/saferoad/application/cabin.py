@@ -6,6 +6,7 @@ speed in; per-frame signals and ``drowsiness`` / ``distraction`` / ``camera_obst
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
 from saferoad.domain.cabin.phone import Box
 from saferoad.domain.cabin.signals import CabinSample
-from saferoad.domain.types import CameraIntrinsics, Event, SpeedSeries
+from saferoad.domain.types import CameraIntrinsics, Event, Frame, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.cabin import CabinPorts, FaceAnalyzer
 from saferoad.ports.phone import PhoneDetector
@@ -153,6 +154,31 @@ def resolve_cabin_source(source: str, ports: CabinPorts) -> CabinSource:
     return CabinSource(source, track=False, intrinsics=ports.read_camera(meta), meta=meta)
 
 
+def frame_samples(
+    frames: Iterable[Frame],
+    analyzer: FaceAnalyzer,
+    phone: PhoneDetector | None = None,
+    time_offset_s: float = 0.0,
+) -> Iterator[CabinSample]:
+    """Each cabin frame's :class:`CabinSample`: the face pipeline, then the phone detector
+    near the face; a frame whose time does not increase is skipped with a warning. Lazy, one
+    frame at a time: analyze's cabin stage and the edge recorder's cabin stream share it."""
+    log = get_logger("cabin")
+    last_t = -math.inf
+    for frame in frames:
+        if frame.t_s <= last_t:
+            log.warning("cabin_frame_time_not_increasing", frame=frame.index, t_s=frame.t_s)
+            continue
+        last_t = frame.t_s
+        s = analyzer.analyze(frame)
+        if phone is not None:
+            ph = phone.detect(frame, _face_box(analyzer))
+            s = replace(s, phone_score=ph.score, phone_at=ph.position)
+        if time_offset_s:
+            s = replace(s, t_s=s.t_s + time_offset_s)
+        yield s
+
+
 def run_cabin_video(
     source: str | Path,
     config: CabinConfig | None = None,
@@ -183,20 +209,8 @@ def run_cabin_video(
     states: list[CabinState] = []
     events: list[Event] = []
     frames = ports.open_video(source)
-    log = get_logger("cabin")
-    last_t = -math.inf
     try:
-        for frame in frames:
-            if frame.t_s <= last_t:
-                log.warning("cabin_frame_time_not_increasing", frame=frame.index, t_s=frame.t_s)
-                continue
-            last_t = frame.t_s
-            s = ana.analyze(frame)
-            if phone is not None:
-                ph = phone.detect(frame, _face_box(ana))
-                s = replace(s, phone_score=ph.score, phone_at=ph.position)
-            if time_offset_s:
-                s = replace(s, t_s=s.t_s + time_offset_s)
+        for s in frame_samples(frames, ana, phone, time_offset_s):
             state, evs = mon.update(s, speed_at(s.t_s))
             samples.append(
                 replace(s, eyes_closed=state.eyes_closed)

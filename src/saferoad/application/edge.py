@@ -34,13 +34,12 @@ import numpy as np
 from saferoad import __version__
 from saferoad.adapters.cabin.track import read_cabin_csv
 from saferoad.adapters.loop.segments import LoopStore
-from saferoad.application.cabin import thresholds_from_config
+from saferoad.application.edge_cabin import CabinStream
 from saferoad.application.edge_fast import FastRoadAlerts
 from saferoad.application.stages.motion import params_from_config
 from saferoad.config import SaferoadConfig
 from saferoad.config.edge import EdgeConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
-from saferoad.domain.cabin.monitor import CabinMonitor
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.motion.streaming import (
     StreamingMotion,
@@ -53,6 +52,7 @@ from saferoad.domain.motion.streaming import (
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event, SpeedSeries
 from saferoad.observability import get_logger
+from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.edge import AlertSink, Clock, EventSpool
 
 if TYPE_CHECKING:
@@ -147,6 +147,8 @@ class EdgeReport:
     late_ticks: int = 0
     """Steps the recorder began after their sensor time had passed on the paced clock."""
     max_buffered_samples: int = 0
+    cabin_frames: int = 0
+    """Cabin frames (or ``cabin.csv`` samples) that went through the streaming cabin monitor."""
     max_waiting_frames: int = 0
     """Road frames held for their final ego speed (bounded by the motion guard x fps)."""
     clips: int = 0
@@ -191,6 +193,7 @@ class EdgeReport:
             "ticks": self.ticks,
             "late_ticks": self.late_ticks,
             "max_buffered_samples": self.max_buffered_samples,
+            "cabin_frames": self.cabin_frames,
             "max_waiting_frames": self.max_waiting_frames,
             "clips": self.clips,
             "loop": dict(self.loop),
@@ -467,10 +470,14 @@ class EdgeRecorder:
         clock: Clock | None = None,
         clip_dir: Path | None = None,
         loop: LoopStore | None = None,
+        cabin_ports: CabinPorts | None = None,
     ) -> None:
         """``clip_dir``: where clips are cut before they go into the spool (with a spool and
-        a recording with video; default: none are cut)."""
+        a recording with video; default: none are cut). ``cabin_ports``: the face pipeline and
+        phone detector for a cabin camera (``wiring.cabin_ports()``); without them a recording's
+        cabin video is not streamed (warned) and its ``cabin.csv`` track, if any, is used."""
         self.config = config
+        self.cabin_ports = cabin_ports
         self.clip_dir = clip_dir
         self.loop = loop
         """Loop recording of the sensor streams (``edge.loop_dir``), retention after each segment."""
@@ -491,11 +498,6 @@ class EdgeRecorder:
         cfg = self.config
         ecfg = cfg.edge
         speed = ecfg.speed if speed is None else speed
-        if recording.cabin_video is not None:
-            log.warning(
-                "edge_cabin_video_not_streamed",
-                note="the cabin camera is not streamed yet: cabin rules run on a cabin.csv track only",
-            )
         trip_id = trip_id_for(recording)
         report = EdgeReport(trip_id)
         meta = recording.meta
@@ -518,12 +520,13 @@ class EdgeRecorder:
         if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
             self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir)
         speeding = SpeedingStream.build(recording, cfg)
-        cabin = cabin_track(recording)
-        monitor = CabinMonitor(thresholds_from_config(cfg.cabin), classify_eyes=False) if cabin else None
-        cabin_t = np.asarray([s.t_s for s in cabin], dtype=np.float64)
+        cabin = self._cabin_stream(recording)
+        cabin_t0 = None if cabin is None else cabin.first_t()
         series = [s for s in (recording.imu, recording.gps, recording.can_speed) if s is not None and len(s)]
-        starts = [float(s.t_s[0]) for s in series] + ([float(cabin_t[0])] if cabin else [])
-        ends = [float(s.t_s[-1]) for s in series] + ([float(cabin_t[-1])] if cabin else [])
+        starts = [float(s.t_s[0]) for s in series] + ([cabin_t0] if cabin_t0 is not None else [])
+        # a video's last frame time is known once read: frames after the sensors' end are drained at the end
+        cabin_end = self._cabin_end if cabin is not None and self._cabin_end is not None else cabin_t0
+        ends = [float(s.t_s[-1]) for s in series] + ([cabin_end] if cabin_end is not None else [])
         if not starts:
             raise ValueError(f"{recording.path}: no IMU, GPS, CAN or cabin samples to replay")
         t_first, t_last = min(starts), max(ends)
@@ -570,11 +573,9 @@ class EdgeRecorder:
             if self._clips is not None and self.spool is not None:
                 for event_id, data in self._clips.due(newest):
                     self.spool.add_clip(event_id, data)
-            if monitor is not None:
-                i, j = (int(k) for k in np.searchsorted(cabin_t, (a, b), side="left"))
-                for s in cabin[i:j]:
-                    _, evs = monitor.update(s, motion.speed_at(s.t_s))
-                    self._deliver(report, evs, s.t_s, arrived)
+            if cabin is not None:
+                for completed_s, evs in cabin.arrive(b, motion.speed_at):
+                    self._deliver(report, evs, completed_s, arrived)
             if self.loop is not None and self.loop.push(min(b, t_last), imu_c, gps_c, can_c):
                 self._retain()
             report.ticks += 1
@@ -611,8 +612,10 @@ class EdgeRecorder:
                 "segments_locked": len(self.loop.last_plan.locked) if self.loop.last_plan else 0,
                 "max_over_budget_bytes": self.loop.max_over_budget,
             }
-        if monitor is not None:
-            self._deliver(report, monitor.finish(), t_last, arrived)
+        if cabin is not None:
+            for completed_s, evs in cabin.finish(motion.speed_at):
+                self._deliver(report, evs, max(completed_s, t_last), arrived)
+            report.cabin_frames = cabin.frames
         if self._fast is not None:
             self._fast.finish()
             report.fast_road = {"confirmed": self._fast.confirmed, "retracted": self._fast.retracted}
@@ -633,6 +636,26 @@ class EdgeRecorder:
         for sink in self.sinks:
             sink.status({"state": "idle", "trip_id": trip_id, "events": len(report.events)})
         return report
+
+    _cabin_end: float | None = None
+
+    def _cabin_stream(self, recording: Recording) -> CabinStream | None:
+        """The cabin camera streamed (with ``cabin_ports``), else the ``cabin.csv`` track, as
+        analyze's cabin stage chooses (a video first)."""
+        self._cabin_end = None
+        cfg = self.config.cabin
+        if recording.cabin_video is not None:
+            if self.cabin_ports is not None:
+                return CabinStream.from_video(recording.cabin_video, cfg, self.cabin_ports, recording.meta.cabin_camera)
+            log.warning(
+                "edge_cabin_video_not_streamed",
+                note="no cabin ports given to the recorder: cabin rules run on a cabin.csv track only",
+            )
+        track = cabin_track(recording)
+        if not track:
+            return None
+        self._cabin_end = track[-1].t_s
+        return CabinStream.from_track(track, cfg, CABIN_TRACK)
 
     def _deliver(self, report: EdgeReport, events: list[Event], completed_s: float, arrived: float) -> None:
         for ev in events:
