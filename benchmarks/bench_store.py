@@ -40,12 +40,11 @@ sys.path.insert(0, str(REPO / "src"))
 from saferoad.adapters.sql import open_store  # noqa: E402
 from saferoad.application import report as rep  # noqa: E402
 from saferoad.application.ingest import (  # noqa: E402
-    ingest_outputs,
-    load_output,
     rescore_weeks,
     scoring_fingerprint,
 )
 from saferoad.config import load_config  # noqa: E402
+from saferoad.entrypoints.wiring import ingest_outputs, load_output  # noqa: E402
 
 TYPES = ["harsh_braking", "harsh_acceleration", "harsh_cornering", "tailgating", "speeding"]
 DURATION_S = 120.0

@@ -14,9 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from saferoad.adapters.outputs import FILE_MODE, MANIFEST, check_complete, run_folder
-from saferoad.application.ingest import MalformedOutput, find_outputs, load_output
+from saferoad.application.ingest import MalformedOutput
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import find_outputs, load_output
 
 
 @pytest.fixture(scope="module")

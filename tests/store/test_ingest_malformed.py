@@ -17,11 +17,10 @@ from hypothesis import strategies as st
 
 from saferoad.application.ingest import (
     MalformedOutput,
-    find_outputs,
-    load_output,
     read_events,
 )
 from saferoad.config import load_config
+from saferoad.entrypoints.wiring import find_outputs, load_output, outputs_reader
 
 CFG = load_config()
 
@@ -285,7 +284,7 @@ valid_event = st.builds(
 def test_valid_events_read_back_exactly(events: list[dict[str, Any]], tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
-    got = read_events(path, tmp_path, duration_s=300.0)
+    got = read_events(path, tmp_path, duration_s=300.0, reader=outputs_reader())
     assert [g.data for g in got] == events
     assert [g.line for g in got] == list(range(1, len(events) + 1))
 
@@ -330,7 +329,7 @@ def test_any_line_is_read_or_rejected_with_its_line_number(
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in prefix) + junk + "\n")
     try:
-        got = read_events(path, tmp_path, duration_s=300.0)
+        got = read_events(path, tmp_path, duration_s=300.0, reader=outputs_reader())
     except MalformedOutput as err:
         assert f"events.jsonl:{len(prefix) + 1}:" in str(err)
     else:

@@ -17,9 +17,10 @@ from PIL import Image
 from saferoad.adapters.sql import open_store
 from saferoad.adapters.sql.store import SqlStore
 from saferoad.application import report as rep
-from saferoad.application.ingest import find_outputs, ingest_outputs
 from saferoad.config import load_config
 from saferoad.domain.scoring import safety_score
+from saferoad.entrypoints import wiring
+from saferoad.entrypoints.wiring import find_outputs, ingest_outputs
 
 CFG = load_config(overrides={"scoring": {"min_distance_km": 50.0}})
 
@@ -175,7 +176,7 @@ def test_pdf_pages_are_not_blank(fleet_store: SqlStore, chromium_bin: str, tmp_p
 
 def test_trip_report_from_output(make_output: Any, tmp_path: Path) -> None:
     out = make_output(tmp_path / "trip", style="aggressive", seed=11)
-    html = rep.trip_report_from_output(out, tmp_path / "report" / "trip.html")
+    html = wiring.trip_report_from_output(out, tmp_path / "report" / "trip.html")
     text = html.read_text()
     for part in ("route-map", "speed-profile", "timeline", "habits"):
         assert f'data-part="{part}"' in text
@@ -196,7 +197,7 @@ def test_unscored_trip_report_gives_the_reason_not_points_lost(make_output: Any,
     for i, ev in enumerate(events):  # the first three of an aggressive trip, in two minutes
         ev["start_s"], ev["end_s"] = 10.0 + 30.0 * i, 12.0 + 30.0 * i
     out = make_output(tmp_path / "trip", seed=11, duration_s=120.0, events=events)
-    text = rep.trip_report_from_output(out, tmp_path / "report" / "trip.html").read_text()
+    text = wiring.trip_report_from_output(out, tmp_path / "report" / "trip.html").read_text()
     assert text.count('data-part="event"') == 3
     assert "km needed for a score" in text
     assert "Points lost" not in text

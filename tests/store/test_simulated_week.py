@@ -18,10 +18,9 @@ from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.sql import open_store
-from saferoad.application.ingest import find_outputs, ingest_outputs
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, find_outputs, ingest_outputs
 
 WEEK = "2026-W47"
 STYLE_OF = {"D-001": "careful", "D-002": "normal", "D-003": "aggressive"}

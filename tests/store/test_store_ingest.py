@@ -18,8 +18,9 @@ from sqlalchemy import inspect, select, text
 from saferoad.adapters.sql import open_store
 from saferoad.adapters.sql.migrate import current_revision, downgrade, head_revision, upgrade
 from saferoad.adapters.sql.models import Base, ScoreRow
-from saferoad.application.ingest import MalformedOutput, find_outputs, ingest_outputs
+from saferoad.application.ingest import MalformedOutput
 from saferoad.config import load_config
+from saferoad.entrypoints.wiring import find_outputs, ingest_outputs
 
 REPO = Path(__file__).resolve().parents[2]
 SAFEROAD = str(Path(sys.executable).with_name("saferoad"))
@@ -170,7 +171,7 @@ def test_killed_ingest_leaves_no_partial_trip(db_url: str, week_outputs: Path) -
         "import sys; from pathlib import Path\n"
         "from saferoad.observability import configure_logging\n"
         "from saferoad.adapters.sql import open_store\n"
-        "from saferoad.application.ingest import find_outputs, ingest_outputs\n"
+        "from saferoad.entrypoints.wiring import find_outputs, ingest_outputs\n"
         "from saferoad.config import load_config\n"
         "configure_logging('INFO')\n"
         "store = open_store(sys.argv[2])\n"

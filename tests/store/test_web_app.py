@@ -345,8 +345,8 @@ def test_odd_requests_get_4xx_not_5xx(web: tuple[SqlStore, Any]) -> None:
 def test_reanalysed_trip_keeps_its_review(web: tuple[SqlStore, Any], tmp_path: Path) -> None:
     import shutil
 
-    from saferoad.application.ingest import ingest_outputs
     from saferoad.application.web import change_status
+    from saferoad.entrypoints.wiring import ingest_outputs
 
     store, app = web
     cfg = app.state.config

@@ -15,9 +15,9 @@ from typing import Any
 
 from saferoad.adapters.sql import open_store
 from saferoad.adapters.sql.store import SqlStore
-from saferoad.application.ingest import find_outputs, ingest_outputs
 from saferoad.application.web import add_user
 from saferoad.config import SaferoadConfig, load_config
+from saferoad.entrypoints.wiring import find_outputs, ingest_outputs
 
 PASSWORDS = {
     "admin": "admin-pass-1",

@@ -26,8 +26,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saferoad.adapters.outputs import IncompleteOutput, check_complete, is_staging
-from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
 from saferoad.config import SaferoadConfig, config_hash
 from saferoad.domain.ego_speed import haversine_m
 from saferoad.domain.scoring import (
@@ -41,6 +39,7 @@ from saferoad.domain.scoring import (
 )
 from saferoad.domain.types import Direction, EventType, Severity
 from saferoad.observability import get_logger, span
+from saferoad.ports.outputs import OutputsReader
 from saferoad.ports.store import EventRecord, ScoreRecord, TripIds, TripRecord, UnitOfWork
 
 TIMELINE_REQUIRED = ("t_s", "lat", "lon", "speed_mps")
@@ -70,14 +69,14 @@ class IngestResult:
         return len(self.added) + len(self.replaced) + len(self.unchanged)
 
 
-def find_outputs(path: Path) -> list[Path]:
+def find_outputs(path: Path, *, reader: OutputsReader) -> list[Path]:
     """``path`` itself when it is an analyze output, else every output below it (sorted)."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if (path / "summary.json").is_file():
         return [path]
     # a run folder never swapped in (a run that was killed) is not an output
-    found = sorted(p.parent for p in path.rglob("summary.json") if not is_staging(p.relative_to(path)))
+    found = sorted(p.parent for p in path.rglob("summary.json") if not reader.is_staging(p.relative_to(path)))
     if not found:
         raise MalformedOutput(f"{path}: no analyze output here (no summary.json found)")
     return found
@@ -86,11 +85,11 @@ def find_outputs(path: Path) -> list[Path]:
 # --- reading and checking one output ----------------------------------------------------
 
 
-def complete_run(out_dir: Path) -> dict[str, Any]:
+def complete_run(out_dir: Path, *, reader: OutputsReader) -> dict[str, Any]:
     """The ``run.json`` of a finished analyze run; an interrupted one is refused."""
     try:
-        return check_complete(out_dir, sizes=False)
-    except IncompleteOutput as err:
+        return reader.finished_run(out_dir)
+    except ValueError as err:
         raise MalformedOutput(str(err)) from None
 
 
@@ -109,8 +108,8 @@ def _number(where: str, data: dict[str, Any], key: str, *, minimum: float | None
     return float(v)
 
 
-def _read_json(path: Path) -> Any:
-    return read_json(path, error=MalformedOutput, missing="missing (not an analyze output?)")
+def _read_json(path: Path, reader: OutputsReader) -> Any:
+    return reader.read_json(path, error=MalformedOutput, missing="missing (not an analyze output?)")
 
 
 @dataclass(frozen=True)
@@ -124,8 +123,8 @@ class SummaryInfo:
     data: dict[str, Any]
 
 
-def read_summary(path: Path) -> SummaryInfo:
-    return check_summary(_read_json(path), str(path))
+def read_summary(path: Path, *, reader: OutputsReader) -> SummaryInfo:
+    return check_summary(_read_json(path, reader), str(path))
 
 
 def check_summary(data: Any, where: str) -> SummaryInfo:
@@ -216,12 +215,12 @@ def _media(out_dir: Path, where: str, evidence: dict[str, Any], kind: str) -> Pa
     return None
 
 
-def read_events(path: Path, out_dir: Path, duration_s: float) -> list[RawEvent]:
+def read_events(path: Path, out_dir: Path, duration_s: float, *, reader: OutputsReader) -> list[RawEvent]:
     """Check every line of ``events.jsonl``; errors name ``file:line`` and the field."""
     if not path.is_file():
         raise MalformedOutput(f"{path}: missing (not an analyze output?)")
     out: list[RawEvent] = []
-    for lineno, where, data in iter_jsonl(path, error=MalformedOutput):
+    for lineno, where, data in reader.iter_jsonl(path, error=MalformedOutput):
         check_event(data, where, duration_s)
         evidence = data.get("evidence") or {}
         clip = _media(out_dir, where, evidence, "clip")
@@ -364,14 +363,14 @@ def _hash_file(h: Any, path: Path) -> None:
 
 
 def identify(
-    out_dir: Path, *, driver: str | None = None, vehicle: str | None = None
+    out_dir: Path, *, reader: OutputsReader, driver: str | None = None, vehicle: str | None = None
 ) -> tuple[str, str, SummaryInfo, TripIds]:
     """``(trip_key, content_hash, summary, ids)`` of an output, from its summary and the bytes
     of its files, without parsing events or timeline (what re-ingesting needs to see that
     nothing changed)."""
     out_dir = out_dir.resolve()
-    complete_run(out_dir)
-    info = read_summary(out_dir / "summary.json")
+    complete_run(out_dir, reader=reader)
+    info = read_summary(out_dir / "summary.json", reader=reader)
     ids = info.ids
     if driver or vehicle:
         ids = TripIds(
@@ -397,16 +396,17 @@ def load_output(
     out_dir: Path,
     config: SaferoadConfig,
     *,
+    reader: OutputsReader,
     driver: str | None = None,
     vehicle: str | None = None,
 ) -> TripRecord:
     """Read and check one analyze output folder; the trip it describes, ready to store."""
     out_dir = out_dir.resolve()
-    run_id = complete_run(out_dir).get("run_id")
-    trip_key, content_hash, info, ids = identify(out_dir, driver=driver, vehicle=vehicle)
+    run_id = complete_run(out_dir, reader=reader).get("run_id")
+    trip_key, content_hash, info, ids = identify(out_dir, reader=reader, driver=driver, vehicle=vehicle)
     tl_path = out_dir / "timeline.parquet"
     tl = read_timeline(tl_path) if tl_path.exists() or info.distance_km is None else None
-    raw_events = read_events(out_dir / "events.jsonl", out_dir, info.duration_s)
+    raw_events = read_events(out_dir / "events.jsonl", out_dir, info.duration_s, reader=reader)
     counts: dict[str, int] = {}
     for ev in raw_events:
         counts[ev.data["type"]] = counts.get(ev.data["type"], 0) + 1
@@ -450,7 +450,7 @@ def load_output(
         )
     summary = {k: v for k, v in info.data.items() if k not in VOLATILE_SUMMARY_KEYS}
     store = config.store
-    if complete_run(out_dir).get("run_id") != run_id:
+    if complete_run(out_dir, reader=reader).get("run_id") != run_id:
         raise MalformedOutput(f"{out_dir}: replaced by a new analyze run while being read; ingest again")
     return TripRecord(
         trip_key=trip_key,
@@ -572,12 +572,14 @@ def ingest_outputs(
     outputs: Sequence[Path],
     config: SaferoadConfig,
     *,
+    reader: OutputsReader,
     driver: str | None = None,
     vehicle: str | None = None,
 ) -> IngestResult:
     """Store and score every output in ``outputs`` in one unit of work (all or nothing).
 
-    ``uow_factory`` is ``store.unit_of_work``.
+    ``uow_factory`` is ``store.unit_of_work``; ``reader`` reads the output folders
+    (``wiring.outputs_reader()``; ``wiring.ingest_outputs`` passes it).
     """
     log = get_logger("ingest")
     rules = config.scoring.rules()
@@ -587,13 +589,13 @@ def ingest_outputs(
     drivers: set[tuple[str, str, str]] = set()
     with span("store.ingest", outputs=len(outputs)) as info, uow_factory() as uow:
         for i, out_dir in enumerate(outputs):
-            key, content_hash, _, _ = identify(out_dir, driver=driver, vehicle=vehicle)
+            key, content_hash, _, _ = identify(out_dir, reader=reader, driver=driver, vehicle=vehicle)
             found = uow.trips.find(key)
             if found is not None and found[1] == content_hash:
                 result.unchanged.append(str(out_dir))
                 result.trip_ids[str(out_dir)] = found[0]
                 continue
-            trip = load_output(out_dir, config, driver=driver, vehicle=vehicle)
+            trip = load_output(out_dir, config, reader=reader, driver=driver, vehicle=vehicle)
             if found is not None:
                 old = uow.trips.get(found[0])
                 assert old is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -573,29 +572,3 @@ TEMPLATES = {"driver": "driver_week.html.j2", "trip": "trip.html.j2", "fleet": "
 def write(context: dict[str, Any], output: Path) -> Path:
     """Write a report context to ``output`` (``.html`` or ``.pdf``)."""
     return write_report(TEMPLATES[context["kind"]], context, output)
-
-
-def trip_report_from_output(
-    out_dir: Path, html_path: Path, pdf: bool = False, config: SaferoadConfig | None = None
-) -> Path:
-    """A trip report straight from one ``saferoad analyze`` output (what ``saferoad demo`` ends
-    with): the output is ingested into a throw-away SQLite store and reported from there, so
-    the report is the same one ``saferoad report --trip`` gives. With ``pdf`` a PDF is written
-    beside the HTML (same name, ``.pdf``). Returns the HTML path."""
-    from saferoad.adapters.sql import open_store
-    from saferoad.application.ingest import ingest_outputs
-    from saferoad.config import load_config
-
-    cfg = config or load_config()
-    with tempfile.TemporaryDirectory(prefix="saferoad-report-db-") as d:
-        store = open_store(f"sqlite:///{Path(d) / 'report.db'}")
-        try:
-            res = ingest_outputs(store.unit_of_work, [Path(out_dir)], cfg)
-            trip_id = next(iter(res.trip_ids.values()))
-            ctx = trip_context(store, cfg, trip_id)
-        finally:
-            store.close()
-    html = write(ctx, Path(html_path))
-    if pdf:
-        write(ctx, html.with_suffix(".pdf"))
-    return html

@@ -14,15 +14,18 @@ A test or a caller that wants another adapter builds the ports with it replaced
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from saferoad import __version__
 from saferoad.adapters.cabin.analyzer import FaceAnalyzer
 from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet
 from saferoad.adapters.onnx.phone import YoloxPhoneDetector
 from saferoad.adapters.outputs.files import OutputFiles
+from saferoad.adapters.outputs.reader import OutputsFolderReader
 from saferoad.adapters.ray.executor import RayExecutor
 from saferoad.adapters.recording import detect_format, open_recording, read_labels
 from saferoad.adapters.recording.saferoad_format import read_meta
@@ -32,10 +35,12 @@ from saferoad.adapters.video.check import check_video
 from saferoad.adapters.video.clips import cut_clips
 from saferoad.application import analyze as _analyze
 from saferoad.application import cabin as _cabin
+from saferoad.application import ingest as _ingest
 from saferoad.application.analyze import AnalysisResult
 from saferoad.application.cabin import CabinResult, CabinSource
 from saferoad.application.context import AnalysisPorts
 from saferoad.application.evaluation.executors import LocalExecutor
+from saferoad.application.ingest import IngestResult
 from saferoad.config import SaferoadConfig
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.signals import CabinSample
@@ -48,11 +53,15 @@ from saferoad.ports.detector import Detector
 from saferoad.ports.events import EventSink
 from saferoad.ports.executor import TaskExecutor
 from saferoad.ports.frames import FrameSource
+from saferoad.ports.outputs import OutputsReader
 from saferoad.ports.phone import PhoneDetector
+from saferoad.ports.store import TripRecord
 
 __all__ = [
-    "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format", "make_executor",
-    "open_recording", "outputs", "read_boxes", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
+    "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
+    "find_outputs", "ingest_outputs", "load_output", "make_executor", "open_recording", "outputs",
+    "outputs_reader", "read_boxes", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
+    "trip_report_from_output",
 ]
 
 
@@ -60,6 +69,66 @@ __all__ = [
 def outputs() -> OutputFiles:
     """The analyze output folder's writer (``adapters/outputs``)."""
     return OutputFiles(__version__)
+
+
+@cache
+def outputs_reader() -> OutputsReader:
+    """The analyze output folders' reader for ingest (``adapters/outputs/reader.py``)."""
+    return OutputsFolderReader()
+
+
+def find_outputs(path: Path) -> list[Path]:
+    """:func:`saferoad.application.ingest.find_outputs` with this process's reader."""
+    return _ingest.find_outputs(path, reader=outputs_reader())
+
+
+def load_output(
+    out_dir: Path, config: SaferoadConfig, *, driver: str | None = None, vehicle: str | None = None
+) -> TripRecord:
+    """:func:`saferoad.application.ingest.load_output` with this process's reader."""
+    return _ingest.load_output(out_dir, config, reader=outputs_reader(), driver=driver, vehicle=vehicle)
+
+
+def ingest_outputs(
+    uow_factory: Any,
+    outputs: Sequence[Path],
+    config: SaferoadConfig,
+    *,
+    driver: str | None = None,
+    vehicle: str | None = None,
+) -> IngestResult:
+    """:func:`saferoad.application.ingest.ingest_outputs` with this process's reader."""
+    return _ingest.ingest_outputs(
+        uow_factory, outputs, config, reader=outputs_reader(), driver=driver, vehicle=vehicle
+    )
+
+
+def trip_report_from_output(
+    out_dir: Path, html_path: Path, pdf: bool = False, config: SaferoadConfig | None = None
+) -> Path:
+    """A trip report straight from one ``saferoad analyze`` output (what ``saferoad demo`` ends
+    with): the output is ingested into a throw-away SQLite store and reported from there, so
+    the report is the same one ``saferoad report --trip`` gives. With ``pdf`` a PDF is written
+    beside the HTML (same name, ``.pdf``). Returns the HTML path."""
+    # deferred on purpose: SQLAlchemy and the report's plotting (Matplotlib) are heavy, and
+    # every analyze loads this module
+    from saferoad.adapters.sql import open_store
+    from saferoad.application import report as _report
+    from saferoad.config import load_config
+
+    cfg = config or load_config()
+    with tempfile.TemporaryDirectory(prefix="saferoad-report-db-") as d:
+        store = open_store(f"sqlite:///{Path(d) / 'report.db'}")
+        try:
+            res = ingest_outputs(store.unit_of_work, [Path(out_dir)], cfg)
+            trip_id = next(iter(res.trip_ids.values()))
+            ctx = _report.trip_context(store, cfg, trip_id)
+        finally:
+            store.close()
+    html = _report.write(ctx, Path(html_path))
+    if pdf:
+        _report.write(ctx, html.with_suffix(".pdf"))
+    return html
 
 
 class Detectors:

@@ -3,7 +3,7 @@ layout, its file mode and its format version; docs/recording-format.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -39,3 +39,31 @@ class AnalysisOutputs(Protocol):
         ...
 
     def write_timeline(self, path: Path, timeline: Mapping[str, NDArray[np.float64]]) -> None: ...
+
+
+@runtime_checkable
+class OutputsReader(Protocol):
+    """Reads finished analyze output folders as ``saferoad ingest`` needs them: which folders
+    are runs never swapped in, a run's ``run.json``, and its JSON and JSON-lines files with
+    the file (and line) in every error."""
+
+    def is_staging(self, path: Path) -> bool:
+        """Whether ``path`` is (inside) a run folder that was never swapped in."""
+        ...
+
+    def finished_run(self, out_dir: Path) -> dict[str, Any]:
+        """``run.json`` of a finished run after checking every file it lists is there (sizes
+        not compared); a ``ValueError`` naming the file for an interrupted or foreign one."""
+        ...
+
+    def read_json(self, path: Path, *, error: Callable[[str], ValueError], missing: str) -> Any:
+        """The JSON value in ``path``; ``error(message)`` naming the file (``missing``: what
+        to say when it is not there) or the file and line."""
+        ...
+
+    def iter_jsonl(
+        self, path: Path, *, error: Callable[[str], ValueError]
+    ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """``(line, "FILE:LINE", object)`` for each non-blank line; ``error(message)`` naming
+        the file and line for one that is not a JSON object."""
+        ...

@@ -38,6 +38,7 @@ def _edge_demo(res: Any, cfg: Any, output: Path, speed: float) -> None:
     from saferoad.application.edge import CallbackSink, EdgeRecorder
     from saferoad.application.edge_sinks import open_spool
     from saferoad.domain.alerts import Alert
+    from saferoad.entrypoints.wiring import cabin_ports
 
     def show(a: Alert) -> None:
         kind = "early alert" if a.provisional else "alert"
@@ -51,7 +52,8 @@ def _edge_demo(res: Any, cfg: Any, output: Path, speed: float) -> None:
     spool = open_spool(cfg.edge, spool_path)
     try:
         rep = EdgeRecorder(
-            cfg, sinks=[CallbackSink(show)], spool=spool, clip_dir=output / "edge-spool.db.cutting"
+            cfg, sinks=[CallbackSink(show)], spool=spool, clip_dir=output / "edge-spool.db.cutting",
+            cabin_ports=cabin_ports(),
         ).replay(open_recording(res.recording_dir), speed=speed)
     finally:
         spool.close()
@@ -116,7 +118,7 @@ def register(app: typer.Typer) -> None:
                 f"outputs: {res.analysis_dir} (events.jsonl, summary.json), recording: {res.recording_dir}, "
                 f"log: {output / 'log.jsonl'}"
             )
-            from saferoad.application.report import trip_report_from_output
+            from saferoad.entrypoints.wiring import trip_report_from_output
 
             report = trip_report_from_output(
                 res.analysis_dir, output / "trip-report.html", pdf=pdf, config=cfg

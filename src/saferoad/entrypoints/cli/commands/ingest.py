@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
             configure_logging(log_level)
             from saferoad.application.fleet import scan_outputs
-            from saferoad.application.ingest import ingest_outputs
+            from saferoad.entrypoints.wiring import ingest_outputs
 
             cfg = load_cli_config(config, set_)
             scan = scan_outputs(path)
