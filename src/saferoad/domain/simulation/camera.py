@@ -216,43 +216,89 @@ def _view(
     return ObjectView(track_id, cls, xyxy, distance, visible.astype(np.int64), [], corners)
 
 
+def _distance(fwd: FloatArray, vehicle: bool) -> FloatArray:
+    """An object's distance from its corners' forward distances ``(F, 8)``: a vehicle's nearest
+    corner ahead (-1 with none ahead), another object's nearest corner."""
+    if not vehicle:
+        out: FloatArray = fwd.min(axis=1)
+        return out
+    dist = np.min(np.where(fwd > 0, fwd, np.inf), axis=1)
+    return np.where(np.isfinite(dist), dist, -1.0)
+
+
+def _subset(poses: EgoPoses, idx: IntArray) -> EgoPoses:
+    return EgoPoses(poses.t[idx], poses.x[idx], poses.y[idx], poses.heading[idx], poses.s[idx], poses.v[idx])
+
+
+def _object_view(
+    sc: Scenario,
+    poses: EgoPoses,
+    track_id: int,
+    cls: str,
+    road_sd: tuple[FloatArray, FloatArray],
+    dims: tuple[float, float, float, float],
+    *,
+    vehicle: bool = False,
+    for_labels: bool = False,
+) -> ObjectView:
+    """The view of a box ``dims`` (length, width, height, bottom above the road) whose
+    rear-centre is at road ``(s, d)`` in each frame.
+
+    ``for_labels``: the corners, boxes and distance are computed only in the frames where a
+    corner can be ahead of the camera and within its range (the horizontal distance of a
+    corner from the rear-centre is at most ``hypot(length, width / 2)``; 1 m of margin), the
+    rest are not listed; ``distance_m`` there is NaN and ``corners`` is ``None``. In the
+    frames computed every step is the same per-frame arithmetic, so what is listed, its box
+    and its distance are those of the full view."""
+    cam = sc.camera
+    s, d = road_sd
+    length, width, height, z0 = dims
+    if not for_labels:
+        c = box_corners(sc, s, d, length, width, height, z0)
+        xc, yc, zc, fwd = to_camera(cam, poses, *c)
+        return _view(sc, (xc, yc, zc), track_id, cls, c, _distance(fwd, vehicle))
+    rx, ry = sc.road.world(s, d)
+    fwd_ref = (rx - poses.x) * np.cos(poses.heading) + (ry - poses.y) * np.sin(poses.heading)
+    reach = math.hypot(length, width / 2.0) + 1.0
+    idx = np.flatnonzero((fwd_ref - reach <= cam.max_range_m) & (fwd_ref + reach > 0.0))
+    n = s.shape[0]
+    xyxy = np.full((n, 4), np.nan)
+    distance = np.full(n, np.nan)
+    visible = np.zeros(n, dtype=np.int64)
+    if idx.size:
+        c = box_corners(sc, s[idx], d[idx], length, width, height, z0)
+        xc, yc, zc, fwd = to_camera(cam, _subset(poses, idx), *c)
+        near = _view(sc, (xc, yc, zc), track_id, cls, c, _distance(fwd, vehicle))
+        xyxy[idx], distance[idx], visible[idx] = near.xyxy, near.distance_m, near.visible
+    return ObjectView(track_id, cls, xyxy, distance, visible, [], None)
+
+
 def object_views(sc: Scenario, t: FloatArray, *, for_labels: bool = False) -> list[ObjectView]:
     """Every actor of ``sc`` as the road camera sees it at frame times ``t``.
 
     ``for_labels``: only what the ground truth reads (:func:`~saferoad.domain.simulation.truth.road_labels`:
-    vehicles, stop signs and traffic lights, without the lamps' per-frame attributes), for a
-    recording that writes neither ``detections.json`` nor video; those views are the same as
-    in the full list."""
+    vehicles, stop signs and traffic lights, without the lamps' per-frame attributes, and
+    computed only in the frames where they can be listed, see :func:`_object_view`), for a
+    recording that writes neither ``detections.json`` nor video: what is listed, its boxes
+    and distances are those of the full list."""
     poses = ego_poses(sc, t)
-    cam = sc.camera
     views: list[ObjectView] = []
     n = t.shape[0]
     for veh in sc.vehicles:
-        s = np.interp(t, sc.t, veh.s)
-        d = np.interp(t, sc.t, veh.d)
-        c = box_corners(sc, s, d, veh.length_m, veh.width_m, veh.height_m)
-        xc, yc, zc, fwd = to_camera(cam, poses, *c)
-        dist = np.min(np.where(fwd > 0, fwd, np.inf), axis=1)
-        dist = np.where(np.isfinite(dist), dist, -1.0)
-        views.append(_view(sc, (xc, yc, zc), veh.track_id, "vehicle", c, dist))
+        sd = (np.interp(t, sc.t, veh.s), np.interp(t, sc.t, veh.d))
+        dims = (veh.length_m, veh.width_m, veh.height_m, 0.0)
+        views.append(_object_view(sc, poses, veh.track_id, "vehicle", sd, dims, vehicle=True, for_labels=for_labels))
     for ped in () if for_labels else sc.pedestrians:
-        s = np.interp(t, sc.t, ped.s)
-        d = np.interp(t, sc.t, ped.d)
-        c = box_corners(sc, s, d, 0.3, 0.5, ped.height_m)
-        xc, yc, zc, fwd = to_camera(cam, poses, *c)
-        views.append(_view(sc, (xc, yc, zc), ped.track_id, "person", c, fwd.min(axis=1)))
+        sd = (np.interp(t, sc.t, ped.s), np.interp(t, sc.t, ped.d))
+        views.append(_object_view(sc, poses, ped.track_id, "person", sd, (0.3, 0.5, ped.height_m, 0.0)))
     for sign in sc.stop_signs:
-        s = np.full(n, sign.s)
-        d = np.full(n, sign.d)
-        c = box_corners(sc, s, d, 0.05, sign.size_m, sign.size_m, sign.height_m)
-        xc, yc, zc, fwd = to_camera(cam, poses, *c)
-        views.append(_view(sc, (xc, yc, zc), sign.track_id, "stop_sign", c, fwd.min(axis=1)))
+        sd = (np.full(n, sign.s), np.full(n, sign.d))
+        dims = (0.05, sign.size_m, sign.size_m, sign.height_m)
+        views.append(_object_view(sc, poses, sign.track_id, "stop_sign", sd, dims, for_labels=for_labels))
     for light in sc.lights:
-        s = np.full(n, light.s)
-        d = np.full(n, light.d)
-        c = box_corners(sc, s, d, 0.3, 0.35, 0.95, light.height_m)
-        xc, yc, zc, fwd = to_camera(cam, poses, *c)
-        v = _view(sc, (xc, yc, zc), light.track_id, "traffic_light", c, fwd.min(axis=1))
+        sd = (np.full(n, light.s), np.full(n, light.d))
+        dims = (0.3, 0.35, 0.95, light.height_m)
+        v = _object_view(sc, poses, light.track_id, "traffic_light", sd, dims, for_labels=for_labels)
         if for_labels:
             views.append(v)
             continue

@@ -393,12 +393,18 @@ def _lane_departure(p: Params) -> Scenario:
 
 
 def _smooth_step(t: FloatArray, t0: float, t1: float) -> FloatArray:
-    """0 before ``t0``, 1 after ``t1``, a cosine in between (evaluated only in between: a
-    long drive calls this for every manoeuvre on its whole clock)."""
-    x = np.clip((t - t0) / max(t1 - t0, 1e-9), 0.0, 1.0)
-    out: FloatArray = np.where(x >= 1.0, 1.0, 0.0)  # 0.5 - 0.5 cos(pi x) at x = 1 and 0
-    mid = np.flatnonzero((x > 0.0) & (x < 1.0))
-    out[mid] = 0.5 - 0.5 * np.cos(math.pi * x[mid])
+    """0 before ``t0``, 1 after ``t1``, a cosine in between, on an ascending clock ``t``.
+
+    A long drive calls this for every manoeuvre on its whole clock, so the cosine is evaluated
+    only from ``t0`` to just past ``t1`` (found by bisection); before, the formula gives
+    exactly 0 and after exactly 1 (``0.5 - 0.5 cos(pi x)`` at ``x`` 0 and 1)."""
+    span = max(t1 - t0, 1e-9)
+    i0 = int(np.searchsorted(t, t0, side="right"))  # the first sample with x > 0
+    i1 = int(np.searchsorted(t, t0 + span * (1.0 + 1e-9), side="right"))  # x >= 1 from here on
+    out: FloatArray = np.zeros_like(t)
+    out[i1:] = 1.0
+    x = np.clip((t[i0:i1] - t0) / span, 0.0, 1.0)
+    out[i0:i1] = np.where(x >= 1.0, 1.0, 0.5 - 0.5 * np.cos(math.pi * x))
     return out
 
 
