@@ -75,3 +75,16 @@ def test_score_events_help_states_the_matchers_tolerance() -> None:
     result = CliRunner().invoke(app, ["score-events", "--help"], terminal_width=200)
     assert result.exit_code == 0
     assert f"default: the matcher's ({DEFAULT_TOLERANCE_S:g} s)" in " ".join(result.output.split())
+
+
+def test_config_loads_without_the_motion_rules() -> None:
+    """Every command loads the config; the config validates streaming and band parameters, but
+    must not import the motion rules and SciPy to do so (they cost about 1.4 s of each start-up
+    when ``config.edge`` imported ``domain.motion.streaming``)."""
+    probe = "import json, sys, saferoad.config; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    modules: list[str] = json.loads(out.strip().splitlines()[-1])
+    loaded = {m for m in modules if m == "scipy" or m.startswith(("scipy.", "saferoad.domain.motion."))}
+    assert loaded <= {"saferoad.domain.motion.stream_params", "saferoad.domain.motion.bands"}, sorted(loaded)

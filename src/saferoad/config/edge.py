@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from saferoad.config.base import Section
-from saferoad.domain.motion.streaming import StreamParams
+from saferoad.domain.motion.stream_params import StreamParams
 from saferoad.domain.types import EventType
 
 

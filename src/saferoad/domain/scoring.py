@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from saferoad.domain.event_specs import SPECS
-from saferoad.domain.motion.manoeuvres import BANDS, KIND_OF_EVENT
+from saferoad.domain.motion.bands import BANDS, KIND_OF_EVENT
 
 MANOEUVRE_EVENTS: Mapping[str, str] = MappingProxyType(
     {kind.value: event.value for event, kind in KIND_OF_EVENT.items()}

@@ -31,37 +31,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
 import numpy as np
 
+# re-exported: the kinds and bands live apart so scoring and config need not import the rules
+from saferoad.domain.motion.bands import BANDS as BANDS
+from saferoad.domain.motion.bands import KIND_OF_EVENT as KIND_OF_EVENT
+from saferoad.domain.motion.bands import KINDS as KINDS
+from saferoad.domain.motion.bands import Band as Band
+from saferoad.domain.motion.bands import Kind as Kind
 from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
-from saferoad.domain.types import Direction, Event, EventType, G
-
-
-class Kind(StrEnum):
-    BRAKING = "braking"
-    ACCELERATION = "acceleration"
-    CORNERING = "cornering"
-    LANE_CHANGE = "lane_change"
-
-
-class Band(StrEnum):
-    MODERATE = "moderate"
-    HARD = "hard"
-    HARSH = "harsh"
-
-
-KINDS: tuple[Kind, ...] = tuple(Kind)
-BANDS: tuple[Band, ...] = tuple(Band)
-"""Ascending."""
-
-KIND_OF_EVENT: Mapping[EventType, Kind] = {
-    EventType.HARSH_BRAKING: Kind.BRAKING,
-    EventType.HARSH_ACCELERATION: Kind.ACCELERATION,
-    EventType.HARSH_CORNERING: Kind.CORNERING,
-    EventType.AGGRESSIVE_LANE_CHANGE: Kind.LANE_CHANGE,
-}
+from saferoad.domain.types import Direction, Event, G
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,42 +27,14 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from saferoad.domain.motion.engine import EngineParams, MotionResult, run_engine
 from saferoad.domain.motion.manoeuvres import Manoeuvre, ManoeuvreCounts
+from saferoad.domain.motion.stream_params import StreamParams as StreamParams  # re-exported
 from saferoad.domain.types import Event, GpsSeries, ImuSeries, SpeedSeries
-
-
-@dataclass(frozen=True, slots=True)
-class StreamParams:
-    window_s: float = 60.0
-    """Look-back re-analysed at each hop (sensor time)."""
-    hop_s: float = 1.0
-    """How often the window is re-analysed (sensor time)."""
-    guard_s: float = 10.0
-    """An event is final once it ended this long before the newest sample."""
-    early_s: float | None = None
-    """Provisional events (for an early in-cab alert): those that ended at least this long
-    before the newest sample, before they are final; None: none."""
-
-    def __post_init__(self) -> None:
-        if not (self.hop_s > 0 and self.guard_s >= 0):
-            raise ValueError("streaming motion: hop_s must be > 0 and guard_s >= 0")
-        if self.early_s is not None and not 0 <= self.early_s <= self.guard_s:
-            raise ValueError("streaming motion: early_s must lie within [0, guard_s]")
-        if self.window_s < 3 * self.guard_s + self.hop_s:
-            raise ValueError(
-                f"streaming motion: window_s {self.window_s} must be at least 3 x guard_s + hop_s "
-                f"({3 * self.guard_s + self.hop_s}) so an event is whole inside the window when final"
-            )
-
-    @property
-    def latency_s(self) -> float:
-        """Worst-case delay (sensor time) from an event's last sample to its emission."""
-        return self.guard_s + self.hop_s
 
 
 def _concat_imu(chunks: deque[ImuSeries]) -> ImuSeries:
