@@ -8,8 +8,12 @@ import math
 import numpy as np
 import pytest
 
+from saferoad.domain.motion.signal import runs
+from saferoad.domain.simulation import SCENARIOS
 from saferoad.domain.simulation.kinematics import LaneChange, lane_offset, time_grid
 from saferoad.domain.simulation.scenarios import _smooth_step
+from saferoad.domain.simulation.truth import LaneDefinitions, lane_labels
+from saferoad.domain.types import Direction, EventLabel
 
 
 def _smooth_step_everywhere(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -56,3 +60,41 @@ def test_lane_offset_equals_the_formula_everywhere(dt: float) -> None:
         for got, want in zip(lane_offset(t, changes, 3.5, d0), _lane_offset_everywhere(t, changes, 3.5, d0), strict=True):
             np.testing.assert_array_equal(got, want)
             np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+def _lane_labels_scanning(sc, d: LaneDefinitions) -> list[EventLabel]:  # type: ignore[no-untyped-def]
+    """lane_labels as first written: each lane change scans the clock for its quiet window."""
+    w = sc.road.lane_width_m
+    lines = np.array([(k + 0.5) * w for k in range(-sc.road.lanes_right - 1, sc.road.lanes_left + 1)])
+    y, t = sc.ego.d, sc.t
+    rel = lines[None, :] - y[:, None]
+    left = np.where(rel > 0, rel, np.inf).min(axis=1)
+    right = np.where(rel <= 0, -rel, np.inf).min(axis=1)
+    lane = np.floor((y + w / 2) / w)
+    centred = np.abs(y - lane * w) <= d.centre_band * w
+    quiet = np.zeros(len(t), dtype=bool)
+    for c in np.flatnonzero(np.diff(lane) != 0):
+        before = np.flatnonzero(centred[: c + 1])
+        after = np.flatnonzero(centred[c + 1 :]) + c + 1
+        a = before[-1] if len(before) else 0
+        b = after[0] if len(after) else len(t) - 1
+        quiet |= (t >= t[a]) & (t <= t[b] + d.quiet_after_lane_change_s)
+    fast = sc.ego.v >= d.departure_min_speed_mps
+    out: list[EventLabel] = []
+    for side, dist in ((Direction.LEFT, left), (Direction.RIGHT, right)):
+        for i, j in runs(dist < d.departure_line_distance_m):
+            if t[j - 1] - t[i] < d.departure_min_duration_s or quiet[i:j].any() or not fast[i:j].all():
+                continue
+            out.append(EventLabel("lane_departure", float(t[i]), float(t[j - 1]), side))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("scenario", "sets"),
+    [("mixed_drive", ["segments=15", f"plan_seed={k}"]) for k in range(4)]
+    + [("lane_departure", []), ("lane_change", []), ("aggressive_lane_change", ["direction=right"])],
+)
+def test_lane_labels_equal_the_scanning_definition(scenario: str, sets: list[str]) -> None:
+    sc = SCENARIOS[scenario].make(sets, seed=1)
+    for defs in (LaneDefinitions(), LaneDefinitions(quiet_after_lane_change_s=0.0, departure_min_duration_s=0.2)):
+        assert lane_labels(sc, defs) == _lane_labels_scanning(sc, defs)

@@ -124,30 +124,32 @@ def build_road(
 def lane_offset(
     t: FloatArray, changes: Sequence[LaneChange], lane_width_m: float, d0: float = 0.0
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Lateral offset ``d`` and its first two derivatives for a series of lane changes.
+    """Lateral offset ``d`` and its first two derivatives for a series of lane changes, on an
+    ascending clock ``t``.
 
-    The sine profile is evaluated only during each change (a drive of many changes would
-    otherwise pay three sines per change for every sample); before a change it adds nothing
-    and after it the full ``w``, exactly what the profile gives at ``tau`` 0 and 1."""
+    The sine profile is evaluated only during each change (found by bisection; a drive of
+    many changes would otherwise pay three sines per change for every sample); before a
+    change it adds nothing and after it the full ``w``, exactly what the profile gives at
+    ``tau`` 0 and 1."""
     d = np.full_like(t, d0)
     dd = np.zeros_like(t)
     ddd = np.zeros_like(t)
     two_pi = 2.0 * math.pi
+    end = np.ones(1)
     for ch in changes:
         if ch.duration_s <= 0:
             raise ValueError(f"lane change at {ch.start_s} s: duration must be positive")
         w = ch.lanes * lane_width_m
-        tau = np.clip((t - ch.start_s) / ch.duration_s, 0.0, 1.0)
-        mid = np.flatnonzero((tau > 0.0) & (tau < 1.0))
-        done = tau >= 1.0
-        tm = tau[mid]
-        d[mid] += w * (tm - np.sin(two_pi * tm) / two_pi)
-        end = np.ones(1)
-        d[done] += w * (end - np.sin(two_pi * end) / two_pi)
-        inside = np.flatnonzero((t > ch.start_s) & (t < ch.start_s + ch.duration_s))
-        ti = tau[inside]
-        dd[inside] += w / ch.duration_s * (1.0 - np.cos(two_pi * ti))
-        ddd[inside] += w * two_pi / ch.duration_s**2 * np.sin(two_pi * ti)
+        t0, dur = ch.start_s, ch.duration_s
+        i0 = int(np.searchsorted(t, t0, side="right"))  # the first sample with tau > 0
+        i1 = int(np.searchsorted(t, t0 + dur * (1.0 + 1e-9), side="right"))  # tau = 1 from here on
+        tau = np.clip((t[i0:i1] - t0) / dur, 0.0, 1.0)
+        d[i0:i1] += w * (tau - np.sin(two_pi * tau) / two_pi)
+        d[i1:] += w * (end - np.sin(two_pi * end) / two_pi)
+        j1 = int(np.searchsorted(t, t0 + dur, side="left"))  # inside: t0 < t < t0 + dur
+        ti = np.clip((t[i0:j1] - t0) / dur, 0.0, 1.0)
+        dd[i0:j1] += w / dur * (1.0 - np.cos(two_pi * ti))
+        ddd[i0:j1] += w * two_pi / dur**2 * np.sin(two_pi * ti)
     return d, dd, ddd
 
 

@@ -347,12 +347,17 @@ def lane_labels(sc: Scenario, d: LaneDefinitions) -> list[EventLabel]:
     lane = np.floor((y + w / 2) / w)
     centred = np.abs(y - lane * w) <= d.centre_band * w
     quiet = np.zeros(len(t), dtype=bool)
+    idx = np.arange(len(t))
+    # the last centred sample at or before each sample (-1: none), the first at or after (n: none)
+    last_centred = np.maximum.accumulate(np.where(centred, idx, -1))
+    next_centred = np.minimum.accumulate(np.where(centred, idx, len(t))[::-1])[::-1]
     for c in np.flatnonzero(np.diff(lane) != 0):
-        before = np.flatnonzero(centred[: c + 1])
-        after = np.flatnonzero(centred[c + 1 :]) + c + 1
-        a = before[-1] if len(before) else 0
-        b = after[0] if len(after) else len(t) - 1
-        quiet |= (t >= t[a]) & (t <= t[b] + d.quiet_after_lane_change_s)
+        a = max(int(last_centred[c]), 0)
+        b = int(next_centred[c + 1]) if c + 1 < len(t) and next_centred[c + 1] < len(t) else len(t) - 1
+        # t ascends: t >= t[a] and t <= t[b] + quiet_after is one run of samples
+        lo = int(np.searchsorted(t, t[a], side="left"))
+        hi = int(np.searchsorted(t, t[b] + d.quiet_after_lane_change_s, side="right"))
+        quiet[lo:hi] = True
     fast = sc.ego.v >= d.departure_min_speed_mps
     out: list[EventLabel] = []
     for side, dist in ((Direction.LEFT, left), (Direction.RIGHT, right)):
