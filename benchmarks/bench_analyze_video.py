@@ -27,9 +27,8 @@ from pathlib import Path
 import av
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.simulate import simulate
 from saferoad.config import load_config
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 from saferoad.observability import TraceRecorder, configure_logging
 
 

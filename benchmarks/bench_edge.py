@@ -39,10 +39,9 @@ from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import CallbackSink, EdgeRecorder, EdgeReport
 from saferoad.application.edge_fast import FAST_TYPES
 from saferoad.application.edge_sinks import open_spool
-from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig
 from saferoad.domain.alerts import Alert
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 
 def rss_mib() -> float:

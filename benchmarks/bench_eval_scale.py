@@ -153,7 +153,7 @@ class PeakMemory:
 
 
 def make_trips(n: int, seed: int) -> Path:
-    from saferoad.application.simulate import simulate_fleet
+    from saferoad.entrypoints.wiring import simulate_fleet
 
     root = Path(tempfile.gettempdir()) / "saferoad-bench-eval" / f"trips-{n}-seed{seed}"
     manifest = root / "manifest.yaml"

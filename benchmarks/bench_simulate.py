@@ -29,12 +29,13 @@ import numpy as np
 
 from saferoad.adapters.recording.saferoad_format import write_recording
 from saferoad.adapters.simulation.render import SceneRenderer, encode_video
-from saferoad.application.simulate import base_meta, definitions_from_config, simulate
+from saferoad.application.simulate import base_meta, definitions_from_config
 from saferoad.config import SaferoadConfig
 from saferoad.domain.simulation import SCENARIOS, ground_truth
 from saferoad.domain.simulation.camera import frame_times, object_views
 from saferoad.domain.simulation.sensors import simulate_gps, simulate_imu
 from saferoad.domain.simulation.truth import camera_views
+from saferoad.entrypoints.wiring import simulate
 from saferoad.observability import configure_logging
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from saferoad.application.simulate import simulate
 from saferoad.application.sinks import FanOut
 from saferoad.config import SaferoadConfig
 from saferoad.domain.types import Direction, Event, EventType, Severity
 from saferoad.entrypoints import wiring
+from saferoad.entrypoints.wiring import simulate
 
 
 class RecordingSink:

@@ -33,8 +33,8 @@ def test_one_place_chooses_the_replay_file(tmp_path: Path) -> None:
     from saferoad.adapters.detectors import build_detector, replay_detector
     from saferoad.adapters.recording import open_recording
     from saferoad.adapters.replay.detector import ReplayDetector
-    from saferoad.application.simulate import simulate
     from saferoad.config import load_config
+    from saferoad.entrypoints.wiring import simulate
 
     rec_dir = tmp_path / "rec"
     simulate("tailgating", rec_dir, assignments=["duration_s=5"], seed=1, video=False)
@@ -76,9 +76,9 @@ def test_camera_facts_come_from_the_recording_meta_not_a_second_read(tmp_path: P
     from saferoad.adapters.recording import open_recording
     from saferoad.application.context import AnalysisContext
     from saferoad.application.perception import camera_for_recording
-    from saferoad.application.simulate import simulate
     from saferoad.application.stages.road import video_time_offset
     from saferoad.config import load_config
+    from saferoad.entrypoints.wiring import simulate
 
     rec_dir = tmp_path / "rec"
     simulate("tailgating", rec_dir, assignments=["duration_s=5"], seed=1, video=False)

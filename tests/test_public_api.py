@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import saferoad
-from saferoad.application.simulate import simulate
+from saferoad.entrypoints.wiring import simulate
 
 REPO = Path(__file__).resolve().parents[1]
 

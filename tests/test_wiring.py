@@ -8,9 +8,9 @@ import pickle
 from pathlib import Path
 
 from saferoad.application.analyze import analyze_recording
-from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig
 from saferoad.entrypoints import wiring
+from saferoad.entrypoints.wiring import simulate
 
 
 def test_analysis_ports_pickle_for_the_fleet_and_evaluation_workers() -> None:

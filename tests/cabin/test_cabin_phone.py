@@ -10,11 +10,10 @@ import pytest
 
 from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import EdgeRecorder
-from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig
 from saferoad.domain.cabin.phone import PhoneObservation, PhoneParams, phone_events, phone_position
 from saferoad.domain.types import EventType
-from saferoad.entrypoints.wiring import analyze_recording, run_cabin_video
+from saferoad.entrypoints.wiring import analyze_recording, run_cabin_video, simulate
 from saferoad.ports.phone import PhoneDetector
 
 FACE = (100.0, 100.0, 200.0, 220.0)  # 100 px wide

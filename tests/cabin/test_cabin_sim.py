@@ -12,13 +12,12 @@ from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
 from saferoad.application.context import AnalysisContext
-from saferoad.application.simulate import simulate
 from saferoad.application.stages import cabin as cabin_stage
 from saferoad.application.stages import motion as motion_stage
 from saferoad.config import SaferoadConfig
 from saferoad.domain.types import EventType
 from saferoad.entrypoints.cli.app import app
-from saferoad.entrypoints.wiring import analysis_ports
+from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 
 def _analyze(rec_dir: Path, out: Path) -> AnalysisContext:

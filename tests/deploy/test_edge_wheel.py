@@ -29,8 +29,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from saferoad.application.simulate import simulate
 from saferoad.entrypoints.cli.app import CLOUD_MODULES
+from saferoad.entrypoints.wiring import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,8 +19,8 @@ import pytest
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.sql import open_store
-from saferoad.application.simulate import simulate
 from saferoad.application.web import add_user
+from saferoad.entrypoints.wiring import simulate
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.timeout(300)]
 SAFEROAD = [sys.executable, "-c", "from saferoad.entrypoints.cli.app import main; main()"]

@@ -21,11 +21,11 @@ from saferoad.adapters.alerts.mqtt import MqttAlertSink
 from saferoad.adapters.alerts.udp import UdpAlertSink
 from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import CallbackSink, EdgeRecorder
-from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.types import Event, EventType, Severity
+from saferoad.entrypoints.wiring import simulate
 
 
 def _ev(typ: EventType, start: float, end: float | None = None) -> Event:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.simulate import simulate
 from saferoad.application.stages.motion import params_from_config
 from saferoad.config import SaferoadConfig
 from saferoad.domain.motion.streaming import (
@@ -16,6 +15,7 @@ from saferoad.domain.motion.streaming import (
     chunk_imu,
     ticks,
 )
+from saferoad.entrypoints.wiring import simulate
 
 
 def test_buffered_samples_is_the_sum_of_the_chunks_held(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import av
 from typer.testing import CliRunner
 
-from saferoad.application.simulate import simulate
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import simulate
 
 
 def test_event_clip_spooled_then_uploaded(tmp_path: Path, ingest_server: Any) -> None:

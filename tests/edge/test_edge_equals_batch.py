@@ -15,13 +15,12 @@ from saferoad.adapters.recording import open_recording
 from saferoad.adapters.simulation.render import encode_video
 from saferoad.adapters.video import open_frames
 from saferoad.application.edge import EdgeRecorder
-from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig, load_config
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
 from saferoad.domain.types import Event, EventType
 from saferoad.entrypoints.cli.app import app
-from saferoad.entrypoints.wiring import analyze_recording, cabin_ports
+from saferoad.entrypoints.wiring import analyze_recording, cabin_ports, simulate
 from saferoad.ports.cabin import CabinPorts
 
 STREAMED = {Family.MOTION, Family.ROAD, Family.CABIN}

@@ -11,13 +11,13 @@ import pytest
 
 from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import CallbackSink, EdgeRecorder
-from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig
 from saferoad.domain.alerts import Alert
 from saferoad.domain.road_events.base import LeadState, RoadSample
 from saferoad.domain.road_events.engine import RoadEventParams
 from saferoad.domain.road_events.following import ForwardCollisionRule
 from saferoad.domain.types import EventType
+from saferoad.entrypoints.wiring import simulate
 
 FRAME_S = 1 / 10  # the simulator's road camera: 10 fps
 

@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 
 def _drain(sock: socket.socket) -> list[dict[str, object]]:

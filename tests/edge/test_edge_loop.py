@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from saferoad.adapters.loop.segments import LoopStore
 from saferoad.adapters.spool import SqliteSpool
-from saferoad.application.simulate import simulate
 from saferoad.domain.retention import Segment, plan_retention
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import simulate
 
 
 def test_plan_deletes_oldest_unlocked_and_never_a_locked_one() -> None:

@@ -18,11 +18,11 @@ from saferoad.adapters.recording import open_recording
 from saferoad.adapters.spool import SqliteSpool
 from saferoad.adapters.sql import open_store
 from saferoad.application.edge import EdgeRecorder, SimulatedClock
-from saferoad.application.simulate import simulate
 from saferoad.application.uploader import Uploader
 from saferoad.application.web import add_device
 from saferoad.config import load_config
 from saferoad.entrypoints.web import create_app
+from saferoad.entrypoints.wiring import simulate
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -24,8 +24,8 @@ import pytest
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.spool import SqliteSpool
 from saferoad.application.edge import EdgeRecorder, EdgeReport, WallClock
-from saferoad.application.simulate import simulate
 from saferoad.config import load_config
+from saferoad.entrypoints.wiring import simulate
 
 DRIVING_DAY_H = 10.0
 """EU Regulation (EC) No 561/2006, art. 6: daily driving time at most 9 h, 10 h twice a week."""

@@ -14,9 +14,9 @@ from saferoad.adapters.ingest_http.client import HttpIngestClient
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.spool import SqliteSpool
 from saferoad.application.edge import EdgeRecorder, EdgeReport, SimulatedClock
-from saferoad.application.simulate import simulate
 from saferoad.application.uploader import BackgroundUploader, Uploader
 from saferoad.config import SaferoadConfig
+from saferoad.entrypoints.wiring import simulate
 
 
 def _wait(cond: Any, timeout_s: float = 20.0) -> bool:

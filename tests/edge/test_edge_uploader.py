@@ -171,8 +171,8 @@ def test_cli_records_then_uploads_every_event(tmp_path: Path, ingest_server: Any
 
     from typer.testing import CliRunner
 
-    from saferoad.application.simulate import simulate
     from saferoad.entrypoints.cli.app import app
+    from saferoad.entrypoints.wiring import simulate
 
     rec = tmp_path / "demo"
     simulate("demo", rec, seed=6, video=False)

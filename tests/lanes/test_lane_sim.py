@@ -18,7 +18,7 @@ import pytest
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.simulation.render import SceneRenderer
 from saferoad.adapters.video.lane_markings import ClassicalLaneDetector
-from saferoad.application.simulate import definitions_from_config, simulate
+from saferoad.application.simulate import definitions_from_config
 from saferoad.application.stages.road_lanes import lane_params
 from saferoad.config import load_config
 from saferoad.domain.geometry import CameraModel
@@ -34,7 +34,7 @@ from saferoad.domain.types import (
     EventType,
     Frame,
 )
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 SEEDS = range(20)
 CFG = load_config(None, {"perception": {"detector": "replay"}, "road_events": {"clips": False}})

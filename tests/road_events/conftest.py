@@ -12,7 +12,6 @@ import pytest
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.replay.detector import ReplayDetector
-from saferoad.application.simulate import simulate
 from saferoad.application.stages.road import params_from_config
 from saferoad.application.stages.road_camera import SourceIdTracker, _DetectionFrames
 from saferoad.config import SaferoadConfig, load_config
@@ -26,6 +25,7 @@ from saferoad.domain.road_events import (
 )
 from saferoad.domain.timeline import Stream
 from saferoad.domain.types import Event, EventLabel
+from saferoad.entrypoints.wiring import simulate
 
 ROAD_TYPES = frozenset(
     {"tailgating", "forward_collision_warning", "rolling_stop", "stop_sign_violation",

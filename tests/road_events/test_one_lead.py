@@ -10,9 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.simulate import simulate
 from saferoad.config import load_config
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 
 def test_tracks_parquet_lead_ttc_equals_the_forward_collision_rule(tmp_path: Path) -> None:

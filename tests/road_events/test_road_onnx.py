@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.simulate import simulate
 from saferoad.config import load_config
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 ROAD = {"rolling_stop", "stop_sign_violation", "red_light", "tailgating",
         "forward_collision_warning"}

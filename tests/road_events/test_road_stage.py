@@ -13,12 +13,11 @@ import pytest
 
 from saferoad.adapters.recording import open_recording
 from saferoad.application.context import AnalysisContext
-from saferoad.application.simulate import simulate
 from saferoad.application.stages.road import radar_frames
 from saferoad.config import load_config
 from saferoad.domain.road_events import RoadEventParams
 from saferoad.domain.road_events.lead import LeadTracker
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 
 def _analyze(path: Path, out: Path | None, **road: object):

@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 
 from saferoad.adapters.geo import load_speed_zones
 from saferoad.adapters.recording import open_recording
-from saferoad.application.simulate import simulate
 from saferoad.config import load_config
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 
 def _square(lon0: float, lat0: float, size: float) -> list[list[list[float]]]:

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.replay.detector import ReplayDetector
-from saferoad.application.simulate import MIXED_STYLES, simulate
+from saferoad.application.simulate import MIXED_STYLES
 from saferoad.config import load_config
 from saferoad.domain.simulation import SCENARIOS, Definitions, ground_truth
 from saferoad.entrypoints.cli.app import app
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 AGGRESSIVE = [f"{k}={v:g}" for k, v in MIXED_STYLES["aggressive"].items()]
 

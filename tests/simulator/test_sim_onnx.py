@@ -18,9 +18,8 @@ from saferoad.adapters.detectors import build_detector
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.replay.detector import ReplayDetector
 from saferoad.adapters.video.frames import open_frames
-from saferoad.application.simulate import simulate
 from saferoad.config import load_config
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 # a short tailgating drive: close in from 2.5 s to 0.5 s headway at 80 km/h (gap 11 m) over
 # 2 s, follow 8 s, drop back; the rule's minimum duration is lowered to 3 s to fit

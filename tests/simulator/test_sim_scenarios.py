@@ -13,9 +13,8 @@ import pytest
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.replay.detector import ReplayDetector
-from saferoad.application.simulate import simulate
 from saferoad.config import SaferoadConfig, load_config
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 SEEDS = range(20)
 TOLERANCE_S = 0.5

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from saferoad.application.simulate import simulate, simulate_fleet_week
 from saferoad.domain.simulation import SCENARIOS
 from saferoad.domain.simulation.camera import (
     _clipped_boxes,
@@ -19,6 +18,7 @@ from saferoad.domain.simulation.camera import (
     to_camera,
 )
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import simulate, simulate_fleet_week
 
 # One mixed drive has vehicles (followed leads), stop signs, curves and lane changes over
 # several kilometres: most frames see each object from beyond the camera's range.

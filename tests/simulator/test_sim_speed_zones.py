@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 from saferoad.adapters.recording import open_recording
-from saferoad.application.simulate import simulate
 from saferoad.config import load_config
-from saferoad.entrypoints.wiring import analyze_recording
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 
 def test_simulated_limit_is_read_by_analyze(tmp_path: Path) -> None:

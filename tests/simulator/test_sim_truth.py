@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from saferoad.application.simulate import definitions_from_config, simulate
+from saferoad.application.simulate import definitions_from_config
 from saferoad.config import load_config
 from saferoad.domain.geometry import CameraModel
 from saferoad.domain.simulation import SCENARIOS, Definitions, ground_truth
@@ -26,6 +26,7 @@ from saferoad.domain.simulation.model import rotation_from_euler
 from saferoad.domain.simulation.sensors import simulate_imu
 from saferoad.domain.simulation.truth import threshold_intervals
 from saferoad.domain.types import CameraIntrinsics, CameraMount, G
+from saferoad.entrypoints.wiring import simulate
 
 
 def _types(labels: list) -> list[tuple[str, str | None]]:

@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from saferoad.application.fleet import fleet_items, scan_outputs, up_to_date
-from saferoad.application.simulate import simulate
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
-from saferoad.entrypoints.wiring import detect_format
+from saferoad.entrypoints.wiring import detect_format, simulate
 
 
 def _sim(folder: Path, name: str, seed: int) -> None:

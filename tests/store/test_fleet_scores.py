@@ -30,9 +30,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from saferoad.application.simulate import simulate_fleet_week
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.wiring import simulate_fleet_week
 
 WEEK = "2026-W47"
 SEEDS = range(10)

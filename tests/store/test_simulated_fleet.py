@@ -10,9 +10,13 @@ import pytest
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.sql import open_store
 from saferoad.application.report import driver_week_context, fleet_context, write
-from saferoad.application.simulate import simulate_fleet
 from saferoad.config import load_config
-from saferoad.entrypoints.wiring import analyze_recording, find_outputs, ingest_outputs
+from saferoad.entrypoints.wiring import (
+    analyze_recording,
+    find_outputs,
+    ingest_outputs,
+    simulate_fleet,
+)
 
 
 @pytest.mark.slow

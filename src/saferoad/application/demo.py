@@ -13,6 +13,7 @@ from saferoad.config import SaferoadConfig
 from saferoad.domain.matching import MatchResult, match_events
 from saferoad.domain.types import EventLabel
 from saferoad.observability import span
+from saferoad.ports.simulation import RecordingWriter
 
 DEMO_SCENARIO = "demo"
 MATCH_TOLERANCE_S = 0.5
@@ -37,16 +38,17 @@ def run_demo(
     config: SaferoadConfig | None = None,
     assignments: tuple[str, ...] = (),
     ports: AnalysisPorts,
+    writer: RecordingWriter,
 ) -> DemoResult:
     """Simulate the demo drive under ``out_dir/recording``, analyse it into
     ``out_dir/analysis`` (events.jsonl, summary.json ...) with ``ports``, and score the events
-    against the ground truth. The detector replays the simulator's exact boxes
+    against the ground truth; ``writer`` writes the simulated recording. The detector replays the simulator's exact boxes
     (``detections.json``)."""
     cfg = config or SaferoadConfig()
     rec_dir = out_dir / "recording"
     ana_dir = out_dir / "analysis"
     with span("demo", out=str(out_dir)):
-        sim = simulate(DEMO_SCENARIO, rec_dir, assignments=assignments, seed=seed, video=video, config=cfg)
+        sim = simulate(DEMO_SCENARIO, rec_dir, writer=writer, assignments=assignments, seed=seed, video=video, config=cfg)
         recording = ports.open_recording(rec_dir)
         detector = None if recording.detections is None else ports.detectors.replay(recording.detections)
         analysis = analyze_recording(recording, cfg, ana_dir, ports=ports, detector=detector)

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 
-from saferoad.adapters.simulation.writer import WrittenRecording, write_simulation
 from saferoad.config import SaferoadConfig
 from saferoad.domain.recording import RecordingMeta
 from saferoad.domain.scoring import week_start
@@ -34,6 +33,7 @@ from saferoad.domain.simulation.truth import (
     camera_views,
 )
 from saferoad.observability import get_logger, span
+from saferoad.ports.simulation import RecordingWriter, WrittenRecording
 
 META_KEYS = ("fleet_id", "vehicle_id", "vehicle_type", "driver_id", "device_id", "timezone", "start_utc")
 """``--set meta.KEY=VALUE`` keys: who and when, written to meta.toml."""
@@ -120,6 +120,7 @@ def simulate(
     name: str,
     out: Path,
     *,
+    writer: RecordingWriter,
     assignments: Sequence[str] = (),
     seed: int = 0,
     video: bool = True,
@@ -131,7 +132,8 @@ def simulate(
 
     ``detections=False`` writes no ``detections.json``; with ``video=False`` too the recording
     is sensor-only: the camera's view is computed only for the labels (road events need it),
-    and every file written is byte for byte the one the full path writes."""
+    and every file written is byte for byte the one the full path writes. ``writer`` writes the
+    folder (``wiring.simulate`` passes saferoad's format writer)."""
     cfg = config or SaferoadConfig()
     spec = get_scenario(name)
     params, meta = split_meta(assignments)
@@ -139,7 +141,7 @@ def simulate(
         sc = spec.make(params, seed=seed)
         camera = camera_views(sc, for_labels=not (video or detections))
         labels = ground_truth(sc, definitions_from_config(cfg), camera)
-    written = write_simulation(sc, out, labels, base_meta(meta), video=video, camera=camera, detections=detections)
+    written = writer(sc, out, labels, base_meta(meta), video=video, camera=camera, detections=detections)
     get_logger("simulate").info("simulated", scenario=name, seed=seed, out=str(out), labels=len(labels))
     return SimulationResult(name, seed, written, dict(sc.params))
 
@@ -203,6 +205,7 @@ def simulate_fleet(
     out: Path,
     trips: int,
     *,
+    writer: RecordingWriter,
     seed: int = 0,
     video: bool = False,
     config: SaferoadConfig | None = None,
@@ -240,7 +243,7 @@ def simulate_fleet(
             ]  # fmt: skip
             name = f"trip-{k:0{width}d}-{scenario}"
             trip_seed = int(rng.integers(0, 2**31 - 1))
-            res = simulate(scenario, out / name, assignments=meta + params, seed=trip_seed, video=video, config=config,
+            res = simulate(scenario, out / name, writer=writer, assignments=meta + params, seed=trip_seed, video=video, config=config,
                            detections=detections)  # fmt: skip
             entries.append(_manifest_entry(name, res, driver, style.name, vehicle, start, params))
     return _write_manifest(out, {"fleet": fleet_id, "seed": seed, "trips": trips, "recordings": entries})
@@ -308,6 +311,7 @@ def iso_week_monday(week: str) -> date:
 def simulate_fleet_week(
     out: Path,
     *,
+    writer: RecordingWriter,
     week: str = "2026-W47",
     drivers: int = 3,
     trips_per_day: int = 4,
@@ -354,7 +358,7 @@ def simulate_fleet_week(
                     ]  # fmt: skip
                     name = f"{driver}-{local.date().isoformat()}-{k:02d}"
                     trip_seed = int(rng.integers(0, 2**31 - 1))
-                    res = simulate("mixed_drive", out / name, assignments=meta + params, seed=trip_seed,
+                    res = simulate("mixed_drive", out / name, writer=writer, assignments=meta + params, seed=trip_seed,
                                    video=video, config=config, detections=detections)  # fmt: skip
                     n += 1
                     entries.append(_manifest_entry(name, res, driver, style, vehicle, start, params))

@@ -30,17 +30,20 @@ from saferoad.adapters.ray.executor import RayExecutor
 from saferoad.adapters.recording import detect_format, open_recording, read_labels
 from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.replay.detector import ReplayDetector, load_labels
+from saferoad.adapters.simulation.writer import write_simulation
 from saferoad.adapters.video import open_frames
 from saferoad.adapters.video.check import check_video
 from saferoad.adapters.video.clips import cut_clips
 from saferoad.application import analyze as _analyze
 from saferoad.application import cabin as _cabin
 from saferoad.application import ingest as _ingest
+from saferoad.application import simulate as _simulate
 from saferoad.application.analyze import AnalysisResult
 from saferoad.application.cabin import CabinResult, CabinSource
 from saferoad.application.context import AnalysisPorts
 from saferoad.application.evaluation.executors import LocalExecutor
 from saferoad.application.ingest import IngestResult
+from saferoad.application.simulate import SimulationResult
 from saferoad.config import SaferoadConfig
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.signals import CabinSample
@@ -55,13 +58,14 @@ from saferoad.ports.executor import TaskExecutor
 from saferoad.ports.frames import FrameSource
 from saferoad.ports.outputs import OutputsReader
 from saferoad.ports.phone import PhoneDetector
+from saferoad.ports.simulation import RecordingWriter
 from saferoad.ports.store import TripRecord
 
 __all__ = [
     "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
     "find_outputs", "ingest_outputs", "load_output", "make_executor", "open_recording", "outputs",
-    "outputs_reader", "read_boxes", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
-    "trip_report_from_output",
+    "outputs_reader", "read_boxes", "recording_writer", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
+    "simulate", "simulate_fleet", "simulate_fleet_week", "trip_report_from_output",
 ]
 
 
@@ -129,6 +133,73 @@ def trip_report_from_output(
     if pdf:
         _report.write(ctx, html.with_suffix(".pdf"))
     return html
+
+
+def recording_writer() -> RecordingWriter:
+    """Simulated scenarios written in saferoad's recording format (``adapters/simulation``)."""
+    return write_simulation
+
+
+def simulate(
+    name: str,
+    out: Path,
+    *,
+    assignments: Sequence[str] = (),
+    seed: int = 0,
+    video: bool = True,
+    config: SaferoadConfig | None = None,
+    detections: bool = True,
+) -> SimulationResult:
+    """:func:`saferoad.application.simulate.simulate` writing saferoad's recording format
+    (``adapters/simulation/writer.py``)."""
+    return _simulate.simulate(
+        name, out, writer=recording_writer(), assignments=assignments, seed=seed, video=video,
+        config=config, detections=detections,
+    )
+
+
+def simulate_fleet(
+    out: Path,
+    trips: int,
+    *,
+    seed: int = 0,
+    video: bool = False,
+    config: SaferoadConfig | None = None,
+    drivers: int = 3,
+    vehicles: int = 3,
+    weeks: int = 4,
+    fleet_id: str = "sim-fleet",
+    detections: bool = True,
+) -> Path:
+    """:func:`saferoad.application.simulate.simulate_fleet` writing saferoad's recording format."""
+    return _simulate.simulate_fleet(
+        out, trips, writer=recording_writer(), seed=seed, video=video, config=config, drivers=drivers,
+        vehicles=vehicles, weeks=weeks, fleet_id=fleet_id, detections=detections,
+    )
+
+
+def simulate_fleet_week(
+    out: Path,
+    *,
+    week: str = "2026-W47",
+    drivers: int = 3,
+    trips_per_day: int = 4,
+    days: int = 7,
+    segments: int = 10,
+    seed: int = 0,
+    video: bool = False,
+    config: SaferoadConfig | None = None,
+    fleet_id: str = "sim-fleet",
+    timezone: str = "Asia/Tokyo",
+    detections: bool = True,
+) -> Path:
+    """:func:`saferoad.application.simulate.simulate_fleet_week` writing saferoad's recording
+    format."""
+    return _simulate.simulate_fleet_week(
+        out, writer=recording_writer(), week=week, drivers=drivers, trips_per_day=trips_per_day,
+        days=days, segments=segments, seed=seed, video=video, config=config, fleet_id=fleet_id,
+        timezone=timezone, detections=detections,
+    )
 
 
 class Detectors:

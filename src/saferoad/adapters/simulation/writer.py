@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,7 @@ from saferoad.domain.simulation.sensors import (
 )
 from saferoad.domain.types import CameraIntrinsics, CameraMount, EventLabel, GpsSeries
 from saferoad.observability import span
-
-
-@dataclass(frozen=True, slots=True)
-class WrittenRecording:
-    path: Path
-    labels: list[EventLabel]
-    n_frames: int
-    files: list[str]
+from saferoad.ports.simulation import WrittenRecording
 
 
 def recording_meta(sc: Scenario, base: RecordingMeta) -> RecordingMeta:

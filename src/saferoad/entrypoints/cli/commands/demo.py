@@ -91,7 +91,10 @@ def register(app: typer.Typer) -> None:
             log_for_terminal(output / "log.jsonl")
             cfg = load_cli_config(config)
             console.print(f"simulating the demo drive into [bold]{output / 'recording'}[/] ...")
-            res = run_demo(output, seed=seed, video=video, config=cfg, ports=wiring.analysis_ports())
+            res = run_demo(
+                output, seed=seed, video=video, config=cfg, ports=wiring.analysis_ports(),
+                writer=wiring.recording_writer(),
+            )
             matched = {id(m.pred) for m in res.match.matches}
             table = Table(
                 title="Events found", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0)

@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
                 return
             if scenario is None or output is None:
                 raise ValueError("give a SCENARIO and -o REC (or --list)")
-            from saferoad.application.simulate import simulate
+            from saferoad.entrypoints.wiring import simulate
 
             cfg = load_cli_config(config)
             res = simulate(
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
             from saferoad.observability import configure_logging
 
             configure_logging(log_level)
-            from saferoad.application.simulate import simulate_fleet, simulate_fleet_week
+            from saferoad.entrypoints.wiring import simulate_fleet, simulate_fleet_week
 
             cfg = load_cli_config(config)
             if mixed:
