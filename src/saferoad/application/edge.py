@@ -41,6 +41,7 @@ from saferoad.config import SaferoadConfig
 from saferoad.config.edge import EdgeConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.cabin.signals import CabinSample
+from saferoad.domain.lanes.streaming import StreamingLanes
 from saferoad.domain.motion.streaming import (
     StreamingMotion,
     StreamParams,
@@ -313,9 +314,6 @@ class RoadStream:
         from saferoad.domain.road_events import StreamingRoad
 
         rcfg = config.road_events
-        # no lane markings: lane_departure is not streamed, and the feed would keep every
-        # frame's lane observation for the whole drive (memory growing with the drive)
-        config = config.model_copy(update={"lanes": config.lanes.model_copy(update={"enabled": False})})
         ctx = AnalysisContext(recording, config)
         self.road = road
         self.cfg = rcfg
@@ -334,6 +332,14 @@ class RoadStream:
         self.offset = rcfg.clock_offsets_s.get("speed", 0.0)
         self.stream = StreamingRoad(road.params_from_config(rcfg), fx=fx, cx=cx, speed_offset_s=self.offset)
         self.fx, self.cx = fx, cx
+        self.lanes: StreamingLanes | None = None
+        if self.feed is not None and self.feed.lane_detector is not None:
+            # lane markings (video only): each frame's observation goes to the windowed stream
+            # as it arrives; the feed's own list is drained, so nothing grows with the drive
+            from saferoad.application.stages.road_lanes import lane_params
+
+            e = config.edge
+            self.lanes = StreamingLanes(lane_params(config.lanes), e.motion_window_s, e.motion_guard_s, e.motion_hop_s)
         self.waiting: deque[Any] = deque()
         self._next: Any = None
         self._done = False
@@ -357,7 +363,14 @@ class RoadStream:
             self.waiting.append(self._next)
             self._next = None
         self.max_waiting = max(self.max_waiting, len(self.waiting))
+        self._drain_lanes()
         return [self.waiting[i] for i in range(first, len(self.waiting))]
+
+    def _drain_lanes(self) -> None:
+        if self.lanes is not None:
+            for obs in self.feed.lanes:
+                self.lanes.push_observation(obs)
+            self.feed.lanes.clear()
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
         """Final ego speed samples: release the frames before each, in time order."""
@@ -371,6 +384,8 @@ class RoadStream:
             while self.waiting and self.waiting[0][0] < clock_t:
                 out += self._frame(self.waiting.popleft())
             out += self.stream.push_speed(raw_t, v)
+        if self.lanes is not None:
+            out += self.lanes.push_speed(sp.t_s, sp.speed_mps)
         return out
 
     def _frame(self, item: Any) -> list[Event]:
@@ -383,6 +398,9 @@ class RoadStream:
         while self.waiting:
             out += self._frame(self.waiting.popleft())
         out += self.stream.finish()
+        if self.lanes is not None:
+            self._drain_lanes()
+            out += self.lanes.finish()
         if self.feed is not None:
             self.feed.close()
         return out

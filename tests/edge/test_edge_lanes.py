@@ -1,0 +1,95 @@
+"""Lane markings streamed in the recorder: each frame's lane observation into the windowed
+``lane_departure`` stream (``domain/lanes/streaming.py``) as frames arrive, the departures
+final once ``guard`` old; analyze's departures on the simulator's lane scenarios rendered with
+video, and the recorder's lane state bounded by the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from saferoad.adapters.recording import open_recording
+from saferoad.application.edge import EdgeRecorder, EdgeReport, RoadStream
+from saferoad.config import load_config
+from saferoad.domain.lanes import LaneParams
+from saferoad.domain.lanes.streaming import StreamingLanes
+from saferoad.domain.types import EventType
+from saferoad.entrypoints.wiring import analyze_recording, simulate
+
+CFG = load_config(None, {"perception": {"detector": "replay"}, "road_events": {"clips": False}})
+
+
+def _lane_events(events: list) -> list:
+    return sorted((e for e in events if e.type is EventType.LANE_DEPARTURE), key=lambda e: e.start_s)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "args", "seed", "n"),
+    [
+        ("lane_departure", ["duration_s=16", "at_s=4", "direction=right"], 5, 1),
+        ("lane_departure", ["duration_s=40", "at_s=22", "direction=left", "speed_kmh=80"], 2, 1),
+        ("lane_change", ["duration_s=22", "speed_kmh=90", "direction=left"], 1, 0),
+    ],
+)
+def test_lane_departures_equal_analyze(tmp_path: Path, scenario: str, args: list[str], seed: int, n: int) -> None:
+    rec = tmp_path / "rec"
+    simulate(scenario, rec, assignments=args, seed=seed, config=CFG)
+    recording = open_recording(rec)
+    batch = _lane_events(analyze_recording(recording, CFG).events)
+    assert len(batch) == n  # the scenario's truth: a departure, or none for a lane change
+    report = EdgeRecorder(CFG).replay(recording, speed=0)
+    edge = _lane_events(report.events)
+    assert [(e.direction, e.severity) for e in edge] == [(e.direction, e.severity) for e in batch]
+    frame = 1.0 / (recording.meta.camera_fps or 10.0) + 1e-9
+    for b, s in zip(batch, edge, strict=True):
+        assert abs(b.start_s - s.start_s) <= frame and abs(b.end_s - s.end_s) <= frame, (b, s)
+        assert b.evidence == s.evidence
+        assert s.peak == pytest.approx(b.peak, abs=1e-3)
+    ecfg = CFG.edge
+    guard, upper = ecfg.motion_guard_s, ecfg.motion_guard_s + ecfg.motion_hop_s + ecfg.tick_s + 1e-9
+    end = recording.duration_s
+    for e, lag in zip(report.events, report.sensor_lag_s, strict=True):
+        if e.type is EventType.LANE_DEPARTURE:
+            # stated latency: guard .. guard + hop (+ a step) after its end; one ending within
+            # a guard of the drive's end is final when the drive ends
+            assert lag <= upper, lag
+            assert lag >= guard - 1e-9 or e.end_s > end - upper, (lag, e.end_s, end)
+
+
+
+def test_lane_state_is_bounded(tmp_path: Path) -> None:
+    """A 3-minute drive at 10 fps: the lane stream never holds more than the window plus the
+    frames ahead of the final speed (guard + hop + a step) of observations."""
+    rec = tmp_path / "rec"
+    simulate("lane_departure", rec, assignments=["duration_s=180", "at_s=100", "direction=right"], seed=3, config=CFG)
+    recording = open_recording(rec)
+    fps = recording.meta.camera_fps or 10.0
+    ecfg = CFG.edge
+    held: list[int] = []
+    built: list[RoadStream] = []
+    orig = RoadStream.__init__
+
+    def spy(self: RoadStream, *a: object, **k: object) -> None:
+        orig(self, *a, **k)  # type: ignore[arg-type]
+        built.append(self)
+
+    RoadStream.__init__ = spy  # type: ignore[method-assign]
+    try:
+        def on_tick(_t: float, _r: EdgeReport) -> None:
+            lanes = built[0].lanes
+            assert lanes is not None
+            held.append(len(lanes.obs) + len(built[0].feed.lanes))
+
+        report = EdgeRecorder(CFG).replay(recording, speed=0, on_tick=on_tick)
+    finally:
+        RoadStream.__init__ = orig  # type: ignore[method-assign]
+    bound = (ecfg.motion_window_s + ecfg.motion_guard_s + 2 * ecfg.motion_hop_s + ecfg.tick_s) * fps + 2
+    assert max(held) <= bound, (max(held), bound)
+    assert max(held) >= ecfg.motion_window_s * fps * 0.9  # the window is used, not empty
+    assert len(_lane_events(report.events)) == 1
+
+
+def test_window_must_cover_the_guard() -> None:
+    with pytest.raises(ValueError, match="window_s"):
+        StreamingLanes(LaneParams(), window_s=20.0, guard_s=10.0, hop_s=1.0)
