@@ -215,7 +215,7 @@ def test_labels_jsonl_errors(tmp_path: Path) -> None:
 
 
 def test_events_jsonl_errors(tmp_path: Path) -> None:
-    from saferoad.application.analyze import read_events
+    from saferoad.adapters.outputs.files import read_events
 
     ok = '{"type": "harsh_braking", "start_s": 1, "end_s": 2}\n\n'
     assert len(read_events(write(tmp_path / "events.jsonl", ok))) == 1
