@@ -23,7 +23,8 @@ evaluation frames). Then, each figure next to its FP32 baseline measured in the 
   no boxes: how far INT8 agrees with FP32 (F1 at IoU 0.5, same road class).
 
 ``--variants`` then quantizes again with each of ONNX Runtime's documented settings in
-``VARIANTS`` and prints the same accuracy counts and the output SQNR for each (no timing).
+``VARIANTS`` and prints the same accuracy counts and the output SQNR for each (no timing), after
+a float model carrying only the INT8 rounding of the weights (what the weights alone cost).
 
 Target (issue 19): INT8 ≥ 1.5× FP32 (at least 1.3×) with the accuracy kept.
 """
@@ -47,7 +48,7 @@ import onnxruntime as ort
 from saferoad.adapters.onnx.backend import OnnxBackend
 from saferoad.adapters.onnx.card import ModelCard, default_models_root, load_card
 from saferoad.adapters.onnx.detector import ModelDetector, preprocess_image
-from saferoad.adapters.onnx.quantize import executed_ops, layer_errors, quantize_card
+from saferoad.adapters.onnx.quantize import card_toml, executed_ops, layer_errors, quantize_card
 from saferoad.adapters.video.frames import open_frames
 from saferoad.domain.tracking import iou_matrix
 from saferoad.domain.types import Detections, Frame, RoadClass
@@ -94,8 +95,22 @@ def speed(models: dict[str, Path], card: ModelCard, blobs: list[np.ndarray], run
     return times
 
 
-def profile(path: Path, card: ModelCard, blobs: list[np.ndarray], runs: int, tmp: Path) -> dict[str, float]:
-    """Kernel milliseconds per run by operator type."""
+def depthwise_convs(path: Path) -> set[str]:
+    """Names and output tensors of the model's depthwise (grouped) convolutions: the profiler
+    names a kernel after one or the other (``Conv_44_token_3``, ``1180_nchwc``)."""
+    import onnx
+
+    names: set[str] = set()
+    for node in onnx.load(str(path), load_external_data=False).graph.node:
+        if node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute):
+            names |= {node.name, node.output[0]}
+    return names
+
+
+def profile(
+    path: Path, card: ModelCard, blobs: list[np.ndarray], runs: int, tmp: Path, depthwise: set[str]
+) -> dict[str, float]:
+    """Kernel milliseconds per run by operator type, convolutions on ``depthwise`` apart."""
     s = _session(path, profile=str(tmp / f"prof-{path.stem}"))
     for i in range(runs):
         s.run(None, {card.input_name: blobs[i % len(blobs)]})
@@ -103,7 +118,11 @@ def profile(path: Path, card: ModelCard, blobs: list[np.ndarray], runs: int, tmp
     agg: collections.Counter[str] = collections.Counter()
     for e in events:
         if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time"):
-            agg[e["args"]["op_name"]] += e["dur"]
+            op = e["args"]["op_name"]
+            node = e["name"][: -len("_kernel_time")].split("_token_")[0].split("_nchwc")[0]
+            if "Conv" in op and node in depthwise:
+                op += " (depthwise)"
+            agg[op] += e["dur"]
     return {k: v / runs / 1000.0 for k, v in agg.most_common()}
 
 
@@ -203,6 +222,28 @@ def _output_sqnr(fp32: Path, int8: Path, inputs: list[dict[str, np.ndarray]]) ->
     return 10 * np.log10(sig / err) if err else float("inf")
 
 
+def _weights_only(src: Path, out: Path) -> Path:
+    """A float copy of ``src`` whose convolution weights are rounded as the INT8 model's are
+    (symmetric INT8, one scale per output channel) and activations stay float: what the weights
+    alone cost."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(src))
+    index = {t.name: i for i, t in enumerate(model.graph.initializer)}
+    for node in model.graph.node:
+        if node.op_type != "Conv" or node.input[1] not in index:
+            continue
+        t = model.graph.initializer[index[node.input[1]]]
+        w = numpy_helper.to_array(t).astype(np.float64)
+        scale = np.abs(w.reshape(w.shape[0], -1)).max(axis=1) / 127.0
+        scale = np.where(scale > 0, scale, 1.0).reshape(-1, *([1] * (w.ndim - 1)))
+        q = (np.clip(np.round(w / scale), -127, 127) * scale).astype(np.float32)
+        t.CopyFrom(numpy_helper.from_array(q, t.name))
+    onnx.save(model, str(out))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--card", default="yolox-nano")
@@ -245,10 +286,12 @@ def main() -> None:
     print(f"  INT8 speed-up: {med['fp32'] / med['int8']:.2f}x median, {min(times['fp32']) / min(times['int8']):.2f}x best (target 1.5x, at least 1.3x)")
 
     print("\nwhere the time goes (ONNX Runtime profiler, kernel ms a run; profiling adds overhead)")
+    depthwise = depthwise_convs(models["fp32"])
+    print(f"  ({len(depthwise) // 2} depthwise convolutions)")
     for k, p in models.items():
-        prof = profile(p, card, blobs, 20, tmp)
+        prof = profile(p, card, blobs, 20, tmp, depthwise)
         total = sum(prof.values())
-        top = ", ".join(f"{op} {ms:.2f} ({100 * ms / total:.0f}%)" for op, ms in list(prof.items())[:6])
+        top = ", ".join(f"{op} {ms:.2f} ({100 * ms / total:.0f}%)" for op, ms in list(prof.items())[:8])
         print(f"  {k}: {total:.2f} ms: {top}")
     print("\nthe graph ONNX Runtime runs (after its optimisations; 1 thread)")
     for k, p in models.items():
@@ -279,6 +322,13 @@ def main() -> None:
 
     if args.variants:
         print(f"\nvariants (the same {args.frames} calibration frames; node names are YOLOX-nano's)")
+        wq = tmp / "weights-only"
+        wq.mkdir()
+        model = _weights_only(models["fp32"], wq / "model.onnx")
+        (wq / "card.toml").write_text(card_toml(card, model, name="weights-only", description="INT8 weights"))
+        c = load_card(wq)
+        sq = _output_sqnr(models["fp32"], model, kitti)
+        print(f"  INT8 weights only, activations float (emulated): output SQNR {sq:.1f} dB; {_accuracy(c)}")
         for name, kw in VARIANTS.items():
             kw = {"method": args.method} | kw
             res = quantize_card(card, tmp / "variant", videos, n_frames=args.frames, **kw)
