@@ -20,8 +20,13 @@ from saferoad.entrypoints.wiring import analyze_recording, simulate
 CFG = load_config(None, {"perception": {"detector": "replay"}, "road_events": {"clips": False}})
 
 
+LANE_TYPES = {EventType.LANE_DEPARTURE, EventType.AGGRESSIVE_LANE_CHANGE}
+"""The events the road camera's lanes decide or direct (a lane change's direction is the
+marking the camera saw crossed)."""
+
+
 def _lane_events(events: list) -> list:
-    return sorted((e for e in events if e.type is EventType.LANE_DEPARTURE), key=lambda e: e.start_s)
+    return sorted((e for e in events if e.type in LANE_TYPES), key=lambda e: e.start_s)
 
 
 @pytest.mark.parametrize(
@@ -30,6 +35,7 @@ def _lane_events(events: list) -> list:
         ("lane_departure", ["duration_s=16", "at_s=4", "direction=right"], 5, 1),
         ("lane_departure", ["duration_s=40", "at_s=22", "direction=left", "speed_kmh=80"], 2, 1),
         ("lane_change", ["duration_s=22", "speed_kmh=90", "direction=left"], 1, 0),
+        ("aggressive_lane_change", ["duration_s=30", "at_s=6", "direction=right", "manoeuvre_s=2.4"], 3, 1),
     ],
 )
 def test_lane_departures_equal_analyze(tmp_path: Path, scenario: str, args: list[str], seed: int, n: int) -> None:
@@ -38,10 +44,12 @@ def test_lane_departures_equal_analyze(tmp_path: Path, scenario: str, args: list
     recording = open_recording(rec)
     batch = _lane_events(analyze_recording(recording, CFG).events)
     assert len(batch) == n  # the scenario's truth: a departure, or none for a lane change
+    if scenario == "aggressive_lane_change":  # not vacuous: analyze took the camera's direction
+        assert batch[0].evidence["direction_source"] == "road_camera"
     report = EdgeRecorder(CFG).replay(recording, speed=0)
     edge = _lane_events(report.events)
-    assert [(e.direction, e.severity) for e in edge] == [(e.direction, e.severity) for e in batch]
-    frame = 1.0 / (recording.meta.camera_fps or 10.0) + 1e-9
+    assert [(e.type, e.direction, e.severity) for e in edge] == [(e.type, e.direction, e.severity) for e in batch]
+    frame = max(1.0 / (recording.meta.camera_fps or 10.0), 1.0 / CFG.motion.resample_hz) + 1e-9
     for b, s in zip(batch, edge, strict=True):
         assert abs(b.start_s - s.start_s) <= frame and abs(b.end_s - s.end_s) <= frame, (b, s)
         assert b.evidence == s.evidence

@@ -41,6 +41,7 @@ from saferoad.config import SaferoadConfig
 from saferoad.config.edge import EdgeConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.cabin.signals import CabinSample
+from saferoad.domain.lanes import fuse_lane_changes
 from saferoad.domain.lanes.streaming import StreamingLanes
 from saferoad.domain.motion.streaming import (
     StreamingMotion,
@@ -51,7 +52,7 @@ from saferoad.domain.motion.streaming import (
     ticks,
 )
 from saferoad.domain.recording import Recording
-from saferoad.domain.types import Event, SpeedSeries
+from saferoad.domain.types import Event, EventType, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.edge import AlertSink, Clock, EventSpool
@@ -460,6 +461,15 @@ class SpeedingStream:
         return out + self.stream.finish()
 
 
+def _fuse_lanes(events: list[Event], road: RoadStream | None) -> list[Event]:
+    """The IMU's ``aggressive_lane_change`` events with the direction of the marking the road
+    camera saw crossed, as analyze's road stage fuses them (a final motion event is ``guard``
+    old: the lane window holds the frames around it)."""
+    if road is None or road.lanes is None or not any(e.type is EventType.AGGRESSIVE_LANE_CHANGE for e in events):
+        return events
+    return fuse_lane_changes(events, road.lanes.lane_changes(), road.lanes.params)
+
+
 def _with_clip_window(events: list[Event], cfg: RoadEventsConfig) -> list[Event]:
     """Each road event's ``clip_window_s`` evidence, as analyze's road stage sets it."""
     from saferoad.application.stages import road
@@ -571,7 +581,7 @@ class EdgeRecorder:
             new = motion.push(imu_c, gps_c, can_c)
             newest = min(b, t_last)
             self._announce_early(report, motion.take_provisional(), newest, arrived)
-            self._deliver(report, new, newest, arrived)
+            self._deliver(report, _fuse_lanes(new, road), newest, arrived)
             if self._early and self._early[0].end_s < newest - ecfg.motion_window_s:
                 # an early alert whose event left the window without becoming final: retracted
                 # (bounded state: the list never holds more than a window's events)
@@ -605,7 +615,7 @@ class EdgeRecorder:
         arrived = time.perf_counter()
         finals = motion.finish()
         self._announce_early(report, motion.take_provisional(), t_last, arrived)
-        self._deliver(report, finals, t_last, arrived)
+        self._deliver(report, _fuse_lanes(finals, road), t_last, arrived)
         final_speed = motion.take_final_speed()
         odo.add(final_speed)
         report.distance_km = odo.km if odo.samples > 1 else None

@@ -28,7 +28,7 @@ from collections import deque
 import numpy as np
 
 from saferoad.domain.lanes.geometry import LaneObservation
-from saferoad.domain.lanes.rules import LaneParams, lane_events
+from saferoad.domain.lanes.rules import CameraLaneChange, LaneParams, lane_events
 from saferoad.domain.types import Event, FloatArray
 
 
@@ -72,6 +72,12 @@ class StreamingLanes:
             return []
         self._last_run = cut
         return self._run(cut)
+
+    def lane_changes(self) -> list[CameraLaneChange]:
+        """The lane changes the camera saw in the window (for the fusion with the IMU's)."""
+        if not self.obs:
+            return []
+        return lane_events(list(self.obs), None, None, self.params).lane_changes
 
     def finish(self) -> list[Event]:
         """The end of the drive: every departure left."""
