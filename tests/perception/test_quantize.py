@@ -41,7 +41,13 @@ def test_quantize_cli_writes_an_int8_model_that_detect_runs(tmp_path: Path, shar
     same = ("input_shape", "colour", "resize", "align", "pad_value", "scale", "output_shape", "decoder",
             "strides", "class_names", "score_threshold", "nms_iou", "max_detections")  # fmt: skip
     assert all(getattr(card, k) == getattr(fp32, k) for k in same)
-    assert "6 frames of" in tomllib.loads((out / "card.toml").read_text())["model"]["description"]
+    desc = tomllib.loads((out / "card.toml").read_text())["model"]["description"]
+    assert "6 frames of" in desc
+    # the card says what stayed float and why
+    q8 = onnx.load(str(out / "model.onnx"))
+    nodes = {n.name: n.op_type for n in q8.graph.node}
+    head = [n for n in output_tail(q8) if nodes[n] not in ("QuantizeLinear", "DequantizeLinear")]
+    assert f"Kept float: {len(head)} output-head nodes" in desc and len(head) >= 6
 
     model = onnx.load(str(out / "model.onnx"))
     ops = [n.op_type for n in model.graph.node]
