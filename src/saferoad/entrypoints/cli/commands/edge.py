@@ -35,6 +35,21 @@ def _publish_upload_status(ecfg: Any, spool_db: Any) -> None:
             sink.close()
 
 
+def _upload_during_drive(cfg: Any) -> Any:
+    """The uploader on its own thread while the recorder drives (its own spool connection)."""
+    from saferoad.adapters.ingest_http.client import HttpIngestClient
+    from saferoad.application.edge_sinks import open_spool
+    from saferoad.application.uploader import BackgroundUploader, ingest_target
+
+    ecfg = cfg.edge
+    url, token = ingest_target(cfg)
+    api = HttpIngestClient(url, token, ecfg.request_timeout_s)
+    return BackgroundUploader(
+        lambda: open_spool(ecfg), api, poll_s=ecfg.upload_poll_s, backoff_base_s=ecfg.backoff_base_s,
+        backoff_max_s=ecfg.backoff_max_s, chunk_bytes=ecfg.clip_chunk_bytes,
+    ).start()  # fmt: skip
+
+
 def register(app: typer.Typer) -> None:
     @app.command("edge")
     def edge_cmd(
@@ -46,9 +61,10 @@ def register(app: typer.Typer) -> None:
         output: Path | None = typer.Option(None, "-o", "--output", help="Also write OUT/events.jsonl and OUT/edge.json (the run's figures)."),
         spool: Path | None = typer.Option(None, "--spool", help="On-device spool (SQLite) (= --set edge.spool=PATH)."),
         no_spool: bool = typer.Option(False, "--no-spool", help="Do not write the spool (alerts only)."),
-        upload: bool = typer.Option(False, "--upload", help="After the drive, upload what the spool holds to edge.ingest_url until it is empty or only failed entries remain."),
+        upload: bool = typer.Option(False, "--upload", help="Upload what the spool holds to edge.ingest_url until it is empty or only failed entries remain; with a drive, its trip and events go up during the drive, the rest after it."),
         upload_for: float | None = typer.Option(None, "--upload-for", help="Stop uploading after this many seconds (what is left stays queued for the next run)."),
-        status: bool = typer.Option(False, "--status", help="Print the spool's upload status (queued, sent, capped, failed and why) and stop."),
+        status: bool = typer.Option(False, "--status", help="Print the spool's upload status (queued, sent, capped, failed and why) and the live recorder's last status (heartbeats, drops, CPU and memory), then stop."),
+        duration: float | None = typer.Option(None, "--duration", help="Live recorder (no recording given): stop after this many seconds (default: at Ctrl-C or SIGTERM)."),
     ) -> None:
         """Run the drive recorder: a recording fed in as if live (--replay) through the streaming rules, alerts to the sinks, events into the spool."""
         with user_errors():
@@ -72,22 +88,35 @@ def register(app: typer.Typer) -> None:
                 spool_db = open_spool(ecfg)
             if status:
                 assert spool_db is not None
-                typer.echo(json.dumps(spool_db.status(), indent=2))
+                from saferoad.application.edge_live import read_status, status_path_for
+
+                st = spool_db.status()
+                if (live_status := read_status(status_path_for(spool_db.path))) is not None:
+                    st["live"] = live_status
+                typer.echo(json.dumps(st, indent=2))
                 return
-            if ecfg.recording is None and not upload and not (check and ecfg.camera):
-                raise ValueError("edge: no source: give --replay REC or edge.recording in the config")
+            from saferoad.entrypoints.edge_live import has_live_sources
+
+            live = ecfg.recording is None and has_live_sources(ecfg)
+            if ecfg.recording is None and not upload and not live:
+                raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
             recording = open_recording(Path(ecfg.recording)) if ecfg.recording is not None else None
             if check:
                 if ecfg.camera is not None:
                     from saferoad.application.edge import check_camera
 
                     console.print(check_camera(ecfg))
+                from saferoad.entrypoints.edge_live import check_feeds
+
+                for line in check_feeds(ecfg):
+                    console.print(line)
                 console.print(
                     f"edge: configuration valid; source {ecfg.recording} opens "
                     f"({recording.source_format if recording else 'none'}); "
                     f"alert latency <= {ecfg.motion_guard_s + ecfg.motion_hop_s:.1f} s of sensor time"
                 )
                 return
+            during_result: Any = None
             if recording is not None:
                 sinks = build_sinks(ecfg, recording.meta.device_id)
                 try:
@@ -101,8 +130,17 @@ def register(app: typer.Typer) -> None:
                             Path(ecfg.loop_dir), ecfg.loop_segment_s, int(ecfg.loop_budget_mb * 2**20),
                             start.timestamp() if start else 0.0,
                         )
-                    rec = EdgeRecorder(cfg, sinks=sinks, spool=spool_db, clip_dir=clip_dir, loop=loop)
-                    report = rec.replay(recording)
+                    from saferoad.entrypoints.wiring import cabin_ports
+
+                    rec = EdgeRecorder(
+                        cfg, sinks=sinks, spool=spool_db, clip_dir=clip_dir, loop=loop, cabin_ports=cabin_ports()
+                    )
+                    during = _upload_during_drive(cfg) if upload else None
+                    try:
+                        report = rec.replay(recording)
+                    finally:
+                        if during is not None:
+                            during_result = during.stop(timeout_s=ecfg.request_timeout_s + 5)
                 finally:
                     for s in sinks:
                         s.close()
@@ -111,10 +149,23 @@ def register(app: typer.Typer) -> None:
                     write_events(output / "events.jsonl", report.events)
                     write_json_atomic(output / "edge.json", report.summary())
                 console.print(json.dumps(report.summary()))
+            elif live:
+                from saferoad.entrypoints.edge_live import run_live
+
+                during = _upload_during_drive(cfg) if upload else None
+                try:
+                    live_report = run_live(cfg, spool_db, duration, output)
+                finally:
+                    if during is not None:
+                        during_result = during.stop(timeout_s=ecfg.request_timeout_s + 5)
+                console.print(json.dumps(live_report.summary()))
             if upload:
                 from saferoad.application.uploader import upload_from_config
 
                 assert spool_db is not None
                 result = upload_from_config(cfg, spool_db, max_s=upload_for)
-                console.print(json.dumps(result.to_dict()))
+                out = result.to_dict()
+                if during_result is not None:
+                    out["during_drive"] = during_result.to_dict()
+                console.print(json.dumps(out))
                 _publish_upload_status(ecfg, spool_db)
