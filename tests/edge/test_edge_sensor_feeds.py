@@ -11,6 +11,7 @@ import re
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -146,3 +147,35 @@ def test_udp_feed_refuses_a_port_in_use() -> None:
         port = s.getsockname()[1]
         with pytest.raises(ValueError, match=re.escape(f"edge.imu_udp: cannot listen on 127.0.0.1:{port}")):
             UdpCsvFeed(f"127.0.0.1:{port}", "imu", origin=time.monotonic())
+
+
+def test_serial_feed_reopens_a_port_that_went_away(tmp_path: Path) -> None:
+    """The receiver unplugged and plugged back (a udev-style symlink to the new device): the
+    failure is reported, the feed retries every second and reads fixes again."""
+    rmc = _sentence("GP", "RMC", ("081500.00", "A", "3540.0000", "N", "13945.0000", "E", "10.0", "90.0", "201126", "", "", "A"))
+    link = tmp_path / "gps0"
+    m1, s1 = os.openpty()
+    link.symlink_to(os.ttyname(s1))
+    feed = SerialNmeaFeed(str(link), 9600, origin=time.monotonic())
+    m2 = s2 = -1
+    try:
+        os.write(m1, rmc)
+        assert len(_poll_until(feed, 1, kind=1)) == 1
+        os.close(m1)
+        os.close(s1)  # unplugged: the device node is gone
+        end = time.monotonic() + 5
+        while "cannot open" not in (feed.stats.last_error or "") and time.monotonic() < end:
+            time.sleep(0.05)
+        assert str(link) in (feed.stats.last_error or ""), feed.stats
+        m2, s2 = os.openpty()  # plugged back, under the same name
+        link.unlink()
+        link.symlink_to(os.ttyname(s2))
+        time.sleep(1.5)  # the next reopen (every second)
+        os.write(m2, _sentence("GP", "RMC", ("081501.00", "A", "3540.0000", "N", "13945.0000", "E", "10.0", "90.0", "201126", "", "", "A")))
+        got = _poll_until(feed, 1, kind=1)
+    finally:
+        feed.close()
+        for fd in (m2, s2):
+            if fd >= 0:
+                os.close(fd)
+    assert sum(len(g) for g in got) == 1 and feed.stats.samples == 2
