@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from saferoad.adapters.recording import open_recording
@@ -101,3 +102,29 @@ def test_lane_state_is_bounded(tmp_path: Path) -> None:
 def test_window_must_cover_the_guard() -> None:
     with pytest.raises(ValueError, match="window_s"):
         StreamingLanes(LaneParams(), window_s=20.0, guard_s=10.0, hop_s=1.0)
+
+
+@pytest.mark.shared
+def test_no_departure_on_the_shared_highway_clip(shared_dir: Path, tmp_path: Path) -> None:
+    """The shared highway clip (Udacity, 960x540, a car keeping its lane between a dashed and
+    a solid line) as a recording's road video with a GPS at 100 km/h (above openpilot's 31 mph):
+    the markings are seen in most frames, neither analyze nor the recorder finds a departure,
+    and the recorder's lane events equal analyze's."""
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "video.mp4").write_bytes((shared_dir / "data/video/highway_solid_white_right.mp4").read_bytes())
+    (rec / "meta.toml").write_text(
+        "[recording]\nstart_utc = 2026-11-20T08:15:00Z\n\n[camera]\nwidth = 960\nheight = 540\nhfov_deg = 60.0\nfps = 25.0\n"
+    )
+    v = 100 / 3.6
+    (rec / "gps.csv").write_text("t_s,lat,lon,speed_mps,course_deg,alt_m\n" + "".join(
+        f"{t:.1f},35.0,{139.0 + t * v / 91_000:.7f},{v:.3f},90.0,10.0\n" for t in np.arange(0.0, 9.5, 0.5)
+    ))  # fmt: skip
+    cfg = load_config(None, {"road_events": {"clips": False}})
+    recording = open_recording(rec)
+    batch = analyze_recording(recording, cfg)
+    report = EdgeRecorder(cfg).replay(recording, speed=0)
+    assert _lane_events(report.events) == _lane_events(batch.events) == []
+    lanes = batch.summary["road"]["lanes"]
+    assert report.lanes["frames"] == lanes["frames"] > 200
+    assert report.lanes["both_lines_seen"] >= lanes["frames_both_lines"] >= 0.5 * lanes["frames"]

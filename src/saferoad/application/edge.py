@@ -149,6 +149,8 @@ class EdgeReport:
     late_ticks: int = 0
     """Steps the recorder began after their sensor time had passed on the paced clock."""
     max_buffered_samples: int = 0
+    lanes: dict[str, int] = field(default_factory=dict)
+    """Lane markings: frames looked at, with both lines, the most observations held."""
     cabin_frames: int = 0
     """Cabin frames (or ``cabin.csv`` samples) that went through the streaming cabin monitor."""
     max_waiting_frames: int = 0
@@ -196,6 +198,7 @@ class EdgeReport:
             "late_ticks": self.late_ticks,
             "max_buffered_samples": self.max_buffered_samples,
             "cabin_frames": self.cabin_frames,
+            "lanes": dict(self.lanes),
             "max_waiting_frames": self.max_waiting_frames,
             "clips": self.clips,
             "loop": dict(self.loop),
@@ -624,6 +627,9 @@ class EdgeRecorder:
             evs = road.speed(final_speed) + road.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
             report.max_waiting_frames = road.max_waiting
+            if road.lanes is not None:
+                ln = road.lanes
+                report.lanes = {"frames": ln.observations, "both_lines_seen": ln.both_lines_seen, "max_held": ln.max_observations}
         if speeding is not None:
             evs = speeding.speed(final_speed) + speeding.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)

@@ -53,11 +53,18 @@ class StreamingLanes:
         """Departures ending at or before this have been reported (or dropped)."""
         self._last_run = -math.inf
         self.runs = 0
+        self.observations = 0
+        """Observations pushed (frames whose lanes were looked for)."""
+        self.both_lines_seen = 0
+        """Of them, frames where the detector gave both lines of the ego lane (before the rule's
+        confidence threshold and consistency gate)."""
         self.max_observations = 0
 
     def push_observation(self, obs: LaneObservation) -> None:
         """One frame's lane observation, in time order."""
         self.obs.append(obs)
+        self.observations += 1
+        self.both_lines_seen += obs.left is not None and obs.right is not None
         self.newest_t = max(self.newest_t, obs.t_s)
         self.max_observations = max(self.max_observations, len(self.obs))
 
