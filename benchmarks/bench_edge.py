@@ -19,9 +19,15 @@ spool. Figures:
   few of them, so ``--road-runs`` simulated ``lead_braking`` and ``tailgating`` drives (seeds
   0..N-1) are replayed too and their alerts counted in;
 * RSS every 60 s of sensor time; its least-squares slope over the second half of the drive
-  (after the 60 s window has filled), in MiB per hour of driving; the most samples buffered.
+  (after the 60 s window has filled), in MiB per hour of driving; the most samples buffered;
+* the cameras' cost per frame in the recorder: the cabin camera streamed (face pipeline,
+  phone detector, cabin rules) on a recording whose ``cabin.mp4`` is made of the shared cabin
+  clips (390 frames at 12 fps, 480x270), against the same recording replayed without the cabin
+  camera; the lane markings (detector + windowed ``lane_departure``) on a simulated 40 s
+  ``lane_departure`` drive with its 640x360 video at 10 fps, against the same drive with
+  ``lanes.enabled = false``. Wall and CPU seconds of the recorder, per frame (best of 2).
 
-    .venv/bin/python benchmarks/bench_edge.py [--segments 40]
+    .venv/bin/python benchmarks/bench_edge.py [--segments 40] [--cameras-only]
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import os
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +46,9 @@ from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import CallbackSink, EdgeRecorder, EdgeReport
 from saferoad.application.edge_fast import FAST_TYPES
 from saferoad.application.edge_sinks import open_spool
-from saferoad.config import SaferoadConfig
+from saferoad.config import SaferoadConfig, load_config
 from saferoad.domain.alerts import Alert
-from saferoad.entrypoints.wiring import analyze_recording, simulate
+from saferoad.entrypoints.wiring import analyze_recording, cabin_ports, simulate
 
 
 def rss_mib() -> float:
@@ -54,8 +61,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--segments", type=int, default=40)
     ap.add_argument("--road-runs", type=int, default=5)
+    ap.add_argument("--cameras-only", action="store_true", help="only the cabin camera's and lane markings' cost per frame")
     args = ap.parse_args()
     cfg = SaferoadConfig()
+    with tempfile.TemporaryDirectory() as tmp:
+        camera_costs(Path(tmp), cfg)
+    if args.cameras_only:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         rec_dir = Path(tmp) / "drive"
         simulate("mixed_drive", rec_dir, assignments=[f"segments={args.segments}", "risky_share=0.5", "plan_seed=3"], seed=3, video=False, config=cfg)
@@ -116,6 +128,65 @@ def main() -> None:
     print(f"RSS: {m[0]:.1f} MiB at start of drive, {m[-1]:.1f} MiB at end, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
     print(f"RSS slope over the second half: {slope_per_s * 3600:+.2f} MiB per hour of driving ({half.sum()} samples)")
     print(f"most samples buffered by the streaming rules: {report.max_buffered_samples} (window {cfg.edge.motion_window_s:.0f} s)")
+
+
+def _best(run: Callable[[], EdgeReport], n: int = 2) -> tuple[float, float, EdgeReport]:
+    """Best wall and CPU seconds of ``n`` recorder runs, and the last report."""
+    wall, cpu = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        rep = run()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(rep.cpu_s)
+    return min(wall), min(cpu), rep
+
+
+def _cabin_recording(out: Path) -> Path:
+    """meta.toml, a GPS at 54 km/h and a cabin.mp4 made of the shared cabin clips (as
+    tests/edge/test_edge_equals_batch.py's cabin case)."""
+    from saferoad.adapters.simulation.render import encode_video
+    from saferoad.adapters.video import open_frames
+
+    def frames(name: str) -> list[np.ndarray]:
+        src = open_frames(Path(os.environ.get("SAFEROAD_SHARED", "../shared")) / "data/cabin" / name)
+        try:
+            return [f.image for f in src]
+        finally:
+            src.close()
+
+    male, female = frames("head-pose-face-detection-male.gif"), frames("head-pose-face-detection-female.gif")
+    seq = male + male[::-1] + [male[-1]] * 24 + male[::-1] + female + female[::-1] + [np.zeros_like(male[0])] * 72 + male
+    out.mkdir()
+    (out / "meta.toml").write_text("[recording]\nstart_utc = 2026-11-20T08:15:00Z\n\n[cabin_camera]\nwidth = 480\nheight = 270\nhfov_deg = 60.0\n")
+    (out / "gps.csv").write_text("t_s,lat,lon,speed_mps,course_deg,alt_m\n" + "".join(
+        f"{t:.1f},35.0,{139.0 + t * 1.5e-4:.6f},15.0,90.0,10.0\n" for t in np.arange(0.0, len(seq) / 12 + 1.0, 0.5)
+    ))  # fmt: skip
+    encode_video(out / "cabin.mp4", iter(seq), 12, 480, 270, crf=12, preset="medium")
+    return out
+
+
+def camera_costs(tmp: Path, cfg: SaferoadConfig) -> None:
+    """The cabin camera's and the lane markings' cost per frame in the recorder, each against
+    the same recording without it (same run)."""
+    rec = open_recording(_cabin_recording(tmp / "cabin"))
+    ports = cabin_ports()
+    w1, c1, with_cabin = _best(lambda: EdgeRecorder(cfg, cabin_ports=ports).replay(rec, speed=0))
+    w0, c0, _ = _best(lambda: EdgeRecorder(cfg).replay(rec, speed=0))
+    n = with_cabin.cabin_frames
+    print(f"cabin camera streamed: {n} frames, {len(with_cabin.events)} events; recorder {w1:.2f} s wall / {c1:.2f} s CPU "
+          f"vs baseline without the cabin camera {w0:.2f} s / {c0:.2f} s: {(w1 - w0) / n * 1e3:.1f} ms wall, {(c1 - c0) / n * 1e3:.1f} ms CPU per frame "
+          f"incl. opening the camera and loading its models ({with_cabin.cabin_setup_s:.2f} s); "
+          f"the frames alone (decode, face, phone, rules): {with_cabin.cabin_ms_per_frame:.1f} ms wall per frame")
+    lcfg = load_config(None, {"perception": {"detector": "replay"}, "road_events": {"clips": False}})
+    off = lcfg.model_copy(update={"lanes": lcfg.lanes.model_copy(update={"enabled": False})})
+    simulate("lane_departure", tmp / "lanes", assignments=["duration_s=40", "at_s=22", "direction=left", "speed_kmh=80"], seed=2, config=lcfg)
+    rec = open_recording(tmp / "lanes")
+    w1, c1, with_lanes = _best(lambda: EdgeRecorder(lcfg).replay(rec, speed=0))
+    w0, c0, _ = _best(lambda: EdgeRecorder(off).replay(rec, speed=0))
+    n = with_lanes.lanes["frames"]
+    print(f"lane markings streamed: {n} frames of 640x360, {sum(e.type.value == 'lane_departure' for e in with_lanes.events)} departure(s), "
+          f"at most {with_lanes.lanes['max_held']} observations held; recorder {w1:.2f} s wall / {c1:.2f} s CPU vs baseline lanes off "
+          f"{w0:.2f} s / {c0:.2f} s: {(w1 - w0) / n * 1e3:.1f} ms wall, {(c1 - c0) / n * 1e3:.1f} ms CPU per frame")
 
 
 def fast_road_figures(report: EdgeReport) -> dict[str, list[float]]:

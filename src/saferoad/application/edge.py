@@ -153,6 +153,10 @@ class EdgeReport:
     """Lane markings: frames looked at, with both lines, the most observations held."""
     cabin_frames: int = 0
     """Cabin frames (or ``cabin.csv`` samples) that went through the streaming cabin monitor."""
+    cabin_ms_per_frame: float | None = None
+    """Wall time per cabin frame (decoding, face pipeline, phone detector, rules)."""
+    cabin_setup_s: float = 0.0
+    """Wall time to open the cabin camera and load its models."""
     max_waiting_frames: int = 0
     """Road frames held for their final ego speed (bounded by the motion guard x fps)."""
     clips: int = 0
@@ -198,6 +202,8 @@ class EdgeReport:
             "late_ticks": self.late_ticks,
             "max_buffered_samples": self.max_buffered_samples,
             "cabin_frames": self.cabin_frames,
+            "cabin_ms_per_frame": None if self.cabin_ms_per_frame is None else round(self.cabin_ms_per_frame, 3),
+            "cabin_setup_s": round(self.cabin_setup_s, 3),
             "lanes": dict(self.lanes),
             "max_waiting_frames": self.max_waiting_frames,
             "clips": self.clips,
@@ -551,7 +557,9 @@ class EdgeRecorder:
         if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
             self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir)
         speeding = SpeedingStream.build(recording, cfg)
+        setup0 = time.perf_counter()
         cabin = self._cabin_stream(recording)
+        report.cabin_setup_s = time.perf_counter() - setup0
         cabin_t0 = None if cabin is None else cabin.first_t()
         series = [s for s in (recording.imu, recording.gps, recording.can_speed) if s is not None and len(s)]
         starts = [float(s.t_s[0]) for s in series] + ([cabin_t0] if cabin_t0 is not None else [])
@@ -650,6 +658,7 @@ class EdgeRecorder:
             for completed_s, evs in cabin.finish(motion.speed_at):
                 self._deliver(report, evs, max(completed_s, t_last), arrived)
             report.cabin_frames = cabin.frames
+            report.cabin_ms_per_frame = cabin.busy_s / cabin.frames * 1e3 if cabin.frames else None
         if self._fast is not None:
             self._fast.finish()
             report.fast_road = {"confirmed": self._fast.confirmed, "retracted": self._fast.retracted}

@@ -19,6 +19,7 @@ slow closure), so the event goes out in the recorder step that brought that fram
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class CabinStream:
         self._closers = closers or []
         self.frames = 0
         """Samples (frames) that went through the monitor."""
+        self.busy_s = 0.0
+        """Wall time spent on them: decoding, face pipeline, phone detector, rules."""
 
     @classmethod
     def from_track(cls, samples: list[CabinSample], config: CabinConfig, source: str) -> CabinStream:
@@ -98,12 +101,14 @@ class CabinStream:
         """The samples recorded before ``until`` (sensor time) have arrived: each through the
         monitor; returns, per sample that completed events, its time and those events."""
         out: list[tuple[float, list[Event]]] = []
+        t0 = time.perf_counter()
         while (s := self._peek()) is not None and s.t_s < until:
             self._next = None
             _, evs = self.monitor.update(s, speed_at(s.t_s))
             self.frames += 1
             if evs:
                 out.append((s.t_s, evs))
+        self.busy_s += time.perf_counter() - t0
         return out
 
     def finish(self, speed_at: SpeedAt) -> list[tuple[float, list[Event]]]:
