@@ -46,7 +46,6 @@ from saferoad.application.edge import (
     EdgeRecorder,
     EdgeReport,
     Odometer,
-    RoadStream,
     SpeedingStream,
     _with_clip_window,
     trip_body,
@@ -65,7 +64,7 @@ from saferoad.domain.motion.streaming import StreamingMotion, StreamParams
 from saferoad.domain.recording import Recording, RecordingMeta
 from saferoad.domain.road_events import StreamingRoad
 from saferoad.domain.stride import AdaptiveStride
-from saferoad.domain.types import CameraIntrinsics, Frame, GpsSeries, ImuSeries
+from saferoad.domain.types import CameraIntrinsics, Event, Frame, GpsSeries, ImuSeries, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.detector import Detector
 from saferoad.ports.edge import AlertSink, EventSpool
@@ -136,6 +135,9 @@ class ResourceMeter:
             ru = resource.getrusage(resource.RUSAGE_SELF)
             own = (ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024.0)
         cpu, rss = own
+        # decoders that exited (a restart, the end) and were reaped: their CPU time moves here
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu += ch.ru_utime + ch.ru_stime
         for pid in children:
             c = self._proc(pid)
             if c is not None:
@@ -143,7 +145,7 @@ class ResourceMeter:
         now = time.monotonic()
         cores = None
         if self._last is not None and now > self._last[0]:
-            # a restarted decoder's CPU starts again from 0: never report a negative share
+            # (a decoder killed but not yet reaped drops out for a moment: never below 0)
             cores = max(0.0, (cpu - self._last[1]) / (now - self._last[0]))
         self._last = (now, cpu)
         return cores, rss / 2**20
@@ -326,24 +328,20 @@ class LiveCamera:
         }
 
 
-class LiveRoad(RoadStream):
-    """:class:`RoadStream` fed with live frames: they arrive already inferred, in time order,
-    and wait (the guard x fps while the sensors flow) for the final ego speed at their time.
-    Without speed (no sensor feed, or it went silent) at most ``max_waiting_frames`` wait:
-    older ones are dropped and counted (``dropped_no_speed``), never accumulated."""
+class LiveRoad:
+    """The road rules on live frames, as :class:`~saferoad.application.edge.RoadStream` runs
+    them on a replay: frames arrive already inferred, in time order, and wait (the guard x fps
+    while the sensors flow) for the final ego speed at their time, then frames and speed samples
+    go to :class:`StreamingRoad` in time order. Without speed (no sensor feed, or it went silent)
+    at most ``max_waiting_frames`` wait: older ones are dropped and counted
+    (``dropped_no_speed``), never accumulated. (Lane markings are not read live.)"""
 
     def __init__(self, config: SaferoadConfig, fx: float | None, cx: float | None, max_waiting_frames: int) -> None:
-        rcfg = config.road_events
-        self.road = road
-        self.cfg = rcfg
-        self.feed = None
-        self.frames = iter(())
-        self.offset = rcfg.clock_offsets_s.get("speed", 0.0)
-        self.stream = StreamingRoad(road.params_from_config(rcfg), fx=fx, cx=cx, speed_offset_s=self.offset)
+        self.cfg = config.road_events
+        self.offset = self.cfg.clock_offsets_s.get("speed", 0.0)
+        self.stream = StreamingRoad(road.params_from_config(self.cfg), fx=fx, cx=cx, speed_offset_s=self.offset)
         self.fx, self.cx = fx, cx
-        self.waiting = deque()
-        self._next = None
-        self._done = True
+        self.waiting: deque[tuple[float, int, tuple[Any, ...]]] = deque()
         self.max_waiting = 0
         self.cap = max(1, max_waiting_frames)
         self.dropped_no_speed = 0
@@ -354,6 +352,26 @@ class LiveRoad(RoadStream):
             self.waiting.popleft()
             self.dropped_no_speed += 1
         self.max_waiting = max(self.max_waiting, len(self.waiting))
+
+    def speed(self, sp: SpeedSeries | None) -> list[Event]:
+        """Final ego speed samples: release the frames before each, in time order."""
+        out: list[Event] = []
+        stream = None if sp is None else road.speed_stream(sp, self.cfg)
+        if stream is None:
+            return out
+        for clock_t, raw_t, v in zip(stream.clock_t_s.tolist(), stream.t_s.tolist(), stream.values[:, 0].tolist(), strict=True):
+            while self.waiting and self.waiting[0][0] < clock_t:
+                t, idx, objs = self.waiting.popleft()
+                out += self.stream.push_frame(t, idx, objs)
+            out += self.stream.push_speed(raw_t, v)
+        return out
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        while self.waiting:
+            t, idx, objs = self.waiting.popleft()
+            out += self.stream.push_frame(t, idx, objs)
+        return out + self.stream.finish()
 
 
 def _after(series: Any, last_t: float) -> Any:
