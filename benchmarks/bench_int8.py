@@ -64,6 +64,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "SiLU float (Conv/Add/Concat/MaxPool/Resize only)": {"op_types": ["Conv", "Add", "Concat", "MaxPool", "Resize"]},
     "stem float (first 3 convolutions)": {"exclude": ["Conv_41", "Conv_44", "Conv_47"]},
     "percentile 99.99": {"method": "percentile", "extra_options": {"CalibPercentile": 99.99}},
+    "entropy": {"method": "entropy"},
     "MinMax moving average": {"extra_options": {"CalibMovingAverage": True}},
 }
 
