@@ -44,7 +44,7 @@ from saferoad.application.ingest import (  # noqa: E402
     scoring_fingerprint,
 )
 from saferoad.config import load_config  # noqa: E402
-from saferoad.entrypoints.wiring import ingest_outputs, load_output  # noqa: E402
+from saferoad.entrypoints.wiring import ingest_outputs, load_output, report_ports  # noqa: E402
 
 TYPES = ["harsh_braking", "harsh_acceleration", "harsh_cornering", "tailgating", "speeding"]
 DURATION_S = 120.0
@@ -222,14 +222,14 @@ def bench_report(url: str, cfg: object, out_dir: Path) -> None:
                 uow.trips.get(b.id)
         gather_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        ctx = rep.driver_week_context(store, cfg, driver, week)  # type: ignore[arg-type]
-        rep.write(ctx, out_dir / "driver.html")
+        ctx = rep.driver_week_context(store, cfg, driver, week, ports=report_ports())  # type: ignore[arg-type]
+        rep.write(ctx, out_dir / "driver.html", ports=report_ports())
         html_s = time.perf_counter() - t0
         n_trips, n_events = len(ctx["trips"]), ctx["n_events"]
         pdf_s = float("nan")
         if shutil.which("chromium"):
             t0 = time.perf_counter()
-            rep.write(ctx, out_dir / "driver.pdf")
+            rep.write(ctx, out_dir / "driver.pdf", ports=report_ports())
             pdf_s = time.perf_counter() - t0
         print(
             f"report     driver-week {driver} {week} ({n_trips} trips, {n_events} events): "

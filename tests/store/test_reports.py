@@ -20,7 +20,7 @@ from saferoad.application import report as rep
 from saferoad.config import load_config
 from saferoad.domain.scoring import safety_score
 from saferoad.entrypoints import wiring
-from saferoad.entrypoints.wiring import find_outputs, ingest_outputs
+from saferoad.entrypoints.wiring import find_outputs, ingest_outputs, report_ports
 
 CFG = load_config(overrides={"scoring": {"min_distance_km": 50.0}})
 
@@ -80,8 +80,8 @@ def _week_events(week_outputs: Path, driver: str, day_tag: str) -> list[dict[str
 def test_driver_week_report_in_chromium(
     fleet_store: SqlStore, chromium_bin: str, week_outputs: Path, tmp_path: Path
 ) -> None:
-    ctx = rep.driver_week_context(fleet_store, CFG, "D-average", "2026-W47")
-    html = rep.write(ctx, tmp_path / "driver.html")
+    ctx = rep.driver_week_context(fleet_store, CFG, "D-average", "2026-W47", ports=report_ports())
+    html = rep.write(ctx, tmp_path / "driver.html", ports=report_ports())
     expected = _week_events(week_outputs, "D-average", "2026-11-16")
     with fleet_store.unit_of_work() as uow:
         exp = uow.trips.exposures("tokyo-taxi", "2026-W47")["D-average"]
@@ -136,8 +136,8 @@ def test_trip_and_fleet_reports_in_chromium(
     with fleet_store.unit_of_work() as uow:
         briefs = uow.trips.briefs("tokyo-taxi", "2026-W47", "D-aggressive")
     trip = max(briefs, key=lambda b: b.n_events)
-    html = rep.write(rep.trip_context(fleet_store, CFG, str(trip.id)), tmp_path / "trip.html")
-    fleet_html = rep.write(rep.fleet_context(fleet_store, CFG, "tokyo-taxi"), tmp_path / "f.html")
+    html = rep.write(rep.trip_context(fleet_store, CFG, str(trip.id), ports=report_ports()), tmp_path / "trip.html", ports=report_ports())
+    fleet_html = rep.write(rep.fleet_context(fleet_store, CFG, "tokyo-taxi", ports=report_ports()), tmp_path / "f.html", ports=report_ports())
     pw, browser, page = _open(chromium_bin, html)
     try:
         for part in ("route-map", "speed-profile", "timeline", "events-vs-fleet", "habits"):
@@ -159,8 +159,8 @@ def test_trip_and_fleet_reports_in_chromium(
 @pytest.mark.browser
 @pytest.mark.slow
 def test_pdf_pages_are_not_blank(fleet_store: SqlStore, chromium_bin: str, tmp_path: Path) -> None:
-    ctx = rep.driver_week_context(fleet_store, CFG, "D-average", "2026-W47")
-    pdf = rep.write(ctx, tmp_path / "report.pdf")
+    ctx = rep.driver_week_context(fleet_store, CFG, "D-average", "2026-W47", ports=report_ports())
+    pdf = rep.write(ctx, tmp_path / "report.pdf", ports=report_ports())
     assert pdf.read_bytes()[:5] == b"%PDF-"
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
@@ -205,15 +205,15 @@ def test_unscored_trip_report_gives_the_reason_not_points_lost(make_output: Any,
 
 def test_report_errors_are_plain(fleet_store: SqlStore, tmp_path: Path) -> None:
     with pytest.raises(rep.ReportError, match="no trips in the store"):
-        rep.driver_week_context(fleet_store, CFG, "D-nobody", "2026-W47")
+        rep.driver_week_context(fleet_store, CFG, "D-nobody", "2026-W47", ports=report_ports())
     with pytest.raises(
         rep.ReportError, match=r"no trips in 2026-W30 \(weeks with trips: 2026-W46, 2026-W47\)"
     ):
-        rep.driver_week_context(fleet_store, CFG, "D-careful", "2026-W30")
+        rep.driver_week_context(fleet_store, CFG, "D-careful", "2026-W30", ports=report_ports())
     with pytest.raises(ValueError, match="expected an ISO week"):
-        rep.driver_week_context(fleet_store, CFG, "D-careful", "47")
+        rep.driver_week_context(fleet_store, CFG, "D-careful", "47", ports=report_ports())
     with pytest.raises(ValueError, match=r"must end in \.html or \.pdf"):
-        rep.write(rep.fleet_context(fleet_store, CFG, "tokyo-taxi"), tmp_path / "r.docx")
+        rep.write(rep.fleet_context(fleet_store, CFG, "tokyo-taxi", ports=report_ports()), tmp_path / "r.docx", ports=report_ports())
 
 
 def test_report_cli(fleet_store: SqlStore, tmp_path: Path) -> None:
@@ -248,7 +248,7 @@ def test_report_cli(fleet_store: SqlStore, tmp_path: Path) -> None:
 
 def test_fleet_week_snapshot(fleet_store: SqlStore, approx_snapshot: Any) -> None:
     """Scores, ranks and habits of the synthetic week must not change silently."""
-    ctx = rep.fleet_context(fleet_store, CFG, "tokyo-taxi", "2026-W47")
+    ctx = rep.fleet_context(fleet_store, CFG, "tokyo-taxi", "2026-W47", ports=report_ports())
     rows = [
         {
             "driver": d["driver"],

@@ -15,6 +15,7 @@ from saferoad.entrypoints.wiring import (
     analyze_recording,
     find_outputs,
     ingest_outputs,
+    report_ports,
     simulate_fleet,
 )
 
@@ -46,11 +47,11 @@ def test_simulated_fleet_through_the_store(tmp_path: Path, db_url: str) -> None:
         assert len(again.unchanged) == 6
         week = weeks[-1]
         driver = sorted(exps[week])[0]
-        html = write(driver_week_context(store, cfg, driver, week), tmp_path / "d.html")
+        html = write(driver_week_context(store, cfg, driver, week, ports=report_ports()), tmp_path / "d.html", ports=report_ports())
         assert (
             'data-part="route-map"' in html.read_text() or 'data-part="trips"' in html.read_text()
         )
-        fleet = write(fleet_context(store, cfg, fleets[0], week), tmp_path / "f.html")
+        fleet = write(fleet_context(store, cfg, fleets[0], week, ports=report_ports()), tmp_path / "f.html", ports=report_ports())
         assert 'data-part="ranking"' in fleet.read_text()
     finally:
         store.close()

@@ -1,8 +1,9 @@
 """``report``: safe-driving reports for fleet managers, per driver-week, trip and fleet.
 
 The store provides counts, distances, trips and events; ``saferoad.domain.scoring`` turns
-them into scores, trends, ranks and habitual risks; ``saferoad.adapters.reports`` draws the
-figures and renders HTML (and PDF through headless Chromium).
+them into scores, trends, ranks and habitual risks; the figures are drawn and
+the HTML (and PDF) rendered through ``ReportPorts`` (``ports/charts.py``; the composition root
+builds them over ``saferoad.adapters.reports``: Matplotlib, Jinja2, headless Chromium).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from saferoad import __version__
-from saferoad.adapters.reports import plots
-from saferoad.adapters.reports.render import write_report
 from saferoad.config import SaferoadConfig
 from saferoad.domain.event_specs import event_title
 from saferoad.domain.scoring import (
@@ -35,6 +34,7 @@ from saferoad.domain.scoring import (
     week_start,
 )
 from saferoad.observability import span
+from saferoad.ports.charts import ReportFigures, ReportPorts
 from saferoad.ports.store import EventRecord, Store, TripRecord, UnitOfWork
 
 TREND_WEEKS = 8
@@ -165,11 +165,11 @@ def _axis_floor(values: Iterable[float | None]) -> float:
     return float(min(50.0, 10.0 * math.floor((low - 2.0) / 10.0)))
 
 
-def _score_view(score: Score, tr: Any = None) -> dict[str, Any]:
+def _score_view(figures: ReportFigures, score: Score, tr: Any = None) -> dict[str, Any]:
     return {
         "value": score.value,
         "raw": score.raw,
-        "colour": plots.score_colour(score.value),
+        "colour": figures.score_colour(score.value),
         "reason": score.reason,
         "distance_km": score.distance_km,
         "n_events": score.n_events,
@@ -180,14 +180,16 @@ def _score_view(score: Score, tr: Any = None) -> dict[str, Any]:
     }
 
 
-def _event_view(ev: EventRecord, n: int, trip: TripRecord, with_window: bool) -> dict[str, Any]:
+def _event_view(
+    figures: ReportFigures, ev: EventRecord, n: int, trip: TripRecord, with_window: bool
+) -> dict[str, Any]:
     local = _local(ev.start_utc, trip.timezone)
     snap = _data_uri(ev.snapshot_path)
     view: dict[str, Any] = {
         "n": n,
         "type": ev.type,
         "title": event_title(ev.type) + (f" ({ev.direction})" if ev.direction else ""),
-        "colour": plots.type_colour(ev.type),
+        "colour": figures.type_colour(ev.type),
         "severity": ev.severity,
         "confidence": ev.confidence,
         "time": local.strftime("%a %d %b %Y, %H:%M:%S"),
@@ -207,19 +209,19 @@ def _event_view(ev: EventRecord, n: int, trip: TripRecord, with_window: bool) ->
         "trip_id": trip.id,
     }
     if snap is None and with_window:
-        view["window"] = plots.event_window(
+        view["window"] = figures.event_window(
             trip.profile, view, _local(trip.start_utc, trip.timezone)
         )
     return view
 
 
 def _trip_view(
-    trip: TripRecord, first_n: int, rules: ScoringRules, figures: bool
+    figures: ReportFigures, trip: TripRecord, first_n: int, rules: ScoringRules, with_figures: bool
 ) -> dict[str, Any]:
     start_local = _local(trip.start_utc, trip.timezone)
     end_local = _local(trip.end_utc, trip.timezone)
     events = [
-        _event_view(e, first_n + i, trip, figures and first_n + i <= MAX_EVENT_PLOTS)
+        _event_view(figures, e, first_n + i, trip, with_figures and first_n + i <= MAX_EVENT_PLOTS)
         for i, e in enumerate(trip.events)
     ]
     sc = trip_score(trip.exposure(), rules)
@@ -238,28 +240,31 @@ def _trip_view(
         "duration": _duration(trip.duration_s),
         "duration_s": trip.duration_s,
         "n_events": len(trip.events),
-        "score": _score_view(sc),
+        "score": _score_view(figures, sc),
         "events": events,
         "counts": sorted(trip.counts.items(), key=lambda kv: -kv[1]),
         "source": trip.source_path,
     }
-    if figures:
+    if with_figures:
         with span("report.figures", trip=trip.id):
-            view["route_map"] = plots.route_map(trip.profile, trip.route, events)
-            view["speed_plot"] = plots.speed_profile(trip.profile, events, start_local)
-            view["timeline_plot"] = plots.trip_timeline(trip.profile, events, start_local)
+            view["route_map"] = figures.route_map(trip.profile, trip.route, events)
+            view["speed_plot"] = figures.speed_profile(trip.profile, events, start_local)
+            view["timeline_plot"] = figures.trip_timeline(trip.profile, events, start_local)
     return view
 
 
 def _rate_rows(
-    counts: Mapping[str, int], own: Mapping[str, float], fleet: Mapping[str, float]
+    figures: ReportFigures,
+    counts: Mapping[str, int],
+    own: Mapping[str, float],
+    fleet: Mapping[str, float],
 ) -> list[dict[str, Any]]:
     """The rates table: one row per event type the subject or the fleet had, the subject's
     highest rate first."""
     return [
         {
             "title": event_title(k),
-            "colour": plots.type_colour(k),
+            "colour": figures.type_colour(k),
             "count": counts.get(k, 0),
             "rate": own.get(k, 0.0),
             "fleet_rate": fleet.get(k, 0.0),
@@ -268,13 +273,15 @@ def _rate_rows(
     ]
 
 
-def _habits_view(driver: Exposure, fleet: Exposure, rules: ScoringRules) -> list[dict[str, Any]]:
+def _habits_view(
+    figures: ReportFigures, driver: Exposure, fleet: Exposure, rules: ScoringRules
+) -> list[dict[str, Any]]:
     return [
         {
             "type": h.event_type,
             "title": event_title(h.event_type),
             "sentence": h.sentence,
-            "colour": plots.type_colour(h.event_type),
+            "colour": figures.type_colour(h.event_type),
             "count": h.count,
         }
         for h in habitual_risks(driver, fleet, rules)
@@ -329,8 +336,15 @@ def _base(config: SaferoadConfig, kind: str, title: str) -> dict[str, Any]:
 
 
 def driver_week_context(
-    store: Store, config: SaferoadConfig, driver: str, week: str, fleet: str | None = None
+    store: Store,
+    config: SaferoadConfig,
+    driver: str,
+    week: str,
+    fleet: str | None = None,
+    *,
+    ports: ReportPorts,
 ) -> dict[str, Any]:
+    figures = ports.figures
     rules = config.scoring.rules()
     week_start(week)  # validates the week
     with span("report.gather", driver=driver, week=week), store.unit_of_work() as uow:
@@ -365,7 +379,7 @@ def driver_week_context(
     n = 1
     trip_views = []
     for t in trip_list:
-        trip_views.append(_trip_view(t, n, rules, figures=t.id in detailed))
+        trip_views.append(_trip_view(figures, t, n, rules, with_figures=t.id in detailed))
         n += len(t.events)
     monday = week_start(week)
     ctx.update(
@@ -373,8 +387,8 @@ def driver_week_context(
         fleet=fleet,
         week=week,
         week_label=f"{monday:%d %b} – {monday + dt.timedelta(days=6):%d %b %Y}",
-        score=_score_view(score, trend(score, prev)),
-        fleet_score=_score_view(fs) if (fs := f_scores[week]) is not None else None,
+        score=_score_view(figures, score, trend(score, prev)),
+        fleet_score=_score_view(figures, fs) if (fs := f_scores[week]) is not None else None,
         rank=my_rank.rank,
         n_ranked=sum(1 for r in ranking if r.rank is not None),
         n_drivers=len(ranking),
@@ -388,18 +402,18 @@ def driver_week_context(
         fleet_rate_total=f_exp.n_events * rules.rate_per_km / f_exp.distance_km
         if f_exp.distance_km
         else None,
-        habits=_habits_view(d_exp, f_exp, rules),
-        rate_rows=_rate_rows(d_exp.counts, d_rates, f_rates),
+        habits=_habits_view(figures, d_exp, f_exp, rules),
+        rate_rows=_rate_rows(figures, d_exp.counts, d_rates, f_rates),
         trips=trip_views,
         detailed_trips=[v for v in trip_views if v["id"] in detailed],
-        plot_trend=plots.score_trend(
+        plot_trend=figures.score_trend(
             weeks,
             [s.value if s else None for s in d_scores.values()],
             [s.value if s else None for s in f_scores.values()],
             _axis_floor(s.value if s else None for s in [*d_scores.values(), *f_scores.values()]),
         ),
-        plot_rates=plots.rates_vs_fleet(d_rates, f_rates, ctx["per"]),
-        plot_week=plots.week_strip(
+        plot_rates=figures.rates_vs_fleet(d_rates, f_rates, ctx["per"]),
+        plot_week=figures.week_strip(
             [
                 {
                     "start_local": v["start_local"],
@@ -428,7 +442,10 @@ def _find_trip(uow: UnitOfWork, trip: str) -> int:
     )
 
 
-def trip_context(store: Store, config: SaferoadConfig, trip: str | int) -> dict[str, Any]:
+def trip_context(
+    store: Store, config: SaferoadConfig, trip: str | int, *, ports: ReportPorts
+) -> dict[str, Any]:
+    figures = ports.figures
     rules = config.scoring.rules()
     with span("report.gather", trip=str(trip)), store.unit_of_work() as uow:
         trip_id = trip if isinstance(trip, int) else _find_trip(uow, trip)
@@ -439,7 +456,7 @@ def trip_context(store: Store, config: SaferoadConfig, trip: str | int) -> dict[
         prev = uow.trips.exposures(record.ids.fleet, previous_week(record.local_week))
     f_exp = total(this.values())
     d_exp = this.get(record.ids.driver, record.exposure())
-    view = _trip_view(record, 1, rules, figures=True)
+    view = _trip_view(figures, record, 1, rules, with_figures=True)
     t_rates = rates(record.exposure(), rules.rate_per_km)
     f_rates = rates(f_exp, rules.rate_per_km)
     d_score = safety_score(d_exp, rules)
@@ -451,10 +468,10 @@ def trip_context(store: Store, config: SaferoadConfig, trip: str | int) -> dict[
         fleet=record.ids.fleet,
         week=record.local_week,
         score=view["score"],
-        week_score=_score_view(d_score, trend(d_score, d_prev)),
-        habits=_habits_view(d_exp, f_exp, rules),
-        rate_rows=_rate_rows(record.counts, t_rates, f_rates),
-        plot_rates=plots.rates_vs_fleet(t_rates, f_rates, ctx["per"]),
+        week_score=_score_view(figures, d_score, trend(d_score, d_prev)),
+        habits=_habits_view(figures, d_exp, f_exp, rules),
+        rate_rows=_rate_rows(figures, record.counts, t_rates, f_rates),
+        plot_rates=figures.rates_vs_fleet(t_rates, f_rates, ctx["per"]),
         only_trip=f_exp.n_trips <= 1,
     )
     return ctx
@@ -464,8 +481,9 @@ def trip_context(store: Store, config: SaferoadConfig, trip: str | int) -> dict[
 
 
 def fleet_context(
-    store: Store, config: SaferoadConfig, fleet: str, week: str | None = None
+    store: Store, config: SaferoadConfig, fleet: str, week: str | None = None, *, ports: ReportPorts
 ) -> dict[str, Any]:
+    figures = ports.figures
     rules = config.scoring.rules()
     with span("report.gather", fleet=fleet, week=week), store.unit_of_work() as uow:
         weeks_with = uow.trips.weeks(fleet)
@@ -502,7 +520,7 @@ def fleet_context(
             {
                 "driver": r.subject,
                 "rank": r.rank,
-                "score": _score_view(r.score, trend(r.score, p)),
+                "score": _score_view(figures, r.score, trend(r.score, p)),
                 "distance_km": e.distance_km,
                 "n_trips": e.n_trips,
                 "n_events": e.n_events,
@@ -519,7 +537,7 @@ def fleet_context(
         fleet=fleet,
         week=week,
         week_label=f"{monday:%d %b} – {monday + dt.timedelta(days=6):%d %b %Y}",
-        score=_score_view(f_score, trend(f_score, f_prev)),
+        score=_score_view(figures, f_score, trend(f_score, f_prev)),
         distance_km=f_exp.distance_km,
         duration=_duration(f_exp.duration_s),
         n_trips=f_exp.n_trips,
@@ -532,26 +550,26 @@ def fleet_context(
         rate_rows=[
             {
                 "title": event_title(k),
-                "colour": plots.type_colour(k),
+                "colour": figures.type_colour(k),
                 "count": f_exp.counts.get(k, 0),
                 "rate": f_rates.get(k, 0.0),
                 "fleet_rate": f_rates.get(k, 0.0),
             }
             for k in types
         ],
-        plot_trend=plots.score_trend(
+        plot_trend=figures.score_trend(
             weeks,
             [s.value if s else None for s in f_scores.values()],
             None,
             _axis_floor(s.value if s else None for s in f_scores.values()),
             label="fleet",
         ),
-        plot_ranking=plots.ranking(
+        plot_ranking=figures.ranking(
             [r["driver"] for r in rows],
             [r["score"]["value"] for r in rows],
             floor=_axis_floor(r["score"]["value"] for r in rows),
         ),
-        plot_heatmap=plots.rate_heatmap(
+        plot_heatmap=figures.rate_heatmap(
             [r["driver"] for r in rows],
             types,
             [
@@ -569,6 +587,6 @@ def fleet_context(
 TEMPLATES = {"driver": "driver_week.html.j2", "trip": "trip.html.j2", "fleet": "fleet.html.j2"}
 
 
-def write(context: dict[str, Any], output: Path) -> Path:
+def write(context: dict[str, Any], output: Path, *, ports: ReportPorts) -> Path:
     """Write a report context to ``output`` (``.html`` or ``.pdf``)."""
-    return write_report(TEMPLATES[context["kind"]], context, output)
+    return ports.write(TEMPLATES[context["kind"]], context, output)

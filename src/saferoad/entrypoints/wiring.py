@@ -52,6 +52,7 @@ from saferoad.domain.types import CameraIntrinsics, Detections, SpeedSeries
 from saferoad.observability import TraceRecorder
 from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.cabin import FaceAnalyzer as FaceAnalyzerPort
+from saferoad.ports.charts import ReportPorts
 from saferoad.ports.detector import Detector
 from saferoad.ports.events import EventSink
 from saferoad.ports.executor import TaskExecutor
@@ -64,7 +65,7 @@ from saferoad.ports.store import TripRecord
 __all__ = [
     "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
     "find_outputs", "ingest_outputs", "load_output", "make_executor", "open_recording", "outputs",
-    "outputs_reader", "read_boxes", "recording_writer", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
+    "outputs_reader", "read_boxes", "recording_writer", "report_ports", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
     "simulate", "simulate_fleet", "simulate_fleet_week", "trip_report_from_output",
 ]
 
@@ -107,6 +108,17 @@ def ingest_outputs(
     )
 
 
+def report_ports() -> ReportPorts:
+    """The report use case's figures (``adapters/reports/plots``) and writer
+    (``adapters/reports/render``)."""
+    # deferred on purpose: the plots import Matplotlib, the writer Jinja2; every analyze loads
+    # this module and draws no report
+    from saferoad.adapters.reports import plots
+    from saferoad.adapters.reports.render import write_report
+
+    return ReportPorts(figures=plots, write=write_report)
+
+
 def trip_report_from_output(
     out_dir: Path, html_path: Path, pdf: bool = False, config: SaferoadConfig | None = None
 ) -> Path:
@@ -126,12 +138,12 @@ def trip_report_from_output(
         try:
             res = ingest_outputs(store.unit_of_work, [Path(out_dir)], cfg)
             trip_id = next(iter(res.trip_ids.values()))
-            ctx = _report.trip_context(store, cfg, trip_id)
+            ctx = _report.trip_context(store, cfg, trip_id, ports=report_ports())
         finally:
             store.close()
-    html = _report.write(ctx, Path(html_path))
+    html = _report.write(ctx, Path(html_path), ports=report_ports())
     if pdf:
-        _report.write(ctx, html.with_suffix(".pdf"))
+        _report.write(ctx, html.with_suffix(".pdf"), ports=report_ports())
     return html
 
 

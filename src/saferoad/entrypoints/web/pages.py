@@ -34,6 +34,7 @@ from saferoad.entrypoints.web.common import (
     render,
     store_of,
 )
+from saferoad.entrypoints.wiring import report_ports
 from saferoad.ports.web import EventRef, UserInfo
 
 router = APIRouter(include_in_schema=False)
@@ -162,7 +163,7 @@ def fleet_page(request: Request, fleet: str, week: str | None = None) -> Respons
     user, csrf = current_user(request)
     _need_fleet(user, fleet)
     try:
-        ctx = fleet_context(store_of(request), config_of(request), fleet, week)
+        ctx = fleet_context(store_of(request), config_of(request), fleet, week, ports=report_ports())
     except ValueError as err:  # ReportError (no trips that week) or a malformed week
         raise uc.NotFound(str(err)) from None
     with store_of(request).unit_of_work() as uow:
@@ -219,7 +220,7 @@ def driver_report(request: Request, fleet: str, driver: str, week: str) -> Respo
     from saferoad.adapters.reports.render import render_html
 
     try:
-        ctx = driver_week_context(store_of(request), config_of(request), driver, week, fleet)
+        ctx = driver_week_context(store_of(request), config_of(request), driver, week, fleet, ports=report_ports())
     except (ReportError, ValueError) as err:
         raise uc.NotFound(str(err)) from None
     return HTMLResponse(render_html("driver_week.html.j2", ctx))
@@ -236,11 +237,11 @@ def driver_report_pdf(request: Request, fleet: str, driver: str, week: str) -> R
     if not user.sees_driver(fleet, driver):
         raise uc.NotFound(f"driver {fleet}/{driver}")
     try:
-        ctx = driver_week_context(store_of(request), config_of(request), driver, week, fleet)
+        ctx = driver_week_context(store_of(request), config_of(request), driver, week, fleet, ports=report_ports())
     except (ReportError, ValueError) as err:
         raise uc.NotFound(str(err)) from None
     with tempfile.TemporaryDirectory(prefix="saferoad-web-pdf-") as d:
-        pdf = write(ctx, FsPath(d) / "report.pdf").read_bytes()
+        pdf = write(ctx, FsPath(d) / "report.pdf", ports=report_ports()).read_bytes()
     return Response(
         pdf,
         media_type="application/pdf",
@@ -279,7 +280,7 @@ def trip_page(request: Request, trip_id: int) -> Response:
         record = uow.trips.get(trip_id)
     if record is None or not user.sees_driver(record.ids.fleet, record.ids.driver):
         raise uc.NotFound(f"trip {trip_id}")
-    ctx = trip_context(store_of(request), config_of(request), trip_id)
+    ctx = trip_context(store_of(request), config_of(request), trip_id, ports=report_ports())
     events = [
         {**view, "id": ev.id, "status": ev.status}
         for view, ev in zip(ctx["trip"]["events"], record.events, strict=True)

@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from saferoad.adapters.sql import open_store
             from saferoad.application import report as rep
+            from saferoad.entrypoints.wiring import report_ports
             from saferoad.observability import configure_logging
 
             configure_logging(log_level)
@@ -54,18 +55,18 @@ def register(app: typer.Typer) -> None:
                 if driver is not None:
                     if week is None:
                         raise UserError("--driver needs --week (an ISO week such as 2026-W47)")
-                    ctx = rep.driver_week_context(store, cfg, driver, week, fleet)
+                    ctx = rep.driver_week_context(store, cfg, driver, week, fleet, ports=report_ports())
                 elif trip is not None:
-                    ctx = rep.trip_context(store, cfg, trip)
+                    ctx = rep.trip_context(store, cfg, trip, ports=report_ports())
                 elif fleet is not None:
-                    ctx = rep.fleet_context(store, cfg, fleet, week)
+                    ctx = rep.fleet_context(store, cfg, fleet, week, ports=report_ports())
                 else:
                     raise UserError(
                         "say what to report on: --driver D --week W, --trip T or --fleet F"
                     )
             finally:
                 store.close()
-            path = rep.write(ctx, output)
+            path = rep.write(ctx, output, ports=report_ports())
         console.print(f"wrote {path}")
 
     @app.command("trips")
