@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -29,7 +30,13 @@ from typer.testing import CliRunner
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.video.live import FfmpegFrameSource
 from saferoad.application.edge import CallbackSink
-from saferoad.application.edge_live import Heartbeats, LiveCamera, LiveRoad, read_status
+from saferoad.application.edge_live import (
+    Heartbeats,
+    LiveCamera,
+    LiveRecorder,
+    LiveRoad,
+    read_status,
+)
 from saferoad.application.edge_sinks import open_spool
 from saferoad.config import SaferoadConfig, load_config, parse_assignments
 from saferoad.domain.alerts import Alert
@@ -351,3 +358,42 @@ def test_frames_without_speed_are_bounded_and_counted() -> None:
     road.add([(0.1 * i, i, ()) for i in range(120)])  # a camera, no sensor: no final speed comes
     assert len(road.waiting) == 50 and road.dropped_no_speed == 70
     assert road.waiting[0][1] == 70  # the newest kept, the oldest dropped
+
+
+def test_killed_decoder_in_the_live_recorder_is_back_and_the_gap_in_its_status(shared_dir: Path) -> None:
+    video = shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"
+    cfg = load_config(None, parse_assignments(["edge.status_interval_s=0.5"]))
+    origin = time.monotonic()
+    beats = Heartbeats()
+    src = FfmpegFrameSource(str(video), 320, 180, realtime=True, loop_file=True, fps=30, stall_s=2.0)
+    cam = LiveCamera(src, SlowDetector(0.0), cfg, RecordingMeta(), origin, beats, width=320, height=180,
+                     frame_period_s=1 / 30).start()  # fmt: skip
+    statuses: list[dict[str, Any]] = []
+
+    class StatusSink(CallbackSink):
+        def status(self, status: dict[str, Any]) -> None:
+            statuses.append(status)
+
+    live = LiveRecorder(cfg, feeds=[], camera=cam, origin=origin, beats=beats, sinks=[StatusSink(lambda _a: None)],
+                        decoder_pids=lambda: [] if src.pid is None else [src.pid])  # fmt: skip
+
+    def kill_at(t: float) -> None:
+        time.sleep(t)
+        pid = src.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_at, args=(3.0,), daemon=True)
+    killer.start()
+    try:
+        live.run(duration_s=8.0)
+    finally:
+        live.close()
+        killer.join()
+    cams = [s["camera"] for s in statuses if "camera" in s]
+    last = cams[-1]
+    assert last["restarts"] == 1 and len(last["gaps_s"]) == 1 and last["gaps_s"][0] <= 2.5, last
+    # the camera's heartbeat went stale at most briefly and is fresh again by the end
+    ages = [s["heartbeats_s"]["camera"] for s in statuses if "heartbeats_s" in s and s["state"] == "recording"]
+    assert ages[-1] is not None and ages[-1] < 0.5, ages
+    assert last["decoded"] > 30 * 4  # frames before and after the kill
