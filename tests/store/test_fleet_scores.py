@@ -12,9 +12,11 @@ every driver meets the product's default minimum distance for a score (``scoring
 100 km: docs/scoring.md) with nothing lowered. Fewer, longer trips than a real week's keep the
 per-trip overhead down, and the ten weeks are simulated on two processes. The cost is the ~75 h
 of simulated driving, measured on the 2-core development machine (2026-12-06, load average 9
-from other jobs): 392 s wall, 151 s CPU (user + system, the processes included) — over the
-~60 s wanted, hence ``slow``; the former 4-day, 50 km weeks with the minimum lowered to 40 km
-took 176 s under the same load. A second ``analyze`` skips every recording (resumable) and a
+from other jobs): 392 s wall, 151 s CPU (user + system, the processes included) when the
+simulator still computed and wrote the camera truth; sensor-only, with the simulator's exact
+fast paths (docs/simulator.md), 109 s wall, 92 s CPU at load average 3-6 — still over the
+~60 s wanted, hence ``slow``. The simulation stage alone (10 weeks on two processes, same
+script and load window, load 7): 102.7 s CPU before, 50.1 s after. A second ``analyze`` skips every recording (resumable) and a
 second ``ingest`` changes nothing.
 """
 
