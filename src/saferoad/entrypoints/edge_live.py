@@ -12,11 +12,11 @@ from typing import Any
 
 from saferoad.adapters.detectors import build_detector
 from saferoad.adapters.loop.segments import LoopStore
+from saferoad.adapters.outputs.files import write_events, write_json_atomic
 from saferoad.adapters.recording.saferoad_format import imu_layout, read_meta
 from saferoad.adapters.replay.detector import ReplayDetector
 from saferoad.adapters.sensors import SerialNmeaFeed, UdpCsvFeed
 from saferoad.adapters.video.live import FfmpegFrameSource, is_live
-from saferoad.application.analyze import write_events, write_json_atomic
 from saferoad.application.edge_live import (
     Heartbeats,
     ImuLayout,

@@ -68,8 +68,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the drive recorder: a recording fed in as if live (--replay) through the streaming rules, alerts to the sinks, events into the spool."""
         with user_errors():
+            from saferoad.adapters.outputs.files import write_events, write_json_atomic
             from saferoad.adapters.recording import open_recording
-            from saferoad.application.analyze import write_events, write_json_atomic
             from saferoad.application.edge import EdgeRecorder
             from saferoad.application.edge_sinks import build_sinks, open_spool
 
