@@ -52,6 +52,7 @@ from saferoad.application.edge import (
     trip_head_body,
     trip_id_for,
 )
+from saferoad.application.edge_cabin import LiveCabin
 from saferoad.application.edge_fast import FastRoadAlerts
 from saferoad.application.perception import run_perception
 from saferoad.application.stages import road
@@ -161,8 +162,9 @@ class FrameCounts:
     late: int = 0
     """Frames whose time was not after the previous one's (a restarted decoder)."""
     infer_s: float = 0.0
-    history: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=256))
-    """(monotonic time, frames dropped so far) at each status: the drops of the last minute."""
+    history: deque[tuple[float, int]] = field(default_factory=deque)
+    """(monotonic time, frames dropped so far) at each status of the last minute (older ones are
+    popped, so it holds at most a minute of statuses): the drops of the last minute."""
 
 
 class _StridedFrames:
@@ -301,7 +303,7 @@ class LiveCamera:
 
     def status(self, now: float) -> dict[str, Any]:
         st = self.source.stats
-        dropped = st.dropped + self.counts.skipped_stride + self.out_dropped
+        dropped = st.dropped + self.counts.skipped_stride + self.out_dropped + self.counts.late
         hist = self.counts.history
         hist.append((now, dropped))
         while len(hist) > 1 and hist[1][0] <= now - MINUTE_S:
@@ -315,6 +317,7 @@ class LiveCamera:
             "dropped_ring": st.dropped,
             "dropped_stride": self.counts.skipped_stride,
             "dropped_queue": self.out_dropped,
+            "dropped_late": self.counts.late,
             "dropped_last_minute": dropped - base,
             "dropped_per_minute": round(dropped / minutes, 2) if minutes > 0 else None,
             "stride": self.stride.stride,
@@ -407,10 +410,13 @@ class LiveRecorder(EdgeRecorder):
         status_path: Path | None = None,
         decoder_pids: Callable[[], list[int]] = list,
         loop: Any = None,
+        cabin: LiveCabin | None = None,
     ) -> None:
         super().__init__(config, sinks=sinks, spool=spool, loop=loop)
         self.feeds = feeds
         self.camera = camera
+        self.cabin = cabin
+        """The live cabin camera (``edge.cabin_camera``): its samples through the cabin rules each step."""
         self.imu_layout = imu_layout or ImuLayout()
         self.origin = origin
         self.beats = beats
@@ -426,6 +432,8 @@ class LiveRecorder(EdgeRecorder):
         self._stale: set[str] = set()
         for feed in feeds:
             beats.register(feed.name)
+        if cabin is not None:
+            beats.register("cabin_camera")
         beats.register("rules")
 
     def run(self, duration_s: float | None = None, stop: threading.Event | None = None) -> EdgeReport:
@@ -503,6 +511,9 @@ class LiveRecorder(EdgeRecorder):
                 self._deliver(report, _with_clip_window(road.speed(final_speed), cfg.road_events), newest, arrived)
             if speeding is not None:
                 self._deliver(report, _with_clip_window(speeding.speed(final_speed), cfg.road_events), newest, arrived)
+            if self.cabin is not None:
+                for completed_s, evs in self.cabin.take_events(motion.speed_at):
+                    self._deliver(report, evs, completed_s, arrived)
             if self.loop is not None and self.loop.push(newest, imu_c, gps_c, None):
                 self._retain()
             self.beats.beat("rules")
@@ -537,6 +548,10 @@ class LiveRecorder(EdgeRecorder):
         if speeding is not None:
             evs = speeding.speed(final_speed) + speeding.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
+        if self.cabin is not None:
+            for completed_s, evs in self.cabin.finish(motion.speed_at):
+                self._deliver(report, evs, completed_s, arrived)
+            report.cabin_frames = self.cabin.rules.frames
         if self.loop is not None:
             self.loop.close_segment(t_last)
             self._retain()
@@ -568,6 +583,8 @@ class LiveRecorder(EdgeRecorder):
         """Stop the camera and the feeds (idempotent; ``run`` stops the camera at its end)."""
         if self.camera is not None:
             self.camera.close()
+        if self.cabin is not None:
+            self.cabin.close()
         for feed in self.feeds:
             feed.close()
 
@@ -603,6 +620,8 @@ class LiveRecorder(EdgeRecorder):
         now = time.monotonic()
         if self.camera is not None and self.camera.source.last_frame_at is not None:
             self.beats.beat("camera", self.camera.source.last_frame_at)
+        if self.cabin is not None and self.cabin.source.last_frame_at is not None:
+            self.beats.beat("cabin_camera", self.cabin.source.last_frame_at)
         ages = self.beats.ages(now)
         stale = sorted(k for k, a in ages.items() if a is None or a > ecfg.heartbeat_stale_s)
         for k in set(stale) - self._stale:
@@ -643,6 +662,8 @@ class LiveRecorder(EdgeRecorder):
             if self._road is not None:
                 st["camera"]["waiting_for_speed"] = len(self._road.waiting)
                 st["camera"]["dropped_no_speed"] = self._road.dropped_no_speed
+        if self.cabin is not None:
+            st["cabin_camera"] = self.cabin.status()
         return st
 
     def publish_status(self, report: EdgeReport, sensor_t: float, state: str = "recording") -> None:
