@@ -23,7 +23,7 @@ evaluation frames). Then, each figure next to its FP32 baseline measured in the 
   no boxes: how far INT8 agrees with FP32 (F1 at IoU 0.5, same road class).
 
 ``--variants`` then quantizes again with each of ONNX Runtime's documented settings in
-``VARIANTS`` and prints the same accuracy counts and the output SQNR for each (no timing), after
+``VARIANTS`` and prints the same accuracy counts, the output SQNR and a short speed ratio to FP32 for each, after
 a float model carrying only the INT8 rounding of the weights (what the weights alone cost).
 
 Target (issue 19): INT8 ≥ 1.5× FP32 (at least 1.3×) with the accuracy kept.
@@ -60,6 +60,8 @@ EVAL_CLIP = "highway_vehicles_720p.mp4"
 # without VNNI, calibration methods, op_types_to_quantize / nodes_to_exclude, extra_options)
 VARIANTS: dict[str, dict[str, Any]] = {
     "per-tensor weights": {"per_channel": False},
+    "U8U8 (UINT8 weights)": {"weights": "u8"},
+    "QOperator form": {"form": "qoperator"},
     "reduce_range (7-bit weights)": {"reduce_range": True},
     "SiLU float (Conv/Add/Concat/MaxPool/Resize only)": {"op_types": ["Conv", "Add", "Concat", "MaxPool", "Resize"]},
     "stem float (first 3 convolutions)": {"exclude": ["Conv_41", "Conv_44", "Conv_47"]},
@@ -335,7 +337,14 @@ def main() -> None:
             res = quantize_card(card, tmp / "variant", videos, n_frames=args.frames, **kw)
             c = load_card(tmp / "variant")
             sq = _output_sqnr(models["fp32"], c.model_path(), kitti)
-            print(f"  {name}: output SQNR {sq:.1f} dB; {_accuracy(c)} (quantized in {res.seconds:.0f} s)", flush=True)
+            t = speed({"fp32": models["fp32"], "v": c.model_path()}, card, blobs, 40)
+            ratio = statistics.median(t["fp32"]) / statistics.median(t["v"])
+            print(
+                f"  {name}: {ratio:.2f}x FP32 (median of 40 interleaved runs); output SQNR {sq:.1f} dB; "
+                f"{_accuracy(c)} (quantized in {res.seconds:.0f} s)",
+                flush=True,
+            )
+
 
 if __name__ == "__main__":
     main()

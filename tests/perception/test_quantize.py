@@ -132,3 +132,28 @@ def test_executed_ops_and_layer_errors_show_what_runs_and_where_it_drifts(tmp_pa
     convs = [db for _, op, db in rows if op == "Conv"]
     assert len(convs) >= 100 and all(np.isfinite(convs))
     assert np.median(convs[-10:]) < by_name["Conv_41"]  # errors accumulate towards the head
+
+
+def _description(folder: Path) -> str:
+    return str(tomllib.loads((folder / "card.toml").read_text())["model"]["description"])
+
+
+def test_qoperator_form_and_uint8_weights(tmp_path: Path, shared_dir: Path) -> None:
+    """``form="qoperator"`` writes the QLinear* operators themselves (no float convolution);
+    ``weights="u8"`` stores UINT8 weights (QDQ only: refused with QOperator); cards say which."""
+    video = shared_dir / "data" / "video" / "parking_lot_cars.mp4"
+    card = load_card("yolox-nano")
+    res = quantize_card(card, tmp_path / "qop", [video], n_frames=2, form="qoperator")
+    ops = [n.op_type for n in onnx.load(str(res.model_path)).graph.node]
+    assert ops.count("QLinearConv") == 113 and "Conv" not in ops
+    assert "static QOPERATOR, U8 activations / S8 weights" in _description(tmp_path / "qop")
+
+    res = quantize_card(card, tmp_path / "u8", [video], n_frames=2, weights="u8")
+    model = onnx.load(str(res.model_path))
+    conv_weights = {n.input[1] for n in model.graph.node if n.op_type == "Conv"}
+    dq_of = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    stored = {t.name: t.data_type for t in model.graph.initializer}
+    assert {stored[dq_of[w]] for w in conv_weights} == {onnx.TensorProto.UINT8}
+    assert "U8 activations / U8 weights" in _description(tmp_path / "u8")
+    with pytest.raises(ValueError, match="UINT8 weights need the QDQ form"):
+        quantize_card(card, tmp_path / "x", [video], n_frames=1, form="qoperator", weights="u8")

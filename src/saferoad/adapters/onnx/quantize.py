@@ -240,6 +240,8 @@ def quantize_card(
     n_frames: int = 64,
     method: Method = "minmax",
     per_channel: bool = True,
+    weights: Literal["s8", "u8"] = "s8",
+    form: Literal["qdq", "qoperator"] = "qdq",
     float_head: bool = True,
     models_root: Path | None = None,
     reduce_range: bool = False,
@@ -250,7 +252,8 @@ def quantize_card(
     """Write ``out_dir/model.onnx`` (static INT8, QDQ) and ``out_dir/card.toml`` for
     ``card``'s model, calibrated on ``n_frames`` frames of ``calibration``. ``float_head``:
     keep :func:`output_tail` in float (the default; off only to measure what it costs).
-    ``reduce_range`` (7-bit weights, for CPUs without VNNI), ``op_types`` (the operator types
+    ``weights`` (S8, the default, or U8), ``form`` (QDQ, the default, or QOperator: the
+    ``QLinear*`` operators written out), ``reduce_range`` (7-bit weights, for CPUs without VNNI), ``op_types`` (the operator types
     to quantize; default all ONNX Runtime can), ``exclude`` (more node names kept float) and
     ``extra_options`` (``quantize_static``'s, e.g. ``CalibPercentile``) are passed to ONNX
     Runtime as they are; benchmarks/bench_int8.py ``--variants`` measures them."""
@@ -266,6 +269,10 @@ def quantize_card(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     t0 = time.perf_counter()
+    if weights == "u8" and form != "qdq":
+        # ONNX Runtime 1.32 writes INT8 convolution weights in QOperator form whatever
+        # weight_type says (seen in the written model); refuse rather than mislabel the card
+        raise ValueError("UINT8 weights need the QDQ form (QOperator writes INT8 weights)")
     src = card.model_path(models_root)
     if not src.is_file():
         raise ModelCardError(f"{card.path}: model file {src} not found")
@@ -293,10 +300,10 @@ def quantize_card(
             str(pre),
             str(Path(tmp) / "int8.onnx"),
             _Reader(card.input_name, blobs),
-            quant_format=QuantFormat.QDQ,
+            quant_format=QuantFormat.QDQ if form == "qdq" else QuantFormat.QOperator,
             per_channel=per_channel,
             activation_type=QuantType.QUInt8,  # U8S8: S8 activations ran 2.3x slower here
-            weight_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8 if weights == "s8" else QuantType.QUInt8,
             calibrate_method=methods[method],
             nodes_to_exclude=keep_float + list(exclude),
             reduce_range=reduce_range,
@@ -310,7 +317,7 @@ def quantize_card(
             {
                 "saferoad.quantized_from": str(src),
                 "saferoad.calibration": f"{len(blobs)} frames of {sources}",
-                "saferoad.quantization": f"static QDQ U8S8, {method}, "
+                "saferoad.quantization": f"static {form.upper()} U8{weights.upper()}, {method}, "
                 + ("per-channel" if per_channel else "per-tensor")
                 + (f", {len(keep_float)} output-head nodes float" if keep_float else "")
                 + (f", excluded {', '.join(exclude)}" if exclude else "")
@@ -320,7 +327,7 @@ def quantize_card(
         onnx.save(q, str(out))
     floated = [*keep_float, *exclude]
     desc = (
-        f"{card.name} INT8 (static QDQ, U8 activations / S8 weights "
+        f"{card.name} INT8 (static {form.upper()}, U8 activations / {weights.upper()} weights "
         f"{'per channel' if per_channel else 'per tensor'}, {method} calibration on "
         f"{len(blobs)} frames of {sources}"
         + (f"{', reduce_range' if reduce_range else ''}{', only ' + '/'.join(op_types) if op_types else ''})")
