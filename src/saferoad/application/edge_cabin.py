@@ -19,17 +19,23 @@ slow closure), so the event goes out in the recorder step that brought that fram
 
 from __future__ import annotations
 
+import math
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from saferoad.application.cabin import frame_samples, thresholds_from_config
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import CabinMonitor
 from saferoad.domain.cabin.signals import CabinSample
-from saferoad.domain.types import CameraIntrinsics, Event
+from saferoad.domain.frame_clock import FrameClock
+from saferoad.domain.types import CameraIntrinsics, Event, Frame
 from saferoad.ports.cabin import CabinPorts, ClosablePhoneDetector, FaceAnalyzer
 from saferoad.ports.frames import FrameSource
+from saferoad.ports.live_camera import LiveFrameSource
 
 SpeedAt = Callable[[float], float | None]
 
@@ -104,12 +110,22 @@ class CabinStream:
         t0 = time.perf_counter()
         while (s := self._peek()) is not None and s.t_s < until:
             self._next = None
-            _, evs = self.monitor.update(s, speed_at(s.t_s))
-            self.frames += 1
-            if evs:
-                out.append((s.t_s, evs))
+            self._update(s, speed_at, out)
         self.busy_s += time.perf_counter() - t0
         return out
+
+    def push(self, samples: list[CabinSample], speed_at: SpeedAt) -> list[tuple[float, list[Event]]]:
+        """Samples analysed elsewhere (the live camera's thread), in time order, through the monitor."""
+        out: list[tuple[float, list[Event]]] = []
+        for s in samples:
+            self._update(s, speed_at, out)
+        return out
+
+    def _update(self, s: CabinSample, speed_at: SpeedAt, out: list[tuple[float, list[Event]]]) -> None:
+        _, evs = self.monitor.update(s, speed_at(s.t_s))
+        self.frames += 1
+        if evs:
+            out.append((s.t_s, evs))
 
     def finish(self, speed_at: SpeedAt) -> list[tuple[float, list[Event]]]:
         """Every sample left, then what the monitor still has open (at the last sample's time)."""
@@ -124,3 +140,126 @@ class CabinStream:
         closers, self._closers = self._closers, []
         for close in closers:
             close()
+
+
+class LiveCabin:
+    """The live cabin camera: frames from a :class:`~saferoad.ports.live_camera.LiveFrameSource`
+    (the road camera's class: an ffmpeg child into a ring that drops the oldest, a watchdog)
+    analysed on a thread of its own - face pipeline and phone detector, as analyze - into cabin
+    samples that wait, bounded, for the recorder's next step; the step runs them through the
+    cabin monitor (:meth:`take_events`). Frames are timed on the recorder's clock (seconds since
+    ``origin``): by index on a :class:`~saferoad.domain.frame_clock.FrameClock` where the
+    camera's rate is configured, else by arrival."""
+
+    def __init__(
+        self,
+        source: LiveFrameSource,
+        config: CabinConfig,
+        ports: CabinPorts,
+        origin: float,
+        *,
+        intrinsics: CameraIntrinsics | None = None,
+        frame_period_s: float | None = None,
+        beat: Callable[[str, float], None] | None = None,
+        max_waiting: int = 256,
+    ) -> None:
+        self.source = source
+        self.origin = origin
+        self.clock = None if frame_period_s is None else FrameClock(frame_period_s)
+        self.beat = beat
+        self.analyzer: FaceAnalyzer = ports.face_analyzer(config, intrinsics, None)
+        self.phone: ClosablePhoneDetector | None = None
+        if config.phone_detector != "none":
+            self.phone = ports.phone_detector(
+                models_root=None, near_face=config.phone_near_face, hand_zone=config.phone_hand_zone,
+                threads=config.intra_op_threads,
+            )  # fmt: skip
+        self.rules = CabinStream(iter(()), config, classify_eyes=True, source="live")
+        self.waiting: deque[CabinSample] = deque(maxlen=max_waiting)
+        self.dropped_queue = 0
+        self.late = 0
+        self.analysed = 0
+        self.analyse_s = 0.0
+        self.error: str | None = None
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="edge-cabin", daemon=True)
+
+    def start(self) -> LiveCabin:
+        self._thread.start()
+        return self
+
+    def _frames(self) -> Iterator[Frame]:
+        last_t = -math.inf
+        restarts = self.source.stats.restarts
+        while not self.stop.is_set():
+            f = self.source.read(timeout_s=0.25)
+            if f is None:
+                continue
+            t = f.t_s + self.source.started_at - self.origin
+            if self.clock is not None:
+                if self.source.stats.restarts != restarts:
+                    restarts = self.source.stats.restarts
+                    self.clock.reset()  # a new decoder: its frames line up from its own start
+                t = self.clock.time(f.index, t)
+            if t <= last_t:
+                self.late += 1
+                continue
+            last_t = t
+            self._began = time.perf_counter()
+            yield replace(f, t_s=t)
+
+    _began = 0.0
+
+    def _run(self) -> None:
+        try:
+            for s in frame_samples(self._frames(), self.analyzer, self.phone):
+                self.analysed += 1
+                self.analyse_s += time.perf_counter() - self._began
+                if self.beat is not None:
+                    self.beat("cabin_camera", time.monotonic())
+                with self._lock:
+                    if len(self.waiting) == self.waiting.maxlen:
+                        self.dropped_queue += 1
+                    self.waiting.append(s)
+        except Exception as err:  # the recorder goes on without the cabin camera, and says why
+            self.error = f"{type(err).__name__}: {err}"
+
+    def take_events(self, speed_at: SpeedAt) -> list[tuple[float, list[Event]]]:
+        """The samples analysed since the last step through the cabin monitor."""
+        with self._lock:
+            items = list(self.waiting)
+            self.waiting.clear()
+        return self.rules.push(items, speed_at)
+
+    def finish(self, speed_at: SpeedAt) -> list[tuple[float, list[Event]]]:
+        """Stop the camera and the thread; what is left through the monitor, then its end."""
+        self.close()
+        out = self.take_events(speed_at)
+        evs = self.rules.monitor.finish()
+        if evs:
+            out.append((max(e.end_s for e in evs), evs))
+        return out
+
+    def close(self) -> None:
+        if self.stop.is_set():
+            return
+        self.stop.set()
+        self._thread.join(timeout=5)
+        self.source.close()
+        self.analyzer.close()
+        if self.phone is not None:
+            self.phone.close()
+
+    def status(self) -> dict[str, object]:
+        st = self.source.stats
+        return {
+            "decoded": st.frames,
+            "analysed": self.analysed,
+            "dropped_ring": st.dropped,
+            "dropped_queue": self.dropped_queue,
+            "late": self.late,
+            "ms_per_frame": round(self.analyse_s / self.analysed * 1e3, 2) if self.analysed else None,
+            "restarts": st.restarts,
+            "last_error": self.error or st.last_error,
+        }

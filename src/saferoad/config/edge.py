@@ -49,6 +49,17 @@ class EdgeConfig(Section):
         gt=0,
         description="Live camera's frame rate: ffmpeg delivers exactly this rate and each frame is timed by its index from the least-delayed arrival (decode bursts do not reach the road rules' kinematics). Unset: frames as they come, timed by arrival.",
     )
+    cabin_camera: str | None = Field(
+        None,
+        description="Live cabin (driver-facing) camera: /dev/video1, rtsp:// or http:// URL, or a file (played at its own rate); read like the road camera (ffmpeg ring, watchdog), each frame through analyze's face pipeline and phone detector on a thread of its own, the cabin rules every step. Unset = no live cabin rules. A replay streams the recording's cabin.mp4 instead.",
+    )
+    cabin_camera_width: int = Field(640, gt=0, description="Width the live cabin camera's frames are scaled to (even).")
+    cabin_camera_height: int = Field(360, gt=0, description="Height the live cabin camera's frames are scaled to (even).")
+    cabin_camera_fps: float | None = Field(
+        None,
+        gt=0,
+        description="Live cabin camera's frame rate: frames timed by index from the least-delayed arrival, as camera_fps. Unset: timed by arrival.",
+    )
     imu_udp: str | None = Field(
         None,
         description="Live IMU feed: listen on this HOST:PORT (UDP) for lines in imu.csv's columns (t_s,ax,ay,az[,gx,gy,gz]; the sensor's own t_s, aligned to the recorder's clock at the first sample). Unset = no live IMU.",

@@ -17,6 +17,7 @@ from saferoad.adapters.recording.saferoad_format import imu_layout, read_meta
 from saferoad.adapters.replay.detector import ReplayDetector
 from saferoad.adapters.sensors import SerialNmeaFeed, UdpCsvFeed
 from saferoad.adapters.video.live import FfmpegFrameSource, is_live
+from saferoad.application.edge_cabin import LiveCabin
 from saferoad.application.edge_live import (
     Heartbeats,
     ImuLayout,
@@ -29,12 +30,13 @@ from saferoad.application.stages.road_camera import SourceIdTracker
 from saferoad.config import SaferoadConfig
 from saferoad.config.edge import EdgeConfig
 from saferoad.domain.recording import RecordingMeta
+from saferoad.entrypoints.wiring import cabin_ports
 from saferoad.ports.edge import AlertSink, EventSpool
 from saferoad.ports.sensors import SensorFeed
 
 
 def has_live_sources(cfg: EdgeConfig) -> bool:
-    return any(v is not None for v in (cfg.camera, cfg.imu_udp, cfg.gps_udp, cfg.gps_serial))
+    return any(v is not None for v in (cfg.camera, cfg.cabin_camera, cfg.imu_udp, cfg.gps_udp, cfg.gps_serial))
 
 
 def device_meta(cfg: EdgeConfig) -> tuple[RecordingMeta, ImuLayout]:
@@ -72,6 +74,15 @@ def open_camera(cfg: EdgeConfig) -> FfmpegFrameSource:
     )  # fmt: skip
 
 
+def open_cabin_camera(cfg: EdgeConfig) -> FfmpegFrameSource:
+    """The cabin camera: the road camera's source class (ring, watchdog), its own size and rate."""
+    assert cfg.cabin_camera is not None
+    return FfmpegFrameSource(
+        cfg.cabin_camera, cfg.cabin_camera_width, cfg.cabin_camera_height, ring=cfg.camera_ring,
+        stall_s=cfg.camera_stall_s, realtime=not is_live(cfg.cabin_camera), fps=cfg.cabin_camera_fps,
+    )  # fmt: skip
+
+
 def build_live_recorder(
     cfg: SaferoadConfig,
     *,
@@ -89,6 +100,8 @@ def build_live_recorder(
     feeds = open_feeds(ecfg, origin)
     camera: LiveCamera | None = None
     source: FfmpegFrameSource | None = None
+    cabin: LiveCabin | None = None
+    cabin_source: FfmpegFrameSource | None = None
     try:
         if ecfg.camera is not None:
             detector = build_detector(cfg, None)
@@ -99,12 +112,22 @@ def build_live_recorder(
             camera = LiveCamera(source, detector, cfg, meta, origin, beats, tracker=tracker, width=ecfg.camera_width,
                                 height=ecfg.camera_height, nominal_fps=ecfg.camera_fps or 30.0,
                                 frame_period_s=None if ecfg.camera_fps is None else 1.0 / ecfg.camera_fps).start()  # fmt: skip
+        if ecfg.cabin_camera is not None:
+            cabin_source = open_cabin_camera(ecfg)
+            cabin = LiveCabin(
+                cabin_source, cfg.cabin, cabin_ports(), origin, intrinsics=meta.cabin_camera,
+                frame_period_s=None if ecfg.cabin_camera_fps is None else 1.0 / ecfg.cabin_camera_fps, beat=beats.beat,
+            ).start()  # fmt: skip
         loop = None
         if ecfg.loop_dir is not None:
             loop = LoopStore(Path(ecfg.loop_dir), ecfg.loop_segment_s, int(ecfg.loop_budget_mb * 2**20), time.time())
     except Exception:
         for f in feeds:
             f.close()
+        if cabin is not None:
+            cabin.close()
+        elif cabin_source is not None:
+            cabin_source.close()
         if camera is not None:
             camera.close()
         elif source is not None:
@@ -112,12 +135,11 @@ def build_live_recorder(
         raise
 
     def decoder_pids() -> list[int]:
-        pid = None if source is None else source.pid
-        return [] if pid is None else [pid]
+        return [p for s in (source, cabin_source) if s is not None and (p := s.pid) is not None]
 
     return LiveRecorder(
         cfg, feeds=feeds, camera=camera, meta=meta, imu_layout=layout, origin=origin, beats=beats,
-        sinks=sinks, spool=spool, status_path=status_path, decoder_pids=decoder_pids, loop=loop,
+        sinks=sinks, spool=spool, status_path=status_path, decoder_pids=decoder_pids, loop=loop, cabin=cabin,
     )  # fmt: skip
 
 
