@@ -42,6 +42,19 @@ def _noop(x: int) -> int:
     return x
 
 
+def _descendants(root: int, parents: dict[int, int]) -> set[int]:
+    """``root`` and every process below it, from a pid -> parent pid map."""
+    tree = {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    return tree
+
+
 def _tree_rss_mb(root: int) -> float:
     """Resident memory (MiB) of ``root`` and every descendant, from /proc."""
     parents: dict[int, int] = {}
@@ -61,21 +74,14 @@ def _tree_rss_mb(root: int) -> float:
             rss[int(d)] = kb
         except (OSError, ValueError):
             continue
-    tree = {root}
-    changed = True
-    while changed:
-        changed = False
-        for pid, ppid in parents.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                changed = True
-    return sum(rss.get(p, 0) for p in tree) / 1024
+    return sum(rss.get(p, 0) for p in _descendants(root, parents)) / 1024
 
 
 def _tree_cpu() -> dict[int, tuple[str, float]]:
     """CPU seconds (user + system) so far of this process and every descendant, with the
     role each plays: ``driver`` (this process), ``worker`` (a Ray worker or a pool
-    process running tasks), ``ray system`` (raylet, GCS, Ray's agents and monitors)."""
+    process running tasks), ``ray system`` (raylet, GCS, Ray's agents and monitors; for the
+    process pool, its resource tracker)."""
     tick = os.sysconf("SC_CLK_TCK")
     me = os.getpid()
     parents: dict[int, int] = {}
@@ -96,20 +102,14 @@ def _tree_cpu() -> dict[int, tuple[str, float]]:
         pid = int(d)
         if pid == me:
             role = "driver"
-        elif "ray::" in cmd or "default_worker.py" in cmd or "multiprocessing" in cmd:
+        elif "ray::" in cmd or "default_worker.py" in cmd or "spawn_main" in cmd:
+            # a pool worker runs multiprocessing.spawn's spawn_main; the pool's resource
+            # tracker (also "multiprocessing" in its command line) runs no tasks
             role = "worker"
         else:
             role = "ray system"
         info[pid] = (role, cpu)
-    tree = {me}
-    changed = True
-    while changed:
-        changed = False
-        for pid, ppid in parents.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                changed = True
-    return {p: info[p] for p in tree if p in info}
+    return {p: info[p] for p in _descendants(me, parents) if p in info}
 
 
 def _role_cpu(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
