@@ -45,7 +45,7 @@ def open_with_detector(
             frames = open_frames(list(sources), stride=p.stride, image_fps=p.image_fps, errors="report")
         except BaseException:
             with contextlib.suppress(Exception):  # the source's error is the one to report
-                getattr(building.result(), "close", lambda: None)()
+                _close(building.result())
             raise
         if isinstance(frames, VideoFrameSource):
             frames.start()
@@ -55,6 +55,12 @@ def open_with_detector(
             frames.close()
             raise
     return frames, det
+
+
+def _close(det: Detector) -> None:
+    """Close a detector this module built (a model's session, a remote backend's channel);
+    the :class:`Detector` port has no ``close``, a replay needs none."""
+    getattr(det, "close", lambda: None)()
 
 
 @dataclass
@@ -76,12 +82,15 @@ def detect_sources(
     p = cfg.perception
     out_dir.mkdir(parents=True, exist_ok=True)
     frames, det = open_with_detector(sources, cfg, detector)
+    built = det if detector is None else None  # the caller closes its own detector
     camera, pitch_known = None, False
     try:
         if camera_file is not None:
             camera, pitch_known = load_camera_setup(camera_file, frames.width, frames.height)
     except BaseException:
         frames.close()
+        if built is not None:
+            _close(built)
         raise
     stats = PerceptionStats()
     fps = frames.fps / (p.stride if hasattr(frames, "declared_frames") else 1) if frames.fps else 0.0
@@ -104,6 +113,8 @@ def detect_sources(
         if video is not None:
             video.close()
         frames.close()
+        if built is not None:
+            _close(built)
     wall = time.perf_counter() - started
     error = str(frames.error) if frames.error is not None else None
     summary = {
