@@ -134,6 +134,42 @@ def test_a_cut_inside_the_index_keeps_every_frame(video: Path, tmp_path: Path) -
     assert check.packets_kept == N and _same_pictures(check.path, video) == N
 
 
+def test_an_open_ended_media_data_cut_between_two_slices_of_a_frame_drops_that_frame(tmp_path: Path) -> None:
+    """A muxer writes the mdat's size as 0 ("to the end") until it writes the index, so a power
+    cut leaves an mdat that ends with the file; a cut there between two slices of a frame
+    (x264 slices=4) leaves a half frame that must not be shown. Found in review: it was kept."""
+    src = tmp_path / "sliced.mp4"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "23", "x264-params": "repeat-headers=1:slices=4"}
+        for i, img in enumerate(_frames()):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
+            frame.pts = i
+            for p in stream.encode(frame):
+                out.mux(p)
+        for p in stream.encode():
+            out.mux(p)
+    data = bytearray(src.read_bytes())
+    mdat = find_mdat(data)
+    assert mdat is not None and not mdat.cut
+    data[mdat.start - 8 : mdat.start - 4] = bytes(4)  # size 0: to the end of the file
+    walk = walk_nals(data, mdat.start, mdat.end)
+    a, b = access_units(data, walk.nals)[20]
+    assert b - a >= 2, "the frame has more than one slice"
+    cut = walk.nals[b - 1].offset - 4  # just before the frame's last slice
+    damaged = tmp_path / "video.mp4"
+    damaged.write_bytes(bytes(data[:cut]))
+    found = find_mdat(damaged.read_bytes())
+    assert found is not None and found.cut and found.end == cut
+    check = recover_video(damaged, tmp_path)
+    assert check.path is not None and check.damage is not None
+    expected = sum(1 for pos, size in _packets(src) if pos + size <= cut)
+    assert expected == 20 and check.packets_kept == expected
+    assert _same_pictures(check.path, src) == expected
+    assert f"the file ends at byte {cut}, inside its media data" in check.damage
+
+
 @pytest.mark.parametrize("frame", [5, 17, 40])
 def test_garbage_right_after_a_whole_frame_is_rejected_at_its_first_byte(video: Path, tmp_path: Path, frame: int) -> None:
     """A cut exactly at a frame's end, then random bytes: the walk stops at the first of them."""

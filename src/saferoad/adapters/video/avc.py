@@ -51,8 +51,10 @@ START_CODE = b"\x00\x00\x00\x01"
 
 @dataclass(frozen=True, slots=True)
 class Mdat:
-    """The media data of an MP4: payload bytes ``start``..``end`` of the file, and whether
-    the file ends before the box does (``cut``) and holds an index (``has_moov``)."""
+    """The media data of an MP4: payload bytes ``start``..``end`` of the file, whether the
+    file may end before the box does (``cut``: its declared size reaches past the end of the
+    file, or is 0 = "to the end", which a muxer writes until it knows the size, so a data end
+    there says nothing of whether the last frame is whole) and holds an index (``has_moov``)."""
 
     start: int
     end: int
@@ -67,7 +69,7 @@ def find_mdat(buf: Buffer) -> Mdat | None:
     pos, found, moov = 0, None, False
     while pos + 8 <= n:
         size, kind = struct.unpack(">I4s", buf[pos : pos + 8])
-        header = 8
+        header, open_ended = 8, size == 0
         if size == 1:
             if pos + 16 > n:
                 break
@@ -78,7 +80,7 @@ def find_mdat(buf: Buffer) -> Mdat | None:
         if size < header or not all(0x20 <= c < 0x7F for c in kind):
             break
         if kind == b"mdat" and found is None:
-            found = (pos + header, min(pos + size, n), pos + size > n)
+            found = (pos + header, min(pos + size, n), pos + size > n or open_ended)
         moov = moov or kind == b"moov"
         pos += size
     if found is None:

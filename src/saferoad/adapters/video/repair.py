@@ -201,7 +201,12 @@ def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | N
         rate, rate_note = _frame_rate(fps, params or inband[0], ref_rate, reference)
         if rate is None:
             return unusable(rate_note)
-        stop = "the media data ends" if whole else f"stopped at byte {walk.stop_offset}: {walk.stop_reason}"
+        if whole:
+            stop = "the media data ends"
+        elif walk.stop_reason is None:  # a whole NAL unit ends at the end of the file
+            stop = f"the file ends at byte {walk.stop_offset}, inside its media data"
+        else:
+            stop = f"stopped at byte {walk.stop_offset}: {walk.stop_reason}"
         out = work_dir / f"{src.stem}.rebuilt.mp4"
         try:
             kept = _mux_units(buf, walk.nals, units, params, order, rate, work_dir / f"{src.stem}.h264", out)
