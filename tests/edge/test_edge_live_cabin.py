@@ -56,11 +56,13 @@ def test_live_cabin_camera_gives_analyze_events(shared_dir: Path, tmp_path: Path
 
     origin = time.monotonic()
     beats = Heartbeats()
-    source = FfmpegFrameSource(str(rec / "cabin.mp4"), 480, 270, ring=8, stall_s=2.0, realtime=True, fps=FPS)
+    # a ring that holds the whole clip: this test is about equality, not keeping up on a busy
+    # machine (the ring's drops are tested with the road camera's source, test_edge_live_source.py)
+    source = FfmpegFrameSource(str(rec / "cabin.mp4"), 480, 270, ring=len(seq), stall_s=2.0, realtime=True, fps=FPS)
     live = LiveCabin(source, cfg.cabin, cabin_ports(), origin, frame_period_s=1.0 / FPS, beat=beats.beat).start()
     recorder = LiveRecorder(cfg, feeds=[], origin=origin, beats=beats, cabin=live)
     try:
-        report = recorder.run(duration_s=len(seq) / FPS + 4.0)
+        report = recorder.run(duration_s=len(seq) / FPS + 10.0)  # time for the analysis to catch up
     finally:
         recorder.close()
     edge = [e for e in report.events if spec(e.type).family == Family.CABIN]
