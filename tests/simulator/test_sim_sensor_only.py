@@ -3,12 +3,14 @@ is what the full path writes: the same views for the labels, the same files byte
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from saferoad.adapters.simulation.writer import detections_document
 from saferoad.domain.simulation import SCENARIOS
 from saferoad.domain.simulation.camera import (
     _clipped_boxes,
@@ -17,6 +19,7 @@ from saferoad.domain.simulation.camera import (
     object_views,
     to_camera,
 )
+from saferoad.domain.simulation.truth import camera_views
 from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.wiring import simulate, simulate_fleet_week
 
@@ -117,3 +120,32 @@ def test_cli_sensor_only(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "rec/detections.json").exists() and (tmp_path / "rec/imu.csv").is_file()
     assert "detections.json" not in res.output
+
+
+def _detections_sorting_each_frame(sc, t, views):  # type: ignore[no-untyped-def]
+    """detections.json's document as first written: objects gathered per frame, then sorted."""
+    per_frame: list[list[dict]] = [[] for _ in range(t.shape[0])]  # type: ignore[type-arg]
+    for view in views:
+        for f in np.flatnonzero(view.visible):
+            obj = {"track_id": view.track_id, "cls": view.cls, "score": 1.0,
+                   "xyxy": [round(float(x), 2) for x in view.xyxy[f]],
+                   "distance_m": round(float(view.distance_m[f]), 3)}  # fmt: skip
+            if view.attributes:
+                obj["attributes"] = view.attributes[f]
+            per_frame[int(f)].append(obj)
+    frames = [
+        {"frame": f, "t_s": round(float(t[f]), 4), "objects": sorted(per_frame[f], key=lambda o: o["track_id"])}
+        for f in range(t.shape[0])
+    ]
+    cam = sc.camera
+    return {"width": cam.width, "height": cam.height, "fps": cam.fps, "frames": frames}
+
+
+@pytest.mark.parametrize(("scenario", "sets"), [("demo", []), ("mixed_drive", MIXED), ("red_light", []), ("normal", [])])
+def test_detections_document_is_the_sorted_per_frame_document(scenario: str, sets: list[str]) -> None:
+    sc = SCENARIOS[scenario].make(sets, seed=2)
+    t, views = camera_views(sc)
+    views = views[::-1]  # an order other than the tracks' still gives frames in track order
+    got = json.dumps(detections_document(sc, t, views), separators=(",", ":"))
+    assert got == json.dumps(_detections_sorting_each_frame(sc, t, views), separators=(",", ":"))
+    assert any(len(fr["objects"]) for fr in json.loads(got)["frames"])

@@ -53,27 +53,26 @@ def recording_meta(sc: Scenario, base: RecordingMeta) -> RecordingMeta:
 
 
 def detections_document(sc: Scenario, t: np.ndarray, views: Sequence[ObjectView]) -> dict[str, Any]:
-    """The ``detections.json`` document: every listed object of every frame."""
+    """The ``detections.json`` document: every listed object of every frame, in track order
+    (the views are visited in a stable track order, so each frame's list comes out sorted)."""
     frames: list[dict[str, Any]] = []
-    listed = [(v, np.flatnonzero(v.visible)) for v in views]
     per_frame: list[list[dict[str, Any]]] = [[] for _ in range(t.shape[0])]
-    for view, idx in listed:
-        for fi in idx:
-            f = int(fi)
-            box = view.xyxy[f]
+    for view in sorted(views, key=lambda v: v.track_id):
+        idx = np.flatnonzero(view.visible)
+        boxes, dist = view.xyxy[idx].tolist(), view.distance_m[idx].tolist()
+        for k, f in enumerate(idx.tolist()):
             obj: dict[str, Any] = {
                 "track_id": view.track_id,
                 "cls": view.cls,
                 "score": 1.0,
-                "xyxy": [round(float(x), 2) for x in box],
-                "distance_m": round(float(view.distance_m[f]), 3),
+                "xyxy": [round(x, 2) for x in boxes[k]],
+                "distance_m": round(dist[k], 3),
             }
             if view.attributes:
                 obj["attributes"] = view.attributes[f]
             per_frame[f].append(obj)
-    for f in range(t.shape[0]):
-        objs = sorted(per_frame[f], key=lambda o: o["track_id"])
-        frames.append({"frame": f, "t_s": round(float(t[f]), 4), "objects": objs})
+    for f, t_f in enumerate(t.tolist()):
+        frames.append({"frame": f, "t_s": round(t_f, 4), "objects": per_frame[f]})
     cam = sc.camera
     return {"width": cam.width, "height": cam.height, "fps": cam.fps, "frames": frames}
 
