@@ -263,6 +263,7 @@ def test_a_reference_from_another_camera_is_refused_not_decoded_to_garbage(tmp_p
     check = recover_video(damaged, tmp_path, reference=other)
     assert check.path is None and check.damage is not None
     assert f"do not decode with the parameter sets of reference {other}" in check.damage
+    assert not (tmp_path / "video.h264").exists() and not (tmp_path / "video.rebuilt.mp4").exists()  # nothing left behind
     notvideo = tmp_path / "notes.txt"
     notvideo.write_text("not a video\n")
     check = recover_video(damaged, tmp_path, reference=notvideo)

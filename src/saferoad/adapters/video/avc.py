@@ -401,16 +401,15 @@ def presentation_order(buf: Buffer, nals: Sequence[Nal], units: Sequence[tuple[i
         return list(range(len(units)))
     if any(p is None for _, p, _ in pocs):
         return None
-    known = [p for _, p, _ in pocs if p is not None]
+    known = [p for _, p, _ in pocs if p is not None]  # every unit's POC (none is None here)
     steps = [abs(b - a) for a, b in itertools.pairwise(known) if b != a]
     step = min(steps) if steps else 1  # x264: 2 per frame
     order: list[int] = []
     start, base = 0, 0
     for i in range(1, len(pocs) + 1):
         if i == len(pocs) or pocs[i][0]:  # an IDR starts a new count
-            group = [p for _, p, _ in pocs[start:i] if p is not None]
-            low = min(group)
-            order += [base + ((p or low) - low) // step for _, p, _ in pocs[start:i]]
+            low = min(known[start:i])
+            order += [base + (p - low) // step for p in known[start:i]]
             base = max(order) + 1
             start = i
     return order

@@ -311,7 +311,9 @@ def _mux_units(buf: Buffer, nals: list[Nal], units: list[tuple[int, int]], param
         write_annexb(fh, buf, nals, units[:1], params)
     tb = 1 / rate
     delay = max(0, max(i - o for i, o in enumerate(order)))  # B-frames: decode before display
-    with av.open(str(annexb), format="h264") as inp:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(annexb.unlink, missing_ok=True)  # removed on a failure too
+        inp = cleanup.enter_context(av.open(str(annexb), format="h264"))
         template = inp.streams.video[0]
         if not template.codec_context.extradata or not template.width:
             raise ValueError("FFmpeg finds no picture size in the parameter sets")
@@ -326,5 +328,4 @@ def _mux_units(buf: Buffer, nals: list[Nal], units: list[tuple[int, int]], param
                 packet.is_keyframe = any(n.type == IDR for n in nals[a:b])
                 packet.stream = stream
                 container.mux(packet)
-    annexb.unlink()
     return len(units)
