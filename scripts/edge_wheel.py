@@ -137,7 +137,8 @@ def make_venv(venv: Path, wheel: Path, cloud: bool = False, compile_bytecode: bo
     """A fresh venv at VENV holding the wheel (with the cloud extra if asked) and its
     dependencies, each at the lock's version (-c requirements.lock)."""
     base = sys.base_prefix
-    python = shutil.which("python3.11", path=str(Path(base) / "bin")) or sys.executable
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"  # this venv's, not a fixed one
+    python = shutil.which(version, path=str(Path(base) / "bin")) or sys.executable
     subprocess.run(
         [_uv(), "venv", "--quiet", "--python", python, str(venv)],
         check=True, capture_output=True, text=True, timeout=120,
