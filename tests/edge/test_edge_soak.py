@@ -7,7 +7,8 @@ largest sizes and their bounds, late steps. Asserted:
 * no unbounded queue: the samples the streaming motion rules hold never exceed what the window
   (``motion_window_s`` + a hop and a step) holds at the recording's sample rates, the road frames
   waiting for their final ego speed never exceed ``motion_guard_s`` + a hop + a step + the road
-  rules' ``max_gap_s`` of frames, and neither grows after the first half hour;
+  rules' ``max_gap_s`` of frames, and neither grows after the first half hour; the lane stream
+  holds at most its window + guard + two hops + a step of frames' observations;
 * flat memory, generously: at the measured slope, a 10-hour driving day (EU Regulation
   561/2006: 9 h of daily driving, extendable to 10 h twice a week) stays inside the configured
   memory budget (``edge.memory_budget_mb``) above the RSS reached.
@@ -71,17 +72,21 @@ def test_one_hour_drive_at_20x_keeps_queues_bounded_and_memory_flat(tmp_path: Pa
     step = ecfg.motion_hop_s + 2 * ecfg.tick_s
     samples_bound = (ecfg.motion_window_s + step) * rates
     frames_bound = (ecfg.motion_guard_s + step + cfg.road_events.max_gap_s) * 5.0
+    # lane observations: the lane stream's window, its guard, two hops and a step of frames
+    lanes_bound = (ecfg.motion_window_s + ecfg.motion_guard_s + 2 * ecfg.motion_hop_s + ecfg.tick_s) * 5.0 + 1
     print(
         f"\nsoak: {report.sensor_s / 3600:.2f} h of driving in {report.wall_s:.0f} s wall "
         f"({report.sensor_s / report.wall_s:.1f}x; {report.late_ticks} of {report.ticks} steps late), "
         f"{len(report.events)} events; RSS {m[0]:.1f} -> {m[-1]:.1f} MiB, slope over the second half "
         f"{slope:+.2f} MiB per hour of driving ({int(second.sum())} samples); most samples buffered "
         f"{report.max_buffered_samples} (bound {samples_bound:.0f}), most frames waiting "
-        f"{report.max_waiting_frames} (bound {frames_bound:.0f})"
+        f"{report.max_waiting_frames} (bound {frames_bound:.0f}), most lane observations held "
+        f"{report.lanes.get('max_held')} (bound {lanes_bound:.0f})"
     )
     assert report.sensor_s >= 3590 and len(report.events) >= 50
     assert 0 < report.max_buffered_samples <= samples_bound
     assert 0 < report.max_waiting_frames <= frames_bound
+    assert report.lanes["frames"] > 10_000 and 0 < report.lanes["max_held"] <= lanes_bound
     # not growing: the second half's largest sizes are the first half's (one step of slack)
     assert report.max_buffered_samples <= half["samples"] + ecfg.tick_s * rates + 1
     assert report.max_waiting_frames <= half["frames"] + 1
