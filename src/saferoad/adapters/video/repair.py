@@ -61,8 +61,9 @@ class VideoCheck:
     packets_declared: int | None = 0
     """The frames the index lists (None when the index is lost)."""
     method: str = "none"
-    """How the frames were recovered: ``remux`` (the index survived: intact packets copied),
-    ``nal_scan`` (the index is lost: the media data read as H.264 NAL units) or ``none``."""
+    """How the frames were recovered: ``whole`` (nothing to recover: the file is used as it
+    is, no damage), ``remux`` (the index survived: intact packets copied), ``nal_scan`` (the
+    index is lost: the media data read as H.264 NAL units) or ``none`` (nothing recovered)."""
     parameter_sets: str | None = None
     """For ``nal_scan``: where the SPS/PPS came from (``in-band`` or ``reference FILE``)."""
     notes: tuple[str, ...] = ()
