@@ -270,6 +270,21 @@ def test_a_reference_from_another_camera_is_refused_not_decoded_to_garbage(tmp_p
     assert check.path is None and check.damage is not None and f"reference video {notvideo}: cannot open it" in check.damage
 
 
+def test_a_bad_reference_does_not_stop_a_rebuild_from_inband_parameter_sets(video: Path, tmp_path: Path) -> None:
+    """input.video_reference is needed only when the stream lacks its SPS/PPS: one that cannot
+    be read is warned about, not a reason to leave out a video the stream alone rebuilds.
+    Found in review: the video was left out."""
+    data = video.read_bytes()
+    damaged = tmp_path / "video.mp4"
+    damaged.write_bytes(data[: len(data) // 2])
+    missing = tmp_path / "gone.mp4"
+    check = recover_video(damaged, tmp_path, reference=missing)
+    assert check.path is not None and check.parameter_sets == "in-band"
+    expected = sum(1 for pos, size in _packets(video) if pos + size <= len(data) // 2)
+    assert expected - 1 <= check.packets_kept <= expected
+    assert any(f"reference video {missing}: cannot open it" in note and "not used" in note for note in check.notes)
+
+
 @pytest.mark.parametrize(
     ("content", "why"),
     [(b"", "the file is empty"), (np.random.default_rng(1).bytes(5000), "no media data (mdat box) found")],

@@ -159,11 +159,12 @@ def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | N
         return unusable("the file is empty")
     config: AvcConfig | None = None
     ref_rate: Fraction | None = None
+    ref_error: str | None = None  # a bad reference matters only when the stream lacks SPS/PPS
     if reference is not None:
         try:
             config, ref_rate = read_reference(reference)
         except ValueError as err:
-            return unusable(str(err))
+            ref_error = str(err)
     with src.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         mdat = find_mdat(buf)
         if mdat is None:
@@ -190,7 +191,8 @@ def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | N
             source = f"reference {reference}"
         else:
             return unusable(
-                "its H.264 parameter sets (SPS/PPS) were in the lost index and the stream does not "
+                ref_error
+                or "its H.264 parameter sets (SPS/PPS) were in the lost index and the stream does not "
                 "repeat them; set input.video_reference to an intact MP4 from the same camera"
             )
         order = presentation_order(buf, walk.nals, units, params)
@@ -224,7 +226,7 @@ def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | N
         None,
         method="nal_scan",
         parameter_sets=source,
-        notes=(rate_note,),
+        notes=(rate_note,) + ((f"{ref_error}: not used, the stream repeats its parameter sets",) if ref_error else ()),
     )
 
 
