@@ -196,6 +196,7 @@ def test_the_walk_names_why_it_stopped() -> None:
         nal(0x05): "nal_ref_idc 0 is not allowed for nal_unit_type 5",
         nal(0x26): "nal_ref_idc 1 is not allowed for nal_unit_type 6",
         struct.pack(">I", 99) + b"\x41\x88": "length 99 runs past the 2 byte(s) left",
+        struct.pack(">I", 0) + b"\x41\x88": "length 0: an empty NAL unit",
         b"\x00\x00\x00": "3 byte(s) left, too few for a NAL unit",
     }
     for bad, why in cases.items():

@@ -126,17 +126,18 @@ def walk_nals(buf: Buffer, start: int, end: int, length_size: int = 4) -> Walk:
         head = buf[pos + length_size]
         kind, ref = head & 0x1F, (head >> 5) & 3
         why = None
-        too_long = size == 0 or pos + length_size + size > end
+        too_long = pos + length_size + size > end
         if head & 0x80:
             why = "forbidden_zero_bit is set"
         elif kind not in KNOWN_TYPES:
             why = f"nal_unit_type {kind} is not H.264"
         elif (kind in NEEDS_REF and ref == 0) or (kind in NO_REF and ref != 0):
             why = f"nal_ref_idc {ref} is not allowed for nal_unit_type {kind}"
-        if why is None and too_long:
+        if why is None and size == 0:
+            why = "length 0: an empty NAL unit"
+        elif why is None and too_long:
             why = f"length {size} runs past the {end - pos - length_size} byte(s) left"
-            if size:
-                walk.cut_nal = Nal(pos + length_size, min(size, end - pos - length_size), kind, ref)
+            walk.cut_nal = Nal(pos + length_size, min(size, end - pos - length_size), kind, ref)
         if why is not None:
             walk.stop_reason = why
             break
