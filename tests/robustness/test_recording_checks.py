@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from saferoad.adapters.recording import RecordingWarning, open_recording
+from saferoad.adapters.recording.series import check_clocks
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.wiring import analyze_recording
@@ -228,6 +229,19 @@ def test_a_gps_clock_in_milliseconds_is_refused_without_a_declared_duration(brak
     _shift_times(braking_rec / "gps.csv", 1000.0)
     with pytest.raises(ValueError, match=r"gps\.csv: field 't_s': samples from .* span over 10x the .* of imu\.csv .*not in seconds"):
         open_recording(braking_rec)
+
+
+def test_a_sensor_that_stopped_early_in_a_long_drive_is_not_taken_for_a_clock_in_ms() -> None:
+    """A GPS that stops five minutes into a two-hour drive leaves the IMU spanning 24x the GPS
+    (over the 10x + 1 h limit) but denser, not sparser: read with the GPS's gap. Found in
+    review: the whole recording was refused as 'timestamps not in seconds?'. The same spans in
+    ms (1000x longer and sparser) are still refused, whichever file it is."""
+    imu, gps = np.arange(0.0, 7200.0, 0.01), np.arange(0.0, 300.0, 1.0)
+    check_clocks({Path("imu.csv"): imu, Path("gps.csv"): gps})
+    with pytest.raises(ValueError, match=r"gps\.csv: field 't_s': .* span over 10x .*not in seconds"):
+        check_clocks({Path("imu.csv"): imu[:2000], Path("gps.csv"): np.arange(0.0, 20.0, 1.0) * 1000})
+    with pytest.raises(ValueError, match=r"imu\.csv: field 't_s': .* span over 10x .*not in seconds"):
+        check_clocks({Path("imu.csv"): imu[:360_000] * 1000, Path("gps.csv"): np.arange(0.0, 3600.0, 1.0)})
 
 
 def _set_meta(rec: Path, table: str, body: str, *, replace: bool = True) -> None:

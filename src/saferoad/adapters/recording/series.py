@@ -309,8 +309,11 @@ CAN_GPS_MIN_M = 200.0
 def check_clocks(series: dict[Path, FloatArray]) -> None:
     """Refuse files whose clocks cannot describe the same drive: spans that never overlap, or
     one whose span is over ``MAX_SPAN_OVER_COVERED`` x the others' together plus
-    ``SPAN_ALLOWANCE_S`` and reaches beyond them (timestamps in other units: ms are 1000x)."""
+    ``SPAN_ALLOWANCE_S``, reaches beyond them and whose samples are sparser than each other
+    file's (timestamps in other units: ms make a series 1000x longer and 1000x sparser; a GPS
+    that stopped early leaves the denser IMU longer, not sparser - kept, its gap reported)."""
     items = [(p, float(t[0]), float(t[-1])) for p, t in series.items() if t.size]
+    rate = {p: (t.size - 1) / span if (span := float(t[-1] - t[0])) > 0 else np.inf for p, t in series.items() if t.size}
     for i, (pa_, a0, a1) in enumerate(items):
         for pb, b0, b1 in items[i + 1 :]:
             if max(a0, b0) > min(a1, b1):
@@ -324,7 +327,8 @@ def check_clocks(series: dict[Path, FloatArray]) -> None:
             continue
         u0, u1 = min(b0 for _, b0, _ in others), max(b1 for _, _, b1 in others)
         beyond = a0 < u0 or a1 > u1
-        if beyond and a1 - a0 > MAX_SPAN_OVER_COVERED * (u1 - u0) + SPAN_ALLOWANCE_S:
+        sparser = all(rate[p] < rate[q] for q, _, _ in others)
+        if beyond and sparser and a1 - a0 > MAX_SPAN_OVER_COVERED * (u1 - u0) + SPAN_ALLOWANCE_S:
             names = ", ".join(q.name for q, _, _ in others)
             raise ValueError(
                 f"{p}: field 't_s': samples from {a0:.3f} to {a1:.3f} s span over "
