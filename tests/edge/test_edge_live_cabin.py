@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.simulation.render import encode_video
@@ -22,6 +23,7 @@ from saferoad.application.edge_live import Heartbeats, LiveRecorder
 from saferoad.config import SaferoadConfig
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.types import EventType
+from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.wiring import analyze_recording, cabin_ports
 
 pytestmark = pytest.mark.shared
@@ -81,3 +83,19 @@ def test_live_cabin_camera_gives_analyze_events(shared_dir: Path, tmp_path: Path
     lags = [lag for e, lag in zip(report.events, report.sensor_lag_s, strict=True) if spec(e.type).family == Family.CABIN]
     print(f"live cabin: camera start-up shift {shift:.3f} s, analysis {status['ms_per_frame']} ms/frame, "
           f"events emitted {', '.join(f'{lag:.2f}' for lag in lags)} s after their ends (recorder clock)")
+
+
+def test_check_opens_the_cabin_camera_and_finds_the_face(shared_dir: Path, tmp_path: Path) -> None:
+    """``saferoad edge --check`` with only a cabin camera: it is read for 2 s and the driver's
+    face looked for in the last frame; a covered lens says the face is not found."""
+    male = _gif_frames(shared_dir / "data" / "cabin" / "head-pose-face-detection-male.gif")
+    runner = CliRunner()
+    for name, frames, want in (("face", male, "face found"), ("covered", [np.zeros_like(male[0])] * 62, "face NOT found")):
+        video = tmp_path / f"{name}.mp4"
+        encode_video(video, iter(frames), FPS, 480, 270, crf=12, preset="medium")
+        res = runner.invoke(app, [
+            "edge", "--check", "--no-spool", "--set", f"edge.cabin_camera={video}",
+            "--set", "edge.cabin_camera_width=480", "--set", "edge.cabin_camera_height=270",
+        ])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert f"cabin camera {video}" in res.output and want in res.output and "configuration valid" in res.output, res.output

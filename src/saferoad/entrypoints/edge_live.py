@@ -93,7 +93,7 @@ def build_live_recorder(
     """Every configured live source opened and started, the recorder around them."""
     ecfg = cfg.edge
     if not has_live_sources(ecfg):
-        raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
+        raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
     meta, layout = device_meta(ecfg)
     origin = time.monotonic()
     beats = Heartbeats()
@@ -141,6 +141,36 @@ def build_live_recorder(
         cfg, feeds=feeds, camera=camera, meta=meta, imu_layout=layout, origin=origin, beats=beats,
         sinks=sinks, spool=spool, status_path=status_path, decoder_pids=decoder_pids, loop=loop, cabin=cabin,
     )  # fmt: skip
+
+
+def check_cabin_camera(cfg: SaferoadConfig, seconds: float = 2.0) -> str:
+    """``edge --check``: open the cabin camera, read it ``seconds``, and look for the driver's
+    face in the last frame with the face pipeline the recorder uses."""
+    ecfg = cfg.edge
+    src = open_cabin_camera(ecfg)
+    try:
+        first = src.read(timeout_s=2 * ecfg.camera_stall_s + 5)
+        if first is None:
+            raise ValueError(f"edge.cabin_camera: no frame from {ecfg.cabin_camera} ({src.stats.last_error or 'no answer'})")
+        t0 = time.monotonic()
+        n, last = 1, first
+        while time.monotonic() - t0 < seconds:
+            if (f := src.read(timeout_s=seconds)) is not None:
+                n, last = n + 1, f
+        took = time.monotonic() - t0
+    finally:
+        src.close()
+    meta, _ = device_meta(ecfg)
+    analyzer = cabin_ports().face_analyzer(cfg.cabin, meta.cabin_camera, None)
+    try:
+        face = analyzer.analyze(last).face
+    finally:
+        analyzer.close()
+    return (
+        f"edge: cabin camera {ecfg.cabin_camera}: {n} frames of {ecfg.cabin_camera_width}x{ecfg.cabin_camera_height} "
+        f"in {took:.1f} s ({n / took:.1f} fps), {src.stats.dropped} dropped, {src.stats.restarts} restarts; "
+        f"driver's face {'found' if face else 'NOT found'} in the last frame"
+    )
 
 
 def check_feeds(cfg: EdgeConfig, seconds: float = 2.0) -> list[str]:

@@ -99,13 +99,17 @@ def register(app: typer.Typer) -> None:
 
             live = ecfg.recording is None and has_live_sources(ecfg)
             if ecfg.recording is None and not upload and not live:
-                raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
+                raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
             recording = open_recording(Path(ecfg.recording)) if ecfg.recording is not None else None
             if check:
                 if ecfg.camera is not None:
                     from saferoad.application.edge import check_camera
 
                     console.print(check_camera(ecfg))
+                if ecfg.cabin_camera is not None:
+                    from saferoad.entrypoints.edge_live import check_cabin_camera
+
+                    console.print(check_cabin_camera(cfg))
                 from saferoad.entrypoints.edge_live import check_feeds
 
                 for line in check_feeds(ecfg):
@@ -160,12 +164,19 @@ def register(app: typer.Typer) -> None:
                         during_result = during.stop(timeout_s=ecfg.request_timeout_s + 5)
                 console.print(json.dumps(live_report.summary()))
             if upload:
-                from saferoad.application.uploader import upload_from_config
+                from saferoad.application.uploader import UploadResult, upload_from_config
 
                 assert spool_db is not None
                 result = upload_from_config(cfg, spool_db, max_s=upload_for)
-                out = result.to_dict()
-                if during_result is not None:
+                if during_result is None:
+                    out = result.to_dict()
+                else:
+                    # one total a user reads first ("sent": what reached the fleet), then the split
+                    total = UploadResult()
+                    total.add(during_result)
+                    total.add(result)
+                    out = total.to_dict()
                     out["during_drive"] = during_result.to_dict()
+                    out["after_drive"] = result.to_dict()
                 console.print(json.dumps(out))
                 _publish_upload_status(ecfg, spool_db)
