@@ -97,8 +97,8 @@ def test_with_edge_the_drive_reaches_the_review_queue_with_its_clip(tmp_path: Pa
         web_pid = int(out.wait_for(r"^\[up\] started web \(pid (\d+)\)", 1).group(1))
         out.wait_for(r"^\[up\] edge finished with exit status 0$", 180)
         assert re.search(
-            r'^\[edge\] .*"sent": \{"trip": 1, "event": 1, "clip": 1\}', out.text(), re.M | re.S
-        )
+            r'^\[edge\] .*"sent": \{"trip": 1, "event": 1, "clip": 1, "summary": 1\}', out.text(), re.M | re.S
+        ), out.text()[-3000:]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
             page = c.get("/login")
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
