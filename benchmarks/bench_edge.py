@@ -45,10 +45,9 @@ import numpy as np
 from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import CallbackSink, EdgeRecorder, EdgeReport
 from saferoad.application.edge_fast import FAST_TYPES
-from saferoad.application.edge_sinks import open_spool
 from saferoad.config import SaferoadConfig, load_config
 from saferoad.domain.alerts import Alert
-from saferoad.entrypoints.wiring import analyze_recording, cabin_ports, simulate
+from saferoad.entrypoints.wiring import analyze_recording, cabin_ports, open_spool, simulate
 
 
 def rss_mib() -> float:

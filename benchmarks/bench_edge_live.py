@@ -29,10 +29,10 @@ from saferoad.adapters.detectors import build_model_detector
 from saferoad.adapters.video.live import FfmpegFrameSource
 from saferoad.application.edge import CallbackSink
 from saferoad.application.edge_live import Heartbeats, LiveCamera, LiveRecorder, ResourceMeter
-from saferoad.application.edge_sinks import open_spool
 from saferoad.config import load_config, parse_assignments
 from saferoad.domain.recording import RecordingMeta
 from saferoad.entrypoints.edge_live import open_feeds
+from saferoad.entrypoints.wiring import open_spool
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAFEROAD_SHARED", REPO.parent / "shared")).resolve()

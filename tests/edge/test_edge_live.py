@@ -37,7 +37,6 @@ from saferoad.application.edge_live import (
     LiveRoad,
     read_status,
 )
-from saferoad.application.edge_sinks import open_spool
 from saferoad.config import SaferoadConfig, load_config, parse_assignments
 from saferoad.domain.alerts import Alert
 from saferoad.domain.event_specs import Family, spec
@@ -45,7 +44,7 @@ from saferoad.domain.recording import RecordingMeta
 from saferoad.domain.types import Detections, Frame, GpsSeries, ImuSeries
 from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.edge_live import build_live_recorder
-from saferoad.entrypoints.wiring import analyze_recording, simulate
+from saferoad.entrypoints.wiring import analyze_recording, open_spool, simulate
 
 
 def _free_udp_port() -> int:

@@ -25,12 +25,11 @@ from saferoad.application.edge_live import (
     LiveRecorder,
     status_path_for,
 )
-from saferoad.application.edge_sinks import build_sinks
 from saferoad.application.stages.road_camera import SourceIdTracker
 from saferoad.config import SaferoadConfig
 from saferoad.config.edge import EdgeConfig
 from saferoad.domain.recording import RecordingMeta
-from saferoad.entrypoints.wiring import cabin_ports
+from saferoad.entrypoints.wiring import alert_sinks, cabin_ports
 from saferoad.ports.edge import AlertSink, EventSpool
 from saferoad.ports.sensors import SensorFeed
 
@@ -199,7 +198,7 @@ def run_live(cfg: SaferoadConfig, spool: Any, duration_s: float | None, output: 
     stop = threading.Event()
     status_path = None if spool is None else status_path_for(Path(spool.path))
     rec = build_live_recorder(cfg, sinks=[], spool=spool, status_path=status_path)
-    rec.sinks = build_sinks(cfg.edge, rec.meta.device_id)
+    rec.sinks = alert_sinks(cfg.edge, rec.meta.device_id)
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from saferoad import __version__
+from saferoad.adapters.alerts.udp import UdpAlertSink
 from saferoad.adapters.cabin.analyzer import FaceAnalyzer
 from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet
+from saferoad.adapters.detectors import build_detector
 from saferoad.adapters.onnx.phone import YoloxPhoneDetector
 from saferoad.adapters.outputs.files import OutputFiles
 from saferoad.adapters.outputs.reader import OutputsFolderReader
@@ -31,21 +33,28 @@ from saferoad.adapters.recording import detect_format, open_recording, read_labe
 from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.replay.detector import ReplayDetector, load_labels
 from saferoad.adapters.simulation.writer import write_simulation
+from saferoad.adapters.spool import SqliteSpool
 from saferoad.adapters.video import open_frames
+from saferoad.adapters.video.calibration import load_camera_setup
 from saferoad.adapters.video.check import check_video
 from saferoad.adapters.video.clips import cut_clips
+from saferoad.adapters.video.lanes import lane_horizon
+from saferoad.adapters.video.render import AnnotatedVideoWriter
 from saferoad.application import analyze as _analyze
 from saferoad.application import cabin as _cabin
+from saferoad.application import detect as _detect
 from saferoad.application import ingest as _ingest
 from saferoad.application import simulate as _simulate
 from saferoad.application.analyze import AnalysisResult
 from saferoad.application.cabin import CabinResult, CabinSource
 from saferoad.application.context import AnalysisPorts
+from saferoad.application.detect import DetectPorts, DetectResult
 from saferoad.application.evaluation.executors import LocalExecutor
 from saferoad.application.ingest import IngestResult
 from saferoad.application.simulate import SimulationResult
 from saferoad.config import SaferoadConfig
 from saferoad.config.cabin import CabinConfig
+from saferoad.config.edge import EdgeConfig
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import CameraIntrinsics, Detections, SpeedSeries
@@ -54,6 +63,7 @@ from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.cabin import FaceAnalyzer as FaceAnalyzerPort
 from saferoad.ports.charts import ReportPorts
 from saferoad.ports.detector import Detector
+from saferoad.ports.edge import AlertSink
 from saferoad.ports.events import EventSink
 from saferoad.ports.executor import TaskExecutor
 from saferoad.ports.frames import FrameSource
@@ -63,8 +73,8 @@ from saferoad.ports.simulation import RecordingWriter
 from saferoad.ports.store import TripRecord
 
 __all__ = [
-    "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
-    "find_outputs", "ingest_outputs", "load_output", "make_executor", "open_recording", "outputs",
+    "alert_sinks", "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
+    "find_outputs", "ingest_outputs", "load_output", "make_executor", "open_recording", "open_spool", "outputs",
     "outputs_reader", "read_boxes", "recording_writer", "report_ports", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
     "simulate", "simulate_fleet", "simulate_fleet_week", "trip_report_from_output",
 ]
@@ -335,3 +345,57 @@ def run_cabin_track(
 ) -> CabinResult:
     """:func:`saferoad.application.cabin.run_cabin_track` with this process's adapters."""
     return _cabin.run_cabin_track(samples, config, ports=cabin_ports(), speed=speed)
+
+
+def alert_sinks(cfg: EdgeConfig, device_id: str) -> list[AlertSink]:
+    """The live recorder's in-cab alert sinks ``config.edge`` names: a loopback UDP socket
+    (``edge.alert_udp``), an MQTT broker (``edge.mqtt_host``). The caller closes them."""
+    sinks: list[AlertSink] = []
+    if cfg.alert_udp is not None:
+        sinks.append(UdpAlertSink(cfg.alert_udp))
+    if cfg.mqtt_host is not None:
+        # deferred on purpose: paho-mqtt is loaded only where a broker is configured
+        from saferoad.adapters.alerts.mqtt import MqttAlertSink
+
+        sinks.append(MqttAlertSink(cfg.mqtt_host, cfg.mqtt_port, cfg.mqtt_topic, device_id))
+    return sinks
+
+
+def open_spool(cfg: EdgeConfig, path: Path | None = None) -> SqliteSpool:
+    """The on-device spool (SQLite, ``edge.spool`` unless ``path``) with the upload caps of
+    ``edge.upload_caps``."""
+    caps = {t: (c.per_hour, c.per_day) for t, c in cfg.upload_caps.items()}
+    return SqliteSpool(path or Path(cfg.spool), caps)
+
+
+def _build_detector(cfg: SaferoadConfig) -> Detector:
+    return build_detector(cfg)
+
+
+@cache
+def detect_ports() -> DetectPorts:
+    """The adapters of ``saferoad detect``: PyAV/OpenCV frames, the configured detector,
+    camera files, the annotated video, the JSON writer, the lane-marking horizon."""
+    return DetectPorts(
+        open_frames=open_frames,
+        build_detector=_build_detector,
+        load_camera_setup=load_camera_setup,
+        annotated_video=AnnotatedVideoWriter,
+        outputs=outputs(),
+        horizon=lane_horizon,
+    )
+
+
+def detect_sources(
+    sources: Sequence[str | Path],
+    out_dir: Path,
+    cfg: SaferoadConfig,
+    *,
+    camera_file: Path | None = None,
+    render: bool = False,
+    detector: Detector | None = None,
+) -> DetectResult:
+    """:func:`saferoad.application.detect.detect_sources` with this process's adapters."""
+    return _detect.detect_sources(
+        sources, out_dir, cfg, camera_file=camera_file, render=render, detector=detector, ports=detect_ports()
+    )

@@ -36,9 +36,8 @@ def _edge_demo(res: Any, cfg: Any, output: Path, speed: float) -> None:
 
     from saferoad.adapters.recording import open_recording
     from saferoad.application.edge import CallbackSink, EdgeRecorder
-    from saferoad.application.edge_sinks import open_spool
     from saferoad.domain.alerts import Alert
-    from saferoad.entrypoints.wiring import cabin_ports
+    from saferoad.entrypoints.wiring import cabin_ports, open_spool
 
     def show(a: Alert) -> None:
         kind = "early alert" if a.provisional else "alert"

@@ -19,13 +19,13 @@ from saferoad.entrypoints.cli.common import (
 
 def _publish_upload_status(ecfg: Any, spool_db: Any) -> None:
     """The spool's counts on the status sinks (MQTT: retained, what the fleet sees)."""
-    from saferoad.application.edge_sinks import build_sinks
+    from saferoad.entrypoints.wiring import alert_sinks
 
     device = spool_db.device_id()
     if device is None:
         return
     st = spool_db.status()
-    sinks = build_sinks(ecfg, device)
+    sinks = alert_sinks(ecfg, device)
     try:
         for sink in sinks:
             sink.status({"state": "uploaded", "events": st["events"], "clips": st["clips"], "trips": st["trips"],
@@ -38,8 +38,8 @@ def _publish_upload_status(ecfg: Any, spool_db: Any) -> None:
 def _upload_during_drive(cfg: Any) -> Any:
     """The uploader on its own thread while the recorder drives (its own spool connection)."""
     from saferoad.adapters.ingest_http.client import HttpIngestClient
-    from saferoad.application.edge_sinks import open_spool
     from saferoad.application.uploader import BackgroundUploader, ingest_target
+    from saferoad.entrypoints.wiring import open_spool
 
     ecfg = cfg.edge
     url, token = ingest_target(cfg)
@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
             from saferoad.adapters.outputs.files import write_events, write_json_atomic
             from saferoad.adapters.recording import open_recording
             from saferoad.application.edge import EdgeRecorder
-            from saferoad.application.edge_sinks import build_sinks, open_spool
+            from saferoad.entrypoints.wiring import alert_sinks, open_spool
 
             cfg = load_cli_config(
                 config,
@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
                 return
             during_result: Any = None
             if recording is not None:
-                sinks = build_sinks(ecfg, recording.meta.device_id)
+                sinks = alert_sinks(ecfg, recording.meta.device_id)
                 try:
                     clip_dir = None if spool_db is None else spool_db.path.parent / (spool_db.path.name + ".cutting")
                     loop = None
