@@ -237,6 +237,7 @@ def part_startup(video: Path, mode: str) -> dict[str, Any]:
     from saferoad.application.detect import open_with_detector
     from saferoad.application.perception import run_perception
     from saferoad.config import load_config
+    from saferoad.entrypoints.wiring import detect_ports
 
     t1 = time.perf_counter()
     cfg = load_config()
@@ -244,7 +245,7 @@ def part_startup(video: Path, mode: str) -> dict[str, Any]:
         frames = open_frames([video], errors="report")
         det = build_detector(cfg)
     else:
-        frames, det = open_with_detector([video], cfg, None)
+        frames, det = open_with_detector([video], cfg, None, ports=detect_ports())
     t2 = time.perf_counter()
     stream = run_perception(frames, det, None, None, cfg)
     next(stream)

@@ -202,7 +202,7 @@ def test_detect_prepares_model_while_video_decodes(tmp_path: Path, highway_clip:
     a card that does not fit its model fails with the card's error and stops the decoder;
     a missing video fails naming it and the model thread ends too."""
     from saferoad.adapters.onnx.card import CARDS_DIR
-    from saferoad.application.detect import detect_sources
+    from saferoad.entrypoints.wiring import detect_sources
 
     (tmp_path / "coco80.txt").write_text((CARDS_DIR / "coco80.txt").read_text())
     card = tmp_path / "card.toml"

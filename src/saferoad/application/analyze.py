@@ -12,10 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from saferoad import __version__
-
-# Issue 16 debt: detect, the edge CLI and evaluation.scoring still import these from here;
-# they move to the outputs port (ports/outputs.py) when those modules take it.
-from saferoad.adapters.outputs.files import write_json_atomic as write_json_atomic
 from saferoad.application.context import AnalysisContext, AnalysisPorts
 from saferoad.application.sinks import FanOut
 from saferoad.application.stages import cabin, motion, road

@@ -16,39 +16,66 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from saferoad.adapters.detectors import build_detector
-from saferoad.adapters.video.calibration import load_camera_setup
-from saferoad.adapters.video.frames import ImageSequenceSource, VideoFrameSource, open_frames
-from saferoad.adapters.video.render import AnnotatedVideoWriter
-from saferoad.application.analyze import write_json_atomic
 from saferoad.application.perception import PerceptionStats, TracksWriter, run_perception
 from saferoad.config import SaferoadConfig
+from saferoad.domain.frame_geometry import HorizonEstimator
+from saferoad.domain.geometry import CameraModel
 from saferoad.domain.tracking import PerFrameIds
 from saferoad.observability import get_logger, span
 from saferoad.ports.detector import Detector
+from saferoad.ports.outputs import AnalysisOutputs
+from saferoad.ports.perception import (
+    AnnotatedVideoOpener,
+    CameraSetupLoader,
+    DetectorBuilder,
+    FramesOpener,
+    OpenedFrames,
+)
+
+
+@dataclass(frozen=True)
+class DetectPorts:
+    """The adapters ``saferoad detect`` uses, as ports (``entrypoints/wiring.detect_ports``)."""
+
+    open_frames: FramesOpener
+    build_detector: DetectorBuilder
+    """The detector the config names (built in a thread while the frames open)."""
+    load_camera_setup: CameraSetupLoader
+    annotated_video: AnnotatedVideoOpener
+    outputs: AnalysisOutputs
+    """Writes ``detect.json`` atomically."""
+    horizon: HorizonEstimator | None
+    """The horizon from the lane markings, for a camera whose pitch is not known."""
+
+
+def _is_video(frames: OpenedFrames) -> bool:
+    """A video source declares its frame count; still images do not."""
+    return hasattr(frames, "declared_frames")
 
 
 def open_with_detector(
-    sources: Sequence[str | Path], cfg: SaferoadConfig, detector: Detector | None
-) -> tuple[VideoFrameSource | ImageSequenceSource, Detector]:
+    sources: Sequence[str | Path], cfg: SaferoadConfig, detector: Detector | None, *, ports: DetectPorts
+) -> tuple[OpenedFrames, Detector]:
     """The frame source and the detector, prepared at once: the model session is built
     (and warmed up) in a thread while the source opens and starts decoding its first
     frames, so neither waits for the other (ONNX Runtime and FFmpeg release the GIL).
     Whichever fails first is raised; the other is then closed."""
     p = cfg.perception
+    open_frames = ports.open_frames
     if detector is not None:
         frames = open_frames(list(sources), stride=p.stride, image_fps=p.image_fps, errors="report")
         return frames, detector
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="saferoad-model") as pool:
-        building = pool.submit(build_detector, cfg)
+        building = pool.submit(ports.build_detector, cfg)
         try:
             frames = open_frames(list(sources), stride=p.stride, image_fps=p.image_fps, errors="report")
         except BaseException:
             with contextlib.suppress(Exception):  # the source's error is the one to report
                 _close(building.result())
             raise
-        if isinstance(frames, VideoFrameSource):
-            frames.start()
+        start = getattr(frames, "start", None)  # a video decodes ahead (FramesOpener)
+        if start is not None:
+            start()
         try:
             det = building.result()
         except BaseException:
@@ -77,32 +104,36 @@ def detect_sources(
     camera_file: Path | None = None,
     render: bool = False,
     detector: Detector | None = None,
+    ports: DetectPorts,
 ) -> DetectResult:
+    """Detect and track in ``sources`` into ``out_dir``; ``ports``: the adapters
+    (``saferoad.entrypoints.wiring.detect_ports``)."""
     log = get_logger("detect")
     p = cfg.perception
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames, det = open_with_detector(sources, cfg, detector)
+    frames, det = open_with_detector(sources, cfg, detector, ports=ports)
     built = det if detector is None else None  # the caller closes its own detector
-    camera, pitch_known = None, False
+    camera: CameraModel | None = None
+    pitch_known = False
     try:
         if camera_file is not None:
-            camera, pitch_known = load_camera_setup(camera_file, frames.width, frames.height)
+            camera, pitch_known = ports.load_camera_setup(camera_file, frames.width, frames.height)
     except BaseException:
         frames.close()
         if built is not None:
             _close(built)
         raise
     stats = PerceptionStats()
-    fps = frames.fps / (p.stride if hasattr(frames, "declared_frames") else 1) if frames.fps else 0.0
+    fps = frames.fps / (p.stride if _is_video(frames) else 1) if frames.fps else 0.0
     started = time.perf_counter()
     writer = TracksWriter(out_dir / "tracks.parquet")
-    video = AnnotatedVideoWriter(out_dir / "annotated.mp4", fps) if render else None
+    video = ports.annotated_video(out_dir / "annotated.mp4", fps) if render else None
     try:
         with span("perception.detect", sources=len(sources), detector=det.name) as res:
-            still = isinstance(frames, ImageSequenceSource) and not p.track_images
+            still = not _is_video(frames) and not p.track_images
             for frame, objs in run_perception(
                 frames, det, PerFrameIds() if still else None, camera, cfg,
-                pitch_known=pitch_known, stats=stats,
+                pitch_known=pitch_known, horizon=ports.horizon, stats=stats,
             ):
                 writer.write(frame, objs)
                 if video is not None:
@@ -129,6 +160,6 @@ def detect_sources(
         "error": error,
         "outputs": ["tracks.parquet", *(["annotated.mp4"] if render else [])],
     }
-    write_json_atomic(out_dir / "detect.json", summary)
+    ports.outputs.write_json(out_dir / "detect.json", summary)
     log.info("detect_done", out=str(out_dir), frames=stats.frames, error=error)
     return DetectResult(summary, error)

@@ -125,10 +125,12 @@ def tracker_params(cfg: SaferoadConfig | PerceptionConfig, fps: float) -> Tracke
 def lane_horizon(image: ImageArray) -> tuple[float, FloatArray] | None:
     """Horizon row from the lane markings' vanishing point, and the marking segments
     (OpenCV; see adapters/video/lanes)."""
-    from saferoad.adapters.video.lanes import estimate_vanishing_point
+    # Issue 16 debt: deferred on purpose (OpenCV) until every caller hands a horizon in as a
+    # port (``wiring.detect_ports().horizon`` does for detect; the road camera and the live
+    # recorder do not yet)
+    from saferoad.adapters.video.lanes import lane_horizon as _lane_horizon
 
-    est = estimate_vanishing_point(image)
-    return (est.vanishing_point[1], est.segments) if est is not None else None
+    return _lane_horizon(image)
 
 
 def camera_for_recording(recording: Recording, width: int, height: int) -> tuple[CameraModel | None, bool]:

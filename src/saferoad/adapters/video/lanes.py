@@ -113,6 +113,14 @@ def estimate_vanishing_point(image: NDArray[np.uint8], inlier_px: float | None =
     return LaneEstimate(vp, n_left, n_right, res, inl)
 
 
+def lane_horizon(image: NDArray[np.uint8]) -> tuple[float, NDArray[np.float64]] | None:
+    """Horizon row from the lane markings' vanishing point, and the marking segments: the
+    ``HorizonEstimator`` perception estimates the camera's pitch with
+    (``domain/frame_geometry``) where the pitch is not known."""
+    est = estimate_vanishing_point(image)
+    return (est.vanishing_point[1], est.segments) if est is not None else None
+
+
 def _line_distance(seg: NDArray[np.float64], p: tuple[float, float]) -> NDArray[np.float64]:
     d = seg[:, 2:] - seg[:, :2]
     n = np.stack([-d[:, 1], d[:, 0]], axis=1)
