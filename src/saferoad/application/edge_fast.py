@@ -20,12 +20,17 @@ provisional events not yet confirmed (each dropped at the latest ``horizon_s`` a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from saferoad.domain.lanes.geometry import LaneObservation
+from saferoad.domain.lanes.rules import WIDTH_MEMORY_S, LaneParams, lane_events
 from saferoad.domain.road_events.engine import RoadEventEngine, RoadEventParams
-from saferoad.domain.types import Event, EventType
+from saferoad.domain.types import Direction, Event, EventType
 
 FAST_TYPES = frozenset({EventType.FORWARD_COLLISION_WARNING, EventType.TAILGATING})
 """The road rules alerted at the completing frame."""
@@ -96,3 +101,113 @@ class FastRoadAlerts:
         """The drive ended (after its last final events): what is left was never confirmed."""
         self.retracted += len(self.pending)
         self.pending = []
+
+
+@dataclass
+class _LaneRun:
+    alert: _Provisional
+    seen_end_s: float
+    """The last frame the run was still going at."""
+
+
+class FastLaneAlerts:
+    """``lane_departure`` at the frame that completes it, on the freshest ego speed.
+
+    The final departures (:class:`~saferoad.domain.lanes.streaming.StreamingLanes`) wait until
+    a departure ended ``guard_s`` ago and the final speed covers it: 10-11 s after its end. Here
+    every lane observation, as it arrives, re-runs the same batch rule
+    (:func:`~saferoad.domain.lanes.rules.lane_events`: confidence, consistency gate, merge gap,
+    minimum duration, speed, quiet after a lane change) on the last ``window_s`` of
+    observations, the ego speed at each being the freshest there is (``speed_at``). A departure
+    that reaches the newest frame and was not going on at the frame before is new: the rule
+    completed at this frame (its line has just been close for ``departure_min_duration_s``), and
+    the alert goes out, provisional, ending there; a run that resumes within the merge gap is
+    the same departure (not announced again). A frame where neither line is within the
+    departure distance cannot complete or extend one, and the rule is not re-run.
+
+    A lane change decides its quiet only once the marking is crossed, so a drift that becomes a
+    lane change may alert here and never be confirmed: counted as retracted ``horizon_s`` after
+    its run ended (as :class:`FastRoadAlerts`). State: the window's observations, the last run
+    per side, the provisional alerts not yet confirmed."""
+
+    def __init__(self, params: LaneParams, *, window_s: float | None = None, horizon_s: float = 60.0) -> None:
+        if window_s is None:
+            # a lane change seen in the window (its crossing, up to WIDTH_MEMORY_S before its
+            # end) keeps the rule quiet for quiet_after_lane_change_s after it, as in batch
+            window_s = params.quiet_after_lane_change_s + WIDTH_MEMORY_S
+        if not window_s > params.departure_min_duration_s + params.departure_merge_gap_s:
+            raise ValueError(
+                f"fast lane alerts: window_s ({window_s}) must exceed the departure's minimum duration plus its merge gap"
+            )
+        self.params = params
+        self.window_s = window_s
+        self.horizon_s = horizon_s
+        self.obs: deque[LaneObservation] = deque()
+        self.open: dict[Direction, _LaneRun] = {}
+        self.pending: list[_Provisional] = []
+        self.confirmed = 0
+        self.retracted = 0
+        self.runs = 0
+        """Times the rule was re-run (frames with a line within the departure distance)."""
+        self.max_held = 0
+
+    def observations(self, items: Iterable[LaneObservation], speed_at: Callable[[float], float | None]) -> list[Event]:
+        """Lane observations just arrived (time order); the departures they complete, as
+        provisional events ending at the completing frame."""
+        out: list[Event] = []
+        p = self.params
+        for obs in items:
+            self.obs.append(obs)
+            while self.obs and self.obs[0].t_s < obs.t_s - self.window_s:
+                self.obs.popleft()
+            self.max_held = max(self.max_held, len(self.obs))
+            near = any(
+                ln is not None and ln.confidence >= p.min_line_confidence and sign * ln.a < p.departure_line_distance_m
+                for ln, sign in ((obs.left, 1.0), (obs.right, -1.0))
+            )  # the rule's distances: the left line's offset, the right one's negated
+            going: dict[Direction, Event] = {}
+            if near:
+                self.runs += 1
+                t = np.array([o.t_s for o in self.obs], dtype=np.float64)
+                v = np.array([math.nan if (s := speed_at(x)) is None else s for x in t.tolist()], dtype=np.float64)
+                for ev in lane_events(list(self.obs), t, v, p).events:
+                    if ev.end_s >= obs.t_s and ev.direction is not None:
+                        going[ev.direction] = ev
+            for side, last in self.open.items():
+                if side not in going:  # its run ended at the frame before (or paused)
+                    last.alert.end_s = last.seen_end_s
+            for side, ev in going.items():
+                run = self.open.get(side)
+                if run is not None and ev.start_s <= run.seen_end_s:
+                    # the run alerted already (going on, or resumed within the merge gap)
+                    run.seen_end_s = ev.end_s
+                    run.alert.end_s = math.inf
+                    continue
+                alert = _Provisional(ev)
+                self.open[side] = _LaneRun(alert, ev.end_s)
+                self.pending.append(alert)
+                out.append(ev)
+        return out
+
+    def confirm(self, final: Event) -> list[Event]:
+        """The provisional alerts ``final`` (a final ``lane_departure``) confirms: same side, overlapping."""
+        hit = [
+            p for p in self.pending
+            if p.event.direction == final.direction and p.event.start_s <= final.end_s and final.start_s <= p.end_s
+        ]  # fmt: skip
+        if hit:
+            self.pending = [p for p in self.pending if p not in hit]
+            self.confirmed += len(hit)
+        return [p.event for p in hit]
+
+    def retract(self, now_s: float) -> None:
+        """Drop provisional alerts whose run ended ``horizon_s`` before ``now_s`` unconfirmed."""
+        kept = [p for p in self.pending if p.end_s >= now_s - self.horizon_s]
+        self.retracted += len(self.pending) - len(kept)
+        self.pending = kept
+
+    def finish(self) -> None:
+        """The drive ended (after its last final events): what is left was never confirmed."""
+        self.retracted += len(self.pending)
+        self.pending = []
+        self.open = {}
