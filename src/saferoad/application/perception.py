@@ -59,7 +59,6 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saferoad.adapters.process_settings import SharedSetting
 from saferoad.config import SaferoadConfig
 from saferoad.config.perception import PerceptionConfig
 from saferoad.domain.frame_geometry import (
@@ -81,6 +80,7 @@ from saferoad.domain.types import (
     TrackedObject,
 )
 from saferoad.ports.detector import Detector, FrameParallelDetector
+from saferoad.process_settings import SharedSetting
 
 _Geometry = FrameGeometry
 """The name ``benchmarks/bench_perception.py`` times the geometry's methods by."""

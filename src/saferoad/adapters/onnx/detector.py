@@ -23,10 +23,10 @@ from numpy.typing import NDArray
 from saferoad.adapters.onnx.card import ModelCard, check_card
 from saferoad.adapters.onnx.classes import ROAD_ORDER, road_class_table
 from saferoad.adapters.onnx.lamp import lamp_colour
-from saferoad.adapters.process_settings import SharedSetting
 from saferoad.domain.geometry import CameraModel, horizon_band
 from saferoad.domain.types import CameraIntrinsics, CameraMount, Detections, Frame, RoadClass
 from saferoad.ports.detector import InferenceBackend
+from saferoad.process_settings import SharedSetting
 
 F32 = NDArray[np.float32]
 
@@ -302,7 +302,7 @@ _OPENCV_THREADS = SharedSetting(cv2.getNumThreads, cv2.setNumThreads)
 def opencv_threads(n: int) -> AbstractContextManager[None]:
     """OpenCV's own thread pool limited to ``n`` threads while the block runs (the
     setting is global to the process; the previous value is restored when the last of
-    several overlapping blocks ends: :class:`~saferoad.adapters.process_settings.SharedSetting`).
+    several overlapping blocks ends: :class:`~saferoad.process_settings.SharedSetting`).
 
     A pipeline that runs frames in parallel on one thread per core already keeps the cores
     busy; OpenCV splitting each resize across its pool on top of that only adds hand-offs

@@ -6,6 +6,11 @@ in different threads (``saferoad serve`` runs ``inference.max_concurrent_analyse
 once, each with its own perception pool): the first to leave restores the old value under the
 one still running, and the last restores the *temporary* value, which then stays for good.
 :class:`SharedSetting` counts its holders instead: the first saves and sets, the last restores.
+
+It wraps no technology (the standard library's ``threading`` only; the caller hands in the
+getter and setter), so it sits beside ``observability`` for every layer to use: the
+application lowers the GIL switch interval around perception's thread pool, the ONNX adapter
+holds OpenCV single-threaded (issue 16: it was filed under ``adapters/``).
 """
 
 from __future__ import annotations
