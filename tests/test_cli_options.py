@@ -41,9 +41,9 @@ def test_options_win_over_set_and_none_means_not_given(tmp_path: Path) -> None:
         ["perception.stride=2", "perception.tiles=2"],
         {"perception.stride": 3, "perception.tiles": None},
     )
-    assert (cfg.perception.detector, cfg.perception.stride, cfg.perception.tiles) == ("grpc", 3, 2)
+    assert (cfg.perception.detector.type, cfg.perception.stride, cfg.perception.tiles) == ("grpc", 3, 2)
     cfg = load_cli_config(conf, None, {"perception.detector": "replay"})
-    assert (cfg.perception.detector, cfg.perception.stride) == ("replay", 4)
+    assert (cfg.perception.detector.type, cfg.perception.stride) == ("replay", 4)
 
 
 def test_an_option_replaces_a_scalar_set_on_its_section() -> None:

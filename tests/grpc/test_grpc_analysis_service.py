@@ -229,7 +229,7 @@ def test_client_disconnect_mid_stream_and_busy_server(trip: Path) -> None:
             _, events, summary = _collect(stub.AnalyzePath(pb.AnalyzePathRequest(path=str(trip)), timeout=300))
             assert summary.n_events == len(events)
             info_resp = stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=5)
-            assert info_resp.detector == cfg.perception.detector and info_resp.saferoad_version
+            assert info_resp.detector == cfg.perception.detector.type and info_resp.saferoad_version
     finally:
         release.set()
         server.stop(0)

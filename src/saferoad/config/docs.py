@@ -8,12 +8,26 @@ from typing import Any
 from pydantic import BaseModel
 
 from saferoad.config import SaferoadConfig
+from saferoad.config.detectors import DetectorConfig, detector_variants
 
 
 def _default_repr(v: Any) -> str:
     if isinstance(v, BaseModel):
         v = v.model_dump(mode="json")
     return "unset" if v is None else json.dumps(v, default=str)
+
+
+def _variant_rows(key: str) -> list[str]:
+    """One row per key of each registered detector type (``[section.key]`` table form)."""
+    rows = []
+    for tag, model in sorted(detector_variants().items()):
+        for k, f in model.model_fields.items():
+            if k == "type":
+                continue
+            default = "required" if f.is_required() else f"`{_default_repr(f.get_default(call_default_factory=True))}`"
+            desc = (f.description or "").replace("|", "\\|")
+            rows.append(f'| `{key}.{k}` (type = "{tag}") | {default} | {desc} |')
+    return rows
 
 
 def config_markdown() -> str:
@@ -39,5 +53,7 @@ def config_markdown() -> str:
             default = f.get_default(call_default_factory=True)
             desc = (f.description or "").replace("|", "\\|")
             lines.append(f"| `{key}` | `{_default_repr(default)}` | {desc} |")
+            if isinstance(default, DetectorConfig):
+                lines += _variant_rows(key)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -5,18 +5,18 @@ Defaults and their sources are described in docs/perception.md.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field
+from pydantic import Field, SerializeAsAny, field_validator
 
 from saferoad.config.base import Section
+from saferoad.config.detectors import DetectorConfig, OnnxDetectorConfig, parse_detector
 
 
 class PerceptionConfig(Section):
     """Road-camera perception: detector choice, model, tracking and camera geometry."""
 
-    detector: Literal["onnx", "grpc", "replay"] = Field(
-        "onnx", description="Which detector runs: local ONNX Runtime, a KServe v2 gRPC server, or replay of a labels file."
+    detector: SerializeAsAny[DetectorConfig] = Field(
+        default_factory=OnnxDetectorConfig,
+        description="Which detector runs, by `type`: onnx (local ONNX Runtime), grpc (a KServe v2 gRPC server) or replay (a labels file). A name (`detector = \"grpc\"`) or a table (`[perception.detector]` `type = \"grpc\"` `url = ...`); the rows `detector.*` below are each type's keys.",
     )
     model: str = Field(
         "yolox-nano",
@@ -121,3 +121,10 @@ class PerceptionConfig(Section):
         le=1,
         description="A vehicle box reaching the bottom 5% of the frame and wider than this share of the frame is the ego car's own bonnet and is dropped.",
     )
+
+    @field_validator("detector", mode="before")
+    @classmethod
+    def _detector(cls, value: object) -> DetectorConfig:
+        """The old string form (``"grpc"``) is repaired to ``{type = "grpc"}``; a table is
+        checked by its type's model (config/detectors.py)."""
+        return parse_detector(value)

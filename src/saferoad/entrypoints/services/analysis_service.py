@@ -101,8 +101,8 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
     def GetServerInfo(self, request: Any, context: Any) -> Any:
         return pb.GetServerInfoResponse(
             saferoad_version=__version__,
-            detector=self.config.perception.detector,
-            inference_url=self.config.inference.url,
+            detector=self.config.perception.detector.type,
+            inference_url=getattr(self.config.perception.detector, "url", None) or self.config.inference.url,
             max_upload_bytes=self.max_upload_bytes,
         )
 
@@ -178,6 +178,12 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
             if options.detector:
                 overrides.setdefault("perception", {})["detector"] = options.detector
             check_client_options(overrides)
+            perception = overrides.get("perception", {})
+            if perception.get("detector") == self.config.perception.detector.type:
+                # the server's own detector: its table (url, path) stays, not the bare name
+                del perception["detector"]
+                if not perception:
+                    del overrides["perception"]
             if not overrides:
                 return self.config
             merged = _merge(self.config.model_dump(mode="json"), overrides)
@@ -397,7 +403,7 @@ def serve_analysis(
         tls_key=tls_key,
         token=token,
     )
-    _log.info("analysis_server_started", host=host, port=server.port, detector=config.perception.detector)
+    _log.info("analysis_server_started", host=host, port=server.port, detector=config.perception.detector.type)
     if not is_loopback(host) and not inf.analyze_path_roots:
         _log.warning(
             "analyze_path_unrestricted", host=host,

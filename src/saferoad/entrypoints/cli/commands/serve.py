@@ -46,10 +46,10 @@ def register(app: typer.Typer) -> None:
                 set_,
                 {"perception.detector": detector or None, "inference.url": inference_url or None},
             )
-            if cfg.perception.detector == "grpc":
+            if cfg.perception.detector.type == "grpc":
                 from saferoad.adapters.grpc.client import parse_inference_url
 
-                parse_inference_url(cfg.inference.url)  # a bad URL fails now, not per request
+                parse_inference_url(getattr(cfg.perception.detector, "url", None) or cfg.inference.url)  # fails now, not per request
             cert, key, token = read_tls_and_token(tls_cert, tls_key, token_env)
             server, _ = serve_analysis(
                 cfg,
@@ -59,6 +59,6 @@ def register(app: typer.Typer) -> None:
                 tls_key=key,
                 token=token,
             )
-            typer.echo(f"saferoad.v1.AnalysisService (detector: {cfg.perception.detector})")
+            typer.echo(f"saferoad.v1.AnalysisService (detector: {cfg.perception.detector.type})")
             typer.echo(f"listening on {host}:{server.port}")
             run_until_signalled(server, cfg.inference.shutdown_grace_s)

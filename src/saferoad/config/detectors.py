@@ -1,0 +1,143 @@
+"""``perception.detector``: one config model per detector, told apart by ``type``.
+
+Frigate's detector plugin pattern (a ``DetectorConfig`` base, each plugin's model narrowing
+``type`` to a ``Literal``, a pydantic discriminated union over the registered models). Two
+forms are accepted, both checked by the same union:
+
+* the table form ``[perception.detector]`` ``type = "grpc"`` ``url = "grpc://..."``;
+* the old string form ``detector = "grpc"`` (also ``--detector``, ``--set
+  perception.detector=grpc`` and the gRPC service's ``options.detector``), repaired to
+  ``{type = "grpc"}`` before validation.
+
+A detector config whose keys all keep their defaults dumps as its bare ``type`` string, so
+``config.model_dump()``, :meth:`SaferoadConfig.fingerprint` and the evaluation cache keys of
+a config written in the old form are what they were before the table form existed
+(``tests/perception/test_detector_plugins.py``).
+
+The built-in variants live here, not beside their factories in ``adapters/detectors/``: the
+config is imported by the application, and "application does not import adapters" is a
+lint-imports contract that also forbids the chain application -> config -> adapters. A
+detector outside the tree registers its model with :func:`register_detector_config` from its
+own module (``adapters/detectors.register`` does both halves).
+"""
+
+from __future__ import annotations
+
+import typing
+from functools import lru_cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, TypeAdapter, ValidationError, model_serializer
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
+
+from saferoad.config.base import Section
+
+
+class DetectorConfig(Section):
+    """Base of every detector's config: ``type`` names the detector (its factory)."""
+
+    type: str = Field(description="Which detector: the plugin's name.")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Keys all at their defaults: the bare name, as the old string form dumped (keeps
+        # config fingerprints and evaluation cache keys of old-style configs unchanged).
+        for key, f in type(self).model_fields.items():
+            if key != "type" and getattr(self, key) != f.get_default(call_default_factory=True):
+                return handler(self)
+        return self.type
+
+
+class OnnxDetectorConfig(DetectorConfig):
+    """``perception.model``'s card on local ONNX Runtime."""
+
+    type: Literal["onnx"] = Field("onnx", description="Local ONNX Runtime.")
+
+
+class GrpcDetectorConfig(DetectorConfig):
+    """``perception.model``'s card, inference on a KServe v2 gRPC model server (pre- and
+    post-processing stay local, identical to ``onnx``)."""
+
+    type: Literal["grpc"] = Field("grpc", description="A KServe v2 gRPC model server.")
+    url: str | None = Field(
+        None,
+        description="Model server `grpc://host:port/model[/version]` for this detector; unset = inference.url.",
+    )
+
+
+class ReplayDetectorConfig(DetectorConfig):
+    """Replays the boxes of a labels file (detections.json or MOT text)."""
+
+    type: Literal["replay"] = Field("replay", description="Replay of a labels file.")
+    path: str | None = Field(
+        None,
+        description="Labels file to replay; unset = perception.replay_path, else the recording's detections file.",
+    )
+
+
+_VARIANTS: dict[str, type[DetectorConfig]] = {}
+
+
+def detector_tag(model: type[DetectorConfig]) -> str:
+    """The one ``type`` value a variant's ``Literal`` allows."""
+    args = typing.get_args(model.model_fields["type"].annotation)
+    if len(args) != 1 or not isinstance(args[0], str):
+        raise ValueError(f"{model.__name__}.type must be a Literal of one name (got {args!r})")
+    return args[0]
+
+
+def register_detector_config(model: type[DetectorConfig]) -> type[DetectorConfig]:
+    """Add a variant to the union ``perception.detector`` is validated by (usable as a class
+    decorator). Registering another model under a taken name is an error."""
+    tag = detector_tag(model)
+    old = _VARIANTS.get(tag)
+    if old is not None and old is not model:
+        raise ValueError(f"detector type {tag!r} is already registered by {old.__name__}")
+    _VARIANTS[tag] = model
+    _union.cache_clear()
+    return model
+
+
+def unregister_detector_config(tag: str) -> None:
+    """Drop a variant (a test's plugin, when the test ends)."""
+    _VARIANTS.pop(tag, None)
+    _union.cache_clear()
+
+
+def detector_variants() -> dict[str, type[DetectorConfig]]:
+    """The registered variants by ``type``."""
+    return dict(_VARIANTS)
+
+
+@lru_cache(maxsize=1)
+def _union() -> TypeAdapter[DetectorConfig]:
+    models = tuple(_VARIANTS.values())
+    union: Any = models[0] if len(models) == 1 else Union.__getitem__(models)  # built from the registry at run time
+    return TypeAdapter(Annotated[union, Field(discriminator="type")])
+
+
+def parse_detector(value: Any) -> DetectorConfig:
+    """``value`` (a name, a table or a model) as its variant's model; a ``ValueError`` names
+    the key and the known types."""
+    if isinstance(value, DetectorConfig):
+        return value
+    if isinstance(value, str):
+        value = {"type": value}  # the old string form
+    known = ", ".join(sorted(_VARIANTS))
+    if isinstance(value, dict) and value.get("type") is not None and value["type"] not in _VARIANTS:
+        raise ValueError(f"unknown detector type {value['type']!r} (known: {known})")
+    if isinstance(value, dict) and "type" not in value:
+        raise ValueError(f"a detector table needs a type (one of: {known})")
+    try:
+        return _union().validate_python(value)
+    except ValidationError as err:
+        parts = []
+        for e in err.errors():
+            loc = ".".join(str(p) for p in e["loc"][1:])  # [0] is the union's tag
+            what = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+            parts.append(f"{loc or 'detector'}: {what}" + ("" if e["type"] == "extra_forbidden" else f" (got {e.get('input')!r})"))
+        raise ValueError("; ".join(parts)) from None
+
+
+for _model in (OnnxDetectorConfig, GrpcDetectorConfig, ReplayDetectorConfig):
+    register_detector_config(_model)
