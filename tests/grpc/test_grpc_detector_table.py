@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from saferoad.adapters.detectors import build_detector
 from saferoad.adapters.grpc.models import load_model
 from saferoad.adapters.onnx.detector import ModelDetector
@@ -32,3 +34,19 @@ def test_the_detector_table_url_wins_over_inference_url(serve: Any, shared_dir: 
         assert_detects_like_local(shared_dir, det.backend, frames=2)
     finally:
         det.close()
+
+
+def test_a_client_naming_the_servers_own_detector_keeps_its_table(tmp_path: Path) -> None:
+    from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
+    from saferoad.config.detectors import ReplayDetectorConfig
+    from saferoad.entrypoints.services.analysis_service import AnalysisServicer
+
+    labels = str(tmp_path / "detections.json")
+    server_cfg = load_config(None, {"perception": {"detector": {"type": "replay", "path": labels}}})
+    servicer = AnalysisServicer(server_cfg)
+    same = servicer._config_for(pb.AnalyzeOptions(detector="replay", set=["motion.braking_g=0.4"]))
+    assert isinstance(same.perception.detector, ReplayDetectorConfig) and same.perception.detector.path == labels
+    assert same.motion.braking_g == pytest.approx(0.4)
+    assert servicer._config_for(pb.AnalyzeOptions(detector="replay")) is server_cfg
+    other = servicer._config_for(pb.AnalyzeOptions(detector="onnx"))
+    assert other.perception.detector.type == "onnx"
