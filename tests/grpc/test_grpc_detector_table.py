@@ -50,3 +50,6 @@ def test_a_client_naming_the_servers_own_detector_keeps_its_table(tmp_path: Path
     assert servicer._config_for(pb.AnalyzeOptions(detector="replay")) is server_cfg
     other = servicer._config_for(pb.AnalyzeOptions(detector="onnx"))
     assert other.perception.detector.type == "onnx"
+    # a client names a type only: the table's keys (a file, a server) stay the server's
+    with pytest.raises(Exception, match="may not be set by a client"):
+        servicer._config_for(pb.AnalyzeOptions(set=["perception.detector.path=/etc/passwd"]))
