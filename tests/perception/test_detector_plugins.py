@@ -113,3 +113,17 @@ def test_a_plugin_is_gone_once_unregistered(json_boxes: ModuleType) -> None:
     with pytest.raises(ConfigError, match="unknown detector type 'json-boxes'"):
         load_config(None, {"perception": {"detector": "json-boxes"}})
     register(json_boxes.CONFIG, json_boxes.build)  # the fixture drops it again
+
+
+@pytest.mark.parametrize("detector", ["replay", {"type": "grpc", "url": "grpc://10.0.0.5:8001/yolox"}])
+def test_config_show_writes_the_detector_back_in_a_form_that_reloads(detector: object) -> None:
+    import tomllib
+
+    from saferoad.config import config_from_dict, to_toml
+
+    cfg = load_config(None, {"perception": {"detector": detector}})
+    text = to_toml(cfg)
+    assert ("[perception.detector]" in text) == isinstance(detector, dict)
+    again = config_from_dict(tomllib.loads(text))
+    assert again.perception.detector == cfg.perception.detector
+    assert again.fingerprint() == cfg.fingerprint()
