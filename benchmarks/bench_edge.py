@@ -47,7 +47,13 @@ from saferoad.application.edge import CallbackSink, EdgeRecorder, EdgeReport
 from saferoad.application.edge_fast import FAST_TYPES
 from saferoad.config import SaferoadConfig, load_config
 from saferoad.domain.alerts import Alert
-from saferoad.entrypoints.wiring import analyze_recording, cabin_ports, open_spool, simulate
+from saferoad.entrypoints.wiring import (
+    analysis_ports,
+    analyze_recording,
+    cabin_ports,
+    open_spool,
+    simulate,
+)
 
 
 def rss_mib() -> float:
@@ -87,7 +93,7 @@ def main() -> None:
         got: list[Alert] = []
         spool = open_spool(cfg.edge, Path(tmp) / "spool.db")
         t0 = time.perf_counter()
-        report = EdgeRecorder(cfg, sinks=[CallbackSink(got.append)], spool=spool).replay(rec, speed=0, on_tick=on_tick)
+        report = EdgeRecorder(cfg, ports=analysis_ports(), sinks=[CallbackSink(got.append)], spool=spool).replay(rec, speed=0, on_tick=on_tick)
         edge_s = time.perf_counter() - t0
         spool.close()
         road = fast_road_figures(report)
@@ -95,7 +101,7 @@ def main() -> None:
             for scenario in ("lead_braking", "tailgating"):
                 d = Path(tmp) / f"{scenario}-{seed}"
                 simulate(scenario, d, seed=seed, video=False, config=cfg)
-                r = EdgeRecorder(cfg, sinks=[CallbackSink(lambda _a: None)]).replay(open_recording(d), speed=0)
+                r = EdgeRecorder(cfg, ports=analysis_ports(), sinks=[CallbackSink(lambda _a: None)]).replay(open_recording(d), speed=0)
                 for k, v in fast_road_figures(r).items():
                     road[k] += v
 
@@ -169,8 +175,8 @@ def camera_costs(tmp: Path, cfg: SaferoadConfig) -> None:
     the same recording without it (same run)."""
     rec = open_recording(_cabin_recording(tmp / "cabin"))
     ports = cabin_ports()
-    w1, c1, with_cabin = _best(lambda: EdgeRecorder(cfg, cabin_ports=ports).replay(rec, speed=0))
-    w0, c0, _ = _best(lambda: EdgeRecorder(cfg).replay(rec, speed=0))
+    w1, c1, with_cabin = _best(lambda: EdgeRecorder(cfg, ports=analysis_ports(), cabin_ports=ports).replay(rec, speed=0))
+    w0, c0, _ = _best(lambda: EdgeRecorder(cfg, ports=analysis_ports()).replay(rec, speed=0))
     n = with_cabin.cabin_frames
     print(f"cabin camera streamed: {n} frames, {len(with_cabin.events)} events; recorder {w1:.2f} s wall / {c1:.2f} s CPU "
           f"vs baseline without the cabin camera {w0:.2f} s / {c0:.2f} s: {(w1 - w0) / n * 1e3:.1f} ms wall, {(c1 - c0) / n * 1e3:.1f} ms CPU per frame "
@@ -180,8 +186,8 @@ def camera_costs(tmp: Path, cfg: SaferoadConfig) -> None:
     off = lcfg.model_copy(update={"lanes": lcfg.lanes.model_copy(update={"enabled": False})})
     simulate("lane_departure", tmp / "lanes", assignments=["duration_s=40", "at_s=22", "direction=left", "speed_kmh=80"], seed=2, config=lcfg)
     rec = open_recording(tmp / "lanes")
-    w1, c1, with_lanes = _best(lambda: EdgeRecorder(lcfg).replay(rec, speed=0))
-    w0, c0, _ = _best(lambda: EdgeRecorder(off).replay(rec, speed=0))
+    w1, c1, with_lanes = _best(lambda: EdgeRecorder(lcfg, ports=analysis_ports()).replay(rec, speed=0))
+    w0, c0, _ = _best(lambda: EdgeRecorder(off, ports=analysis_ports()).replay(rec, speed=0))
     n = with_lanes.lanes["frames"]
     print(f"lane markings streamed: {n} frames of 640x360, {sum(e.type.value == 'lane_departure' for e in with_lanes.events)} departure(s), "
           f"at most {with_lanes.lanes['max_held']} observations held; recorder {w1:.2f} s wall / {c1:.2f} s CPU vs baseline lanes off "

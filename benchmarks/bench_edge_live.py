@@ -32,7 +32,7 @@ from saferoad.application.edge_live import Heartbeats, LiveCamera, LiveRecorder,
 from saferoad.config import load_config, parse_assignments
 from saferoad.domain.recording import RecordingMeta
 from saferoad.entrypoints.edge_live import open_feeds
-from saferoad.entrypoints.wiring import open_spool
+from saferoad.entrypoints.wiring import analysis_ports, open_spool
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAFEROAD_SHARED", REPO.parent / "shared")).resolve()
@@ -109,7 +109,7 @@ def whole(seconds: float, video: Path) -> dict[str, Any]:
             def status(self, status: dict[str, Any]) -> None:
                 statuses.append(status)
 
-        rec = LiveRecorder(cfg, feeds=open_feeds(cfg.edge, origin), camera=cam, origin=origin, beats=beats, spool=spool,
+        rec = LiveRecorder(cfg, ports=analysis_ports(), feeds=open_feeds(cfg.edge, origin), camera=cam, origin=origin, beats=beats, spool=spool,
                            sinks=[Statuses(lambda _a: None)], decoder_pids=lambda: [] if src.pid is None else [src.pid])  # fmt: skip
         sender = threading.Thread(target=send, daemon=True)
         sender.start()

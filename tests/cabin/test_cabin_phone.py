@@ -13,7 +13,7 @@ from saferoad.application.edge import EdgeRecorder
 from saferoad.config import SaferoadConfig
 from saferoad.domain.cabin.phone import PhoneObservation, PhoneParams, phone_events, phone_position
 from saferoad.domain.types import EventType
-from saferoad.entrypoints.wiring import analyze_recording, run_cabin_video, simulate
+from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, run_cabin_video, simulate
 from saferoad.ports.phone import PhoneDetector
 
 FACE = (100.0, 100.0, 200.0, 220.0)  # 100 px wide
@@ -69,7 +69,7 @@ def test_simulated_phone_use_in_analyze_and_on_the_edge(seed: int, tmp_path: Pat
     [ev] = events
     assert abs(ev.start_s - truth.start_s) <= 0.5 and abs(ev.end_s - truth.end_s) <= 0.5
     assert ev.evidence["position"] == ("face" if seed % 2 else "hand")
-    edge = [e for e in EdgeRecorder(cfg).replay(recording, speed=0).events if e.type is EventType.PHONE_USE]
+    edge = [e for e in EdgeRecorder(cfg, ports=analysis_ports()).replay(recording, speed=0).events if e.type is EventType.PHONE_USE]
     assert [(e.start_s, e.end_s) for e in edge] == [(ev.start_s, ev.end_s)]
 
 

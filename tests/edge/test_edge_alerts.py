@@ -25,7 +25,7 @@ from saferoad.config import SaferoadConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.types import Event, EventType, Severity
-from saferoad.entrypoints.wiring import simulate
+from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 
 def _ev(typ: EventType, start: float, end: float | None = None) -> Event:
@@ -62,7 +62,7 @@ def test_callback_and_udp_get_every_alert_with_its_latency(drive: Path) -> None:
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(2.0)
     udp = UdpAlertSink(f"127.0.0.1:{sock.getsockname()[1]}")
-    report = EdgeRecorder(SaferoadConfig(), sinks=[CallbackSink(got.append), udp]).replay(open_recording(drive), speed=0)
+    report = EdgeRecorder(SaferoadConfig(), ports=analysis_ports(), sinks=[CallbackSink(got.append), udp]).replay(open_recording(drive), speed=0)
     udp.close()
     assert got and [a.event_id for a in got] == [a.event_id for a in report.alerts]
     datagrams = []
@@ -137,7 +137,7 @@ def test_mqtt_events_not_retained_status_retained(broker: int, drive: Path) -> N
     time.sleep(0.3)
     rec = open_recording(drive)
     sink = MqttAlertSink("127.0.0.1", broker, "saferoad/{device_id}", rec.meta.device_id)
-    report = EdgeRecorder(SaferoadConfig(), sinks=[sink]).replay(rec, speed=0)
+    report = EdgeRecorder(SaferoadConfig(), ports=analysis_ports(), sinks=[sink]).replay(rec, speed=0)
     sink.close()
     time.sleep(0.5)
     sub.loop_stop()

@@ -20,7 +20,7 @@ from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
 from saferoad.domain.types import Event, EventType
 from saferoad.entrypoints.cli.app import app
-from saferoad.entrypoints.wiring import analyze_recording, cabin_ports, simulate
+from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, cabin_ports, simulate
 from saferoad.ports.cabin import CabinPorts
 
 STREAMED = {Family.MOTION, Family.ROAD, Family.CABIN}
@@ -53,7 +53,7 @@ def _compare(
     rec = open_recording(path)
     analysed = analyze_recording(rec, cfg)
     batch = _streamed(analysed.events)
-    report = EdgeRecorder(cfg, cabin_ports=cabin).replay(rec, speed=0)
+    report = EdgeRecorder(cfg, ports=analysis_ports(), cabin_ports=cabin).replay(rec, speed=0)
     # the graded manoeuvres (contract 1) per kind and band are analyze's; in heading-free mode a
     # push's direction comes from the window's turns (batch: the whole trip's), so a lower-band
     # braking may count as an acceleration or back: there, braking + acceleration per band agree
@@ -193,7 +193,7 @@ def test_cabin_camera_streamed(shared_dir: Path, tmp_path: Path) -> None:
     # the equality (types, times within one 50 Hz sample, evidence) and the motion/distance checks
     families: dict[Family, int] = {}
     assert _compare(rec, cfg, families, cabin=ports) == 2 and families == {Family.CABIN: 2}
-    report = EdgeRecorder(cfg, cabin_ports=ports).replay(open_recording(rec), speed=0)
+    report = EdgeRecorder(cfg, ports=analysis_ports(), cabin_ports=ports).replay(open_recording(rec), speed=0)
     assert report.cabin_frames == len(seq)
     assert [e.type for e in report.events] == [EventType.DROWSINESS, EventType.CAMERA_OBSTRUCTED]
     frame = 1.0 / fps + 1e-6
@@ -203,4 +203,4 @@ def test_cabin_camera_streamed(shared_dir: Path, tmp_path: Path) -> None:
     assert 0.0 <= lag[EventType.CAMERA_OBSTRUCTED] <= frame
     assert cfg.cabin.cluster_gap_s <= lag[EventType.DROWSINESS] <= cfg.cabin.cluster_gap_s + frame
     # without the cabin ports the video is not streamed (warned), nothing invented
-    assert [e for e in EdgeRecorder(cfg).replay(open_recording(rec), speed=0).events if spec(e.type).family == Family.CABIN] == []
+    assert [e for e in EdgeRecorder(cfg, ports=analysis_ports()).replay(open_recording(rec), speed=0).events if spec(e.type).family == Family.CABIN] == []

@@ -17,7 +17,7 @@ from saferoad.domain.road_events.base import LeadState, RoadSample
 from saferoad.domain.road_events.engine import RoadEventParams
 from saferoad.domain.road_events.following import ForwardCollisionRule
 from saferoad.domain.types import EventType
-from saferoad.entrypoints.wiring import simulate
+from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 FRAME_S = 1 / 10  # the simulator's road camera: 10 fps
 
@@ -34,7 +34,7 @@ def test_alert_at_the_completing_frame(tmp_path: Path, scenario: str, etype: Eve
     simulate(scenario, rec, seed=1, video=False)
     cfg = SaferoadConfig()
     got: list[Alert] = []
-    report = EdgeRecorder(cfg, sinks=[CallbackSink(got.append)]).replay(open_recording(rec), speed=0)
+    report = EdgeRecorder(cfg, ports=analysis_ports(), sinks=[CallbackSink(got.append)]).replay(open_recording(rec), speed=0)
     finals = [e for e in report.events if e.type == etype]
     alerts = [a for a in got if a.event.type == etype]
     assert len(finals) == 1, report.events

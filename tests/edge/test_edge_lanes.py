@@ -16,7 +16,7 @@ from saferoad.config import load_config
 from saferoad.domain.lanes import LaneParams
 from saferoad.domain.lanes.streaming import StreamingLanes
 from saferoad.domain.types import EventType
-from saferoad.entrypoints.wiring import analyze_recording, simulate
+from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, simulate
 
 CFG = load_config(None, {"perception": {"detector": "replay"}, "road_events": {"clips": False}})
 
@@ -47,7 +47,7 @@ def test_lane_departures_equal_analyze(tmp_path: Path, scenario: str, args: list
     assert len(batch) == n  # the scenario's truth: a departure, or none for a lane change
     if scenario == "aggressive_lane_change":  # not vacuous: analyze took the camera's direction
         assert batch[0].evidence["direction_source"] == "road_camera"
-    report = EdgeRecorder(CFG).replay(recording, speed=0)
+    report = EdgeRecorder(CFG, ports=analysis_ports()).replay(recording, speed=0)
     edge = _lane_events(report.events)
     assert [(e.type, e.direction, e.severity) for e in edge] == [(e.type, e.direction, e.severity) for e in batch]
     frame = max(1.0 / (recording.meta.camera_fps or 10.0), 1.0 / CFG.motion.resample_hz) + 1e-9
@@ -90,7 +90,7 @@ def test_lane_state_is_bounded(tmp_path: Path) -> None:
             assert lanes is not None
             held.append(len(lanes.obs) + len(built[0].feed.lanes))
 
-        report = EdgeRecorder(CFG).replay(recording, speed=0, on_tick=on_tick)
+        report = EdgeRecorder(CFG, ports=analysis_ports()).replay(recording, speed=0, on_tick=on_tick)
     finally:
         RoadStream.__init__ = orig  # type: ignore[method-assign]
     bound = (ecfg.motion_window_s + ecfg.motion_guard_s + 2 * ecfg.motion_hop_s + ecfg.tick_s) * fps + 2
@@ -123,7 +123,7 @@ def test_no_departure_on_the_shared_highway_clip(shared_dir: Path, tmp_path: Pat
     cfg = load_config(None, {"road_events": {"clips": False}})
     recording = open_recording(rec)
     batch = analyze_recording(recording, cfg)
-    report = EdgeRecorder(cfg).replay(recording, speed=0)
+    report = EdgeRecorder(cfg, ports=analysis_ports()).replay(recording, speed=0)
     assert _lane_events(report.events) == _lane_events(batch.events) == []
     lanes = batch.summary["road"]["lanes"]
     assert report.lanes["frames"] == lanes["frames"] > 200

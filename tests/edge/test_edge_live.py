@@ -44,7 +44,7 @@ from saferoad.domain.recording import RecordingMeta
 from saferoad.domain.types import Detections, Frame, GpsSeries, ImuSeries
 from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.edge_live import build_live_recorder
-from saferoad.entrypoints.wiring import analyze_recording, open_spool, simulate
+from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, open_spool, simulate
 
 
 def _free_udp_port() -> int:
@@ -373,7 +373,7 @@ def test_killed_decoder_in_the_live_recorder_is_back_and_the_gap_in_its_status(s
         def status(self, status: dict[str, Any]) -> None:
             statuses.append(status)
 
-    live = LiveRecorder(cfg, feeds=[], camera=cam, origin=origin, beats=beats, sinks=[StatusSink(lambda _a: None)],
+    live = LiveRecorder(cfg, ports=analysis_ports(), feeds=[], camera=cam, origin=origin, beats=beats, sinks=[StatusSink(lambda _a: None)],
                         decoder_pids=lambda: [] if src.pid is None else [src.pid])  # fmt: skip
 
     def kill_at(t: float) -> None:

@@ -24,7 +24,7 @@ from saferoad.config import SaferoadConfig
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.types import EventType
 from saferoad.entrypoints.cli.app import app
-from saferoad.entrypoints.wiring import analyze_recording, cabin_ports
+from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, cabin_ports
 
 pytestmark = pytest.mark.shared
 
@@ -62,7 +62,7 @@ def test_live_cabin_camera_gives_analyze_events(shared_dir: Path, tmp_path: Path
     # machine (the ring's drops are tested with the road camera's source, test_edge_live_source.py)
     source = FfmpegFrameSource(str(rec / "cabin.mp4"), 480, 270, ring=len(seq), stall_s=2.0, realtime=True, fps=FPS)
     live = LiveCabin(source, cfg.cabin, cabin_ports(), origin, frame_period_s=1.0 / FPS, beat=beats.beat).start()
-    recorder = LiveRecorder(cfg, feeds=[], origin=origin, beats=beats, cabin=live)
+    recorder = LiveRecorder(cfg, ports=analysis_ports(), feeds=[], origin=origin, beats=beats, cabin=live)
     try:
         report = recorder.run(duration_s=len(seq) / FPS + 10.0)  # time for the analysis to catch up
     finally:

@@ -22,7 +22,7 @@ from saferoad.application.uploader import Uploader
 from saferoad.application.web import add_device
 from saferoad.config import load_config
 from saferoad.entrypoints.web import create_app
-from saferoad.entrypoints.wiring import simulate
+from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -52,7 +52,7 @@ def _serve(app: Any) -> Iterator[str]:
 
 def _record(rec: Path, spool_path: Path, cfg: Any) -> tuple[SqliteSpool, int]:
     spool = SqliteSpool(spool_path)
-    report = EdgeRecorder(cfg, spool=spool, clip_dir=tmp_cut(spool_path)).replay(open_recording(rec), speed=0)
+    report = EdgeRecorder(cfg, ports=analysis_ports(), spool=spool, clip_dir=tmp_cut(spool_path)).replay(open_recording(rec), speed=0)
     return spool, len(report.events)
 
 

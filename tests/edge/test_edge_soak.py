@@ -26,7 +26,7 @@ from saferoad.adapters.recording import open_recording
 from saferoad.adapters.spool import SqliteSpool
 from saferoad.application.edge import EdgeRecorder, EdgeReport, WallClock
 from saferoad.config import load_config
-from saferoad.entrypoints.wiring import simulate
+from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 DRIVING_DAY_H = 10.0
 """EU Regulation (EC) No 561/2006, art. 6: daily driving time at most 9 h, 10 h twice a week."""
@@ -60,7 +60,7 @@ def test_one_hour_drive_at_20x_keeps_queues_bounded_and_memory_flat(tmp_path: Pa
             half.update(samples=report.max_buffered_samples, frames=report.max_waiting_frames)
 
     spool = SqliteSpool(tmp_path / "spool.db")
-    report = EdgeRecorder(cfg, spool=spool, clock=WallClock()).replay(rec, speed=20.0, on_tick=on_tick)
+    report = EdgeRecorder(cfg, ports=analysis_ports(), spool=spool, clock=WallClock()).replay(rec, speed=20.0, on_tick=on_tick)
     spool.close()
 
     t = np.array([r[0] for r in rss]) / 3600.0

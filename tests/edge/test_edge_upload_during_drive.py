@@ -16,7 +16,7 @@ from saferoad.adapters.spool import SqliteSpool
 from saferoad.application.edge import EdgeRecorder, EdgeReport, SimulatedClock
 from saferoad.application.uploader import BackgroundUploader, Uploader
 from saferoad.config import SaferoadConfig
-from saferoad.entrypoints.wiring import simulate
+from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 
 def _wait(cond: Any, timeout_s: float = 20.0) -> bool:
@@ -49,7 +49,7 @@ def test_events_reach_the_server_before_the_drive_ends(tmp_path: Path, ingest_se
             for i in ids - set(seen_at):
                 seen_at[i] = t
 
-    report = EdgeRecorder(SaferoadConfig(), spool=spool).replay(recording, speed=0, on_tick=on_tick)
+    report = EdgeRecorder(SaferoadConfig(), ports=analysis_ports(), spool=spool).replay(recording, speed=0, on_tick=on_tick)
     during_result = during.stop()
     assert during.error is None
     t_end = recording.duration_s

@@ -17,7 +17,7 @@ from typing import Any
 from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import EdgeRecorder
 from saferoad.config import SaferoadConfig
-from saferoad.entrypoints.wiring import simulate
+from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 
 def _wait(cond: Any, timeout_s: float = 20.0) -> bool:
@@ -42,7 +42,7 @@ def test_kill9_while_uploading_during_the_drive_loses_and_duplicates_nothing(
     # test_edge_equals_batch)
     expected = sorted(
         (e.type.value, round(e.start_s, 3))
-        for e in EdgeRecorder(SaferoadConfig()).replay(open_recording(rec), speed=0).events
+        for e in EdgeRecorder(SaferoadConfig(), ports=analysis_ports()).replay(open_recording(rec), speed=0).events
     )
     assert len(expected) >= 4
     ingest_server.start()

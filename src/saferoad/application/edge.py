@@ -32,16 +32,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from saferoad import __version__
-from saferoad.adapters.cabin.track import read_cabin_csv
-from saferoad.adapters.loop.segments import LoopStore
+from saferoad.application.context import AnalysisPorts
 from saferoad.application.edge_cabin import CabinStream
-from saferoad.application.edge_fast import FastRoadAlerts
+from saferoad.application.edge_fast import FastLaneAlerts, FastRoadAlerts
 from saferoad.application.stages.motion import params_from_config
 from saferoad.config import SaferoadConfig
-from saferoad.config.edge import EdgeConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.cabin.signals import CabinSample
-from saferoad.domain.lanes import fuse_lane_changes
+from saferoad.domain.lanes import LaneObservation, fuse_lane_changes
 from saferoad.domain.lanes.streaming import StreamingLanes
 from saferoad.domain.motion.streaming import (
     StreamingMotion,
@@ -54,11 +52,11 @@ from saferoad.domain.motion.streaming import (
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event, EventType, SpeedSeries
 from saferoad.observability import get_logger
-from saferoad.ports.cabin import CabinPorts
-from saferoad.ports.edge import AlertSink, Clock, EventSpool
+from saferoad.ports.cabin import CabinPorts, CabinTrackReader
+from saferoad.ports.clips import ClipRequest
+from saferoad.ports.edge import AlertSink, Clock, EventSpool, LoopRecorder, SpeedLimits
 
 if TYPE_CHECKING:
-    from saferoad.adapters.geo import SpeedLimits
     from saferoad.config.road_events import RoadEventsConfig
 
 CABIN_TRACK = "cabin.csv"
@@ -142,6 +140,14 @@ class EdgeReport:
     road_final_lag_s: list[float] = field(default_factory=list)
     """Per confirmed fast road alert: sensor time from the completing frame to its final event
     (when the slow path alone would have alerted: the baseline of ``fast_road_lag_s``)."""
+    fast_lanes: dict[str, int] = field(default_factory=dict)
+    """Fast ``lane_departure`` alerts (at the completing frame): confirmed and retracted by
+    the final departures, the most observations held, the rule's re-runs."""
+    fast_lane_lag_s: list[float] = field(default_factory=list)
+    """Per fast lane alert: sensor time from the completing frame to the step that ran it."""
+    lane_final_lag_s: list[float] = field(default_factory=list)
+    """Per confirmed fast lane alert: sensor time from the completing frame to its final
+    departure (the baseline of ``fast_lane_lag_s``)."""
     sensor_lag_s: list[float] = field(default_factory=list)
     """Per event (same order as ``events``): sensor time from its end to the sample or frame
     that made it final - the rules' latency."""
@@ -197,6 +203,10 @@ class EdgeReport:
             "fast_road_alerts": {
                 **self.fast_road,
                 "lag_s_max": round(max(self.fast_road_lag_s), 3) if self.fast_road_lag_s else None,
+            },
+            "fast_lane_alerts": {
+                **self.fast_lanes,
+                "lag_s_max": round(max(self.fast_lane_lag_s), 3) if self.fast_lane_lag_s else None,
             },
             "ticks": self.ticks,
             "late_ticks": self.late_ticks,
@@ -263,9 +273,12 @@ class RecentTracks(dict[float, Any]):
 class ClipCutter:
     """Each event's clip (``road_events.clip_before_s`` before its key moment to
     ``clip_after_s`` after, boxes drawn) cut from the video once that much video has been
-    recorded, for the spool. Pending clips: the events of the last clip window."""
+    recorded, for the spool (with the analysis's clip cutter, ``ports.cut_clips``). Pending
+    clips: the events of the last clip window."""
 
-    def __init__(self, recording: Recording, config: SaferoadConfig, tracks: RecentTracks, work_dir: Path) -> None:
+    def __init__(
+        self, recording: Recording, config: SaferoadConfig, tracks: RecentTracks, work_dir: Path, ports: AnalysisPorts
+    ) -> None:
         from saferoad.application.context import AnalysisContext
         from saferoad.application.stages import road
 
@@ -275,7 +288,8 @@ class ClipCutter:
         self.road = road
         self.tracks = tracks
         self.work_dir = work_dir
-        self.offset = road.video_time_offset(AnalysisContext(recording, config))
+        self.cut_clips = ports.cut_clips
+        self.offset = road.video_time_offset(AnalysisContext(recording, config, ports=ports))
         self.pending: list[tuple[float, str, Event]] = []
         self.cut = 0
 
@@ -292,8 +306,6 @@ class ClipCutter:
         return self.due(math.inf)
 
     def _cut(self, event_id: str, ev: Event) -> tuple[str, bytes] | None:
-        from saferoad.adapters.video.clips import ClipRequest, cut_clips
-
         key = self.road._key_t(ev)
         ids = frozenset(
             int(ev.evidence[k]) for k in ("lead_track_id", "sign_track_id", "light_track_id")
@@ -301,7 +313,7 @@ class ClipCutter:
         )  # fmt: skip
         req = ClipRequest(event_id, key - self.cfg.clip_before_s, key + self.cfg.clip_after_s, key,
                           f"{ev.type.value}  t={key:.1f}s", ids)  # fmt: skip
-        (res,) = cut_clips(self.video, [req], self.tracks, self.work_dir, time_offset_s=self.offset, max_width=self.cfg.clip_max_width)
+        (res,) = self.cut_clips(self.video, [req], self.tracks, self.work_dir, time_offset_s=self.offset, max_width=self.cfg.clip_max_width)
         if res.clip is None:
             return None
         data = res.clip.read_bytes()
@@ -318,13 +330,19 @@ class RoadStream:
     speed samples go to :class:`StreamingRoad` in time order, exactly as analyze's streaming
     mode merges them. The frames waiting are bounded by the motion guard (``guard_s`` x fps)."""
 
-    def __init__(self, recording: Recording, config: SaferoadConfig, tracks: dict[float, Any] | None = None) -> None:
+    def __init__(
+        self,
+        recording: Recording,
+        config: SaferoadConfig,
+        tracks: dict[float, Any] | None = None,
+        ports: AnalysisPorts | None = None,
+    ) -> None:
         from saferoad.application.context import AnalysisContext
         from saferoad.application.stages import road
         from saferoad.domain.road_events import StreamingRoad
 
         rcfg = config.road_events
-        ctx = AnalysisContext(recording, config)
+        ctx = AnalysisContext(recording, config, ports=ports)
         self.road = road
         self.cfg = rcfg
         self.feed: Any = None
@@ -350,6 +368,8 @@ class RoadStream:
 
             e = config.edge
             self.lanes = StreamingLanes(lane_params(config.lanes), e.motion_window_s, e.motion_guard_s, e.motion_hop_s)
+        self.new_lanes: list[LaneObservation] = []
+        """Lane observations arrived since the recorder last took them (for the fast alerts)."""
         self.waiting: deque[Any] = deque()
         self._next: Any = None
         self._done = False
@@ -380,7 +400,12 @@ class RoadStream:
         if self.lanes is not None:
             for obs in self.feed.lanes:
                 self.lanes.push_observation(obs)
+            self.new_lanes += self.feed.lanes
             self.feed.lanes.clear()
+
+    def take_new_lanes(self) -> list[LaneObservation]:
+        out, self.new_lanes = self.new_lanes, []
+        return out
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
         """Final ego speed samples: release the frames before each, in time order."""
@@ -421,7 +446,9 @@ class SpeedingStream:
     configured): final ego speed samples and GPS fixes merged in time order; a fix waits until
     the speed has passed it, as frames do in :class:`RoadStream`."""
 
-    def __init__(self, recording: Recording, config: SaferoadConfig, limits: SpeedLimits) -> None:
+    def __init__(
+        self, recording: Recording, config: SaferoadConfig, limits: SpeedLimits, ports: AnalysisPorts | None = None
+    ) -> None:
         from saferoad.application.context import AnalysisContext
         from saferoad.application.stages import road
         from saferoad.domain.road_events import StreamingSpeeding
@@ -429,7 +456,7 @@ class SpeedingStream:
         rcfg = config.road_events
         self.road = road
         self.cfg = rcfg
-        gps = road.gps_stream(AnalysisContext(recording, config), rcfg) if limits.zones else None
+        gps = road.gps_stream(AnalysisContext(recording, config, ports=ports), rcfg) if limits.zones else None
         self.fixes: deque[tuple[float, float, float, float]] = deque()
         if gps is not None:
             self.fixes.extend(
@@ -442,13 +469,13 @@ class SpeedingStream:
         )  # fmt: skip
 
     @staticmethod
-    def build(recording: Recording, config: SaferoadConfig) -> SpeedingStream | None:
+    def build(recording: Recording, config: SaferoadConfig, ports: AnalysisPorts | None = None) -> SpeedingStream | None:
         """The stream where analyze's road stage would find a limit (``speed_limits``)."""
         from saferoad.application.context import AnalysisContext
         from saferoad.application.stages.road import speed_limits
 
-        limits = speed_limits(AnalysisContext(recording, config))
-        return None if limits is None else SpeedingStream(recording, config, limits)
+        limits = speed_limits(AnalysisContext(recording, config, ports=ports))
+        return None if limits is None else SpeedingStream(recording, config, limits, ports)
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
         out: list[Event] = []
@@ -488,11 +515,11 @@ def _with_clip_window(events: list[Event], cfg: RoadEventsConfig) -> list[Event]
     return events
 
 
-def cabin_track(recording: Recording) -> list[CabinSample]:
+def cabin_track(recording: Recording, read_track: CabinTrackReader) -> list[CabinSample]:
     """The recording's cabin signal track (``cabin.csv``), as analyze's cabin stage finds it."""
     path = recording.path
     candidate = path / CABIN_TRACK if path.is_dir() else path.parent / CABIN_TRACK
-    return read_cabin_csv(candidate) if candidate.is_file() else []
+    return read_track(candidate) if candidate.is_file() else []
 
 
 class EdgeRecorder:
@@ -502,18 +529,21 @@ class EdgeRecorder:
         self,
         config: SaferoadConfig,
         *,
+        ports: AnalysisPorts,
         sinks: list[AlertSink] | None = None,
         spool: EventSpool | None = None,
         clock: Clock | None = None,
         clip_dir: Path | None = None,
-        loop: LoopStore | None = None,
+        loop: LoopRecorder | None = None,
         cabin_ports: CabinPorts | None = None,
     ) -> None:
-        """``clip_dir``: where clips are cut before they go into the spool (with a spool and
+        """``ports``: the adapters of an analysis (``wiring.analysis_ports()``): the clip
+        cutter, the cabin track reader, what the road stage's helpers need. ``clip_dir``: where clips are cut before they go into the spool (with a spool and
         a recording with video; default: none are cut). ``cabin_ports``: the face pipeline and
         phone detector for a cabin camera (``wiring.cabin_ports()``); without them a recording's
         cabin video is not streamed (warned) and its ``cabin.csv`` track, if any, is used."""
         self.config = config
+        self.ports = ports
         self.cabin_ports = cabin_ports
         self.clip_dir = clip_dir
         self.loop = loop
@@ -547,16 +577,19 @@ class EdgeRecorder:
         )
         tracks = RecentTracks(ecfg.motion_window_s)
         odo = Odometer()
-        road = RoadStream(recording, cfg, tracks) if RoadStream.wanted(recording) else None
+        road = RoadStream(recording, cfg, tracks, self.ports) if RoadStream.wanted(recording) else None
         self._fast = None
         if road is not None:
             self._fast = FastRoadAlerts(
                 road.stream.engine.params, fx=road.fx, cx=road.cx, speed_offset_s=road.offset, horizon_s=ecfg.motion_window_s
             )
+        self._fast_lanes = None
+        if road is not None and road.lanes is not None:
+            self._fast_lanes = FastLaneAlerts(road.lanes.params, horizon_s=ecfg.motion_window_s)
         self._clips = None
         if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
-            self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir)
-        speeding = SpeedingStream.build(recording, cfg)
+            self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir, self.ports)
+        speeding = SpeedingStream.build(recording, cfg, self.ports)
         setup0 = time.perf_counter()
         cabin = self._cabin_stream(recording)
         report.cabin_setup_s = time.perf_counter() - setup0
@@ -606,6 +639,10 @@ class EdgeRecorder:
                 if self._fast is not None:
                     self._announce_fast(report, self._fast.frames(new_frames, motion.speed_at), newest, arrived)
                     self._fast.retract(newest)
+                if self._fast_lanes is not None:
+                    lane_alerts = self._fast_lanes.observations(road.take_new_lanes(), motion.speed_at)
+                    self._announce_fast(report, lane_alerts, newest, arrived, report.fast_lane_lag_s)
+                    self._fast_lanes.retract(newest)
                 self._deliver(report, _with_clip_window(road.speed(final_speed), cfg.road_events), newest, arrived)
             if speeding is not None:
                 self._deliver(report, _with_clip_window(speeding.speed(final_speed), cfg.road_events), newest, arrived)
@@ -662,6 +699,10 @@ class EdgeRecorder:
         if self._fast is not None:
             self._fast.finish()
             report.fast_road = {"confirmed": self._fast.confirmed, "retracted": self._fast.retracted}
+        if self._fast_lanes is not None:
+            fl = self._fast_lanes
+            fl.finish()
+            report.fast_lanes = {"confirmed": fl.confirmed, "retracted": fl.retracted, "max_held": fl.max_held, "runs": fl.runs}
         order = sorted(range(len(report.events)), key=lambda i: (report.events[i].start_s, report.events[i].type.value))
         report.events = [report.events[i] for i in order]
         report.sensor_lag_s = [report.sensor_lag_s[i] for i in order]
@@ -694,7 +735,7 @@ class EdgeRecorder:
                 "edge_cabin_video_not_streamed",
                 note="no cabin ports given to the recorder: cabin rules run on a cabin.csv track only",
             )
-        track = cabin_track(recording)
+        track = cabin_track(recording, self.ports.cabin.read_track)
         if not track:
             return None
         self._cabin_end = track[-1].t_s
@@ -724,6 +765,11 @@ class EdgeRecorder:
                 # a fast road alert came at the frame that completed the rule: not announced twice
                 report.road_final_lag_s += [completed_s - p.end_s for p in fast]
                 continue
+            lanes = self._fast_lanes if ev.type is EventType.LANE_DEPARTURE else None
+            if lanes is not None and (fast := lanes.confirm(ev)):
+                # a fast lane alert came at the completing frame: not announced twice
+                report.lane_final_lag_s += [completed_s - p.end_s for p in fast]
+                continue
             if self.debouncer.should_alert(ev):
                 self._announce(report, Alert(ev, event_id, report.trip_id, self._device_id, completed_s), arrived)
 
@@ -735,10 +781,13 @@ class EdgeRecorder:
                 alert = Alert(ev, event_id_for(report.trip_id, ev), report.trip_id, self._device_id, completed_s, provisional=True)
                 self._announce(report, alert, arrived)
 
-    def _announce_fast(self, report: EdgeReport, events: list[Event], newest: float, arrived: float) -> None:
-        """Fast road alerts, at the frame that completed the rule (its time: the event's end)."""
+    def _announce_fast(
+        self, report: EdgeReport, events: list[Event], newest: float, arrived: float, lags: list[float] | None = None
+    ) -> None:
+        """Fast road alerts, at the frame that completed the rule (its time: the event's end);
+        their sensor lag goes to ``lags`` (default: ``report.fast_road_lag_s``)."""
         for ev in events:
-            report.fast_road_lag_s.append(max(0.0, newest - ev.end_s))
+            (report.fast_road_lag_s if lags is None else lags).append(max(0.0, newest - ev.end_s))
             if self.debouncer.should_alert(ev):
                 alert = Alert(ev, event_id_for(report.trip_id, ev), report.trip_id, self._device_id, ev.end_s, provisional=True)
                 self._announce(report, alert, arrived)
@@ -757,6 +806,7 @@ class EdgeRecorder:
     _device_id: str = "unknown"
     _clips: ClipCutter | None = None
     _fast: FastRoadAlerts | None = None
+    _fast_lanes: FastLaneAlerts | None = None
 
     def _retain(self) -> None:
         assert self.loop is not None
@@ -770,33 +820,6 @@ class EdgeRecorder:
 def _cpu_s() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
-
-
-def check_camera(cfg: EdgeConfig, seconds: float = 2.0) -> str:
-    """Open the live camera, read it for ``seconds``, close it: what ``edge --check`` says."""
-    from saferoad.adapters.video.live import FfmpegFrameSource, is_live
-
-    assert cfg.camera is not None
-    src = FfmpegFrameSource(
-        cfg.camera, cfg.camera_width, cfg.camera_height, ring=cfg.camera_ring, stall_s=cfg.camera_stall_s,
-        realtime=not is_live(cfg.camera),
-    )  # fmt: skip
-    try:
-        first = src.read(timeout_s=2 * cfg.camera_stall_s + 5)
-        if first is None:
-            raise ValueError(f"edge.camera: no frame from {cfg.camera} ({src.stats.last_error or 'no answer'})")
-        t0 = time.monotonic()
-        n = 1
-        while time.monotonic() - t0 < seconds:
-            if src.read(timeout_s=seconds) is not None:
-                n += 1
-        took = time.monotonic() - t0
-    finally:
-        src.close()
-    return (
-        f"edge: camera {cfg.camera}: {n} frames of {cfg.camera_width}x{cfg.camera_height} in {took:.1f} s "
-        f"({n / took:.1f} fps), {src.stats.dropped} dropped, {src.stats.restarts} restarts"
-    )
 
 
 def trip_body(recording: Recording, report: EdgeReport) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from saferoad.application.context import AnalysisContext
+from saferoad.application.context import AnalysisContext, AnalysisPorts
 from saferoad.application.edge import (
     EdgeRecorder,
     EdgeReport,
@@ -411,8 +411,9 @@ class LiveRecorder(EdgeRecorder):
         decoder_pids: Callable[[], list[int]] = list,
         loop: Any = None,
         cabin: LiveCabin | None = None,
+        ports: AnalysisPorts,
     ) -> None:
-        super().__init__(config, sinks=sinks, spool=spool, loop=loop)
+        super().__init__(config, ports=ports, sinks=sinks, spool=spool, loop=loop)
         self.feeds = feeds
         self.camera = camera
         self.cabin = cabin
@@ -591,13 +592,13 @@ class LiveRecorder(EdgeRecorder):
     def _speeding(self) -> SpeedingStream | None:
         """The speed-limit rule on a configured global limit; speed zones need the GPS fixes
         merged with the speed as analyze does, not built live yet (warned)."""
-        limits = road.speed_limits(AnalysisContext(self.recording, self.config))
+        limits = road.speed_limits(AnalysisContext(self.recording, self.config, ports=self.ports))
         if limits is None:
             return None
         if limits.zones:
             log.warning("edge_live_speed_zones_not_applied", note="speed zones are not applied live yet; a global road_events.speed_limit_kmh is")
             return None
-        return SpeedingStream(self.recording, self.config, limits)
+        return SpeedingStream(self.recording, self.config, limits, self.ports)
 
     def _poll(self) -> tuple[ImuSeries | None, GpsSeries | None]:
         imus: list[ImuSeries] = []

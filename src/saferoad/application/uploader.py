@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from saferoad.application.edge import WallClock
 from saferoad.config import SaferoadConfig
 from saferoad.observability import get_logger
 from saferoad.ports.edge import Clock, IngestApi, IngestReply, UploadJob, UploadQueue
@@ -312,17 +313,17 @@ def ingest_target(config: SaferoadConfig) -> tuple[str, str]:
 
 
 def upload_from_config(
-    config: SaferoadConfig, queue: UploadQueue, clock: Clock | None = None, max_s: float | None = None
+    config: SaferoadConfig,
+    queue: UploadQueue,
+    api: IngestApi,
+    clock: Clock | None = None,
+    max_s: float | None = None,
 ) -> UploadResult:
-    """The uploader as ``saferoad edge --upload`` runs it (HTTP client, token from the
-    environment variable ``edge.device_token_env``), for at most ``max_s`` seconds when given
-    (a device's periodic job must not hang while the server is away)."""
-    from saferoad.adapters.ingest_http.client import HttpIngestClient
-    from saferoad.application.edge import WallClock
-
+    """The uploader as ``saferoad edge --upload`` runs it (``api``: the ingest client the
+    composition root builds, ``wiring.ingest_client``), with ``config.edge``'s backoff and clip
+    chunks, for at most ``max_s`` seconds when given (a device's periodic job must not hang
+    while the server is away)."""
     ecfg = config.edge
-    url, token = ingest_target(config)
-    api = HttpIngestClient(url, token, ecfg.request_timeout_s)
     up = Uploader(
         queue,
         api,

@@ -29,7 +29,7 @@ from saferoad.application.stages.road_camera import SourceIdTracker
 from saferoad.config import SaferoadConfig
 from saferoad.config.edge import EdgeConfig
 from saferoad.domain.recording import RecordingMeta
-from saferoad.entrypoints.wiring import alert_sinks, cabin_ports
+from saferoad.entrypoints.wiring import alert_sinks, analysis_ports, cabin_ports
 from saferoad.ports.edge import AlertSink, EventSpool
 from saferoad.ports.sensors import SensorFeed
 
@@ -139,7 +139,33 @@ def build_live_recorder(
     return LiveRecorder(
         cfg, feeds=feeds, camera=camera, meta=meta, imu_layout=layout, origin=origin, beats=beats,
         sinks=sinks, spool=spool, status_path=status_path, decoder_pids=decoder_pids, loop=loop, cabin=cabin,
+        ports=analysis_ports(),
     )  # fmt: skip
+
+
+def check_camera(cfg: EdgeConfig, seconds: float = 2.0) -> str:
+    """Open the live camera, read it for ``seconds``, close it: what ``edge --check`` says."""
+    assert cfg.camera is not None
+    src = FfmpegFrameSource(
+        cfg.camera, cfg.camera_width, cfg.camera_height, ring=cfg.camera_ring, stall_s=cfg.camera_stall_s,
+        realtime=not is_live(cfg.camera),
+    )  # fmt: skip
+    try:
+        first = src.read(timeout_s=2 * cfg.camera_stall_s + 5)
+        if first is None:
+            raise ValueError(f"edge.camera: no frame from {cfg.camera} ({src.stats.last_error or 'no answer'})")
+        t0 = time.monotonic()
+        n = 1
+        while time.monotonic() - t0 < seconds:
+            if src.read(timeout_s=seconds) is not None:
+                n += 1
+        took = time.monotonic() - t0
+    finally:
+        src.close()
+    return (
+        f"edge: camera {cfg.camera}: {n} frames of {cfg.camera_width}x{cfg.camera_height} in {took:.1f} s "
+        f"({n / took:.1f} fps), {src.stats.dropped} dropped, {src.stats.restarts} restarts"
+    )
 
 
 def check_cabin_camera(cfg: SaferoadConfig, seconds: float = 2.0) -> str:

@@ -24,7 +24,8 @@ from saferoad import __version__
 from saferoad.adapters.alerts.udp import UdpAlertSink
 from saferoad.adapters.cabin.analyzer import FaceAnalyzer
 from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet
-from saferoad.adapters.detectors import build_detector
+from saferoad.adapters.detectors import build_detector, replay_detector
+from saferoad.adapters.ingest_http.client import HttpIngestClient
 from saferoad.adapters.onnx.phone import YoloxPhoneDetector
 from saferoad.adapters.outputs.files import OutputFiles
 from saferoad.adapters.outputs.reader import OutputsFolderReader
@@ -32,12 +33,14 @@ from saferoad.adapters.ray.executor import RayExecutor
 from saferoad.adapters.recording import detect_format, open_recording, read_labels
 from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.replay.detector import ReplayDetector, load_labels
+from saferoad.adapters.replay.frames import DetectionFrames
 from saferoad.adapters.simulation.writer import write_simulation
 from saferoad.adapters.spool import SqliteSpool
 from saferoad.adapters.video import open_frames
 from saferoad.adapters.video.calibration import load_camera_setup
 from saferoad.adapters.video.check import check_video
 from saferoad.adapters.video.clips import cut_clips
+from saferoad.adapters.video.lane_markings import ClassicalLaneDetector
 from saferoad.adapters.video.lanes import lane_horizon
 from saferoad.adapters.video.render import AnnotatedVideoWriter
 from saferoad.application import analyze as _analyze
@@ -52,6 +55,7 @@ from saferoad.application.detect import DetectPorts, DetectResult
 from saferoad.application.evaluation.executors import LocalExecutor
 from saferoad.application.ingest import IngestResult
 from saferoad.application.simulate import SimulationResult
+from saferoad.application.uploader import ingest_target
 from saferoad.config import SaferoadConfig
 from saferoad.config.cabin import CabinConfig
 from saferoad.config.edge import EdgeConfig
@@ -63,7 +67,7 @@ from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.cabin import FaceAnalyzer as FaceAnalyzerPort
 from saferoad.ports.charts import ReportPorts
 from saferoad.ports.detector import Detector
-from saferoad.ports.edge import AlertSink
+from saferoad.ports.edge import AlertSink, IngestApi
 from saferoad.ports.events import EventSink
 from saferoad.ports.executor import TaskExecutor
 from saferoad.ports.frames import FrameSource
@@ -74,7 +78,7 @@ from saferoad.ports.store import TripRecord
 
 __all__ = [
     "alert_sinks", "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
-    "find_outputs", "ingest_outputs", "load_output", "make_executor", "open_recording", "open_spool", "outputs",
+    "find_outputs", "ingest_client", "ingest_outputs", "load_output", "make_executor", "open_recording", "open_spool", "outputs",
     "outputs_reader", "read_boxes", "recording_writer", "report_ports", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
     "simulate", "simulate_fleet", "simulate_fleet_week", "trip_report_from_output",
 ]
@@ -225,10 +229,19 @@ def simulate_fleet_week(
 
 
 class Detectors:
-    """:class:`~saferoad.ports.detector.DetectorFactory` over ``adapters/replay``."""
+    """:class:`~saferoad.ports.detector.DetectorFactory` over ``adapters/detectors`` and
+    ``adapters/replay``."""
 
     def replay(self, path: Path) -> Detector:
         return ReplayDetector(path)
+
+    def for_recording(self, cfg: SaferoadConfig, recording: Recording) -> Detector:
+        if recording.video is None:
+            return replay_detector(cfg, recording)
+        return build_detector(cfg, recording)
+
+    def is_replay(self, detector: Detector) -> bool:
+        return isinstance(detector, ReplayDetector)
 
 
 def read_boxes(path: Path) -> Mapping[int, Detections]:
@@ -271,6 +284,10 @@ def analysis_ports() -> AnalysisPorts:
         check_video=check_video,
         cut_clips=cut_clips,
         cabin=cabin_ports(),
+        open_frames=open_frames,
+        detection_frames=DetectionFrames,
+        lane_detector=ClassicalLaneDetector,
+        horizon=lane_horizon,
     )
 
 
@@ -366,6 +383,13 @@ def open_spool(cfg: EdgeConfig, path: Path | None = None) -> SqliteSpool:
     ``edge.upload_caps``."""
     caps = {t: (c.per_hour, c.per_day) for t, c in cfg.upload_caps.items()}
     return SqliteSpool(path or Path(cfg.spool), caps)
+
+
+def ingest_client(config: SaferoadConfig) -> IngestApi:
+    """The fleet's ingest API over HTTP (``edge.ingest_url``, the device token from the
+    environment variable ``edge.device_token_env``; a ValueError says which is missing)."""
+    url, token = ingest_target(config)
+    return HttpIngestClient(url, token, config.edge.request_timeout_s)
 
 
 def _build_detector(cfg: SaferoadConfig) -> Detector:

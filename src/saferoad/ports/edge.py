@@ -3,12 +3,14 @@ fleet's ingest API (contract: docs/edge.md, "Device ingest API v1")."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from saferoad.domain.alerts import Alert
-from saferoad.domain.types import Event
+from saferoad.domain.retention import RetentionPlan
+from saferoad.domain.types import Event, GpsSeries, ImuSeries, SpeedSeries
 
 
 class Clock(Protocol):
@@ -118,3 +120,39 @@ class UploadQueue(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class LoopRecorder(Protocol):
+    """Loop recording of the sensor streams in segments under a byte budget
+    (``edge.loop_dir``; ``adapters/loop/segments.LoopStore``)."""
+
+    written: int
+    deleted: int
+    max_over_budget: int
+    last_plan: RetentionPlan | None
+
+    def push(self, t_end: float, imu: ImuSeries | None, gps: GpsSeries | None, can: SpeedSeries | None) -> bool:
+        """Samples up to ``t_end`` (sensor time); True when a segment was closed (time to
+        apply retention)."""
+        ...
+
+    def close_segment(self, t_end: float) -> None: ...
+
+    def retain(self, keep_windows: list[tuple[float, float]]) -> RetentionPlan:
+        """Delete the oldest segments over the budget, keeping those that overlap
+        ``keep_windows`` (absolute; events still waiting for upload)."""
+        ...
+
+
+class SpeedLimits(Protocol):
+    """The speed limits in force (``road_events.speed_limit_kmh`` and/or zones;
+    ``adapters/geo.SpeedLimits``)."""
+
+    @property
+    def zones(self) -> Sequence[object]:
+        """The zones (empty: one limit everywhere, no GPS needed)."""
+        ...
+
+    def limit_at(self, lat: float, lon: float) -> tuple[float, str | None]:
+        """The limit in m/s (NaN: none) and the zone's name where it holds."""
+        ...

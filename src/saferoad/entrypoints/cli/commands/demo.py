@@ -37,7 +37,7 @@ def _edge_demo(res: Any, cfg: Any, output: Path, speed: float) -> None:
     from saferoad.adapters.recording import open_recording
     from saferoad.application.edge import CallbackSink, EdgeRecorder
     from saferoad.domain.alerts import Alert
-    from saferoad.entrypoints.wiring import cabin_ports, open_spool
+    from saferoad.entrypoints.wiring import analysis_ports, cabin_ports, open_spool
 
     def show(a: Alert) -> None:
         kind = "early alert" if a.provisional else "alert"
@@ -51,7 +51,7 @@ def _edge_demo(res: Any, cfg: Any, output: Path, speed: float) -> None:
     spool = open_spool(cfg.edge, spool_path)
     try:
         rep = EdgeRecorder(
-            cfg, sinks=[CallbackSink(show)], spool=spool, clip_dir=output / "edge-spool.db.cutting",
+            cfg, ports=analysis_ports(), sinks=[CallbackSink(show)], spool=spool, clip_dir=output / "edge-spool.db.cutting",
             cabin_ports=cabin_ports(),
         ).replay(open_recording(res.recording_dir), speed=speed)
     finally:

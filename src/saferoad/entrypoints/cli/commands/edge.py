@@ -37,13 +37,11 @@ def _publish_upload_status(ecfg: Any, spool_db: Any) -> None:
 
 def _upload_during_drive(cfg: Any) -> Any:
     """The uploader on its own thread while the recorder drives (its own spool connection)."""
-    from saferoad.adapters.ingest_http.client import HttpIngestClient
-    from saferoad.application.uploader import BackgroundUploader, ingest_target
-    from saferoad.entrypoints.wiring import open_spool
+    from saferoad.application.uploader import BackgroundUploader
+    from saferoad.entrypoints.wiring import ingest_client, open_spool
 
     ecfg = cfg.edge
-    url, token = ingest_target(cfg)
-    api = HttpIngestClient(url, token, ecfg.request_timeout_s)
+    api = ingest_client(cfg)
     return BackgroundUploader(
         lambda: open_spool(ecfg), api, poll_s=ecfg.upload_poll_s, backoff_base_s=ecfg.backoff_base_s,
         backoff_max_s=ecfg.backoff_max_s, chunk_bytes=ecfg.clip_chunk_bytes,
@@ -103,7 +101,7 @@ def register(app: typer.Typer) -> None:
             recording = open_recording(Path(ecfg.recording)) if ecfg.recording is not None else None
             if check:
                 if ecfg.camera is not None:
-                    from saferoad.application.edge import check_camera
+                    from saferoad.entrypoints.edge_live import check_camera
 
                     console.print(check_camera(ecfg))
                 if ecfg.cabin_camera is not None:
@@ -134,11 +132,12 @@ def register(app: typer.Typer) -> None:
                             Path(ecfg.loop_dir), ecfg.loop_segment_s, int(ecfg.loop_budget_mb * 2**20),
                             start.timestamp() if start else 0.0,
                         )
-                    from saferoad.entrypoints.wiring import cabin_ports
+                    from saferoad.entrypoints.wiring import analysis_ports, cabin_ports
 
                     rec = EdgeRecorder(
-                        cfg, sinks=sinks, spool=spool_db, clip_dir=clip_dir, loop=loop, cabin_ports=cabin_ports()
-                    )
+                        cfg, ports=analysis_ports(), sinks=sinks, spool=spool_db, clip_dir=clip_dir, loop=loop,
+                        cabin_ports=cabin_ports(),
+                    )  # fmt: skip
                     during = _upload_during_drive(cfg) if upload else None
                     try:
                         report = rec.replay(recording)
@@ -165,9 +164,10 @@ def register(app: typer.Typer) -> None:
                 console.print(json.dumps(live_report.summary()))
             if upload:
                 from saferoad.application.uploader import UploadResult, upload_from_config
+                from saferoad.entrypoints.wiring import ingest_client
 
                 assert spool_db is not None
-                result = upload_from_config(cfg, spool_db, max_s=upload_for)
+                result = upload_from_config(cfg, spool_db, ingest_client(cfg), max_s=upload_for)
                 if during_result is None:
                     out = result.to_dict()
                 else:
