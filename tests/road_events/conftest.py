@@ -12,8 +12,9 @@ import pytest
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.replay.detector import ReplayDetector
+from saferoad.adapters.replay.frames import DetectionFrames as _DetectionFrames
 from saferoad.application.stages.road import params_from_config
-from saferoad.application.stages.road_camera import SourceIdTracker, _DetectionFrames
+from saferoad.application.stages.road_camera import SourceIdTracker
 from saferoad.config import SaferoadConfig, load_config
 from saferoad.domain.recording import Recording
 from saferoad.domain.road_events import (

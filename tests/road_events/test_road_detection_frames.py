@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from saferoad.application.stages.road_camera import _DetectionFrames
+from saferoad.adapters.replay.frames import DetectionFrames as _DetectionFrames
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from saferoad.config import SaferoadConfig
+from saferoad.domain.frame_geometry import HorizonEstimator
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event, SpeedSeries
 from saferoad.ports.cabin import CabinPorts
@@ -20,7 +21,9 @@ from saferoad.ports.clips import ClipCutter
 from saferoad.ports.detector import Detector, DetectorFactory
 from saferoad.ports.events import EventSink
 from saferoad.ports.frames import VideoChecker
+from saferoad.ports.lanes import LaneDetectorFactory
 from saferoad.ports.outputs import AnalysisOutputs
+from saferoad.ports.perception import DetectionFramesOpener, FramesOpener
 from saferoad.ports.recordings import BoxesReader, LabelsReader, RecordingOpener
 
 
@@ -36,13 +39,21 @@ class AnalysisPorts:
     read_boxes: BoxesReader
     """Ground-truth boxes by frame (the evaluation's box metrics)."""
     detectors: DetectorFactory
-    """The detector the config names, a replay of a labels file."""
+    """The detector the config names (the road stage's), a replay of a labels file."""
     check_video: VideoChecker
     """Checks a road video first and recovers what a cut-short file holds."""
     cut_clips: ClipCutter
     """An annotated clip and a snapshot around each event."""
     cabin: CabinPorts
     """Face pipeline, phone detector, cabin video and track files (driver monitoring)."""
+    open_frames: FramesOpener
+    """The road video's frames (the road camera)."""
+    detection_frames: DetectionFramesOpener
+    """The frames a ``detections.json`` lists, for a recording without video."""
+    lane_detector: LaneDetectorFactory
+    """The lane-marking detector the road camera runs on every decoded frame."""
+    horizon: HorizonEstimator | None
+    """The horizon from the lane markings, where the camera's pitch is not known."""
 
 
 @dataclass

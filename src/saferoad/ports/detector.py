@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from saferoad.config import SaferoadConfig
+from saferoad.domain.recording import Recording
 from saferoad.domain.types import Detections, Frame
 
 
@@ -67,9 +69,18 @@ class InferenceBackend(Protocol):
 
 
 class DetectorFactory(Protocol):
-    """Detectors a use case builds itself (``adapters/replay``): ``saferoad demo`` replays
-    the simulator's exact boxes."""
+    """Detectors a use case builds itself (``adapters/detectors``, ``adapters/replay``):
+    the road stage's, and ``saferoad demo``'s replay of the simulator's exact boxes."""
 
     def replay(self, path: Path) -> Detector:
         """A detector that replays the boxes of a labels file (``detections.json``)."""
+        ...
+
+    def for_recording(self, cfg: SaferoadConfig, recording: Recording) -> Detector:
+        """The detector the road stage runs on ``recording``: the one the config names, but a
+        recording without video replays its detections whatever the config."""
+        ...
+
+    def is_replay(self, detector: Detector) -> bool:
+        """Whether ``detector`` replays a labels file (whose track ids may be kept)."""
         ...

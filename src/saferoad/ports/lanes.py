@@ -26,3 +26,10 @@ class LaneDetector(Protocol):
         """The lines of ``frame`` seen through ``camera`` (scaled to the frame); a detector
         may refine the camera's pitch from the markings itself (:attr:`camera` after)."""
         ...
+
+
+class LaneDetectorFactory(Protocol):
+    """Builds a lane detector (``adapters/video/lane_markings.ClassicalLaneDetector``);
+    ``estimate_pitch``: it may refine the camera's pitch from the markings."""
+
+    def __call__(self, *, estimate_pitch: bool) -> LaneDetector: ...

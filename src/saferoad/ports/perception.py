@@ -65,3 +65,11 @@ class AnnotatedVideoOpener(Protocol):
     """Starts an annotated video at ``path`` with ``fps`` (``adapters/video/render``)."""
 
     def __call__(self, path: Path, fps: float) -> AnnotatedVideo: ...
+
+
+class DetectionFramesOpener(Protocol):
+    """The frames a labels file (``detections.json``) lists, images blank, for a recording
+    without video (``adapters/replay/frames.DetectionFrames``); a ``ValueError`` naming the
+    file when it lacks the size or a frame's time."""
+
+    def __call__(self, path: Path) -> FrameSource: ...

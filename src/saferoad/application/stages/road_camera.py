@@ -18,10 +18,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from saferoad.application.context import AnalysisContext
 from saferoad.application.perception import PerceptionStats, TracksWriter, run_perception
@@ -29,37 +26,11 @@ from saferoad.application.stages._camera import video_time_offset, with_lamp_col
 from saferoad.domain.geometry import CameraModel
 from saferoad.domain.lanes import LaneObservation
 from saferoad.domain.road_events.engine import FrameItem
-from saferoad.domain.types import CameraIntrinsics, CameraMount, Detections, Frame, TrackedObject
+from saferoad.domain.types import CameraIntrinsics, CameraMount, Detections, TrackedObject
 from saferoad.observability import get_logger
 from saferoad.ports.lanes import LaneDetector
 
 log = get_logger("road.camera")
-
-
-class _DetectionFrames:
-    """Frames listed by a ``detections.json`` (index and time, read by the replay parser),
-    images left blank: the replay detector needs only the index, perception only the size."""
-
-    stride = 1
-
-    def __init__(self, path: Path) -> None:
-        from saferoad.adapters.replay.detector import load_labels
-
-        labels = load_labels(path)
-        if labels.width is None or labels.height is None:
-            raise ValueError(f"{path}: fields 'width' and 'height' are needed without a video")
-        if labels.t_s is None:
-            raise ValueError(f"{path}: every frame needs its 't_s' without a video")
-        self.width, self.height, self.fps = labels.width, labels.height, labels.fps or 0.0
-        self._items = sorted(labels.t_s.items(), key=lambda x: x[1])
-        self._blank = np.broadcast_to(np.zeros((1, 1, 3), dtype=np.uint8), (self.height, self.width, 3))
-
-    def __iter__(self) -> Iterator[Frame]:
-        for idx, t in self._items:
-            yield Frame(idx, t, self._blank)
-
-    def close(self) -> None:
-        return None
 
 
 class SourceIdTracker:
@@ -106,28 +77,20 @@ class CameraFeed:
         rec = ctx.recording
         self.offset = video_time_offset(ctx)
         self.stats = PerceptionStats()
+        ports = ctx.adapters
         if rec.video is not None:
-            from saferoad.adapters.video.frames import open_frames
-
             # a video that breaks part-way keeps the frames before the break (the error is
             # reported in summary.json, the events up to the break stand)
-            self.frames: Any = open_frames(rec.video, stride=cfg.perception.stride, errors="report")
+            self.frames: Any = ports.open_frames(rec.video, stride=cfg.perception.stride, errors="report")
             self.source = "video"
         else:
             assert rec.detections is not None
-            self.frames = _DetectionFrames(rec.detections)
+            self.frames = ports.detection_frames(rec.detections)
             self.source = "detections"
-        from saferoad.adapters.replay.detector import ReplayDetector
-
-        self.detector: Any
-        if ctx.detector is not None:
-            self.detector = ctx.detector
-        else:
-            from saferoad.adapters.detectors import build_detector, replay_detector
-
-            # a recording without video has only its detections to replay, whatever the
-            # configured detector; otherwise the configured one
-            self.detector = replay_detector(cfg, rec) if rec.video is None else build_detector(cfg, rec)
+        self.horizon = ports.horizon if self.source == "video" else None  # no pixels otherwise
+        # a recording without video has only its detections to replay, whatever the
+        # configured detector; otherwise the configured one
+        self.detector: Any = ctx.detector if ctx.detector is not None else ports.detectors.for_recording(cfg, rec)
         intr = rec.meta.camera
         self.camera: CameraModel | None = None
         if intr is not None:
@@ -144,7 +107,7 @@ class CameraFeed:
         self.fx: float | None = intr_used.fx
         self.cx: float | None = intr_used.cx
         self.tracker: SourceIdTracker | None = None
-        if isinstance(self.detector, ReplayDetector) and cfg.road_events.replay_identities:
+        if ports.detectors.is_replay(self.detector) and cfg.road_events.replay_identities:
             self.tracker = SourceIdTracker()
         self.writer = TracksWriter(ctx.out_dir / "tracks.parquet") if ctx.out_dir else None
         self._closed = False
@@ -153,10 +116,8 @@ class CameraFeed:
         self.lane_s = 0.0
         self.lane_detector: LaneDetector | None = None
         if self.source == "video" and cfg.lanes.enabled:
-            from saferoad.adapters.video.lane_markings import ClassicalLaneDetector
-
             p = cfg.perception
-            self.lane_detector = ClassicalLaneDetector(
+            self.lane_detector = ports.lane_detector(
                 estimate_pitch=p.auto_pitch and not self.pitch_known and p.camera_pitch_deg is None
             )
             mount = self.camera.mount if self.camera is not None else CameraMount()
@@ -168,10 +129,9 @@ class CameraFeed:
 
     def __iter__(self) -> Iterator[FrameItem]:
         lamp_fraction = self.ctx.config.road_events.lamp_min_fraction
-        extra: dict[str, Any] = {} if self.source == "video" else {"horizon": None}  # no pixels
         for frame, objs in run_perception(
             self.frames, self.detector, self.tracker, self.camera, self.ctx.config,
-            pitch_known=self.pitch_known, stats=self.stats, **extra,
+            pitch_known=self.pitch_known, horizon=self.horizon, stats=self.stats,
         ):
             objs = self._lamps(frame, objs, lamp_fraction)
             if self.writer is not None:
