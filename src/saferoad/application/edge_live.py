@@ -5,12 +5,14 @@ Stages, each on its own thread and each with a heartbeat (the last time it did i
 
 * ``camera``: the live frame source (an ffmpeg child into a ring that drops the oldest frame
   when the consumer is behind; a watchdog restarts a stalled decoder) - beats per decoded frame;
-* ``inference``: perception (detector, tracker, geometry) on every ``stride``-th frame, the
+* ``inference``: perception (detector, tracker, geometry) and the lane markings (the
+  replay's lane-marking port, when ``lanes.enabled``) on every ``stride``-th frame, the
   stride adapting to keep up (:class:`~saferoad.domain.stride.AdaptiveStride`); frames skipped
   by the stride and frames the ring dropped are counted and reported per minute;
 * one per sensor feed (``imu_udp``, ``gps_udp``, ``gps_serial``) - beats per sample;
 * ``rules``: every ``edge.tick_s`` the samples that arrived go to the streaming motion rules,
-  the inferred frames wait for their final ego speed and go to the road rules, events go to
+  the inferred frames wait for their final ego speed and go to the road rules, their lane
+  observations to the windowed ``lane_departure`` stream and its fast alert, events go to
   the spool and the alert sinks exactly as in a replay.
 
 Every ``edge.status_interval_s`` a status record - per-stage heartbeat age, stale stages,
@@ -53,22 +55,35 @@ from saferoad.application.edge import (
     trip_id_for,
 )
 from saferoad.application.edge_cabin import LiveCabin
-from saferoad.application.edge_fast import FastRoadAlerts
+from saferoad.application.edge_fast import FastLaneAlerts, FastRoadAlerts
 from saferoad.application.perception import run_perception
 from saferoad.application.stages import road
 from saferoad.application.stages._camera import with_lamp_colours
 from saferoad.application.stages.motion import params_from_config
+from saferoad.application.stages.road_lanes import lane_params
 from saferoad.config import SaferoadConfig
 from saferoad.domain.frame_clock import FrameClock
 from saferoad.domain.geometry import CameraModel
+from saferoad.domain.lanes import LaneObservation, fuse_lane_changes
+from saferoad.domain.lanes.streaming import StreamingLanes
 from saferoad.domain.motion.streaming import StreamingMotion, StreamParams
 from saferoad.domain.recording import Recording, RecordingMeta
 from saferoad.domain.road_events import StreamingRoad
 from saferoad.domain.stride import AdaptiveStride
-from saferoad.domain.types import CameraIntrinsics, Event, Frame, GpsSeries, ImuSeries, SpeedSeries
+from saferoad.domain.types import (
+    CameraIntrinsics,
+    CameraMount,
+    Event,
+    EventType,
+    Frame,
+    GpsSeries,
+    ImuSeries,
+    SpeedSeries,
+)
 from saferoad.observability import get_logger
 from saferoad.ports.detector import Detector
 from saferoad.ports.edge import AlertSink, EventSpool
+from saferoad.ports.lanes import LaneDetector
 from saferoad.ports.live_camera import LiveFrameSource
 from saferoad.ports.sensors import SensorFeed
 
@@ -210,7 +225,9 @@ class _StridedFrames:
 class LiveCamera:
     """The road camera's stages: the source (its own reader thread and watchdog) and inference
     on a thread of its own; inferred frames ``(t, index, objects)`` wait in ``out`` for the
-    rules (bounded: the rules take them every tick; a full queue drops the oldest, counted)."""
+    rules (bounded: the rules take them every tick; a full queue drops the oldest, counted).
+    With a ``lane_detector`` (the lane-marking port the replay uses) each inferred frame's lane
+    observation waits in ``lanes_out`` the same way."""
 
     def __init__(
         self,
@@ -226,9 +243,11 @@ class LiveCamera:
         frame_period_s: float | None = None,
         width: int,
         height: int,
+        lane_detector: LaneDetector | None = None,
     ) -> None:
         self.source = source
         self.detector = detector
+        self.lane_detector = lane_detector
         self.config = config
         self.origin = origin
         self.beats = beats
@@ -243,6 +262,8 @@ class LiveCamera:
         self.began = 0.0
         self.out: deque[tuple[float, int, tuple[Any, ...]]] = deque(maxlen=max(64, int(ecfg.motion_window_s * nominal_fps)))
         self.out_dropped = 0
+        self.lanes_out: deque[LaneObservation] = deque(maxlen=self.out.maxlen)
+        self.lanes_dropped = 0
         self._out_lock = threading.Lock()
         self._rate: deque[tuple[float, int]] = deque(maxlen=64)
         """(time, index) of the frames read: the source's rate, dropped frames included."""
@@ -252,6 +273,14 @@ class LiveCamera:
         self.pitch_known = meta.camera_pitch_known
         intr = self.camera.intrinsics if self.camera is not None else CameraIntrinsics.from_fov(width, height, config.perception.hfov_deg)
         self.fx, self.cx = intr.fx, intr.cx
+        # the lane markings' camera, as the replay's CameraFeed sets it up
+        p = config.perception
+        mount = self.camera.mount if self.camera is not None else CameraMount()
+        if p.camera_height_m is not None:
+            mount = replace(mount, height_m=p.camera_height_m)
+        if p.camera_pitch_deg is not None:
+            mount = replace(mount, pitch_deg=p.camera_pitch_deg)
+        self.lane_camera = CameraModel(intr, mount)
         self.error: str | None = None
         beats.register("camera")
         beats.register("inference")
@@ -276,6 +305,7 @@ class LiveCamera:
             for frame, objs in run_perception(frames, self.detector, self.tracker, self.camera, self.config,
                                               pitch_known=self.pitch_known, workers=1):  # fmt: skip
                 objs = with_lamp_colours(frame, objs, lamp_fraction)
+                lanes = None if self.lane_detector is None else self.lane_detector.detect(frame, self.lane_camera)
                 took = time.perf_counter() - self.began
                 self.counts.inferred += 1
                 self.counts.infer_s += took
@@ -286,6 +316,10 @@ class LiveCamera:
                     if len(self.out) == self.out.maxlen:
                         self.out_dropped += 1
                     self.out.append((frame.t_s, frame.index, tuple(objs)))
+                    if lanes is not None:
+                        if len(self.lanes_out) == self.lanes_out.maxlen:
+                            self.lanes_dropped += 1
+                        self.lanes_out.append(replace(lanes, t_s=frame.t_s))
         except Exception as err:  # the recorder goes on without the camera, and says why
             self.error = f"{type(err).__name__}: {err}"
             log.error("edge_inference_failed", error=self.error)
@@ -294,6 +328,12 @@ class LiveCamera:
         with self._out_lock:
             items = list(self.out)
             self.out.clear()
+        return items
+
+    def take_lanes(self) -> list[LaneObservation]:
+        with self._out_lock:
+            items = list(self.lanes_out)
+            self.lanes_out.clear()
         return items
 
     def close(self) -> None:
@@ -325,6 +365,7 @@ class LiveCamera:
             "fps_in": round(self.fps(), 2),
             "frame_clock": "arrival" if self.clock is None else "index",
             "decode_lag_ms_max": None if self.clock is None else round(self.clock.max_lag_s * 1e3, 1),
+            "lanes": self.lane_detector is not None,
             "restarts": st.restarts,
             "gaps_s": [round(b - a, 3) for a, b in st.gaps[-10:]],
             "last_error": self.error or st.last_error,
@@ -337,7 +378,7 @@ class LiveRoad:
     while the sensors flow) for the final ego speed at their time, then frames and speed samples
     go to :class:`StreamingRoad` in time order. Without speed (no sensor feed, or it went silent)
     at most ``max_waiting_frames`` wait: older ones are dropped and counted
-    (``dropped_no_speed``), never accumulated. (Lane markings are not read live.)"""
+    (``dropped_no_speed``), never accumulated. The lane markings go to :class:`LiveLanes`."""
 
     def __init__(self, config: SaferoadConfig, fx: float | None, cx: float | None, max_waiting_frames: int) -> None:
         self.cfg = config.road_events
@@ -375,6 +416,42 @@ class LiveRoad:
             t, idx, objs = self.waiting.popleft()
             out += self.stream.push_frame(t, idx, objs)
         return out + self.stream.finish()
+
+
+class LiveLanes:
+    """The live camera's lane observations: the windowed ``lane_departure`` stream (final
+    departures, as a replay's ``RoadStream`` feeds it) and the fast alert at the completing
+    frame (:class:`~saferoad.application.edge_fast.FastLaneAlerts`). Observations arrive in time
+    order (an older one, after a decoder restart, is dropped); state: the two windows."""
+
+    def __init__(self, config: SaferoadConfig) -> None:
+        e = config.edge
+        self.stream = StreamingLanes(lane_params(config.lanes), e.motion_window_s, e.motion_guard_s, e.motion_hop_s)
+        self.fast = FastLaneAlerts(self.stream.params, horizon_s=e.motion_window_s)
+        self.last_t = -math.inf
+
+    def arrive(self, items: list[LaneObservation], speed_at: Callable[[float], float | None]) -> list[Event]:
+        """New observations: into the stream; the fast alerts they complete."""
+        new = [o for o in items if o.t_s > self.last_t]
+        if new:
+            self.last_t = new[-1].t_s
+        for obs in new:
+            self.stream.push_observation(obs)
+        return self.fast.observations(new, speed_at)
+
+    def speed(self, sp: SpeedSeries | None) -> list[Event]:
+        """Final ego speed samples: the departures that became final."""
+        return [] if sp is None else self.stream.push_speed(sp.t_s, sp.speed_mps)
+
+    def fuse(self, events: list[Event]) -> list[Event]:
+        """The IMU's ``aggressive_lane_change`` with the direction of the marking crossed."""
+        if not any(e.type is EventType.AGGRESSIVE_LANE_CHANGE for e in events):
+            return events
+        return fuse_lane_changes(events, self.stream.lane_changes(), self.stream.params)
+
+    def figures(self) -> dict[str, int]:
+        ln = self.stream
+        return {"frames": ln.observations, "both_lines_seen": ln.both_lines_seen, "max_held": ln.max_observations}
 
 
 def _after(series: Any, last_t: float) -> Any:
@@ -461,6 +538,8 @@ class LiveRecorder(EdgeRecorder):
             self._fast = FastRoadAlerts(
                 road.stream.engine.params, fx=road.fx, cx=road.cx, speed_offset_s=road.offset, horizon_s=ecfg.motion_window_s
             )
+        lanes = LiveLanes(cfg) if cam is not None and cam.lane_detector is not None else None
+        self._fast_lanes = None if lanes is None else lanes.fast
         speeding = self._speeding()
         tick = ecfg.tick_s
         last_imu = last_gps = -math.inf
@@ -494,7 +573,7 @@ class LiveRecorder(EdgeRecorder):
             newest = max(newest, last_imu, last_gps)
             new = motion.push(imu_c, gps_c, None)
             self._announce_early(report, motion.take_provisional(), newest, arrived)
-            self._deliver(report, new, newest, arrived)
+            self._deliver(report, new if lanes is None else lanes.fuse(new), newest, arrived)
             if self._early and self._early[0].end_s < newest - ecfg.motion_window_s:
                 kept = [e for e in self._early if e.end_s >= newest - ecfg.motion_window_s]
                 report.early_retracted += len(self._early) - len(kept)
@@ -510,6 +589,10 @@ class LiveRecorder(EdgeRecorder):
                     self._fast.retract(newest)
                 road.add(items)
                 self._deliver(report, _with_clip_window(road.speed(final_speed), cfg.road_events), newest, arrived)
+            if lanes is not None and cam is not None:
+                self._announce_fast(report, lanes.arrive(cam.take_lanes(), motion.speed_at), newest, arrived, report.fast_lane_lag_s)
+                lanes.fast.retract(newest)
+                self._deliver(report, _with_clip_window(lanes.speed(final_speed), cfg.road_events), newest, arrived)
             if speeding is not None:
                 self._deliver(report, _with_clip_window(speeding.speed(final_speed), cfg.road_events), newest, arrived)
             if self.cabin is not None:
@@ -533,7 +616,7 @@ class LiveRecorder(EdgeRecorder):
         finals = motion.push(imu_c, gps_c, None) if imu_c is not None or gps_c is not None else []
         finals += motion.finish()
         self._announce_early(report, motion.take_provisional(), t_last, arrived)
-        self._deliver(report, finals, t_last, arrived)
+        self._deliver(report, finals if lanes is None else lanes.fuse(finals), t_last, arrived)
         final_speed = motion.take_final_speed()
         odo.add(final_speed)
         report.distance_km = odo.km if odo.samples > 1 else None
@@ -546,6 +629,14 @@ class LiveRecorder(EdgeRecorder):
             evs = road.speed(final_speed) + road.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
             report.max_waiting_frames = road.max_waiting
+        if lanes is not None and cam is not None:
+            self._announce_fast(report, lanes.arrive(cam.take_lanes(), motion.speed_at), t_last, arrived, report.fast_lane_lag_s)
+            evs = lanes.speed(final_speed) + lanes.stream.finish()
+            self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
+            report.lanes = lanes.figures()
+            lanes.fast.finish()
+            fl = lanes.fast
+            report.fast_lanes = {"confirmed": fl.confirmed, "retracted": fl.retracted, "max_held": fl.max_held, "runs": fl.runs}
         if speeding is not None:
             evs = speeding.speed(final_speed) + speeding.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)

@@ -31,6 +31,7 @@ from saferoad.config.edge import EdgeConfig
 from saferoad.domain.recording import RecordingMeta
 from saferoad.entrypoints.wiring import alert_sinks, analysis_ports, cabin_ports
 from saferoad.ports.edge import AlertSink, EventSpool
+from saferoad.ports.lanes import LaneDetector, LaneDetectorFactory
 from saferoad.ports.sensors import SensorFeed
 
 
@@ -82,6 +83,15 @@ def open_cabin_camera(cfg: EdgeConfig) -> FfmpegFrameSource:
     )  # fmt: skip
 
 
+def live_lane_detector(cfg: SaferoadConfig, meta: RecordingMeta, build: LaneDetectorFactory) -> LaneDetector | None:
+    """The lane-marking detector the replay's camera feed uses (``ports.lane_detector``, the
+    same settings), for the live camera's inference stage (``lanes.enabled``)."""
+    if not cfg.lanes.enabled:
+        return None
+    p = cfg.perception
+    return build(estimate_pitch=p.auto_pitch and not meta.camera_pitch_known and p.camera_pitch_deg is None)
+
+
 def build_live_recorder(
     cfg: SaferoadConfig,
     *,
@@ -94,6 +104,7 @@ def build_live_recorder(
     if not has_live_sources(ecfg):
         raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
     meta, layout = device_meta(ecfg)
+    ports = analysis_ports()
     origin = time.monotonic()
     beats = Heartbeats()
     feeds = open_feeds(ecfg, origin)
@@ -110,7 +121,8 @@ def build_live_recorder(
             source = open_camera(ecfg)
             camera = LiveCamera(source, detector, cfg, meta, origin, beats, tracker=tracker, width=ecfg.camera_width,
                                 height=ecfg.camera_height, nominal_fps=ecfg.camera_fps or 30.0,
-                                frame_period_s=None if ecfg.camera_fps is None else 1.0 / ecfg.camera_fps).start()  # fmt: skip
+                                frame_period_s=None if ecfg.camera_fps is None else 1.0 / ecfg.camera_fps,
+                                lane_detector=live_lane_detector(cfg, meta, ports.lane_detector)).start()  # fmt: skip
         if ecfg.cabin_camera is not None:
             cabin_source = open_cabin_camera(ecfg)
             cabin = LiveCabin(
@@ -139,7 +151,7 @@ def build_live_recorder(
     return LiveRecorder(
         cfg, feeds=feeds, camera=camera, meta=meta, imu_layout=layout, origin=origin, beats=beats,
         sinks=sinks, spool=spool, status_path=status_path, decoder_pids=decoder_pids, loop=loop, cabin=cabin,
-        ports=analysis_ports(),
+        ports=ports,
     )  # fmt: skip
 
 
