@@ -19,6 +19,7 @@ from saferoad.domain.types import Event, SpeedSeries
 from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.clips import ClipCutter
 from saferoad.ports.detector import Detector, DetectorFactory
+from saferoad.ports.edge import SpeedLimitsLoader
 from saferoad.ports.events import EventSink
 from saferoad.ports.frames import VideoChecker
 from saferoad.ports.lanes import LaneDetectorFactory
@@ -54,6 +55,8 @@ class AnalysisPorts:
     """The lane-marking detector the road camera runs on every decoded frame."""
     horizon: HorizonEstimator | None
     """The horizon from the lane markings, where the camera's pitch is not known."""
+    speed_limits: SpeedLimitsLoader
+    """The speed limits of the config's (or the recording's own) zones, or one limit."""
 
 
 @dataclass

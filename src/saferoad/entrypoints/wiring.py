@@ -67,7 +67,7 @@ from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.cabin import FaceAnalyzer as FaceAnalyzerPort
 from saferoad.ports.charts import ReportPorts
 from saferoad.ports.detector import Detector
-from saferoad.ports.edge import AlertSink, IngestApi
+from saferoad.ports.edge import AlertSink, IngestApi, SpeedLimits
 from saferoad.ports.events import EventSink
 from saferoad.ports.executor import TaskExecutor
 from saferoad.ports.frames import FrameSource
@@ -271,6 +271,15 @@ def cabin_ports() -> CabinPorts:
     )
 
 
+def load_speed_limits(path: Path | None, limit_kmh: float | None) -> SpeedLimits:
+    """:class:`~saferoad.ports.edge.SpeedLimitsLoader` over ``adapters/geo`` (Shapely)."""
+    # deferred on purpose: Shapely is loaded only where a limit is configured
+    from saferoad.adapters.geo import SpeedLimits as GeoSpeedLimits
+    from saferoad.adapters.geo import load_speed_zones
+
+    return GeoSpeedLimits(limit_kmh) if path is None else load_speed_zones(path, limit_kmh)
+
+
 @cache
 def analysis_ports() -> AnalysisPorts:
     """The adapters an analysis uses. Built once per process: each is stateless (a detector
@@ -288,6 +297,7 @@ def analysis_ports() -> AnalysisPorts:
         detection_frames=DetectionFrames,
         lane_detector=ClassicalLaneDetector,
         horizon=lane_horizon,
+        speed_limits=load_speed_limits,
     )
 
 

@@ -156,3 +156,11 @@ class SpeedLimits(Protocol):
     def limit_at(self, lat: float, lon: float) -> tuple[float, str | None]:
         """The limit in m/s (NaN: none) and the zone's name where it holds."""
         ...
+
+
+class SpeedLimitsLoader(Protocol):
+    """The limits of a speed-zone GeoJSON file (``path``; ``limit_kmh`` outside its zones),
+    or one limit everywhere (``path`` None) (``adapters/geo``); a ``ValueError`` naming the
+    file and the feature for a bad zone."""
+
+    def __call__(self, path: Path | None, limit_kmh: float | None) -> SpeedLimits: ...

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -54,9 +54,7 @@ from saferoad.domain.types import (
 )
 from saferoad.observability import get_logger, span
 from saferoad.ports.clips import ClipRequest
-
-if TYPE_CHECKING:
-    from saferoad.adapters.geo import SpeedLimits
+from saferoad.ports.edge import SpeedLimits
 
 log = get_logger("road")
 
@@ -220,13 +218,12 @@ def speed_limits(ctx: AnalysisContext) -> SpeedLimits | None:
     own = Path(ctx.recording.path) / "speed_zones.geojson"
     if cfg.speed_zones is None and cfg.speed_limit_kmh is None and not own.is_file():
         return None
-    from saferoad.adapters.geo import SpeedLimits, load_speed_zones  # shapely: only when needed
-
+    load = ctx.adapters.speed_limits
     if cfg.speed_zones is not None:
-        return load_speed_zones(Path(cfg.speed_zones), cfg.speed_limit_kmh)
+        return load(Path(cfg.speed_zones), cfg.speed_limit_kmh)
     if cfg.speed_limit_kmh is not None:
-        return SpeedLimits(cfg.speed_limit_kmh)
-    return load_speed_zones(own)
+        return load(None, cfg.speed_limit_kmh)
+    return load(own, None)
 
 
 def run_speeding(ctx: AnalysisContext, speed: Stream | None, params: RoadEventParams) -> list[Event]:
