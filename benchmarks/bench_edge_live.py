@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from saferoad.adapters.detectors import build_model_detector
+from saferoad.adapters.video.lanes import lane_horizon
 from saferoad.adapters.video.live import FfmpegFrameSource
 from saferoad.application.edge import CallbackSink
 from saferoad.application.edge_live import Heartbeats, LiveCamera, LiveRecorder, ResourceMeter
@@ -44,7 +45,8 @@ def run(max_stride: int, seconds: float, video: Path) -> dict[str, float]:
     meter = ResourceMeter()
     src = FfmpegFrameSource(str(video), 1280, 720, realtime=True, loop_file=True, fps=30, ring=cfg.edge.camera_ring)
     origin = time.monotonic()
-    cam = LiveCamera(src, detector, cfg, RecordingMeta(), origin, Heartbeats(), width=1280, height=720).start()
+    cam = LiveCamera(src, detector, cfg, RecordingMeta(), origin, Heartbeats(), width=1280, height=720,
+                     horizon=lane_horizon).start()  # fmt: skip
     try:
         time.sleep(3.0)  # model warm-up and the decoder's start: not measured
         pid = src.pid
@@ -102,7 +104,7 @@ def whole(seconds: float, video: Path) -> dict[str, Any]:
         beats = Heartbeats()
         src = FfmpegFrameSource(str(video), 1280, 720, realtime=True, loop_file=True, fps=30, ring=cfg.edge.camera_ring)
         cam = LiveCamera(src, build_model_detector(cfg), cfg, RecordingMeta(), origin, beats, width=1280, height=720,
-                         frame_period_s=1 / 30).start()  # fmt: skip
+                         frame_period_s=1 / 30, horizon=lane_horizon).start()  # fmt: skip
         statuses: list[dict[str, Any]] = []
 
         class Statuses(CallbackSink):

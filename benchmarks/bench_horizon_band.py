@@ -48,6 +48,7 @@ def run(video: Path, horizon_band: bool, workers: int) -> dict[str, Any]:
     from saferoad.adapters.onnx.card import load_card
     from saferoad.adapters.onnx.detector import ModelDetector
     from saferoad.adapters.video.frames import open_frames
+    from saferoad.adapters.video.lanes import lane_horizon
     from saferoad.application.perception import PerceptionStats, run_perception
     from saferoad.config import load_config
 
@@ -59,7 +60,7 @@ def run(video: Path, horizon_band: bool, workers: int) -> dict[str, Any]:
     stats = PerceptionStats()
     t, c = time.perf_counter(), time.process_time()
     n = 0
-    for _f, _objs in run_perception(open_frames(video), det, None, None, cfg, stats=stats):
+    for _f, _objs in run_perception(open_frames(video), det, None, None, cfg, horizon=lane_horizon, stats=stats):
         n += 1
     wall = time.perf_counter() - t
     cpu_ms = (time.process_time() - c) / n * 1e3
@@ -81,6 +82,7 @@ def run_live(seconds: float, horizon_band: bool, workers: int) -> dict[str, Any]
     from saferoad.adapters.onnx.backend import OnnxBackend
     from saferoad.adapters.onnx.card import load_card
     from saferoad.adapters.onnx.detector import ModelDetector
+    from saferoad.adapters.video.lanes import lane_horizon
     from saferoad.adapters.video.live import FfmpegFrameSource
     from saferoad.application.perception import PerceptionStats, run_perception
     from saferoad.config import load_config
@@ -105,7 +107,7 @@ def run_live(seconds: float, horizon_band: bool, workers: int) -> dict[str, Any]
         stats = PerceptionStats()
         start = src.stats.frames, src.stats.dropped, time.process_time(), _child_cpu_s(src.pid)
         t0 = time.perf_counter()
-        n = sum(1 for _ in run_perception(frames(), det, None, None, cfg, stats=stats))
+        n = sum(1 for _ in run_perception(frames(), det, None, None, cfg, horizon=lane_horizon, stats=stats))
         wall = time.perf_counter() - t0
         decoded = src.stats.frames - start[0]
         dropped = src.stats.dropped - start[1]

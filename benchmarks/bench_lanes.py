@@ -69,6 +69,7 @@ def pipeline(video: Path, frames: int, lanes: bool, workers: int) -> dict[str, f
     from saferoad.adapters.onnx.detector import ModelDetector
     from saferoad.adapters.video.frames import open_frames
     from saferoad.adapters.video.lane_markings import ClassicalLaneDetector
+    from saferoad.adapters.video.lanes import lane_horizon
     from saferoad.application.perception import run_perception
     from saferoad.config import load_config
 
@@ -80,7 +81,7 @@ def pipeline(video: Path, frames: int, lanes: bool, workers: int) -> dict[str, f
     cam = _camera(src.width, src.height)
     n = 0
     t, c = time.perf_counter(), time.process_time()
-    for f, _objs in run_perception(src, det, None, None, cfg):
+    for f, _objs in run_perception(src, det, None, None, cfg, horizon=lane_horizon):
         if lanes:
             lane_det.detect(f, cam)
         n += 1

@@ -128,6 +128,7 @@ def part_pipeline(video: Path, model: Path, card_name: str, workers: int) -> dic
     from saferoad.adapters.onnx.card import load_card
     from saferoad.adapters.onnx.detector import ModelDetector
     from saferoad.adapters.video.frames import open_frames
+    from saferoad.adapters.video.lanes import lane_horizon
     from saferoad.application.perception import PerceptionStats, run_perception
     from saferoad.config import load_config
 
@@ -137,7 +138,7 @@ def part_pipeline(video: Path, model: Path, card_name: str, workers: int) -> dic
     stats = PerceptionStats()
     t, c = time.perf_counter(), time.process_time()
     n = 0
-    for _f, _objs in run_perception(open_frames(video), det, None, None, cfg, stats=stats):
+    for _f, _objs in run_perception(open_frames(video), det, None, None, cfg, horizon=lane_horizon, stats=stats):
         n += 1
     wall = time.perf_counter() - t
     return {"fps": n / wall, "cpu_ms": (time.process_time() - c) / n * 1e3, "frames": n,
@@ -234,6 +235,7 @@ def part_startup(video: Path, mode: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     from saferoad.adapters.detectors import build_detector
     from saferoad.adapters.video.frames import open_frames
+    from saferoad.adapters.video.lanes import lane_horizon
     from saferoad.application.detect import open_with_detector
     from saferoad.application.perception import run_perception
     from saferoad.config import load_config
@@ -247,7 +249,7 @@ def part_startup(video: Path, mode: str) -> dict[str, Any]:
     else:
         frames, det = open_with_detector([video], cfg, None, ports=detect_ports())
     t2 = time.perf_counter()
-    stream = run_perception(frames, det, None, None, cfg)
+    stream = run_perception(frames, det, None, None, cfg, horizon=lane_horizon)
     next(stream)
     t3 = time.perf_counter()
     stream.close()
@@ -267,6 +269,7 @@ def part_infer_cost(video: Path, model: Path, card_name: str, n: int = 120) -> d
     from saferoad.adapters.onnx.card import load_card
     from saferoad.adapters.onnx.detector import ModelDetector, preprocess_image
     from saferoad.adapters.video.frames import open_frames
+    from saferoad.adapters.video.lanes import lane_horizon
     from saferoad.application.perception import run_perception
     from saferoad.config import load_config
 
@@ -289,7 +292,7 @@ def part_infer_cost(video: Path, model: Path, card_name: str, n: int = 120) -> d
 
     ModelDetector.infer = counted  # type: ignore[method-assign]
     frames = 0
-    for _ in run_perception(itertools.islice(open_frames(video), n), det, None, None, cfg, workers=1):
+    for _ in run_perception(itertools.islice(open_frames(video), n), det, None, None, cfg, horizon=lane_horizon, workers=1):
         frames += 1
     return {"infer_cpu_ms": per, "inferences_per_frame": calls / frames}
 
@@ -366,6 +369,7 @@ def part_breakdown(video: Path, model: Path, card_name: str, workers: int) -> di
     from saferoad.adapters.onnx.card import load_card
     from saferoad.adapters.onnx.detector import ModelDetector
     from saferoad.adapters.video import frames as frames_mod
+    from saferoad.adapters.video.lanes import lane_horizon
     from saferoad.application import perception as perception_mod
     from saferoad.config import load_config
     from saferoad.domain.tracking import ByteTracker
@@ -402,7 +406,7 @@ def part_breakdown(video: Path, model: Path, card_name: str, workers: int) -> di
     det = ModelDetector(load_card(card_name), OnnxBackend(model, intra_op_threads=1, warmup=3))
     n = 0
     c, main0 = time.process_time(), time.thread_time()
-    for _f, _objs in perception_mod.run_perception(frames_mod.open_frames(video), det, None, None, cfg):
+    for _f, _objs in perception_mod.run_perception(frames_mod.open_frames(video), det, None, None, cfg, horizon=lane_horizon):
         n += 1
     total = (time.process_time() - c) * 1e3 / n
     main = (time.thread_time() - main0) * 1e3 / n

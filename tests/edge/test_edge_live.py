@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
+from saferoad.adapters.video.lanes import lane_horizon
 from saferoad.adapters.video.live import FfmpegFrameSource
 from saferoad.application.edge import CallbackSink
 from saferoad.application.edge_live import (
@@ -222,7 +223,8 @@ def test_slow_inference_adapts_the_stride_and_counts_every_dropped_frame(shared_
     origin = time.monotonic()
     src = FfmpegFrameSource(str(video), 320, 180, realtime=True, ring=4, loop_file=True)
     det = SlowDetector(0.1)  # 100 ms per frame on a 30 fps camera: 3 frames' time
-    cam = LiveCamera(src, det, cfg, RecordingMeta(), origin, Heartbeats(), width=320, height=180, nominal_fps=30.0).start()
+    cam = LiveCamera(src, det, cfg, RecordingMeta(), origin, Heartbeats(), width=320, height=180, nominal_fps=30.0,
+                     horizon=lane_horizon).start()  # fmt: skip
     try:
         time.sleep(6.0)
         st = cam.status(time.monotonic())
@@ -366,7 +368,7 @@ def test_killed_decoder_in_the_live_recorder_is_back_and_the_gap_in_its_status(s
     beats = Heartbeats()
     src = FfmpegFrameSource(str(video), 320, 180, realtime=True, loop_file=True, fps=30, stall_s=2.0)
     cam = LiveCamera(src, SlowDetector(0.0), cfg, RecordingMeta(), origin, beats, width=320, height=180,
-                     frame_period_s=1 / 30).start()  # fmt: skip
+                     frame_period_s=1 / 30, horizon=lane_horizon).start()  # fmt: skip
     statuses: list[dict[str, Any]] = []
 
     class StatusSink(CallbackSink):

@@ -25,6 +25,7 @@ from saferoad.adapters.onnx.detector import (
 )
 from saferoad.adapters.video.calibration import load_camera_setup
 from saferoad.adapters.video.frames import open_frames
+from saferoad.adapters.video.lanes import lane_horizon
 from saferoad.application.perception import run_perception
 from saferoad.config import load_config
 from saferoad.domain.geometry import CameraModel, DistanceEstimator, horizon_band
@@ -143,7 +144,7 @@ def test_comma2k19_lead_in_one_box_within_10pct_of_radar(shared_dir: Path, yolox
     cam, _ = load_camera_setup(seg / "camera_intrinsics.txt", frames.width, frames.height)
     cam = cam.with_mount(CameraMount(height_m=1.22))
     assert yolox.horizon_band  # the card's default
-    ((_, objs),) = list(run_perception(frames, yolox, None, cam, load_config(), pitch_known=False))
+    ((_, objs),) = list(run_perception(frames, yolox, None, cam, load_config(), pitch_known=False, horizon=lane_horizon))
     (lead,) = [o for o in objs if o.is_lead]
     assert lead.distance_m is not None and abs(lead.distance_m - 29.3) / 29.3 <= 0.10
     assert 0 < lead.attributes["distance_sigma_m"] < 0.2 * lead.distance_m
@@ -193,7 +194,7 @@ def test_no_duplicate_or_fragment_boxes_on_the_shared_clips(
     lies half or more inside the other (a duplicate across passes or a fragment)."""
     frames = open_frames(shared_dir / "data" / "video" / clip, stride=stride)
     pairs, boxes, n = [], 0, 0
-    for f, objs in run_perception(frames, yolox, None, None, load_config()):
+    for f, objs in run_perception(frames, yolox, None, None, load_config(), horizon=lane_horizon):
         n += 1
         boxes += len(objs)
         pairs += [(f.index, p) for p in _overlapping_pairs(objs)]

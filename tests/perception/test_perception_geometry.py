@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from saferoad.adapters.onnx.detector import ModelDetector
 from saferoad.adapters.video.calibration import load_camera, load_camera_setup
 from saferoad.adapters.video.frames import open_frames
+from saferoad.adapters.video.lanes import lane_horizon
 from saferoad.domain.geometry import (
     CameraModel,
     Corridor,
@@ -144,7 +145,7 @@ def test_comma2k19_lead_vehicle_distance_vs_radar(shared_dir: Path, yolox: Model
     assert not pitch_known
     cam = cam.with_mount(CameraMount(height_m=1.22))
     cfg = load_config()
-    ((_, objs),) = list(run_perception(frames, yolox, None, cam, cfg, pitch_known=False))
+    ((_, objs),) = list(run_perception(frames, yolox, None, cam, cfg, pitch_known=False, horizon=lane_horizon))
     leads = [o for o in objs if o.is_lead]
     assert len(leads) == 1
     lead = leads[0]

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from saferoad.adapters.onnx.detector import ModelDetector
 from saferoad.adapters.video.frames import open_frames
+from saferoad.adapters.video.lanes import lane_horizon
 from saferoad.application.perception import PerceptionStats, run_perception
 from saferoad.config import load_config
 from saferoad.entrypoints.cli.app import app
@@ -62,7 +63,7 @@ def test_tracks_snapshot(yolox: ModelDetector, highway_clip: Path, shared_dir: P
         stats = PerceptionStats()
         rows = {
             str(f.index): _snapshot_rows(objs)
-            for f, objs in run_perception(open_frames(path, stride=stride), yolox, None, None, cfg, stats=stats)
+            for f, objs in run_perception(open_frames(path, stride=stride), yolox, None, None, cfg, horizon=lane_horizon, stats=stats)
             if f.index % (5 * stride) == 0
         }
         result[name] = {"stats": stats.as_dict(), "frames": rows}
@@ -71,8 +72,8 @@ def test_tracks_snapshot(yolox: ModelDetector, highway_clip: Path, shared_dir: P
 
 def test_parallel_inference_gives_the_same_tracks(yolox: ModelDetector, highway_clip: Path) -> None:
     cfg = load_config()
-    one = [(f.index, _rows(o)) for f, o in run_perception(open_frames(highway_clip, stride=2), yolox, None, None, cfg, workers=1)]
-    two = [(f.index, _rows(o)) for f, o in run_perception(open_frames(highway_clip, stride=2), yolox, None, None, cfg, workers=2)]
+    one = [(f.index, _rows(o)) for f, o in run_perception(open_frames(highway_clip, stride=2), yolox, None, None, cfg, horizon=lane_horizon, workers=1)]
+    two = [(f.index, _rows(o)) for f, o in run_perception(open_frames(highway_clip, stride=2), yolox, None, None, cfg, horizon=lane_horizon, workers=2)]
     assert one == two
 
 
@@ -147,7 +148,7 @@ def test_detect_cli_unreadable_image(tmp_path: Path) -> None:
 def test_run_perception_is_a_lazy_stream(yolox: ModelDetector, highway_clip: Path, workers: int) -> None:
     cfg = load_config()
     src = open_frames(highway_clip)
-    it = run_perception(src, yolox, None, None, cfg, workers=workers)
+    it = run_perception(src, yolox, None, None, cfg, horizon=lane_horizon, workers=workers)
     f, _ = next(it)
     assert f.index == 0
     it.close()  # stopping early tears the pipeline down
@@ -179,7 +180,7 @@ def test_parallel_settings_restored_after_run(highway_clip: Path, yolox: ModelDe
 
     cfg = load_config(overrides={"perception": {"workers": 2}})
     before = (cv2.getNumThreads(), sys.getswitchinterval())
-    stream = run_perception(open_frames(highway_clip), yolox, None, None, cfg)
+    stream = run_perception(open_frames(highway_clip), yolox, None, None, cfg, horizon=lane_horizon)
     next(stream)
     assert cv2.getNumThreads() == 1 and sys.getswitchinterval() <= 0.001
     stream.close()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from saferoad.adapters.detectors import build_detector
 from saferoad.adapters.replay.detector import ReplayDetector, load_labels
+from saferoad.adapters.video.lanes import lane_horizon
 from saferoad.config import load_config
 from saferoad.domain.types import Frame, RoadClass
 
@@ -61,7 +62,7 @@ def test_replay_through_the_pipeline_keeps_lamp_and_distance(tmp_path: Path) -> 
     p.write_text(json.dumps(frames_doc))
     cfg = load_config(overrides={"perception": {"detector": "replay", "replay_path": str(p)}})
     det = build_detector(cfg)
-    out = list(run_perception([_frame(i) for i in range(3)], det, None, None, cfg))
+    out = list(run_perception([_frame(i) for i in range(3)], det, None, None, cfg, horizon=lane_horizon))
     objs = out[-1][1]
     light = next(o for o in objs if o.cls is RoadClass.TRAFFIC_LIGHT)
     car = next(o for o in objs if o.cls is RoadClass.VEHICLE)

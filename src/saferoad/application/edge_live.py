@@ -63,6 +63,7 @@ from saferoad.application.stages.motion import params_from_config
 from saferoad.application.stages.road_lanes import lane_params
 from saferoad.config import SaferoadConfig
 from saferoad.domain.frame_clock import FrameClock
+from saferoad.domain.frame_geometry import HorizonEstimator
 from saferoad.domain.geometry import CameraModel
 from saferoad.domain.lanes import LaneObservation, fuse_lane_changes
 from saferoad.domain.lanes.streaming import StreamingLanes
@@ -244,8 +245,12 @@ class LiveCamera:
         width: int,
         height: int,
         lane_detector: LaneDetector | None = None,
+        horizon: HorizonEstimator | None,
     ) -> None:
+        """``horizon``: the lane markings' horizon for a camera whose pitch is not known
+        (``AnalysisPorts.horizon``), None for no estimate."""
         self.source = source
+        self.horizon = horizon
         self.detector = detector
         self.lane_detector = lane_detector
         self.config = config
@@ -303,7 +308,7 @@ class LiveCamera:
         try:
             # one frame at a time (workers=1): the stride, not a thread pool, keeps up
             for frame, objs in run_perception(frames, self.detector, self.tracker, self.camera, self.config,
-                                              pitch_known=self.pitch_known, workers=1):  # fmt: skip
+                                              pitch_known=self.pitch_known, horizon=self.horizon, workers=1):  # fmt: skip
                 objs = with_lamp_colours(frame, objs, lamp_fraction)
                 lanes = None if self.lane_detector is None else self.lane_detector.detect(frame, self.lane_camera)
                 took = time.perf_counter() - self.began

@@ -9,7 +9,8 @@ The API the road stage of ``analyze`` and ``saferoad detect`` use::
     tracker = ByteTracker(tracker_params(cfg.perception, frames.fps / 3))
     camera = CameraModel(...) or None                            # None: hfov + config height
     with TracksWriter(out / "tracks.parquet") as writer:
-        for frame, objects in run_perception(frames, detector, tracker, camera, cfg):
+        for frame, objects in run_perception(frames, detector, tracker, camera, cfg,
+                                             horizon=ports.horizon):  # the lane markings
             writer.write(frame, objects)
 
 ``run_perception`` streams: it holds a bounded number of frames in flight (``2 × workers``)
@@ -74,9 +75,7 @@ from saferoad.domain.road_events.engine import RoadEventParams
 from saferoad.domain.tracking import ByteTracker, TrackerParams
 from saferoad.domain.types import (
     Detections,
-    FloatArray,
     Frame,
-    ImageArray,
     TrackedObject,
 )
 from saferoad.ports.detector import Detector, FrameParallelDetector
@@ -120,17 +119,6 @@ def tracker_params(cfg: SaferoadConfig | PerceptionConfig, fps: float) -> Tracke
         match_iou=p.track_match_iou,
         max_lost_frames=max(1, math.ceil(p.track_buffer_s * rate)),
     )
-
-
-def lane_horizon(image: ImageArray) -> tuple[float, FloatArray] | None:
-    """Horizon row from the lane markings' vanishing point, and the marking segments
-    (OpenCV; see adapters/video/lanes)."""
-    # Issue 16 debt: deferred on purpose (OpenCV) until every caller hands a horizon in as a
-    # port (``wiring.detect_ports().horizon`` does for detect; the road camera and the live
-    # recorder do not yet)
-    from saferoad.adapters.video.lanes import lane_horizon as _lane_horizon
-
-    return _lane_horizon(image)
 
 
 def camera_for_recording(recording: Recording, width: int, height: int) -> tuple[CameraModel | None, bool]:
@@ -196,7 +184,7 @@ def run_perception(
     cfg: SaferoadConfig | PerceptionConfig,
     *,
     pitch_known: bool = False,
-    horizon: HorizonEstimator | None = lane_horizon,
+    horizon: HorizonEstimator | None,
     stats: PerceptionStats | None = None,
     workers: int | None = None,
 ) -> Iterator[tuple[Frame, list[TrackedObject]]]:
@@ -204,6 +192,8 @@ def run_perception(
     docstring for the fields). ``tracker`` None: a :class:`ByteTracker` from the config at
     the source's frame rate. ``camera`` None: ``hfov_deg`` and the configured height.
     ``pitch_known``: the camera's pitch is measured (no lane-based estimate).
+    ``horizon``: the horizon from the lane markings (``AnalysisPorts.horizon``,
+    ``DetectPorts.horizon``; ``adapters/video/lanes.lane_horizon``), None for no estimate.
     ``workers``: frames inferred in parallel (default ``cfg.perception.workers``)."""
     p = perception_config(cfg)
     st = stats if stats is not None else PerceptionStats()

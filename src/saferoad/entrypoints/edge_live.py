@@ -122,7 +122,8 @@ def build_live_recorder(
             camera = LiveCamera(source, detector, cfg, meta, origin, beats, tracker=tracker, width=ecfg.camera_width,
                                 height=ecfg.camera_height, nominal_fps=ecfg.camera_fps or 30.0,
                                 frame_period_s=None if ecfg.camera_fps is None else 1.0 / ecfg.camera_fps,
-                                lane_detector=live_lane_detector(cfg, meta, ports.lane_detector)).start()  # fmt: skip
+                                lane_detector=live_lane_detector(cfg, meta, ports.lane_detector),
+                                horizon=ports.horizon).start()  # fmt: skip
         if ecfg.cabin_camera is not None:
             cabin_source = open_cabin_camera(ecfg)
             cabin = LiveCabin(
