@@ -35,6 +35,7 @@ from saferoad import __version__
 from saferoad.application.context import AnalysisPorts
 from saferoad.application.edge_cabin import CabinStream
 from saferoad.application.edge_fast import FastLaneAlerts, FastRoadAlerts
+from saferoad.application.sinks import FanOut
 from saferoad.application.stages.motion import params_from_config
 from saferoad.config import SaferoadConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
@@ -55,6 +56,7 @@ from saferoad.observability import get_logger
 from saferoad.ports.cabin import CabinPorts, CabinTrackReader
 from saferoad.ports.clips import ClipRequest
 from saferoad.ports.edge import AlertSink, Clock, EventSpool, LoopRecorder, SpeedLimits
+from saferoad.ports.events import EventSink
 
 if TYPE_CHECKING:
     from saferoad.config.road_events import RoadEventsConfig
@@ -522,8 +524,39 @@ def cabin_track(recording: Recording, read_track: CabinTrackReader) -> list[Cabi
     return read_track(candidate) if candidate.is_file() else []
 
 
+class SpoolSink:
+    """The on-device spool as an :class:`~saferoad.ports.events.EventSink` of one trip: each
+    final event stored under its deterministic id (written and fsynced: confirmed) and its clip
+    registered for cutting. :attr:`new` counts the events the spool did not hold yet."""
+
+    def __init__(self, spool: EventSpool, trip_id: str, start_utc: float | None, clips: ClipCutter | None) -> None:
+        self.spool = spool
+        self.trip_id = trip_id
+        self.start_utc = start_utc
+        self.clips = clips
+        self.new = 0
+
+    def emit(self, event: Event) -> None:
+        event_id = event_id_for(self.trip_id, event)
+        utc = None if self.start_utc is None else self.start_utc + event.start_s
+        if self.spool.add_event(self.trip_id, event_id, event, utc):
+            self.new += 1
+        if self.clips is not None:
+            self.clips.add(event_id, event)
+
+    def close(self) -> None:
+        """The spool is the caller's: left open."""
+
+
 class EdgeRecorder:
-    """One drive through the streaming rules into the spool and the alert sinks."""
+    """One drive through the streaming rules into the spool and the alert sinks.
+
+    Each event, once final (lane changes fused with the camera's direction, road events given
+    their clip window), goes through one :class:`~saferoad.application.sinks.FanOut`: the spool
+    (:class:`SpoolSink`) and the caller's ``sink`` (an ``events.jsonl`` writer, a stream), the
+    same fan-out ``analyze`` hands its events to. In-cab alerts are not final events: an early
+    or fast alert is raised before its event is final, so they go to the ``sinks``
+    (:class:`~saferoad.ports.edge.AlertSink`) at once."""
 
     def __init__(
         self,
@@ -536,14 +569,17 @@ class EdgeRecorder:
         clip_dir: Path | None = None,
         loop: LoopRecorder | None = None,
         cabin_ports: CabinPorts | None = None,
+        sink: EventSink | None = None,
     ) -> None:
-        """``ports``: the adapters of an analysis (``wiring.analysis_ports()``): the clip
+        """``sink``: receives each event once final, beside the spool (the caller closes it).
+        ``ports``: the adapters of an analysis (``wiring.analysis_ports()``): the clip
         cutter, the cabin track reader, what the road stage's helpers need. ``clip_dir``: where clips are cut before they go into the spool (with a spool and
         a recording with video; default: none are cut). ``cabin_ports``: the face pipeline and
         phone detector for a cabin camera (``wiring.cabin_ports()``); without them a recording's
         cabin video is not streamed (warned) and its ``cabin.csv`` track, if any, is used."""
         self.config = config
         self.ports = ports
+        self.sink = sink
         self.cabin_ports = cabin_ports
         self.clip_dir = clip_dir
         self.loop = loop
@@ -571,6 +607,7 @@ class EdgeRecorder:
         self._start_utc = meta.start_utc.timestamp() if meta.start_utc else None
         self._device_id = meta.device_id
         self._early: list[Event] = []
+        self._fanout = None
         motion = StreamingMotion(
             params_from_config(cfg.motion, recording),
             StreamParams(ecfg.motion_window_s, ecfg.motion_hop_s, ecfg.motion_guard_s, ecfg.motion_early_alert_s),
@@ -741,17 +778,26 @@ class EdgeRecorder:
         self._cabin_end = track[-1].t_s
         return CabinStream.from_track(track, cfg, CABIN_TRACK)
 
+    def _sinks_for(self, trip_id: str) -> FanOut:
+        """The fan-out of this trip's final events: the spool, then the caller's sink."""
+        if self._fanout is None or (self._spool_sink is not None and self._spool_sink.trip_id != trip_id):
+            sinks: list[EventSink] = []
+            self._spool_sink = None
+            if self.spool is not None:
+                self._spool_sink = SpoolSink(self.spool, trip_id, self._start_utc, self._clips)
+                sinks.append(self._spool_sink)
+            if self.sink is not None:
+                sinks.append(self.sink)
+            self._fanout = FanOut(sinks)
+        return self._fanout
+
     def _deliver(self, report: EdgeReport, events: list[Event], completed_s: float, arrived: float) -> None:
+        fanout = self._sinks_for(report.trip_id)
         for ev in events:
             event_id = event_id_for(report.trip_id, ev)
-            if self.spool is not None:
-                utc = None
-                if self._start_utc is not None:
-                    utc = self._start_utc + ev.start_s
-                if self.spool.add_event(report.trip_id, event_id, ev, utc):
-                    report.new_in_spool += 1
-                if self._clips is not None:
-                    self._clips.add(event_id, ev)
+            fanout.emit(ev)
+            if self._spool_sink is not None:
+                report.new_in_spool = self._spool_sink.new
             report.events.append(ev)
             report.sensor_lag_s.append(max(0.0, completed_s - ev.end_s))
             early = next((p for p in self._early if p.type == ev.type and p.start_s <= ev.end_s and ev.start_s <= p.end_s), None)
@@ -805,6 +851,8 @@ class EdgeRecorder:
     _start_utc: float | None = None
     _device_id: str = "unknown"
     _clips: ClipCutter | None = None
+    _fanout: FanOut | None = None
+    _spool_sink: SpoolSink | None = None
     _fast: FastRoadAlerts | None = None
     _fast_lanes: FastLaneAlerts | None = None
 
