@@ -78,10 +78,13 @@ def test_live_camera_gives_analyzes_lane_departure(tmp_path: Path) -> None:
     assert abs(ev.start_s - zero - batch.start_s) < 0.25, (ev, batch, zero, status)
     assert abs((ev.end_s - ev.start_s) - (batch.end_s - batch.start_s)) <= 2 * frame + 1e-6, (ev, batch)
     assert report.lanes["frames"] >= 0.8 * rec.duration_s * 10, (report.lanes, status)
-    # announced once, at the completing frame, in the step that brought it; the final confirmed it
+    assert status is not None and status["lanes"] and status["dropped_lanes_queue"] == 0, status
+    # announced once, at the completing frame; the final departure confirmed it
     (alert,) = [a for a in alerts if a.event.type is EventType.LANE_DEPARTURE]
     assert alert.provisional and alert.event.direction == ev.direction
     assert abs(alert.event.start_s - ev.start_s) <= frame + 1e-6
+    # sensor time from the completing frame to the step that ran it: a step, plus the frame's
+    # own way through inference to the rules (the camera's lag bound above, 0.25 s)
     (lag,) = report.fast_lane_lag_s
-    assert 0.0 <= lag <= cfg.edge.tick_s + 1e-6
+    assert 0.0 <= lag <= cfg.edge.tick_s + 0.25, (lag, status)
     assert report.fast_lanes["confirmed"] == 1 and report.fast_lanes["retracted"] == 0

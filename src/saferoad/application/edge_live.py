@@ -371,6 +371,7 @@ class LiveCamera:
             "frame_clock": "arrival" if self.clock is None else "index",
             "decode_lag_ms_max": None if self.clock is None else round(self.clock.max_lag_s * 1e3, 1),
             "lanes": self.lane_detector is not None,
+            "dropped_lanes_queue": self.lanes_dropped,
             "restarts": st.restarts,
             "gaps_s": [round(b - a, 3) for a, b in st.gaps[-10:]],
             "last_error": self.error or st.last_error,
