@@ -63,6 +63,20 @@ def test_lane_alert_at_the_completing_frame(tmp_path: Path, args: list[str], see
     assert report.fast_lanes["max_held"] <= (FastLaneAlerts(LaneParams()).window_s + frame) / frame + 1
 
 
+def test_a_lane_change_gives_no_departure_and_its_alert_is_retracted(tmp_path: Path) -> None:
+    """A gentle lane change (the simulator's, 90 km/h, left): no final departure (its quiet), and
+    every fast alert it raised - the line is close before the marking is crossed, when the rule
+    cannot yet know a lane change is under way - counted as retracted, none confirmed."""
+    rec = tmp_path / "rec"
+    simulate("lane_change", rec, assignments=["duration_s=22", "speed_kmh=90", "direction=left"], seed=1, config=CFG)
+    got: list[Alert] = []
+    report = EdgeRecorder(CFG, ports=analysis_ports(), sinks=[CallbackSink(got.append)]).replay(open_recording(rec), speed=0)
+    assert not [e for e in report.events if e.type is EventType.LANE_DEPARTURE]
+    alerts = [a for a in got if a.event.type is EventType.LANE_DEPARTURE]
+    assert all(a.provisional for a in alerts)
+    assert report.fast_lanes["confirmed"] == 0 and report.fast_lanes["retracted"] == len(alerts)
+
+
 def _line(a: float) -> LaneLine:
     return LaneLine(a, 0.0, 0.0, 0.9, 5.0, 40.0, 20.0, 0.02)
 
