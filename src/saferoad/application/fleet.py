@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -28,7 +29,9 @@ from typing import Any
 
 from saferoad import __version__
 from saferoad.application.context import AnalysisPorts
+from saferoad.application.evaluation.manifest import resolve_manifest
 from saferoad.config import SaferoadConfig
+from saferoad.observability import configure_logging
 from saferoad.ports.recordings import FormatDetector
 
 STAMP = "analyzed.json"
@@ -83,8 +86,6 @@ def fleet_items(fleet_dir: Path, out: Path, detect_format: FormatDetector) -> li
     manifest = fleet_dir / "manifest.yaml"
     items: list[FleetItem] = []
     if manifest.is_file():
-        from saferoad.application.evaluation.manifest import resolve_manifest
-
         for entry in resolve_manifest(manifest).items:
             items.append(FleetItem(entry.id, entry.path, out / entry.id))
     else:
@@ -168,10 +169,6 @@ def _attempt(item: FleetItem, config: SaferoadConfig, ports: AnalysisPorts) -> t
 def _work(item: FleetItem, config: SaferoadConfig, ports: AnalysisPorts) -> tuple[str, int | None, str | None]:
     """Worker-process entry point: :func:`_attempt` with the worker's logging and warnings
     quietened (only in the spawned process: the in-process run keeps the caller's settings)."""
-    import warnings
-
-    from saferoad.observability import configure_logging
-
     configure_logging("ERROR")
     warnings.simplefilter("ignore")
     return _attempt(item, config, ports)

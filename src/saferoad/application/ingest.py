@@ -323,7 +323,7 @@ def haversine_km(lat: np.ndarray, lon: np.ndarray) -> float:
 
 
 def _route(tl: Timeline, tolerance_m: float) -> list[list[float]]:
-    from shapely.geometry import LineString
+    from shapely.geometry import LineString  # deferred: Shapely (GEOS) only where a route is drawn
 
     ok = np.isfinite(tl.lat) & np.isfinite(tl.lon)
     lat, lon = tl.lat[ok], tl.lon[ok]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,7 +23,15 @@ from pwdlib import PasswordHash
 from saferoad.application.ingest import _score_record, scoring_fingerprint
 from saferoad.config import SaferoadConfig
 from saferoad.domain.review import ReviewStatus, check_change, parse_status
-from saferoad.domain.scoring import safety_score, total, trip_score
+from saferoad.domain.scoring import (
+    habitual_risks,
+    previous_week,
+    rank,
+    safety_score,
+    total,
+    trip_score,
+)
+from saferoad.domain.scoring import trend as week_trend
 from saferoad.ports.charts import ScoreTrendChart
 from saferoad.ports.store import Store, UnitOfWork
 from saferoad.ports.web import ROLES, EventRef, UserInfo, WebRepository
@@ -150,8 +160,6 @@ class LoginThrottle:
     def __init__(
         self, max_failures: int, window_s: float, clock: Callable[[], float] | None = None
     ) -> None:
-        import time
-
         self.max_failures, self.window_s = max_failures, window_s
         self.clock = clock or time.monotonic
         self._fails: dict[str, list[float]] = {}
@@ -324,9 +332,6 @@ def driver_overview(
     with its rank, trend, trips and habitual risks, and the trend chart (drawn by
     ``score_trend``); ``None`` when the driver has no trips in ``fleet``. Lighter than the
     weekly report (no per-trip figures)."""
-    from saferoad.domain.scoring import habitual_risks, previous_week, rank, safety_score, total
-    from saferoad.domain.scoring import trend as week_trend
-
     rules = config.scoring.rules()
     with store.unit_of_work() as uow:
         weeks = uow.trips.weeks(fleet, driver)
@@ -377,8 +382,6 @@ def driver_overview(
 
 def _axis_floor(rows: list[dict[str, Any]], fleet: list[float | None]) -> float:
     """Lower end of the trend chart: a round 10 below the lowest score, at most 50."""
-    import math
-
     values = [v for v in [*(r["score"] for r in rows), *fleet] if v is not None]
     low = min(values, default=100.0)
     return float(min(50.0, 10.0 * math.floor((low - 2.0) / 10.0)))

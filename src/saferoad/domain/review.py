@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from saferoad.domain.event_specs import SPECS
+
 
 class ReviewStatus(StrEnum):
     NEEDS_REVIEW = "needs_review"
@@ -61,8 +63,6 @@ _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 def review_order(event_type: str, severity: str) -> tuple[int, int, float]:
     """Sort key of the review queue, most urgent first: the type's priority (collision-class,
     then risky acts, then device faults), then severity, then the type's score weight."""
-    from saferoad.domain.event_specs import SPECS
-
     spec = SPECS.get(event_type)
     prio = _PRIORITY_RANK.get(spec.priority.value, 1) if spec is not None else 1
     weight = spec.weight if spec is not None else 0.0

@@ -98,7 +98,7 @@ def mot_stats(gt: pd.DataFrame, pred: pd.DataFrame, iou_threshold: float) -> dic
     motmetrics does the matching (continuity first, then the Hungarian algorithm on IoU
     distance within each class, and the global identity assignment); the tables are sorted
     and split by frame once with NumPy, so the per-frame work is array slicing."""
-    import motmetrics as mm
+    import motmetrics as mm  # deferred: optional evaluation extra, loaded only to score tracks
 
     codes, _ = pd.factorize(pd.concat([gt["cls"], pred["cls"]], ignore_index=True))
     g, p = _ByFrame(gt, codes[: len(gt)]), _ByFrame(pred, codes[len(gt) :])
@@ -145,6 +145,7 @@ def map50(gt: dict[str, pd.DataFrame], pred: dict[str, pd.DataFrame], iou_thresh
     """COCO-style mean average precision at one IoU threshold over every recording with box
     labels (pycocotools; images are (recording, frame) pairs, categories the road classes
     present in the labels). NaN when there are no labelled boxes."""
+    # deferred: pycocotools is an optional evaluation extra, loaded only to compute mAP
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

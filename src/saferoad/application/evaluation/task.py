@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from saferoad.application.context import AnalysisPorts
+from saferoad.observability import configure_logging
 
 KEPT_OUTPUTS = ("events.jsonl", "summary.json", "tracks.parquet", "cabin.parquet")
 """analyze outputs an evaluation keeps (clips and snapshots are left out: they are large and
@@ -55,8 +56,6 @@ class TaskOutput:
 def _quiet_logging() -> None:
     global _logging_ready
     if not _logging_ready:
-        from saferoad.observability import configure_logging
-
         configure_logging(os.environ.get("SAFEROAD_EVAL_LOG_LEVEL", "ERROR"))
         _logging_ready = True
 
