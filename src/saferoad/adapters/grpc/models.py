@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from saferoad.adapters.grpc.tensors import TensorError, datatype_of, dtype_of
+from saferoad.adapters.onnx.card import load_card
 
 Arrays = dict[str, NDArray[Any]]
 
@@ -141,8 +142,6 @@ def load_model(
                 "model declares its own input datatypes"
             )
         return python_model(spec, name)
-    from saferoad.adapters.onnx.card import load_card
-
     card = load_card(spec)
     uint8 = transport_dtype == "UINT8" or (transport_dtype == "auto" and card.raw_pixels)
     return onnx_model(
@@ -155,6 +154,7 @@ def onnx_model(
 ) -> ServedModel:
     """Serve an ONNX file with saferoad's ONNX Runtime backend. ``uint8_inputs``: float
     inputs travel as UINT8 and are cast to the model's float type here (module docstring)."""
+    # deferred: ONNX Runtime loads only when an ONNX model is served (a Python model needs none)
     from saferoad.adapters.onnx.backend import OnnxBackend
 
     backend = OnnxBackend(path, intra_op_threads=intra_op_threads, warmup=1)

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from saferoad.adapters.onnx.card import ModelCard, ModelCardError
 from saferoad.adapters.onnx.detector import preprocess_image
-from saferoad.adapters.video.frames import open_frames
+from saferoad.adapters.video.frames import VideoFrameSource, open_frames
 
 Method = Literal["minmax", "entropy", "percentile"]
 MIN_OPSET = 13
@@ -48,8 +48,6 @@ class QuantizeResult:
 def _video_stride(source: str | Path, n_frames: int) -> int:
     """A stride that spreads ``n_frames`` over a video whose container declares its length
     (1 otherwise, or for image folders)."""
-    from saferoad.adapters.video.frames import VideoFrameSource
-
     src = open_frames(source)
     try:
         declared = src.declared_frames if isinstance(src, VideoFrameSource) else 0
@@ -168,7 +166,7 @@ def output_tail(model: Any) -> list[str]:
 
 
 def _op_counts(path: Path) -> dict[str, int]:
-    import onnx
+    import onnx  # deferred: onnx is needed by quantization and its benchmark only
 
     counts: dict[str, int] = {}
     for node in onnx.load(str(path), load_external_data=False).graph.node:

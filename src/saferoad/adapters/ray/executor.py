@@ -31,7 +31,7 @@ class RayExecutor:
         self._started_here = False
 
     def __enter__(self) -> RayExecutor:
-        import ray
+        import ray  # deferred: Ray is an optional extra, loaded only when this executor is used
 
         log = get_logger("ray")
         t0 = time.perf_counter()
@@ -57,7 +57,7 @@ class RayExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import ray
+        import ray  # deferred: optional extra (see __enter__)
 
         if self._started_here and ray.is_initialized():
             ray.shutdown()
@@ -66,6 +66,7 @@ class RayExecutor:
     def map_unordered(
         self, fn: Callable[[Any], Any], items: Sequence[Any]
     ) -> Iterator[tuple[int, Any]]:
+        # deferred: optional extra (see __enter__)
         import ray
         from ray.exceptions import RayError
 

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from saferoad.domain.types import FloatArray
+from saferoad.observability import get_logger
 
 
 class RecordingWarning(UserWarning):
@@ -32,8 +33,6 @@ class RecordingWarning(UserWarning):
 
 
 def warn(message: str) -> None:
-    from saferoad.observability import get_logger
-
     get_logger("recording").warning("input_repaired", message=message)
     warnings.warn(message, RecordingWarning, stacklevel=3)
 

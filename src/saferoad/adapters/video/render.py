@@ -3,6 +3,7 @@ encoded to H.264 MP4 by PyAV (libx264, yuv420p, so any player opens it)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,6 @@ class AnnotatedVideoWriter:
         img = draw_objects(frame.image, objects)
         h, w = img.shape[:2]
         if self._stream is None:
-            from fractions import Fraction
-
             rate = Fraction(self.fps).limit_denominator(1001)
             self._stream = self._container.add_stream("libx264", rate=rate)
             self._stream.width = w + (w % 2)
