@@ -49,6 +49,7 @@ def http_health(url: str, timeout_s: float = 2.0) -> Health:
 
 def grpc_health(target: str, timeout_s: float = 2.0) -> Health:
     def check() -> str | None:
+        # deferred: gRPC loads only when a service's health is checked over it
         import grpc
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 

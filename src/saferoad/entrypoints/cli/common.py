@@ -1,5 +1,8 @@
 """Shared pieces of the CLI: consoles, config options, and turning known errors into
-clear messages (exit status 2) instead of tracebacks."""
+clear messages (exit status 2) instead of tracebacks.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

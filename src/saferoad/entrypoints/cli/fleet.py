@@ -1,5 +1,8 @@
 """``saferoad analyze FLEET_DIR -o OUT``: the fleet form of ``analyze`` (a progress bar over
-:func:`saferoad.application.fleet.analyze_fleet`)."""
+:func:`saferoad.application.fleet.analyze_fleet`).
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

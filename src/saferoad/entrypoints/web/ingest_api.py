@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from saferoad.application import device_ingest as di
@@ -214,8 +215,6 @@ async def clip_patch(
     upload_length: Annotated[str | None, Header()] = None,
     clip_sha256: Annotated[str | None, Header(alias="Clip-SHA256")] = None,
 ) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
     store, config = store_of(request), config_of(request)
     auth = await run_in_threadpool(di.authenticate, store, authorization)
     patch = di.check_patch_headers(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import secrets
+import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
@@ -15,12 +16,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from saferoad.adapters.reports import plots
+from saferoad.adapters.reports.render import render_html
 from saferoad.application import web as uc
 from saferoad.application.report import (
     ReportError,
     driver_week_context,
     fleet_context,
     trip_context,
+    write,
 )
 from saferoad.domain.review import ReviewError, ReviewStatus, review_order
 from saferoad.domain.scoring import safety_score, trip_score
@@ -217,8 +220,6 @@ def driver_report(request: Request, fleet: str, driver: str, week: str) -> Respo
     user, _ = current_user(request)
     if not user.sees_driver(fleet, driver):
         raise uc.NotFound(f"driver {fleet}/{driver}")
-    from saferoad.adapters.reports.render import render_html
-
     try:
         ctx = driver_week_context(store_of(request), config_of(request), driver, week, fleet, ports=report_ports())
     except (ReportError, ValueError) as err:
@@ -229,10 +230,6 @@ def driver_report(request: Request, fleet: str, driver: str, week: str) -> Respo
 @router.get("/fleets/{fleet}/drivers/{driver}/report.pdf")
 def driver_report_pdf(request: Request, fleet: str, driver: str, week: str) -> Response:
     """The weekly report as PDF (printed by headless Chromium, as `saferoad report` does)."""
-    import tempfile
-
-    from saferoad.application.report import write
-
     user, _ = current_user(request)
     if not user.sees_driver(fleet, driver):
         raise uc.NotFound(f"driver {fleet}/{driver}")

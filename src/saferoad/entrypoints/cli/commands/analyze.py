@@ -1,4 +1,7 @@
-"""``saferoad analyze PATH -o OUT``: events, summary, timeline, log and trace of one drive."""
+"""``saferoad analyze PATH -o OUT``: events, summary, timeline, log and trace of one drive.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``saferoad cabin SOURCE -o OUT``: driver monitoring on a cabin video or signal track."""
+"""``saferoad cabin SOURCE -o OUT``: driver monitoring on a cabin video or signal track.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
-"""``saferoad demo``: a simulated drive, analysed end to end, events printed as a table."""
+"""``saferoad demo``: a simulated drive, analysed end to end, events printed as a table.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +36,6 @@ def key_figure(peak: dict[str, float]) -> str:
 
 def _edge_demo(res: Any, cfg: Any, output: Path, speed: float) -> None:
     """The same drive through the edge recorder, as if live (docs/edge.md)."""
-    from collections import Counter
-
     from saferoad.adapters.recording import open_recording
     from saferoad.application.edge import CallbackSink, EdgeRecorder
     from saferoad.domain.alerts import Alert

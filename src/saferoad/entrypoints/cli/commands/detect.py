@@ -1,4 +1,7 @@
-"""``saferoad detect SOURCE... -o OUT``: road users, tracks and distances from video or images."""
+"""``saferoad detect SOURCE... -o OUT``: road users, tracks and distances from video or images.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

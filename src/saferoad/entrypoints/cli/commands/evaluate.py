@@ -1,5 +1,8 @@
 """``saferoad evaluate``: replay a dataset manifest, score it, compare configs, gate releases;
-``saferoad dataset check``: find unreadable or unlabelled recordings before a long run."""
+``saferoad dataset check``: find unreadable or unlabelled recordings before a long run.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``saferoad ingest OUT/``: load analyze outputs into the trip store and score them."""
+"""``saferoad ingest OUT/``: load analyze outputs into the trip store and score them.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

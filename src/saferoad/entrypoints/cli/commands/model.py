@@ -1,4 +1,7 @@
-"""``saferoad model quantize CARD -o OUT_DIR``: an INT8 copy of a model and its card."""
+"""``saferoad model quantize CARD -o OUT_DIR``: an INT8 copy of a model and its card.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

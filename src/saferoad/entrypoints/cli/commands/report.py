@@ -1,5 +1,8 @@
 """``saferoad report``: a safe-driving report (HTML or PDF) per driver-week, trip or fleet,
-and ``saferoad trips``: what the store holds."""
+and ``saferoad trips``: what the store holds.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``saferoad score-events PRED LABELS``: precision, recall and F1 per event type."""
+"""``saferoad score-events PRED LABELS``: precision, recall and F1 per event type.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``saferoad scores --week W``: each driver's score, km, events and rate for an ISO week."""
+"""``saferoad scores --week W``: each driver's score, km, events and rate for an ISO week.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

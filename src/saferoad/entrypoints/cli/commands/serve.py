@@ -1,4 +1,7 @@
-"""``saferoad serve``: the saferoad.v1 analysis service over gRPC."""
+"""``saferoad serve``: the saferoad.v1 analysis service over gRPC.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

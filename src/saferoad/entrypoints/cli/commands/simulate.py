@@ -1,5 +1,8 @@
 """``saferoad simulate`` and ``saferoad simulate-fleet``: synthetic recordings with exact
-ground truth (docs/simulator.md)."""
+ground truth (docs/simulator.md).
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

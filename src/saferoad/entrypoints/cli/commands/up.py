@@ -1,4 +1,7 @@
-"""``saferoad up``: every cloud service as local processes on 127.0.0.1 (the product on one machine)."""
+"""``saferoad up``: every cloud service as local processes on 127.0.0.1 (the product on one machine).
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """``saferoad web`` (the fleet web app and device ingest API), ``saferoad users add`` and
-``saferoad devices add``."""
+``saferoad devices add``.
+
+Every import inside a function here is deferred for start-up on purpose: ``saferoad --help``
+must not load numpy, pydantic, the adapters or the application (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 
