@@ -195,7 +195,8 @@ def load_card(path: str | Path) -> ModelCard:
         if found is None:
             if not p.is_file():
                 raise ModelCardError(f"{p}: model file not found")
-            # an Ultralytics export carries its layout in its metadata (ultralytics.py)
+            # an Ultralytics export carries its layout in its metadata (ultralytics.py);
+            # deferred: ultralytics.py imports this module at its top (a cycle otherwise)
             from saferoad.adapters.onnx.ultralytics import card_from_metadata
 
             from_meta = card_from_metadata(p)

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from saferoad.application.context import AnalysisPorts
+from saferoad.application.evaluation.cache import code_version
+from saferoad.config import config_from_dict
 from saferoad.observability import configure_logging
 
 KEPT_OUTPUTS = ("events.jsonl", "summary.json", "tracks.parquet", "cabin.parquet")
@@ -66,8 +68,6 @@ def run_task(spec: TaskSpec, ports: AnalysisPorts) -> TaskOutput:
     # deferred on purpose: the driver imports this module to plan tasks; the stage stack
     # (engines, pyarrow, scipy) loads in the worker that runs one
     from saferoad.application.analyze import analyze_recording
-    from saferoad.application.evaluation.cache import code_version
-    from saferoad.config import config_from_dict
 
     _quiet_logging()
     started = time.perf_counter()
