@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from saferoad.entrypoints.cli.commands.ingest import DbOption, database_url
 from saferoad.entrypoints.cli.common import (
@@ -81,8 +82,6 @@ def register(app: typer.Typer) -> None:
         config: Path | None = ConfigOption,
     ) -> None:
         """List stored trips (id, start, driver, vehicle, km, events) for --trip reports."""
-        from rich.table import Table
-
         with user_errors():
             from saferoad.adapters.sql import open_store
 
