@@ -32,11 +32,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from saferoad import __version__
-from saferoad.application.context import AnalysisPorts
+from saferoad.application.context import AnalysisContext, AnalysisPorts
 from saferoad.application.edge_cabin import CabinStream
 from saferoad.application.edge_fast import FastLaneAlerts, FastRoadAlerts
 from saferoad.application.sinks import FanOut
+from saferoad.application.stages import road
 from saferoad.application.stages.motion import params_from_config
+from saferoad.application.stages.road import speed_limits
+from saferoad.application.stages.road_camera import CameraFeed
+from saferoad.application.stages.road_lanes import lane_params
 from saferoad.config import SaferoadConfig
 from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.cabin.signals import CabinSample
@@ -51,6 +55,7 @@ from saferoad.domain.motion.streaming import (
     ticks,
 )
 from saferoad.domain.recording import Recording
+from saferoad.domain.road_events import StreamingRoad, StreamingSpeeding
 from saferoad.domain.types import Event, EventType, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.cabin import CabinPorts, CabinTrackReader
@@ -281,8 +286,6 @@ class ClipCutter:
     def __init__(
         self, recording: Recording, config: SaferoadConfig, tracks: RecentTracks, work_dir: Path, ports: AnalysisPorts
     ) -> None:
-        from saferoad.application.context import AnalysisContext
-        from saferoad.application.stages import road
 
         assert recording.video is not None
         self.video = recording.video
@@ -339,9 +342,6 @@ class RoadStream:
         tracks: dict[float, Any] | None = None,
         ports: AnalysisPorts | None = None,
     ) -> None:
-        from saferoad.application.context import AnalysisContext
-        from saferoad.application.stages import road
-        from saferoad.domain.road_events import StreamingRoad
 
         rcfg = config.road_events
         ctx = AnalysisContext(recording, config, ports=ports)
@@ -350,7 +350,6 @@ class RoadStream:
         self.feed: Any = None
         frames: Iterator[Any]
         if recording.video is not None or recording.detections is not None:
-            from saferoad.application.stages.road_camera import CameraFeed
 
             self.feed = CameraFeed(ctx, tracks if tracks is not None else RecentTracks(0.0))
             frames = iter(self.feed)
@@ -366,8 +365,6 @@ class RoadStream:
         if self.feed is not None and self.feed.lane_detector is not None:
             # lane markings (video only): each frame's observation goes to the windowed stream
             # as it arrives; the feed's own list is drained, so nothing grows with the drive
-            from saferoad.application.stages.road_lanes import lane_params
-
             e = config.edge
             self.lanes = StreamingLanes(lane_params(config.lanes), e.motion_window_s, e.motion_guard_s, e.motion_hop_s)
         self.new_lanes: list[LaneObservation] = []
@@ -451,9 +448,6 @@ class SpeedingStream:
     def __init__(
         self, recording: Recording, config: SaferoadConfig, limits: SpeedLimits, ports: AnalysisPorts | None = None
     ) -> None:
-        from saferoad.application.context import AnalysisContext
-        from saferoad.application.stages import road
-        from saferoad.domain.road_events import StreamingSpeeding
 
         rcfg = config.road_events
         self.road = road
@@ -473,8 +467,6 @@ class SpeedingStream:
     @staticmethod
     def build(recording: Recording, config: SaferoadConfig, ports: AnalysisPorts | None = None) -> SpeedingStream | None:
         """The stream where analyze's road stage would find a limit (``speed_limits``)."""
-        from saferoad.application.context import AnalysisContext
-        from saferoad.application.stages.road import speed_limits
 
         limits = speed_limits(AnalysisContext(recording, config, ports=ports))
         return None if limits is None else SpeedingStream(recording, config, limits, ports)
@@ -510,7 +502,6 @@ def _fuse_lanes(events: list[Event], road: RoadStream | None) -> list[Event]:
 
 def _with_clip_window(events: list[Event], cfg: RoadEventsConfig) -> list[Event]:
     """Each road event's ``clip_window_s`` evidence, as analyze's road stage sets it."""
-    from saferoad.application.stages import road
 
     for ev in events:
         ev.evidence["clip_window_s"] = road._clip_window(road._key_t(ev), cfg)

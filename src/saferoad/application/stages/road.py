@@ -36,6 +36,8 @@ import numpy as np
 
 from saferoad.application.context import AnalysisContext
 from saferoad.application.stages._camera import video_time_offset as video_time_offset
+from saferoad.application.stages.road_camera import CameraFeed
+from saferoad.application.stages.road_lanes import run_lanes
 from saferoad.config.road_events import RoadEventsConfig
 from saferoad.domain.road_events import (
     RoadEventParams,
@@ -296,8 +298,6 @@ def _run(ctx: AnalysisContext) -> None:
     has_camera = rec.video is not None or rec.detections is not None
     tracks: dict[float, list[TrackedObject]] = {}
     if has_camera:
-        from saferoad.application.stages.road_camera import CameraFeed
-
         with span("road.camera", mode=cfg.mode, video=str(rec.video)) as sp:
             feed = CameraFeed(ctx, tracks)
             try:
@@ -308,8 +308,6 @@ def _run(ctx: AnalysisContext) -> None:
         summary.update(feed.info())
         summary["source"] = "camera"
         if feed.lane_detector is not None:
-            from saferoad.application.stages.road_lanes import run_lanes
-
             with span("road.lanes", frames=len(feed.lanes)) as sp:
                 lane_found, summary["lanes"] = run_lanes(ctx, feed.lanes, speed_series, feed.lane_s)
                 sp["events"] = len(lane_found)
