@@ -43,7 +43,39 @@ class _Provisional:
     """End of its fast run (infinite while the run goes on)."""
 
 
-class FastRoadAlerts:
+class _ProvisionalBook:
+    """Provisional alerts waiting for the final event that confirms them: counted as confirmed
+    when one arrives, as retracted when none has ``horizon_s`` after their run ended."""
+
+    horizon_s: float
+    pending: list[_Provisional]
+    confirmed: int
+    retracted: int
+
+    def _confirms(self, p: _Provisional, final: Event) -> bool:
+        raise NotImplementedError
+
+    def confirm(self, final: Event) -> list[Event]:
+        """The provisional alerts ``final`` confirms (:meth:`_confirms`), taken off the book."""
+        hit = [p for p in self.pending if self._confirms(p, final)]
+        if hit:
+            self.pending = [p for p in self.pending if p not in hit]
+            self.confirmed += len(hit)
+        return [p.event for p in hit]
+
+    def retract(self, now_s: float) -> None:
+        """Drop provisional alerts whose run ended ``horizon_s`` before ``now_s`` unconfirmed."""
+        kept = [p for p in self.pending if p.end_s >= now_s - self.horizon_s]
+        self.retracted += len(self.pending) - len(kept)
+        self.pending = kept
+
+    def finish(self) -> None:
+        """The drive ended (after its last final events): what is left was never confirmed."""
+        self.retracted += len(self.pending)
+        self.pending = []
+
+
+class FastRoadAlerts(_ProvisionalBook):
     """Frames as they arrive, through the following rules on the freshest ego speed."""
 
     def __init__(
@@ -80,27 +112,9 @@ class FastRoadAlerts:
                     out.append(ev)
         return out
 
-    def confirm(self, final: Event) -> list[Event]:
-        """The provisional events ``final`` (a final road event) confirms: same type, overlapping."""
-        hit = [
-            p for p in self.pending
-            if p.event.type == final.type and p.event.start_s <= final.end_s and final.start_s <= p.end_s
-        ]  # fmt: skip
-        if hit:
-            self.pending = [p for p in self.pending if p not in hit]
-            self.confirmed += len(hit)
-        return [p.event for p in hit]
-
-    def retract(self, now_s: float) -> None:
-        """Drop provisional events whose fast run ended ``horizon_s`` before ``now_s`` unconfirmed."""
-        kept = [p for p in self.pending if p.end_s >= now_s - self.horizon_s]
-        self.retracted += len(self.pending) - len(kept)
-        self.pending = kept
-
-    def finish(self) -> None:
-        """The drive ended (after its last final events): what is left was never confirmed."""
-        self.retracted += len(self.pending)
-        self.pending = []
+    def _confirms(self, p: _Provisional, final: Event) -> bool:
+        """A final road event confirms a provisional one of its type that it overlaps."""
+        return p.event.type == final.type and p.event.start_s <= final.end_s and final.start_s <= p.end_s
 
 
 @dataclass
@@ -110,7 +124,7 @@ class _LaneRun:
     """The last frame the run was still going at."""
 
 
-class FastLaneAlerts:
+class FastLaneAlerts(_ProvisionalBook):
     """``lane_departure`` at the frame that completes it, on the freshest ego speed.
 
     The final departures (:class:`~saferoad.domain.lanes.streaming.StreamingLanes`) wait until
@@ -189,25 +203,12 @@ class FastLaneAlerts:
                 out.append(ev)
         return out
 
-    def confirm(self, final: Event) -> list[Event]:
-        """The provisional alerts ``final`` (a final ``lane_departure``) confirms: same side, overlapping."""
-        hit = [
-            p for p in self.pending
-            if p.event.direction == final.direction and p.event.start_s <= final.end_s and final.start_s <= p.end_s
-        ]  # fmt: skip
-        if hit:
-            self.pending = [p for p in self.pending if p not in hit]
-            self.confirmed += len(hit)
-        return [p.event for p in hit]
-
-    def retract(self, now_s: float) -> None:
-        """Drop provisional alerts whose run ended ``horizon_s`` before ``now_s`` unconfirmed."""
-        kept = [p for p in self.pending if p.end_s >= now_s - self.horizon_s]
-        self.retracted += len(self.pending) - len(kept)
-        self.pending = kept
+    def _confirms(self, p: _Provisional, final: Event) -> bool:
+        """A final ``lane_departure`` confirms a provisional one on its side that it overlaps."""
+        return (
+            p.event.direction == final.direction and p.event.start_s <= final.end_s and final.start_s <= p.end_s
+        )
 
     def finish(self) -> None:
-        """The drive ended (after its last final events): what is left was never confirmed."""
-        self.retracted += len(self.pending)
-        self.pending = []
+        super().finish()
         self.open = {}
