@@ -633,7 +633,7 @@ class EdgeRecorder:
         tick = ecfg.tick_s
         wall0 = self.clock.now()
         perf0 = time.perf_counter()
-        cpu0 = _cpu_s()
+        cpu0 = cpu_seconds()
         if self.spool is not None:
             # opened now, so that the trip and its events can go up during the drive; its
             # summary completes it at the end
@@ -724,13 +724,26 @@ class EdgeRecorder:
                 self._deliver(report, evs, max(completed_s, t_last), arrived)
             report.cabin_frames = cabin.frames
             report.cabin_ms_per_frame = cabin.busy_s / cabin.frames * 1e3 if cabin.frames else None
-        if self._fast is not None:
-            self._fast.finish()
-            report.fast_road = {"confirmed": self._fast.confirmed, "retracted": self._fast.retracted}
         if self._fast_lanes is not None:
             fl = self._fast_lanes
             fl.finish()
             report.fast_lanes = {"confirmed": fl.confirmed, "retracted": fl.retracted, "max_held": fl.max_held, "runs": fl.runs}
+        self._close_report(report, motion, t_last - t_first, perf0, cpu0)
+        if self.spool is not None:
+            self.spool.add_trip(trip_id, trip_body(recording, report))
+        for sink in self.sinks:
+            sink.status({"state": "idle", "trip_id": trip_id, "events": len(report.events)})
+        return report
+
+    def _close_report(
+        self, report: EdgeReport, motion: StreamingMotion, sensor_s: float, perf0: float, cpu0: float
+    ) -> None:
+        """The drive's end, as the replay and the live recorder close their report: the fast road
+        alerts' book closed, events in time order, the motion rules' figures, what the debouncer
+        held back, and the run's sensor time, wall time, CPU and peak memory."""
+        if self._fast is not None:
+            self._fast.finish()
+            report.fast_road = {"confirmed": self._fast.confirmed, "retracted": self._fast.retracted}
         order = sorted(range(len(report.events)), key=lambda i: (report.events[i].start_s, report.events[i].type.value))
         report.events = [report.events[i] for i in order]
         report.sensor_lag_s = [report.sensor_lag_s[i] for i in order]
@@ -739,15 +752,10 @@ class EdgeRecorder:
         report.early_retracted += len(self._early)
         self._early = []
         report.held_back = dict(self.debouncer.held_back)
-        report.sensor_s = t_last - t_first
+        report.sensor_s = sensor_s
         report.wall_s = time.perf_counter() - perf0
-        report.cpu_s = _cpu_s() - cpu0
+        report.cpu_s = cpu_seconds() - cpu0
         report.rss_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        if self.spool is not None:
-            self.spool.add_trip(trip_id, trip_body(recording, report))
-        for sink in self.sinks:
-            sink.status({"state": "idle", "trip_id": trip_id, "events": len(report.events)})
-        return report
 
     _cabin_end: float | None = None
 
@@ -856,7 +864,8 @@ class EdgeRecorder:
             log.warning("loop_over_budget", bytes=plan.over_budget_bytes, locked=len(plan.locked))
 
 
-def _cpu_s() -> float:
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
 

@@ -50,6 +50,7 @@ from saferoad.application.edge import (
     Odometer,
     SpeedingStream,
     _with_clip_window,
+    cpu_seconds,
     trip_body,
     trip_head_body,
     trip_id_for,
@@ -552,7 +553,7 @@ class LiveRecorder(EdgeRecorder):
         newest = 0.0
         last_frame_t = -math.inf
         perf0 = time.perf_counter()
-        cpu0 = _cpu_s()
+        cpu0 = cpu_seconds()
         self.meter.read(self.decoder_pids())
         next_status = time.monotonic()
         if self.spool is not None:
@@ -653,21 +654,7 @@ class LiveRecorder(EdgeRecorder):
         if self.loop is not None:
             self.loop.close_segment(t_last)
             self._retain()
-        if self._fast is not None:
-            self._fast.finish()
-            report.fast_road = {"confirmed": self._fast.confirmed, "retracted": self._fast.retracted}
-        order = sorted(range(len(report.events)), key=lambda i: (report.events[i].start_s, report.events[i].type.value))
-        report.events = [report.events[i] for i in order]
-        report.sensor_lag_s = [report.sensor_lag_s[i] for i in order]
-        report.motion_runs = motion.runs
-        report.manoeuvres = motion.manoeuvre_counts.to_dict()
-        report.early_retracted += len(self._early)
-        self._early = []
-        report.held_back = dict(self.debouncer.held_back)
-        report.sensor_s = t_last
-        report.wall_s = time.perf_counter() - perf0
-        report.cpu_s = _cpu_s() - cpu0
-        report.rss_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        self._close_report(report, motion, t_last, perf0, cpu0)
         if self.spool is not None:
             body = trip_body(rec, report)
             body["summary"]["duration_s"] = round(t_last, 3)
@@ -796,8 +783,4 @@ def read_status(path: Path) -> dict[str, Any] | None:
 def status_path_for(spool: Path) -> Path:
     return spool.with_name(spool.name + ".status.json")
 
-
-def _cpu_s() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
