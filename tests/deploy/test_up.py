@@ -25,6 +25,11 @@ from saferoad.entrypoints.wiring import simulate
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.timeout(300)]
 SAFEROAD = [sys.executable, "-c", "from saferoad.entrypoints.cli.app import main; main()"]
 PASSWORD = "up-test-password-1"
+# the two gRPC services on free ports
+GRPC_SERVICES = (
+    *("--only", "analysis", "--only", "model-server"),
+    *("--analysis-port", "0", "--model-port", "0"),
+)
 
 
 class Lines:
@@ -133,14 +138,7 @@ def test_grpc_services_start_healthy_and_stop_on_sigterm(tmp_path: Path) -> None
     proc, out = _up(
         "--state",
         str(tmp_path),
-        "--only",
-        "analysis",
-        "--only",
-        "model-server",
-        "--analysis-port",
-        "0",
-        "--model-port",
-        "0",
+        *GRPC_SERVICES,
     )
     try:
         out.wait_for(r"^\[up\] all services up", 120)
@@ -160,14 +158,7 @@ def test_a_service_that_cannot_start_stops_the_rest_and_fails(tmp_path: Path) ->
     proc, out = _up(
         "--state",
         str(tmp_path),
-        "--only",
-        "analysis",
-        "--only",
-        "model-server",
-        "--analysis-port",
-        "0",
-        "--model-port",
-        "0",
+        *GRPC_SERVICES,
         "--model",
         str(tmp_path / "no-such-model.onnx"),
     )
