@@ -8,12 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from saferoad.domain.motion.signal import runs
 from saferoad.domain.simulation import SCENARIOS
 from saferoad.domain.simulation.kinematics import LaneChange, lane_offset, time_grid
 from saferoad.domain.simulation.scenarios import _smooth_step
-from saferoad.domain.simulation.truth import LaneDefinitions, lane_labels
-from saferoad.domain.types import Direction, EventLabel
+from saferoad.domain.simulation.truth import LaneDefinitions, lane_change_quiet
 
 
 def _smooth_step_everywhere(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -62,31 +60,16 @@ def test_lane_offset_equals_the_formula_everywhere(dt: float) -> None:
             np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
-def _lane_labels_scanning(sc, d: LaneDefinitions) -> list[EventLabel]:  # type: ignore[no-untyped-def]
-    """lane_labels as first written: each lane change scans the clock for its quiet window."""
-    w = sc.road.lane_width_m
-    lines = np.array([(k + 0.5) * w for k in range(-sc.road.lanes_right - 1, sc.road.lanes_left + 1)])
-    y, t = sc.ego.d, sc.t
-    rel = lines[None, :] - y[:, None]
-    left = np.where(rel > 0, rel, np.inf).min(axis=1)
-    right = np.where(rel <= 0, -rel, np.inf).min(axis=1)
-    lane = np.floor((y + w / 2) / w)
-    centred = np.abs(y - lane * w) <= d.centre_band * w
+def _quiet_scanning(t: np.ndarray, lane: np.ndarray, centred: np.ndarray, quiet_after_s: float) -> np.ndarray:
+    """The quiet window as first written: each lane change scans the clock for it."""
     quiet = np.zeros(len(t), dtype=bool)
     for c in np.flatnonzero(np.diff(lane) != 0):
         before = np.flatnonzero(centred[: c + 1])
         after = np.flatnonzero(centred[c + 1 :]) + c + 1
         a = before[-1] if len(before) else 0
         b = after[0] if len(after) else len(t) - 1
-        quiet |= (t >= t[a]) & (t <= t[b] + d.quiet_after_lane_change_s)
-    fast = sc.ego.v >= d.departure_min_speed_mps
-    out: list[EventLabel] = []
-    for side, dist in ((Direction.LEFT, left), (Direction.RIGHT, right)):
-        for i, j in runs(dist < d.departure_line_distance_m):
-            if t[j - 1] - t[i] < d.departure_min_duration_s or quiet[i:j].any() or not fast[i:j].all():
-                continue
-            out.append(EventLabel("lane_departure", float(t[i]), float(t[j - 1]), side))
-    return out
+        quiet |= (t >= t[a]) & (t <= t[b] + quiet_after_s)
+    return quiet
 
 
 @pytest.mark.parametrize(
@@ -96,5 +79,18 @@ def _lane_labels_scanning(sc, d: LaneDefinitions) -> list[EventLabel]:  # type: 
 )
 def test_lane_labels_equal_the_scanning_definition(scenario: str, sets: list[str]) -> None:
     sc = SCENARIOS[scenario].make(sets, seed=1)
+    w = sc.road.lane_width_m
+    lane = np.floor((sc.ego.d + w / 2) / w)
     for defs in (LaneDefinitions(), LaneDefinitions(quiet_after_lane_change_s=0.0, departure_min_duration_s=0.2)):
-        assert lane_labels(sc, defs) == _lane_labels_scanning(sc, defs)
+        centred = np.abs(sc.ego.d - lane * w) <= defs.centre_band * w
+        got = lane_change_quiet(sc.t, lane, centred, defs.quiet_after_lane_change_s)
+        np.testing.assert_array_equal(got, _quiet_scanning(sc.t, lane, centred, defs.quiet_after_lane_change_s))
+
+
+def test_lane_change_quiet_without_a_centred_sample_on_one_side() -> None:
+    t = time_grid(10.0, 0.1)
+    lane = np.where(t < 5.0, 0.0, 1.0)
+    for centred in (t > 7.0, t < 3.0, np.zeros_like(t, dtype=bool), np.ones_like(t, dtype=bool)):
+        got = lane_change_quiet(t, lane, centred, 0.5)
+        np.testing.assert_array_equal(got, _quiet_scanning(t, lane, centred, 0.5))
+        assert got.any()

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from saferoad.domain.motion.harsh import HarshParams
-from saferoad.domain.motion.signal import runs
+from saferoad.domain.motion.signal import BoolArray, runs
 from saferoad.domain.simulation.camera import (
     ObjectView,
     frame_times,
@@ -330,6 +330,25 @@ def cabin_labels(sc: Scenario, c: CabinDefinitions) -> list[EventLabel]:
     return out
 
 
+def lane_change_quiet(t: FloatArray, lane: FloatArray, centred: BoolArray, quiet_after_s: float) -> BoolArray:
+    """The samples inside a lane change's quiet window: from the last ``centred`` sample at or
+    before each change of ``lane`` until ``quiet_after_s`` after the first ``centred`` sample
+    after it (the clock ``t`` ascends)."""
+    quiet = np.zeros(len(t), dtype=bool)
+    idx = np.arange(len(t))
+    # the last centred sample at or before each sample (-1: none), the first at or after (n: none)
+    last_centred = np.maximum.accumulate(np.where(centred, idx, -1))
+    next_centred = np.minimum.accumulate(np.where(centred, idx, len(t))[::-1])[::-1]
+    for c in np.flatnonzero(np.diff(lane) != 0):
+        a = max(int(last_centred[c]), 0)
+        b = int(next_centred[c + 1]) if c + 1 < len(t) and next_centred[c + 1] < len(t) else len(t) - 1
+        # t ascends: t >= t[a] and t <= t[b] + quiet_after is one run of samples
+        lo = int(np.searchsorted(t, t[a], side="left"))
+        hi = int(np.searchsorted(t, t[b] + quiet_after_s, side="right"))
+        quiet[lo:hi] = True
+    return quiet
+
+
 def lane_labels(sc: Scenario, d: LaneDefinitions) -> list[EventLabel]:
     """``lane_departure``: a marking (the dashed lines between lanes, the solid edge lines)
     nearer to the camera (on the ego's centre line) than ``departure_line_distance_m`` for at
@@ -346,18 +365,7 @@ def lane_labels(sc: Scenario, d: LaneDefinitions) -> list[EventLabel]:
     right = np.where(rel <= 0, -rel, np.inf).min(axis=1)
     lane = np.floor((y + w / 2) / w)
     centred = np.abs(y - lane * w) <= d.centre_band * w
-    quiet = np.zeros(len(t), dtype=bool)
-    idx = np.arange(len(t))
-    # the last centred sample at or before each sample (-1: none), the first at or after (n: none)
-    last_centred = np.maximum.accumulate(np.where(centred, idx, -1))
-    next_centred = np.minimum.accumulate(np.where(centred, idx, len(t))[::-1])[::-1]
-    for c in np.flatnonzero(np.diff(lane) != 0):
-        a = max(int(last_centred[c]), 0)
-        b = int(next_centred[c + 1]) if c + 1 < len(t) and next_centred[c + 1] < len(t) else len(t) - 1
-        # t ascends: t >= t[a] and t <= t[b] + quiet_after is one run of samples
-        lo = int(np.searchsorted(t, t[a], side="left"))
-        hi = int(np.searchsorted(t, t[b] + d.quiet_after_lane_change_s, side="right"))
-        quiet[lo:hi] = True
+    quiet = lane_change_quiet(t, lane, centred, d.quiet_after_lane_change_s)
     fast = sc.ego.v >= d.departure_min_speed_mps
     out: list[EventLabel] = []
     for side, dist in ((Direction.LEFT, left), (Direction.RIGHT, right)):
