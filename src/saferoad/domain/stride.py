@@ -57,7 +57,7 @@ class AdaptiveStride:
         behind = backlog > stride  # the frames skipped before the next inference do not count
         if need > stride or behind or over_cpu_budget:
             stride = max(need, stride + 1 if (behind or over_cpu_budget) else need)
-        elif stride > 1 and self.load(fps, stride - 1) <= self.target_load * self.relax and not behind:
+        elif stride > 1 and self.load(fps, stride - 1) <= self.target_load * self.relax:  # not behind here
             stride -= 1
         self.stride = min(self.max_stride, max(1, stride))
         return self.stride
