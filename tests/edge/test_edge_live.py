@@ -105,6 +105,36 @@ def _send_gps(gps: GpsSeries, t0_utc: Any, master: int, t_wall0: float, stop: th
                                      float(gps.speed_mps[k]), float(gps.course_deg[k]), float(gps.alt_m[k])))  # fmt: skip
 
 
+def _drive_live(live: Any, rec: Any, imu_port: int, master: int, slave: int) -> tuple[Any, float]:
+    """Play the recording's IMU (UDP) and GPS (NMEA on the pty) to the live recorder from the
+    camera's first frame, run it for the drive and close it: (report, that frame's wall time).
+    The video file starts "recording" when ffmpeg emits its first frame: the drive's time zero
+    for the sensors too (a live camera and live sensors both start at capture)."""
+    assert live.camera is not None
+    stop = threading.Event()
+    end = time.monotonic() + 30
+    while live.camera.source.last_frame_at is None and time.monotonic() < end:
+        time.sleep(0.005)
+    t_wall0 = live.camera.source.last_frame_at
+    assert t_wall0 is not None, live.camera.source.stats
+    senders = [
+        threading.Thread(target=_send_imu, args=(rec.imu, imu_port, t_wall0, stop), daemon=True),
+        threading.Thread(target=_send_gps, args=(rec.gps, rec.meta.start_utc, master, t_wall0, stop), daemon=True),
+    ]
+    for s in senders:
+        s.start()
+    try:
+        report = live.run(duration_s=(t_wall0 - live.origin) + rec.duration_s + 1.0)
+    finally:
+        stop.set()
+        live.close()
+        for s in senders:
+            s.join(timeout=5)
+        os.close(master)
+        os.close(slave)
+    return report, float(t_wall0)
+
+
 def _streamed(events: list[Any]) -> list[Any]:
     fams = {Family.MOTION, Family.ROAD}
     return sorted((e for e in events if spec(e.type).family in fams), key=lambda e: (e.start_s, e.type.value))
@@ -136,31 +166,7 @@ def test_live_sensors_and_camera_give_analyzes_events(tmp_path: Path) -> None:
     spool = open_spool(cfg.edge, tmp_path / "spool.db")
     status_file = tmp_path / "status.json"
     live = build_live_recorder(cfg, sinks=[StatusSink(alerts.append)], spool=spool, status_path=status_file)
-    stop = threading.Event()
-    # the video file starts "recording" when ffmpeg emits its first frame: the drive's time zero
-    # for the sensors too (a live camera and live sensors both start at capture)
-    assert live.camera is not None
-    end = time.monotonic() + 30
-    while live.camera.source.last_frame_at is None and time.monotonic() < end:
-        time.sleep(0.005)
-    first = live.camera.source.last_frame_at
-    assert first is not None, live.camera.source.stats
-    t_wall0 = first
-    senders = [
-        threading.Thread(target=_send_imu, args=(rec.imu, imu_port, t_wall0, stop), daemon=True),
-        threading.Thread(target=_send_gps, args=(rec.gps, rec.meta.start_utc, master, t_wall0, stop), daemon=True),
-    ]
-    for s in senders:
-        s.start()
-    try:
-        report = live.run(duration_s=(t_wall0 - live.origin) + rec.duration_s + 1.0)
-    finally:
-        stop.set()
-        live.close()
-        for s in senders:
-            s.join(timeout=5)
-        os.close(master)
-        os.close(slave)
+    report, t_wall0 = _drive_live(live, rec, imu_port, master, slave)
 
     got = _streamed(report.events)
     assert [e.type for e in got] == [e.type for e in batch], ([(e.type.value, e.start_s, e.end_s) for e in got], [(e.type.value, e.start_s, e.end_s) for e in batch], live.last_status.get("camera"), [s.get("camera", {}).get("stride") for s in statuses])

@@ -8,8 +8,6 @@ the completing frame and confirmed by the final departure."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 from saferoad.adapters.recording import open_recording
@@ -20,7 +18,7 @@ from saferoad.domain.types import EventType
 from saferoad.entrypoints.edge_live import build_live_recorder
 from saferoad.entrypoints.wiring import analyze_recording, simulate
 
-from .test_edge_live import _free_udp_port, _send_gps, _send_imu
+from .test_edge_live import _drive_live, _free_udp_port
 
 
 def test_live_camera_gives_analyzes_lane_departure(tmp_path: Path) -> None:
@@ -44,27 +42,7 @@ def test_live_camera_gives_analyzes_lane_departure(tmp_path: Path) -> None:
     alerts: list[Alert] = []
     live = build_live_recorder(cfg, sinks=[CallbackSink(alerts.append)], spool=None, status_path=None)
     assert live.camera is not None and live.camera.lane_detector is not None
-    stop = threading.Event()
-    end = time.monotonic() + 30
-    while live.camera.source.last_frame_at is None and time.monotonic() < end:
-        time.sleep(0.005)
-    t_wall0 = live.camera.source.last_frame_at
-    assert t_wall0 is not None, live.camera.source.stats
-    senders = [
-        threading.Thread(target=_send_imu, args=(rec.imu, imu_port, t_wall0, stop), daemon=True),
-        threading.Thread(target=_send_gps, args=(rec.gps, rec.meta.start_utc, master, t_wall0, stop), daemon=True),
-    ]
-    for s in senders:
-        s.start()
-    try:
-        report = live.run(duration_s=(t_wall0 - live.origin) + rec.duration_s + 1.0)
-    finally:
-        stop.set()
-        live.close()
-        for s in senders:
-            s.join(timeout=5)
-        os.close(master)
-        os.close(slave)
+    report, t_wall0 = _drive_live(live, rec, imu_port, master, slave)
 
     status = live.last_status.get("camera")
     got = [e for e in report.events if e.type is EventType.LANE_DEPARTURE]
