@@ -46,10 +46,10 @@ TIMELINE_REQUIRED = ("t_s", "lat", "lon", "speed_mps")
 TIMELINE_OPTIONAL = ("long_acc_mps2", "lat_acc_mps2", "yaw_rate_dps")
 MEDIA_KEYS = {"clip": ("clip", "clip_path"), "snapshot": ("snapshot", "snapshot_path")}
 VOLATILE_SUMMARY_KEYS = ("wall_s", "stages_s", "recording")
+"""Left out of the content hash: they change when the same recording is analysed again."""
 _EVENT_TYPES = frozenset(t.value for t in EventType)
 _SEVERITIES = frozenset(s.value for s in Severity)
 _DIRECTIONS = frozenset(d.value for d in Direction)
-"""Left out of the content hash: they change when the same recording is analysed again."""
 
 
 class MalformedOutput(ValueError):
