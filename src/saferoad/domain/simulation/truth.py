@@ -341,7 +341,7 @@ def lane_change_quiet(t: FloatArray, lane: FloatArray, centred: BoolArray, quiet
     next_centred = np.minimum.accumulate(np.where(centred, idx, len(t))[::-1])[::-1]
     for c in np.flatnonzero(np.diff(lane) != 0):
         a = max(int(last_centred[c]), 0)
-        b = int(next_centred[c + 1]) if c + 1 < len(t) and next_centred[c + 1] < len(t) else len(t) - 1
+        b = int(next_centred[c + 1]) if next_centred[c + 1] < len(t) else len(t) - 1  # c + 1 < n: a diff index
         # t ascends: t >= t[a] and t <= t[b] + quiet_after is one run of samples
         lo = int(np.searchsorted(t, t[a], side="left"))
         hi = int(np.searchsorted(t, t[b] + quiet_after_s, side="right"))
