@@ -29,8 +29,8 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeaders:
-    """Adds SECURITY_HEADERS to every HTTP answer (a plain ASGI middleware: Starlette's
-    BaseHTTPMiddleware costs a task and a stream per request)."""
+    """Adds SECURITY_HEADERS to every HTTP answer that does not set them itself (a plain ASGI
+    middleware: Starlette's BaseHTTPMiddleware costs a task and a stream per request)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -42,7 +42,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = message.get("headers", [])
+                have = {k.lower() for k, _ in headers}
+                message["headers"] = [*headers, *(h for h in SECURITY_HEADERS if h[0] not in have)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
