@@ -329,6 +329,32 @@ class ClipCutter:
         return event_id, data
 
 
+def release_by_speed(
+    waiting: deque[Any], sp: SpeedSeries | None, cfg: Any,
+    release: Callable[[Any], list[Event]], push_speed: Callable[[float, float], list[Event]],
+) -> list[Event]:  # fmt: skip
+    """Final ego speed samples merged in time order with the items ``waiting`` (frames, fixes;
+    each ``(clock_t, ...)``): those recorded before a sample are ``release``d first, then the
+    sample is pushed - analyze's streaming merge, shared by the replay and the live rules."""
+    out: list[Event] = []
+    stream = None if sp is None else road.speed_stream(sp, cfg)
+    if stream is None:
+        return out
+    for clock_t, raw_t, v in zip(stream.clock_t_s.tolist(), stream.t_s.tolist(), stream.values[:, 0].tolist(), strict=True):
+        while waiting and waiting[0][0] < clock_t:
+            out += release(waiting.popleft())
+        out += push_speed(raw_t, v)
+    return out
+
+
+def release_all(waiting: deque[Any], release: Callable[[Any], list[Event]]) -> list[Event]:
+    """At the end: every item still waiting, in order."""
+    out: list[Event] = []
+    while waiting:
+        out += release(waiting.popleft())
+    return out
+
+
 class RoadStream:
     """The road camera's (or forward radar's) rules as on the device: each frame waits until the
     ego speed at its time is final (the streaming motion's ``take_final_speed``), then frames and
@@ -408,17 +434,8 @@ class RoadStream:
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
         """Final ego speed samples: release the frames before each, in time order."""
-        out: list[Event] = []
-        if sp is None:
-            return out
-        stream = self.road.speed_stream(sp, self.cfg)
-        if stream is None:
-            return out
-        for clock_t, raw_t, v in zip(stream.clock_t_s.tolist(), stream.t_s.tolist(), stream.values[:, 0].tolist(), strict=True):
-            while self.waiting and self.waiting[0][0] < clock_t:
-                out += self._frame(self.waiting.popleft())
-            out += self.stream.push_speed(raw_t, v)
-        if self.lanes is not None:
+        out = release_by_speed(self.waiting, sp, self.cfg, self._frame, self.stream.push_speed)
+        if self.lanes is not None and sp is not None:
             out += self.lanes.push_speed(sp.t_s, sp.speed_mps)
         return out
 
@@ -428,9 +445,7 @@ class RoadStream:
 
     def finish(self) -> list[Event]:
         self.arrive(math.inf)
-        out: list[Event] = []
-        while self.waiting:
-            out += self._frame(self.waiting.popleft())
+        out = release_all(self.waiting, self._frame)
         out += self.stream.finish()
         if self.lanes is not None:
             self._drain_lanes()
@@ -472,23 +487,14 @@ class SpeedingStream:
         return None if limits is None else SpeedingStream(recording, config, limits, ports)
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
-        out: list[Event] = []
-        stream = None if sp is None else self.road.speed_stream(sp, self.cfg)
-        if stream is None:
-            return out
-        for clock_t, raw_t, v in zip(stream.clock_t_s.tolist(), stream.t_s.tolist(), stream.values[:, 0].tolist(), strict=True):
-            while self.fixes and self.fixes[0][0] < clock_t:
-                _, rt, lat, lon = self.fixes.popleft()
-                out += self.stream.push_gps(rt, lat, lon)
-            out += self.stream.push_speed(raw_t, v)
-        return out
+        return release_by_speed(self.fixes, sp, self.cfg, self._fix, self.stream.push_speed)
+
+    def _fix(self, item: tuple[float, float, float, float]) -> list[Event]:
+        _, rt, lat, lon = item
+        return self.stream.push_gps(rt, lat, lon)
 
     def finish(self) -> list[Event]:
-        out: list[Event] = []
-        while self.fixes:
-            _, rt, lat, lon = self.fixes.popleft()
-            out += self.stream.push_gps(rt, lat, lon)
-        return out + self.stream.finish()
+        return release_all(self.fixes, self._fix) + self.stream.finish()
 
 
 def _fuse_lanes(events: list[Event], road: RoadStream | None) -> list[Event]:

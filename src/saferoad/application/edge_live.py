@@ -51,6 +51,8 @@ from saferoad.application.edge import (
     SpeedingStream,
     _with_clip_window,
     cpu_seconds,
+    release_all,
+    release_by_speed,
     trip_body,
     trip_head_body,
     trip_id_for,
@@ -406,23 +408,14 @@ class LiveRoad:
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
         """Final ego speed samples: release the frames before each, in time order."""
-        out: list[Event] = []
-        stream = None if sp is None else road.speed_stream(sp, self.cfg)
-        if stream is None:
-            return out
-        for clock_t, raw_t, v in zip(stream.clock_t_s.tolist(), stream.t_s.tolist(), stream.values[:, 0].tolist(), strict=True):
-            while self.waiting and self.waiting[0][0] < clock_t:
-                t, idx, objs = self.waiting.popleft()
-                out += self.stream.push_frame(t, idx, objs)
-            out += self.stream.push_speed(raw_t, v)
-        return out
+        return release_by_speed(self.waiting, sp, self.cfg, self._frame, self.stream.push_speed)
+
+    def _frame(self, item: tuple[float, int, tuple[Any, ...]]) -> list[Event]:
+        t, idx, objs = item
+        return self.stream.push_frame(t, idx, objs)
 
     def finish(self) -> list[Event]:
-        out: list[Event] = []
-        while self.waiting:
-            t, idx, objs = self.waiting.popleft()
-            out += self.stream.push_frame(t, idx, objs)
-        return out + self.stream.finish()
+        return release_all(self.waiting, self._frame) + self.stream.finish()
 
 
 class LiveLanes:
