@@ -329,6 +329,11 @@ class ClipCutter:
         return event_id, data
 
 
+def lane_figures(ln: StreamingLanes) -> dict[str, int]:
+    """The lane stream's figures for the report (replay and live alike)."""
+    return {"frames": ln.observations, "both_lines_seen": ln.both_lines_seen, "max_held": ln.max_observations}
+
+
 def release_by_speed(
     waiting: deque[Any], sp: SpeedSeries | None, cfg: Any,
     release: Callable[[Any], list[Event]], push_speed: Callable[[float, float], list[Event]],
@@ -660,12 +665,7 @@ class EdgeRecorder:
             newest = min(b, t_last)
             self._announce_early(report, motion.take_provisional(), newest, arrived)
             self._deliver(report, _fuse_lanes(new, road), newest, arrived)
-            if self._early and self._early[0].end_s < newest - ecfg.motion_window_s:
-                # an early alert whose event left the window without becoming final: retracted
-                # (bounded state: the list never holds more than a window's events)
-                kept = [e for e in self._early if e.end_s >= newest - ecfg.motion_window_s]
-                report.early_retracted += len(self._early) - len(kept)
-                self._early = kept
+            self._retract_early(report, newest - ecfg.motion_window_s)
             final_speed = motion.take_final_speed()
             odo.add(final_speed)
             if road is not None:
@@ -707,8 +707,7 @@ class EdgeRecorder:
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
             report.max_waiting_frames = road.max_waiting
             if road.lanes is not None:
-                ln = road.lanes
-                report.lanes = {"frames": ln.observations, "both_lines_seen": ln.both_lines_seen, "max_held": ln.max_observations}
+                report.lanes = lane_figures(road.lanes)
         if speeding is not None:
             evs = speeding.speed(final_speed) + speeding.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
@@ -823,6 +822,14 @@ class EdgeRecorder:
                 continue
             if self.debouncer.should_alert(ev):
                 self._announce(report, Alert(ev, event_id, report.trip_id, self._device_id, completed_s), arrived)
+
+    def _retract_early(self, report: EdgeReport, before_s: float) -> None:
+        """An early alert whose event ended before ``before_s`` (it left the window) without
+        becoming final: retracted (bounded state: the list never holds more than a window's)."""
+        if self._early and self._early[0].end_s < before_s:
+            kept = [e for e in self._early if e.end_s >= before_s]
+            report.early_retracted += len(self._early) - len(kept)
+            self._early = kept
 
     def _announce_early(self, report: EdgeReport, events: list[Event], completed_s: float, arrived: float) -> None:
         """Provisional motion events: an alert now, the event itself when final."""

@@ -51,6 +51,7 @@ from saferoad.application.edge import (
     SpeedingStream,
     _with_clip_window,
     cpu_seconds,
+    lane_figures,
     release_all,
     release_by_speed,
     trip_body,
@@ -450,8 +451,7 @@ class LiveLanes:
         return fuse_lane_changes(events, self.stream.lane_changes(), self.stream.params)
 
     def figures(self) -> dict[str, int]:
-        ln = self.stream
-        return {"frames": ln.observations, "both_lines_seen": ln.both_lines_seen, "max_held": ln.max_observations}
+        return lane_figures(self.stream)
 
 
 def _after(series: Any, last_t: float) -> Any:
@@ -574,10 +574,7 @@ class LiveRecorder(EdgeRecorder):
             new = motion.push(imu_c, gps_c, None)
             self._announce_early(report, motion.take_provisional(), newest, arrived)
             self._deliver(report, new if lanes is None else lanes.fuse(new), newest, arrived)
-            if self._early and self._early[0].end_s < newest - ecfg.motion_window_s:
-                kept = [e for e in self._early if e.end_s >= newest - ecfg.motion_window_s]
-                report.early_retracted += len(self._early) - len(kept)
-                self._early = kept
+            self._retract_early(report, newest - ecfg.motion_window_s)
             final_speed = motion.take_final_speed()
             odo.add(final_speed)
             if road is not None and cam is not None:
