@@ -105,6 +105,19 @@ def _send_gps(gps: GpsSeries, t0_utc: Any, master: int, t_wall0: float, stop: th
                                      float(gps.speed_mps[k]), float(gps.course_deg[k]), float(gps.alt_m[k])))  # fmt: skip
 
 
+def _live_config(common: list[str], rec: Any, rec_dir: Path) -> tuple[SaferoadConfig, int, int, int]:
+    """The live recorder's settings for a simulated drive: its video as the camera (640x360 at
+    10 fps), IMU on a free UDP port, GPS on a new pty: (config, IMU port, pty master, slave)."""
+    imu_port = _free_udp_port()
+    master, slave = os.openpty()
+    cfg = load_config(None, parse_assignments([
+        *common, f"edge.camera={rec.video}", "edge.camera_width=640", "edge.camera_height=360", "edge.camera_fps=10",
+        f"edge.imu_udp=127.0.0.1:{imu_port}", f"edge.gps_serial={os.ttyname(slave)}",
+        f"edge.device_meta={rec_dir / 'meta.toml'}", "edge.status_interval_s=1",
+    ]))  # fmt: skip
+    return cfg, imu_port, master, slave
+
+
 def _drive_live(live: Any, rec: Any, imu_port: int, master: int, slave: int) -> tuple[Any, float]:
     """Play the recording's IMU (UDP) and GPS (NMEA on the pty) to the live recorder from the
     camera's first frame, run it for the drive and close it: (report, that frame's wall time).
@@ -149,13 +162,7 @@ def test_live_sensors_and_camera_give_analyzes_events(tmp_path: Path) -> None:
     assert {e.type.value for e in batch} == {"harsh_braking", "forward_collision_warning"}
     assert rec.imu is not None and rec.gps is not None and rec.video is not None and rec.meta.start_utc is not None
 
-    imu_port = _free_udp_port()
-    master, slave = os.openpty()
-    cfg: SaferoadConfig = load_config(None, parse_assignments([
-        *common, f"edge.camera={rec.video}", "edge.camera_width=640", "edge.camera_height=360", "edge.camera_fps=10",
-        f"edge.imu_udp=127.0.0.1:{imu_port}", f"edge.gps_serial={os.ttyname(slave)}",
-        f"edge.device_meta={rec_dir / 'meta.toml'}", "edge.status_interval_s=1",
-    ]))  # fmt: skip
+    cfg, imu_port, master, slave = _live_config(common, rec, rec_dir)
     alerts: list[Alert] = []
     statuses: list[dict[str, Any]] = []
 

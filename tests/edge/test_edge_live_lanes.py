@@ -7,18 +7,17 @@ the completing frame and confirmed by the final departure."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import CallbackSink
-from saferoad.config import SaferoadConfig, load_config, parse_assignments
+from saferoad.config import load_config, parse_assignments
 from saferoad.domain.alerts import Alert
 from saferoad.domain.types import EventType
 from saferoad.entrypoints.edge_live import build_live_recorder
 from saferoad.entrypoints.wiring import analyze_recording, simulate
 
-from .test_edge_live import _drive_live, _free_udp_port
+from .test_edge_live import _drive_live, _live_config
 
 
 def test_live_camera_gives_analyzes_lane_departure(tmp_path: Path) -> None:
@@ -32,13 +31,7 @@ def test_live_camera_gives_analyzes_lane_departure(tmp_path: Path) -> None:
                 if e.type is EventType.LANE_DEPARTURE]  # fmt: skip
     assert rec.imu is not None and rec.gps is not None and rec.video is not None and rec.meta.start_utc is not None
 
-    imu_port = _free_udp_port()
-    master, slave = os.openpty()
-    cfg: SaferoadConfig = load_config(None, parse_assignments([
-        *common, f"edge.camera={rec.video}", "edge.camera_width=640", "edge.camera_height=360", "edge.camera_fps=10",
-        f"edge.imu_udp=127.0.0.1:{imu_port}", f"edge.gps_serial={os.ttyname(slave)}",
-        f"edge.device_meta={rec_dir / 'meta.toml'}", "edge.status_interval_s=1",
-    ]))  # fmt: skip
+    cfg, imu_port, master, slave = _live_config(common, rec, rec_dir)
     alerts: list[Alert] = []
     live = build_live_recorder(cfg, sinks=[CallbackSink(alerts.append)], spool=None, status_path=None)
     assert live.camera is not None and live.camera.lane_detector is not None
