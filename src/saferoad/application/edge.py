@@ -329,6 +329,12 @@ class ClipCutter:
         return event_id, data
 
 
+def lane_stream(config: SaferoadConfig) -> StreamingLanes:
+    """The windowed lane-departure stream with the motion window's timing (replay and live)."""
+    e = config.edge
+    return StreamingLanes(lane_params(config.lanes), e.motion_window_s, e.motion_guard_s, e.motion_hop_s)
+
+
 def lane_figures(ln: StreamingLanes) -> dict[str, int]:
     """The lane stream's figures for the report (replay and live alike)."""
     return {"frames": ln.observations, "both_lines_seen": ln.both_lines_seen, "max_held": ln.max_observations}
@@ -396,8 +402,7 @@ class RoadStream:
         if self.feed is not None and self.feed.lane_detector is not None:
             # lane markings (video only): each frame's observation goes to the windowed stream
             # as it arrives; the feed's own list is drained, so nothing grows with the drive
-            e = config.edge
-            self.lanes = StreamingLanes(lane_params(config.lanes), e.motion_window_s, e.motion_guard_s, e.motion_hop_s)
+            self.lanes = lane_stream(config)
         self.new_lanes: list[LaneObservation] = []
         """Lane observations arrived since the recorder last took them (for the fast alerts)."""
         self.waiting: deque[Any] = deque()

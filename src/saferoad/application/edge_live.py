@@ -52,6 +52,7 @@ from saferoad.application.edge import (
     _with_clip_window,
     cpu_seconds,
     lane_figures,
+    lane_stream,
     release_all,
     release_by_speed,
     trip_body,
@@ -64,13 +65,11 @@ from saferoad.application.perception import run_perception
 from saferoad.application.stages import road
 from saferoad.application.stages._camera import with_lamp_colours
 from saferoad.application.stages.motion import params_from_config
-from saferoad.application.stages.road_lanes import lane_params
 from saferoad.config import SaferoadConfig
 from saferoad.domain.frame_clock import FrameClock
 from saferoad.domain.frame_geometry import HorizonEstimator
 from saferoad.domain.geometry import CameraModel
 from saferoad.domain.lanes import LaneObservation, fuse_lane_changes
-from saferoad.domain.lanes.streaming import StreamingLanes
 from saferoad.domain.motion.streaming import StreamingMotion, StreamParams
 from saferoad.domain.recording import Recording, RecordingMeta
 from saferoad.domain.road_events import StreamingRoad
@@ -427,7 +426,7 @@ class LiveLanes:
 
     def __init__(self, config: SaferoadConfig) -> None:
         e = config.edge
-        self.stream = StreamingLanes(lane_params(config.lanes), e.motion_window_s, e.motion_guard_s, e.motion_hop_s)
+        self.stream = lane_stream(config)
         self.fast = FastLaneAlerts(self.stream.params, horizon_s=e.motion_window_s)
         self.last_t = -math.inf
 
