@@ -382,7 +382,6 @@ class RoadStream:
 
         rcfg = config.road_events
         ctx = AnalysisContext(recording, config, ports=ports)
-        self.road = road
         self.cfg = rcfg
         self.feed: Any = None
         frames: Iterator[Any]
@@ -475,7 +474,6 @@ class SpeedingStream:
     ) -> None:
 
         rcfg = config.road_events
-        self.road = road
         self.cfg = rcfg
         gps = road.gps_stream(AnalysisContext(recording, config, ports=ports), rcfg) if limits.zones else None
         self.fixes: deque[tuple[float, float, float, float]] = deque()
