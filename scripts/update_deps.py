@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,9 +95,16 @@ def render_report(
         out += ["", "## Checks", ""]
         for name, res in results.items():
             ok = res.get("returncode") == 0
-            out.append(f"- {name}: {'passed' if ok else 'FAILED'} (exit {res.get('returncode')})")
+            line = f"- {name}: {'passed' if ok else 'FAILED'} (exit {res.get('returncode')})"
+            if res.get("summary"):
+                line += f": {res['summary']}"
+            if res.get("seconds") is not None:
+                line += f", {res['seconds']} s"
+            out.append(line)
             for test in res.get("failed", []) or []:  # type: ignore[union-attr]
                 out.append(f"  - {test}")
+            for skip in res.get("skipped", []) or []:  # type: ignore[union-attr]
+                out.append(f"  - skipped: {skip}")
         failed = [n for n, r in results.items() if r.get("returncode") != 0]
         out += [
             "",
@@ -109,6 +118,17 @@ def failed_tests(pytest_output: str) -> list[str]:
     return sorted(set(re.findall(r"^(?:FAILED|ERROR) (\S+)", pytest_output, re.M)))
 
 
+def pytest_summary(pytest_output: str) -> str:
+    """pytest's last line without the '=' rule, e.g. '41 passed, 2 skipped in 80.1s'."""
+    lines = [ln.strip(" =") for ln in pytest_output.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def skipped_tests(pytest_output: str) -> list[str]:
+    """The 'SKIPPED [n] file:line: reason' lines of pytest's -ra summary, without the prefix."""
+    return re.findall(r"^SKIPPED \[\d+\] (.+)$", pytest_output, re.M)
+
+
 def snapshot_test_files(root: Path) -> list[str]:
     files = []
     for snaps in sorted((root / "tests").rglob("__snapshots__")):
@@ -119,9 +139,20 @@ def snapshot_test_files(root: Path) -> list[str]:
     return files
 
 
-def _sh(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _sh(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     print("+", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def check_env() -> dict[str, str]:
+    """The environment the checks run in. The work copy is not beside ../shared, so the real
+    material's path is passed on as an absolute SAFEROAD_SHARED (this checkout's, as
+    tests/conftest.py finds it); CI=true makes a test that lacks the material (or Chromium) fail
+    instead of skipping, so a snapshot test cannot pass by not running."""
+    shared = os.environ.get("SAFEROAD_SHARED") or str(ROOT.parent / "shared")
+    return {**os.environ, "SAFEROAD_SHARED": str(Path(shared).resolve()), "CI": "true"}
 
 
 def run(work: Path, out: Path) -> int:
@@ -161,6 +192,7 @@ def run(work: Path, out: Path) -> int:
             return 2
     new = parse_lock((work / "requirements.lock").read_text(), "requirements.lock (updated)")
     results: dict[str, dict[str, object]] = {}
+    env = check_env()
     for name, cmd in [
         ("ruff", [".venv/bin/ruff", "check", "src", "tests", "benchmarks"]),
         ("mypy", [".venv/bin/mypy", "src"]),
@@ -169,8 +201,17 @@ def run(work: Path, out: Path) -> int:
             [".venv/bin/pytest", "-q", "-p", "no:cacheprovider", *snapshot_test_files(work)],
         ),
     ]:
-        res = _sh(cmd, work)
-        results[name] = {"returncode": res.returncode, "failed": failed_tests(res.stdout)}
+        start = time.monotonic()
+        res = _sh(cmd, work, env)
+        results[name] = {
+            "returncode": res.returncode,
+            "seconds": round(time.monotonic() - start, 1),
+            "failed": failed_tests(res.stdout),
+        }
+        if name == "snapshot tests":
+            results[name]["summary"] = pytest_summary(res.stdout)
+            results[name]["skipped"] = skipped_tests(res.stdout)
+        (work / f"update-{name.replace(' ', '-')}.log").write_text(res.stdout + res.stderr)
     out.write_text(render_report(diff_locks(old, new), results))
     (work / "update-results.json").write_text(json.dumps(results, indent=2))
     print(f"report: {out}\nwork copy (with the updated requirements.lock): {work}")

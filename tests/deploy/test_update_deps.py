@@ -134,3 +134,44 @@ def test_report_command(tmp_path: Path) -> None:
         check=True,
     )
     assert "| numpy | 1.26.4 | 2.1.0 | major |" in run.stdout and "all checks green" in run.stdout
+
+
+def test_pytest_summary_and_skips_are_read_and_reported() -> None:
+    m = _mod()
+    out = (
+        "....s.\n"
+        "SKIPPED [1] tests/motion/test_real_drives.py:30: shared material not found at /x\n"
+        "=== 5 passed, 1 skipped in 3.21s ===\n"
+    )
+    assert m.pytest_summary(out) == "5 passed, 1 skipped in 3.21s"
+    assert m.skipped_tests(out) == [
+        "tests/motion/test_real_drives.py:30: shared material not found at /x"
+    ]
+    text = m.render_report(
+        [],
+        {
+            "snapshot tests": {
+                "returncode": 0,
+                "seconds": 3.5,
+                "failed": [],
+                "summary": m.pytest_summary(out),
+                "skipped": m.skipped_tests(out),
+            }
+        },
+    )
+    assert "- snapshot tests: passed (exit 0): 5 passed, 1 skipped in 3.21s, 3.5 s" in text
+    assert "  - skipped: tests/motion/test_real_drives.py:30: shared material" in text
+
+
+def test_checks_see_the_shared_material_and_fail_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The work copy (.update/work) is not beside ../shared: the checks get its absolute path,
+    and CI=true so that a test missing it fails instead of skipping (tests/conftest.py)."""
+    m = _mod()
+    monkeypatch.delenv("SAFEROAD_SHARED", raising=False)
+    env = m.check_env()
+    assert env["SAFEROAD_SHARED"] == str((ROOT.parent / "shared").resolve())
+    assert Path(env["SAFEROAD_SHARED"]).is_absolute() and env["CI"] == "true"
+    monkeypatch.setenv("SAFEROAD_SHARED", "../elsewhere")
+    assert m.check_env()["SAFEROAD_SHARED"] == str(Path("../elsewhere").resolve())
