@@ -8,8 +8,8 @@ Helm and kustomize are not installable offline here, so this plays `helm templat
 manifests built from a handful of values (namespace, image tag, replicas, HPA range). The
 evaluation RayJob is deploy/rayjob-evaluate.yaml with the overlay's image and namespace.
 The rendered files are checked in; tests/deploy/test_k8s.py re-renders and validates them
-against the bundled Kubernetes schemas (kubernetes-validate) and the RayJob schema in
-deploy/k8s/schemas/. See docs/deploy.md.
+against the bundled Kubernetes schemas (kubernetes-validate) and KubeRay's RayJob CRD
+(deploy/schemas/kuberay/). See docs/deploy.md.
 """
 
 from __future__ import annotations
