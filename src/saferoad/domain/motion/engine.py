@@ -230,7 +230,13 @@ def run_engine(
     elif can is not None and len(can) > 1:
         ref = _on_grid(u.t_s, can.t_s, can.speed_mps)
     if ref is not None:
-        ref = lowpass(np.nan_to_num(ref, nan=float(np.nanmedian(ref)) if np.isfinite(ref).any() else 0.0), min(params.lowpass_hz, 0.5), hz)
+        # Before the first and after the last fix the speed is unknown: hold the nearest fix,
+        # inventing no speed change. (Filling with the drive's median made a step there, which
+        # the source high-pass restoration below read as a push: a 1.07 g "harsh acceleration"
+        # of a car standing still in the last second of a 1 Hz GPS phone drive, issue 15.)
+        known = np.isfinite(ref)
+        ref = np.interp(u.t_s, u.t_s[known], ref[known]) if known.any() else np.zeros_like(u.t_s)
+        ref = lowpass(ref, min(params.lowpass_hz, 0.5), hz)
 
     frame: VehicleFrame | None
     if params.mounting is not None:

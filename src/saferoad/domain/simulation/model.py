@@ -50,6 +50,14 @@ class ImuModel:
     """Mounting: the device's axes rotated from the vehicle's by these Euler angles."""
     write_mounting: bool = True
     """Write the mounting rotation into meta.toml (else the engine must find it)."""
+    gyroscope: bool = True
+    """Record the gyroscope (false: an accelerometer-only device, as many phone logs are)."""
+    gravity_highpass_tau_s: float = 0.0
+    """0: the accelerometer reports specific force, gravity included. Above 0: gravity removed
+    as a phone's sensor fusion removes it, by a first-order high-pass of this time constant on
+    every axis (its gravity estimate follows the accelerometer slowly, so a sustained push is
+    partly taken for a tilt: the driverBehaviorDataset's ~1 s, docs/events.md); meta.toml then
+    declares ``gravity_removed`` and ``highpass_tau_s``."""
 
     def rotation(self) -> FloatArray:
         """Device-to-vehicle rotation ``R`` (``v = R @ d``)."""

@@ -82,6 +82,9 @@ SENSOR_PARAMS: tuple[Param, ...] = (
             "pitch_deg": ("°", "Device mounting pitch relative to the vehicle."),
             "yaw_deg": ("°", "Device mounting yaw relative to the vehicle."),
             "write_mounting": ("", "Write the mounting rotation into meta.toml (false: the engine must find it)."),
+            "gyroscope": ("", "Record the gyroscope (false: no gx/gy/gz columns, as on many phones)."),
+            "gravity_highpass_tau_s": ("s", "0: gravity included; > 0: gravity removed by a phone's fusion, "
+                                            "a first-order high-pass of this time constant (declared in meta.toml)."),
         },
     ),
     *_group_params(
@@ -173,6 +176,11 @@ def _sensors(p: Params) -> tuple[ImuModel, GpsModel, CameraSim, CabinModel]:
         gps = replace(gps, dropouts=((p.f("gps.dropout_start_s"), p.f("gps.dropout_s")),))
     if imu.rate_hz <= 0 or gps.rate_hz <= 0 or cam.fps <= 0 or cab.fps <= 0:
         raise ValueError("sensor rates (imu.rate_hz, gps.rate_hz, camera.fps, cabin.fps) must be positive")
+    if not 0.0 <= imu.gravity_highpass_tau_s <= 60.0:
+        raise ValueError(
+            f"imu.gravity_highpass_tau_s={imu.gravity_highpass_tau_s}: 0 (gravity included) or a time constant "
+            "in (0, 60] s (what meta.toml's highpass_tau_s accepts)"
+        )
     if cam.width < 16 or cam.height < 16 or cam.width % 2 or cam.height % 2 or not 10 <= cam.hfov_deg < 170:
         raise ValueError("camera: width and height must be even and ≥ 16 px, hfov_deg in [10, 170)")
     return imu, gps, cam, cab

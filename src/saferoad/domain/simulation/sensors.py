@@ -35,21 +35,44 @@ def _rotate_rows(v: FloatArray, r: FloatArray) -> FloatArray:
     return out
 
 
+def sensor_highpass(x: FloatArray, tau_s: float, hz: float) -> FloatArray:
+    """A first-order (RC) high-pass along axis 0, sample by sample as a sensor's fusion runs it:
+    ``y[n] = a (y[n-1] + x[n] - x[n-1])``, ``a = τ / (τ + 1/hz)`` (the model docs/events.md
+    uses for the driverBehaviorDataset), started at rest on the first sample (the fusion's
+    gravity estimate begins at the first reading, so the output starts at 0, not at ``a·g``)."""
+    a = tau_s / (tau_s + 1.0 / hz)
+    out: FloatArray = lfilter([a, -a], [1.0, -a], x - x[:1], axis=0)
+    return out
+
+
 def simulate_imu(sc: Scenario, model: ImuModel, rng: np.random.Generator) -> ImuSeries:
     """Specific force (gravity included, z up at rest) and angular rate in device axes:
-    ``d = Rᵀ v`` for the mounting ``R`` plus a constant bias and white noise per axis."""
+    ``d = Rᵀ v`` for the mounting ``R`` plus a constant bias and white noise per axis.
+
+    ``model.gravity_highpass_tau_s > 0``: gravity removed by a phone's fusion, modelled as
+    :func:`sensor_highpass` of the whole measured signal (gravity, bias and noise: the fusion
+    sees only the raw accelerometer), declared on the series; ``model.gyroscope`` false: no
+    gyroscope (its noise is then not drawn)."""
     t = sample_times(sc.duration_s, model.rate_hz)
     e = sc.ego
     acc_v = np.column_stack(
         [np.interp(t, e.t, e.a_long), np.interp(t, e.t, e.a_lat), np.full_like(t, G)]
     )
-    gyro_v = np.column_stack([np.zeros_like(t), np.zeros_like(t), np.interp(t, e.t, e.yaw_rate)])
     r = model.rotation()
     acc_bias = rng.normal(0.0, model.acc_bias_mps2, 3)
-    gyro_bias = rng.normal(0.0, model.gyro_bias_rps, 3)
+    gyro_bias = rng.normal(0.0, model.gyro_bias_rps, 3) if model.gyroscope else None
     # row-wise d = Rᵀ v, as three scaled columns (no BLAS threads for a 3x3 product)
     acc = _rotate_rows(acc_v, r) + acc_bias + rng.normal(0.0, model.acc_noise_mps2, (t.shape[0], 3))
-    gyro = _rotate_rows(gyro_v, r) + gyro_bias + rng.normal(0.0, model.gyro_noise_rps, (t.shape[0], 3))
+    gyro = None
+    if gyro_bias is not None:
+        gyro_v = np.column_stack([np.zeros_like(t), np.zeros_like(t), np.interp(t, e.t, e.yaw_rate)])
+        gyro = _rotate_rows(gyro_v, r) + gyro_bias + rng.normal(0.0, model.gyro_noise_rps, (t.shape[0], 3))
+    tau = model.gravity_highpass_tau_s
+    if tau > 0:
+        return ImuSeries(
+            t, sensor_highpass(acc, tau, model.rate_hz), gyro, frame="device",
+            gravity_removed=True, horizontal_highpass_tau_s=tau,
+        )  # fmt: skip
     return ImuSeries(t, acc, gyro, frame="device")
 
 
