@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from saferoad.domain.types import Frame
@@ -43,3 +44,17 @@ class LiveFrameSource(Protocol):
     def read(self, timeout_s: float = 1.0) -> Frame | None: ...
 
     def close(self) -> None: ...
+
+
+class VideoLoop(Protocol):
+    """The road camera's own video loop: its finished segments on disk, named by absolute time
+    (``adapters/video/loop_video.VideoLoopFolder``). Live clips are cut from it."""
+
+    def covered_until(self) -> float | None:
+        """Wall time (epoch s) where the newest finished segment ends (None: none yet)."""
+        ...
+
+    def video_for(self, start: float, end: float, work_dir: Path) -> tuple[Path, float] | None:
+        """One playable file (in ``work_dir``) holding the finished video that overlaps
+        ``start`` .. ``end`` (epoch s), and the wall time of its first frame; None: no video."""
+        ...

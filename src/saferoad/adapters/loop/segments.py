@@ -19,7 +19,9 @@ from saferoad.adapters.spool.sqlite import write_durably
 from saferoad.domain.retention import RetentionPlan, Segment, plan_retention
 from saferoad.domain.types import GpsSeries, ImuSeries, SpeedSeries
 
-NAME = re.compile(r"^seg_(\d+)_(\d+)\.npz$")
+NAME = re.compile(r"^(?:seg_(\d+)_(\d+)\.npz|vid_(\d+)_(\d+)_r\d+\.ts)$")
+"""The sensor segments this store writes and the road camera's video segments
+(``adapters/video/loop_video``) beside them: one retention for both."""
 
 
 class LoopStore:
@@ -42,7 +44,12 @@ class LoopStore:
         for p in self.folder.iterdir():
             m = NAME.match(p.name)
             if m:
-                out.append(Segment(p.name, int(m.group(1)) / 1e3, int(m.group(2)) / 1e3, p.stat().st_size))
+                a, b = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+                try:
+                    size = p.stat().st_size
+                except FileNotFoundError:
+                    continue  # (the video loop renames as it goes)
+                out.append(Segment(p.name, int(a) / 1e3, int(b) / 1e3, size))
         return sorted(out, key=lambda s: (s.start_s, s.name))
 
     def push(self, t_end: float, imu: ImuSeries | None, gps: GpsSeries | None, can: SpeedSeries | None) -> bool:

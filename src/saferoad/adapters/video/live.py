@@ -7,6 +7,11 @@ are read by a thread into a ring that never blocks the reader - when the consume
 falls behind, the oldest frame is dropped and counted, so memory stays flat however slow the
 consumer is - and a watchdog restarts the child when no frame arrived for ``stall_s`` or it
 exited. Every gap (last frame before the failure to first frame after the restart) is recorded.
+
+With ``loop_video`` the same ffmpeg process also writes the camera's video loop (MPEG-TS
+segments, ``adapters/video/loop_video.py``): encoded from the very frames decoded here, or the
+source's H.264 packets copied; each run's segments are moved into the loop folder as they finish,
+the unfinished one when the run ends (and, after a kill -9 of the recorder, at the next start).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import cast
 
 import numpy as np
 
+from saferoad.adapters.video.loop_video import LoopRun, LoopVideoSpec, recover_runs
 from saferoad.domain.types import Frame
 
 LIVE_PREFIXES = ("/dev/", "rtsp://", "http")
@@ -61,6 +67,7 @@ class FfmpegFrameSource:
         ffmpeg: str = "ffmpeg",
         loop_file: bool = False,
         fps: float | None = None,
+        loop_video: LoopVideoSpec | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"camera size {width}x{height}: must be positive and even")
@@ -72,6 +79,11 @@ class FfmpegFrameSource:
         self.loop_file = loop_file
         self.fps = fps
         """Resample the stream to this rate (ffmpeg's fps filter); None: as it comes."""
+        self.loop_video = loop_video
+        """Also write the video loop's segments (None: decode only)."""
+        self.loop_segments = 0
+        """Video loop segments finished and moved into the loop folder."""
+        self._run: LoopRun | None = None
         self.stats = SourceStats()
         self._ring: deque[Frame] = deque(maxlen=ring)
         self._cond = threading.Condition()
@@ -81,6 +93,8 @@ class FfmpegFrameSource:
         self._last_frame = -math.inf
         self._gap_from: float | None = None
         self._index = 0
+        if loop_video is not None:
+            self.loop_segments += recover_runs(loop_video)  # a previous recorder's, killed
         self._start()
         self._watchdog = threading.Thread(target=self._watch, name="camera-watchdog", daemon=True)
         self._watchdog.start()
@@ -117,8 +131,15 @@ class FfmpegFrameSource:
 
     def close(self) -> None:
         self._stop.set()
-        self._kill()
         self._watchdog.join(timeout=5)
+        # the video loop's last segment is finished by ffmpeg itself on SIGTERM (a kill would cut it)
+        self._kill(graceful=self.loop_video is not None)
+        self._end_run()
+
+    def _end_run(self) -> None:
+        run, self._run = self._run, None
+        if run is not None:
+            self.loop_segments += run.finish()
 
     # -- decoder ----------------------------------------------------------------------------
 
@@ -133,19 +154,28 @@ class FfmpegFrameSource:
         elif self.url.startswith("rtsp://"):
             cmd += ["-rtsp_transport", "tcp"]
         vf = f"scale={self.width}:{self.height}" if self.fps is None else f"fps={self.fps},scale={self.width}:{self.height}"
-        cmd += ["-i", self.url, "-an", "-vf", vf,
-                "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]  # fmt: skip
-        return cmd
+        raw = ["-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+        lv, run = self.loop_video, self._run
+        if lv is None or run is None:
+            return [*cmd, "-i", self.url, "-an", "-vf", vf, *raw]
+        rec = lv.output_args(run.dir, self.fps)
+        if lv.codec == "copy":  # the source's packets; the frames decoded beside them
+            return [*cmd, "-i", self.url, "-map", "0:v:0", "-vf", vf, *raw, "-map", "0:v:0", *rec]
+        # the very frames inference gets, encoded: one filter chain split in two
+        graph = f"[0:v:0]{vf},split=2[raw][rec]"
+        return [*cmd, "-i", self.url, "-filter_complex", graph, "-map", "[raw]", *raw, "-map", "[rec]", *rec]
 
     def _start(self) -> None:
+        if self.loop_video is not None:
+            self._run = LoopRun(self.loop_video, self.fps)
         self._proc = subprocess.Popen(self._cmd(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-        threading.Thread(target=self._read, args=(self._proc,), name="camera-reader", daemon=True).start()
+        threading.Thread(target=self._read, args=(self._proc, self._run), name="camera-reader", daemon=True).start()
 
-    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+    def _read(self, proc: subprocess.Popen[bytes], run: LoopRun | None) -> None:
         size = self.width * self.height * 3
         assert proc.stdout is not None
         stdout = cast(io.RawIOBase, proc.stdout)  # bufsize=0: the pipe's raw file
-        while not self._stop.is_set():
+        while not self._stop.is_set() or (run is not None and proc.poll() is None):
             buf = bytearray(size)  # a fresh one per frame: the image below is a view of it
             view, got = memoryview(buf), 0
             while got < size:
@@ -154,6 +184,10 @@ class FfmpegFrameSource:
                     return  # the decoder exited: the watchdog restarts it
                 got += n
             now = time.monotonic()
+            if run is not None:
+                run.frame(now)
+            if self._stop.is_set():
+                continue  # closing: drained so that ffmpeg can finish the video loop's segment
             image = np.frombuffer(buf, dtype=np.uint8).reshape(self.height, self.width, 3)
             with self._cond:
                 if self._gap_from is not None:
@@ -167,15 +201,24 @@ class FfmpegFrameSource:
                 self._last_frame = now
                 self._cond.notify()
 
-    def _kill(self) -> None:
+    def _kill(self, graceful: bool = False) -> None:
         proc = self._proc
         if proc is not None and proc.poll() is None:
+            if graceful:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=3)
+                    return
+                except subprocess.TimeoutExpired:
+                    pass
             proc.kill()
             proc.wait(timeout=5)
 
     def _watch(self) -> None:
         started = time.monotonic()
         while not self._stop.wait(0.1):
+            if self._run is not None:
+                self.loop_segments += self._run.collect()
             proc = self._proc
             now = time.monotonic()
             exited = proc is not None and proc.poll() is not None
@@ -195,6 +238,7 @@ class FfmpegFrameSource:
                 if self._gap_from is None:
                     self._gap_from = self._last_frame if math.isfinite(self._last_frame) else started
             self._kill()
+            self._end_run()
             self.stats.restarts += 1
             started = time.monotonic()
             self._start()

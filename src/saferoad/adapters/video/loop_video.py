@@ -1,0 +1,290 @@
+"""The road camera's own video loop, as dashcams record it: continuous MPEG-TS segments of
+``segment_s`` written by the camera's ffmpeg process beside its decoded frames, named by their
+absolute start and end (ms since the epoch) like the sensor segments, so one retention
+(``adapters/loop/segments.LoopStore``: oldest first within the budget, segments holding an event
+not yet uploaded locked) covers both.
+
+How ffmpeg writes them (its ``segment`` muxer, second output of the decoding process):
+
+* ``libx264`` (raw sources: V4L2, MJPEG over HTTP, a file): the very frames handed to inference
+  (same ``fps`` and ``scale`` filters, ``split``) encoded ``ultrafast`` at ``crf``, a key frame
+  every ``gop_s`` and one forced at each segment boundary, so segments are ``segment_s`` long;
+* ``copy`` (an H.264 stream, RTSP): the camera's packets as they come, no re-encoding; segments
+  are cut at the camera's own key frames (at or after ``segment_s``).
+
+Why MPEG-TS: it has no index to write at the end (an MP4 killed before its ``moov`` needs the
+NAL-scan repair), each segment carries SPS/PPS before its key frames (libx264 repeats them when the
+muxer asks for no global header; ``h264_mp4toannexb`` inserts them when copying), and with
+``flush_packets=1`` every packet reaches the file as it is muxed: a segment cut by a kill -9
+plays up to the cut. Byte-concatenated segments of one run are one continuous stream (their
+timestamps continue), which is how a clip spanning two segments is cut.
+
+Each decoder run writes into ``FOLDER/.recording/run_<ms>/`` (``part_NNNNN.ts`` and ffmpeg's
+``list.csv``: each finished segment with its start and end in stream time). Finished segments
+are fsynced and renamed into ``FOLDER/vid_<start>_<end>_r<run>.ts`` as they appear; stream time
+0 of a run is placed on the wall clock by the arrivals of its frames (the least-delayed arrival,
+:class:`~saferoad.domain.frame_clock.FrameClock`, as the recorder times the same frames), kept in
+``base.json``. A run that ended (decoder restarted, source closed, or the recorder killed: found
+at the next start) has its last, unfinished segment probed and renamed with the times of the
+frames it holds; one with no whole frame is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from saferoad.adapters.spool.sqlite import write_durably
+from saferoad.domain.frame_clock import FrameClock
+from saferoad.observability import get_logger
+
+log = get_logger("video.loop")
+
+VIDEO_NAME = re.compile(r"^vid_(\d{13})_(\d{13})_r(\d+)\.ts$")
+RECORDING = ".recording"
+CODECS = ("copy", "libx264")
+
+
+@dataclass(frozen=True, slots=True)
+class LoopVideoSpec:
+    """Where and how the camera's ffmpeg writes its video loop."""
+
+    folder: Path
+    segment_s: float
+    codec: str = "libx264"
+    """``libx264`` (encode the decoded frames) or ``copy`` (the source's H.264 packets)."""
+    crf: int = 23
+    gop_s: float = 1.0
+    """libx264: a key frame at least this often (a clip's seek decodes at most this much)."""
+
+    def __post_init__(self) -> None:
+        if self.codec not in CODECS:
+            raise ValueError(f"loop video codec {self.codec!r}: expected one of {', '.join(CODECS)}")
+        if not self.segment_s > 0 or not self.gop_s > 0:
+            raise ValueError("loop video: segment_s and gop_s must be > 0")
+
+    def output_args(self, run_dir: Path, fps: float | None) -> list[str]:
+        """ffmpeg's arguments for the segment output (after its ``-map``)."""
+        seg = f"{self.segment_s:g}"
+        if self.codec == "copy":
+            codec = ["-c:v", "copy"]
+        else:
+            gop = max(1, round(self.gop_s * (fps or 30.0)))
+            codec = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+                     "-g", str(gop), "-force_key_frames", f"expr:gte(t,n_forced*{seg})"]  # fmt: skip
+        return [
+            *codec, "-f", "segment", "-segment_time", seg, "-segment_format", "mpegts",
+            "-segment_format_options", "flush_packets=1",
+            "-segment_list", str(run_dir / "list.csv"), "-segment_list_type", "csv",
+            str(run_dir / "part_%05d.ts"),
+        ]  # fmt: skip
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _ms(t: float) -> str:
+    return f"{round(t * 1e3):013d}"
+
+
+class LoopRun:
+    """One decoder run's segments: frames place its stream time on the wall clock, finished
+    segments are moved into the loop folder (:meth:`collect`), the unfinished one when the
+    run ended (:meth:`finish`)."""
+
+    def __init__(self, spec: LoopVideoSpec, fps: float | None, run_dir: Path | None = None) -> None:
+        self.spec = spec
+        self.fps = fps
+        self.wall_minus_mono = time.time() - time.monotonic()
+        if run_dir is None:
+            run_dir = spec.folder / RECORDING / f"run_{_ms(time.time())}"
+            run_dir.mkdir(parents=True, exist_ok=True)
+        self.dir = run_dir
+        self.run_id = run_dir.name.removeprefix("run_")
+        self._clock = None if fps is None else FrameClock(1.0 / fps)
+        self.frames = 0
+        self.base: float | None = None
+        """Wall time (epoch s) of the run's stream time 0."""
+        self._saved_base: float | None = None
+        self.listed = 0
+        self.last_end = 0.0
+        """Stream time where the last moved segment ended."""
+        self._list_size = -1
+
+    @classmethod
+    def resume(cls, spec: LoopVideoSpec, run_dir: Path) -> LoopRun:
+        """A run left by an earlier process (its ``base.json``; moved segments are gone)."""
+        run = cls(spec, None, run_dir)
+        try:
+            saved = json.loads((run_dir / "base.json").read_text())
+            run.base, run.fps = float(saved["base"]), saved.get("fps")
+        except (OSError, ValueError, KeyError, TypeError):
+            run.base = None
+        return run
+
+    def frame(self, arrival_mono: float) -> None:
+        """The run's next decoded frame arrived (monotonic seconds)."""
+        k = self.frames
+        self.frames += 1
+        if self._clock is not None and self.fps is not None:
+            mono0 = self._clock.time(k, arrival_mono) - k / self.fps
+        elif k == 0:
+            mono0 = arrival_mono
+        else:
+            return
+        self.base = mono0 + self.wall_minus_mono
+        if self._saved_base is None:
+            self._save()
+
+    def _save(self) -> None:
+        if self.base is None:
+            return
+        write_durably(self.dir / "base.json", json.dumps({"base": self.base, "fps": self.fps}).encode())
+        self._saved_base = self.base
+
+    def collect(self) -> int:
+        """Move the segments ffmpeg finished since the last call; how many."""
+        lst = self.dir / "list.csv"
+        try:
+            size = lst.stat().st_size
+        except FileNotFoundError:
+            return 0
+        if size == self._list_size or self.base is None:
+            return 0
+        self._list_size = size
+        rows = [r.split(",") for r in lst.read_text().splitlines() if r.strip()]
+        moved = 0
+        for name, a, b in (r[:3] for r in rows[self.listed :] if len(r) >= 3 and r[2]):
+            moved += self._move(self.dir / name, float(a), float(b))  # (moved before a kill: gone)
+            self.listed += 1
+            self.last_end = float(b)
+        if moved and self.base != self._saved_base:
+            self._save()
+        return moved
+
+    def _move(self, part: Path, a: float, b: float) -> int:
+        assert self.base is not None
+        if not part.is_file():
+            return 0
+        with part.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        dst = self.spec.folder / f"vid_{_ms(self.base + a)}_{_ms(self.base + b)}_r{self.run_id}.ts"
+        os.replace(part, dst)
+        _fsync_dir(self.spec.folder)
+        return 1
+
+    def finish(self) -> int:
+        """The run ended (its ffmpeg is gone): move what is left, the unfinished segment named
+        by the frames it holds; remove the run's folder. How many segments were moved."""
+        moved = self.collect()
+        done = {f"part_{i:05d}.ts" for i in range(self.listed)}
+        for part in sorted(self.dir.glob("part_*.ts")):
+            if part.name in done or self.base is None:
+                continue
+            span = probe_span(part)
+            if span is None:
+                continue  # no whole frame: nothing to keep
+            start = self.last_end
+            moved += self._move(part, start, start + span)
+            self.last_end = start + span
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return moved
+
+
+def probe_span(path: Path) -> float | None:
+    """Seconds of video an MPEG-TS segment holds (first frame to one period after the last,
+    the frames that decode); None when none does (a segment cut before its first frame)."""
+    try:
+        with av.open(str(path)) as c:
+            stream = c.streams.video[0]
+            tb = stream.time_base or Fraction(1, 90000)
+            pts = [f.pts for f in c.decode(stream) if f.pts is not None]
+    except (av.error.FFmpegError, OSError, IndexError):
+        return None
+    if not pts:
+        return None
+    period = float((pts[-1] - pts[0]) * tb) / (len(pts) - 1) if len(pts) > 1 else 0.1
+    return float((pts[-1] - pts[0]) * tb) + period
+
+
+def recover_runs(spec: LoopVideoSpec) -> int:
+    """Runs an earlier process left (it was killed): their segments moved, the unfinished one
+    probed. How many segments were recovered."""
+    root = spec.folder / RECORDING
+    if not root.is_dir():
+        return 0
+    n = 0
+    for run_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        n += LoopRun.resume(spec, run_dir).finish()
+    if n:
+        log.info("loop_video_recovered", segments=n, folder=str(spec.folder))
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSegment:
+    path: Path
+    start: float
+    end: float
+    run: str
+
+
+def video_segments(folder: Path) -> list[VideoSegment]:
+    """The finished video segments in ``folder``, oldest first."""
+    out = []
+    for p in folder.iterdir() if folder.is_dir() else ():
+        m = VIDEO_NAME.match(p.name)
+        if m:
+            out.append(VideoSegment(p, int(m.group(1)) / 1e3, int(m.group(2)) / 1e3, m.group(3)))
+    return sorted(out, key=lambda s: (s.start, s.path.name))
+
+
+class VideoLoopFolder:
+    """The loop folder's finished video segments as the recorder's clip cutter reads them
+    (``ports.live_camera.VideoLoop``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def covered_until(self) -> float | None:
+        segs = video_segments(self.folder)
+        return max(s.end for s in segs) if segs else None
+
+    def video_for(self, start: float, end: float, work_dir: Path) -> tuple[Path, float] | None:
+        """The finished segments of one run that overlap ``start`` .. ``end`` (epoch s), joined
+        into one file in ``work_dir`` (MPEG-TS: bytes concatenated), and the wall time of its first
+        frame; the run holding most of the window where a restart split it. None: no video."""
+        segs = [s for s in video_segments(self.folder) if s.start <= end and start <= s.end]
+        if not segs:
+            return None
+        runs: dict[str, list[VideoSegment]] = {}
+        for s in segs:
+            runs.setdefault(s.run, []).append(s)
+        best = max(runs.values(), key=lambda g: sum(min(end, s.end) - max(start, s.start) for s in g))
+        # the run's stream is continuous: its first frame lies the earlier segments' lengths
+        # before the newest one's start (named with the latest, best estimate of the run's clock)
+        first = best[-1].start - sum(s.end - s.start for s in best[:-1])
+        return join_segments(best, work_dir / "loop_window.ts"), first
+
+
+def join_segments(segs: Sequence[VideoSegment], out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as dst:
+        for s in segs:
+            with s.path.open("rb") as src:
+                shutil.copyfileobj(src, dst)
+    return out
