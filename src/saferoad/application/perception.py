@@ -202,7 +202,7 @@ def run_perception(
         stride = int(getattr(frames, "stride", 1) or 1)
         tracker = ByteTracker(tracker_params(p, fps / stride if fps else 0.0))
     lead = (
-        RoadEventParams(**{k: getattr(cfg.road_events, k) for k in RoadEventParams.__dataclass_fields__})
+        RoadEventParams(**{k: getattr(cfg.road_events, k) for k in RoadEventParams.names()})
         if isinstance(cfg, SaferoadConfig)
         else None
     )

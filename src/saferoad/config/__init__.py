@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from saferoad.config.base import Section
 from saferoad.config.cabin import CabinConfig
@@ -24,7 +24,7 @@ from saferoad.config.input import InputConfig
 from saferoad.config.lanes import LanesConfig
 from saferoad.config.motion import MotionConfig
 from saferoad.config.perception import PerceptionConfig
-from saferoad.config.road_events import RoadEventsConfig
+from saferoad.config.road_events import RoadEventsConfig, default_road_events, parse_road_events
 from saferoad.config.scoring import ScoringConfig
 from saferoad.config.store import StoreConfig
 from saferoad.config.web import WebConfig
@@ -45,8 +45,8 @@ class SaferoadConfig(Section):
     inference: InferenceConfig = Field(
         default_factory=InferenceConfig, description=InferenceConfig.__doc__
     )
-    road_events: RoadEventsConfig = Field(
-        default_factory=RoadEventsConfig, description=RoadEventsConfig.__doc__
+    road_events: SerializeAsAny[RoadEventsConfig] = Field(
+        default_factory=default_road_events, description=RoadEventsConfig.__doc__
     )
     cabin: CabinConfig = Field(default_factory=CabinConfig, description=CabinConfig.__doc__)
     lanes: LanesConfig = Field(default_factory=LanesConfig, description=LanesConfig.__doc__)
@@ -58,6 +58,13 @@ class SaferoadConfig(Section):
     edge: EdgeConfig = Field(default_factory=EdgeConfig, description=EdgeConfig.__doc__)
     web: WebConfig = Field(default_factory=WebConfig, description=WebConfig.__doc__)
     input: InputConfig = Field(default_factory=InputConfig, description=InputConfig.__doc__)
+
+    @field_validator("road_events", mode="before")
+    @classmethod
+    def _road_events(cls, value: object) -> RoadEventsConfig:
+        """The stage's keys and the registered road rules' params, checked by the model
+        derived from them (config/road_events.py)."""
+        return parse_road_events(value)
 
     def fingerprint(self) -> str:
         """A stable hash of the effective config (for caches and run records)."""

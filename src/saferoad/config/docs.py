@@ -42,8 +42,10 @@ def config_markdown() -> str:
         "",
     ]
     for name, field in SaferoadConfig.model_fields.items():
-        section = field.annotation
-        assert isinstance(section, type) and issubclass(section, BaseModel)
+        # the default's class: a section derived at run time (road_events: the registered
+        # rules' params) is a subclass of the annotated one
+        section = type(field.get_default(call_default_factory=True))
+        assert issubclass(section, BaseModel)
         lines += [f"## `[{name}]`", "", (section.__doc__ or "").strip(), ""]
         if not section.model_fields:
             lines += ["(no keys yet)", ""]

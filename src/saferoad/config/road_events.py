@@ -1,15 +1,33 @@
-"""Camera + motion events: tailgating, forward collision, stop signs, red lights, speeding, clips."""
+"""Camera + motion events: tailgating, forward collision, stop signs, red lights, speeding, clips.
+
+Two halves, one flat ``[road_events]`` table:
+
+* the road stage's own keys, written here (:class:`RoadEventsConfig`: mode, clock offsets,
+  replay identities, the lamp classifier, the speed limit and zones, clips);
+* every threshold of the road rules, DERIVED from the domain's params dataclasses: the
+  engine's ``CommonParams`` and each registered rule's params
+  (``domain/road_events/registry.py``), their field names, defaults, descriptions and bounds
+  (:func:`road_events_model`). A new rule module's params become keys here, in
+  docs/config.md (``saferoad config docs``) and, unless declared ``client=False``, in what a
+  client of ``saferoad serve`` may set (:func:`road_client_keys`), with no edit here.
+
+``SaferoadConfig.road_events`` holds an instance of the derived model (a subclass of
+:class:`RoadEventsConfig`); its dump is the flat table it always was, so config fingerprints
+and evaluation cache keys are unchanged (``tests/road_events/test_rule_registry.py`` pins the
+section's hash measured before the change).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, create_model, field_validator
 
 from saferoad.config.base import Section
-
-MPH = 0.44704
-"""Metres per second in one mile per hour."""
+from saferoad.domain.params import param_fields
+from saferoad.domain.road_events import registry
 
 STREAMS = frozenset({"video", "speed", "gps", "radar"})
 """Streams of the timeline that take a clock offset."""
@@ -17,6 +35,24 @@ STREAMS = frozenset({"video", "speed", "gps", "radar"})
 
 class RoadEventsConfig(Section):
     """Camera + motion events: tailgating, forward collision, stop signs, red lights, speeding, clips."""
+
+    if TYPE_CHECKING:
+        # The engine's shared thresholds (domain/road_events/registry.CommonParams), read by
+        # the application as attributes: named here for the type checker only; their
+        # defaults, bounds and docs are derived like every rule's (road_events_model), and
+        # tests/road_events/test_rule_registry.py checks these names against CommonParams.
+        max_gap_s: float
+        max_frame_gap_s: float
+        tick_hz: float
+        corridor_half_width_m: float
+        range_rate_window_s: float
+        lead_dropout_s: float
+        leave_view_s: float
+        stop_sign_size_m: float
+
+    def __reduce__(self) -> tuple[Callable[..., RoadEventsConfig], tuple[dict[str, Any]]]:
+        # the derived class is made at run time: rebuild it (and validate) where unpickled
+        return parse_road_events, (self.model_dump(),)
 
     mode: Literal["streaming", "batch"] = Field(
         "streaming",
@@ -41,25 +77,6 @@ class RoadEventsConfig(Section):
             raise ValueError(f"unknown stream(s) {unknown}; known: {sorted(STREAMS)}")
         return v
 
-    max_gap_s: float = Field(
-        2.5,
-        gt=0,
-        description="Two consecutive samples of a sensor stream (speed, GPS) farther apart than "
-        "this are a gap: nothing is interpolated across it and no rule decides across it. "
-        "2.5 s tolerates one missed fix of a 1 Hz GPS.",
-    )
-    max_frame_gap_s: float = Field(
-        1.0,
-        gt=0,
-        description="Consecutive camera frames farther apart than this are a gap in the video: "
-        "every camera rule ends what it was following there without guessing what it did not see.",
-    )
-    tick_hz: float = Field(
-        10.0,
-        gt=0,
-        description="Rate of the speed timeline the camera-free rule (speeding) runs on.",
-    )
-
     replay_identities: bool = Field(
         True,
         description="With the replay detector, keep the track ids the labels file carries "
@@ -67,137 +84,7 @@ class RoadEventsConfig(Section):
         "on its own.",
     )
 
-    # --- lead vehicle --------------------------------------------------------------------
-    corridor_half_width_m: float = Field(
-        1.8,
-        gt=0,
-        description="Half width of the ego corridor (m) used to pick the lead vehicle when the "
-        "tracker does not mark one: half a 3.5 m lane plus a margin.",
-    )
-    range_rate_window_s: float = Field(
-        0.5,
-        gt=0,
-        description="Seconds of the lead's distance history fitted (least squares) for its range "
-        "rate; longer is smoother, shorter reacts faster (the estimate lags by half the window: "
-        "0.5 s keeps a sudden braking's warning within 0.25 s of the true TTC crossing).",
-    )
-    lead_dropout_s: float = Field(
-        0.5,
-        ge=0,
-        description="A lead vehicle (or a condition on it) missing for at most this long is "
-        "bridged, so one missed detection does not split an event.",
-    )
-
-    # --- tailgating -----------------------------------------------------------------------
-    tailgating_headway_s: float = Field(
-        0.7,
-        gt=0,
-        description="Time headway (distance to the lead / ego speed) below which following is "
-        "too close. Motive: 0.7 s; Samsara now < 0.5 s (earlier <= 1 s).",
-    )
-    tailgating_min_duration_s: float = Field(
-        10.0,
-        ge=0,
-        description="How long the headway must stay below the threshold. Motive: 10-15 s; "
-        "Samsara: 30 s.",
-    )
-    tailgating_min_speed_mps: float = Field(
-        round(35 * MPH, 3),
-        ge=0,
-        description="Tailgating is judged only above this ego speed (m/s). Motive: 35 mph "
-        "(15.6 m/s); Samsara 55 mph (earlier 45 mph).",
-    )
-
-    # --- forward collision --------------------------------------------------------------
-    fcw_ttc_s: float = Field(
-        2.0,
-        gt=0,
-        description="Time to collision (distance / closing speed) below which a closing lead is "
-        "a forward-collision risk. NHTSA NCAP's FCW test asks for a warning by 2.0-2.4 s TTC.",
-    )
-    fcw_min_duration_s: float = Field(
-        0.3,
-        ge=0,
-        description="How long TTC must stay below the threshold (debounces one noisy range rate).",
-    )
-    fcw_min_speed_mps: float = Field(
-        round(25 * MPH, 3),
-        ge=0,
-        description="Forward-collision risk is judged only above this ego speed (m/s). Samsara: "
-        "25 mph (11.2 m/s).",
-    )
-    fcw_min_closing_mps: float = Field(
-        1.0,
-        gt=0,
-        description="Closing speed (m/s) below which the lead is not considered closing (TTC is "
-        "infinite): keeps range-rate noise from making a TTC.",
-    )
-
-    # --- stop signs --------------------------------------------------------------------
-    stop_speed_mps: float = Field(
-        round(6 * MPH, 3),
-        gt=0,
-        description="A stop counts when the ego speed goes below this (m/s). Motive: 6 mph "
-        "(2.68 m/s).",
-    )
-    stop_window_s: float = Field(
-        7.0,
-        gt=0,
-        description="Seconds after the stop sign leaves the view within which the stop must "
-        "happen. Motive: 7 s.",
-    )
-    stop_sign_min_frames: int = Field(
-        3,
-        ge=1,
-        description="A stop-sign track must be seen in at least this many frames to count (one "
-        "stray detection is not a sign).",
-    )
-    stop_sign_max_distance_m: float = Field(
-        30.0,
-        gt=0,
-        description="The sign must have been seen within this distance (m) where its distance "
-        "is known, i.e. the ego really came up to it (not a sign far down a side road).",
-    )
-    stop_sign_size_m: float = Field(
-        0.75,
-        gt=0,
-        description="Size of a stop sign (m) for its distance from its box where the detector "
-        "gives none: Z = fx * size / box side. The US MUTCD R1-1 octagon is 30 in (0.76 m).",
-    )
-    slow_down_fraction: float = Field(
-        0.25,
-        gt=0,
-        lt=1,
-        description="A rolling stop needs an attempt to slow down: the lowest speed in the window "
-        "at least this fraction below the approach speed. Less is a stop_sign_violation "
-        "(running the sign without an attempt to stop).",
-    )
-    leave_view_s: float = Field(
-        0.5,
-        ge=0,
-        description="A sign or light track unseen for this long has left the view (it is "
-        "then decided on what was seen until its last sighting).",
-    )
-
-    # --- red lights ----------------------------------------------------------------------
-    red_light_min_speed_mps: float = Field(
-        round(6 * MPH, 3),
-        ge=0,
-        description="Passing a red light counts when the ego moves at least this fast (m/s) as "
-        "the light leaves the view; slower is creeping at the line. Same 6 mph as a stop.",
-    )
-    red_light_max_distance_m: float = Field(
-        35.0,
-        gt=0,
-        description="The light must have been last seen within this distance (m) where known: "
-        "a light lost far away was not passed.",
-    )
-    red_light_min_frames: int = Field(
-        3,
-        ge=1,
-        description="A traffic-light track must be seen in at least this many frames, and the "
-        "lamp read red in the last of them, to count.",
-    )
+    # --- red lights: the lamp colour of a light's box ---------------------------------
     lamp_min_fraction: float = Field(
         0.03,
         gt=0,
@@ -219,18 +106,6 @@ class RoadEventsConfig(Section):
         "`maxspeed`, e.g. '50' or '30 mph') sets the limit inside them; overrides the global "
         "limit where a GPS fix falls inside a zone.",
     )
-    speeding_margin_mps: float = Field(
-        round(6 * MPH, 3),
-        ge=0,
-        description="Speeding is being over the limit by more than this (m/s). Motive: 6 mph.",
-    )
-    speeding_min_duration_s: float = Field(
-        60.0,
-        ge=0,
-        description="How long the speed must stay over limit + margin. Motive: > 1 min "
-        "(Netradyne records after 30 s).",
-    )
-
     # --- clips -------------------------------------------------------------------------
     clips: bool = Field(
         True,
@@ -247,3 +122,56 @@ class RoadEventsConfig(Section):
         ge=64,
         description="Clips wider than this are scaled down (keeps clip files small).",
     )
+
+
+STAGE_CLIENT_KEYS = ("lamp_min_fraction", "speed_limit_kmh", "clips")
+"""The stage's own keys a client of ``saferoad serve`` may set (thresholds and switches; not
+the clock offsets, a file or the clip lengths)."""
+
+
+@lru_cache(maxsize=4)
+def _derived(version: int) -> type[RoadEventsConfig]:
+    fields: dict[str, Any] = {}
+    sources: list[type[Any]] = [registry.CommonParams, *(r.params for r in registry.road_rules())]
+    for cls in sources:
+        for name, typ, default, info in param_fields(cls):
+            if name in RoadEventsConfig.model_fields:
+                raise ValueError(f"{cls.__name__}.{name}: already a key of the road stage's config")
+            fields[name] = (typ, Field(
+                default, description=info.description, gt=info.gt, ge=info.ge, lt=info.lt, le=info.le,
+            ))
+    model: type[RoadEventsConfig] = create_model(
+        "RoadEventsConfig", __base__=RoadEventsConfig, __module__=__name__,
+        __doc__=RoadEventsConfig.__doc__, **fields,
+    )
+    return model
+
+
+def road_events_model() -> type[RoadEventsConfig]:
+    """The ``[road_events]`` model: the stage's keys and every registered rule's params."""
+    return _derived(registry.registry_version())
+
+
+def parse_road_events(value: Any) -> RoadEventsConfig:
+    """``value`` (a table or a model) checked by the current :func:`road_events_model`."""
+    model = road_events_model()
+    if isinstance(value, RoadEventsConfig):
+        if type(value) is model:
+            return value
+        value = value.model_dump()  # made before a rule was registered or dropped
+    return model.model_validate(value)
+
+
+def default_road_events() -> RoadEventsConfig:
+    """Every key at its default."""
+    return road_events_model().model_validate({})
+
+
+def road_client_keys() -> frozenset[str]:
+    """The ``road_events`` keys a client of ``saferoad serve`` may set: the stage's
+    :data:`STAGE_CLIENT_KEYS` and every rule parameter not declared ``client=False``."""
+    keys = set(STAGE_CLIENT_KEYS)
+    sources: list[type[Any]] = [registry.CommonParams, *(r.params for r in registry.road_rules())]
+    for cls in sources:
+        keys.update(name for name, _t, _d, info in param_fields(cls) if info.client)
+    return frozenset(keys)

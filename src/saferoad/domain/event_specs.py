@@ -7,81 +7,36 @@ figure, which sensors it needs, and how urgent it is for in-cab alerts and uploa
 checks that every ``EventType`` has a spec, so a new type cannot be forgotten by the score
 (weights used to default silently to 0), the reports or the uploader.
 
-Adding an event type: add it to ``EventType``, write its rule in its family, add its spec here.
+Adding an event type: add it to ``EventType``, write its rule in its family, add its spec here
+- except a road rule's types, whose specs its module declares beside the rule and registers
+(``domain/road_events/registry.py``); :data:`SPECS` gathers them with the ones here, in the
+order of the rules' registration, and follows a rule registered or dropped later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 
+from saferoad.domain.event_spec_base import EventSpec, Family, Priority
+from saferoad.domain.road_events import registry as road_registry
 from saferoad.domain.types import EventType
 
-
-class Family(StrEnum):
-    """Which stage's rules emit the type."""
-
-    MOTION = "motion"
-    """IMU (+ GPS/CAN speed): ``saferoad.domain.motion``."""
-    ROAD = "road"
-    """Road camera (+ speed): ``saferoad.domain.road_events``."""
-    CABIN = "cabin"
-    """Cabin camera: ``saferoad.domain.cabin``."""
+__all__ = ["SPECS", "EventSpec", "Family", "Priority", "default_weights", "event_title", "spec"]
 
 
-class Priority(StrEnum):
-    """Urgency of an event for in-cab alerts and uploads (collision-class first)."""
-
-    COLLISION = "collision"
-    """A collision was close: alert at once, upload before anything else."""
-    SAFETY = "safety"
-    """A risky act: alert, upload in order."""
-    DEVICE = "device"
-    """About the device, not the driving (a blocked camera)."""
-
-
-@dataclass(frozen=True, slots=True)
-class EventSpec:
-    """What saferoad knows about one event type."""
-
-    type: EventType
-    family: Family
-    title: str
-    """Shown on event cards, tables and axes ("Harsh braking")."""
-    habit: str
-    """The habitual-risk phrase, lower case ("brakes harshly")."""
-    weight: float
-    """Default weight (0-10) of the type in the safety score."""
-    weight_source: str
-    """Where the weight comes from (docs/scoring.md)."""
-    colour: str
-    """One colour per type in every figure and on the event cards."""
-    needs: tuple[str, ...]
-    """Sensors the rule needs: ``imu``, ``speed`` (GPS or CAN), ``road_camera``, ``cabin_camera``."""
-    priority: Priority = Priority.SAFETY
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.weight <= 10.0:
-            raise ValueError(f"{self.type}: weight {self.weight} not within 0-10")
-        if not (self.colour.startswith("#") and len(self.colour) == 7):
-            raise ValueError(f"{self.type}: colour {self.colour!r} is not #rrggbb")
-
-
-def _specs(*specs: EventSpec) -> Mapping[str, EventSpec]:
+def _specs(*specs: EventSpec) -> dict[str, EventSpec]:
     out: dict[str, EventSpec] = {}
     for s in specs:
         if s.type.value in out:
             raise ValueError(f"two specs for {s.type.value}")
         out[s.type.value] = s
-    return MappingProxyType(out)
+    return out
 
 
 # Weights: Motive's published 0-10 weights (phone 10, close following 9, stop sign 7,
 # speeding 6, distraction 5, hard brake 4, corner 2, accel 1); a type Motive does not weigh
 # takes the weight of the closest one it does (docs/scoring.md).
-SPECS: Mapping[str, EventSpec] = _specs(
+_BEFORE_ROAD = _specs(
     EventSpec(EventType.HARSH_BRAKING, Family.MOTION, "Harsh braking", "brakes harshly",
               4.0, "Motive hard brake 4", "#dc2626", ("imu",)),
     EventSpec(EventType.HARSH_ACCELERATION, Family.MOTION, "Harsh acceleration", "accelerates harshly",
@@ -90,20 +45,8 @@ SPECS: Mapping[str, EventSpec] = _specs(
               2.0, "Motive corner 2", "#d97706", ("imu",)),
     EventSpec(EventType.AGGRESSIVE_LANE_CHANGE, Family.MOTION, "Aggressive lane change", "changes lanes abruptly",
               2.0, "as Motive's corner 2 (a lateral manoeuvre)", "#ca8a04", ("imu",)),
-    EventSpec(EventType.TAILGATING, Family.ROAD, "Tailgating", "follows the vehicle ahead too closely",
-              9.0, "Motive close following 9", "#7c3aed", ("road_camera", "speed")),
-    EventSpec(EventType.FORWARD_COLLISION_WARNING, Family.ROAD, "Forward collision warning",
-              "comes close to hitting the vehicle ahead",
-              9.0, "as close following 9 (Samsara weighs collision risk at twice a harsh event)",
-              "#be185d", ("road_camera", "speed"), Priority.COLLISION),
-    EventSpec(EventType.ROLLING_STOP, Family.ROAD, "Rolling stop", "rolls through stop signs without stopping",
-              7.0, "Motive stop sign 7", "#0891b2", ("road_camera", "speed")),
-    EventSpec(EventType.STOP_SIGN_VIOLATION, Family.ROAD, "Stop sign violation", "drives through stop signs",
-              7.0, "Motive stop sign 7", "#0e7490", ("road_camera", "speed")),
-    EventSpec(EventType.RED_LIGHT, Family.ROAD, "Red light", "runs red lights",
-              7.0, "as Motive's stop sign 7 (running a control)", "#b91c1c", ("road_camera", "speed")),
-    EventSpec(EventType.SPEEDING, Family.ROAD, "Speeding", "drives over the speed limit",
-              6.0, "Motive speeding 6", "#2563eb", ("speed",)),
+)
+_AFTER_ROAD = _specs(
     EventSpec(EventType.DROWSINESS, Family.CABIN, "Drowsiness", "drives while drowsy",
               5.0, "as Motive's distraction 5 (inattention)", "#4f46e5", ("cabin_camera",)),
     EventSpec(EventType.DISTRACTION, Family.CABIN, "Distraction", "takes the eyes off the road",
@@ -116,6 +59,36 @@ SPECS: Mapping[str, EventSpec] = _specs(
     EventSpec(EventType.CAMERA_OBSTRUCTED, Family.CABIN, "Camera obstructed", "drives with the camera blocked",
               0.0, "a device problem, not a driving risk", "#6b7280", ("cabin_camera",), Priority.DEVICE),
 )
+
+
+class _Specs(Mapping[str, EventSpec]):
+    """The specs above around the registered road rules' (a read-only mapping by type value,
+    rebuilt when a road rule is registered or dropped)."""
+
+    def __init__(self) -> None:
+        self._version = -1
+        self._data: dict[str, EventSpec] = {}
+
+    def _current(self) -> dict[str, EventSpec]:
+        version = road_registry.registry_version()
+        if version != self._version:
+            road = [s for rule in road_registry.road_rules() for s in rule.specs]
+            self._data = _specs(*_BEFORE_ROAD.values(), *road, *_AFTER_ROAD.values())
+            self._version = version
+        return self._data
+
+    def __getitem__(self, key: str) -> EventSpec:
+        return self._current()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+SPECS: Mapping[str, EventSpec] = _Specs()
+"""Every event type's spec by its value."""
 
 
 def spec(event_type: str | EventType) -> EventSpec:

@@ -166,8 +166,8 @@ class FrameGeometry:
         lp = lead if lead is not None else RoadEventParams()
         # the lead's range rate and TTC: the same domain computation (and parameters) as the
         # forward-collision rule's, so tracks.parquet's lead row agrees with the rule
-        self.lead = LeadTracker(None, None, lp.corridor_half_width_m, lp.range_rate_window_s)
-        self.max_frame_gap_s = lp.max_frame_gap_s
+        self.lead = LeadTracker(None, None, lp.common.corridor_half_width_m, lp.common.range_rate_window_s)
+        self.max_frame_gap_s = lp.common.max_frame_gap_s
         self.last_t: float | None = None
 
     def prepare(self, frame: Frame) -> None:

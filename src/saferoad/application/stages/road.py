@@ -62,9 +62,9 @@ log = get_logger("road")
 
 
 def params_from_config(cfg: RoadEventsConfig) -> RoadEventParams:
-    """The domain's parameters from the config section (same names)."""
-    names = RoadEventParams.__dataclass_fields__
-    return RoadEventParams(**{k: getattr(cfg, k) for k in names})
+    """The domain's parameters from the config section (same names: the section's rule keys
+    are derived from them)."""
+    return RoadEventParams(**{k: getattr(cfg, k) for k in RoadEventParams.names()})
 
 
 # ------------------------------------------------------------------------ inputs

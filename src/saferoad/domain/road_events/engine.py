@@ -1,7 +1,7 @@
 """The camera + motion rules together, run streaming or batch over the same code.
 
-:class:`RoadEventEngine` owns the lead tracker and the four camera rules and takes one frame
-at a time (``on_frame``). Around it:
+:class:`RoadEventEngine` owns the lead tracker and the registered camera rules
+(``registry.road_rules("frame")``, built from their params) and takes one frame at a time (``on_frame``). Around it:
 
 * :class:`StreamingRoad` — the vehicle's way: frames and speed samples are pushed as they
   arrive (in time order each); a frame waits in a short queue until the speed sample after
@@ -20,48 +20,17 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from saferoad.domain.road_events.base import RoadSample, SpeedSample
-from saferoad.domain.road_events.following import ForwardCollisionRule, TailgatingRule
+from saferoad.domain.road_events.base import RoadSample, Rule, SpeedSample
 from saferoad.domain.road_events.lead import LeadTracker
-from saferoad.domain.road_events.signs import RedLightRule, StopSignRule
-from saferoad.domain.road_events.speeding import SpeedingRule
+from saferoad.domain.road_events.registry import RoadEventParams as RoadEventParams  # re-exported
+from saferoad.domain.road_events.registry import RuleContext, road_rules
 from saferoad.domain.timeline import OnlineAligner, Stream, align, tick_at
 from saferoad.domain.types import Event, RoadClass, TrackedObject
-
-
-@dataclass(frozen=True, slots=True)
-class RoadEventParams:
-    """Every threshold of the camera + motion rules (the config maps onto this)."""
-
-    max_gap_s: float = 2.5
-    max_frame_gap_s: float = 1.0
-    tick_hz: float = 10.0
-    corridor_half_width_m: float = 1.8
-    range_rate_window_s: float = 0.5
-    lead_dropout_s: float = 0.5
-    tailgating_headway_s: float = 0.7
-    tailgating_min_duration_s: float = 10.0
-    tailgating_min_speed_mps: float = 15.646
-    fcw_ttc_s: float = 2.0
-    fcw_min_duration_s: float = 0.3
-    fcw_min_speed_mps: float = 11.176
-    fcw_min_closing_mps: float = 1.0
-    stop_speed_mps: float = 2.682
-    stop_window_s: float = 7.0
-    stop_sign_min_frames: int = 3
-    stop_sign_max_distance_m: float = 30.0
-    slow_down_fraction: float = 0.25
-    leave_view_s: float = 0.5
-    red_light_min_speed_mps: float = 2.682
-    red_light_max_distance_m: float = 35.0
-    red_light_min_frames: int = 3
-    speeding_margin_mps: float = 2.682
-    speeding_min_duration_s: float = 60.0
-    stop_sign_size_m: float = 0.75
 
 
 def sign_distance(obj: TrackedObject, fx: float, size_m: float) -> float:
@@ -83,28 +52,11 @@ class RoadEventEngine:
         p = params
         self.params = p
         self.fx = fx
-        self.lead = LeadTracker(fx, cx, p.corridor_half_width_m, p.range_rate_window_s)
-        self.stop_signs = StopSignRule(
-            p.stop_speed_mps, p.stop_window_s, p.stop_sign_min_frames,
-            p.stop_sign_max_distance_m, p.slow_down_fraction, p.leave_view_s,
+        self.lead = LeadTracker(fx, cx, p.common.corridor_half_width_m, p.common.range_rate_window_s)
+        ctx = RuleContext(p.common, onsets)
+        self.rules: tuple[Rule[RoadSample], ...] = tuple(
+            r.build(p.of(r), ctx) for r in road_rules("frame")
         )
-        self.red_lights = RedLightRule(
-            p.red_light_min_speed_mps, p.red_light_min_frames, p.red_light_max_distance_m,
-            p.leave_view_s,
-        )
-        self.following: tuple[TailgatingRule, ForwardCollisionRule] = (
-            TailgatingRule(
-                p.tailgating_headway_s, p.tailgating_min_duration_s, p.tailgating_min_speed_mps,
-                p.lead_dropout_s,
-            ),
-            ForwardCollisionRule(
-                p.fcw_ttc_s, p.fcw_min_duration_s, p.fcw_min_speed_mps, p.fcw_min_closing_mps,
-                p.lead_dropout_s,
-            ),
-        )
-        for rule in self.following:
-            rule.collect_onsets = onsets
-        self.rules = (*self.following, self.stop_signs, self.red_lights)
         self._last_t = -math.inf
         self.frames = 0
         self.frames_with_lead = 0
@@ -112,7 +64,7 @@ class RoadEventEngine:
     def on_frame(
         self, t_s: float, frame: int, objects: Sequence[TrackedObject], speed_mps: float
     ) -> list[Event]:
-        gap = self.frames > 0 and t_s - self._last_t > self.params.max_frame_gap_s
+        gap = self.frames > 0 and t_s - self._last_t > self.params.common.max_frame_gap_s
         self._last_t = t_s
         self.frames += 1
         objs = tuple(self._with_sign_distance(o) for o in objects)
@@ -129,7 +81,7 @@ class RoadEventEngine:
         """A stop sign without a distance gets one from its size (where the camera is known)."""
         if o.cls != RoadClass.STOP_SIGN or o.distance_m is not None or self.fx is None:
             return o
-        d = sign_distance(o, self.fx, self.params.stop_sign_size_m)
+        d = sign_distance(o, self.fx, self.params.common.stop_sign_size_m)
         if not math.isfinite(d):
             return o
         return replace(o, distance_m=d, attributes={**o.attributes, "distance_source": "size"})
@@ -143,11 +95,26 @@ class RoadEventEngine:
     def take_onsets(self) -> list[Event]:
         """Tailgating and forward-collision runs that reached their minimum duration since the
         last call, as provisional events ending at the frame that completed the rule."""
-        return [ev for rule in self.following for ev in rule.take_onsets()]
+        return [ev for rule in self.rules if isinstance(rule, _HasOnsets) for ev in rule.take_onsets()]
 
     @property
     def undecided(self) -> int:
-        return self.stop_signs.undecided + self.red_lights.undecided
+        """Decisions a gap made impossible, summed over the rules that count them."""
+        return sum(rule.undecided for rule in self.rules if isinstance(rule, _CountsUndecided))
+
+
+@runtime_checkable
+class _HasOnsets(Protocol):
+    """A rule that keeps provisional onsets (the following rules)."""
+
+    def take_onsets(self) -> list[Event]: ...
+
+
+@runtime_checkable
+class _CountsUndecided(Protocol):
+    """A rule that counts the decisions a gap made impossible (signs, lights)."""
+
+    undecided: int
 
 
 FrameItem = tuple[float, int, Sequence[TrackedObject]]
@@ -170,7 +137,7 @@ class StreamingRoad:
         speed_offset_s: float = 0.0,
     ) -> None:
         self.engine = RoadEventEngine(params, fx=fx, cx=cx)
-        self.speed = OnlineAligner("speed", 1, speed_offset_s, params.max_gap_s)
+        self.speed = OnlineAligner("speed", 1, speed_offset_s, params.common.max_gap_s)
         self._pending: deque[FrameItem] = deque()
         self.max_pending = 0
 
@@ -189,7 +156,7 @@ class StreamingRoad:
 
     def _drain(self) -> list[Event]:
         out: list[Event] = []
-        gap = self.engine.params.max_gap_s
+        gap = self.engine.params.common.max_gap_s
         while self._pending:
             t, idx, objs = self._pending[0]
             got = self.speed.query(t)
@@ -235,22 +202,31 @@ def batch_speeding(
     ts = speed.clock_t_s
     if ts.shape[0] == 0:
         return []
-    n = math.floor((float(ts[-1]) - float(ts[0])) * params.tick_hz) + 2
-    ticks = ts[0] + np.arange(n, dtype=np.float64) / np.float64(params.tick_hz)
+    hz = params.common.tick_hz
+    n = math.floor((float(ts[-1]) - float(ts[0])) * hz) + 2
+    ticks = ts[0] + np.arange(n, dtype=np.float64) / np.float64(hz)
     ticks = ticks[ticks <= ts[-1]]  # the same grid StreamingSpeeding walks (tick_at)
     v, _ = align(speed, ticks)
     if gps is not None:
         ll, _ = align(gps, ticks)
     else:
         ll = np.full((ticks.shape[0], 2), np.nan)
-    rule = SpeedingRule(
-        params.speeding_margin_mps, params.speeding_min_duration_s, 1.5 / params.tick_hz
-    )
+    rules = speed_rules(params)
     out: list[Event] = []
     for ti, vi, (lat, lon) in zip(ticks.tolist(), v[:, 0].tolist(), ll.tolist(), strict=True):
         limit, zone = limit_at(lat, lon)
-        out += rule.update(SpeedSample(ti, vi, limit, zone))
-    return out + rule.finish()
+        sample = SpeedSample(ti, vi, limit, zone)
+        for rule in rules:
+            out += rule.update(sample)
+    for rule in rules:
+        out += rule.finish()
+    return out
+
+
+def speed_rules(params: RoadEventParams) -> list[Rule[SpeedSample]]:
+    """Fresh rules of every registered rule fed the speed timeline (speeding)."""
+    ctx = RuleContext(params.common)
+    return [r.build(params.of(r), ctx) for r in road_rules("speed")]
 
 
 class StreamingSpeeding:
@@ -262,11 +238,10 @@ class StreamingSpeeding:
     ) -> None:
         self.params = params
         self.limit_at = limit_at
-        self.speed = OnlineAligner("speed", 1, speed_offset_s, params.max_gap_s)
-        self.gps = OnlineAligner("gps", 2, gps_offset_s, params.max_gap_s) if has_gps else None
-        self.rule = SpeedingRule(
-            params.speeding_margin_mps, params.speeding_min_duration_s, 1.5 / params.tick_hz
-        )
+        gap = params.common.max_gap_s
+        self.speed = OnlineAligner("speed", 1, speed_offset_s, gap)
+        self.gps = OnlineAligner("gps", 2, gps_offset_s, gap) if has_gps else None
+        self.rules = speed_rules(params)
         self._t0: float | None = None
         self._i = 0
         self._speed_closed = False
@@ -288,13 +263,16 @@ class StreamingSpeeding:
         self._speed_closed = True
         if self.gps is not None:
             self.gps.close()
-        return self._drain() + self.rule.finish()
+        out = self._drain()
+        for rule in self.rules:
+            out += rule.finish()
+        return out
 
     def _drain(self) -> list[Event]:
         out: list[Event] = []
         if self._t0 is None:
             return out
-        hz = self.params.tick_hz
+        hz = self.params.common.tick_hz
         while True:
             t = tick_at(self._t0, self._i, hz)
             if self._speed_closed and t > self.speed.latest_t:
@@ -310,7 +288,9 @@ class StreamingSpeeding:
                 assert g is not None
                 (lat, lon), _ = g
             limit, zone = self.limit_at(lat, lon)
-            out += self.rule.update(SpeedSample(t, v, limit, zone))
+            sample = SpeedSample(t, v, limit, zone)
+            for rule in self.rules:
+                out += rule.update(sample)
             self._i += 1
         return out
 

@@ -33,7 +33,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from saferoad.domain.event_spec_base import EventSpec, Family, Priority
+from saferoad.domain.params import param
 from saferoad.domain.road_events.base import NAN, RoadSample, fmt
+from saferoad.domain.road_events.registry import MPH, RoadRule, RuleContext, register
 from saferoad.domain.types import Event, EventType, Severity
 
 MAX_IDS = 8
@@ -225,3 +228,71 @@ class ForwardCollisionRule(_RunRule):
         if t < 0.75 * self.ttc_s:
             return Severity.MEDIUM
         return Severity.LOW
+
+
+# --- registration: params (the config keys), specs, builders ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TailgatingParams:
+    tailgating_headway_s: float = param(
+        0.7, "Time headway (distance to the lead / ego speed) below which following is "
+        "too close. Motive: 0.7 s; Samsara now < 0.5 s (earlier <= 1 s).", gt=0,
+    )
+    tailgating_min_duration_s: float = param(
+        10.0, "How long the headway must stay below the threshold. Motive: 10-15 s; "
+        "Samsara: 30 s.", ge=0,
+    )
+    tailgating_min_speed_mps: float = param(
+        round(35 * MPH, 3), "Tailgating is judged only above this ego speed (m/s). Motive: 35 mph "
+        "(15.6 m/s); Samsara 55 mph (earlier 45 mph).", ge=0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardCollisionParams:
+    fcw_ttc_s: float = param(
+        2.0, "Time to collision (distance / closing speed) below which a closing lead is "
+        "a forward-collision risk. NHTSA NCAP's FCW test asks for a warning by 2.0-2.4 s TTC.", gt=0,
+    )
+    fcw_min_duration_s: float = param(
+        0.3, "How long TTC must stay below the threshold (debounces one noisy range rate).", ge=0,
+    )
+    fcw_min_speed_mps: float = param(
+        round(25 * MPH, 3), "Forward-collision risk is judged only above this ego speed (m/s). "
+        "Samsara: 25 mph (11.2 m/s).", ge=0,
+    )
+    fcw_min_closing_mps: float = param(
+        1.0, "Closing speed (m/s) below which the lead is not considered closing (TTC is "
+        "infinite): keeps range-rate noise from making a TTC.", gt=0,
+    )
+
+
+def _tailgating(p: TailgatingParams, ctx: RuleContext) -> TailgatingRule:
+    rule = TailgatingRule(
+        p.tailgating_headway_s, p.tailgating_min_duration_s, p.tailgating_min_speed_mps,
+        ctx.common.lead_dropout_s,
+    )
+    rule.collect_onsets = ctx.onsets
+    return rule
+
+
+def _forward_collision(p: ForwardCollisionParams, ctx: RuleContext) -> ForwardCollisionRule:
+    rule = ForwardCollisionRule(
+        p.fcw_ttc_s, p.fcw_min_duration_s, p.fcw_min_speed_mps, p.fcw_min_closing_mps,
+        ctx.common.lead_dropout_s,
+    )
+    rule.collect_onsets = ctx.onsets
+    return rule
+
+
+register(RoadRule("tailgating", TailgatingParams, _tailgating, (
+    EventSpec(EventType.TAILGATING, Family.ROAD, "Tailgating", "follows the vehicle ahead too closely",
+              9.0, "Motive close following 9", "#7c3aed", ("road_camera", "speed")),
+)))
+register(RoadRule("forward_collision", ForwardCollisionParams, _forward_collision, (
+    EventSpec(EventType.FORWARD_COLLISION_WARNING, Family.ROAD, "Forward collision warning",
+              "comes close to hitting the vehicle ahead",
+              9.0, "as close following 9 (Samsara weighs collision risk at twice a harsh event)",
+              "#be185d", ("road_camera", "speed"), Priority.COLLISION),
+)))

@@ -45,7 +45,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from saferoad.domain.event_spec_base import EventSpec, Family
+from saferoad.domain.params import param
 from saferoad.domain.road_events.base import NAN, RoadSample, fmt
+from saferoad.domain.road_events.registry import MPH, RoadRule, RuleContext, register
 from saferoad.domain.types import Event, EventType, RoadClass, Severity, TrackedObject
 
 MAX_TRACKS = 32
@@ -302,3 +305,73 @@ class RedLightRule(_FixedObjectRule):
                 evidence=ev,
             )
         ]
+
+
+# --- registration: params (the config keys), specs, builders ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StopSignParams:
+    stop_speed_mps: float = param(
+        round(6 * MPH, 3), "A stop counts when the ego speed goes below this (m/s). Motive: 6 mph "
+        "(2.68 m/s).", gt=0,
+    )
+    stop_window_s: float = param(
+        7.0, "Seconds after the stop sign leaves the view within which the stop must "
+        "happen. Motive: 7 s.", gt=0,
+    )
+    stop_sign_min_frames: int = param(
+        3, "A stop-sign track must be seen in at least this many frames to count (one "
+        "stray detection is not a sign).", ge=1,
+    )
+    stop_sign_max_distance_m: float = param(
+        30.0, "The sign must have been seen within this distance (m) where its distance "
+        "is known, i.e. the ego really came up to it (not a sign far down a side road).", gt=0,
+    )
+    slow_down_fraction: float = param(
+        0.25, "A rolling stop needs an attempt to slow down: the lowest speed in the window "
+        "at least this fraction below the approach speed. Less is a stop_sign_violation "
+        "(running the sign without an attempt to stop).", gt=0, lt=1,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RedLightParams:
+    red_light_min_speed_mps: float = param(
+        round(6 * MPH, 3), "Passing a red light counts when the ego moves at least this fast (m/s) as "
+        "the light leaves the view; slower is creeping at the line. Same 6 mph as a stop.", ge=0,
+    )
+    red_light_max_distance_m: float = param(
+        35.0, "The light must have been last seen within this distance (m) where known: "
+        "a light lost far away was not passed.", gt=0,
+    )
+    red_light_min_frames: int = param(
+        3, "A traffic-light track must be seen in at least this many frames, and the "
+        "lamp read red in the last of them, to count.", ge=1,
+    )
+
+
+def _stop_signs(p: StopSignParams, ctx: RuleContext) -> StopSignRule:
+    return StopSignRule(
+        p.stop_speed_mps, p.stop_window_s, p.stop_sign_min_frames, p.stop_sign_max_distance_m,
+        p.slow_down_fraction, ctx.common.leave_view_s,
+    )
+
+
+def _red_lights(p: RedLightParams, ctx: RuleContext) -> RedLightRule:
+    return RedLightRule(
+        p.red_light_min_speed_mps, p.red_light_min_frames, p.red_light_max_distance_m,
+        ctx.common.leave_view_s,
+    )
+
+
+register(RoadRule("stop_sign", StopSignParams, _stop_signs, (
+    EventSpec(EventType.ROLLING_STOP, Family.ROAD, "Rolling stop", "rolls through stop signs without stopping",
+              7.0, "Motive stop sign 7", "#0891b2", ("road_camera", "speed")),
+    EventSpec(EventType.STOP_SIGN_VIOLATION, Family.ROAD, "Stop sign violation", "drives through stop signs",
+              7.0, "Motive stop sign 7", "#0e7490", ("road_camera", "speed")),
+)))
+register(RoadRule("red_light", RedLightParams, _red_lights, (
+    EventSpec(EventType.RED_LIGHT, Family.ROAD, "Red light", "runs red lights",
+              7.0, "as Motive's stop sign 7 (running a control)", "#b91c1c", ("road_camera", "speed")),
+)))

@@ -13,7 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from saferoad.domain.event_spec_base import EventSpec, Family
+from saferoad.domain.params import param
 from saferoad.domain.road_events.base import NAN, SpeedSample, fmt
+from saferoad.domain.road_events.registry import MPH, RoadRule, RuleContext, register
 from saferoad.domain.types import Event, EventType, Severity
 
 
@@ -96,3 +99,28 @@ class SpeedingRule:
                 },
             )
         ]
+
+
+# --- registration: params (the config keys), spec, builder -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedingParams:
+    speeding_margin_mps: float = param(
+        round(6 * MPH, 3), "Speeding is being over the limit by more than this (m/s). Motive: 6 mph.", ge=0,
+    )
+    speeding_min_duration_s: float = param(
+        60.0, "How long the speed must stay over limit + margin. Motive: > 1 min "
+        "(Netradyne records after 30 s).", ge=0,
+    )
+
+
+def _speeding(p: SpeedingParams, ctx: RuleContext) -> SpeedingRule:
+    # a gap between ticks longer than 1.5 ticks ends a run
+    return SpeedingRule(p.speeding_margin_mps, p.speeding_min_duration_s, 1.5 / ctx.common.tick_hz)
+
+
+register(RoadRule("speeding", SpeedingParams, _speeding, (
+    EventSpec(EventType.SPEEDING, Family.ROAD, "Speeding", "drives over the speed limit",
+              6.0, "Motive speeding 6", "#2563eb", ("speed",)),
+), on="speed"))

@@ -40,6 +40,7 @@ from saferoad.adapters.grpc.server import GrpcServer, is_loopback, start_server
 from saferoad.adapters.recording import detect_format
 from saferoad.adapters.recording._csv import file_size_limit
 from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
+from saferoad.config.road_events import road_client_keys
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event
 from saferoad.entrypoints import wiring
@@ -282,15 +283,9 @@ CLIENT_OPTIONS: frozenset[str] = frozenset(
         "severity_medium", "severity_high", "min_speed_mps", "lowpass_hz", "speed_fusion_tau_s",
         "undo_source_highpass", "forward_from_turns", "highpass_leak_s",
     )]
-    + [f"road_events.{k}" for k in (
-        "corridor_half_width_m", "range_rate_window_s", "lead_dropout_s",
-        "tailgating_headway_s", "tailgating_min_duration_s", "tailgating_min_speed_mps",
-        "fcw_ttc_s", "fcw_min_duration_s", "fcw_min_speed_mps", "fcw_min_closing_mps",
-        "stop_speed_mps", "stop_window_s", "stop_sign_min_frames", "stop_sign_max_distance_m",
-        "stop_sign_size_m", "slow_down_fraction", "leave_view_s", "red_light_min_speed_mps",
-        "red_light_max_distance_m", "red_light_min_frames", "lamp_min_fraction", "speed_limit_kmh",
-        "speeding_margin_mps", "speeding_min_duration_s", "clips",
-    )]
+    # derived: the road stage's switches and every road rule parameter not declared
+    # client=False (config/road_events.road_client_keys)
+    + [f"road_events.{k}" for k in road_client_keys()]
     + [f"cabin.{k}" for k in (
         "detector_score", "landmark_score", "min_face_inside", "mirrored", "hfov_deg", "dark_level",
         "uniform_std", "obstructed_min_s", "closed_ratio", "baseline_window_s", "baseline_min_s",
@@ -315,8 +310,15 @@ CLIENT_DETECTORS = frozenset({"onnx", "replay", "grpc"})
 
 def _known_option(section: str, key: str) -> bool:
     field = SaferoadConfig.model_fields.get(section)
-    model = field.annotation if field is not None else None
+    # the default's class: road_events is derived at run time from the registered rules
+    model = type(field.get_default(call_default_factory=True)) if field is not None else None
     return isinstance(model, type) and key in getattr(model, "model_fields", {})
+
+
+def _client_option(dotted: str) -> bool:
+    """In :data:`CLIENT_OPTIONS`, or a road rule parameter registered since it was made."""
+    section, _, key = dotted.partition(".")
+    return dotted in CLIENT_OPTIONS or (section == "road_events" and key in road_client_keys())
 
 
 def check_client_options(overrides: dict[str, Any]) -> None:
@@ -326,9 +328,9 @@ def check_client_options(overrides: dict[str, Any]) -> None:
             raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, f"option {section!r}: not a client option")
         for key, value in body.items():
             dotted = f"{section}.{key}"
-            if dotted not in CLIENT_OPTIONS and not _known_option(section, key):
+            if not _client_option(dotted) and not _known_option(section, key):
                 raise _Fail(grpc.StatusCode.INVALID_ARGUMENT, f"{dotted}: unknown key")
-            if dotted not in CLIENT_OPTIONS or isinstance(value, dict | list):
+            if not _client_option(dotted) or isinstance(value, dict | list):
                 raise _Fail(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"option {dotted!r} may not be set by a client: only event-rule thresholds "

@@ -1,0 +1,112 @@
+"""Road rules registered by their modules (issue 16 item 5): the engine is built from the
+registry, the ``[road_events]`` keys are derived from the rules' params dataclasses, and
+what users write, what a client may set and every fingerprint stay as they were."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import pickle
+import textwrap
+
+import pytest
+
+from saferoad.config import ConfigError, config_hash, load_config
+from saferoad.config.road_events import RoadEventsConfig, road_client_keys, road_events_model
+from saferoad.domain.event_specs import SPECS, Family
+from saferoad.domain.params import param_fields
+from saferoad.domain.road_events import CommonParams, RoadEventParams, road_rules
+from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS
+
+# Measured on the code before the registry (commit 7bc1827, a hand-written RoadEventsConfig):
+# config_hash of the road_events section, with every default and with keys set. Every
+# fingerprint (SaferoadConfig.fingerprint, the evaluation cache key) hashes this section's
+# dump, so these unchanged keep them unchanged as far as road_events goes.
+SECTION_BEFORE = [
+    (None, "9b44d3e79f913a4f"),
+    ({"fcw_ttc_s": 1.5, "speed_limit_kmh": 50}, "0d395779adf21967"),
+    ({"stop_sign_min_frames": 4, "leave_view_s": 0.7, "clips": False, "mode": "batch"}, "61986a9bb2f0ef9f"),
+]
+SET = {"road_events": {"fcw_ttc_s": 1.5, "speed_limit_kmh": 50}}
+
+# The road_events keys a client of `saferoad serve` could set before the list was derived.
+CLIENT_BEFORE = {
+    "corridor_half_width_m", "range_rate_window_s", "lead_dropout_s",
+    "tailgating_headway_s", "tailgating_min_duration_s", "tailgating_min_speed_mps",
+    "fcw_ttc_s", "fcw_min_duration_s", "fcw_min_speed_mps", "fcw_min_closing_mps",
+    "stop_speed_mps", "stop_window_s", "stop_sign_min_frames", "stop_sign_max_distance_m",
+    "stop_sign_size_m", "slow_down_fraction", "leave_view_s", "red_light_min_speed_mps",
+    "red_light_max_distance_m", "red_light_min_frames", "lamp_min_fraction", "speed_limit_kmh",
+    "speeding_margin_mps", "speeding_min_duration_s", "clips",
+}
+
+
+@pytest.mark.parametrize(("keys", "digest"), SECTION_BEFORE)
+def test_the_section_dumps_and_hashes_as_before(keys: dict[str, object] | None, digest: str) -> None:
+    cfg = load_config(None, {"road_events": keys} if keys else None)
+    data = cfg.model_dump(mode="json")
+    assert config_hash(data["road_events"]) == digest
+    assert cfg.fingerprint() == config_hash(data)
+    # the same keys written as TOML give the same config
+    assert load_config(None, {"road_events": dict(data["road_events"])}).fingerprint() == cfg.fingerprint()
+
+
+def test_the_derived_section_checks_keys_and_bounds_by_name(tmp_path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text("[road_events]\nfcw_ttc_s = 1.5\nstop_sign_min_frames = 4\n", encoding="utf-8")
+    cfg = load_config(conf)
+    assert isinstance(cfg.road_events, RoadEventsConfig) and type(cfg.road_events) is road_events_model()
+    params = RoadEventParams(**{k: getattr(cfg.road_events, k) for k in RoadEventParams.names()})
+    assert params.fcw_ttc_s == 1.5 and params.stop_sign_min_frames == 4
+    for body, why in [
+        ("fcw_ttc_s = -1\n", r"road_events\.fcw_ttc_s: Input should be greater than 0"),
+        ("slow_down_fraction = 1.0\n", r"road_events\.slow_down_fraction: Input should be less than 1"),
+        ("fcw_ttc = 2.0\n", r"road_events\.fcw_ttc: unknown key"),
+        ("stop_sign_min_frames = 0\n", r"road_events\.stop_sign_min_frames: Input should be greater than or equal to 1"),
+    ]:
+        conf.write_text("[road_events]\n" + body, encoding="utf-8")
+        with pytest.raises(ConfigError, match=why) as err:
+            load_config(conf)
+        assert str(conf) in str(err.value)
+
+
+def test_every_rule_parameter_is_a_documented_key_with_the_domain_default() -> None:
+    model = road_events_model()
+    for cls in [CommonParams, *(r.params for r in road_rules())]:
+        for name, _typ, default, info in param_fields(cls):
+            f = model.model_fields[name]
+            assert f.default == default and f.description == info.description and info.description
+    assert RoadEventParams() == RoadEventParams(**{k: getattr(load_config().road_events, k) for k in RoadEventParams.names()})
+
+
+def test_the_client_allow_list_is_derived_and_unchanged() -> None:
+    assert road_client_keys() == CLIENT_BEFORE
+    assert {k.split(".", 1)[1] for k in CLIENT_OPTIONS if k.startswith("road_events.")} == CLIENT_BEFORE
+
+
+def test_every_road_rule_declares_the_specs_of_its_types() -> None:
+    rules = road_rules()
+    assert [r.name for r in rules] == ["tailgating", "forward_collision", "stop_sign", "red_light", "speeding"]
+    declared = [s for r in rules for s in r.specs]
+    assert all(s.family is Family.ROAD and SPECS[s.type.value] is s for s in declared)
+    # the registry's order is the engine's (tailgating, FCW, stop sign, red light) and SPECS's
+    assert list(SPECS)[4:10] == [s.type.value for s in declared]
+
+
+def test_config_and_params_pickle_through_the_derived_class() -> None:
+    cfg = load_config(None, SET)
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+    params = RoadEventParams(fcw_ttc_s=1.5)
+    assert pickle.loads(pickle.dumps(params)) == params
+    with pytest.raises(TypeError, match="fcw_ttc"):
+        RoadEventParams(fcw_ttc=1.5)
+
+
+def test_the_type_checker_names_of_the_shared_thresholds_match_common_params() -> None:
+    """``RoadEventsConfig`` names CommonParams' fields for mypy only (``if TYPE_CHECKING``):
+    the names and types there must be CommonParams'."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(RoadEventsConfig)))
+    block = next(n for n in ast.walk(tree) if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    named = {ast.unparse(a.target): ast.unparse(a.annotation) for a in block.body if isinstance(a, ast.AnnAssign)}
+    assert named == {name: typ.__name__ for name, typ, _d, _i in param_fields(CommonParams)}
