@@ -41,9 +41,11 @@ test: install
 web-screenshots: install
 	SAFEROAD_WEB_SCREENSHOTS=docs/web $(BIN)/pytest -q tests/store/test_web_browser.py
 
-# Re-resolve the lock file after changing dependencies in pyproject.toml.
+# Re-resolve the lock file after changing dependencies in pyproject.toml; then the edge image's
+# lock: the same pins for the base (edge wheel's) dependencies only (deploy/Dockerfile, docs/deploy.md).
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml -c requirements.lock --python-version 3.11 -o deploy/requirements-edge.lock
 
 # The edge as one wheel (dist/saferoad-<version>-py3-none-any.whl): its base dependencies are the
 # edge recorder's; the cloud services need the extra, `pip install "saferoad[cloud]"` (docs/deploy.md).

@@ -6,12 +6,13 @@
 
 ``run``: exports the committed tree (``git archive HEAD``, so nothing in this checkout changes)
 into a work copy, re-resolves its ``requirements.lock`` to the newest versions pyproject.toml
-allows (``uv pip compile --upgrade``, the same command as ``make lock``), installs that into the
+allows (``uv pip compile --upgrade``, the same command as ``make lock``, and the edge image's
+deploy/requirements-edge.lock from it), installs that into the
 work copy's own venv, runs ruff, mypy and the snapshot tests (every test module next to a
 ``__snapshots__`` folder: they pin detections, events and scores), and writes a short report:
 versions changed, and each check's result with the snapshot tests that moved. It exits 1 when a
 check fails, so an update that silently changes detections or events is caught before it lands;
-adopting it is copying the work copy's requirements.lock here.
+adopting it is copying the work copy's requirements.lock (and deploy/requirements-edge.lock) here.
 
 ``report``: the same report from two lock files (and optionally a results JSON), no work copy.
 """
@@ -180,6 +181,19 @@ def run(work: Path, out: Path) -> int:
             "--upgrade",
             "-o",
             "requirements.lock",
+        ],
+        # the edge image's lock follows (make lock): the new pins for the base dependencies only
+        [
+            uv,
+            "pip",
+            "compile",
+            "pyproject.toml",
+            "-c",
+            "requirements.lock",
+            "--python-version",
+            "3.11",
+            "-o",
+            "deploy/requirements-edge.lock",
         ],
         [uv, "venv", "--python", sys.executable, ".venv"],
         [uv, "pip", "install", "--python", ".venv/bin/python", "-r", "requirements.lock"],

@@ -1,22 +1,29 @@
-"""deploy/Dockerfile: hadolint clean, every Python package it installs comes from requirements.lock,
-one target per service, non-root, health checks on each service's own port.
+"""deploy/Dockerfile: hadolint clean, every Python package it installs comes from requirements.lock
+(the edge image's from deploy/requirements-edge.lock, the lock's pins for the edge wheel's
+dependencies), one target per service, non-root, health checks on each service's own health.
 
 Parsed, not built: no Docker daemon is needed (docs/deploy.md)."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-TARGETS = {"model-server", "analysis", "web", "eval-worker", "migrate"}
+EDGE_LOCK = ROOT / "deploy" / "requirements-edge.lock"
+TARGETS = {"model-server", "analysis", "web", "eval-worker", "migrate", "edge"}
+# the stage that builds /opt/venv -> the lock file it installs (as copied into the stage)
+VENV_BUILDS = {"build": "requirements.lock", "edge-build": "requirements-edge.lock"}
 # target -> (the CLI command it runs, its port, the probe argument that must name that port)
 SERVICES = {
     "model-server": ("serve-model", "8001", "127.0.0.1:8001"),
@@ -70,13 +77,36 @@ def _stages(instrs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     return full
 
 
-def _lock() -> dict[str, str]:
+def _own_stages(instrs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Each stage's own instructions (not its parent's)."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    name = ""
+    for word, rest in instrs:
+        if word == "FROM":
+            m = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.IGNORECASE)
+            assert m, rest
+            name = m.group(2) or m.group(1)
+            stages[name] = []
+        elif name:
+            stages[name].append((word, rest))
+    return stages
+
+
+def _lock(path: Path = ROOT / "requirements.lock") -> dict[str, str]:
     pins: dict[str, str] = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
+    for line in path.read_text().splitlines():
         m = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==(\S+)", line)
         if m:
             pins[m.group(1).lower().replace("_", "-")] = m.group(2)
     return pins
+
+
+def _edge_wheel() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("edge_wheel", ROOT / "scripts/edge_wheel.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _pip_installs(instrs: list[tuple[str, str]]) -> list[list[str]]:
@@ -102,13 +132,12 @@ def test_hadolint_passes() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_python_deps_come_from_the_lock() -> None:
-    instrs = _instructions(DOCKERFILE.read_text())
+def _check_venv_installs(stage: str, instrs: list[tuple[str, str]], lock_name: str) -> bool:
+    """Every install into /opt/venv in STAGE is -r LOCK_NAME, the project with --no-deps, or pins
+    constrained by the lock whose versions equal the lock's; True when the lock was installed."""
     lock = _lock()
-    installs = _pip_installs(instrs)
-    assert installs, "no pip install found"
     saw_lock = saw_project = False
-    for args in installs:
+    for args in _pip_installs(instrs):
         venv = "--python" in args and args[args.index("--python") + 1] == "/opt/venv/bin/python"
         reqs = [args[i + 1] for i, a in enumerate(args) if a in ("-r", "-c")]
         pkgs = [
@@ -124,7 +153,7 @@ def test_python_deps_come_from_the_lock() -> None:
             assert all(not p.startswith("saferoad") for p in pkgs)
             continue
         if "-r" in args:
-            assert reqs and all(r.endswith("requirements.lock") for r in reqs), args
+            assert reqs and all(Path(r).name == lock_name for r in reqs), (stage, args)
             assert pkgs == [], args
             saw_lock = True
         elif pkgs == ["."]:
@@ -141,10 +170,83 @@ def test_python_deps_come_from_the_lock() -> None:
                 assert name in lock, f"{name} is not in requirements.lock"
                 # the version is read from the lock itself in the image
                 assert version == lock[name] or "requirements.lock" in version, (p, lock[name])
-    assert saw_lock and saw_project
-    copies = [rest for word, rest in instrs if word == "COPY" and "requirements.lock" in rest]
-    # the lock copied in is the repository's own file (not a build-stage artefact)
-    assert copies and all(rest.split()[0] == "requirements.lock" for rest in copies), copies
+    if stage in VENV_BUILDS:
+        assert saw_lock and saw_project, stage
+    return saw_lock
+
+
+def test_python_deps_come_from_the_lock() -> None:
+    instrs = _instructions(DOCKERFILE.read_text())
+    own = _own_stages(instrs)
+    assert _pip_installs(instrs), "no pip install found"
+    for stage, stage_instrs in own.items():
+        if stage in VENV_BUILDS:
+            _check_venv_installs(stage, stage_instrs, VENV_BUILDS[stage])
+        else:
+            # elsewhere only pins constrained by the lock (the eval worker's ray[default])
+            assert not _check_venv_installs(stage, stage_instrs, "requirements.lock"), stage
+    # each lock copied in is the repository's own file (not a build-stage artefact)
+    for stage, lock_name in VENV_BUILDS.items():
+        copies = [r for w, r in own[stage] if w == "COPY" and lock_name in r]
+        want = "requirements.lock" if lock_name == "requirements.lock" else f"deploy/{lock_name}"
+        assert copies and all(r.split()[0] == want for r in copies), (stage, copies)
+    copies = [r for w, r in instrs if w == "COPY" and "requirements.lock" in r]
+    assert all(r.split()[0] == "requirements.lock" for r in copies), copies
+    # the images take their venv from the build stage of their kind: the edge's has no cloud extra
+    full = _stages(instrs)
+    for target in TARGETS:
+        sources = {
+            m.group(1)
+            for w, r in full[target]
+            if w == "COPY" and (m := re.match(r"--from=(\S+)\s+/opt/venv\s", r))
+        }
+        assert sources == ({"edge-build"} if target == "edge" else {"build"}), (target, sources)
+
+
+def edge_lock_problems(edge: dict[str, str], lock: dict[str, str], base: set[str]) -> list[str]:
+    """What makes EDGE (name -> version) not the lock's pins for exactly the BASE distributions."""
+    problems = [f"{n} is not an edge dependency" for n in sorted(set(edge) - base)]
+    problems += [f"{n} is missing" for n in sorted(base - set(edge))]
+    problems += [
+        f"{n}=={v} but requirements.lock has {lock.get(n)}"
+        for n, v in sorted(edge.items())
+        if lock.get(n) != v
+    ]
+    return problems
+
+
+def _edge_inputs() -> tuple[dict[str, str], dict[str, str], set[str]]:
+    ew = _edge_wheel()
+    edge = {canonicalize_name(n): v for n, v in _lock(EDGE_LOCK).items()}
+    lock = {canonicalize_name(n): v for n, v in _lock().items()}
+    return edge, lock, ew._closure(ew._base()) - {"saferoad"}
+
+
+def test_the_edge_lock_is_the_locks_pins_for_the_edge_wheels_dependencies() -> None:
+    """deploy/requirements-edge.lock = the closure of pyproject's base dependencies (the edge
+    wheel's, as installed from the lock here) at requirements.lock's versions: `make lock` writes
+    both; after a dependency change it must be re-run."""
+    edge, lock, base = _edge_inputs()
+    assert edge_lock_problems(edge, lock, base) == []
+    assert not set(edge) & _edge_wheel().cloud_distributions()
+    assert {"ray", "fastapi", "sqlalchemy", "grpcio", "pandas"}.isdisjoint(edge)
+    assert {"numpy", "onnxruntime", "opencv-python-headless", "av", "pydantic"} <= set(edge)
+    header = EDGE_LOCK.read_text().splitlines()[1].strip("# ")
+    makefile = (ROOT / "Makefile").read_text()
+    assert header.startswith("uv pip compile ") and header.split("uv ", 1)[1] in makefile, header
+
+
+def test_the_edge_lock_check_can_fail() -> None:
+    edge, lock, base = _edge_inputs()
+    assert edge_lock_problems({**edge, "ray": lock["ray"]}, lock, base) == [
+        "ray is not an edge dependency"
+    ]
+    assert edge_lock_problems({n: v for n, v in edge.items() if n != "av"}, lock, base) == [
+        "av is missing"
+    ]
+    assert edge_lock_problems({**edge, "numpy": "0.0.1"}, lock, base) == [
+        f"numpy==0.0.1 but requirements.lock has {lock['numpy']}"
+    ]
 
 
 def test_version_substitution_reads_the_lock() -> None:
@@ -168,6 +270,17 @@ def test_targets_are_non_root_with_health_checks() -> None:
         assert users and users[-1] not in ("0", "root"), f"{target} runs as {users[-1:]}"
         health = [rest for word, rest in instrs if word == "HEALTHCHECK"]
         assert health, f"{target} has no HEALTHCHECK instruction"
+        if target == "edge":
+            entry = [rest for word, rest in instrs if word == "ENTRYPOINT"][-1]
+            m = re.fullmatch(r'\["saferoad", "edge", "--spool", "(\S+)"\]', entry)
+            assert m, entry
+            spool = m.group(1)
+            assert f'"probe.py", "edge", "{spool}"' in health[-1].replace("/opt/saferoad/", ""), (
+                health
+            )
+            home = str(Path(spool).parent)
+            assert ("WORKDIR", home) in instrs and ("VOLUME", f'["{home}"]') in instrs
+            assert any(w == "RUN" and f"chown 1000:1000 {home}" in r for w, r in instrs)
         if target in SERVICES:
             command, port, probe_target = SERVICES[target]
             entry = [rest for word, rest in instrs if word == "ENTRYPOINT"][-1]

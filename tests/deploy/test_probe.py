@@ -1,11 +1,17 @@
-"""deploy/probe.py, the images' health probe, against real HTTP and gRPC servers on loopback."""
+"""deploy/probe.py, the images' health probe, against real HTTP and gRPC servers on loopback and a
+real live edge recorder."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +20,8 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from saferoad.application.edge_live import status_path_for
 
 PROBE = Path(__file__).resolve().parents[2] / "deploy" / "probe.py"
 
@@ -87,3 +95,62 @@ def test_grpc_probe_follows_the_health_service() -> None:
 
 def test_usage() -> None:
     assert probe("tcp", "x").returncode == 2
+
+
+def _wait_for(cond: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_edge_probe_follows_the_live_recorders_status(tmp_path: Path) -> None:
+    """The edge image's HEALTHCHECK: a real live recorder (an IMU feed on UDP that never sends,
+    status every 0.5 s) is healthy while it records, unhealthy while it hangs (SIGSTOP: its status
+    stops coming) and healthy again after SIGCONT, unhealthy once it has stopped."""
+    spool = tmp_path / "spool.db"
+    status = tmp_path / "spool.db.status.json"
+    no_status = probe("edge", str(spool))
+    assert no_status.returncode == 1 and "has not written one" in no_status.stderr
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    saferoad = str(Path(sys.executable).parent / "saferoad")
+    rec = subprocess.Popen(
+        [saferoad, "edge", "--set", f"edge.imu_udp=127.0.0.1:{port}", "--set",
+         "edge.status_interval_s=0.5", "--duration", "30", "--spool", str(spool)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for(status.exists, 60, "the recorder's first status")
+        ok = probe("edge", str(spool), "--max-age", "3")
+        assert ok.returncode == 0, ok.stderr
+        assert "stale stages: imu_udp" in ok.stderr  # reported, not unhealthy
+        rec.send_signal(signal.SIGSTOP)
+        time.sleep(3.5)
+        hung = probe("edge", str(spool), "--max-age", "3")
+        assert hung.returncode == 1 and "stuck or gone" in hung.stderr, hung.stderr
+        rec.send_signal(signal.SIGCONT)
+        mtime = status.stat().st_mtime
+        _wait_for(lambda: status.stat().st_mtime > mtime, 30, "a new status after SIGCONT")
+        assert probe("edge", str(spool), "--max-age", "3").returncode == 0
+        rec.send_signal(signal.SIGTERM)
+        assert rec.wait(timeout=60) == 0, rec.stderr.read() if rec.stderr else ""
+    finally:
+        if rec.poll() is None:
+            os.kill(rec.pid, signal.SIGCONT)
+            rec.kill()
+            rec.wait()
+    stopped = probe("edge", str(spool))
+    assert stopped.returncode == 1 and "'idle', not recording" in stopped.stderr
+
+
+def test_edge_probe_reads_the_recorders_status_file() -> None:
+    """The probe reads the file the recorder writes (it does not import saferoad)."""
+    spec = importlib.util.spec_from_file_location("probe", PROBE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    spool = Path("/var/lib/saferoad/spool.db")
+    assert module.edge_status_path(str(spool)) == status_path_for(spool)
