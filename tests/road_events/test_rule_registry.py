@@ -5,18 +5,28 @@ what users write, what a client may set and every fingerprint stay as they were.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
+import json
 import pickle
+import sys
 import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from saferoad.adapters.recording import open_recording
 from saferoad.config import ConfigError, config_hash, load_config
+from saferoad.config.docs import config_markdown
 from saferoad.config.road_events import RoadEventsConfig, road_client_keys, road_events_model
-from saferoad.domain.event_specs import SPECS, Family
+from saferoad.domain.event_specs import SPECS, Family, default_weights, event_title
+from saferoad.domain.event_specs import spec as event_spec
 from saferoad.domain.params import param_fields
-from saferoad.domain.road_events import CommonParams, RoadEventParams, road_rules
-from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS
+from saferoad.domain.road_events import CommonParams, RoadEventParams, road_rules, unregister
+from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS, check_client_options
+from saferoad.entrypoints.wiring import analyze_recording, simulate
 
 # Measured on the code before the registry (commit 7bc1827, a hand-written RoadEventsConfig):
 # config_hash of the road_events section, with every default and with keys set. Every
@@ -110,3 +120,77 @@ def test_the_type_checker_names_of_the_shared_thresholds_match_common_params() -
     block = next(n for n in ast.walk(tree) if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
     named = {ast.unparse(a.target): ast.unparse(a.annotation) for a in block.body if isinstance(a, ast.AnnAssign)}
     assert named == {name: typ.__name__ for name, typ, _d, _i in param_fields(CommonParams)}
+
+
+# --- a rule added as one module -------------------------------------------------------
+
+
+@pytest.fixture
+def stopped_in_lane() -> Iterator[ModuleType]:
+    """The test-local rule module, loaded from its file (it registers itself) and dropped
+    when the test ends."""
+    path = Path(__file__).with_name("stopped_in_lane_rule.py")
+    spec = importlib.util.spec_from_file_location("stopped_in_lane_rule", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    try:
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        unregister("stopped_in_lane")
+        sys.modules.pop(spec.name, None)
+
+
+def test_a_rule_module_gets_a_spec_config_keys_docs_and_client_options(stopped_in_lane: ModuleType, tmp_path: Path) -> None:
+    assert road_rules()[-1] is stopped_in_lane.RULE
+    assert event_spec("stopped_in_lane") is stopped_in_lane.SPEC and event_title("stopped_in_lane") == "Stopped in lane"
+    assert list(SPECS)[10] == "stopped_in_lane"  # after the built-in road rules' types
+    assert default_weights()["stopped_in_lane"] == 3.0
+    # [road_events] keys from its params: defaults, bounds, the file named in errors
+    assert load_config().road_events.stopped_in_lane_min_s == 30.0  # type: ignore[attr-defined]
+    conf = tmp_path / "c.toml"
+    conf.write_text("[road_events]\nstopped_in_lane_min_s = 4.0\n", encoding="utf-8")
+    assert RoadEventParams(**{k: getattr(load_config(conf).road_events, k) for k in RoadEventParams.names()}).stopped_in_lane_min_s == 4.0
+    conf.write_text("[road_events]\nstopped_in_lane_speed_mps = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"c\.toml(.|\n)*road_events\.stopped_in_lane_speed_mps: Input should be greater than 0"):
+        load_config(conf)
+    # a row of docs/config.md (saferoad config docs) with its default and description
+    assert "| `stopped_in_lane_min_s` | `30.0` | How long the ego must stand still with no vehicle ahead" in config_markdown()
+    # a client of saferoad serve may set it
+    assert "stopped_in_lane_min_s" in road_client_keys()
+    check_client_options({"road_events": {"stopped_in_lane_min_s": 5.0}})
+    # dropped, its keys are unknown again
+    unregister("stopped_in_lane")
+    conf.write_text("[road_events]\nstopped_in_lane_min_s = 4.0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"road_events\.stopped_in_lane_min_s: unknown key"):
+        load_config(conf)
+    assert "stopped_in_lane" not in SPECS and "stopped_in_lane_min_s" not in road_client_keys()
+
+
+def test_a_rule_module_runs_through_analyze_from_its_toml_key(stopped_in_lane: ModuleType, tmp_path: Path) -> None:
+    """A full stop at a stop sign held 6 s after a harsh braking, no vehicle ahead: with the
+    rule's minimum set to 4 s in the TOML file analyze reports one stopped_in_lane over the
+    standstill (in events.jsonl too); at its 30 s default none; the built-in rules' events
+    (the harsh braking) are the same either way."""
+    rec_dir = tmp_path / "rec"
+    base = load_config(None, {"perception": {"detector": "replay"}})
+    simulate("stop_sign", rec_dir, seed=5, video=False, config=base,
+             assignments=["min_speed_kmh=0", "dwell_s=6", "duration_s=30", "decel_mps2=4.5"])
+    rec = open_recording(rec_dir)
+    conf = tmp_path / "c.toml"
+    conf.write_text('[perception]\ndetector = "replay"\n\n[road_events]\nstopped_in_lane_min_s = 4.0\n', encoding="utf-8")
+    got = analyze_recording(rec, load_config(conf), tmp_path / "out").events
+    (ev,) = [e for e in got if e.type.value == "stopped_in_lane"]
+    # the standstill: where the drive's own speed is below the rule's threshold
+    assert rec.gps is not None
+    still = rec.gps.t_s[rec.gps.speed_mps < 0.5]
+    assert ev.end_s - ev.start_s >= 4.0 - 1e-9
+    assert ev.start_s == pytest.approx(float(still.min()), abs=0.25) and ev.end_s == pytest.approx(float(still.max()), abs=0.25)
+    written = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    assert [w["type"] for w in written].count("stopped_in_lane") == 1
+    default = analyze_recording(rec, base, tmp_path / "out2").events
+    assert [e for e in default if e.type.value == "stopped_in_lane"] == []
+    builtin = [e.to_dict() for e in got if e.type.value != "stopped_in_lane"]
+    assert [b["type"] for b in builtin] == ["harsh_braking"]
+    assert builtin == [e.to_dict() for e in default]
