@@ -24,6 +24,7 @@ from saferoad.domain.recording import RecordingMeta
 from saferoad.domain.scoring import week_start
 from saferoad.domain.simulation import SCENARIOS, get_scenario, ground_truth
 from saferoad.domain.simulation.params import split_assignment
+from saferoad.domain.simulation.profiles import SENSOR_PROFILES, profile_assignments
 from saferoad.domain.simulation.truth import (
     CabinDefinitions,
     Definitions,
@@ -126,6 +127,7 @@ def simulate(
     video: bool = True,
     config: SaferoadConfig | None = None,
     detections: bool = True,
+    sensor_profile: str = SENSOR_PROFILES[0],
 ) -> SimulationResult:
     """Build scenario ``name`` with ``assignments`` (``key=value``; ``meta.*`` for who and
     when), derive its ground truth by ``config``'s definitions, and write the recording.
@@ -133,10 +135,13 @@ def simulate(
     ``detections=False`` writes no ``detections.json``; with ``video=False`` too the recording
     is sensor-only: the camera's view is computed only for the labels (road events need it),
     and every file written is byte for byte the one the full path writes. ``writer`` writes the
-    folder (``wiring.simulate`` passes saferoad's format writer)."""
+    folder (``wiring.simulate`` passes saferoad's format writer). ``sensor_profile``: the device
+    that records it (``dashcam``, the default, or ``phone``; :mod:`~saferoad.domain.simulation.profiles`),
+    its sensor parameters put before ``assignments`` so that ``--set`` still overrides them."""
     cfg = config or SaferoadConfig()
     spec = get_scenario(name)
     params, meta = split_meta(assignments)
+    params = profile_assignments(sensor_profile, seed) + params
     with span("simulate.build", scenario=name, seed=seed):
         sc = spec.make(params, seed=seed)
         camera = camera_views(sc, for_labels=not (video or detections))
@@ -214,12 +219,14 @@ def simulate_fleet(
     weeks: int = 4,
     fleet_id: str = "sim-fleet",
     detections: bool = True,
+    sensor_profile: str = SENSOR_PROFILES[0],
 ) -> Path:
     """Write ``trips`` mixed trips under ``out`` (one folder each) and ``out/manifest.yaml``
     (``recordings: [{path, labels, tags}]``, paths relative to ``out``). Drivers cycle
     through the styles careful, normal, aggressive; dates spread over ``weeks`` weeks."""
     if trips < 1:
         raise ValueError("--trips must be at least 1")
+    profile_assignments(sensor_profile, seed)  # an unknown profile fails before anything is written
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     style_names = list(STYLES)
@@ -244,29 +251,36 @@ def simulate_fleet(
             name = f"trip-{k:0{width}d}-{scenario}"
             trip_seed = int(rng.integers(0, 2**31 - 1))
             res = simulate(scenario, out / name, writer=writer, assignments=meta + params, seed=trip_seed, video=video, config=config,
-                           detections=detections)  # fmt: skip
-            entries.append(_manifest_entry(name, res, driver, style.name, vehicle, start, params))
+                           detections=detections, sensor_profile=sensor_profile)  # fmt: skip
+            entries.append(_manifest_entry(name, res, driver, style.name, vehicle, start, params, sensor_profile))
     return _write_manifest(out, {"fleet": fleet_id, "seed": seed, "trips": trips, "recordings": entries})
 
 
 def _manifest_entry(
-    name: str, res: SimulationResult, driver: str, style: str, vehicle: str, start: datetime, params: list[str]
+    name: str,
+    res: SimulationResult,
+    driver: str,
+    style: str,
+    vehicle: str,
+    start: datetime,
+    params: list[str],
+    sensor_profile: str = SENSOR_PROFILES[0],
 ) -> dict[str, Any]:
-    """One trip of a fleet manifest: its folder, labels and tags."""
-    return {
-        "path": name,
-        "labels": f"{name}/labels.jsonl",
-        "tags": {
-            "scenario": res.scenario,
-            "driver": driver,
-            "style": style,
-            "vehicle": vehicle,
-            "start_utc": start.isoformat().replace("+00:00", "Z"),
-            "seed": res.seed,
-            "params": params,
-            "events": sorted({lb.type for lb in res.written.labels if lb.type != "normal"}),
-        },
+    """One trip of a fleet manifest: its folder, labels and tags (``sensor_profile`` only where
+    it is not the default, so default manifests stay as they were)."""
+    tags: dict[str, Any] = {
+        "scenario": res.scenario,
+        "driver": driver,
+        "style": style,
+        "vehicle": vehicle,
+        "start_utc": start.isoformat().replace("+00:00", "Z"),
+        "seed": res.seed,
+        "params": params,
+        "events": sorted({lb.type for lb in res.written.labels if lb.type != "normal"}),
     }
+    if sensor_profile != SENSOR_PROFILES[0]:
+        tags["sensor_profile"] = sensor_profile
+    return {"path": name, "labels": f"{name}/labels.jsonl", "tags": tags}
 
 
 def _write_manifest(out: Path, doc: dict[str, Any]) -> Path:
@@ -323,6 +337,7 @@ def simulate_fleet_week(
     fleet_id: str = "sim-fleet",
     timezone: str = "Asia/Tokyo",
     detections: bool = True,
+    sensor_profile: str = SENSOR_PROFILES[0],
 ) -> Path:
     """Driver-weeks of mixed trips: for each of ``days`` days of ISO ``week`` and each driver
     (styles cycle careful, normal, aggressive; driver ``i`` drives vehicle ``i``),
@@ -331,6 +346,7 @@ def simulate_fleet_week(
     :func:`simulate_fleet` does. Deterministic for ``seed``."""
     if drivers < 1 or trips_per_day < 1 or not 1 <= days <= 7 or segments < 1:
         raise ValueError("--drivers, --trips-per-day and --segments must be at least 1, --days in 1..7")
+    profile_assignments(sensor_profile, seed)  # an unknown profile fails before anything is written
     monday = iso_week_monday(week)
     tz = ZoneInfo(timezone)
     rng = np.random.default_rng(seed)
@@ -359,9 +375,10 @@ def simulate_fleet_week(
                     name = f"{driver}-{local.date().isoformat()}-{k:02d}"
                     trip_seed = int(rng.integers(0, 2**31 - 1))
                     res = simulate("mixed_drive", out / name, writer=writer, assignments=meta + params, seed=trip_seed,
-                                   video=video, config=config, detections=detections)  # fmt: skip
+                                   video=video, config=config, detections=detections,
+                                   sensor_profile=sensor_profile)  # fmt: skip
                     n += 1
-                    entries.append(_manifest_entry(name, res, driver, style, vehicle, start, params))
+                    entries.append(_manifest_entry(name, res, driver, style, vehicle, start, params, sensor_profile))
     return _write_manifest(out, {"fleet": fleet_id, "seed": seed, "week": week, "trips": n, "recordings": entries})
 
 

@@ -175,12 +175,13 @@ def simulate(
     video: bool = True,
     config: SaferoadConfig | None = None,
     detections: bool = True,
+    sensor_profile: str = "dashcam",
 ) -> SimulationResult:
     """:func:`saferoad.application.simulate.simulate` writing saferoad's recording format
     (``adapters/simulation/writer.py``)."""
     return _simulate.simulate(
         name, out, writer=recording_writer(), assignments=assignments, seed=seed, video=video,
-        config=config, detections=detections,
+        config=config, detections=detections, sensor_profile=sensor_profile,
     )
 
 
@@ -196,11 +197,12 @@ def simulate_fleet(
     weeks: int = 4,
     fleet_id: str = "sim-fleet",
     detections: bool = True,
+    sensor_profile: str = "dashcam",
 ) -> Path:
     """:func:`saferoad.application.simulate.simulate_fleet` writing saferoad's recording format."""
     return _simulate.simulate_fleet(
         out, trips, writer=recording_writer(), seed=seed, video=video, config=config, drivers=drivers,
-        vehicles=vehicles, weeks=weeks, fleet_id=fleet_id, detections=detections,
+        vehicles=vehicles, weeks=weeks, fleet_id=fleet_id, detections=detections, sensor_profile=sensor_profile,
     )
 
 
@@ -218,13 +220,14 @@ def simulate_fleet_week(
     fleet_id: str = "sim-fleet",
     timezone: str = "Asia/Tokyo",
     detections: bool = True,
+    sensor_profile: str = "dashcam",
 ) -> Path:
     """:func:`saferoad.application.simulate.simulate_fleet_week` writing saferoad's recording
     format."""
     return _simulate.simulate_fleet_week(
         out, writer=recording_writer(), week=week, drivers=drivers, trips_per_day=trips_per_day,
         days=days, segments=segments, seed=seed, video=video, config=config, fleet_id=fleet_id,
-        timezone=timezone, detections=detections,
+        timezone=timezone, detections=detections, sensor_profile=sensor_profile,
     )
 
 

@@ -51,6 +51,12 @@ def register(app: typer.Typer) -> None:
         video: bool = typer.Option(True, "--video/--no-video", help="Render the road-camera video."),
         detections: bool = typer.Option(True, "--detections/--no-detections", help="Write detections.json (the camera's exact boxes, for the replay detector). --no-video --no-detections: a sensor-only recording (IMU, GPS, labels), faster."),
         list_: bool = typer.Option(False, "--list", help="List scenarios, their parameters and expected events."),
+        sensor_profile: str = typer.Option(
+            "dashcam", "--sensor-profile",
+            help="The recording device: dashcam (IMU 100 Hz with gyroscope, GPS 10 Hz, mounting written) or phone "
+            "(IMU 10 Hz with gravity removed by a 1 s high-pass, no gyroscope, yawed on the windscreen at a seeded "
+            "random angle, mounting not written, GPS 1 Hz). --set imu.*/gps.* still override it.",
+        ),
         config: Path | None = ConfigOption,
         log_level: str = typer.Option("WARNING", "--log-level", help="Log level of the JSON log on stderr."),
     ) -> None:
@@ -68,7 +74,8 @@ def register(app: typer.Typer) -> None:
 
             cfg = load_cli_config(config)
             res = simulate(
-                scenario, output, assignments=set_ or [], seed=seed, video=video, config=cfg, detections=detections
+                scenario, output, assignments=set_ or [], seed=seed, video=video, config=cfg, detections=detections,
+                sensor_profile=sensor_profile,
             )
             events = [lb for lb in res.written.labels if lb.type != "normal"]
             console.print(
@@ -98,6 +105,12 @@ def register(app: typer.Typer) -> None:
         vehicles: int = typer.Option(3, "--vehicles", help="Vehicles."),
         weeks: int = typer.Option(4, "--weeks", help="Trips spread over this many weeks before 2026-11-20."),
         fleet: str = typer.Option("sim-fleet", "--fleet", help="Fleet id in meta.toml."),
+        sensor_profile: str = typer.Option(
+            "dashcam", "--sensor-profile",
+            help="The recording device: dashcam (IMU 100 Hz with gyroscope, GPS 10 Hz, mounting written) or phone "
+            "(IMU 10 Hz with gravity removed by a 1 s high-pass, no gyroscope, yawed on the windscreen at a seeded "
+            "random angle, mounting not written, GPS 1 Hz). --set imu.*/gps.* still override it.",
+        ),
         config: Path | None = ConfigOption,
         log_level: str = typer.Option("WARNING", "--log-level", help="Log level of the JSON log on stderr."),
     ) -> None:
@@ -117,6 +130,7 @@ def register(app: typer.Typer) -> None:
                 manifest = simulate_fleet_week(
                     output, week=week, drivers=drivers, trips_per_day=trips_per_day, days=days,
                     segments=segments, seed=seed, video=video, config=cfg, fleet_id=fleet, detections=detections,
+                    sensor_profile=sensor_profile,
                 )  # fmt: skip
                 n = drivers * days * trips_per_day
                 console.print(f"wrote {n} mixed trips of week {week} under [bold]{output}[/]; manifest: {manifest}")
@@ -126,5 +140,6 @@ def register(app: typer.Typer) -> None:
             manifest = simulate_fleet(
                 output, trips, seed=seed, video=video, config=cfg, drivers=drivers,
                 vehicles=vehicles, weeks=weeks, fleet_id=fleet, detections=detections,
+                sensor_profile=sensor_profile,
             )  # fmt: skip
             console.print(f"wrote {trips} trips under [bold]{output}[/]; manifest: {manifest}")
