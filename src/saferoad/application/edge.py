@@ -46,6 +46,7 @@ from saferoad.domain.alerts import Alert, AlertDebouncer
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.lanes import LaneObservation, fuse_lane_changes
 from saferoad.domain.lanes.streaming import StreamingLanes
+from saferoad.domain.lanes.turn_signal import LaneQuiet, chunk_turn
 from saferoad.domain.motion.streaming import (
     StreamingMotion,
     StreamParams,
@@ -56,7 +57,7 @@ from saferoad.domain.motion.streaming import (
 )
 from saferoad.domain.recording import Recording
 from saferoad.domain.road_events import StreamingRoad, StreamingSpeeding
-from saferoad.domain.types import Event, EventType, SpeedSeries
+from saferoad.domain.types import Event, EventType, GpsSeries, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.cabin import CabinPorts, CabinTrackReader
 from saferoad.ports.clips import ClipRequest
@@ -335,9 +336,25 @@ def lane_stream(config: SaferoadConfig) -> StreamingLanes:
     return StreamingLanes(lane_params(config.lanes), e.motion_window_s, e.motion_guard_s, e.motion_hop_s)
 
 
-def lane_figures(ln: StreamingLanes) -> dict[str, int]:
-    """The lane stream's figures for the report (replay and live alike)."""
-    return {"frames": ln.observations, "both_lines_seen": ln.both_lines_seen, "max_held": ln.max_observations}
+def lane_figures(ln: StreamingLanes, quiet: LaneQuiet) -> dict[str, int]:
+    """The lane stream's figures for the report (replay and live alike); ``signalled``: final
+    departures dropped because the turn signal showed their side."""
+    return {
+        "frames": ln.observations, "both_lines_seen": ln.both_lines_seen, "max_held": ln.max_observations,
+        "signalled": quiet.dropped, "turn_signal_changes_held": quiet.signals.max_held,
+    }  # fmt: skip
+
+
+def fast_lane_figures(fl: FastLaneAlerts) -> dict[str, int]:
+    """The fast lane alerts' book for the report (replay and live alike)."""
+    return {"confirmed": fl.confirmed, "retracted": fl.retracted, "signalled": fl.signalled, "max_held": fl.max_held, "runs": fl.runs}
+
+
+def lane_quiet(config: SaferoadConfig) -> LaneQuiet:
+    """The turn signal's quiet on ``lane_departure`` (``lanes.turn_signal_quiet_s``), keeping
+    the signal's changes as long as a final departure or a fast alert can ask about them."""
+    e, q = config.edge, config.lanes.turn_signal_quiet_s
+    return LaneQuiet(q, keep_s=e.motion_window_s + e.motion_guard_s + e.motion_hop_s + q)
 
 
 def release_by_speed(
@@ -470,22 +487,42 @@ class SpeedingStream:
     the speed has passed it, as frames do in :class:`RoadStream`."""
 
     def __init__(
-        self, recording: Recording, config: SaferoadConfig, limits: SpeedLimits, ports: AnalysisPorts | None = None
-    ) -> None:
-
+        self, recording: Recording, config: SaferoadConfig, limits: SpeedLimits, ports: AnalysisPorts | None = None,
+        *, live_gps: bool = False,
+    ) -> None:  # fmt: skip
+        """``live_gps``: the fixes come as they are received (:meth:`add_gps`, the live
+        recorder), not from the recording."""
         rcfg = config.road_events
         self.cfg = rcfg
-        gps = road.gps_stream(AnalysisContext(recording, config, ports=ports), rcfg) if limits.zones else None
+        self.gps_offset_s = rcfg.clock_offsets_s.get("gps", 0.0)
+        self.keep_s = config.edge.motion_window_s
+        gps = road.gps_stream(AnalysisContext(recording, config, ports=ports), rcfg) if limits.zones and not live_gps else None
         self.fixes: deque[tuple[float, float, float, float]] = deque()
         if gps is not None:
             self.fixes.extend(
                 (float(c), float(rt), float(a), float(b))
                 for c, rt, (a, b) in zip(gps.clock_t_s, gps.t_s, gps.values, strict=True)
             )
+        self.max_waiting = 0
+        self.dropped_no_speed = 0
+        """Live fixes dropped unmerged: older than ``motion_window_s`` with no final speed."""
         self.stream = StreamingSpeeding(
             limits.limit_at, road.params_from_config(rcfg), speed_offset_s=rcfg.clock_offsets_s.get("speed", 0.0),
-            gps_offset_s=rcfg.clock_offsets_s.get("gps", 0.0), has_gps=gps is not None,
+            gps_offset_s=self.gps_offset_s, has_gps=gps is not None or (live_gps and bool(limits.zones)),
         )  # fmt: skip
+
+    def add_gps(self, gps: GpsSeries | None) -> None:
+        """Fixes just received (live), in time order: they wait for the final speed as a
+        recording's do (at most ``motion_window_s`` of them: without speed the oldest go, counted)."""
+        if gps is None or self.stream.gps is None:
+            return
+        ok = np.isfinite(gps.lat) & np.isfinite(gps.lon)
+        for rt, a, b in zip(gps.t_s[ok].tolist(), gps.lat[ok].tolist(), gps.lon[ok].tolist(), strict=True):
+            self.fixes.append((rt + self.gps_offset_s, rt, a, b))
+        while self.fixes and self.fixes[0][0] < self.fixes[-1][0] - self.keep_s:
+            self.fixes.popleft()
+            self.dropped_no_speed += 1
+        self.max_waiting = max(self.max_waiting, len(self.fixes))
 
     @staticmethod
     def build(recording: Recording, config: SaferoadConfig, ports: AnalysisPorts | None = None) -> SpeedingStream | None:
@@ -626,8 +663,10 @@ class EdgeRecorder:
                 road.stream.engine.params, fx=road.fx, cx=road.cx, speed_offset_s=road.offset, horizon_s=ecfg.motion_window_s
             )
         self._fast_lanes = None
+        quiet = lane_quiet(cfg)
         if road is not None and road.lanes is not None:
             self._fast_lanes = FastLaneAlerts(road.lanes.params, horizon_s=ecfg.motion_window_s)
+            self._fast_lanes.quiet = quiet.fast
         self._clips = None
         if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
             self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir, self.ports)
@@ -665,6 +704,7 @@ class EdgeRecorder:
             arrived = time.perf_counter()
             imu_c, gps_c, can_c = chunk_imu(recording.imu, a, b), chunk_gps(recording.gps, a, b), chunk_speed(recording.can_speed, a, b)
             new = motion.push(imu_c, gps_c, can_c)
+            quiet.push(chunk_turn(recording.turn_signal, a, b))
             newest = min(b, t_last)
             self._announce_early(report, motion.take_provisional(), newest, arrived)
             self._deliver(report, _fuse_lanes(new, road), newest, arrived)
@@ -680,7 +720,7 @@ class EdgeRecorder:
                     lane_alerts = self._fast_lanes.observations(road.take_new_lanes(), motion.speed_at)
                     self._announce_fast(report, lane_alerts, newest, arrived, report.fast_lane_lag_s)
                     self._fast_lanes.retract(newest)
-                self._deliver(report, _with_clip_window(road.speed(final_speed), cfg.road_events), newest, arrived)
+                self._deliver(report, _with_clip_window(quiet.final(road.speed(final_speed)), cfg.road_events), newest, arrived)
             if speeding is not None:
                 self._deliver(report, _with_clip_window(speeding.speed(final_speed), cfg.road_events), newest, arrived)
             if self._clips is not None and self.spool is not None:
@@ -706,11 +746,11 @@ class EdgeRecorder:
         report.distance_km = odo.km if odo.samples > 1 else None
         report.speed_source = odo.source
         if road is not None:
-            evs = road.speed(final_speed) + road.finish()
+            evs = quiet.final(road.speed(final_speed) + road.finish())
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
             report.max_waiting_frames = road.max_waiting
             if road.lanes is not None:
-                report.lanes = lane_figures(road.lanes)
+                report.lanes = lane_figures(road.lanes, quiet)
         if speeding is not None:
             evs = speeding.speed(final_speed) + speeding.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
@@ -735,7 +775,7 @@ class EdgeRecorder:
         if self._fast_lanes is not None:
             fl = self._fast_lanes
             fl.finish()
-            report.fast_lanes = {"confirmed": fl.confirmed, "retracted": fl.retracted, "max_held": fl.max_held, "runs": fl.runs}
+            report.fast_lanes = fast_lane_figures(fl)
         self._close_report(report, motion, t_last - t_first, perf0, cpu0)
         if self.spool is not None:
             self.spool.add_trip(trip_id, trip_body(recording, report))

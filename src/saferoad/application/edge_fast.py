@@ -164,6 +164,10 @@ class FastLaneAlerts(_ProvisionalBook):
         self.runs = 0
         """Times the rule was re-run (frames with a line within the departure distance)."""
         self.max_held = 0
+        self.quiet: Callable[[Event], bool] | None = None
+        """The turn signal's quiet (``LaneQuiet.fast``): a departure it covers is not alerted."""
+        self.signalled = 0
+        """Departures completed while the turn signal showed their side: not alerted."""
 
     def observations(self, items: Iterable[LaneObservation], speed_at: Callable[[float], float | None]) -> list[Event]:
         """Lane observations just arrived (time order); the departures they complete, as
@@ -199,6 +203,9 @@ class FastLaneAlerts(_ProvisionalBook):
                     continue
                 alert = _Provisional(ev)
                 self.open[side] = _LaneRun(alert, ev.end_s)
+                if self.quiet is not None and self.quiet(ev):
+                    self.signalled += 1  # the driver signalled that side: a run not alerted
+                    continue
                 self.pending.append(alert)
                 out.append(ev)
         return out

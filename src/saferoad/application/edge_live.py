@@ -51,7 +51,9 @@ from saferoad.application.edge import (
     SpeedingStream,
     _with_clip_window,
     cpu_seconds,
+    fast_lane_figures,
     lane_figures,
+    lane_quiet,
     lane_stream,
     release_all,
     release_by_speed,
@@ -83,13 +85,14 @@ from saferoad.domain.types import (
     GpsSeries,
     ImuSeries,
     SpeedSeries,
+    TurnSignalSeries,
 )
 from saferoad.observability import get_logger
 from saferoad.ports.detector import Detector
 from saferoad.ports.edge import AlertSink, EventSpool
 from saferoad.ports.lanes import LaneDetector
 from saferoad.ports.live_camera import LiveFrameSource
-from saferoad.ports.sensors import SensorFeed
+from saferoad.ports.sensors import CanFeed, SensorFeed
 
 log = get_logger("edge.live")
 
@@ -428,6 +431,10 @@ class LiveLanes:
         e = config.edge
         self.stream = lane_stream(config)
         self.fast = FastLaneAlerts(self.stream.params, horizon_s=e.motion_window_s)
+        self.quiet = lane_quiet(config)
+        """The turn signal's quiet (the live CAN feed's ``turn_signal``): final departures and fast
+        alerts toward the signalled side dropped, as in a replay."""
+        self.fast.quiet = self.quiet.fast
         self.last_t = -math.inf
 
     def arrive(self, items: list[LaneObservation], speed_at: Callable[[float], float | None]) -> list[Event]:
@@ -441,7 +448,11 @@ class LiveLanes:
 
     def speed(self, sp: SpeedSeries | None) -> list[Event]:
         """Final ego speed samples: the departures that became final."""
-        return [] if sp is None else self.stream.push_speed(sp.t_s, sp.speed_mps)
+        return [] if sp is None else self.quiet.final(self.stream.push_speed(sp.t_s, sp.speed_mps))
+
+    def finish(self) -> list[Event]:
+        """The drive's end: every departure left final."""
+        return self.quiet.final(self.stream.finish())
 
     def fuse(self, events: list[Event]) -> list[Event]:
         """The IMU's ``aggressive_lane_change`` with the direction of the marking crossed."""
@@ -450,7 +461,7 @@ class LiveLanes:
         return fuse_lane_changes(events, self.stream.lane_changes(), self.stream.params)
 
     def figures(self) -> dict[str, int]:
-        return lane_figures(self.stream)
+        return lane_figures(self.stream, self.quiet)
 
 
 def _after(series: Any, last_t: float) -> Any:
@@ -464,6 +475,8 @@ def _after(series: Any, last_t: float) -> Any:
         return None
     if isinstance(series, ImuSeries):
         return replace(series, t_s=series.t_s[k:], acc=series.acc[k:], gyro=None if series.gyro is None else series.gyro[k:])
+    if isinstance(series, SpeedSeries):
+        return SpeedSeries(series.t_s[k:], series.speed_mps[k:], series.source)
     return GpsSeries(*(getattr(series, f)[k:] for f in ("t_s", "lat", "lon", "speed_mps", "course_deg", "alt_m")))
 
 
@@ -541,7 +554,7 @@ class LiveRecorder(EdgeRecorder):
         self._fast_lanes = None if lanes is None else lanes.fast
         speeding = self._speeding()
         tick = ecfg.tick_s
-        last_imu = last_gps = -math.inf
+        last_imu = last_gps = last_can = -math.inf
         newest = 0.0
         last_frame_t = -math.inf
         perf0 = time.perf_counter()
@@ -563,14 +576,20 @@ class LiveRecorder(EdgeRecorder):
                 report.late_ticks += 1
             next_tick = max(next_tick + tick, time.monotonic())
             arrived = time.perf_counter()
-            imu_c, gps_c = self._poll()
-            imu_c, gps_c = _after(imu_c, last_imu), _after(gps_c, last_gps)
+            imu_c, gps_c, can_c, turn_c = self._poll()
+            imu_c, gps_c, can_c = _after(imu_c, last_imu), _after(gps_c, last_gps), _after(can_c, last_can)
             if imu_c is not None:
                 last_imu = float(imu_c.t_s[-1])
             if gps_c is not None:
                 last_gps = float(gps_c.t_s[-1])
-            newest = max(newest, last_imu, last_gps)
-            new = motion.push(imu_c, gps_c, None)
+            if can_c is not None:
+                last_can = float(can_c.t_s[-1])
+            newest = max(newest, last_imu, last_gps, last_can)
+            new = motion.push(imu_c, gps_c, can_c)
+            if lanes is not None:
+                lanes.quiet.push(turn_c)
+            if speeding is not None:
+                speeding.add_gps(gps_c)
             self._announce_early(report, motion.take_provisional(), newest, arrived)
             self._deliver(report, new if lanes is None else lanes.fuse(new), newest, arrived)
             self._retract_early(report, newest - ecfg.motion_window_s)
@@ -594,7 +613,7 @@ class LiveRecorder(EdgeRecorder):
             if self.cabin is not None:
                 for completed_s, evs in self.cabin.take_events(motion.speed_at):
                     self._deliver(report, evs, completed_s, arrived)
-            if self.loop is not None and self.loop.push(newest, imu_c, gps_c, None):
+            if self.loop is not None and self.loop.push(newest, imu_c, gps_c, can_c):
                 self._retain()
             self.beats.beat("rules")
             report.ticks += 1
@@ -606,10 +625,14 @@ class LiveRecorder(EdgeRecorder):
         arrived = time.perf_counter()
         if cam is not None:
             cam.close()
-        imu_c, gps_c = self._poll()
-        imu_c, gps_c = _after(imu_c, last_imu), _after(gps_c, last_gps)
-        t_last = max([newest] + [float(c.t_s[-1]) for c in (imu_c, gps_c) if c is not None])
-        finals = motion.push(imu_c, gps_c, None) if imu_c is not None or gps_c is not None else []
+        imu_c, gps_c, can_c, turn_c = self._poll()
+        imu_c, gps_c, can_c = _after(imu_c, last_imu), _after(gps_c, last_gps), _after(can_c, last_can)
+        t_last = max([newest] + [float(c.t_s[-1]) for c in (imu_c, gps_c, can_c) if c is not None])
+        finals = motion.push(imu_c, gps_c, can_c) if imu_c is not None or gps_c is not None or can_c is not None else []
+        if lanes is not None:
+            lanes.quiet.push(turn_c)
+        if speeding is not None:
+            speeding.add_gps(gps_c)
         finals += motion.finish()
         self._announce_early(report, motion.take_provisional(), t_last, arrived)
         self._deliver(report, finals if lanes is None else lanes.fuse(finals), t_last, arrived)
@@ -627,12 +650,12 @@ class LiveRecorder(EdgeRecorder):
             report.max_waiting_frames = road.max_waiting
         if lanes is not None and cam is not None:
             self._announce_fast(report, lanes.arrive(cam.take_lanes(), motion.speed_at), t_last, arrived, report.fast_lane_lag_s)
-            evs = lanes.speed(final_speed) + lanes.stream.finish()
+            evs = lanes.speed(final_speed) + lanes.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
             report.lanes = lanes.figures()
             lanes.fast.finish()
             fl = lanes.fast
-            report.fast_lanes = {"confirmed": fl.confirmed, "retracted": fl.retracted, "max_held": fl.max_held, "runs": fl.runs}
+            report.fast_lanes = fast_lane_figures(fl)
         if speeding is not None:
             evs = speeding.speed(final_speed) + speeding.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
@@ -663,20 +686,20 @@ class LiveRecorder(EdgeRecorder):
             feed.close()
 
     def _speeding(self) -> SpeedingStream | None:
-        """The speed-limit rule on a configured global limit; speed zones need the GPS fixes
-        merged with the speed as analyze does, not built live yet (warned)."""
+        """The speed-limit rule on the configured limit and/or speed zones: the live GPS fixes
+        wait for the final ego speed and merge with it in time order, as analyze does."""
         limits = road.speed_limits(AnalysisContext(self.recording, self.config, ports=self.ports))
         if limits is None:
             return None
-        if limits.zones:
-            log.warning("edge_live_speed_zones_not_applied", note="speed zones are not applied live yet; a global road_events.speed_limit_kmh is")
-            return None
-        return SpeedingStream(self.recording, self.config, limits, self.ports)
+        return SpeedingStream(self.recording, self.config, limits, self.ports, live_gps=True)
 
-    def _poll(self) -> tuple[ImuSeries | None, GpsSeries | None]:
+    def _poll(self) -> tuple[ImuSeries | None, GpsSeries | None, SpeedSeries | None, TurnSignalSeries | None]:
         imus: list[ImuSeries] = []
         gpss: list[GpsSeries] = []
+        can: tuple[SpeedSeries | None, TurnSignalSeries | None] = (None, None)
         for feed in self.feeds:
+            if isinstance(feed, CanFeed):
+                can = feed.poll_can()
             imu, gps = feed.poll()
             if imu is not None:
                 lay = self.imu_layout
@@ -685,8 +708,8 @@ class LiveRecorder(EdgeRecorder):
                 gpss.append(gps)
             if feed.stats.last_sample_at is not None:
                 self.beats.beat(feed.name, feed.stats.last_sample_at)
-        # the config allows one IMU and one GPS feed
-        return (imus[0] if imus else None), (gpss[0] if gpss else None)
+        # the config allows one IMU, one GPS and one CAN feed
+        return (imus[0] if imus else None), (gpss[0] if gpss else None), can[0], can[1]
 
     def status(self, report: EdgeReport, sensor_t: float, state: str = "recording") -> dict[str, Any]:
         """The status record: what a fleet gateway and ``edge --status`` see."""

@@ -75,6 +75,10 @@ class EdgeConfig(Section):
     gps_baud: int = Field(
         9600, gt=0, description="Baud rate of gps_serial (NMEA 0183 specifies 4800; most current receivers, u-blox among them, default to 9600)."
     )
+    can_udp: str | None = Field(
+        None,
+        description="Live vehicle-bus feed: listen on this HOST:PORT (UDP) for lines in can.csv's columns (t_s,speed_mps[,turn_signal]; turn_signal -1 left, 0 off, 1 right), as a CAN gateway decodes them: the vehicle speed for the motion rules (as a recording's can.csv) and the turn signal that quiets lane_departure toward its side. Unset = no live CAN.",
+    )
     device_meta: str | None = Field(
         None,
         description="The live device's installation, in a recording's meta.toml format: device/vehicle/driver ids, [imu] axes and mounting, [camera] intrinsics and mount. Unset: unknown ids, device axes, the camera from perception.hfov_deg.",
@@ -214,7 +218,7 @@ class EdgeConfig(Section):
                 raise ValueError(f"edge.alert_udp: {v!r} is not HOST:PORT")
         return v
 
-    @field_validator("imu_udp", "gps_udp")
+    @field_validator("imu_udp", "gps_udp", "can_udp")
     @classmethod
     def _feed_address(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None:

@@ -40,6 +40,9 @@ class LanesConfig(Section):
     quiet_after_lane_change_s: float = Field(
         5.0, ge=0, description="No lane_departure from a lane change's start until this long after its end (openpilot: 5 s after a blinker)."
     )
+    turn_signal_quiet_s: float = Field(
+        5.0, ge=0, description="No lane_departure toward the side the turn signal (can.csv turn_signal, the live CAN feed) showed, from the signal's start until this long after it went off (openpilot's LDW: 5 s blinker cooldown; ISO 17361 allows suppression on the driver's signalled intent)."
+    )
     max_gap_s: float = Field(
         1.0, gt=0, description="Observations farther apart than this are not compared (no lane change is inferred across a gap)."
     )

@@ -21,6 +21,7 @@ from saferoad.domain.types import (
     GpsSeries,
     ImuSeries,
     SpeedSeries,
+    TurnSignalSeries,
 )
 
 
@@ -94,6 +95,8 @@ class Recording:
     imu: ImuSeries | None = None
     gps: GpsSeries | None = None
     can_speed: SpeedSeries | None = None
+    turn_signal: TurnSignalSeries | None = None
+    """The blinker from the CAN bus (``can.csv``'s ``turn_signal``), where the device has it."""
     video: Path | None = None
     cabin_video: Path | None = None
     detections: Path | None = None

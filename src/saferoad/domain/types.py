@@ -214,6 +214,18 @@ class SpeedSeries:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnSignalSeries:
+    """The turn signal (blinker) from the CAN bus: ``state`` -1 left, 0 off, 1 right, held
+    from each sample to the next (``can.csv``'s optional ``turn_signal`` column)."""
+
+    t_s: FloatArray
+    state: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
 class CameraIntrinsics:
     """Pinhole intrinsics in pixels for an image of ``width`` x ``height``."""
 

@@ -15,7 +15,7 @@ from saferoad.adapters.loop.segments import LoopStore
 from saferoad.adapters.outputs.files import write_events, write_json_atomic
 from saferoad.adapters.recording.saferoad_format import imu_layout, read_meta
 from saferoad.adapters.replay.detector import ReplayDetector
-from saferoad.adapters.sensors import SerialNmeaFeed, UdpCsvFeed
+from saferoad.adapters.sensors import SerialNmeaFeed, UdpCanFeed, UdpCsvFeed
 from saferoad.adapters.video.live import FfmpegFrameSource, is_live
 from saferoad.application.edge_cabin import LiveCabin
 from saferoad.application.edge_live import (
@@ -36,7 +36,7 @@ from saferoad.ports.sensors import SensorFeed
 
 
 def has_live_sources(cfg: EdgeConfig) -> bool:
-    return any(v is not None for v in (cfg.camera, cfg.cabin_camera, cfg.imu_udp, cfg.gps_udp, cfg.gps_serial))
+    return any(v is not None for v in (cfg.camera, cfg.cabin_camera, cfg.imu_udp, cfg.gps_udp, cfg.gps_serial, cfg.can_udp))
 
 
 def device_meta(cfg: EdgeConfig) -> tuple[RecordingMeta, ImuLayout]:
@@ -59,6 +59,8 @@ def open_feeds(cfg: EdgeConfig, origin: float) -> list[SensorFeed]:
             feeds.append(UdpCsvFeed(cfg.gps_udp, "gps", origin))
         if cfg.gps_serial is not None:
             feeds.append(SerialNmeaFeed(cfg.gps_serial, cfg.gps_baud, origin))
+        if cfg.can_udp is not None:
+            feeds.append(UdpCanFeed(cfg.can_udp, origin))
     except Exception:
         for f in feeds:
             f.close()
@@ -102,7 +104,7 @@ def build_live_recorder(
     """Every configured live source opened and started, the recorder around them."""
     ecfg = cfg.edge
     if not has_live_sources(ecfg):
-        raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
+        raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial, edge.can_udp)")
     meta, layout = device_meta(ecfg)
     ports = analysis_ports()
     origin = time.monotonic()
@@ -220,7 +222,7 @@ def check_feeds(cfg: EdgeConfig, seconds: float = 2.0) -> list[str]:
         for f in feeds:
             f.poll()
             st = f.stats
-            where = cfg.imu_udp if f.name == "imu_udp" else cfg.gps_udp if f.name == "gps_udp" else cfg.gps_serial
+            where = {"imu_udp": cfg.imu_udp, "gps_udp": cfg.gps_udp, "can_udp": cfg.can_udp}.get(f.name, cfg.gps_serial)
             lines.append(
                 f"edge: {f.name} {where}: open; {st.lines} lines, {st.samples} samples, {st.bad} refused in {seconds:.1f} s"
                 + (f" (last: {st.last_error})" if st.last_error else "")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from saferoad.domain.recording import Recording
-from saferoad.domain.types import GpsSeries, ImuSeries
+from saferoad.domain.types import GpsSeries, ImuSeries, SpeedSeries, TurnSignalSeries
 
 
 @runtime_checkable
@@ -64,3 +64,14 @@ class SensorFeed(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class CanFeed(SensorFeed, Protocol):
+    """A live vehicle-bus feed: the vehicle speed and, where the bus carries it, the turn
+    signal (``can.csv``'s columns), on the recorder's clock as :class:`SensorFeed`'s samples.
+    Its ``poll`` gives no IMU or GPS; ``poll_can`` never blocks."""
+
+    def poll_can(self) -> tuple[SpeedSeries | None, TurnSignalSeries | None]:
+        """The speed samples and turn-signal samples that arrived since the last call."""
+        ...

@@ -39,8 +39,8 @@ from saferoad.adapters.recording.series import (
     check_declared_duration,
     check_imu_units,
     check_video_clock,
+    clean_can,
     clean_imu,
-    clean_speed,
     cross_check_can,
     declared_duration,
     plausible_track,
@@ -50,10 +50,12 @@ from saferoad.domain.types import (
     CameraIntrinsics,
     CameraMount,
     EventLabel,
+    FloatArray,
     G,
     GpsSeries,
     ImuSeries,
     SpeedSeries,
+    TurnSignalSeries,
 )
 
 FORMAT_NAME = "saferoad"
@@ -64,6 +66,7 @@ __all__ = [
     "FORMAT_NAME",
     "can_read",
     "read_can_csv",
+    "read_can_file",
     "read_imu_csv",
     "read_meta",
     "read_saferoad",
@@ -348,12 +351,26 @@ def read_imu_csv(
 
 
 def read_can_csv(path: Path) -> SpeedSeries:
-    """``can.csv``: ``t_s,speed_mps``."""
-    cols = read_numeric_csv(path, ["t_s", "speed_mps"])
+    """``can.csv``: ``t_s,speed_mps`` (the turn signal: :func:`read_can_file`)."""
+    return read_can_file(path)[0]
+
+
+def read_can_file(path: Path) -> tuple[SpeedSeries, TurnSignalSeries | None]:
+    """``can.csv``: ``t_s,speed_mps[,turn_signal]``; ``turn_signal`` -1 left, 0 off, 1 right
+    on every row where the column is present (anything else names the row)."""
+    cols = read_numeric_csv(path, ["t_s", "speed_mps"], ["turn_signal"])
     if (cols["speed_mps"] < 0).any():
         i = int(np.flatnonzero(cols["speed_mps"] < 0)[0])
         raise ValueError(f"{path}: data row {i + 1}: field 'speed_mps': negative speed")
-    return clean_speed(SpeedSeries(cols["t_s"], cols["speed_mps"], "can"), path)
+    turn = cols.get("turn_signal")
+    if turn is not None:
+        bad = np.flatnonzero(~np.isin(turn, (-1.0, 0.0, 1.0)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"{path}: data row {i + 1}: field 'turn_signal': {turn[i]:g} is not -1 (left), 0 (off) or 1 (right)"
+            )
+    return clean_can(SpeedSeries(cols["t_s"], cols["speed_mps"], "can"), turn, path)
 
 
 def read_saferoad(path: Path) -> Recording:
@@ -377,7 +394,7 @@ def read_saferoad(path: Path) -> Recording:
                 gps_path = path / name
                 gps = plausible_track(read_gps_file(gps_path, start_utc=meta.start_utc), gps_path)
                 break
-        can = read_can_csv(path / "can.csv") if (path / "can.csv").exists() else None
+        can, turn = read_can_file(path / "can.csv") if (path / "can.csv").exists() else (None, None)
     if imu is None and gps is None:
         raise ValueError(f"{path}: neither imu.csv nor a GPS file ({', '.join(GPS_FILES)})")
     series: tuple[tuple[Path, ImuSeries | GpsSeries | SpeedSeries | None], ...] = (
@@ -408,6 +425,7 @@ def read_saferoad(path: Path) -> Recording:
         imu=imu,
         gps=gps,
         can_speed=can,
+        turn_signal=turn,
         video=opt("video.mp4"),
         cabin_video=opt("cabin.mp4"),
         detections=opt("detections.json"),
@@ -563,8 +581,13 @@ def write_gps_csv(path: Path, gps: GpsSeries) -> None:
     )
 
 
-def write_can_csv(path: Path, can: SpeedSeries) -> None:
-    _write_columns(path, {"t_s": can.t_s, "speed_mps": can.speed_mps})
+def write_can_csv(path: Path, can: SpeedSeries, turn_signal: FloatArray | None = None) -> None:
+    """Write ``can.csv``; ``turn_signal`` (-1 left, 0 off, 1 right; one per speed sample) as
+    its optional column."""
+    cols: dict[str, Any] = {"t_s": can.t_s, "speed_mps": can.speed_mps}
+    if turn_signal is not None:
+        cols["turn_signal"] = turn_signal
+    _write_columns(path, cols)
 
 
 def write_recording(

@@ -30,7 +30,15 @@ from numpy.typing import NDArray
 from saferoad.adapters.recording._csv import warn
 from saferoad.domain.ego_speed import haversine_m
 from saferoad.domain.motion.timebase import TimeRepair, find_gaps, repair_order
-from saferoad.domain.types import FloatArray, G, GpsSeries, ImuSeries, IntArray, SpeedSeries
+from saferoad.domain.types import (
+    FloatArray,
+    G,
+    GpsSeries,
+    ImuSeries,
+    IntArray,
+    SpeedSeries,
+    TurnSignalSeries,
+)
 
 MAX_SPAN_OVER_COVERED = 10.0
 """A series may span at most this many times the time its samples cover (plus an hour)."""
@@ -280,6 +288,15 @@ def clean_speed(s: SpeedSeries, path: Path) -> SpeedSeries:
     if idx is None:
         return s
     return SpeedSeries(s.t_s[idx], s.speed_mps[idx], s.source)
+
+
+def clean_can(s: SpeedSeries, turn: FloatArray | None, path: Path) -> tuple[SpeedSeries, TurnSignalSeries | None]:
+    """``can.csv``'s speed and optional turn signal, repaired together (same rows kept)."""
+    idx = _repair(s.t_s, path, "speed")
+    if idx is not None:
+        s = SpeedSeries(s.t_s[idx], s.speed_mps[idx], s.source)
+        turn = None if turn is None else turn[idx]
+    return s, None if turn is None else TurnSignalSeries(s.t_s, turn)
 
 
 def clean_gps(g: GpsSeries, path: Path) -> GpsSeries:

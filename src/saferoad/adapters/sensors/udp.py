@@ -1,6 +1,7 @@
-"""IMU or GPS lines over UDP, in the recording format's columns: ``imu.csv``'s
-``t_s,ax,ay,az[,gx,gy,gz]`` (m/s² with gravity, rad/s) or ``gps.csv``'s
-``t_s,lat,lon[,speed_mps,course_deg,alt_m]``; one or more lines per datagram, a header line
+"""IMU, GPS or CAN lines over UDP, in the recording format's columns: ``imu.csv``'s
+``t_s,ax,ay,az[,gx,gy,gz]`` (m/s² with gravity, rad/s), ``gps.csv``'s
+``t_s,lat,lon[,speed_mps,course_deg,alt_m]`` or ``can.csv``'s ``t_s,speed_mps[,turn_signal]``
+(a gateway that decodes the vehicle bus sends them); one or more lines per datagram, a header line
 (``t_s,...``) ignored. ``t_s`` is the sensor's own clock (aligned to the recorder's at the
 first sample). A bad line is counted and skipped, its reason kept with the datagram, line and
 field; it never stops the feed."""
@@ -13,12 +14,16 @@ import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from saferoad.adapters.sensors._feed import ClockAligner, SampleBuffer, gps_series, imu_series
-from saferoad.domain.types import GpsSeries, ImuSeries
+from saferoad.domain.types import GpsSeries, ImuSeries, SpeedSeries, TurnSignalSeries
 from saferoad.ports.sensors import FeedStats
 
 IMU_FIELDS = ("t_s", "ax", "ay", "az", "gx", "gy", "gz")
 GPS_FIELDS = ("t_s", "lat", "lon", "speed_mps", "course_deg", "alt_m")
+CAN_FIELDS = ("t_s", "speed_mps", "turn_signal")
+TURN_STATES = (-1.0, 0.0, 1.0)
 _LIMITS = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0), "speed_mps": (0.0, math.inf), "course_deg": (0.0, 360.0)}
 
 
@@ -73,6 +78,29 @@ def parse_gps_line(fields: list[str]) -> tuple[float, ...]:
     return tuple(out)
 
 
+def parse_can_line(fields: list[str]) -> tuple[float, ...]:
+    """One ``can.csv`` line: ``t_s,speed_mps`` and, where the bus carries it, ``turn_signal``
+    (-1 left, 0 off, 1 right; empty or left out: not known on this line, NaN)."""
+    if not 2 <= len(fields) <= 3:
+        raise LineError(f"{len(fields)} fields, expected 2 or 3 (t_s,speed_mps[,turn_signal])")
+    out = []
+    for i, name in enumerate(CAN_FIELDS):
+        raw = fields[i].strip() if i < len(fields) else ""
+        if raw == "" and name == "turn_signal":
+            out.append(math.nan)
+            continue
+        try:
+            v = float(raw)
+        except ValueError:
+            raise LineError(f"field '{name}': not a number ({raw[:20]!r})") from None
+        if not math.isfinite(v) or (name == "speed_mps" and v < 0):
+            raise LineError(f"field '{name}': {raw[:20]!r} is not a finite speed >= 0" if name == "speed_mps" else f"field '{name}': not finite ({raw[:20]!r})")
+        if name == "turn_signal" and v not in TURN_STATES:
+            raise LineError(f"field 'turn_signal': {raw[:20]!r} is not -1 (left), 0 (off) or 1 (right)")
+        out.append(v)
+    return tuple(out)
+
+
 class UdpCsvFeed:
     """Receives ``kind`` (``imu`` or ``gps``) lines on ``address`` (HOST:PORT, bound here)."""
 
@@ -84,8 +112,8 @@ class UdpCsvFeed:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if kind not in ("imu", "gps"):
-            raise ValueError(f"UDP feed kind {kind!r}: expected 'imu' or 'gps'")
+        if kind not in ("imu", "gps", "can"):
+            raise ValueError(f"UDP feed kind {kind!r}: expected 'imu', 'gps' or 'can'")
         self.kind = kind
         self.address = address
         self.name = f"{kind}_udp"
@@ -132,6 +160,8 @@ class UdpCsvFeed:
                 if self.kind == "imu":
                     row = parse_imu_line(fields, self._gyro)
                     self._gyro = len(row) == 7
+                elif self.kind == "can":
+                    row = parse_can_line(fields)
                 else:
                     row = parse_gps_line(fields)
             except LineError as err:
@@ -141,6 +171,8 @@ class UdpCsvFeed:
             self._buf.add((self._align(row[0], arrival), *row[1:]), arrival)
 
     def poll(self) -> tuple[ImuSeries | None, GpsSeries | None]:
+        if self.kind == "can":
+            return None, None  # UdpCanFeed.poll_can takes them
         rows = self._buf.take()
         return (imu_series(rows), None) if self.kind == "imu" else (None, gps_series(rows))
 
@@ -148,3 +180,20 @@ class UdpCsvFeed:
         self._stop.set()
         self.sock.close()
         self._thread.join(timeout=2)
+
+
+class UdpCanFeed(UdpCsvFeed):
+    """Vehicle-bus lines (``t_s,speed_mps[,turn_signal]``) on ``address``: the vehicle speed
+    and the turn signal (``ports.sensors.CanFeed``)."""
+
+    def __init__(self, address: str, origin: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(address, "can", origin, clock=clock)
+
+    def poll_can(self) -> tuple[SpeedSeries | None, TurnSignalSeries | None]:
+        rows = self._buf.take()
+        if rows is None:
+            return None, None
+        speed = SpeedSeries(rows[:, 0].copy(), rows[:, 1].copy(), "can")
+        known = np.isfinite(rows[:, 2])
+        turn = TurnSignalSeries(rows[known, 0].copy(), rows[known, 2].copy()) if known.any() else None
+        return speed, turn

@@ -29,6 +29,7 @@ from saferoad.domain.lanes import (
     fuse_lane_changes,
     lane_events,
 )
+from saferoad.domain.lanes.turn_signal import TurnSignals, quiet_signalled
 from saferoad.domain.types import Event, SpeedSeries
 
 LANES_SCHEMA = pa.schema([
@@ -62,6 +63,10 @@ def run_lanes(
         speed.speed_mps if speed is not None else None,
         params,
     )
+    # the blinker quiets the departures toward its side (domain/lanes/turn_signal.py)
+    departures, signalled = quiet_signalled(
+        res.events, TurnSignals.from_series(ctx.recording.turn_signal), ctx.config.lanes.turn_signal_quiet_s
+    )
     fused = fuse_lane_changes(ctx.events, res.lane_changes, params)
     ctx.events[:] = fused
     if ctx.out_dir is not None:
@@ -81,10 +86,12 @@ def run_lanes(
         "both_lines_share": round(res.frames_both / n, 4) if n else None,
         "speed_known": res.speed_known,
         "lane_changes": [lc.to_dict() for lc in res.lane_changes],
-        "departures": len(res.events),
+        "departures": len(departures),
+        "departures_signalled": len(signalled),
+        "turn_signal": ctx.recording.turn_signal is not None,
         "ms_per_frame": round(1000.0 * seconds / n, 3) if n else None,
     }
-    return res.events, summary
+    return departures, summary
 
 
 def lane_timeline(t_s: np.ndarray, res: LaneResult) -> dict[str, np.ndarray]:

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
 
             live = ecfg.recording is None and has_live_sources(ecfg)
             if ecfg.recording is None and not upload and not live:
-                raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial)")
+                raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial, edge.can_udp)")
             recording = open_recording(Path(ecfg.recording)) if ecfg.recording is not None else None
             if check:
                 if ecfg.camera is not None:
