@@ -57,6 +57,7 @@ class RoadEventEngine:
         self.rules: tuple[Rule[RoadSample], ...] = tuple(
             r.build(p.of(r), ctx) for r in road_rules("frame")
         )
+        self._onset_rules = [r for r in self.rules if isinstance(r, _HasOnsets)]
         self._last_t = -math.inf
         self.frames = 0
         self.frames_with_lead = 0
@@ -95,7 +96,7 @@ class RoadEventEngine:
     def take_onsets(self) -> list[Event]:
         """Tailgating and forward-collision runs that reached their minimum duration since the
         last call, as provisional events ending at the frame that completed the rule."""
-        return [ev for rule in self.rules if isinstance(rule, _HasOnsets) for ev in rule.take_onsets()]
+        return [ev for rule in self._onset_rules for ev in rule.take_onsets()]
 
     @property
     def undecided(self) -> int:
