@@ -63,7 +63,8 @@ def test_video_segments_are_continuous_and_share_the_sensor_retention(shared_dir
         total += n
         assert n == pytest.approx((s.end - s.start) * FPS, abs=1), (s, n)  # named by the frames it holds
     for a, b in itertools.pairwise(segs):
-        assert a.run == b.run and abs(b.start - a.end) <= 1 / FPS, (a, b)  # one stream, no gap
+        # one stream, no gap (the names step by the frame clock's moves: small over 4.5 s)
+        assert a.run == b.run and abs(b.start - a.end) <= 2 / FPS, (a, b)
     assert abs(total - read) <= 2, (total, read)  # the frames inference got are the frames recorded
     # retention: the sensor store's rule over both; a window on the second segment locks it
     sizes = [s.path.stat().st_size for s in segs]
@@ -77,7 +78,7 @@ def test_video_segments_are_continuous_and_share_the_sensor_retention(shared_dir
     # a clip window over the border of two segments is one file holding both
     folder = VideoLoopFolder(loop)
     a, b = segs[-3], segs[-2]
-    joined = folder.video_for(a.end - 0.25, a.end + 0.25, tmp_path / "work")
+    joined = folder.video_for(a.end - 0.25, a.end + 0.25, a.end - 0.25, tmp_path / "work")
     if a.path.name in left and b.path.name in left:
         assert joined is not None and joined[1] == pytest.approx(a.start, abs=1 / FPS)
         assert _frames(joined[0]) == _frames(a.path) + _frames(b.path)

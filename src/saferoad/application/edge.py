@@ -282,22 +282,38 @@ class ClipCutter:
     """Each event's clip (``road_events.clip_before_s`` before its key moment to
     ``clip_after_s`` after, boxes drawn) cut from the video once that much video has been
     recorded, for the spool (with the analysis's clip cutter, ``ports.cut_clips``). Pending
-    clips: the events of the last clip window."""
+    clips: the events of the last clip window.
+
+    ``video(start_s, end_s, key_s)``: the video holding that window (recorder clock) and the time
+    of its first frame on that clock - the recording's video (:meth:`of_recording`), or live, the
+    camera's own loop segments (``application/edge_live``); None: no video there."""
 
     def __init__(
-        self, recording: Recording, config: SaferoadConfig, tracks: RecentTracks, work_dir: Path, ports: AnalysisPorts
+        self,
+        config: SaferoadConfig,
+        tracks: RecentTracks,
+        work_dir: Path,
+        ports: AnalysisPorts,
+        video: Callable[[float, float, float], tuple[Path, float] | None],
     ) -> None:
-
-        assert recording.video is not None
-        self.video = recording.video
+        self.video = video
         self.cfg = config.road_events
         self.road = road
         self.tracks = tracks
         self.work_dir = work_dir
         self.cut_clips = ports.cut_clips
-        self.offset = road.video_time_offset(AnalysisContext(recording, config, ports=ports))
         self.pending: list[tuple[float, str, Event]] = []
         self.cut = 0
+
+    @classmethod
+    def of_recording(
+        cls, recording: Recording, config: SaferoadConfig, tracks: RecentTracks, work_dir: Path, ports: AnalysisPorts
+    ) -> ClipCutter:
+        """Clips cut from ``recording``'s video (a replay)."""
+        video = recording.video
+        assert video is not None
+        offset = road.video_time_offset(AnalysisContext(recording, config, ports=ports))
+        return cls(config, tracks, work_dir, ports, lambda _a, _b, _k: (video, offset))
 
     def add(self, event_id: str, event: Event) -> None:
         key = self.road._key_t(event)
@@ -319,7 +335,11 @@ class ClipCutter:
         )  # fmt: skip
         req = ClipRequest(event_id, key - self.cfg.clip_before_s, key + self.cfg.clip_after_s, key,
                           f"{ev.type.value}  t={key:.1f}s", ids)  # fmt: skip
-        (res,) = self.cut_clips(self.video, [req], self.tracks, self.work_dir, time_offset_s=self.offset, max_width=self.cfg.clip_max_width)
+        found = self.video(req.start_s, req.end_s, req.key_s)
+        if found is None:
+            return None
+        video, offset = found
+        (res,) = self.cut_clips(video, [req], self.tracks, self.work_dir, time_offset_s=offset, max_width=self.cfg.clip_max_width)
         if res.clip is None:
             return None
         data = res.clip.read_bytes()
@@ -669,7 +689,7 @@ class EdgeRecorder:
             self._fast_lanes.quiet = quiet.fast
         self._clips = None
         if recording.video is not None and cfg.road_events.clips and self.spool is not None and self.clip_dir is not None:
-            self._clips = ClipCutter(recording, cfg, tracks, self.clip_dir, self.ports)
+            self._clips = ClipCutter.of_recording(recording, cfg, tracks, self.clip_dir, self.ports)
         speeding = SpeedingStream.build(recording, cfg, self.ports)
         setup0 = time.perf_counter()
         cabin = self._cabin_stream(recording)
@@ -761,12 +781,7 @@ class EdgeRecorder:
         if self.loop is not None:
             self.loop.close_segment(t_last)
             self._retain()
-            report.loop = {
-                "segments_written": self.loop.written,
-                "segments_deleted": self.loop.deleted,
-                "segments_locked": len(self.loop.last_plan.locked) if self.loop.last_plan else 0,
-                "max_over_budget_bytes": self.loop.max_over_budget,
-            }
+            report.loop = self._loop_figures()
         if cabin is not None:
             for completed_s, evs in cabin.finish(motion.speed_at):
                 self._deliver(report, evs, max(completed_s, t_last), arrived)
@@ -910,6 +925,17 @@ class EdgeRecorder:
     _spool_sink: SpoolSink | None = None
     _fast: FastRoadAlerts | None = None
     _fast_lanes: FastLaneAlerts | None = None
+
+    def _loop_figures(self) -> dict[str, int]:
+        """``edge.json`` → ``loop``: segments written (sensor), deleted and locked (sensor and
+        video), the largest overflow over the budget."""
+        assert self.loop is not None
+        return {
+            "segments_written": self.loop.written,
+            "segments_deleted": self.loop.deleted,
+            "segments_locked": len(self.loop.last_plan.locked) if self.loop.last_plan else 0,
+            "max_over_budget_bytes": self.loop.max_over_budget,
+        }
 
     def _retain(self) -> None:
         assert self.loop is not None

@@ -45,9 +45,11 @@ import numpy as np
 
 from saferoad.application.context import AnalysisContext, AnalysisPorts
 from saferoad.application.edge import (
+    ClipCutter,
     EdgeRecorder,
     EdgeReport,
     Odometer,
+    RecentTracks,
     SpeedingStream,
     _with_clip_window,
     cpu_seconds,
@@ -91,7 +93,7 @@ from saferoad.observability import get_logger
 from saferoad.ports.detector import Detector
 from saferoad.ports.edge import AlertSink, EventSpool
 from saferoad.ports.lanes import LaneDetector
-from saferoad.ports.live_camera import LiveFrameSource
+from saferoad.ports.live_camera import LiveFrameSource, VideoLoop
 from saferoad.ports.sensors import CanFeed, SensorFeed
 
 log = get_logger("edge.live")
@@ -501,8 +503,13 @@ class LiveRecorder(EdgeRecorder):
         loop: Any = None,
         cabin: LiveCabin | None = None,
         ports: AnalysisPorts,
+        video_loop: VideoLoop | None = None,
+        clip_dir: Path | None = None,
     ) -> None:
-        super().__init__(config, ports=ports, sinks=sinks, spool=spool, loop=loop)
+        """``video_loop``: the road camera's own loop segments (``edge.loop_video``): each final
+        event's clip is cut from them into the spool (with a spool and a ``clip_dir`` to cut in)."""
+        super().__init__(config, ports=ports, sinks=sinks, spool=spool, loop=loop, clip_dir=clip_dir)
+        self.video_loop = video_loop
         self.feeds = feeds
         self.camera = camera
         self.cabin = cabin
@@ -552,6 +559,7 @@ class LiveRecorder(EdgeRecorder):
             )
         lanes = LiveLanes(cfg) if cam is not None and cam.lane_detector is not None else None
         self._fast_lanes = None if lanes is None else lanes.fast
+        self._live_clips_setup(cam is not None)
         speeding = self._speeding()
         tick = ecfg.tick_s
         last_imu = last_gps = last_can = -math.inf
@@ -602,6 +610,7 @@ class LiveRecorder(EdgeRecorder):
                 if self._fast is not None:
                     self._announce_fast(report, self._fast.frames(items, motion.speed_at), newest, arrived)
                     self._fast.retract(newest)
+                self._track(items)
                 road.add(items)
                 self._deliver(report, _with_clip_window(road.speed(final_speed), cfg.road_events), newest, arrived)
             if lanes is not None and cam is not None:
@@ -615,6 +624,7 @@ class LiveRecorder(EdgeRecorder):
                     self._deliver(report, evs, completed_s, arrived)
             if self.loop is not None and self.loop.push(newest, imu_c, gps_c, can_c):
                 self._retain()
+            self._live_clips(report)
             self.beats.beat("rules")
             report.ticks += 1
             report.max_buffered_samples = max(report.max_buffered_samples, motion.buffered_samples)
@@ -644,6 +654,7 @@ class LiveRecorder(EdgeRecorder):
             items = [it for it in cam.take() if it[0] > last_frame_t]
             if self._fast is not None:
                 self._announce_fast(report, self._fast.frames(items, motion.speed_at), t_last, arrived)
+            self._track(items)
             road.add(items)
             evs = road.speed(final_speed) + road.finish()
             self._deliver(report, _with_clip_window(evs, cfg.road_events), t_last, arrived)
@@ -663,9 +674,11 @@ class LiveRecorder(EdgeRecorder):
             for completed_s, evs in self.cabin.finish(motion.speed_at):
                 self._deliver(report, evs, completed_s, arrived)
             report.cabin_frames = self.cabin.rules.frames
+        self._live_clips(report, final=True)  # the camera closed: its last segment is finished
         if self.loop is not None:
             self.loop.close_segment(t_last)
             self._retain()
+            report.loop = self._loop_figures()
         self._close_report(report, motion, t_last, perf0, cpu0)
         if self.spool is not None:
             body = trip_body(rec, report)
@@ -675,6 +688,53 @@ class LiveRecorder(EdgeRecorder):
         return report
 
     _road: LiveRoad | None = None
+    _tracks: RecentTracks | None = None
+    _next_video_check = 0.0
+    _video_covered: float | None = None
+
+    def _live_clips_setup(self, camera: bool) -> None:
+        """Live clips, as a replay cuts them from its video, from the camera's loop segments; the
+        tracks drawn kept for as long as a clip may wait for its segment to finish."""
+        ecfg, rc = self.config.edge, self.config.road_events
+        self._clips = None
+        if not camera or self.video_loop is None or not rc.clips or self.spool is None or self.clip_dir is None:
+            return
+        segment_s = ecfg.loop_video_segment_s or ecfg.loop_segment_s
+        self._tracks = RecentTracks(ecfg.motion_window_s + ecfg.motion_guard_s + segment_s + rc.clip_before_s + rc.clip_after_s)
+        self._clips = ClipCutter(self.config, self._tracks, self.clip_dir, self.ports, self._loop_video)
+
+    def _loop_video(self, start_s: float, end_s: float, key_s: float) -> tuple[Path, float] | None:
+        """The loop's video of a clip window (recorder clock) and its first frame's time."""
+        assert self.video_loop is not None and self.clip_dir is not None
+        w = self.start_wall
+        found = self.video_loop.video_for(w + start_s, w + end_s, w + key_s, self.clip_dir)
+        return None if found is None else (found[0], found[1] - self.start_wall)
+
+    def _track(self, items: list[tuple[float, int, tuple[Any, ...]]]) -> None:
+        if self._tracks is not None:
+            for t, _, objs in items:
+                self._tracks[t] = objs
+
+    def _live_clips(self, report: EdgeReport, final: bool = False) -> None:
+        """At most once a second (and at the end): the clips whose window the finished video
+        segments now cover (at the end: every one left) go into the spool; a new segment
+        triggers retention as a sensor segment does."""
+        vl = self.video_loop
+        now = time.monotonic()
+        if vl is None or (not final and now < self._next_video_check):
+            return
+        self._next_video_check = now + 1.0
+        covered = vl.covered_until()
+        if covered is None:
+            return
+        if self._clips is not None and self.spool is not None and self._clips.pending:
+            ready = self._clips.finish() if final else self._clips.due(covered - self.start_wall)
+            for event_id, data in ready:
+                self.spool.add_clip(event_id, data)
+            report.clips = self._clips.cut
+        if self.loop is not None and covered != self._video_covered:
+            self._video_covered = covered
+            self._retain()
 
     def close(self) -> None:
         """Stop the camera and the feeds (idempotent; ``run`` stops the camera at its end)."""

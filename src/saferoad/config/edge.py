@@ -3,6 +3,8 @@ spool and the uploader to the fleet's ingest API (docs/edge.md)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from saferoad.config.base import Section
@@ -164,6 +166,20 @@ class EdgeConfig(Section):
     loop_segment_s: float = Field(60.0, gt=0, description="Loop recording: length of one segment (sensor s), as dashcams' 1-minute files.")
     loop_budget_mb: float = Field(
         1024.0, gt=0, description="Loop recording: disk budget of the segments (MiB); locked segments are kept even over it (reported)."
+    )
+    loop_video: bool = Field(
+        True,
+        description="Loop recording with a live road camera (edge.camera): the camera's ffmpeg also writes continuous MPEG-TS video segments into loop_dir (same budget and retention as the sensor segments); each final event's clip is cut from them into the spool. False = sensor segments only, no live clips.",
+    )
+    loop_video_segment_s: float | None = Field(
+        None, gt=0, description="Loop recording: length of one video segment (s). Unset = loop_segment_s."
+    )
+    loop_video_codec: Literal["auto", "copy", "libx264"] = Field(
+        "auto",
+        description="How the video loop is written: copy = the source's H.264 packets as they come (no re-encoding; segments cut at the camera's key frames), libx264 = the decoded frames encoded (ultrafast, loop_video_crf; CPU cost in docs/edge.md), auto = copy for rtsp:// sources, libx264 otherwise (V4L2, MJPEG over HTTP, files).",
+    )
+    loop_video_crf: int = Field(
+        23, ge=0, le=51, description="Loop recording, libx264: constant rate factor (x264's default 23; lower = better and larger)."
     )
     spool: str = Field(
         "edge-spool.db",

@@ -17,6 +17,7 @@ from saferoad.adapters.recording.saferoad_format import imu_layout, read_meta
 from saferoad.adapters.replay.detector import ReplayDetector
 from saferoad.adapters.sensors import SerialNmeaFeed, UdpCanFeed, UdpCsvFeed
 from saferoad.adapters.video.live import FfmpegFrameSource, is_live
+from saferoad.adapters.video.loop_video import LoopVideoSpec, VideoLoopFolder
 from saferoad.application.edge_cabin import LiveCabin
 from saferoad.application.edge_live import (
     Heartbeats,
@@ -68,11 +69,22 @@ def open_feeds(cfg: EdgeConfig, origin: float) -> list[SensorFeed]:
     return feeds
 
 
+def loop_video_spec(cfg: EdgeConfig) -> LoopVideoSpec | None:
+    """The road camera's video loop (``edge.loop_dir`` with ``edge.loop_video``): ``auto`` copies
+    an RTSP camera's H.264 and encodes anything else (V4L2, MJPEG over HTTP, files)."""
+    if cfg.loop_dir is None or not cfg.loop_video or cfg.camera is None:
+        return None
+    codec = cfg.loop_video_codec
+    if codec == "auto":
+        codec = "copy" if cfg.camera.startswith("rtsp://") else "libx264"
+    return LoopVideoSpec(Path(cfg.loop_dir), cfg.loop_video_segment_s or cfg.loop_segment_s, codec, cfg.loop_video_crf)
+
+
 def open_camera(cfg: EdgeConfig) -> FfmpegFrameSource:
     assert cfg.camera is not None
     return FfmpegFrameSource(
         cfg.camera, cfg.camera_width, cfg.camera_height, ring=cfg.camera_ring, stall_s=cfg.camera_stall_s,
-        realtime=not is_live(cfg.camera), fps=cfg.camera_fps,
+        realtime=not is_live(cfg.camera), fps=cfg.camera_fps, loop_video=loop_video_spec(cfg),
     )  # fmt: skip
 
 
@@ -100,8 +112,10 @@ def build_live_recorder(
     sinks: list[AlertSink],
     spool: EventSpool | None,
     status_path: Path | None,
+    clip_dir: Path | None = None,
 ) -> LiveRecorder:
-    """Every configured live source opened and started, the recorder around them."""
+    """Every configured live source opened and started, the recorder around them. ``clip_dir``:
+    where live clips are cut from the camera's video loop before they go into the spool."""
     ecfg = cfg.edge
     if not has_live_sources(ecfg):
         raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial, edge.can_udp)")
@@ -154,7 +168,8 @@ def build_live_recorder(
     return LiveRecorder(
         cfg, feeds=feeds, camera=camera, meta=meta, imu_layout=layout, origin=origin, beats=beats,
         sinks=sinks, spool=spool, status_path=status_path, decoder_pids=decoder_pids, loop=loop, cabin=cabin,
-        ports=ports,
+        ports=ports, clip_dir=clip_dir,
+        video_loop=None if loop_video_spec(ecfg) is None else VideoLoopFolder(Path(ecfg.loop_dir or ".")),
     )  # fmt: skip
 
 
@@ -238,7 +253,8 @@ def run_live(cfg: SaferoadConfig, spool: Any, duration_s: float | None, output: 
     drive is then finished (every event left final, the trip spooled). Returns the report."""
     stop = threading.Event()
     status_path = None if spool is None else status_path_for(Path(spool.path))
-    rec = build_live_recorder(cfg, sinks=[], spool=spool, status_path=status_path)
+    clip_dir = None if spool is None else Path(spool.path).with_name(Path(spool.path).name + ".cutting")
+    rec = build_live_recorder(cfg, sinks=[], spool=spool, status_path=status_path, clip_dir=clip_dir)
     rec.sinks = alert_sinks(cfg.edge, rec.meta.device_id)
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():

@@ -54,7 +54,8 @@ class VideoLoop(Protocol):
         """Wall time (epoch s) where the newest finished segment ends (None: none yet)."""
         ...
 
-    def video_for(self, start: float, end: float, work_dir: Path) -> tuple[Path, float] | None:
+    def video_for(self, start: float, end: float, key: float, work_dir: Path) -> tuple[Path, float] | None:
         """One playable file (in ``work_dir``) holding the finished video that overlaps
-        ``start`` .. ``end`` (epoch s), and the wall time of its first frame; None: no video."""
+        ``start`` .. ``end`` (epoch s), and the wall time of its first frame (as the recorder's
+        clock stood at ``key``, the clip's key moment); None: no video."""
         ...

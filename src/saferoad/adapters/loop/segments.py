@@ -44,12 +44,13 @@ class LoopStore:
         for p in self.folder.iterdir():
             m = NAME.match(p.name)
             if m:
-                a, b = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+                # sensor segments in ms, video segments in µs since the epoch
+                a, b, unit = (m.group(1), m.group(2), 1e3) if m.group(1) else (m.group(3), m.group(4), 1e6)
                 try:
                     size = p.stat().st_size
                 except FileNotFoundError:
                     continue  # (the video loop renames as it goes)
-                out.append(Segment(p.name, int(a) / 1e3, int(b) / 1e3, size))
+                out.append(Segment(p.name, int(a) / unit, int(b) / unit, size))
         return sorted(out, key=lambda s: (s.start_s, s.name))
 
     def push(self, t_end: float, imu: ImuSeries | None, gps: GpsSeries | None, can: SpeedSeries | None) -> bool:

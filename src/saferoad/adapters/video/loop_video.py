@@ -1,6 +1,6 @@
 """The road camera's own video loop, as dashcams record it: continuous MPEG-TS segments of
 ``segment_s`` written by the camera's ffmpeg process beside its decoded frames, named by their
-absolute start and end (ms since the epoch) like the sensor segments, so one retention
+absolute start and end (µs since the epoch) like the sensor segments (ms), so one retention
 (``adapters/loop/segments.LoopStore``: oldest first within the budget, segments holding an event
 not yet uploaded locked) covers both.
 
@@ -21,10 +21,13 @@ timestamps continue), which is how a clip spanning two segments is cut.
 
 Each decoder run writes into ``FOLDER/.recording/run_<ms>/`` (``part_NNNNN.ts`` and ffmpeg's
 ``list.csv``: each finished segment with its start and end in stream time). Finished segments
-are fsynced and renamed into ``FOLDER/vid_<start>_<end>_r<run>.ts`` as they appear; stream time
-0 of a run is placed on the wall clock by the arrivals of its frames (the least-delayed arrival,
-:class:`~saferoad.domain.frame_clock.FrameClock`, as the recorder times the same frames), kept in
-``base.json``. A run that ended (decoder restarted, source closed, or the recorder killed: found
+are fsynced and renamed into ``FOLDER/vid_<start>_<end>_r<run>.ts`` as they appear. A segment's
+start is the time the recorder gave its first frame: the least-delayed arrival
+(:class:`~saferoad.domain.frame_clock.FrameClock`, the estimator the recorder times the same
+frames with, over the same arrivals), as it stood when that frame arrived; its end, the start plus
+its length in stream time. The estimate moves as the decoder's delay does (its window is 10 s), so
+consecutive names may step by that much; a clip is placed by the segment holding its key moment.
+The latest estimate is kept in ``base.json`` for a run that must be finished by the next start. A run that ended (decoder restarted, source closed, or the recorder killed: found
 at the next start) has its last, unfinished segment probed and renamed with the times of the
 frames it holds; one with no whole frame is removed.
 """
@@ -36,6 +39,7 @@ import os
 import re
 import shutil
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -49,7 +53,9 @@ from saferoad.observability import get_logger
 
 log = get_logger("video.loop")
 
-VIDEO_NAME = re.compile(r"^vid_(\d{13})_(\d{13})_r(\d+)\.ts$")
+VIDEO_NAME = re.compile(r"^vid_(\d{16})_(\d{16})_r(\d+)\.ts$")
+"""Start and end in microseconds since the epoch (a clip's window edge falls on a frame's time:
+milliseconds would move it by up to half a millisecond, to either side of that frame)."""
 RECORDING = ".recording"
 CODECS = ("copy", "libx264")
 
@@ -101,6 +107,10 @@ def _ms(t: float) -> str:
     return f"{round(t * 1e3):013d}"
 
 
+def _us(t: float) -> str:
+    return f"{round(t * 1e6):016d}"
+
+
 class LoopRun:
     """One decoder run's segments: frames place its stream time on the wall clock, finished
     segments are moved into the loop folder (:meth:`collect`), the unfinished one when the
@@ -118,7 +128,9 @@ class LoopRun:
         self._clock = None if fps is None else FrameClock(1.0 / fps)
         self.frames = 0
         self.base: float | None = None
-        """Wall time (epoch s) of the run's stream time 0."""
+        """Wall time (epoch s) of the run's stream time 0 (the latest estimate)."""
+        self._bases: deque[tuple[int, float]] = deque()
+        """(first frame, base) each time the estimate moved: the base each frame was timed by."""
         self._saved_base: float | None = None
         self.listed = 0
         self.last_end = 0.0
@@ -146,9 +158,25 @@ class LoopRun:
             mono0 = arrival_mono
         else:
             return
-        self.base = mono0 + self.wall_minus_mono
+        base = mono0 + self.wall_minus_mono
+        if base != self.base:
+            self.base = base
+            self._bases.append((k, base))
         if self._saved_base is None:
             self._save()
+
+    def base_at(self, stream_t: float) -> float:
+        """The base the frame at ``stream_t`` was timed by (the latest for a resumed run)."""
+        assert self.base is not None
+        k = round(stream_t * self.fps) if self.fps else 0
+        found = self.base
+        for k_from, base in reversed(self._bases):
+            if k_from <= k:
+                found = base
+                break
+        while len(self._bases) > 1 and self._bases[1][0] <= k:
+            self._bases.popleft()  # segments finish in order: earlier frames are never asked again
+        return found
 
     def _save(self) -> None:
         if self.base is None:
@@ -177,12 +205,12 @@ class LoopRun:
         return moved
 
     def _move(self, part: Path, a: float, b: float) -> int:
-        assert self.base is not None
         if not part.is_file():
             return 0
         with part.open("rb+") as fh:
             os.fsync(fh.fileno())
-        dst = self.spec.folder / f"vid_{_ms(self.base + a)}_{_ms(self.base + b)}_r{self.run_id}.ts"
+        start = self.base_at(a) + a
+        dst = self.spec.folder / f"vid_{_us(start)}_{_us(start + b - a)}_r{self.run_id}.ts"
         os.replace(part, dst)
         _fsync_dir(self.spec.folder)
         return 1
@@ -249,7 +277,7 @@ def video_segments(folder: Path) -> list[VideoSegment]:
     for p in folder.iterdir() if folder.is_dir() else ():
         m = VIDEO_NAME.match(p.name)
         if m:
-            out.append(VideoSegment(p, int(m.group(1)) / 1e3, int(m.group(2)) / 1e3, m.group(3)))
+            out.append(VideoSegment(p, int(m.group(1)) / 1e6, int(m.group(2)) / 1e6, m.group(3)))
     return sorted(out, key=lambda s: (s.start, s.path.name))
 
 
@@ -264,10 +292,11 @@ class VideoLoopFolder:
         segs = video_segments(self.folder)
         return max(s.end for s in segs) if segs else None
 
-    def video_for(self, start: float, end: float, work_dir: Path) -> tuple[Path, float] | None:
+    def video_for(self, start: float, end: float, key: float, work_dir: Path) -> tuple[Path, float] | None:
         """The finished segments of one run that overlap ``start`` .. ``end`` (epoch s), joined
         into one file in ``work_dir`` (MPEG-TS: bytes concatenated), and the wall time of its first
-        frame; the run holding most of the window where a restart split it. None: no video."""
+        frame as the segment holding ``key`` places it; the run holding most of the window where
+        a restart split it. None: no video."""
         segs = [s for s in video_segments(self.folder) if s.start <= end and start <= s.end]
         if not segs:
             return None
@@ -276,8 +305,10 @@ class VideoLoopFolder:
             runs.setdefault(s.run, []).append(s)
         best = max(runs.values(), key=lambda g: sum(min(end, s.end) - max(start, s.start) for s in g))
         # the run's stream is continuous: its first frame lies the earlier segments' lengths
-        # before the newest one's start (named with the latest, best estimate of the run's clock)
-        first = best[-1].start - sum(s.end - s.start for s in best[:-1])
+        # before the start of the segment holding the key moment (timed as the recorder timed
+        # the frames around it)
+        i = next((j for j, s in enumerate(best) if s.start <= key < s.end), 0 if key < best[0].start else len(best) - 1)
+        first = best[i].start - sum(s.end - s.start for s in best[:i])
         return join_segments(best, work_dir / "loop_window.ts"), first
 
 

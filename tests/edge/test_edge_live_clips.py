@@ -1,0 +1,109 @@
+"""Live clips: the live recorder records the road camera's own video loop (segments named by
+absolute time) and cuts each final event's clip from it, boxes drawn from the live tracks, into
+the spool beside the event - as a replay cuts it from the recording's video. A simulated
+lead-braking drive played live (video through ffmpeg at 10 fps, IMU over UDP, GPS NMEA on a pty)
+in 4 s video segments: both events' clips (12 s windows, over several segments) are spooled
+and show the very frames the replay's clips show, within one frame."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+from typer.testing import CliRunner
+
+from saferoad.adapters.recording import open_recording
+from saferoad.adapters.video.loop_video import video_segments
+from saferoad.application.edge import CallbackSink, EdgeRecorder, event_id_for
+from saferoad.application.stages.road import _key_t
+from saferoad.config import load_config, parse_assignments
+from saferoad.domain.alerts import Alert
+from saferoad.entrypoints.cli.app import app
+from saferoad.entrypoints.edge_live import build_live_recorder
+from saferoad.entrypoints.wiring import analysis_ports, open_spool, simulate
+
+from .test_edge_live import _drive_live, _live_config
+
+FPS = 10.0
+
+
+def _gray_frames(data: bytes) -> np.ndarray:
+    """The clip's frames, grey, below the caption band (the caption names the key time)."""
+    with av.open(io.BytesIO(data)) as c:
+        frames = [f.to_ndarray(format="gray").astype(np.float32) for f in c.decode(video=0)]
+    return np.stack(frames)[:, 40:, :]
+
+
+def _best_shift(live: np.ndarray, replay: np.ndarray, max_shift: int = 4) -> tuple[int, dict[int, float]]:
+    """The frame shift k (live frame i = replay frame i + k) with the smallest mean difference."""
+    diffs = {}
+    for k in range(-max_shift, max_shift + 1):
+        i0, i1 = max(0, -k), min(len(live), len(replay) - k)
+        diffs[k] = float(np.mean(np.abs(live[i0:i1] - replay[i0 + k : i1 + k])))
+    return min(diffs, key=lambda k: diffs[k]), diffs
+
+
+def test_live_event_clips_are_cut_from_the_video_loop(tmp_path: Path) -> None:
+    rec_dir = tmp_path / "rec"
+    simulate("lead_braking", rec_dir, assignments=["duration_s=24", "at_s=10"], seed=1)
+    common = ["perception.detector=replay", f"perception.replay_path={rec_dir / 'detections.json'}", "lanes.enabled=false"]
+    rec = open_recording(rec_dir)
+    assert rec.video is not None and rec.imu is not None and rec.gps is not None
+
+    # the replay: clips cut from the recording's video
+    rcfg = load_config(None, parse_assignments(common))
+    rspool = open_spool(rcfg.edge, tmp_path / "replay.db")
+    replay = EdgeRecorder(rcfg, ports=analysis_ports(), spool=rspool, clip_dir=tmp_path / "replay.cutting").replay(rec, speed=0)
+    r_clips = {e.type.value: (_key_t(e), (rspool.clip_dir / f"{event_id_for(replay.trip_id, e)}.mp4").read_bytes())
+               for e in replay.events}  # fmt: skip
+    assert set(r_clips) == {"harsh_braking", "forward_collision_warning"}
+
+    # live: the camera's loop in 4 s segments, clips cut from it
+    loop = tmp_path / "loop"
+    cfg, imu_port, master, slave = _live_config(
+        [*common, f"edge.loop_dir={loop}", "edge.loop_video_segment_s=4", "edge.loop_segment_s=10"], rec, rec_dir
+    )
+    spool = open_spool(cfg.edge, tmp_path / "spool.db")
+    alerts: list[Alert] = []
+    live = build_live_recorder(cfg, sinks=[CallbackSink(alerts.append)], spool=spool, status_path=None,
+                               clip_dir=tmp_path / "spool.db.cutting")  # fmt: skip
+    report, t_wall0 = _drive_live(live, rec, imu_port, master, slave)
+    zero = t_wall0 - live.origin
+
+    segs = video_segments(loop)
+    assert len(segs) >= 6, segs  # 24+ s of video in 4 s segments, continuous
+    # one stream: each segment starts where the one before ended, named as the recorder timed
+    # their first frames - the frame clock's estimate moves with the decoder's delay, never by
+    # more than the largest lag it saw. Not the last: at the file's end ffmpeg hands out the
+    # frames its filters and encoder held at once, and the least-delayed arrival moves earlier
+    assert live.camera is not None and live.camera.clock is not None
+    steps = [b.start - a.end for a, b in itertools.pairwise(segs)]
+    assert all(a.run == b.run for a, b in itertools.pairwise(segs))
+    assert max(abs(x) for x in steps[:-1]) <= live.camera.clock.max_lag_s + 1 / FPS, (steps, live.camera.clock.max_lag_s)
+    assert report.clips == 2, (report.clips, [(e.type.value, e.start_s) for e in report.events])
+    assert report.loop["segments_written"] >= 2  # the sensor segments beside them
+    status = json.loads(CliRunner().invoke(app, ["edge", "--status", "--spool", str(tmp_path / "spool.db")]).output)
+    assert status["clips"] == {"queued": 2}  # for the uploader, after the events' metadata
+    assert not list((tmp_path / "spool.db.cutting").rglob("*.mp4"))  # cut, moved into the spool
+
+    for ev in report.events:
+        if ev.type.value not in r_clips:
+            continue
+        key_b, r_data = r_clips[ev.type.value]
+        key_l = _key_t(ev) - zero  # on the drive's clock
+        l_data = (spool.clip_dir / f"{event_id_for(report.trip_id, ev)}.mp4").read_bytes()
+        lf, rf = _gray_frames(l_data), _gray_frames(r_data)
+        # the window: as long as the replay's, where it lies follows the event's own time
+        assert abs(len(lf) - len(rf)) <= 1, (ev.type.value, len(lf), len(rf))
+        expected = round((key_l - key_b) * FPS)  # frames the live event's key lies after the replay's
+        shift, diffs = _best_shift(lf, rf)
+        print(f"{ev.type.value}: live key - replay key {key_l - key_b:+.3f} s, frames {len(lf)} / {len(rf)}, "
+              f"content shift {shift} frames (expected {expected}; mean difference by shift {({k: round(v, 2) for k, v in diffs.items()})}), steps {[round(x, 3) for x in steps]}")  # fmt: skip
+        # the live clip shows the frames the recorder's clock says, within one frame
+        assert abs(shift - expected) <= 1, (ev.type.value, shift, expected, key_l, key_b, diffs)
+        if ev.type.value == "harsh_braking":  # IMU timing: the same window as the replay's
+            assert abs(key_l - key_b) <= 1 / FPS, (key_l, key_b)
