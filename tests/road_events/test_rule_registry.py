@@ -12,6 +12,7 @@ import pickle
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -23,8 +24,17 @@ from saferoad.config.docs import config_markdown
 from saferoad.config.road_events import RoadEventsConfig, road_client_keys, road_events_model
 from saferoad.domain.event_specs import SPECS, Family, default_weights, event_title
 from saferoad.domain.event_specs import spec as event_spec
-from saferoad.domain.params import param_fields
-from saferoad.domain.road_events import CommonParams, RoadEventParams, road_rules, unregister
+from saferoad.domain.params import param, param_fields
+from saferoad.domain.road_events import (
+    CommonParams,
+    RoadEventParams,
+    RoadRule,
+    RoadSample,
+    register,
+    road_rules,
+    unregister,
+)
+from saferoad.domain.road_events.base import Rule
 from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS, check_client_options
 from saferoad.entrypoints.wiring import analyze_recording, simulate
 
@@ -189,8 +199,37 @@ def test_a_rule_module_runs_through_analyze_from_its_toml_key(stopped_in_lane: M
     assert ev.start_s == pytest.approx(float(still.min()), abs=0.25) and ev.end_s == pytest.approx(float(still.max()), abs=0.25)
     written = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
     assert [w["type"] for w in written].count("stopped_in_lane") == 1
+    # the batch road stage folds the same registered rules: the same event
+    conf.write_text(conf.read_text(encoding="utf-8") + 'mode = "batch"\n', encoding="utf-8")
+    batch = analyze_recording(rec, load_config(conf), tmp_path / "out_batch").events
+    assert [e.to_dict() for e in batch if e.type.value == "stopped_in_lane"] == [ev.to_dict()]
     default = analyze_recording(rec, base, tmp_path / "out2").events
     assert [e for e in default if e.type.value == "stopped_in_lane"] == []
     builtin = [e.to_dict() for e in got if e.type.value != "stopped_in_lane"]
     assert [b["type"] for b in builtin] == ["harsh_braking"]
     assert builtin == [e.to_dict() for e in default]
+
+
+def test_a_rule_must_declare_its_params_and_specs_and_not_take_a_key() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Bare:
+        toy_threshold: float = 1.0  # no param(): no description for the docs
+
+    @dataclass(frozen=True, slots=True)
+    class Clash:
+        fcw_ttc_s: float = param(1.0, "taken by the forward-collision rule", gt=0)
+
+    spec = SPECS["tailgating"]
+    with pytest.raises(ValueError, match=r"Bare\.toy_threshold: declare it with param"):
+        register(RoadRule("toy_bare", Bare, lambda p, ctx: _never(), (spec,)))
+    with pytest.raises(ValueError, match=r"parameter 'fcw_ttc_s' is already declared by forward_collision"):
+        register(RoadRule("toy_clash", Clash, lambda p, ctx: _never(), (spec,)))
+    with pytest.raises(ValueError, match="declare the spec of every event type"):
+        register(RoadRule("toy_nospec", CommonParams, lambda p, ctx: _never(), ()))
+    with pytest.raises(ValueError, match="'tailgating' is already registered"):
+        register(RoadRule("tailgating", Clash, lambda p, ctx: _never(), (spec,)))
+    assert [r.name for r in road_rules()] == ["tailgating", "forward_collision", "stop_sign", "red_light", "speeding"]
+
+
+def _never() -> Rule[RoadSample]:
+    raise AssertionError("a rule refused at registration is never built")
