@@ -107,3 +107,30 @@ def test_live_event_clips_are_cut_from_the_video_loop(tmp_path: Path) -> None:
         assert abs(shift - expected) <= 1, (ev.type.value, shift, expected, key_l, key_b, diffs)
         if ev.type.value == "harsh_braking":  # IMU timing: the same window as the replay's
             assert abs(key_l - key_b) <= 1 / FPS, (key_l, key_b)
+
+
+def test_live_video_loop_keeps_to_its_budget(tmp_path: Path) -> None:
+    """The live recorder runs retention as video segments land (no sensor feed here, so no sensor
+    segment ever triggers it): the oldest go first, what is left fits the budget."""
+    rec_dir = tmp_path / "rec"
+    simulate("lead_braking", rec_dir, assignments=["duration_s=12", "at_s=4"], seed=1)
+    loop = tmp_path / "loop"
+    budget_mb = 0.08  # about three of its 1 s segments (640x360 at 10 fps: ~26 kB each here)
+    cfg = load_config(None, parse_assignments([
+        "perception.detector=replay", f"perception.replay_path={rec_dir / 'detections.json'}", "lanes.enabled=false",
+        f"edge.camera={rec_dir / 'video.mp4'}", "edge.camera_width=640", "edge.camera_height=360", "edge.camera_fps=10",
+        f"edge.loop_dir={loop}", "edge.loop_video_segment_s=1", f"edge.loop_budget_mb={budget_mb}",
+    ]))  # fmt: skip
+    live = build_live_recorder(cfg, sinks=[], spool=None, status_path=None)
+    try:
+        report = live.run(duration_s=7.0)
+    finally:
+        live.close()
+    left = video_segments(loop)
+    sizes = sum(s.path.stat().st_size for s in left)
+    print(f"video loop: {report.loop}, {len(left)} segments left, {sizes} bytes (budget {budget_mb * 2**20:.0f})")
+    assert report.loop["segments_deleted"] >= 2 and report.loop["max_over_budget_bytes"] == 0, report.loop
+    assert left and sizes <= budget_mb * 2**20
+    # the newest kept: what is left runs without a gap to the end of the recording
+    assert all(abs(b.start - a.end) <= 2 / FPS for a, b in itertools.pairwise(left))
+    assert left[-1].end - live.start_wall >= 6.0
