@@ -219,7 +219,10 @@ def _open_writer(
     assert isinstance(stream, av.video.stream.VideoStream)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     if codec == "libx264":
-        stream.options = {"preset": "veryfast", "crf": "26"}
+        # SPS/PPS repeated in-band before every key frame (x264 repeat-headers; the MP4's avcC
+        # keeps them too): a clip cut short before its index is written (a crash mid-clip) is
+        # rebuilt from its media data by adapters/video/repair.py, as the simulator's videos are
+        stream.options = {"preset": "veryfast", "crf": "26", "x264-params": "repeat-headers=1"}
     return out, stream
 
 
