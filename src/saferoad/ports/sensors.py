@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,11 +42,18 @@ class FeedStats:
     """The newest refusal, naming the source, the line and the field."""
     last_sample_at: float | None = None
     """Monotonic time the newest sample arrived (the feed's heartbeat)."""
+    gaps: int = 0
+    """Silences between two samples longer than max(5 x the feed's median interval, 0.5 s):
+    the recording readers' gap rule (``domain.motion.timebase.find_gaps``) - a sender that died
+    and came back, a cable pulled."""
+    recent_gaps: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=10))
+    """(last sample before, first sample after) of the newest gaps, on the recorder's clock."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "lines": self.lines, "samples": self.samples, "bad": self.bad, "late": self.late,
             "overflow": self.overflow, "clock_resets": self.clock_resets, "last_error": self.last_error,
+            "gaps": self.gaps, "gaps_s": [[round(a, 3), round(b - a, 3)] for a, b in self.recent_gaps],
         }  # fmt: skip
 
 

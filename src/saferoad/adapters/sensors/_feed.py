@@ -16,6 +16,12 @@ MAX_SAMPLES = 20_000
 """Samples a feed holds between two polls (the recorder polls every tick, 0.1 s): 20 s of a
 1 kHz IMU. More means the recorder stalled; the oldest are dropped and counted."""
 
+GAP_FACTOR, GAP_MIN_S = 5.0, 0.5
+"""A silence longer than max(5 x the median interval, 0.5 s) between two samples is a gap, as
+the recording readers count one (``find_gaps``)."""
+GAP_INTERVALS = 64
+"""The median interval is that of the last this many samples (recomputed every 16)."""
+
 RESET_S = 5.0
 """A source clock more than this far from its arrival time (a sender restarted, a receiver's
 clock set) is re-aligned at the sample and the reset counted."""
@@ -51,6 +57,9 @@ class SampleBuffer:
         self._rows: deque[tuple[float, ...]] = deque(maxlen=max_samples)
         self._lock = threading.Lock()
         self._last = -math.inf
+        self._intervals: deque[float] = deque(maxlen=GAP_INTERVALS)
+        self._gap_limit = math.inf
+        self._n_intervals = 0
 
     def add(self, row: tuple[float, ...], arrival: float) -> bool:
         with self._lock:
@@ -60,10 +69,25 @@ class SampleBuffer:
             if len(self._rows) == self._rows.maxlen:
                 self.stats.overflow += 1
             self._rows.append(row)
+            self._gap(row[0])
             self._last = row[0]
             self.stats.samples += 1
             self.stats.last_sample_at = arrival
             return True
+
+    def _gap(self, t: float) -> None:
+        """Count a gap before the sample at ``t`` (the feed's own rate sets the limit)."""
+        if not math.isfinite(self._last):
+            return
+        dt = t - self._last
+        if dt > self._gap_limit:
+            self.stats.gaps += 1
+            self.stats.recent_gaps.append((self._last, t))
+            return  # a gap is not the feed's rate
+        self._intervals.append(dt)
+        self._n_intervals += 1
+        if self._n_intervals % 16 == 0:
+            self._gap_limit = max(GAP_FACTOR * float(np.median(np.asarray(self._intervals))), GAP_MIN_S)
 
     def take(self) -> np.ndarray | None:
         with self._lock:
