@@ -1,8 +1,8 @@
 """The live recorder with a vehicle-bus feed and speed zones, with real parts: a simulated
 drive's IMU, GPS and CAN (``can.csv``'s lines, as a CAN gateway sends them) over UDP on
 127.0.0.1 on the wall clock, the configured speed-zone file applied live. The speed the rules
-use is the CAN's fused with the IMU/GPS as in ``analyze`` (same source, same distance), and the
-speeding event is ``analyze``'s on the same drive and zones."""
+use is the CAN's fused with the IMU/GPS as in ``analyze`` and the replay of the recording (same
+source, same distance), and the speeding event is theirs on the same drive and zones."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import pytest
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.sensors import UdpCanFeed
+from saferoad.application.edge import EdgeRecorder
 from saferoad.config import load_config, parse_assignments
 from saferoad.domain.types import EventType
 from saferoad.entrypoints.edge_live import build_live_recorder
-from saferoad.entrypoints.wiring import analyze_recording, simulate
+from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, simulate
 
 
 def _free_udp_port() -> int:
@@ -63,6 +64,11 @@ def test_live_can_speed_and_speed_zones_give_analyzes_speeding(tmp_path: Path) -
     (sp_b,) = [e for e in batch.events if e.type is EventType.SPEEDING]
     summary = batch.summary
     assert summary["speed_source"] is not None and "can" in summary["speed_source"], summary["speed_source"]
+    # the replay of the recording (can.csv read from the file) is analyze's too: the baseline
+    replay = EdgeRecorder(load_config(None, parse_assignments(zones)), ports=analysis_ports()).replay(rec, speed=0)
+    (sp_r,) = [e for e in replay.events if e.type is EventType.SPEEDING]
+    assert (sp_r.start_s, sp_r.end_s) == pytest.approx((sp_b.start_s, sp_b.end_s), abs=1e-6)
+    assert replay.speed_source == summary["speed_source"]
 
     ports = {k: _free_udp_port() for k in ("imu", "gps", "can")}
     cfg = load_config(None, parse_assignments([
