@@ -152,3 +152,11 @@ def test_fleets_take_the_profile_and_tag_it(tmp_path: Path) -> None:
     res = runner.invoke(app, ["simulate-fleet", "--trips", "1", "--no-detections", "-o", str(tmp_path / "d")])
     assert res.exit_code == 0, res.output
     assert "sensor_profile" not in yaml.safe_load((tmp_path / "d" / "manifest.yaml").read_text())["recordings"][0]["tags"]
+
+
+@pytest.mark.parametrize("tau", ["-1", "61"])
+def test_a_high_pass_meta_toml_could_not_declare_is_refused(tmp_path: Path, tau: str) -> None:
+    res = runner.invoke(app, ["simulate", "normal", "-o", str(tmp_path / "r"), "--no-video",
+                              "--set", f"imu.gravity_highpass_tau_s={tau}"])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "imu.gravity_highpass_tau_s" in res.output and "(0, 60] s" in res.output
