@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.sensors import UdpCanFeed
 from saferoad.application.edge import EdgeRecorder
 from saferoad.config import load_config, parse_assignments
 from saferoad.domain.types import EventType
+from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.edge_live import build_live_recorder
 from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, simulate
 
@@ -97,6 +99,10 @@ def test_live_can_speed_and_speed_zones_give_analyzes_speeding(tmp_path: Path) -
     st = live.last_status
     assert st["sensors"]["can_udp"]["samples"] == len(rec.can_speed) and st["sensors"]["can_udp"]["bad"] == 0, st["sensors"]
     assert "can_udp" in st["heartbeats_s"]
+    # the zones' GPS fixes waited for their final speed (about guard + hop of 10 Hz fixes), none given up
+    assert st["speeding"]["dropped_no_speed"] == 0 and 0 < st["speeding"]["max_fixes_waiting"] <= 10 * (
+        cfg.edge.motion_guard_s + cfg.edge.motion_hop_s + 2 * cfg.edge.tick_s + cfg.road_events.max_gap_s
+    ), st["speeding"]
     # the CAN speed went into the fusion: analyze's speed source, and its distance to the metre
     # per kilometre (the live clocks are aligned per feed at their first sample)
     assert report.speed_source == summary["speed_source"]
@@ -145,3 +151,22 @@ def test_udp_can_feed_gives_speed_and_turn_signal_and_names_bad_lines() -> None:
 def test_live_can_feed_config_is_checked() -> None:
     with pytest.raises(ValueError, match=r"edge\.can_udp"):
         load_config(None, parse_assignments(["edge.can_udp=nohost"]))
+
+
+def test_check_opens_the_can_feed_and_says_what_came(tmp_path: Path) -> None:
+    port = _free_udp_port()
+
+    def talk() -> None:
+        time.sleep(0.7)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            tx.sendto(b"0.00,13.9,0\n0.02,13.9,x\n", ("127.0.0.1", port))
+
+    t = threading.Thread(target=talk, daemon=True)
+    t.start()
+    try:
+        res = CliRunner().invoke(app, ["edge", "--check", "--spool", str(tmp_path / "s.db"), "--set", f"edge.can_udp=127.0.0.1:{port}"])
+    finally:
+        t.join()
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert f"can_udp 127.0.0.1:{port}: open; 2 lines, 1 samples, 1 refused" in out and "field 'turn_signal'" in out, out

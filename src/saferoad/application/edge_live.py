@@ -560,7 +560,7 @@ class LiveRecorder(EdgeRecorder):
         lanes = LiveLanes(cfg) if cam is not None and cam.lane_detector is not None else None
         self._fast_lanes = None if lanes is None else lanes.fast
         self._live_clips_setup(cam is not None)
-        speeding = self._speeding()
+        speeding = self._speeding_stream = self._speeding()
         tick = ecfg.tick_s
         last_imu = last_gps = last_can = -math.inf
         newest = 0.0
@@ -688,6 +688,7 @@ class LiveRecorder(EdgeRecorder):
         return report
 
     _road: LiveRoad | None = None
+    _speeding_stream: SpeedingStream | None = None
     _tracks: RecentTracks | None = None
     _next_video_check = 0.0
     _video_covered: float | None = None
@@ -821,6 +822,10 @@ class LiveRecorder(EdgeRecorder):
                 st["camera"]["dropped_no_speed"] = self._road.dropped_no_speed
         if self.cabin is not None:
             st["cabin_camera"] = self.cabin.status()
+        sp = self._speeding_stream
+        if sp is not None and sp.stream.gps is not None:
+            # speed zones live: GPS fixes waiting for their final speed, and those given up
+            st["speeding"] = {"fixes_waiting": len(sp.fixes), "max_fixes_waiting": sp.max_waiting, "dropped_no_speed": sp.dropped_no_speed}
         return st
 
     def publish_status(self, report: EdgeReport, sensor_t: float, state: str = "recording") -> None:
