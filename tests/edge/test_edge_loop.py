@@ -68,3 +68,26 @@ def test_recorder_loop_within_budget_events_locked_until_uploaded(tmp_path: Path
     plan = store.retain(db.pending_windows(8.0, 4.0))
     assert plan.locked == () and plan.over_budget_bytes == 0
     assert sum(s.size for s in store.segments()) <= store.budget_bytes
+
+
+def test_an_alerted_event_locks_its_segments_before_it_is_final(tmp_path: Path) -> None:
+    """The braking at 12 s is final only about 11 s after it ended, but alerted early (about 2 s
+    after): from then on its clip window's segments are locked, so a budget of about one segment
+    does not delete its first segment when the 10-20 s segment closes (before the event is final)."""
+    rec = tmp_path / "rec"
+    simulate("harsh_braking", rec, assignments=["duration_s=40", "at_s=12"], seed=7, video=False)
+    loop_dir = tmp_path / "loop"
+    budget_mb = 80_000 / 2**20  # one 10 s segment (~54 kB), not two
+    args = ["edge", "--replay", str(rec), "--speed", "0", "--spool", str(tmp_path / "spool.db"), "-o", str(tmp_path / "out"),
+            "--set", f"edge.loop_dir={loop_dir}", "--set", "edge.loop_segment_s=10", "--set", f"edge.loop_budget_mb={budget_mb}"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "out" / "edge.json").read_text())
+    assert out["early_alerts"] == {"confirmed": 1, "retracted": 0}  # the lock came from the early alert
+    assert out["loop"]["segments_deleted"] >= 1  # the budget did bite
+    left = LoopStore(loop_dir, 10.0, int(budget_mb * 2**20)).segments()
+    t0 = min(s.start_s for s in left)
+    first = json.loads((tmp_path / "out" / "events.jsonl").read_text().splitlines()[0])
+    assert first["type"] == "harsh_braking"
+    # the segments of its clip window (4-18 s) are all there, the first one included
+    assert [round(s.start_s - t0) for s in left][:2] == [0, 10], [round(s.start_s - t0) for s in left]

@@ -926,6 +926,16 @@ class EdgeRecorder:
     _fast: FastRoadAlerts | None = None
     _fast_lanes: FastLaneAlerts | None = None
 
+    def _announced_windows(self) -> list[tuple[float, float]]:
+        """Clip windows (absolute, as the spool's) of events alerted but not final yet - early
+        harsh-driving alerts, fast road and lane alerts: their segments are locked too, so that a
+        tight budget does not delete an event's video in the guard before it is final."""
+        rc = self.config.road_events
+        books = [b for b in (self._fast, self._fast_lanes) if b is not None]
+        events = list(self._early) + [p.event for b in books for p in b.pending]
+        t0 = self._start_utc or 0.0  # sensor time where the drive's start is unknown, as the spool's
+        return [(t0 + e.start_s - rc.clip_before_s, t0 + e.end_s + rc.clip_after_s) for e in events]
+
     def _loop_figures(self) -> dict[str, int]:
         """``edge.json`` → ``loop``: segments written (sensor), deleted and locked (sensor and
         video), the largest overflow over the budget."""
@@ -941,7 +951,7 @@ class EdgeRecorder:
         assert self.loop is not None
         rc = self.config.road_events
         windows = [] if self.spool is None else self.spool.pending_windows(rc.clip_before_s, rc.clip_after_s)
-        plan = self.loop.retain(windows)
+        plan = self.loop.retain(windows + self._announced_windows())
         if plan.over_budget_bytes:
             log.warning("loop_over_budget", bytes=plan.over_budget_bytes, locked=len(plan.locked))
 
