@@ -1,7 +1,8 @@
-"""The road camera's video loop (real ffmpeg, the shared highway clip played as a live camera):
-continuous MPEG-TS segments named by absolute time, one retention with the sensor segments
-(oldest unlocked first within the budget), and a recorder killed with SIGKILL mid-segment leaves
-playable segments, the cut one playable up to the cut and named at the next start."""
+"""The road camera's video loop (real ffmpeg, a video played as a live camera): continuous
+MPEG-TS segments named by absolute time, one retention with the sensor segments (oldest unlocked
+first within the budget), and the live recorder (``saferoad edge``) killed with SIGKILL
+mid-segment leaves playable segments, the cut one playable up to the cut and named at the next
+start."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from saferoad.adapters.video.loop_video import (
     RECORDING,
     LoopVideoSpec,
     VideoLoopFolder,
-    recover_runs,
     video_segments,
 )
+from saferoad.entrypoints.wiring import simulate
 
 FPS = 10.0
 
@@ -99,26 +100,27 @@ def test_copy_mode_keeps_the_sources_packets(tmp_path: Path, shared_dir: Path) -
     assert all(_frames(s.path) > 0 for s in segs)
 
 
-CHILD = """
-import sys, time
-from pathlib import Path
-from saferoad.adapters.video.live import FfmpegFrameSource
-from saferoad.adapters.video.loop_video import LoopVideoSpec
-src = FfmpegFrameSource(sys.argv[1], 320, 180, realtime=True, loop_file=True, fps=10.0,
-                        loop_video=LoopVideoSpec(Path(sys.argv[2]), 1.0))
-while True:
-    src.read(timeout_s=1)
-"""
+def _edge(rec_dir: Path, loop: Path, tmp_path: Path, *extra: str) -> list[str]:
+    """``saferoad edge`` live on the drive's video as its camera (10 fps, 320x180), 1 s video segments."""
+    return [
+        str(Path(sys.executable).parent / "saferoad"), "edge", "--spool", str(tmp_path / "spool.db"),
+        "--set", f"edge.camera={rec_dir / 'video.mp4'}", "--set", "edge.camera_width=320", "--set", "edge.camera_height=180",
+        "--set", "edge.camera_fps=10", "--set", f"edge.loop_dir={loop}", "--set", "edge.loop_video_segment_s=1",
+        "--set", "perception.detector=replay", "--set", f"perception.replay_path={rec_dir / 'detections.json'}",
+        "--set", "lanes.enabled=false", *extra,
+    ]  # fmt: skip
 
 
-def test_kill9_mid_segment_leaves_playable_segments(shared_dir: Path, tmp_path: Path) -> None:
-    video = shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"
+def test_kill9_of_the_recorder_mid_segment_leaves_playable_segments(tmp_path: Path) -> None:
+    rec_dir = tmp_path / "rec"
+    simulate("lead_braking", rec_dir, assignments=["duration_s=20", "at_s=4"], seed=1)
     loop = tmp_path / "loop"
-    # the recorder and its ffmpeg in a process group of their own: a power cut kills both
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(video), str(loop)], start_new_session=True)
+    # the live recorder (saferoad edge) and its ffmpeg in a process group: a power cut kills both
+    proc = subprocess.Popen(_edge(rec_dir, loop, tmp_path), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while len(video_segments(loop)) < 2 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while len(video_segments(loop)) < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert len(video_segments(loop)) >= 2, "no segment finished"
         time.sleep(0.55)  # half-way through the next segment
@@ -134,10 +136,14 @@ def test_kill9_mid_segment_leaves_playable_segments(shared_dir: Path, tmp_path: 
     assert cut.stat().st_size > 0
     in_cut = _frames(cut)
     assert in_cut >= 1, "the cut segment plays up to the cut"
-    # the next start finds the run and names its cut segment by the frames it holds
-    assert recover_runs(LoopVideoSpec(loop, 1.0)) >= 1
+    # the next start finds the run and names its cut segment by the frames it holds, then records on
+    res = subprocess.run(_edge(rec_dir, loop, tmp_path, "--duration", "2"), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
     assert not any((loop / RECORDING).iterdir())
-    after = video_segments(loop)
+    runs = {s.run for s in video_segments(loop)}
+    assert len(runs) == 2, runs  # the killed run and the new one
+    after = [s for s in video_segments(loop) if s.run == finished[0].run]
     last = after[-1]
     assert len(after) >= len(finished) + 1 and abs(last.start - after[-2].end) <= 1 / FPS
     assert _frames(last.path) == in_cut and last.end - last.start == pytest.approx(in_cut / FPS, abs=0.011)
+    assert all(_frames(s.path) > 0 for s in video_segments(loop))
