@@ -87,4 +87,6 @@ def test_config_loads_without_the_motion_rules() -> None:
     ).stdout
     modules: list[str] = json.loads(out.strip().splitlines()[-1])
     loaded = {m for m in modules if m == "scipy" or m.startswith(("scipy.", "saferoad.domain.motion."))}
-    assert loaded <= {"saferoad.domain.motion.stream_params", "saferoad.domain.motion.bands"}, sorted(loaded)
+    assert loaded <= {
+        "saferoad.domain.motion.stream_params", "saferoad.domain.motion.bands", "saferoad.domain.motion.params",
+    }, sorted(loaded)

@@ -5,9 +5,23 @@ while the keys are derived."""
 
 from __future__ import annotations
 
-import pytest
+import pickle
+from dataclasses import dataclass
 
+import numpy as np
+import pytest
+from pydantic import create_model
+
+from saferoad.application.cabin import thresholds_from_config
+from saferoad.application.stages.motion import params_from_config
 from saferoad.config import ConfigError, config_hash, load_config
+from saferoad.config.base import Section
+from saferoad.config.cabin import CabinConfig
+from saferoad.config.derive import derived_section
+from saferoad.config.motion import MotionConfig
+from saferoad.domain.cabin.monitor import CabinThresholds
+from saferoad.domain.motion.params import EngineParams, HarshParams
+from saferoad.domain.params import flat_params, group, param, params_from
 from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS
 
 # Measured on the code before the sections were derived (commit b41e4e2: hand-written
@@ -82,3 +96,99 @@ def test_a_bad_value_is_named_by_file_and_key_as_before(tmp_path, body: str, why
     with pytest.raises(ConfigError) as err:
         load_config(conf)
     assert str(err.value) == f"{conf}: invalid configuration\n  {why}"
+
+
+def _every_key_set() -> dict[str, dict[str, object]]:
+    """A non-default value for every derived key (bands kept ascending below the thresholds)."""
+    out: dict[str, dict[str, object]] = {}
+    for section, cls in (("motion", EngineParams), ("cabin", CabinThresholds)):
+        body: dict[str, object] = {}
+        for name, typ, default, info in flat_params(cls):
+            if not info.config:
+                continue
+            if typ is bool:
+                body[name] = not default
+            elif typ is int:
+                body[name] = default + 1
+            else:
+                body[name] = round(default * (0.9 if info.lt is not None or info.le is not None else 1.1), 6)
+        out[section] = body
+    return out
+
+
+def test_every_parameter_is_a_documented_key_with_the_domain_default() -> None:
+    sections = {"motion": (MotionConfig, EngineParams), "cabin": (CabinConfig, CabinThresholds)}
+    for model, cls in sections.values():
+        derived = [(n, d, i) for n, _t, d, i in flat_params(cls) if i.config]
+        for name, default, info in derived:
+            f = model.model_fields[name]
+            assert f.default == default and f.description == info.description and info.description
+        assert len(derived) == len(model.model_fields) - len(model.__mro__[1].model_fields)
+    # not config keys: the engine's rotation array (motion.mounting is hand-written) and two
+    # constants of the cabin rules
+    assert {n for n, *_ in flat_params(EngineParams)} - set(MotionConfig.model_fields) == set()
+    assert {n for n, *_ in flat_params(CabinThresholds)} - set(CabinConfig.model_fields) == {
+        "baseline_max_yaw_deg", "max_frame_gap_s",
+    }
+    cfg = load_config()
+    assert params_from_config(cfg.motion) == EngineParams()
+    assert thresholds_from_config(cfg.cabin) == CabinThresholds()
+
+
+def test_the_one_conversion_carries_every_key_to_the_params() -> None:
+    """Each key set in the config reaches the domain's params under its own name (the hand
+    copies this replaces were 22 + 24 lines that could forget one)."""
+    sets = _every_key_set()
+    cfg = load_config(None, sets)
+    motion = params_from_config(cfg.motion)
+    for name, value in sets["motion"].items():
+        owner = motion.harsh if hasattr(motion.harsh, name) else motion.bands if hasattr(motion.bands, name) else motion
+        assert getattr(owner, name) == pytest.approx(value), name
+    cabin = thresholds_from_config(cfg.cabin)
+    for name, value in sets["cabin"].items():
+        assert getattr(cabin, name) == pytest.approx(value), name
+    # the fixed constants stay at their defaults; a mounting given reaches the engine
+    assert (cabin.baseline_max_yaw_deg, cabin.max_frame_gap_s) == (20.0, 0.5)
+    eye = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    got = params_from_config(load_config(None, {"motion": {"mounting": eye}}).motion).mounting
+    assert got is not None and np.array_equal(got, np.eye(3))
+
+
+def test_the_bands_are_still_checked_against_the_thresholds() -> None:
+    cfg = load_config(None, {"motion": {"braking_hard_g": 0.4}})
+    with pytest.raises(ValueError, match=r"motion\.braking_moderate_g \(0\.23\) < motion\.braking_hard_g \(0\.4\) < motion\.braking_g \(0\.38\)"):
+        params_from_config(cfg.motion)
+
+
+def test_configs_pickle_through_the_derived_classes() -> None:
+    cfg = load_config(None, {"motion": {"braking_g": 0.4}, "cabin": {"closed_ratio": 0.7}})
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+    assert type(again.motion) is MotionConfig and type(again.cabin) is CabinConfig
+
+
+@dataclass(frozen=True)
+class Plain:
+    x: float = 1.0
+
+
+@dataclass(frozen=True)
+class Inner:
+    braking_g: float = param(0.4, "a second braking_g")
+
+
+@dataclass(frozen=True)
+class Clash:
+    harsh: HarshParams = group(HarshParams)  # noqa: RUF009 (group() returns a dataclasses.field)
+    inner: Inner = group(Inner)  # noqa: RUF009
+
+
+def test_declarations_that_cannot_be_derived_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"Plain\.x: declare it with param"):
+        flat_params(Plain)
+    with pytest.raises(ValueError, match=r"Inner\.braking_g: the name is already a parameter of HarshParams"):
+        flat_params(Clash)
+    with pytest.raises(TypeError, match=r"EngineParams has no field\(s\) \['mountings'\]"):
+        params_from(EngineParams, load_config().motion, mountings=None)
+    with pytest.raises(ValueError, match=r"\['braking_g'\] are hand-written keys and also domain parameters"):
+        derived_section("X", create_model("K", __base__=Section, braking_g=(float, 0.3)), EngineParams)

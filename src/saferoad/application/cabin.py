@@ -17,6 +17,7 @@ from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
 from saferoad.domain.cabin.phone import Box
 from saferoad.domain.cabin.signals import CabinSample
+from saferoad.domain.params import params_from
 from saferoad.domain.types import CameraIntrinsics, Event, Frame, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.cabin import CabinPorts, FaceAnalyzer
@@ -24,32 +25,9 @@ from saferoad.ports.phone import PhoneDetector
 
 
 def thresholds_from_config(cfg: CabinConfig) -> CabinThresholds:
-    return CabinThresholds(
-        closed_ratio=cfg.closed_ratio,
-        baseline_window_s=cfg.baseline_window_s,
-        baseline_min_s=cfg.baseline_min_s,
-        perclos_window_s=cfg.perclos_window_s,
-        perclos_min_s=cfg.perclos_min_s,
-        perclos_threshold=cfg.perclos_threshold,
-        slow_blink_s=cfg.slow_blink_s,
-        long_closure_s=cfg.long_closure_s,
-        cluster_gap_s=cfg.cluster_gap_s,
-        distraction_yaw_deg=cfg.distraction_yaw_deg,
-        distraction_pitch_deg=cfg.distraction_pitch_deg,
-        distraction_pitch_up_deg=cfg.distraction_pitch_up_deg,
-        distraction_min_s=cfg.distraction_min_s,
-        face_gap_s=cfg.face_gap_s,
-        distraction_min_speed_mps=cfg.distraction_min_speed_mps,
-        drowsiness_min_speed_mps=cfg.drowsiness_min_speed_mps,
-        perclos_min_closures=cfg.perclos_min_closures,
-        obstructed_min_s=cfg.obstructed_min_s,
-        yawn_ratio=cfg.yawn_ratio,
-        yawn_min_s=cfg.yawn_min_s,
-        phone_min_score=cfg.phone_min_score,
-        phone_min_s=cfg.phone_min_s,
-        phone_max_gap_s=cfg.phone_max_gap_s,
-        phone_min_speed_mps=cfg.phone_min_speed_mps,
-    )
+    """The rules' thresholds, each read by its name from the section derived from
+    :class:`CabinThresholds` (config/cabin.py)."""
+    return params_from(CabinThresholds, cfg)
 
 
 def _phone_summary(mon: CabinMonitor, detector: str) -> dict[str, Any]:

@@ -1,19 +1,27 @@
 """Driver monitoring from the cabin camera.
 
+The rules' thresholds are declared once, in the domain (``domain/cabin/monitor.py``:
+``CabinThresholds``): those ``[cabin]`` keys are derived from its fields (names, defaults,
+descriptions, bounds; ``config/derive.py``), and so are the ones a client of ``saferoad
+serve`` may set (:data:`CLIENT_KEYS`). Written here: the keys of the models, the camera and the
+phone detector, which the adapters read and the rules do not.
+
 Defaults follow published practice (``../shared/design/published-practice.md``; docs/cabin.md
 explains each choice).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import Field
 
 from saferoad.config.base import Section
+from saferoad.config.derive import client_keys, derived_section
+from saferoad.domain.cabin.monitor import CabinThresholds
 
 
-class CabinConfig(Section):
+class _CabinKeys(Section):
     """Driver monitoring from the cabin camera."""
 
     # -- models -----------------------------------------------------------------------------
@@ -83,116 +91,10 @@ class CabinConfig(Section):
         ge=0,
         description="A frame whose brightness standard deviation is below this counts as obstructed (lens covered).",
     )
-    obstructed_min_s: float = Field(
-        5.0, gt=0, description="camera_obstructed: obstructed frames for at least this long."
-    )
-    # -- eyes -------------------------------------------------------------------------------
-    closed_ratio: float = Field(
-        0.80,
-        gt=0,
-        lt=1,
-        description="Eyes closed when the EAR falls below this share of the driver's open-eye EAR (published absolute thresholds 0.18-0.25 against about 0.3 open).",
-    )
-    baseline_window_s: float = Field(
-        60.0,
-        gt=0,
-        description="Window of the driver's baselines (open-eye EAR, straight-ahead yaw and pitch; running median).",
-    )
-    baseline_min_s: float = Field(
-        3.0,
-        gt=0,
-        description="Seconds of frames with a face needed before the baselines exist; no eye or head decision is made before (a calibration period).",
-    )
-    perclos_window_s: float = Field(
-        60.0,
-        gt=0,
-        description="PERCLOS window: the share of a minute with eyes closed (FHWA/NHTSA P80).",
-    )
-    perclos_min_s: float = Field(
-        20.0,
-        gt=0,
-        description="PERCLOS is reported once this much time with a face is in its window.",
-    )
-    perclos_threshold: float = Field(
-        0.10,
-        gt=0,
-        lt=1,
-        description="Drowsiness when PERCLOS reaches this (about 10% suggested; alert baseline about 6%).",
-    )
-    slow_blink_s: float = Field(
-        0.5,
-        gt=0,
-        description="A closure at least this long is a slow closure (normal blinks last 0.1-0.4 s).",
-    )
-    long_closure_s: float = Field(
-        1.5,
-        gt=0,
-        description="One closure this long is drowsiness on its own (a micro-sleep; well above the 0.1-0.4 s of a blink; the simulator's drowsy_closure_s reads this).",
-    )
-    cluster_gap_s: float = Field(
-        5.0, gt=0, description="Slow closures closer than this belong to one drowsiness episode."
-    )
-    perclos_min_closures: int = Field(
-        2,
-        ge=1,
-        description="PERCLOS alone raises drowsiness only in an episode of at least this many slow closures (a pattern, not one long blink).",
-    )
-    yawn_ratio: float = Field(
-        0.5, gt=0, description="Mouth opening (inner-lip gap / mouth width) of a yawn."
-    )
-    yawn_min_s: float = Field(
-        1.5, gt=0, description="A yawn holds the mouth open at least this long."
-    )
-    # -- head pose --------------------------------------------------------------------------
-    distraction_yaw_deg: float = Field(
-        30.0,
-        gt=0,
-        description="Head turned sideways more than this from the driver's straight-ahead pose is off the road.",
-    )
-    distraction_pitch_deg: float = Field(
-        20.0,
-        gt=0,
-        description="Head tilted down more than this from straight-ahead is off the road (phone, lap).",
-    )
-    distraction_pitch_up_deg: float = Field(
-        20.0, gt=0, description="Head tilted up more than this is off the road."
-    )
-    distraction_min_s: float = Field(
-        2.0,
-        gt=0,
-        description="distraction: off the road continuously this long (commercial rules: phone handled >= 2 s).",
-    )
-    face_gap_s: float = Field(
-        1.0,
-        ge=0,
-        description="A look away continues through frames without a face for at most this long.",
-    )
-    distraction_min_speed_mps: float = Field(
-        5.0 / 3.6,
-        ge=0,
-        description="Distraction counts only at or above this speed (commercial rules: >= 5 km/h).",
-    )
-    drowsiness_min_speed_mps: float = Field(
-        5.0 / 3.6,
-        ge=0,
-        description="Drowsiness counts only at or above this speed (a driver dozing while parked is not driving).",
-    )
     # -- phone use ----------------------------------------------------------------------------
     phone_detector: Literal["yolox-nano", "none"] = Field(
         "yolox-nano",
         description="Phone detector on cabin video frames: COCO 'cell phone' of the shipped YOLOX-nano model (a cabin.csv track carries its own phone_score/phone_at columns), or none.",
-    )
-    phone_min_score: float = Field(
-        0.35, gt=0, lt=1, description="A phone counts at this detector score or more."
-    )
-    phone_min_s: float = Field(
-        2.0, gt=0, description="phone_use: a phone held (near the face or in the hand) this long (commercial rules: phone handled >= 2 s)."
-    )
-    phone_max_gap_s: float = Field(
-        0.5, ge=0, description="Frames without the phone for at most this long (a hand over it, blur) do not end the episode."
-    )
-    phone_min_speed_mps: float = Field(
-        5.0 / 3.6, ge=0, description="phone_use counts only at or above this speed, throughout the episode (driver-monitoring rules: >= 5 km/h)."
     )
     phone_near_face: float = Field(
         1.0, gt=0, description="A phone whose centre lies within this many face widths of the face's centre is held at the face."
@@ -200,3 +102,22 @@ class CabinConfig(Section):
     phone_hand_zone: float = Field(
         2.0, gt=0, description="A phone below the face and within this many face widths of it sideways is in the driver's hand."
     )
+
+
+if TYPE_CHECKING:
+    # the type checker sees the hand-written keys; the rules' thresholds are read through
+    # CabinThresholds (application/cabin.thresholds_from_config)
+    CabinConfig: TypeAlias = _CabinKeys
+else:
+    CabinConfig = derived_section("CabinConfig", _CabinKeys, CabinThresholds)
+
+SECTION_CLIENT_KEYS = (
+    "detector_score", "landmark_score", "min_face_inside", "mirrored", "hfov_deg", "dark_level", "uniform_std",
+)
+"""The hand-written keys a client of ``saferoad serve`` may set (scores and camera
+conditions; not the models, threads, passes or the phone detector's choice and zones)."""
+
+CLIENT_KEYS: frozenset[str] = client_keys(SECTION_CLIENT_KEYS, CabinThresholds)
+"""The ``cabin`` keys a client of ``saferoad serve`` may set: :data:`SECTION_CLIENT_KEYS` and
+every threshold not declared ``client=False`` (the ``phone_*`` ones are, as before they were
+derived)."""

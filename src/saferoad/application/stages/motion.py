@@ -14,8 +14,7 @@ from saferoad.application.context import AnalysisContext
 from saferoad.config.motion import MotionConfig
 from saferoad.domain.ego_speed import distance_km
 from saferoad.domain.motion.engine import EngineParams, MotionResult, run_engine
-from saferoad.domain.motion.harsh import HarshParams
-from saferoad.domain.motion.manoeuvres import BandEdges, ManoeuvreBands
+from saferoad.domain.params import params_from
 from saferoad.domain.recording import Recording, check_rotation
 from saferoad.observability import get_logger, span
 
@@ -32,43 +31,14 @@ def params_from_config(cfg: MotionConfig, recording: Recording | None = None) ->
             raise ValueError(f"motion.mounting: {err}") from None
     elif recording is not None and recording.meta.mounting.rotation is not None:
         mounting = recording.meta.mounting.rotation
-    harsh = HarshParams(
-        braking_g=cfg.braking_g,
-        acceleration_g=cfg.acceleration_g,
-        cornering_g=cfg.cornering_g,
-        lane_change_g=cfg.lane_change_g,
-        min_duration_s=cfg.min_duration_s,
-        hysteresis=cfg.hysteresis,
-        merge_gap_s=cfg.merge_gap_s,
-        rebound_s=cfg.rebound_s,
-        turn_min_deg=cfg.turn_min_deg,
-        turn_rate_dps=cfg.turn_rate_dps,
-        severity_medium=cfg.severity_medium,
-        severity_high=cfg.severity_high,
-        min_speed_mps=cfg.min_speed_mps,
-    )
-    bands = ManoeuvreBands(
-        braking=BandEdges(cfg.braking_moderate_g, cfg.braking_hard_g),
-        acceleration=BandEdges(cfg.acceleration_moderate_g, cfg.acceleration_hard_g),
-        cornering=BandEdges(cfg.cornering_moderate_g, cfg.cornering_hard_g),
-        lane_change=BandEdges(cfg.lane_change_moderate_g, cfg.lane_change_hard_g),
-    )
-    bands.check(harsh)
-    return EngineParams(
-        harsh=harsh,
-        bands=bands,
-        resample_hz=cfg.resample_hz,
-        lowpass_hz=cfg.lowpass_hz,
-        mounting=mounting,
-        speed_fusion_tau_s=cfg.speed_fusion_tau_s,
-        timeline_hz=cfg.timeline_hz,
-        undo_source_highpass=cfg.undo_source_highpass,
-        highpass_leak_s=cfg.highpass_leak_s,
-        forward_from_turns=cfg.forward_from_turns,
-    )
+    # every engine parameter read by its name from the section derived from EngineParams
+    # (config/motion.py): no hand copy to keep in step
+    params = params_from(EngineParams, cfg, mounting=mounting)
+    params.bands.check(params.harsh)
+    return params
 
 
-def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
+def _summary(ctx: AnalysisContext, res: MotionResult, params: EngineParams) -> dict[str, object]:
     rec = ctx.recording
     out: dict[str, object] = {
         "time_zero_utc": rec.meta.start_utc.isoformat() if rec.meta.start_utc else None,
@@ -103,7 +73,7 @@ def _summary(ctx: AnalysisContext, res: MotionResult) -> dict[str, object]:
             "turns": hp.turns,
             "explained": None if np.isnan(hp.explained) else round(hp.explained, 3),
             "explained_unfiltered": None if np.isnan(hp.explained_unfiltered) else round(hp.explained_unfiltered, 3),
-            "undone": ctx.config.motion.undo_source_highpass,
+            "undone": params.undo_source_highpass,
         }
     if res.axes is not None:
         out["forward_from_turns"] = {
@@ -142,7 +112,7 @@ def run(ctx: AnalysisContext) -> None:
     ctx.speed = res.speed
     ctx.artefacts["motion"] = res
     ctx.artefacts["timeline"] = res.timeline
-    ctx.summary.update(_summary(ctx, res))
+    ctx.summary.update(_summary(ctx, res, params))
     if res.gaps:
         log.warning("sensor_gaps", count=len(res.gaps), longest_s=max(b - a for a, b in res.gaps))
     for limit in res.limitations:

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from saferoad.domain.ego_speed import ego_speed, gps_speed
-from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
+from saferoad.domain.motion.harsh import MotionSignals, detect_harsh
 from saferoad.domain.motion.highpass import HighpassFit, highpass, source_highpass
 from saferoad.domain.motion.manoeuvres import (
     Manoeuvre,
-    ManoeuvreBands,
     ManoeuvreCounts,
     grade_manoeuvres,
 )
+from saferoad.domain.motion.params import EngineParams as EngineParams  # re-exported (moved)
 from saferoad.domain.motion.signal import BoolArray, lowpass, resample
 from saferoad.domain.motion.timebase import find_gaps
 from saferoad.domain.motion.turn_axes import TurnAxes, turn_axes
@@ -31,20 +31,6 @@ from saferoad.domain.motion.vehicle_frame import (
     project,
 )
 from saferoad.domain.types import Event, FloatArray, GpsSeries, ImuSeries, SpeedSeries
-
-
-@dataclass(frozen=True, slots=True)
-class EngineParams:
-    harsh: HarshParams = field(default_factory=HarshParams)
-    bands: ManoeuvreBands = field(default_factory=ManoeuvreBands)
-    resample_hz: float = 50.0
-    lowpass_hz: float = 2.0
-    mounting: FloatArray | None = None
-    speed_fusion_tau_s: float = 2.0
-    timeline_hz: float = 10.0
-    undo_source_highpass: bool = False
-    highpass_leak_s: float = 10.0
-    forward_from_turns: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,26 +29,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+# re-exported: the thresholds are declared with the engine's other params (config reads them)
+from saferoad.domain.motion.params import HarshParams as HarshParams
 from saferoad.domain.motion.signal import BoolArray, hysteresis_regions
 from saferoad.domain.motion.turn_axes import TurnAxes
 from saferoad.domain.types import Direction, Event, EventType, FloatArray, G, Severity
-
-
-@dataclass(frozen=True, slots=True)
-class HarshParams:
-    braking_g: float = 0.38
-    acceleration_g: float = 0.37
-    cornering_g: float = 0.38
-    lane_change_g: float = 0.3
-    min_duration_s: float = 0.1
-    hysteresis: float = 0.17
-    merge_gap_s: float = 1.5
-    rebound_s: float = 4.0
-    turn_min_deg: float = 30.0
-    turn_rate_dps: float = 8.0
-    severity_medium: float = 1.2
-    severity_high: float = 1.5
-    min_speed_mps: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ other is graded by its peak, at most ``hard``. The peak is read from the signal 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,49 +41,12 @@ from saferoad.domain.motion.bands import KINDS as KINDS
 from saferoad.domain.motion.bands import Band as Band
 from saferoad.domain.motion.bands import Kind as Kind
 from saferoad.domain.motion.harsh import HarshParams, MotionSignals, detect_harsh
+
+# re-exported: the bands' edges are declared with the engine's other params (config reads them)
+from saferoad.domain.motion.params import BandEdges as BandEdges
+from saferoad.domain.motion.params import ManoeuvreBands as ManoeuvreBands
+from saferoad.domain.motion.params import harsh_threshold_g as harsh_threshold_g
 from saferoad.domain.types import Direction, Event, G
-
-
-@dataclass(frozen=True, slots=True)
-class BandEdges:
-    """Lower edges (g) of the ``moderate`` and ``hard`` bands of one kind; ``harsh`` starts at
-    the kind's event threshold."""
-
-    moderate_g: float
-    hard_g: float
-
-    def check(self, kind: Kind, harsh_g: float) -> None:
-        if not 0 < self.moderate_g < self.hard_g < harsh_g:
-            k = kind.value
-            raise ValueError(
-                f"motion.{k}_moderate_g ({self.moderate_g:g}) < motion.{k}_hard_g ({self.hard_g:g}) "
-                f"< motion.{k}_g ({harsh_g:g}) must hold: the bands ascend to the harsh threshold"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class ManoeuvreBands:
-    braking: BandEdges = field(default_factory=lambda: BandEdges(0.23, 0.32))
-    acceleration: BandEdges = field(default_factory=lambda: BandEdges(0.23, 0.32))
-    cornering: BandEdges = field(default_factory=lambda: BandEdges(0.23, 0.32))
-    lane_change: BandEdges = field(default_factory=lambda: BandEdges(0.18, 0.25))
-
-    def of(self, kind: Kind) -> BandEdges:
-        edges: BandEdges = getattr(self, kind.value)
-        return edges
-
-    def check(self, harsh: HarshParams) -> None:
-        for kind in KINDS:
-            self.of(kind).check(kind, harsh_threshold_g(kind, harsh))
-
-
-def harsh_threshold_g(kind: Kind, p: HarshParams) -> float:
-    return {
-        Kind.BRAKING: p.braking_g,
-        Kind.ACCELERATION: p.acceleration_g,
-        Kind.CORNERING: p.cornering_g,
-        Kind.LANE_CHANGE: p.lane_change_g,
-    }[kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +137,10 @@ class ManoeuvreCounts:
 def _lowered(p: HarshParams, bands: ManoeuvreBands) -> HarshParams:
     return replace(
         p,
-        braking_g=bands.braking.moderate_g,
-        acceleration_g=bands.acceleration.moderate_g,
-        cornering_g=bands.cornering.moderate_g,
-        lane_change_g=bands.lane_change.moderate_g,
+        braking_g=bands.braking_moderate_g,
+        acceleration_g=bands.acceleration_moderate_g,
+        cornering_g=bands.cornering_moderate_g,
+        lane_change_g=bands.lane_change_moderate_g,
     )
 
 

@@ -40,6 +40,8 @@ from saferoad.adapters.grpc.server import GrpcServer, is_loopback, start_server
 from saferoad.adapters.recording import detect_format
 from saferoad.adapters.recording._csv import file_size_limit
 from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
+from saferoad.config.cabin import CLIENT_KEYS as CABIN_CLIENT_KEYS
+from saferoad.config.motion import CLIENT_KEYS as MOTION_CLIENT_KEYS
 from saferoad.config.road_events import road_client_keys
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event
@@ -275,25 +277,14 @@ class AnalysisServicer(pb_grpc.AnalysisServiceServicer):
 
 
 CLIENT_OPTIONS: frozenset[str] = frozenset(
-    [f"motion.{k}" for k in (
-        "braking_g", "acceleration_g", "cornering_g", "lane_change_g",
-        "braking_moderate_g", "braking_hard_g", "acceleration_moderate_g", "acceleration_hard_g",
-        "cornering_moderate_g", "cornering_hard_g", "lane_change_moderate_g", "lane_change_hard_g",
-        "min_duration_s", "hysteresis", "merge_gap_s", "rebound_s", "turn_min_deg", "turn_rate_dps",
-        "severity_medium", "severity_high", "min_speed_mps", "lowpass_hz", "speed_fusion_tau_s",
-        "undo_source_highpass", "forward_from_turns", "highpass_leak_s",
-    )]
+    # derived: every motion engine parameter not declared client=False (config/motion.CLIENT_KEYS)
+    [f"motion.{k}" for k in MOTION_CLIENT_KEYS]
     # derived: the road stage's switches and every road rule parameter not declared
     # client=False (config/road_events.road_client_keys)
     + [f"road_events.{k}" for k in road_client_keys()]
-    + [f"cabin.{k}" for k in (
-        "detector_score", "landmark_score", "min_face_inside", "mirrored", "hfov_deg", "dark_level",
-        "uniform_std", "obstructed_min_s", "closed_ratio", "baseline_window_s", "baseline_min_s",
-        "perclos_window_s", "perclos_min_s", "perclos_threshold", "slow_blink_s", "long_closure_s",
-        "cluster_gap_s", "perclos_min_closures", "yawn_ratio", "yawn_min_s", "distraction_yaw_deg",
-        "distraction_pitch_deg", "distraction_pitch_up_deg", "distraction_min_s", "face_gap_s",
-        "distraction_min_speed_mps", "drowsiness_min_speed_mps",
-    )]
+    # derived: the cabin's listed camera keys and every cabin rule threshold not declared
+    # client=False (config/cabin.CLIENT_KEYS)
+    + [f"cabin.{k}" for k in CABIN_CLIENT_KEYS]
     + [f"perception.{k}" for k in (
         "detector", "score_threshold", "nms_iou", "track_high_score", "track_low_score",
         "track_new_score", "track_match_iou", "track_buffer_s", "hfov_deg", "auto_pitch",

@@ -1,0 +1,77 @@
+"""Config sections derived from the domain's params dataclasses (issue 16 items 5-6).
+
+A rule parameter is declared once, in the domain (:func:`saferoad.domain.params.param`: its
+default, description and bounds). A section holding such parameters is written as a class of
+its config-only keys (I/O choices, models, values the config gives in another form) and
+derived, once at import, into the model the config loads: the hand-written keys first, then
+every parameter of the params classes with ``config=True`` (their
+:func:`~saferoad.domain.params.group` fields' parameters in their place), with the domain's
+names, types, defaults, descriptions and bounds. The application turns the loaded section back
+into the params with :func:`saferoad.domain.params.params_from`; the keys a client of
+``saferoad serve`` may set are the parameters not declared ``client=False`` plus the listed
+config-only ones (:func:`client_keys`).
+
+The type checker sees the hand-written class only (the derived keys are read through the
+params), so a module declares::
+
+    class _MotionKeys(Section): ...               # config-only keys
+
+    if TYPE_CHECKING:
+        MotionConfig: TypeAlias = _MotionKeys
+    else:
+        MotionConfig = derived_section("MotionConfig", _MotionKeys, EngineParams)
+
+``[road_events]`` is derived the same way but at run time (rules register themselves):
+``config/road_events.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from pydantic import Field, create_model
+
+from saferoad.config.base import Section
+from saferoad.domain.params import flat_params
+
+S = TypeVar("S", bound=Section)
+
+
+def derived_fields(*params: type[Any]) -> dict[str, tuple[Any, Any]]:
+    """Pydantic field definitions of every ``config=True`` parameter of ``params`` (flat, in
+    order): ``name -> (type, Field(default, description, bounds))``."""
+    fields: dict[str, tuple[Any, Any]] = {}
+    for cls in params:
+        for name, typ, default, info in flat_params(cls):
+            if not info.config:
+                continue
+            if name in fields:
+                raise ValueError(f"{cls.__name__}.{name}: already a parameter of another params class")
+            fields[name] = (typ, Field(
+                default, description=info.description, gt=info.gt, ge=info.ge, lt=info.lt, le=info.le,
+            ))
+    return fields
+
+
+def derived_section(name: str, keys: type[S], *params: type[Any]) -> type[S]:
+    """The section model ``name``: the hand-written ``keys`` class (its keys, docstring and
+    validators) extended by the parameters of ``params``; a name in both is a ``ValueError``."""
+    fields: dict[str, Any] = derived_fields(*params)
+    both = sorted(set(fields) & set(keys.model_fields))
+    if both:
+        raise ValueError(f"{keys.__name__}: {both} are hand-written keys and also domain parameters")
+    model: type[S] = create_model(
+        name, __base__=keys, __module__=keys.__module__, __doc__=keys.__doc__, **fields,
+    )
+    return model
+
+
+def client_keys(section_keys: Iterable[str], *params: type[Any]) -> frozenset[str]:
+    """The keys of a derived section a client of ``saferoad serve`` may set: ``section_keys``
+    (config-only keys that may be) and every ``config=True`` parameter of ``params`` not
+    declared ``client=False``."""
+    keys = set(section_keys)
+    for cls in params:
+        keys.update(name for name, _t, _d, info in flat_params(cls) if info.config and info.client)
+    return frozenset(keys)
