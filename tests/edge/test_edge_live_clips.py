@@ -18,7 +18,13 @@ from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.video.loop_video import video_segments
-from saferoad.application.edge import CallbackSink, EdgeRecorder, event_id_for
+from saferoad.application.edge import (
+    CallbackSink,
+    ClipCutter,
+    EdgeRecorder,
+    RecentTracks,
+    event_id_for,
+)
 from saferoad.application.stages.road import _key_t
 from saferoad.config import load_config, parse_assignments
 from saferoad.domain.alerts import Alert
@@ -134,3 +140,18 @@ def test_live_video_loop_keeps_to_its_budget(tmp_path: Path) -> None:
     # the newest kept: what is left runs without a gap to the end of the recording
     assert all(abs(b.start - a.end) <= 2 / FPS for a, b in itertools.pairwise(left))
     assert left[-1].end - live.start_wall >= 6.0
+
+
+def test_an_unreadable_video_costs_the_clip_not_the_recorder(tmp_path: Path) -> None:
+    """A loop segment that cannot be decoded (a disk error, a half-written file): the clip is
+    counted as failed and logged; the event stays spooled, the recorder goes on."""
+    bad = tmp_path / "segment.ts"
+    bad.write_bytes(b"\x47" + bytes(1000))
+    cfg = load_config(None, parse_assignments([]))
+    cutter = ClipCutter(cfg, RecentTracks(60.0), tmp_path / "cutting", analysis_ports(), lambda a, b, k: (bad, a))
+    simulate("harsh_braking", tmp_path / "rec", assignments=["duration_s=20", "at_s=6"], seed=1, video=False)
+    rec = open_recording(tmp_path / "rec")
+    rep = EdgeRecorder(cfg, ports=analysis_ports()).replay(rec, speed=0)
+    (ev,) = rep.events
+    cutter.add("e1", ev)
+    assert cutter.finish() == [] and cutter.failed == 1 and cutter.cut == 0

@@ -304,6 +304,8 @@ class ClipCutter:
         self.cut_clips = ports.cut_clips
         self.pending: list[tuple[float, str, Event]] = []
         self.cut = 0
+        self.failed = 0
+        """Clips that could not be cut (their video unreadable): logged; the event is spooled anyway."""
 
     @classmethod
     def of_recording(
@@ -339,7 +341,12 @@ class ClipCutter:
         if found is None:
             return None
         video, offset = found
-        (res,) = self.cut_clips(video, [req], self.tracks, self.work_dir, time_offset_s=offset, max_width=self.cfg.clip_max_width)
+        try:
+            (res,) = self.cut_clips(video, [req], self.tracks, self.work_dir, time_offset_s=offset, max_width=self.cfg.clip_max_width)
+        except Exception as err:  # a clip must never stop the recorder (a decoder error of any kind)
+            self.failed += 1
+            log.warning("clip_failed", event_id=event_id, video=str(video), error=str(err))
+            return None
         if res.clip is None:
             return None
         data = res.clip.read_bytes()
