@@ -8,6 +8,12 @@ falls behind, the oldest frame is dropped and counted, so memory stays flat howe
 consumer is - and a watchdog restarts the child when no frame arrived for ``stall_s`` or it
 exited. Every gap (last frame before the failure to first frame after the restart) is recorded.
 
+The decoder's log (stderr) is drained by its own thread for as long as the child runs, as
+Frigate's ``LogPipe`` does, into a bounded tail (the last ``LOG_TAIL_LINES`` lines, for the error
+message and the status): a pipe nobody reads holds 64 KiB, and a decoder that keeps logging - a
+flaky camera logs every corrupt packet - would block on its next write, stop sending frames and be
+restarted by the watchdog again and again.
+
 With ``loop_video`` the same ffmpeg process also writes the camera's video loop (MPEG-TS
 segments, ``adapters/video/loop_video.py``): encoded from the very frames decoded here, or the
 source's H.264 packets copied; each run's segments are moved into the loop folder as they finish,
@@ -30,6 +36,11 @@ import numpy as np
 from saferoad.adapters.video.loop_video import LoopRun, LoopVideoSpec, recover_runs
 from saferoad.domain.types import Frame
 
+LOG_TAIL_LINES = 50
+"""Lines of the decoder's log kept (the rest is read and counted, never kept)."""
+LOG_LINE_MAX = 1000
+"""Characters kept of one log line (a line without an end is cut there)."""
+
 LIVE_PREFIXES = ("/dev/", "rtsp://", "http")
 """Sources that are live (a device or a stream); anything else is a file."""
 
@@ -49,6 +60,10 @@ class SourceStats:
     gaps: list[tuple[float, float]] = field(default_factory=list)
     """(last frame before, first frame after) each restart, monotonic seconds."""
     last_error: str | None = None
+    log_bytes: int = 0
+    """Bytes the decoder wrote to its log (stderr), all runs."""
+    log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
+    """The decoder's last log lines, all runs."""
 
 
 class FfmpegFrameSource:
@@ -88,6 +103,7 @@ class FfmpegFrameSource:
         self._ring: deque[Frame] = deque(maxlen=ring)
         self._cond = threading.Condition()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log_reader: threading.Thread | None = None
         self._stop = threading.Event()
         self._t0 = time.monotonic()
         self._last_frame = -math.inf
@@ -170,6 +186,21 @@ class FfmpegFrameSource:
             self._run = LoopRun(self.loop_video, self.fps)
         self._proc = subprocess.Popen(self._cmd(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
         threading.Thread(target=self._read, args=(self._proc, self._run), name="camera-reader", daemon=True).start()
+        self._log_reader = threading.Thread(target=self._drain_log, args=(self._proc,), name="camera-log", daemon=True)
+        self._log_reader.start()
+
+    def _drain_log(self, proc: subprocess.Popen[bytes]) -> None:
+        """Read the decoder's stderr until it closes (the child exited), keeping the last lines."""
+        assert proc.stderr is not None
+        stderr = cast(io.RawIOBase, proc.stderr)  # bufsize=0: whatever the pipe holds, one read
+        tail, partial = self.stats.log_tail, b""
+        while chunk := stderr.read(65536):
+            self.stats.log_bytes += len(chunk)
+            *lines, partial = (partial + chunk).replace(b"\r", b"\n").split(b"\n")
+            partial = partial[-LOG_LINE_MAX:]
+            tail.extend(t for line in lines[-LOG_TAIL_LINES:] if (t := line[:LOG_LINE_MAX].decode(errors="replace").strip()))
+        if partial.strip():
+            tail.append(partial.decode(errors="replace").strip())
 
     def _read(self, proc: subprocess.Popen[bytes], run: LoopRun | None) -> None:
         size = self.width * self.height * 3
@@ -227,11 +258,12 @@ class FfmpegFrameSource:
                 continue
             if exited and not self.loop_file and proc is not None and proc.returncode == 0 and not is_live(self.url):
                 return  # a file that simply ended
-            err = b""
-            if proc is not None and proc.stderr is not None and exited:
-                err = proc.stderr.read()[-300:]
+            err = ""
+            if exited and self._log_reader is not None:
+                self._log_reader.join(timeout=1.0)  # its last lines: the pipe ends with the child
+                err = " | ".join(list(self.stats.log_tail)[-3:])[-300:]
             self.stats.last_error = (
-                f"decoder exited ({proc.returncode if proc else '?'}): {err.decode(errors='replace').strip()}"
+                f"decoder exited ({proc.returncode if proc else '?'}): {err}"
                 if exited else f"no frame for {self.stall_s} s"
             )
             with self._cond:
