@@ -203,6 +203,56 @@ def test_python_deps_come_from_the_lock() -> None:
         assert sources == ({"edge-build"} if target == "edge" else {"build"}), (target, sources)
 
 
+def venv_seeding_problems(instrs: list[tuple[str, str]]) -> list[str]:
+    """What would put distributions that are not in the lock into an image's /opt/venv: a build
+    stage that does not create it, or creates it with pip seeded (`python -m venv` without
+    --without-pip; `uv venv --seed`). A buildah build showed `python -m venv` seeding pip 23.0.1
+    and setuptools 66.1.1 beside the lock's distributions (docs/deploy.md)."""
+    problems = []
+    for stage in VENV_BUILDS:
+        made = []
+        for word, rest in _own_stages(instrs).get(stage, []):
+            if word != "RUN":
+                continue
+            for part in re.split(r"&&|;", rest):
+                tokens = shlex.split(part)
+                if "/opt/venv" not in tokens:
+                    continue
+                if tokens[:3] in (["python", "-m", "venv"], ["python3", "-m", "venv"]):
+                    made.append(part.strip())
+                    if "--without-pip" not in tokens:
+                        problems.append(f"{stage}: {part.strip()!r} seeds pip into the venv")
+                elif tokens[:2] == ["uv", "venv"]:
+                    made.append(part.strip())
+                    if "--seed" in tokens:
+                        problems.append(f"{stage}: {part.strip()!r} seeds pip into the venv")
+        if len(made) != 1:
+            problems.append(f"{stage}: /opt/venv created {len(made)} times")
+    return problems
+
+
+def test_the_venvs_hold_no_seeded_pip() -> None:
+    assert venv_seeding_problems(_instructions(DOCKERFILE.read_text())) == []
+
+
+def test_the_venv_seeding_check_can_fail() -> None:
+    text = DOCKERFILE.read_text()
+    seeded = text.replace("python -m venv --without-pip /opt/venv", "python -m venv /opt/venv", 1)
+    assert venv_seeding_problems(_instructions(seeded)) == [
+        "build: 'python -m venv /opt/venv' seeds pip into the venv"
+    ]
+    uv_seed = text.replace("python -m venv --without-pip /opt/venv", "uv venv --seed /opt/venv")
+    assert sorted(venv_seeding_problems(_instructions(uv_seed))) == [
+        "build: 'uv venv --seed /opt/venv' seeds pip into the venv",
+        "edge-build: 'uv venv --seed /opt/venv' seeds pip into the venv",
+    ]
+    none = text.replace("&& python -m venv --without-pip /opt/venv", "")
+    assert sorted(venv_seeding_problems(_instructions(none))) == [
+        "build: /opt/venv created 0 times",
+        "edge-build: /opt/venv created 0 times",
+    ]
+
+
 def edge_lock_problems(edge: dict[str, str], lock: dict[str, str], base: set[str]) -> list[str]:
     """What makes EDGE (name -> version) not the lock's pins for exactly the BASE distributions."""
     problems = [f"{n} is not an edge dependency" for n in sorted(set(edge) - base)]
