@@ -51,7 +51,7 @@ def test_phone_rule_duration_gaps_speed_and_position() -> None:
     assert phone_events(obs, slow) == []  # type: ignore[arg-type]
     # a weak score does not count
     weak = [PhoneObservation(o.frame, o.t_s, 0.2 if o.score else 0.0, o.position) for o in obs]
-    assert phone_events(weak, None, PhoneParams(min_score=0.35)) == []
+    assert phone_events(weak, None, PhoneParams(phone_min_score=0.35)) == []
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -26,7 +26,7 @@ Rules (defaults in :class:`CabinThresholds`, sources in ``docs/cabin.md``):
   detector loses it) continue it for at most ``face_gap_s``.
 * **camera_obstructed**: dark or uniform frames for at least ``obstructed_min_s``.
 * **phone_use**: the samples' phone (``phone_score``, ``phone_at``) through
-  :class:`~saferoad.domain.cabin.phone.PhoneMonitor` (``phone_*`` thresholds).
+  :class:`~saferoad.domain.cabin.phone.PhoneMonitor` (``phone``: its ``phone_*`` thresholds).
 
 With ``speed_mps=None`` the vehicle is taken to be moving (cabin video on its own).
 """
@@ -41,7 +41,7 @@ from typing import Any
 
 from saferoad.domain.cabin.phone import PhoneMonitor, PhoneObservation, PhoneParams
 from saferoad.domain.cabin.signals import CabinSample
-from saferoad.domain.params import param
+from saferoad.domain.params import group, param
 from saferoad.domain.types import Event, EventType, Severity
 
 
@@ -130,22 +130,8 @@ class CabinThresholds:
         "a config key.",
         config=False, client=False,
     )
-    # -- phone use (client=False: a client of saferoad serve could not set them before) ------
-    phone_min_score: float = param(
-        0.35, "A phone counts at this detector score or more.", gt=0, lt=1, client=False,
-    )
-    phone_min_s: float = param(
-        2.0, "phone_use: a phone held (near the face or in the hand) this long (commercial rules: "
-        "phone handled >= 2 s).", gt=0, client=False,
-    )
-    phone_max_gap_s: float = param(
-        0.5, "Frames without the phone for at most this long (a hand over it, blur) do not end the "
-        "episode.", ge=0, client=False,
-    )
-    phone_min_speed_mps: float = param(
-        5.0 / 3.6, "phone_use counts only at or above this speed, throughout the episode "
-        "(driver-monitoring rules: >= 5 km/h).", ge=0, client=False,
-    )
+    # -- phone use: the phone_* keys (domain/cabin/phone.PhoneParams) ----------------------
+    phone: PhoneParams = group(PhoneParams)  # noqa: RUF009 (group() returns a dataclasses.field)
 
     def __post_init__(self) -> None:
         for name in ("baseline_window_s", "perclos_window_s", "max_frame_gap_s"):
@@ -259,9 +245,7 @@ class CabinMonitor:
         self._last_t = 0.0
         self._moving = True
         self.counts = {"frames": 0, "face_frames": 0, "blinks": 0, "yawns": 0, "slow_closures": 0}
-        self.phone = PhoneMonitor(
-            PhoneParams(th.phone_min_score, th.phone_min_s, th.phone_max_gap_s, th.phone_min_speed_mps)
-        )
+        self.phone = PhoneMonitor(th.phone)
         """``phone_use`` over the samples' ``phone_score``/``phone_at`` (``.phone``)."""
 
     # -- public -----------------------------------------------------------------------------

@@ -8,10 +8,10 @@ to the ear or in front of the eyes) or ``hand`` (below the face, within ``hand_z
 widths of it sideways: held in the driver's hands, at the wheel or in the lap). A phone
 elsewhere (a passenger's, one on a mount or the seat) is ``None`` and does not count.
 
-The rule: frames with a held phone scoring at least ``min_score``; gaps of at most
-``max_gap_s`` (a frame or two the detector misses: a hand over the phone, motion blur) are
-bridged; a run lasting at least ``min_duration_s`` with the ego at ``min_speed_mps`` or more
-throughout is one ``phone_use`` event. Published practice: commercial rules flag a phone
+The rule: frames with a held phone scoring at least ``phone_min_score``; gaps of at most
+``phone_max_gap_s`` (a frame or two the detector misses: a hand over the phone, motion blur)
+are bridged; a run lasting at least ``phone_min_s`` with the ego at ``phone_min_speed_mps`` or
+more throughout is one ``phone_use`` event. Published practice: commercial rules flag a phone
 handled for 2 s or more (docs/events.md); driver-monitoring rules count at 5 km/h and above.
 Without a speed the vehicle is taken to be moving, as for the other cabin rules.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from saferoad.domain.params import param
 from saferoad.domain.types import Event, EventType, Severity
 
 Box = tuple[float, float, float, float]
@@ -56,12 +57,25 @@ def phone_position(phone: Box, face: Box | None, width: int, *, near_face: float
 
 @dataclass(frozen=True, slots=True)
 class PhoneParams:
-    min_score: float = 0.35
-    min_duration_s: float = 2.0
-    """Commercial rules: phone handled >= 2 s."""
-    max_gap_s: float = 0.5
-    min_speed_mps: float = 5.0 / 3.6
-    """Driver-monitoring rules count at >= 5 km/h."""
+    """The rule's thresholds, declared once: ``CabinThresholds.phone`` holds them as a group,
+    so they are the ``[cabin]`` keys of the same names. ``client=False``: a client of
+    ``saferoad serve`` could not set them before they were derived, and still cannot."""
+
+    phone_min_score: float = param(
+        0.35, "A phone counts at this detector score or more.", gt=0, lt=1, client=False,
+    )
+    phone_min_s: float = param(
+        2.0, "phone_use: a phone held (near the face or in the hand) this long (commercial rules: "
+        "phone handled >= 2 s).", gt=0, client=False,
+    )
+    phone_max_gap_s: float = param(
+        0.5, "Frames without the phone for at most this long (a hand over it, blur) do not end the "
+        "episode.", ge=0, client=False,
+    )
+    phone_min_speed_mps: float = param(
+        5.0 / 3.6, "phone_use counts only at or above this speed, throughout the episode "
+        "(driver-monitoring rules: >= 5 km/h).", ge=0, client=False,
+    )
 
 
 @dataclass
@@ -81,9 +95,9 @@ class PhoneMonitor:
     def update(self, obs: PhoneObservation, speed_mps: float | None) -> list[Event]:
         p = self.params
         self.frames += 1
-        held = obs.position is not None and obs.score >= p.min_score
+        held = obs.position is not None and obs.score >= p.phone_min_score
         out: list[Event] = []
-        if self._start is not None and obs.t_s - self._last > p.max_gap_s:
+        if self._start is not None and obs.t_s - self._last > p.phone_max_gap_s:
             out += self._close()
         if held:
             self.frames_with_phone += 1
@@ -93,7 +107,7 @@ class PhoneMonitor:
             self._peak = max(self._peak, obs.score)
             assert obs.position is not None
             self._positions[obs.position] = self._positions.get(obs.position, 0) + 1
-            if speed_mps is not None and speed_mps < p.min_speed_mps:
+            if speed_mps is not None and speed_mps < p.phone_min_speed_mps:
                 self._slow = True
         return out
 
@@ -104,7 +118,7 @@ class PhoneMonitor:
         start, end = self._start, self._last
         self._start = None
         assert start is not None
-        if end - start < self.params.min_duration_s or self._slow:
+        if end - start < self.params.phone_min_s or self._slow:
             return []
         where = max(self._positions, key=lambda k: self._positions[k])
         return [Event(
