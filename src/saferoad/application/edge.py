@@ -944,15 +944,11 @@ class EdgeRecorder:
         return [(t0 + e.start_s - rc.clip_before_s, t0 + e.end_s + rc.clip_after_s) for e in events]
 
     def _loop_figures(self) -> dict[str, int]:
-        """``edge.json`` → ``loop``: segments written (sensor), deleted and locked (sensor and
-        video), the largest overflow over the budget."""
+        """``edge.json`` → ``loop``: segments written, deleted and locked, sensor and video, with
+        their bytes, the unfinished video counted in the budget, the largest overflow over it
+        (``LoopRecorder.figures``)."""
         assert self.loop is not None
-        return {
-            "segments_written": self.loop.written,
-            "segments_deleted": self.loop.deleted,
-            "segments_locked": len(self.loop.last_plan.locked) if self.loop.last_plan else 0,
-            "max_over_budget_bytes": self.loop.max_over_budget,
-        }
+        return self.loop.figures()
 
     def _retain(self) -> None:
         assert self.loop is not None

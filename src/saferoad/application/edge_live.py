@@ -822,6 +822,8 @@ class LiveRecorder(EdgeRecorder):
                 st["camera"]["dropped_no_speed"] = self._road.dropped_no_speed
         if self.cabin is not None:
             st["cabin_camera"] = self.cabin.status()
+        if self.loop is not None:  # segments and bytes, sensor and video, as of the last retention pass
+            st["loop"] = self._loop_figures()
         sp = self._speeding_stream
         if sp is not None and sp.stream.gps is not None:
             # speed zones live: GPS fixes waiting for their final speed, and those given up

@@ -5,6 +5,10 @@ Pure policy: given the segments on disk (oldest first), the windows that must be
 not-yet-uploaded event's clip window) and the budget, which segments to delete. A locked
 segment is never deleted, even over budget: the overflow is reported instead (the fleet sees the
 disk is too small for what is waiting to be uploaded), never resolved by losing evidence.
+
+Segments still being written (the camera's unfinished video segment) cannot be deleted, and grow
+until they land: the caller reserves room for them (``reserve_bytes``: what they will hold when
+finished), so the oldest are deleted before the budget is reached, not after.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class RetentionPlan:
     kept_bytes: int
     over_budget_bytes: int
     """Bytes above the budget that could not be freed (all of them locked)."""
+    reserved_bytes: int = 0
+    """Room kept for the segments being written (counted against the budget)."""
 
 
 def overlaps(seg: Segment, window: tuple[float, float]) -> bool:
@@ -36,13 +42,19 @@ def overlaps(seg: Segment, window: tuple[float, float]) -> bool:
 
 
 def plan_retention(
-    segments: Sequence[Segment], keep_windows: Sequence[tuple[float, float]], budget_bytes: int
+    segments: Sequence[Segment],
+    keep_windows: Sequence[tuple[float, float]],
+    budget_bytes: int,
+    reserve_bytes: int = 0,
 ) -> RetentionPlan:
-    """Delete the oldest unlocked segments until the rest fit in ``budget_bytes``; the newest
-    segment (being recorded after it) is deleted last of all, as any other unlocked one."""
+    """Delete the oldest unlocked segments until the rest and ``reserve_bytes`` (the segments
+    being written, as they will be when finished) fit in ``budget_bytes``; the newest finished
+    segment is deleted last of all, as any other unlocked one."""
+    if reserve_bytes < 0:
+        raise ValueError(f"retention: reserve_bytes {reserve_bytes} must be >= 0")
     ordered = sorted(segments, key=lambda s: (s.start_s, s.name))
     locked = {s.name for s in ordered if any(overlaps(s, w) for w in keep_windows)}
-    total = sum(s.size for s in ordered)
+    total = sum(s.size for s in ordered) + reserve_bytes
     delete: list[str] = []
     for seg in ordered:
         if total <= budget_bytes:
@@ -54,6 +66,7 @@ def plan_retention(
     return RetentionPlan(
         tuple(delete),
         tuple(s.name for s in ordered if s.name in locked),
-        total,
+        total - reserve_bytes,
         max(0, total - budget_bytes),
+        reserve_bytes,
     )

@@ -143,6 +143,10 @@ class LoopRecorder(Protocol):
         ``keep_windows`` (absolute; events still waiting for upload)."""
         ...
 
+    def figures(self) -> dict[str, int]:
+        """What ``edge.json`` reports under ``loop`` (segments and bytes, sensor and video)."""
+        ...
+
 
 class SpeedLimits(Protocol):
     """The speed limits in force (``road_events.speed_limit_kmh`` and/or zones;

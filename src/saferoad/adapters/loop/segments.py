@@ -5,6 +5,14 @@ drive's start is known) so that a restart finds them and retention orders them.
 
 Retention (``saferoad.domain.retention``) runs after each segment closes: the oldest segments
 not locked by an event still waiting for upload are deleted until the rest fit the budget.
+
+The road camera's video segment being written (``.recording/run_*/part_*.ts``, by the camera's
+ffmpeg: ``adapters/video/loop_video``) counts against the same budget, at what it will hold when
+it lands - the largest finished video segment seen, or more if it already holds more - plus what
+the camera writes in ``retention_lag_s`` at the highest bitrate seen (a landed segment waits that
+long at most for the next retention pass while the next one grows): the oldest segments are
+deleted before the budget is reached, so the folder (finished + unfinished) stays within it.
+The sensor segment being gathered is in memory and written at once (retention follows it).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from saferoad.adapters.spool.sqlite import write_durably
+from saferoad.adapters.video.loop_video import RECORDING
 from saferoad.domain.retention import RetentionPlan, Segment, plan_retention
 from saferoad.domain.types import GpsSeries, ImuSeries, SpeedSeries
 
@@ -24,9 +33,26 @@ NAME = re.compile(r"^(?:seg_(\d+)_(\d+)\.npz|vid_(\d+)_(\d+)_r\d+\.ts)$")
 (``adapters/video/loop_video``) beside them: one retention for both."""
 
 
+RETENTION_LAG_S = 1.5
+"""The longest a landed video segment waits for a retention pass: the camera's watchdog moves
+finished segments every 0.1 s, the live recorder looks for new ones once a second."""
+
+
+def is_video(name: str) -> bool:
+    return name.startswith("vid_")
+
+
 class LoopStore:
-    def __init__(self, folder: Path, segment_s: float, budget_bytes: int, utc0: float = 0.0) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        segment_s: float,
+        budget_bytes: int,
+        utc0: float = 0.0,
+        retention_lag_s: float = RETENTION_LAG_S,
+    ) -> None:
         self.folder = folder
+        self.retention_lag_s = retention_lag_s
         self.segment_s = segment_s
         self.budget_bytes = budget_bytes
         self.utc0 = utc0
@@ -35,9 +61,28 @@ class LoopStore:
         self._seg_start: float | None = None
         self._parts: dict[str, list[np.ndarray]] = {}
         self.written = 0
+        """Segments written, sensor and video (the video ones counted as they land)."""
         self.deleted = 0
         self.max_over_budget = 0
         self.last_plan: RetentionPlan | None = None
+        self.sensor_bytes_written = 0
+        self.video_written = 0
+        self.video_bytes_written = 0
+        self.deleted_video = 0
+        self.deleted_bytes = {"sensor": 0, "video": 0}
+        self.max_used_bytes = 0
+        """The most the folder held at a retention pass, finished and unfinished segments."""
+        self.recording_bytes = 0
+        """What the unfinished video segments held at the last retention pass."""
+        # video segments already there (an earlier run's) are not this store's to count as written
+        self._video_seen = {s.name for s in self.segments() if is_video(s.name)}
+        self._video_max_bytes = 0
+        self._video_max_rate = 0.0
+        """Largest finished video segment and highest bitrate (bytes/s) seen: what the one being
+        written may grow to."""
+        for seg in self.segments():
+            if is_video(seg.name):
+                self._learn_video(seg)
 
     def segments(self) -> list[Segment]:
         out = []
@@ -81,17 +126,85 @@ class LoopStore:
         np.savez_compressed(buf, **{k: np.concatenate(v) for k, v in self._parts.items()})  # type: ignore[arg-type]
         a = round((self.utc0 + self._seg_start) * 1e3)
         b = round((self.utc0 + t_end) * 1e3)
-        write_durably(self.folder / f"seg_{a:013d}_{b:013d}.npz", buf.getvalue())
+        data = buf.getvalue()
+        write_durably(self.folder / f"seg_{a:013d}_{b:013d}.npz", data)
         self.written += 1
+        self.sensor_bytes_written += len(data)
         self._parts = {}
         self._seg_start = t_end
 
+    def _learn_video(self, seg: Segment) -> None:
+        self._video_max_bytes = max(self._video_max_bytes, seg.size)
+        if seg.end_s > seg.start_s:
+            self._video_max_rate = max(self._video_max_rate, seg.size / (seg.end_s - seg.start_s))
+
+    def recording(self) -> tuple[int, int]:
+        """(bytes the unfinished video segments hold now, bytes to reserve for them): per
+        decoder run, its newest part at what it will hold when it lands (see the module), the
+        others (finished, not moved yet) as they are."""
+        held = reserve = 0
+        root = self.folder / RECORDING
+        for run in root.iterdir() if root.is_dir() else ():
+            sizes = []
+            for part in sorted(run.glob("part_*.ts")):
+                try:
+                    sizes.append(part.stat().st_size)
+                except FileNotFoundError:
+                    continue  # moved into the folder meanwhile (counted there)
+            if not sizes:
+                continue
+            held += sum(sizes)
+            newest = max(sizes[-1], self._video_max_bytes) + round(self._video_max_rate * self.retention_lag_s)
+            reserve += sum(sizes[:-1]) + newest
+        return held, reserve
+
     def retain(self, keep_windows: list[tuple[float, float]]) -> RetentionPlan:
-        """Apply retention; ``keep_windows`` in absolute time (epoch s)."""
-        plan = plan_retention(self.segments(), keep_windows, self.budget_bytes)
+        """Apply retention; ``keep_windows`` in absolute time (epoch s). The unfinished video
+        segments count against the budget (:meth:`recording`)."""
+        held, reserve = self.recording()  # first: a part that lands meanwhile is counted twice, never missed
+        segments = self.segments()
+        for seg in segments:
+            if is_video(seg.name) and seg.name not in self._video_seen:
+                self._video_seen.add(seg.name)
+                self.written += 1
+                self.video_written += 1
+                self.video_bytes_written += seg.size
+                self._learn_video(seg)
+        self.recording_bytes = held
+        self.max_used_bytes = max(self.max_used_bytes, sum(s.size for s in segments) + held)
+        plan = plan_retention(segments, keep_windows, self.budget_bytes, reserve)
+        sizes = {s.name: s.size for s in segments}
         for name in plan.delete:
             (self.folder / name).unlink(missing_ok=True)
+            kind = "video" if is_video(name) else "sensor"
+            self.deleted_bytes[kind] += sizes[name]
+            self.deleted_video += kind == "video"
+            self._video_seen.discard(name)
         self.deleted += len(plan.delete)
         self.max_over_budget = max(self.max_over_budget, plan.over_budget_bytes)
         self.last_plan = plan
         return plan
+
+    def figures(self) -> dict[str, int]:
+        """``edge.json`` -> ``loop``: segments written and deleted (all, and sensor / video with
+        their bytes), locked at the last pass, the unfinished video and the room reserved for it,
+        the most the folder held at a pass and the largest overflow over the budget."""
+        plan = self.last_plan
+        return {
+            "segments_written": self.written,
+            "segments_deleted": self.deleted,
+            "segments_locked": len(plan.locked) if plan else 0,
+            "sensor_segments_written": self.written - self.video_written,
+            "sensor_bytes_written": self.sensor_bytes_written,
+            "sensor_segments_deleted": self.deleted - self.deleted_video,
+            "sensor_bytes_deleted": self.deleted_bytes["sensor"],
+            "video_segments_written": self.video_written,
+            "video_bytes_written": self.video_bytes_written,
+            "video_segments_deleted": self.deleted_video,
+            "video_bytes_deleted": self.deleted_bytes["video"],
+            "recording_bytes": self.recording_bytes,
+            "reserved_bytes": plan.reserved_bytes if plan else 0,
+            "budget_bytes": self.budget_bytes,
+            "max_used_bytes": self.max_used_bytes,
+            "max_over_budget_bytes": self.max_over_budget,
+        }
