@@ -5,6 +5,7 @@ what users write, what a client may set and every fingerprint stay as they were.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.util
 import inspect
 import json
@@ -13,12 +14,15 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from saferoad.adapters.recording import open_recording
+from saferoad.application.stages.road import params_from_config
 from saferoad.config import ConfigError, config_hash, load_config
 from saferoad.config.docs import config_markdown
 from saferoad.config.road_events import RoadEventsConfig, road_client_keys, road_events_model
@@ -129,7 +133,7 @@ def test_the_type_checker_names_of_the_shared_thresholds_match_common_params() -
     tree = ast.parse(textwrap.dedent(inspect.getsource(RoadEventsConfig)))
     block = next(n for n in ast.walk(tree) if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
     named = {ast.unparse(a.target): ast.unparse(a.annotation) for a in block.body if isinstance(a, ast.AnnAssign)}
-    assert named == {name: typ.__name__ for name, typ, _d, _i in param_fields(CommonParams)}
+    assert named == {name: typ.__name__ for name, typ, _d, info in param_fields(CommonParams) if info.config}
 
 
 # --- a rule added as one module -------------------------------------------------------
@@ -233,3 +237,45 @@ def test_a_rule_must_declare_its_params_and_specs_and_not_take_a_key() -> None:
 
 def _never() -> Rule[RoadSample]:
     raise AssertionError("a rule refused at registration is never built")
+
+
+class _ToyType(StrEnum):
+    TOY = "toy_config_false"
+
+
+@dataclass(frozen=True, slots=True)
+class _ToyParams:
+    toy_min_s: float = param(2.0, "A toy rule's threshold: a [road_events] key.", gt=0)
+    toy_rate_hz: float = param(
+        25.0, "A constant of the toy rule that no config sets.", gt=0, config=False,
+    )
+
+
+def test_a_rule_parameter_declared_config_false_is_no_key_and_stays_at_its_default(tmp_path: Path) -> None:
+    """``param(..., config=False)`` in a road rule's params, honoured as in [motion] and [cabin]
+    (config/derive.py): no key, no docs row, no client option, and the road stage's params
+    hold its default while the rule's other parameters come from the config."""
+    kind: Any = _ToyType.TOY  # an EventType line in the tree (an Enum cannot grow at run time)
+    spec = dataclasses.replace(SPECS["tailgating"], type=kind, title="Toy")
+    toy = register(RoadRule("toy_config_false", _ToyParams, lambda p, ctx: _never(), (spec,)))
+    try:
+        model = road_events_model()
+        assert "toy_min_s" in model.model_fields and "toy_rate_hz" not in model.model_fields
+        assert "toy_min_s" in RoadEventParams.names() and "toy_rate_hz" not in RoadEventParams.names()
+        assert "toy_min_s" in road_client_keys() and "toy_rate_hz" not in road_client_keys()
+        docs = config_markdown()
+        assert "| `toy_min_s` | `2.0` |" in docs and "toy_rate_hz" not in docs
+        conf = tmp_path / "c.toml"
+        conf.write_text("[road_events]\ntoy_min_s = 3.0\nfcw_ttc_s = 1.5\n", encoding="utf-8")
+        params = params_from_config(load_config(conf).road_events)
+        assert params.of(toy) == _ToyParams(toy_min_s=3.0, toy_rate_hz=25.0)
+        assert params.fcw_ttc_s == 1.5 and params.common == CommonParams()
+        assert params == RoadEventParams(**{k: getattr(load_config(conf).road_events, k) for k in RoadEventParams.names()})
+        conf.write_text("[road_events]\ntoy_rate_hz = 30.0\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"road_events\.toy_rate_hz: unknown key"):
+            load_config(conf)
+        # given in code (not by the config), it is still a parameter of the rule
+        assert RoadEventParams(toy_rate_hz=30.0).of(toy).toy_rate_hz == 30.0
+    finally:
+        unregister("toy_config_false")
+    assert "toy_min_s" not in road_events_model().model_fields

@@ -21,8 +21,9 @@ params), so a module declares::
     else:
         MotionConfig = derived_section("MotionConfig", _MotionKeys, EngineParams)
 
-``[road_events]`` is derived the same way but at run time (rules register themselves):
-``config/road_events.py``.
+``[road_events]`` is derived by the same :func:`derived_section` and :func:`client_keys`, at
+run time (rules register themselves): ``config/road_events.py``; its params are read back by
+``RoadEventParams.from_section`` (``params_from`` for each rule's class).
 """
 
 from __future__ import annotations

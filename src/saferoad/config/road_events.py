@@ -7,7 +7,9 @@ Two halves, one flat ``[road_events]`` table:
 * every threshold of the road rules, DERIVED from the domain's params dataclasses: the
   engine's ``CommonParams`` and each registered rule's params
   (``domain/road_events/registry.py``), their field names, defaults, descriptions and bounds
-  (:func:`road_events_model`). A new rule module's params become keys here, in
+  (:func:`road_events_model`, by ``config/derive.py`` like ``[motion]`` and ``[cabin]``, at
+  run time since rules register themselves; a ``param(..., config=False)`` is no key). A new
+  rule module's params become keys here, in
   docs/config.md (``saferoad config docs``) and, unless declared ``client=False``, in what a
   client of ``saferoad serve`` may set (:func:`road_client_keys`), with no edit here.
 
@@ -23,10 +25,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, create_model, field_validator
+from pydantic import Field, field_validator
 
 from saferoad.config.base import Section
-from saferoad.domain.params import param_fields
+from saferoad.config.derive import client_keys, derived_section
 from saferoad.domain.road_events import registry
 
 STREAMS = frozenset({"video", "speed", "gps", "radar"})
@@ -131,20 +133,9 @@ the clock offsets, a file or the clip lengths)."""
 
 @lru_cache(maxsize=4)
 def _derived(version: int) -> type[RoadEventsConfig]:
-    fields: dict[str, Any] = {}
-    sources: list[type[Any]] = [registry.CommonParams, *(r.params for r in registry.road_rules())]
-    for cls in sources:
-        for name, typ, default, info in param_fields(cls):
-            if name in RoadEventsConfig.model_fields:
-                raise ValueError(f"{cls.__name__}.{name}: already a key of the road stage's config")
-            fields[name] = (typ, Field(
-                default, description=info.description, gt=info.gt, ge=info.ge, lt=info.lt, le=info.le,
-            ))
-    model: type[RoadEventsConfig] = create_model(
-        "RoadEventsConfig", __base__=RoadEventsConfig, __module__=__name__,
-        __doc__=RoadEventsConfig.__doc__, **fields,
-    )
-    return model
+    # config/derive.py, as every derived section: the stage's keys first, then each
+    # config=True parameter of the engine's and the registered rules' params
+    return derived_section("RoadEventsConfig", RoadEventsConfig, *registry.param_classes())
 
 
 def road_events_model() -> type[RoadEventsConfig]:
@@ -169,9 +160,6 @@ def default_road_events() -> RoadEventsConfig:
 
 def road_client_keys() -> frozenset[str]:
     """The ``road_events`` keys a client of ``saferoad serve`` may set: the stage's
-    :data:`STAGE_CLIENT_KEYS` and every rule parameter not declared ``client=False``."""
-    keys = set(STAGE_CLIENT_KEYS)
-    sources: list[type[Any]] = [registry.CommonParams, *(r.params for r in registry.road_rules())]
-    for cls in sources:
-        keys.update(name for name, _t, _d, info in param_fields(cls) if info.client)
-    return frozenset(keys)
+    :data:`STAGE_CLIENT_KEYS` and every rule parameter (a config key) not declared
+    ``client=False``."""
+    return client_keys(STAGE_CLIENT_KEYS, *registry.param_classes())

@@ -63,8 +63,8 @@ log = get_logger("road")
 
 def params_from_config(cfg: RoadEventsConfig) -> RoadEventParams:
     """The domain's parameters from the config section (same names: the section's rule keys
-    are derived from them)."""
-    return RoadEventParams(**{k: getattr(cfg, k) for k in RoadEventParams.names()})
+    are derived from them; a ``config=False`` parameter at its default)."""
+    return RoadEventParams.from_section(cfg)
 
 
 # ------------------------------------------------------------------------ inputs

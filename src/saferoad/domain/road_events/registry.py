@@ -13,8 +13,11 @@ configure and show it, and registers it::
 * the engine builds its rules from :func:`road_rules` (in registration order) instead of one
   line per rule (``engine.RoadEventEngine``, ``batch_speeding``, ``StreamingSpeeding``);
 * the ``[road_events]`` config keys are derived from the params dataclasses (their field
-  names, defaults, descriptions and bounds: :mod:`saferoad.domain.params`), and so are the
-  keys a client of ``saferoad serve`` may set (``param(..., client=False)`` keeps one out);
+  names, defaults, descriptions and bounds: :mod:`saferoad.domain.params`, by
+  ``config/derive.py`` as every derived section), and so are the keys a client of
+  ``saferoad serve`` may set (``param(..., client=False)`` keeps one out);
+  ``param(..., config=False)`` declares a constant of a rule that no config key sets (it stays
+  at its default: :meth:`RoadEventParams.from_section`, :meth:`RoadEventParams.names`);
 * the event types' specs join :data:`saferoad.domain.event_specs.SPECS`.
 
 The package (``road_events/__init__.py``) imports every module it holds, so a new rule module
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from saferoad.domain.event_spec_base import EventSpec
-from saferoad.domain.params import param, param_fields
+from saferoad.domain.params import param, param_fields, params_from
 from saferoad.domain.road_events.base import Rule
 
 MPH = 0.44704
@@ -151,6 +154,13 @@ def road_rules(on: Literal["frame", "speed"] | None = None) -> list[RoadRule[Any
     return [r for r in _RULES.values() if on is None or r.on == on]
 
 
+def param_classes() -> list[type[Any]]:
+    """The params classes of the ``[road_events]`` section, in its order: the engine's
+    :class:`CommonParams`, then each registered rule's."""
+    return [CommonParams, *(r.params for r in road_rules())]
+
+
+
 def registry_version() -> int:
     """Changes whenever a rule is registered or dropped (for caches derived from the rules)."""
     return _version
@@ -179,10 +189,24 @@ class RoadEventParams:
         object.__setattr__(self, "common", CommonParams(**of("")))
         object.__setattr__(self, "_rules", {r.name: r.params(**of(r.name)) for r in rules})
 
+    @classmethod
+    def from_section(cls, source: object) -> RoadEventParams:
+        """The params read from ``source`` (the ``[road_events]`` section: an attribute per
+        config key) by :func:`~saferoad.domain.params.params_from`, class by class: each
+        parameter from the attribute of its name, a ``config=False`` one at its default."""
+        rules = road_rules()
+        _owners(rules)
+        self = object.__new__(cls)
+        object.__setattr__(self, "common", params_from(CommonParams, source))
+        object.__setattr__(self, "_rules", {r.name: params_from(r.params, source) for r in rules})
+        return self
+
     @staticmethod
     def names() -> tuple[str, ...]:
-        """Every parameter's flat name: the engine's, then each registered rule's."""
-        return tuple(_owners(road_rules()))
+        """The flat name of every parameter that is a config key (the engine's, then each
+        registered rule's; not those declared ``config=False``, which no config sets)."""
+        keyed = {name for cls in param_classes() for name, _t, _d, info in param_fields(cls) if info.config}
+        return tuple(name for name in _owners(road_rules()) if name in keyed)
 
     def of(self, rule: RoadRule[P]) -> P:
         """The params of a registered rule."""
