@@ -200,6 +200,8 @@ class _StridedFrames:
         self.cam = camera
         self.fps = camera.nominal_fps
         self.stride = 1
+        self.track_by_time = True
+        """The tracker steps by the frames' times (the adaptive stride skips, the ring drops)."""
 
     def __iter__(self) -> Iterator[Frame]:
         cam = self.cam

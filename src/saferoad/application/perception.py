@@ -121,6 +121,11 @@ def tracker_params(cfg: SaferoadConfig | PerceptionConfig, fps: float) -> Tracke
     )
 
 
+def track_steps(dt_s: float, rate: float) -> int:
+    """Source frames between two frames ``dt_s`` apart at ``rate`` (at least one)."""
+    return max(1, round(dt_s * rate))
+
+
 def camera_for_recording(recording: Recording, width: int, height: int) -> tuple[CameraModel | None, bool]:
     """The road camera a recording's ``meta.toml`` describes, scaled to the video's frames,
     and whether its pitch counts as measured (``RecordingMeta.camera_pitch_known``: the
@@ -197,10 +202,14 @@ def run_perception(
     ``workers``: frames inferred in parallel (default ``cfg.perception.workers``)."""
     p = perception_config(cfg)
     st = stats if stats is not None else PerceptionStats()
+    fps = float(getattr(frames, "fps", 0.0) or 0.0)
+    stride = int(getattr(frames, "stride", 1) or 1)
     if tracker is None:
-        fps = float(getattr(frames, "fps", 0.0) or 0.0)
-        stride = int(getattr(frames, "stride", 1) or 1)
         tracker = ByteTracker(tracker_params(p, fps / stride if fps else 0.0))
+    # frames skipped unevenly (a live camera's adaptive stride, a ring's drops): the tracker
+    # steps by the frame times, at the rate its buffer was set for (a replay steps one a frame)
+    track_rate = (fps / stride if fps else 0.0) if getattr(frames, "track_by_time", False) else 0.0
+    last_t: float | None = None
     lead = (
         RoadEventParams(**{k: getattr(cfg.road_events, k) for k in RoadEventParams.names()})
         if isinstance(cfg, SaferoadConfig)
@@ -215,7 +224,12 @@ def run_perception(
         st.dropped_hood += hood
         st.frames += 1
         st.detections += len(det)
-        objs = tracker.update(det)
+        if track_rate > 0 and isinstance(tracker, ByteTracker):
+            steps = 1 if last_t is None else track_steps(frame.t_s - last_t, track_rate)
+            last_t = frame.t_s
+            objs = tracker.update(det, steps)
+        else:
+            objs = tracker.update(det)
         objs = geo.apply(frame, objs, n, tracker.active_ids)
         st.track_ids.update(o.track_id for o in objs)
         yield frame, objs

@@ -17,6 +17,12 @@ clean re-implementation of the paper's association:
 6. A track unseen for more than ``max_lost_frames`` frames is deleted — and forgotten:
    no removed-track list is kept, so memory stays flat on endless streams.
 
+Frames skipped between two updates (a live camera's adaptive stride infers every k-th frame,
+``domain/stride.py``): ``update(detections, steps=k)`` predicts the tracks k frames ahead (the
+one-frame prediction applied k times, its uncertainty growing as it would over k frames) and
+counts k frames towards ``max_lost_frames``, so the frame unit stays the source's frame and a
+lost track is kept the same time whatever the stride. ``steps=1`` is the paper's tracker.
+
 Classes never mix: a detection only matches a track of the same class. Ids start at 1 and
 only grow. The reported box is the matched detection's (the Kalman state only predicts).
 """
@@ -162,6 +168,7 @@ class ByteTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._frame = -1
+        """The source frame of the last update (frames skipped between updates counted)."""
 
     def __len__(self) -> int:
         """Tracks held in memory (confirmed, lost and tentative)."""
@@ -181,16 +188,23 @@ class ByteTracker:
         out: FloatArray = np.where(tc == dc, cost, np.inf)
         return out
 
-    def update(self, detections: Detections) -> list[TrackedObject]:
-        """Associate one frame's detections; returns the confirmed tracks seen in it."""
+    def update(self, detections: Detections, steps: int = 1) -> list[TrackedObject]:
+        """Associate one frame's detections; returns the confirmed tracks seen in it.
+        ``steps``: source frames since the previous update (1: none skipped)."""
+        if steps < 1:
+            raise ValueError(f"tracker: steps {steps} must be >= 1")
         p = self.params
-        self._frame += 1
+        first_frame = self._frame < 0
+        prev = self._frame
+        self._frame = 0 if first_frame else self._frame + steps
         f = self._frame
         boxes = np.asarray(detections.xyxy, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(detections.scores, dtype=np.float64)
         classes = detections.classes
-        for t in self._tracks:
-            t.predict()
+        # a track lost longer than the buffer is forgotten below: no need to predict further
+        for _ in range(1 if first_frame else min(steps, p.max_lost_frames + 1)):
+            for t in self._tracks:
+                t.predict()
 
         high = np.flatnonzero(scores >= p.high_score)
         low = np.flatnonzero((scores >= p.low_score) & (scores < p.high_score))
@@ -203,8 +217,8 @@ class ByteTracker:
         matched += [(pool[a], int(high[b])) for a, b in pairs]
         rest_high = [int(high[j]) for j in un_d]
 
-        # BYTE: low-score boxes rescue tracks that were seen last frame
-        remaining = [pool[i] for i in un_t if pool[i].last_frame == f - 1]
+        # BYTE: low-score boxes rescue tracks that were seen at the last update
+        remaining = [pool[i] for i in un_t if pool[i].last_frame == prev]
         cost = self._cost(remaining, boxes[low], [classes[i] for i in low])
         pairs, _, _ = _assign(cost, 1.0 - p.low_match_iou)
         matched += [(remaining[a], int(low[b])) for a, b in pairs]
@@ -230,7 +244,6 @@ class ByteTracker:
             if (t.confirmed and f - t.last_frame <= p.max_lost_frames)
             or (not t.confirmed and t.last_frame == f)
         ]
-        first_frame = f == 0
         for j in new_dets:
             if scores[j] < p.new_track_score:
                 continue
