@@ -91,3 +91,6 @@ def test_the_live_video_loop_never_exceeds_its_budget_with_the_segment_being_wri
     assert lp["recording_bytes"] == 0 and lp["reserved_bytes"] == 0
     # the live status reports the loop too
     assert live.last_status is not None and live.last_status["loop"] == lp
+    # (and the camera's: its decoder's log, drained as it comes - a clean file logs nothing)
+    cam = live.last_status["camera"]
+    assert cam["decoder_log_bytes"] == 0 and cam["decoder_log"] == [], cam

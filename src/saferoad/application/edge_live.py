@@ -385,6 +385,8 @@ class LiveCamera:
             "restarts": st.restarts,
             "gaps_s": [round(b - a, 3) for a, b in st.gaps[-10:]],
             "last_error": self.error or st.last_error,
+            "decoder_log_bytes": st.log_bytes,
+            "decoder_log": list(st.log_tail)[-5:],
         }
 
 

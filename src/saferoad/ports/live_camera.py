@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -16,6 +17,13 @@ class CameraStats(Protocol):
     restarts: int
     gaps: list[tuple[float, float]]
     last_error: str | None
+    log_bytes: int
+    """Bytes the decoder wrote to its log (read as they come: a full pipe would block it)."""
+
+    @property
+    def log_tail(self) -> Sequence[str]:
+        """The decoder's last log lines."""
+        ...
 
 
 @runtime_checkable
