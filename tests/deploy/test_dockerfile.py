@@ -7,6 +7,7 @@ Parsed, not built: no Docker daemon is needed (docs/deploy.md)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shlex
 import shutil
@@ -343,6 +344,33 @@ def test_targets_are_non_root_with_health_checks() -> None:
             assert "@sha256:" in image or re.search(r":\d+\.\d+\.\d+", image), (
                 f"base image not pinned: {image}"
             )
+
+
+def grpc_listen_problems(instrs: list[tuple[str, str]]) -> list[str]:
+    """The gRPC services refuse to listen beyond loopback without a bearer token
+    (saferoad.adapters.grpc.server.start_server; a buildah-built model-server exited with
+    "refusing to listen on 0.0.0.0 without a token"): an ENTRYPOINT on 0.0.0.0 names --token-env."""
+    problems = []
+    stages = _stages(instrs)
+    for target in ("model-server", "analysis"):
+        entry = json.loads([r for w, r in stages[target] if w == "ENTRYPOINT"][-1])
+        host = entry[entry.index("--host") + 1] if "--host" in entry else "127.0.0.1"
+        loopback = host in ("127.0.0.1", "::1", "localhost")
+        if not loopback and (
+            "--token-env" not in entry or entry.index("--token-env") + 1 >= len(entry)
+        ):
+            problems.append(f"{target} listens on {host} without --token-env")
+    return problems
+
+
+def test_grpc_services_listen_beyond_loopback_with_a_token() -> None:
+    instrs = _instructions(DOCKERFILE.read_text())
+    assert grpc_listen_problems(instrs) == []
+    tokenless = re.sub(r', "--token-env", "\w+"', "", DOCKERFILE.read_text())
+    assert grpc_listen_problems(_instructions(tokenless)) == [
+        "model-server listens on 0.0.0.0 without --token-env",
+        "analysis listens on 0.0.0.0 without --token-env",
+    ]
 
 
 @pytest.mark.parametrize(
