@@ -104,6 +104,8 @@ class FfmpegFrameSource:
         self._cond = threading.Condition()
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_reader: threading.Thread | None = None
+        self._log_lock = threading.Lock()
+        """A run's reader may still drain its dead decoder's last lines as the next one starts."""
         self._stop = threading.Event()
         self._t0 = time.monotonic()
         self._last_frame = -math.inf
@@ -195,12 +197,14 @@ class FfmpegFrameSource:
         stderr = cast(io.RawIOBase, proc.stderr)  # bufsize=0: whatever the pipe holds, one read
         tail, partial = self.stats.log_tail, b""
         while chunk := stderr.read(65536):
-            self.stats.log_bytes += len(chunk)
             *lines, partial = (partial + chunk).replace(b"\r", b"\n").split(b"\n")
             partial = partial[-LOG_LINE_MAX:]
-            tail.extend(t for line in lines[-LOG_TAIL_LINES:] if (t := line[:LOG_LINE_MAX].decode(errors="replace").strip()))
+            with self._log_lock:
+                self.stats.log_bytes += len(chunk)
+                tail.extend(t for line in lines[-LOG_TAIL_LINES:] if (t := line[:LOG_LINE_MAX].decode(errors="replace").strip()))
         if partial.strip():
-            tail.append(partial.decode(errors="replace").strip())
+            with self._log_lock:
+                tail.append(partial.decode(errors="replace").strip())
 
     def _read(self, proc: subprocess.Popen[bytes], run: LoopRun | None) -> None:
         size = self.width * self.height * 3
@@ -261,7 +265,8 @@ class FfmpegFrameSource:
             err = ""
             if exited and self._log_reader is not None:
                 self._log_reader.join(timeout=1.0)  # its last lines: the pipe ends with the child
-                err = " | ".join(list(self.stats.log_tail)[-3:])[-300:]
+                with self._log_lock:
+                    err = " | ".join(list(self.stats.log_tail)[-3:])[-300:]
             self.stats.last_error = (
                 f"decoder exited ({proc.returncode if proc else '?'}): {err}"
                 if exited else f"no frame for {self.stall_s} s"
