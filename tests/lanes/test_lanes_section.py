@@ -4,6 +4,7 @@ lane rules' params (``domain/lanes/rules.LaneParams``) under its own name."""
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import fields
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from saferoad.application.stages.road_lanes import lane_params
 from saferoad.config import ConfigError, config_hash, load_config
 from saferoad.domain.lanes.rules import LaneParams
+from saferoad.domain.params import flat_params
 
 # Measured on the code before the section was derived (commit 479c365: the hand-written
 # LanesConfig, run from `git archive` in /tmp): config_hash of the section, with every default
@@ -66,3 +68,22 @@ def test_every_key_reaches_the_lane_params_under_its_own_name() -> None:
     got = lane_params(load_config(None, {"lanes": body}).lanes)
     for name, value in body.items():
         assert getattr(got, name) == pytest.approx(value), name
+
+
+def test_every_lane_parameter_is_a_documented_key_with_the_domain_default() -> None:
+    """The keys are derived from LaneParams: the config's defaults are the domain's (before,
+    ``LaneParams().departure_min_speed_mps`` was 31 mph = 13.8576 m/s while the config said
+    13.9, which every run used), and only the stage's switch and detector are hand-written."""
+    model = type(load_config().lanes)
+    for name, _typ, default, info in flat_params(LaneParams):
+        f = model.model_fields[name]
+        assert f.default == default and f.description == info.description and info.description
+    assert set(model.model_fields) - {n for n, *_ in flat_params(LaneParams)} == {"enabled", "detector"}
+    assert lane_params(load_config().lanes) == LaneParams()
+
+
+def test_the_config_pickles_through_the_derived_class() -> None:
+    cfg = load_config(None, {"lanes": {"centre_band": 0.3, "enabled": False}})
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+    assert type(again.lanes) is type(cfg.lanes) and lane_params(again.lanes).centre_band == 0.3

@@ -380,7 +380,7 @@ def fast_lane_figures(fl: FastLaneAlerts) -> dict[str, int]:
 def lane_quiet(config: SaferoadConfig) -> LaneQuiet:
     """The turn signal's quiet on ``lane_departure`` (``lanes.turn_signal_quiet_s``), keeping
     the signal's changes as long as a final departure or a fast alert can ask about them."""
-    e, q = config.edge, config.lanes.turn_signal_quiet_s
+    e, q = config.edge, lane_params(config.lanes).turn_signal_quiet_s
     return LaneQuiet(q, keep_s=e.motion_window_s + e.motion_guard_s + e.motion_hop_s + q)
 
 

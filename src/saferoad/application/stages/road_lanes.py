@@ -30,6 +30,7 @@ from saferoad.domain.lanes import (
     lane_events,
 )
 from saferoad.domain.lanes.turn_signal import TurnSignals, quiet_signalled
+from saferoad.domain.params import params_from
 from saferoad.domain.types import Event, SpeedSeries
 
 LANES_SCHEMA = pa.schema([
@@ -46,9 +47,9 @@ LANES_SCHEMA = pa.schema([
 
 
 def lane_params(cfg: LanesConfig) -> LaneParams:
-    """The domain's parameters from the config section (same names)."""
-    names = LaneParams.__dataclass_fields__
-    return LaneParams(**{k: getattr(cfg, k) for k in names})
+    """The domain's parameters from the config section (same names: the section's keys are
+    derived from them, config/lanes.py)."""
+    return params_from(LaneParams, cfg)
 
 
 def run_lanes(
@@ -65,7 +66,7 @@ def run_lanes(
     )
     # the blinker quiets the departures toward its side (domain/lanes/turn_signal.py)
     departures, signalled = quiet_signalled(
-        res.events, TurnSignals.from_series(ctx.recording.turn_signal), ctx.config.lanes.turn_signal_quiet_s
+        res.events, TurnSignals.from_series(ctx.recording.turn_signal), params.turn_signal_quiet_s
     )
     fused = fuse_lane_changes(ctx.events, res.lane_changes, params)
     ctx.events[:] = fused

@@ -49,9 +49,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from saferoad.domain.lanes.geometry import LaneObservation
+from saferoad.domain.params import param
 from saferoad.domain.types import Direction, Event, EventType, FloatArray, Severity
 
-MPH = 0.44704
 WIDTH_MEMORY_S = 3.0
 """With one line seen, the lane's centre is placed with the width measured (both lines) at
 most this long before; older, the offset is unknown."""
@@ -59,22 +59,58 @@ most this long before; older, the offset is unknown."""
 
 @dataclass(frozen=True, slots=True)
 class LaneParams:
-    min_line_confidence: float = 0.5
-    """openpilot: lane line probability > 0.5."""
-    departure_line_distance_m: float = 1.08
-    """openpilot: the line within 1.08 m of the camera."""
-    departure_min_speed_mps: float = 31 * MPH
-    """openpilot ``LDW_MIN_SPEED``: 31 mph (13.9 m/s)."""
-    departure_min_duration_s: float = 0.3
-    departure_merge_gap_s: float = 0.5
-    quiet_after_lane_change_s: float = 5.0
-    """openpilot: 5 s blinker cooldown."""
-    max_gap_s: float = 1.0
-    max_lateral_speed_mps: float = 4.0
-    gate_slack_m: float = 0.3
-    flicker_s: float = 1.0
-    centre_band: float = 0.25
-    fusion_margin_s: float = 1.0
+    """Every threshold of the lane rules, declared once: the ``[lanes]`` keys of the same
+    names are derived from these fields (``config/lanes.py``, ``config/derive.py``)."""
+
+    min_line_confidence: float = param(
+        0.5, "A line counts as seen at this confidence or more (openpilot: lane line probability > 0.5).",
+        gt=0, le=1,
+    )
+    departure_line_distance_m: float = param(
+        1.08, "lane_departure when a seen line comes closer to the camera than this (openpilot: 1.08 m, "
+        "the wheels at the marking).", gt=0,
+    )
+    departure_min_speed_mps: float = param(
+        13.9, "No lane_departure below this speed (openpilot LDW_MIN_SPEED: 31 mph = 13.9 m/s).", ge=0,
+    )
+    departure_min_duration_s: float = param(
+        0.3, "The line must stay that close this long (a few frames: one bad frame does not warn).", ge=0,
+    )
+    departure_merge_gap_s: float = param(
+        0.5, "Stretches of a line that close less than this apart are one departure (a frame measured "
+        "just beyond the threshold does not split it).", ge=0,
+    )
+    quiet_after_lane_change_s: float = param(
+        5.0, "No lane_departure from a lane change's start until this long after its end (openpilot: "
+        "5 s after a blinker).", ge=0,
+    )
+    turn_signal_quiet_s: float = param(
+        5.0, "No lane_departure toward the side the turn signal (can.csv turn_signal, the live CAN feed) "
+        "showed, from the signal's start until this long after it went off (openpilot's LDW: 5 s "
+        "blinker cooldown; ISO 17361 allows suppression on the driver's signalled intent).", ge=0,
+    )
+    max_gap_s: float = param(
+        1.0, "Observations farther apart than this are not compared (no lane change is inferred across a gap).",
+        gt=0,
+    )
+    max_lateral_speed_mps: float = param(
+        4.0, "A line that moved farther since the last frame than this speed allows (plus gate_slack_m), "
+        "and not by a lane width, is taken as not seen (a lane change peaks at about 2.8 m/s).", gt=0,
+    )
+    gate_slack_m: float = param(
+        0.3, "Measurement noise allowed on top of max_lateral_speed_mps between frames.", ge=0,
+    )
+    flicker_s: float = param(
+        1.0, "A line crossing undone within this time is none (the car riding on the line).", ge=0,
+    )
+    centre_band: float = param(
+        0.25, "A lane change starts and ends where the ego is within this share of the lane width of "
+        "its lane's centre.", gt=0, lt=0.5,
+    )
+    fusion_margin_s: float = param(
+        1.0, "A camera lane change within this margin of the IMU's aggressive_lane_change gives it its "
+        "direction.", ge=0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
