@@ -38,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -131,6 +132,9 @@ class LoopRun:
         """Wall time (epoch s) of the run's stream time 0 (the latest estimate)."""
         self._bases: deque[tuple[int, float]] = deque()
         """(first frame, base) each time the estimate moved: the base each frame was timed by."""
+        self._bases_lock = threading.Lock()
+        """:meth:`frame` runs on the camera's reader thread, :meth:`base_at` on its watchdog's
+        (:meth:`collect`): an append during the lookup's walk would raise in the watchdog."""
         self._saved_base: float | None = None
         self.listed = 0
         self.last_end = 0.0
@@ -161,7 +165,8 @@ class LoopRun:
         base = mono0 + self.wall_minus_mono
         if base != self.base:
             self.base = base
-            self._bases.append((k, base))
+            with self._bases_lock:
+                self._bases.append((k, base))
         if self._saved_base is None:
             self._save()
 
@@ -170,12 +175,13 @@ class LoopRun:
         assert self.base is not None
         k = round(stream_t * self.fps) if self.fps else 0
         found = self.base
-        for k_from, base in reversed(self._bases):
-            if k_from <= k:
-                found = base
-                break
-        while len(self._bases) > 1 and self._bases[1][0] <= k:
-            self._bases.popleft()  # segments finish in order: earlier frames are never asked again
+        with self._bases_lock:
+            for k_from, base in reversed(self._bases):
+                if k_from <= k:
+                    found = base
+                    break
+            while len(self._bases) > 1 and self._bases[1][0] <= k:
+                self._bases.popleft()  # segments finish in order: earlier frames are never asked again
         return found
 
     def _save(self) -> None:
