@@ -11,6 +11,7 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
+from saferoad.domain.motion.highpass import highpass
 from saferoad.domain.simulation.model import CabinScript, GpsModel, ImuModel, Scenario
 from saferoad.domain.types import FloatArray, G, GpsSeries, ImuSeries, SpeedSeries
 
@@ -36,13 +37,11 @@ def _rotate_rows(v: FloatArray, r: FloatArray) -> FloatArray:
 
 
 def sensor_highpass(x: FloatArray, tau_s: float, hz: float) -> FloatArray:
-    """A first-order (RC) high-pass along axis 0, sample by sample as a sensor's fusion runs it:
-    ``y[n] = a (y[n-1] + x[n] - x[n-1])``, ``a = τ / (τ + 1/hz)`` (the model docs/events.md
-    uses for the driverBehaviorDataset), started at rest on the first sample (the fusion's
-    gravity estimate begins at the first reading, so the output starts at 0, not at ``a·g``)."""
-    a = tau_s / (tau_s + 1.0 / hz)
-    out: FloatArray = lfilter([a, -a], [1.0, -a], x - x[:1], axis=0)
-    return out
+    """The engine's first-order (RC) high-pass (:func:`saferoad.domain.motion.highpass.highpass`,
+    the model docs/events.md uses for the driverBehaviorDataset) started at rest on the first
+    sample: the fusion's gravity estimate begins at the first reading, so the output starts at
+    0, not at ``a·g``."""
+    return highpass(x - x[:1], tau_s, hz)
 
 
 def simulate_imu(sc: Scenario, model: ImuModel, rng: np.random.Generator) -> ImuSeries:
