@@ -160,7 +160,6 @@ def param_classes() -> list[type[Any]]:
     return [CommonParams, *(r.params for r in road_rules())]
 
 
-
 def registry_version() -> int:
     """Changes whenever a rule is registered or dropped (for caches derived from the rules)."""
     return _version
@@ -194,19 +193,17 @@ class RoadEventParams:
         """The params read from ``source`` (the ``[road_events]`` section: an attribute per
         config key) by :func:`~saferoad.domain.params.params_from`, class by class: each
         parameter from the attribute of its name, a ``config=False`` one at its default."""
-        rules = road_rules()
-        _owners(rules)
+        # names are unique across the classes: register() refuses a clash
         self = object.__new__(cls)
         object.__setattr__(self, "common", params_from(CommonParams, source))
-        object.__setattr__(self, "_rules", {r.name: params_from(r.params, source) for r in rules})
+        object.__setattr__(self, "_rules", {r.name: params_from(r.params, source) for r in road_rules()})
         return self
 
     @staticmethod
     def names() -> tuple[str, ...]:
         """The flat name of every parameter that is a config key (the engine's, then each
         registered rule's; not those declared ``config=False``, which no config sets)."""
-        keyed = {name for cls in param_classes() for name, _t, _d, info in param_fields(cls) if info.config}
-        return tuple(name for name in _owners(road_rules()) if name in keyed)
+        return tuple(name for cls in param_classes() for name, _t, _d, info in param_fields(cls) if info.config)
 
     def of(self, rule: RoadRule[P]) -> P:
         """The params of a registered rule."""
