@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from saferoad.adapters.loop.segments import LoopStore
+from saferoad.adapters.recording import open_recording
 from saferoad.adapters.spool import SqliteSpool
 from saferoad.domain.retention import Segment, plan_retention
 from saferoad.entrypoints.cli.app import app
@@ -87,6 +89,11 @@ def test_an_alerted_event_locks_its_segments_before_it_is_final(tmp_path: Path) 
     assert out["loop"]["segments_deleted"] >= 1  # the budget did bite
     left = LoopStore(loop_dir, 10.0, int(budget_mb * 2**20)).segments()
     t0 = min(s.start_s for s in left)
+    # the oldest segment left is the drive's first (segments are named in absolute time): the
+    # relative check below alone would also pass with the 0-10 s segment deleted
+    meta = open_recording(rec).meta
+    assert meta.start_utc is not None
+    assert t0 == pytest.approx(meta.start_utc.timestamp(), abs=0.5), (t0, meta.start_utc)
     first = json.loads((tmp_path / "out" / "events.jsonl").read_text().splitlines()[0])
     assert first["type"] == "harsh_braking"
     # the segments of its clip window (4-18 s) are all there, the first one included
