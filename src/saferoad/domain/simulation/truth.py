@@ -47,8 +47,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from saferoad.domain.cabin.monitor import CabinThresholds
+from saferoad.domain.lanes.rules import LaneParams
 from saferoad.domain.motion.harsh import HarshParams
 from saferoad.domain.motion.signal import BoolArray, runs
+from saferoad.domain.road_events.registry import RoadEventParams
 from saferoad.domain.simulation.camera import (
     ObjectView,
     frame_times,
@@ -59,10 +62,13 @@ from saferoad.domain.simulation.model import Scenario
 from saferoad.domain.simulation.sensors import head_turn_weight
 from saferoad.domain.types import Direction, EventLabel, FloatArray, G
 
-MPH = 0.44704
-
-
+# The rules' own parameters: the definitions' defaults are read from them (declared once, in
+# the domain's params; the application fills the definitions from the config's keys of the
+# same names, application/simulate.definitions_from_config).
 _HARSH = HarshParams()
+_ROAD = RoadEventParams()
+_CABIN = CabinThresholds()
+_LANES = LaneParams()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,47 +88,55 @@ class MotionDefinitions:
 
 @dataclass(frozen=True, slots=True)
 class RoadDefinitions:
-    tailgating_headway_s: float = 0.7
-    tailgating_min_duration_s: float = 10.0
-    tailgating_min_speed_mps: float = round(35 * MPH, 3)
-    fcw_ttc_s: float = 2.0
-    fcw_min_duration_s: float = 0.3
-    fcw_min_speed_mps: float = round(25 * MPH, 3)
-    fcw_min_closing_mps: float = 1.0
-    stop_speed_mps: float = round(6 * MPH, 3)
-    stop_window_s: float = 7.0
-    stop_sign_max_distance_m: float = 30.0
-    stop_sign_min_frames: int = 3
-    slow_down_fraction: float = 0.25
-    red_light_min_speed_mps: float = round(6 * MPH, 3)
-    red_light_max_distance_m: float = 35.0
-    red_light_min_frames: int = 3
-    speeding_margin_mps: float = round(6 * MPH, 3)
-    speeding_min_duration_s: float = 60.0
-    corridor_half_width_m: float = 1.8
+    """The road rules' thresholds the labels use; defaults are the rules' own
+    (:class:`~saferoad.domain.road_events.registry.RoadEventParams`)."""
+
+    tailgating_headway_s: float = _ROAD.tailgating_headway_s
+    tailgating_min_duration_s: float = _ROAD.tailgating_min_duration_s
+    tailgating_min_speed_mps: float = _ROAD.tailgating_min_speed_mps
+    fcw_ttc_s: float = _ROAD.fcw_ttc_s
+    fcw_min_duration_s: float = _ROAD.fcw_min_duration_s
+    fcw_min_speed_mps: float = _ROAD.fcw_min_speed_mps
+    fcw_min_closing_mps: float = _ROAD.fcw_min_closing_mps
+    stop_speed_mps: float = _ROAD.stop_speed_mps
+    stop_window_s: float = _ROAD.stop_window_s
+    stop_sign_max_distance_m: float = _ROAD.stop_sign_max_distance_m
+    stop_sign_min_frames: int = _ROAD.stop_sign_min_frames
+    slow_down_fraction: float = _ROAD.slow_down_fraction
+    red_light_min_speed_mps: float = _ROAD.red_light_min_speed_mps
+    red_light_max_distance_m: float = _ROAD.red_light_max_distance_m
+    red_light_min_frames: int = _ROAD.red_light_min_frames
+    speeding_margin_mps: float = _ROAD.speeding_margin_mps
+    speeding_min_duration_s: float = _ROAD.speeding_min_duration_s
+    corridor_half_width_m: float = _ROAD.corridor_half_width_m
 
 
 @dataclass(frozen=True, slots=True)
 class CabinDefinitions:
-    drowsy_closure_s: float = 1.5
-    drowsiness_min_speed_mps: float = 5.0 / 3.6
-    distraction_yaw_deg: float = 30.0
-    distraction_pitch_deg: float = 20.0
-    distraction_min_s: float = 2.0
-    distraction_min_speed_mps: float = 5.0 / 3.6
-    phone_min_s: float = 2.0
-    phone_min_speed_mps: float = 5.0 / 3.6
+    """The cabin rules' thresholds the labels use; defaults are the rules' own
+    (:class:`~saferoad.domain.cabin.monitor.CabinThresholds`; ``drowsy_closure_s`` is its
+    ``long_closure_s``)."""
+
+    drowsy_closure_s: float = _CABIN.long_closure_s
+    drowsiness_min_speed_mps: float = _CABIN.drowsiness_min_speed_mps
+    distraction_yaw_deg: float = _CABIN.distraction_yaw_deg
+    distraction_pitch_deg: float = _CABIN.distraction_pitch_deg
+    distraction_min_s: float = _CABIN.distraction_min_s
+    distraction_min_speed_mps: float = _CABIN.distraction_min_speed_mps
+    phone_min_s: float = _CABIN.phone.phone_min_s
+    phone_min_speed_mps: float = _CABIN.phone.phone_min_speed_mps
 
 
 @dataclass(frozen=True, slots=True)
 class LaneDefinitions:
-    """``lanes.*`` of the configuration (openpilot's lane departure warning)."""
+    """``lanes.*`` of the configuration (openpilot's lane departure warning); defaults are the
+    lane rules' own (:class:`~saferoad.domain.lanes.rules.LaneParams`)."""
 
-    departure_line_distance_m: float = 1.08
-    departure_min_speed_mps: float = 13.9
-    departure_min_duration_s: float = 0.3
-    quiet_after_lane_change_s: float = 5.0
-    centre_band: float = 0.25
+    departure_line_distance_m: float = _LANES.departure_line_distance_m
+    departure_min_speed_mps: float = _LANES.departure_min_speed_mps
+    departure_min_duration_s: float = _LANES.departure_min_duration_s
+    quiet_after_lane_change_s: float = _LANES.quiet_after_lane_change_s
+    centre_band: float = _LANES.centre_band
 
 
 @dataclass(frozen=True, slots=True)
