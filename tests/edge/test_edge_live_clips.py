@@ -95,6 +95,7 @@ def test_live_event_clips_are_cut_from_the_video_loop(tmp_path: Path) -> None:
     status = json.loads(CliRunner().invoke(app, ["edge", "--status", "--spool", str(tmp_path / "spool.db")]).output)
     assert status["clips"] == {"queued": 2}  # for the uploader, after the events' metadata
     assert not list((tmp_path / "spool.db.cutting").rglob("*.mp4"))  # cut, moved into the spool
+    assert not list((tmp_path / "spool.db.cutting").rglob("*.ts"))  # the joined loop video removed
 
     for ev in report.events:
         if ev.type.value not in r_clips:

@@ -514,6 +514,8 @@ class LiveRecorder(EdgeRecorder):
         event's clip is cut from them into the spool (with a spool and a ``clip_dir`` to cut in)."""
         super().__init__(config, ports=ports, sinks=sinks, spool=spool, loop=loop, clip_dir=clip_dir)
         self.video_loop = video_loop
+        self._joined = set()
+        """Files ``video_loop`` joined for the clips being cut (deleted after the cut)."""
         self.feeds = feeds
         self.camera = camera
         self.cabin = cabin
@@ -696,6 +698,7 @@ class LiveRecorder(EdgeRecorder):
     _tracks: RecentTracks | None = None
     _next_video_check = 0.0
     _video_covered: float | None = None
+    _joined: set[Path]
 
     def _live_clips_setup(self, camera: bool) -> None:
         """Live clips, as a replay cuts them from its video, from the camera's loop segments; the
@@ -713,7 +716,10 @@ class LiveRecorder(EdgeRecorder):
         assert self.video_loop is not None and self.clip_dir is not None
         w = self.start_wall
         found = self.video_loop.video_for(w + start_s, w + end_s, w + key_s, self.clip_dir)
-        return None if found is None else (found[0], found[1] - self.start_wall)
+        if found is None:
+            return None
+        self._joined.add(found[0])  # removed once the clips due are cut (_live_clips)
+        return found[0], found[1] - self.start_wall
 
     def _track(self, items: list[tuple[float, int, tuple[Any, ...]]]) -> None:
         if self._tracks is not None:
@@ -737,6 +743,11 @@ class LiveRecorder(EdgeRecorder):
             for event_id, data in ready:
                 self.spool.add_clip(event_id, data)
             report.clips = self._clips.cut
+            # the windows' joined video (a segment or more each: ~70 MiB a minute of libx264)
+            # is not the loop's: left in clip_dir it would sit outside the budget
+            for joined in self._joined:
+                joined.unlink(missing_ok=True)
+            self._joined.clear()
         if self.loop is not None and covered != self._video_covered:
             self._video_covered = covered
             self._retain()
