@@ -169,7 +169,7 @@ def build_live_recorder(
         cfg, feeds=feeds, camera=camera, meta=meta, imu_layout=layout, origin=origin, beats=beats,
         sinks=sinks, spool=spool, status_path=status_path, decoder_pids=decoder_pids, loop=loop, cabin=cabin,
         ports=ports, clip_dir=clip_dir,
-        video_loop=None if loop_video_spec(ecfg) is None else VideoLoopFolder(Path(ecfg.loop_dir or ".")),
+        video_loop=None if (spec := loop_video_spec(ecfg)) is None else VideoLoopFolder(spec.folder),
     )  # fmt: skip
 
 
