@@ -5,10 +5,19 @@ they were measured on the hand-written section, and each key reaches the geometr
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import inspect
+import pickle
+import textwrap
+
 import pytest
 
 from saferoad.application.perception import geometry_params
 from saferoad.config import ConfigError, config_hash, load_config
+from saferoad.config.perception import _PerceptionKeys
+from saferoad.domain.frame_geometry import GeometryParams
+from saferoad.domain.params import flat_params
 from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS
 
 # Measured on the code before the geometry keys were derived (commit 479c365: the
@@ -83,3 +92,28 @@ def test_the_geometry_params_are_read_under_their_own_names() -> None:
     for name, value in keys.items():
         if name != "track_buffer_s":
             assert getattr(got, name) == pytest.approx(value), name
+
+
+def test_every_geometry_parameter_is_a_documented_key_with_the_domain_default() -> None:
+    model = type(load_config().perception)
+    for name, _typ, default, info in flat_params(GeometryParams):
+        f = model.model_fields[name]
+        assert f.default == default and f.description == info.description and info.description
+    assert geometry_params(load_config()) == GeometryParams()
+
+
+def test_the_type_checker_names_of_the_geometry_keys_match_geometry_params() -> None:
+    """``_PerceptionKeys`` names GeometryParams' fields for mypy only (``if TYPE_CHECKING``):
+    the names and types there must be GeometryParams'."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(_PerceptionKeys)))
+    block = next(n for n in ast.walk(tree) if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    named = {ast.unparse(a.target): ast.unparse(a.annotation) for a in block.body if isinstance(a, ast.AnnAssign)}
+    # both modules use postponed annotations: the annotations are the source's text
+    assert named == {f.name: f.type for f in dataclasses.fields(GeometryParams)}
+
+
+def test_the_config_pickles_through_the_derived_class() -> None:
+    cfg = load_config(None, {"perception": {"hfov_deg": 70.0, "camera_pitch_deg": 2.0}})
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+    assert type(again.perception) is type(cfg.perception) and geometry_params(again).camera_pitch_deg == 2.0

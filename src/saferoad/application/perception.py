@@ -70,6 +70,7 @@ from saferoad.domain.frame_geometry import (
 )
 from saferoad.domain.frame_geometry import PerceptionStats as PerceptionStats  # re-exported
 from saferoad.domain.geometry import CameraModel
+from saferoad.domain.params import params_from
 from saferoad.domain.recording import Recording
 from saferoad.domain.road_events.engine import RoadEventParams
 from saferoad.domain.tracking import ByteTracker, TrackerParams
@@ -102,9 +103,9 @@ def perception_config(cfg: SaferoadConfig | PerceptionConfig) -> PerceptionConfi
 
 
 def geometry_params(cfg: SaferoadConfig | PerceptionConfig) -> GeometryParams:
-    """The domain's geometry parameters from the perception section (same names)."""
-    p = perception_config(cfg)
-    return GeometryParams(**{k: getattr(p, k) for k in GeometryParams.__dataclass_fields__})
+    """The domain's geometry parameters from the perception section (same names: the
+    section's geometry keys are derived from them, config/perception.py)."""
+    return params_from(GeometryParams, perception_config(cfg))
 
 
 def tracker_params(cfg: SaferoadConfig | PerceptionConfig, fps: float) -> TrackerParams:
@@ -211,7 +212,7 @@ def run_perception(
     track_rate = (fps / stride if fps else 0.0) if getattr(frames, "track_by_time", False) else 0.0
     last_t: float | None = None
     lead = (
-        RoadEventParams(**{k: getattr(cfg.road_events, k) for k in RoadEventParams.names()})
+        RoadEventParams.from_section(cfg.road_events)
         if isinstance(cfg, SaferoadConfig)
         else None
     )

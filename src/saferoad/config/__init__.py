@@ -23,7 +23,7 @@ from saferoad.config.inference import InferenceConfig
 from saferoad.config.input import InputConfig
 from saferoad.config.lanes import LanesConfig
 from saferoad.config.motion import MotionConfig
-from saferoad.config.perception import PerceptionConfig
+from saferoad.config.perception import PerceptionConfig, default_perception
 from saferoad.config.road_events import RoadEventsConfig, default_road_events, parse_road_events
 from saferoad.config.scoring import ScoringConfig
 from saferoad.config.store import StoreConfig
@@ -40,7 +40,7 @@ class SaferoadConfig(Section):
 
     motion: MotionConfig = Field(default_factory=MotionConfig, description=MotionConfig.__doc__)
     perception: PerceptionConfig = Field(
-        default_factory=PerceptionConfig, description=PerceptionConfig.__doc__
+        default_factory=default_perception, description=PerceptionConfig.__doc__
     )
     inference: InferenceConfig = Field(
         default_factory=InferenceConfig, description=InferenceConfig.__doc__

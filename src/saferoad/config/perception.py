@@ -1,18 +1,44 @@
 """Road-camera perception: detector choice, model, tracking and camera geometry.
 
-Defaults and their sources are described in docs/perception.md.
+Defaults and their sources are described in docs/perception.md. The camera geometry's keys
+(field of view, mount, lead corridor, range-rate window, horizon band) are declared once, in
+the domain (``domain/frame_geometry.GeometryParams``), and derived from it (their defaults,
+descriptions and bounds; ``config/derive.py``), and so are those a client of ``saferoad
+serve`` may set (:data:`CLIENT_KEYS`); the detector, model, threads and tracking keys are
+written here.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
 from pydantic import Field, SerializeAsAny, field_validator
 
 from saferoad.config.base import Section
+from saferoad.config.derive import client_keys, derived_section
 from saferoad.config.detectors import DetectorConfig, OnnxDetectorConfig, parse_detector
+from saferoad.domain.frame_geometry import GeometryParams
 
 
-class PerceptionConfig(Section):
+class _PerceptionKeys(Section):
     """Road-camera perception: detector choice, model, tracking and camera geometry."""
+
+    if TYPE_CHECKING:
+        # The camera geometry's keys (domain/frame_geometry.GeometryParams), read by the
+        # application as attributes: named here for the type checker only; their defaults,
+        # bounds and docs are derived (below), and tests/perception/test_perception_section.py
+        # checks these names and types against GeometryParams.
+        hfov_deg: float
+        camera_height_m: float | None
+        camera_pitch_deg: float | None
+        auto_pitch: bool
+        lane_corridor: bool
+        corridor_half_width_m: float
+        lead_max_distance_m: float
+        range_rate_window_s: float
+        band_near_m: float
+        band_object_height_m: float
+        band_margin_deg: float
 
     detector: SerializeAsAny[DetectorConfig] = Field(
         default_factory=OnnxDetectorConfig,
@@ -46,19 +72,6 @@ class PerceptionConfig(Section):
         None,
         description="Second inference a frame over the band of rows around the horizon, at 2-3x the full frame's scale, for far road users; unset = the model card's [passes] horizon_band (yolox-nano: on).",
     )
-    band_near_m: float = Field(
-        20.0,
-        gt=0,
-        description="The horizon band reaches down to the road this far ahead: nearer cars are 20+ px in a 416 px full-frame pass of a 90° camera and found there.",
-    )
-    band_object_height_m: float = Field(
-        4.0, gt=0, description="The band reaches up to the top of an object this tall at band_near_m (EU vehicle height limit 4 m)."
-    )
-    band_margin_deg: float = Field(
-        1.5,
-        ge=0,
-        description="The band is widened by the rows this much pitch or road-grade error moves the horizon.",
-    )
     intra_op_threads: int = Field(
         1, ge=0, description="ONNX Runtime threads per session (1 is fastest on 2 cores with frame parallelism; performance-notes.md)."
     )
@@ -90,31 +103,6 @@ class PerceptionConfig(Section):
     )
     track_match_iou: float = Field(0.2, ge=0, le=1, description="Minimum IoU of the first association (ByteTrack match_thresh 0.8 = 1 - IoU).")
     track_buffer_s: float = Field(1.0, gt=0, description="A lost track is forgotten after this long (ByteTrack: 30 frames at 30 fps).")
-    # camera and geometry
-    camera_height_m: float | None = Field(
-        None, gt=0, description="Lens height above the road (m); unset = the recording's meta.toml [camera] height_m (default 1.3)."
-    )
-    camera_pitch_deg: float | None = Field(
-        None, description="Camera pitch, down positive; unset = the recording's, or estimated from lane lines when auto_pitch."
-    )
-    hfov_deg: float = Field(
-        90.0, gt=10, lt=170, description="Horizontal field of view used when no calibration is known (recording-format.md default)."
-    )
-    auto_pitch: bool = Field(
-        True,
-        description="Estimate pitch from the lane markings' vanishing point when no pitch is configured (Stein et al.).",
-    )
-    lane_corridor: bool = Field(
-        True,
-        description="Bound the ego corridor by the nearest lane marking on each side where both are found (else the straight band below).",
-    )
-    corridor_half_width_m: float = Field(
-        1.8, gt=0, description="Ego corridor half width when lane lines are not found (a 3.6 m lane)."
-    )
-    lead_max_distance_m: float = Field(120.0, gt=0, description="Vehicles farther than this are never the lead.")
-    range_rate_window_s: float = Field(
-        1.0, gt=0, description="Window of the least-squares range-rate fit (m/s) behind time-to-collision."
-    )
     hood_fraction: float = Field(
         0.6,
         gt=0,
@@ -128,3 +116,27 @@ class PerceptionConfig(Section):
         """The old string form (``"grpc"``) is repaired to ``{type = "grpc"}``; a table is
         checked by its type's model (config/detectors.py)."""
         return parse_detector(value)
+
+
+if TYPE_CHECKING:
+    PerceptionConfig: TypeAlias = _PerceptionKeys
+else:
+    PerceptionConfig = derived_section("PerceptionConfig", _PerceptionKeys, GeometryParams)
+
+CLIENT_KEYS: frozenset[str] = client_keys(
+    (
+        "detector", "score_threshold", "nms_iou", "track_high_score", "track_low_score",
+        "track_new_score", "track_match_iou", "track_buffer_s", "hood_fraction",
+    ),
+    GeometryParams,
+)
+"""The ``perception`` keys a client of ``saferoad serve`` may set: the detector choice, its
+score thresholds, the tracker's and the hood's, and every geometry parameter not declared
+``client=False`` (not the camera's mount, which is the recording's, nor the horizon band's
+extent, a cost)."""
+
+
+def default_perception() -> PerceptionConfig:
+    """Every key at its default (the type checker sees the geometry keys as required
+    attributes: ``_PerceptionKeys``)."""
+    return PerceptionConfig.model_validate({})

@@ -30,6 +30,7 @@ from saferoad.domain.geometry import (
     select_lead,
     time_to_collision,
 )
+from saferoad.domain.params import param
 from saferoad.domain.road_events.base import LeadState
 from saferoad.domain.road_events.engine import RoadEventParams
 from saferoad.domain.road_events.lead import LeadTracker
@@ -56,20 +57,47 @@ when the image shows no usable markings."""
 
 @dataclass(frozen=True, slots=True)
 class GeometryParams:
-    """What the geometry needs from the ``perception`` config section (same field names and
-    defaults; docs/config.md describes each)."""
+    """The camera geometry's parameters, declared once: the ``[perception]`` keys of the same
+    names are derived from these fields (``config/perception.py``, ``config/derive.py``)."""
 
-    hfov_deg: float = 90.0
-    camera_height_m: float | None = None
-    camera_pitch_deg: float | None = None
-    auto_pitch: bool = True
-    lane_corridor: bool = True
-    corridor_half_width_m: float = 1.8
-    lead_max_distance_m: float = 120.0
-    range_rate_window_s: float = 1.0
-    band_near_m: float = 20.0
-    band_object_height_m: float = 4.0
-    band_margin_deg: float = 1.5
+    hfov_deg: float = param(
+        90.0, "Horizontal field of view used when no calibration is known (recording-format.md default).",
+        gt=10, lt=170,
+    )
+    camera_height_m: float | None = param(
+        None, "Lens height above the road (m); unset = the recording's meta.toml [camera] height_m (default 1.3).",
+        gt=0, client=False,
+    )
+    camera_pitch_deg: float | None = param(
+        None, "Camera pitch, down positive; unset = the recording's, or estimated from lane lines when auto_pitch.",
+        client=False,
+    )
+    auto_pitch: bool = param(
+        True, "Estimate pitch from the lane markings' vanishing point when no pitch is configured (Stein et al.).",
+    )
+    lane_corridor: bool = param(
+        True, "Bound the ego corridor by the nearest lane marking on each side where both are found (else the "
+        "straight band below).",
+    )
+    corridor_half_width_m: float = param(
+        1.8, "Ego corridor half width when lane lines are not found (a 3.6 m lane).", gt=0,
+    )
+    lead_max_distance_m: float = param(120.0, "Vehicles farther than this are never the lead.", gt=0)
+    range_rate_window_s: float = param(
+        1.0, "Window of the least-squares range-rate fit (m/s) behind time-to-collision.", gt=0,
+    )
+    band_near_m: float = param(
+        20.0, "The horizon band reaches down to the road this far ahead: nearer cars are 20+ px in a 416 px "
+        "full-frame pass of a 90° camera and found there.", gt=0, client=False,
+    )
+    band_object_height_m: float = param(
+        4.0, "The band reaches up to the top of an object this tall at band_near_m (EU vehicle height limit 4 m).",
+        gt=0, client=False,
+    )
+    band_margin_deg: float = param(
+        1.5, "The band is widened by the rows this much pitch or road-grade error moves the horizon.",
+        ge=0, client=False,
+    )
 
 
 @dataclass

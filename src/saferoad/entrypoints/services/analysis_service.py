@@ -42,6 +42,7 @@ from saferoad.adapters.recording._csv import file_size_limit
 from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
 from saferoad.config.cabin import CLIENT_KEYS as CABIN_CLIENT_KEYS
 from saferoad.config.motion import CLIENT_KEYS as MOTION_CLIENT_KEYS
+from saferoad.config.perception import CLIENT_KEYS as PERCEPTION_CLIENT_KEYS
 from saferoad.config.road_events import road_client_keys
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import Event
@@ -285,12 +286,9 @@ CLIENT_OPTIONS: frozenset[str] = frozenset(
     # derived: the cabin's listed camera keys and every cabin rule threshold not declared
     # client=False (config/cabin.CLIENT_KEYS)
     + [f"cabin.{k}" for k in CABIN_CLIENT_KEYS]
-    + [f"perception.{k}" for k in (
-        "detector", "score_threshold", "nms_iou", "track_high_score", "track_low_score",
-        "track_new_score", "track_match_iou", "track_buffer_s", "hfov_deg", "auto_pitch",
-        "lane_corridor", "corridor_half_width_m", "lead_max_distance_m", "range_rate_window_s",
-        "hood_fraction",
-    )]
+    # derived: the detector, score, tracker and hood keys listed there and every camera
+    # geometry parameter not declared client=False (config/perception.CLIENT_KEYS)
+    + [f"perception.{k}" for k in PERCEPTION_CLIENT_KEYS]
 )
 """The options a client of ``saferoad serve`` may set (``AnalyzeOptions.set`` / ``detector``):
 thresholds and switches of the event rules. Nothing that names a host, a file, a secret or a
