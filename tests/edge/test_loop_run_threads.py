@@ -1,4 +1,6 @@
-"""LoopRun is used from two threads of the live camera: the reader times each frame
+"""The video loop and the live camera's threads.
+
+LoopRun is used from two threads of the live camera: the reader times each frame
 (:meth:`LoopRun.frame`, the base estimate moving) while the watchdog names the finished
 segments (:meth:`LoopRun.base_at` via ``collect``). A lookup must never fail on the other's
 append: before the lock it raised 'deque mutated during iteration' in the watchdog, which
@@ -6,6 +8,8 @@ then stopped restarting the decoder and moving segments."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 import time
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from saferoad.adapters.video.live import FfmpegFrameSource
 from saferoad.adapters.video.loop_video import LoopRun, LoopVideoSpec
 
 
@@ -58,3 +63,40 @@ def test_segment_naming_is_safe_while_frames_arrive(tmp_path: Path, fast_switchi
     assert not errors
     assert looked_up > 10
     assert len(run._bases) > 2000  # the reader kept appending meanwhile
+
+
+def test_a_restart_does_not_wait_for_the_ended_runs_segment_to_be_named(
+    shared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watchdog restarts the decoder before it names the killed run's cut segment: that
+    probe decodes the segment (about 0.5 s for 6 s of 720p here, so seconds for a default 60 s
+    one), and done first it lengthened the camera's gap by as much. Here it is made to take
+    2.5 s: the gap stays shorter than that."""
+    slow_s = 2.5
+    finish = LoopRun.finish
+
+    def slow_finish(self: LoopRun) -> int:
+        time.sleep(slow_s)
+        return finish(self)
+
+    monkeypatch.setattr(LoopRun, "finish", slow_finish)
+    video = shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"
+    src = FfmpegFrameSource(str(video), 320, 180, realtime=True, loop_file=True, fps=10.0,
+                            loop_video=LoopVideoSpec(tmp_path / "loop", 1.0))  # fmt: skip
+    try:
+        assert src.read(timeout_s=15) is not None, src.stats.last_error
+        t_end = time.monotonic() + 0.5
+        while time.monotonic() < t_end:
+            src.read(timeout_s=2)
+        pid = src.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)  # the watchdog restarts it
+        t_end = time.monotonic() + 10.0
+        while not src.stats.gaps and time.monotonic() < t_end:
+            src.read(timeout_s=1)
+    finally:
+        monkeypatch.undo()  # the close names the last run at its real speed
+        src.close()
+    assert src.stats.restarts == 1
+    ((before, after),) = src.stats.gaps
+    assert after - before < slow_s, (before, after)

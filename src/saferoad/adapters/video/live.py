@@ -275,7 +275,11 @@ class FfmpegFrameSource:
                 if self._gap_from is None:
                     self._gap_from = self._last_frame if math.isfinite(self._last_frame) else started
             self._kill()
-            self._end_run()
+            ended, self._run = self._run, None
             self.stats.restarts += 1
             started = time.monotonic()
             self._start()
+            if ended is not None:
+                # after the restart: naming its cut segment decodes it (seconds for a minute of
+                # video), which must not lengthen the camera's gap
+                self.loop_segments += ended.finish()
