@@ -74,14 +74,15 @@ class LoopStore:
         """The most the folder held at a retention pass, finished and unfinished segments."""
         self.recording_bytes = 0
         """What the unfinished video segments held at the last retention pass."""
-        # video segments already there (an earlier run's) are not this store's to count as written
-        self._video_seen = {s.name for s in self.segments() if is_video(s.name)}
+        self._video_seen: set[str] = set()
         self._video_max_bytes = 0
         self._video_max_rate = 0.0
         """Largest finished video segment and highest bitrate (bytes/s) seen: what the one being
         written may grow to."""
+        # video segments already there (an earlier run's) are not this store's to count as written
         for seg in self.segments():
             if is_video(seg.name):
+                self._video_seen.add(seg.name)
                 self._learn_video(seg)
 
     def segments(self) -> list[Segment]:
