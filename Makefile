@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: install demo check lint typecheck test lock update clean web-screenshots edge-wheel
+.PHONY: install demo check lint typecheck test lock update clean web-screenshots edge-wheel images
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,12 @@ edge-wheel: install
 # (.update/work), run ruff, mypy and the snapshot tests there, write .update/report.md (docs/deploy.md).
 update: install
 	$(BIN)/python scripts/update_deps.py run
+
+# Build every deploy/Dockerfile target with buildah (no Docker daemon; a stand-in Debian base when no
+# registry answers) and check each inside the image (docs/deploy.md). Root, network to PyPI and
+# Debian, ~10 minutes: by hand, never part of `make check`.
+images:
+	bash scripts/build_images.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
