@@ -35,9 +35,16 @@ from saferoad.ports.edge import AlertSink, EventSpool
 from saferoad.ports.lanes import LaneDetector, LaneDetectorFactory
 from saferoad.ports.sensors import SensorFeed
 
+LIVE_SOURCES = ("camera", "cabin_camera", "imu_udp", "gps_udp", "gps_serial", "can_udp")
+"""The ``[edge]`` keys of the live sources."""
+NO_SOURCE = (
+    "edge: no source: give --replay REC, edge.recording, or a live source ("
+    + ", ".join(f"edge.{k}" for k in LIVE_SOURCES) + ")"
+)  # fmt: skip
+
 
 def has_live_sources(cfg: EdgeConfig) -> bool:
-    return any(v is not None for v in (cfg.camera, cfg.cabin_camera, cfg.imu_udp, cfg.gps_udp, cfg.gps_serial, cfg.can_udp))
+    return any(getattr(cfg, k) is not None for k in LIVE_SOURCES)
 
 
 def device_meta(cfg: EdgeConfig) -> tuple[RecordingMeta, ImuLayout]:
@@ -118,7 +125,7 @@ def build_live_recorder(
     where live clips are cut from the camera's video loop before they go into the spool."""
     ecfg = cfg.edge
     if not has_live_sources(ecfg):
-        raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial, edge.can_udp)")
+        raise ValueError(NO_SOURCE)
     meta, layout = device_meta(ecfg)
     ports = analysis_ports()
     origin = time.monotonic()

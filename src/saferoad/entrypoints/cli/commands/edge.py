@@ -96,11 +96,11 @@ def register(app: typer.Typer) -> None:
                     st["live"] = live_status
                 typer.echo(json.dumps(st, indent=2))
                 return
-            from saferoad.entrypoints.edge_live import has_live_sources
+            from saferoad.entrypoints.edge_live import NO_SOURCE, has_live_sources
 
             live = ecfg.recording is None and has_live_sources(ecfg)
             if ecfg.recording is None and not upload and not live:
-                raise ValueError("edge: no source: give --replay REC, edge.recording, or a live source (edge.camera, edge.cabin_camera, edge.imu_udp, edge.gps_udp, edge.gps_serial, edge.can_udp)")
+                raise ValueError(NO_SOURCE)
             recording = open_recording(Path(ecfg.recording)) if ecfg.recording is not None else None
             if check:
                 if ecfg.camera is not None:
