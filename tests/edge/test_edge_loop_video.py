@@ -76,12 +76,13 @@ def test_video_segments_are_continuous_and_share_the_sensor_retention(shared_dir
     assert segs[0].path.name in plan.delete and locked.path.name not in plan.delete
     left = [s.path.name for s in video_segments(loop)]
     assert locked.path.name in left and segs[0].path.name not in left and segs[-1].path.name in left
-    # a clip window over the border of two segments is one file holding both
+    # a clip window over the border of two segments is one input holding both, read in place
     folder = VideoLoopFolder(loop)
     a, b = segs[-3], segs[-2]
-    joined = folder.video_for(a.end - 0.25, a.end + 0.25, a.end - 0.25, tmp_path / "work")
+    joined = folder.video_for(a.end - 0.25, a.end + 0.25, a.end - 0.25)
     if a.path.name in left and b.path.name in left:
         assert joined is not None and joined[1] == pytest.approx(a.start, abs=1 / FPS)
+        assert joined[0] == f"concat:{a.path.resolve()}|{b.path.resolve()}"  # nothing copied
         assert _frames(joined[0]) == _frames(a.path) + _frames(b.path)
 
 
@@ -184,5 +185,12 @@ def test_a_restarted_decoder_starts_a_new_run_and_keeps_the_cut_segment(shared_d
     assert gap[1] - gap[0] - 1 / FPS <= video_gap <= gap[1] - gap[0] + 0.5, (video_gap, gap)
     # a window over the restart: the run that holds most of it, never the two joined
     a, b = first[-1].start + 0.05, second[0].start + 0.05
-    joined = VideoLoopFolder(loop).video_for(a, b, a, tmp_path / "work")
+    joined = VideoLoopFolder(loop).video_for(a, b, a)
     assert joined is not None and _frames(joined[0]) == _frames(first[-1].path)
+
+
+def test_a_loop_folder_ffmpegs_concat_cannot_name_is_refused(tmp_path: Path) -> None:
+    """A window over two segments is read through FFmpeg's ``concat:a|b``, which splits at '|'."""
+    with pytest.raises(ValueError, match=r"edge\.loop_dir.*'\|'"):
+        VideoLoopFolder(tmp_path / "a|b")
+    assert VideoLoopFolder(tmp_path / "ab").video_for(0.0, 1.0, 0.5) is None  # no segments: no video

@@ -286,7 +286,8 @@ class ClipCutter:
 
     ``video(start_s, end_s, key_s)``: the video holding that window (recorder clock) and the time
     of its first frame on that clock - the recording's video (:meth:`of_recording`), or live, the
-    camera's own loop segments (``application/edge_live``); None: no video there."""
+    camera's own loop segments read in place (``application/edge_live``: a segment's path or an
+    FFmpeg ``concat:`` URL over several); None: no video there."""
 
     def __init__(
         self,
@@ -294,7 +295,7 @@ class ClipCutter:
         tracks: RecentTracks,
         work_dir: Path,
         ports: AnalysisPorts,
-        video: Callable[[float, float, float], tuple[Path, float] | None],
+        video: Callable[[float, float, float], tuple[Path | str, float] | None],
     ) -> None:
         self.video = video
         self.cfg = config.road_events

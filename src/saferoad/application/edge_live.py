@@ -514,8 +514,6 @@ class LiveRecorder(EdgeRecorder):
         event's clip is cut from them into the spool (with a spool and a ``clip_dir`` to cut in)."""
         super().__init__(config, ports=ports, sinks=sinks, spool=spool, loop=loop, clip_dir=clip_dir)
         self.video_loop = video_loop
-        self._joined = set()
-        """Files ``video_loop`` joined for the clips being cut (deleted after the cut)."""
         self.feeds = feeds
         self.camera = camera
         self.cabin = cabin
@@ -698,7 +696,6 @@ class LiveRecorder(EdgeRecorder):
     _tracks: RecentTracks | None = None
     _next_video_check = 0.0
     _video_covered: float | None = None
-    _joined: set[Path]
 
     def _live_clips_setup(self, camera: bool) -> None:
         """Live clips, as a replay cuts them from its video, from the camera's loop segments; the
@@ -711,14 +708,13 @@ class LiveRecorder(EdgeRecorder):
         self._tracks = RecentTracks(ecfg.motion_window_s + ecfg.motion_guard_s + segment_s + rc.clip_before_s + rc.clip_after_s)
         self._clips = ClipCutter(self.config, self._tracks, self.clip_dir, self.ports, self._loop_video)
 
-    def _loop_video(self, start_s: float, end_s: float, key_s: float) -> tuple[Path, float] | None:
+    def _loop_video(self, start_s: float, end_s: float, key_s: float) -> tuple[str, float] | None:
         """The loop's video of a clip window (recorder clock) and its first frame's time."""
-        assert self.video_loop is not None and self.clip_dir is not None
+        assert self.video_loop is not None
         w = self.start_wall
-        found = self.video_loop.video_for(w + start_s, w + end_s, w + key_s, self.clip_dir)
+        found = self.video_loop.video_for(w + start_s, w + end_s, w + key_s)
         if found is None:
             return None
-        self._joined.add(found[0])  # removed once the clips due are cut (_live_clips)
         return found[0], found[1] - self.start_wall
 
     def _track(self, items: list[tuple[float, int, tuple[Any, ...]]]) -> None:
@@ -743,11 +739,6 @@ class LiveRecorder(EdgeRecorder):
             for event_id, data in ready:
                 self.spool.add_clip(event_id, data)
             report.clips = self._clips.cut
-            # the windows' joined video (a segment or more each: ~70 MiB a minute of libx264)
-            # is not the loop's: left in clip_dir it would sit outside the budget
-            for joined in self._joined:
-                joined.unlink(missing_ok=True)
-            self._joined.clear()
         if self.loop is not None and covered != self._video_covered:
             self._video_covered = covered
             self._retain()

@@ -35,12 +35,13 @@ class ClipResult:
 
 
 class ClipCutter(Protocol):
-    """Cuts ``requests`` from ``video`` into ``out_dir/clips`` and ``out_dir/snapshots``; one
-    result per request, in order (``adapters/video/clips.cut_clips``)."""
+    """Cuts ``requests`` from ``video`` (a file, or an input URL FFmpeg opens such as the live
+    loop's ``concat:a.ts|b.ts``) into ``out_dir/clips`` and ``out_dir/snapshots``; one result per
+    request, in order (``adapters/video/clips.cut_clips``)."""
 
     def __call__(
         self,
-        video: Path,
+        video: Path | str,
         requests: Sequence[ClipRequest],
         tracks: Mapping[float, Sequence[TrackedObject]],
         out_dir: Path,

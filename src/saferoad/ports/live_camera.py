@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from saferoad.domain.types import Frame
@@ -62,8 +61,9 @@ class VideoLoop(Protocol):
         """Wall time (epoch s) where the newest finished segment ends (None: none yet)."""
         ...
 
-    def video_for(self, start: float, end: float, key: float, work_dir: Path) -> tuple[Path, float] | None:
-        """One playable file (in ``work_dir``) holding the finished video that overlaps
-        ``start`` .. ``end`` (epoch s), and the wall time of its first frame (as the recorder's
-        clock stood at ``key``, the clip's key moment); None: no video."""
+    def video_for(self, start: float, end: float, key: float) -> tuple[str, float] | None:
+        """One input FFmpeg opens holding the finished video that overlaps ``start`` .. ``end``
+        (epoch s) - a segment's path, or an FFmpeg ``concat:`` URL over the segments, read in
+        place (nothing is copied, nothing to remove) - and the wall time of its first frame (as
+        the recorder's clock stood at ``key``, the clip's key moment); None: no video."""
         ...

@@ -92,7 +92,7 @@ def _even(x: float) -> int:
 
 
 def cut_clips(
-    video: Path,
+    video: Path | str,
     requests: Sequence[ClipRequest],
     tracks: Mapping[float, Sequence[TrackedObject]],
     out_dir: Path,
@@ -101,7 +101,7 @@ def cut_clips(
     max_width: int = 1280,
     hold_s: float = 0.5,
 ) -> list[ClipResult]:
-    """Cut ``requests`` from ``video`` in one decoding pass; writes
+    """Cut ``requests`` from ``video`` (a file or an FFmpeg input URL) in one decoding pass; writes
     ``out_dir/clips/NAME.mp4`` and ``out_dir/snapshots/NAME.jpg``.
 
     ``tracks`` maps a frame's time (recording clock) to its tracked objects. Returns one

@@ -292,17 +292,20 @@ class VideoLoopFolder:
     (``ports.live_camera.VideoLoop``)."""
 
     def __init__(self, folder: Path) -> None:
+        if "|" in str(folder.resolve()):  # FFmpeg's concat protocol splits its URL at '|'
+            raise ValueError(f"{folder}: edge.loop_dir: a video loop folder's path may not hold '|'")
         self.folder = folder
 
     def covered_until(self) -> float | None:
         segs = video_segments(self.folder)
         return max(s.end for s in segs) if segs else None
 
-    def video_for(self, start: float, end: float, key: float, work_dir: Path) -> tuple[Path, float] | None:
-        """The finished segments of one run that overlap ``start`` .. ``end`` (epoch s), joined
-        into one file in ``work_dir`` (MPEG-TS: bytes concatenated), and the wall time of its first
-        frame as the segment holding ``key`` places it; the run holding most of the window where
-        a restart split it. None: no video."""
+    def video_for(self, start: float, end: float, key: float) -> tuple[str, float] | None:
+        """The finished segments of one run that overlap ``start`` .. ``end`` (epoch s) as one
+        input FFmpeg opens - the segment's path, or where the window spans two or more an FFmpeg
+        ``concat:`` URL over their paths (MPEG-TS: the bytes concatenated, read in place; nothing
+        is copied) - and the wall time of its first frame as the segment holding ``key`` places
+        it; the run holding most of the window where a restart split it. None: no video."""
         segs = [s for s in video_segments(self.folder) if s.start <= end and start <= s.end]
         if not segs:
             return None
@@ -315,13 +318,11 @@ class VideoLoopFolder:
         # the frames around it)
         i = next((j for j, s in enumerate(best) if s.start <= key < s.end), 0 if key < best[0].start else len(best) - 1)
         first = best[i].start - sum(s.end - s.start for s in best[:i])
-        return join_segments(best, work_dir / "loop_window.ts"), first
+        return concat_input(best), first
 
 
-def join_segments(segs: Sequence[VideoSegment], out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("wb") as dst:
-        for s in segs:
-            with s.path.open("rb") as src:
-                shutil.copyfileobj(src, dst)
-    return out
+def concat_input(segs: Sequence[VideoSegment]) -> str:
+    """One FFmpeg input over ``segs`` in order: the path of one, else the concat protocol's
+    ``concat:a.ts|b.ts`` (MPEG-TS concatenates; a byte-joined copy read the same way)."""
+    paths = [str(s.path.resolve()) for s in segs]
+    return paths[0] if len(paths) == 1 else "concat:" + "|".join(paths)
