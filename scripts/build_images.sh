@@ -46,7 +46,7 @@ TARGETS=("$@")
 CHECK=${CHECK:-1}
 KEEP=${KEEP:-0}
 REMOVE_BASE=${REMOVE_BASE:-0}
-BUILD_TIMEOUT_S=${BUILD_TIMEOUT_S:-900}
+BUILD_TIMEOUT_S=${BUILD_TIMEOUT_S:-600}   # per build
 CACHE=${SAFEROAD_IMAGE_CACHE:-/var/cache/saferoad-images}
 SHARED=$(realpath "${SAFEROAD_SHARED:-$REPO/../shared}")
 STANDIN=localhost/saferoad-standin-python:3.11-bookworm
@@ -299,7 +299,7 @@ check_ray_probes() {
   local ctr=$1
   cat > "$WORK/ray.sh" <<'EOF'
 set -u
-# KubeRay's default head probes (ray-operator, pkg/features defaults since v1.1)
+# KubeRay's default exec probes for a head container (the operator adds them when a pod spec has none)
 probe() { wget -T 2 -q -O- http://localhost:52365/api/local_raylet_healthz | grep success \
           && wget -T 2 -q -O- http://localhost:8265/api/gcs_healthz | grep success; }
 probe >/dev/null 2>&1 && { echo "probes pass before Ray started?"; exit 1; }
