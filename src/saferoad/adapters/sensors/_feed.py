@@ -9,6 +9,7 @@ from collections import deque
 
 import numpy as np
 
+from saferoad.domain.motion.timebase import GAP_FACTOR, GAP_MIN_S
 from saferoad.domain.types import GpsSeries, ImuSeries
 from saferoad.ports.sensors import FeedStats
 
@@ -16,9 +17,8 @@ MAX_SAMPLES = 20_000
 """Samples a feed holds between two polls (the recorder polls every tick, 0.1 s): 20 s of a
 1 kHz IMU. More means the recorder stalled; the oldest are dropped and counted."""
 
-GAP_FACTOR, GAP_MIN_S = 5.0, 0.5
-"""A silence longer than max(5 x the median interval, 0.5 s) between two samples is a gap, as
-the recording readers count one (``find_gaps``)."""
+# A silence longer than max(GAP_FACTOR x the median interval, GAP_MIN_S) between two samples is
+# a gap, as the recording readers count one (domain/motion/timebase.find_gaps' defaults).
 GAP_INTERVALS = 64
 """The median interval is that of the last this many samples (recomputed every 16)."""
 

@@ -8,6 +8,12 @@ import numpy as np
 
 from saferoad.domain.types import FloatArray, IntArray
 
+GAP_FACTOR = 5.0
+"""A silence longer than ``GAP_FACTOR`` x the median sample interval is a gap ..."""
+GAP_MIN_S = 0.5
+"""... and longer than this in any case (:func:`find_gaps`' defaults; the live feeds count
+their gaps by the same two, ``adapters/sensors/_feed``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TimeRepair:
@@ -38,7 +44,7 @@ def repair_order(t: FloatArray) -> TimeRepair:
 
 
 def find_gaps(
-    t: FloatArray, *, factor: float = 5.0, min_gap_s: float = 0.5
+    t: FloatArray, *, factor: float = GAP_FACTOR, min_gap_s: float = GAP_MIN_S
 ) -> list[tuple[float, float]]:
     """Intervals ``(t_before, t_after)`` where consecutive samples are further apart than
     ``max(factor x median interval, min_gap_s)``: no rule may decide across them."""
