@@ -379,3 +379,17 @@ def test_grpc_services_listen_beyond_loopback_with_a_token() -> None:
 def test_the_parse_catches_an_unlocked_install(text: str) -> None:
     installs = _pip_installs(_instructions(text))
     assert installs and not any(a in ("-r", "-c") for a in installs[0])
+
+
+def test_build_images_script_builds_every_target_and_stays_out_of_make_check() -> None:
+    """scripts/build_images.sh (docs/deploy.md) builds and checks each image by hand: its default
+    target list is the Dockerfile's, it parses, and neither `make check` nor CI's script runs it."""
+    script = ROOT / "scripts" / "build_images.sh"
+    m = re.search(r"^ALL_TARGETS=\(([^)]*)\)$", script.read_text(), re.MULTILINE)
+    assert m, "ALL_TARGETS not found"
+    assert set(m.group(1).split()) == TARGETS
+    run = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert "build_images" not in (ROOT / "scripts" / "check.sh").read_text()
+    check_rule = re.search(r"^check:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert check_rule and "images" not in check_rule.group(0)
