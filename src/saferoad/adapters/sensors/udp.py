@@ -38,22 +38,53 @@ class LineError(ValueError):
     pass
 
 
+def parse_fields(
+    fields: list[str], names: tuple[str, ...], required: int, check: Callable[[str, str, float], str | None]
+) -> tuple[float, ...]:
+    """The line's ``names`` fields as numbers: the first ``required`` must be given, a later one
+    empty or left out is NaN; ``check(name, raw, value)`` says what is wrong with a value (None:
+    nothing). Raises :class:`LineError` naming the field."""
+    out = []
+    for i, name in enumerate(names):
+        raw = fields[i].strip() if i < len(fields) else ""
+        if raw == "" and i >= required:
+            out.append(math.nan)
+            continue
+        try:
+            v = float(raw)
+        except ValueError:
+            raise LineError(f"field '{name}': not a number ({raw[:20]!r})") from None
+        problem = check(name, raw, v)
+        if problem is not None:
+            raise LineError(f"field '{name}': {problem}")
+        out.append(v)
+    return tuple(out)
+
+
+def _finite(_name: str, raw: str, v: float) -> str | None:
+    return None if math.isfinite(v) else f"not finite ({raw[:20]!r})"
+
+
+def _in_range(name: str, raw: str, v: float) -> str | None:
+    lo, hi = _LIMITS.get(name, (-math.inf, math.inf))
+    return None if math.isfinite(v) and lo <= v <= hi else f"{raw[:20]!r} outside {lo:g} .. {hi:g}"
+
+
+def _can_value(name: str, raw: str, v: float) -> str | None:
+    if name == "speed_mps":
+        return None if math.isfinite(v) and v >= 0 else f"{raw[:20]!r} is not a finite speed >= 0"
+    if name == "turn_signal" and math.isfinite(v) and v not in TURN_STATES:
+        return f"{raw[:20]!r} is not -1 (left), 0 (off) or 1 (right)"
+    return _finite(name, raw, v)
+
+
 def parse_imu_line(fields: list[str], gyro: bool | None) -> tuple[float, ...]:
     """One ``imu.csv`` line: 4 fields (no gyroscope) or 7; ``gyro`` (from the first line)
     fixes which for the whole stream. Every field a finite number."""
     if len(fields) not in (4, 7) or (gyro is not None and len(fields) != (7 if gyro else 4)):
         want = "7 (t_s,ax,ay,az,gx,gy,gz)" if gyro else "4 (t_s,ax,ay,az)" if gyro is False else "4 or 7"
         raise LineError(f"{len(fields)} fields, expected {want}")
-    out = []
-    for name, raw in zip(IMU_FIELDS, fields, strict=False):
-        try:
-            v = float(raw)
-        except ValueError:
-            raise LineError(f"field '{name}': not a number ({raw.strip()[:20]!r})") from None
-        if not math.isfinite(v):
-            raise LineError(f"field '{name}': not finite ({raw.strip()[:20]!r})")
-        out.append(v)
-    return tuple(out)
+    return parse_fields(fields, IMU_FIELDS[: len(fields)], len(fields), _finite)
 
 
 def parse_gps_line(fields: list[str]) -> tuple[float, ...]:
@@ -61,21 +92,7 @@ def parse_gps_line(fields: list[str]) -> tuple[float, ...]:
     empty or left out (NaN); latitude, longitude, speed and course within their ranges."""
     if not 3 <= len(fields) <= 6:
         raise LineError(f"{len(fields)} fields, expected 3 to 6 (t_s,lat,lon[,speed_mps,course_deg,alt_m])")
-    out = []
-    for i, name in enumerate(GPS_FIELDS):
-        raw = fields[i].strip() if i < len(fields) else ""
-        if raw == "" and i >= 3:
-            out.append(math.nan)
-            continue
-        try:
-            v = float(raw)
-        except ValueError:
-            raise LineError(f"field '{name}': not a number ({raw[:20]!r})") from None
-        lo, hi = _LIMITS.get(name, (-math.inf, math.inf))
-        if not math.isfinite(v) or not lo <= v <= hi:
-            raise LineError(f"field '{name}': {raw[:20]!r} outside {lo:g} .. {hi:g}")
-        out.append(v)
-    return tuple(out)
+    return parse_fields(fields, GPS_FIELDS, 3, _in_range)
 
 
 def parse_can_line(fields: list[str]) -> tuple[float, ...]:
@@ -83,22 +100,7 @@ def parse_can_line(fields: list[str]) -> tuple[float, ...]:
     (-1 left, 0 off, 1 right; empty or left out: not known on this line, NaN)."""
     if not 2 <= len(fields) <= 3:
         raise LineError(f"{len(fields)} fields, expected 2 or 3 (t_s,speed_mps[,turn_signal])")
-    out = []
-    for i, name in enumerate(CAN_FIELDS):
-        raw = fields[i].strip() if i < len(fields) else ""
-        if raw == "" and name == "turn_signal":
-            out.append(math.nan)
-            continue
-        try:
-            v = float(raw)
-        except ValueError:
-            raise LineError(f"field '{name}': not a number ({raw[:20]!r})") from None
-        if not math.isfinite(v) or (name == "speed_mps" and v < 0):
-            raise LineError(f"field '{name}': {raw[:20]!r} is not a finite speed >= 0" if name == "speed_mps" else f"field '{name}': not finite ({raw[:20]!r})")
-        if name == "turn_signal" and v not in TURN_STATES:
-            raise LineError(f"field 'turn_signal': {raw[:20]!r} is not -1 (left), 0 (off) or 1 (right)")
-        out.append(v)
-    return tuple(out)
+    return parse_fields(fields, CAN_FIELDS, 2, _can_value)
 
 
 class UdpCsvFeed:
