@@ -24,13 +24,23 @@ from pathlib import Path
 import numpy as np
 
 from saferoad.adapters.spool.sqlite import write_durably
-from saferoad.adapters.video.loop_video import RECORDING
+from saferoad.adapters.video.loop_video import RECORDING, VIDEO_NAME, video_span
 from saferoad.domain.retention import RetentionPlan, Segment, plan_retention
 from saferoad.domain.types import GpsSeries, ImuSeries, SpeedSeries
 
-NAME = re.compile(r"^(?:seg_(\d+)_(\d+)\.npz|vid_(\d+)_(\d+)_r\d+\.ts)$")
-"""The sensor segments this store writes and the road camera's video segments
-(``adapters/video/loop_video``) beside them: one retention for both."""
+SENSOR_NAME = re.compile(r"^seg_(\d+)_(\d+)\.npz$")
+"""The sensor segments this store writes: start and end in ms since the epoch."""
+NAME = re.compile(f"{SENSOR_NAME.pattern}|{VIDEO_NAME.pattern}")
+"""Those and the road camera's video segments (``adapters/video/loop_video.VIDEO_NAME``) beside
+them: one retention for both."""
+
+
+def segment_span(name: str) -> tuple[float, float] | None:
+    """A loop segment's start and end (epoch s) from its name; None: not one."""
+    if m := SENSOR_NAME.match(name):
+        return int(m.group(1)) / 1e3, int(m.group(2)) / 1e3
+    video = video_span(name)
+    return None if video is None else video[:2]
 
 
 RETENTION_LAG_S = 1.5
@@ -88,15 +98,13 @@ class LoopStore:
     def segments(self) -> list[Segment]:
         out = []
         for p in self.folder.iterdir():
-            m = NAME.match(p.name)
-            if m:
-                # sensor segments in ms, video segments in µs since the epoch
-                a, b, unit = (m.group(1), m.group(2), 1e3) if m.group(1) else (m.group(3), m.group(4), 1e6)
+            span = segment_span(p.name)
+            if span is not None:
                 try:
                     size = p.stat().st_size
                 except FileNotFoundError:
                     continue  # (the video loop renames as it goes)
-                out.append(Segment(p.name, int(a) / unit, int(b) / unit, size))
+                out.append(Segment(p.name, *span, size))
         return sorted(out, key=lambda s: (s.start_s, s.name))
 
     def push(self, t_end: float, imu: ImuSeries | None, gps: GpsSeries | None, can: SpeedSeries | None) -> bool:

@@ -281,10 +281,16 @@ def video_segments(folder: Path) -> list[VideoSegment]:
     """The finished video segments in ``folder``, oldest first."""
     out = []
     for p in folder.iterdir() if folder.is_dir() else ():
-        m = VIDEO_NAME.match(p.name)
-        if m:
-            out.append(VideoSegment(p, int(m.group(1)) / 1e6, int(m.group(2)) / 1e6, m.group(3)))
+        if (span := video_span(p.name)) is not None:
+            out.append(VideoSegment(p, *span))
     return sorted(out, key=lambda s: (s.start, s.path.name))
+
+
+def video_span(name: str) -> tuple[float, float, str] | None:
+    """A finished video segment's start and end (epoch s) and run, read from its name
+    (``VIDEO_NAME``); None: not a video segment's name."""
+    m = VIDEO_NAME.match(name)
+    return None if m is None else (int(m.group(1)) / 1e6, int(m.group(2)) / 1e6, m.group(3))
 
 
 class VideoLoopFolder:
