@@ -29,33 +29,57 @@ RAYJOB = ROOT / "deploy" / "rayjob-evaluate.yaml"
 REGISTRY = "registry.example.com"
 APP = "saferoad"
 
-# service name (also its image target) -> CLI args, port, probe, requests, limits, whether it needs the DB
+# service name (also its image target) -> args, port, probe, requests, limits, whether it needs the
+# DB, the token variables it reads (each from the Secret TOKEN_SECRET) and plain env.
+# `args` are APPENDED to the image's ENTRYPOINT (deploy/Dockerfile: `saferoad <command> --host
+# 0.0.0.0 --port P --token-env VAR`), as Kubernetes does when a container sets no `command`: only
+# what the ENTRYPOINT lacks goes here (tests/deploy/test_k8s_commands.py joins the two and parses
+# the result with saferoad's own CLI).
+MODEL = "yolox-nano"  # the bundled card; its ONNX file from the models volume (MODELS_MOUNT)
+SHARED_DIR = "/var/lib/saferoad/shared"  # $SAFEROAD_SHARED: the card's file is under its models/
+MODELS_CLAIM = (
+    "saferoad-models"  # a ReadOnlyMany PVC holding the model files, created by the operator
+)
 SERVICES: dict[str, dict[str, Any]] = {
     "web": {
-        "args": ["web", "--host", "0.0.0.0", "--port", "8080"],
+        "args": [],
         "port": 8080,
         "probe": {"httpGet": {"path": "/api/v1/ingest/health", "port": 8080}},
         "requests": {"cpu": "250m", "memory": "512Mi"},
         "limits": {"cpu": "1", "memory": "1Gi"},
         "db": True,
+        "tokens": [],
     },
     "analysis": {
-        "args": ["serve", "--host", "0.0.0.0", "--port", "50051"],
+        # detection on the model server (as `saferoad up` wires it); its token is the client's
+        # inference.token_env (SAFEROAD_INFERENCE_TOKEN by default)
+        "args": [
+            "--detector",
+            "grpc",
+            "--inference-url",
+            f"grpc://{APP}-model-server:8001/{MODEL}",
+        ],
         "port": 50051,
         "probe": {"grpc": {"port": 50051}},
         "requests": {"cpu": "2", "memory": "4Gi"},
         "limits": {"cpu": "4", "memory": "8Gi"},
         "db": False,
+        "tokens": ["SAFEROAD_ANALYSIS_TOKEN", "SAFEROAD_INFERENCE_TOKEN"],
     },
     "model-server": {
-        "args": ["serve-model", "--host", "0.0.0.0", "--port", "8001"],
+        "args": ["--model", MODEL],
         "port": 8001,
         "probe": {"grpc": {"port": 8001}},
         "requests": {"cpu": "2", "memory": "2Gi"},
         "limits": {"cpu": "4", "memory": "4Gi"},
         "db": False,
+        "tokens": ["SAFEROAD_INFERENCE_TOKEN"],
+        "models": True,
     },
 }
+# Secret keys of the bearer tokens (created by the operator, like the database URL's Secret)
+TOKEN_SECRET = f"{APP}-tokens"
+TOKEN_KEYS = {"SAFEROAD_INFERENCE_TOKEN": "inference", "SAFEROAD_ANALYSIS_TOKEN": "analysis"}
 DB_SECRET = {"name": "saferoad-db", "key": "url"}  # created by the operator; PostgreSQL is external
 
 
@@ -86,12 +110,18 @@ def db_env() -> list[dict[str, Any]]:
     return [{"name": "SAFEROAD_DB_URL", "valueFrom": {"secretKeyRef": dict(DB_SECRET)}}]
 
 
+def token_env(var: str) -> dict[str, Any]:
+    return {
+        "name": var,
+        "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": TOKEN_KEYS[var]}},
+    }
+
+
 def deployment(name: str, spec: dict[str, Any], ns: str, tag: str, replicas: int) -> dict[str, Any]:
     probe = spec["probe"]
     container: dict[str, Any] = {
         "name": name,
         "image": image(name, tag),
-        "args": spec["args"],
         "ports": [{"name": "http" if name == "web" else "grpc", "containerPort": spec["port"]}],
         "resources": {"requests": spec["requests"], "limits": spec["limits"]},
         "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
@@ -103,8 +133,23 @@ def deployment(name: str, spec: dict[str, Any], ns: str, tag: str, replicas: int
         },
         "securityContext": security(),
     }
-    if spec["db"]:
-        container["env"] = db_env()
+    if spec["args"]:  # none: the image's ENTRYPOINT alone (its CMD is empty)
+        container["args"] = list(spec["args"])
+    env = (db_env() if spec["db"] else []) + [token_env(v) for v in spec["tokens"]]
+    pod: dict[str, Any] = {"containers": [container], "securityContext": {"fsGroup": 1000}}
+    if spec.get("models"):
+        env.append({"name": "SAFEROAD_SHARED", "value": SHARED_DIR})
+        container["volumeMounts"] = [
+            {"name": "models", "mountPath": f"{SHARED_DIR}/models", "readOnly": True}
+        ]
+        pod["volumes"] = [
+            {
+                "name": "models",
+                "persistentVolumeClaim": {"claimName": MODELS_CLAIM, "readOnly": True},
+            }
+        ]
+    if env:
+        container["env"] = env
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -114,7 +159,7 @@ def deployment(name: str, spec: dict[str, Any], ns: str, tag: str, replicas: int
             "selector": {"matchLabels": labels(name)},
             "template": {
                 "metadata": {"labels": labels(name)},
-                "spec": {"containers": [container], "securityContext": {"fsGroup": 1000}},
+                "spec": pod,
             },
         },
     }
