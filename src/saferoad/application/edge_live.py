@@ -515,6 +515,8 @@ class LiveRecorder(EdgeRecorder):
         super().__init__(config, ports=ports, sinks=sinks, spool=spool, loop=loop, clip_dir=clip_dir)
         self.video_loop = video_loop
         self.feeds = feeds
+        self._polled = [(f, f if isinstance(f, CanFeed) else None) for f in feeds]
+        """Each feed with itself again where it is a CAN feed (a runtime-Protocol check, done once)."""
         self.camera = camera
         self.cabin = cabin
         """The live cabin camera (``edge.cabin_camera``): its samples through the cabin rules each step."""
@@ -764,9 +766,9 @@ class LiveRecorder(EdgeRecorder):
         imus: list[ImuSeries] = []
         gpss: list[GpsSeries] = []
         can: tuple[SpeedSeries | None, TurnSignalSeries | None] = (None, None)
-        for feed in self.feeds:
-            if isinstance(feed, CanFeed):
-                can = feed.poll_can()
+        for feed, can_feed in self._polled:
+            if can_feed is not None:
+                can = can_feed.poll_can()
             imu, gps = feed.poll()
             if imu is not None:
                 lay = self.imu_layout
