@@ -21,6 +21,7 @@ from saferoad.adapters.loop.segments import LoopStore
 from saferoad.adapters.video.live import FfmpegFrameSource
 from saferoad.adapters.video.loop_video import (
     RECORDING,
+    LoopRun,
     LoopVideoSpec,
     VideoLoopFolder,
     video_segments,
@@ -194,3 +195,25 @@ def test_a_loop_folder_ffmpegs_concat_cannot_name_is_refused(tmp_path: Path) -> 
     with pytest.raises(ValueError, match=r"edge\.loop_dir.*'\|'"):
         VideoLoopFolder(tmp_path / "a|b")
     assert VideoLoopFolder(tmp_path / "ab").video_for(0.0, 1.0, 0.5) is None  # no segments: no video
+
+
+def test_a_runs_segments_never_overlap_when_the_frame_clock_moves_back(tmp_path: Path) -> None:
+    """The timing of a failed full-file run: the run's first frames arrived 0.21 s late (a busy
+    machine), the next ones on time, so the least-delayed estimate moved 0.21 s back between the
+    first and the second segment; the second was named 0.21 s before the first ended."""
+    loop = tmp_path / "loop"
+    run = LoopRun(LoopVideoSpec(loop, 1.0), FPS)
+    t0 = 1000.0
+    for k in range(30):
+        run.frame(t0 + k / FPS + (0.21 if k < 10 else 0.0))  # frames 0-9 late, 10-29 on time
+    for i in range(3):
+        (run.dir / f"part_{i:05d}.ts").write_bytes(b"\x47" * 188)
+    (run.dir / "list.csv").write_text("".join(f"part_{i:05d}.ts,{i}.000000,{i + 1}.000000\n" for i in range(3)))
+    assert run.collect() == 3
+    segs = video_segments(loop)
+    assert len(segs) == 3
+    for prev, nxt in itertools.pairwise(segs):
+        assert nxt.start >= prev.end - 1e-6, (prev, nxt)  # the second no longer starts 0.21 s early
+        assert nxt.end - nxt.start == pytest.approx(1.0, abs=1e-5)  # the segment's length kept
+    # the first segment is where the recorder timed its first frame (the estimate then)
+    assert segs[0].start == pytest.approx(t0 + 0.21 + run.wall_minus_mono, abs=1e-5)

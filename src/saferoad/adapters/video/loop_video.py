@@ -27,6 +27,9 @@ start is the time the recorder gave its first frame: the least-delayed arrival
 frames with, over the same arrivals), as it stood when that frame arrived; its end, the start plus
 its length in stream time. The estimate moves as the decoder's delay does (its window is 10 s), so
 consecutive names may step by that much; a clip is placed by the segment holding its key moment.
+A step is only ever forward: a segment of a run starts no earlier than the previous one ended
+(when the estimate moves back - frames arriving less delayed than the first ones did - the
+segment keeps the previous end as its start), so one run's segments never overlap.
 The latest estimate is kept in ``base.json`` for a run that must be finished by the next start. A run that ended (decoder restarted, source closed, or the recorder killed: found
 at the next start) has its last, unfinished segment probed and renamed with the times of the
 frames it holds; one with no whole frame is removed.
@@ -139,6 +142,9 @@ class LoopRun:
         self.listed = 0
         self.last_end = 0.0
         """Stream time where the last moved segment ended."""
+        self._wall_end: float | None = None
+        """Wall time (epoch s) the last moved segment's name ends at: the next one starts no
+        earlier (the estimate moves back when frames arrive less delayed than the first did)."""
         self._list_size = -1
 
     @classmethod
@@ -216,6 +222,9 @@ class LoopRun:
         with part.open("rb+") as fh:
             os.fsync(fh.fileno())
         start = self.base_at(a) + a
+        if self._wall_end is not None:
+            start = max(start, self._wall_end)  # consecutive segments of a run never overlap
+        self._wall_end = start + b - a
         dst = self.spec.folder / f"vid_{_us(start)}_{_us(start + b - a)}_r{self.run_id}.ts"
         os.replace(part, dst)
         _fsync_dir(self.spec.folder)
