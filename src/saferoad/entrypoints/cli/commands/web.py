@@ -37,10 +37,9 @@ def register(app: typer.Typer) -> None:
         at /api/openapi.json. Listens on 127.0.0.1 unless --host says otherwise.
         """
         with user_errors():
-            import uvicorn
-
             from saferoad.adapters.sql import open_store
             from saferoad.entrypoints.web import create_app
+            from saferoad.entrypoints.web.server import run_web
             from saferoad.observability import configure_logging
 
             configure_logging(log_level)
@@ -51,7 +50,7 @@ def register(app: typer.Typer) -> None:
             h, p = host or cfg.web.host, port or cfg.web.port
             console.print(f"saferoad web on http://{h}:{p} (store {store.url})")
             try:
-                uvicorn.run(create_app(store, cfg), host=h, port=p, log_level=log_level.lower())
+                run_web(create_app(store, cfg), h, p, log_level.lower())  # SIGTERM: exit 0
             finally:
                 store.close()
 
