@@ -8,9 +8,12 @@ name says otherwise. Arrays are ``float64`` NumPy arrays.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,28 +26,167 @@ G = 9.80665
 """Standard gravity in m/s²."""
 
 
-class EventType(StrEnum):
-    """Every risky-driving event saferoad can report."""
-
-    HARSH_BRAKING = "harsh_braking"
-    HARSH_ACCELERATION = "harsh_acceleration"
-    HARSH_CORNERING = "harsh_cornering"
-    AGGRESSIVE_LANE_CHANGE = "aggressive_lane_change"
-    TAILGATING = "tailgating"
-    FORWARD_COLLISION_WARNING = "forward_collision_warning"
-    ROLLING_STOP = "rolling_stop"
-    STOP_SIGN_VIOLATION = "stop_sign_violation"
-    RED_LIGHT = "red_light"
-    SPEEDING = "speeding"
-    DROWSINESS = "drowsiness"
-    DISTRACTION = "distraction"
-    CAMERA_OBSTRUCTED = "camera_obstructed"
-    LANE_DEPARTURE = "lane_departure"
-    PHONE_USE = "phone_use"
-
-
 NORMAL_MANOEUVRE = "normal"
 """Label type of a labelled ordinary manoeuvre that must not be flagged."""
+
+
+_TYPE_VALUE = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+class _EventTypeMeta(type):
+    """The registry side of :class:`EventType`: iterating the class yields every defined type
+    in definition order (the built-ins first), ``len`` counts them, ``in`` takes a type or its
+    value and ``EventType["HARSH_BRAKING"]`` looks one up by name, as an ``Enum`` class does."""
+
+    _registry: dict[str, EventType]
+
+    def __iter__(cls) -> Iterator[EventType]:
+        return iter(tuple(cls._registry.values()))
+
+    def __len__(cls) -> int:
+        return len(cls._registry)
+
+    def __contains__(cls, item: object) -> bool:
+        return isinstance(item, str) and str.__str__(item) in cls._registry
+
+    def __getitem__(cls, name: str) -> EventType:
+        for t in cls._registry.values():
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def __members__(cls) -> Mapping[str, EventType]:
+        return MappingProxyType({t.name: t for t in cls._registry.values()})
+
+
+class EventType(str, metaclass=_EventTypeMeta):
+    """Every risky-driving event saferoad can report: an OPEN set of types (issue 16).
+
+    A new type is defined by the module that emits it, beside its rule and its spec, with
+    no line here::
+
+        STOPPED_IN_LANE = EventType.define("stopped_in_lane")
+
+    Why not an ``Enum``: an ``Enum`` cannot grow at run time, so every new type cost a line
+    in this file. Why a ``str`` subclass with a registry (and not plain ``str``): typed code
+    keeps naming the built-ins ``EventType.HARSH_BRAKING`` (class attributes, typed
+    ``EventType`` for mypy --strict), a misspelt value read from a file still fails at once
+    (``EventType("x")`` is a ``ValueError`` naming the known types) and everything that
+    treated the ``StrEnum`` as a ``str`` is unchanged: equality with and hash of the value,
+    ``str()``/format, JSON, Parquet, SQL, ``.value``, ``.name``, iteration, ``len``, ``in``,
+    ``EventType["NAME"]`` and the ``repr`` (``<EventType.HARSH_BRAKING: 'harsh_braking'>``).
+
+    Each value has ONE instance (``EventType("harsh_braking") is EventType.HARSH_BRAKING``),
+    and it pickles by value (``EventType, (value,)``), so spawn workers and Ray get the same
+    instance back; a worker must have imported the module that defines a non-built-in type,
+    as it must to run its rule. :meth:`define` is idempotent (a re-imported module gets the
+    same instance); two rules claiming one type are caught where their specs are gathered
+    (``domain/event_specs.py``: "two specs for ..."). Consumers key on the registry at call
+    time (``list(EventType)``, ``value in EventType``), never on a snapshot taken at import.
+    """
+
+    __slots__ = ()
+    _registry: ClassVar[dict[str, EventType]] = {}
+    _builtin: ClassVar[frozenset[str]] = frozenset()
+
+    HARSH_BRAKING: ClassVar[EventType]
+    HARSH_ACCELERATION: ClassVar[EventType]
+    HARSH_CORNERING: ClassVar[EventType]
+    AGGRESSIVE_LANE_CHANGE: ClassVar[EventType]
+    TAILGATING: ClassVar[EventType]
+    FORWARD_COLLISION_WARNING: ClassVar[EventType]
+    ROLLING_STOP: ClassVar[EventType]
+    STOP_SIGN_VIOLATION: ClassVar[EventType]
+    RED_LIGHT: ClassVar[EventType]
+    SPEEDING: ClassVar[EventType]
+    DROWSINESS: ClassVar[EventType]
+    DISTRACTION: ClassVar[EventType]
+    CAMERA_OBSTRUCTED: ClassVar[EventType]
+    LANE_DEPARTURE: ClassVar[EventType]
+    PHONE_USE: ClassVar[EventType]
+
+    def __new__(cls, value: object) -> EventType:
+        """The defined type of this value (or the type itself); ``ValueError`` naming the
+        known types otherwise, as the ``Enum`` did."""
+        if isinstance(value, str):
+            found = cls._registry.get(str.__str__(value))
+            if found is not None:
+                return found
+        known = ", ".join(cls._registry)
+        raise ValueError(f"{value!r} is not a valid EventType (known: {known})")
+
+    @classmethod
+    def define(cls, value: str) -> EventType:
+        """Define (or get, if defined already) the type of ``value``: lower-case snake case
+        (``[a-z][a-z0-9_]*``), not ``"normal"`` (a label of an ordinary manoeuvre). It is then
+        also the class attribute ``EventType.<VALUE UPPER CASE>``."""
+        if not isinstance(value, str) or not _TYPE_VALUE.match(value):
+            raise ValueError(f"event type {value!r}: a value is lower-case snake case ([a-z][a-z0-9_]*)")
+        value = str.__str__(value)
+        found = cls._registry.get(value)
+        if found is not None:
+            return found
+        if value == NORMAL_MANOEUVRE:
+            raise ValueError(f"event type {value!r}: reserved for labelled ordinary manoeuvres")
+        name = value.upper()
+        if hasattr(cls, name):
+            raise ValueError(f"event type {value!r}: its name {name} is taken by EventType itself")
+        made = str.__new__(cls, value)
+        cls._registry[value] = made
+        setattr(cls, name, made)
+        return made
+
+    @classmethod
+    def undefine(cls, value: str) -> None:
+        """Drop a type defined at run time (a test's toy rule); the built-ins stay."""
+        if value in cls._builtin:
+            raise ValueError(f"event type {value!r} is built in")
+        if value not in cls._registry:
+            return
+        del cls._registry[value]
+        name = value.upper()
+        if isinstance(vars(cls).get(name), EventType):
+            delattr(cls, name)
+
+    @property
+    def value(self) -> str:
+        """The plain string (``"harsh_braking"``), as written to events.jsonl and the store."""
+        return str.__str__(self)
+
+    @property
+    def name(self) -> str:
+        """The attribute name (``"HARSH_BRAKING"``)."""
+        return str.__str__(self).upper()
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(str.__str__(self), spec)
+
+    def __repr__(self) -> str:
+        return f"<EventType.{self.name}: {str.__repr__(self)}>"
+
+    def __reduce__(self) -> tuple[type[EventType], tuple[str]]:
+        return (EventType, (str.__str__(self),))
+
+    def __copy__(self) -> EventType:
+        return self
+
+    def __deepcopy__(self, memo: object) -> EventType:
+        return self
+
+
+for _value in (
+    "harsh_braking", "harsh_acceleration", "harsh_cornering", "aggressive_lane_change",
+    "tailgating", "forward_collision_warning", "rolling_stop", "stop_sign_violation",
+    "red_light", "speeding", "drowsiness", "distraction", "camera_obstructed",
+    "lane_departure", "phone_use",
+):
+    EventType.define(_value)
+EventType._builtin = frozenset(EventType._registry)
+del _value
 
 
 class Direction(StrEnum):
