@@ -23,6 +23,10 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+# The in-tree detector plugins (grpc, replay ...) register their config models on import, as
+# every entry point imports them before it loads a config (saferoad/adapters/detectors).
+import saferoad.adapters.detectors  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -74,6 +74,10 @@ def __getattr__(name: str) -> Any:
         module, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'saferoad' has no attribute {name!r}") from None
+    if module == "saferoad.config":
+        # the in-tree detector plugins register their config models on import: a config
+        # naming `replay` or `grpc` loads (saferoad/adapters/detectors/__init__.py)
+        import_module("saferoad.adapters.detectors")
     value = getattr(import_module(module), attr)
     globals()[name] = value
     return value

@@ -37,8 +37,8 @@ def test_the_detector_table_url_wins_over_inference_url(serve: Any, shared_dir: 
 
 
 def test_a_client_naming_the_servers_own_detector_keeps_its_table(tmp_path: Path) -> None:
+    from saferoad.adapters.detectors.replay import ReplayDetectorConfig
     from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
-    from saferoad.config.detectors import ReplayDetectorConfig
     from saferoad.entrypoints.services.analysis_service import AnalysisServicer
 
     labels = str(tmp_path / "detections.json")

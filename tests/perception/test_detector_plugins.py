@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +18,11 @@ import numpy as np
 import pytest
 
 from saferoad.adapters.detectors import DETECTORS, build_detector, register, unregister
+from saferoad.adapters.detectors.grpc import GrpcDetectorConfig
+from saferoad.adapters.detectors.replay import ReplayDetectorConfig
 from saferoad.application.evaluation.cache import analysis_fingerprint
 from saferoad.config import ConfigError, config_hash, load_config
-from saferoad.config.detectors import GrpcDetectorConfig, ReplayDetectorConfig, detector_variants
+from saferoad.config.detectors import detector_variants
 from saferoad.domain.types import Frame, RoadClass
 
 # Measured on the code before the table form existed (commit 69ec618, `perception.detector`
@@ -127,3 +131,129 @@ def test_config_show_writes_the_detector_back_in_a_form_that_reloads(detector: o
     again = config_from_dict(tomllib.loads(text))
     assert again.perception.detector == cfg.perception.detector
     assert again.fingerprint() == cfg.fingerprint()
+
+
+# --- in-tree plugins: one module each (issue 16: "adding a detector touches one module") ---
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def test_every_in_tree_detector_is_one_module_registered_on_import() -> None:
+    """Each module of ``saferoad/adapters/detectors`` (but the registry) is a plugin: its
+    ``CONFIG`` and ``build`` are what the two tables hold under its name, and its config model
+    is defined in the module itself; only ``onnx``'s, ``perception.detector``'s default, sits in
+    ``config/detectors.py``, which defines no other."""
+    import pkgutil
+
+    import saferoad.adapters.detectors as package
+    from saferoad.config import detectors as config_detectors
+
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "registry")
+    assert {"grpc", "onnx", "replay"} <= set(names)
+    for name in names:
+        mod = importlib.import_module(f"saferoad.adapters.detectors.{name}")
+        tag = config_detectors.detector_tag(mod.CONFIG)
+        assert detector_variants()[tag] is mod.CONFIG and DETECTORS[tag] is mod.build, name
+        if name != "onnx":
+            assert mod.CONFIG.__module__ == mod.__name__, f"{name}'s config model lives in {mod.CONFIG.__module__}"
+    in_config = {
+        v for v in vars(config_detectors).values()
+        if isinstance(v, type) and issubclass(v, config_detectors.DetectorConfig) and v is not config_detectors.DetectorConfig
+    }
+    assert in_config == {config_detectors.OnnxDetectorConfig}
+
+
+def _tree_with(tmp_path: Path, module: str, text: str) -> Path:
+    """A copy of ``src/saferoad`` with one file added at ``module`` (a path inside it)."""
+    import shutil
+
+    root = tmp_path / "src"
+    shutil.copytree(SRC / "saferoad", root / "saferoad", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "saferoad" / module).write_text(text, encoding="utf-8")
+    return root
+
+
+def _run(root: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root)}  # ahead of the editable install's src/
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _python(root: Path, code: str, *args: str) -> str:
+    out = _run(root, code, *args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_a_module_dropped_into_the_package_is_the_whole_change(tmp_path: Path) -> None:
+    """The recipe of docs/architecture.md ("Add a detector"): ``json_boxes_detector.py`` with
+    the one line an in-tree module ends with, put in ``adapters/detectors/`` of a copy of the
+    source and NOTHING else edited: ``saferoad config docs`` lists its type and keys, a config
+    naming it loads through the CLI (a bad key named), and the detector builds and runs."""
+    plugin = Path(__file__).with_name("json_boxes_detector.py").read_text(encoding="utf-8")
+    plugin += "\n\nfrom saferoad.adapters.detectors.registry import register  # noqa: E402\n\nregister(CONFIG, build)\n"
+    root = _tree_with(tmp_path, "adapters/detectors/json_boxes.py", plugin)
+    cli = "import sys, saferoad; assert saferoad.__file__.startswith(sys.argv[1]), saferoad.__file__; " \
+          "sys.argv[1:] = sys.argv[2:]; from saferoad.entrypoints.cli.app import main; main()"
+
+    docs = _python(root, cli, str(root), "config", "docs")
+    assert '| `detector.type = "json-boxes"` | | Fixed boxes from a JSON file. |' in docs
+    assert '| `detector.path` (type = "json-boxes") | required |' in docs
+
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"boxes": [[10, 20, 110, 90, 0.9, "vehicle"]]}), encoding="utf-8")
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[perception.detector]\ntype = "json-boxes"\npath = "{boxes}"\n', encoding="utf-8")
+    shown = _python(root, cli, str(root), "config", "show", "-c", str(conf))
+    assert f'[perception.detector]\ntype = "json-boxes"\npath = "{boxes}"' in shown
+
+    built = _python(root, (
+        "import sys, numpy as np, saferoad\n"
+        "from saferoad.adapters.detectors import build_detector\n"
+        "from saferoad.domain.types import Frame\n"
+        "from pathlib import Path\n"
+        "det = build_detector(saferoad.load_config(Path(sys.argv[1])))\n"
+        "out = det.detect(Frame(0, 0.0, np.zeros((240, 320, 3), np.uint8)))\n"
+        "print(type(det).__module__, out.xyxy.tolist(), [c.value for c in out.classes])\n"
+    ), str(conf))
+    assert built.split()[0] == "saferoad.adapters.detectors.json_boxes"
+    assert "[[10.0, 20.0, 110.0, 90.0]]" in built and "vehicle" in built
+
+    conf.write_text('[perception.detector]\ntype = "json-boxes"\npth = "x"\n', encoding="utf-8")
+    bad = _run(root, cli, str(root), "config", "show", "-c", str(conf))
+    assert bad.returncode == 2
+    assert str(conf) in bad.stderr and "pth: unknown key" in bad.stderr
+
+
+def test_a_fresh_process_knows_the_plugins_through_the_public_api_and_unpickling() -> None:
+    """What registers the in-tree plugins in a process that has not imported them: the public
+    ``saferoad.load_config``, and unpickling a config (a spawn or Ray worker), whose model's
+    module registers the package. ``saferoad.config`` alone knows only ``onnx`` and says why."""
+    import pickle
+
+    cfg = load_config(None, {"perception": {"detector": {"type": "grpc", "url": "grpc://10.0.0.5:8001/yolox"}}})
+    code = (
+        "import pickle, sys\n"
+        "from saferoad.config import config_from_dict, load_config\n"
+        "try:\n"
+        "    load_config(None, {'perception': {'detector': 'replay'}})\n"
+        "except ValueError as err:\n"
+        "    print('alone:', str(err).splitlines()[-1])\n"
+        "cfg = pickle.loads(sys.stdin.buffer.read())\n"
+        "again = config_from_dict(cfg.model_dump(mode='json'), '<worker>')\n"
+        "print('unpickled:', type(again.perception.detector).__name__, again.perception.detector.url,\n"
+        "      again.fingerprint() == cfg.fingerprint(), load_config(None, {'perception': {'detector': 'replay'}}).perception.detector.type)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(cfg), capture_output=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    text = out.stdout.decode()
+    assert "alone:" in text and "unknown detector type 'replay'" in text and "saferoad.adapters.detectors is imported" in text
+    assert "unpickled: GrpcDetectorConfig grpc://10.0.0.5:8001/yolox True replay" in text
+    public = subprocess.run(
+        [sys.executable, "-c", "import saferoad; print(saferoad.load_config(None, {'perception': {'detector': 'replay'}}).perception.detector.type)"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert public.returncode == 0 and public.stdout.strip() == "replay", public.stderr[-2000:]

@@ -14,15 +14,20 @@ A detector config whose keys all keep their defaults dumps as its bare ``type`` 
 a config written in the old form are what they were before the table form existed
 (``tests/perception/test_detector_plugins.py``).
 
-The built-in variants live here, not beside their factories in ``adapters/detectors/``: the
-config is imported by the application, and "application does not import adapters" is a
-lint-imports contract that also forbids the chain application -> config -> adapters. A
-detector outside the tree registers its model with :func:`register_detector_config` from its
-own module (``adapters/detectors.register`` does both halves).
+Only ``onnx``'s model lives here, because it is ``perception.detector``'s default
+(``config/perception.py`` needs the class). Every other detector is ONE module of the plugin
+package ``saferoad/adapters/detectors/`` holding its config model and its factory, registered
+on import (``adapters/detectors.register``): ``grpc.py`` and ``replay.py`` are such modules.
+The config cannot import them (the application imports the config, and "application does
+not import adapters" forbids the chain application -> config -> adapters), so whatever loads
+a config imports the plugin package first: the composition root (``entrypoints/wiring``), the
+CLI's config loader, the public API (``saferoad.load_config``) and the test session do; a
+config unpickled in a worker imports its model's module, which registers the package.
 """
 
 from __future__ import annotations
 
+import sys
 import typing
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
@@ -54,26 +59,8 @@ class OnnxDetectorConfig(DetectorConfig):
     type: Literal["onnx"] = Field("onnx", description="Local ONNX Runtime.")
 
 
-class GrpcDetectorConfig(DetectorConfig):
-    """``perception.model``'s card, inference on a KServe v2 gRPC model server (pre- and
-    post-processing stay local, identical to ``onnx``)."""
-
-    type: Literal["grpc"] = Field("grpc", description="A KServe v2 gRPC model server.")
-    url: str | None = Field(
-        None,
-        description="Model server `grpc://host:port/model[/version]` for this detector; unset = inference.url.",
-    )
-
-
-class ReplayDetectorConfig(DetectorConfig):
-    """Replays the boxes of a labels file (detections.json or MOT text)."""
-
-    type: Literal["replay"] = Field("replay", description="Replay of a labels file.")
-    path: str | None = Field(
-        None,
-        description="Labels file to replay; unset = perception.replay_path, else the recording's detections file.",
-    )
-
+PLUGIN_PACKAGE = "saferoad.adapters.detectors"
+"""The package whose modules are the in-tree detector plugins (named, never imported here)."""
 
 _VARIANTS: dict[str, type[DetectorConfig]] = {}
 
@@ -124,6 +111,8 @@ def parse_detector(value: Any) -> DetectorConfig:
     if isinstance(value, str):
         value = {"type": value}  # the old string form
     known = ", ".join(sorted(_VARIANTS))
+    if PLUGIN_PACKAGE not in sys.modules:  # a name lookup, not an import (see the docstring)
+        known += f"; the in-tree detector plugins register when {PLUGIN_PACKAGE} is imported"
     if isinstance(value, dict) and value.get("type") is not None and value["type"] not in _VARIANTS:
         raise ValueError(f"unknown detector type {value['type']!r} (known: {known})")
     if isinstance(value, dict) and "type" not in value:
@@ -139,5 +128,4 @@ def parse_detector(value: Any) -> DetectorConfig:
         raise ValueError("; ".join(parts)) from None
 
 
-for _model in (OnnxDetectorConfig, GrpcDetectorConfig, ReplayDetectorConfig):
-    register_detector_config(_model)
+register_detector_config(OnnxDetectorConfig)

@@ -18,9 +18,12 @@ def _default_repr(v: Any) -> str:
 
 
 def _variant_rows(key: str) -> list[str]:
-    """One row per key of each registered detector type (``[section.key]`` table form)."""
+    """A row per registered detector type (what its ``type`` names), then one per key of it
+    (``[section.key]`` table form)."""
     rows = []
     for tag, model in sorted(detector_variants().items()):
+        what = (model.model_fields["type"].description or "").replace("|", "\\|")
+        rows.append(f'| `{key}.type = "{tag}"` | | {what} |')
         for k, f in model.model_fields.items():
             if k == "type":
                 continue

@@ -42,7 +42,7 @@ class _PerceptionKeys(Section):
 
     detector: SerializeAsAny[DetectorConfig] = Field(
         default_factory=OnnxDetectorConfig,
-        description="Which detector runs, by `type`: onnx (local ONNX Runtime), grpc (a KServe v2 gRPC server) or replay (a labels file). A name (`detector = \"grpc\"`) or a table (`[perception.detector]` `type = \"grpc\"` `url = ...`); the rows `detector.*` below are each type's keys.",
+        description="Which detector runs, by `type`: one of the registered detector plugins, listed in the rows below with their own keys (saferoad/adapters/detectors). A name (`detector = \"grpc\"`) or a table (`[perception.detector]` `type = \"grpc\"` `url = ...`).",
     )
     model: str = Field(
         "yolox-nano",

@@ -1,8 +1,8 @@
 """The detector registry: a factory per ``perception.detector`` type.
 
-Each module of this package is one detector plugin: it names its config model (``type``
-narrowed to a ``Literal``, ``config/detectors.py``) and registers a factory for it with
-:func:`register`; the package imports its modules on import (``__init__.py``), so the table
+Each module of this package is one detector plugin: it holds its config model (``type``
+narrowed to a ``Literal``; a ``config.detectors.DetectorConfig``) and registers a factory for
+it with :func:`register`; the package imports its modules on import (``__init__.py``), so the table
 is built from the modules. A detector outside the package calls :func:`register` from its
 own module with its own config model (``tests/perception/test_detector_plugins.py``).
 """

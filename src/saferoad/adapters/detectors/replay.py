@@ -1,17 +1,34 @@
-"""``perception.detector = "replay"``: the boxes of a labels file, frame by frame."""
+"""``perception.detector = "replay"``: the boxes of a labels file, frame by frame.
+
+One module is the whole detector (issue 16, Frigate's plugin pattern): its config model
+(``[perception.detector]`` ``type = "replay"`` ``path = ...``) and its factory, registered on
+import; no table or union elsewhere lists it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
 
 from saferoad.adapters.detectors.registry import register
 from saferoad.config import SaferoadConfig
-from saferoad.config.detectors import ReplayDetectorConfig
+from saferoad.config.detectors import DetectorConfig
 from saferoad.domain.recording import Recording
 from saferoad.ports.detector import Detector
 
 if TYPE_CHECKING:
     from saferoad.adapters.replay.detector import ReplayDetector
+
+
+class ReplayDetectorConfig(DetectorConfig):
+    """Replays the boxes of a labels file (detections.json or MOT text)."""
+
+    type: Literal["replay"] = Field("replay", description="Replay of a labels file.")
+    path: str | None = Field(
+        None,
+        description="Labels file to replay; unset = perception.replay_path, else the recording's detections file.",
+    )
+
 
 CONFIG = ReplayDetectorConfig
 

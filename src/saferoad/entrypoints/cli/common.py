@@ -47,6 +47,7 @@ def load_cli_config(
     """The config file at ``path``, then the ``--set KEY=VALUE`` strings, then ``options``: a
     command's own options by dotted key (``{"perception.detector": detector}``), typed values
     passed as they are (``None``: not given). An option wins over a ``--set`` of the same key."""
+    import saferoad.adapters.detectors  # noqa: F401  the detector plugins register their config models on import
     from saferoad.config import ConfigError, load_config, parse_assignments, set_dotted
 
     try:

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     @group.command("docs")
     def docs(output: Path | None = typer.Option(None, "-o", "--output")) -> None:
         """Write the reference of every key and default as Markdown (docs/config.md)."""
+        import saferoad.adapters.detectors  # noqa: F401  deferred: registers every detector plugin's keys
         from saferoad.config.docs import config_markdown  # deferred: numpy + pydantic
 
         text = config_markdown()
