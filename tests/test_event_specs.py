@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from saferoad.config import load_config
 from saferoad.domain.event_specs import SPECS, Family, Priority, spec
 from saferoad.domain.scoring import Exposure, ScoringRules, habitual_risks
-from saferoad.domain.types import EventType
+from saferoad.domain.types import Event, EventType, Severity
 
 
 def test_every_event_type_has_a_spec() -> None:
@@ -44,3 +50,79 @@ def test_habit_sentence_uses_the_spec_phrase() -> None:
     fleet = Exposure(1000.0, {"harsh_braking": 6})
     (habit,) = habitual_risks(driver, fleet, rules)
     assert habit.sentence.startswith("Brakes harshly")
+
+
+# --- EventType is open (issue 16): a type is defined by the module that emits it -------------
+
+
+def test_the_built_ins_behave_as_the_str_enum_did() -> None:
+    t = EventType.HARSH_BRAKING
+    assert isinstance(t, EventType) and isinstance(t, str)
+    assert t == "harsh_braking" and hash(t) == hash("harsh_braking") and {t: 1}["harsh_braking"] == 1
+    assert (t.value, t.name, str(t), f"{t}", f"{t:>15}") == (
+        "harsh_braking", "HARSH_BRAKING", "harsh_braking", "harsh_braking", "  harsh_braking")
+    assert repr(t) == "<EventType.HARSH_BRAKING: 'harsh_braking'>"
+    assert type(t.value) is str and json.dumps({t: [t]}) == '{"harsh_braking": ["harsh_braking"]}'
+    assert EventType("harsh_braking") is t and EventType(t) is t and EventType["HARSH_BRAKING"] is t
+    assert [x.value for x in EventType][:4] == [
+        "harsh_braking", "harsh_acceleration", "harsh_cornering", "aggressive_lane_change"]
+    assert len(EventType) == len(list(EventType)) >= 15 and next(iter(EventType.__members__)) == "HARSH_BRAKING"
+    assert "speeding" in EventType and EventType.SPEEDING in EventType
+    assert "warp_drive" not in EventType and 3 not in EventType and "normal" not in EventType
+    with pytest.raises(ValueError, match=r"'warp_drive' is not a valid EventType \(known: harsh_braking, "):
+        EventType("warp_drive")
+    with pytest.raises(KeyError):
+        EventType["WARP_DRIVE"]
+
+
+def test_a_type_pickles_copies_and_stores_as_its_one_instance() -> None:
+    t = EventType.FORWARD_COLLISION_WARNING
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert pickle.loads(pickle.dumps(t, protocol)) is t
+    assert copy.copy(t) is t and copy.deepcopy([t])[0] is t
+    ev = Event(t, 1.0, 2.0, Severity.HIGH, 0.9)
+    assert pickle.loads(pickle.dumps(ev)).type is t
+    assert Event.from_dict(json.loads(json.dumps(ev.to_dict()))).type is t
+    table = pa.table({"type": [t, EventType.SPEEDING]})
+    assert table.column("type").type == pa.string()
+    assert pq_round_trip(table) == ["forward_collision_warning", "speeding"]
+
+
+def pq_round_trip(table: pa.Table) -> list[str]:
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    return [str(v) for v in pq.read_table(pa.BufferReader(buf.getvalue())).column("type").to_pylist()]
+
+
+def test_define_makes_a_type_with_no_enum_line() -> None:
+    before = len(EventType)
+    toy_type = EventType.define("toy_spec_test")
+    try:
+        _check_defined(toy_type, before)
+    finally:
+        EventType.undefine("toy_spec_test")
+    assert "toy_spec_test" not in EventType and len(EventType) == before and not hasattr(EventType, "TOY_SPEC_TEST")
+
+
+def _check_defined(toy_type: EventType, before: int) -> None:
+    assert toy_type == "toy_spec_test" and type(toy_type) is EventType
+    assert EventType.TOY_SPEC_TEST is toy_type  # type: ignore[attr-defined]
+    assert EventType("toy_spec_test") is toy_type and list(EventType)[-1] is toy_type and len(EventType) == before + 1
+    assert EventType.define("toy_spec_test") is toy_type  # a re-imported module gets the same one
+    assert pickle.loads(pickle.dumps(toy_type)) is toy_type
+    # defined but with no spec: the registry's completeness check would name it
+    assert "toy_spec_test" not in SPECS
+    with pytest.raises(KeyError, match="unknown event type 'toy_spec_test'"):
+        spec(toy_type)
+
+
+def test_define_refuses_bad_values_and_undefine_keeps_the_built_ins() -> None:
+    for bad, why in [("Stopped", "lower-case snake case"), ("2fast", "lower-case snake case"),
+                     ("a-b", "lower-case snake case"), ("", "lower-case snake case"),
+                     ("normal", "reserved for labelled ordinary manoeuvres")]:
+        with pytest.raises(ValueError, match=why):
+            EventType.define(bad)
+    with pytest.raises(ValueError, match="'speeding' is built in"):
+        EventType.undefine("speeding")
+    assert EventType.SPEEDING in EventType and EventType("speeding") is EventType.SPEEDING
+    EventType.undefine("never_defined")  # nothing to drop

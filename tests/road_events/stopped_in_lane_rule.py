@@ -4,17 +4,15 @@ still with no vehicle ahead to queue behind, for a while (a toy for the registry
 
 Everything the rule needs is here: its params (they become ``[road_events]`` keys with these
 defaults, descriptions and bounds, rows of docs/config.md and options a client of
-``saferoad serve`` may set), its event type's spec, the rule and its registration. In the
-tree the module would sit in ``domain/road_events/`` (found by the package on import) and its
-type would be one line of ``domain/types.py:EventType``; outside it, this module's own
-``StrEnum`` member stands in for that line (an ``Enum`` cannot grow at run time).
+``saferoad serve`` may set), its event type (``EventType.define``: no line in
+``domain/types.py``), the type's spec, the rule and its registration. In the tree the module
+would sit in ``domain/road_events/`` (found by the package on import), unchanged.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
 from saferoad.domain.event_spec_base import EventSpec, Family
 from saferoad.domain.params import param
@@ -22,12 +20,7 @@ from saferoad.domain.road_events.base import NAN, RoadSample, fmt
 from saferoad.domain.road_events.registry import RoadRule, RuleContext, register
 from saferoad.domain.types import Event, EventType, Severity
 
-
-class ToyType(StrEnum):
-    STOPPED_IN_LANE = "stopped_in_lane"
-
-
-STOPPED_IN_LANE: EventType = ToyType.STOPPED_IN_LANE  # type: ignore[assignment]  # the EventType line in the tree
+STOPPED_IN_LANE = EventType.define("stopped_in_lane")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,16 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
 from saferoad.adapters.recording import open_recording
+from saferoad.adapters.recording.labels import read_labels_jsonl
+from saferoad.adapters.sql import open_store
+from saferoad.application import report
+from saferoad.application.ingest import check_event
 from saferoad.application.stages.road import params_from_config
 from saferoad.config import ConfigError, config_hash, load_config
 from saferoad.config.docs import config_markdown
@@ -39,8 +41,9 @@ from saferoad.domain.road_events import (
     unregister,
 )
 from saferoad.domain.road_events.base import Rule
+from saferoad.domain.types import Event, EventType, Severity
 from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS, check_client_options
-from saferoad.entrypoints.wiring import analyze_recording, simulate
+from saferoad.entrypoints.wiring import analyze_recording, ingest_outputs, report_ports, simulate
 
 # Measured on the code before the registry (commit 7bc1827, a hand-written RoadEventsConfig):
 # config_hash of the road_events section, with every default and with keys set. Every
@@ -144,8 +147,8 @@ def test_the_type_checker_names_of_the_shared_thresholds_match_common_params() -
 
 @pytest.fixture
 def stopped_in_lane() -> Iterator[ModuleType]:
-    """The test-local rule module, loaded from its file (it registers itself) and dropped
-    when the test ends."""
+    """The test-local rule module, loaded from its file (it defines its type and registers
+    its rule) and dropped, rule and type, when the test ends."""
     path = Path(__file__).with_name("stopped_in_lane_rule.py")
     spec = importlib.util.spec_from_file_location("stopped_in_lane_rule", path)
     assert spec is not None and spec.loader is not None
@@ -156,6 +159,7 @@ def stopped_in_lane() -> Iterator[ModuleType]:
         yield mod
     finally:
         unregister("stopped_in_lane")
+        EventType.undefine("stopped_in_lane")
         sys.modules.pop(spec.name, None)
 
 
@@ -217,6 +221,83 @@ def test_a_rule_module_runs_through_analyze_from_its_toml_key(stopped_in_lane: M
     assert builtin == [e.to_dict() for e in default]
 
 
+def test_a_rule_modules_type_goes_from_analyze_to_the_store_the_score_and_the_report(
+    stopped_in_lane: ModuleType, tmp_path: Path
+) -> None:
+    """The type defined by the module (no line in domain/types.py) goes end to end with no
+    other file edited: analyze -> events.jsonl -> ingest into SQLite -> the trip's score, where
+    its spec's weight (3) counts beside harsh braking's (4) -> the trip report's title and
+    colour; and it pickles (spawn workers, Ray) as the built-ins do."""
+    toy = stopped_in_lane.STOPPED_IN_LANE
+    assert toy is EventType.STOPPED_IN_LANE and EventType("stopped_in_lane") is toy and toy in list(EventType)  # type: ignore[attr-defined]
+    rec_dir = tmp_path / "rec"
+    simulate("stop_sign", rec_dir, seed=5, video=False, config=load_config(None, {"perception": {"detector": "replay"}}),
+             assignments=["min_speed_kmh=0", "dwell_s=6", "duration_s=30", "decel_mps2=4.5"])
+    conf = tmp_path / "c.toml"
+    conf.write_text('[perception]\ndetector = "replay"\n\n[road_events]\nstopped_in_lane_min_s = 4.0\n', encoding="utf-8")
+    cfg = load_config(conf)
+    assert cfg.scoring.weights["stopped_in_lane"] == 3.0  # the default weights read the specs when loaded
+    out = tmp_path / "out"
+    events = analyze_recording(open_recording(rec_dir), cfg, out).events
+    assert sorted(e.type.value for e in events) == ["harsh_braking", "stopped_in_lane"]
+    ev = next(e for e in events if e.type is toy)
+    again = pickle.loads(pickle.dumps(ev))
+    assert again == ev and again.type is toy
+    assert Event.from_dict(json.loads(json.dumps(ev.to_dict()))) == ev
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        trip_id = ingest_outputs(store.unit_of_work, [out], cfg).trip_ids[str(out)]
+        with store.unit_of_work() as uow:
+            trip = uow.trips.get(trip_id)
+            assert trip is not None
+            stored = uow.scores.get("trip", trip.ids.fleet, trip.trip_key, trip.local_week)
+        assert sorted(e.type for e in trip.events) == ["harsh_braking", "stopped_in_lane"]
+        assert trip.counts == {"harsh_braking": 1, "stopped_in_lane": 1}
+        assert stored is not None
+        impacts = stored.score.impacts
+        # one event of each over the same distance: the points lost split as the weights, 3 : 4
+        assert impacts["stopped_in_lane"] > 0
+        assert impacts["stopped_in_lane"] / impacts["harsh_braking"] == pytest.approx(3.0 / 4.0, rel=1e-3)
+        ctx = report.trip_context(store, cfg, trip_id, ports=report_ports())
+    finally:
+        store.close()
+    (card,) = [e for e in ctx["trip"]["events"] if e["type"] == "stopped_in_lane"]
+    assert card["title"] == "Stopped in lane" and card["colour"] == "#123456"
+    (row,) = [r for r in ctx["rate_rows"] if r["title"] == "Stopped in lane"]
+    assert row["colour"] == "#123456" and row["count"] == 1
+
+
+def test_readers_and_config_know_a_defined_type_at_call_time(stopped_in_lane: ModuleType, tmp_path: Path) -> None:
+    """Every check of a type name asks the registry when it runs, not a list taken when its
+    module was imported (before the rule module defined its type): an events.jsonl record,
+    a labels file, [evaluation] event_types and gate metrics, [edge] per-type keys; once the
+    type is dropped they refuse it again."""
+    record = Event(EventType("stopped_in_lane"), 1.0, 5.0, Severity.LOW, 1.0).to_dict()
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"type": "stopped_in_lane", "start_s": 1.0, "end_s": 5.0}) + "\n", encoding="utf-8")
+    keys = {"evaluation": {"event_types": ["stopped_in_lane"], "gate_metrics": ["events.stopped_in_lane.f1"]},
+            "edge": {"upload_caps": {"stopped_in_lane": {"per_hour": 1, "per_day": 2}}}}
+    check_event(record, "events.jsonl:1", 30.0)
+    assert [lab.type for lab in read_labels_jsonl(labels)] == ["stopped_in_lane"]
+    cfg = load_config(None, keys)
+    assert cfg.evaluation.event_types == ["stopped_in_lane"]
+    unregister("stopped_in_lane")
+    EventType.undefine("stopped_in_lane")
+    assert "stopped_in_lane" not in EventType and not hasattr(EventType, "STOPPED_IN_LANE")
+    with pytest.raises(ValueError, match="field 'type' is not an event type: 'stopped_in_lane'"):
+        check_event(record, "events.jsonl:1", 30.0)
+    with pytest.raises(ValueError, match="unknown event type 'stopped_in_lane'"):
+        read_labels_jsonl(labels)
+    for section, why in [("evaluation", "unknown event types: stopped_in_lane"),
+                         ("edge", "'stopped_in_lane' is not an event type")]:
+        with pytest.raises(ConfigError, match=why):
+            load_config(None, {section: keys[section]})
+    with pytest.raises(ConfigError, match=r"not metrics the gate can check: events\.stopped_in_lane\.f1"):
+        load_config(None, {"evaluation": {"gate_metrics": ["events.stopped_in_lane.f1"]}})
+    with pytest.raises(ValueError, match="'stopped_in_lane' is not a valid EventType"):
+        EventType("stopped_in_lane")
+
+
 def test_a_rule_must_declare_its_params_and_specs_and_not_take_a_key() -> None:
     @dataclass(frozen=True, slots=True)
     class Bare:
@@ -242,10 +323,6 @@ def _never() -> Rule[RoadSample]:
     raise AssertionError("a rule refused at registration is never built")
 
 
-class _ToyType(StrEnum):
-    TOY = "toy_config_false"
-
-
 @dataclass(frozen=True, slots=True)
 class _ToyParams:
     toy_min_s: float = param(2.0, "A toy rule's threshold: a [road_events] key.", gt=0)
@@ -258,8 +335,7 @@ def test_a_rule_parameter_declared_config_false_is_no_key_and_stays_at_its_defau
     """``param(..., config=False)`` in a road rule's params, honoured as in [motion] and [cabin]
     (config/derive.py): no key, no docs row, no client option, and the road stage's params
     hold its default while the rule's other parameters come from the config."""
-    kind: Any = _ToyType.TOY  # an EventType line in the tree (an Enum cannot grow at run time)
-    spec = dataclasses.replace(SPECS["tailgating"], type=kind, title="Toy")
+    spec = dataclasses.replace(SPECS["tailgating"], type=EventType.define("toy_config_false"), title="Toy")
     toy = register(RoadRule("toy_config_false", _ToyParams, lambda p, ctx: _never(), (spec,)))
     try:
         model = road_events_model()
@@ -281,4 +357,5 @@ def test_a_rule_parameter_declared_config_false_is_no_key_and_stays_at_its_defau
         assert RoadEventParams(toy_rate_hz=30.0).of(toy).toy_rate_hz == 30.0
     finally:
         unregister("toy_config_false")
+        EventType.undefine("toy_config_false")
     assert "toy_min_s" not in road_events_model().model_fields

@@ -20,7 +20,7 @@ class UploadCap(Section):
 
 
 def _type_keys(value: dict[str, object], key: str) -> dict[str, object]:
-    known = {t.value for t in EventType}
+    known = {t.value for t in EventType}  # at call time: a rule module may define a type later
     for name in value:
         if name not in known:
             raise ValueError(f"edge.{key}: {name!r} is not an event type ({', '.join(sorted(known))})")

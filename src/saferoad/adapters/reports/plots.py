@@ -33,8 +33,6 @@ GRID = "#e4e7eb"
 ACCENT = "#2563eb"
 GOOD, FAIR, POOR = "#16a34a", "#d97706", "#dc2626"
 
-TYPE_COLOURS: dict[str, str] = {k: s.colour for k, s in SPECS.items()}
-
 plt.rcParams.update(
     {
         "font.family": "DejaVu Sans",
@@ -62,7 +60,10 @@ plt.rcParams.update(
 
 
 def type_colour(event_type: str) -> str:
-    return TYPE_COLOURS.get(event_type, MUTED)
+    """The type's colour from its spec, looked up now (a rule module may define a type after
+    this module is imported); muted for a type with no spec (an old store row)."""
+    s = SPECS.get(event_type)
+    return s.colour if s is not None else MUTED
 
 
 def score_colour(score: float | None) -> str:
