@@ -22,7 +22,7 @@ from saferoad.config.evaluation import EvaluationConfig
 from saferoad.config.inference import InferenceConfig
 from saferoad.config.input import InputConfig
 from saferoad.config.lanes import LanesConfig
-from saferoad.config.motion import MotionConfig
+from saferoad.config.motion import MotionConfig, default_motion, parse_motion
 from saferoad.config.perception import PerceptionConfig, default_perception
 from saferoad.config.road_events import RoadEventsConfig, default_road_events, parse_road_events
 from saferoad.config.scoring import ScoringConfig
@@ -38,7 +38,7 @@ def config_hash(data: dict[str, Any]) -> str:
 class SaferoadConfig(Section):
     """The whole configuration. Each table of the TOML file is one section."""
 
-    motion: MotionConfig = Field(default_factory=MotionConfig, description=MotionConfig.__doc__)
+    motion: SerializeAsAny[MotionConfig] = Field(default_factory=default_motion, description=MotionConfig.__doc__)
     perception: PerceptionConfig = Field(
         default_factory=default_perception, description=PerceptionConfig.__doc__
     )
@@ -58,6 +58,13 @@ class SaferoadConfig(Section):
     edge: EdgeConfig = Field(default_factory=EdgeConfig, description=EdgeConfig.__doc__)
     web: WebConfig = Field(default_factory=WebConfig, description=WebConfig.__doc__)
     input: InputConfig = Field(default_factory=InputConfig, description=InputConfig.__doc__)
+
+    @field_validator("motion", mode="before")
+    @classmethod
+    def _motion(cls, value: object) -> MotionConfig:
+        """The engine's keys and every other registered motion rule's params, checked by the
+        model derived from them (config/motion.py)."""
+        return parse_motion(value)
 
     @field_validator("road_events", mode="before")
     @classmethod

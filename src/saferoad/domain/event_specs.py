@@ -8,9 +8,10 @@ checks that every ``EventType`` has a spec, so a new type cannot be forgotten by
 (weights used to default silently to 0), the reports or the uploader.
 
 Adding an event type: add it to ``EventType``, write its rule in its family, add its spec here
-- except a road rule's types, whose specs its module declares beside the rule and registers
-(``domain/road_events/registry.py``); :data:`SPECS` gathers them with the ones here, in the
-order of the rules' registration, and follows a rule registered or dropped later.
+- except a motion or road rule's types, whose specs its module declares beside the rule and
+registers (``domain/motion/rules/registry.py``, ``domain/road_events/registry.py``);
+:data:`SPECS` gathers them with the ones here, in the order of the rules' registration, and
+follows a rule registered or dropped later.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from saferoad.domain.event_spec_base import EventSpec, Family, Priority
+from saferoad.domain.motion.rules import registry as motion_registry
 from saferoad.domain.road_events import registry as road_registry
 from saferoad.domain.types import EventType
 
@@ -36,16 +38,6 @@ def _specs(*specs: EventSpec) -> dict[str, EventSpec]:
 # Weights: Motive's published 0-10 weights (phone 10, close following 9, stop sign 7,
 # speeding 6, distraction 5, hard brake 4, corner 2, accel 1); a type Motive does not weigh
 # takes the weight of the closest one it does (docs/scoring.md).
-_BEFORE_ROAD = _specs(
-    EventSpec(EventType.HARSH_BRAKING, Family.MOTION, "Harsh braking", "brakes harshly",
-              4.0, "Motive hard brake 4", "#dc2626", ("imu",)),
-    EventSpec(EventType.HARSH_ACCELERATION, Family.MOTION, "Harsh acceleration", "accelerates harshly",
-              1.0, "Motive acceleration 1", "#ea580c", ("imu",)),
-    EventSpec(EventType.HARSH_CORNERING, Family.MOTION, "Harsh cornering", "takes corners too fast",
-              2.0, "Motive corner 2", "#d97706", ("imu",)),
-    EventSpec(EventType.AGGRESSIVE_LANE_CHANGE, Family.MOTION, "Aggressive lane change", "changes lanes abruptly",
-              2.0, "as Motive's corner 2 (a lateral manoeuvre)", "#ca8a04", ("imu",)),
-)
 _AFTER_ROAD = _specs(
     EventSpec(EventType.DROWSINESS, Family.CABIN, "Drowsiness", "drives while drowsy",
               5.0, "as Motive's distraction 5 (inattention)", "#4f46e5", ("cabin_camera",)),
@@ -62,18 +54,19 @@ _AFTER_ROAD = _specs(
 
 
 class _Specs(Mapping[str, EventSpec]):
-    """The specs above around the registered road rules' (a read-only mapping by type value,
-    rebuilt when a road rule is registered or dropped)."""
+    """The registered motion rules' specs, the registered road rules', then the specs above
+    (a read-only mapping by type value, rebuilt when a rule is registered or dropped)."""
 
     def __init__(self) -> None:
-        self._version = -1
+        self._version: tuple[int, ...] = (-1,)
         self._data: dict[str, EventSpec] = {}
 
     def _current(self) -> dict[str, EventSpec]:
-        version = road_registry.registry_version()
+        version = (motion_registry.registry_version(), road_registry.registry_version())
         if version != self._version:
+            motion = [s for rule in motion_registry.motion_rules() for s in rule.specs]
             road = [s for rule in road_registry.road_rules() for s in rule.specs]
-            self._data = _specs(*_BEFORE_ROAD.values(), *road, *_AFTER_ROAD.values())
+            self._data = _specs(*motion, *road, *_AFTER_ROAD.values())
             self._version = version
         return self._data
 

@@ -14,7 +14,7 @@ from saferoad.application.context import AnalysisContext
 from saferoad.config.motion import MotionConfig
 from saferoad.domain.ego_speed import distance_km
 from saferoad.domain.motion.engine import EngineParams, MotionResult, run_engine
-from saferoad.domain.params import params_from
+from saferoad.domain.motion.rules.registry import engine_params_from
 from saferoad.domain.recording import Recording, check_rotation
 from saferoad.observability import get_logger, span
 
@@ -32,8 +32,8 @@ def params_from_config(cfg: MotionConfig, recording: Recording | None = None) ->
     elif recording is not None and recording.meta.mounting.rotation is not None:
         mounting = recording.meta.mounting.rotation
     # every engine parameter read by its name from the section derived from EngineParams
-    # (config/motion.py): no hand copy to keep in step
-    params = params_from(EngineParams, cfg, mounting=mounting)
+    # and the registered motion rules' params (config/motion.py): no hand copy to keep in step
+    params = engine_params_from(cfg, mounting=mounting)
     params.bands.check(params.harsh)
     return params
 

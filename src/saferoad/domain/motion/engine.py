@@ -1,5 +1,6 @@
 """The inertial event engine end to end: resample → low-pass → vehicle frame → ego speed →
-harsh-driving rules → a 10 Hz timeline. Pure and vectorised; the motion stage wraps it."""
+the registered motion rules (``rules/registry.py``: the harsh-driving rule and any other) → a
+10 Hz timeline. Pure and vectorised; the motion stage wraps it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from saferoad.domain.ego_speed import ego_speed, gps_speed
-from saferoad.domain.motion.harsh import MotionSignals, detect_harsh
+from saferoad.domain.motion.harsh import MotionSignals
 from saferoad.domain.motion.highpass import HighpassFit, highpass, source_highpass
 from saferoad.domain.motion.manoeuvres import (
     Manoeuvre,
@@ -16,6 +17,7 @@ from saferoad.domain.motion.manoeuvres import (
     grade_manoeuvres,
 )
 from saferoad.domain.motion.params import EngineParams as EngineParams  # re-exported (moved)
+from saferoad.domain.motion.rules.registry import run_rules
 from saferoad.domain.motion.signal import BoolArray, lowpass, resample
 from saferoad.domain.motion.timebase import find_gaps
 from saferoad.domain.motion.turn_axes import TurnAxes, turn_axes
@@ -157,7 +159,7 @@ def _gps_only(gps: GpsSeries, speed: SpeedSeries | None, params: EngineParams) -
     yaw = _course_yaw(gps, u.t_s, v, hz, u.valid)
     a_lat = np.zeros_like(v) if yaw is None else v * yaw
     sig = MotionSignals(u.t_s, u.valid, yaw, v, a_long=a_long, a_lat=a_lat)
-    events = detect_harsh(sig, params.harsh, hz)
+    events = run_rules(sig, params, hz)
     manoeuvres = grade_manoeuvres(sig, params.harsh, params.bands, hz, events)
     tl = _timeline(float(u.t_s[0]), float(u.t_s[-1]), hz, gps, speed, u.t_s, a_long, a_lat, yaw)
     return MotionResult(events, speed, None, "gps-only", gaps, tl, manoeuvres=manoeuvres)
@@ -302,7 +304,7 @@ def run_engine(
         u.t_s, u.valid, yaw, sig_speed, a_long=a_long, a_lat=a_lat, horizontal=horizontal, axes=axes
     )
     mode = "heading-free" if sig.heading_free else "signed"
-    events = detect_harsh(sig, params.harsh, hz)
+    events = run_rules(sig, params, hz)
     limitations: list[str] = []
     if frame is not None and frame.poor and frame.angle_se_deg is not None and not sig.heading_free:
         # An uncertain forward axis reads pushes small and leaks them across: said, and the

@@ -26,14 +26,20 @@ Two modes:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from saferoad.domain.event_spec_base import EventSpec, Family
+
 # re-exported: the thresholds are declared with the engine's other params (config reads them)
 from saferoad.domain.motion.params import HarshParams as HarshParams
-from saferoad.domain.motion.signal import BoolArray, hysteresis_regions
-from saferoad.domain.motion.turn_axes import TurnAxes
+from saferoad.domain.motion.regions import BoolArray, hysteresis_regions
+from saferoad.domain.motion.rules.registry import MotionRule, register
 from saferoad.domain.types import Direction, Event, EventType, FloatArray, G, Severity
+
+if TYPE_CHECKING:  # a type only: turn_axes needs SciPy, and the config loads this rule
+    from saferoad.domain.motion.turn_axes import TurnAxes
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,3 +368,19 @@ def detect_harsh(sig: MotionSignals, params: HarshParams, hz: float) -> list[Eve
     """All harsh-driving events in ``sig`` (sampled at ``hz``), sorted by start."""
     events = _heading_free(sig, params, hz) if sig.heading_free else _signed(sig, params, hz)
     return sorted(events, key=lambda e: (e.start_s, e.type.value))
+
+
+# Weights: Motive's published 0-10 weights (hard brake 4, corner 2, accel 1; docs/scoring.md).
+HARSH_SPECS = (
+    EventSpec(EventType.HARSH_BRAKING, Family.MOTION, "Harsh braking", "brakes harshly",
+              4.0, "Motive hard brake 4", "#dc2626", ("imu",)),
+    EventSpec(EventType.HARSH_ACCELERATION, Family.MOTION, "Harsh acceleration", "accelerates harshly",
+              1.0, "Motive acceleration 1", "#ea580c", ("imu",)),
+    EventSpec(EventType.HARSH_CORNERING, Family.MOTION, "Harsh cornering", "takes corners too fast",
+              2.0, "Motive corner 2", "#d97706", ("imu",)),
+    EventSpec(EventType.AGGRESSIVE_LANE_CHANGE, Family.MOTION, "Aggressive lane change", "changes lanes abruptly",
+              2.0, "as Motive's corner 2 (a lateral manoeuvre)", "#ca8a04", ("imu",)),
+)  # fmt: skip
+"""The specs of the four types the harsh rule emits."""
+
+RULE = register(MotionRule("harsh", HarshParams, detect_harsh, HARSH_SPECS))

@@ -16,11 +16,18 @@ importing the motion engine and SciPy (over a second of every CLI start-up); ``h
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from saferoad.domain.motion.bands import KINDS, Kind
 from saferoad.domain.params import group, param
 from saferoad.domain.types import FloatArray
+
+if TYPE_CHECKING:  # the registry imports this module: a type only
+    from saferoad.domain.motion.rules.registry import MotionRule
+
+P = TypeVar("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +148,21 @@ def harsh_threshold_g(kind: Kind, p: HarshParams) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleParams:
+    """The params of the registered motion rules that :class:`EngineParams` does not hold as a
+    group (``rules/registry.py``), by rule name; a rule not given here runs at its defaults."""
+
+    held: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, name: str, cls: type[P]) -> P:
+        for n, p in self.held:
+            if n == name:
+                got: P = p
+                return got
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
 class EngineParams:
     """Everything the engine (``engine.run_engine``) is given: signal conditioning, the vehicle
     frame, the ego speed, the harsh rules' thresholds and the manoeuvre bands."""
@@ -180,3 +202,29 @@ class EngineParams:
         10.0, "Leak time constant (s) of the integral in the high-pass inverse; bounds drift, far "
         "longer than a manoeuvre.", gt=0,
     )
+    # a value of the registry, not a config key: each rule's params are keys of their own names
+    rules: RuleParams = param(  # noqa: RUF009
+        RuleParams(), "The params of the registered motion rules other than the harsh rule "
+        "(rules/registry.py), read from their own [motion] keys.", config=False, client=False,
+    )
+
+    def of(self, rule: MotionRule[P]) -> P:
+        """The params of a registered rule: a group held here (the harsh rule's), else the
+        one in :attr:`rules` (its defaults if not given)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if type(value) is rule.params:
+                got: P = value
+                return got
+        return self.rules.get(rule.name, rule.params)
+
+
+def engine_groups() -> tuple[type[Any], ...]:
+    """The params classes :class:`EngineParams` holds as groups (``group()`` fields)."""
+    return tuple(
+        type(getattr(_DEFAULT, f.name)) for f in dataclasses.fields(EngineParams)
+        if f.default_factory is not dataclasses.MISSING
+    )
+
+
+_DEFAULT = EngineParams()

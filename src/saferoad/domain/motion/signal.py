@@ -1,17 +1,19 @@
-"""Resampling, zero-phase low-pass filtering and hysteresis region finding (vectorised)."""
+"""Resampling and zero-phase low-pass filtering (vectorised); the run and hysteresis region
+finding is ``regions.py``'s (re-exported here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy.signal import butter, sosfiltfilt
 
+# re-exported: they moved to a module without SciPy (the harsh rule loads with the config)
+from saferoad.domain.motion.regions import BoolArray as BoolArray
+from saferoad.domain.motion.regions import hysteresis_regions as hysteresis_regions
+from saferoad.domain.motion.regions import runs as runs
 from saferoad.domain.motion.timebase import find_gaps
 from saferoad.domain.types import FloatArray
-
-BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +46,6 @@ def resample(
     return Uniform(grid, res, valid, hz)
 
 
-def runs(mask: BoolArray) -> list[tuple[int, int]]:
-    """Half-open index ranges ``[start, end)`` of consecutive True values."""
-    if mask.size == 0:
-        return []
-    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    starts = np.flatnonzero(d == 1)
-    ends = np.flatnonzero(d == -1)
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
 def lowpass(x: FloatArray, cutoff_hz: float, hz: float, valid: BoolArray | None = None) -> FloatArray:
     """Second-order Butterworth, forward and backward (no phase lag), filtered separately on
     each stretch between gaps so that a gap never smears into its neighbours."""
@@ -65,20 +57,4 @@ def lowpass(x: FloatArray, cutoff_hz: float, hz: float, valid: BoolArray | None 
     for a, b in spans:
         if b - a > 15:
             out[a:b] = sosfiltfilt(sos, x[a:b], axis=0)
-    return out
-
-
-def hysteresis_regions(
-    x: FloatArray, on: float, off: float, t: FloatArray, min_duration_s: float, valid: BoolArray
-) -> list[tuple[int, int]]:
-    """Regions where ``x`` rises to ``on`` and stays above ``off`` (hysteresis), holding
-    ``on`` for at least ``min_duration_s``; a region never spans an invalid sample."""
-    above_off = (x >= off) & valid
-    above_on = (x >= on) & valid
-    dt = float(t[1] - t[0]) if t.size > 1 else 1.0
-    out: list[tuple[int, int]] = []
-    for a, b in runs(above_off):
-        held = int(np.count_nonzero(above_on[a:b])) * dt
-        if held >= min_duration_s and held > 0:
-            out.append((a, b))
     return out
