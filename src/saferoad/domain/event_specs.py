@@ -7,8 +7,8 @@ figure, which sensors it needs, and how urgent it is for in-cab alerts and uploa
 checks that every ``EventType`` has a spec, so a new type cannot be forgotten by the score
 (weights used to default silently to 0), the reports or the uploader.
 
-Adding an event type: add it to ``EventType``, write its rule in its family, add its spec here
-- except a motion or road rule's types, whose specs its module declares beside the rule and
+Adding an event type: define it (``X = EventType.define("x")``, in the module that emits it:
+``EventType`` is open), write its rule in its family, add its spec here - except a motion or road rule's types, whose specs its module declares beside the rule and
 registers (``domain/motion/rules/registry.py``, ``domain/road_events/registry.py``);
 :data:`SPECS` gathers them with the ones here, in the order of the rules' registration, and
 follows a rule registered or dropped later.
