@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import multiprocessing
 import pickle
 
 import pyarrow as pa
@@ -126,3 +127,13 @@ def test_define_refuses_bad_values_and_undefine_keeps_the_built_ins() -> None:
         EventType.undefine("speeding")
     assert EventType.SPEEDING in EventType and EventType("speeding") is EventType.SPEEDING
     EventType.undefine("never_defined")  # nothing to drop
+
+
+def test_a_type_crosses_to_a_spawn_worker_and_back_as_itself() -> None:
+    """What `evaluate --workers` and `analyze` over a fleet folder do: a fresh interpreter
+    unpickles the type by value into its own registry's instance and sends it back."""
+    t = EventType.TAILGATING
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.apply(repr, (t,)) == "<EventType.TAILGATING: 'tailgating'>"
+        back = pool.apply(list, ([t, Event(t, 1.0, 2.0, Severity.LOW, 0.5)],))
+    assert back[0] is t and back[1].type is t
