@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import saferoad
 from saferoad.entrypoints.wiring import simulate
 
@@ -61,3 +63,12 @@ def test_analyze_takes_a_path_and_writes_outputs(tmp_path: Path) -> None:
     # the same events; without out_dir no clip is cut, so the evidence names none
     assert [(e.type, e.start_s, e.peak) for e in again.events] == [(e.type, e.start_s, e.peak) for e in res.events]
     assert "clip" in res.events[0].evidence and "clip" not in again.events[0].evidence
+
+
+def test_load_config_takes_a_str_or_a_path(tmp_path: Path) -> None:
+    toml = tmp_path / "fleet.toml"
+    toml.write_text("[road_events]\ntailgating_headway_s = 0.9\n", encoding="utf-8")
+    for given in (str(toml), toml):
+        assert saferoad.load_config(given).road_events.tailgating_headway_s == pytest.approx(0.9)
+    with pytest.raises(saferoad.ConfigError, match=r"missing\.toml: config file not found"):
+        saferoad.load_config(str(tmp_path / "missing.toml"))

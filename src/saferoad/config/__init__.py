@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from saferoad.config.base import Section
-from saferoad.config.cabin import CabinConfig
+from saferoad.config.cabin import CabinConfig, default_cabin, parse_cabin
 from saferoad.config.edge import EdgeConfig
 from saferoad.config.evaluation import EvaluationConfig
 from saferoad.config.inference import InferenceConfig
@@ -48,7 +48,7 @@ class SaferoadConfig(Section):
     road_events: SerializeAsAny[RoadEventsConfig] = Field(
         default_factory=default_road_events, description=RoadEventsConfig.__doc__
     )
-    cabin: CabinConfig = Field(default_factory=CabinConfig, description=CabinConfig.__doc__)
+    cabin: SerializeAsAny[CabinConfig] = Field(default_factory=default_cabin, description=CabinConfig.__doc__)
     lanes: LanesConfig = Field(default_factory=LanesConfig, description=LanesConfig.__doc__)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig, description=ScoringConfig.__doc__)
     store: StoreConfig = Field(default_factory=StoreConfig, description=StoreConfig.__doc__)
@@ -65,6 +65,13 @@ class SaferoadConfig(Section):
         """The engine's keys and every other registered motion rule's params, checked by the
         model derived from them (config/motion.py)."""
         return parse_motion(value)
+
+    @field_validator("cabin", mode="before")
+    @classmethod
+    def _cabin(cls, value: object) -> CabinConfig:
+        """The section's keys, the monitor's thresholds and every registered cabin rule's
+        params, checked by the model derived from them (config/cabin.py)."""
+        return parse_cabin(value)
 
     @field_validator("road_events", mode="before")
     @classmethod
@@ -100,12 +107,13 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> Saferoad
         raise ConfigError(_format_errors(source, err)) from None
 
 
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> SaferoadConfig:
-    """Defaults, updated by the TOML file at ``path`` (if any), then by ``overrides``
-    (a nested dict, for ``--set section.key=value`` style options)."""
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> SaferoadConfig:
+    """Defaults, updated by the TOML file at ``path`` (if any; a ``str`` or a ``Path``), then by
+    ``overrides`` (a nested dict, for ``--set section.key=value`` style options)."""
     data: dict[str, Any] = {}
     source = "<defaults>"
     if path is not None:
+        path = Path(path)
         source = str(path)
         try:
             text = path.read_text(encoding="utf-8")
