@@ -10,6 +10,7 @@ import importlib.util
 import inspect
 import json
 import pickle
+import re
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from fastapi.testclient import TestClient
 
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.recording.labels import read_labels_jsonl
@@ -25,6 +27,7 @@ from saferoad.adapters.sql import open_store
 from saferoad.application import report
 from saferoad.application.ingest import check_event
 from saferoad.application.stages.road import params_from_config
+from saferoad.application.web import add_user
 from saferoad.config import ConfigError, config_hash, load_config
 from saferoad.config.docs import config_markdown
 from saferoad.config.road_events import RoadEventsConfig, road_client_keys, road_events_model
@@ -43,6 +46,7 @@ from saferoad.domain.road_events import (
 from saferoad.domain.road_events.base import Rule
 from saferoad.domain.types import Event, EventType, Severity
 from saferoad.entrypoints.services.analysis_service import CLIENT_OPTIONS, check_client_options
+from saferoad.entrypoints.web import create_app
 from saferoad.entrypoints.wiring import analyze_recording, ingest_outputs, report_ports, simulate
 
 # Measured on the code before the registry (commit 7bc1827, a hand-written RoadEventsConfig):
@@ -226,8 +230,8 @@ def test_a_rule_modules_type_goes_from_analyze_to_the_store_the_score_and_the_re
 ) -> None:
     """The type defined by the module (no line in domain/types.py) goes end to end with no
     other file edited: analyze -> events.jsonl -> ingest into SQLite -> the trip's score, where
-    its spec's weight (3) counts beside harsh braking's (4) -> the trip report's title and
-    colour; and it pickles (spawn workers, Ray) as the built-ins do."""
+    its spec's weight (3) counts beside harsh braking's (4) -> the trip report's and the web
+    app's title and colour, and the review queue's type filter; and it pickles (spawn workers, Ray) as the built-ins do."""
     toy = stopped_in_lane.STOPPED_IN_LANE
     assert toy is EventType.STOPPED_IN_LANE and EventType("stopped_in_lane") is toy and toy in list(EventType)  # type: ignore[attr-defined]
     rec_dir = tmp_path / "rec"
@@ -235,7 +239,7 @@ def test_a_rule_modules_type_goes_from_analyze_to_the_store_the_score_and_the_re
              assignments=["min_speed_kmh=0", "dwell_s=6", "duration_s=30", "decel_mps2=4.5"])
     conf = tmp_path / "c.toml"
     conf.write_text('[perception]\ndetector = "replay"\n\n[road_events]\nstopped_in_lane_min_s = 4.0\n', encoding="utf-8")
-    cfg = load_config(conf)
+    cfg = load_config(conf, {"web": {"media_dir": str(tmp_path / "media")}})
     assert cfg.scoring.weights["stopped_in_lane"] == 3.0  # the default weights read the specs when loaded
     out = tmp_path / "out"
     events = analyze_recording(open_recording(rec_dir), cfg, out).events
@@ -259,12 +263,24 @@ def test_a_rule_modules_type_goes_from_analyze_to_the_store_the_score_and_the_re
         assert impacts["stopped_in_lane"] > 0
         assert impacts["stopped_in_lane"] / impacts["harsh_braking"] == pytest.approx(3.0 / 4.0, rel=1e-3)
         ctx = report.trip_context(store, cfg, trip_id, ports=report_ports())
+        (card,) = [e for e in ctx["trip"]["events"] if e["type"] == "stopped_in_lane"]
+        assert card["title"] == "Stopped in lane" and card["colour"] == "#123456"
+        (row,) = [r for r in ctx["rate_rows"] if r["title"] == "Stopped in lane"]
+        assert row["colour"] == "#123456" and row["count"] == 1
+        # the web app's trip page (the same context) and the review queue's type filter
+        add_user(store, "admin", "admin-pass-1", "admin")
+        client = TestClient(create_app(store, cfg))
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token is not None
+        assert client.post("/login", data={"username": "admin", "password": "admin-pass-1", "csrf_token": token.group(1),
+                                           "next": "/"}, follow_redirects=False).status_code == 303
+        page = client.get(f"/trips/{trip_id}")
+        assert page.status_code == 200 and "Stopped in lane" in page.text and "#123456" in page.text
+        queue = client.get(f"/fleets/{trip.ids.fleet}/review?status=&type=stopped_in_lane")
+        assert queue.status_code == 200 and '<option value="stopped_in_lane" selected>' in queue.text
+        assert re.search(r'<tr data-event="\d+">.*?Stopped in lane.*?</tr>', queue.text, re.S)
     finally:
         store.close()
-    (card,) = [e for e in ctx["trip"]["events"] if e["type"] == "stopped_in_lane"]
-    assert card["title"] == "Stopped in lane" and card["colour"] == "#123456"
-    (row,) = [r for r in ctx["rate_rows"] if r["title"] == "Stopped in lane"]
-    assert row["colour"] == "#123456" and row["count"] == 1
 
 
 def test_readers_and_config_know_a_defined_type_at_call_time(stopped_in_lane: ModuleType, tmp_path: Path) -> None:
