@@ -135,11 +135,12 @@ def test_every_parameter_is_a_documented_key_with_the_domain_default() -> None:
             assert f.default == default and f.description == info.description and info.description
         assert len(derived) == len(model.model_fields) - len(model.__mro__[1].model_fields)
     # not config keys: the engine's rotation array (motion.mounting is hand-written), the
-    # params of the motion rules registered besides the harsh rule (keys of their own names:
-    # tests/motion/test_motion_rule_registry.py) and two constants of the cabin rules
+    # params of the motion rules registered besides the harsh rule and of the registered cabin
+    # rules (keys of their own names: tests/motion/test_motion_rule_registry.py,
+    # tests/cabin/test_cabin_rule_registry.py) and two constants of the cabin rules
     assert {n for n, *_ in flat_params(EngineParams)} - set(MotionConfig.model_fields) == {"rules"}
     assert {n for n, *_ in flat_params(CabinThresholds)} - set(CabinConfig.model_fields) == {
-        "baseline_max_yaw_deg", "max_frame_gap_s",
+        "baseline_max_yaw_deg", "max_frame_gap_s", "rules",
     }
     cfg = load_config()
     assert params_from_config(cfg.motion) == EngineParams()

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from saferoad.config.cabin import CabinConfig
+from saferoad.config.cabin import CabinConfig, default_cabin
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
 from saferoad.domain.cabin.phone import Box
+from saferoad.domain.cabin.registry import thresholds_from
 from saferoad.domain.cabin.signals import CabinSample
-from saferoad.domain.params import params_from
 from saferoad.domain.types import CameraIntrinsics, Event, Frame, SpeedSeries
 from saferoad.observability import get_logger
 from saferoad.ports.cabin import CabinPorts, FaceAnalyzer
@@ -26,8 +26,8 @@ from saferoad.ports.phone import PhoneDetector
 
 def thresholds_from_config(cfg: CabinConfig) -> CabinThresholds:
     """The rules' thresholds, each read by its name from the section derived from
-    :class:`CabinThresholds` (config/cabin.py)."""
-    return params_from(CabinThresholds, cfg)
+    :class:`CabinThresholds` and the registered cabin rules' params (config/cabin.py)."""
+    return thresholds_from(cfg)
 
 
 def _phone_summary(mon: CabinMonitor, detector: str) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def run_cabin_video(
 ) -> CabinResult:
     """Run the face pipeline, the phone detector and the monitors over a cabin video (or
     GIF, image folder); ``ports``: the adapters (``saferoad.entrypoints.wiring``)."""
-    cfg = config or CabinConfig()
+    cfg = config or default_cabin()
     own = analyzer is None
     ana = analyzer or ports.face_analyzer(cfg, intrinsics, models_root)
     phone = phone_detector
@@ -217,7 +217,7 @@ def run_cabin_track(
 ) -> CabinResult:
     """Run the monitor over a recorded signal track (``cabin.csv`` path or samples); each
     sample's ``eyes_closed`` is trusted as recorded."""
-    cfg = config or CabinConfig()
+    cfg = config or default_cabin()
     source = str(samples) if isinstance(samples, Path) else "samples"
     rows = ports.read_track(samples) if isinstance(samples, Path) else samples
     mon = CabinMonitor(thresholds_from_config(cfg), classify_eyes=False)

@@ -4,7 +4,10 @@ The rules' thresholds are declared once, in the domain (``domain/cabin/monitor.p
 ``CabinThresholds``): those ``[cabin]`` keys are derived from its fields (names, defaults,
 descriptions, bounds; ``config/derive.py``), and so are the ones a client of ``saferoad
 serve`` may set (:data:`CLIENT_KEYS`). Written here: the keys of the models, the camera and the
-phone detector, which the adapters read and the rules do not.
+phone detector, which the adapters read and the rules do not. A registered cabin rule
+(``domain/cabin/registry.py``) adds its params' keys after those (:func:`cabin_model`, at run
+time as ``[road_events]``); the dump of the built-in keys, and so every fingerprint, is
+unchanged (``tests/test_derived_sections.py``).
 
 Defaults follow published practice (``../shared/design/published-practice.md``; docs/cabin.md
 explains each choice).
@@ -12,17 +15,24 @@ explains each choice).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import Field
 
 from saferoad.config.base import Section
 from saferoad.config.derive import client_keys, derived_section
+from saferoad.domain.cabin import registry
 from saferoad.domain.cabin.monitor import CabinThresholds
 
 
 class _CabinKeys(Section):
     """Driver monitoring from the cabin camera."""
+
+    def __reduce__(self) -> tuple[Callable[..., _CabinKeys], tuple[dict[str, Any]]]:
+        # a class derived at run time (a rule registered since import) is rebuilt where unpickled
+        return parse_cabin, (self.model_dump(),)
 
     # -- models -----------------------------------------------------------------------------
     detector: Literal["blazeface", "ultraface"] = Field(
@@ -121,3 +131,38 @@ CLIENT_KEYS: frozenset[str] = client_keys(SECTION_CLIENT_KEYS, CabinThresholds)
 """The ``cabin`` keys a client of ``saferoad serve`` may set: :data:`SECTION_CLIENT_KEYS` and
 every threshold not declared ``client=False`` (the ``phone_*`` ones are, as before they were
 derived)."""
+
+
+@lru_cache(maxsize=4)
+def _derived(version: int) -> type[CabinConfig]:
+    extra = registry.param_classes()
+    # the monitor's thresholds as at import, then each registered cabin rule's params
+    # (config/derive.py, as every derived section)
+    return derived_section("CabinConfig", CabinConfig, *extra) if extra else CabinConfig
+
+
+def cabin_model() -> type[CabinConfig]:
+    """The ``[cabin]`` model: :data:`CabinConfig` (the section's and the monitor's keys),
+    extended by the params of every registered cabin rule (``domain/cabin/registry.py``)."""
+    return _derived(registry.registry_version())
+
+
+def parse_cabin(value: Any) -> CabinConfig:
+    """``value`` (a table or a model) checked by the current :func:`cabin_model`."""
+    model = cabin_model()
+    if isinstance(value, _CabinKeys):
+        if type(value) is model:
+            return value
+        value = value.model_dump()  # made before a rule was registered or dropped
+    return model.model_validate(value)
+
+
+def default_cabin() -> CabinConfig:
+    """Every key at its default."""
+    return cabin_model().model_validate({})
+
+
+def cabin_client_keys() -> frozenset[str]:
+    """:data:`CLIENT_KEYS` and every registered cabin rule's parameter (a config key) not
+    declared ``client=False``."""
+    return CLIENT_KEYS | client_keys((), *registry.param_classes())

@@ -8,8 +8,10 @@ checks that every ``EventType`` has a spec, so a new type cannot be forgotten by
 (weights used to default silently to 0), the reports or the uploader.
 
 Adding an event type: define it (``X = EventType.define("x")``, in the module that emits it:
-``EventType`` is open), write its rule in its family, add its spec here - except a motion or road rule's types, whose specs its module declares beside the rule and
-registers (``domain/motion/rules/registry.py``, ``domain/road_events/registry.py``);
+``EventType`` is open), write its rule in its family, add its spec here - except a motion,
+road or added cabin rule's types, whose specs its module declares beside the rule and
+registers (``domain/motion/rules/registry.py``, ``domain/road_events/registry.py``,
+``domain/cabin/registry.py``);
 :data:`SPECS` gathers them with the ones here, in the order of the rules' registration, and
 follows a rule registered or dropped later.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from saferoad.domain.cabin import registry as cabin_registry
 from saferoad.domain.event_spec_base import EventSpec, Family, Priority
 from saferoad.domain.motion.rules import registry as motion_registry
 from saferoad.domain.road_events import registry as road_registry
@@ -54,19 +57,23 @@ _AFTER_ROAD = _specs(
 
 
 class _Specs(Mapping[str, EventSpec]):
-    """The registered motion rules' specs, the registered road rules', then the specs above
-    (a read-only mapping by type value, rebuilt when a rule is registered or dropped)."""
+    """The registered motion rules' specs, the registered road rules', the specs above, then
+    the registered cabin rules' (a read-only mapping by type value, rebuilt when a rule is
+    registered or dropped)."""
 
     def __init__(self) -> None:
         self._version: tuple[int, ...] = (-1,)
         self._data: dict[str, EventSpec] = {}
 
     def _current(self) -> dict[str, EventSpec]:
-        version = (motion_registry.registry_version(), road_registry.registry_version())
+        version = (
+            motion_registry.registry_version(), road_registry.registry_version(), cabin_registry.registry_version(),
+        )
         if version != self._version:
             motion = [s for rule in motion_registry.motion_rules() for s in rule.specs]
             road = [s for rule in road_registry.road_rules() for s in rule.specs]
-            self._data = _specs(*motion, *road, *_AFTER_ROAD.values())
+            cabin = [s for rule in cabin_registry.cabin_rules() for s in rule.specs]
+            self._data = _specs(*motion, *road, *_AFTER_ROAD.values(), *cabin)
             self._version = version
         return self._data
 

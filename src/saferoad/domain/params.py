@@ -98,6 +98,22 @@ def flat_params(cls: type[Any]) -> list[tuple[str, type[Any], Any, ParamInfo]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class RuleParams:
+    """The params of the rules a family registers beside its own params class (the motion
+    rules besides the harsh rule, the cabin rules besides the monitor's: ``EngineParams.rules``,
+    ``CabinThresholds.rules``), by rule name; a rule not held here runs at its defaults."""
+
+    held: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, name: str, cls: Callable[[], T]) -> T:
+        for n, p in self.held:
+            if n == name:
+                got: T = p
+                return got
+        return cls()
+
+
 def params_from(cls: Callable[..., T], source: object, **given: Any) -> T:
     """A params dataclass (``cls``) with each parameter read from the attribute of the same
     name of ``source`` (a config section), each :func:`group` built from ``source`` likewise,

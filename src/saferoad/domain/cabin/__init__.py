@@ -4,7 +4,9 @@ The adapters turn a cabin frame into a :class:`~saferoad.domain.cabin.signals.Ca
 (face found, eye aspect ratios, head pose angles, mouth opening, camera obstruction); the
 :class:`~saferoad.domain.cabin.monitor.CabinMonitor` turns the stream of samples (and the ego
 speed) into ``drowsiness``, ``distraction`` and ``camera_obstructed`` events. The same code
-runs frame by frame on the edge and over a whole recording in batch.
+runs frame by frame on the edge and over a whole recording in batch. A cabin rule module
+(``registry.py``) registers itself; this package imports every module it holds, so a new one is
+found without editing a table, and the monitor runs it after its own rules.
 
 Angle conventions (degrees, head relative to the camera):
 
@@ -14,6 +16,9 @@ Angle conventions (degrees, head relative to the camera):
 * ``roll_deg`` positive: the head tilts towards the driver's **left** shoulder.
 """
 
+import importlib
+import pkgutil
+
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinState, CabinThresholds
 from saferoad.domain.cabin.signals import (
     CabinSample,
@@ -21,6 +26,9 @@ from saferoad.domain.cabin.signals import (
     frame_obstruction,
     mouth_open_ratio,
 )
+
+for _mod in pkgutil.iter_modules(__path__):  # every cabin rule module registers itself on import
+    importlib.import_module(f"{__name__}.{_mod.name}")
 
 __all__ = [
     "CabinMonitor",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from saferoad.domain.motion.bands import KINDS, Kind
-from saferoad.domain.params import group, param
+from saferoad.domain.params import RuleParams, group, param
 from saferoad.domain.types import FloatArray
 
 if TYPE_CHECKING:  # the registry imports this module: a type only
@@ -145,21 +145,6 @@ def harsh_threshold_g(kind: Kind, p: HarshParams) -> float:
         Kind.CORNERING: p.cornering_g,
         Kind.LANE_CHANGE: p.lane_change_g,
     }[kind]
-
-
-@dataclass(frozen=True, slots=True)
-class RuleParams:
-    """The params of the registered motion rules that :class:`EngineParams` does not hold as a
-    group (``rules/registry.py``), by rule name; a rule not given here runs at its defaults."""
-
-    held: tuple[tuple[str, Any], ...] = ()
-
-    def get(self, name: str, cls: type[P]) -> P:
-        for n, p in self.held:
-            if n == name:
-                got: P = p
-                return got
-        return cls()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ over the engine's signals, and registers it::
 
 The harsh rule's params (``HarshParams``) are a group of ``EngineParams`` (the manoeuvre
 grading reads its thresholds too) and keep their place in ``[motion]``; every other rule's
-params ride on ``EngineParams.rules`` (:class:`~saferoad.domain.motion.params.RuleParams`).
+params ride on ``EngineParams.rules`` (:class:`~saferoad.domain.params.RuleParams`).
 Parameter names are the flat keys (``motion.<name>``): unique across the engine's and every
 rule's params; a clash is a ``ValueError``.
 """
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from saferoad.domain.event_spec_base import EventSpec
-from saferoad.domain.motion.params import EngineParams, RuleParams, engine_groups
-from saferoad.domain.params import flat_params, params_from
+from saferoad.domain.motion.params import EngineParams, engine_groups
+from saferoad.domain.params import RuleParams, flat_params, params_from
 from saferoad.domain.types import Event
 
 if TYPE_CHECKING:  # harsh.py registers from this module: a type only

@@ -1,0 +1,139 @@
+"""The cabin rules added to the driver monitor, registered by the modules that hold them
+(issue 16 item 5), as the road and motion rules are.
+
+A cabin rule module declares its params, the spec of each event type it emits and a rule fed
+frame by frame, and registers it::
+
+    HEAD_DOWN = EventType.define("head_down")
+
+    @dataclass(frozen=True, slots=True)
+    class HeadDownParams:
+        head_down_pitch_deg: float = param(35.0, "Head pitched down more than this ...", gt=0)
+
+    class HeadDownRule:
+        def update(self, sample, state, speed_mps) -> list[Event]: ...
+        def finish(self) -> list[Event]: ...
+
+    register(CabinRule("head_down", HeadDownParams, HeadDownRule, (HEAD_DOWN_SPEC,)))
+
+* :class:`~saferoad.domain.cabin.monitor.CabinMonitor` builds every registered rule (in
+  registration order) and feeds each frame's sample, the state the monitor derived for it
+  (eyes closed against the driver's baseline, PERCLOS, the straight-ahead pose; a
+  :class:`~saferoad.domain.cabin.monitor.CabinState`) and the ego speed, after its own rules;
+  the same code runs frame by frame on the edge and over a recording in batch;
+* the ``[cabin]`` config keys are derived from the params dataclasses (``config/cabin.py`` by
+  ``config/derive.py``), and read back with :func:`thresholds_from` into
+  ``CabinThresholds.rules``; ``param(..., config=False)`` is a constant of the rule;
+* the event types' specs join :data:`saferoad.domain.event_specs.SPECS`.
+
+The monitor's own rules (drowsiness, distraction, camera obstruction, phone use) share its
+per-frame state and stay in it (``monitor.py``, thresholds ``CabinThresholds``); their specs
+are in ``event_specs.py``. The package (``cabin/__init__.py``) imports every module it holds,
+so a new rule module is found without editing a table. Parameter names are the flat keys
+(``cabin.<name>``): unique across ``CabinThresholds`` and every rule; a clash is a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from saferoad.domain.cabin.signals import CabinSample
+from saferoad.domain.cabin.thresholds import CabinThresholds
+from saferoad.domain.event_spec_base import EventSpec
+from saferoad.domain.params import RuleParams, flat_params, params_from
+from saferoad.domain.types import Event
+
+if TYPE_CHECKING:  # the monitor runs the registered rules: a type only
+    from saferoad.domain.cabin.monitor import CabinState
+
+P = TypeVar("P")
+
+
+class CabinRuleState(Protocol):
+    """A registered rule built for one stream: its own bounded state."""
+
+    def update(self, sample: CabinSample, state: CabinState, speed_mps: float | None) -> list[Event]:
+        """One frame (in time order): the events that ended with it."""
+        ...
+
+    def finish(self) -> list[Event]:
+        """The end of the stream: close what is open."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CabinRule(Generic[P]):
+    """One registered cabin rule: its params, how to build it, the types it emits."""
+
+    name: str
+    params: type[P]
+    """A frozen dataclass whose fields are declared with :func:`~saferoad.domain.params.param`."""
+    build: Callable[[P], CabinRuleState]
+    """A fresh rule (its own state) from its params."""
+    specs: tuple[EventSpec, ...]
+    """The spec of every event type it emits."""
+
+
+_RULES: dict[str, CabinRule[Any]] = {}
+_version = 0
+
+
+def _check_names(rules: list[CabinRule[Any]]) -> None:
+    owners = {name: "CabinThresholds" for name, *_ in flat_params(CabinThresholds)}
+    for rule in rules:
+        for name, *_ in flat_params(rule.params):
+            if name in owners:
+                raise ValueError(f"cabin rule {rule.name!r}: parameter {name!r} is already declared by {owners[name]}")
+            owners[name] = f"cabin rule {rule.name!r}"
+
+
+def register(rule: CabinRule[Any]) -> CabinRule[Any]:
+    """Add a rule (after those registered before it). Another rule under a taken name, a rule
+    without specs or a parameter name already declared is an error."""
+    global _version
+    old = _RULES.get(rule.name)
+    if old is not None and old != rule:
+        raise ValueError(f"cabin rule {rule.name!r} is already registered")
+    if not rule.specs:
+        raise ValueError(f"cabin rule {rule.name!r}: declare the spec of every event type it emits")
+    _check_names([*(r for r in _RULES.values() if r.name != rule.name), rule])
+    _RULES[rule.name] = rule
+    _version += 1
+    return rule
+
+
+def unregister(name: str) -> None:
+    """Drop a rule (a test's rule, when the test ends)."""
+    global _version
+    if _RULES.pop(name, None) is not None:
+        _version += 1
+
+
+def cabin_rules() -> list[CabinRule[Any]]:
+    """The registered rules in registration order."""
+    return list(_RULES.values())
+
+
+def registry_version() -> int:
+    """Changes whenever a rule is registered or dropped (for caches derived from the rules)."""
+    return _version
+
+
+def param_classes() -> list[type[Any]]:
+    """The registered rules' params classes: their keys follow ``CabinThresholds``' in ``[cabin]``."""
+    return [r.params for r in _RULES.values()]
+
+
+def thresholds_from(source: object, **given: Any) -> CabinThresholds:
+    """``CabinThresholds`` read from ``source`` (the ``[cabin]`` section: an attribute per key)
+    by :func:`~saferoad.domain.params.params_from`, with every registered rule's params read
+    likewise into ``CabinThresholds.rules``."""
+    rules = RuleParams(tuple((r.name, params_from(r.params, source)) for r in _RULES.values()))
+    return params_from(CabinThresholds, source, rules=rules, **given)
+
+
+def build_rules(th: CabinThresholds) -> list[tuple[CabinRule[Any], CabinRuleState]]:
+    """Every registered rule built with its params from ``th.rules`` (its defaults if absent)."""
+    return [(r, r.build(th.rules.get(r.name, r.params))) for r in _RULES.values()]

@@ -1,0 +1,147 @@
+"""Cabin rules registered by the modules that hold them (issue 16 item 5): the driver monitor,
+frame by frame on the edge as over a recording in batch, runs every registered rule after its
+own; a rule's params are ``[cabin]`` keys; its specs join ``SPECS``. Shown with a rule kept
+outside the tree (``head_turned_rule.py``), one module, with no other file edited."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pickle
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from saferoad.adapters.recording import open_recording
+from saferoad.application.cabin import thresholds_from_config
+from saferoad.application.edge import EdgeRecorder
+from saferoad.config import ConfigError, load_config
+from saferoad.config.cabin import CabinConfig, cabin_client_keys, cabin_model
+from saferoad.config.docs import config_markdown
+from saferoad.domain.cabin.monitor import CabinMonitor, CabinThresholds
+from saferoad.domain.cabin.registry import CabinRule, cabin_rules, register, unregister
+from saferoad.domain.event_specs import SPECS, Family, default_weights, event_title
+from saferoad.domain.event_specs import spec as event_spec
+from saferoad.domain.params import param
+from saferoad.domain.types import Event, EventType
+from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, simulate
+
+TOY = "head_turned"
+
+
+@pytest.fixture
+def toy() -> Iterator[ModuleType]:
+    """The test-local rule module, loaded from its file (it registers itself and defines its
+    event type) and dropped when the test ends."""
+    path = Path(__file__).with_name("head_turned_rule.py")
+    spec = importlib.util.spec_from_file_location("head_turned_rule", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    try:
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        unregister(TOY)
+        EventType.undefine(TOY)
+        sys.modules.pop(spec.name, None)
+
+
+def test_no_cabin_rule_is_registered_in_the_tree() -> None:
+    """The monitor's own rules are built in (they share its per-frame state); the registry
+    holds the rules added to it, none today: the section is what it was."""
+    assert cabin_rules() == [] and cabin_model() is CabinConfig
+    assert CabinMonitor()._rules == []
+
+
+def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_path: Path) -> None:
+    assert cabin_rules() == [toy.RULE]
+    assert event_spec(TOY) is toy.SPEC and event_title(TOY) == "Head turned"
+    assert list(SPECS)[-1] == TOY and default_weights()[TOY] == 2.5
+    # [cabin] keys from its params: defaults, bounds, the file named in errors
+    cfg = load_config()
+    assert cfg.cabin.head_turned_min_s == 10.0  # type: ignore[attr-defined]
+    assert thresholds_from_config(cfg.cabin).rules.get(TOY, toy.HeadTurnedParams) == toy.HeadTurnedParams()
+    conf = tmp_path / "c.toml"
+    conf.write_text("[cabin]\nhead_turned_min_s = 3.0\nclosed_ratio = 0.7\n", encoding="utf-8")
+    th = thresholds_from_config(load_config(conf).cabin)
+    assert th.rules.get(TOY, toy.HeadTurnedParams) == toy.HeadTurnedParams(head_turned_min_s=3.0)
+    assert th.closed_ratio == 0.7
+    conf.write_text("[cabin]\nhead_turned_yaw_deg = -5\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(conf)
+    assert str(err.value) == f"{conf}: invalid configuration\n  cabin.head_turned_yaw_deg: Input should be greater than 0 (got -5)"
+    # a row of docs/config.md (saferoad config docs) with its default and description
+    assert "| `head_turned_min_s` | `10.0` | How long the head must stay turned" in config_markdown()
+    assert "head_turned_yaw_deg" in cabin_client_keys()
+    # the config pickles through the class derived at run time (spawn workers, Ray)
+    cfg = load_config(None, {"cabin": {"head_turned_min_s": 2.0}})
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+    assert type(again.cabin) is cabin_model()
+    # dropped, its keys are unknown again
+    unregister(TOY)
+    conf.write_text("[cabin]\nhead_turned_min_s = 3.0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"cabin\.head_turned_min_s: unknown key"):
+        load_config(conf)
+    assert TOY not in SPECS and cabin_model() is CabinConfig
+
+
+def _cabin(events: list[Event]) -> list[Event]:
+    return sorted((e for e in events if event_spec(e.type).family is Family.CABIN), key=lambda e: (e.start_s, e.type.value))
+
+
+def test_a_rule_module_runs_through_analyze_and_the_edge_from_its_toml_key(toy: ModuleType, tmp_path: Path) -> None:
+    """A driver looking 45° away for 4 s from 12 s (and glancing 1 s at a mirror at 27 s): with
+    the rule's minimum set to 3 s in the TOML file analyze reports one head_turned over the
+    look (in events.jsonl too); at its 10 s default none; the built-in distraction is the same
+    either way; the edge recorder, frame by frame, gives the same cabin events."""
+    rec_dir = tmp_path / "rec"
+    simulate("distracted", rec_dir, seed=2, video=False, config=load_config())
+    rec = open_recording(rec_dir)
+    conf = tmp_path / "c.toml"
+    conf.write_text("[cabin]\nhead_turned_min_s = 3.0\n", encoding="utf-8")
+    cfg = load_config(conf)
+    got = analyze_recording(rec, cfg, tmp_path / "out").events
+    (ev,) = [e for e in got if e.type == toy.HEAD_TURNED]
+    assert ev.start_s == pytest.approx(12.0, abs=0.5) and ev.end_s == pytest.approx(16.0, abs=0.5)
+    assert ev.peak["yaw_off_deg"] == pytest.approx(45.0, abs=5.0)
+    written = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    assert [w["type"] for w in written].count(TOY) == 1
+    default = analyze_recording(rec, load_config(), tmp_path / "out2").events
+    assert [e for e in default if e.type == toy.HEAD_TURNED] == []
+    builtin = [e.to_dict() for e in got if e.type != toy.HEAD_TURNED]
+    assert "distraction" in [b["type"] for b in builtin]
+    assert builtin == [e.to_dict() for e in default]
+    # the edge recorder streams the cabin track through the same monitor, frame by frame
+    report = EdgeRecorder(cfg, ports=analysis_ports()).replay(rec, speed=0)
+    assert [e.to_dict() for e in _cabin(report.events)] == [e.to_dict() for e in _cabin(got)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Bare:
+    toy_threshold: float = 1.0  # no param(): no description for the docs
+
+
+@dataclass(frozen=True, slots=True)
+class _Clash:
+    closed_ratio: float = param(0.5, "taken by the monitor's thresholds", gt=0)
+
+
+def test_a_rule_must_declare_its_params_and_specs_and_not_take_a_key() -> None:
+    spec = SPECS["distraction"]
+
+    def never(p: object) -> CabinMonitor:
+        raise AssertionError("a rule refused at registration is never built")
+
+    with pytest.raises(ValueError, match=r"_Bare\.toy_threshold: declare it with param"):
+        register(CabinRule("toy_bare", _Bare, never, (spec,)))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"parameter 'closed_ratio' is already declared by CabinThresholds"):
+        register(CabinRule("toy_clash", _Clash, never, (spec,)))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="declare the spec of every event type"):
+        register(CabinRule("toy_nospec", _Bare, never, ()))  # type: ignore[arg-type]
+    assert cabin_rules() == [] and CabinThresholds().rules.held == ()
