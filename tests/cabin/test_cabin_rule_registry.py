@@ -62,6 +62,7 @@ def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_pat
     assert cabin_rules() == [toy.RULE]
     assert event_spec(TOY) is toy.SPEC and event_title(TOY) == "Head turned"
     assert list(SPECS)[-1] == TOY and default_weights()[TOY] == 2.5
+    assert load_config().scoring.weights[TOY] == 2.5  # the score's default weights read the specs
     # [cabin] keys from its params: defaults, bounds, the file named in errors
     cfg = load_config()
     assert cfg.cabin.head_turned_min_s == 10.0  # type: ignore[attr-defined]

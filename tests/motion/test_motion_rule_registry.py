@@ -78,6 +78,7 @@ def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_pat
     assert event_spec(TOY) is toy.SPEC and event_title(TOY) == "Sustained braking"
     assert list(SPECS)[4] == TOY  # after the harsh rule's types, before the road rules'
     assert default_weights()[TOY] == 3.0
+    assert load_config().scoring.weights[TOY] == 3.0  # the score's default weights read the specs
     # [motion] keys from its params: defaults, bounds, the file named in errors
     cfg = load_config()
     assert cfg.motion.sustained_braking_min_s == 10.0  # type: ignore[attr-defined]
