@@ -23,7 +23,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from saferoad._version import __version__
 
 # public name -> (module, attribute): loaded on first access (PEP 562)
 _EXPORTS: dict[str, tuple[str, str]] = {

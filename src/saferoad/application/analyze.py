@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.application.context import AnalysisContext, AnalysisPorts
 from saferoad.application.sinks import FanOut
 from saferoad.application.stages import cabin, motion, road

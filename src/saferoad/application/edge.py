@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.application.context import AnalysisContext, AnalysisPorts
 from saferoad.application.edge_cabin import CabinStream
 from saferoad.application.edge_fast import FastLaneAlerts, FastRoadAlerts

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.application.context import AnalysisPorts
 from saferoad.application.evaluation.manifest import resolve_manifest
 from saferoad.config import SaferoadConfig

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.config import SaferoadConfig
 from saferoad.domain.event_specs import event_title
 from saferoad.domain.scoring import (

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.adapters.alerts.udp import UdpAlertSink
 from saferoad.adapters.cabin.analyzer import FaceAnalyzer
 from saferoad.adapters.cabin.track import read_cabin_csv, write_cabin_parquet

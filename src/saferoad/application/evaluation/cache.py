@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.config import SaferoadConfig, config_hash
 
 _CHUNK = 1 << 20

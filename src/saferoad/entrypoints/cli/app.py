@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.entrypoints.cli import commands
 from saferoad.entrypoints.cli.common import UserError, console_err
 

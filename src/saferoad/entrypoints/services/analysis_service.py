@@ -32,7 +32,7 @@ from typing import Any
 import grpc
 from google.protobuf import struct_pb2
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.adapters.grpc.analysis_messages import event_from_message, event_message
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2 as pb
 from saferoad.adapters.grpc.generated import saferoad_analysis_v1_pb2_grpc as pb_grpc

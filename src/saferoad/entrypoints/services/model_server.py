@@ -26,7 +26,7 @@ import grpc
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.adapters.grpc.batching import BatcherClosed, DynamicBatcher
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2 as pb
 from saferoad.adapters.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from saferoad import __version__
+from saferoad._version import __version__
 from saferoad.application.device_ingest import IngestError
 from saferoad.application.web import LoginThrottle, NotFound
 from saferoad.config import SaferoadConfig
