@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from saferoad.adapters.onnx.card import (
+from saferoad.adapters.onnx.model_card import (
     ULTRALYTICS_MAX_DETECTIONS,
     ULTRALYTICS_NMS_IOU,
     ULTRALYTICS_SCORE,
