@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-# each test starts `saferoad web` in a fresh interpreter: 30-60 s apiece on this 2-core machine
-# under load (3 tests: 104 s measured), so with the project's other long tests
+# each test starts `saferoad web` in a fresh interpreter (3-4 s apiece at load 6 on 2 cores).
+# The 104 s once measured for the 3 was a venv installed without --compile-bytecode: with
+# PYTHONDONTWRITEBYTECODE=1 each interpreter compiled scipy, matplotlib, SQLAlchemy ... from
+# source (30.2 s for the 3 at load 6.5; 10.9 s once .venv had its .pyc files, as `make` installs it)
 pytestmark = pytest.mark.slow
 
 CLI = "from saferoad.entrypoints.cli.app import main; main()"
