@@ -43,6 +43,10 @@ class CountingOutputs:
         self.calls.append(f"timeline:{path.name}")
         self.real.write_timeline(path, timeline)  # type: ignore[arg-type]
 
+    def write_lanes(self, path: Path, rows: object) -> None:
+        self.calls.append(f"lanes:{path.name}")
+        self.real.write_lanes(path, rows)  # type: ignore[arg-type]
+
     def events_file(self, path: Path):  # type: ignore[no-untyped-def]
         self.calls.append(f"events:{path.name}")
         return self.real.events_file(path)

@@ -40,6 +40,12 @@ class AnalysisOutputs(Protocol):
 
     def write_timeline(self, path: Path, timeline: Mapping[str, NDArray[np.float64]]) -> None: ...
 
+    def write_lanes(self, path: Path, rows: Mapping[str, Sequence[Any]]) -> None:
+        """``lanes.parquet``: one row a video frame, ``rows`` a list per column of
+        docs/recording-format.md (``None`` for a null); a missing or unknown column is a
+        ``ValueError`` naming it."""
+        ...
+
 
 @runtime_checkable
 class OutputsReader(Protocol):

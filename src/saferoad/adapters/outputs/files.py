@@ -1,5 +1,5 @@
 """The analyze folder's files: JSON and ``events.jsonl`` written atomically with the outputs'
-one file mode, ``timeline.parquet``, the ``events.jsonl`` sink (:class:`EventsFile`), and
+one file mode, ``timeline.parquet``, ``lanes.parquet``, the ``events.jsonl`` sink (:class:`EventsFile`), and
 :class:`OutputFiles`, the
 :class:`~saferoad.ports.outputs.AnalysisOutputs` the composition root hands to ``analyze``."""
 
@@ -41,6 +41,9 @@ class OutputFiles:
 
     def write_timeline(self, path: Path, timeline: Mapping[str, NDArray[np.float64]]) -> None:
         write_timeline(path, timeline)
+
+    def write_lanes(self, path: Path, rows: Mapping[str, Sequence[Any]]) -> None:
+        write_lanes(path, rows)
 
     def events_file(self, path: Path) -> EventsFile:
         return EventsFile(path)
@@ -91,6 +94,29 @@ def write_timeline(path: Path, timeline: Mapping[str, NDArray[np.float64]]) -> N
         [float_column(v) for v in timeline.values()], names=list(timeline)
     )
     pq.write_table(table, str(path), use_dictionary=False)  # floats: dictionaries only cost time
+
+
+LANES_SCHEMA = pa.schema([
+    ("frame", pa.int64()),
+    ("t_s", pa.float64()),
+    ("left_y_m", pa.float64()),
+    ("right_y_m", pa.float64()),
+    ("left_confidence", pa.float64()),
+    ("right_confidence", pa.float64()),
+    ("offset_m", pa.float64()),
+    ("width_m", pa.float64()),
+    ("confidence", pa.float64()),
+])
+"""``lanes.parquet``'s columns (docs/recording-format.md)."""
+
+
+def write_lanes(path: Path, rows: Mapping[str, Sequence[Any]]) -> None:
+    """``lanes.parquet`` from a list per column of :data:`LANES_SCHEMA` (``None``: null)."""
+    if set(rows) != set(LANES_SCHEMA.names):
+        missing = [n for n in LANES_SCHEMA.names if n not in rows]
+        unknown = sorted(set(rows) - set(LANES_SCHEMA.names))
+        raise ValueError(f"{path}: lanes columns missing {missing}, unknown {unknown}")
+    pq.write_table(pa.table({n: list(rows[n]) for n in LANES_SCHEMA.names}, schema=LANES_SCHEMA), path)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -13,12 +13,9 @@ frame to each timeline row; NaN where none is near or the lane is unknown).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from saferoad.application.context import AnalysisContext
 from saferoad.config.lanes import LanesConfig
@@ -32,18 +29,6 @@ from saferoad.domain.lanes import (
 from saferoad.domain.lanes.turn_signal import TurnSignals, quiet_signalled
 from saferoad.domain.params import params_from
 from saferoad.domain.types import Event, SpeedSeries
-
-LANES_SCHEMA = pa.schema([
-    ("frame", pa.int64()),
-    ("t_s", pa.float64()),
-    ("left_y_m", pa.float64()),
-    ("right_y_m", pa.float64()),
-    ("left_confidence", pa.float64()),
-    ("right_confidence", pa.float64()),
-    ("offset_m", pa.float64()),
-    ("width_m", pa.float64()),
-    ("confidence", pa.float64()),
-])
 
 
 def lane_params(cfg: LanesConfig) -> LaneParams:
@@ -71,7 +56,9 @@ def run_lanes(
     fused = fuse_lane_changes(ctx.events, res.lane_changes, params)
     ctx.events[:] = fused
     if ctx.out_dir is not None:
-        write_lanes(ctx.out_dir / "lanes.parquet", observations, res, params.min_line_confidence)
+        ctx.adapters.outputs.write_lanes(
+            ctx.out_dir / "lanes.parquet", lanes_rows(observations, params.min_line_confidence)
+        )
         timeline = ctx.artefacts.get("timeline")
         if isinstance(timeline, dict) and "t_s" in timeline and len(res.t_s):
             merged = {**timeline, **lane_timeline(np.asarray(timeline["t_s"], dtype=np.float64), res)}
@@ -110,11 +97,21 @@ def lane_timeline(t_s: np.ndarray, res: LaneResult) -> dict[str, np.ndarray]:
     }
 
 
-def write_lanes(path: Path, observations: list[LaneObservation], res: LaneResult, min_conf: float) -> None:
+LANES_COLUMNS = (
+    "frame", "t_s", "left_y_m", "right_y_m", "left_confidence", "right_confidence",
+    "offset_m", "width_m", "confidence",
+)
+"""``lanes.parquet``'s columns (docs/recording-format.md); the outputs adapter writes them."""
+
+
+def lanes_rows(observations: list[LaneObservation], min_conf: float) -> dict[str, list[Any]]:
+    """``lanes.parquet``'s rows, a list per column (``None`` for a null): the ego lane's lines
+    of each frame, offset and width only where the frame's confidence reaches ``min_conf``."""
+
     def num(v: float | None) -> float | None:
         return None if v is None or not math.isfinite(v) else round(float(v), 4)
 
-    rows: dict[str, list[Any]] = {name: [] for name in LANES_SCHEMA.names}
+    rows: dict[str, list[Any]] = {name: [] for name in LANES_COLUMNS}
     for o in observations:
         rows["frame"].append(o.frame)
         rows["t_s"].append(round(o.t_s, 6))
@@ -126,4 +123,4 @@ def write_lanes(path: Path, observations: list[LaneObservation], res: LaneResult
         rows["offset_m"].append(num(o.offset_m) if ok else None)
         rows["width_m"].append(num(o.width_m) if ok else None)
         rows["confidence"].append(num(o.confidence))
-    pq.write_table(pa.table(rows, schema=LANES_SCHEMA), path)
+    return rows
