@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from saferoad.config import SaferoadConfig, config_hash
-from saferoad.domain.ego_speed import haversine_m
+from saferoad.domain.geodesy import haversine_m
 from saferoad.domain.scoring import (
     Score,
     ScoringRules,

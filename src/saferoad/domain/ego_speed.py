@@ -15,17 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter
 
+from saferoad.domain.geodesy import haversine_m
 from saferoad.domain.types import FloatArray, GpsSeries, SpeedSeries
-
-EARTH_RADIUS_M = 6_371_008.8
-
-
-def haversine_m(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    out: FloatArray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-    return out
 
 
 def gps_speed(gps: GpsSeries) -> SpeedSeries | None:

@@ -37,21 +37,17 @@ from saferoad.adapters.replay.frames import DetectionFrames
 from saferoad.adapters.simulation.writer import write_simulation
 from saferoad.adapters.spool import SqliteSpool
 from saferoad.adapters.video import open_frames
-from saferoad.adapters.video.calibration import load_camera_setup
 from saferoad.adapters.video.check import check_video
 from saferoad.adapters.video.clips import cut_clips
 from saferoad.adapters.video.lane_markings import ClassicalLaneDetector
 from saferoad.adapters.video.lanes import lane_horizon
-from saferoad.adapters.video.render import AnnotatedVideoWriter
 from saferoad.application import analyze as _analyze
 from saferoad.application import cabin as _cabin
-from saferoad.application import detect as _detect
 from saferoad.application import ingest as _ingest
 from saferoad.application import simulate as _simulate
 from saferoad.application.analyze import AnalysisResult
 from saferoad.application.cabin import CabinResult, CabinSource
 from saferoad.application.context import AnalysisPorts
-from saferoad.application.detect import DetectPorts, DetectResult
 from saferoad.application.evaluation.executors import LocalExecutor
 from saferoad.application.ingest import IngestResult
 from saferoad.application.simulate import SimulationResult
@@ -62,6 +58,8 @@ from saferoad.config.edge import EdgeConfig
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.recording import Recording
 from saferoad.domain.types import CameraIntrinsics, Detections, SpeedSeries
+from saferoad.entrypoints.detect_wiring import detect_ports as detect_ports  # re-exported
+from saferoad.entrypoints.detect_wiring import detect_sources as detect_sources  # re-exported
 from saferoad.observability import TraceRecorder
 from saferoad.ports.cabin import CabinPorts
 from saferoad.ports.cabin import FaceAnalyzer as FaceAnalyzerPort
@@ -403,36 +401,3 @@ def ingest_client(config: SaferoadConfig) -> IngestApi:
     environment variable ``edge.device_token_env``; a ValueError says which is missing)."""
     url, token = ingest_target(config)
     return HttpIngestClient(url, token, config.edge.request_timeout_s)
-
-
-def _build_detector(cfg: SaferoadConfig) -> Detector:
-    return build_detector(cfg)
-
-
-@cache
-def detect_ports() -> DetectPorts:
-    """The adapters of ``saferoad detect``: PyAV/OpenCV frames, the configured detector,
-    camera files, the annotated video, the JSON writer, the lane-marking horizon."""
-    return DetectPorts(
-        open_frames=open_frames,
-        build_detector=_build_detector,
-        load_camera_setup=load_camera_setup,
-        annotated_video=AnnotatedVideoWriter,
-        outputs=outputs(),
-        horizon=lane_horizon,
-    )
-
-
-def detect_sources(
-    sources: Sequence[str | Path],
-    out_dir: Path,
-    cfg: SaferoadConfig,
-    *,
-    camera_file: Path | None = None,
-    render: bool = False,
-    detector: Detector | None = None,
-) -> DetectResult:
-    """:func:`saferoad.application.detect.detect_sources` with this process's adapters."""
-    return _detect.detect_sources(
-        sources, out_dir, cfg, camera_file=camera_file, render=render, detector=detector, ports=detect_ports()
-    )

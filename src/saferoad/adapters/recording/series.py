@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from saferoad.adapters.recording._csv import warn
-from saferoad.domain.ego_speed import haversine_m
+from saferoad.domain.geodesy import haversine_m
 from saferoad.domain.motion.timebase import TimeRepair, find_gaps, repair_order
 from saferoad.domain.types import (
     FloatArray,

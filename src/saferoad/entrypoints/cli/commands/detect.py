@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         """Detect and track road users; write OUT/tracks.parquet (frame, t_s, track_id, cls,
         score, x1..y2, distance_m, is_lead)."""
         with user_errors():
-            from saferoad.entrypoints.wiring import detect_sources
+            from saferoad.entrypoints.detect_wiring import detect_sources
 
             log_for_terminal(None, "WARNING")
 
