@@ -92,8 +92,8 @@ def test_ingest_refuses_an_output_replaced_while_it_reads(video_rec: Path, tmp_p
     assert _analyze(video_rec, out) == 0
     real = ingest.read_timeline
 
-    def read_then_replace(path: Path) -> object:
-        timeline = real(path)
+    def read_then_replace(path: Path, **kw: object) -> object:
+        timeline = real(path, **kw)  # type: ignore[arg-type]
         assert _analyze(video_rec, out) == 0  # a new run swapped in half-way through the read
         return timeline
 

@@ -23,8 +23,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from saferoad.config import SaferoadConfig, config_hash
 from saferoad.domain.geodesy import haversine_m
@@ -273,24 +271,9 @@ class Timeline:
     extra: dict[str, np.ndarray]
 
 
-def read_timeline(path: Path) -> Timeline:
+def read_timeline(path: Path, *, reader: OutputsReader) -> Timeline:
     """Read and check ``timeline.parquet`` (rows are 0-based in messages)."""
-    try:
-        table = pq.read_table(path)
-    except FileNotFoundError:
-        raise MalformedOutput(f"{path}: missing (not an analyze output?)") from None
-    except (pa.ArrowInvalid, OSError) as err:
-        raise MalformedOutput(f"{path}: not a readable Parquet file ({err})") from None
-    cols: dict[str, np.ndarray] = {}
-    for name in TIMELINE_REQUIRED + TIMELINE_OPTIONAL:
-        if name not in table.column_names:
-            if name in TIMELINE_REQUIRED:
-                raise MalformedOutput(f"{path}: column '{name}' is missing")
-            continue
-        col = table.column(name)
-        if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
-            raise MalformedOutput(f"{path}: column '{name}' must be numeric, not {col.type}")
-        cols[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+    cols = reader.read_columns(path, TIMELINE_REQUIRED, TIMELINE_OPTIONAL, error=MalformedOutput)
     t = cols["t_s"]
     if len(t) == 0:
         raise MalformedOutput(f"{path}: no rows")
@@ -404,7 +387,7 @@ def load_output(
     run_id = complete_run(out_dir, reader=reader).get("run_id")
     trip_key, content_hash, info, ids = identify(out_dir, reader=reader, driver=driver, vehicle=vehicle)
     tl_path = out_dir / "timeline.parquet"
-    tl = read_timeline(tl_path) if tl_path.exists() or info.distance_km is None else None
+    tl = read_timeline(tl_path, reader=reader) if tl_path.exists() or info.distance_km is None else None
     raw_events = read_events(out_dir / "events.jsonl", out_dir, info.duration_s, reader=reader)
     counts: dict[str, int] = {}
     for ev in raw_events:

@@ -73,3 +73,16 @@ class OutputsReader(Protocol):
         """``(line, "FILE:LINE", object)`` for each non-blank line; ``error(message)`` naming
         the file and line for one that is not a JSON object."""
         ...
+
+    def read_columns(
+        self,
+        path: Path,
+        required: Sequence[str],
+        optional: Sequence[str] = (),
+        *,
+        error: Callable[[str], ValueError],
+    ) -> dict[str, NDArray[np.float64]]:
+        """A Parquet file's numeric columns as float64 (null: NaN): every ``required`` one,
+        the ``optional`` ones it has; ``error(message)`` naming the file for one missing or
+        unreadable, and the file and column for a required column missing or one not numeric."""
+        ...

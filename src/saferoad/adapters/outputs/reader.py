@@ -4,17 +4,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
 
 from saferoad.adapters.outputs import check_complete, is_staging
 from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
 
 
 class OutputsFolderReader:
-    """:class:`~saferoad.ports.outputs.OutputsReader` over ``run.json`` (``adapters/outputs``)
-    and the JSON readers of ``adapters/recording/jsonl``."""
+    """:class:`~saferoad.ports.outputs.OutputsReader` over ``run.json`` (``adapters/outputs``),
+    the JSON readers of ``adapters/recording/jsonl`` and the Parquet files' columns."""
 
     def is_staging(self, path: Path) -> bool:
         return is_staging(path)
@@ -29,3 +34,29 @@ class OutputsFolderReader:
         self, path: Path, *, error: Callable[[str], ValueError]
     ) -> Iterator[tuple[int, str, dict[str, Any]]]:
         return iter_jsonl(path, error=error)
+
+    def read_columns(
+        self,
+        path: Path,
+        required: Sequence[str],
+        optional: Sequence[str] = (),
+        *,
+        error: Callable[[str], ValueError],
+    ) -> dict[str, NDArray[np.float64]]:
+        try:
+            table = pq.read_table(path)
+        except FileNotFoundError:
+            raise error(f"{path}: missing (not an analyze output?)") from None
+        except (pa.ArrowInvalid, OSError) as err:
+            raise error(f"{path}: not a readable Parquet file ({err})") from None
+        cols: dict[str, NDArray[np.float64]] = {}
+        for name in (*required, *optional):
+            if name not in table.column_names:
+                if name in required:
+                    raise error(f"{path}: column '{name}' is missing")
+                continue
+            col = table.column(name)
+            if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
+                raise error(f"{path}: column '{name}' must be numeric, not {col.type}")
+            cols[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        return cols
