@@ -28,6 +28,7 @@ from saferoad.domain.event_specs import SPECS, Family, default_weights, event_ti
 from saferoad.domain.event_specs import spec as event_spec
 from saferoad.domain.params import param
 from saferoad.domain.types import Event, EventType
+from saferoad.entrypoints.services.analysis_service import check_client_options
 from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, simulate
 
 TOY = "head_turned"
@@ -78,7 +79,9 @@ def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_pat
     assert str(err.value) == f"{conf}: invalid configuration\n  cabin.head_turned_yaw_deg: Input should be greater than 0 (got -5)"
     # a row of docs/config.md (saferoad config docs) with its default and description
     assert "| `head_turned_min_s` | `10.0` | How long the head must stay turned" in config_markdown()
+    # a client of saferoad serve may set it
     assert "head_turned_yaw_deg" in cabin_client_keys()
+    check_client_options({"cabin": {"head_turned_min_s": 5.0}})
     # the config pickles through the class derived at run time (spawn workers, Ray)
     cfg = load_config(None, {"cabin": {"head_turned_min_s": 2.0}})
     again = pickle.loads(pickle.dumps(cfg))
@@ -90,6 +93,9 @@ def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_pat
     with pytest.raises(ConfigError, match=r"cabin\.head_turned_min_s: unknown key"):
         load_config(conf)
     assert TOY not in SPECS and cabin_model() is CabinConfig
+    assert "head_turned_min_s" not in cabin_client_keys()
+    with pytest.raises(Exception, match=r"cabin\.head_turned_min_s: unknown key"):
+        check_client_options({"cabin": {"head_turned_min_s": 5.0}})
 
 
 def _cabin(events: list[Event]) -> list[Event]:

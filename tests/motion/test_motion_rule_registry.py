@@ -36,6 +36,7 @@ from saferoad.domain.motion.streaming import (
 )
 from saferoad.domain.params import param
 from saferoad.domain.types import Event, EventType
+from saferoad.entrypoints.services.analysis_service import check_client_options
 from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, simulate
 
 TOY = "sustained_braking"
@@ -94,7 +95,9 @@ def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_pat
     assert str(err.value) == f"{conf}: invalid configuration\n  motion.sustained_braking_g: Input should be greater than 0 (got 0)"
     # a row of docs/config.md (saferoad config docs) with its default and description
     assert "| `sustained_braking_min_s` | `10.0` | How long the deceleration must be held" in config_markdown()
+    # a client of saferoad serve may set it
     assert "sustained_braking_g" in motion_client_keys()
+    check_client_options({"motion": {"sustained_braking_min_s": 5.0}})
     # the config pickles through the class derived at run time (spawn workers, Ray)
     cfg = load_config(None, {"motion": {"sustained_braking_min_s": 2.0}})
     again = pickle.loads(pickle.dumps(cfg))
@@ -106,6 +109,9 @@ def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_pat
     with pytest.raises(ConfigError, match=r"motion\.sustained_braking_min_s: unknown key"):
         load_config(conf)
     assert TOY not in SPECS and motion_model() is MotionConfig
+    assert "sustained_braking_min_s" not in motion_client_keys()
+    with pytest.raises(Exception, match=r"motion\.sustained_braking_min_s: unknown key"):
+        check_client_options({"motion": {"sustained_braking_min_s": 5.0}})
 
 
 def _braking_drive(tmp_path: Path) -> Path:

@@ -41,7 +41,9 @@ from saferoad.adapters.recording import detect_format
 from saferoad.adapters.recording._csv import file_size_limit
 from saferoad.config import ConfigError, SaferoadConfig, config_from_dict, parse_assignments
 from saferoad.config.cabin import CLIENT_KEYS as CABIN_CLIENT_KEYS
+from saferoad.config.cabin import cabin_client_keys
 from saferoad.config.motion import CLIENT_KEYS as MOTION_CLIENT_KEYS
+from saferoad.config.motion import motion_client_keys
 from saferoad.config.perception import CLIENT_KEYS as PERCEPTION_CLIENT_KEYS
 from saferoad.config.road_events import road_client_keys
 from saferoad.domain.recording import Recording
@@ -305,9 +307,11 @@ def _known_option(section: str, key: str) -> bool:
 
 
 def _client_option(dotted: str) -> bool:
-    """In :data:`CLIENT_OPTIONS`, or a road rule parameter registered since it was made."""
+    """In :data:`CLIENT_OPTIONS`, or a road, motion or cabin rule parameter registered since it
+    was made."""
     section, _, key = dotted.partition(".")
-    return dotted in CLIENT_OPTIONS or (section == "road_events" and key in road_client_keys())
+    registered = {"road_events": road_client_keys, "motion": motion_client_keys, "cabin": cabin_client_keys}
+    return dotted in CLIENT_OPTIONS or (section in registered and key in registered[section]())
 
 
 def check_client_options(overrides: dict[str, Any]) -> None:
