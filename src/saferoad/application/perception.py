@@ -45,10 +45,8 @@ for the lead vehicle (kept for three estimates, then back to ``±corridor_half_w
 
 from __future__ import annotations
 
-import importlib
 import math
 import sys
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,6 +55,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -276,7 +275,6 @@ class TracksWriter:
     def __init__(self, path: Path, flush_rows: int = 4096) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        _prefetch_pandas()
         self._writer = pq.ParquetWriter(str(path), TRACKS_SCHEMA)
         self._rows: dict[str, list[Any]] = {n: [] for n in TRACKS_SCHEMA.names}
         self.flush_rows = flush_rows
@@ -308,7 +306,9 @@ class TracksWriter:
     def flush(self) -> None:
         if not self._rows["frame"]:
             return
-        table = pa.table(self._rows, schema=TRACKS_SCHEMA)
+        table = pa.Table.from_arrays(
+            [arrow_column(self._rows[f.name], f.type) for f in TRACKS_SCHEMA], schema=TRACKS_SCHEMA
+        )
         self._writer.write_table(table)
         self.rows_written += table.num_rows
         self._rows = {n: [] for n in TRACKS_SCHEMA.names}
@@ -324,22 +324,38 @@ class TracksWriter:
         self.close()
 
 
-_PANDAS_PREFETCH: list[threading.Thread] = []
+_NUMPY_TYPES: dict[pa.DataType, type[np.generic]] = {pa.int64(): np.int64, pa.float64(): np.float64}
 
 
-def _prefetch_pandas() -> None:
-    """Import pandas in a background thread, once per process. PyArrow imports it the
-    first time it builds an array (``pa.table``, ``pa.array``: a check for pandas objects),
-    which here is the first row group the writer flushes: 0.4-1.5 s in the caller's
-    thread in the middle of a run, with the inference pool waiting on it (measured:
-    docs/perception.md, "Whole saferoad detect"). Started with the writer, the import
-    overlaps the first frames instead."""
-    if "pandas" in sys.modules or _PANDAS_PREFETCH:
-        return
-    # deliberately deferred heavy import, run off the caller's thread (see the docstring)
-    t = threading.Thread(target=importlib.import_module, args=("pandas",), name="saferoad-prefetch", daemon=True)
-    _PANDAS_PREFETCH.append(t)
-    t.start()
+def arrow_column(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """``pa.array(values, type=typ)`` (``None`` is null) for the writer's column types
+    (int64, float64, bool, string), built from its buffers. ``pa.array`` and ``pa.table``
+    import pandas the first time they run (to check for pandas objects): 0.17 s of CPU and
+    39 MB of memory that ``saferoad detect`` never otherwise needs (measured:
+    docs/perception.md, "Whole saferoad detect"). Same arrays (tests/perception:
+    test_tracks_writer)."""
+    n = len(values)
+    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+    nulls = n - int(np.count_nonzero(valid))
+    mask = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    if typ == pa.string():
+        data = [v.encode() for v in values if v is not None]
+        lengths = np.zeros(n, dtype=np.int64)
+        lengths[valid] = [len(b) for b in data]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if offsets[-1] > np.iinfo(np.int32).max:
+            raise ValueError(f"tracks column of {offsets[-1]} bytes: over the 2 GiB of an Arrow string column")
+        buffers = [mask, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))]
+    elif typ == pa.bool_():
+        bits = np.fromiter((bool(v) if v is not None else False for v in values), dtype=bool, count=n)
+        buffers = [mask, pa.py_buffer(np.packbits(bits, bitorder="little"))]
+    elif typ in _NUMPY_TYPES:
+        arr = np.array([v if v is not None else 0 for v in values], dtype=_NUMPY_TYPES[typ])
+        buffers = [mask, pa.py_buffer(arr)]
+    else:
+        raise TypeError(f"arrow_column: no buffers for {typ}")
+    return pa.Array.from_buffers(typ, n, buffers, null_count=nulls)
 
 
 def _num_or_none(v: Any) -> float | None:
