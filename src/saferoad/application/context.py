@@ -23,7 +23,7 @@ from saferoad.ports.edge import SpeedLimitsLoader
 from saferoad.ports.events import EventSink
 from saferoad.ports.frames import VideoChecker
 from saferoad.ports.lanes import LaneDetectorFactory
-from saferoad.ports.outputs import AnalysisOutputs
+from saferoad.ports.outputs import AnalysisOutputs, OutputsReader
 from saferoad.ports.perception import DetectionFramesOpener, FramesOpener
 from saferoad.ports.recordings import BoxesReader, LabelsReader, RecordingOpener
 
@@ -33,7 +33,9 @@ class AnalysisPorts:
     """The adapters one analysis uses, as ports (built by ``entrypoints/wiring.py``)."""
 
     outputs: AnalysisOutputs
-    """Writes the output folder: staged swap, JSON, events.jsonl, timeline.parquet."""
+    """Writes the output folder: staged swap, JSON, events.jsonl, timeline.parquet, lanes.parquet."""
+    read_outputs: OutputsReader
+    """Reads output folders back: events, JSON, Parquet tables (the evaluation's scoring)."""
     open_recording: RecordingOpener
     read_labels: LabelsReader
     """Ground-truth labels (the evaluation's scoring)."""

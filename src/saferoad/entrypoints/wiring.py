@@ -90,7 +90,8 @@ def outputs() -> OutputFiles:
 
 @cache
 def outputs_reader() -> OutputsReader:
-    """The analyze output folders' reader for ingest (``adapters/outputs/reader.py``)."""
+    """The analyze output folders' one reader: ingest, the evaluation's scoring,
+    score-events (``adapters/outputs/reader.py``)."""
     return OutputsFolderReader()
 
 
@@ -287,6 +288,7 @@ def analysis_ports() -> AnalysisPorts:
     is built per recording by ``detectors``)."""
     return AnalysisPorts(
         outputs=outputs(),
+        read_outputs=outputs_reader(),
         open_recording=open_recording,
         read_labels=read_labels,
         read_boxes=read_boxes,

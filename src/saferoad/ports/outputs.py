@@ -18,7 +18,8 @@ from saferoad.ports.events import EventSink
 @runtime_checkable
 class AnalysisOutputs(Protocol):
     """Writes one run's files: a staged folder swapped in whole, JSON and ``events.jsonl``
-    written atomically, ``timeline.parquet``."""
+    written atomically, ``timeline.parquet``, ``lanes.parquet``. The folders are read back
+    by :class:`OutputsReader`."""
 
     def staged(self, out_dir: Path) -> AbstractContextManager[Path]:
         """A fresh folder to write one run into, swapped in as ``out_dir`` when the block
@@ -28,10 +29,6 @@ class AnalysisOutputs(Protocol):
     def write_json(self, path: Path, data: Any) -> None: ...
 
     def write_events(self, path: Path, events: Sequence[Event]) -> None: ...
-
-    def read_events(self, path: Path) -> list[Event]:
-        """An ``events.jsonl`` file's events; errors name the file and line."""
-        ...
 
     def events_file(self, path: Path) -> EventSink:
         """A sink that writes the events it receives to ``path`` (``events.jsonl``, in time
@@ -49,9 +46,11 @@ class AnalysisOutputs(Protocol):
 
 @runtime_checkable
 class OutputsReader(Protocol):
-    """Reads finished analyze output folders as ``saferoad ingest`` needs them: which folders
-    are runs never swapped in, a run's ``run.json``, and its JSON and JSON-lines files with
-    the file (and line) in every error."""
+    """Reads analyze output folders, the one reader of them (``saferoad ingest``, the
+    evaluation's scoring of its cached results, ``score-events``): which folders are runs
+    never swapped in, a run's ``run.json`` (its format version checked), its events, its JSON
+    and JSON-lines files and its Parquet tables, with the file (and line or column) in every
+    error."""
 
     def is_staging(self, path: Path) -> bool:
         """Whether ``path`` is (inside) a run folder that was never swapped in."""
@@ -72,6 +71,17 @@ class OutputsReader(Protocol):
     ) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """``(line, "FILE:LINE", object)`` for each non-blank line; ``error(message)`` naming
         the file and line for one that is not a JSON object."""
+        ...
+
+    def read_events(self, path: Path) -> list[Event]:
+        """An ``events.jsonl`` file's events; errors name the file and line."""
+        ...
+
+    def read_table(
+        self, path: Path, columns: Sequence[str], *, error: Callable[[str], ValueError]
+    ) -> dict[str, NDArray[Any]]:
+        """A Parquet file's ``columns`` as NumPy arrays (numbers, or objects for text);
+        ``error(message)`` naming the file for one unreadable, and the column for one missing."""
         ...
 
     def read_columns(

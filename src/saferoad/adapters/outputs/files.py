@@ -48,9 +48,6 @@ class OutputFiles:
     def events_file(self, path: Path) -> EventsFile:
         return EventsFile(path)
 
-    def read_events(self, path: Path) -> list[Event]:
-        return read_events(path)
-
 
 class EventsFile:
     """An :class:`~saferoad.ports.events.EventSink` that writes ``events.jsonl``: the events

@@ -14,7 +14,9 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from saferoad.adapters.outputs import check_complete, is_staging
+from saferoad.adapters.outputs.files import read_events
 from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
+from saferoad.domain.types import Event
 
 
 class OutputsFolderReader:
@@ -35,6 +37,18 @@ class OutputsFolderReader:
     ) -> Iterator[tuple[int, str, dict[str, Any]]]:
         return iter_jsonl(path, error=error)
 
+    def read_events(self, path: Path) -> list[Event]:
+        return read_events(path)
+
+    def read_table(
+        self, path: Path, columns: Sequence[str], *, error: Callable[[str], ValueError]
+    ) -> dict[str, NDArray[Any]]:
+        table = _read_parquet(path, error)
+        missing = [c for c in columns if c not in table.column_names]
+        if missing:
+            raise error(f"{path}: columns {missing} missing")
+        return {c: table.column(c).to_numpy(zero_copy_only=False) for c in columns}
+
     def read_columns(
         self,
         path: Path,
@@ -43,12 +57,7 @@ class OutputsFolderReader:
         *,
         error: Callable[[str], ValueError],
     ) -> dict[str, NDArray[np.float64]]:
-        try:
-            table = pq.read_table(path)
-        except FileNotFoundError:
-            raise error(f"{path}: missing (not an analyze output?)") from None
-        except (pa.ArrowInvalid, OSError) as err:
-            raise error(f"{path}: not a readable Parquet file ({err})") from None
+        table = _read_parquet(path, error)
         cols: dict[str, NDArray[np.float64]] = {}
         for name in (*required, *optional):
             if name not in table.column_names:
@@ -60,3 +69,12 @@ class OutputsFolderReader:
                 raise error(f"{path}: column '{name}' must be numeric, not {col.type}")
             cols[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
         return cols
+
+
+def _read_parquet(path: Path, error: Callable[[str], ValueError]) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except FileNotFoundError:
+        raise error(f"{path}: missing (not an analyze output?)") from None
+    except (pa.ArrowInvalid, OSError) as err:
+        raise error(f"{path}: not a readable Parquet file ({err})") from None

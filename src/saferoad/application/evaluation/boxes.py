@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from saferoad.domain.tracking import iou_matrix
+from saferoad.ports.outputs import OutputsReader
 from saferoad.ports.recordings import BoxesReader
 
 BOX_COLUMNS = ["frame", "track_id", "cls", "score", "x1", "y1", "x2", "y2", "distance_m"]
@@ -45,12 +46,9 @@ def read_box_labels(path: Path, read_boxes: BoxesReader) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=BOX_COLUMNS)
 
 
-def read_tracks(path: Path) -> pd.DataFrame:
-    df = pd.read_parquet(path)
-    missing = [c for c in BOX_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: columns {missing} missing")
-    return df[BOX_COLUMNS].copy()
+def read_tracks(path: Path, reader: OutputsReader) -> pd.DataFrame:
+    """``tracks.parquet``'s box columns (:data:`BOX_COLUMNS`), read by the outputs reader."""
+    return pd.DataFrame(reader.read_table(path, BOX_COLUMNS, error=ValueError))
 
 
 MOT_STATS = ("mot.gt", "mot.fp", "mot.fn", "mot.idsw", "mot.idtp", "mot.idfp", "mot.idfn")

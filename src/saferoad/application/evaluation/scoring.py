@@ -147,7 +147,7 @@ def _event_rows(rid: str, split: str, kind: str, ev: Event | None, lab: EventLab
 def score_recording(
     item: DatasetItem, outcome: ItemOutcome, cache: ResultCache, cfg: EvaluationConfig, ports: AnalysisPorts
 ) -> RecordingScore:
-    """Read one cached result (``ports.outputs``) and match it against its labels
+    """Read one cached result (``ports.read_outputs``) and match it against its labels
     (``ports.read_labels``; the shared matcher)."""
     rs = RecordingScore(item, outcome)
     if outcome.status == "failed" or outcome.key is None:
@@ -156,8 +156,10 @@ def score_recording(
     d = cache.path(outcome.key)
     rs.result_dir = d
     meta = cache.load_meta(outcome.key)
-    rs.events = ports.outputs.read_events(d / "events.jsonl") if (d / "events.jsonl").is_file() else []
-    rs.summary = json.loads((d / "summary.json").read_text("utf-8")) if (d / "summary.json").is_file() else {}
+    read = ports.read_outputs
+    rs.events = read.read_events(d / "events.jsonl") if (d / "events.jsonl").is_file() else []
+    summary = d / "summary.json"
+    rs.summary = read.read_json(summary, error=ValueError, missing="missing") if summary.is_file() else {}
     rs.labels = _labels_for(item, d, ports)
     st: dict[str, float] = {"rec.n": 1.0, "time.wall_s": float(rs.summary.get("wall_s", math.nan))}
     for stage, secs in (rs.summary.get("stages_s") or {}).items():
@@ -194,7 +196,7 @@ def score_recording(
         gt = read_box_labels(boxes, ports.read_boxes)
         rs.gt_boxes = gt
         tp = d / "tracks.parquet"
-        pred = read_tracks(tp) if tp.is_file() else gt.iloc[0:0].copy()
+        pred = read_tracks(tp, read) if tp.is_file() else gt.iloc[0:0].copy()
         rs.pred_boxes = pred
         st.update(cached_mot_stats(d, boxes, gt, pred, cfg.iou_threshold))
     rs.stats = st

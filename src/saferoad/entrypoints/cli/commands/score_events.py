@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
                 tolerance_s = DEFAULT_TOLERANCE_S
 
             res = score_events(
-                pred, labels, outputs=analysis_ports().outputs, read_labels=analysis_ports().read_labels,
+                pred, labels, reader=analysis_ports().read_outputs, read_labels=analysis_ports().read_labels,
                 tolerance_s=tolerance_s, min_overlap_s=min_overlap_s, types=types,
             )
         if as_json:
