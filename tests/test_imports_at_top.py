@@ -10,6 +10,7 @@ entry is removed)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "saferoad"
@@ -18,6 +19,19 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "saferoad"
 ALLOWED: dict[str, str] = {}
 
 _GENERATED = ("_pb2.py", "_pb2_grpc.py")  # protoc output, not ours to edit
+
+# A tool's pragma is not a reason: a type-ignore, noqa, fmt or pragma comment alone does not
+# explain a deferred import (a reason may come before or after one).
+_PRAGMA = re.compile(r"#\s*(?:noqa\b[:\sA-Z0-9,]*|type:\s*ignore(?:\[[^\]]*\])?|fmt:\s*\w+|pragma:[^#]*)")
+
+
+def _says_why(comment_line: str) -> bool:
+    """Whether ``comment_line`` holds a comment with words in it besides tool pragmas."""
+    if "#" not in comment_line:
+        return False
+    rest = _PRAGMA.sub("", comment_line[comment_line.index("#") :])
+    return any(ch.isalpha() for ch in rest.replace("#", " "))
+
 
 # A CLI module whose every function-level import is deferred for start-up (guarded by
 # tests/test_cli_startup.py) may say so once in its docstring instead of beside each import.
@@ -54,8 +68,8 @@ def unexplained(path: Path) -> list[int]:
         while first - 1 in end_to_start:  # the previous line ends another import: same block
             first = end_to_start[first - 1]
         candidates = {first - 1, node.lineno - 1}
-        own = any("#" in lines[i - 1] for i in range(node.lineno, (node.end_lineno or 0) + 1))
-        above = any(i >= 1 and lines[i - 1].strip().startswith("#") for i in candidates)
+        own = any(_says_why(lines[i - 1]) for i in range(node.lineno, (node.end_lineno or 0) + 1))
+        above = any(i >= 1 and lines[i - 1].strip().startswith("#") and _says_why(lines[i - 1]) for i in candidates)
         if not (own or above):
             bad.append(node.lineno)
     return bad
@@ -100,10 +114,17 @@ def test_the_check_finds_an_unexplained_import(tmp_path: Path) -> None:
         "    import onnx  # deferred: optional\n"
         "    x = 1\n"
         "    import json\n"
-        "    return onnx, x, json\n",
+        "    return onnx, x, json\n"
+        "\n"
+        "def k():\n"
+        "    import yaml  # type: ignore[import-untyped]\n"
+        "    # noqa: PLC0415\n"
+        "    import toml\n"
+        "    import csv  # noqa: PLC0415  deferred: only CSV input needs it\n"
+        "    return yaml, toml, csv\n",
         encoding="utf-8",
     )
-    assert unexplained(sample) == [2, 14]
+    assert unexplained(sample) == [2, 14, 18, 20]
     # the docstring form counts only for the CLI's modules
     sample.write_text('"""Imports here are deferred for start-up."""\n' + sample.read_text())
-    assert unexplained(sample) == [3, 15]
+    assert unexplained(sample) == [3, 15, 19, 21]
