@@ -239,7 +239,7 @@ def part_startup(video: Path, mode: str) -> dict[str, Any]:
     from saferoad.application.detect import open_with_detector
     from saferoad.application.perception import run_perception
     from saferoad.config import load_config
-    from saferoad.entrypoints.wiring import detect_ports
+    from saferoad.entrypoints.detect_wiring import detect_ports
 
     t1 = time.perf_counter()
     cfg = load_config()
@@ -297,15 +297,19 @@ def part_infer_cost(video: Path, model: Path, card_name: str, n: int = 120) -> d
     return {"infer_cpu_ms": per, "inferences_per_frame": calls / frames}
 
 
-def part_cli_detect(video: Path, pycache: str | None = None) -> dict[str, Any]:
+def part_cli_detect(video: Path, pycache: str | None = None, src: str | None = None) -> dict[str, Any]:
     """``saferoad detect VIDEO -o OUT`` as a user runs it, in a child process: wall time
     from launch to exit (start-up included) and the child's CPU time. ``pycache``: a
     folder for compiled bytecode (``PYTHONPYCACHEPREFIX``; filled first by a run on the
     shared 38-frame clip), as an installed package has it; without it, as this venv is
-    (no ``.pyc`` files, ``PYTHONDONTWRITEBYTECODE=1``: every module compiled at every start)."""
+    (no ``.pyc`` files, ``PYTHONDONTWRITEBYTECODE=1``: every module compiled at every start).
+    ``src``: run the saferoad package of that ``src`` folder instead (``PYTHONPATH``; an
+    earlier commit's tree, the baseline of ``--detect-baseline``)."""
     out = Path(tempfile.mkdtemp(prefix="bench-detect-"))
     exe = Path(sys.executable).parent / "saferoad"
     env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src
     if pycache:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = pycache
@@ -521,10 +525,14 @@ def print_decode_options(res: dict[str, Any], frames: int) -> None:
               f"{res['wall_median'][k]:11.2f}")
 
 
-def run_detect_vs_ceiling(td: Path, frames: int, rounds: int) -> None:
+def run_detect_vs_ceiling(td: Path, frames: int, rounds: int, baseline: str | None = None,
+                          bytecode_only: bool = False) -> None:
     """Whole ``saferoad detect`` on ``frames`` frames, start-up included, against the
     ceiling cores / (decode + inference core-seconds) of the same frames, each round's
-    figures measured together (decode alone, 1-thread inference, inferences a frame)."""
+    figures measured together (decode alone, 1-thread inference, inferences a frame).
+    ``baseline``: also run an earlier tree's ``src`` folder (with bytecode) in each round,
+    alternating with this one: before/after in the same run. ``bytecode_only``: skip the
+    run without bytecode."""
     import statistics
 
     cores = os.cpu_count() or 2
@@ -533,12 +541,16 @@ def run_detect_vs_ceiling(td: Path, frames: int, rounds: int) -> None:
     ratios: dict[str, list[float]] = {}
     cpu_ratios: dict[str, list[float]] = {}
     rows = []
-    for _ in range(rounds):
+    for k in range(rounds):
         dec = run_part(["--part", "decode", *common])
         inf = run_part(["--part", "infer_cost", *common])
         core_ms = dec["cpu_ms"] + inf["infer_cpu_ms"] * inf["inferences_per_frame"]
         ceiling = cores * 1e3 / core_ms
-        for variant, extra in (("as this venv is", []), ("with bytecode", ["--pycache", str(td / "pycache")])):
+        variants: list[tuple[str, list[str]]] = [] if bytecode_only else [("as this venv is", [])]
+        variants.append(("with bytecode", ["--pycache", str(td / "pycache")]))
+        if baseline:
+            variants.append(("baseline, with bytecode", ["--pycache", str(td / "pycache"), "--src", baseline]))
+        for variant, extra in variants if k % 2 == 0 else variants[::-1]:  # alternate the order
             cli = run_part(["--part", "cli_detect", *extra, *common])
             fps = cli["frames"] / cli["wall_s"]
             ratios.setdefault(variant, []).append(fps / ceiling)
@@ -596,6 +608,12 @@ def main() -> None:
     ap.add_argument("--detect-frames", type=int, default=1500,
                     help="frames of the whole-`saferoad detect` run against its ceiling (0: skip it)")
     ap.add_argument("--detect-rounds", type=int, default=2)
+    ap.add_argument("--detect-baseline", metavar="SRC",
+                    help="also run this src folder (an earlier commit's tree: git archive REV src | tar -x -C DIR) "
+                         "in each --only detect round, with bytecode, alternating: before/after in one run")
+    ap.add_argument("--detect-bytecode-only", action="store_true",
+                    help="--only detect: skip the run without bytecode")
+    ap.add_argument("--src", help=argparse.SUPPRESS)
     ap.add_argument("--startup-repeats", type=int, default=5,
                     help="fresh processes of each start-up variant, alternating (0: skip it)")
     ap.add_argument("--part", help=argparse.SUPPRESS)
@@ -617,7 +635,7 @@ def main() -> None:
         elif a.part == "infer_cost":
             res = part_infer_cost(video, model, a.card)
         elif a.part == "cli_detect":
-            res = part_cli_detect(video, a.pycache)
+            res = part_cli_detect(video, a.pycache, a.src)
         elif a.part in ("startup-sequential", "startup-overlapped"):
             res = part_startup(video, a.part.split("-")[1])
         elif a.part == "decode_options":
@@ -641,7 +659,7 @@ def main() -> None:
             print_decode_options(run_part(
                 ["--part", "decode_options", "--decode-repeats", str(a.decode_repeats), *common]), a.frames)
         if a.detect_frames > 0 and a.only in (None, "detect"):
-            run_detect_vs_ceiling(td, a.detect_frames, a.detect_rounds)
+            run_detect_vs_ceiling(td, a.detect_frames, a.detect_rounds, a.detect_baseline, a.detect_bytecode_only)
         if a.startup_repeats > 0 and a.only in (None, "startup"):
             print_startup([
                 run_part(["--part", f"startup-{m}", *common])

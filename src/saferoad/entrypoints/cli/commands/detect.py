@@ -38,7 +38,18 @@ def register(app: typer.Typer) -> None:
         """Detect and track road users; write OUT/tracks.parquet (frame, t_s, track_id, cls,
         score, x1..y2, distance_m, is_lead)."""
         with user_errors():
-            from saferoad.entrypoints.detect_wiring import detect_sources
+            import gc
+
+            # What the imports below create (~150k objects: modules, classes, functions) lives
+            # as long as the process: a collection during them finds next to nothing, and the
+            # interpreter's collections at exit walk it all again (0.14 s). Frozen, neither
+            # happens (measured: docs/perception.md, "Whole saferoad detect").
+            gc.disable()
+            try:
+                from saferoad.entrypoints.detect_wiring import detect_sources
+            finally:
+                gc.freeze()
+                gc.enable()
 
             log_for_terminal(None, "WARNING")
 
