@@ -16,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
 from saferoad.adapters.recording import open_recording
+from saferoad.adapters.spool import SqliteSpool
 from saferoad.adapters.video.lanes import lane_horizon
 from saferoad.adapters.video.live import FfmpegFrameSource
-from saferoad.application.edge import CallbackSink
+from saferoad.application.edge import CallbackSink, EdgeReport
 from saferoad.application.edge_live import (
     Heartbeats,
     LiveCamera,
@@ -41,11 +43,13 @@ from saferoad.application.edge_live import (
 from saferoad.config import SaferoadConfig, load_config, parse_assignments
 from saferoad.domain.alerts import Alert
 from saferoad.domain.event_specs import Family, spec
-from saferoad.domain.recording import RecordingMeta
+from saferoad.domain.recording import Recording, RecordingMeta
 from saferoad.domain.types import Detections, Frame, GpsSeries, ImuSeries
 from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.edge_live import build_live_recorder
 from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, open_spool, simulate
+
+from .test_edge_live_clips import check_clips_cut_from_the_loop
 
 
 def _free_udp_port() -> int:
@@ -153,16 +157,42 @@ def _streamed(events: list[Any]) -> list[Any]:
     return sorted((e for e in events if spec(e.type).family in fams), key=lambda e: (e.start_s, e.type.value))
 
 
-def test_live_sensors_and_camera_give_analyzes_events(tmp_path: Path) -> None:
-    rec_dir = tmp_path / "rec"
+@dataclass
+class LiveDrive:
+    """A simulated drive played live into the live recorder, and what it left."""
+
+    dir: Path
+    rec_dir: Path
+    rec: Recording
+    common: list[str]
+    """Settings the drive shares with its analyze and replay baselines (replay detector, no lanes)."""
+    cfg: SaferoadConfig
+    live: LiveRecorder
+    """Closed after the drive: its origin, camera clock and last status."""
+    report: EdgeReport
+    t_wall0: float
+    """The wall time of the camera's first frame: the drive's time zero."""
+    alerts: list[Alert]
+    statuses: list[dict[str, Any]]
+    spool: SqliteSpool
+    spool_path: Path
+    status_file: Path
+    loop: Path
+
+
+def _play_lead_braking_live(tmp: Path) -> LiveDrive:
+    """A 24 s lead-braking drive (braking at 10 s) played live on the wall clock - its video
+    through ffmpeg at 10 fps as the road camera, IMU over UDP, GPS NMEA on a pty - into the live
+    recorder with a spool, a status file, a sink keeping every alert and status, and the video
+    loop on (4 s video segments, 10 s sensor segments), clips cut into the spool."""
+    rec_dir = tmp / "rec"
     simulate("lead_braking", rec_dir, assignments=["duration_s=24", "at_s=10"], seed=1)
     common = ["perception.detector=replay", f"perception.replay_path={rec_dir / 'detections.json'}", "lanes.enabled=false"]
     rec = open_recording(rec_dir)
-    batch = _streamed(analyze_recording(rec, load_config(None, parse_assignments(common))).events)
-    assert {e.type.value for e in batch} == {"harsh_braking", "forward_collision_warning"}
-    assert rec.imu is not None and rec.gps is not None and rec.video is not None and rec.meta.start_utc is not None
-
-    cfg, imu_port, master, slave = _live_config(common, rec, rec_dir)
+    loop = tmp / "loop"
+    cfg, imu_port, master, slave = _live_config(
+        [*common, f"edge.loop_dir={loop}", "edge.loop_video_segment_s=4", "edge.loop_segment_s=10"], rec, rec_dir
+    )
     alerts: list[Alert] = []
     statuses: list[dict[str, Any]] = []
 
@@ -170,10 +200,32 @@ def test_live_sensors_and_camera_give_analyzes_events(tmp_path: Path) -> None:
         def status(self, status: dict[str, Any]) -> None:
             statuses.append(status)
 
-    spool = open_spool(cfg.edge, tmp_path / "spool.db")
-    status_file = tmp_path / "status.json"
-    live = build_live_recorder(cfg, sinks=[StatusSink(alerts.append)], spool=spool, status_path=status_file)
+    spool_path, status_file = tmp / "spool.db", tmp / "status.json"
+    spool = open_spool(cfg.edge, spool_path)
+    live = build_live_recorder(cfg, sinks=[StatusSink(alerts.append)], spool=spool, status_path=status_file,
+                               clip_dir=tmp / "spool.db.cutting")  # fmt: skip
     report, t_wall0 = _drive_live(live, rec, imu_port, master, slave)
+    return LiveDrive(tmp, rec_dir, rec, common, cfg, live, report, t_wall0, alerts, statuses, spool, spool_path,
+                     status_file, loop)  # fmt: skip
+
+
+def test_live_drive_gives_analyzes_events_and_cuts_their_clips_from_the_loop(tmp_path: Path) -> None:
+    """One live drive, two checks (each played the same 24 s drive on the wall clock before):
+    its events are analyze's (below), and its clips, cut from the camera's video loop, show the
+    replay's frames (test_edge_live_clips.check_clips_cut_from_the_loop)."""
+    d = _play_lead_braking_live(tmp_path)
+    try:
+        _events_are_analyzes(d)
+        check_clips_cut_from_the_loop(d, tmp_path)
+    finally:
+        d.spool.close()
+
+
+def _events_are_analyzes(d: LiveDrive) -> None:
+    rec, cfg, live, report, t_wall0, alerts, statuses = d.rec, d.cfg, d.live, d.report, d.t_wall0, d.alerts, d.statuses
+    batch = _streamed(analyze_recording(rec, load_config(None, parse_assignments(d.common))).events)
+    assert {e.type.value for e in batch} == {"harsh_braking", "forward_collision_warning"}
+    assert rec.imu is not None and rec.gps is not None and rec.video is not None and rec.meta.start_utc is not None
 
     got = _streamed(report.events)
     # the same events as analyze; their order may differ where two start within the camera's
@@ -209,9 +261,9 @@ def test_live_sensors_and_camera_give_analyzes_events(tmp_path: Path) -> None:
     assert mid["budget"]["cpu_cores"] is not None and mid["budget"]["rss_mib"] > 50
     assert mid["sensors"]["gps_serial"]["bad"] == 0 and mid["sensors"]["imu_udp"]["samples"] > 0
     # the status file holds the last status, read back by edge --status
-    on_disk = read_status(status_file)
+    on_disk = read_status(d.status_file)
     assert on_disk is not None and on_disk["state"] == "idle" and on_disk["trip_id"] == report.trip_id
-    out = CliRunner().invoke(app, ["edge", "--status", "--spool", str(tmp_path / "spool.db")])
+    out = CliRunner().invoke(app, ["edge", "--status", "--spool", str(d.spool_path)])
     assert out.exit_code == 0, out.output
     # events are in the spool; the trip too (spooled at the end of the drive)
     assert report.new_in_spool == len(report.events)

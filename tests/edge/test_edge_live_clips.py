@@ -3,7 +3,9 @@ absolute time) and cuts each final event's clip from it, boxes drawn from the li
 the spool beside the event - as a replay cuts it from the recording's video. A simulated
 lead-braking drive played live (video through ffmpeg at 10 fps, IMU over UDP, GPS NMEA on a pty)
 in 4 s video segments: both events' clips (12 s windows, over several segments) are spooled
-and show the very frames the replay's clips show, within one frame."""
+and show the very frames the replay's clips show, within one frame. That drive is
+test_edge_live's (``check_clips_cut_from_the_loop`` is called from there): one 24 s drive on the
+wall clock for its events and its clips."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import io
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -19,7 +22,6 @@ from typer.testing import CliRunner
 from saferoad.adapters.recording import open_recording
 from saferoad.adapters.video.loop_video import video_segments
 from saferoad.application.edge import (
-    CallbackSink,
     ClipCutter,
     EdgeRecorder,
     RecentTracks,
@@ -27,12 +29,9 @@ from saferoad.application.edge import (
 )
 from saferoad.application.stages.road import _key_t
 from saferoad.config import load_config, parse_assignments
-from saferoad.domain.alerts import Alert
 from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.edge_live import build_live_recorder
 from saferoad.entrypoints.wiring import analysis_ports, open_spool, simulate
-
-from .test_edge_live import _drive_live, _live_config
 
 FPS = 10.0
 
@@ -53,11 +52,11 @@ def _best_shift(live: np.ndarray, replay: np.ndarray, max_shift: int = 4) -> tup
     return min(diffs, key=lambda k: diffs[k]), diffs
 
 
-def test_live_event_clips_are_cut_from_the_video_loop(tmp_path: Path) -> None:
-    rec_dir = tmp_path / "rec"
-    simulate("lead_braking", rec_dir, assignments=["duration_s=24", "at_s=10"], seed=1)
-    common = ["perception.detector=replay", f"perception.replay_path={rec_dir / 'detections.json'}", "lanes.enabled=false"]
-    rec = open_recording(rec_dir)
+def check_clips_cut_from_the_loop(d: Any, tmp_path: Path) -> None:
+    """The clips of a live drive with the video loop on (``d``: test_edge_live.LiveDrive, the
+    24 s lead-braking drive, 4 s video segments) against the replay's of the same recording.
+    Called by test_edge_live's test of that drive: one live drive for its two checks."""
+    rec, common, loop = d.rec, d.common, d.loop
     assert rec.video is not None and rec.imu is not None and rec.gps is not None
 
     # the replay: clips cut from the recording's video
@@ -68,17 +67,9 @@ def test_live_event_clips_are_cut_from_the_video_loop(tmp_path: Path) -> None:
                for e in replay.events}  # fmt: skip
     assert set(r_clips) == {"harsh_braking", "forward_collision_warning"}
 
-    # live: the camera's loop in 4 s segments, clips cut from it
-    loop = tmp_path / "loop"
-    cfg, imu_port, master, slave = _live_config(
-        [*common, f"edge.loop_dir={loop}", "edge.loop_video_segment_s=4", "edge.loop_segment_s=10"], rec, rec_dir
-    )
-    spool = open_spool(cfg.edge, tmp_path / "spool.db")
-    alerts: list[Alert] = []
-    live = build_live_recorder(cfg, sinks=[CallbackSink(alerts.append)], spool=spool, status_path=None,
-                               clip_dir=tmp_path / "spool.db.cutting")  # fmt: skip
-    report, t_wall0 = _drive_live(live, rec, imu_port, master, slave)
-    zero = t_wall0 - live.origin
+    # live: the camera's loop in 4 s segments (edge.loop_video_segment_s), clips cut from it
+    live, report, spool = d.live, d.report, d.spool
+    zero = d.t_wall0 - live.origin
 
     segs = video_segments(loop)
     assert len(segs) >= 6, segs  # 24+ s of video in 4 s segments, continuous
@@ -92,10 +83,10 @@ def test_live_event_clips_are_cut_from_the_video_loop(tmp_path: Path) -> None:
     assert max(abs(x) for x in steps[:-1]) <= live.camera.clock.max_lag_s + 1 / FPS, (steps, live.camera.clock.max_lag_s)
     assert report.clips == 2, (report.clips, [(e.type.value, e.start_s) for e in report.events])
     assert report.loop["segments_written"] >= 2  # the sensor segments beside them
-    status = json.loads(CliRunner().invoke(app, ["edge", "--status", "--spool", str(tmp_path / "spool.db")]).output)
+    status = json.loads(CliRunner().invoke(app, ["edge", "--status", "--spool", str(d.spool_path)]).output)
     assert status["clips"] == {"queued": 2}  # for the uploader, after the events' metadata
-    assert not list((tmp_path / "spool.db.cutting").rglob("*.mp4"))  # cut, moved into the spool
-    assert not list((tmp_path / "spool.db.cutting").rglob("*.ts"))  # the joined loop video removed
+    assert not list((d.dir / "spool.db.cutting").rglob("*.mp4"))  # cut, moved into the spool
+    assert not list((d.dir / "spool.db.cutting").rglob("*.ts"))  # the joined loop video removed
 
     for ev in report.events:
         if ev.type.value not in r_clips:
