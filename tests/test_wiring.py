@@ -51,11 +51,18 @@ class CountingOutputs:
         self.calls.append(f"events:{path.name}")
         return self.real.events_file(path)
 
+    def open_tracks(self, path: Path):  # type: ignore[no-untyped-def]
+        self.calls.append(f"tracks:{path.name}")
+        return self.real.open_tracks(path)
+
 
 def test_a_use_case_runs_with_an_adapter_replaced_through_its_ports(tmp_path: Path) -> None:
     simulate("harsh_braking", tmp_path / "rec", seed=0, video=False, config=SaferoadConfig())
     outputs = CountingOutputs()
     ports = dataclasses.replace(wiring.analysis_ports(), outputs=outputs)
     res = analyze_recording(ports.open_recording(tmp_path / "rec"), SaferoadConfig(), tmp_path / "out", ports=ports)
-    assert outputs.calls == ["staged", "events:events.jsonl", "timeline:timeline.parquet", "json:summary.json"]
+    # every file of the folder through the port: tracks.parquet too (from the detections replayed)
+    assert outputs.calls == [
+        "staged", "events:events.jsonl", "timeline:timeline.parquet", "tracks:tracks.parquet", "json:summary.json"
+    ]
     assert res.events and (tmp_path / "out/events.jsonl").read_text().count("\n") == len(res.events)

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from saferoad.application.evaluation.boxes import BOX_COLUMNS, read_tracks
-from saferoad.application.perception import TracksWriter
 from saferoad.domain.types import Event, EventType, Frame, RoadClass, Severity, TrackedObject
 from saferoad.entrypoints.wiring import analysis_ports, outputs, outputs_reader
+from saferoad.entrypoints.wiring import tracks_writer as TracksWriter
 
 
 def _tracks(path: Path) -> None:

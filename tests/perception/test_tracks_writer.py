@@ -13,8 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from saferoad.application.perception import TRACKS_SCHEMA, TracksWriter, arrow_column
+from saferoad.adapters.outputs.tracks import TRACKS_SCHEMA, arrow_column
 from saferoad.domain.types import Frame, RoadClass, TrackedObject
+from saferoad.entrypoints.wiring import tracks_writer as TracksWriter
 
 
 def _value(rng: random.Random, typ: pa.DataType, nullable: bool) -> object:

@@ -1,6 +1,7 @@
 """``saferoad detect``: perception on videos or images, written to a folder.
 
-Outputs: ``OUT/tracks.parquet`` (see :data:`saferoad.application.perception.TRACKS_SCHEMA`),
+Outputs: ``OUT/tracks.parquet`` (columns: :data:`saferoad.application.perception.TRACKS_COLUMNS`,
+written by the outputs port's ``open_tracks``),
 ``OUT/detect.json`` (what ran and what it saw) and, with ``render``, ``OUT/annotated.mp4``.
 A video that breaks part-way keeps every frame processed before the break in the outputs;
 the error is in ``detect.json`` and in :attr:`DetectResult.error`.
@@ -43,7 +44,7 @@ class DetectPorts:
     load_camera_setup: CameraSetupLoader
     annotated_video: AnnotatedVideoOpener
     outputs: AnalysisOutputs
-    """Writes ``detect.json`` atomically."""
+    """Writes ``tracks.parquet`` (``open_tracks``) and ``detect.json`` atomically."""
     horizon: HorizonEstimator | None
     """The horizon from the lane markings, for a camera whose pitch is not known."""
 
@@ -126,8 +127,15 @@ def detect_sources(
     stats = PerceptionStats()
     fps = frames.fps / (p.stride if _is_video(frames) else 1) if frames.fps else 0.0
     started = time.perf_counter()
-    writer = TracksWriter(out_dir / "tracks.parquet")
-    video = ports.annotated_video(out_dir / "annotated.mp4", fps) if render else None
+    writer = TracksWriter(ports.outputs.open_tracks(out_dir / "tracks.parquet"))
+    try:
+        video = ports.annotated_video(out_dir / "annotated.mp4", fps) if render else None
+    except BaseException:
+        writer.close()
+        frames.close()
+        if built is not None:
+            _close(built)
+        raise
     try:
         with span("perception.detect", sources=len(sources), detector=det.name) as res:
             still = not _is_video(frames) and not p.track_images

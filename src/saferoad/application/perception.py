@@ -8,7 +8,7 @@ The API the road stage of ``analyze`` and ``saferoad detect`` use::
     detector = build_detector(cfg, recording)                    # any Detector
     tracker = ByteTracker(tracker_params(cfg.perception, frames.fps / 3))
     camera = CameraModel(...) or None                            # None: hfov + config height
-    with TracksWriter(out / "tracks.parquet") as writer:
+    with TracksWriter(outputs.open_tracks(out / "tracks.parquet")) as writer:  # AnalysisOutputs
         for frame, objects in run_perception(frames, detector, tracker, camera, cfg,
                                              horizon=ports.horizon):  # the lane markings
             writer.write(frame, objects)
@@ -52,12 +52,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Protocol
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from saferoad.config import SaferoadConfig
 from saferoad.config.perception import PerceptionConfig
@@ -79,6 +74,7 @@ from saferoad.domain.types import (
     TrackedObject,
 )
 from saferoad.ports.detector import Detector, FrameParallelDetector
+from saferoad.ports.outputs import TracksSink
 from saferoad.process_settings import SharedSetting
 
 _Geometry = FrameGeometry
@@ -244,39 +240,23 @@ def _with_band(frames: Iterable[Frame], geo: FrameGeometry) -> Iterator[Frame]:
         yield replace(f, horizon_band=geo.band) if geo.band is not None else f
 
 
-TRACKS_SCHEMA = pa.schema(
-    [
-        ("frame", pa.int64()),
-        ("t_s", pa.float64()),
-        ("track_id", pa.int64()),
-        ("cls", pa.string()),
-        ("score", pa.float64()),
-        ("x1", pa.float64()),
-        ("y1", pa.float64()),
-        ("x2", pa.float64()),
-        ("y2", pa.float64()),
-        ("distance_m", pa.float64()),
-        ("is_lead", pa.bool_()),
-        ("label", pa.string()),
-        ("lateral_m", pa.float64()),
-        ("range_rate_mps", pa.float64()),
-        ("ttc_s", pa.float64()),
-        ("lamp", pa.string()),
-        ("distance_sigma_m", pa.float64()),
-    ]
-)
-"""``tracks.parquet``: the columns of docs/recording-format.md, then extras (nullable)."""
+TRACKS_COLUMNS = (
+    "frame", "t_s", "track_id", "cls", "score", "x1", "y1", "x2", "y2", "distance_m", "is_lead",
+    "label", "lateral_m", "range_rate_mps", "ttc_s", "lamp", "distance_sigma_m",
+)  # fmt: skip
+"""``tracks.parquet``'s columns, in order: those of docs/recording-format.md, then extras
+(nullable). Their types are the outputs adapter's (``adapters/outputs/tracks.TRACKS_SCHEMA``)."""
 
 
 class TracksWriter:
-    """Streams rows into ``tracks.parquet`` (a row group every ``flush_rows`` rows), so a
-    run that stops part-way still leaves every frame processed so far on disk."""
+    """Builds ``tracks.parquet``'s rows and hands them to ``sink`` (the outputs adapter's
+    ``open_tracks``), a row group every ``flush_rows`` rows; :meth:`close` flushes the rest
+    and closes the sink, which puts the file in place, so a run that stops on an error still
+    leaves every frame processed so far on disk."""
 
-    def __init__(self, path: Path, flush_rows: int = 4096) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(str(path), TRACKS_SCHEMA)
-        self._rows: dict[str, list[Any]] = {n: [] for n in TRACKS_SCHEMA.names}
+    def __init__(self, sink: TracksSink, flush_rows: int = 4096) -> None:
+        self.sink = sink
+        self._rows: dict[str, list[Any]] = {n: [] for n in TRACKS_COLUMNS}
         self.flush_rows = flush_rows
         self.rows_written = 0
 
@@ -304,58 +284,22 @@ class TracksWriter:
             self.flush()
 
     def flush(self) -> None:
-        if not self._rows["frame"]:
+        n = len(self._rows["frame"])
+        if not n:
             return
-        table = pa.Table.from_arrays(
-            [arrow_column(self._rows[f.name], f.type) for f in TRACKS_SCHEMA], schema=TRACKS_SCHEMA
-        )
-        self._writer.write_table(table)
-        self.rows_written += table.num_rows
-        self._rows = {n: [] for n in TRACKS_SCHEMA.names}
+        self.sink.add(self._rows)
+        self.rows_written += n
+        self._rows = {c: [] for c in TRACKS_COLUMNS}
 
     def close(self) -> None:
         self.flush()
-        self._writer.close()
+        self.sink.close()
 
     def __enter__(self) -> TracksWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_NUMPY_TYPES: dict[pa.DataType, type[np.generic]] = {pa.int64(): np.int64, pa.float64(): np.float64}
-
-
-def arrow_column(values: list[Any], typ: pa.DataType) -> pa.Array:
-    """``pa.array(values, type=typ)`` (``None`` is null) for the writer's column types
-    (int64, float64, bool, string), built from its buffers. ``pa.array`` and ``pa.table``
-    import pandas the first time they run (to check for pandas objects): 0.17 s of CPU and
-    39 MB of memory that ``saferoad detect`` never otherwise needs (measured:
-    docs/perception.md, "Whole saferoad detect"). Same arrays (tests/perception:
-    test_tracks_writer)."""
-    n = len(values)
-    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
-    nulls = n - int(np.count_nonzero(valid))
-    mask = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
-    if typ == pa.string():
-        data = [v.encode() for v in values if v is not None]
-        lengths = np.zeros(n, dtype=np.int64)
-        lengths[valid] = [len(b) for b in data]
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        if offsets[-1] > np.iinfo(np.int32).max:
-            raise ValueError(f"tracks column of {offsets[-1]} bytes: over the 2 GiB of an Arrow string column")
-        buffers = [mask, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))]
-    elif typ == pa.bool_():
-        bits = np.fromiter((bool(v) if v is not None else False for v in values), dtype=bool, count=n)
-        buffers = [mask, pa.py_buffer(np.packbits(bits, bitorder="little"))]
-    elif typ in _NUMPY_TYPES:
-        arr = np.array([v if v is not None else 0 for v in values], dtype=_NUMPY_TYPES[typ])
-        buffers = [mask, pa.py_buffer(arr)]
-    else:
-        raise TypeError(f"arrow_column: no buffers for {typ}")
-    return pa.Array.from_buffers(typ, n, buffers, null_count=nulls)
 
 
 def _num_or_none(v: Any) -> float | None:

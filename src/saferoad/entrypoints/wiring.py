@@ -50,6 +50,7 @@ from saferoad.application.cabin import CabinResult, CabinSource
 from saferoad.application.context import AnalysisPorts
 from saferoad.application.evaluation.executors import LocalExecutor
 from saferoad.application.ingest import IngestResult
+from saferoad.application.perception import TracksWriter
 from saferoad.application.simulate import SimulationResult
 from saferoad.application.uploader import ingest_target
 from saferoad.config import SaferoadConfig
@@ -78,7 +79,7 @@ __all__ = [
     "alert_sinks", "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
     "find_outputs", "ingest_client", "ingest_outputs", "load_output", "make_executor", "open_recording", "open_spool", "outputs",
     "outputs_reader", "read_boxes", "recording_writer", "report_ports", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
-    "simulate", "simulate_fleet", "simulate_fleet_week", "trip_report_from_output",
+    "simulate", "simulate_fleet", "simulate_fleet_week", "tracks_writer", "trip_report_from_output",
 ]
 
 
@@ -86,6 +87,12 @@ __all__ = [
 def outputs() -> OutputFiles:
     """The analyze output folder's writer (``adapters/outputs``)."""
     return OutputFiles(__version__)
+
+
+def tracks_writer(path: Path, flush_rows: int = 4096) -> TracksWriter:
+    """A :class:`~saferoad.application.perception.TracksWriter` onto ``tracks.parquet`` at
+    ``path`` through this process's outputs adapter (notebooks, docs/perception.md)."""
+    return TracksWriter(outputs().open_tracks(path), flush_rows)
 
 
 @cache

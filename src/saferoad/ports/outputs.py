@@ -18,8 +18,9 @@ from saferoad.ports.events import EventSink
 @runtime_checkable
 class AnalysisOutputs(Protocol):
     """Writes one run's files: a staged folder swapped in whole, JSON and ``events.jsonl``
-    written atomically, ``timeline.parquet``, ``lanes.parquet``. The folders are read back
-    by :class:`OutputsReader`."""
+    written atomically, ``timeline.parquet``, ``lanes.parquet`` and, streamed,
+    ``tracks.parquet`` (:meth:`open_tracks`). The folders are read back by
+    :class:`OutputsReader`."""
 
     def staged(self, out_dir: Path) -> AbstractContextManager[Path]:
         """A fresh folder to write one run into, swapped in as ``out_dir`` when the block
@@ -41,6 +42,25 @@ class AnalysisOutputs(Protocol):
         """``lanes.parquet``: one row a video frame, ``rows`` a list per column of
         docs/recording-format.md (``None`` for a null); a missing or unknown column is a
         ``ValueError`` naming it."""
+        ...
+
+    def open_tracks(self, path: Path) -> TracksSink:
+        """``tracks.parquet`` written as a stream (``saferoad detect``, the road stage)."""
+        ...
+
+
+@runtime_checkable
+class TracksSink(Protocol):
+    """``tracks.parquet`` being written: one row group per :meth:`add`, the file in place,
+    whole, once :meth:`close` returns (a temporary name until then)."""
+
+    def add(self, rows: Mapping[str, Sequence[Any]]) -> None:
+        """One row group: a list per column of docs/recording-format.md (``None`` for a
+        null); a missing or unknown column is a ``ValueError`` naming it and the file."""
+        ...
+
+    def close(self) -> None:
+        """Finish the file and put it in place; a second call does nothing."""
         ...
 
 

@@ -1,5 +1,6 @@
 """The analyze folder's files: JSON and ``events.jsonl`` written atomically with the outputs'
-one file mode, ``timeline.parquet``, ``lanes.parquet``, the ``events.jsonl`` sink (:class:`EventsFile`), and
+one file mode, ``timeline.parquet``, ``lanes.parquet``, the ``events.jsonl`` sink (:class:`EventsFile`),
+``tracks.parquet``'s streaming writer (:class:`~saferoad.adapters.outputs.tracks.TracksFile`), and
 :class:`OutputFiles`, the
 :class:`~saferoad.ports.outputs.AnalysisOutputs` the composition root hands to ``analyze``."""
 
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from saferoad.adapters.outputs import FILE_MODE, run_folder
+from saferoad.adapters.outputs.tracks import TracksFile
 from saferoad.adapters.recording._csv import float_column
 from saferoad.adapters.recording.jsonl import iter_jsonl
 from saferoad.domain.types import Event
@@ -47,6 +49,9 @@ class OutputFiles:
 
     def events_file(self, path: Path) -> EventsFile:
         return EventsFile(path)
+
+    def open_tracks(self, path: Path) -> TracksFile:
+        return TracksFile(path)
 
 
 class EventsFile:

@@ -109,7 +109,9 @@ class CameraFeed:
         self.tracker: SourceIdTracker | None = None
         if ports.detectors.is_replay(self.detector) and cfg.road_events.replay_identities:
             self.tracker = SourceIdTracker()
-        self.writer = TracksWriter(ctx.out_dir / "tracks.parquet") if ctx.out_dir else None
+        self.writer = (
+            TracksWriter(ports.outputs.open_tracks(ctx.out_dir / "tracks.parquet")) if ctx.out_dir else None
+        )
         self._closed = False
         # lane markings: every decoded frame of a video (a detections file has no pixels)
         self.lanes: list[LaneObservation] = []
