@@ -29,6 +29,7 @@ from saferoad._version import __version__
 _EXPORTS: dict[str, tuple[str, str]] = {
     "analyze": ("saferoad._api", "analyze"),
     "open_recording": ("saferoad._api", "open_recording"),
+    "Pipeline": ("saferoad._stream", "Pipeline"),
     "load_config": ("saferoad.config", "load_config"),
     "SaferoadConfig": ("saferoad.config", "SaferoadConfig"),
     "ConfigError": ("saferoad.config", "ConfigError"),
@@ -49,6 +50,7 @@ __all__ = [
     "Event",
     "EventSpec",
     "EventType",
+    "Pipeline",
     "Recording",
     "SaferoadConfig",
     "Severity",
@@ -61,6 +63,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from saferoad._api import analyze, open_recording
+    from saferoad._stream import Pipeline
     from saferoad.application.analyze import AnalysisResult
     from saferoad.config import ConfigError, SaferoadConfig, load_config
     from saferoad.domain.event_specs import EventSpec

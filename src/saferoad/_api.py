@@ -37,8 +37,15 @@ def analyze(
     one the config names. Returns the events, the summary and the stage trace.
     """
     rec = recording if isinstance(recording, Recording) else open_recording(recording)
-    if isinstance(config, SaferoadConfig):
-        cfg = config if not overrides else load_config(None, _deep_merge(config.model_dump(mode="json"), overrides))
-    else:
-        cfg = load_config(None if config is None else Path(config), overrides)
+    cfg = resolve_config(config, overrides)
     return wiring.analyze_recording(rec, cfg, None if out_dir is None else Path(out_dir), detector=detector)
+
+
+def resolve_config(
+    config: SaferoadConfig | str | os.PathLike[str] | None, overrides: dict[str, Any] | None
+) -> SaferoadConfig:
+    """The config the public API's ``config``/``overrides`` arguments name (analyze, Pipeline):
+    a loaded one, a TOML path or the defaults, the overrides validated on top."""
+    if isinstance(config, SaferoadConfig):
+        return config if not overrides else load_config(None, _deep_merge(config.model_dump(mode="json"), overrides))
+    return load_config(None if config is None else Path(config), overrides)

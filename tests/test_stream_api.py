@@ -1,0 +1,174 @@
+"""``saferoad.Pipeline`` (docs/api.md): samples pushed in chunks as a device would give them
+yield analyze's events - the sensor rules' (harsh driving, speeding) - on the simulator's
+scenarios and the shared recordings; a chunk out of order or of a bad shape is a ValueError
+naming its field; the documented example runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import saferoad
+from saferoad.domain.event_specs import Family, spec
+from saferoad.domain.simulation.scenarios import SCENARIOS
+from saferoad.entrypoints.wiring import simulate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _covered(events: list[saferoad.Event]) -> list[saferoad.Event]:
+    """The events of the rules the pipeline runs: the motion family and ``speeding``."""
+    keep = [e for e in events if spec(e.type).family is Family.MOTION or e.type.value == "speeding"]
+    return sorted(keep, key=lambda e: (e.start_s, e.type.value))
+
+
+def _feed(pipe: saferoad.Pipeline, rec: saferoad.Recording, chunk_s: float) -> list[saferoad.Event]:
+    """Every sample of ``rec`` pushed in ``[a, a + chunk_s)`` chunks, the streams interleaved
+    (GPS, IMU, CAN within each chunk), then ``close``."""
+    imu, gps, can = rec.imu, rec.gps, rec.can_speed
+    times = [s.t_s for s in (imu, gps, can) if s is not None and len(s)]
+    t0, t1 = min(float(t[0]) for t in times), max(float(t[-1]) for t in times)
+    out: list[saferoad.Event] = []
+    k = 0
+    while (a := t0 + k * chunk_s) <= t1:
+        b = t0 + (k + 1) * chunk_s  # the next chunk's own bound: no sample in two chunks
+        if gps is not None:
+            m = (gps.t_s >= a) & (gps.t_s < b)
+            out += pipe.push_gps(gps.t_s[m], gps.lat[m], gps.lon[m], gps.speed_mps[m], gps.course_deg[m], gps.alt_m[m])
+        if imu is not None:
+            m = (imu.t_s >= a) & (imu.t_s < b)
+            out += pipe.push_imu(imu.t_s[m], imu.acc[m], None if imu.gyro is None else imu.gyro[m])
+        if can is not None:
+            m = (can.t_s >= a) & (can.t_s < b)
+            out += pipe.push_speed(can.t_s[m], can.speed_mps[m], can.source)
+        k += 1
+    return out + pipe.close()
+
+
+def _compare(rec: saferoad.Recording, overrides: dict[str, Any] | None = None, chunk_s: float = 0.3) -> int:
+    """The pipeline's events are analyze's: same types, directions, severities and evidence,
+    peaks within 1e-3, start and end within one resampled IMU sample (the streaming engine's
+    stated equality, as tests/edge/test_edge_equals_batch.py holds the recorder to); the
+    distance and the graded manoeuvres too. Returns the number of events compared."""
+    # analyze sensor-only: no road camera (a simulated drive's detections file, replayed)
+    res = saferoad.analyze(replace(rec, video=None, detections=None), overrides=overrides)
+    pipe = saferoad.Pipeline.like(rec, overrides=overrides)
+    batch, got = _covered(res.events), _covered(_feed(pipe, rec, chunk_s))
+    where = f"{rec.path} chunk {chunk_s} s"
+    assert [e.type for e in got] == [e.type for e in batch], where
+    tol = 1.0 / pipe.config.motion.resample_hz + 1e-9
+    for b, s in zip(batch, got, strict=True):
+        assert abs(b.start_s - s.start_s) <= tol and abs(b.end_s - s.end_s) <= tol, (where, b, s)
+        assert (b.direction, b.severity) == (s.direction, s.severity), (where, b, s)
+        # heading-free mode: the push's forward axis comes from the window's turns, not the
+        # whole trip's: the type agrees, its provenance (typed_by) may not
+        assert {k: v for k, v in b.evidence.items() if k != "typed_by"} == {
+            k: v for k, v in s.evidence.items() if k != "typed_by"
+        }, where
+        assert b.peak.keys() == s.peak.keys(), where
+        for k, v in b.peak.items():
+            assert s.peak[k] == pytest.approx(v, abs=1e-3, rel=1e-3), (where, k)
+    want_km = res.summary.get("distance_km")
+    assert (pipe.distance_km is None) == (want_km is None), where
+    if want_km is not None and pipe.distance_km is not None:
+        assert pipe.distance_km == pytest.approx(want_km, abs=6e-4), where  # summary.json rounds to 1 m
+    if res.summary.get("manoeuvres") is not None and res.summary.get("motion_mode") != "heading-free":
+        assert pipe.manoeuvres == res.summary["manoeuvres"], where
+    return len(batch)
+
+
+def test_every_scenario_gives_analyze_events(tmp_path: Path) -> None:
+    n = 0
+    for name in SCENARIOS:
+        simulate(name, tmp_path / name, assignments=[], seed=1, video=False)
+        n += _compare(saferoad.open_recording(tmp_path / name))
+    assert n >= 5  # the scenarios hold harsh events: the comparison is not vacuous
+
+
+@pytest.mark.parametrize("chunk_s", [0.05, 1.7])
+def test_chunk_size_does_not_matter(tmp_path: Path, chunk_s: float) -> None:
+    simulate("demo", tmp_path / "demo", assignments=[], seed=2, video=False)
+    assert _compare(saferoad.open_recording(tmp_path / "demo"), chunk_s=chunk_s) >= 3
+
+
+def test_speeding_with_a_limit_and_with_zones(tmp_path: Path) -> None:
+    rec_dir = tmp_path / "speeding"
+    simulate("speeding", rec_dir, assignments=[], seed=1, video=False)
+    rec = saferoad.open_recording(rec_dir)
+    assert _compare(rec, {"road_events": {"speed_limit_kmh": 60.0}}) >= 1
+    # the zones file the simulator wrote, named in the config: the GPS fixes wait for the speed
+    assert _compare(rec, {"road_events": {"speed_zones": str(rec_dir / "speed_zones.geojson")}}) >= 1
+
+
+@pytest.mark.parametrize("name", ["imu/driver-behavior-dataset/trip17", "comma2k19-segment"])
+def test_shared_recordings(shared_dir: Path, name: str) -> None:
+    n = _compare(saferoad.open_recording(shared_dir / "data" / name))
+    if "trip17" in name:
+        assert n >= 10
+
+
+def test_events_come_as_they_become_final(tmp_path: Path) -> None:
+    """An event is returned by the push whose samples made it final, not only at ``close``:
+    within the motion guard plus a hop (plus the chunk) of its end."""
+    simulate("harsh_braking", tmp_path / "hb", assignments=[], seed=1, video=False)
+    rec = saferoad.open_recording(tmp_path / "hb")
+    imu = rec.imu
+    assert imu is not None
+    pipe = saferoad.Pipeline.like(rec)
+    e = pipe.config.edge
+    seen: list[tuple[float, saferoad.Event]] = []
+    for i in range(0, len(imu), 25):
+        for ev in pipe.push_imu(imu.t_s[i : i + 25], imu.acc[i : i + 25], None if imu.gyro is None else imu.gyro[i : i + 25]):
+            seen.append((float(imu.t_s[min(i + 24, len(imu) - 1)]), ev))
+    assert seen, "no event became final before the end of the drive"
+    assert all(0 <= t - ev.end_s <= e.motion_guard_s + e.motion_hop_s + 0.25 + 1e-9 for t, ev in seen)
+    assert [ev.type for _, ev in seen] == [saferoad.EventType.HARSH_BRAKING]
+    assert pipe.close() == []
+
+
+def test_bad_input_is_a_value_error_naming_the_field() -> None:
+    pipe = saferoad.Pipeline()
+    t = np.arange(10) / 100.0
+    acc = np.tile([0.0, 0.0, 9.81], (10, 1))
+    assert pipe.push_imu(t, acc) == []
+    with pytest.raises(ValueError, match=r"push_imu: t_s\[0\] = 0\.050 s is not after the previous imu sample \(0\.090 s\)"):
+        pipe.push_imu(t[5:] + 0.0, acc[5:])
+    with pytest.raises(ValueError, match=r"push_imu: acc has shape \(10, 2\), expected \(10, 3\)"):
+        pipe.push_imu(t + 1.0, acc[:, :2])
+    with pytest.raises(ValueError, match=r"push_imu: gyro has shape \(9, 3\)"):
+        pipe.push_imu(t + 1.0, acc, np.zeros((9, 3)))
+    with pytest.raises(ValueError, match=r"push_imu: gyro is given, but the earlier IMU samples came without one"):
+        pipe.push_imu(t + 1.0, acc, np.zeros((10, 3)))
+    with pytest.raises(ValueError, match=r"push_imu: t_s is not increasing at index 3"):
+        pipe.push_imu(np.array([1.0, 1.1, 1.2, 1.2]), acc[:4])
+    with pytest.raises(ValueError, match=r"push_gps: lon has shape \(2,\), expected \(3,\)"):
+        pipe.push_gps([1.0, 2.0, 3.0], [48.1, 48.1, 48.1], [11.5, 11.5])
+    with pytest.raises(ValueError, match=r"push_speed: t_s holds a NaN"):
+        pipe.push_speed([1.0, float("nan")], [10.0, 10.0])
+    with pytest.raises(ValueError, match=r"imu_frame: 'car' is not one of"):
+        saferoad.Pipeline(imu_frame="car")
+    # a rejected chunk changes nothing: the stream goes on after the last good sample
+    assert pipe.push_imu(t + 0.1, acc) == []
+    pipe.close()
+    with pytest.raises(ValueError, match=r"push_gps: the pipeline is closed"):
+        pipe.push_gps([5.0], [48.1], [11.5])
+
+
+def test_the_documented_stream_example_runs(tmp_path: Path) -> None:
+    rec = tmp_path / "drive"
+    simulate("harsh_braking", rec, assignments=[], seed=1, video=False)
+    text = (REPO / "docs" / "api.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    (code,) = [b for b in blocks if "saferoad.Pipeline" in b]
+    out = subprocess.run(
+        [sys.executable, "-c", f"RECORDING = {str(rec)!r}\n{code}"], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^\s*\d+\.\d s\s+harsh_braking", out.stdout, re.M), out.stdout
