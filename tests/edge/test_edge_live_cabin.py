@@ -7,6 +7,7 @@ start-up (frames timed by index on the frame clock), durations within a frame.""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -63,9 +64,23 @@ def test_live_cabin_camera_gives_analyze_events(shared_dir: Path, tmp_path: Path
     source = FfmpegFrameSource(str(rec / "cabin.mp4"), 480, 270, ring=len(seq), stall_s=2.0, realtime=True, fps=FPS)
     live = LiveCabin(source, cfg.cabin, cabin_ports(), origin, frame_period_s=1.0 / FPS, beat=beats.beat).start()
     recorder = LiveRecorder(cfg, ports=analysis_ports(), feeds=[], origin=origin, beats=beats, cabin=live)
+    # the drive ends once every frame is analysed (the clip's 12 fps plus the analysis catching
+    # up, well under a second here), or at the latest 10 s after the clip; what is left then goes
+    # through the cabin rules at the end of the run either way
+    done = threading.Event()
+
+    def all_analysed() -> None:
+        while not done.wait(0.05):
+            if live.analysed >= len(seq):
+                done.set()
+
+    watcher = threading.Thread(target=all_analysed, daemon=True)
+    watcher.start()
     try:
-        report = recorder.run(duration_s=len(seq) / FPS + 10.0)  # time for the analysis to catch up
+        report = recorder.run(duration_s=len(seq) / FPS + 10.0, stop=done)
     finally:
+        done.set()
+        watcher.join()
         recorder.close()
     edge = [e for e in report.events if spec(e.type).family == Family.CABIN]
     status = live.status()
