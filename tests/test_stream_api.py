@@ -154,8 +154,12 @@ def test_bad_input_is_a_value_error_naming_the_field() -> None:
         pipe.push_speed([1.0, float("nan")], [10.0, 10.0])
     with pytest.raises(ValueError, match=r"imu_frame: 'car' is not one of"):
         saferoad.Pipeline(imu_frame="car")
-    # a rejected chunk changes nothing: the stream goes on after the last good sample
+    # a rejected chunk changes nothing: the stream goes on after the last good sample; one
+    # sample may be pushed alone, as scalars and a row
     assert pipe.push_imu(t + 0.1, acc) == []
+    assert pipe.push_imu(0.5, [0.0, 0.0, 9.81]) == []
+    assert pipe.push_gps(0.5, 48.1, 11.5, speed_mps=0.0) == []
+    assert pipe.push_speed(0.5, 0.0) == []
     pipe.close()
     with pytest.raises(ValueError, match=r"push_gps: the pipeline is closed"):
         pipe.push_gps([5.0], [48.1], [11.5])
