@@ -53,13 +53,14 @@ def _send_rows(rows: np.ndarray, port: int, t_wall0: float, stop: threading.Even
 
 def test_live_can_speed_and_speed_zones_give_analyzes_speeding(tmp_path: Path) -> None:
     rec_dir = tmp_path / "rec"
-    written = simulate("speeding", rec_dir, assignments=["duration_s=24", "at_s=2", "over_s=14", "speed_kmh=75", "limit_kmh=50",
+    written = simulate("speeding", rec_dir, assignments=["duration_s=16", "at_s=2", "over_s=8", "speed_kmh=75", "limit_kmh=50",
                                                          "can.enabled=true"], video=False, detections=False).written  # fmt: skip
     assert {"can.csv", "speed_zones.geojson"} <= set(written.files)
     rec = open_recording(rec_dir)
     assert rec.imu is not None and rec.gps is not None and rec.can_speed is not None and rec.imu.gyro is not None
     # the zones file configured (as a fleet would); a shorter minimum duration than the 60 s
-    # default keeps the wall-clock drive short, the same in both
+    # default keeps the wall-clock drive short, the same in both: 16 s, over the limit from the
+    # ramp (5.5 s) to the drive's end, 10.5 s >= 8 s (24 s before, the event 5.4-24.0 s)
     zones = [f"road_events.speed_zones={rec_dir / 'speed_zones.geojson'}", "road_events.speeding_min_duration_s=8"]
     out = tmp_path / "analyze"
     batch = analyze_recording(rec, load_config(None, parse_assignments(zones)), out)
