@@ -104,7 +104,7 @@ def test_phone_imu_is_the_truth_high_passed_in_the_yawed_device_axes() -> None:
     assert np.min(car[:, 0]) / G < -0.5 * a  # the release pulse, of the opposite sign
 
 
-@pytest.mark.slow  # 36 simulate + analyze runs of 15-26 km (2.5-7 s per trip measured)
+@pytest.mark.slow  # 36 simulate + analyze runs of 15-26 km: 5.2 s (phone) + 5.1 s (dashcam) at load 1.4
 @pytest.mark.parametrize("profile", ["phone", "dashcam"])
 def test_aggressive_trip_scores_below_the_same_drivers_normal_trip(tmp_path: Path, profile: str) -> None:
     """The same driver on the same route (plan seed), normal then aggressive (the fleet styles
