@@ -18,7 +18,7 @@ import pytest
 import saferoad
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
-from saferoad.entrypoints.wiring import simulate
+from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -176,3 +176,134 @@ def test_the_documented_stream_example_runs(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert re.search(r"^\s*\d+\.\d s\s+harsh_braking", out.stdout, re.M), out.stdout
+
+
+# -- camera frames --------------------------------------------------------------------------
+
+REPLAY = {"perception": {"detector": "replay"}}
+"""The simulator's boxes (``detections.json``) as the detector: perception is measured elsewhere;
+here the frames' way through the pipeline is."""
+SMALL_CAMERA = ["camera.fps=10", "camera.width=320", "camera.height=180"]
+
+
+def _close_values(a: Any, b: Any) -> bool:
+    """Nested evidence equal, its floats within 1e-6."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close_values(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_close_values(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return bool(a == pytest.approx(b, abs=1e-6))
+    return bool(a == b)
+
+
+def _feed_with_frames(pipe: saferoad.Pipeline, rec: saferoad.Recording, chunk_s: float = 0.1) -> list[tuple[float, saferoad.Event]]:
+    """The GPS fixes, IMU samples and decoded video frames of ``rec`` pushed as a device gives
+    them - each chunk's sensors, then its frames one by one - then ``close``; each event with
+    the time of the push that returned it (inf: ``close``)."""
+    assert rec.video is not None and rec.imu is not None and rec.gps is not None
+    frames = list(analysis_ports().open_frames(rec.video))
+    imu, gps = rec.imu, rec.gps
+    out: list[tuple[float, saferoad.Event]] = []
+    end = max(float(imu.t_s[-1]), float(gps.t_s[-1]), frames[-1].t_s)
+    a, k, fi = 0.0, 0, 0
+    while a <= end:
+        b = (k + 1) * chunk_s
+        m = (gps.t_s >= a) & (gps.t_s < b)
+        new = pipe.push_gps(gps.t_s[m], gps.lat[m], gps.lon[m], gps.speed_mps[m], gps.course_deg[m], gps.alt_m[m])
+        m = (imu.t_s >= a) & (imu.t_s < b)
+        new += pipe.push_imu(imu.t_s[m], imu.acc[m], None if imu.gyro is None else imu.gyro[m])
+        while fi < len(frames) and frames[fi].t_s < b:
+            new += pipe.push_frame(frames[fi].t_s, frames[fi].image)
+            fi += 1
+        out += [(b, e) for e in new]
+        a, k = b, k + 1
+    assert fi == len(frames)
+    return out + [(float("inf"), e) for e in pipe.close()]
+
+
+def _compare_with_frames(rec: saferoad.Recording, pipe: saferoad.Pipeline, fps: float) -> list[tuple[float, saferoad.Event]]:
+    """Every event of analyze on ``rec`` (road camera, lane markings, motion) from the pipeline
+    fed frame by frame: same types, directions, severities and evidence, start and end within
+    one frame. Returns the pipeline's road events with the time of the push that gave them."""
+    res = saferoad.analyze(rec, overrides=REPLAY)
+    got = _feed_with_frames(pipe, rec)
+    batch = sorted(res.events, key=lambda e: (e.start_s, e.type.value))
+    events = sorted((e for _, e in got), key=lambda e: (e.start_s, e.type.value))
+    assert [e.type for e in events] == [e.type for e in batch], rec.path
+    tol = 1.0 / fps + 1e-9
+    for b, s in zip(batch, events, strict=True):
+        assert abs(b.start_s - s.start_s) <= tol and abs(b.end_s - s.end_s) <= tol, (b, s)
+        assert (b.direction, b.severity) == (s.direction, s.severity), (b, s)
+        assert _close_values(b.evidence, s.evidence), (b.evidence, s.evidence)
+        assert b.peak.keys() == s.peak.keys() and _close_values(b.peak, s.peak), (b.peak, s.peak)
+    return [(t, e) for t, e in got if spec(e.type).family is Family.ROAD]
+
+
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        ("tailgating", "tailgating"),
+        ("lead_braking", "forward_collision_warning"),
+        ("lane_departure", "lane_departure"),
+        # the IMU's lane change with the direction of the marking the camera saw crossed
+        ("aggressive_lane_change", "aggressive_lane_change"),
+    ],
+)
+def test_frames_pushed_one_by_one_give_analyze_road_events(tmp_path: Path, name: str, want: str) -> None:
+    simulate(name, tmp_path / name, assignments=SMALL_CAMERA, seed=1, video=True)
+    rec = saferoad.open_recording(tmp_path / name)
+    pipe = saferoad.Pipeline.like(rec, overrides=REPLAY)
+    got = _compare_with_frames(rec, pipe, fps=10.0)
+    if name == "aggressive_lane_change":
+        assert got == []  # a motion event (compared above), its direction from the camera
+        return
+    assert [e.type.value for _, e in got] == [want]
+    # final during the drive, not only at close: once the ego speed passed its end, within
+    # the motion guard, a hop, the road rules' gap and a chunk
+    (t, ev), e = got[0], pipe.config.edge
+    bound = e.motion_guard_s + e.motion_hop_s + pipe.config.road_events.max_gap_s + 0.1 + 1e-9
+    assert t - ev.end_s <= bound, (t, ev.end_s, bound)
+
+
+def test_a_given_detector_camera_and_rate(tmp_path: Path) -> None:
+    """No recording behind the pipeline: the camera from ``meta``, the frame rate and the
+    detector given; analyze's events all the same."""
+    simulate("lead_braking", tmp_path / "lb", assignments=SMALL_CAMERA, seed=1, video=True)
+    rec = saferoad.open_recording(tmp_path / "lb")
+    assert rec.imu is not None and rec.detections is not None
+    detector = analysis_ports().detectors.replay(rec.detections)
+    pipe = saferoad.Pipeline(
+        imu_frame=rec.imu.frame, gravity_removed=rec.imu.gravity_removed, highpass_tau_s=rec.imu.horizontal_highpass_tau_s,
+        meta=rec.meta, camera_fps=10.0, detector=detector,
+    )  # fmt: skip
+    got = _compare_with_frames(rec, pipe, fps=10.0)
+    assert [e.type.value for _, e in got] == ["forward_collision_warning"]
+
+
+def test_bad_frames_are_value_errors_naming_the_field(tmp_path: Path) -> None:
+    simulate("tailgating", tmp_path / "tg", assignments=SMALL_CAMERA, seed=1, video=True)
+    rec = saferoad.open_recording(tmp_path / "tg")
+    pipe = saferoad.Pipeline.like(rec, overrides=REPLAY)
+    img = np.zeros((180, 320, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"push_frame: image is float64 of shape \(180, 320, 3\), expected H x W x 3 uint8 \(BGR\)"):
+        pipe.push_frame(0.0, img.astype(np.float64))
+    with pytest.raises(ValueError, match=r"push_frame: image is uint8 of shape \(180, 320\)"):
+        pipe.push_frame(0.0, img[:, :, 0])
+    with pytest.raises(ValueError, match=r"push_frame: t_s = nan is not a finite time"):
+        pipe.push_frame(float("nan"), img)
+    assert pipe.push_frame(0.0, img) == []
+    assert pipe.push_frame(0.1, img) == []
+    with pytest.raises(ValueError, match=r"push_frame: t_s = 0\.100 s is not after the previous frame \(0\.100 s\)"):
+        pipe.push_frame(0.1, img)
+    with pytest.raises(ValueError, match=r"push_frame: image has shape \(90, 160, 3\), but the first frame's was \(180, 320, 3\)"):
+        pipe.push_frame(0.2, img[::2, ::2])
+    with pytest.raises(ValueError, match=r"push_frame: index 1 is not after the previous frame's \(1\)"):
+        pipe.push_frame(0.2, img, index=1)
+    # a rejected frame changes nothing: the next good one goes on
+    assert pipe.push_frame(0.2, img) == []
+    pipe.close()
+    with pytest.raises(ValueError, match=r"push_frame: the pipeline is closed"):
+        pipe.push_frame(0.3, img)
+    with pytest.raises(ValueError, match=r"camera_fps: 0\.0 is not a positive frame rate"):
+        saferoad.Pipeline(camera_fps=0.0)

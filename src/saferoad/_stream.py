@@ -5,15 +5,20 @@ returns the events that became final, :meth:`Pipeline.close` the rest. It runs t
 own streaming classes - :class:`~saferoad.domain.motion.streaming.StreamingMotion` for harsh
 driving and the ego speed, :class:`~saferoad.application.edge.SpeedingStream` for the speed
 limit - as the live recorder (``application/edge_live.py``) drives them, without its threads,
-feeds, spool or alerts: no rule logic of its own. Sensor rules only for now: no camera frames
-(road and lane rules) and no cabin samples.
+feeds, spool or alerts: no rule logic of its own. Camera frames (:meth:`Pipeline.push_frame`)
+go through the road stage's own :class:`~saferoad.application.edge.RoadStream` - perception,
+road and lane rules - with a queue-fed frame source read on a worker thread (the live camera's
+bridge from pushed frames to perception's pull). No cabin samples yet.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +27,21 @@ from numpy.typing import ArrayLike, NDArray
 
 from saferoad._api import resolve_config
 from saferoad.application.context import AnalysisContext
-from saferoad.application.edge import Odometer, SpeedingStream, _with_clip_window
+from saferoad.application.edge import (
+    Odometer,
+    RoadStream,
+    SpeedingStream,
+    _fuse_lanes,
+    _with_clip_window,
+)
 from saferoad.application.stages.motion import params_from_config
 from saferoad.application.stages.road import speed_limits
 from saferoad.config import SaferoadConfig
 from saferoad.domain.motion.streaming import StreamingMotion, StreamParams
 from saferoad.domain.recording import Recording, RecordingMeta
-from saferoad.domain.types import Event, GpsSeries, ImuSeries, SpeedSeries
+from saferoad.domain.types import Event, Frame, GpsSeries, ImuSeries, SpeedSeries
 from saferoad.entrypoints import wiring
+from saferoad.ports.detector import Detector
 
 FloatArray = NDArray[np.float64]
 
@@ -76,8 +88,102 @@ def _column(stream: str, name: str, values: ArrayLike | None, n: int, width: int
     return a
 
 
+class _PushedFrames:
+    """The frames :meth:`Pipeline.push_frame` hands over, as the road stage's frame source
+    (``ports.open_frames``' place): perception pulls them on the worker thread from a queue.
+    ``idle`` is set while the worker waits on an empty queue (every frame pushed so far has
+    gone as far through perception as it can) or has stopped."""
+
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        self.width, self.height, self.fps = width, height, fps
+        self.stride = 1
+        self.error: Exception | None = None
+        self.queue: queue.Queue[Frame | None] = queue.Queue()
+        self.idle = threading.Event()
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            if self.queue.empty():
+                self.idle.set()
+            f = self.queue.get()
+            if f is None:
+                return
+            yield f
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class _GivenDetector:
+    """The detector factory of the analysis ports with the road stage's detector given."""
+
+    base: Any
+    detector: Detector
+
+    def replay(self, path: Path) -> Detector:
+        return self.base.replay(path)  # type: ignore[no-any-return]
+
+    def for_recording(self, cfg: SaferoadConfig, recording: Recording) -> Detector:
+        return self.detector
+
+    def is_replay(self, detector: Detector) -> bool:
+        return self.base.is_replay(detector)  # type: ignore[no-any-return]
+
+
+class _Camera:
+    """The road camera of a :class:`Pipeline`: analyze's :class:`RoadStream` (perception, the
+    road and lane rules) over pushed frames; perception iterates them on a worker thread, and
+    every push waits until the worker has taken its frame as far as it can, so what comes out
+    does not depend on thread timing. The rules themselves run on the caller's thread."""
+
+    def __init__(self, recording: Recording, config: SaferoadConfig, ports: Any, width: int, height: int, fps: float) -> None:
+        self.source = _PushedFrames(width, height, fps)
+        src = self.source
+        self.road = RoadStream(recording, config, None, replace(ports, open_frames=lambda *_a, **_k: src))
+        self._items: list[Any] = []
+        self._lock = threading.Lock()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="saferoad-pipeline-camera", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self.road.frames:
+                with self._lock:
+                    self._items.append(item)
+        except BaseException as err:  # handed to the caller's thread by the next push
+            self.error = err
+        finally:
+            self.source.idle.set()
+
+    def push(self, frame: Frame) -> None:
+        self.source.idle.clear()
+        self.source.queue.put(frame)
+        self.source.idle.wait()
+        self._arrived()
+
+    def _arrived(self) -> None:
+        """The frames perception finished, waiting for their final ego speed (the lane
+        observations to the lane stream), as :meth:`RoadStream.arrive` queues them."""
+        if self.error is not None:
+            raise RuntimeError(f"push_frame: perception failed: {type(self.error).__name__}: {self.error}") from self.error
+        with self._lock:
+            items, self._items = self._items, []
+        self.road.waiting.extend(items)
+        self.road.max_waiting = max(self.road.max_waiting, len(self.road.waiting))
+        self.road._drain_lanes()
+
+    def finish(self) -> None:
+        """No more frames: perception ends (its generator is exhausted, so the stream's own
+        :meth:`RoadStream.finish` finds no frame left to pull)."""
+        self.source.queue.put(None)
+        self._thread.join()
+        self._arrived()
+
+
 class Pipeline:
-    """The streaming sensor rules, pushed sample by sample (or chunk by chunk).
+    """The streaming sensor and road-camera rules, pushed sample by sample (or chunk by chunk).
 
     ``config``: a loaded config or a TOML path (defaults when None); ``overrides`` a nested
     dict applied on top. Push each stream in time order (streams may interleave freely); every
@@ -89,6 +195,12 @@ class Pipeline:
 
     The IMU axes: ``imu_frame`` (``device``, ``earth`` or ``vehicle``), ``gravity_removed``,
     ``highpass_tau_s`` - or :meth:`like` to take them from an opened recording.
+
+    Road camera frames (:meth:`push_frame`) go through analyze's road stage: perception with
+    the config's detector (or ``detector``), the road and lane rules. The camera's intrinsics
+    and mounting are ``meta``'s (a recording's ``meta.toml``; without them the config's
+    ``perception.hfov_deg``), its frame rate ``camera_fps`` (the tracker's); :meth:`like`
+    takes them, and the replay detector's ``detections.json``, from a recording.
     """
 
     def __init__(
@@ -100,9 +212,13 @@ class Pipeline:
         gravity_removed: bool = False,
         highpass_tau_s: float | None = None,
         meta: RecordingMeta | None = None,
+        camera_fps: float | None = None,
+        detector: Detector | None = None,
     ) -> None:
-        """``meta``: the installation (ids, IMU mounting rotation), as a recording's
-        ``meta.toml`` gives it; the config's ``motion.mounting`` takes precedence."""
+        """``meta``: the installation (ids, IMU mounting rotation, road camera), as a
+        recording's ``meta.toml`` gives it; the config's ``motion.mounting`` takes precedence.
+        ``camera_fps``: the road camera's frame rate (default ``edge.camera_fps``, else 30).
+        ``detector``: the road camera's detector (default: the config's ``perception``)."""
         cfg = resolve_config(config, overrides)
         if imu_frame not in ("device", "earth", "vehicle"):
             raise ValueError(f"imu_frame: {imu_frame!r} is not one of device, earth, vehicle")
@@ -123,6 +239,16 @@ class Pipeline:
         self._last = {"imu": -math.inf, "gps": -math.inf, "speed": -math.inf}
         self._closed = False
         self._gyro: bool | None = None
+        if camera_fps is not None and not (math.isfinite(camera_fps) and camera_fps > 0):
+            raise ValueError(f"camera_fps: {camera_fps!r} is not a positive frame rate")
+        self._camera_fps = camera_fps or cfg.edge.camera_fps or 30.0
+        self._detector = detector
+        # the road stage's recording: a video it never opens (frames are pushed)
+        self._camera_rec = replace(live, video=Path(f"live:{meta.device_id}:camera"))
+        self._camera: _Camera | None = None
+        self._frames = 0
+        self._last_frame = -math.inf
+        self._frame_shape: tuple[int, ...] | None = None
 
     @classmethod
     def like(
@@ -146,6 +272,15 @@ class Pipeline:
         )
         # without a limit in the config, the recording's own speed_zones.geojson, as analyze finds it
         pipe._speeding = pipe._speeding_for(recording)
+        if recording.video is not None:
+            # its camera and the detector analyze runs on it (the replay detector: its
+            # detections.json); the frame rate is its video's
+            pipe._camera_rec = recording
+            src = pipe._ports.open_frames(recording.video)
+            try:
+                pipe._camera_fps = float(src.fps) or pipe._camera_fps
+            finally:
+                src.close()
         return pipe
 
     # -- input ----------------------------------------------------------------------------
@@ -194,14 +329,57 @@ class Pipeline:
             return []
         return self._step(can=SpeedSeries(t, v, source))
 
+    def push_frame(self, t_s: float, image: ArrayLike, index: int | None = None) -> list[Event]:
+        """One road camera frame: ``t_s`` seconds on the camera's clock (as its video's
+        timestamps: ``meta``'s ``camera.time_offset_s`` is added, as analyze adds it),
+        ``image`` H x W x 3 uint8 in **BGR** order (OpenCV's), every frame the size of the
+        first. ``index``: its number in the camera's stream (the replay detector's key;
+        default: the frames pushed before it). Push every frame the camera gives (each one is
+        a step of the tracker, as in a video) and no later than ``edge.motion_guard_s``
+        behind the sensors: a frame waits for the final ego speed at its time, and one
+        pushed after that speed went to the rules is judged after it. Returns the events
+        that became final (road events come out with the speed samples that pass them)."""
+        if self._closed:
+            raise ValueError("push_frame: the pipeline is closed")
+        t = float(t_s)
+        if not math.isfinite(t):
+            raise ValueError(f"push_frame: t_s = {t_s!r} is not a finite time")
+        if t <= self._last_frame:
+            raise ValueError(
+                f"push_frame: t_s = {t:.3f} s is not after the previous frame ({self._last_frame:.3f} s): "
+                "frames must be pushed in time order"
+            )
+        img = np.asarray(image)
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
+            raise ValueError(f"push_frame: image is {img.dtype} of shape {img.shape}, expected H x W x 3 uint8 (BGR)")
+        if self._frame_shape is not None and img.shape != self._frame_shape:
+            raise ValueError(f"push_frame: image has shape {img.shape}, but the first frame's was {self._frame_shape}")
+        idx = self._frames if index is None else int(index)
+        if idx < 0:
+            raise ValueError(f"push_frame: index {idx} is negative")
+        if self._frames and idx < self._frames:
+            raise ValueError(f"push_frame: index {idx} is not after the previous frame's ({self._frames - 1})")
+        if self._camera is None:
+            h, w = int(img.shape[0]), int(img.shape[1])
+            self._camera = _Camera(self._camera_rec, self.config, self._ports_with_detector(), w, h, self._camera_fps)
+            self._frame_shape = img.shape
+        self._last_frame = t
+        self._frames = idx + 1
+        self._camera.push(Frame(idx, t, img))
+        return []
+
     def close(self) -> list[Event]:
         """The end of the drive: every event still open is final; the pipeline takes no more."""
         if self._closed:
             return []
         self._closed = True
-        out = self._motion.finish()
+        road = None if self._camera is None else self._camera.road
+        out = _fuse_lanes(self._motion.finish(), road)
         final_speed = self._motion.take_final_speed()
         self._odo.add(final_speed)
+        if self._camera is not None and road is not None:
+            self._camera.finish()
+            out += _with_clip_window(road.speed(final_speed) + road.finish(), self.config.road_events)
         if self._speeding is not None:
             sp = self._speeding
             out += _with_clip_window(sp.speed(final_speed) + sp.finish(), self.config.road_events)
@@ -229,6 +407,11 @@ class Pipeline:
             return None
         return SpeedingStream(recording, self.config, limits, self._ports, live_gps=True)
 
+    def _ports_with_detector(self) -> Any:
+        if self._detector is None:
+            return self._ports
+        return replace(self._ports, detectors=_GivenDetector(self._ports.detectors, self._detector))
+
     def _check(self, stream: str, t_s: ArrayLike) -> FloatArray:
         if self._closed:
             raise ValueError(f"push_{stream}: the pipeline is closed")
@@ -238,11 +421,14 @@ class Pipeline:
         for name, s in (("imu", imu), ("gps", gps), ("speed", can)):
             if s is not None:
                 self._last[name] = float(s.t_s[-1])
-        out = self._motion.push(imu, gps, can)
+        road = None if self._camera is None else self._camera.road
+        out = _fuse_lanes(self._motion.push(imu, gps, can), road)
         if self._speeding is not None:
             self._speeding.add_gps(gps)
         final_speed = self._motion.take_final_speed()
         self._odo.add(final_speed)
+        if road is not None:
+            out += _with_clip_window(road.speed(final_speed), self.config.road_events)
         if self._speeding is not None:
             out += _with_clip_window(self._speeding.speed(final_speed), self.config.road_events)
         return out
