@@ -18,6 +18,7 @@ import pytest
 import saferoad
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
+from saferoad.domain.types import Detections
 from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -307,3 +308,23 @@ def test_bad_frames_are_value_errors_naming_the_field(tmp_path: Path) -> None:
         pipe.push_frame(0.3, img)
     with pytest.raises(ValueError, match=r"camera_fps: 0\.0 is not a positive frame rate"):
         saferoad.Pipeline(camera_fps=0.0)
+
+
+class _BrokenDetector:
+    """A detector whose third frame fails (a model that errors mid-drive)."""
+
+    name = "broken"
+
+    def detect(self, frame: Any) -> Any:
+        if frame.index == 2:
+            raise OSError("model file vanished")
+        return Detections.empty()
+
+
+def test_a_perception_failure_is_raised_by_the_push_not_hung_on() -> None:
+    pipe = saferoad.Pipeline(camera_fps=10.0, detector=_BrokenDetector())
+    img = np.zeros((90, 160, 3), np.uint8)
+    assert pipe.push_frame(0.0, img) == [] and pipe.push_frame(0.1, img) == []
+    for t in (0.2, 0.3):  # the frame that failed, then one after: the worker has stopped
+        with pytest.raises(RuntimeError, match=r"push_frame: perception failed: OSError: model file vanished"):
+            pipe.push_frame(t, img)

@@ -158,6 +158,7 @@ class _Camera:
             self.source.idle.set()
 
     def push(self, frame: Frame) -> None:
+        self._raise_failed()  # a worker that stopped takes no frame: never wait on it
         self.source.idle.clear()
         self.source.queue.put(frame)
         self.source.idle.wait()
@@ -166,13 +167,16 @@ class _Camera:
     def _arrived(self) -> None:
         """The frames perception finished, waiting for their final ego speed (the lane
         observations to the lane stream), as :meth:`RoadStream.arrive` queues them."""
-        if self.error is not None:
-            raise RuntimeError(f"push_frame: perception failed: {type(self.error).__name__}: {self.error}") from self.error
+        self._raise_failed()
         with self._lock:
             items, self._items = self._items, []
         self.road.waiting.extend(items)
         self.road.max_waiting = max(self.road.max_waiting, len(self.road.waiting))
         self.road._drain_lanes()
+
+    def _raise_failed(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"push_frame: perception failed: {type(self.error).__name__}: {self.error}") from self.error
 
     def finish(self) -> None:
         """No more frames: perception ends (its generator is exhausted, so the stream's own
