@@ -91,24 +91,41 @@ def _column(stream: str, name: str, values: ArrayLike | None, n: int, width: int
 class _PushedFrames:
     """The frames :meth:`Pipeline.push_frame` hands over, as the road stage's frame source
     (``ports.open_frames``' place): perception pulls them on the worker thread from a queue.
-    ``idle`` is set while the worker waits on an empty queue (every frame pushed so far has
-    gone as far through perception as it can) or has stopped."""
+    :meth:`wait_taken` returns once the worker asks for the frame after the ``n``-th pushed
+    (every frame pushed so far has gone as far through perception as it can) or has stopped:
+    counts, not a flag, so a push can never be mistaken for the one before it."""
 
     def __init__(self, width: int, height: int, fps: float) -> None:
         self.width, self.height, self.fps = width, height, fps
         self.stride = 1
         self.error: Exception | None = None
         self.queue: queue.Queue[Frame | None] = queue.Queue()
-        self.idle = threading.Event()
+        self._cond = threading.Condition()
+        self._asked = 0
+        """The number of the frame the worker waits for (frames it has taken)."""
+        self.stopped = False
 
     def __iter__(self) -> Iterator[Frame]:
+        taken = 0
         while True:
-            if self.queue.empty():
-                self.idle.set()
+            with self._cond:
+                self._asked = taken
+                self._cond.notify_all()
             f = self.queue.get()
             if f is None:
                 return
+            taken += 1
             yield f
+
+    def stop(self) -> None:
+        """The worker ended (its last frame, or an error): no push waits on it."""
+        with self._cond:
+            self.stopped = True
+            self._cond.notify_all()
+
+    def wait_taken(self, n: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self.stopped or self._asked >= n)
 
     def close(self) -> None:
         return None
@@ -142,6 +159,7 @@ class _Camera:
         src = self.source
         self.road = RoadStream(recording, config, None, replace(ports, open_frames=lambda *_a, **_k: src))
         self._items: list[Any] = []
+        self._pushed = 0
         self._lock = threading.Lock()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="saferoad-pipeline-camera", daemon=True)
@@ -155,13 +173,13 @@ class _Camera:
         except BaseException as err:  # handed to the caller's thread by the next push
             self.error = err
         finally:
-            self.source.idle.set()
+            self.source.stop()
 
     def push(self, frame: Frame) -> None:
         self._raise_failed()  # a worker that stopped takes no frame: never wait on it
-        self.source.idle.clear()
+        self._pushed += 1
         self.source.queue.put(frame)
-        self.source.idle.wait()
+        self.source.wait_taken(self._pushed)
         self._arrived()
 
     def _arrived(self) -> None:
