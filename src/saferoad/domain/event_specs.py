@@ -38,9 +38,11 @@ def _specs(*specs: EventSpec) -> dict[str, EventSpec]:
     return out
 
 
-# Weights: Motive's published 0-10 weights (phone 10, close following 9, stop sign 7,
-# speeding 6, distraction 5, hard brake 4, corner 2, accel 1); a type Motive does not weigh
-# takes the weight of the closest one it does (docs/scoring.md).
+# Weights, here and in the specs the rule modules register: Motive's published 0-10 weights
+# (phone 10, close following 9, stop sign 7, speeding 6, distraction 5, hard brake 4, corner 2,
+# accel 1); a type Motive does not weigh takes the weight of the closest one it does
+# (docs/scoring.md). Only the cabin and lane types' specs are below; the harsh-driving ones are
+# in domain/motion/harsh.py, the road rules' beside each rule in domain/road_events/.
 _AFTER_ROAD = _specs(
     EventSpec(EventType.DROWSINESS, Family.CABIN, "Drowsiness", "drives while drowsy",
               5.0, "as Motive's distraction 5 (inattention)", "#4f46e5", ("cabin_camera",)),
