@@ -5,9 +5,11 @@ naming its field; the documented example runs."""
 
 from __future__ import annotations
 
+import gc
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -328,3 +330,35 @@ def test_a_perception_failure_is_raised_by_the_push_not_hung_on() -> None:
     for t in (0.2, 0.3):  # the frame that failed, then one after: the worker has stopped
         with pytest.raises(RuntimeError, match=r"push_frame: perception failed: OSError: model file vanished"):
             pipe.push_frame(t, img)
+
+
+class _EmptyDetector:
+    name = "empty"
+
+    def detect(self, frame: Any) -> Any:
+        return Detections.empty()
+
+
+def _camera_workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "saferoad-pipeline-camera" and t.is_alive()]
+
+
+def test_the_camera_worker_ends_with_close_and_with_a_pipeline_never_closed() -> None:
+    """A pipeline dropped without close() (a notebook cell re-run) does not leave its worker
+    waiting for frames for good; close() ends it too, and a second close() is a no-op."""
+    before = set(_camera_workers())
+    img = np.zeros((90, 160, 3), np.uint8)
+    pipe = saferoad.Pipeline(camera_fps=10.0, detector=_EmptyDetector())
+    assert pipe.push_frame(0.0, img) == [] and pipe.push_frame(0.1, img) == []
+    (worker,) = set(_camera_workers()) - before
+    del pipe
+    gc.collect()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+
+    pipe = saferoad.Pipeline(camera_fps=10.0, detector=_EmptyDetector())
+    assert pipe.push_frame(0.0, img) == []
+    (worker,) = set(_camera_workers()) - before
+    assert pipe.close() == []
+    assert not worker.is_alive()
+    assert pipe.close() == []

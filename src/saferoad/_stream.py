@@ -17,6 +17,7 @@ import math
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -268,6 +269,7 @@ class Pipeline:
         # the road stage's recording: a video it never opens (frames are pushed)
         self._camera_rec = replace(live, video=Path(f"live:{meta.device_id}:camera"))
         self._camera: _Camera | None = None
+        self._end_worker: weakref.finalize[..., Pipeline] | None = None
         self._frames = 0
         self._last_frame = -math.inf
         self._frame_shape: tuple[int, ...] | None = None
@@ -385,6 +387,9 @@ class Pipeline:
             h, w = int(img.shape[0]), int(img.shape[1])
             self._camera = _Camera(self._camera_rec, self.config, self._ports_with_detector(), w, h, self._camera_fps)
             self._frame_shape = img.shape
+            # a pipeline dropped without close() ends its worker (else it waits on the queue for
+            # good, holding the detector): the finalizer holds the queue, never the pipeline
+            self._end_worker = weakref.finalize(self, self._camera.source.queue.put, None)
         self._last_frame = t
         self._frames = idx + 1
         self._camera.push(Frame(idx, t, img))
@@ -400,6 +405,8 @@ class Pipeline:
         final_speed = self._motion.take_final_speed()
         self._odo.add(final_speed)
         if self._camera is not None and road is not None:
+            if self._end_worker is not None:
+                self._end_worker.detach()
             self._camera.finish()
             out += _with_clip_window(road.speed(final_speed) + road.finish(), self.config.road_events)
         if self._speeding is not None:
