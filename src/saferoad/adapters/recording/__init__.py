@@ -1,44 +1,49 @@
 """Recording readers (and saferoad's writer), one module per layout.
 
 :func:`open_recording` detects the layout of a folder: saferoad's own (``meta.toml``), a
-driverBehaviorDataset trip (``acelerometro_terra.csv`` + ``viagem.json``) or a comma2k19
-segment (``processed_log/``).
+driverBehaviorDataset trip (``acelerometro_terra.csv`` + ``viagem.json``), a comma2k19
+segment (``processed_log/``), or any other layout a module of this package registers.
+
+Each reader module ends with one ``registry.register(...)`` call (its name, ``can_read``, its
+reader, the files it ``expects``, its ``priority``); this package imports every module it holds
+on import, so a new layout is one module dropped here, without editing a table or this file.
+Modules that register nothing (``_csv``, ``gps``, ``jsonl``, ``labels``, ``series``) are helpers.
+Layouts are tried by priority, then name (``registry.formats``): saferoad's own first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
 from pathlib import Path
 
-from saferoad.adapters.recording import comma2k19, driver_behavior, saferoad_format
 from saferoad.adapters.recording._csv import RecordingWarning, file_size_limit
 from saferoad.adapters.recording.labels import read_labels
+from saferoad.adapters.recording.registry import expected_layouts, formats, register, unregister
 from saferoad.adapters.recording.saferoad_format import write_recording
 from saferoad.domain.recording import Recording
 
-_READERS: tuple[tuple[str, Callable[[Path], bool], Callable[[Path], Recording]], ...] = (
-    (saferoad_format.FORMAT_NAME, saferoad_format.can_read, saferoad_format.read_saferoad),
-    (driver_behavior.FORMAT_NAME, driver_behavior.can_read, driver_behavior.read_driver_behavior),
-    (comma2k19.FORMAT_NAME, comma2k19.can_read, comma2k19.read_comma2k19),
-)
+for _mod in pkgutil.iter_modules(__path__):  # every reader module registers its layout on import
+    importlib.import_module(f"{__name__}.{_mod.name}")
 
 
 class SaferoadFolderReader:
-    """:class:`saferoad.ports.RecordingReader` for every layout above."""
+    """:class:`saferoad.ports.RecordingReader` for every registered layout."""
 
     format_name = "auto"
 
     def can_read(self, path: Path) -> bool:
-        return any(check(path) for _, check, _ in _READERS)
+        return any(fmt.can_read(path) for fmt in formats())
 
     def read(self, path: Path) -> Recording:
         return open_recording(path)
 
 
 def detect_format(path: Path) -> str | None:
-    for name, check, _ in _READERS:
-        if check(path):
-            return name
+    """The name of the first registered layout that can read ``path`` (None: none can)."""
+    for fmt in formats():
+        if fmt.can_read(path):
+            return fmt.name
     return None
 
 
@@ -53,20 +58,20 @@ def open_recording(path: Path, *, max_file_mb: int | None = None) -> Recording:
         raise FileNotFoundError(f"{path}: no such recording")
     if not path.is_dir():
         raise ValueError(f"{path}: a recording is a folder (see docs/recording-format.md)")
-    for _, check, read in _READERS:
-        if check(path):
-            return read(path)
-    raise ValueError(
-        f"{path}: not a recording folder: expected meta.toml (saferoad), "
-        "acelerometro_terra.csv + viagem.json (driverBehaviorDataset) or processed_log/ (comma2k19)"
-    )
+    for fmt in formats():
+        if fmt.can_read(path):
+            return fmt.read(path)
+    raise ValueError(f"{path}: not a recording folder: expected {expected_layouts()}")
 
 
 __all__ = [
     "RecordingWarning",
     "SaferoadFolderReader",
     "detect_format",
+    "formats",
     "open_recording",
     "read_labels",
+    "register",
+    "unregister",
     "write_recording",
 ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from saferoad.adapters.recording.registry import register
 from saferoad.adapters.recording.series import check_imu_units, clean_gps, clean_imu, clean_speed
 from saferoad.domain.recording import Recording, RecordingMeta
 from saferoad.domain.types import GpsSeries, ImuSeries, SpeedSeries
@@ -91,3 +92,6 @@ def read_comma2k19(path: Path) -> Recording:
         can_speed=can,
         extras=extras,
     )
+
+
+register(FORMAT_NAME, can_read, read_comma2k19, expects="processed_log/", priority=20)

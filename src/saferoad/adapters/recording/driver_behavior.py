@@ -23,6 +23,7 @@ import numpy as np
 from saferoad.adapters.recording._csv import read_numeric_csv
 from saferoad.adapters.recording.jsonl import read_json
 from saferoad.adapters.recording.labels import read_ground_truth_csv
+from saferoad.adapters.recording.registry import register
 from saferoad.adapters.recording.series import check_imu_units, clean_imu
 from saferoad.domain.recording import Recording, RecordingMeta
 from saferoad.domain.types import ImuSeries
@@ -85,3 +86,9 @@ def read_driver_behavior(path: Path) -> Recording:
     return Recording(
         path=path, source_format=FORMAT_NAME, meta=meta, imu=imu, labels=labels
     )
+
+
+register(
+    FORMAT_NAME, can_read, read_driver_behavior,
+    expects="acelerometro_terra.csv + viagem.json", label="driverBehaviorDataset", priority=10,
+)

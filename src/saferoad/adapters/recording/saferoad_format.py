@@ -34,6 +34,7 @@ from saferoad.adapters.recording._csv import (
 )
 from saferoad.adapters.recording.gps import read_gps_file
 from saferoad.adapters.recording.labels import read_labels_jsonl, write_labels_jsonl
+from saferoad.adapters.recording.registry import register
 from saferoad.adapters.recording.series import (
     check_clocks,
     check_declared_duration,
@@ -622,3 +623,4 @@ def write_recording(
     return folder
 
 
+register(FORMAT_NAME, can_read, read_saferoad, expects="meta.toml", priority=0)
