@@ -73,3 +73,21 @@ def test_load_config_takes_a_str_or_a_path(tmp_path: Path) -> None:
         assert saferoad.load_config(given).road_events.tailgating_headway_s == pytest.approx(0.9)
     with pytest.raises(saferoad.ConfigError, match=r"missing\.toml: config file not found"):
         saferoad.load_config(str(tmp_path / "missing.toml"))
+
+
+def test_the_api_logs_through_logging_quiet_unless_asked(tmp_path: Path) -> None:
+    """A notebook's ``saferoad.analyze`` prints no stage spans (structlog's default printed
+    every ``span_begin``/``span_end`` to stdout); warnings still reach stderr, and a caller
+    who asks ``logging`` for INFO gets the spans."""
+    rec = tmp_path / "drive"
+    simulate("harsh_braking", rec, assignments=[], seed=1, video=False)
+    analyze = f"import saferoad; n = len(saferoad.analyze({str(rec)!r}).events); print(n, 'events')\n"
+    warn = "from saferoad.observability import get_logger; get_logger('test').warning('still_shown')\n"
+    quiet = subprocess.run([sys.executable, "-c", analyze + warn], capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert re.fullmatch(r"\d+ events\n", quiet.stdout), quiet.stdout
+    assert "span_" not in quiet.stderr and '"event": "still_shown"' in quiet.stderr, quiet.stderr
+    asked = "import logging, sys; logging.basicConfig(level='INFO', stream=sys.stdout, format='%(message)s')\n"
+    loud = subprocess.run([sys.executable, "-c", asked + analyze], capture_output=True, text=True, timeout=300)
+    assert loud.returncode == 0, loud.stderr
+    assert '"event": "span_end"' in loud.stdout and '"span": "analyze"' in loud.stdout, loud.stdout

@@ -12,12 +12,14 @@ from saferoad.application.analyze import AnalysisResult
 from saferoad.config import SaferoadConfig, _deep_merge, load_config
 from saferoad.domain.recording import Recording
 from saferoad.entrypoints import wiring
+from saferoad.observability import quiet_unless_configured
 from saferoad.ports.detector import Detector
 
 
 def open_recording(path: str | os.PathLike[str]) -> Recording:
     """Read the recording folder at ``path``, whatever its layout (saferoad's own,
     driverBehaviorDataset, comma2k19): see docs/recording-format.md."""
+    quiet_unless_configured()
     return wiring.open_recording(Path(path))
 
 
@@ -36,6 +38,7 @@ def analyze(
     ``out_dir`` where the outputs are written (none when ``None``); ``detector`` replaces the
     one the config names. Returns the events, the summary and the stage trace.
     """
+    quiet_unless_configured()
     rec = recording if isinstance(recording, Recording) else open_recording(recording)
     cfg = resolve_config(config, overrides)
     return wiring.analyze_recording(rec, cfg, None if out_dir is None else Path(out_dir), detector=detector)

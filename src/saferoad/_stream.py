@@ -42,6 +42,7 @@ from saferoad.domain.motion.streaming import StreamingMotion, StreamParams
 from saferoad.domain.recording import Recording, RecordingMeta
 from saferoad.domain.types import Event, Frame, GpsSeries, ImuSeries, SpeedSeries
 from saferoad.entrypoints import wiring
+from saferoad.observability import quiet_unless_configured
 from saferoad.ports.detector import Detector
 
 FloatArray = NDArray[np.float64]
@@ -242,6 +243,7 @@ class Pipeline:
         recording's ``meta.toml`` gives it; the config's ``motion.mounting`` takes precedence.
         ``camera_fps``: the road camera's frame rate (default ``edge.camera_fps``, else 30).
         ``detector``: the road camera's detector (default: the config's ``perception``)."""
+        quiet_unless_configured()
         cfg = resolve_config(config, overrides)
         if imu_frame not in ("device", "earth", "vehicle"):
             raise ValueError(f"imu_frame: {imu_frame!r} is not one of device, earth, vehicle")

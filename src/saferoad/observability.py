@@ -103,6 +103,30 @@ def configure_logging(
     )
 
 
+def quiet_unless_configured() -> None:
+    """The public API's logging (``saferoad.analyze``, ``Pipeline`` in a notebook or a script):
+    when nothing has configured structlog yet, its records go to the standard ``logging``
+    module's ``saferoad`` logger as JSON lines, instead of structlog's default of printing
+    every record (each stage's ``span_begin``/``span_end``) to stdout. A library call then
+    shows what ``logging`` is set to show: warnings and errors (on stderr, through
+    ``logging``'s last-resort handler) until the caller asks for more
+    (``logging.basicConfig(level="INFO")``). A configuration already made (the CLI's
+    :func:`configure_logging`, the caller's own ``structlog.configure``) is left as it is."""
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(sort_keys=False, default=str),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+
+
 def get_logger(name: str = "saferoad") -> Any:
     """A structlog logger routed through the ``saferoad`` stdlib logger."""
     return structlog.get_logger("saferoad." + name if not name.startswith("saferoad") else name)
