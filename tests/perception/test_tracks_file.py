@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ast
 import os
+from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -16,9 +18,11 @@ import pytest
 import saferoad.application
 from saferoad.adapters.outputs import FILE_MODE
 from saferoad.adapters.outputs.tracks import TRACKS_SCHEMA, TracksFile
+from saferoad.application.analyze import analyze_into
 from saferoad.application.perception import TRACKS_COLUMNS, TracksWriter
+from saferoad.config import load_config
 from saferoad.domain.types import Frame, RoadClass, TrackedObject
-from saferoad.entrypoints.wiring import outputs
+from saferoad.entrypoints.wiring import analysis_ports, open_recording, outputs, simulate
 from saferoad.ports.outputs import AnalysisOutputs, TracksSink
 
 IMAGE = np.zeros((4, 4, 3), np.uint8)
@@ -97,3 +101,35 @@ def test_the_application_layer_does_not_import_pyarrow() -> None:
             )  # fmt: skip
             found += [f"{py.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "pyarrow"]
     assert found == []
+
+
+def test_a_road_stage_failing_to_start_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """The road camera opens tracks.parquet's sink last: a lane detector that cannot be built
+    (a model missing, a bad setting) fails the stage without a stray ``.tracks.parquet.*.tmp``
+    in the outputs folder, and the video it opened is closed."""
+    rec_dir = tmp_path / "drive"
+    simulate("lead_braking", rec_dir, assignments=["camera.fps=10", "camera.width=320", "camera.height=180"], seed=1)
+    closed: list[bool] = []
+    base = analysis_ports()
+
+    def frames(*args: object, **kwargs: object) -> object:
+        src = base.open_frames(*args, **kwargs)  # type: ignore[arg-type]
+        real_close = src.close
+
+        def close() -> None:
+            closed.append(True)
+            real_close()
+
+        src.close = close  # type: ignore[method-assign]
+        return src
+
+    def no_lanes(*, estimate_pitch: bool) -> NoReturn:
+        raise RuntimeError("lane model missing")
+
+    ports = replace(base, open_frames=frames, lane_detector=no_lanes)  # type: ignore[arg-type]
+    out = tmp_path / "out"  # analyze_into: written straight in (analyze's staged folder would go whole)
+    out.mkdir()
+    with pytest.raises(RuntimeError, match="lane model missing"):
+        analyze_into(open_recording(rec_dir), load_config(), out, ports=ports)
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
+    assert closed == [True]

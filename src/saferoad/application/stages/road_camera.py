@@ -87,6 +87,22 @@ class CameraFeed:
             assert rec.detections is not None
             self.frames = ports.detection_frames(rec.detections)
             self.source = "detections"
+        self._closed = False
+        self.writer: TracksWriter | None = None
+        try:
+            self._set_up(ctx)
+            # tracks.parquet's sink last (it opens a temporary file): nothing after it can fail
+            if ctx.out_dir:
+                self.writer = TracksWriter(ports.outputs.open_tracks(ctx.out_dir / "tracks.parquet"))
+        except BaseException:  # a detector or lane detector that cannot be built: the video closes
+            self.close()
+            raise
+
+    def _set_up(self, ctx: AnalysisContext) -> None:
+        """The rest of the feed over the opened frames: detector, camera, lanes."""
+        cfg = ctx.config
+        rec = ctx.recording
+        ports = ctx.adapters
         self.horizon = ports.horizon if self.source == "video" else None  # no pixels otherwise
         # a recording without video has only its detections to replay, whatever the
         # configured detector; otherwise the configured one
@@ -109,10 +125,6 @@ class CameraFeed:
         self.tracker: SourceIdTracker | None = None
         if ports.detectors.is_replay(self.detector) and cfg.road_events.replay_identities:
             self.tracker = SourceIdTracker()
-        self.writer = (
-            TracksWriter(ports.outputs.open_tracks(ctx.out_dir / "tracks.parquet")) if ctx.out_dir else None
-        )
-        self._closed = False
         # lane markings: every decoded frame of a video (a detections file has no pixels)
         self.lanes: list[LaneObservation] = []
         self.lane_s = 0.0
@@ -161,6 +173,8 @@ class CameraFeed:
         if self._closed:
             return
         self._closed = True
-        if self.writer is not None:
-            self.writer.close()
-        self.frames.close()
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        finally:
+            self.frames.close()
