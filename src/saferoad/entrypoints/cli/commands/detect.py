@@ -39,17 +39,26 @@ def register(app: typer.Typer) -> None:
         score, x1..y2, distance_m, is_lead)."""
         with user_errors():
             import gc
+            import sys
 
             # What the imports below create (~150k objects: modules, classes, functions) lives
             # as long as the process: a collection during them finds next to nothing, and the
             # interpreter's collections at exit walk it all again (0.14 s). Frozen, neither
-            # happens (measured: docs/perception.md, "Whole saferoad detect").
-            gc.disable()
+            # happens (measured: docs/perception.md, "Whole saferoad detect"). Only where they
+            # are imported now, after one collection (10-20 ms here), so that no garbage of
+            # the caller's is frozen with them (a second command in the same process, tests).
+            first = "saferoad.entrypoints.detect_wiring" not in sys.modules
+            enabled = gc.isenabled()
+            if first:
+                gc.collect()
+                gc.disable()
             try:
                 from saferoad.entrypoints.detect_wiring import detect_sources
             finally:
-                gc.freeze()
-                gc.enable()
+                if first:
+                    gc.freeze()
+                    if enabled:
+                        gc.enable()
 
             log_for_terminal(None, "WARNING")
 
