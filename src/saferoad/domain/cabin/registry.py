@@ -43,6 +43,7 @@ from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.cabin.thresholds import CabinThresholds
 from saferoad.domain.event_spec_base import EventSpec
 from saferoad.domain.params import RuleParams, flat_params, params_from
+from saferoad.domain.rule_registry import RuleRegistry
 from saferoad.domain.types import Event
 
 if TYPE_CHECKING:  # the monitor runs the registered rules: a type only
@@ -76,10 +77,6 @@ class CabinRule(Generic[P]):
     """The spec of every event type it emits."""
 
 
-_RULES: dict[str, CabinRule[Any]] = {}
-_version = 0
-
-
 def _check_names(rules: list[CabinRule[Any]]) -> None:
     owners = {name: "CabinThresholds" for name, *_ in flat_params(CabinThresholds)}
     for rule in rules:
@@ -89,26 +86,19 @@ def _check_names(rules: list[CabinRule[Any]]) -> None:
             owners[name] = f"cabin rule {rule.name!r}"
 
 
+_REGISTRY: RuleRegistry[CabinRule[Any]] = RuleRegistry("cabin", _check_names)
+_RULES = _REGISTRY.rules
+
+
 def register(rule: CabinRule[Any]) -> CabinRule[Any]:
     """Add a rule (after those registered before it). Another rule under a taken name, a rule
     without specs or a parameter name already declared is an error."""
-    global _version
-    old = _RULES.get(rule.name)
-    if old is not None and old != rule:
-        raise ValueError(f"cabin rule {rule.name!r} is already registered")
-    if not rule.specs:
-        raise ValueError(f"cabin rule {rule.name!r}: declare the spec of every event type it emits")
-    _check_names([*(r for r in _RULES.values() if r.name != rule.name), rule])
-    _RULES[rule.name] = rule
-    _version += 1
-    return rule
+    return _REGISTRY.register(rule)
 
 
 def unregister(name: str) -> None:
     """Drop a rule (a test's rule, when the test ends)."""
-    global _version
-    if _RULES.pop(name, None) is not None:
-        _version += 1
+    _REGISTRY.unregister(name)
 
 
 def cabin_rules() -> list[CabinRule[Any]]:
@@ -118,7 +108,7 @@ def cabin_rules() -> list[CabinRule[Any]]:
 
 def registry_version() -> int:
     """Changes whenever a rule is registered or dropped (for caches derived from the rules)."""
-    return _version
+    return _REGISTRY.version
 
 
 def param_classes() -> list[type[Any]]:

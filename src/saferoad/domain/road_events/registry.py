@@ -38,6 +38,7 @@ from typing import Any, Generic, Literal, TypeVar
 from saferoad.domain.event_spec_base import EventSpec
 from saferoad.domain.params import param, param_fields, params_from
 from saferoad.domain.road_events.base import Rule
+from saferoad.domain.rule_registry import RuleRegistry
 
 MPH = 0.44704
 """Metres per second in one mile per hour."""
@@ -111,10 +112,6 @@ class RoadRule(Generic[P]):
     """What it is fed: camera frames (``RoadSample``) or speed ticks (``SpeedSample``)."""
 
 
-_RULES: dict[str, RoadRule[Any]] = {}
-_version = 0
-
-
 def _owners(rules: list[RoadRule[Any]]) -> dict[str, str]:
     """Each parameter name -> the rule that declares it ('' for :class:`CommonParams`)."""
     owners = {name: "" for name, *_ in param_fields(CommonParams)}
@@ -127,26 +124,19 @@ def _owners(rules: list[RoadRule[Any]]) -> dict[str, str]:
     return owners
 
 
+_REGISTRY: RuleRegistry[RoadRule[Any]] = RuleRegistry("road", _owners)
+_RULES = _REGISTRY.rules
+
+
 def register(rule: RoadRule[Any]) -> RoadRule[Any]:
     """Add a rule (after those registered before it). Registering another rule under a taken
     name, or a parameter name another rule declares, is an error."""
-    global _version
-    old = _RULES.get(rule.name)
-    if old is not None and old != rule:
-        raise ValueError(f"road rule {rule.name!r} is already registered")
-    if not rule.specs:
-        raise ValueError(f"road rule {rule.name!r}: declare the spec of every event type it emits")
-    _owners([*(r for r in _RULES.values() if r.name != rule.name), rule])
-    _RULES[rule.name] = rule
-    _version += 1
-    return rule
+    return _REGISTRY.register(rule)
 
 
 def unregister(name: str) -> None:
     """Drop a rule (a test's rule, when the test ends)."""
-    global _version
-    if _RULES.pop(name, None) is not None:
-        _version += 1
+    _REGISTRY.unregister(name)
 
 
 def road_rules(on: Literal["frame", "speed"] | None = None) -> list[RoadRule[Any]]:
@@ -162,7 +152,7 @@ def param_classes() -> list[type[Any]]:
 
 def registry_version() -> int:
     """Changes whenever a rule is registered or dropped (for caches derived from the rules)."""
-    return _version
+    return _REGISTRY.version
 
 
 class RoadEventParams:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from saferoad.domain.event_spec_base import EventSpec
 from saferoad.domain.motion.params import EngineParams, engine_groups
 from saferoad.domain.params import RuleParams, flat_params, params_from
+from saferoad.domain.rule_registry import RuleRegistry
 from saferoad.domain.types import Event
 
 if TYPE_CHECKING:  # harsh.py registers from this module: a type only
@@ -60,10 +61,6 @@ class MotionRule(Generic[P]):
     """The spec of every event type it emits."""
 
 
-_RULES: dict[str, MotionRule[Any]] = {}
-_version = 0
-
-
 def _check_names(rules: list[MotionRule[Any]]) -> None:
     owners = {name: "EngineParams" for name, *_ in flat_params(EngineParams)}
     held = engine_groups()
@@ -76,26 +73,19 @@ def _check_names(rules: list[MotionRule[Any]]) -> None:
             owners[name] = f"motion rule {rule.name!r}"
 
 
+_REGISTRY: RuleRegistry[MotionRule[Any]] = RuleRegistry("motion", _check_names)
+_RULES = _REGISTRY.rules
+
+
 def register(rule: MotionRule[Any]) -> MotionRule[Any]:
     """Add a rule (after those registered before it). Another rule under a taken name, a rule
     without specs or a parameter name already declared is an error."""
-    global _version
-    old = _RULES.get(rule.name)
-    if old is not None and old != rule:
-        raise ValueError(f"motion rule {rule.name!r} is already registered")
-    if not rule.specs:
-        raise ValueError(f"motion rule {rule.name!r}: declare the spec of every event type it emits")
-    _check_names([*(r for r in _RULES.values() if r.name != rule.name), rule])
-    _RULES[rule.name] = rule
-    _version += 1
-    return rule
+    return _REGISTRY.register(rule)
 
 
 def unregister(name: str) -> None:
     """Drop a rule (a test's rule, when the test ends)."""
-    global _version
-    if _RULES.pop(name, None) is not None:
-        _version += 1
+    _REGISTRY.unregister(name)
 
 
 def motion_rules() -> list[MotionRule[Any]]:
@@ -105,7 +95,7 @@ def motion_rules() -> list[MotionRule[Any]]:
 
 def registry_version() -> int:
     """Changes whenever a rule is registered or dropped (for caches derived from the rules)."""
-    return _version
+    return _REGISTRY.version
 
 
 def extra_param_classes() -> list[type[Any]]:

@@ -1,0 +1,61 @@
+"""The bookkeeping the three rule registries share: road (``domain/road_events/registry.py``),
+motion (``domain/motion/rules/registry.py``) and cabin (``domain/cabin/registry.py``).
+
+Each family's registry module keeps its own rule type, its own check of parameter names and its
+public functions (``register``, ``unregister``, ``registry_version``, the rule list); what is
+the same for all three lives here once: rules by name in registration order, a taken name or a
+rule without specs refused, and a version that changes whenever a rule comes or goes (the
+caches derived from the rules - ``SPECS``, the derived config sections - key on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+from saferoad.domain.event_spec_base import EventSpec
+
+
+class NamedRule(Protocol):
+    """What the registry needs of a rule: its name and the specs of the types it emits."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def specs(self) -> tuple[EventSpec, ...]: ...
+
+
+R = TypeVar("R", bound=NamedRule)
+
+
+class RuleRegistry(Generic[R]):
+    """The rules of one family (``family`` names it in errors). ``check_names(rules)`` raises
+    a ``ValueError`` when the rules, the new one last, declare a parameter name twice."""
+
+    def __init__(self, family: str, check_names: Callable[[list[R]], object]) -> None:
+        self.family = family
+        self._check_names = check_names
+        self.rules: dict[str, R] = {}
+        """By name, in registration order (the same dict for the registry's whole life)."""
+        self.version = 0
+        """Changes whenever a rule is registered or dropped."""
+
+    def register(self, rule: R) -> R:
+        """Add ``rule`` after those registered before it (the same rule again: a no-op that
+        still counts as a change). Another rule under a taken name, a rule without specs or a
+        parameter name already declared is a ``ValueError``."""
+        old = self.rules.get(rule.name)
+        if old is not None and old != rule:
+            raise ValueError(f"{self.family} rule {rule.name!r} is already registered")
+        if not rule.specs:
+            raise ValueError(f"{self.family} rule {rule.name!r}: declare the spec of every event type it emits")
+        self._check_names([*(r for r in self.rules.values() if r.name != rule.name), rule])
+        self.rules[rule.name] = rule
+        self.version += 1
+        return rule
+
+    def unregister(self, name: str) -> None:
+        """Drop the rule ``name`` (a test's rule, when the test ends); unknown: nothing."""
+        if self.rules.pop(name, None) is not None:
+            self.version += 1
