@@ -72,6 +72,11 @@ def test_the_built_ins_behave_as_the_str_enum_did() -> None:
     assert "warp_drive" not in EventType and 3 not in EventType and "normal" not in EventType
     with pytest.raises(ValueError, match=r"'warp_drive' is not a valid EventType \(known: harsh_braking, "):
         EventType("warp_drive")
+    # a run-time type unpickled where its module was not imported (a spawn or Ray worker)
+    data = pickle.dumps(EventType.define("warp_drive_test"))
+    EventType.undefine("warp_drive_test")
+    with pytest.raises(ValueError, match=r"'warp_drive_test' is not .* the module that defines it is imported"):
+        pickle.loads(data)
     with pytest.raises(KeyError):
         EventType["WARP_DRIVE"]
 

@@ -114,7 +114,10 @@ class EventType(str, metaclass=_EventTypeMeta):
             if found is not None:
                 return found
         known = ", ".join(cls._registry)
-        raise ValueError(f"{value!r} is not a valid EventType (known: {known})")
+        raise ValueError(
+            f"{value!r} is not a valid EventType (known: {known}); a type defined at run time "
+            "(EventType.define) exists once the module that defines it is imported, in this process too"
+        )
 
     @classmethod
     def define(cls, value: str) -> EventType:
