@@ -63,11 +63,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "U8U8 (UINT8 weights)": {"weights": "u8"},
     "QOperator form": {"form": "qoperator"},
     "reduce_range (7-bit weights)": {"reduce_range": True},
-    "SiLU float (Conv/Add/Concat/MaxPool/Resize only)": {"op_types": ["Conv", "Add", "Concat", "MaxPool", "Resize"]},
-    "stem float (first 3 convolutions)": {"exclude": ["Conv_41", "Conv_44", "Conv_47"]},
+    # the depthwise convolutions float (their INT8 kernel was slower than the float one: profiler)
+    "depthwise float": {"exclude": "depthwise"},
     "percentile 99.99": {"method": "percentile", "extra_options": {"CalibPercentile": 99.99}},
     "entropy": {"method": "entropy"},
     "MinMax moving average": {"extra_options": {"CalibMovingAverage": True}},
+}
+# settings that name YOLOX-nano's operators or nodes
+CARD_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "yolox-nano": {
+        "SiLU float (Conv/Add/Concat/MaxPool/Resize only)": {"op_types": ["Conv", "Add", "Concat", "MaxPool", "Resize"]},
+        "stem float (first 3 convolutions)": {"exclude": ["Conv_41", "Conv_44", "Conv_47"]},
+    },
 }
 
 
@@ -98,15 +105,16 @@ def speed(models: dict[str, Path], card: ModelCard, blobs: list[np.ndarray], run
     return times
 
 
-def depthwise_convs(path: Path) -> set[str]:
-    """Names and output tensors of the model's depthwise (grouped) convolutions: the profiler
-    names a kernel after one or the other (``Conv_44_token_3``, ``1180_nchwc``)."""
+def depthwise_convs(path: Path, *, outputs: bool = True) -> set[str]:
+    """Names (and, with ``outputs``, output tensors) of the model's depthwise (grouped)
+    convolutions: the profiler names a kernel after one or the other (``Conv_44_token_3``,
+    ``1180_nchwc``)."""
     import onnx
 
     names: set[str] = set()
     for node in onnx.load(str(path), load_external_data=False).graph.node:
         if node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute):
-            names |= {node.name, node.output[0]}
+            names |= {node.name, node.output[0]} if outputs else {node.name}
     return names
 
 
@@ -308,8 +316,8 @@ def main() -> None:
     convs = [r for r in rows if r[1] == "Conv"]
     print("\nwhere the accuracy goes: SQNR of INT8 against FP32 on the KITTI frames (dB, accumulated from the input)")
     print("  first convolutions: " + ", ".join(f"{n} {db:.1f}" for n, _, db in convs[:5]))
-    acts = [r for r in rows if r[1] == "Mul"]  # YOLOX's SiLU outputs (x * sigmoid(x))
-    print("  first SiLU outputs (Mul): " + ", ".join(f"{n} {db:.1f}" for n, _, db in acts[:5]))
+    acts = [r for r in rows if r[1] in ("Mul", "Relu")]  # YOLOX's SiLU (x * sigmoid(x)), FastestDet's ReLU
+    print("  first activation outputs (SiLU Mul / Relu): " + ", ".join(f"{n} {db:.1f}" for n, _, db in acts[:5]))
     print("  last convolutions (the head's predictions): " + ", ".join(f"{n} {db:.1f}" for n, _, db in convs[-6:]))
     print(f"  convolutions under 10 dB: {sum(db < 10 for _, _, db in convs)} of {len(convs)}")
     print(f"  model output: {_output_sqnr(models['fp32'], models['int8'], kitti):.1f} dB")
@@ -324,7 +332,7 @@ def main() -> None:
     print(f"  highway clip, INT8 against FP32: F1 {f1:.3f} (IoU >= 0.5, same class), mean IoU {miou:.3f}, boxes {n_got} vs {n_ref}")
 
     if args.variants:
-        print(f"\nvariants (the same {args.frames} calibration frames; node names are YOLOX-nano's)")
+        print(f"\nvariants (the same {args.frames} calibration frames)")
         wq = tmp / "weights-only"
         wq.mkdir()
         model = _weights_only(models["fp32"], wq / "model.onnx")
@@ -332,8 +340,10 @@ def main() -> None:
         c = load_card(wq)
         sq = _output_sqnr(models["fp32"], model, kitti)
         print(f"  INT8 weights only, activations float (emulated): output SQNR {sq:.1f} dB; {_accuracy(c)}")
-        for name, kw in VARIANTS.items():
+        for name, kw in (VARIANTS | CARD_VARIANTS.get(card.name, {})).items():
             kw = {"method": args.method} | kw
+            if kw.get("exclude") == "depthwise":
+                kw["exclude"] = sorted(depthwise_convs(models["fp32"], outputs=False))
             res = quantize_card(card, tmp / "variant", videos, n_frames=args.frames, **kw)
             c = load_card(tmp / "variant")
             sq = _output_sqnr(models["fp32"], c.model_path(), kitti)
