@@ -1,7 +1,7 @@
 """INT8 against FP32 in the same run: model-only speed, where the time goes, and accuracy on the
 shared labelled frames.
 
-    .venv/bin/python benchmarks/bench_int8.py [--card yolox-nano] [--int8 DIR] [--frames 64]
+    .venv/bin/python benchmarks/bench_int8.py [--card yolox-nano | fastestdet] [--int8 DIR] [--frames 64]
                                               [--runs 150] [--method minmax]
 
 Without ``--int8`` the INT8 model is made first with ``saferoad.adapters.onnx.quantize`` (the
@@ -63,8 +63,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "U8U8 (UINT8 weights)": {"weights": "u8"},
     "QOperator form": {"form": "qoperator"},
     "reduce_range (7-bit weights)": {"reduce_range": True},
-    # the depthwise convolutions float (their INT8 kernel was slower than the float one: profiler)
-    "depthwise float": {"exclude": "depthwise"},
     "percentile 99.99": {"method": "percentile", "extra_options": {"CalibPercentile": 99.99}},
     "entropy": {"method": "entropy"},
     "MinMax moving average": {"extra_options": {"CalibMovingAverage": True}},
@@ -105,16 +103,15 @@ def speed(models: dict[str, Path], card: ModelCard, blobs: list[np.ndarray], run
     return times
 
 
-def depthwise_convs(path: Path, *, outputs: bool = True) -> set[str]:
-    """Names (and, with ``outputs``, output tensors) of the model's depthwise (grouped)
-    convolutions: the profiler names a kernel after one or the other (``Conv_44_token_3``,
-    ``1180_nchwc``)."""
+def depthwise_convs(path: Path) -> set[str]:
+    """Names and output tensors of the model's depthwise (grouped) convolutions: the profiler
+    names a kernel after one or the other (``Conv_44_token_3``, ``1180_nchwc``)."""
     import onnx
 
     names: set[str] = set()
     for node in onnx.load(str(path), load_external_data=False).graph.node:
         if node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute):
-            names |= {node.name, node.output[0]} if outputs else {node.name}
+            names |= {node.name, node.output[0]}
     return names
 
 
@@ -281,8 +278,8 @@ def main() -> None:
         int8_dir = tmp / "int8"
     else:
         int8_dir = args.int8
-    card8 = load_card(int8_dir)
-    models = {"fp32": card.model_path(), "int8": card8.model_path()}
+    cards = {"fp32": card, "int8": load_card(int8_dir)}
+    models = {k: c.model_path() for k, c in cards.items()}
 
     frames = open_frames(SHARED / "data" / "video" / EVAL_CLIP)
     images = [f.image for f in frames]
@@ -294,7 +291,8 @@ def main() -> None:
     print(f"\nmodel only, 1 thread, {args.runs} interleaved runs on {len(blobs)} 720p frames")
     for k in models:
         print(f"  {k}: median {med[k]:.2f} ms ({1000 / med[k]:.1f} fps), best {min(times[k]) * 1000:.2f} ms")
-    print(f"  INT8 speed-up: {med['fp32'] / med['int8']:.2f}x median, {min(times['fp32']) / min(times['int8']):.2f}x best (target 1.5x, at least 1.3x)")
+    for k in list(models)[1:]:
+        print(f"  {k} speed-up: {med['fp32'] / med[k]:.2f}x median, {min(times['fp32']) / min(times[k]):.2f}x best (target 1.5x, at least 1.3x)")
 
     print("\nwhere the time goes (ONNX Runtime profiler, kernel ms a run; profiling adds overhead)")
     depthwise = depthwise_convs(models["fp32"])
@@ -324,12 +322,13 @@ def main() -> None:
 
     print("\naccuracy")
     dets: dict[str, Any] = {}
-    for k, c in (("fp32", card), ("int8", card8)):
+    for k, c in cards.items():
         det = ModelDetector(c, OnnxBackend(c.model_path(), warmup=1))
         dets[k] = [det.detect(Frame(i, 0.0, img)) for i, img in enumerate(images)]
         print(f"  {k}: {_accuracy(c)}; highway boxes {sum(len(d.xyxy) for d in dets[k])}")
-    f1, miou, n_ref, n_got = _agreement(dets["fp32"], dets["int8"])
-    print(f"  highway clip, INT8 against FP32: F1 {f1:.3f} (IoU >= 0.5, same class), mean IoU {miou:.3f}, boxes {n_got} vs {n_ref}")
+    for k in list(models)[1:]:
+        f1, miou, n_ref, n_got = _agreement(dets["fp32"], dets[k])
+        print(f"  highway clip, {k} against FP32: F1 {f1:.3f} (IoU >= 0.5, same class), mean IoU {miou:.3f}, boxes {n_got} vs {n_ref}")
 
     if args.variants:
         print(f"\nvariants (the same {args.frames} calibration frames)")
@@ -342,8 +341,6 @@ def main() -> None:
         print(f"  INT8 weights only, activations float (emulated): output SQNR {sq:.1f} dB; {_accuracy(c)}")
         for name, kw in (VARIANTS | CARD_VARIANTS.get(card.name, {})).items():
             kw = {"method": args.method} | kw
-            if kw.get("exclude") == "depthwise":
-                kw["exclude"] = sorted(depthwise_convs(models["fp32"], outputs=False))
             res = quantize_card(card, tmp / "variant", videos, n_frames=args.frames, **kw)
             c = load_card(tmp / "variant")
             sq = _output_sqnr(models["fp32"], c.model_path(), kitti)
