@@ -66,6 +66,31 @@ def test_the_file_appears_whole_at_close_and_replaces_the_previous(tmp_path: Pat
     assert writer.rows_written == 6
 
 
+def test_a_failing_last_flush_still_closes_the_sink(tmp_path: Path) -> None:
+    """A flush that raises at close (a full disk) must not leave the sink's writer open and
+    its temporary file behind: the error surfaces and the sink is closed all the same."""
+
+    class FullDisk:
+        def __init__(self) -> None:
+            self.inner = TracksFile(tmp_path / "tracks.parquet")
+            self.closed = 0
+
+        def add(self, rows: object) -> NoReturn:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            self.closed += 1
+            self.inner.close()
+
+    sink = FullDisk()
+    writer = TracksWriter(sink, flush_rows=100)
+    writer.write(Frame(0, 0.0, IMAGE), _objects(0))  # buffered, not yet flushed
+    with pytest.raises(OSError, match="No space left"):
+        writer.close()
+    assert sink.closed == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_a_run_with_no_rows_leaves_the_empty_table(tmp_path: Path) -> None:
     path = tmp_path / "out" / "tracks.parquet"  # the folder is made
     TracksWriter(outputs().open_tracks(path)).close()

@@ -292,8 +292,12 @@ class TracksWriter:
         self._rows = {c: [] for c in TRACKS_COLUMNS}
 
     def close(self) -> None:
-        self.flush()
-        self.sink.close()
+        """Flush the last rows and close the sink, even when that flush fails (a full disk):
+        the sink releases its writer and its temporary file either way."""
+        try:
+            self.flush()
+        finally:
+            self.sink.close()
 
     def __enter__(self) -> TracksWriter:
         return self
