@@ -134,6 +134,25 @@ def test_executed_ops_and_layer_errors_show_what_runs_and_where_it_drifts(tmp_pa
     assert np.median(convs[-10:]) < by_name["Conv_41"]  # errors accumulate towards the head
 
 
+def test_fastestdet_a_relu_model_quantizes_and_its_diagnostics_run(tmp_path: Path, shared_dir: Path) -> None:
+    """FastestDet (ShuffleNetV2, ReLU, channel shuffles as Reshape/Transpose/Gather, opset 11):
+    every convolution runs as QLinearConv with its ReLU fused, the head (sigmoid / softmax)
+    stays float, and ``layer_errors`` skips the tensors only the INT8 model has (ONNX Runtime's
+    ``qdq_loss_debug`` raised KeyError 'float' on them)."""
+    video = shared_dir / "data" / "video" / "parking_lot_cars.mp4"
+    fp32 = load_card("fastestdet")
+    res = quantize_card(fp32, tmp_path / "int8", [video], n_frames=2)
+    card = load_card(tmp_path / "int8")
+    assert card.decoder == "fastestdet" and card.output_shape == fp32.output_shape
+    ran = executed_ops(res.model_path)
+    assert ran.get("microsoft:QLinearConv") == 70 and "Relu" not in ran  # ReLU fused into QLinearConv
+    assert {"Sigmoid", "Softmax"} <= set(ran)  # the float head
+    inputs = [{fp32.input_name: calibration_blobs(fp32, [video], 1)[0]}]
+    rows = layer_errors(fp32.model_path(), res.model_path, inputs)
+    relus = [db for _, op, db in rows if op == "Relu"]
+    assert len(relus) >= 10 and all(np.isfinite(relus))
+
+
 def _description(folder: Path) -> str:
     return str(tomllib.loads((folder / "card.toml").read_text())["model"]["description"])
 
