@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import saferoad
+from saferoad._stream import PerceptionFailed
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
 from saferoad.domain.types import Detections
@@ -330,6 +331,68 @@ def test_a_perception_failure_is_raised_by_the_push_not_hung_on() -> None:
     for t in (0.2, 0.3):  # the frame that failed, then one after: the worker has stopped
         with pytest.raises(RuntimeError, match=r"push_frame: perception failed: OSError: model file vanished"):
             pipe.push_frame(t, img)
+
+
+def _braking_until_its_end(tmp_path: Path, detector: Any) -> tuple[saferoad.Pipeline, list[saferoad.Event], list[str]]:
+    """A simulated harsh braking: frames 0-4 (0.0-0.4 s) pushed to a pipeline with
+    ``detector``, then its GPS and IMU until just after the braking's end, so that the event is still open and
+    only ``close`` returns it. Returns the pipeline, the events the pushes returned and the
+    errors the frame pushes raised."""
+    rec_dir = tmp_path / "hb"
+    if not rec_dir.exists():
+        simulate("harsh_braking", rec_dir, assignments=[], seed=1, video=False)
+    rec = saferoad.open_recording(rec_dir)
+    imu = rec.imu
+    assert imu is not None
+    (braking,) = [e for e in _feed(saferoad.Pipeline.like(rec), rec, 1.0) if e.type is saferoad.EventType.HARSH_BRAKING]
+    pipe = saferoad.Pipeline(
+        imu_frame=imu.frame, gravity_removed=imu.gravity_removed, highpass_tau_s=imu.horizontal_highpass_tau_s,
+        camera_fps=10.0, detector=detector,
+    )
+    img = np.zeros((90, 160, 3), np.uint8)
+    out: list[saferoad.Event] = []
+    errors: list[str] = []
+    for i in range(5):
+        try:
+            out += pipe.push_frame(0.1 * i, img)
+        except RuntimeError as err:
+            errors.append(str(err))
+    end = braking.end_s + pipe.config.edge.motion_guard_s / 2  # ended, not yet final
+    if rec.gps is not None:
+        g, m = rec.gps, rec.gps.t_s < end
+        out += pipe.push_gps(g.t_s[m], g.lat[m], g.lon[m], g.speed_mps[m], g.course_deg[m], g.alt_m[m])
+    m = imu.t_s < end
+    out += pipe.push_imu(imu.t_s[m], imu.acc[m], None if imu.gyro is None else imu.gyro[m])
+    return pipe, out, errors
+
+
+def _key(events: list[saferoad.Event]) -> list[tuple[str, float, float]]:
+    return [(e.type.value, round(e.start_s, 6), round(e.end_s, 6)) for e in events]
+
+
+def test_close_after_a_perception_failure_still_returns_the_sensor_events(tmp_path: Path) -> None:
+    """The camera failed mid-drive (raised by the push that met it and the pushes after it):
+    close() returns the events the sensors closed, as a pipeline whose camera never failed;
+    a failure no push had raised yet (one at the end of the stream) is raised by close()
+    carrying them."""
+    ok, ok_pushed, ok_errors = _braking_until_its_end(tmp_path, _EmptyDetector())
+    expected = ok.close()
+    assert ok_pushed == [] and ok_errors == []
+    assert "harsh_braking" in [k[0] for k in _key(expected)]
+
+    broken, pushed, errors = _braking_until_its_end(tmp_path, _BrokenDetector())
+    assert pushed == [] and len(errors) == 3
+    assert all(e == "push_frame: perception failed: OSError: model file vanished" for e in errors)
+    assert _key(broken.close()) == _key(expected)
+    assert broken.close() == []
+
+    late, _, _ = _braking_until_its_end(tmp_path, _EmptyDetector())
+    assert late._camera is not None
+    late._camera.error = OSError("tracker flush failed")  # as a failure in perception's end of stream
+    with pytest.raises(PerceptionFailed, match=r"push_frame: perception failed: OSError: tracker flush failed") as info:
+        late.close()
+    assert isinstance(info.value, RuntimeError) and _key(info.value.events) == _key(expected)
+    assert late.close() == []
 
 
 class _EmptyDetector:

@@ -150,6 +150,17 @@ class _GivenDetector:
         return self.base.is_replay(detector)  # type: ignore[no-any-return]
 
 
+class PerceptionFailed(RuntimeError):
+    """The road camera's perception (detector, tracker) failed: raised by the
+    :meth:`Pipeline.push_frame` that met it and every one after it, with ``events`` empty; by
+    :meth:`Pipeline.close` only where no push had raised it (a failure at the end of the
+    stream), with ``events`` the events close would have returned."""
+
+    def __init__(self, message: str, events: list[Event]) -> None:
+        super().__init__(message)
+        self.events = events
+
+
 class _Camera:
     """The road camera of a :class:`Pipeline`: analyze's :class:`RoadStream` (perception, the
     road and lane rules) over pushed frames; perception iterates them on a worker thread, and
@@ -164,6 +175,8 @@ class _Camera:
         self._pushed = 0
         self._lock = threading.Lock()
         self.error: BaseException | None = None
+        self.reported = False
+        """Whether a push has raised :attr:`error` to the caller."""
         self._thread = threading.Thread(target=self._run, name="saferoad-pipeline-camera", daemon=True)
         self._thread.start()
 
@@ -186,8 +199,12 @@ class _Camera:
 
     def _arrived(self) -> None:
         """The frames perception finished, waiting for their final ego speed (the lane
-        observations to the lane stream), as :meth:`RoadStream.arrive` queues them."""
+        observations to the lane stream), as :meth:`RoadStream.arrive` queues them; those
+        finished before a failure too, then the failure is raised."""
+        self._take_items()
         self._raise_failed()
+
+    def _take_items(self) -> None:
         with self._lock:
             items, self._items = self._items, []
         self.road.waiting.extend(items)
@@ -196,14 +213,21 @@ class _Camera:
 
     def _raise_failed(self) -> None:
         if self.error is not None:
-            raise RuntimeError(f"push_frame: perception failed: {type(self.error).__name__}: {self.error}") from self.error
+            self.reported = True
+            raise self.failure([])
+
+    def failure(self, events: list[Event]) -> PerceptionFailed:
+        err = PerceptionFailed(f"push_frame: perception failed: {type(self.error).__name__}: {self.error}", events)
+        err.__cause__ = self.error
+        return err
 
     def finish(self) -> None:
         """No more frames: perception ends (its generator is exhausted, so the stream's own
-        :meth:`RoadStream.finish` finds no frame left to pull)."""
+        :meth:`RoadStream.finish` finds no frame left to pull). A failure is not raised here:
+        :meth:`Pipeline.close` decides (its events are never lost to it)."""
         self.source.queue.put(None)
         self._thread.join()
-        self._arrived()
+        self._take_items()
 
 
 class Pipeline:
@@ -398,7 +422,11 @@ class Pipeline:
         return []
 
     def close(self) -> list[Event]:
-        """The end of the drive: every event still open is final; the pipeline takes no more."""
+        """The end of the drive: every event still open is final; the pipeline takes no more.
+
+        After a perception failure (already raised by the push that met it) close still
+        returns the sensor events and the road events of the frames perception finished; a
+        failure no push had raised yet is a :class:`PerceptionFailed` carrying them."""
         if self._closed:
             return []
         self._closed = True
@@ -414,6 +442,9 @@ class Pipeline:
         if self._speeding is not None:
             sp = self._speeding
             out += _with_clip_window(sp.speed(final_speed) + sp.finish(), self.config.road_events)
+        if self._camera is not None and self._camera.error is not None and not self._camera.reported:
+            self._camera.reported = True
+            raise self._camera.failure(out)
         return out
 
     # -- state ----------------------------------------------------------------------------
