@@ -6,13 +6,18 @@ import copy
 import json
 import multiprocessing
 import pickle
+import re
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from saferoad.config import load_config
+from saferoad.domain.cabin import registry as cabin_registry
+from saferoad.domain.cabin.registry import CabinRule
 from saferoad.domain.event_specs import SPECS, Family, Priority, spec
+from saferoad.domain.motion.rules import registry as motion_registry
 from saferoad.domain.scoring import Exposure, ScoringRules, habitual_risks
 from saferoad.domain.types import Event, EventType, Severity
 
@@ -142,3 +147,41 @@ def test_a_type_crosses_to_a_spawn_worker_and_back_as_itself() -> None:
         assert pool.apply(repr, (t,)) == "<EventType.TAILGATING: 'tailgating'>"
         back = pool.apply(list, ([t, Event(t, 1.0, 2.0, Severity.LOW, 0.5)],))
     assert back[0] is t and back[1].type is t
+
+
+@dataclass(frozen=True, slots=True)
+class _NoParams:
+    """A toy cabin rule's params (none): the rule below exists only to collide."""
+
+
+def test_two_rules_claiming_one_type_are_refused_naming_both() -> None:
+    """A rule (any family) emitting a type another rule emits is refused at register(), the
+    error naming both rules and their modules; a rule emitting a type whose spec is declared in
+    event_specs itself is named, with it, when SPECS is read."""
+    (braking_rule,) = [r for r in motion_registry.motion_rules() if EventType.HARSH_BRAKING in [s.type for s in r.specs]]
+    version = cabin_registry.registry_version()
+    braking = CabinRule("toy_braking", _NoParams, lambda p: None, (spec(EventType.HARSH_BRAKING),))  # type: ignore[arg-type,return-value]
+    want = (
+        rf"cabin rule 'toy_braking' \((tests\.)?test_event_specs\) emits harsh_braking, already emitted by "
+        rf"motion rule '{braking_rule.name}' \({re.escape(braking_rule.params.__module__)}\): one rule per event type"
+    )
+    with pytest.raises(ValueError, match=want):
+        cabin_registry.register(braking)
+    assert "toy_braking" not in [r.name for r in cabin_registry.cabin_rules()]
+    assert cabin_registry.registry_version() == version
+
+    twice = CabinRule("toy_twice", _NoParams, lambda p: None, (spec("phone_use"), spec("phone_use")))  # type: ignore[arg-type,return-value]
+    with pytest.raises(ValueError, match=r"cabin rule 'toy_twice' \(.*test_event_specs\) declares two specs for phone_use"):
+        cabin_registry.register(twice)
+
+    drowsy = CabinRule("toy_drowsy", _NoParams, lambda p: None, (spec(EventType.DROWSINESS),))  # type: ignore[arg-type,return-value]
+    cabin_registry.register(drowsy)
+    try:
+        with pytest.raises(ValueError, match=(
+            r"two specs for drowsiness: a spec in saferoad\.domain\.event_specs and "
+            r"cabin rule 'toy_drowsy' \(.*test_event_specs\)"
+        )):
+            spec("phone_use")
+    finally:
+        cabin_registry.unregister("toy_drowsy")
+    assert spec(EventType.DROWSINESS).title == "Drowsiness"

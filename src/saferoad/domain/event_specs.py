@@ -24,17 +24,26 @@ from saferoad.domain.cabin import registry as cabin_registry
 from saferoad.domain.event_spec_base import EventSpec, Family, Priority
 from saferoad.domain.motion.rules import registry as motion_registry
 from saferoad.domain.road_events import registry as road_registry
+from saferoad.domain.rule_registry import rule_origin
 from saferoad.domain.types import EventType
 
 __all__ = ["SPECS", "EventSpec", "Family", "Priority", "default_weights", "event_title", "spec"]
 
 
-def _specs(*specs: EventSpec) -> dict[str, EventSpec]:
+_HERE = "a spec in saferoad.domain.event_specs"
+
+
+def _specs(*specs: EventSpec | tuple[EventSpec, str]) -> dict[str, EventSpec]:
+    """By type value; each spec alone (declared here) or with its owner (a rule, as
+    :func:`rule_origin` names it). Two specs for one type: a ``ValueError`` naming both."""
     out: dict[str, EventSpec] = {}
-    for s in specs:
+    owner: dict[str, str] = {}
+    for item in specs:
+        s, who = item if isinstance(item, tuple) else (item, _HERE)
         if s.type.value in out:
-            raise ValueError(f"two specs for {s.type.value}")
+            raise ValueError(f"two specs for {s.type.value}: {owner[s.type.value]} and {who}")
         out[s.type.value] = s
+        owner[s.type.value] = who
     return out
 
 
@@ -72,9 +81,9 @@ class _Specs(Mapping[str, EventSpec]):
             motion_registry.registry_version(), road_registry.registry_version(), cabin_registry.registry_version(),
         )
         if version != self._version:
-            motion = [s for rule in motion_registry.motion_rules() for s in rule.specs]
-            road = [s for rule in road_registry.road_rules() for s in rule.specs]
-            cabin = [s for rule in cabin_registry.cabin_rules() for s in rule.specs]
+            motion = [(s, rule_origin("motion", rule)) for rule in motion_registry.motion_rules() for s in rule.specs]
+            road = [(s, rule_origin("road", rule)) for rule in road_registry.road_rules() for s in rule.specs]
+            cabin = [(s, rule_origin("cabin", rule)) for rule in cabin_registry.cabin_rules() for s in rule.specs]
             self._data = _specs(*motion, *road, *_AFTER_ROAD.values(), *cabin)
             self._version = version
         return self._data

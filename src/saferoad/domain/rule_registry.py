@@ -29,6 +29,17 @@ class NamedRule(Protocol):
 R = TypeVar("R", bound=NamedRule)
 
 
+def rule_origin(family: str, rule: NamedRule) -> str:
+    """``<family> rule '<name>' (<module>)``: the module that declared the rule's params (where
+    a rule and its specs are written), for errors that must point at the file to fix."""
+    module = getattr(getattr(rule, "params", type(rule)), "__module__", "?")
+    return f"{family} rule {rule.name!r} ({module})"
+
+
+_REGISTRIES: list[RuleRegistry[NamedRule]] = []
+"""Every family's registry, so that one rule's types are checked against every family's."""
+
+
 class RuleRegistry(Generic[R]):
     """The rules of one family (``family`` names it in errors). ``check_names(rules)`` raises
     a ``ValueError`` when the rules, the new one last, declare a parameter name twice."""
@@ -40,20 +51,39 @@ class RuleRegistry(Generic[R]):
         """By name, in registration order (the same dict for the registry's whole life)."""
         self.version = 0
         """Changes whenever a rule is registered or dropped."""
+        _REGISTRIES.append(self)  # type: ignore[arg-type]  # read only through NamedRule
 
     def register(self, rule: R) -> R:
         """Add ``rule`` after those registered before it (the same rule again: a no-op that
         still counts as a change). Another rule under a taken name, a rule without specs or a
-        parameter name already declared is a ``ValueError``."""
+        parameter name already declared is a ``ValueError``; so is an event type another rule
+        (of any family) already emits, naming both rules and their modules."""
         old = self.rules.get(rule.name)
         if old is not None and old != rule:
             raise ValueError(f"{self.family} rule {rule.name!r} is already registered")
         if not rule.specs:
             raise ValueError(f"{self.family} rule {rule.name!r}: declare the spec of every event type it emits")
         self._check_names([*(r for r in self.rules.values() if r.name != rule.name), rule])
+        self._check_types(rule)
         self.rules[rule.name] = rule
         self.version += 1
         return rule
+
+    def _check_types(self, rule: R) -> None:
+        types = [s.type.value for s in rule.specs]
+        for t in types:
+            if types.count(t) > 1:
+                raise ValueError(f"{rule_origin(self.family, rule)} declares two specs for {t}")
+        for reg in _REGISTRIES:
+            for other in reg.rules.values():
+                if reg is self and other.name == rule.name:
+                    continue
+                taken = {s.type.value for s in other.specs}.intersection(types)
+                if taken:
+                    raise ValueError(
+                        f"{rule_origin(self.family, rule)} emits {', '.join(sorted(taken))}, already emitted by "
+                        f"{rule_origin(reg.family, other)}: one rule per event type"
+                    )
 
     def unregister(self, name: str) -> None:
         """Drop the rule ``name`` (a test's rule, when the test ends); unknown: nothing."""
