@@ -14,6 +14,7 @@ A test or a caller that wants another adapter builds the ports with it replaced
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -35,6 +36,7 @@ from saferoad.adapters.recording.saferoad_format import read_meta
 from saferoad.adapters.replay.detector import ReplayDetector, load_labels
 from saferoad.adapters.replay.frames import DetectionFrames
 from saferoad.adapters.simulation.writer import write_simulation
+from saferoad.adapters.sinks import build_sink
 from saferoad.adapters.spool import SqliteSpool
 from saferoad.adapters.video import open_frames
 from saferoad.adapters.video.check import check_video
@@ -52,6 +54,7 @@ from saferoad.application.evaluation.executors import LocalExecutor
 from saferoad.application.ingest import IngestResult
 from saferoad.application.perception import TracksWriter
 from saferoad.application.simulate import SimulationResult
+from saferoad.application.sinks import FanOut
 from saferoad.application.uploader import ingest_target
 from saferoad.config import SaferoadConfig
 from saferoad.config.cabin import CabinConfig
@@ -340,6 +343,22 @@ def analyze_into(
     return _analyze.analyze_into(
         recording, config, out_dir, ports=analysis_ports(), detector=detector, sink=sink, trace=trace
     )
+
+
+def event_sinks(specs: Sequence[str], option: str = "--sink") -> FanOut | None:
+    """The sinks ``specs`` name (``NAME[:ARG]``, each built by its ``adapters/sinks`` plugin) as
+    one :class:`FanOut` for ``analyze``'s ``sink=``, which the caller closes; ``None`` for no
+    spec. A spec that cannot be built is a ``ValueError`` naming ``option`` and the registered
+    sinks, raised after closing the sinks built before it."""
+    built: list[EventSink] = []
+    try:
+        for spec in specs:
+            built.append(build_sink(spec, option))
+    except BaseException:
+        with contextlib.suppress(Exception):  # the build error is the one to report
+            FanOut(built).close()
+        raise
+    return FanOut(built) if built else None
 
 
 def make_executor(kind: str, workers: int = 0, address: str | None = None) -> TaskExecutor:

@@ -75,8 +75,14 @@ def write_json_atomic(path: Path, data: Any) -> None:
     _write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def event_line(event: Event) -> str:
+    """One line of ``events.jsonl`` (newline included): the one serialisation every JSON-lines
+    writer of events uses (``write_events``, the ``jsonl`` sink of ``adapters/sinks``)."""
+    return json.dumps(event.to_dict(), ensure_ascii=False) + "\n"
+
+
 def write_events(path: Path, events: Sequence[Event]) -> None:
-    _write_atomic(path, "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in events))
+    _write_atomic(path, "".join(event_line(e) for e in events))
 
 
 def read_events(path: Path) -> list[Event]:

@@ -15,6 +15,7 @@ from saferoad.entrypoints.cli.common import (
     ConfigOption,
     SetOption,
     console,
+    console_err,
     load_cli_config,
     log_for_terminal,
     user_errors,
@@ -35,6 +36,10 @@ def register(app: typer.Typer) -> None:
             min(4, os.cpu_count() or 1), "--workers", "-j", help="Fleet folder: recordings analysed in parallel (processes)."
         ),
         force: bool = typer.Option(False, "--force", help="Fleet folder: analyse again recordings whose outputs are up to date."),
+        sink: list[str] | None = typer.Option(
+            None, "--sink", metavar="NAME[:ARG]",
+            help="Also hand each final event to this sink (repeatable), e.g. jsonl:- (JSON lines on stdout; the table then goes to stderr) or jsonl:PATH; an unknown name lists the registered sinks.",
+        ),
     ) -> None:
         """Analyse one recording: write OUT/events.jsonl, summary.json, timeline.parquet, log.jsonl.
 
@@ -48,9 +53,13 @@ def register(app: typer.Typer) -> None:
             if is_fleet_folder(path, wiring.detect_format):
                 from saferoad.entrypoints.cli.fleet import analyze_fleet_cli
 
+                if sink:
+                    raise ValueError(f"--sink: {path} is a fleet folder; --sink takes one recording")
+
                 fleet_cfg = load_cli_config(config, set_, {"perception.detector": detector})
                 analyze_fleet_cli(path, output, fleet_cfg, workers=workers, force=force)
                 return
+            from saferoad.adapters.sinks import STDOUT_ARG, split_spec
             from saferoad.observability import (
                 TraceRecorder,
                 get_logger,
@@ -59,25 +68,33 @@ def register(app: typer.Typer) -> None:
             )
 
             cfg = load_cli_config(config, set_, {"perception.detector": detector})
+            # built before the run, so a bad --sink fails at once; closed at the end, even on error
+            sinks = wiring.event_sinks(sink or [])
+            to_stdout = any(split_spec(spec)[1] == STDOUT_ARG for spec in sink or [])
             # The run is written into a fresh folder swapped in whole as OUT when it succeeds
             # (saferoad.adapters.outputs): a run that fails or is killed keeps OUT as it was.
             # A run that fails leaves its log as OUT/log.jsonl.partial for whoever looks.
             rec_trace = TraceRecorder()
-            with wiring.outputs().staged(output) as folder:
-                log_for_terminal(folder / "log.jsonl")
-                try:
-                    with recording_trace(rec_trace):
-                        with span("read", path=str(path)):
-                            recording = wiring.open_recording(path, max_file_mb=cfg.input.max_file_mb)
-                        result = wiring.analyze_into(recording, cfg, folder, trace=rec_trace)
-                    get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
-                except BaseException:
-                    output.mkdir(parents=True, exist_ok=True)
-                    (folder / "log.jsonl").replace(output / "log.jsonl.partial")
-                    raise
+            try:
+                with wiring.outputs().staged(output) as folder:
+                    log_for_terminal(folder / "log.jsonl")
+                    try:
+                        with recording_trace(rec_trace):
+                            with span("read", path=str(path)):
+                                recording = wiring.open_recording(path, max_file_mb=cfg.input.max_file_mb)
+                            result = wiring.analyze_into(recording, cfg, folder, sink=sinks, trace=rec_trace)
+                        get_logger("cli").info("analyze_written", out=str(output), events=len(result.events))
+                    except BaseException:
+                        output.mkdir(parents=True, exist_ok=True)
+                        (folder / "log.jsonl").replace(output / "log.jsonl.partial")
+                        raise
+            finally:
+                if sinks is not None:
+                    sinks.close()
             if trace is not None:
                 rec_trace.write(trace)
         if not quiet:
+            out_console = console_err if to_stdout else console  # stdout is the sink's
             table = Table(title=f"{len(result.events)} event(s) in {path}", title_justify="left")
             for col in ("type", "direction", "start_s", "end_s", "severity", "confidence", "peak"):
                 table.add_column(col)
@@ -92,5 +109,5 @@ def register(app: typer.Typer) -> None:
                     f"{ev.confidence:.2f}",
                     f"{pk:+.2f} g" if pk is not None else "",
                 )
-            console.print(table)
-            console.print(f"outputs in {output}")
+            out_console.print(table)
+            out_console.print(f"outputs in {output}")
