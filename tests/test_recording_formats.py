@@ -21,6 +21,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import saferoad.adapters.recording as package
 from saferoad.adapters.recording import (
@@ -31,7 +32,8 @@ from saferoad.adapters.recording import (
     register,
     unregister,
 )
-from saferoad.adapters.recording.registry import DEFAULT_PRIORITY
+from saferoad.adapters.recording.registry import DEFAULT_PRIORITY, expected_layouts
+from saferoad.entrypoints.cli.app import app
 
 BUILT_IN_MESSAGE = (
     "not a recording folder: expected meta.toml (saferoad), "
@@ -235,5 +237,24 @@ def test_a_module_dropped_into_the_package_is_the_whole_change(tmp_path: Path) -
     assert gone.returncode == 0, gone.stderr[-3000:]
     assert gone.stdout.splitlines() == ["None", f"{folder}: {BUILT_IN_MESSAGE}"]
     refused = _run(root, CLI, "analyze", str(folder), "-o", str(tmp_path / "out2"), "-q")
-    # analyze takes a folder no reader knows for a fleet folder, and finds no recording in it
-    assert refused.returncode == 2 and "no recordings found" in refused.stderr, refused.stderr[-3000:]
+    # analyze takes a folder no reader knows for a fleet folder, finds no recording in it and
+    # says both, with the layouts it knows
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    said = " ".join(refused.stderr.split())
+    assert "not a recording folder of a known layout (expected meta.toml (saferoad)," in said, said
+    assert "and no recordings inside it" in said, said
+
+
+def test_analyze_on_a_folder_no_reader_knows_says_both_readings(tmp_path: Path) -> None:
+    """One folder meant as a recording but of no known layout: analyze takes it for a fleet
+    folder (it is not a recording) and, finding none inside, says it is neither - the layouts
+    it knows, as open_recording lists them, and no recordings below it - with exit status 2."""
+    folder = tmp_path / "drive"
+    folder.mkdir()
+    (folder / "imu.csv").write_text("t,ax\n0,0\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["analyze", str(folder), "-o", str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 2, res.output
+    said = " ".join(res.output.split())
+    assert f"not a recording folder of a known layout (expected {expected_layouts()})" in said, said
+    assert "and no recordings inside it (no manifest.yaml, and no folder below it is a recording)" in said, said
+    assert not (tmp_path / "out").exists()

@@ -79,10 +79,14 @@ def _recordings_below(root: Path, detect_format: FormatDetector) -> Iterator[Pat
             dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))  # no hidden folders
 
 
-def fleet_items(fleet_dir: Path, out: Path, detect_format: FormatDetector) -> list[FleetItem]:
+def fleet_items(
+    fleet_dir: Path, out: Path, detect_format: FormatDetector, layouts: str | None = None
+) -> list[FleetItem]:
     """The recordings of ``fleet_dir`` (its manifest's, else every recording folder below it,
     as ``detect_format`` sees them) and their output folders under ``out``; ``ValueError`` when
-    there are none."""
+    there are none: without a manifest the folder may have been meant as one recording, so the
+    message says too that it is none of the known ``layouts`` (the registered formats' marks,
+    as ``open_recording``'s "not a recording folder" error lists them)."""
     manifest = fleet_dir / "manifest.yaml"
     items: list[FleetItem] = []
     if manifest.is_file():
@@ -92,10 +96,12 @@ def fleet_items(fleet_dir: Path, out: Path, detect_format: FormatDetector) -> li
         for rec in _recordings_below(fleet_dir, detect_format):
             rel = rec.relative_to(fleet_dir).as_posix()
             items.append(FleetItem(rel, rec, out / rel))
-    if not items:
+    if not items:  # no manifest (one lists at least one recording, or is a ManifestError)
+        expected = f" (expected {layouts})" if layouts else ""
         raise ValueError(
-            f"{fleet_dir}: no recordings found (no manifest.yaml, and no folder below it is a "
-            "recording: see docs/recording-format.md)"
+            f"{fleet_dir}: not a recording folder of a known layout{expected}, and no recordings "
+            "inside it (no manifest.yaml, and no folder below it is a recording): see "
+            "docs/recording-format.md"
         )
     seen: dict[Path, str] = {}
     for it in items:

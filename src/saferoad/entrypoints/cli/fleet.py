@@ -31,11 +31,12 @@ def analyze_fleet_cli(
     fleet_dir: Path, output: Path, cfg: SaferoadConfig, *, workers: int, force: bool
 ) -> None:
     """Analyse every recording of ``fleet_dir`` into ``output``; exit status 1 when one failed."""
+    from saferoad.adapters.recording.registry import expected_layouts
     from saferoad.application.fleet import analyze_fleet, fleet_items
     from saferoad.entrypoints import wiring
     from saferoad.observability import configure_logging
 
-    items = fleet_items(fleet_dir, output, wiring.detect_format)
+    items = fleet_items(fleet_dir, output, wiring.detect_format, expected_layouts())
     output.mkdir(parents=True, exist_ok=True)
     progress = Progress(
         TextColumn("[bold]analyze"),

@@ -25,7 +25,7 @@ from saferoad.entrypoints.cli.common import (
 def register(app: typer.Typer) -> None:
     @app.command("analyze")
     def analyze_cmd(
-        path: Path = typer.Argument(..., help="Recording folder (saferoad, driverBehaviorDataset trip, comma2k19 segment), or a fleet folder: one with manifest.yaml, or with recordings below it."),
+        path: Path = typer.Argument(..., help="A recording folder of a known layout (docs/recording-format.md), or a fleet folder: one with manifest.yaml, or with recordings below it."),
         output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
         config: Path | None = ConfigOption,
         set_: list[str] | None = SetOption,
