@@ -160,7 +160,7 @@ def test_a_fleet_folder_refuses_sink(tmp_path: Path) -> None:
     (tmp_path / "fleet" / "manifest.yaml").write_text("recordings: []\n", encoding="utf-8")
     res = CliRunner().invoke(app, ["analyze", str(tmp_path / "fleet"), "-o", str(tmp_path / "out"), "--sink", "jsonl:-"])
     assert res.exit_code == 2, res.output
-    assert "--sink: " in res.stderr and "is a fleet folder" in _flat(res.stderr)
+    assert f"--sink takes one recording, and {tmp_path / 'fleet'} is not a recording folder" in _flat(res.stderr)
 
 
 def test_sinks_are_closed_at_the_end_even_when_the_run_or_a_build_fails(

@@ -54,7 +54,10 @@ def register(app: typer.Typer) -> None:
                 from saferoad.entrypoints.cli.fleet import analyze_fleet_cli
 
                 if sink:
-                    raise ValueError(f"--sink: {path} is a fleet folder; --sink takes one recording")
+                    raise ValueError(
+                        f"--sink takes one recording, and {path} is not a recording folder (a fleet "
+                        "folder's recordings run in worker processes, which --sink does not reach)"
+                    )
 
                 fleet_cfg = load_cli_config(config, set_, {"perception.detector": detector})
                 analyze_fleet_cli(path, output, fleet_cfg, workers=workers, force=force)
