@@ -188,7 +188,15 @@ def check_camera(cfg: EdgeConfig, seconds: float = 2.0) -> str:
         realtime=not is_live(cfg.camera),
     )  # fmt: skip
     try:
-        first = src.read(timeout_s=2 * cfg.camera_stall_s + 5)
+        # up to one stall and a restart for the first frame, but a decoder that exited before
+        # it (a file that does not exist, a refused stream) is said at once, with its message
+        deadline = time.monotonic() + 2 * cfg.camera_stall_s + 5
+        first = None
+        while first is None and time.monotonic() < deadline:
+            first = src.read(timeout_s=0.2)
+            err = src.stats.last_error
+            if first is None and err is not None and err.startswith("decoder exited"):
+                raise ValueError(f"edge.camera: no frame from {cfg.camera}: {err}")
         if first is None:
             raise ValueError(f"edge.camera: no frame from {cfg.camera} ({src.stats.last_error or 'no answer'})")
         t0 = time.monotonic()
