@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 
 import saferoad.adapters.sinks as package
 from saferoad.adapters.sinks import build_sink, register, sinks, unregister
-from saferoad.domain.types import Event
+from saferoad.adapters.sinks.jsonl import JsonlSink
+from saferoad.domain.types import Event, EventType, Severity
 from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.wiring import simulate
 
@@ -133,6 +134,43 @@ def test_jsonl_to_stdout_streams_the_events_and_moves_the_table_to_stderr(brakin
     assert "1 event(s) in" in run.stderr and f"outputs in {out}" in _flat(run.stderr)
 
 
+def test_a_reader_that_leaves_stdout_stops_the_stream_not_the_run(braking: Path, tmp_path: Path) -> None:
+    """``analyze ... --sink jsonl:- | head -1``: the reader closes the pipe; the run goes on and
+    writes its folder (it failed with BrokenPipeError before the sink caught it)."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, str(SRC), "analyze", str(braking), "-o", str(out), "-q", "--sink", "jsonl:-"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # gone before the first event (the run reads and analyses first)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err[-3000:]
+    assert "harsh_braking" in (out / "events.jsonl").read_text(encoding="utf-8")
+    assert "BrokenPipe" not in err
+
+
+def test_the_jsonl_sink_raises_a_broken_pipe_of_its_own_file() -> None:
+    event = Event(EventType.HARSH_BRAKING, 1.0, 2.0, Severity.MEDIUM, 0.9)
+    for owned in (False, True):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        stream = os.fdopen(write_end, "w", encoding="utf-8")
+        sink = JsonlSink(stream, owned=owned)
+        if owned:
+            with pytest.raises(BrokenPipeError):
+                sink.emit(event)
+            with pytest.raises(BrokenPipeError):  # the line left in its buffer; the file is closed all the same
+                sink.close()
+            assert stream.closed
+            continue
+        sink.emit(event)
+        sink.emit(event)
+        sink.close()
+        assert sink.reader_gone
+        stream.close()  # the descriptor now points at /dev/null: the buffered line goes nowhere
+
+
 @pytest.mark.parametrize(
     ("spec", "why"),
     [
@@ -198,7 +236,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from saferoad.adapters.sinks.registry import register
-from saferoad.domain.types import Event
+from saferoad.domain.types import Event, EventType, Severity
 
 
 class TypesFile:

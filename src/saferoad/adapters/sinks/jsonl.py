@@ -5,10 +5,14 @@ or to standard output (``--sink jsonl:-``, for piping).
 The lines come in the order ``analyze`` hands events out: each stage's final events in time
 order (start, then type), the road stage's with the motion stage's, the cabin stage's after
 them; ``events.jsonl`` holds the same lines sorted by time once the run ends.
+
+A reader that leaves standard output early (``| head -1``) stops the stream, not the run: the
+sink writes no more and ``analyze`` still writes its output folder.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -21,21 +25,44 @@ from saferoad.domain.types import Event
 class JsonlSink:
     """An :class:`~saferoad.ports.events.EventSink` writing :func:`event_line` per event to
     ``stream``, flushed each time; :meth:`close` closes the stream only when ``owned`` (a file
-    it opened, never standard output)."""
+    it opened, never standard output). On a stream it does not own, a reader gone (a broken
+    pipe) ends the writing quietly; on its own file every ``OSError`` is raised."""
 
     def __init__(self, stream: TextIO, *, owned: bool) -> None:
         self.stream = stream
         self.owned = owned
+        self.reader_gone = False
 
     def emit(self, event: Event) -> None:
-        self.stream.write(event_line(event))
-        self.stream.flush()
+        if self.reader_gone:
+            return
+        try:
+            self.stream.write(event_line(event))
+            self.stream.flush()
+        except BrokenPipeError:
+            if self.owned:
+                raise
+            self._reader_left()
 
     def close(self) -> None:
         if self.owned:
             self.stream.close()
-        else:
-            self.stream.flush()
+        elif not self.reader_gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._reader_left()
+
+    def _reader_left(self) -> None:
+        """Point the stream's descriptor at /dev/null, so the line left in its buffer is not
+        written again at exit (Python's documented way: the "Note on SIGPIPE" of the signal
+        module)."""
+        self.reader_gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.stream.fileno())
+        finally:
+            os.close(devnull)
 
 
 def build(arg: str | None) -> JsonlSink:
