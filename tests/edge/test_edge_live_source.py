@@ -82,11 +82,11 @@ def test_check_opens_the_camera_or_says_why_not(shared_dir: Path) -> None:
     res = CliRunner().invoke(app, ["edge", "--check", "--no-spool", "--set", f"edge.camera={video}",
                                    "--set", "edge.camera_width=320", "--set", "edge.camera_height=180"])  # fmt: skip
     assert res.exit_code == 0 and "frames of 320x180" in res.output and "configuration valid" in res.output, res.output
-    # the decoder exits at once ("No such file"): said then, not after waiting out 2 stalls + 5 s
-    # (65 s with this stall) for a first frame
-    t0 = time.monotonic()
+    # the decoder exits at once ("No such file"): said then, by the exited-decoder branch ("...: decoder
+    # exited"), not after waiting out 2 stalls + 5 s (65 s with this stall) for a first frame, which
+    # words it "no frame from ... (decoder exited ...)"
     res = CliRunner().invoke(app, ["edge", "--check", "--no-spool", "--set", "edge.camera=/nonexistent/cam.mp4",
                                    "--set", "edge.camera_stall_s=30"])  # fmt: skip
-    waited = time.monotonic() - t0
-    assert res.exit_code != 0 and "No such file" in res.output and "decoder exited" in res.output, res.output
-    assert waited < 20, f"edge --check waited {waited:.1f} s on a decoder that had exited"
+    said = " ".join(res.output.split())
+    assert res.exit_code != 0 and "No such file" in said, res.output
+    assert "no frame from /nonexistent/cam.mp4: decoder exited" in said, res.output
