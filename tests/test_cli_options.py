@@ -90,3 +90,12 @@ def test_detect_replay_path_with_quotes_and_backslashes(tmp_path: Path) -> None:
     assert df[["frame", "cls", "x1", "y1", "x2", "y2"]].values.tolist() == [
         [0, "vehicle", 5.0, 6.0, 25.0, 30.0]
     ]
+
+
+def test_user_text_with_colons_is_printed_as_written(tmp_path: Path) -> None:
+    """Rich turns ``:smile:`` into an emoji by default; a path or spec holding such a pair must
+    reach the user as typed (the error names the path they gave)."""
+    missing = tmp_path / "no:smile:thing"
+    res = CliRunner().invoke(app, ["analyze", str(missing), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 2, res.output
+    assert "no:smile:thing" in res.output and "\N{SMILING FACE WITH OPEN MOUTH AND SMILING EYES}" not in res.output, res.output

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # saferoad.domain.types) and pydantic, which `saferoad --help` must not pay for
 # (tests/test_cli_startup.py).
 
-console = Console()
-console_err = Console(stderr=True)
+console = Console(emoji=False)  # user text (paths, specs such as "x:smile:") is printed as written
+console_err = Console(stderr=True, emoji=False)
 
 
 class UserError(Exception):
