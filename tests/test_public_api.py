@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import saferoad
+from saferoad import _stream
 from saferoad.entrypoints.wiring import simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,6 +22,19 @@ def test_every_exported_name_resolves() -> None:
     for name in saferoad.__all__:
         assert getattr(saferoad, name) is not None, name
     assert set(dir(saferoad)) >= set(saferoad.__all__)
+
+
+def test_every_name_docs_api_md_gives_is_exported() -> None:
+    """docs/api.md's ``saferoad.NAME`` (the table and its notes) can all be imported as written."""
+    named = set(re.findall(r"`saferoad\.([A-Za-z_]\w*)", (REPO / "docs" / "api.md").read_text()))
+    assert "PerceptionFailed" in named
+    assert named - set(saferoad.__all__) == set()
+
+
+def test_perception_failed_is_the_pipelines_runtime_error() -> None:
+    assert saferoad.PerceptionFailed is _stream.PerceptionFailed
+    assert issubclass(saferoad.PerceptionFailed, RuntimeError)
+    assert saferoad.PerceptionFailed("x", []).events == []
 
 
 def test_unknown_name_is_an_attribute_error() -> None:

@@ -30,6 +30,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "analyze": ("saferoad._api", "analyze"),
     "open_recording": ("saferoad._api", "open_recording"),
     "Pipeline": ("saferoad._stream", "Pipeline"),
+    "PerceptionFailed": ("saferoad._stream", "PerceptionFailed"),
     "load_config": ("saferoad.config", "load_config"),
     "SaferoadConfig": ("saferoad.config", "SaferoadConfig"),
     "ConfigError": ("saferoad.config", "ConfigError"),
@@ -50,6 +51,7 @@ __all__ = [
     "Event",
     "EventSpec",
     "EventType",
+    "PerceptionFailed",
     "Pipeline",
     "Recording",
     "SaferoadConfig",
@@ -63,7 +65,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from saferoad._api import analyze, open_recording
-    from saferoad._stream import Pipeline
+    from saferoad._stream import PerceptionFailed, Pipeline
     from saferoad.application.analyze import AnalysisResult
     from saferoad.config import ConfigError, SaferoadConfig, load_config
     from saferoad.domain.event_specs import EventSpec
