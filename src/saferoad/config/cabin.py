@@ -15,24 +15,17 @@ explains each choice).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import Field
 
-from saferoad.config.base import Section
-from saferoad.config.derive import client_keys, derived_section
+from saferoad.config.derive import DerivedKeys, DerivedSection, client_keys, derived_section
 from saferoad.domain.cabin import registry
 from saferoad.domain.cabin.monitor import CabinThresholds
 
 
-class _CabinKeys(Section):
+class _CabinKeys(DerivedKeys):
     """Driver monitoring from the cabin camera."""
-
-    def __reduce__(self) -> tuple[Callable[..., _CabinKeys], tuple[dict[str, Any]]]:
-        # a class derived at run time (a rule registered since import) is rebuilt where unpickled
-        return parse_cabin, (self.model_dump(),)
 
     # -- models -----------------------------------------------------------------------------
     detector: Literal["blazeface", "ultraface"] = Field(
@@ -133,36 +126,19 @@ every threshold not declared ``client=False`` (the ``phone_*`` ones are, as befo
 derived)."""
 
 
-@lru_cache(maxsize=4)
-def _derived(version: int) -> type[CabinConfig]:
-    extra = registry.param_classes()
-    # the monitor's thresholds as at import, then each registered cabin rule's params
-    # (config/derive.py, as every derived section)
-    return derived_section("CabinConfig", CabinConfig, *extra) if extra else CabinConfig
+SECTION: DerivedSection[CabinConfig] = DerivedSection(
+    "CabinConfig", _CabinKeys, CabinConfig, registry.param_classes, registry.registry_version
+)
+"""The ``[cabin]`` section at run time: :data:`CabinConfig` (the section's and the monitor's
+keys, as at import), extended by the params of every registered cabin rule
+(``domain/cabin/registry.py``; config/derive.py, as every derived section)."""
 
-
-def cabin_model() -> type[CabinConfig]:
-    """The ``[cabin]`` model: :data:`CabinConfig` (the section's and the monitor's keys),
-    extended by the params of every registered cabin rule (``domain/cabin/registry.py``)."""
-    return _derived(registry.registry_version())
-
-
-def parse_cabin(value: Any) -> CabinConfig:
-    """``value`` (a table or a model) checked by the current :func:`cabin_model`."""
-    model = cabin_model()
-    if isinstance(value, _CabinKeys):
-        if type(value) is model:
-            return value
-        value = value.model_dump()  # made before a rule was registered or dropped
-    return model.model_validate(value)
-
-
-def default_cabin() -> CabinConfig:
-    """Every key at its default."""
-    return cabin_model().model_validate({})
+cabin_model = SECTION.model
+parse_cabin = SECTION.parse
+default_cabin = SECTION.default
 
 
 def cabin_client_keys() -> frozenset[str]:
     """:data:`CLIENT_KEYS` and every registered cabin rule's parameter (a config key) not
     declared ``client=False``."""
-    return CLIENT_KEYS | client_keys((), *registry.param_classes())
+    return SECTION.client_keys(CLIENT_KEYS)

@@ -16,29 +16,22 @@ Defaults follow published practice (docs/events.md cites each one; the sources a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from pydantic import Field
 
-from saferoad.config.base import Section
-from saferoad.config.derive import client_keys, derived_section
+from saferoad.config.derive import DerivedKeys, DerivedSection, client_keys, derived_section
 from saferoad.domain.motion.params import EngineParams
 from saferoad.domain.motion.rules import registry
 
 
-class _MotionKeys(Section):
+class _MotionKeys(DerivedKeys):
     """Harsh braking, acceleration, cornering and aggressive lane changes from IMU and GPS."""
 
     mounting: list[list[float]] | None = Field(
         None,
         description="Device-to-vehicle rotation (3x3 rows, v = R d); unset = the recording's meta.toml, else estimated from the data.",
     )
-
-    def __reduce__(self) -> tuple[Callable[..., _MotionKeys], tuple[dict[str, Any]]]:
-        # a class derived at run time (a rule registered since import) is rebuilt where unpickled
-        return parse_motion, (self.model_dump(),)
 
 
 if TYPE_CHECKING:
@@ -53,36 +46,19 @@ CLIENT_KEYS: frozenset[str] = client_keys((), EngineParams)
 declared ``client=False`` (not the resampling and timeline rates; not ``mounting``)."""
 
 
-@lru_cache(maxsize=4)
-def _derived(version: int) -> type[MotionConfig]:
-    extra = registry.extra_param_classes()
-    # the engine's keys (the harsh rule's among them) as at import, then each other registered
-    # rule's params (config/derive.py, as every derived section)
-    return derived_section("MotionConfig", MotionConfig, *extra) if extra else MotionConfig
+SECTION: DerivedSection[MotionConfig] = DerivedSection(
+    "MotionConfig", _MotionKeys, MotionConfig, registry.extra_param_classes, registry.registry_version
+)
+"""The ``[motion]`` section at run time: :data:`MotionConfig` (the engine's keys, the harsh
+rule's among them, as at import), extended by the params of every motion rule registered
+besides the harsh rule (``domain/motion/rules/``; config/derive.py, as every derived section)."""
 
-
-def motion_model() -> type[MotionConfig]:
-    """The ``[motion]`` model: :data:`MotionConfig` (the engine's keys), extended by the params
-    of every motion rule registered besides the harsh rule (``domain/motion/rules/``)."""
-    return _derived(registry.registry_version())
-
-
-def parse_motion(value: Any) -> MotionConfig:
-    """``value`` (a table or a model) checked by the current :func:`motion_model`."""
-    model = motion_model()
-    if isinstance(value, _MotionKeys):
-        if type(value) is model:
-            return value
-        value = value.model_dump()  # made before a rule was registered or dropped
-    return model.model_validate(value)
-
-
-def default_motion() -> MotionConfig:
-    """Every key at its default."""
-    return motion_model().model_validate({})
+motion_model = SECTION.model
+parse_motion = SECTION.parse
+default_motion = SECTION.default
 
 
 def motion_client_keys() -> frozenset[str]:
     """:data:`CLIENT_KEYS` and every registered rule's parameter (a config key) not declared
     ``client=False``."""
-    return CLIENT_KEYS | client_keys((), *registry.extra_param_classes())
+    return SECTION.client_keys(CLIENT_KEYS)

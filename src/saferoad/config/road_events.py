@@ -21,21 +21,18 @@ section's hash measured before the change).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from saferoad.config.base import Section
-from saferoad.config.derive import client_keys, derived_section
+from saferoad.config.derive import DerivedKeys, DerivedSection
 from saferoad.domain.road_events import registry
 
 STREAMS = frozenset({"video", "speed", "gps", "radar"})
 """Streams of the timeline that take a clock offset."""
 
 
-class RoadEventsConfig(Section):
+class RoadEventsConfig(DerivedKeys):
     """Camera + motion events: tailgating, forward collision, stop signs, red lights, speeding, clips."""
 
     if TYPE_CHECKING:
@@ -51,10 +48,6 @@ class RoadEventsConfig(Section):
         lead_dropout_s: float
         leave_view_s: float
         stop_sign_size_m: float
-
-    def __reduce__(self) -> tuple[Callable[..., RoadEventsConfig], tuple[dict[str, Any]]]:
-        # the derived class is made at run time: rebuild it (and validate) where unpickled
-        return parse_road_events, (self.model_dump(),)
 
     mode: Literal["streaming", "batch"] = Field(
         "streaming",
@@ -131,35 +124,20 @@ STAGE_CLIENT_KEYS = ("lamp_min_fraction", "speed_limit_kmh", "clips")
 the clock offsets, a file or the clip lengths)."""
 
 
-@lru_cache(maxsize=4)
-def _derived(version: int) -> type[RoadEventsConfig]:
-    # config/derive.py, as every derived section: the stage's keys first, then each
-    # config=True parameter of the engine's and the registered rules' params
-    return derived_section("RoadEventsConfig", RoadEventsConfig, *registry.param_classes())
+SECTION: DerivedSection[RoadEventsConfig] = DerivedSection(
+    "RoadEventsConfig", RoadEventsConfig, RoadEventsConfig, registry.param_classes, registry.registry_version
+)
+"""The ``[road_events]`` section at run time (config/derive.py, as every derived section): the
+stage's keys first, then each config=True parameter of the engine's and the registered rules'
+params."""
 
-
-def road_events_model() -> type[RoadEventsConfig]:
-    """The ``[road_events]`` model: the stage's keys and every registered rule's params."""
-    return _derived(registry.registry_version())
-
-
-def parse_road_events(value: Any) -> RoadEventsConfig:
-    """``value`` (a table or a model) checked by the current :func:`road_events_model`."""
-    model = road_events_model()
-    if isinstance(value, RoadEventsConfig):
-        if type(value) is model:
-            return value
-        value = value.model_dump()  # made before a rule was registered or dropped
-    return model.model_validate(value)
-
-
-def default_road_events() -> RoadEventsConfig:
-    """Every key at its default."""
-    return road_events_model().model_validate({})
+road_events_model = SECTION.model
+parse_road_events = SECTION.parse
+default_road_events = SECTION.default
 
 
 def road_client_keys() -> frozenset[str]:
     """The ``road_events`` keys a client of ``saferoad serve`` may set: the stage's
     :data:`STAGE_CLIENT_KEYS` and every rule parameter (a config key) not declared
     ``client=False``."""
-    return client_keys(STAGE_CLIENT_KEYS, *registry.param_classes())
+    return SECTION.client_keys(STAGE_CLIENT_KEYS)
