@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 # The in-tree detector plugins (grpc, replay ...) register their config models on import, as
 # every entry point imports them before it loads a config (saferoad/adapters/detectors).
 import saferoad.adapters.detectors  # noqa: F401
+from saferoad.config import ConfigError, SaferoadConfig, config_hash, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,3 +121,51 @@ def approx_snapshot(snapshot: SnapshotAssertion) -> ApproxSnapshot:
         return snapshot.use_extension(_approx_extension(default, rel, keys or {}))
 
     return make
+
+
+# --- config sections pinned to what they were ------------------------------------------------
+# tests/test_derived_sections.py, tests/road_events/test_rule_registry.py,
+# tests/lanes/test_lanes_section.py and tests/perception/test_perception_section.py each pin a
+# section derived from the domain's params to the hashes and error texts measured on the
+# hand-written section it replaced; these are their shared checks.
+
+
+class SectionPins:
+    """The checks of a pinned section (fixture ``section_pins``)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self._tmp = tmp_path
+
+    def dumps_as_before(
+        self, section: str, keys: Mapping[str, object] | None, digest: str, names: set[str] | None = None
+    ) -> None:
+        """``[section]`` with ``keys`` set (``None``: every default) hashes to ``digest``, and
+        so does every fingerprint; its dump written back as a table gives the same config;
+        ``names``, when given, are its keys."""
+        cfg = load_config(None, {section: dict(keys)} if keys else None)
+        data = cfg.model_dump(mode="json")
+        if names is not None:
+            assert set(data[section]) == names
+        assert config_hash(data[section]) == digest
+        assert cfg.fingerprint() == config_hash(data)
+        assert load_config(None, {section: dict(data[section])}).fingerprint() == cfg.fingerprint()
+
+    def error_as_before(self, body: str, why: str) -> None:
+        """A config file holding ``body`` is refused with ``why`` under the file's name."""
+        conf = self._tmp / "c.toml"
+        conf.write_text(body, encoding="utf-8")
+        with pytest.raises(ConfigError) as err:
+            load_config(conf)
+        assert str(err.value) == f"{conf}: invalid configuration\n  {why}"
+
+    @staticmethod
+    def pickles(cfg: SaferoadConfig) -> SaferoadConfig:
+        """``cfg`` through pickle (as to a spawn or Ray worker): equal, same fingerprint."""
+        again: SaferoadConfig = pickle.loads(pickle.dumps(cfg))
+        assert again == cfg and again.fingerprint() == cfg.fingerprint()
+        return again
+
+
+@pytest.fixture
+def section_pins(tmp_path: Path) -> SectionPins:
+    return SectionPins(tmp_path)

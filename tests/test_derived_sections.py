@@ -5,7 +5,6 @@ while the keys are derived."""
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, fields, is_dataclass
 
 import numpy as np
@@ -14,7 +13,7 @@ from pydantic import create_model
 
 from saferoad.application.cabin import thresholds_from_config
 from saferoad.application.stages.motion import params_from_config
-from saferoad.config import ConfigError, config_hash, load_config
+from saferoad.config import load_config
 from saferoad.config.base import Section
 from saferoad.config.cabin import CabinConfig
 from saferoad.config.derive import derived_section
@@ -75,13 +74,8 @@ ERRORS_BEFORE = [
 
 
 @pytest.mark.parametrize(("section", "keys", "digest"), SECTION_BEFORE)
-def test_the_section_dumps_and_hashes_as_before(section: str, keys: dict[str, object] | None, digest: str) -> None:
-    cfg = load_config(None, {section: keys} if keys else None)
-    data = cfg.model_dump(mode="json")
-    assert config_hash(data[section]) == digest
-    assert cfg.fingerprint() == config_hash(data)
-    # the dump written back as a table gives the same config
-    assert load_config(None, {section: dict(data[section])}).fingerprint() == cfg.fingerprint()
+def test_the_section_dumps_and_hashes_as_before(section_pins, section: str, keys: dict[str, object] | None, digest: str) -> None:
+    section_pins.dumps_as_before(section, keys, digest)
 
 
 @pytest.mark.parametrize("section", ["motion", "cabin"])
@@ -90,12 +84,8 @@ def test_the_client_allow_list_is_unchanged(section: str) -> None:
 
 
 @pytest.mark.parametrize(("body", "why"), ERRORS_BEFORE)
-def test_a_bad_value_is_named_by_file_and_key_as_before(tmp_path, body: str, why: str) -> None:
-    conf = tmp_path / "c.toml"
-    conf.write_text(body, encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(conf)
-    assert str(err.value) == f"{conf}: invalid configuration\n  {why}"
+def test_a_bad_value_is_named_by_file_and_key_as_before(section_pins, body: str, why: str) -> None:
+    section_pins.error_as_before(body, why)
 
 
 def _every_key_set() -> dict[str, dict[str, object]]:
@@ -171,10 +161,8 @@ def test_the_bands_are_still_checked_against_the_thresholds() -> None:
         params_from_config(cfg.motion)
 
 
-def test_configs_pickle_through_the_derived_classes() -> None:
-    cfg = load_config(None, {"motion": {"braking_g": 0.4}, "cabin": {"closed_ratio": 0.7}})
-    again = pickle.loads(pickle.dumps(cfg))
-    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+def test_configs_pickle_through_the_derived_classes(section_pins) -> None:
+    again = section_pins.pickles(load_config(None, {"motion": {"braking_g": 0.4}, "cabin": {"closed_ratio": 0.7}}))
     assert type(again.motion) is MotionConfig and type(again.cabin) is CabinConfig
 
 

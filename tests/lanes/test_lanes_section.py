@@ -4,13 +4,12 @@ lane rules' params (``domain/lanes/rules.LaneParams``) under its own name."""
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import fields
 
 import pytest
 
 from saferoad.application.stages.road_lanes import lane_params
-from saferoad.config import ConfigError, config_hash, load_config
+from saferoad.config import load_config
 from saferoad.domain.lanes.rules import LaneParams
 from saferoad.domain.params import flat_params
 
@@ -43,22 +42,13 @@ ERRORS_BEFORE = [
 
 
 @pytest.mark.parametrize(("keys", "digest"), SECTION_BEFORE)
-def test_the_section_dumps_and_hashes_as_before(keys: dict[str, object] | None, digest: str) -> None:
-    cfg = load_config(None, {"lanes": keys} if keys else None)
-    data = cfg.model_dump(mode="json")
-    assert set(data["lanes"]) == KEYS_BEFORE
-    assert config_hash(data["lanes"]) == digest
-    assert cfg.fingerprint() == config_hash(data)
-    assert load_config(None, {"lanes": dict(data["lanes"])}).fingerprint() == cfg.fingerprint()
+def test_the_section_dumps_and_hashes_as_before(section_pins, keys: dict[str, object] | None, digest: str) -> None:
+    section_pins.dumps_as_before("lanes", keys, digest, KEYS_BEFORE)
 
 
 @pytest.mark.parametrize(("body", "why"), ERRORS_BEFORE)
-def test_a_bad_value_is_named_by_file_and_key_as_before(tmp_path, body: str, why: str) -> None:
-    conf = tmp_path / "c.toml"
-    conf.write_text(body, encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(conf)
-    assert str(err.value) == f"{conf}: invalid configuration\n  {why}"
+def test_a_bad_value_is_named_by_file_and_key_as_before(section_pins, body: str, why: str) -> None:
+    section_pins.error_as_before(body, why)
 
 
 def test_every_key_reaches_the_lane_params_under_its_own_name() -> None:
@@ -82,8 +72,7 @@ def test_every_lane_parameter_is_a_documented_key_with_the_domain_default() -> N
     assert lane_params(load_config().lanes) == LaneParams()
 
 
-def test_the_config_pickles_through_the_derived_class() -> None:
+def test_the_config_pickles_through_the_derived_class(section_pins) -> None:
     cfg = load_config(None, {"lanes": {"centre_band": 0.3, "enabled": False}})
-    again = pickle.loads(pickle.dumps(cfg))
-    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+    again = section_pins.pickles(cfg)
     assert type(again.lanes) is type(cfg.lanes) and lane_params(again.lanes).centre_band == 0.3

@@ -8,13 +8,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
-import pickle
 import textwrap
 
 import pytest
 
 from saferoad.application.perception import geometry_params
-from saferoad.config import ConfigError, config_hash, load_config
+from saferoad.config import load_config
 from saferoad.config.perception import _PerceptionKeys
 from saferoad.domain.frame_geometry import GeometryParams
 from saferoad.domain.params import flat_params
@@ -63,13 +62,8 @@ ERRORS_BEFORE = [
 
 
 @pytest.mark.parametrize(("keys", "digest"), SECTION_BEFORE)
-def test_the_section_dumps_and_hashes_as_before(keys: dict[str, object] | None, digest: str) -> None:
-    cfg = load_config(None, {"perception": keys} if keys else None)
-    data = cfg.model_dump(mode="json")
-    assert set(data["perception"]) == KEYS_BEFORE
-    assert config_hash(data["perception"]) == digest
-    assert cfg.fingerprint() == config_hash(data)
-    assert load_config(None, {"perception": dict(data["perception"])}).fingerprint() == cfg.fingerprint()
+def test_the_section_dumps_and_hashes_as_before(section_pins, keys: dict[str, object] | None, digest: str) -> None:
+    section_pins.dumps_as_before("perception", keys, digest, KEYS_BEFORE)
 
 
 def test_the_client_allow_list_is_unchanged() -> None:
@@ -77,12 +71,8 @@ def test_the_client_allow_list_is_unchanged() -> None:
 
 
 @pytest.mark.parametrize(("body", "why"), ERRORS_BEFORE)
-def test_a_bad_value_is_named_by_file_and_key_as_before(tmp_path, body: str, why: str) -> None:
-    conf = tmp_path / "c.toml"
-    conf.write_text(body, encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(conf)
-    assert str(err.value) == f"{conf}: invalid configuration\n  {why}"
+def test_a_bad_value_is_named_by_file_and_key_as_before(section_pins, body: str, why: str) -> None:
+    section_pins.error_as_before(body, why)
 
 
 def test_the_geometry_params_are_read_under_their_own_names() -> None:
@@ -112,8 +102,7 @@ def test_the_type_checker_names_of_the_geometry_keys_match_geometry_params() -> 
     assert named == {f.name: f.type for f in dataclasses.fields(GeometryParams)}
 
 
-def test_the_config_pickles_through_the_derived_class() -> None:
+def test_the_config_pickles_through_the_derived_class(section_pins) -> None:
     cfg = load_config(None, {"perception": {"hfov_deg": 70.0, "camera_pitch_deg": 2.0}})
-    again = pickle.loads(pickle.dumps(cfg))
-    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+    again = section_pins.pickles(cfg)
     assert type(again.perception) is type(cfg.perception) and geometry_params(again).camera_pitch_deg == 2.0
