@@ -11,7 +11,7 @@ import json
 import math
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +28,8 @@ from syrupy.extensions.json import JSONSnapshotExtension
 # every entry point imports them before it loads a config (saferoad/adapters/detectors).
 import saferoad.adapters.detectors  # noqa: F401
 from saferoad.config import ConfigError, SaferoadConfig, config_hash, load_config
+from saferoad.config.docs import config_markdown
+from saferoad.domain.event_specs import SPECS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -164,6 +166,33 @@ class SectionPins:
         again: SaferoadConfig = pickle.loads(pickle.dumps(cfg))
         assert again == cfg and again.fingerprint() == cfg.fingerprint()
         return again
+
+    def rule_keys_until_dropped(
+        self, section: str, rule: str, key: str, *, bad: tuple[str, str], row: str, client_key: str,
+        model: Callable[[], type[Any]], base: type[Any], client_keys: Callable[[], frozenset[str]],
+        unregister: Callable[[str], object], check_client: Callable[[dict[str, Any]], None],
+    ) -> None:
+        """A registered rule's params as ``[section]`` keys (the motion and cabin rule-registry
+        tests): the TOML line ``bad[0]`` is refused with ``bad[1]`` under the file's name and
+        the key; ``key``'s row of docs/config.md starts with ``row``; a client of ``saferoad
+        serve`` may set ``client_key`` and ``key``; the config pickles through the model derived
+        at run time. Dropped (``unregister(rule)``): ``key`` is unknown again to the file and to
+        a client, the spec is gone and the model is ``base`` again."""
+        self.error_as_before(f"[{section}]\n{bad[0]}\n", f"{section}.{bad[1]}")
+        assert row in config_markdown()
+        assert client_key in client_keys()
+        check_client({section: {key: 5.0}})
+        again = self.pickles(load_config(None, {section: {key: 2.0}}))
+        assert type(getattr(again, section)) is model()
+        unregister(rule)
+        conf = self._tmp / "c.toml"
+        conf.write_text(f"[{section}]\n{key} = 3.0\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=rf"{section}\.{key}: unknown key"):
+            load_config(conf)
+        assert rule not in SPECS and model() is base
+        assert key not in client_keys()
+        with pytest.raises(Exception, match=rf"{section}\.{key}: unknown key"):
+            check_client({section: {key: 5.0}})
 
 
 @pytest.fixture

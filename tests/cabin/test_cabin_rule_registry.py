@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import pickle
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +18,8 @@ import pytest
 from saferoad.adapters.recording import open_recording
 from saferoad.application.cabin import thresholds_from_config
 from saferoad.application.edge import EdgeRecorder
-from saferoad.config import ConfigError, load_config
+from saferoad.config import load_config
 from saferoad.config.cabin import CabinConfig, cabin_client_keys, cabin_model
-from saferoad.config.docs import config_markdown
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinThresholds
 from saferoad.domain.cabin.registry import CabinRule, cabin_rules, register, unregister
 from saferoad.domain.event_specs import SPECS, Family, default_weights, event_title
@@ -59,7 +57,7 @@ def test_no_cabin_rule_is_registered_in_the_tree() -> None:
     assert CabinMonitor()._rules == []
 
 
-def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_path: Path) -> None:
+def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_path: Path, section_pins) -> None:
     assert cabin_rules() == [toy.RULE]
     assert event_spec(TOY) is toy.SPEC and event_title(TOY) == "Head turned"
     assert list(SPECS)[-1] == TOY and default_weights()[TOY] == 2.5
@@ -73,29 +71,13 @@ def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_pat
     th = thresholds_from_config(load_config(conf).cabin)
     assert th.rules.get(TOY, toy.HeadTurnedParams) == toy.HeadTurnedParams(head_turned_min_s=3.0)
     assert th.closed_ratio == 0.7
-    conf.write_text("[cabin]\nhead_turned_yaw_deg = -5\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(conf)
-    assert str(err.value) == f"{conf}: invalid configuration\n  cabin.head_turned_yaw_deg: Input should be greater than 0 (got -5)"
-    # a row of docs/config.md (saferoad config docs) with its default and description
-    assert "| `head_turned_min_s` | `10.0` | How long the head must stay turned" in config_markdown()
-    # a client of saferoad serve may set it
-    assert "head_turned_yaw_deg" in cabin_client_keys()
-    check_client_options({"cabin": {"head_turned_min_s": 5.0}})
-    # the config pickles through the class derived at run time (spawn workers, Ray)
-    cfg = load_config(None, {"cabin": {"head_turned_min_s": 2.0}})
-    again = pickle.loads(pickle.dumps(cfg))
-    assert again == cfg and again.fingerprint() == cfg.fingerprint()
-    assert type(again.cabin) is cabin_model()
-    # dropped, its keys are unknown again
-    unregister(TOY)
-    conf.write_text("[cabin]\nhead_turned_min_s = 3.0\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"cabin\.head_turned_min_s: unknown key"):
-        load_config(conf)
-    assert TOY not in SPECS and cabin_model() is CabinConfig
-    assert "head_turned_min_s" not in cabin_client_keys()
-    with pytest.raises(Exception, match=r"cabin\.head_turned_min_s: unknown key"):
-        check_client_options({"cabin": {"head_turned_min_s": 5.0}})
+    section_pins.rule_keys_until_dropped(
+        "cabin", TOY, "head_turned_min_s",
+        bad=("head_turned_yaw_deg = -5", "head_turned_yaw_deg: Input should be greater than 0 (got -5)"),
+        row="| `head_turned_min_s` | `10.0` | How long the head must stay turned", client_key="head_turned_yaw_deg",
+        model=cabin_model, base=CabinConfig, client_keys=cabin_client_keys, unregister=unregister,
+        check_client=check_client_options,
+    )
 
 
 def _cabin(events: list[Event]) -> list[Event]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import pickle
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +18,7 @@ import pytest
 from saferoad.adapters.recording import open_recording
 from saferoad.application.edge import EdgeRecorder
 from saferoad.application.stages.motion import params_from_config
-from saferoad.config import ConfigError, load_config
-from saferoad.config.docs import config_markdown
+from saferoad.config import load_config
 from saferoad.config.motion import MotionConfig, motion_client_keys, motion_model
 from saferoad.domain.event_specs import SPECS, Family, default_weights, event_title
 from saferoad.domain.event_specs import spec as event_spec
@@ -74,7 +72,7 @@ def toy() -> Iterator[ModuleType]:
         sys.modules.pop(spec.name, None)
 
 
-def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_path: Path) -> None:
+def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_path: Path, section_pins) -> None:
     assert motion_rules()[-1] is toy.RULE
     assert event_spec(TOY) is toy.SPEC and event_title(TOY) == "Sustained braking"
     assert list(SPECS)[4] == TOY  # after the harsh rule's types, before the road rules'
@@ -89,29 +87,14 @@ def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_pat
     params = params_from_config(load_config(conf).motion)
     assert params.of(toy.RULE) == toy.SustainedBrakingParams(sustained_braking_min_s=1.5)
     assert params.harsh.braking_g == 0.4
-    conf.write_text("[motion]\nsustained_braking_g = 0\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(conf)
-    assert str(err.value) == f"{conf}: invalid configuration\n  motion.sustained_braking_g: Input should be greater than 0 (got 0)"
-    # a row of docs/config.md (saferoad config docs) with its default and description
-    assert "| `sustained_braking_min_s` | `10.0` | How long the deceleration must be held" in config_markdown()
-    # a client of saferoad serve may set it
-    assert "sustained_braking_g" in motion_client_keys()
-    check_client_options({"motion": {"sustained_braking_min_s": 5.0}})
-    # the config pickles through the class derived at run time (spawn workers, Ray)
-    cfg = load_config(None, {"motion": {"sustained_braking_min_s": 2.0}})
-    again = pickle.loads(pickle.dumps(cfg))
-    assert again == cfg and again.fingerprint() == cfg.fingerprint()
-    assert type(again.motion) is motion_model()
-    # dropped, its keys are unknown again
-    unregister(TOY)
-    conf.write_text("[motion]\nsustained_braking_min_s = 1.5\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"motion\.sustained_braking_min_s: unknown key"):
-        load_config(conf)
-    assert TOY not in SPECS and motion_model() is MotionConfig
-    assert "sustained_braking_min_s" not in motion_client_keys()
-    with pytest.raises(Exception, match=r"motion\.sustained_braking_min_s: unknown key"):
-        check_client_options({"motion": {"sustained_braking_min_s": 5.0}})
+    section_pins.rule_keys_until_dropped(
+        "motion", TOY, "sustained_braking_min_s",
+        bad=("sustained_braking_g = 0", "sustained_braking_g: Input should be greater than 0 (got 0)"),
+        row="| `sustained_braking_min_s` | `10.0` | How long the deceleration must be held",
+        client_key="sustained_braking_g",
+        model=motion_model, base=MotionConfig, client_keys=motion_client_keys, unregister=unregister,
+        check_client=check_client_options,
+    )
 
 
 def _braking_drive(tmp_path: Path) -> Path:
