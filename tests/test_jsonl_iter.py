@@ -1,4 +1,4 @@
-"""``adapters.recording.jsonl``: ``iter_jsonl``, the one JSON-lines reader behind labels.jsonl,
+"""``adapters.jsonl``: ``iter_jsonl``, the one JSON-lines reader behind labels.jsonl,
 analyze's ``read_events`` and ingest's events.jsonl check, and ``read_json``, the one
 whole-file JSON reader (replay detections, speed zones, viagem.json, analyze outputs)."""
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from saferoad.adapters.recording.jsonl import JsonLine, iter_jsonl, read_json
+from saferoad.adapters.jsonl import JsonLine, iter_jsonl, read_json
 
 json_scalars = st.one_of(
     st.none(),

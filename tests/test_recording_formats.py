@@ -137,7 +137,7 @@ def test_every_reader_module_registers_itself_and_the_helpers_do_not() -> None:
             readers.add(name)
             assert fmt.name == mod.FORMAT_NAME and fmt.can_read is mod.can_read, name
     assert readers == {"saferoad_format", "driver_behavior", "comma2k19"}
-    assert set(modules) - readers >= {"_csv", "gps", "jsonl", "labels", "series", "registry"}
+    assert set(modules) - readers >= {"_csv", "gps", "labels", "series", "registry"}
     assert set(registered) == {f"{package.__name__}.{n}" for n in readers}
 
 

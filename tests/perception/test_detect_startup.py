@@ -27,6 +27,9 @@ NOT_FOR_DETECT = (
     "saferoad.entrypoints.wiring",  # every adapter: recordings, simulator, cabin, Ray ...
     "pandas",  # 0.17 s, 39 MB: pyarrow's pa.array/pa.table import it; tracks.parquet needs neither
     "ray", "sqlalchemy", "grpc", "matplotlib", "jinja2",
+    # the recording readers (~80 ms: gpxpy, pynmea2); tracks.parquet and events.jsonl are written
+    # with adapters/arrow_columns and adapters/jsonl, which sit outside that package
+    "saferoad.adapters.recording", "gpxpy", "pynmea2",
 )  # fmt: skip
 
 

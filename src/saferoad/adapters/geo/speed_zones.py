@@ -20,7 +20,7 @@ from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
 from shapely.validation import explain_validity
 
-from saferoad.adapters.recording.jsonl import read_json
+from saferoad.adapters.jsonl import read_json
 
 MPH_KMH = 1.609344
 _MAXSPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph)?\s*$", re.IGNORECASE)

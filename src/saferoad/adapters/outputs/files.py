@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from saferoad.adapters.arrow_columns import float_column
+from saferoad.adapters.jsonl import iter_jsonl
 from saferoad.adapters.outputs import FILE_MODE, run_folder
 from saferoad.adapters.outputs.tracks import TracksFile
-from saferoad.adapters.recording._csv import float_column
-from saferoad.adapters.recording.jsonl import iter_jsonl
 from saferoad.domain.types import Event
 
 

@@ -13,15 +13,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from saferoad.adapters.jsonl import iter_jsonl, read_json
 from saferoad.adapters.outputs import check_complete, is_staging
 from saferoad.adapters.outputs.files import read_events
-from saferoad.adapters.recording.jsonl import iter_jsonl, read_json
 from saferoad.domain.types import Event
 
 
 class OutputsFolderReader:
     """:class:`~saferoad.ports.outputs.OutputsReader` over ``run.json`` (``adapters/outputs``),
-    the JSON readers of ``adapters/recording/jsonl`` and the Parquet files' columns."""
+    the JSON readers of ``adapters/jsonl`` and the Parquet files' columns."""
 
     def is_staging(self, path: Path) -> bool:
         return is_staging(path)

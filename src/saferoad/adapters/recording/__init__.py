@@ -7,7 +7,7 @@ segment (``processed_log/``), or any other layout a module of this package regis
 Each reader module ends with one ``registry.register(...)`` call (its name, ``can_read``, its
 reader, the files it ``expects``, its ``priority``); this package imports every module it holds
 on import, so a new layout is one module dropped here, without editing a table or this file.
-Modules that register nothing (``_csv``, ``gps``, ``jsonl``, ``labels``, ``series``) are helpers.
+Modules that register nothing (``_csv``, ``gps``, ``labels``, ``series``) are helpers.
 Layouts are tried by priority, then name (``registry.formats``): saferoad's own first.
 """
 
@@ -17,7 +17,8 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from saferoad.adapters.recording._csv import RecordingWarning, file_size_limit
+from saferoad.adapters.input_warnings import RecordingWarning
+from saferoad.adapters.recording._csv import file_size_limit
 from saferoad.adapters.recording.labels import read_labels
 from saferoad.adapters.recording.registry import expected_layouts, formats, register, unregister
 from saferoad.adapters.recording.saferoad_format import write_recording

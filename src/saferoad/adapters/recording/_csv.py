@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,18 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from saferoad.adapters.input_warnings import warn
 from saferoad.domain.types import FloatArray
-from saferoad.observability import get_logger
-
-
-class RecordingWarning(UserWarning):
-    """A documented repair of bad input (sorted timestamps, dropped duplicates, gaps)."""
-
-
-def warn(message: str) -> None:
-    get_logger("recording").warning("input_repaired", message=message)
-    warnings.warn(message, RecordingWarning, stacklevel=3)
-
 
 MAX_FILE_BYTES: ContextVar[int] = ContextVar("max_file_bytes", default=1024 << 20)
 """The largest input file a reader opens (``input.max_file_mb``; see :func:`file_size_limit`)."""
@@ -124,18 +113,6 @@ def _float_view(arr: pa.Array) -> FloatArray:
     seconds on a cold start)."""
     buf = arr.buffers()[1]
     return np.frombuffer(buf, dtype=np.float64, count=len(arr), offset=arr.offset * 8)
-
-
-def float_column(values: object, *, nan_as_null: bool = True) -> pa.Array:
-    """A NumPy float array as an Arrow float64 array, NaN as null (pa.array would import
-    pandas, seconds on a cold start)."""
-    x = np.ascontiguousarray(np.asarray(values, dtype=np.float64))
-    if not nan_as_null:
-        return pa.Array.from_buffers(pa.float64(), x.size, [None, pa.py_buffer(x)])
-    valid = ~np.isnan(x)
-    n_null = int(x.size - np.count_nonzero(valid))
-    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if n_null else None
-    return pa.Array.from_buffers(pa.float64(), x.size, [bitmap, pa.py_buffer(x)], null_count=n_null)
 
 
 def read_header(path: Path) -> list[str]:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from saferoad.adapters.jsonl import read_json
 from saferoad.adapters.recording._csv import read_numeric_csv
-from saferoad.adapters.recording.jsonl import read_json
 from saferoad.adapters.recording.labels import read_ground_truth_csv
 from saferoad.adapters.recording.registry import register
 from saferoad.adapters.recording.series import check_imu_units, clean_imu

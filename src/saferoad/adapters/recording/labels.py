@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from saferoad.adapters.recording.jsonl import iter_jsonl
+from saferoad.adapters.jsonl import iter_jsonl
 from saferoad.domain.types import NORMAL_MANOEUVRE, Direction, EventLabel, EventType
 
 DBD_TYPES: dict[str, tuple[str, Direction | None]] = {

@@ -3,7 +3,7 @@
 Each reader module of this package ends with one :func:`register` call (its name, its
 ``can_read`` check, its reader, the files it expects); the package imports every module it
 holds on import (``__init__.py``), so a new layout is one module dropped in the package.
-Modules that register nothing (``_csv``, ``gps``, ``jsonl``, ``labels``, ``series``, this one)
+Modules that register nothing (``_csv``, ``gps``, ``labels``, ``series``, this one)
 are helpers. A reader kept outside the package calls :func:`register` from its own module
 (``tests/test_recording_formats.py``).
 

@@ -23,14 +23,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from saferoad.adapters.arrow_columns import float_column
+from saferoad.adapters.input_warnings import warn
 from saferoad.adapters.recording._csv import (
     check_size,
-    float_column,
     locate_bad_value,
     read_header,
     read_numeric_csv,
     read_numeric_groups,
-    warn,
 )
 from saferoad.adapters.recording.gps import read_gps_file
 from saferoad.adapters.recording.labels import read_labels_jsonl, write_labels_jsonl

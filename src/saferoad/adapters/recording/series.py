@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from saferoad.adapters.recording._csv import warn
+from saferoad.adapters.input_warnings import warn
 from saferoad.domain.geodesy import haversine_m
 from saferoad.domain.motion.timebase import TimeRepair, find_gaps, repair_order
 from saferoad.domain.types import (

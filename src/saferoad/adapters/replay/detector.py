@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from saferoad.adapters.recording.jsonl import read_json
+from saferoad.adapters.jsonl import read_json
 from saferoad.domain.types import Detections, Frame, RoadClass
 from saferoad.observability import get_logger
 

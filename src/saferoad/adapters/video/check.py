@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from saferoad.adapters.recording._csv import warn
+from saferoad.adapters.input_warnings import warn
 from saferoad.adapters.video.repair import VideoCheck, recover_video
 
 

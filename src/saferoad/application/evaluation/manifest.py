@@ -186,7 +186,7 @@ def parse_manifest(text: str, source: Path) -> Manifest:
 
 def load_manifest(path: Path) -> Manifest:
     # The manifest module already walks the file system itself (globs, existence checks); the
-    # YAML file is read here too, with the same messages as adapters/recording/jsonl.read_text.
+    # YAML file is read here too, with the same messages as adapters/jsonl.read_text.
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -77,7 +77,7 @@ def log_for_terminal(json_file: Path | None, level: str = "INFO") -> None:
     ``json_file`` as JSON, and warnings and errors also to stderr as one readable line each
     (a reader's documented repair shows there once: its Python ``RecordingWarning``, which
     says the same, is not printed as well)."""
-    from saferoad.adapters.recording import RecordingWarning
+    from saferoad.adapters.input_warnings import RecordingWarning
     from saferoad.observability import configure_logging
 
     configure_logging(level, json_file=json_file, console_level="WARNING")
