@@ -7,12 +7,16 @@ than skipping; on a developer machine without it, such tests skip.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
 import pickle
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 # CLI output is checked as text: give Rich a wide, fixed console (no terminal under CI), set
@@ -30,6 +34,7 @@ import saferoad.adapters.detectors  # noqa: F401
 from saferoad.config import ConfigError, SaferoadConfig, config_hash, load_config
 from saferoad.config.docs import config_markdown
 from saferoad.domain.event_specs import SPECS
+from saferoad.domain.types import EventType
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -198,3 +203,27 @@ class SectionPins:
 @pytest.fixture
 def section_pins(tmp_path: Path) -> SectionPins:
     return SectionPins(tmp_path)
+
+
+@contextmanager
+def _rule_module(path: Path, rule: str, unregister: Callable[[str], object]) -> Iterator[ModuleType]:
+    """A test-local rule module loaded from its file (it defines its event type ``rule`` and
+    registers its rule), then dropped, rule, type and module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    try:
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        unregister(rule)
+        EventType.undefine(rule)
+        sys.modules.pop(spec.name, None)
+
+
+@pytest.fixture
+def rule_module() -> Callable[[Path, str, Callable[[str], object]], AbstractContextManager[ModuleType]]:
+    """``with rule_module(path, type_name, registry.unregister) as mod``: the road, motion and
+    cabin rule-registry tests' one-module rules (``tests/*/..._rule.py``)."""
+    return _rule_module

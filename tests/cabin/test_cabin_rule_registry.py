@@ -5,9 +5,7 @@ outside the tree (``head_turned_rule.py``), one module, with no other file edite
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,7 @@ from saferoad.domain.cabin.registry import CabinRule, cabin_rules, register, unr
 from saferoad.domain.event_specs import SPECS, Family, default_weights, event_title
 from saferoad.domain.event_specs import spec as event_spec
 from saferoad.domain.params import param
-from saferoad.domain.types import Event, EventType
+from saferoad.domain.types import Event
 from saferoad.entrypoints.services.analysis_service import check_client_options
 from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, simulate
 
@@ -33,21 +31,11 @@ TOY = "head_turned"
 
 
 @pytest.fixture
-def toy() -> Iterator[ModuleType]:
+def toy(rule_module) -> Iterator[ModuleType]:
     """The test-local rule module, loaded from its file (it registers itself and defines its
     event type) and dropped when the test ends."""
-    path = Path(__file__).with_name("head_turned_rule.py")
-    spec = importlib.util.spec_from_file_location("head_turned_rule", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    try:
-        spec.loader.exec_module(mod)
+    with rule_module(Path(__file__).with_name("head_turned_rule.py"), TOY, unregister) as mod:
         yield mod
-    finally:
-        unregister(TOY)
-        EventType.undefine(TOY)
-        sys.modules.pop(spec.name, None)
 
 
 def test_no_cabin_rule_is_registered_in_the_tree() -> None:

@@ -5,9 +5,7 @@ module, with no other file edited."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,7 @@ from saferoad.domain.motion.streaming import (
     ticks,
 )
 from saferoad.domain.params import param
-from saferoad.domain.types import Event, EventType
+from saferoad.domain.types import Event
 from saferoad.entrypoints.services.analysis_service import check_client_options
 from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, simulate
 
@@ -55,21 +53,11 @@ def test_the_harsh_rule_is_one_registered_rule_with_its_four_specs() -> None:
 
 
 @pytest.fixture
-def toy() -> Iterator[ModuleType]:
+def toy(rule_module) -> Iterator[ModuleType]:
     """The test-local rule module, loaded from its file (it registers itself and defines its
     event type) and dropped when the test ends."""
-    path = Path(__file__).with_name("sustained_braking_rule.py")
-    spec = importlib.util.spec_from_file_location("sustained_braking_rule", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    try:
-        spec.loader.exec_module(mod)
+    with rule_module(Path(__file__).with_name("sustained_braking_rule.py"), TOY, unregister) as mod:
         yield mod
-    finally:
-        unregister(TOY)
-        EventType.undefine(TOY)
-        sys.modules.pop(spec.name, None)
 
 
 def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_path: Path, section_pins) -> None:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 import inspect
 import json
 import pickle
 import re
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,21 +141,11 @@ def test_the_type_checker_names_of_the_shared_thresholds_match_common_params() -
 
 
 @pytest.fixture
-def stopped_in_lane() -> Iterator[ModuleType]:
+def stopped_in_lane(rule_module) -> Iterator[ModuleType]:
     """The test-local rule module, loaded from its file (it defines its type and registers
     its rule) and dropped, rule and type, when the test ends."""
-    path = Path(__file__).with_name("stopped_in_lane_rule.py")
-    spec = importlib.util.spec_from_file_location("stopped_in_lane_rule", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    try:
-        spec.loader.exec_module(mod)
+    with rule_module(Path(__file__).with_name("stopped_in_lane_rule.py"), "stopped_in_lane", unregister) as mod:
         yield mod
-    finally:
-        unregister("stopped_in_lane")
-        EventType.undefine("stopped_in_lane")
-        sys.modules.pop(spec.name, None)
 
 
 def test_a_rule_module_gets_a_spec_config_keys_docs_and_client_options(stopped_in_lane: ModuleType, tmp_path: Path) -> None:
