@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from saferoad.adapters.loop.segments import NAME
+from saferoad.adapters.loop.segments import NAME, LoopStore
 from saferoad.adapters.video.loop_video import RECORDING, video_segments
 from saferoad.config import load_config, parse_assignments
 from saferoad.domain.retention import Segment, plan_retention
@@ -29,6 +29,47 @@ def test_plan_keeps_room_for_the_segments_being_written() -> None:
     assert plan.delete == () and plan.over_budget_bytes == 150
     with pytest.raises(ValueError, match="reserve_bytes"):
         plan_retention(segs, [], 400, reserve_bytes=-1)
+
+
+def test_the_overflow_is_bytes_on_disk_and_the_reservation_short_of_room_is_its_own_figure() -> None:
+    segs = [Segment(f"s{i}", 10.0 * i, 10.0 * (i + 1), 100) for i in range(4)]
+    # every finished segment locked, 150 reserved for the one being written, which holds 0 / 50 now
+    plan = plan_retention(segs, [(0.0, 40.0)], 400, reserve_bytes=150, held_bytes=0)
+    assert plan.over_budget_bytes == 0 and plan.reserve_short_bytes == 150  # the folder is at the budget
+    plan = plan_retention(segs, [(0.0, 40.0)], 400, reserve_bytes=150, held_bytes=50)
+    assert plan.over_budget_bytes == 50 and plan.reserve_short_bytes == 100
+    plan = plan_retention(segs, [], 400, reserve_bytes=150, held_bytes=50)  # room made: neither
+    assert plan.delete == ("s0", "s1") and plan.over_budget_bytes == plan.reserve_short_bytes == 0
+    with pytest.raises(ValueError, match="held_bytes"):
+        plan_retention(segs, [], 400, reserve_bytes=150, held_bytes=151)
+
+
+def _loop(folder: Path) -> Path:
+    """A loop folder with two finished 1 s video segments of 1000 bytes (epoch 1000 .. 1002 s)
+    and a growing one holding 200 bytes."""
+    (folder / RECORDING / "run0").mkdir(parents=True)
+    for start in (1000, 1001):
+        (folder / f"vid_{start * 10**6:016d}_{(start + 1) * 10**6:016d}_r0.ts").write_bytes(bytes(1000))
+    (folder / RECORDING / "run0" / "part_000.ts").write_bytes(bytes(200))
+    return folder
+
+
+def test_a_tight_budget_with_nothing_locked_reports_no_overflow(tmp_path: Path) -> None:
+    """Two finished 1 s video segments of 1000 bytes and a growing one holding 200: the
+    reservation is 1000 (the largest segment) + 1.5 s at 1000 B/s = 2500, more than the 2000-byte
+    budget. Retention deletes both finished segments; the folder (200 bytes) is within the budget,
+    so no overflow is reported - only the 500 reserved bytes the budget has no room for."""
+    store = LoopStore(_loop(tmp_path / "loop"), 1.0, budget_bytes=2000)
+    plan = store.retain([])
+    assert len(plan.delete) == 2 and plan.locked == () and plan.reserved_bytes == 2500
+    lp = store.figures()
+    assert lp["max_over_budget_bytes"] == 0 and lp["max_reserve_short_bytes"] == 500, lp
+    assert lp["recording_bytes"] == 200 and lp["reserved_bytes"] == 2500
+    # the same two locked (an event waiting for upload): 2000 kept + 200 being written is a real
+    # overflow of 200, and 2300 more would not fit once the growing segment lands at its reservation
+    plan = LoopStore(_loop(tmp_path / "locked"), 1.0, budget_bytes=2000).retain([(1000.0, 1002.0)])
+    assert plan.delete == () and len(plan.locked) == 2
+    assert (plan.over_budget_bytes, plan.reserve_short_bytes) == (200, 2300)
 
 
 def _segment_bytes(loop: Path) -> int:

@@ -947,7 +947,7 @@ class EdgeRecorder:
     def _loop_figures(self) -> dict[str, int]:
         """``edge.json`` → ``loop``: segments written, deleted and locked, sensor and video, with
         their bytes, the unfinished video counted in the budget, the largest overflow over it
-        (``LoopRecorder.figures``)."""
+        and the largest reservation it had no room for (``LoopRecorder.figures``)."""
         assert self.loop is not None
         return self.loop.figures()
 
@@ -956,7 +956,7 @@ class EdgeRecorder:
         rc = self.config.road_events
         windows = [] if self.spool is None else self.spool.pending_windows(rc.clip_before_s, rc.clip_after_s)
         plan = self.loop.retain(windows + self._announced_windows())
-        if plan.over_budget_bytes:
+        if plan.over_budget_bytes:  # bytes on disk, all locked; a reservation without room is not one
             log.warning("loop_over_budget", bytes=plan.over_budget_bytes, locked=len(plan.locked))
 
 

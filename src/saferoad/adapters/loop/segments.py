@@ -74,6 +74,9 @@ class LoopStore:
         """Segments written, sensor and video (the video ones counted as they land)."""
         self.deleted = 0
         self.max_over_budget = 0
+        """The largest real overflow at a pass: bytes on disk over the budget, all locked."""
+        self.max_reserve_short = 0
+        """The largest part of the reservation for the unfinished video a pass had no room for."""
         self.last_plan: RetentionPlan | None = None
         self.sensor_bytes_written = 0
         self.video_written = 0
@@ -181,7 +184,7 @@ class LoopStore:
                 self._learn_video(seg)
         self.recording_bytes = held
         self.max_used_bytes = max(self.max_used_bytes, sum(s.size for s in segments) + held)
-        plan = plan_retention(segments, keep_windows, self.budget_bytes, reserve)
+        plan = plan_retention(segments, keep_windows, self.budget_bytes, reserve, held_bytes=held)
         sizes = {s.name: s.size for s in segments}
         for name in plan.delete:
             (self.folder / name).unlink(missing_ok=True)
@@ -191,13 +194,15 @@ class LoopStore:
             self._video_seen.discard(name)
         self.deleted += len(plan.delete)
         self.max_over_budget = max(self.max_over_budget, plan.over_budget_bytes)
+        self.max_reserve_short = max(self.max_reserve_short, plan.reserve_short_bytes)
         self.last_plan = plan
         return plan
 
     def figures(self) -> dict[str, int]:
         """``edge.json`` -> ``loop``: segments written and deleted (all, and sensor / video with
         their bytes), locked at the last pass, the unfinished video and the room reserved for it,
-        the most the folder held at a pass and the largest overflow over the budget."""
+        the most the folder held at a pass, the largest overflow over the budget (bytes on disk)
+        and the largest part of the reservation the budget had no room for (a forecast)."""
         plan = self.last_plan
         return {
             "segments_written": self.written,
@@ -216,4 +221,5 @@ class LoopStore:
             "budget_bytes": self.budget_bytes,
             "max_used_bytes": self.max_used_bytes,
             "max_over_budget_bytes": self.max_over_budget,
+            "max_reserve_short_bytes": self.max_reserve_short,
         }
