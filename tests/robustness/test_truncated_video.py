@@ -162,16 +162,19 @@ def test_a_video_without_inband_parameter_sets_needs_a_reference(
     assert str(cut / "video.mp4") in damage["problem"] and "set input.video_reference" in damage["problem"]
     assert "the video is left out" in text
     assert summary["motion_mode"] == full["motion_mode"] and summary["distance_km"] == full["distance_km"]
-    # an earlier recording of the same camera (other frames, same encoder): its avcC rebuilds it
+    # an earlier recording of the same camera (other frames, same encoder): its avcC rebuilds it.
+    # Named relative to the recording's folder (not the working directory, where it is not), and
+    # summary.json keeps it as written
     ref = tmp_path / "earlier.mp4"
     _encode_without_inband_headers(video_drive / "video.mp4", ref, slice(100, None))
+    assert not Path("../earlier.mp4").exists()
     res = CliRunner().invoke(
         app, ["analyze", str(cut), "-o", str(tmp_path / "out2"), "-q", "--detector", "replay",
-              "--set", f"input.video_reference={ref}"],
+              "--set", "input.video_reference=../earlier.mp4"],
     )
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "out2" / "summary.json").read_text())
     [damage] = summary["damaged"]
-    assert damage["recovered"] is True and damage["parameter_sets"] == f"reference {ref}"
+    assert damage["recovered"] is True and damage["parameter_sets"] == "reference ../earlier.mp4"
     assert expected - 1 <= damage["frames_kept"] <= expected
     assert summary["road"]["frames"] == damage["frames_kept"]

@@ -252,6 +252,13 @@ def test_without_inband_parameter_sets_a_reference_from_the_same_camera_rebuilds
     assert expected - 1 <= check.packets_kept <= expected
     assert _same_pictures(check.path, whole) == check.packets_kept
     assert check.notes == ("frame times rebuilt at a constant 10 fps (meta.toml [camera] fps); the lost index held the real ones",)
+    # relative: opened in reference_dir (the recording's folder), named as written
+    (tmp_path / "rec").mkdir()
+    check = recover_video(damaged, tmp_path, fps=FPS, reference=Path("../earlier.mp4"), reference_dir=tmp_path / "rec")
+    assert check.path is not None and check.parameter_sets == "reference ../earlier.mp4"
+    check = recover_video(damaged, tmp_path, fps=FPS, reference=Path("earlier.mp4"), reference_dir=tmp_path / "rec")
+    assert check.path is None and check.damage is not None
+    assert "reference video earlier.mp4: cannot open it" in check.damage and str(tmp_path / "rec" / "earlier.mp4") in check.damage
 
 
 def test_a_reference_from_another_camera_is_refused_not_decoded_to_garbage(tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ class InputConfig(Section):
         "",
         description=(
             "An intact MP4 from the same road camera and encoder settings (for example an earlier "
-            "recording of the same device). When a recording's video.mp4 was cut before its index "
+            "recording of the same device); a relative path is relative to the recording's folder, "
+            "and summary.json names it as written. When a recording's video.mp4 was cut before its index "
             "was written (a power cut) and its H.264 stream does not repeat its parameter sets "
             "in-band, its frames are rebuilt with this file's SPS/PPS (avcC); empty: none, and such "
             "a video is left out (docs/recording-format.md, \"A video cut short\")."

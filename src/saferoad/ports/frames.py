@@ -41,8 +41,9 @@ class VideoChecker(Protocol):
     """Checks a video before decoding and recovers what a cut-short file still holds into
     ``work_dir``, warning (``RecordingWarning``) about what it repaired
     (``adapters/video/check.check_video``). ``fps``: the camera's declared frame rate;
-    ``reference``: an intact video from the same camera (to rebuild a lost index)."""
+    ``reference``: an intact video from the same camera (to rebuild a lost index), named in the
+    result as given; a relative one is opened in ``reference_dir`` (the recording's folder)."""
 
     def __call__(
-        self, video: Path, work_dir: Path, *, fps: float | None, reference: Path | None
+        self, video: Path, work_dir: Path, *, fps: float | None, reference: Path | None, reference_dir: Path
     ) -> VideoCheckResult: ...

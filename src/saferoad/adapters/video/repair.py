@@ -81,18 +81,23 @@ class VideoCheck:
         }
 
 
-def recover_video(src: Path, work_dir: Path, *, fps: float | None = None, reference: Path | None = None) -> VideoCheck:
+def recover_video(src: Path, work_dir: Path, *, fps: float | None = None, reference: Path | None = None,
+                  reference_dir: Path | None = None) -> VideoCheck:
     """Check ``src``; when it is cut short, remux its intact packets to ``work_dir``, or, when
     its index is lost, rebuild the frames from its media data (module docstring). ``fps``:
-    the camera's declared frame rate; ``reference``: an intact MP4 from the same camera."""
+    the camera's declared frame rate; ``reference``: an intact MP4 from the same camera, as the
+    user wrote it (what the summary names); a relative one is opened in ``reference_dir`` (the
+    recording's folder; unset: the working directory)."""
     size = src.stat().st_size
     try:
         container = av.open(str(src))
     except (av.error.FFmpegError, OSError) as err:
-        return rebuild_from_mdat(src, work_dir, f"cannot open video ({err})", fps=fps, reference=reference)
+        return rebuild_from_mdat(src, work_dir, f"cannot open video ({err})", fps=fps, reference=reference,
+                                 reference_dir=reference_dir)
     try:
         if not container.streams.video:  # e.g. an index cut inside its track
-            return rebuild_from_mdat(src, work_dir, "no video stream in its index", fps=fps, reference=reference)
+            return rebuild_from_mdat(src, work_dir, "no video stream in its index", fps=fps, reference=reference,
+                                     reference_dir=reference_dir)
         stream = container.streams.video[0]
         declared = int(stream.frames or 0)
         whole, cut, error = 0, 0, None
@@ -149,7 +154,7 @@ def _remux_whole_packets(src: Path, dst: Path, size: int) -> int:
 
 
 def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | None = None,
-                      reference: Path | None = None) -> VideoCheck:
+                      reference: Path | None = None, reference_dir: Path | None = None) -> VideoCheck:
     """The frames of an MP4 whose index is lost, read from its ``mdat`` (module docstring)."""
 
     def unusable(why: str) -> VideoCheck:
@@ -162,7 +167,8 @@ def rebuild_from_mdat(src: Path, work_dir: Path, problem: str, *, fps: float | N
     ref_error: str | None = None  # a bad reference matters only when the stream lacks SPS/PPS
     if reference is not None:
         try:
-            config, ref_rate = read_reference(reference)
+            config, ref_rate = read_reference(reference if reference_dir is None else reference_dir / reference,
+                                              name=reference)
         except ValueError as err:
             ref_error = str(err)
     with src.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
@@ -248,25 +254,27 @@ def _check_decodes(path: Path, frames: int) -> None:
                 return  # (the demuxer's last, empty packet flushes the decoder)
 
 
-def read_reference(path: Path) -> tuple[AvcConfig, Fraction | None]:
-    """The ``avcC`` (NAL length size, SPS, PPS) and frame rate of an intact H.264 MP4."""
+def read_reference(path: Path, *, name: Path | None = None) -> tuple[AvcConfig, Fraction | None]:
+    """The ``avcC`` (NAL length size, SPS, PPS) and frame rate of an intact H.264 MP4; its
+    errors call it ``name`` (as the user wrote it; default ``path``)."""
+    shown = path if name is None else name
     try:
         with av.open(str(path)) as ref:
             if not ref.streams.video:
-                raise ValueError(f"reference video {path}: no video stream")
+                raise ValueError(f"reference video {shown}: no video stream")
             stream = ref.streams.video[0]
             if stream.codec_context.name != "h264":
-                raise ValueError(f"reference video {path}: codec {stream.codec_context.name}, not H.264")
+                raise ValueError(f"reference video {shown}: codec {stream.codec_context.name}, not H.264")
             extradata = stream.codec_context.extradata
             rate = stream.average_rate
     except (av.error.FFmpegError, OSError) as err:
-        raise ValueError(f"reference video {path}: cannot open it ({err})") from None
+        raise ValueError(f"reference video {shown}: cannot open it ({err})") from None
     if not extradata:
-        raise ValueError(f"reference video {path}: no avcC parameter sets")
+        raise ValueError(f"reference video {shown}: no avcC parameter sets")
     try:
         return parse_avcc(bytes(extradata)), Fraction(rate) if rate else None
     except (ValueError, IndexError, struct_error) as err:
-        raise ValueError(f"reference video {path}: avcC: {err}") from None
+        raise ValueError(f"reference video {shown}: avcC: {err}") from None
 
 
 def _pps_ids(buf: Buffer, nals: list[Nal], config: AvcConfig | None) -> set[int]:

@@ -266,8 +266,9 @@ def run(ctx: AnalysisContext) -> None:
     with tempfile.TemporaryDirectory(prefix="saferoad-video-") as tmp:
         with span("road.video_check", video=str(rec.video)) as sp:
             reference = ctx.config.input.video_reference
-            check = ctx.adapters.check_video(
-                rec.video, Path(tmp), fps=rec.meta.camera_fps, reference=Path(reference) if reference else None
+            check = ctx.adapters.check_video(  # a relative reference: in the recording's folder
+                rec.video, Path(tmp), fps=rec.meta.camera_fps, reference=Path(reference) if reference else None,
+                reference_dir=rec.path,
             )
             sp["damaged"] = check.damage is not None
         if check.damage is not None:
