@@ -7,7 +7,9 @@ through the ``db_url`` fixture)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,26 @@ def _config() -> Any:
 @pytest.fixture(scope="module")
 def week_of_sim_outputs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """One simulated ISO week (7 days x 3 drivers x 1 mixed trip of 4 segments), each trip
-    analysed sensor-only with the replay detector: written once for both databases."""
-    root = tmp_path_factory.mktemp("simweek")
+    analysed sensor-only with the replay detector: written once for both databases.
+
+    Under pytest-xdist (``-n 2``, ``--dist load``) this module's tests may land on both
+    workers, and a module fixture runs once per worker: the first worker to get here builds the
+    week, the other waits on a file lock and reads the outputs it listed (pytest-xdist's
+    documented pattern for a fixture run once per session; the folder of the session's workers
+    is their base temp's parent)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return _build_week(tmp_path_factory.mktemp("simweek"))
+    session_dir = tmp_path_factory.getbasetemp().parent
+    listed = session_dir / "simweek-outputs.json"
+    with (session_dir / "simweek.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not listed.exists():
+            outputs = _build_week(tmp_path_factory.mktemp("simweek"))
+            listed.write_text(json.dumps([str(o) for o in outputs]), encoding="utf-8")
+        return [Path(p) for p in json.loads(listed.read_text(encoding="utf-8"))]
+
+
+def _build_week(root: Path) -> list[Path]:
     res = CliRunner().invoke(
         app,
         ["simulate-fleet", "--mixed", "--week", WEEK, "--trips-per-day", "1", "--segments", "4",
