@@ -18,6 +18,12 @@ fast paths (docs/simulator.md), 109 s wall, 92 s CPU at load average 3-6 — sti
 ~60 s wanted, hence ``slow``. The simulation stage alone (10 weeks on two processes, same
 script and load window, load 7): 102.7 s CPU before, 50.1 s after. A second ``analyze`` skips every recording (resumable) and a
 second ``ingest`` changes nothing.
+
+Where the time goes (2026-12-06, the test alone, load 0.6-2): simulation 44.5 s wall (4 of the
+weeks alone on the same two processes: 10.5 s wall, 20.7 s CPU, about 5 s CPU a week, all in
+the simulator), the first ``analyze`` 16.9 s, ``ingest`` 2.4 s, the repeats and ``scores``
+0.4 s. Nothing is computed twice; the size is the claim's (ten seeds: issue 15's must-show; a
+full week: the product's 100 km minimum), so it stays.
 """
 
 from __future__ import annotations
