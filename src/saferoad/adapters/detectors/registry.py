@@ -18,6 +18,7 @@ from saferoad.config.detectors import (
     register_detector_config,
     unregister_detector_config,
 )
+from saferoad.domain.plugin_registry import Registry
 from saferoad.domain.recording import Recording
 from saferoad.ports.detector import Detector, InferenceBackend
 
@@ -25,7 +26,8 @@ DetectorFactory = Callable[[SaferoadConfig, "Recording | None"], Detector]
 """Builds the detector from the whole config (``cfg.perception.detector`` is the plugin's
 own config model) and the recording being analysed (``None`` for live or ad-hoc frames)."""
 
-DETECTORS: dict[str, DetectorFactory] = {}
+_DETECTORS: Registry[DetectorFactory] = Registry("detector")
+DETECTORS: dict[str, DetectorFactory] = _DETECTORS.entries
 """Factories by ``perception.detector`` type: the one table ``build_detector`` reads."""
 
 BACKENDS: dict[str, Callable[..., InferenceBackend]] = {}
@@ -37,19 +39,16 @@ def register(config: type[DetectorConfig], factory: DetectorFactory) -> None:
     """Register a detector: its config model joins the union ``perception.detector`` is
     validated by, its factory the table :func:`build_detector` reads."""
     register_detector_config(config)
-    DETECTORS[detector_tag(config)] = factory
+    _DETECTORS.register(detector_tag(config), factory)
 
 
 def unregister(tag: str) -> None:
     """Drop a registered detector, config model and factory (a test's plugin when it ends)."""
-    DETECTORS.pop(tag, None)
+    _DETECTORS.unregister(tag)
     unregister_detector_config(tag)
 
 
 def build_detector(cfg: SaferoadConfig, recording: Recording | None = None) -> Detector:
     """The detector ``cfg.perception.detector`` names, built by its plugin's factory."""
-    kind = cfg.perception.detector.type
-    factory = DETECTORS.get(kind)
-    if factory is None:
-        raise ValueError(f"perception.detector: unknown detector {kind!r} (known: {', '.join(sorted(DETECTORS))})")
+    factory = _DETECTORS.lookup(cfg.perception.detector.type, "perception.detector")
     return factory(cfg, recording)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from saferoad.domain.plugin_registry import Registry
 from saferoad.domain.recording import Recording
 
 DEFAULT_PRIORITY = 100
@@ -37,7 +38,9 @@ class RecordingFormat:
     priority: int = DEFAULT_PRIORITY
 
 
-_FORMATS: dict[str, RecordingFormat] = {}
+_FORMATS: Registry[RecordingFormat] = Registry(
+    "recording format", origin=lambda f: f.read.__module__, order=lambda f: (f.priority, f.name)
+)
 
 
 def register(
@@ -54,22 +57,17 @@ def register(
     its entry."""
     if not name or not expects:
         raise ValueError(f"recording format {name!r}: name and expects must not be empty")
-    fmt = RecordingFormat(name, can_read, read, expects, label or name, priority)
-    old = _FORMATS.get(name)
-    if old is not None and old.read.__module__ != read.__module__:
-        raise ValueError(f"recording format {name!r} is already registered (by {old.read.__module__})")
-    _FORMATS[name] = fmt
-    return fmt
+    return _FORMATS.register(name, RecordingFormat(name, can_read, read, expects, label or name, priority))
 
 
 def unregister(name: str) -> None:
     """Drop a registered layout (a test's reader when it ends)."""
-    _FORMATS.pop(name, None)
+    _FORMATS.unregister(name)
 
 
 def formats() -> tuple[RecordingFormat, ...]:
     """Every registered layout in the order they are tried: ``priority``, then name."""
-    return tuple(sorted(_FORMATS.values(), key=lambda f: (f.priority, f.name)))
+    return _FORMATS.ordered()
 
 
 def expected_layouts() -> str:

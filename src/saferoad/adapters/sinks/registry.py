@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from saferoad.domain.plugin_registry import Registry
 from saferoad.ports.events import EventSink
 
 SinkFactory = Callable[["str | None"], EventSink]
@@ -35,7 +36,7 @@ class SinkPlugin:
     help: str
 
 
-_SINKS: dict[str, SinkPlugin] = {}
+_SINKS: Registry[SinkPlugin] = Registry("sink", origin=lambda s: s.build.__module__)
 
 
 def register(name: str, build: SinkFactory, *, help: str) -> SinkPlugin:
@@ -44,22 +45,17 @@ def register(name: str, build: SinkFactory, *, help: str) -> SinkPlugin:
     its entry."""
     if not name or ":" in name or not help:
         raise ValueError(f"sink {name!r}: the name must be non-empty without ':', and help must not be empty")
-    old = _SINKS.get(name)
-    if old is not None and old.build.__module__ != build.__module__:
-        raise ValueError(f"sink {name!r} is already registered (by {old.build.__module__})")
-    plugin = SinkPlugin(name, build, help)
-    _SINKS[name] = plugin
-    return plugin
+    return _SINKS.register(name, SinkPlugin(name, build, help))
 
 
 def unregister(name: str) -> None:
     """Drop a registered sink (a test's sink when it ends)."""
-    _SINKS.pop(name, None)
+    _SINKS.unregister(name)
 
 
 def sinks() -> tuple[SinkPlugin, ...]:
     """Every registered sink, by name."""
-    return tuple(sorted(_SINKS.values(), key=lambda s: s.name))
+    return _SINKS.ordered()
 
 
 def registered() -> str:
@@ -77,9 +73,7 @@ def build_sink(spec: str, option: str = "--sink") -> EventSink:
     """The sink ``spec`` (``NAME[:ARG]``) names, built by its factory; an unknown name or a
     factory's ``ValueError`` is a ``ValueError`` naming ``option`` and the registered sinks."""
     name, arg = split_spec(spec)
-    plugin = _SINKS.get(name)
-    if plugin is None:
-        raise ValueError(f"{option} {spec!r}: unknown sink {name!r} (registered sinks: {registered()})")
+    plugin = _SINKS.lookup(name, f"{option} {spec!r}", lambda: f"registered sinks: {registered()}")
     try:
         return plugin.build(arg)
     except ValueError as err:
