@@ -292,8 +292,12 @@ def part_infer_cost(video: Path, model: Path, card_name: str, n: int = 120) -> d
 
     ModelDetector.infer = counted  # type: ignore[method-assign]
     frames = 0
-    for _ in run_perception(itertools.islice(open_frames(video), n), det, None, None, cfg, horizon=lane_horizon, workers=1):
-        frames += 1
+    try:
+        for _ in run_perception(itertools.islice(open_frames(video), n), det, None, None, cfg, horizon=lane_horizon,
+                                workers=1):
+            frames += 1
+    finally:  # the class is shared: put the real method back, even when the run fails
+        ModelDetector.infer = orig  # type: ignore[method-assign]
     return {"infer_cpu_ms": per, "inferences_per_frame": calls / frames}
 
 
@@ -380,9 +384,11 @@ def part_breakdown(video: Path, model: Path, card_name: str, workers: int) -> di
 
     acc: dict[str, float] = {}
     lock = threading.Lock()
+    patched: list[tuple[Any, str, Any]] = []
 
     def timed(owner: Any, attr: str, key: str) -> None:
         orig = getattr(owner, attr)
+        patched.append((owner, attr, orig))
 
         def wrapper(*args: Any, **kw: Any) -> Any:
             t0 = time.thread_time()
@@ -410,8 +416,13 @@ def part_breakdown(video: Path, model: Path, card_name: str, workers: int) -> di
     det = ModelDetector(load_card(card_name), OnnxBackend(model, intra_op_threads=1, warmup=3))
     n = 0
     c, main0 = time.process_time(), time.thread_time()
-    for _f, _objs in perception_mod.run_perception(frames_mod.open_frames(video), det, None, None, cfg, horizon=lane_horizon):
-        n += 1
+    try:
+        for _f, _objs in perception_mod.run_perception(frames_mod.open_frames(video), det, None, None, cfg,
+                                                       horizon=lane_horizon):
+            n += 1
+    finally:  # the timers wrap shared classes and modules: put the originals back
+        for owner, attr, orig in reversed(patched):
+            setattr(owner, attr, orig)
     total = (time.process_time() - c) * 1e3 / n
     main = (time.thread_time() - main0) * 1e3 / n
     stages = {k: v * 1e3 / n for k, v in acc.items()}
