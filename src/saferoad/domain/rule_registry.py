@@ -10,7 +10,7 @@ caches derived from the rules - ``SPECS``, the derived config sections - key on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, Protocol, TypeVar
 
 from saferoad.domain.event_spec_base import EventSpec
@@ -34,6 +34,16 @@ def rule_origin(family: str, rule: NamedRule) -> str:
     a rule and its specs are written), for errors that must point at the file to fix."""
     module = getattr(getattr(rule, "params", type(rule)), "__module__", "?")
     return f"{family} rule {rule.name!r} ({module})"
+
+
+def claim_params(owners: dict[str, str], claimant: str, names: Iterable[str]) -> None:
+    """Record ``claimant`` (``motion rule 'x'``) in ``owners`` as the declarer of each parameter
+    name in ``names``; a name already there is a ``ValueError``: ``<claimant>: parameter 'n' is
+    already declared by <its owner>`` (the families' checks of parameter names)."""
+    for name in names:
+        if name in owners:
+            raise ValueError(f"{claimant}: parameter {name!r} is already declared by {owners[name]}")
+        owners[name] = claimant
 
 
 _REGISTRIES: list[RuleRegistry[NamedRule]] = []

@@ -43,7 +43,7 @@ from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.cabin.thresholds import CabinThresholds
 from saferoad.domain.event_spec_base import EventSpec
 from saferoad.domain.params import RuleParams, flat_params, params_from
-from saferoad.domain.rule_registry import RuleRegistry
+from saferoad.domain.rule_registry import RuleRegistry, claim_params
 from saferoad.domain.types import Event
 
 if TYPE_CHECKING:  # the monitor runs the registered rules: a type only
@@ -80,10 +80,7 @@ class CabinRule(Generic[P]):
 def _check_names(rules: list[CabinRule[Any]]) -> None:
     owners = {name: "CabinThresholds" for name, *_ in flat_params(CabinThresholds)}
     for rule in rules:
-        for name, *_ in flat_params(rule.params):
-            if name in owners:
-                raise ValueError(f"cabin rule {rule.name!r}: parameter {name!r} is already declared by {owners[name]}")
-            owners[name] = f"cabin rule {rule.name!r}"
+        claim_params(owners, f"cabin rule {rule.name!r}", (name for name, *_ in flat_params(rule.params)))
 
 
 _REGISTRY: RuleRegistry[CabinRule[Any]] = RuleRegistry("cabin", _check_names)

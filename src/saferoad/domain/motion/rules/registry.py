@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from saferoad.domain.event_spec_base import EventSpec
 from saferoad.domain.motion.params import EngineParams, engine_groups
 from saferoad.domain.params import RuleParams, flat_params, params_from
-from saferoad.domain.rule_registry import RuleRegistry
+from saferoad.domain.rule_registry import RuleRegistry, claim_params
 from saferoad.domain.types import Event
 
 if TYPE_CHECKING:  # harsh.py registers from this module: a type only
@@ -67,10 +67,7 @@ def _check_names(rules: list[MotionRule[Any]]) -> None:
     for rule in rules:
         if rule.params in held:
             continue  # its names are EngineParams' (a group the engine holds)
-        for name, *_ in flat_params(rule.params):
-            if name in owners:
-                raise ValueError(f"motion rule {rule.name!r}: parameter {name!r} is already declared by {owners[name]}")
-            owners[name] = f"motion rule {rule.name!r}"
+        claim_params(owners, f"motion rule {rule.name!r}", (name for name, *_ in flat_params(rule.params)))
 
 
 _REGISTRY: RuleRegistry[MotionRule[Any]] = RuleRegistry("motion", _check_names)
