@@ -33,11 +33,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_perception import CLIP, YOLOX, make_clip
 
+from saferoad.adapters.counting_backend import CountingBackend
 from saferoad.adapters.onnx.backend import OnnxBackend
 from saferoad.adapters.onnx.card import load_card
 from saferoad.adapters.onnx.detector import ModelDetector
@@ -50,27 +50,13 @@ from saferoad.domain.stride import AdaptiveStride
 CAMERA_FPS = 30.0
 
 
-class Counting:
-    """An inference backend that counts its calls (one a model input)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.calls = inner, 0
-
-    def infer(self, inputs: Any) -> Any:
-        self.calls += 1
-        return self.inner.infer(inputs)
-
-    def __getattr__(self, name: str) -> Any:  # input_specs, output_specs, close ...
-        return getattr(self.inner, name)
-
-
-def detector(setting: str) -> tuple[ModelDetector, Counting]:
-    backend = Counting(OnnxBackend(YOLOX, intra_op_threads=1, spinning=False, warmup=3))
+def detector(setting: str) -> tuple[ModelDetector, CountingBackend]:
+    backend = CountingBackend(OnnxBackend(YOLOX, intra_op_threads=1, spinning=False, warmup=3))
     card = load_card("yolox-nano")
     if setting == "single":
-        return ModelDetector(card, backend, horizon_band=False), backend  # type: ignore[arg-type]
+        return ModelDetector(card, backend, horizon_band=False), backend
     scale = None if setting == "packed" else float(setting)
-    return ModelDetector(card, backend, horizon_band=True, band_scale=scale), backend  # type: ignore[arg-type]
+    return ModelDetector(card, backend, horizon_band=True, band_scale=scale), backend
 
 
 def batch(video: Path, setting: str) -> dict[str, float]:

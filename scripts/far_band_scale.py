@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from saferoad.adapters.counting_backend import CountingBackend
 from saferoad.adapters.detectors.onnx import build_model_detector
 from saferoad.adapters.onnx.detector import ModelDetector
 from saferoad.adapters.video.calibration import load_camera_setup
@@ -53,20 +54,6 @@ FIXED_PRIOR = {"Car": "car", "Truck": "truck"}
 RADAR_LEAD_M = 29.3  # ../shared/data/README.md: the radar's lead at the preview frame
 
 
-class Counting:
-    """An inference backend that counts its calls (one a model input)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.calls = inner, 0
-
-    def infer(self, inputs: Any) -> Any:
-        self.calls += 1
-        return self.inner.infer(inputs)
-
-    def __getattr__(self, name: str) -> Any:  # input_specs, output_specs, close ...
-        return getattr(self.inner, name)
-
-
 def near_face_z(f: list[str]) -> float:
     """Forward distance of the nearest corner of a KITTI label's 3D box (the documented
     ``distance_m``)."""
@@ -76,14 +63,14 @@ def near_face_z(f: list[str]) -> float:
     return float(z + np.min(-np.sin(ry) * xs + np.cos(ry) * zs))
 
 
-def detector(setting: str) -> tuple[ModelDetector, Counting]:
+def detector(setting: str) -> tuple[ModelDetector, CountingBackend]:
     """The default road detector (``perception`` config, the card's horizon band) with the
     band at ``setting``: ``packed`` (one input) or a ``band_scale``; inferences counted and
     the band's scale recorded in ``det.seen_scales``."""
     det = build_model_detector(load_config())
     det.band_scale = None if setting == "packed" else float(setting)
-    counter = Counting(det.backend)
-    det.backend = counter  # type: ignore[assignment]
+    counter = CountingBackend(det.backend)
+    det.backend = counter
     seen: set[float] = set()
     inputs_of = det.band_inputs
 

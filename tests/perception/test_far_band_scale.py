@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
+from saferoad.adapters.counting_backend import CountingBackend
 from saferoad.adapters.onnx.detector import (
     BOX_EDGE_SIGMA_INPUT_PX,
     ModelDetector,
@@ -19,20 +19,6 @@ from saferoad.adapters.onnx.detector import (
 )
 from saferoad.adapters.video.frames import open_frames
 from saferoad.domain.tracking import iou_matrix
-
-
-class Counting:
-    """The real backend, its calls counted (one a model input)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.calls = inner, 0
-
-    def infer(self, inputs: Any) -> Any:
-        self.calls += 1
-        return self.inner.infer(inputs)
-
-    def __getattr__(self, name: str) -> Any:  # input_specs, output_specs, close ...
-        return getattr(self.inner, name)
 
 
 @pytest.mark.parametrize("scale", [0.5, 1.0, 1.5, 2.0])
@@ -83,8 +69,8 @@ def test_band_scale_runs_one_inference_per_input_and_states_its_edges(shared_dir
     assert default.band_inputs(frame) == [default.band_windows(frame)]
     calls = []
     for scale in (1.0, 2.0):
-        counter = Counting(yolox.backend)
-        det = ModelDetector(yolox.card, counter, band_scale=scale)  # type: ignore[arg-type]
+        counter = CountingBackend(yolox.backend)
+        det = ModelDetector(yolox.card, counter, band_scale=scale)
         inputs = det.band_inputs(frame)
         assert all(w.scale == pytest.approx(scale) for ws in inputs for w in ws)
         d = det.detect(frame)
