@@ -89,18 +89,7 @@ def configure_logging(
         root.addHandler(h)
     root.setLevel(lvl)
     root.propagate = False
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(sort_keys=False, default=str),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        cache_logger_on_first_use=False,
-    )
+    _json_to_logging(wrapper_class=structlog.make_filtering_bound_logger(lvl))
 
 
 def quiet_unless_configured() -> None:
@@ -114,6 +103,13 @@ def quiet_unless_configured() -> None:
     :func:`configure_logging`, the caller's own ``structlog.configure``) is left as it is."""
     if structlog.is_configured():
         return
+    _json_to_logging()
+
+
+def _json_to_logging(**options: Any) -> None:
+    """structlog configured to render each record as one JSON line (level, ISO UTC timestamp,
+    exception text) through the standard ``logging`` module (the ``saferoad`` loggers); ``options``:
+    more ``structlog.configure`` arguments (the CLI's level filter)."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -124,6 +120,7 @@ def quiet_unless_configured() -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
+        **options,
     )
 
 
