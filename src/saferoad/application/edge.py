@@ -19,6 +19,7 @@ answers 404 to an event of an unknown trip); its ``summary`` completes it when t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import time
@@ -504,9 +505,13 @@ class RoadStream:
         if self.lanes is not None:
             self._drain_lanes()
             out += self.lanes.finish()
+        self.close()
+        return out
+
+    def close(self) -> None:
+        """The camera's video (and ``tracks.parquet``'s writer) closed; again: nothing."""
         if self.feed is not None:
             self.feed.close()
-        return out
 
 
 class SpeedingStream:
@@ -667,7 +672,27 @@ class EdgeRecorder:
     ) -> EdgeReport:
         """Feed ``recording`` in as if live, ``speed`` times real time on ``self.clock``
         (0: as fast as the rules run); return what happened. ``on_tick(sensor_t, report)``
-        is called after every step (soaks sample memory there)."""
+        is called after every step (soaks sample memory there). A drive that fails (a spool
+        or sink error, a recording with nothing to replay) closes what it opened - the road
+        camera's video, the cabin camera's video, face pipeline and phone detector - before
+        its error is raised."""
+        opened: list[Callable[[], None]] = []
+        try:
+            return self._replay(recording, speed, on_tick, opened)
+        except BaseException:
+            for close in reversed(opened):
+                with contextlib.suppress(Exception):  # the drive's error is the one to report
+                    close()
+            raise
+
+    def _replay(
+        self,
+        recording: Recording,
+        speed: float | None,
+        on_tick: Callable[[float, EdgeReport], None] | None,
+        opened: list[Callable[[], None]],
+    ) -> EdgeReport:
+        """:meth:`replay`'s drive; what it opens is put in ``opened`` (closed on an error)."""
         cfg = self.config
         ecfg = cfg.edge
         speed = ecfg.speed if speed is None else speed
@@ -685,6 +710,8 @@ class EdgeRecorder:
         tracks = RecentTracks(ecfg.motion_window_s)
         odo = Odometer()
         road = RoadStream(recording, cfg, tracks, self.ports) if RoadStream.wanted(recording) else None
+        if road is not None:
+            opened.append(road.close)
         self._fast = None
         if road is not None:
             self._fast = FastRoadAlerts(
@@ -701,6 +728,8 @@ class EdgeRecorder:
         speeding = SpeedingStream.build(recording, cfg, self.ports)
         setup0 = time.perf_counter()
         cabin = self._cabin_stream(recording)
+        if cabin is not None:
+            opened.append(cabin.close)
         report.cabin_setup_s = time.perf_counter() - setup0
         cabin_t0 = None if cabin is None else cabin.first_t()
         series = [s for s in (recording.imu, recording.gps, recording.can_speed) if s is not None and len(s)]
