@@ -5,8 +5,10 @@ naming its field; the documented example runs."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,6 +21,7 @@ import pytest
 
 import saferoad
 from saferoad._stream import PerceptionFailed
+from saferoad.adapters.recording.saferoad_format import read_can_file, write_can_csv
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
 from saferoad.domain.types import Detections
@@ -207,14 +210,21 @@ def _feed_with_frames(pipe: saferoad.Pipeline, rec: saferoad.Recording, chunk_s:
     the time of the push that returned it (inf: ``close``)."""
     assert rec.video is not None and rec.imu is not None and rec.gps is not None
     frames = list(analysis_ports().open_frames(rec.video))
-    imu, gps = rec.imu, rec.gps
+    imu, gps, can, turn = rec.imu, rec.gps, rec.can_speed, rec.turn_signal
     out: list[tuple[float, saferoad.Event]] = []
     end = max(float(imu.t_s[-1]), float(gps.t_s[-1]), frames[-1].t_s)
     a, k, fi = 0.0, 0, 0
     while a <= end:
         b = (k + 1) * chunk_s
+        new: list[saferoad.Event] = []
+        if turn is not None:  # the blinker with the speed of the same time (can.csv's row)
+            m = (turn.t_s >= a) & (turn.t_s < b)
+            new += pipe.push_turn_signal(turn.t_s[m], turn.state[m])
+        if can is not None:
+            m = (can.t_s >= a) & (can.t_s < b)
+            new += pipe.push_speed(can.t_s[m], can.speed_mps[m], can.source)
         m = (gps.t_s >= a) & (gps.t_s < b)
-        new = pipe.push_gps(gps.t_s[m], gps.lat[m], gps.lon[m], gps.speed_mps[m], gps.course_deg[m], gps.alt_m[m])
+        new += pipe.push_gps(gps.t_s[m], gps.lat[m], gps.lon[m], gps.speed_mps[m], gps.course_deg[m], gps.alt_m[m])
         m = (imu.t_s >= a) & (imu.t_s < b)
         new += pipe.push_imu(imu.t_s[m], imu.acc[m], None if imu.gyro is None else imu.gyro[m])
         while fi < len(frames) and frames[fi].t_s < b:
@@ -226,11 +236,14 @@ def _feed_with_frames(pipe: saferoad.Pipeline, rec: saferoad.Recording, chunk_s:
     return out + [(float("inf"), e) for e in pipe.close()]
 
 
-def _compare_with_frames(rec: saferoad.Recording, pipe: saferoad.Pipeline, fps: float) -> list[tuple[float, saferoad.Event]]:
-    """Every event of analyze on ``rec`` (road camera, lane markings, motion) from the pipeline
-    fed frame by frame: same types, directions, severities and evidence, start and end within
-    one frame. Returns the pipeline's road events with the time of the push that gave them."""
-    res = saferoad.analyze(rec, overrides=REPLAY)
+def _compare_with_frames(
+    rec: saferoad.Recording, pipe: saferoad.Pipeline, fps: float, overrides: dict[str, Any] | None = None
+) -> list[tuple[float, saferoad.Event]]:
+    """Every event of analyze on ``rec`` (road camera, lane markings, motion; with ``overrides``,
+    default the replay detector: the pipeline's own) from the pipeline fed frame by frame: same
+    types, directions, severities and evidence, start and end within one frame. Returns the
+    pipeline's road events with the time of the push that gave them."""
+    res = saferoad.analyze(rec, overrides=REPLAY if overrides is None else overrides)
     got = _feed_with_frames(pipe, rec)
     batch = sorted(res.events, key=lambda e: (e.start_s, e.type.value))
     events = sorted((e for _, e in got), key=lambda e: (e.start_s, e.type.value))
@@ -424,4 +437,127 @@ def test_the_camera_worker_ends_with_close_and_with_a_pipeline_never_closed() ->
     (worker,) = set(_camera_workers()) - before
     assert pipe.close() == []
     assert not worker.is_alive()
+    assert pipe.close() == []
+
+
+# -- perception.stride, the turn signal ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["lead_braking", "lane_departure"])
+def test_perception_stride_gives_analyze_events_with_the_same_stride(tmp_path: Path, name: str) -> None:
+    """Every frame the camera gives pushed, ``perception.stride = 2``: the pipeline keeps every
+    second (by index), the tracker at half the rate, as analyze on the video; same events."""
+    simulate(name, tmp_path / name, assignments=SMALL_CAMERA, seed=1, video=True)
+    rec = saferoad.open_recording(tmp_path / name)
+    strided = {"perception": {"detector": "replay", "stride": 2}}
+    pipe = saferoad.Pipeline.like(rec, overrides=strided)
+    got = _compare_with_frames(rec, pipe, fps=10.0, overrides=strided)
+    want = {"lead_braking": "forward_collision_warning", "lane_departure": "lane_departure"}[name]
+    assert want in [e.type.value for _, e in got]
+    assert pipe._camera is not None and pipe._camera.road.feed.stats.frames == len(range(0, pipe._frames, 2))
+
+
+def _signalled(src: Path, dst: Path, side: int, start_s: float, end_s: float) -> saferoad.Recording:
+    """A copy of the recording ``src`` whose can.csv carries the turn signal ``side`` over [start_s, end_s]."""
+    shutil.copytree(src, dst)
+    speed, _ = read_can_file(dst / "can.csv")
+    state = np.zeros(len(speed))
+    state[(speed.t_s >= start_s) & (speed.t_s <= end_s)] = side
+    write_can_csv(dst / "can.csv", speed, state)
+    return saferoad.open_recording(dst)
+
+
+def test_the_turn_signal_quiets_the_departure_toward_its_side_as_analyze(tmp_path: Path) -> None:
+    """The simulator's right drift with the CAN bus: with the right indicator on over it analyze
+    drops the departure and so does the pipeline given ``push_turn_signal``; with the left one
+    both keep it (the same event); without the signal pushed the pipeline keeps it too."""
+    src = tmp_path / "rec"
+    assignments = [*SMALL_CAMERA, "duration_s=16", "at_s=4", "direction=right", "can.enabled=true"]
+    simulate("lane_departure", src, assignments=assignments, seed=5)
+    (label,) = [lb for lb in saferoad.open_recording(src).labels or () if lb.type == "lane_departure"]
+    for side, want in ((1, []), (-1, ["lane_departure"])):
+        rec = _signalled(src, tmp_path / f"rec{side}", side, label.start_s - 1.0, label.end_s)
+        assert rec.turn_signal is not None
+        got = _compare_with_frames(rec, saferoad.Pipeline.like(rec, overrides=REPLAY), fps=10.0)
+        assert [e.type.value for _, e in got] == want, side
+    # the signal not pushed: the departure stands (the quiet is the signal's doing)
+    unsignalled = replace(rec, turn_signal=None)
+    got = _compare_with_frames(unsignalled, saferoad.Pipeline.like(unsignalled, overrides=REPLAY), fps=10.0)
+    assert [e.type.value for _, e in got] == ["lane_departure"]
+
+
+def test_bad_turn_signal_is_a_value_error_naming_the_field() -> None:
+    pipe = saferoad.Pipeline()
+    assert pipe.push_turn_signal([0.0, 0.1], [0, -1]) == []
+    with pytest.raises(ValueError, match=r"push_turn_signal: state\[1\] = 2 is not -1 \(left\), 0 \(off\) or 1 \(right\)"):
+        pipe.push_turn_signal([0.2, 0.3], [1, 2])
+    with pytest.raises(ValueError, match=r"push_turn_signal: state\[0\] = nan is not -1"):
+        pipe.push_turn_signal([0.2], [float("nan")])
+    with pytest.raises(ValueError, match=r"push_turn_signal: state has shape \(1,\), expected \(2,\)"):
+        pipe.push_turn_signal([0.2, 0.3], [1])
+    with pytest.raises(ValueError, match=r"push_turn_signal: t_s\[0\] = 0\.100 s is not after the previous turn_signal sample"):
+        pipe.push_turn_signal([0.1], [0])
+    assert pipe.push_turn_signal(0.2, 1) == []  # the rejected chunks changed nothing
+    assert pipe.close() == []
+    with pytest.raises(ValueError, match=r"push_turn_signal: the pipeline is closed"):
+        pipe.push_turn_signal([0.5], [0])
+
+
+# -- review: frames the caller reuses, a close that fails ---------------------------------------
+
+
+class _ParallelProbe:
+    """A frame-parallel detector (as the ONNX one: ``perception.workers`` frames at once) that
+    notes, per frame, the pixel it saw and whether the image is the caller's own buffer. Frame
+    0's inference waits for :attr:`gate` (a slow first inference, made certain)."""
+
+    name = "probe"
+
+    def __init__(self, buffer: np.ndarray) -> None:
+        self.buffer = buffer
+        self.seen: dict[int, tuple[int, bool]] = {}
+        self.lock = threading.Lock()
+        self.gate = threading.Event()
+
+    def frame_parallel(self) -> Any:
+        return contextlib.nullcontext()
+
+    def detect(self, frame: Any) -> Any:
+        if frame.index == 0:
+            assert self.gate.wait(timeout=60)
+        with self.lock:
+            self.seen[frame.index] = (int(frame.image[0, 0, 0]), bool(np.shares_memory(frame.image, self.buffer)))
+        return Detections.empty()
+
+
+def test_a_frame_buffer_the_caller_refills_does_not_reach_frames_in_flight() -> None:
+    """A camera loop reads every frame into one buffer; with a frame-parallel detector up to 2 x
+    ``perception.workers`` frames are still in flight when a push returns: each frame is
+    analysed with its own pixels, never the buffer's later contents (frame 0 is inferred only
+    once frame 2 has been written over it: 6 frames may be in flight with 3 workers)."""
+    buffer = np.zeros((90, 160, 3), np.uint8)
+    probe = _ParallelProbe(buffer)
+    pipe = saferoad.Pipeline(camera_fps=10.0, detector=probe, overrides={"perception": {"workers": 3}})
+    for i in range(20):
+        buffer[:] = i
+        assert pipe.push_frame(0.1 * i, buffer) == []
+        if i == 2:
+            probe.gate.set()
+    assert pipe.close() == []
+    assert probe.seen == {i: (i, False) for i in range(20)}
+
+
+def test_a_close_that_fails_still_ends_the_camera_worker() -> None:
+    before = set(_camera_workers())
+    pipe = saferoad.Pipeline(camera_fps=10.0, detector=_EmptyDetector())
+    assert pipe.push_frame(0.0, np.zeros((90, 160, 3), np.uint8)) == []
+    (worker,) = set(_camera_workers()) - before
+
+    def broken() -> list[saferoad.Event]:
+        raise ArithmeticError("rule failed at the end")
+
+    pipe._motion.finish = broken  # type: ignore[method-assign]
+    with pytest.raises(ArithmeticError, match="rule failed at the end"):
+        pipe.close()
+    assert not worker.is_alive()  # the pipeline is still referenced: not the finalizer's doing
     assert pipe.close() == []

@@ -8,7 +8,9 @@ limit - as the live recorder (``application/edge_live.py``) drives them, without
 feeds, spool or alerts: no rule logic of its own. Camera frames (:meth:`Pipeline.push_frame`)
 go through the road stage's own :class:`~saferoad.application.edge.RoadStream` - perception,
 road and lane rules - with a queue-fed frame source read on a worker thread (the live camera's
-bridge from pushed frames to perception's pull). No cabin samples yet.
+bridge from pushed frames to perception's pull), every ``perception.stride``-th frame as analyze
+decodes a video; the turn signal (:meth:`Pipeline.push_turn_signal`) quiets ``lane_departure``
+through the recorder's :class:`~saferoad.domain.lanes.turn_signal.LaneQuiet`. No cabin samples yet.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ from saferoad.application.edge import (
     SpeedingStream,
     _fuse_lanes,
     _with_clip_window,
+    lane_quiet,
 )
 from saferoad.application.stages.motion import params_from_config
 from saferoad.application.stages.road import speed_limits
 from saferoad.config import SaferoadConfig
+from saferoad.domain.lanes.turn_signal import LEFT, OFF, RIGHT
 from saferoad.domain.motion.streaming import StreamingMotion, StreamParams
 from saferoad.domain.recording import Recording, RecordingMeta
-from saferoad.domain.types import Event, Frame, GpsSeries, ImuSeries, SpeedSeries
+from saferoad.domain.types import Event, Frame, GpsSeries, ImuSeries, SpeedSeries, TurnSignalSeries
 from saferoad.entrypoints import wiring
 from saferoad.observability import quiet_unless_configured
 from saferoad.ports.detector import Detector
@@ -97,9 +101,11 @@ class _PushedFrames:
     (every frame pushed so far has gone as far through perception as it can) or has stopped:
     counts, not a flag, so a push can never be mistaken for the one before it."""
 
-    def __init__(self, width: int, height: int, fps: float) -> None:
+    def __init__(self, width: int, height: int, fps: float, stride: int) -> None:
         self.width, self.height, self.fps = width, height, fps
-        self.stride = 1
+        self.stride = stride
+        """``perception.stride``: the frames pushed are the camera's every one, those kept every
+        ``stride``-th (the tracker's rate is ``fps / stride``, as a video's source says)."""
         self.error: Exception | None = None
         self.queue: queue.Queue[Frame | None] = queue.Queue()
         self._cond = threading.Condition()
@@ -168,7 +174,7 @@ class _Camera:
     does not depend on thread timing. The rules themselves run on the caller's thread."""
 
     def __init__(self, recording: Recording, config: SaferoadConfig, ports: Any, width: int, height: int, fps: float) -> None:
-        self.source = _PushedFrames(width, height, fps)
+        self.source = _PushedFrames(width, height, fps, config.perception.stride)
         src = self.source
         self.road = RoadStream(recording, config, None, replace(ports, open_frames=lambda *_a, **_k: src))
         self._items: list[Any] = []
@@ -177,6 +183,7 @@ class _Camera:
         self.error: BaseException | None = None
         self.reported = False
         """Whether a push has raised :attr:`error` to the caller."""
+        self._finished = False
         self._thread = threading.Thread(target=self._run, name="saferoad-pipeline-camera", daemon=True)
         self._thread.start()
 
@@ -224,7 +231,11 @@ class _Camera:
     def finish(self) -> None:
         """No more frames: perception ends (its generator is exhausted, so the stream's own
         :meth:`RoadStream.finish` finds no frame left to pull). A failure is not raised here:
-        :meth:`Pipeline.close` decides (its events are never lost to it)."""
+        :meth:`Pipeline.close` decides (its events are never lost to it). A second call does
+        nothing."""
+        if self._finished:
+            return
+        self._finished = True
         self.source.queue.put(None)
         self._thread.join()
         self._take_items()
@@ -285,7 +296,9 @@ class Pipeline:
         self._ports = wiring.analysis_ports()
         self._speeding = self._speeding_for(live)
         self._odo = Odometer()
-        self._last = {"imu": -math.inf, "gps": -math.inf, "speed": -math.inf}
+        self._last = {"imu": -math.inf, "gps": -math.inf, "speed": -math.inf, "turn_signal": -math.inf}
+        self._quiet = lane_quiet(cfg)
+        """The turn signal's quiet on the final ``lane_departure`` events (``push_turn_signal``)."""
         self._closed = False
         self._gyro: bool | None = None
         if camera_fps is not None and not (math.isfinite(camera_fps) and camera_fps > 0):
@@ -379,6 +392,26 @@ class Pipeline:
             return []
         return self._step(can=SpeedSeries(t, v, source))
 
+    def push_turn_signal(self, t_s: ArrayLike, state: ArrayLike) -> list[Event]:
+        """The turn signal (blinker) from the vehicle bus, as ``can.csv``'s ``turn_signal``:
+        ``t_s`` (n,) seconds, ``state`` (n,) -1 left, 0 off, 1 right, each held until the next
+        sample. A ``lane_departure`` toward the side it showed (during the departure or
+        ``lanes.turn_signal_quiet_s`` before) is dropped, as analyze drops it. Push it with the
+        speed samples of the same time (no later than ``edge.motion_guard_s`` behind them): a
+        departure is judged when it becomes final. Returns the events that became final (none:
+        the signal only quiets)."""
+        t = self._check("turn_signal", t_s)
+        s = _column("turn_signal", "state", state, len(t))
+        bad = ~np.isin(s, (LEFT, OFF, RIGHT))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(f"push_turn_signal: state[{k}] = {s[k]:g} is not -1 (left), 0 (off) or 1 (right)")
+        if len(t) == 0:
+            return []
+        self._last["turn_signal"] = float(t[-1])
+        self._quiet.push(TurnSignalSeries(t, s))
+        return []
+
     def push_frame(self, t_s: float, image: ArrayLike, index: int | None = None) -> list[Event]:
         """One road camera frame: ``t_s`` seconds on the camera's clock (as its video's
         timestamps: ``meta``'s ``camera.time_offset_s`` is added, as analyze adds it),
@@ -409,16 +442,21 @@ class Pipeline:
             raise ValueError(f"push_frame: index {idx} is negative")
         if self._frames and idx < self._frames:
             raise ValueError(f"push_frame: index {idx} is not after the previous frame's ({self._frames - 1})")
+        self._frame_shape = img.shape
+        self._last_frame = t
+        self._frames = idx + 1
+        if idx % self.config.perception.stride:
+            return []  # perception.stride: analyze decodes this frame and skips it, as here
         if self._camera is None:
             h, w = int(img.shape[0]), int(img.shape[1])
             self._camera = _Camera(self._camera_rec, self.config, self._ports_with_detector(), w, h, self._camera_fps)
-            self._frame_shape = img.shape
             # a pipeline dropped without close() ends its worker (else it waits on the queue for
             # good, holding the detector): the finalizer holds the queue, never the pipeline
             self._end_worker = weakref.finalize(self, self._camera.source.queue.put, None)
-        self._last_frame = t
-        self._frames = idx + 1
-        self._camera.push(Frame(idx, t, img))
+        # a copy: the frame outlives this push (a frame-parallel detector has up to 2 x
+        # perception.workers frames in flight; the lamp colours and lane markings read its pixels
+        # when perception yields it), and a camera loop refills one buffer for every frame
+        self._camera.push(Frame(idx, t, np.array(img, order="C", copy=True)))
         return []
 
     def close(self) -> list[Event]:
@@ -430,15 +468,26 @@ class Pipeline:
         if self._closed:
             return []
         self._closed = True
+        try:
+            return self._finish()
+        finally:
+            # whatever failed above (a rule, the motion engine), the camera worker ends now,
+            # not when the pipeline is garbage-collected, and the feed lets go of its frames
+            if self._camera is not None:
+                if self._end_worker is not None:
+                    self._end_worker.detach()
+                self._camera.finish()
+                self._camera.road.feed.close()
+
+    def _finish(self) -> list[Event]:
         road = None if self._camera is None else self._camera.road
         out = _fuse_lanes(self._motion.finish(), road)
         final_speed = self._motion.take_final_speed()
         self._odo.add(final_speed)
         if self._camera is not None and road is not None:
-            if self._end_worker is not None:
-                self._end_worker.detach()
             self._camera.finish()
-            out += _with_clip_window(road.speed(final_speed) + road.finish(), self.config.road_events)
+            evs = self._quiet.final(road.speed(final_speed) + road.finish())
+            out += _with_clip_window(evs, self.config.road_events)
         if self._speeding is not None:
             sp = self._speeding
             out += _with_clip_window(sp.speed(final_speed) + sp.finish(), self.config.road_events)
@@ -490,7 +539,7 @@ class Pipeline:
         final_speed = self._motion.take_final_speed()
         self._odo.add(final_speed)
         if road is not None:
-            out += _with_clip_window(road.speed(final_speed), self.config.road_events)
+            out += _with_clip_window(self._quiet.final(road.speed(final_speed)), self.config.road_events)
         if self._speeding is not None:
             out += _with_clip_window(self._speeding.speed(final_speed), self.config.road_events)
         return out
