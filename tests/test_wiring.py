@@ -7,8 +7,11 @@ import dataclasses
 import pickle
 from pathlib import Path
 
+import pytest
+
+from saferoad.adapters.alerts.udp import UdpAlertSink
 from saferoad.application.analyze import analyze_recording
-from saferoad.config import SaferoadConfig
+from saferoad.config import SaferoadConfig, load_config, parse_assignments
 from saferoad.entrypoints import wiring
 from saferoad.entrypoints.wiring import simulate
 
@@ -66,3 +69,30 @@ def test_a_use_case_runs_with_an_adapter_replaced_through_its_ports(tmp_path: Pa
         "staged", "events:events.jsonl", "timeline:timeline.parquet", "tracks:tracks.parquet", "json:summary.json"
     ]
     assert res.events and (tmp_path / "out/events.jsonl").read_text().count("\n") == len(res.events)
+
+
+def test_alert_sinks_close_the_built_ones_when_a_later_one_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UDP sink is built, then the MQTT sink fails (a topic naming a field it has not: the
+    adapter's KeyError): the UDP socket is closed before the error is raised (it was left open)."""
+    built: list[UdpAlertSink] = []
+
+    class Kept(UdpAlertSink):
+        def __init__(self, address: str) -> None:
+            super().__init__(address)
+            built.append(self)
+
+    monkeypatch.setattr(wiring, "UdpAlertSink", Kept)
+    cfg = load_config(None, parse_assignments(
+        ["edge.alert_udp=127.0.0.1:9", "edge.mqtt_host=127.0.0.1", "edge.mqtt_topic=fleet/{fleet}/x"]
+    ))  # fmt: skip
+    with pytest.raises(KeyError, match="fleet"):
+        wiring.alert_sinks(cfg.edge, "dev1")
+    [udp] = built
+    assert udp.sock.fileno() == -1  # closed
+    # without the failing one, the caller gets them open (and closes them)
+    ok = wiring.alert_sinks(load_config(None, parse_assignments(["edge.alert_udp=127.0.0.1:9"])).edge, "dev1")
+    try:
+        assert [type(s) for s in ok] == [Kept] and ok[0].sock.fileno() != -1  # type: ignore[attr-defined]
+    finally:
+        for s in ok:
+            s.close()

@@ -405,15 +405,22 @@ def run_cabin_track(
 
 def alert_sinks(cfg: EdgeConfig, device_id: str) -> list[AlertSink]:
     """The live recorder's in-cab alert sinks ``config.edge`` names: a loopback UDP socket
-    (``edge.alert_udp``), an MQTT broker (``edge.mqtt_host``). The caller closes them."""
+    (``edge.alert_udp``), an MQTT broker (``edge.mqtt_host``). The caller closes them; a sink
+    that cannot be built closes those built before it, then its error is raised."""
     sinks: list[AlertSink] = []
-    if cfg.alert_udp is not None:
-        sinks.append(UdpAlertSink(cfg.alert_udp))
-    if cfg.mqtt_host is not None:
-        # deferred on purpose: paho-mqtt is loaded only where a broker is configured
-        from saferoad.adapters.alerts.mqtt import MqttAlertSink
+    try:
+        if cfg.alert_udp is not None:
+            sinks.append(UdpAlertSink(cfg.alert_udp))
+        if cfg.mqtt_host is not None:
+            # deferred on purpose: paho-mqtt is loaded only where a broker is configured
+            from saferoad.adapters.alerts.mqtt import MqttAlertSink
 
-        sinks.append(MqttAlertSink(cfg.mqtt_host, cfg.mqtt_port, cfg.mqtt_topic, device_id))
+            sinks.append(MqttAlertSink(cfg.mqtt_host, cfg.mqtt_port, cfg.mqtt_topic, device_id))
+    except BaseException:
+        for sink in sinks:
+            with contextlib.suppress(Exception):  # the build error is the one to report
+                sink.close()
+        raise
     return sinks
 
 
