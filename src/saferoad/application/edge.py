@@ -346,17 +346,26 @@ class ClipCutter:
         try:
             (res,) = self.cut_clips(video, [req], self.tracks, self.work_dir, time_offset_s=offset, max_width=self.cfg.clip_max_width)
         except Exception as err:  # a clip must never stop the recorder (a decoder error of any kind)
-            self.failed += 1
-            log.warning("clip_failed", event_id=event_id, video=str(video), error=str(err))
+            self._failed(event_id, video, err)
             return None
-        if res.clip is None:
+        try:
+            data = None if res.clip is None else res.clip.read_bytes()
+        except OSError as err:  # nor a clip written that cannot be read back
+            self._failed(event_id, video, err)
             return None
-        data = res.clip.read_bytes()
-        for f in (res.clip, res.snapshot):
-            if f is not None:
-                f.unlink(missing_ok=True)
+        finally:
+            for f in (res.clip, res.snapshot):
+                if f is not None:
+                    f.unlink(missing_ok=True)
+        if data is None:
+            return None
         self.cut += 1
         return event_id, data
+
+    def _failed(self, event_id: str, video: Path | str, err: Exception) -> None:
+        """A clip not cut: counted and logged; its event is spooled without it."""
+        self.failed += 1
+        log.warning("clip_failed", event_id=event_id, video=str(video), error=str(err))
 
 
 def lane_stream(config: SaferoadConfig) -> StreamingLanes:
