@@ -96,3 +96,18 @@ def test_alert_sinks_close_the_built_ones_when_a_later_one_fails(monkeypatch: py
     finally:
         for s in ok:
             s.close()
+
+
+def test_all_names_every_public_function_and_re_export() -> None:
+    """``__all__`` lists what the composition root offers: its own public functions and
+    classes (``event_sinks``, ``load_speed_limits`` and ``Detectors`` were missing) and the
+    ``detect_wiring`` names it re-exports; each resolves."""
+    import ast
+
+    tree = ast.parse(Path(wiring.__file__).read_text(encoding="utf-8"))
+    own = {
+        n.name for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.ClassDef) and not n.name.startswith("_")
+    }  # fmt: skip
+    assert own | {"detect_ports", "detect_sources"} <= set(wiring.__all__)
+    assert all(hasattr(wiring, name) for name in wiring.__all__)

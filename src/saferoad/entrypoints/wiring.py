@@ -79,10 +79,11 @@ from saferoad.ports.simulation import RecordingWriter
 from saferoad.ports.store import TripRecord
 
 __all__ = [
-    "alert_sinks", "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
-    "find_outputs", "ingest_client", "ingest_outputs", "load_output", "make_executor", "open_recording", "open_spool", "outputs",
-    "outputs_reader", "read_boxes", "recording_writer", "report_ports", "resolve_cabin_source", "run_cabin_track", "run_cabin_video",
-    "simulate", "simulate_fleet", "simulate_fleet_week", "tracks_writer", "trip_report_from_output",
+    "Detectors", "alert_sinks", "analysis_ports", "analyze_into", "analyze_recording", "cabin_ports", "detect_format",
+    "detect_ports", "detect_sources", "event_sinks", "find_outputs", "ingest_client", "ingest_outputs", "load_output",
+    "load_speed_limits", "make_executor", "open_recording", "open_spool", "outputs", "outputs_reader", "read_boxes",
+    "recording_writer", "report_ports", "resolve_cabin_source", "run_cabin_track", "run_cabin_video", "simulate",
+    "simulate_fleet", "simulate_fleet_week", "tracks_writer", "trip_report_from_output",
 ]
 
 
