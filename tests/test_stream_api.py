@@ -22,6 +22,7 @@ import pytest
 import saferoad
 from saferoad._stream import PerceptionFailed
 from saferoad.adapters.recording.saferoad_format import read_can_file, write_can_csv
+from saferoad.adapters.simulation.render import encode_video
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
 from saferoad.domain.types import Detections
@@ -561,3 +562,88 @@ def test_a_close_that_fails_still_ends_the_camera_worker() -> None:
         pipe.close()
     assert not worker.is_alive()  # the pipeline is still referenced: not the finalizer's doing
     assert pipe.close() == []
+
+
+# -- the cabin camera ------------------------------------------------------------------------
+
+
+def _gif_frames(path: Path) -> list[np.ndarray]:
+    src = analysis_ports().open_frames(path)
+    try:
+        return [f.image for f in src]
+    finally:
+        src.close()
+
+
+@pytest.mark.shared
+def test_cabin_frames_pushed_one_by_one_give_analyze_cabin_events(shared_dir: Path, tmp_path: Path) -> None:
+    """The cabin recording tests/edge/test_edge_equals_batch.py streams (the shared clips: the
+    man's open eyes back and forth, his blink's closed frame held 2 s, the reopening; the female
+    clip turning; 6 s of a covered lens) with a GPS at 54 km/h: its cabin.mp4 decoded and pushed
+    frame by frame, each after the GPS fixes up to its time, gives analyze's cabin events
+    (drowsiness, camera_obstructed: types, times within a frame, severities, evidence)."""
+    cabin = shared_dir / "data" / "cabin"
+    fm = _gif_frames(cabin / "head-pose-face-detection-female-and-male.gif")
+    female = _gif_frames(cabin / "head-pose-face-detection-female.gif")
+    baseline = fm[41::-1] + fm[:42]  # the edge test's cabin_closure (measured there)
+    seq = baseline + [fm[42]] * 24 + fm[43:] + female + female[::-1] + [np.zeros_like(female[0])] * 72 + baseline[-42:]
+    fps = 12.0
+    rec_dir = tmp_path / "rec"
+    rec_dir.mkdir()
+    (rec_dir / "meta.toml").write_text(
+        "[recording]\nstart_utc = 2026-11-20T08:15:00Z\n\n[cabin_camera]\nwidth = 480\nheight = 270\nhfov_deg = 60.0\n"
+    )
+    (rec_dir / "gps.csv").write_text("t_s,lat,lon,speed_mps,course_deg,alt_m\n" + "".join(
+        f"{t:.1f},35.0,{139.0 + t * 1.5e-4:.6f},15.0,90.0,10.0\n" for t in np.arange(0.0, len(seq) / fps + 1.0, 0.5)
+    ))  # fmt: skip
+    encode_video(rec_dir / "cabin.mp4", iter(seq), fps, 480, 270, crf=12, preset="medium")  # the eyes stay legible
+    rec = saferoad.open_recording(rec_dir)
+    assert rec.cabin_video is not None and rec.gps is not None
+    res = saferoad.analyze(rec)
+    batch = sorted((e for e in res.events if spec(e.type).family is Family.CABIN), key=lambda e: e.start_s)
+    assert [e.type.value for e in batch] == ["drowsiness", "camera_obstructed"]
+
+    pipe = saferoad.Pipeline.like(rec)
+    gps, g = rec.gps, 0
+    got: list[saferoad.Event] = []
+    src = analysis_ports().cabin.open_video(rec.cabin_video)
+    try:
+        for f in src:
+            h = int(np.searchsorted(gps.t_s, f.t_s, side="right"))
+            got += pipe.push_gps(gps.t_s[g:h], gps.lat[g:h], gps.lon[g:h], gps.speed_mps[g:h], gps.course_deg[g:h], gps.alt_m[g:h])
+            g = h
+            got += pipe.push_cabin_frame(f.t_s, f.image)
+    finally:
+        src.close()
+    during = [e.type.value for e in got if spec(e.type).family is Family.CABIN]
+    got += pipe.push_gps(gps.t_s[g:], gps.lat[g:], gps.lon[g:], gps.speed_mps[g:], gps.course_deg[g:], gps.alt_m[g:])
+    got += pipe.close()
+    events = sorted((e for e in got if spec(e.type).family is Family.CABIN), key=lambda e: e.start_s)
+    assert [e.type for e in events] == [e.type for e in batch]
+    for b, s in zip(batch, events, strict=True):
+        assert abs(b.start_s - s.start_s) <= 1 / fps + 1e-9 and abs(b.end_s - s.end_s) <= 1 / fps + 1e-9, (b, s)
+        assert (b.direction, b.severity) == (s.direction, s.severity), (b, s)
+        assert _close_values(b.evidence, s.evidence), (b.evidence, s.evidence)
+        assert b.peak.keys() == s.peak.keys() and _close_values(b.peak, s.peak), (b.peak, s.peak)
+    # both episodes ended before the drive did: each came from the push that completed it
+    assert during == ["drowsiness", "camera_obstructed"]
+
+
+def test_bad_cabin_frames_are_value_errors_naming_the_field() -> None:
+    pipe = saferoad.Pipeline()
+    img = np.zeros((90, 160, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"push_cabin_frame: image is uint8 of shape \(90, 160\), expected H x W x 3"):
+        pipe.push_cabin_frame(0.0, img[:, :, 0])
+    with pytest.raises(ValueError, match=r"push_cabin_frame: t_s = inf is not a finite time"):
+        pipe.push_cabin_frame(float("inf"), img)
+    assert pipe.push_cabin_frame(0.0, img) == []
+    with pytest.raises(ValueError, match=r"push_cabin_frame: t_s = 0\.000 s is not after the previous frame"):
+        pipe.push_cabin_frame(0.0, img)
+    with pytest.raises(ValueError, match=r"push_cabin_frame: image has shape \(45, 80, 3\), but the first frame's was \(90, 160, 3\)"):
+        pipe.push_cabin_frame(0.1, img[::2, ::2])
+    with pytest.raises(ValueError, match=r"push_cabin_frame: index 0 is not after the previous frame's \(0\)"):
+        pipe.push_cabin_frame(0.1, img, index=0)
+    assert pipe.push_cabin_frame(0.1, img) == []  # the rejected frames changed nothing
+    pipe.close()
+    with pytest.raises(ValueError, match=r"push_cabin_frame: the pipeline is closed"):
+        pipe.push_cabin_frame(0.2, img)

@@ -10,7 +10,9 @@ go through the road stage's own :class:`~saferoad.application.edge.RoadStream` -
 road and lane rules - with a queue-fed frame source read on a worker thread (the live camera's
 bridge from pushed frames to perception's pull), every ``perception.stride``-th frame as analyze
 decodes a video; the turn signal (:meth:`Pipeline.push_turn_signal`) quiets ``lane_departure``
-through the recorder's :class:`~saferoad.domain.lanes.turn_signal.LaneQuiet`. No cabin samples yet.
+through the recorder's :class:`~saferoad.domain.lanes.turn_signal.LaneQuiet`; cabin frames
+(:meth:`Pipeline.push_cabin_frame`) through analyze's face pipeline into the recorder's
+:class:`~saferoad.application.edge_cabin.CabinStream`, on the caller's thread.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from saferoad._api import resolve_config
+from saferoad.application.cabin import frame_samples
 from saferoad.application.context import AnalysisContext
 from saferoad.application.edge import (
     Odometer,
@@ -38,6 +41,7 @@ from saferoad.application.edge import (
     _with_clip_window,
     lane_quiet,
 )
+from saferoad.application.edge_cabin import CabinStream
 from saferoad.application.stages.motion import params_from_config
 from saferoad.application.stages.road import speed_limits
 from saferoad.config import SaferoadConfig
@@ -47,6 +51,7 @@ from saferoad.domain.recording import Recording, RecordingMeta
 from saferoad.domain.types import Event, Frame, GpsSeries, ImuSeries, SpeedSeries, TurnSignalSeries
 from saferoad.entrypoints import wiring
 from saferoad.observability import quiet_unless_configured
+from saferoad.ports.cabin import ClosablePhoneDetector, FaceAnalyzer
 from saferoad.ports.detector import Detector
 
 FloatArray = NDArray[np.float64]
@@ -92,6 +97,67 @@ def _column(stream: str, name: str, values: ArrayLike | None, n: int, width: int
     if a.shape != shape:
         raise ValueError(f"push_{stream}: {name} has shape {a.shape}, expected {shape} (one row per time in t_s)")
     return a
+
+
+def _image(method: str, image: ArrayLike, first: tuple[int, ...] | None) -> NDArray[np.uint8]:
+    """``image`` as an H x W x 3 uint8 array (BGR), the size of the ``first`` frame's."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
+        raise ValueError(f"{method}: image is {img.dtype} of shape {img.shape}, expected H x W x 3 uint8 (BGR)")
+    if first is not None and img.shape != first:
+        raise ValueError(f"{method}: image has shape {img.shape}, but the first frame's was {first}")
+    return img
+
+
+def _frame_time(method: str, t_s: float, last: float) -> float:
+    t = float(t_s)
+    if not math.isfinite(t):
+        raise ValueError(f"{method}: t_s = {t_s!r} is not a finite time")
+    if t <= last:
+        raise ValueError(f"{method}: t_s = {t:.3f} s is not after the previous frame ({last:.3f} s): frames must be pushed in time order")
+    return t
+
+
+def _frame_index(method: str, index: int | None, pushed: int) -> int:
+    """The frame's number: ``index``, default the frames pushed before; never going back."""
+    idx = pushed if index is None else int(index)
+    if idx < 0:
+        raise ValueError(f"{method}: index {idx} is negative")
+    if pushed and idx < pushed:
+        raise ValueError(f"{method}: index {idx} is not after the previous frame's ({pushed - 1})")
+    return idx
+
+
+class _Cabin:
+    """The cabin camera of a :class:`Pipeline`: analyze's face pipeline and phone detector
+    (``frame_samples``, the cabin ports' models and settings) per pushed frame, on the caller's
+    thread, into the recorder's :class:`CabinStream` (the :class:`CabinMonitor` analyze runs on
+    a video, ``classify_eyes``), each sample with the freshest ego speed at its time."""
+
+    def __init__(self, config: SaferoadConfig, ports: Any, meta: RecordingMeta) -> None:
+        cfg = config.cabin
+        cp = ports.cabin
+        self.analyzer: FaceAnalyzer = cp.face_analyzer(cfg, meta.cabin_camera, None)
+        self.phone: ClosablePhoneDetector | None = None
+        try:
+            if cfg.phone_detector != "none":
+                self.phone = cp.phone_detector(
+                    models_root=None, near_face=cfg.phone_near_face, hand_zone=cfg.phone_hand_zone,
+                    threads=cfg.intra_op_threads,
+                )  # fmt: skip
+        except BaseException:
+            self.analyzer.close()
+            raise
+        closers = [self.analyzer.close] + ([self.phone.close] if self.phone is not None else [])
+        self.stream = CabinStream(iter(()), cfg, classify_eyes=True, source="pipeline", closers=closers)
+
+    def push(self, frame: Frame, speed_at: Any) -> list[Event]:
+        samples = list(frame_samples([frame], self.analyzer, self.phone))
+        return [e for _, evs in self.stream.push(samples, speed_at) for e in evs]
+
+    def finish(self, speed_at: Any) -> list[Event]:
+        """The episodes still open, then the models closed."""
+        return [e for _, evs in self.stream.finish(speed_at) for e in evs]
 
 
 class _PushedFrames:
@@ -312,6 +378,11 @@ class Pipeline:
         self._frames = 0
         self._last_frame = -math.inf
         self._frame_shape: tuple[int, ...] | None = None
+        self._meta = meta
+        self._cabin: _Cabin | None = None
+        self._cabin_frames = 0
+        self._last_cabin = -math.inf
+        self._cabin_shape: tuple[int, ...] | None = None
 
     @classmethod
     def like(
@@ -424,24 +495,9 @@ class Pipeline:
         that became final (road events come out with the speed samples that pass them)."""
         if self._closed:
             raise ValueError("push_frame: the pipeline is closed")
-        t = float(t_s)
-        if not math.isfinite(t):
-            raise ValueError(f"push_frame: t_s = {t_s!r} is not a finite time")
-        if t <= self._last_frame:
-            raise ValueError(
-                f"push_frame: t_s = {t:.3f} s is not after the previous frame ({self._last_frame:.3f} s): "
-                "frames must be pushed in time order"
-            )
-        img = np.asarray(image)
-        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
-            raise ValueError(f"push_frame: image is {img.dtype} of shape {img.shape}, expected H x W x 3 uint8 (BGR)")
-        if self._frame_shape is not None and img.shape != self._frame_shape:
-            raise ValueError(f"push_frame: image has shape {img.shape}, but the first frame's was {self._frame_shape}")
-        idx = self._frames if index is None else int(index)
-        if idx < 0:
-            raise ValueError(f"push_frame: index {idx} is negative")
-        if self._frames and idx < self._frames:
-            raise ValueError(f"push_frame: index {idx} is not after the previous frame's ({self._frames - 1})")
+        t = _frame_time("push_frame", t_s, self._last_frame)
+        img = _image("push_frame", image, self._frame_shape)
+        idx = _frame_index("push_frame", index, self._frames)
         self._frame_shape = img.shape
         self._last_frame = t
         self._frames = idx + 1
@@ -458,6 +514,27 @@ class Pipeline:
         # when perception yields it), and a camera loop refills one buffer for every frame
         self._camera.push(Frame(idx, t, np.array(img, order="C", copy=True)))
         return []
+
+    def push_cabin_frame(self, t_s: float, image: ArrayLike, index: int | None = None) -> list[Event]:
+        """One cabin (driver-facing) camera frame: ``t_s`` seconds on the sensors' clock,
+        ``image`` H x W x 3 uint8 **BGR**, every frame the size of the first; ``index`` its
+        number (default: the cabin frames pushed before). It goes through analyze's face
+        pipeline and phone detector (the config's ``[cabin]`` models and settings, ``meta``'s
+        ``cabin_camera``) on the calling thread, then the cabin monitor with the freshest ego
+        speed at its time: push it after the sensor samples up to its time, as the recorder
+        does. Returns the cabin events it completed (an episode's event comes at the first
+        frame after it ended); :meth:`close` returns those still open."""
+        if self._closed:
+            raise ValueError("push_cabin_frame: the pipeline is closed")
+        t = _frame_time("push_cabin_frame", t_s, self._last_cabin)
+        img = _image("push_cabin_frame", image, self._cabin_shape)
+        idx = _frame_index("push_cabin_frame", index, self._cabin_frames)
+        if self._cabin is None:
+            self._cabin = _Cabin(self.config, self._ports, self._meta)
+        self._cabin_shape = img.shape
+        self._last_cabin = t
+        self._cabin_frames = idx + 1
+        return self._cabin.push(Frame(idx, t, img), self._motion.speed_at)
 
     def close(self) -> list[Event]:
         """The end of the drive: every event still open is final; the pipeline takes no more.
@@ -478,6 +555,8 @@ class Pipeline:
                     self._end_worker.detach()
                 self._camera.finish()
                 self._camera.road.feed.close()
+            if self._cabin is not None:
+                self._cabin.stream.close()  # its models (done already unless something failed)
 
     def _finish(self) -> list[Event]:
         road = None if self._camera is None else self._camera.road
@@ -491,6 +570,8 @@ class Pipeline:
         if self._speeding is not None:
             sp = self._speeding
             out += _with_clip_window(sp.speed(final_speed) + sp.finish(), self.config.road_events)
+        if self._cabin is not None:
+            out += self._cabin.finish(self._motion.speed_at)
         if self._camera is not None and self._camera.error is not None and not self._camera.reported:
             self._camera.reported = True
             raise self._camera.failure(out)
