@@ -37,9 +37,12 @@ def _covered(events: list[saferoad.Event]) -> list[saferoad.Event]:
     return sorted(keep, key=lambda e: (e.start_s, e.type.value))
 
 
-def _feed(pipe: saferoad.Pipeline, rec: saferoad.Recording, chunk_s: float) -> list[saferoad.Event]:
+def _feed(
+    pipe: saferoad.Pipeline, rec: saferoad.Recording, chunk_s: float, early: list[tuple[float, saferoad.Event]] | None = None
+) -> list[saferoad.Event]:
     """Every sample of ``rec`` pushed in ``[a, a + chunk_s)`` chunks, the streams interleaved
-    (GPS, IMU, CAN within each chunk), then ``close``."""
+    (GPS, IMU, CAN within each chunk), then ``close``; ``early``: receives each chunk's
+    ``take_early()`` with the chunk's end."""
     imu, gps, can = rec.imu, rec.gps, rec.can_speed
     times = [s.t_s for s in (imu, gps, can) if s is not None and len(s)]
     t0, t1 = min(float(t[0]) for t in times), max(float(t[-1]) for t in times)
@@ -56,6 +59,8 @@ def _feed(pipe: saferoad.Pipeline, rec: saferoad.Recording, chunk_s: float) -> l
         if can is not None:
             m = (can.t_s >= a) & (can.t_s < b)
             out += pipe.push_speed(can.t_s[m], can.speed_mps[m], can.source)
+        if early is not None:
+            early += [(b, e) for e in pipe.take_early()]
         k += 1
     return out + pipe.close()
 
@@ -647,3 +652,57 @@ def test_bad_cabin_frames_are_value_errors_naming_the_field() -> None:
     pipe.close()
     with pytest.raises(ValueError, match=r"push_cabin_frame: the pipeline is closed"):
         pipe.push_cabin_frame(0.2, img)
+
+
+# -- early alerts ----------------------------------------------------------------------------
+
+
+def _early_vs_analyze(rec: saferoad.Recording, chunk_s: float = 0.3) -> int:
+    res = saferoad.analyze(replace(rec, video=None, detections=None))
+    pipe = saferoad.Pipeline.like(rec)
+    early: list[tuple[float, saferoad.Event]] = []
+    final = _feed(pipe, rec, chunk_s, early)
+    e = pipe.config.edge
+    assert e.motion_early_alert_s is not None
+    for t, ev in early:
+        assert e.motion_early_alert_s <= t - ev.end_s <= e.motion_early_alert_s + e.motion_hop_s + chunk_s + 1e-9, (rec.path, t, ev)
+        for events in (res.events, final):
+            assert any(b.type == ev.type and b.start_s <= ev.end_s and ev.start_s <= b.end_s for b in events), (rec.path, ev)
+    return len(early)
+
+
+def test_early_alerts_come_before_the_final_events_and_analyze_has_them(tmp_path: Path, shared_dir: Path) -> None:
+    """``take_early`` after every push, on every simulator scenario and the shared trip 17: each
+    early alert comes ``edge.motion_early_alert_s`` to that + a hop (+ the chunk) after its
+    end, and analyze has an event of its type overlapping it, as has the pipeline's final list
+    (none retracted, as docs/edge.md measured on the recorder)."""
+    n = 0
+    for name in SCENARIOS:
+        simulate(name, tmp_path / name, assignments=[], seed=1, video=False)
+        n += _early_vs_analyze(saferoad.open_recording(tmp_path / name))
+    assert n >= 5
+    assert _early_vs_analyze(saferoad.open_recording(shared_dir / "data" / "imu" / "driver-behavior-dataset" / "trip17")) >= 10
+
+
+def test_early_alerts_not_taken_are_dropped_after_a_window(tmp_path: Path) -> None:
+    """A caller that never takes them: an early alert older than ``edge.motion_window_s`` is
+    dropped (the pipeline's state stays a window's), one taken in time is returned once."""
+    simulate("harsh_braking", tmp_path / "hb", assignments=[], seed=1, video=False)
+    rec = saferoad.open_recording(tmp_path / "hb")
+    imu = rec.imu
+    assert imu is not None
+    pipe = saferoad.Pipeline.like(rec)
+    for i in range(0, len(imu), 25):
+        pipe.push_imu(imu.t_s[i : i + 25], imu.acc[i : i + 25], None if imu.gyro is None else imu.gyro[i : i + 25])
+    (braking,) = pipe.take_early()
+    assert braking.type is saferoad.EventType.HARSH_BRAKING and pipe.take_early() == []
+    # again, not taken: a minute of standing still later (gravity only) it is gone
+    pipe = saferoad.Pipeline.like(rec)
+    for i in range(0, len(imu), 25):
+        pipe.push_imu(imu.t_s[i : i + 25], imu.acc[i : i + 25], None if imu.gyro is None else imu.gyro[i : i + 25])
+    t = imu.t_s[-1] + (np.arange(1, 100 * int(pipe.config.edge.motion_window_s + 5)) / 100.0)
+    still = np.tile(imu.acc[-1], (len(t), 1))
+    gyro = None if imu.gyro is None else np.zeros((len(t), 3))
+    pipe.push_imu(t, still, gyro)
+    assert pipe.take_early() == []
+    pipe.close()

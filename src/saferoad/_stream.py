@@ -12,7 +12,8 @@ bridge from pushed frames to perception's pull), every ``perception.stride``-th 
 decodes a video; the turn signal (:meth:`Pipeline.push_turn_signal`) quiets ``lane_departure``
 through the recorder's :class:`~saferoad.domain.lanes.turn_signal.LaneQuiet`; cabin frames
 (:meth:`Pipeline.push_cabin_frame`) through analyze's face pipeline into the recorder's
-:class:`~saferoad.application.edge_cabin.CabinStream`, on the caller's thread.
+:class:`~saferoad.application.edge_cabin.CabinStream`, on the caller's thread; the early
+harsh-driving alerts (:meth:`Pipeline.take_early`) from the streaming motion's provisional events.
 """
 
 from __future__ import annotations
@@ -364,6 +365,8 @@ class Pipeline:
         self._odo = Odometer()
         self._last = {"imu": -math.inf, "gps": -math.inf, "speed": -math.inf, "turn_signal": -math.inf}
         self._quiet = lane_quiet(cfg)
+        self._early: list[Event] = []
+        """Provisional harsh-driving events not taken yet (:meth:`take_early`), a window's at most."""
         """The turn signal's quiet on the final ``lane_departure`` events (``push_turn_signal``)."""
         self._closed = False
         self._gyro: bool | None = None
@@ -577,6 +580,23 @@ class Pipeline:
             raise self._camera.failure(out)
         return out
 
+    def take_early(self) -> list[Event]:
+        """The harsh-driving events seen before they are final, since the last call: the
+        recorder's early (provisional) alerts (docs/edge.md). Each ended
+        ``edge.motion_early_alert_s`` before the newest sample; its type or times may still
+        change, or it may never become final (an alert to retract). One not taken within
+        ``edge.motion_window_s`` of its end is dropped (a stale alert), so the pipeline holds a
+        window's at most."""
+        out, self._early = self._early, []
+        return out
+
+    def _keep_early(self) -> None:
+        self._early += self._motion.take_provisional()
+        newest = max(self._last["imu"], self._last["gps"], self._last["speed"])
+        horizon = newest - self.config.edge.motion_window_s
+        if self._early and self._early[0].end_s < horizon:
+            self._early = [e for e in self._early if e.end_s >= horizon]
+
     # -- state ----------------------------------------------------------------------------
 
     @property
@@ -615,6 +635,7 @@ class Pipeline:
                 self._last[name] = float(s.t_s[-1])
         road = None if self._camera is None else self._camera.road
         out = _fuse_lanes(self._motion.push(imu, gps, can), road)
+        self._keep_early()
         if self._speeding is not None:
             self._speeding.add_gps(gps)
         final_speed = self._motion.take_final_speed()
