@@ -332,6 +332,19 @@ def test_bad_frames_are_value_errors_naming_the_field(tmp_path: Path) -> None:
         saferoad.Pipeline(camera_fps=0.0)
 
 
+def test_a_detector_that_cannot_be_built_fails_the_push_and_takes_no_frame() -> None:
+    """The config's ONNX model missing: the push raises the detector's own error naming the
+    file, no camera worker is left, the frame is not taken (the same time can be pushed again)."""
+    before = set(_camera_workers())
+    pipe = saferoad.Pipeline(overrides={"perception": {"models_root": "/nonexistent-models"}})
+    img = np.zeros((90, 160, 3), np.uint8)
+    for _ in range(2):
+        with pytest.raises(FileNotFoundError, match=r"/nonexistent-models/.*\.onnx"):
+            pipe.push_frame(0.0, img)
+    assert set(_camera_workers()) == before
+    assert pipe.close() == []
+
+
 class _BrokenDetector:
     """A detector whose third frame fails (a model that errors mid-drive)."""
 

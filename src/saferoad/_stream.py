@@ -501,17 +501,21 @@ class Pipeline:
         t = _frame_time("push_frame", t_s, self._last_frame)
         img = _image("push_frame", image, self._frame_shape)
         idx = _frame_index("push_frame", index, self._frames)
-        self._frame_shape = img.shape
-        self._last_frame = t
-        self._frames = idx + 1
-        if idx % self.config.perception.stride:
-            return []  # perception.stride: analyze decodes this frame and skips it, as here
-        if self._camera is None:
+        kept = idx % self.config.perception.stride == 0  # analyze decodes the others and skips them
+        if kept and self._camera is None:
+            # a detector that cannot be built raises here, the frame not taken (the next push
+            # tries again)
             h, w = int(img.shape[0]), int(img.shape[1])
             self._camera = _Camera(self._camera_rec, self.config, self._ports_with_detector(), w, h, self._camera_fps)
             # a pipeline dropped without close() ends its worker (else it waits on the queue for
             # good, holding the detector): the finalizer holds the queue, never the pipeline
             self._end_worker = weakref.finalize(self, self._camera.source.queue.put, None)
+        self._frame_shape = img.shape
+        self._last_frame = t
+        self._frames = idx + 1
+        if not kept:
+            return []
+        assert self._camera is not None
         # a copy: the frame outlives this push (a frame-parallel detector has up to 2 x
         # perception.workers frames in flight; the lamp colours and lane markings read its pixels
         # when perception yields it), and a camera loop refills one buffer for every frame
