@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from saferoad.adapters.recording import open_recording
 from saferoad.config import SaferoadConfig
 from saferoad.entrypoints.wiring import analyze_recording, simulate
@@ -46,7 +48,7 @@ def _stored(db: Path) -> list[tuple[str, str, float]]:
         con.close()
 
 
-def test_kill9_loses_no_confirmed_event_and_duplicates_none(tmp_path: Path) -> None:
+def test_kill9_loses_no_confirmed_event_and_duplicates_none(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     rec = tmp_path / "demo"
     simulate("demo", rec, seed=4, video=False)
     expected = sorted(
@@ -56,6 +58,7 @@ def test_kill9_loses_no_confirmed_event_and_duplicates_none(tmp_path: Path) -> N
     assert len(expected) >= 4
     db = tmp_path / "spool.db"
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    request.addfinalizer(sock.close)  # the alerts' socket, closed whatever the test's outcome
     sock.bind(("127.0.0.1", 0))
     sock.setblocking(False)
     port = sock.getsockname()[1]
@@ -109,5 +112,7 @@ def test_kill9_loses_no_confirmed_event_and_duplicates_none(tmp_path: Path) -> N
     stored = _stored(db)
     assert sorted((t, round(s, 3)) for _, t, s in stored) == expected  # all of them, each once
     con = sqlite3.connect(db)
-    assert con.execute("SELECT COUNT(*) FROM trips").fetchone() == (1,)
-    con.close()
+    try:
+        assert con.execute("SELECT COUNT(*) FROM trips").fetchone() == (1,)
+    finally:
+        con.close()
