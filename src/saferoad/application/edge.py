@@ -182,7 +182,9 @@ class EdgeReport:
     """Graded manoeuvres per kind and band (contract 1: ``summary.json`` → ``manoeuvres``)."""
     speed_source: str | None = None
     loop: dict[str, int] = field(default_factory=dict)
-    """Loop recording: segments written, deleted, locked at the end, the largest overflow."""
+    """Loop recording (``LoopRecorder.figures``): segments and bytes written and deleted, sensor
+    and video, locked at the end, the budget, the bytes used at most, the largest overflow over
+    the budget and the largest reservation it had no room for."""
     motion_runs: int = 0
     held_back: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
