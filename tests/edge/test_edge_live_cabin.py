@@ -27,6 +27,8 @@ from saferoad.domain.types import EventType
 from saferoad.entrypoints.cli.app import app
 from saferoad.entrypoints.wiring import analysis_ports, analyze_recording, cabin_ports
 
+from .test_edge_equals_batch import cabin_closure
+
 pytestmark = pytest.mark.shared
 
 FPS = 12.0
@@ -41,10 +43,11 @@ def _gif_frames(path: Path) -> list[np.ndarray]:
 
 
 def test_live_cabin_camera_gives_analyze_events(shared_dir: Path, tmp_path: Path) -> None:
-    cabin = shared_dir / "data" / "cabin"
-    male = _gif_frames(cabin / "head-pose-face-detection-male.gif")
-    # the driver's baseline (5 s forward and back), his eyes closed 2 s, 6 s of a covered lens
-    seq = male + male[::-1] + [male[-1]] * 24 + male[::-1] + [np.zeros_like(male[0])] * 72 + male[:24]
+    # the driver's baseline (7 s back and forth), his eyes closed 2 s and reopening, 4.6 s more
+    # of his open eyes, 6 s of a covered lens: the closure reads 0.62-0.66 of his open level
+    # against closed_ratio 0.80 (measured: cabin_closure)
+    baseline, closure, reopen = cabin_closure(shared_dir / "data" / "cabin")
+    seq = baseline + closure + reopen + baseline[:42] + [np.zeros_like(closure[0])] * 72 + baseline[-24:]
     rec = tmp_path / "rec"
     rec.mkdir()
     (rec / "meta.toml").write_text("[recording]\nstart_utc = 2026-11-20T08:15:00Z\n")
