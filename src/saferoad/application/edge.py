@@ -931,8 +931,9 @@ class EdgeRecorder:
 
     def _retract_early(self, report: EdgeReport, before_s: float) -> None:
         """An early alert whose event ended before ``before_s`` (it left the window) without
-        becoming final: retracted (bounded state: the list never holds more than a window's)."""
-        if self._early and self._early[0].end_s < before_s:
+        becoming final: retracted (bounded state: the list never holds more than a window's).
+        Each is looked at, not only the oldest: a later alert may end sooner."""
+        if any(e.end_s < before_s for e in self._early):
             kept = [e for e in self._early if e.end_s >= before_s]
             report.early_retracted += len(self._early) - len(kept)
             self._early = kept
