@@ -304,11 +304,18 @@ def test_a_rule_must_declare_its_params_and_specs_and_not_take_a_key() -> None:
     class Clash:
         fcw_ttc_s: float = param(1.0, "taken by the forward-collision rule", gt=0)
 
+    @dataclass(frozen=True, slots=True)
+    class CommonClash:
+        max_gap_s: float = param(1.0, "taken by the engine's CommonParams", gt=0)
+
     spec = SPECS["tailgating"]
     with pytest.raises(ValueError, match=r"Bare\.toy_threshold: declare it with param"):
         register(RoadRule("toy_bare", Bare, lambda p, ctx: _never(), (spec,)))
-    with pytest.raises(ValueError, match=r"parameter 'fcw_ttc_s' is already declared by forward_collision"):
+    # the other declarer named bare (a rule's name, or CommonParams)
+    with pytest.raises(ValueError, match=r"^road rule 'toy_clash': parameter 'fcw_ttc_s' is already declared by forward_collision$"):
         register(RoadRule("toy_clash", Clash, lambda p, ctx: _never(), (spec,)))
+    with pytest.raises(ValueError, match=r"^road rule 'toy_clash': parameter 'max_gap_s' is already declared by CommonParams$"):
+        register(RoadRule("toy_clash", CommonClash, lambda p, ctx: _never(), (spec,)))
     with pytest.raises(ValueError, match="declare the spec of every event type"):
         register(RoadRule("toy_nospec", CommonParams, lambda p, ctx: _never(), ()))
     with pytest.raises(ValueError, match="'tailgating' is already registered"):
@@ -326,6 +333,21 @@ class _ToyParams:
     toy_rate_hz: float = param(
         25.0, "A constant of the toy rule that no config sets.", gt=0, config=False,
     )
+
+
+def test_road_event_params_split_by_declarer_even_for_a_rule_named_common_params() -> None:
+    """The engine's own names go to CommonParams by name, each rule's to its params: a rule
+    whose name is "CommonParams" (what the owners table records for the engine's names) gets
+    its own parameters and none of the engine's."""
+    spec = dataclasses.replace(SPECS["tailgating"], type=EventType.define("toy_named_common"), title="Toy")
+    toy = register(RoadRule("CommonParams", _ToyParams, lambda p, ctx: _never(), (spec,)))
+    try:
+        params = RoadEventParams(toy_min_s=3.0, max_gap_s=2.0, fcw_ttc_s=1.5)
+        assert params.of(toy) == _ToyParams(toy_min_s=3.0)
+        assert params.common == CommonParams(max_gap_s=2.0) and params.fcw_ttc_s == 1.5
+    finally:
+        unregister("CommonParams")
+        EventType.undefine("toy_named_common")
 
 
 def test_a_rule_parameter_declared_config_false_is_no_key_and_stays_at_its_default(tmp_path: Path) -> None:

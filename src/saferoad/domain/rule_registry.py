@@ -36,14 +36,16 @@ def rule_origin(family: str, rule: NamedRule) -> str:
     return f"{family} rule {rule.name!r} ({module})"
 
 
-def claim_params(owners: dict[str, str], claimant: str, names: Iterable[str]) -> None:
+def claim_params(owners: dict[str, str], claimant: str, names: Iterable[str], *, owner: str | None = None) -> None:
     """Record ``claimant`` (``motion rule 'x'``) in ``owners`` as the declarer of each parameter
     name in ``names``; a name already there is a ``ValueError``: ``<claimant>: parameter 'n' is
-    already declared by <its owner>`` (the families' checks of parameter names)."""
+    already declared by <its owner>`` (the families' checks of parameter names). ``owner``: what
+    is recorded instead of ``claimant`` (the road family records the bare rule name, which its
+    messages show and its params are split by)."""
     for name in names:
         if name in owners:
             raise ValueError(f"{claimant}: parameter {name!r} is already declared by {owners[name]}")
-        owners[name] = claimant
+        owners[name] = claimant if owner is None else owner
 
 
 _REGISTRIES: list[RuleRegistry[NamedRule]] = []

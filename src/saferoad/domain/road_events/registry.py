@@ -38,7 +38,7 @@ from typing import Any, Generic, Literal, TypeVar
 from saferoad.domain.event_spec_base import EventSpec
 from saferoad.domain.params import param, param_fields, params_from
 from saferoad.domain.road_events.base import Rule
-from saferoad.domain.rule_registry import RuleRegistry
+from saferoad.domain.rule_registry import RuleRegistry, claim_params
 
 MPH = 0.44704
 """Metres per second in one mile per hour."""
@@ -112,15 +112,16 @@ class RoadRule(Generic[P]):
     """What it is fed: camera frames (``RoadSample``) or speed ticks (``SpeedSample``)."""
 
 
+def _common_names() -> set[str]:
+    return {name for name, *_ in param_fields(CommonParams)}
+
+
 def _owners(rules: list[RoadRule[Any]]) -> dict[str, str]:
-    """Each parameter name -> the rule that declares it ('' for :class:`CommonParams`)."""
-    owners = {name: "" for name, *_ in param_fields(CommonParams)}
+    """Each parameter name -> the rule that declares it (``"CommonParams"`` for
+    :class:`CommonParams`); a name declared twice is a ``ValueError`` naming both."""
+    owners = dict.fromkeys(_common_names(), "CommonParams")
     for rule in rules:
-        for name, *_ in param_fields(rule.params):
-            if name in owners:
-                other = owners[name] or "CommonParams"
-                raise ValueError(f"road rule {rule.name!r}: parameter {name!r} is already declared by {other}")
-            owners[name] = rule.name
+        claim_params(owners, f"road rule {rule.name!r}", (name for name, *_ in param_fields(rule.params)), owner=rule.name)
     return owners
 
 
@@ -171,11 +172,12 @@ class RoadEventParams:
         unknown = sorted(set(values) - set(owners))
         if unknown:
             raise TypeError(f"RoadEventParams got unexpected keyword argument(s) {unknown}")
+        common = _common_names()  # by name, not by owner: a rule may be named "CommonParams"
 
         def of(owner: str) -> dict[str, Any]:
-            return {k: v for k, v in values.items() if owners[k] == owner}
+            return {k: v for k, v in values.items() if k not in common and owners[k] == owner}
 
-        object.__setattr__(self, "common", CommonParams(**of("")))
+        object.__setattr__(self, "common", CommonParams(**{k: v for k, v in values.items() if k in common}))
         object.__setattr__(self, "_rules", {r.name: r.params(**of(r.name)) for r in rules})
 
     @classmethod
