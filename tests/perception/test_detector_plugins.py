@@ -22,7 +22,7 @@ from saferoad.adapters.detectors.grpc import GrpcDetectorConfig
 from saferoad.adapters.detectors.replay import ReplayDetectorConfig
 from saferoad.application.evaluation.cache import analysis_fingerprint
 from saferoad.config import ConfigError, config_hash, load_config
-from saferoad.config.detectors import detector_variants
+from saferoad.config.detectors import detector_variants, register_detector_config
 from saferoad.domain.types import Frame, RoadClass
 
 # Measured on the code before the table form existed (commit 69ec618, `perception.detector`
@@ -90,6 +90,25 @@ def json_boxes() -> Iterator[ModuleType]:
     finally:
         unregister("json-boxes")
         sys.modules.pop(spec.name, None)
+
+
+def test_a_detector_type_is_taken_by_its_class_and_an_unknown_one_is_named_once(
+    json_boxes: ModuleType, tmp_path: Path
+) -> None:
+    # the same class again: no change; another class under its type, even a copy from the same
+    # module (a re-imported plugin), is refused naming the class that holds the type
+    assert register_detector_config(json_boxes.CONFIG) is json_boxes.CONFIG
+    copy = type(json_boxes.CONFIG.__name__, (json_boxes.CONFIG,), {"__module__": json_boxes.CONFIG.__module__})
+    with pytest.raises(ValueError, match=rf"^detector type 'json-boxes' is already registered by {json_boxes.CONFIG.__name__}$"):
+        register_detector_config(copy)
+    assert detector_variants()["json-boxes"] is json_boxes.CONFIG
+    conf = tmp_path / "c.toml"
+    conf.write_text('[perception.detector]\ntype = "yolo9000"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(conf)
+    line = str(err.value).splitlines()[-1]
+    assert line.startswith("  perception.detector: ") and line.count("perception.detector") == 1, line
+    assert "unknown detector type 'yolo9000' (known: grpc, json-boxes, onnx, replay)" in line, line
 
 
 def test_a_one_module_plugin_is_configured_and_built(json_boxes: ModuleType, tmp_path: Path) -> None:

@@ -63,6 +63,14 @@ PLUGIN_PACKAGE = "saferoad.adapters.detectors"
 """The package whose modules are the in-tree detector plugins (named, never imported here)."""
 
 _VARIANTS: dict[str, type[DetectorConfig]] = {}
+# Not a domain/plugin_registry.Registry as the adapters' tables are: its checks and messages
+# differ from Registry's. A taken type is refused unless it is the same class (identity, not a
+# module: a re-imported plugin module's new class is refused), naming the class: "detector type
+# 'x' is already registered by XConfig" (Registry: "... (by <module>)"). An unknown type is
+# "unknown detector type 'x' (known: ...)" with no location of its own - pydantic prefixes
+# "perception.detector:" (Registry.lookup would add it a second time) - plus the hint while the
+# plugin package is not imported, and a table without a type has its own message. All that
+# would be left shared is a dict and a pop.
 
 
 def detector_tag(model: type[DetectorConfig]) -> str:
