@@ -3,16 +3,20 @@ the :class:`~saferoad.ports.outputs.TracksSink` that ``AnalysisOutputs.open_trac
 
 The table is written as a stream, one row group per :meth:`TracksFile.add` (the application's
 ``TracksWriter`` hands over its rows every ``flush_rows`` rows), into a temporary file beside
-the final one (``.tracks.parquet.XXXX.tmp``); :meth:`TracksFile.close` finishes it and renames
-it over ``tracks.parquet`` in one step, with the outputs' one file mode, as the other outputs
-are written: a reader sees the previous file or the whole new one, never a table without its
-footer. A run that stops on an error still closes the sink, so every frame processed before
-the error is in the file."""
+the final one (``.tracks.parquet.HOST-PID.XXXX.tmp``: this machine, this process);
+:meth:`TracksFile.close` finishes it and renames it over ``tracks.parquet`` in one step, with
+the outputs' one file mode, as the other outputs are written: a reader sees the previous file
+or the whole new one, never a table without its footer. A run that stops on an error (or on
+SIGTERM/SIGINT, which ``saferoad detect`` turns into one) still closes the sink, so every
+frame processed before the error is in the file. A process killed outright (SIGKILL, a power
+cut) leaves its temporary: the next :class:`TracksFile` for the same file removes it, with a
+warning naming it (:func:`remove_stale_temporaries`)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saferoad.adapters.outputs import FILE_MODE
+from saferoad.adapters.outputs import ABANDONED_AFTER_S, FILE_MODE, HOST, _pid_alive
+from saferoad.observability import get_logger
 
 TRACKS_SCHEMA = pa.schema(
     [
@@ -47,14 +52,75 @@ TRACKS_SCHEMA = pa.schema(
 """``tracks.parquet``: the columns of docs/recording-format.md, then extras (nullable)."""
 
 
+TMP_SUFFIX = ".tmp"
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def stale_temporaries(path: Path) -> list[Path]:
+    """The temporaries of ``path`` (``.NAME.HOST-PID.XXXX.tmp``) whose writer is gone: this
+    machine's whose process no longer runs; another machine's (a shared file system), or one
+    named without its process (``.NAME.XXXX.tmp``, saferoad before 2026-12), untouched for
+    :data:`~saferoad.adapters.outputs.ABANDONED_AFTER_S`. A live run's is never one."""
+    path = Path(path)
+    prefix = _tmp_prefix(path)
+    found: list[Path] = []
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:  # no folder yet: nothing left in it
+        return found
+    for p in entries:
+        name = p.name
+        if not (name.startswith(prefix) and name.endswith(TMP_SUFFIX)):
+            continue
+        owner = name[len(prefix) : -len(TMP_SUFFIX)].rpartition(".")[0]
+        host, _, pid_text = owner.partition("-")
+        if host == HOST and pid_text.isdigit():
+            pid = int(pid_text)
+            if pid != os.getpid() and not _pid_alive(pid):
+                found.append(p)
+            continue
+        try:
+            age = time.time() - p.stat().st_mtime
+        except OSError:
+            continue
+        if age > ABANDONED_AFTER_S:
+            found.append(p)
+    return sorted(found)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete :func:`stale_temporaries` of ``path`` and log a warning naming each one
+    (``stale_temporaries_removed``); the paths removed."""
+    removed = []
+    for p in stale_temporaries(path):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            continue  # another run swept it first
+        removed.append(p)
+    if removed:
+        get_logger("outputs").warning(
+            "stale_temporaries_removed",
+            files=[str(p) for p in removed],
+            reason=f"left beside {path} by runs that were killed before they finished",
+        )
+    return removed
+
+
 class TracksFile:
     """Streams row groups into ``path`` (through a temporary name, renamed over ``path`` at
-    :meth:`close`)."""
+    :meth:`close`); first removes the temporaries of killed runs beside it."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self.removed_stale = remove_stale_temporaries(self.path)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f"{_tmp_prefix(self.path)}{HOST}-{os.getpid()}.", suffix=TMP_SUFFIX, dir=self.path.parent
+        )
         os.close(fd)
         self._tmp = Path(tmp)
         try:
