@@ -95,3 +95,28 @@ def test_threshold_defaults_agree_across_config_rules_and_simulator() -> None:
         k: getattr(cfg.cabin, v) for k, v in _CABIN_FIELDS.items()
     }
     assert set(_CABIN_FIELDS) == {f.name for f in fields(CabinDefinitions)}
+
+
+@pytest.mark.parametrize(
+    ("topic", "why"),
+    [
+        ("fleet/{fleet}/x", r"placeholder \{fleet\} is not known; the only one is \{device_id\}"),
+        ("fleet/{}/x", r"placeholder \{\} is not known"),
+        ("fleet/{device_id.upper}", r"placeholder \{device_id\.upper\} is not known"),
+        ("fleet/{device_id", r"expected '\}' before end of string"),
+        ("fleet/+/{device_id}", r"'\+' may not be in a publish topic"),
+        ("/", "the topic prefix is empty"),
+    ],
+)
+def test_bad_mqtt_topic_is_named_at_load(tmp_path: Path, topic: str, why: str) -> None:
+    """``edge.mqtt_topic`` is checked when the file is read, named by the file and the key; it
+    was a bare ``KeyError: 'fleet'`` from the MQTT sink once the recorder started."""
+    p = tmp_path / "c.toml"
+    p.write_text(f"[edge]\nmqtt_topic = {topic!r}\n")
+    with pytest.raises(ConfigError, match=rf"c\.toml: invalid configuration\n  edge\.mqtt_topic: .*{why}"):
+        load_config(p)
+
+
+def test_good_mqtt_topics_load() -> None:
+    for topic in ("saferoad/{device_id}", "fleet/{{raw}}/{device_id}/", "fleet/all"):
+        assert load_config(None, parse_assignments([f"edge.mqtt_topic={topic}"])).edge.mqtt_topic == topic

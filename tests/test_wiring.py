@@ -72,8 +72,9 @@ def test_a_use_case_runs_with_an_adapter_replaced_through_its_ports(tmp_path: Pa
 
 
 def test_alert_sinks_close_the_built_ones_when_a_later_one_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The UDP sink is built, then the MQTT sink fails (a topic naming a field it has not: the
-    adapter's KeyError): the UDP socket is closed before the error is raised (it was left open)."""
+    """The UDP sink is built, then the MQTT sink fails (a device id with an MQTT wildcard: no
+    publish topic, the adapter's ValueError; a bad topic template is refused at load now): the
+    UDP socket is closed before the error is raised (it was left open)."""
     built: list[UdpAlertSink] = []
 
     class Kept(UdpAlertSink):
@@ -83,10 +84,10 @@ def test_alert_sinks_close_the_built_ones_when_a_later_one_fails(monkeypatch: py
 
     monkeypatch.setattr(wiring, "UdpAlertSink", Kept)
     cfg = load_config(None, parse_assignments(
-        ["edge.alert_udp=127.0.0.1:9", "edge.mqtt_host=127.0.0.1", "edge.mqtt_topic=fleet/{fleet}/x"]
+        ["edge.alert_udp=127.0.0.1:9", "edge.mqtt_host=127.0.0.1"]
     ))  # fmt: skip
-    with pytest.raises(KeyError, match="fleet"):
-        wiring.alert_sinks(cfg.edge, "dev1")
+    with pytest.raises(ValueError, match=r"edge\.mqtt_topic.*'dev#1'"):
+        wiring.alert_sinks(cfg.edge, "dev#1")
     [udp] = built
     assert udp.sock.fileno() == -1  # closed
     # without the failing one, the caller gets them open (and closes them)

@@ -170,3 +170,14 @@ def test_mqtt_last_will_when_the_recorder_is_killed(broker: int, tmp_path: Path)
     time.sleep(0.5)
     got = _collect(broker, "saferoad/KILLED/status", 0.4)
     assert [(p["state"], p["why"], r) for _, p, r in got] == [("offline", "connection lost", True)]
+
+
+def test_mqtt_sink_names_a_bad_topic_before_connecting() -> None:
+    """A template the config did not check (the sink built directly), or a device id that makes
+    the prefix no publish topic: a ValueError naming ``edge.mqtt_topic`` and the device, before
+    any connection (it was a bare ``KeyError: 'fleet'``; with a wildcard each publish failed
+    later, paho's ``Invalid topic.``)."""
+    with pytest.raises(ValueError, match=r"edge\.mqtt_topic.*'dev1'.*placeholder \{fleet\} is not known"):
+        MqttAlertSink("127.0.0.1", 9, "fleet/{fleet}/x", "dev1")
+    with pytest.raises(ValueError, match=r"edge\.mqtt_topic.*'dev#1'.*'saferoad/dev#1': '#' may not be in a publish topic"):
+        MqttAlertSink("127.0.0.1", 9, "saferoad/{device_id}", "dev#1")

@@ -3,6 +3,7 @@ spool and the uploader to the fleet's ingest API (docs/edge.md)."""
 
 from __future__ import annotations
 
+import string
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -25,6 +26,30 @@ def _type_keys(value: dict[str, object], key: str) -> dict[str, object]:
         if name not in known:
             raise ValueError(f"edge.{key}: {name!r} is not an event type ({', '.join(sorted(known))})")
     return value
+
+
+def mqtt_topic_prefix(template: str, device_id: str) -> str:
+    """The MQTT topic prefix ``template`` (``edge.mqtt_topic``) gives for ``device_id``, trailing
+    ``/`` dropped. ``{device_id}`` is its only placeholder (a literal brace is written twice); the
+    prefix is a publish topic: not empty, no ``+`` or ``#`` wildcard, no NUL. A ValueError says
+    what is wrong."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as err:
+        raise ValueError(f"{template!r}: {err} (a literal brace is written twice: {{{{ }}}})") from None
+    for _, name, spec, conversion in parts:
+        if name is not None and (name != "device_id" or spec or conversion):
+            field = "{" + name + ("!" + conversion if conversion else "") + (":" + spec if spec else "") + "}"
+            raise ValueError(f"{template!r}: placeholder {field} is not known; the only one is {{device_id}}")
+    prefix = template.format(device_id=device_id).rstrip("/")
+    if not prefix:
+        raise ValueError(f"{template!r}: the topic prefix is empty")
+    bad = sorted({c for c in prefix if c in "+#\0"})
+    if bad:
+        raise ValueError(
+            f"{template!r} gives the topic prefix {prefix!r}: {' and '.join(map(repr, bad))} may not be in a publish topic (MQTT wildcards, NUL)"
+        )
+    return prefix
 
 
 class EdgeConfig(Section):
@@ -157,7 +182,7 @@ class EdgeConfig(Section):
     mqtt_port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
     mqtt_topic: str = Field(
         "saferoad/{device_id}",
-        description="Topic prefix: alerts go to PREFIX/events (QoS 1, not retained), the recorder's status to PREFIX/status (retained; the broker publishes 'offline' as the last will).",
+        description="Topic prefix ({device_id}: the recorder's device id, the only placeholder): alerts go to PREFIX/events (QoS 1, not retained), the recorder's status to PREFIX/status (retained; the broker publishes 'offline' as the last will).",
     )
     loop_dir: str | None = Field(
         None,
@@ -232,6 +257,16 @@ class EdgeConfig(Section):
             host, _, port = v.rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"edge.alert_udp: {v!r} is not HOST:PORT")
+        return v
+
+    @field_validator("mqtt_topic")
+    @classmethod
+    def _topic(cls, v: str) -> str:
+        """Checked at load, with a stand-in device id (the recorder's is known at run time)."""
+        try:
+            mqtt_topic_prefix(v, "device")
+        except ValueError as err:
+            raise ValueError(f"edge.mqtt_topic: {err}") from None
         return v
 
     @field_validator("imu_udp", "gps_udp", "can_udp")

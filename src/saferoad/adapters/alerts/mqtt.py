@@ -20,6 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from saferoad.config.edge import mqtt_topic_prefix
 from saferoad.domain.alerts import Alert
 
 
@@ -34,7 +35,13 @@ class MqttAlertSink:
         keepalive_s: int = 30,
         max_queued: int = 1000,
     ) -> None:
-        self.prefix = prefix.format(device_id=device_id).rstrip("/")
+        """``prefix``: the topic template (``edge.mqtt_topic``, ``{device_id}`` its only
+        placeholder); a bad one, or a device id that makes it no publish topic, is a ValueError
+        naming it (:func:`~saferoad.config.edge.mqtt_topic_prefix`)."""
+        try:
+            self.prefix = mqtt_topic_prefix(prefix, device_id)
+        except ValueError as err:
+            raise ValueError(f"MQTT topic prefix (edge.mqtt_topic) for device {device_id!r}: {err}") from None
         self.device_id = device_id
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"saferoad-edge-{device_id}", clean_session=True
