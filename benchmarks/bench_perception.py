@@ -407,6 +407,33 @@ def part_breakdown(video: Path, model: Path, card_name: str, workers: int) -> di
     timed(ModelDetector, "decode", "box decoding (model output -> boxes)")
     timed(ModelDetector, "finish", "NMS, clip, top-k, lamp colour")
     timed(detector_mod, "render_windows", "horizon band: strips resized into the input")
+    # the band's uint8 -> float tensor (canvas_to_blob outside preprocess, whose own is in
+    # "letterbox + blob"); before, it fell into the workers' "rest"
+    in_preprocess = threading.local()
+    blob_orig, pre_timed = detector_mod.canvas_to_blob, ModelDetector.preprocess
+    band_blob = "horizon band: its float tensor"
+
+    def band_blob_timer(*args: Any, **kw: Any) -> Any:
+        if getattr(in_preprocess, "on", False):
+            return blob_orig(*args, **kw)
+        t0 = time.thread_time()
+        try:
+            return blob_orig(*args, **kw)
+        finally:
+            dt = time.thread_time() - t0
+            with lock:
+                acc[band_blob] = acc.get(band_blob, 0.0) + dt
+
+    def preprocess_flagged(*args: Any, **kw: Any) -> Any:
+        in_preprocess.on = True
+        try:
+            return pre_timed(*args, **kw)
+        finally:
+            in_preprocess.on = False
+
+    patched += [(detector_mod, "canvas_to_blob", blob_orig), (ModelDetector, "preprocess", pre_timed)]
+    detector_mod.canvas_to_blob = band_blob_timer  # type: ignore[assignment]
+    ModelDetector.preprocess = preprocess_flagged  # type: ignore[method-assign]
     timed(detector_mod, "boxes_from_windows", "horizon band: boxes back to the frame")
     timed(detector_mod, "suppress_across_passes", "horizon band: merge of the passes")
     timed(ByteTracker, "update", "tracking (ByteTrack)")
