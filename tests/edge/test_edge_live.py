@@ -428,6 +428,22 @@ def test_frames_without_speed_are_bounded_and_counted() -> None:
     assert road.waiting[0][1] == 70  # the newest kept, the oldest dropped
 
 
+def test_a_live_recorder_records_one_drive(tmp_path: Path) -> None:
+    """run() records one drive: a second call on the same recorder is refused, naming why (it
+    went on with the first run's state - its spool sink, with the first run's clip cutter, its
+    clock's start, its closed camera - and the same trip id)."""
+    spool = open_spool(SaferoadConfig().edge, tmp_path / "spool.db")
+    try:
+        live = LiveRecorder(SaferoadConfig(), ports=analysis_ports(), feeds=[], origin=time.monotonic(),
+                            beats=Heartbeats(), spool=spool)  # fmt: skip
+        report = live.run(duration_s=0.0)
+        assert report.ticks == 0 and report.events == []
+        with pytest.raises(RuntimeError, match=r"LiveRecorder\.run.*called once.*a new recorder"):
+            live.run(duration_s=0.0)
+    finally:
+        spool.close()
+
+
 def test_killed_decoder_in_the_live_recorder_is_back_and_the_gap_in_its_status(shared_dir: Path) -> None:
     video = shared_dir / "data" / "video" / "highway_vehicles_720p.mp4"
     cfg = load_config(None, parse_assignments(["edge.status_interval_s=0.5"]))

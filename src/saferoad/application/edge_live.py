@@ -540,6 +540,15 @@ class LiveRecorder(EdgeRecorder):
         beats.register("rules")
 
     def run(self, duration_s: float | None = None, stop: threading.Event | None = None) -> EdgeReport:
+        """Record the drive. Once per recorder: its clock starts at construction, its camera is
+        closed at the drive's end, its trip id and the event fan-out (the spool sink, with this
+        drive's clip cutter) are the drive's; a second call is a RuntimeError."""
+        if self._ran:
+            raise RuntimeError(
+                "LiveRecorder.run: called once already; a live recorder records one drive (its clock, "
+                "camera, trip and spool sink are that drive's): build a new recorder for the next one"
+            )
+        self._ran = True
         cfg = self.config
         ecfg = cfg.edge
         rec = self.recording
@@ -693,6 +702,7 @@ class LiveRecorder(EdgeRecorder):
         self.publish_status(report, t_last, state="idle")  # the last status: the full record
         return report
 
+    _ran = False
     _road: LiveRoad | None = None
     _speeding_stream: SpeedingStream | None = None
     _tracks: RecentTracks | None = None
