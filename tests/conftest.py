@@ -196,8 +196,11 @@ class SectionPins:
             load_config(conf)
         assert rule not in SPECS and model() is base
         assert key not in client_keys()
-        with pytest.raises(Exception, match=rf"{section}\.{key}: unknown key"):
+        from saferoad.entrypoints.services.analysis_service import _Fail  # grpc: loaded here only
+
+        with pytest.raises(_Fail, match=rf"{section}\.{key}: unknown key") as refused:
             check_client({section: {key: 5.0}})
+        assert refused.value.code.name == "INVALID_ARGUMENT"
 
 
 @pytest.fixture
