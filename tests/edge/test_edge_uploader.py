@@ -223,3 +223,19 @@ def test_clip_stored_once_keeps_the_bytes_its_row_names(tmp_path: Path) -> None:
     row = spool.db.execute("SELECT path, size, sha256 FROM clips WHERE event_id = ?", (eid,)).fetchone()
     data = Path(row[0]).read_bytes()
     assert data == b"first cut" and row[1] == len(data) and row[2] == hashlib.sha256(data).hexdigest()
+
+
+def test_ingest_server_restarts_on_its_port_and_leaves_the_stdlib_alone(ingest_server: Any) -> None:
+    """The test server, stopped after a request (its side of the connection in TIME_WAIT), starts
+    again on the same port (address reuse), set on a subclass: the stdlib's ThreadingHTTPServer
+    is as it was for every other test (the fixture used to set the class attribute on it)."""
+    import socket
+    from http.server import ThreadingHTTPServer
+
+    for _ in range(2):
+        ingest_server.start()
+        with socket.create_connection(("127.0.0.1", ingest_server.port), timeout=5) as s:
+            s.sendall(b"GET /api/v1/ingest HTTP/1.0\r\n\r\n")
+            assert s.recv(12).startswith(b"HTTP/1.")
+        ingest_server.stop()
+    assert "allow_reuse_address" not in vars(ThreadingHTTPServer)
