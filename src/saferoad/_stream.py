@@ -491,9 +491,10 @@ class Pipeline:
         timestamps: ``meta``'s ``camera.time_offset_s`` is added, as analyze adds it),
         ``image`` H x W x 3 uint8 in **BGR** order (OpenCV's), every frame the size of the
         first. ``index``: its number in the camera's stream (the replay detector's key;
-        default: the frames pushed before it). Push every frame the camera gives (each one is
-        a step of the tracker, as in a video) and no later than ``edge.motion_guard_s``
-        behind the sensors: a frame waits for the final ego speed at its time, and one
+        default: the frames pushed before it). Push every frame the camera gives and no later
+        than ``edge.motion_guard_s`` behind the sensors: those whose index is a multiple of
+        ``perception.stride`` go to perception (each a step of the tracker, as a video's
+        decoded frames in analyze), a copy of the image each; a frame waits for the final ego speed at its time, and one
         pushed after that speed went to the rules is judged after it. Returns the events
         that became final (road events come out with the speed samples that pass them)."""
         if self._closed:
