@@ -78,19 +78,32 @@ class CabinStream:
         models_root: Path | None = None,
     ) -> CabinStream:
         """A cabin video through the face pipeline and phone detector analyze's cabin stage
-        builds from ``ports`` (the same models, the same settings)."""
-        ana: FaceAnalyzer = ports.face_analyzer(config, intrinsics, models_root)
-        phone: ClosablePhoneDetector | None = None
-        if config.phone_detector != "none":
-            phone = ports.phone_detector(
-                models_root=models_root, near_face=config.phone_near_face, hand_zone=config.phone_hand_zone,
-                threads=config.intra_op_threads,
-            )  # fmt: skip
-        frames: FrameSource = ports.open_video(video)
-        closers: list[Callable[[], None]] = [frames.close, ana.close]
-        if phone is not None:
-            closers.append(phone.close)
-        return cls(frame_samples(frames, ana, phone), config, classify_eyes=True, source=str(video), closers=closers)
+        builds from ``ports`` (the same models, the same settings). If a part fails to open (the
+        phone model, the video), the parts built before it are closed and the error raised."""
+        built: list[Callable[[], None]] = []  # in the order opened
+        try:
+            ana: FaceAnalyzer = ports.face_analyzer(config, intrinsics, models_root)
+            built.append(ana.close)
+            phone: ClosablePhoneDetector | None = None
+            if config.phone_detector != "none":
+                phone = ports.phone_detector(
+                    models_root=models_root, near_face=config.phone_near_face, hand_zone=config.phone_hand_zone,
+                    threads=config.intra_op_threads,
+                )  # fmt: skip
+                built.append(phone.close)
+            frames: FrameSource = ports.open_video(video)
+            built.append(frames.close)
+            closers: list[Callable[[], None]] = [frames.close, ana.close]
+            if phone is not None:
+                closers.append(phone.close)
+            return cls(frame_samples(frames, ana, phone), config, classify_eyes=True, source=str(video), closers=closers)
+        except BaseException as err:
+            for close in reversed(built):
+                try:
+                    close()
+                except Exception as close_err:  # the failure to open is the error to raise
+                    err.add_note(f"closing a cabin part after that failure also failed: {close_err!r}")
+            raise
 
     def _peek(self) -> CabinSample | None:
         if self._next is None and not self._done:
