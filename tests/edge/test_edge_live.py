@@ -76,7 +76,11 @@ def _nmea_epoch(t0_utc: Any, t: float, lat: float, lon: float, speed: float, cou
     return f"{gga}\r\n{rmc}\r\n".encode()
 
 
-def _send_imu(imu: ImuSeries, port: int, t_wall0: float, stop: threading.Event) -> None:
+def _send_imu(
+    imu: ImuSeries, port: int, t_wall0: float, stop: threading.Event, sent: list[float] | None = None
+) -> None:
+    """Send the IMU rows as ``imu.csv`` lines, each datagram when its last row is due; ``sent``
+    gets each datagram's send time (``time.monotonic()`` read just before ``sendto``)."""
     assert imu.gyro is not None
     rows = np.column_stack([imu.t_s, imu.acc, imu.gyro])
     t_first = float(imu.t_s[0])
@@ -93,6 +97,8 @@ def _send_imu(imu: ImuSeries, port: int, t_wall0: float, stop: threading.Event) 
             while j < len(rows) and rows[j, 0] <= now_t and j - i < 50:
                 j += 1
             lines = "\n".join(",".join(f"{v:.6f}" for v in r) for r in rows[i:j])
+            if sent is not None:
+                sent.append(time.monotonic())
             tx.sendto(lines.encode(), ("127.0.0.1", port))
             i = j
 
@@ -122,11 +128,14 @@ def _live_config(common: list[str], rec: Any, rec_dir: Path) -> tuple[SaferoadCo
     return cfg, imu_port, master, slave
 
 
-def _drive_live(live: Any, rec: Any, imu_port: int, master: int, slave: int) -> tuple[Any, float]:
+def _drive_live(
+    live: Any, rec: Any, imu_port: int, master: int, slave: int, imu_sent: list[float] | None = None
+) -> tuple[Any, float]:
     """Play the recording's IMU (UDP) and GPS (NMEA on the pty) to the live recorder from the
     camera's first frame, run it for the drive and close it: (report, that frame's wall time).
     The video file starts "recording" when ffmpeg emits its first frame: the drive's time zero
-    for the sensors too (a live camera and live sensors both start at capture)."""
+    for the sensors too (a live camera and live sensors both start at capture). ``imu_sent``
+    gets the IMU datagrams' send times."""
     assert live.camera is not None
     stop = threading.Event()
     end = time.monotonic() + 30
@@ -135,7 +144,7 @@ def _drive_live(live: Any, rec: Any, imu_port: int, master: int, slave: int) -> 
     t_wall0 = live.camera.source.last_frame_at
     assert t_wall0 is not None, live.camera.source.stats
     senders = [
-        threading.Thread(target=_send_imu, args=(rec.imu, imu_port, t_wall0, stop), daemon=True),
+        threading.Thread(target=_send_imu, args=(rec.imu, imu_port, t_wall0, stop, imu_sent), daemon=True),
         threading.Thread(target=_send_gps, args=(rec.gps, rec.meta.start_utc, master, t_wall0, stop), daemon=True),
     ]
     for s in senders:
@@ -180,6 +189,11 @@ class LiveDrive:
     loop: Path
     frames: dict[int, float]
     """The camera's frames the rules took: index -> time on the recorder's clock (frame clock)."""
+    imu_sent: list[float]
+    """The IMU datagrams' send times (``time.monotonic()``, the sender's)."""
+    imu_received: list[tuple[float, float]]
+    """The IMU feed's datagrams: (arrival as its clock stamped it, ``time.monotonic()`` once the
+    feed had taken it), in the order received."""
 
 
 def _play_lead_braking_live(tmp: Path) -> LiveDrive:
@@ -215,9 +229,19 @@ def _play_lead_braking_live(tmp: Path) -> LiveDrive:
         return items
 
     live.camera.take = took  # type: ignore[method-assign]
-    report, t_wall0 = _drive_live(live, rec, imu_port, master, slave)
+    imu_sent: list[float] = []
+    imu_received: list[tuple[float, float]] = []
+    (imu_feed,) = [f for f in live.feeds if f.name == "imu_udp"]
+    feed = imu_feed.feed  # its reader thread calls it with the arrival its clock read
+
+    def fed(data: bytes, arrival: float) -> None:
+        feed(data, arrival)
+        imu_received.append((arrival, time.monotonic()))
+
+    imu_feed.feed = fed
+    report, t_wall0 = _drive_live(live, rec, imu_port, master, slave, imu_sent)
     return LiveDrive(tmp, rec_dir, rec, common, cfg, live, report, t_wall0, alerts, statuses, spool, spool_path,
-                     status_file, loop, frames)  # fmt: skip
+                     status_file, loop, frames, imu_sent, imu_received)  # fmt: skip
 
 
 def test_live_drive_gives_analyzes_events_and_cuts_their_clips_from_the_loop(tmp_path: Path) -> None:
@@ -243,13 +267,24 @@ def _events_are_analyzes(d: LiveDrive) -> None:
     # lag against the sensors (below): here the braking and the collision warning start together
     assert sorted(e.type.value for e in got) == sorted(e.type.value for e in batch), ([(e.type.value, e.start_s, e.end_s) for e in got], [(e.type.value, e.start_s, e.end_s) for e in batch], live.last_status.get("camera"), [s.get("camera", {}).get("stride") for s in statuses])
     # live times are the recorder's clock (seconds since it started); the sensors keep their
-    # own spacing, aligned at the first sample: the offset between the two clocks is that of
-    # the senders' start, measured here from the harsh braking (IMU only)
+    # own spacing, aligned at the first sample: the IMU's clock is offset by the first
+    # datagram's arrival on the recorder's clock less the first row's own time, and the harsh
+    # braking (IMU only) starts that much later than analyze's (to one 100 Hz resample)
     (hb_b,) = [e for e in batch if e.type.value == "harsh_braking"]
     (hb_l,) = [e for e in got if e.type.value == "harsh_braking"]
     shift = hb_l.start_s - hb_b.start_s
     zero = t_wall0 - live.origin  # the drive's time zero on the recorder's clock
-    assert abs(shift - zero) < 0.05, (shift, zero)  # the first sample's transport only
+    assert d.imu_sent and d.imu_received, (len(d.imu_sent), len(d.imu_received), live.last_status.get("sensors"))
+    arrival, taken = d.imu_received[0]
+    first_row_t = float(rec.imu.t_s[0])  # the first datagram starts with the first row
+    assert shift == pytest.approx(arrival - live.origin - first_row_t, abs=0.011), (shift, arrival - live.origin)
+    # that arrival is the recorder's clock's (time.monotonic()), read between the first
+    # datagram's send and the feed's taking it: causal, however long the transport and the
+    # reader thread's wake-up took on a loaded machine; the sender started at the drive's zero
+    assert zero <= d.imu_sent[0] - live.origin <= arrival - live.origin <= taken - live.origin, (
+        zero, d.imu_sent[0] - live.origin, arrival - live.origin, taken - live.origin)  # fmt: skip
+    print(f"live motion: first IMU datagram sent {d.imu_sent[0] - t_wall0:+.4f} s after the drive's zero, stamped "
+          f"{(arrival - d.imu_sent[0]) * 1e3:.3f} ms after its send; braking shift {shift:.4f} s (zero {zero:.4f} s)")  # fmt: skip
     # the braking's length is the drive's own to one 100 Hz resample (samples kept their spacing)
     assert hb_l.end_s - hb_l.start_s == pytest.approx(hb_b.end_s - hb_b.start_s, abs=0.011)
     # the camera's frames are timed by the frame clock (edge.camera_fps): frame i at i x period
