@@ -174,14 +174,19 @@ def test_two_rules_claiming_one_type_are_refused_naming_both() -> None:
     with pytest.raises(ValueError, match=r"cabin rule 'toy_twice' \(.*test_event_specs\) declares two specs for phone_use"):
         cabin_registry.register(twice)
 
+    # the cabin monitor's own types are registered rules' too (domain/cabin/rules/)
     drowsy = CabinRule("toy_drowsy", _NoParams, lambda p: None, (spec(EventType.DROWSINESS),))  # type: ignore[arg-type,return-value]
-    cabin_registry.register(drowsy)
+    with pytest.raises(ValueError, match=r"cabin rule 'toy_drowsy' \(.*test_event_specs\) emits drowsiness, already emitted by cabin rule 'drowsiness'"):
+        cabin_registry.register(drowsy)
+
+    drifting = CabinRule("toy_drifting", _NoParams, lambda p: None, (spec(EventType.LANE_DEPARTURE),))  # type: ignore[arg-type,return-value]
+    cabin_registry.register(drifting)
     try:
         with pytest.raises(ValueError, match=(
-            r"two specs for drowsiness: a spec in saferoad\.domain\.event_specs and "
-            r"cabin rule 'toy_drowsy' \(.*test_event_specs\)"
+            r"two specs for lane_departure: a spec in saferoad\.domain\.event_specs and "
+            r"cabin rule 'toy_drifting' \(.*test_event_specs\)"
         )):
             spec("phone_use")
     finally:
-        cabin_registry.unregister("toy_drowsy")
+        cabin_registry.unregister("toy_drifting")
     assert spec(EventType.DROWSINESS).title == "Drowsiness"

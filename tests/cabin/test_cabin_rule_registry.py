@@ -1,7 +1,8 @@
 """Cabin rules registered by the modules that hold them (issue 16 item 5): the driver monitor,
-frame by frame on the edge as over a recording in batch, runs every registered rule after its
-own; a rule's params are ``[cabin]`` keys; its specs join ``SPECS``. Shown with a rule kept
-outside the tree (``head_turned_rule.py``), one module, with no other file edited."""
+frame by frame on the edge as over a recording in batch, runs every registered rule, its own
+(domain/cabin/rules/) first; an added rule's params are ``[cabin]`` keys; its specs join
+``SPECS``. Shown with a rule kept outside the tree (``head_turned_rule.py``), one module, with
+no other file edited."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from saferoad.application.edge import EdgeRecorder
 from saferoad.config import load_config
 from saferoad.config.cabin import CabinConfig, cabin_client_keys, cabin_model
 from saferoad.domain.cabin.monitor import CabinMonitor, CabinThresholds
+from saferoad.domain.cabin.phone import PhoneParams
 from saferoad.domain.cabin.registry import CabinRule, cabin_rules, register, unregister
+from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.event_specs import SPECS, Family, default_weights, event_title
 from saferoad.domain.event_specs import spec as event_spec
 from saferoad.domain.params import param
@@ -38,15 +41,30 @@ def toy(rule_module) -> Iterator[ModuleType]:
         yield mod
 
 
-def test_no_cabin_rule_is_registered_in_the_tree() -> None:
-    """The monitor's own rules are built in (they share its per-frame state); the registry
-    holds the rules added to it, none today: the section is what it was."""
-    assert cabin_rules() == [] and cabin_model() is CabinConfig
-    assert CabinMonitor()._rules == []
+BUILT_IN = ["drowsiness", "distraction", "camera_obstructed", "phone_use"]
+
+
+def test_the_monitors_own_rules_are_registered_modules() -> None:
+    """The monitor's own rules are registered rules, one module each (domain/cabin/rules/), in
+    the order the monitor has always run them; their params are CabinThresholds' (or its phone
+    group), so they add no key: the section is what it was. A monitor builds each, with them."""
+    rules = cabin_rules()
+    assert [r.name for r in rules] == BUILT_IN and cabin_model() is CabinConfig
+    assert [r.params for r in rules] == [CabinThresholds, CabinThresholds, CabinThresholds, PhoneParams]
+    assert [r.build.__module__ for r in rules][:3] == [
+        f"saferoad.domain.cabin.rules.{m}" for m in ("drowsiness", "distraction", "obstruction")
+    ]
+    assert [[s.type.value for s in r.specs] for r in rules] == [[n] for n in BUILT_IN]
+    assert CabinThresholds().rules.held == ()  # nothing of theirs rides on .rules
+    th = CabinThresholds(phone=PhoneParams(phone_min_s=3.0))
+    mon = CabinMonitor(th)
+    assert [r.name for r, _ in mon._rules] == BUILT_IN
+    assert [st.th for _, st in mon._rules[:3]] == [th] * 3  # type: ignore[attr-defined]
+    assert mon.phone is mon._rules[3][1].monitor and mon.phone.params.phone_min_s == 3.0  # type: ignore[attr-defined]
 
 
 def test_a_rule_module_gets_a_spec_config_keys_and_docs(toy: ModuleType, tmp_path: Path, section_pins) -> None:
-    assert cabin_rules() == [toy.RULE]
+    assert [r.name for r in cabin_rules()] == [*BUILT_IN, TOY] and cabin_rules()[-1] is toy.RULE
     assert event_spec(TOY) is toy.SPEC and event_title(TOY) == "Head turned"
     assert list(SPECS)[-1] == TOY and default_weights()[TOY] == 2.5
     assert load_config().scoring.weights[TOY] == 2.5  # the score's default weights read the specs
@@ -121,4 +139,34 @@ def test_a_rule_must_declare_its_params_and_specs_and_not_take_a_key() -> None:
         register(CabinRule("toy_clash", _Clash, never, (spec,)))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="declare the spec of every event type"):
         register(CabinRule("toy_nospec", _Bare, never, ()))  # type: ignore[arg-type]
-    assert cabin_rules() == [] and CabinThresholds().rules.held == ()
+    assert [r.name for r in cabin_rules()] == BUILT_IN and CabinThresholds().rules.held == ()
+
+
+def _four_at_once(frames: int) -> list[list[str]]:
+    """A driver (a signal track, 10 fps, at 20 m/s) with the eyes closed from 5 s to 10 s, the
+    head 45° left, the lens covered and a phone at the face from 8 s (the phone until 10.4 s, the
+    rest until 11 s): the types of each update's events, then of finish()'s."""
+    th = CabinThresholds(obstructed_min_s=1.0, cluster_gap_s=0.95, phone=PhoneParams(phone_max_gap_s=0.55))
+    mon = CabinMonitor(th, classify_eyes=False)
+    got: list[list[str]] = []
+    for i in range(frames):
+        t = i * 0.1
+        look = 8.0 - 1e-9 <= t < 11.0 - 1e-9
+        phone = 8.0 - 1e-9 <= t < 10.45
+        s = CabinSample(i, t, True, eyes_closed=5.0 - 1e-9 <= t < 10.0 - 1e-9, yaw_deg=45.0 if look else 0.0,
+                        pitch_deg=0.0, obstructed=look, phone_score=0.9 if phone else 0.0, phone_at="face" if phone else None)
+        _, evs = mon.update(s, 20.0)
+        if evs:
+            got.append([e.type.value for e in evs])
+    got.append([e.type.value for e in mon.finish()])
+    return got
+
+
+def test_events_ending_on_one_frame_come_out_in_the_monitors_rule_order() -> None:
+    """The edge's sinks get a frame's events as the monitor returns them: drowsiness,
+    distraction, camera_obstructed, phone_use, the order the monitor always ran its rules in
+    (measured on the code before they were modules: the same lists). All four end on the frame
+    at 11 s (the eyes' episode 0.95 s after the closure, the phone 0.55 s after the last one
+    seen), or are open at the end of a stream cut at 10.4 s."""
+    assert _four_at_once(130) == [BUILT_IN, []]
+    assert _four_at_once(105) == [BUILT_IN]

@@ -9,7 +9,7 @@ checks that every ``EventType`` has a spec, so a new type cannot be forgotten by
 
 Adding an event type: define it (``X = EventType.define("x")``, in the module that emits it:
 ``EventType`` is open), write its rule in its family, add its spec here - except a motion,
-road or added cabin rule's types, whose specs its module declares beside the rule and
+road or cabin rule's types, whose specs its module declares beside the rule and
 registers (``domain/motion/rules/registry.py``, ``domain/road_events/registry.py``,
 ``domain/cabin/registry.py``);
 :data:`SPECS` gathers them with the ones here, in the order of the rules' registration, and
@@ -50,27 +50,32 @@ def _specs(*specs: EventSpec | tuple[EventSpec, str]) -> dict[str, EventSpec]:
 # Weights, here and in the specs the rule modules register: Motive's published 0-10 weights
 # (phone 10, close following 9, stop sign 7, speeding 6, distraction 5, hard brake 4, corner 2,
 # accel 1); a type Motive does not weigh takes the weight of the closest one it does
-# (docs/scoring.md). Only the cabin and lane types' specs are below; the harsh-driving ones are
-# in domain/motion/harsh.py, the road rules' beside each rule in domain/road_events/.
+# (docs/scoring.md). Only the lane type's spec is below; the harsh-driving ones are in
+# domain/motion/harsh.py, the road rules' beside each rule in domain/road_events/, the cabin
+# rules' beside each rule in domain/cabin/rules/.
 _AFTER_ROAD = _specs(
-    EventSpec(EventType.DROWSINESS, Family.CABIN, "Drowsiness", "drives while drowsy",
-              5.0, "as Motive's distraction 5 (inattention)", "#4f46e5", ("cabin_camera",)),
-    EventSpec(EventType.DISTRACTION, Family.CABIN, "Distraction", "takes the eyes off the road",
-              5.0, "Motive distraction 5", "#9333ea", ("cabin_camera",)),
     EventSpec(EventType.LANE_DEPARTURE, Family.ROAD, "Lane departure", "drifts out of the lane",
               5.0, "as Motive's distraction 5 (an unintended drift is inattention)", "#059669",
               ("road_camera", "speed")),
-    EventSpec(EventType.PHONE_USE, Family.CABIN, "Phone use", "handles a phone while driving",
-              10.0, "Motive phone 10", "#e11d48", ("cabin_camera", "speed")),
-    EventSpec(EventType.CAMERA_OBSTRUCTED, Family.CABIN, "Camera obstructed", "drives with the camera blocked",
-              0.0, "a device problem, not a driving risk", "#6b7280", ("cabin_camera",), Priority.DEVICE),
 )
+
+_PLACES = ("drowsiness", "distraction", "lane_departure", "phone_use", "camera_obstructed")
+"""The order of these types in :data:`SPECS` (and so in the score's default weights, as
+``docs/config.md`` shows them) since their specs were all declared here; the cabin monitor's
+rules declare theirs now (``domain/cabin/rules/``) and register in the order they run."""
+
+
+def _in_place(specs: list[tuple[EventSpec, str]]) -> list[tuple[EventSpec, str]]:
+    """``specs`` (the lane departure spec and the registered cabin rules') with the types of
+    :data:`_PLACES` first, in that order, then the others as given."""
+    placed = [item for v in _PLACES for item in specs if item[0].type.value == v]
+    return placed + [item for item in specs if item[0].type.value not in _PLACES]
 
 
 class _Specs(Mapping[str, EventSpec]):
-    """The registered motion rules' specs, the registered road rules', the specs above, then
-    the registered cabin rules' (a read-only mapping by type value, rebuilt when a rule is
-    registered or dropped)."""
+    """The registered motion rules' specs, the registered road rules', then the spec above and
+    the registered cabin rules' (the cabin monitor's in :data:`_PLACES`' order; a read-only
+    mapping by type value, rebuilt when a rule is registered or dropped)."""
 
     def __init__(self) -> None:
         self._version: tuple[int, ...] = (-1,)
@@ -84,7 +89,7 @@ class _Specs(Mapping[str, EventSpec]):
             motion = [(s, rule_origin("motion", rule)) for rule in motion_registry.motion_rules() for s in rule.specs]
             road = [(s, rule_origin("road", rule)) for rule in road_registry.road_rules() for s in rule.specs]
             cabin = [(s, rule_origin("cabin", rule)) for rule in cabin_registry.cabin_rules() for s in rule.specs]
-            self._data = _specs(*motion, *road, *_AFTER_ROAD.values(), *cabin)
+            self._data = _specs(*motion, *road, *_in_place([(s, _HERE) for s in _AFTER_ROAD.values()] + cabin))
             self._version = version
         return self._data
 

@@ -3,10 +3,11 @@
 The adapters turn a cabin frame into a :class:`~saferoad.domain.cabin.signals.CabinSample`
 (face found, eye aspect ratios, head pose angles, mouth opening, camera obstruction); the
 :class:`~saferoad.domain.cabin.monitor.CabinMonitor` turns the stream of samples (and the ego
-speed) into ``drowsiness``, ``distraction`` and ``camera_obstructed`` events. The same code
-runs frame by frame on the edge and over a whole recording in batch. A cabin rule module
-(``registry.py``) registers itself; this package imports every module it holds, so a new one is
-found without editing a table, and the monitor runs it after its own rules.
+speed) into ``drowsiness``, ``distraction``, ``camera_obstructed`` and ``phone_use`` events. The
+same code runs frame by frame on the edge and over a whole recording in batch. Each rule is a
+module that registers itself (``registry.py``): the monitor's own in ``rules/`` (imported first,
+in their order), any other in ``rules/`` or here; this package imports every module it holds, so
+a new one is found without editing a table, and the monitor runs it after the built-in ones.
 
 Angle conventions (degrees, head relative to the camera):
 
@@ -27,6 +28,7 @@ from saferoad.domain.cabin.signals import (
     mouth_open_ratio,
 )
 
+importlib.import_module(f"{__name__}.rules")  # the monitor's own rules first, in their order
 for _mod in pkgutil.iter_modules(__path__):  # every cabin rule module registers itself on import
     importlib.import_module(f"{__name__}.{_mod.name}")
 

@@ -6,7 +6,8 @@ derived state and any event that has just ended. :meth:`CabinMonitor.finish` clo
 still open at the end of the stream. State is bounded: a time window of samples for the
 baselines and PERCLOS, plus the episode being built.
 
-Rules (defaults in :class:`CabinThresholds`, sources in ``docs/cabin.md``):
+The monitor derives each frame's state (defaults in :class:`CabinThresholds`, sources in
+``docs/cabin.md``), then runs every registered cabin rule on it:
 
 * **Eye closure** (when the monitor classifies eyes itself, from landmarks): the eyes are
   closed when the mean eye aspect ratio falls below ``closed_ratio`` times the driver's own
@@ -14,21 +15,15 @@ Rules (defaults in :class:`CabinThresholds`, sources in ``docs/cabin.md``):
   absolute threshold of 0.2-0.25 against an open EAR of about 0.3, made relative so narrow eyes
   or glasses do not read as closed).
 * **PERCLOS**: the share of the last ``perclos_window_s`` (with a face) spent with eyes closed.
-* **drowsiness**: a run of slow closures (each at least ``slow_blink_s`` long, consecutive ones
-  at most ``cluster_gap_s`` apart) in which PERCLOS reached ``perclos_threshold`` or one closure
-  lasted ``long_closure_s``. The event spans the first slow closure's start to the last one's
-  end; PERCLOS counts only in an episode of at least ``perclos_min_closures`` slow closures.
-  Only while moving at ``drowsiness_min_speed_mps`` or more.
-* **distraction**: the head turned away from the driver's own straight-ahead pose (running
-  median of yaw and pitch) by more than ``distraction_yaw_deg`` sideways, ``distraction_pitch_deg`` down or
-  ``distraction_pitch_up_deg`` up, continuously for at least ``distraction_min_s`` while moving at
-  ``distraction_min_speed_mps`` or more. Frames without a face inside such a run (a head turned so far the
-  detector loses it) continue it for at most ``face_gap_s``.
-* **camera_obstructed**: dark or uniform frames for at least ``obstructed_min_s``.
-* **phone_use**: the samples' phone (``phone_score``, ``phone_at``) through
-  :class:`~saferoad.domain.cabin.phone.PhoneMonitor` (``phone``: its ``phone_*`` thresholds).
-* every **registered cabin rule** (``registry.py``: a module that declares its params, specs
-  and rule), fed each frame's sample, the :class:`CabinState` derived here and the speed.
+* **Blinks**: closures shorter than ``slow_blink_s`` (the blink rate; longer ones are counted as
+  slow closures), and **yawns**: the mouth open ``yawn_ratio`` or more for ``yawn_min_s``.
+* **Off the road**: the head turned away from the driver's own straight-ahead pose (running
+  median of yaw and pitch) by the distraction thresholds (:func:`look_away`).
+* the **rules** (``registry.py``; each a module of ``rules/``, run in registration order): the
+  built-in ``drowsiness`` (``rules/drowsiness.py``), ``distraction`` (``rules/distraction.py``),
+  ``camera_obstructed`` (``rules/obstruction.py``) and ``phone_use`` (``rules/phone_use.py``),
+  then any other registered rule, each fed the frame's sample, the :class:`CabinState` derived
+  here and the speed.
 
 With ``speed_mps=None`` the vehicle is taken to be moving (cabin video on its own).
 """
@@ -41,13 +36,13 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from saferoad.domain.cabin.phone import PhoneMonitor, PhoneObservation
+from saferoad.domain.cabin.phone import PhoneMonitor, PhoneRule
 from saferoad.domain.cabin.registry import build_rules
 from saferoad.domain.cabin.signals import CabinSample
 
 # re-exported: the thresholds moved to a module of their own (the rule registry reads them)
 from saferoad.domain.cabin.thresholds import CabinThresholds as CabinThresholds
-from saferoad.domain.types import Event, EventType, Severity
+from saferoad.domain.types import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +98,8 @@ class _WindowMedian:
 
 
 @dataclass
-class _Run:
-    """An ongoing episode (closure, off-road look, obstruction, yawn)."""
+class Run:
+    """An ongoing episode (closure, off-road look, obstruction, yawn): the rules' bookkeeping."""
 
     start: float
     last: float
@@ -112,19 +107,58 @@ class _Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _Cluster:
-    start: float
-    end: float
-    closures: int = 1
-    longest_s: float = 0.0
-    peak_perclos: float = 0.0
-    qualified: bool = False
-    reason: str = ""
+class FrameClock:
+    """The time each frame stands for, as the monitor and its rules count it: the time since the
+    frame before, at most ``max_gap_s`` (``CabinThresholds.max_frame_gap_s``; 0.1 s for the
+    first), so a gap in the video adds no more; the stream ends one such step after its last
+    frame (:meth:`end_s`)."""
+
+    def __init__(self, max_gap_s: float) -> None:
+        self.max_gap_s = max_gap_s
+        self.prev_t: float | None = None
+        self.dt = 0.1
+        self.last_t = 0.0
+
+    def tick(self, t: float) -> None:
+        """A frame at ``t`` (after the one before)."""
+        if self.prev_t is not None:
+            self.dt = min(t - self.prev_t, self.max_gap_s)
+        self.prev_t = self.last_t = t
+
+    def end_s(self) -> float:
+        """Where an episode still open at the end of the stream ends."""
+        return self.last_t + self.dt
+
+
+def moving_at(speed_mps: float | None, min_speed_mps: float) -> bool:
+    """At or above ``min_speed_mps``; an unknown speed (``None``, NaN) is taken as moving."""
+    v = speed_mps if speed_mps is not None and math.isfinite(speed_mps) else math.inf
+    return v >= min_speed_mps
+
+
+def look_away(s: CabinSample, yaw0: float, pitch0: float, th: CabinThresholds) -> str | None:
+    """Where the head points when away from the road (``left``, ``right``, ``down``, ``up``):
+    turned from the straight-ahead pose (``yaw0``, ``pitch0``) by more than
+    ``distraction_yaw_deg`` sideways, ``distraction_pitch_deg`` down or
+    ``distraction_pitch_up_deg`` up; ``None`` when on the road or unknown (no face, pose or
+    baseline). :attr:`CabinState.off_road` and the distraction rule read it."""
+    if not s.face or not (math.isfinite(s.yaw_deg) and math.isfinite(s.pitch_deg)):
+        return None
+    if not (math.isfinite(yaw0) and math.isfinite(pitch0)):
+        return None
+    dy = s.yaw_deg - yaw0
+    dp = s.pitch_deg - pitch0
+    if abs(dy) > th.distraction_yaw_deg:
+        return "left" if dy > 0 else "right"
+    if dp > th.distraction_pitch_deg:
+        return "down"
+    if -dp > th.distraction_pitch_up_deg:
+        return "up"
+    return None
 
 
 class CabinMonitor:
-    """Streaming driver monitor (see the module docstring for the rules).
+    """Streaming driver monitor (see the module docstring for the state and the rules).
 
     ``classify_eyes``: decide ``eyes_closed`` from the eye aspect ratios against the driver's
     baseline (frames from the camera); when false, trust each sample's ``eyes_closed`` (a
@@ -144,20 +178,18 @@ class CabinMonitor:
         self._perclos_closed = 0.0
         self._perclos_total = 0.0
         self._blinks: deque[float] = deque()
-        self._prev_t: float | None = None
-        self._dt = 0.1
-        self._closure: _Run | None = None
-        self._cluster: _Cluster | None = None
-        self._away: _Run | None = None
-        self._obstructed: _Run | None = None
-        self._yawn: _Run | None = None
-        self._last_t = 0.0
-        self._moving = True
+        self._clock = FrameClock(th.max_frame_gap_s)
+        self._closure: Run | None = None
+        self._yawn: Run | None = None
         self.counts = {"frames": 0, "face_frames": 0, "blinks": 0, "yawns": 0, "slow_closures": 0}
-        self.phone = PhoneMonitor(th.phone)
-        """``phone_use`` over the samples' ``phone_score``/``phone_at`` (``.phone``)."""
         self._rules = build_rules(th)
-        """The registered cabin rules (``registry.py``), fed after the monitor's own."""
+        """Every registered cabin rule (``registry.py``), built for this stream: the built-in
+        drowsiness, distraction, camera_obstructed and phone_use first (``rules/``)."""
+        phone = [st.monitor for _r, st in self._rules if isinstance(st, PhoneRule)]
+        self.phone: PhoneMonitor = phone[0] if phone else PhoneMonitor(th.phone)
+        """``phone_use`` over the samples' ``phone_score``/``phone_at``: the phone rule's
+        :class:`~saferoad.domain.cabin.phone.PhoneMonitor` (its frame counts; an idle one if
+        the rule is not registered)."""
 
     # -- public -----------------------------------------------------------------------------
 
@@ -166,18 +198,11 @@ class CabinMonitor:
     ) -> tuple[CabinState, list[Event]]:
         th = self.th
         t = sample.t_s
-        if self._prev_t is not None:
-            if t <= self._prev_t:
-                raise ValueError(f"cabin frame {sample.frame}: t_s {t} does not increase")
-            self._dt = min(t - self._prev_t, th.max_frame_gap_s)
-        self._prev_t = t
-        self._last_t = t
+        clock = self._clock
+        if clock.prev_t is not None and t <= clock.prev_t:
+            raise ValueError(f"cabin frame {sample.frame}: t_s {t} does not increase")
+        clock.tick(t)
         self.counts["frames"] += 1
-        v = speed_mps if speed_mps is not None and math.isfinite(speed_mps) else math.inf
-        moving = v >= th.distraction_min_speed_mps  # unknown speed: taken as moving
-        awake_needed = v >= th.drowsiness_min_speed_mps
-        self._moving = awake_needed
-        events: list[Event] = []
 
         # the driver's own baselines; until they exist (baseline_min_s of frames with a
         # face) no eye or head decision is made
@@ -210,20 +235,14 @@ class CabinMonitor:
             med.trim(t)
 
         perclos = self._update_perclos(t, face, closed)
-        events += self._update_closure(t, face, closed, perclos, awake_needed)
-        off_road = self._off_road(sample, yaw0, pitch0)
-        events += self._update_away(sample, off_road, moving, yaw0, pitch0)
-        events += self._update_obstructed(t, sample.obstructed)
+        self._update_closure(t, closed)
         self._update_yawn(
             t, face and math.isfinite(sample.mouth_open) and sample.mouth_open >= th.yawn_ratio
-        )
-        events += self.phone.update(
-            PhoneObservation(sample.frame, t, sample.phone_score, sample.phone_at), speed_mps
         )
 
         while self._blinks and self._blinks[0] < t - th.perclos_window_s:
             self._blinks.popleft()
-        window = min(th.perclos_window_s, max(self._perclos_total, self._dt))
+        window = min(th.perclos_window_s, max(self._perclos_total, clock.dt))
         blink_rate = (
             len(self._blinks) / window * 60.0
             if self._perclos_total >= th.perclos_min_s
@@ -233,35 +252,29 @@ class CabinMonitor:
             eyes_closed=closed,
             perclos=perclos,
             blink_rate_per_min=blink_rate,
-            off_road=off_road is not None,
+            off_road=look_away(sample, yaw0, pitch0, th) is not None,
             ear_baseline=ear0,
             yaw_baseline_deg=yaw0,
             pitch_baseline_deg=pitch0,
         )
+        events: list[Event] = []
         for _rule, rule_state in self._rules:
             events += rule_state.update(sample, state, speed_mps)
         return state, events
 
     def finish(self) -> list[Event]:
-        """Close every open episode at the end of the stream."""
-        t_end = self._last_t + self._dt
-        events: list[Event] = []
+        """Close every open episode at the end of the stream: the monitor's, then each rule's."""
+        t_end = self._clock.end_s()
         if self._closure is not None:
-            events += self._end_closure(t_end, self._moving, self._current_perclos())
-        if self._cluster is not None:
-            events += self._emit_cluster()
-        if self._away is not None:
-            events += self._end_away(t_end)
-        if self._obstructed is not None:
-            events += self._end_obstructed(t_end)
+            self._end_closure(t_end)
         if self._yawn is not None:
             self._end_yawn(t_end)
-        events += self.phone.finish()
+        events: list[Event] = []
         for _rule, rule_state in self._rules:
             events += rule_state.finish()
         return events
 
-    # -- PERCLOS and closures ---------------------------------------------------------------
+    # -- PERCLOS, blinks and yawns ----------------------------------------------------------
 
     def _current_perclos(self) -> float:
         if self._perclos_total < self.th.perclos_min_s:
@@ -269,210 +282,44 @@ class CabinMonitor:
         return self._perclos_closed / self._perclos_total
 
     def _update_perclos(self, t: float, face: bool, closed: bool) -> float:
+        dt = self._clock.dt
         if face:
-            self._perclos.append((t, self._dt, closed))
-            self._perclos_total += self._dt
-            self._perclos_closed += self._dt if closed else 0.0
+            self._perclos.append((t, dt, closed))
+            self._perclos_total += dt
+            self._perclos_closed += dt if closed else 0.0
         while self._perclos and self._perclos[0][0] < t - self.th.perclos_window_s:
-            _, dt, c = self._perclos.popleft()
-            self._perclos_total -= dt
-            self._perclos_closed -= dt if c else 0.0
+            _, old_dt, c = self._perclos.popleft()
+            self._perclos_total -= old_dt
+            self._perclos_closed -= old_dt if c else 0.0
         if not self._perclos:  # no rounding residue from hours of running sums
             self._perclos_total = self._perclos_closed = 0.0
         return self._current_perclos()
 
-    def _update_closure(
-        self, t: float, face: bool, closed: bool, perclos: float, moving: bool
-    ) -> list[Event]:
-        th = self.th
-        events: list[Event] = []
+    def _update_closure(self, t: float, closed: bool) -> None:
         if closed:
             if self._closure is None:
-                self._closure = _Run(start=t, last=t)
+                self._closure = Run(start=t, last=t)
             else:
                 self._closure.last = t
         elif self._closure is not None:
-            events += self._end_closure(t, moving, perclos)
-        if self._cluster is not None:
-            if math.isfinite(perclos):
-                self._cluster.peak_perclos = max(self._cluster.peak_perclos, perclos)
-                if (
-                    moving
-                    and perclos >= th.perclos_threshold
-                    and self._cluster.closures >= th.perclos_min_closures
-                    and not self._cluster.qualified
-                ):
-                    self._cluster.qualified = True
-                    self._cluster.reason = "perclos"
-            if self._closure is None and t - self._cluster.end > th.cluster_gap_s:
-                events += self._emit_cluster()
-        return events
+            self._end_closure(t)
 
-    def _end_closure(self, t_end: float, moving: bool, perclos: float) -> list[Event]:
-        th = self.th
+    def _end_closure(self, t_end: float) -> None:
+        """A closure ended: a blink (the blink rate) or a slow closure (counted; the
+        drowsiness rule tracks the same closures from :attr:`CabinState.eyes_closed`)."""
         run = self._closure
         assert run is not None
         self._closure = None
-        duration = t_end - run.start
-        if duration < th.slow_blink_s:
+        if t_end - run.start < self.th.slow_blink_s:
             self.counts["blinks"] += 1
             self._blinks.append(run.start)
-            return []
-        self.counts["slow_closures"] += 1
-        events: list[Event] = []
-        cl = self._cluster
-        if cl is not None and run.start - cl.end > th.cluster_gap_s:
-            events += self._emit_cluster()
-            cl = None
-        if cl is None:
-            cl = self._cluster = _Cluster(start=run.start, end=t_end, longest_s=duration)
         else:
-            cl.end = t_end
-            cl.closures += 1
-            cl.longest_s = max(cl.longest_s, duration)
-        if math.isfinite(perclos):
-            cl.peak_perclos = max(cl.peak_perclos, perclos)
-        if moving and not cl.qualified:
-            if duration >= th.long_closure_s:
-                cl.qualified, cl.reason = True, "long_closure"
-            elif (
-                math.isfinite(perclos)
-                and perclos >= th.perclos_threshold
-                and cl.closures >= th.perclos_min_closures
-            ):
-                cl.qualified, cl.reason = True, "perclos"
-        return events
-
-    def _emit_cluster(self) -> list[Event]:
-        cl = self._cluster
-        self._cluster = None
-        if cl is None or not cl.qualified:
-            return []
-        th = self.th
-        strong = (
-            cl.longest_s >= 2.0 * th.long_closure_s or cl.peak_perclos >= 2.0 * th.perclos_threshold
-        )
-        both = (
-            cl.longest_s >= th.long_closure_s
-            and cl.peak_perclos >= th.perclos_threshold
-            and cl.closures >= th.perclos_min_closures
-        )
-        peak: dict[str, float] = {"longest_closure_s": round(cl.longest_s, 3)}
-        if cl.peak_perclos > 0:
-            peak["perclos"] = round(cl.peak_perclos, 4)
-        return [
-            Event(
-                type=EventType.DROWSINESS,
-                start_s=cl.start,
-                end_s=cl.end,
-                severity=Severity.HIGH if strong else Severity.MEDIUM,
-                confidence=0.9 if both else 0.7,
-                peak=peak,
-                evidence={"trigger": cl.reason, "slow_closures": cl.closures},
-            )
-        ]
-
-    # -- head pose --------------------------------------------------------------------------
-
-    def _off_road(self, s: CabinSample, yaw0: float, pitch0: float) -> str | None:
-        """Where the head points when away from the road (``left``, ``right``, ``down``,
-        ``up``), or ``None`` when on the road or unknown."""
-        th = self.th
-        if not s.face or not (math.isfinite(s.yaw_deg) and math.isfinite(s.pitch_deg)):
-            return None
-        if not (math.isfinite(yaw0) and math.isfinite(pitch0)):
-            return None
-        dy = s.yaw_deg - yaw0
-        dp = s.pitch_deg - pitch0
-        if abs(dy) > th.distraction_yaw_deg:
-            return "left" if dy > 0 else "right"
-        if dp > th.distraction_pitch_deg:
-            return "down"
-        if -dp > th.distraction_pitch_up_deg:
-            return "up"
-        return None
-
-    def _update_away(
-        self, s: CabinSample, where: str | None, moving: bool, yaw0: float, pitch0: float
-    ) -> list[Event]:
-        th = self.th
-        t = s.t_s
-        run = self._away
-        if not moving:
-            return self._end_away(t) if run is not None else []
-        if where is not None:
-            dev = max(abs(s.yaw_deg - yaw0), abs(s.pitch_deg - pitch0))
-            if run is None:
-                self._away = _Run(start=t, last=t, peak=dev, extra={"look": {where: 1}})
-            else:
-                run.last = t
-                run.peak = max(run.peak, dev)
-                looks = run.extra["look"]
-                looks[where] = looks.get(where, 0) + 1
-            return []
-        if run is None:
-            return []
-        if not s.face and t - run.last <= th.face_gap_s:
-            return []  # face lost mid-look: the look goes on for a moment
-        end = t if s.face else run.last + self._dt
-        return self._end_away(end)
-
-    def _end_away(self, t_end: float) -> list[Event]:
-        run = self._away
-        self._away = None
-        assert run is not None
-        duration = t_end - run.start
-        if duration < self.th.distraction_min_s:
-            return []
-        looks: dict[str, int] = run.extra["look"]
-        look = max(looks, key=lambda k: looks[k])
-        return [
-            Event(
-                type=EventType.DISTRACTION,
-                start_s=run.start,
-                end_s=t_end,
-                severity=Severity.HIGH
-                if duration >= 2.0 * self.th.distraction_min_s
-                else Severity.MEDIUM,
-                confidence=0.8,
-                peak={"head_deviation_deg": round(run.peak, 2), "duration_s": round(duration, 3)},
-                evidence={"look": look},
-            )
-        ]
-
-    # -- obstruction and yawns --------------------------------------------------------------
-
-    def _update_obstructed(self, t: float, obstructed: bool) -> list[Event]:
-        if obstructed:
-            if self._obstructed is None:
-                self._obstructed = _Run(start=t, last=t)
-            else:
-                self._obstructed.last = t
-            return []
-        return self._end_obstructed(t) if self._obstructed is not None else []
-
-    def _end_obstructed(self, t_end: float) -> list[Event]:
-        run = self._obstructed
-        self._obstructed = None
-        assert run is not None
-        duration = t_end - run.start
-        if duration < self.th.obstructed_min_s:
-            return []
-        return [
-            Event(
-                type=EventType.CAMERA_OBSTRUCTED,
-                start_s=run.start,
-                end_s=t_end,
-                severity=Severity.MEDIUM,
-                confidence=0.9,
-                peak={"duration_s": round(duration, 3)},
-            )
-        ]
+            self.counts["slow_closures"] += 1
 
     def _update_yawn(self, t: float, mouth_wide: bool) -> None:
         if mouth_wide:
             if self._yawn is None:
-                self._yawn = _Run(start=t, last=t)
+                self._yawn = Run(start=t, last=t)
             else:
                 self._yawn.last = t
         elif self._yawn is not None:

@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.params import param
 from saferoad.domain.types import Event, EventType, Severity
+
+if TYPE_CHECKING:  # the monitor imports this module: a type only
+    from saferoad.domain.cabin.monitor import CabinState
 
 Box = tuple[float, float, float, float]
 
@@ -127,6 +132,22 @@ class PhoneMonitor:
             peak={"score": round(self._peak, 3), "duration_s": round(end - start, 3)},
             evidence={"position": where, "frames": dict(self._positions), "key_t_s": round(start, 3)},
         )]
+
+
+class PhoneRule:
+    """The registered ``phone_use`` rule (``rules/phone_use.py``) built for one stream: each
+    cabin sample's phone (``phone_score``, ``phone_at``) through a :class:`PhoneMonitor`
+    (:attr:`monitor`, whose frame counts the cabin summary reports)."""
+
+    def __init__(self, params: PhoneParams) -> None:
+        self.monitor = PhoneMonitor(params)
+
+    def update(self, sample: CabinSample, state: CabinState, speed_mps: float | None) -> list[Event]:
+        obs = PhoneObservation(sample.frame, sample.t_s, sample.phone_score, sample.phone_at)
+        return self.monitor.update(obs, speed_mps)
+
+    def finish(self) -> list[Event]:
+        return self.monitor.finish()
 
 
 def phone_events(

@@ -19,22 +19,26 @@ frame by frame, and registers it::
 * :class:`~saferoad.domain.cabin.monitor.CabinMonitor` builds every registered rule (in
   registration order) and feeds each frame's sample, the state the monitor derived for it
   (eyes closed against the driver's baseline, PERCLOS, the straight-ahead pose; a
-  :class:`~saferoad.domain.cabin.monitor.CabinState`) and the ego speed, after its own rules;
-  the same code runs frame by frame on the edge and over a recording in batch;
+  :class:`~saferoad.domain.cabin.monitor.CabinState`) and the ego speed; the same code runs
+  frame by frame on the edge and over a recording in batch;
 * the ``[cabin]`` config keys are derived from the params dataclasses (``config/cabin.py`` by
   ``config/derive.py``), and read back with :func:`thresholds_from` into
   ``CabinThresholds.rules``; ``param(..., config=False)`` is a constant of the rule;
 * the event types' specs join :data:`saferoad.domain.event_specs.SPECS`.
 
-The monitor's own rules (drowsiness, distraction, camera obstruction, phone use) share its
-per-frame state and stay in it (``monitor.py``, thresholds ``CabinThresholds``); their specs
-are in ``event_specs.py``. The package (``cabin/__init__.py``) imports every module it holds,
-so a new rule module is found without editing a table. Parameter names are the flat keys
-(``cabin.<name>``): unique across ``CabinThresholds`` and every rule; a clash is a ``ValueError``.
+The monitor's own rules are registered the same way, one module each in ``rules/``
+(``drowsiness``, ``distraction``, ``camera_obstructed``, ``phone_use``, first and in that
+order), with ``CabinThresholds`` itself or a group it holds (``PhoneParams``) as their params:
+those keys keep their place in ``[cabin]`` (as the harsh motion rule's ``HarshParams`` in
+``EngineParams``) and the rule is built with them (:func:`rule_params`). The package
+(``cabin/__init__.py``) imports every module it holds, so a new rule module is found without
+editing a table. Parameter names are the flat keys (``cabin.<name>``): unique across
+``CabinThresholds`` and every rule; a clash is a ``ValueError``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -77,9 +81,24 @@ class CabinRule(Generic[P]):
     """The spec of every event type it emits."""
 
 
+_DEFAULT = CabinThresholds()
+
+
+def held_params() -> tuple[type[Any], ...]:
+    """The params classes whose keys ``CabinThresholds`` declares: itself and the groups it holds
+    (``group()`` fields: ``PhoneParams``). A rule with one of these is a monitor's own rule."""
+    return (CabinThresholds, *(
+        type(getattr(_DEFAULT, f.name)) for f in dataclasses.fields(CabinThresholds)
+        if f.default_factory is not dataclasses.MISSING
+    ))
+
+
 def _check_names(rules: list[CabinRule[Any]]) -> None:
     owners = {name: "CabinThresholds" for name, *_ in flat_params(CabinThresholds)}
+    held = held_params()
     for rule in rules:
+        if rule.params in held:
+            continue  # its names are CabinThresholds' (the monitor's thresholds or a group of them)
         claim_params(owners, f"cabin rule {rule.name!r}", (name for name, *_ in flat_params(rule.params)))
 
 
@@ -109,18 +128,36 @@ def registry_version() -> int:
 
 
 def param_classes() -> list[type[Any]]:
-    """The registered rules' params classes: their keys follow ``CabinThresholds``' in ``[cabin]``."""
-    return [r.params for r in _RULES.values()]
+    """The params classes of the registered rules that ``CabinThresholds`` does not declare:
+    their keys follow ``CabinThresholds``' in ``[cabin]``."""
+    held = held_params()
+    return [r.params for r in _RULES.values() if r.params not in held]
 
 
 def thresholds_from(source: object, **given: Any) -> CabinThresholds:
     """``CabinThresholds`` read from ``source`` (the ``[cabin]`` section: an attribute per key)
-    by :func:`~saferoad.domain.params.params_from`, with every registered rule's params read
-    likewise into ``CabinThresholds.rules``."""
-    rules = RuleParams(tuple((r.name, params_from(r.params, source)) for r in _RULES.values()))
+    by :func:`~saferoad.domain.params.params_from`, with the params of every registered rule
+    that ``CabinThresholds`` does not declare read likewise into ``CabinThresholds.rules``."""
+    held = held_params()
+    rules = RuleParams(tuple((r.name, params_from(r.params, source)) for r in _RULES.values() if r.params not in held))
     return params_from(CabinThresholds, source, rules=rules, **given)
 
 
+def rule_params(th: CabinThresholds, rule: CabinRule[P]) -> P:
+    """The params ``rule`` is built with: ``th`` itself (a monitor's rule reading its
+    thresholds), the group of ``th`` of its params class (``th.phone``), else its params in
+    ``th.rules`` (its defaults if absent)."""
+    if rule.params is CabinThresholds:
+        whole: P = th  # type: ignore[assignment]  # P is CabinThresholds here
+        return whole
+    for f in dataclasses.fields(th):
+        value = getattr(th, f.name)
+        if type(value) is rule.params:
+            got: P = value
+            return got
+    return th.rules.get(rule.name, rule.params)
+
+
 def build_rules(th: CabinThresholds) -> list[tuple[CabinRule[Any], CabinRuleState]]:
-    """Every registered rule built with its params from ``th.rules`` (its defaults if absent)."""
-    return [(r, r.build(th.rules.get(r.name, r.params))) for r in _RULES.values()]
+    """Every registered rule, in registration order, built with its params (:func:`rule_params`)."""
+    return [(r, r.build(rule_params(th, r))) for r in _RULES.values()]
