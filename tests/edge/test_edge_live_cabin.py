@@ -68,8 +68,10 @@ def test_live_cabin_camera_gives_analyze_events(shared_dir: Path, tmp_path: Path
     live = LiveCabin(source, cfg.cabin, cabin_ports(), origin, frame_period_s=1.0 / FPS, beat=beats.beat).start()
     recorder = LiveRecorder(cfg, ports=analysis_ports(), feeds=[], origin=origin, beats=beats, cabin=live)
     # the drive ends once every frame is analysed (the clip's 12 fps plus the analysis catching
-    # up, well under a second here), or at the latest 10 s after the clip; what is left then goes
-    # through the cabin rules at the end of the run either way
+    # up, well under a second on an idle machine). The cap is only a guard against a hang: under
+    # load the face pipeline + phone detector took ~110 ms a frame against the clip's 83 ms and
+    # 200 of 259 frames were analysed at a 10 s cap, so it is 120 s (equality is the subject
+    # here; keeping up is bench_edge_cabin's and the ring tests')
     done = threading.Event()
 
     def all_analysed() -> None:
@@ -80,7 +82,7 @@ def test_live_cabin_camera_gives_analyze_events(shared_dir: Path, tmp_path: Path
     watcher = threading.Thread(target=all_analysed, daemon=True)
     watcher.start()
     try:
-        report = recorder.run(duration_s=len(seq) / FPS + 10.0, stop=done)
+        report = recorder.run(duration_s=len(seq) / FPS + 120.0, stop=done)
     finally:
         done.set()
         watcher.join()
