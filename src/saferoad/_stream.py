@@ -495,8 +495,11 @@ class Pipeline:
         than ``edge.motion_guard_s`` behind the sensors: those whose index is a multiple of
         ``perception.stride`` go to perception (each a step of the tracker, as a video's
         decoded frames in analyze), a copy of the image each; a frame waits for the final ego speed at its time, and one
-        pushed after that speed went to the rules is judged after it. Returns the events
-        that became final (road events come out with the speed samples that pass them)."""
+        pushed after that speed went to the rules is judged after it; with no speed pushed
+        (no IMU, GPS or CAN) every frame's objects wait until :meth:`close` (the speed may come
+        later: docs/api.md). A kept frame's push blocks until perception has taken it, with no
+        timeout: a detector that hangs hangs the push. Returns the events that became final
+        (road events come out with the speed samples that pass them)."""
         if self._closed:
             raise ValueError("push_frame: the pipeline is closed")
         t = _frame_time("push_frame", t_s, self._last_frame)
