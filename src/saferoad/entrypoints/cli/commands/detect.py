@@ -5,11 +5,8 @@ must not load numpy, pydantic, the adapters or the application (tests/test_cli_s
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,29 +51,6 @@ def _signals_interrupt() -> Iterator[list[int]]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-def _skip_teardown_at_exit() -> None:
-    """When this process is the ``saferoad`` command itself (not a test or a program that
-    called the command), end it without the interpreter's teardown once every exit handler
-    has run: after a run the process holds ~300k objects (the imports, frozen, and the run's
-    own), which the teardown deallocates one by one only for the memory to be returned
-    whole the moment after (measured: docs/perception.md, "Start-up"). Every output is closed
-    and renamed into place before this; the exit handlers (logging's flush, finalizers)
-    still run, then the standard streams are flushed. Only after a successful run: exit
-    status 0."""
-    if Path(sys.argv[0]).name != "saferoad":
-        return
-
-    def exit_now() -> None:
-        atexit.unregister(exit_now)
-        atexit._run_exitfuncs()  # the handlers registered before this one, as at a normal exit
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(0)
-
-    atexit.register(exit_now)  # the last registered runs first
 
 
 def register(app: typer.Typer) -> None:
@@ -163,4 +137,3 @@ def register(app: typer.Typer) -> None:
                 raise UserError(
                     f"{result.error} — the {s['frames']} frame(s) before it are in {output}"
                 )
-            _skip_teardown_at_exit()
