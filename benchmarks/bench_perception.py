@@ -301,6 +301,42 @@ def part_infer_cost(video: Path, model: Path, card_name: str, n: int = 120) -> d
     return {"infer_cpu_ms": per, "inferences_per_frame": calls / frames}
 
 
+def part_probe(video: Path, model: Path, card_name: str, decode_n: int, infer_n: int) -> dict[str, Any]:
+    """A short probe of the ceiling's two parts, for bracketing one ``saferoad detect`` run
+    (``run_detect_vs_ceiling``): CPU ms a frame of the frame source decoding the first
+    ``decode_n`` frames of the video (the first 5 not timed: opening and the decoder's
+    start), then CPU ms of one 1-thread inference (one session, 3 warm-up runs) on the first
+    ``infer_n`` of those frames, letterboxed beforehand. Process CPU time of all threads."""
+    import itertools
+
+    from saferoad.adapters.onnx.backend import OnnxBackend
+    from saferoad.adapters.onnx.card import load_card
+    from saferoad.adapters.onnx.detector import preprocess_image
+    from saferoad.adapters.video.frames import open_frames
+
+    card = load_card(card_name)
+    t0 = time.perf_counter()
+    kept: list[Any] = []
+    n = 0
+    c = 0.0
+    for i, f in enumerate(itertools.islice(open_frames(video), decode_n + 5)):
+        if i == 5:
+            c = time.process_time()
+        elif i > 5:
+            n += 1
+        if len(kept) < infer_n:
+            kept.append(f.image)
+    decode_ms = (time.process_time() - c) / n * 1e3
+    blobs = [preprocess_image(img, card)[0] for img in kept]
+    b = OnnxBackend(model, intra_op_threads=1, spinning=False, warmup=3)
+    c = time.process_time()
+    for x in blobs:
+        b.infer({card.input_name: x})
+    infer_ms = (time.process_time() - c) / len(blobs) * 1e3
+    return {"decode_cpu_ms": decode_ms, "infer_cpu_ms": infer_ms, "decoded": n, "inferences": len(blobs),
+            "wall_s": time.perf_counter() - t0, "load1": os.getloadavg()[0]}
+
+
 def part_cli_detect(video: Path, pycache: str | None = None, src: str | None = None) -> dict[str, Any]:
     """``saferoad detect VIDEO -o OUT`` as a user runs it, in a child process: wall time
     from launch to exit (start-up included) and the child's CPU time. ``pycache``: a
@@ -564,51 +600,84 @@ def print_decode_options(res: dict[str, Any], frames: int) -> None:
 
 
 def run_detect_vs_ceiling(td: Path, frames: int, rounds: int, baseline: str | None = None,
-                          bytecode_only: bool = False) -> None:
+                          bytecode_only: bool = False, probe_decode: int = 300, probe_infer: int = 60,
+                          drift_flag: float = 0.05) -> None:
     """Whole ``saferoad detect`` on ``frames`` frames, start-up included, against the
-    ceiling cores / (decode + inference core-seconds) of the same frames, each round's
-    figures measured together (decode alone, 1-thread inference, inferences a frame).
-    ``baseline``: also run an earlier tree's ``src`` folder (with bytecode) in each round,
-    alternating with this one: before/after in the same run. ``bytecode_only``: skip the
-    run without bytecode."""
+    ceiling cores / (decode + inference core-seconds) of the same frames.
+
+    The machine's speed drifts over minutes (a shared host), so each CLI run is bracketed:
+    a short probe of the ceiling's parts (``part_probe``: decoding ``probe_decode`` frames,
+    ``probe_infer`` 1-thread inferences, a few seconds) runs right before it and right after
+    it, and the run's ratio is taken against the mean of its two brackets (consecutive runs
+    share the probe between them: the one right after a run is the one right before the
+    next). A run whose brackets' core-ms a frame differ by more than ``drift_flag`` is
+    flagged: the machine's speed moved during it. The number of inferences a frame (the
+    default detector's full frame plus horizon band) is counted once, at the start
+    (``part_infer_cost``). ``baseline``: also run an earlier tree's ``src`` folder (with
+    bytecode) in each round, alternating with this one: before/after in the same run.
+    ``bytecode_only``: skip the run without bytecode. Prints each run with its brackets, then
+    for each variant the median and the spread (min-max) of the ratios over rounds."""
     import statistics
 
     cores = os.cpu_count() or 2
     video = make_clip(td / f"clip720p-{frames}.mp4", frames)
     common = ["--video", str(video), "--model", str(YOLOX), "--card", "yolox-nano"]
-    ratios: dict[str, list[float]] = {}
-    cpu_ratios: dict[str, list[float]] = {}
+    per_frame = run_part(["--part", "infer_cost", *common])["inferences_per_frame"]
+    probe_args = ["--part", "probe", "--probe-decode", str(probe_decode), "--probe-infer", str(probe_infer), *common]
+
+    def probe() -> dict[str, Any]:
+        p = run_part(probe_args)
+        p["core_ms"] = p["decode_cpu_ms"] + p["infer_cpu_ms"] * per_frame
+        return p
+
+    variants: list[tuple[str, list[str]]] = [] if bytecode_only else [("as this venv is", [])]
+    variants.append(("with bytecode", ["--pycache", str(td / "pycache")]))
+    if baseline:
+        variants.append(("baseline, with bytecode", ["--pycache", str(td / "pycache"), "--src", baseline]))
     rows = []
+    before = probe()
     for k in range(rounds):
-        dec = run_part(["--part", "decode", *common])
-        inf = run_part(["--part", "infer_cost", *common])
-        core_ms = dec["cpu_ms"] + inf["infer_cpu_ms"] * inf["inferences_per_frame"]
-        ceiling = cores * 1e3 / core_ms
-        variants: list[tuple[str, list[str]]] = [] if bytecode_only else [("as this venv is", [])]
-        variants.append(("with bytecode", ["--pycache", str(td / "pycache")]))
-        if baseline:
-            variants.append(("baseline, with bytecode", ["--pycache", str(td / "pycache"), "--src", baseline]))
         for variant, extra in variants if k % 2 == 0 else variants[::-1]:  # alternate the order
             cli = run_part(["--part", "cli_detect", *extra, *common])
-            fps = cli["frames"] / cli["wall_s"]
-            ratios.setdefault(variant, []).append(fps / ceiling)
-            cpu_ratios.setdefault(variant, []).append(core_ms / (cli["cpu_s"] / cli["frames"] * 1e3))
-            rows.append((variant, dec, inf, cli, ceiling, fps))
+            after = probe()
+            rows.append((k + 1, variant, before, after, cli))
+            before = after
     print(f"\n== whole `saferoad detect` on {frames} frames of 1280x720 H.264, start-up included, "
           f"{rounds} round(s) ==")
-    for variant, dec, inf, cli, ceiling, fps in rows:
-        print(f"{variant}: decode {dec['cpu_ms']:.2f} ms + {inf['inferences_per_frame']:.2f} inferences x "
-              f"{inf['infer_cpu_ms']:.2f} ms (1 thread) a frame -> ceiling {ceiling:.1f} fps on {cores} cores; "
-              f"saferoad detect {fps:.1f} fps ({cli['frames']} frames in {cli['wall_s']:.2f} s wall, "
+    print(f"ceiling = {cores} cores / (decode + {per_frame:.2f} inferences x 1-thread inference) core-ms a frame, "
+          f"from probes ({probe_decode} frames decoded, {probe_infer} inferences) right before and right after "
+          f"each run, the run against their mean; * = brackets differ by more than {drift_flag:.0%}")
+    ratios: dict[str, list[float]] = {}
+    cpu_ratios: dict[str, list[float]] = {}
+    flagged: dict[str, int] = {}
+    for rnd, variant, b, a, cli in rows:
+        core_ms = (b["core_ms"] + a["core_ms"]) / 2
+        ceiling = cores * 1e3 / core_ms
+        fps = cli["frames"] / cli["wall_s"]
+        cpu_frame = cli["cpu_s"] / cli["frames"] * 1e3
+        ratios.setdefault(variant, []).append(fps / ceiling)
+        cpu_ratios.setdefault(variant, []).append(core_ms / cpu_frame)
+        drift = a["core_ms"] / b["core_ms"] - 1
+        mark = "*" if abs(drift) > drift_flag else " "
+        flagged[variant] = flagged.get(variant, 0) + (mark == "*")
+        print(f"round {rnd}, {variant}:")
+        print(f"  {mark} brackets: before decode {b['decode_cpu_ms']:.2f} + inference {b['infer_cpu_ms']:.2f} ms "
+              f"= {b['core_ms']:.2f} core-ms (load {b['load1']:.1f}); after {a['decode_cpu_ms']:.2f} + "
+              f"{a['infer_cpu_ms']:.2f} ms = {a['core_ms']:.2f} core-ms (load {a['load1']:.1f}); "
+              f"drift {drift:+.1%} -> ceiling {ceiling:.1f} fps on {cores} cores")
+        print(f"    saferoad detect {fps:.1f} fps ({cli['frames']} frames in {cli['wall_s']:.2f} s wall, "
               f"{cli['wall_s'] - cli['loop_wall_s']:.2f} s of it before/after the frame loop; "
-              f"CPU {cli['cpu_s'] / cli['frames'] * 1e3:.2f} ms a frame; peak RSS {cli['rss_mb']:.0f} MB)")
+              f"CPU {cpu_frame:.2f} ms a frame; peak RSS {cli['rss_mb']:.0f} MB): "
+              f"ratio {fps / ceiling:.3f}, on CPU {core_ms / cpu_frame:.3f}")
     for variant, rs in ratios.items():
         cs = cpu_ratios[variant]
-        print(f"ratio, {variant}: saferoad detect / ceiling = {statistics.median(rs):.3f} median "
-              f"(rounds {', '.join(f'{x:.3f}' for x in rs)})   (target >= 0.85)")
+        print(f"ratio, {variant}: saferoad detect / ceiling = {statistics.median(rs):.3f} median, "
+              f"spread {min(rs):.3f}-{max(rs):.3f} (rounds {', '.join(f'{x:.3f}' for x in rs)}; "
+              f"{flagged[variant]} of {len(rs)} flagged for drift)   (target >= 0.85)")
         print(f"             on CPU time: (decode + inference) / saferoad detect's CPU a frame = "
-              f"{statistics.median(cs):.3f} median (rounds {', '.join(f'{x:.3f}' for x in cs)}): "
-              "what the wall ratio is on otherwise idle cores kept busy")
+              f"{statistics.median(cs):.3f} median, spread {min(cs):.3f}-{max(cs):.3f} "
+              f"(rounds {', '.join(f'{x:.3f}' for x in cs)}): what the wall ratio is on otherwise idle cores "
+              "kept busy")
 
 
 def print_breakdown(breakdown: dict[str, Any]) -> None:
@@ -651,6 +720,10 @@ def main() -> None:
                          "in each --only detect round, with bytecode, alternating: before/after in one run")
     ap.add_argument("--detect-bytecode-only", action="store_true",
                     help="--only detect: skip the run without bytecode")
+    ap.add_argument("--probe-decode", type=int, default=300,
+                    help="--only detect: frames decoded by each probe bracketing a run (the ceiling's decode part)")
+    ap.add_argument("--probe-infer", type=int, default=60,
+                    help="--only detect: 1-thread inferences timed by each probe bracketing a run")
     ap.add_argument("--src", help=argparse.SUPPRESS)
     ap.add_argument("--startup-repeats", type=int, default=5,
                     help="fresh processes of each start-up variant, alternating (0: skip it)")
@@ -672,6 +745,8 @@ def main() -> None:
             res = part_ceiling(video, model, a.card)
         elif a.part == "infer_cost":
             res = part_infer_cost(video, model, a.card)
+        elif a.part == "probe":
+            res = part_probe(video, model, a.card, a.probe_decode, a.probe_infer)
         elif a.part == "cli_detect":
             res = part_cli_detect(video, a.pycache, a.src)
         elif a.part in ("startup-sequential", "startup-overlapped"):
@@ -697,7 +772,8 @@ def main() -> None:
             print_decode_options(run_part(
                 ["--part", "decode_options", "--decode-repeats", str(a.decode_repeats), *common]), a.frames)
         if a.detect_frames > 0 and a.only in (None, "detect"):
-            run_detect_vs_ceiling(td, a.detect_frames, a.detect_rounds, a.detect_baseline, a.detect_bytecode_only)
+            run_detect_vs_ceiling(td, a.detect_frames, a.detect_rounds, a.detect_baseline, a.detect_bytecode_only,
+                                  a.probe_decode, a.probe_infer)
         if a.startup_repeats > 0 and a.only in (None, "startup"):
             print_startup([
                 run_part(["--part", f"startup-{m}", *common])
