@@ -78,6 +78,20 @@ ABANDONED_AFTER_S = 24 * 3600.0
 """A run folder of another machine untouched this long is abandoned too."""
 
 
+def abandoned(path: Path, host: str, pid: int | None) -> bool:
+    """Whether ``path``, which the writer ``host`` (:data:`HOST` of its machine) / ``pid`` left
+    beside an output (a run folder, a ``tracks.parquet`` temporary), is abandoned: this
+    machine's whose process no longer runs (never this process's); another machine's, or one
+    whose writer is not known (``pid`` None), untouched for :data:`ABANDONED_AFTER_S`."""
+    if host == HOST and pid is not None:
+        return pid != os.getpid() and not _pid_alive(pid)
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:  # gone meanwhile
+        return False
+    return age > ABANDONED_AFTER_S
+
+
 def remove_abandoned(out_dir: Path) -> int:
     """Delete run folders beside ``out_dir`` left by a process that died (kill -9, power cut):
     this machine's whose process is gone, another machine's untouched for a day."""
@@ -91,11 +105,9 @@ def remove_abandoned(out_dir: Path) -> int:
         try:
             host, pid_text = p.name[len(prefix) :].split("-")[:2]
             pid = int(pid_text)
-            age = time.time() - p.stat().st_mtime
-        except (ValueError, OSError):
+        except ValueError:
             continue
-        mine = host == HOST
-        if (mine and pid != os.getpid() and not _pid_alive(pid)) or (not mine and age > ABANDONED_AFTER_S):
+        if abandoned(p, host, pid):
             shutil.rmtree(p, ignore_errors=True)
             n += 1
     return n

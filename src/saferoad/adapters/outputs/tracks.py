@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saferoad.adapters.outputs import ABANDONED_AFTER_S, FILE_MODE, HOST, _pid_alive
+from saferoad.adapters.outputs import FILE_MODE, HOST, abandoned
 from saferoad.observability import get_logger
 
 TRACKS_SCHEMA = pa.schema(
@@ -75,18 +74,9 @@ def stale_temporaries(path: Path) -> list[Path]:
         name = p.name
         if not (name.startswith(prefix) and name.endswith(TMP_SUFFIX)):
             continue
-        owner = name[len(prefix) : -len(TMP_SUFFIX)].rpartition(".")[0]
+        owner = name[len(prefix) : -len(TMP_SUFFIX)].rpartition(".")[0]  # "" in the old names
         host, _, pid_text = owner.partition("-")
-        if host == HOST and pid_text.isdigit():
-            pid = int(pid_text)
-            if pid != os.getpid() and not _pid_alive(pid):
-                found.append(p)
-            continue
-        try:
-            age = time.time() - p.stat().st_mtime
-        except OSError:
-            continue
-        if age > ABANDONED_AFTER_S:
+        if abandoned(p, host, int(pid_text) if pid_text.isdigit() else None):
             found.append(p)
     return sorted(found)
 
