@@ -107,11 +107,12 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class FrameClock:
+class FrameStep:
     """The time each frame stands for, as the monitor and its rules count it: the time since the
     frame before, at most ``max_gap_s`` (``CabinThresholds.max_frame_gap_s``; 0.1 s for the
     first), so a gap in the video adds no more; the stream ends one such step after its last
-    frame (:meth:`end_s`)."""
+    frame (:meth:`end_s`). Not the live camera's :class:`~saferoad.domain.frame_clock.FrameClock`
+    (frame times from indices)."""
 
     def __init__(self, max_gap_s: float) -> None:
         self.max_gap_s = max_gap_s
@@ -178,7 +179,7 @@ class CabinMonitor:
         self._perclos_closed = 0.0
         self._perclos_total = 0.0
         self._blinks: deque[float] = deque()
-        self._clock = FrameClock(th.max_frame_gap_s)
+        self._clock = FrameStep(th.max_frame_gap_s)
         self._closure: Run | None = None
         self._yawn: Run | None = None
         self.counts = {"frames": 0, "face_frames": 0, "blinks": 0, "yawns": 0, "slow_closures": 0}

@@ -8,7 +8,7 @@ continue it for at most ``face_gap_s``."""
 
 from __future__ import annotations
 
-from saferoad.domain.cabin.monitor import CabinState, FrameClock, Run, look_away, moving_at
+from saferoad.domain.cabin.monitor import CabinState, FrameStep, Run, look_away, moving_at
 from saferoad.domain.cabin.registry import CabinRule, register
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.cabin.thresholds import CabinThresholds
@@ -21,7 +21,7 @@ class DistractionRule:
 
     def __init__(self, th: CabinThresholds) -> None:
         self.th = th
-        self._clock = FrameClock(th.max_frame_gap_s)
+        self._clock = FrameStep(th.max_frame_gap_s)
         self._away: Run | None = None
 
     def update(self, s: CabinSample, state: CabinState, speed_mps: float | None) -> list[Event]:

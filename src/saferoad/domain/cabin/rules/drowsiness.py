@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from saferoad.domain.cabin.monitor import CabinState, FrameClock, Run, moving_at
+from saferoad.domain.cabin.monitor import CabinState, FrameStep, Run, moving_at
 from saferoad.domain.cabin.registry import CabinRule, register
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.cabin.thresholds import CabinThresholds
@@ -38,7 +38,7 @@ class DrowsinessRule:
 
     def __init__(self, th: CabinThresholds) -> None:
         self.th = th
-        self._clock = FrameClock(th.max_frame_gap_s)
+        self._clock = FrameStep(th.max_frame_gap_s)
         self._closure: Run | None = None
         self._cluster: _Cluster | None = None
         self._moving = True

@@ -4,7 +4,7 @@ event spans the first obstructed frame to the first clear one (or the end of the
 
 from __future__ import annotations
 
-from saferoad.domain.cabin.monitor import CabinState, FrameClock, Run
+from saferoad.domain.cabin.monitor import CabinState, FrameStep, Run
 from saferoad.domain.cabin.registry import CabinRule, register
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.cabin.thresholds import CabinThresholds
@@ -17,7 +17,7 @@ class ObstructionRule:
 
     def __init__(self, th: CabinThresholds) -> None:
         self.th = th
-        self._clock = FrameClock(th.max_frame_gap_s)
+        self._clock = FrameStep(th.max_frame_gap_s)
         self._run: Run | None = None
 
     def update(self, sample: CabinSample, state: CabinState, speed_mps: float | None) -> list[Event]:
