@@ -148,13 +148,6 @@ def _handler(state: IngestState) -> type[BaseHTTPRequestHandler]:
     return H
 
 
-class _ReusableHTTPServer(ThreadingHTTPServer):
-    """Restarted on its port while the last connections are in TIME_WAIT: a subclass, not the
-    stdlib class changed for the whole test run."""
-
-    allow_reuse_address = True
-
-
 class IngestServer:
     """Start and stop on a fixed loopback port (stopped: connections are refused)."""
 
@@ -173,7 +166,9 @@ class IngestServer:
         return f"http://127.0.0.1:{self.port}/api/v1/ingest"
 
     def start(self) -> None:
-        self.httpd = _ReusableHTTPServer(("127.0.0.1", self.port), _handler(self.state))
+        # restarted on its port while the last connections are in TIME_WAIT: the stdlib's
+        # HTTPServer sets allow_reuse_address itself (nothing to set, on it or a subclass)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self.state))
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

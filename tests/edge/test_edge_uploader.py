@@ -227,10 +227,13 @@ def test_clip_stored_once_keeps_the_bytes_its_row_names(tmp_path: Path) -> None:
 
 def test_ingest_server_restarts_on_its_port_and_leaves_the_stdlib_alone(ingest_server: Any) -> None:
     """The test server, stopped after a request (its side of the connection in TIME_WAIT), starts
-    again on the same port (address reuse), set on a subclass: the stdlib's ThreadingHTTPServer
-    is as it was for every other test (the fixture used to set the class attribute on it)."""
+    again on the same port: the stdlib's HTTPServer reuses the address itself, and its
+    ThreadingHTTPServer is as it was for every other test (the fixture used to set the class
+    attribute on it, needlessly)."""
     import socket
-    from http.server import ThreadingHTTPServer
+    from http.server import HTTPServer, ThreadingHTTPServer
+
+    assert vars(HTTPServer)["allow_reuse_address"]  # what the restart relies on
 
     for _ in range(2):
         ingest_server.start()
