@@ -103,3 +103,21 @@ def test_from_video_closes_what_it_built_when_a_part_fails_to_open(tmp_path: Pat
     assert stream.first_t() == pytest.approx(0.0, abs=1e-6)
     stream.close()
     assert opened.left_open() == []
+
+
+def test_a_part_that_fails_to_close_does_not_keep_the_others_open() -> None:
+    """CabinStream.close closes every part even where one fails (the video's close raising left
+    the face pipeline and the phone detector open, and forgotten: a second close did nothing),
+    then raises that failure."""
+    cfg = load_config(None, parse_assignments([])).cabin
+    opened = _Opened()
+    face, phone = _Part(opened, "face"), _Part(opened, "phone")
+
+    def video_close() -> None:
+        raise OSError("decoder: close failed")
+
+    stream = CabinStream(iter(()), cfg, classify_eyes=True, source="x", closers=[video_close, face.close, phone.close])
+    with pytest.raises(OSError, match="decoder: close failed"):
+        stream.close()
+    assert opened.left_open() == []
+    stream.close()  # again: nothing

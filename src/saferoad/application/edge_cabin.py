@@ -150,9 +150,21 @@ class CabinStream:
         return out
 
     def close(self) -> None:
+        """Close what the stream holds (the video, the face pipeline, the phone detector), each
+        one even where one before it fails; then the first failure is raised (any other noted
+        on it). Again: nothing."""
         closers, self._closers = self._closers, []
+        error: Exception | None = None
         for close in closers:
-            close()
+            try:
+                close()
+            except Exception as err:
+                if error is None:
+                    error = err
+                else:
+                    error.add_note(f"closing another cabin part also failed: {err!r}")
+        if error is not None:
+            raise error
 
 
 class LiveCabin:
