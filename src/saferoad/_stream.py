@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from saferoad._api import resolve_config
-from saferoad.application.cabin import frame_samples
+from saferoad.application.cabin import cabin_models, frame_samples
 from saferoad.application.context import AnalysisContext
 from saferoad.application.edge import (
     Odometer,
@@ -137,18 +137,9 @@ class _Cabin:
 
     def __init__(self, config: SaferoadConfig, ports: Any, meta: RecordingMeta) -> None:
         cfg = config.cabin
-        cp = ports.cabin
-        self.analyzer: FaceAnalyzer = cp.face_analyzer(cfg, meta.cabin_camera, None)
-        self.phone: ClosablePhoneDetector | None = None
-        try:
-            if cfg.phone_detector != "none":
-                self.phone = cp.phone_detector(
-                    models_root=None, near_face=cfg.phone_near_face, hand_zone=cfg.phone_hand_zone,
-                    threads=cfg.intra_op_threads,
-                )  # fmt: skip
-        except BaseException:
-            self.analyzer.close()
-            raise
+        self.analyzer: FaceAnalyzer
+        self.phone: ClosablePhoneDetector | None
+        self.analyzer, self.phone = cabin_models(ports.cabin, cfg, meta.cabin_camera, None)
         closers = [self.analyzer.close] + ([self.phone.close] if self.phone is not None else [])
         self.stream = CabinStream(iter(()), cfg, classify_eyes=True, source="pipeline", closers=closers)
 

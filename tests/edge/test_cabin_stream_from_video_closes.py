@@ -1,7 +1,9 @@
 """``CabinStream.from_video`` builds the face pipeline and the phone detector before it opens
 the cabin video: a part that fails to open (the video, the phone model) closes what was built
 before it and raises its own error. Before, the face pipeline (and the phone detector) stayed
-open: measured on the old code, ``[('face', 0), ('phone', 1)]`` left open by a missing video."""
+open: measured on the old code, ``[('face', 0), ('phone', 1)]`` left open by a missing video.
+The live cabin camera builds the same parts the same way, and ``CabinStream.close`` closes each
+even where one before it fails."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from saferoad.application.edge_cabin import CabinStream
+from saferoad.application.edge_cabin import CabinStream, LiveCabin
 from saferoad.config import load_config, parse_assignments
 from saferoad.domain.cabin.phone import PhoneObservation
 from saferoad.domain.cabin.signals import CabinSample
@@ -103,6 +105,16 @@ def test_from_video_closes_what_it_built_when_a_part_fails_to_open(tmp_path: Pat
     assert stream.first_t() == pytest.approx(0.0, abs=1e-6)
     stream.close()
     assert opened.left_open() == []
+
+
+def test_the_live_cabin_closes_the_face_pipeline_when_the_phone_model_fails() -> None:
+    """The live cabin camera builds the same parts (application/cabin.cabin_models): a phone
+    model that fails to open closes the face pipeline built before it (it was left open)."""
+    cfg = load_config(None, parse_assignments(["cabin.phone_detector=yolox-nano"])).cabin
+    opened = _Opened()
+    with pytest.raises(FileNotFoundError, match=r"yolox_nano\.onnx"):
+        LiveCabin(object(), cfg, _ports(opened, phone_fails=True), origin=0.0)  # type: ignore[arg-type]
+    assert [name for name, _ in opened.opened] == ["face"] and opened.left_open() == []
 
 
 def test_a_part_that_fails_to_close_does_not_keep_the_others_open() -> None:

@@ -20,7 +20,7 @@ from saferoad.domain.cabin.registry import thresholds_from
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.types import CameraIntrinsics, Event, Frame, SpeedSeries
 from saferoad.observability import get_logger
-from saferoad.ports.cabin import CabinPorts, FaceAnalyzer
+from saferoad.ports.cabin import CabinPorts, ClosablePhoneDetector, FaceAnalyzer
 from saferoad.ports.phone import PhoneDetector
 
 
@@ -130,6 +130,30 @@ def resolve_cabin_source(source: str, ports: CabinPorts) -> CabinSource:
     if meta is None or not meta.is_file():
         return CabinSource(source, track=False)
     return CabinSource(source, track=False, intrinsics=ports.read_camera(meta), meta=meta)
+
+
+def cabin_models(
+    ports: CabinPorts, cfg: CabinConfig, intrinsics: CameraIntrinsics | None, models_root: Path | None
+) -> tuple[FaceAnalyzer, ClosablePhoneDetector | None]:
+    """The face pipeline and (unless ``cabin.phone_detector = "none"``) the phone detector
+    analyze's cabin stage builds from ``ports``, with ``cfg``'s settings; the caller closes
+    them. A phone detector that fails to build closes the face pipeline before its error is
+    raised (a failure of that close is noted on the error)."""
+    ana = ports.face_analyzer(cfg, intrinsics, models_root)
+    if cfg.phone_detector == "none":
+        return ana, None
+    try:
+        phone = ports.phone_detector(
+            models_root=models_root, near_face=cfg.phone_near_face, hand_zone=cfg.phone_hand_zone,
+            threads=cfg.intra_op_threads,
+        )  # fmt: skip
+    except BaseException as err:
+        try:
+            ana.close()
+        except Exception as close_err:  # the failure to build is the error to raise
+            err.add_note(f"closing the face pipeline after that failure also failed: {close_err!r}")
+        raise
+    return ana, phone
 
 
 def frame_samples(

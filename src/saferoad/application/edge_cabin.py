@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from saferoad.application.cabin import frame_samples, thresholds_from_config
+from saferoad.application.cabin import cabin_models, frame_samples, thresholds_from_config
 from saferoad.config.cabin import CabinConfig
 from saferoad.domain.cabin.monitor import CabinMonitor
 from saferoad.domain.cabin.signals import CabinSample
@@ -82,14 +82,9 @@ class CabinStream:
         phone model, the video), the parts built before it are closed and the error raised."""
         built: list[Callable[[], None]] = []  # in the order opened
         try:
-            ana: FaceAnalyzer = ports.face_analyzer(config, intrinsics, models_root)
+            ana, phone = cabin_models(ports, config, intrinsics, models_root)
             built.append(ana.close)
-            phone: ClosablePhoneDetector | None = None
-            if config.phone_detector != "none":
-                phone = ports.phone_detector(
-                    models_root=models_root, near_face=config.phone_near_face, hand_zone=config.phone_hand_zone,
-                    threads=config.intra_op_threads,
-                )  # fmt: skip
+            if phone is not None:
                 built.append(phone.close)
             frames: FrameSource = ports.open_video(video)
             built.append(frames.close)
@@ -192,13 +187,9 @@ class LiveCabin:
         self.origin = origin
         self.clock = None if frame_period_s is None else FrameClock(frame_period_s)
         self.beat = beat
-        self.analyzer: FaceAnalyzer = ports.face_analyzer(config, intrinsics, None)
-        self.phone: ClosablePhoneDetector | None = None
-        if config.phone_detector != "none":
-            self.phone = ports.phone_detector(
-                models_root=None, near_face=config.phone_near_face, hand_zone=config.phone_hand_zone,
-                threads=config.intra_op_threads,
-            )  # fmt: skip
+        self.analyzer: FaceAnalyzer
+        self.phone: ClosablePhoneDetector | None
+        self.analyzer, self.phone = cabin_models(ports, config, intrinsics, None)
         self.rules = CabinStream(iter(()), config, classify_eyes=True, source="live")
         self.waiting: deque[CabinSample] = deque(maxlen=max_waiting)
         self.dropped_queue = 0
