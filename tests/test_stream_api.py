@@ -25,7 +25,7 @@ from saferoad.adapters.recording.saferoad_format import read_can_file, write_can
 from saferoad.adapters.simulation.render import encode_video
 from saferoad.domain.event_specs import Family, spec
 from saferoad.domain.simulation.scenarios import SCENARIOS
-from saferoad.domain.types import Detections
+from saferoad.domain.types import Detections, Severity
 from saferoad.entrypoints.wiring import analysis_ports, simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -774,4 +774,20 @@ def test_early_alerts_not_taken_are_dropped_after_a_window(tmp_path: Path) -> No
     gyro = None if imu.gyro is None else np.zeros((len(t), 3))
     pipe.push_imu(t, still, gyro)
     assert pipe.take_early() == []
+    pipe.close()
+
+
+def test_an_early_alert_not_taken_is_dropped_even_behind_a_longer_one() -> None:
+    """Early alerts in the order the motion engine gave them: a long cornering (until 50 s),
+    then a braking that ended at 5 s. A window after the braking's end it is dropped and the
+    cornering kept; before, only the oldest was looked at, and the braking stayed until the
+    cornering left the window too (the recorder's _retract_early had the same fault)."""
+    pipe = saferoad.Pipeline()
+    long = saferoad.Event(saferoad.EventType.HARSH_CORNERING, 0.0, 50.0, Severity.MEDIUM, 0.9)
+    short = saferoad.Event(saferoad.EventType.HARSH_BRAKING, 1.0, 5.0, Severity.MEDIUM, 0.9)
+    given = [[long, short]]
+    pipe._motion.take_provisional = lambda: given.pop() if given else []  # type: ignore[method-assign]
+    t = 5.0 + pipe.config.edge.motion_window_s + 1.0  # the braking left the window, the cornering did not
+    pipe.push_imu([t], [[0.0, 0.0, 9.81]])
+    assert given == [] and pipe.take_early() == [long]
     pipe.close()

@@ -593,8 +593,9 @@ class Pipeline:
         self._early += self._motion.take_provisional()
         newest = max(self._last["imu"], self._last["gps"], self._last["speed"])
         horizon = newest - self.config.edge.motion_window_s
-        if self._early and self._early[0].end_s < horizon:
-            self._early = [e for e in self._early if e.end_s >= horizon]
+        # each is looked at, not only the oldest: one announced later may have ended sooner
+        # (a braking behind a long cornering), as the recorder's _retract_early
+        self._early = [e for e in self._early if e.end_s >= horizon]
 
     # -- state ----------------------------------------------------------------------------
 
