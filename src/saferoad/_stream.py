@@ -300,7 +300,8 @@ class _Camera:
 
 
 class Pipeline:
-    """The streaming sensor and road-camera rules, pushed sample by sample (or chunk by chunk).
+    """The streaming sensor, road-camera and cabin-camera rules, pushed sample by sample (or chunk
+    by chunk).
 
     ``config``: a loaded config or a TOML path (defaults when None); ``overrides`` a nested
     dict applied on top. Push each stream in time order (streams may interleave freely); every
@@ -317,7 +318,10 @@ class Pipeline:
     the config's detector (or ``detector``), the road and lane rules. The camera's intrinsics
     and mounting are ``meta``'s (a recording's ``meta.toml``; without them the config's
     ``perception.hfov_deg``), its frame rate ``camera_fps`` (the tracker's); :meth:`like`
-    takes them, and the replay detector's ``detections.json``, from a recording.
+    takes them, and the replay detector's ``detections.json``, from a recording. The turn
+    signal (:meth:`push_turn_signal`) quiets ``lane_departure`` as analyze's; cabin camera
+    frames (:meth:`push_cabin_frame`) go through analyze's face pipeline and phone detector
+    into the cabin monitor; :meth:`take_early` gives the early harsh-driving alerts.
     """
 
     def __init__(
@@ -356,9 +360,9 @@ class Pipeline:
         self._odo = Odometer()
         self._last = {"imu": -math.inf, "gps": -math.inf, "speed": -math.inf, "turn_signal": -math.inf}
         self._quiet = lane_quiet(cfg)
+        """The turn signal's quiet on the final ``lane_departure`` events (``push_turn_signal``)."""
         self._early: list[Event] = []
         """Provisional harsh-driving events not taken yet (:meth:`take_early`), a window's at most."""
-        """The turn signal's quiet on the final ``lane_departure`` events (``push_turn_signal``)."""
         self._closed = False
         self._gyro: bool | None = None
         if camera_fps is not None and not (math.isfinite(camera_fps) and camera_fps > 0):
@@ -556,7 +560,7 @@ class Pipeline:
                 if self._end_worker is not None:
                     self._end_worker.detach()
                 self._camera.finish()
-                self._camera.road.feed.close()
+                self._camera.road.close()
             if self._cabin is not None:
                 self._cabin.stream.close()  # its models (done already unless something failed)
 
