@@ -692,13 +692,7 @@ def test_cabin_frames_pushed_one_by_one_give_analyze_cabin_events(shared_dir: Pa
     during = [e.type.value for e in got if spec(e.type).family is Family.CABIN]
     got += pipe.push_gps(gps.t_s[g:], gps.lat[g:], gps.lon[g:], gps.speed_mps[g:], gps.course_deg[g:], gps.alt_m[g:])
     got += pipe.close()
-    events = sorted((e for e in got if spec(e.type).family is Family.CABIN), key=lambda e: e.start_s)
-    assert [e.type for e in events] == [e.type for e in batch]
-    for b, s in zip(batch, events, strict=True):
-        assert abs(b.start_s - s.start_s) <= 1 / fps + 1e-9 and abs(b.end_s - s.end_s) <= 1 / fps + 1e-9, (b, s)
-        assert (b.direction, b.severity) == (s.direction, s.severity), (b, s)
-        assert _close_values(b.evidence, s.evidence), (b.evidence, s.evidence)
-        assert b.peak.keys() == s.peak.keys() and _close_values(b.peak, s.peak), (b.peak, s.peak)
+    _same_events(batch, [e for e in got if spec(e.type).family is Family.CABIN], fps, rec_dir)
     # both episodes ended before the drive did: each came from the push that completed it
     assert during == ["drowsiness", "camera_obstructed"]
 
