@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from saferoad.application.cabin import run_cabin_video
 from saferoad.application.edge_cabin import CabinStream, LiveCabin
 from saferoad.config import load_config, parse_assignments
 from saferoad.domain.cabin.phone import PhoneObservation
@@ -42,6 +43,7 @@ class _Part:
 
     def __init__(self, opened: _Opened, name: str) -> None:
         self.opened = opened
+        self.name = name  # what summary.json names the phone detector by
         self.key = opened.add(name)
 
     def analyze(self, frame: Any) -> CabinSample:
@@ -133,3 +135,27 @@ def test_a_part_that_fails_to_close_does_not_keep_the_others_open() -> None:
         stream.close()
     assert opened.left_open() == []
     stream.close()  # again: nothing
+
+
+def test_analyze_cabin_stage_closes_what_it_built_when_a_part_fails_to_open(tmp_path: Path) -> None:
+    """analyze's cabin stage (``run_cabin_video``) builds the same parts: the video that does
+    not open closes the face pipeline and the phone detector, a phone model that fails closes
+    the face pipeline (both were left open); a run that opens everything closes all three."""
+    cfg = load_config(None, parse_assignments(["cabin.phone_detector=yolox-nano"])).cabin
+    opened = _Opened()
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.mp4: video not found"):
+        run_cabin_video(tmp_path / "nowhere.mp4", cfg, ports=_ports(opened))
+    assert [name for name, _ in opened.opened] == ["face", "phone"] and opened.left_open() == []
+
+    opened = _Opened()
+    with pytest.raises(FileNotFoundError, match=r"yolox_nano\.onnx"):
+        run_cabin_video(tmp_path / "nowhere.mp4", cfg, ports=_ports(opened, phone_fails=True))
+    assert [name for name, _ in opened.opened] == ["face"] and opened.left_open() == []
+
+    rec_dir = tmp_path / "rec"
+    simulate("lead_braking", rec_dir, assignments=["duration_s=2", "camera.fps=5", "camera.width=160",
+                                                   "camera.height=90"], seed=1)  # fmt: skip
+    opened = _Opened()
+    res = run_cabin_video(rec_dir / "video.mp4", cfg, ports=_ports(opened))
+    assert [name for name, _ in opened.opened] == ["face", "phone", "video"] and opened.left_open() == []
+    assert len(res.samples) == 11  # t = 0 to 2 s at 5 fps, each frame through the (faceless) pipeline

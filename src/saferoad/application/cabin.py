@@ -5,6 +5,7 @@ speed in; per-frame signals and ``drowsiness`` / ``distraction`` / ``camera_obst
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -194,24 +195,29 @@ def run_cabin_video(
     phone_detector: PhoneDetector | None = None,
 ) -> CabinResult:
     """Run the face pipeline, the phone detector and the monitors over a cabin video (or
-    GIF, image folder); ``ports``: the adapters (``saferoad.entrypoints.wiring``)."""
+    GIF, image folder); ``ports``: the adapters (``saferoad.entrypoints.wiring``). What this
+    builds (the face pipeline and phone detector not given, the video) is closed at the end,
+    and also when a later part fails to open or the run fails."""
     cfg = config or default_cabin()
-    own = analyzer is None
-    ana = analyzer or ports.face_analyzer(cfg, intrinsics, models_root)
-    phone = phone_detector
-    own_phone = phone is None and cfg.phone_detector != "none"
-    if own_phone:
-        phone = ports.phone_detector(
-            models_root=models_root, near_face=cfg.phone_near_face, hand_zone=cfg.phone_hand_zone,
-            threads=cfg.intra_op_threads,
-        )
     mon = CabinMonitor(thresholds_from_config(cfg), classify_eyes=True)
     speed_at = _SpeedLookup(speed)
     samples: list[CabinSample] = []
     states: list[CabinState] = []
     events: list[Event] = []
-    frames = ports.open_video(source)
-    try:
+    with contextlib.ExitStack() as built:  # closed last built first: video, phone, face
+        ana = analyzer
+        if ana is None:
+            ana = ports.face_analyzer(cfg, intrinsics, models_root)
+            built.callback(ana.close)
+        phone = phone_detector
+        if phone is None and cfg.phone_detector != "none":
+            phone = ports.phone_detector(
+                models_root=models_root, near_face=cfg.phone_near_face, hand_zone=cfg.phone_hand_zone,
+                threads=cfg.intra_op_threads,
+            )  # fmt: skip
+            built.callback(getattr(phone, "close", lambda: None))
+        frames = ports.open_video(source)
+        built.callback(frames.close)
         for s in frame_samples(frames, ana, phone, time_offset_s):
             state, evs = mon.update(s, speed_at(s.t_s))
             samples.append(
@@ -221,12 +227,6 @@ def run_cabin_video(
             )
             states.append(state)
             events += evs
-    finally:
-        frames.close()
-        if own:
-            ana.close()
-        if own_phone and phone is not None:
-            getattr(phone, "close", lambda: None)()
     res = _finish(mon, samples, states, events, str(source))
     res.summary["phone"] = _phone_summary(mon, phone.name if phone is not None else "none")
     return res
