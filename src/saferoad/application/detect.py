@@ -185,6 +185,8 @@ def detect_sources(
     p = cfg.perception
     out_dir.mkdir(parents=True, exist_ok=True)
     frames, det, adapters = _prepare(sources, cfg, detector, ports, imported)
+    # deferred for start-up: _prepare imported these while the model built and the video
+    # decoded (the tracker's scipy.optimize); here they are only bound
     from saferoad.application.perception import PerceptionStats, TracksWriter, run_perception
     from saferoad.domain.tracking import PerFrameIds
 

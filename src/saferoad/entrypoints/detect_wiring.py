@@ -35,6 +35,8 @@ def _build_detector(cfg: SaferoadConfig) -> Detector:
 
 @cache
 def _adapters() -> DetectAdapters:
+    # deferred for start-up: imported once the model builds and the video decodes, so that
+    # these imports (PyArrow, the lane markings, the renderer) overlap them (application/detect.py)
     from saferoad._version import __version__
     from saferoad.adapters.outputs.files import OutputFiles
     from saferoad.adapters.video.calibration import load_camera_setup
