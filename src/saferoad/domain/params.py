@@ -114,6 +114,18 @@ class RuleParams:
         return cls()
 
 
+def held_or_registered(holder: object, rules: RuleParams, name: str, cls: Callable[[], T]) -> T:
+    """A registered rule's params: the group of ``holder`` (a family's params dataclass:
+    ``EngineParams``, ``CabinThresholds``) whose value is of class ``cls`` (the harsh rule's,
+    ``th.phone``), else the rule ``name``'s in ``rules`` (its defaults if absent)."""
+    for f in dataclasses.fields(holder):  # type: ignore[arg-type]  # a dataclass instance
+        value = getattr(holder, f.name)
+        if type(value) is cls:
+            got: T = value
+            return got
+    return rules.get(name, cls)
+
+
 def params_from(cls: Callable[..., T], source: object, **given: Any) -> T:
     """A params dataclass (``cls``) with each parameter read from the attribute of the same
     name of ``source`` (a config section), each :func:`group` built from ``source`` likewise,

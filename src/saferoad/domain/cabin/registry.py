@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from saferoad.domain.cabin.signals import CabinSample
 from saferoad.domain.cabin.thresholds import CabinThresholds
 from saferoad.domain.event_spec_base import EventSpec
-from saferoad.domain.params import RuleParams, flat_params, params_from
+from saferoad.domain.params import RuleParams, flat_params, held_or_registered, params_from
 from saferoad.domain.rule_registry import RuleRegistry, claim_params
 from saferoad.domain.types import Event
 
@@ -150,12 +150,7 @@ def rule_params(th: CabinThresholds, rule: CabinRule[P]) -> P:
     if rule.params is CabinThresholds:
         whole: P = th  # type: ignore[assignment]  # P is CabinThresholds here
         return whole
-    for f in dataclasses.fields(th):
-        value = getattr(th, f.name)
-        if type(value) is rule.params:
-            got: P = value
-            return got
-    return th.rules.get(rule.name, rule.params)
+    return held_or_registered(th, th.rules, rule.name, rule.params)
 
 
 def build_rules(th: CabinThresholds) -> list[tuple[CabinRule[Any], CabinRuleState]]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from saferoad.domain.motion.bands import KINDS, Kind
-from saferoad.domain.params import RuleParams, group, param
+from saferoad.domain.params import RuleParams, group, held_or_registered, param
 from saferoad.domain.types import FloatArray
 
 if TYPE_CHECKING:  # the registry imports this module: a type only
@@ -196,12 +196,7 @@ class EngineParams:
     def of(self, rule: MotionRule[P]) -> P:
         """The params of a registered rule: a group held here (the harsh rule's), else the
         one in :attr:`rules` (its defaults if not given)."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if type(value) is rule.params:
-                got: P = value
-                return got
-        return self.rules.get(rule.name, rule.params)
+        return held_or_registered(self, self.rules, rule.name, rule.params)
 
 
 def engine_groups() -> tuple[type[Any], ...]:
